@@ -1,0 +1,130 @@
+# vitrine - one C binary: CLIP embeddings + HNSW/LMDB vector store + HTTP.
+#
+#   make            build ./vitrine (release flags, portable: no -march=native)
+#   make test       build and run every unit test, then the end-to-end tests
+#   make run        install what is missing, build, and serve on 127.0.0.1:6333
+#   make deps       install the Debian packages (apt-get; via sudo when not root)
+#   make weights    download openai/clip-vit-base-patch32 (needs the internet)
+#   make SANITIZER=address|undefined [test]
+#                   the same in build/<sanitizer>/, binary build/<sanitizer>/vitrine
+#   make OPTFLAGS=-march=native     tune for this CPU
+#   make WERROR=1   turn warnings into errors (CI does)
+
+CC ?= cc
+SANITIZER ?=
+OPTFLAGS ?=
+WERROR ?=
+
+WARNFLAGS = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+ifneq ($(WERROR),)
+WARNFLAGS += -Werror
+endif
+
+# Where each Debian package puts its headers; see third_party/README.md.
+LLHTTP_SRC_DIR ?= /usr/share/llhttp
+LLHTTP_INC_DIR ?= /usr/share/include/llhttp
+OPENBLAS_INC ?= $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
+OPENBLAS_LIB ?= $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+
+CPPFLAGS = -D_GNU_SOURCE -Isrc -I$(LLHTTP_INC_DIR) -I/usr/include/yajl $(OPENBLAS_INC)
+CFLAGS = -std=c11 -O2 -g $(WARNFLAGS) $(OPTFLAGS) -MMD -MP -pthread
+LDLIBS = -luv -llmdb $(OPENBLAS_LIB) -lutf8proc -lwebp -lyajl -lm -lpthread -ldl
+LDFLAGS = -pthread
+
+ifneq ($(SANITIZER),)
+BUILD = build/$(SANITIZER)
+CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZER)
+BIN = $(BUILD)/vitrine
+else
+BUILD = build/release
+BIN = vitrine
+endif
+
+# Sources, one file per module (see docs/architecture.md). Grouped by the
+# issue that owns them so parallel work does not collide in this file.
+CORE_SRCS = src/err.c src/log.c src/util.c src/arena.c src/json.c
+HTTP_SRCS =
+TOKENIZER_SRCS =
+IMAGE_SRCS =
+CLIP_SRCS =
+HNSW_SRCS =
+FILTER_SRCS =
+STORE_SRCS =
+CMD_SRCS = src/cli.c
+
+LIB_SRCS = $(CORE_SRCS) $(HTTP_SRCS) $(TOKENIZER_SRCS) $(IMAGE_SRCS) $(CLIP_SRCS) \
+           $(HNSW_SRCS) $(FILTER_SRCS) $(STORE_SRCS) $(CMD_SRCS)
+LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)/llhttp.c
+
+# Unit tests: tests/<name>.c, each its own binary linked against the library.
+CORE_TESTS = test_util test_json
+HTTP_TESTS =
+TOKENIZER_TESTS =
+IMAGE_TESTS =
+CLIP_TESTS =
+HNSW_TESTS =
+FILTER_TESTS =
+STORE_TESTS =
+UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLIP_TESTS) \
+             $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS)
+
+# End-to-end tests: tests/e2e/<name>.sh, run against the real binary.
+E2E_TESTS =
+
+LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
+LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
+LIB = $(BUILD)/libvitrine.a
+TEST_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/%)
+
+.PHONY: all test test-only unit run deps weights clean
+all: $(BIN)
+
+$(BIN): $(BUILD)/src/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(LIB): $(LIB_OBJS) $(LLHTTP_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# llhttp is generated C from Debian's node-llhttp: compile it as shipped,
+# without our warning set (it is not our code to fix).
+$(BUILD)/llhttp/%.o: $(LLHTTP_SRC_DIR)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -I$(LLHTTP_INC_DIR) -std=c11 -O2 -g -w $(OPTFLAGS) $(filter -fsanitize=%,$(CFLAGS)) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c tests/harness.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# test and run first install whatever Debian packages are missing, then
+# build in a second make so the build sees the installed headers.
+test:
+	@tools/deps.sh --if-missing
+	@$(MAKE) --no-print-directory test-only
+
+test-only: $(BIN) $(TEST_BINS)
+	@BIN=$(BIN) BUILD=$(BUILD) tests/run.sh $(UNIT_TESTS) -- $(E2E_TESTS)
+
+unit: $(TEST_BINS)
+	@BIN=$(BIN) BUILD=$(BUILD) tests/run.sh $(UNIT_TESTS) --
+
+run:
+	@tools/deps.sh --if-missing
+	@$(MAKE) --no-print-directory $(BIN)
+	@tools/run.sh $(BIN)
+
+deps:
+	@tools/deps.sh
+
+weights:
+	@weights/download.sh weights/clip-vit-base-patch32
+
+clean:
+	rm -rf build vitrine
+
+-include $(LIB_OBJS:.o=.d) $(BUILD)/src/main.d $(TEST_BINS:=.d)

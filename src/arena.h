@@ -1,0 +1,30 @@
+/*
+ * arena.h - a bump allocator freed all at once (h2o's per-request pool).
+ *
+ * A request, a parse or a batch allocates from one arena and releases it
+ * with one arena_free, so no individual pointer has to be tracked. Memory is
+ * taken in chunks; an allocation larger than a chunk gets its own chunk.
+ * Allocations are 16-byte aligned (enough for SIMD loads of floats).
+ */
+#ifndef VITRINE_ARENA_H
+#define VITRINE_ARENA_H
+
+#include <stddef.h>
+
+typedef struct ArenaChunk ArenaChunk;
+
+typedef struct {
+    ArenaChunk *head;
+    size_t chunk_size;
+    size_t total; /* bytes handed out, for limits and metrics */
+} Arena;
+
+#define ARENA_DEFAULT_CHUNK (64 * 1024)
+
+void arena_init(Arena *a, size_t chunk_size);
+void *arena_alloc(Arena *a, size_t n);
+void *arena_calloc(Arena *a, size_t n);
+char *arena_strndup(Arena *a, const char *s, size_t n);
+void arena_free(Arena *a);
+
+#endif

@@ -1,0 +1,188 @@
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "err.h"
+#include "log.h"
+
+static void die_nomem(size_t n)
+{
+    log_error("out of memory allocating %zu bytes", n);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) die_nomem(n);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) die_nomem(n * size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) die_nomem(n);
+    return q;
+}
+
+char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+Slice slice_from_cstr(const char *s) { return (Slice){ s, strlen(s) }; }
+
+int slice_eq_cstr(Slice s, const char *c)
+{
+    size_t n = strlen(c);
+    return s.len == n && memcmp(s.ptr, c, n) == 0;
+}
+
+void buf_init(Buf *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void buf_free(Buf *b)
+{
+    free(b->data);
+    buf_init(b);
+}
+
+void buf_reserve(Buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need) cap *= 2;
+    b->data = xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void buf_append(Buf *b, const void *p, size_t n)
+{
+    buf_reserve(b, n);
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void buf_append_str(Buf *b, const char *s) { buf_append(b, s, strlen(s)); }
+
+void buf_printf(Buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char tmp[256];
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n < sizeof tmp) {
+        buf_append(b, tmp, (size_t)n);
+        return;
+    }
+    buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+char *buf_detach(Buf *b, size_t *len)
+{
+    if (!b->data) buf_reserve(b, 0), b->data[0] = '\0';
+    char *p = b->data;
+    if (len) *len = b->len;
+    buf_init(b);
+    return p;
+}
+
+uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+double now_seconds(void) { return (double)now_ns() / 1e9; }
+
+int file_read_all(const char *path, size_t max_bytes, char **out, size_t *out_len)
+{
+    *out = NULL;
+    if (out_len) *out_len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+        fclose(f);
+        return ERR_IO;
+    }
+    if ((uint64_t)st.st_size > max_bytes) {
+        fclose(f);
+        return ERR_TOOLARGE;
+    }
+    size_t n = (size_t)st.st_size;
+    char *p = malloc(n + 1);
+    if (!p) {
+        fclose(f);
+        return ERR_NOMEM;
+    }
+    if (n && fread(p, 1, n, f) != n) {
+        free(p);
+        fclose(f);
+        return ERR_IO;
+    }
+    fclose(f);
+    p[n] = '\0';
+    *out = p;
+    if (out_len) *out_len = n;
+    return 0;
+}
+
+const char *env_or(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+int parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+') return ERR_INVAL;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end) return ERR_INVAL;
+    *out = v;
+    return 0;
+}
+
+int parse_int(const char *s, long min, long max, long *out)
+{
+    if (!s || !*s) return ERR_INVAL;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max) return ERR_INVAL;
+    *out = v;
+    return 0;
+}

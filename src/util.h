@@ -1,0 +1,70 @@
+/*
+ * util.h - small helpers every module uses: checked allocation, a
+ * {ptr, len} slice, a growable byte buffer, clocks and whole-file reads.
+ *
+ * Out of memory is one of the few reasons the process dies (see STYLE.md):
+ * x* allocators log and abort rather than make every caller handle NULL.
+ * Code that must survive a failed allocation (a huge client-sized buffer)
+ * calls malloc itself and returns ERR_NOMEM.
+ */
+#ifndef VITRINE_UTIL_H
+#define VITRINE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* A borrowed view of bytes; the owner is whoever the comment at the use says. */
+typedef struct {
+    const char *ptr;
+    size_t len;
+} Slice;
+
+#define SLICE_LIT(s) ((Slice){ (s), sizeof(s) - 1 })
+Slice slice_from_cstr(const char *s);
+int slice_eq_cstr(Slice s, const char *c);
+
+/* A growable byte buffer; the struct owns data. Always NUL-terminated. */
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+} Buf;
+
+void buf_init(Buf *b);
+void buf_free(Buf *b);
+void buf_reserve(Buf *b, size_t extra);
+void buf_append(Buf *b, const void *p, size_t n);
+void buf_append_str(Buf *b, const char *s);
+void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* buf_detach hands data to the caller (free it) and leaves b empty. */
+char *buf_detach(Buf *b, size_t *len);
+
+/* Monotonic time. */
+double now_seconds(void);
+uint64_t now_ns(void);
+
+/*
+ * file_read_all reads a whole file into a malloc'd, NUL-terminated buffer
+ * owned by the caller. Returns ERR_NOTFOUND, ERR_IO or ERR_TOOLARGE (more
+ * than max_bytes) on failure.
+ */
+int file_read_all(const char *path, size_t max_bytes, char **out, size_t *out_len);
+
+/* env_or returns getenv(name) when set and non-empty, otherwise fallback. */
+const char *env_or(const char *name, const char *fallback);
+
+/* parse_u64 / parse_int: whole-string decimal parse with range check; 0 or ERR_INVAL. */
+int parse_u64(const char *s, uint64_t *out);
+int parse_int(const char *s, long min, long max, long *out);
+
+#endif

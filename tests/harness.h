@@ -1,0 +1,115 @@
+/*
+ * harness.h - the unit-test harness: typed asserts that print both sides.
+ *
+ * A test file defines static void test functions with TEST(name), runs them
+ * from main with RUN(name), and returns harness_report(). A failed assert
+ * prints the file, line, expression and both values, marks the current test
+ * failed and returns from it, so one broken test does not hide the others.
+ * The last line printed is "<file>: N passed, N failed".
+ */
+#ifndef VITRINE_TEST_HARNESS_H
+#define VITRINE_TEST_HARNESS_H
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int harness_passed, harness_failed, harness_current_failed;
+static const char *harness_current = "";
+
+#define TEST(name) static void name(void)
+
+#define RUN(name)                                                    \
+    do {                                                             \
+        harness_current = #name;                                     \
+        harness_current_failed = 0;                                  \
+        name();                                                      \
+        if (harness_current_failed) {                                \
+            harness_failed++;                                        \
+            printf("FAIL %s\n", #name);                              \
+        } else {                                                     \
+            harness_passed++;                                        \
+            printf("ok   %s\n", #name);                              \
+        }                                                            \
+        fflush(stdout);                                              \
+    } while (0)
+
+#define HARNESS_FAIL(...)                                            \
+    do {                                                             \
+        printf("  %s:%d: in %s: ", __FILE__, __LINE__, harness_current); \
+        printf(__VA_ARGS__);                                         \
+        printf("\n");                                                \
+        harness_current_failed = 1;                                  \
+        return;                                                      \
+    } while (0)
+
+#define ASSERT_TRUE(c)                                               \
+    do { if (!(c)) HARNESS_FAIL("expected true: %s", #c); } while (0)
+
+#define ASSERT_EQ_INT(a, b)                                          \
+    do {                                                             \
+        long long a_ = (long long)(a), b_ = (long long)(b);          \
+        if (a_ != b_) HARNESS_FAIL("%s == %s: %lld != %lld", #a, #b, a_, b_); \
+    } while (0)
+
+#define ASSERT_EQ_U64(a, b)                                          \
+    do {                                                             \
+        uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);             \
+        if (a_ != b_) HARNESS_FAIL("%s == %s: %" PRIu64 " != %" PRIu64, #a, #b, a_, b_); \
+    } while (0)
+
+#define ASSERT_OK(e)                                                 \
+    do {                                                             \
+        int r_ = (e);                                                \
+        if (r_ != 0) HARNESS_FAIL("%s returned %d, expected 0", #e, r_); \
+    } while (0)
+
+#define ASSERT_NEAR(a, b, tol)                                       \
+    do {                                                             \
+        double a_ = (double)(a), b_ = (double)(b);                   \
+        if (!(fabs(a_ - b_) <= (tol)))                               \
+            HARNESS_FAIL("%s ~= %s: %.9g vs %.9g (tol %g)", #a, #b, a_, b_, (double)(tol)); \
+    } while (0)
+
+#define ASSERT_LE(a, b)                                              \
+    do {                                                             \
+        double a_ = (double)(a), b_ = (double)(b);                   \
+        if (!(a_ <= b_)) HARNESS_FAIL("%s <= %s: %.9g > %.9g", #a, #b, a_, b_); \
+    } while (0)
+
+#define ASSERT_GE(a, b)                                              \
+    do {                                                             \
+        double a_ = (double)(a), b_ = (double)(b);                   \
+        if (!(a_ >= b_)) HARNESS_FAIL("%s >= %s: %.9g < %.9g", #a, #b, a_, b_); \
+    } while (0)
+
+#define ASSERT_STR_EQ(a, b)                                          \
+    do {                                                             \
+        const char *a_ = (a), *b_ = (b);                             \
+        if (!a_ || !b_ || strcmp(a_, b_) != 0)                       \
+            HARNESS_FAIL("%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
+    } while (0)
+
+static inline int harness_report(const char *file)
+{
+    printf("%s: %d passed, %d failed\n", file, harness_passed, harness_failed);
+    return harness_failed ? 1 : 0;
+}
+
+/*
+ * fixture_path joins the CLIP fixture directory with rel into a static
+ * buffer. The directory is VITRINE_FIXTURES, or ../shared/fixtures/clip
+ * relative to the repository root where tests run.
+ */
+static inline const char *fixture_path(const char *rel)
+{
+    static char buf[4096];
+    const char *dir = getenv("VITRINE_FIXTURES");
+    if (!dir || !*dir) dir = "../shared/fixtures/clip";
+    snprintf(buf, sizeof buf, "%s/%s", dir, rel);
+    return buf;
+}
+
+#endif

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs the Debian packages vitrine needs to build and test.
+#
+#   tools/deps.sh               install (apt-get update + install) all of them
+#   tools/deps.sh --if-missing  install only when one is missing (make run/test)
+#   tools/deps.sh --bench       also the peers the benchmarks compare against
+#                               (PyTorch, hnswlib, numpy)
+#
+# Runs apt-get directly as root, through sudo otherwise.
+set -eu
+
+BUILD_PKGS="build-essential pkg-config libuv1-dev node-llhttp libstb-dev libopenblas-dev
+liblmdb-dev libutf8proc-dev libwebp-dev libyajl-dev"
+TEST_PKGS="curl ca-certificates python3 procps"
+BENCH_PKGS="python3-numpy python3-torch python3-hnswlib"
+
+mode=all
+case "${1:-}" in
+    --if-missing) mode=missing ;;
+    --bench) mode=bench ;;
+    "") ;;
+    *) echo "usage: tools/deps.sh [--if-missing|--bench]" >&2; exit 2 ;;
+esac
+
+pkgs="$BUILD_PKGS $TEST_PKGS"
+[ $mode = bench ] && pkgs="$pkgs $BENCH_PKGS"
+
+missing=""
+for p in $pkgs; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    [ $mode = missing ] || echo "deps: all Debian packages are installed"
+    exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "deps: missing Debian packages:$missing" >&2
+    echo "deps: not root and no sudo; install them with apt-get as root" >&2
+    exit 1
+fi
+
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
