@@ -1,8 +1,19 @@
+/*
+ * arena.c - the bump allocator declared in arena.h.
+ *
+ * Chunks form a singly linked list whose head is the chunk being filled.
+ * An allocation bigger than the chunk size gets a chunk of its own that is
+ * linked behind the head, so the head's remaining space is not wasted.
+ * Sizes are rounded up to 16 bytes, which keeps every pointer 16-aligned
+ * because each chunk's data starts 16-aligned.
+ */
 #include "arena.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "util.h"
 
 struct ArenaChunk {
@@ -21,6 +32,12 @@ void arena_init(Arena *a, size_t chunk_size)
 
 void *arena_alloc(Arena *a, size_t n)
 {
+    /* A size near SIZE_MAX would wrap when rounded up; that is an
+     * out-of-memory request, which is fatal like any other (see util.h). */
+    if (n > SIZE_MAX - sizeof(ArenaChunk) - 16) {
+        log_error("arena: allocation of %zu bytes is too large", n);
+        abort();
+    }
     n = (n + 15) & ~(size_t)15;
     if (!a->head || a->head->cap - a->head->used < n) {
         size_t cap = n > a->chunk_size ? n : a->chunk_size;

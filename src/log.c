@@ -1,3 +1,12 @@
+/*
+ * log.c - the line logger declared in log.h.
+ *
+ * Each line is formatted into a stack buffer (timestamp, level, message,
+ * newline) and written with a single write(2), so concurrent threads never
+ * interleave within a line and no lock is needed. Messages longer than the
+ * buffer are truncated rather than split. The level is read from
+ * VITRINE_LOG on first use unless log_set_level was called before.
+ */
 #include "log.h"
 
 #include <stdarg.h>

@@ -1,3 +1,12 @@
+/*
+ * util.c - the helpers declared in util.h: checked allocation, slices,
+ * the growable Buf, monotonic clocks, whole-file reads, environment and
+ * strict decimal parsing.
+ *
+ * Allocation failure aborts after one log line (see util.h for why). Buf
+ * keeps one spare byte so data is always NUL-terminated and can be handed
+ * to C string functions without a copy.
+ */
 #include "util.h"
 
 #include <errno.h>
@@ -167,7 +176,10 @@ const char *env_or(const char *name, const char *fallback)
 
 int parse_u64(const char *s, uint64_t *out)
 {
-    if (!s || !*s || *s == '-' || *s == '+') return ERR_INVAL;
+    /* strtoull skips leading blanks and accepts a sign ("-1" wraps to
+     * UINT64_MAX), so insist on a digit first: the whole string must be
+     * the number. */
+    if (!s || *s < '0' || *s > '9') return ERR_INVAL;
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
@@ -178,7 +190,9 @@ int parse_u64(const char *s, uint64_t *out)
 
 int parse_int(const char *s, long min, long max, long *out)
 {
-    if (!s || !*s) return ERR_INVAL;
+    /* Like parse_u64: no leading blanks; one optional sign then digits. */
+    const char *d = s && (*s == '-' || *s == '+') ? s + 1 : s;
+    if (!d || *d < '0' || *d > '9') return ERR_INVAL;
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);

@@ -1,0 +1,149 @@
+/*
+ * fuzz_json.c - fuzz target for the JSON reader and writer (src/json.c).
+ *
+ * For every input: parse it; when it parses, write the DOM back, parse that
+ * text again and require it to succeed, to be json_equal to the first DOM,
+ * and to write back byte-identical text (the writer is a fixed point). The
+ * typed accessors and json_get_floats are exercised on whatever came out.
+ * Independently, the raw bytes are escaped as a string, which must always
+ * parse (the writer replaces invalid UTF-8) and, when the bytes were valid
+ * UTF-8 that the reader accepts, give the same bytes back.
+ * Any violation calls abort() so the fuzzer records the input.
+ *
+ * Built two ways:
+ *   libFuzzer:  clang -DFUZZING -fsanitize=fuzzer,address ... (see below)
+ *   replay:     without -DFUZZING a main() runs every file or directory named
+ *               on the command line through the same checks.
+ */
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "arena.h"
+#include "json.h"
+#include "util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check(int ok, const char *what, const uint8_t *data, size_t size)
+{
+    if (ok) return;
+    fprintf(stderr, "fuzz_json: %s for input of %zu bytes: %.*s\n", what, size,
+            (int)(size < 200 ? size : 200), (const char *)data);
+    abort();
+}
+
+/* touch walks a DOM calling every accessor, so a bad node shows under ASan. */
+static void touch(const JsonValue *v)
+{
+    int b;
+    double d;
+    int64_t i;
+    uint64_t u;
+    (void)json_as_bool(v, &b);
+    (void)json_as_double(v, &d);
+    (void)json_as_int64(v, &i);
+    (void)json_as_uint64(v, &u);
+    (void)json_as_str(v);
+    if (v->type == JSON_ARRAY) {
+        float tmp[64];
+        if (v->len <= 64) (void)json_get_floats(v, tmp, v->len);
+        for (uint32_t k = 0; k < v->len; k++) touch(&v->u.items[k]);
+    } else if (v->type == JSON_OBJECT) {
+        for (uint32_t k = 0; k < v->len; k++) {
+            const JsonValue *first = json_get(v, v->u.members[k].key);
+            /* json_get takes a C string, so keys with NUL may not match. */
+            if (strlen(v->u.members[k].key) == v->u.members[k].key_len) check(first != NULL, "json_get missed a key", NULL, 0);
+            touch(&v->u.members[k].value);
+        }
+        (void)json_get_path(v, "a.b.c");
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    Arena a;
+    arena_init(&a, 0);
+    JsonValue *v1 = NULL, *v2 = NULL;
+    char err[160];
+    int rc = json_parse(&a, (const char *)data, size, &v1, err, sizeof err);
+    if (rc == 0) {
+        touch(v1);
+        Buf b1, b2;
+        buf_init(&b1);
+        buf_init(&b2);
+        JsonWriter w;
+        jw_init(&w, &b1);
+        jw_value(&w, v1);
+        int rc2 = json_parse(&a, b1.data, b1.len, &v2, err, sizeof err);
+        check(rc2 == 0, "written JSON does not parse", data, size);
+        check(json_equal(v1, v2), "round trip not json_equal", data, size);
+        jw_init(&w, &b2);
+        jw_value(&w, v2);
+        check(b1.len == b2.len && memcmp(b1.data, b2.data, b1.len) == 0, "second write differs", data, size);
+        buf_free(&b1);
+        buf_free(&b2);
+    } else {
+        check(v1 == NULL, "*out set on error", data, size);
+        check(strstr(err, "at byte ") != NULL, "error without offset", data, size);
+    }
+
+    /* Any bytes escaped as a string must parse as one string. */
+    Buf s;
+    buf_init(&s);
+    json_escape_into(&s, (const char *)data, size);
+    JsonValue *sv = NULL;
+    rc = json_parse(&a, s.data, s.len, &sv, err, sizeof err);
+    check(rc == 0 && sv->type == JSON_STRING, "escaped bytes do not parse as a string", data, size);
+    if (sv->len == size) {
+        /* Same length means nothing was replaced: the bytes are identical. */
+        check(memcmp(sv->u.str, data, size) == 0, "escaped string changed", data, size);
+    }
+    buf_free(&s);
+    arena_free(&a);
+    return 0;
+}
+
+#ifndef FUZZING
+static int run_file(const char *path)
+{
+    char *buf;
+    size_t len;
+    if (file_read_all(path, 64u << 20, &buf, &len) != 0) {
+        fprintf(stderr, "fuzz_json: cannot read %s\n", path);
+        return 1;
+    }
+    LLVMFuzzerTestOneInput((const uint8_t *)buf, len);
+    free(buf);
+    return 0;
+}
+
+/* Replays files, or every regular file in a directory, through the target. */
+int main(int argc, char **argv)
+{
+    int failed = 0, n = 0;
+    for (int i = 1; i < argc; i++) {
+        struct stat st;
+        if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            DIR *d = opendir(argv[i]);
+            struct dirent *e;
+            while (d && (e = readdir(d))) {
+                if (e->d_name[0] == '.') continue;
+                char path[4096];
+                snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
+                failed += run_file(path);
+                n++;
+            }
+            if (d) closedir(d);
+        } else {
+            failed += run_file(argv[i]);
+            n++;
+        }
+    }
+    printf("fuzz_json: %d inputs replayed, %d unreadable\n", n, failed);
+    return failed ? 1 : 0;
+}
+#endif
