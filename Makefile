@@ -44,9 +44,9 @@ endif
 # Sources, one file per module (see docs/architecture.md). Grouped by the
 # issue that owns them so parallel work does not collide in this file.
 CORE_SRCS = src/err.c src/log.c src/util.c src/arena.c src/json.c
-HTTP_SRCS =
+HTTP_SRCS = src/http.c src/router.c src/server.c src/work.c src/metrics.c
 TOKENIZER_SRCS =
-IMAGE_SRCS =
+IMAGE_SRCS = src/image.c src/image_stb.c
 CLIP_SRCS =
 HNSW_SRCS =
 FILTER_SRCS =
@@ -59,9 +59,9 @@ LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)
 
 # Unit tests: tests/<name>.c, each its own binary linked against the library.
 CORE_TESTS = test_util test_json
-HTTP_TESTS =
+HTTP_TESTS = test_http_parse test_router test_server
 TOKENIZER_TESTS =
-IMAGE_TESTS =
+IMAGE_TESTS = test_image
 CLIP_TESTS =
 HNSW_TESTS =
 FILTER_TESTS =
@@ -70,7 +70,7 @@ UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLI
              $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS)
 
 # End-to-end tests: tests/e2e/<name>.sh, run against the real binary.
-E2E_TESTS =
+E2E_TESTS = serve
 
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
