@@ -49,7 +49,7 @@ TOKENIZER_SRCS =
 IMAGE_SRCS = src/image.c src/image_stb.c
 CLIP_SRCS =
 HNSW_SRCS =
-FILTER_SRCS =
+FILTER_SRCS = src/pointid.c src/filter.c src/payload.c
 STORE_SRCS =
 CMD_SRCS = src/cli.c
 
@@ -64,7 +64,7 @@ TOKENIZER_TESTS =
 IMAGE_TESTS = test_image
 CLIP_TESTS =
 HNSW_TESTS =
-FILTER_TESTS =
+FILTER_TESTS = test_pointid test_filter test_payload
 STORE_TESTS =
 UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLIP_TESTS) \
              $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS)

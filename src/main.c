@@ -18,6 +18,7 @@ typedef struct {
 
 static const Command commands[] = {
     /* subcommands: one line each */
+    { "serve", cmd_serve, "serve the HTTP API (Qdrant-compatible) on 127.0.0.1:6333" },
     { NULL, NULL, NULL },
 };
 
