@@ -45,12 +45,12 @@ endif
 # issue that owns them so parallel work does not collide in this file.
 CORE_SRCS = src/err.c src/log.c src/util.c src/arena.c src/json.c
 HTTP_SRCS = src/http.c src/router.c src/server.c src/work.c src/metrics.c
-TOKENIZER_SRCS =
+TOKENIZER_SRCS = src/tokenizer.c
 IMAGE_SRCS = src/image.c src/image_stb.c
-CLIP_SRCS =
-HNSW_SRCS =
+CLIP_SRCS = src/nn.c src/safetensors.c src/clip.c src/cmd_embed.c src/cmd_bench.c
+HNSW_SRCS = src/vec.c src/hnsw.c src/hnsw_build.c src/hnsw_search.c src/cmd_bench_ann.c
 FILTER_SRCS = src/pointid.c src/filter.c src/payload.c
-STORE_SRCS =
+STORE_SRCS = src/store.c src/collection.c
 CMD_SRCS = src/cli.c
 
 LIB_SRCS = $(CORE_SRCS) $(HTTP_SRCS) $(TOKENIZER_SRCS) $(IMAGE_SRCS) $(CLIP_SRCS) \
@@ -60,12 +60,12 @@ LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)
 # Unit tests: tests/<name>.c, each its own binary linked against the library.
 CORE_TESTS = test_util test_json
 HTTP_TESTS = test_http_parse test_router test_server
-TOKENIZER_TESTS =
+TOKENIZER_TESTS = test_tokenizer
 IMAGE_TESTS = test_image
-CLIP_TESTS =
-HNSW_TESTS =
+CLIP_TESTS = test_safetensors test_clip_parity test_clip_realweights
+HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete
 FILTER_TESTS = test_pointid test_filter test_payload
-STORE_TESTS =
+STORE_TESTS = test_store_reopen test_store_crash test_collection test_snapshot
 UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLIP_TESTS) \
              $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS)
 

@@ -19,6 +19,8 @@ typedef struct {
 static const Command commands[] = {
     /* subcommands: one line each */
     { "serve", cmd_serve, "serve the HTTP API (Qdrant-compatible) on 127.0.0.1:6333" },
+    { "embed", cmd_embed, "print CLIP embeddings of texts and image files as JSON lines" },
+    { "bench", cmd_bench, "benchmarks: bench embed (CLIP towers), bench ann (HNSW recall/qps)" },
     { NULL, NULL, NULL },
 };
 

@@ -1,0 +1,205 @@
+/*
+ * hnsw.h - an in-memory HNSW approximate nearest-neighbour index (no I/O).
+ *
+ * The algorithm is Malkov & Yashunin, "Efficient and robust approximate
+ * nearest neighbor search using Hierarchical Navigable Small World graphs"
+ * (arXiv:1603.09320): Algorithm 1 (INSERT), 2 (SEARCH-LAYER), 4 (SELECT-
+ * NEIGHBORS-HEURISTIC) and 5 (K-NN-SEARCH). A node's level is
+ * floor(-ln(U) * mL) with mL = 1 / ln(M); level 0 keeps up to M0 = 2M links,
+ * upper levels up to M.
+ *
+ * Nodes are dense uint32 ids chosen by the caller (the collection maps its
+ * point ids onto them and reuses freed ids). The index copies each vector
+ * and stores it next to the node's level-0 links, so a search reads one
+ * contiguous block per visited node.
+ *
+ * Metrics: HNSW_METRIC_COSINE expects vectors (and queries) already
+ * normalised by the caller and is then a dot product; HNSW_METRIC_DOT is the
+ * raw inner product; HNSW_METRIC_EUCLID the L2 distance. Internally smaller
+ * is closer; hits carry Qdrant's score: the similarity (dot product) for
+ * cosine and dot, the distance for euclid.
+ *
+ * Threads. Every function is thread-safe; what may overlap:
+ *   - hnsw_search, hnsw_brute_force, hnsw_node_get, hnsw_node_encode,
+ *     hnsw_get_vector, hnsw_contains, hnsw_count, hnsw_entry_get and
+ *     hnsw_memory_bytes run concurrently with each other and with
+ *     hnsw_insert of new nodes. A search that overlaps an insert may or may
+ *     not see the new node; it never sees a half-written one.
+ *   - hnsw_insert of distinct new nodes runs concurrently (per-node locks;
+ *     a global lock only for growth and for raising the entry point).
+ *   - hnsw_delete, hnsw_update, hnsw_insert that revives a deleted node,
+ *     hnsw_node_set, hnsw_restore and hnsw_clear are exclusive: they wait for
+ *     running calls to finish and hold the others off while they run.
+ *
+ * Persistence: hnsw_node_get / hnsw_node_set (or the byte-blob pair
+ * hnsw_node_encode / hnsw_node_decode) plus hnsw_entry_get / hnsw_restore
+ * let the store save a graph and load it back without rebuilding. This
+ * module never touches a file.
+ */
+#ifndef VITRINE_HNSW_H
+#define VITRINE_HNSW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Tunables, as MIN / DEFAULT / MAX triples. */
+#define HNSW_MIN_M 2
+#define HNSW_DEFAULT_M 16
+#define HNSW_MAX_M 128
+#define HNSW_MIN_EF_CONSTRUCTION 4
+#define HNSW_DEFAULT_EF_CONSTRUCTION 200
+#define HNSW_MAX_EF_CONSTRUCTION 4096
+#define HNSW_MIN_EF 1
+#define HNSW_DEFAULT_EF 64
+#define HNSW_MAX_EF 10000
+
+/* Limits. */
+#define HNSW_MAX_DIM 65536
+#define HNSW_MAX_LEVEL 31            /* levels are 0..HNSW_MAX_LEVEL */
+#define HNSW_MAX_NODES 0x7fffffffu   /* node ids are 0..HNSW_MAX_NODES-1 */
+#define HNSW_NO_NODE 0xffffffffu     /* "none" in entry point and link fields */
+
+typedef enum {
+    HNSW_METRIC_COSINE = 0, /* vectors pre-normalised by the caller; score = dot */
+    HNSW_METRIC_DOT = 1,    /* score = dot product, larger is closer */
+    HNSW_METRIC_EUCLID = 2, /* score = L2 distance, smaller is closer */
+} HnswMetric;
+
+typedef struct {
+    int m;               /* links per node on levels >= 1; level 0 keeps 2m */
+    int ef_construction; /* candidate list size while inserting */
+    int ef;              /* default candidate list size for hnsw_search(ef <= 0) */
+    uint64_t seed;       /* level draws: level = f(seed, node), so builds repeat */
+} HnswParams;
+
+/* One search result: the node and its Qdrant-style score (see above). */
+typedef struct {
+    uint32_t node;
+    float score;
+} HnswHit;
+
+/*
+ * A search filter: return nonzero to accept node as a result. The search
+ * still walks through rejected nodes (they route the graph), as hnswlib and
+ * Qdrant do; a caller whose filter accepts few nodes should use
+ * hnsw_brute_force instead. Called from the searching thread only.
+ */
+typedef int (*HnswFilter)(uint32_t node, void *ctx);
+
+typedef struct HnswIndex HnswIndex;
+
+/* hnsw_params_default fills p with the DEFAULT values and seed 0. */
+void hnsw_params_default(HnswParams *p);
+
+/*
+ * hnsw_create makes an empty index for dim-dimensional vectors. p may be
+ * NULL for the defaults. ERR_INVAL when dim, metric or a parameter is out of
+ * range. Free with hnsw_free.
+ */
+int hnsw_create(int dim, HnswMetric metric, const HnswParams *p, HnswIndex **out);
+void hnsw_free(HnswIndex *idx);
+
+/* hnsw_reserve preallocates room for node ids 0..capacity-1 (inserts also
+ * grow the index on their own; reserving avoids the growth steps). */
+int hnsw_reserve(HnswIndex *idx, uint32_t capacity);
+
+/*
+ * hnsw_insert adds node with a copy of vec (dim floats) and links it into
+ * the graph. ERR_EXISTS when node is already live; a deleted node is revived
+ * with the new vector (as hnsw_update). ERR_INVAL for a NaN/Inf component or
+ * node >= HNSW_MAX_NODES; ERR_NOMEM when growth fails.
+ */
+int hnsw_insert(HnswIndex *idx, uint32_t node, const float *vec);
+
+/*
+ * hnsw_search writes up to k nearest live, accepted nodes to out (k
+ * entries), best first, and their number to *n_out. ef <= 0 means the
+ * index's default; ef below k is raised to k. filter may be NULL.
+ * ERR_INVAL for k < 1, max(k, ef) > HNSW_MAX_EF or a non-finite query.
+ */
+int hnsw_search(HnswIndex *idx, const float *q, int k, int ef, HnswFilter filter, void *ctx,
+                HnswHit *out, int *n_out);
+
+/* hnsw_brute_force is the exact twin of hnsw_search: it scores every live,
+ * accepted node. Any k >= 1. */
+int hnsw_brute_force(HnswIndex *idx, const float *q, int k, HnswFilter filter, void *ctx,
+                     HnswHit *out, int *n_out);
+
+/*
+ * hnsw_delete marks node deleted: searches stop returning it at once, and
+ * the nodes it links to drop their link back to it and take replacements
+ * from its neighbourhood (the heuristic of Algorithm 4), so recall does not
+ * decay under churn. The node's slot keeps routing searches until the id is
+ * reused (hnsw_insert or hnsw_update revive it). ERR_NOTFOUND when node is
+ * not live.
+ */
+int hnsw_delete(HnswIndex *idx, uint32_t node);
+
+/*
+ * hnsw_update replaces node's vector and re-links it: its old neighbours
+ * are repaired as for a delete, then it is inserted again at its level. A
+ * deleted node is revived. ERR_NOTFOUND when node was never inserted.
+ */
+int hnsw_update(HnswIndex *idx, uint32_t node, const float *vec);
+
+/* hnsw_clear removes every node and releases their memory. */
+void hnsw_clear(HnswIndex *idx);
+
+/* Queries about the index. */
+size_t hnsw_count(const HnswIndex *idx);        /* live nodes */
+size_t hnsw_memory_bytes(const HnswIndex *idx); /* everything the index allocated */
+int hnsw_dim(const HnswIndex *idx);
+HnswMetric hnsw_metric(const HnswIndex *idx);
+void hnsw_params_get(const HnswIndex *idx, HnswParams *out);
+/* hnsw_contains: 1 when node is live, 0 otherwise (absent or deleted). */
+int hnsw_contains(const HnswIndex *idx, uint32_t node);
+/* hnsw_get_vector copies node's stored vector (live or deleted) to out. */
+int hnsw_get_vector(const HnswIndex *idx, uint32_t node, float *out);
+/* hnsw_score_between: the Qdrant-style score between two vectors in this
+ * index's metric (used by the collection for rescoring and recommend). */
+float hnsw_score_between(const HnswIndex *idx, const float *a, const float *b);
+
+/*
+ * Persistence hooks (no I/O).
+ *
+ * hnsw_links_max(idx, level): how many uint32 a node of that level can have
+ * in all (M0 + level * M); size the links buffer of hnsw_node_get with it,
+ * or with hnsw_links_max(idx, HNSW_MAX_LEVEL) once.
+ *
+ * hnsw_node_get reports node's top level, whether it is deleted, and its
+ * links: counts[l] for l = 0..*level, the links of level 0 first, then level
+ * 1, ... packed in links (links_cap entries). ERR_NOTFOUND when the node was
+ * never inserted, ERR_TOOLARGE when links_cap is too small.
+ *
+ * hnsw_node_set restores one node exactly (vector, level, deleted flag,
+ * links in the same layout), replacing whatever the slot held. Links may
+ * name nodes not set yet; hnsw_restore checks them once all are loaded.
+ *
+ * hnsw_entry_get reports the entry point and the top level of the graph
+ * (ERR_NOTFOUND for an empty index). hnsw_restore sets them after a load
+ * and validates the whole graph: every link names a node that was set,
+ * counts are within bounds, the entry point has level max_level and no
+ * node is higher. ERR_FORMAT (and the index is cleared) otherwise. Use
+ * entry = HNSW_NO_NODE for an empty graph.
+ */
+int hnsw_links_max(const HnswIndex *idx, int level);
+int hnsw_node_get(HnswIndex *idx, uint32_t node, int *level, int *deleted, uint32_t *links,
+                  size_t links_cap, int *counts);
+int hnsw_node_set(HnswIndex *idx, uint32_t node, const float *vec, int level, int deleted,
+                  const uint32_t *links, const int *counts);
+int hnsw_entry_get(HnswIndex *idx, uint32_t *entry, int *max_level);
+int hnsw_restore(HnswIndex *idx, uint32_t entry, int max_level);
+
+/*
+ * The same node record as one little-endian byte blob, for a key-value
+ * store: u8 level, u8 deleted, u16 zero, then per level 0..level a u32
+ * count followed by count u32 links. hnsw_node_encode writes at most
+ * hnsw_node_blob_max(idx) bytes (ERR_TOOLARGE if cap is smaller);
+ * hnsw_node_decode parses a blob (ERR_FORMAT when malformed) and calls
+ * hnsw_node_set with vec.
+ */
+size_t hnsw_node_blob_max(const HnswIndex *idx);
+int hnsw_node_encode(HnswIndex *idx, uint32_t node, void *buf, size_t cap, size_t *len);
+int hnsw_node_decode(HnswIndex *idx, uint32_t node, const float *vec, const void *buf, size_t len);
+
+#endif

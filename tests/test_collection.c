@@ -1,0 +1,972 @@
+/*
+ * test_collection.c - the collection engine against references computed
+ * here: brute-force top-k in double precision, filter counts from the
+ * generator's own knowledge of each payload, scroll order from sorted ids,
+ * Qdrant's recommend formulas written out. Bad input must return the
+ * right code and change nothing (count and search results compared).
+ *
+ * Data: 2000 clustered 32-d points (small, so sanitizer runs stay fast).
+ */
+#include <ftw.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "collection.h"
+#include "err.h"
+#include "filter.h"
+#include "harness.h"
+#include "log.h"
+#include "store.h"
+
+#define N_POINTS 2000
+#define DIM 32
+#define N_CLUSTERS 8
+
+static char g_dir[256];
+static Db *g_db;
+static float g_vec[N_POINTS][DIM];  /* as upserted (not normalised) */
+static float g_unit[N_POINTS][DIM]; /* normalised, as cosine stores them */
+static int g_live[N_POINTS];
+
+static uint64_t rng_state = 88172645463325252ULL;
+static uint64_t rng_next(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+static float rng_unit(void) { return (float)((rng_next() >> 11) * (1.0 / 9007199254740992.0)); }
+static float rng_gauss(void)
+{
+    float u = rng_unit() + 1e-7f, v = rng_unit();
+    return sqrtf(-2.0f * logf(u)) * cosf(6.2831853f * v);
+}
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+static void rm_rf(const char *p) { nftw(p, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
+
+/* The payload of point i, and facts about it the tests use as reference. */
+static int cat_of(int i) { return i % 7; }
+static int price_of(int i) { return (i * 37) % 1000; }
+static const char *color_of(int i)
+{
+    static const char *c[] = { "red", "green", "blue" };
+    return c[i % 3];
+}
+
+static JsonValue *parse(Arena *a, const char *text)
+{
+    JsonValue *v = NULL;
+    char err[128];
+    if (json_parse(a, text, strlen(text), &v, err, sizeof err) != 0) {
+        printf("bad test JSON %s: %s\n", text, err);
+        abort();
+    }
+    return v;
+}
+
+static void normalise(const float *in, float *out)
+{
+    double n = 0;
+    for (int d = 0; d < DIM; d++) n += (double)in[d] * in[d];
+    n = sqrt(n);
+    for (int d = 0; d < DIM; d++) out[d] = (float)(in[d] / n);
+}
+
+static double dot_d(const float *a, const float *b)
+{
+    double s = 0;
+    for (int d = 0; d < DIM; d++) s += (double)a[d] * b[d];
+    return s;
+}
+
+/* upsert_range upserts points [from, to) in batches. */
+static int upsert_range(Db *db, const char *coll, int from, int to)
+{
+    char err[256];
+    for (int start = from; start < to; start += 100) {
+        int end = MIN(start + 100, to);
+        Arena a;
+        arena_init(&a, 0);
+        CollectionPointIn pts[100];
+        CollectionVectorIn vin[100];
+        for (int i = start; i < end; i++) {
+            char text[256];
+            snprintf(text, sizeof text,
+                     "{\"cat\":%d,\"price\":%d,\"color\":\"%s\",\"name\":\"p%d\",\"tags\":[\"t%d\",\"u%d\"]}",
+                     cat_of(i), price_of(i), color_of(i), i, i % 5, i % 11);
+            vin[i - start] = (CollectionVectorIn){ NULL, g_vec[i], DIM };
+            pts[i - start] = (CollectionPointIn){ point_id_num((uint64_t)i), parse(&a, text),
+                                                  &vin[i - start], 1 };
+        }
+        int e = collection_upsert(db, coll, pts, (size_t)(end - start), err, sizeof err);
+        arena_free(&a);
+        if (e) {
+            printf("upsert failed: %s\n", err);
+            return e;
+        }
+        for (int i = start; i < end; i++) g_live[i] = 1;
+    }
+    return 0;
+}
+
+static void make_data(void)
+{
+    float centers[N_CLUSTERS][DIM];
+    for (int c = 0; c < N_CLUSTERS; c++)
+        for (int d = 0; d < DIM; d++) centers[c][d] = rng_gauss();
+    for (int i = 0; i < N_POINTS; i++) {
+        int c = (int)(rng_next() % N_CLUSTERS);
+        for (int d = 0; d < DIM; d++) g_vec[i][d] = centers[c][d] + 0.6f * rng_gauss();
+        normalise(g_vec[i], g_unit[i]);
+    }
+}
+
+static void make_query(float *q)
+{
+    int base = (int)(rng_next() % N_POINTS);
+    for (int d = 0; d < DIM; d++) q[d] = g_vec[base][d] + 0.5f * rng_gauss();
+}
+
+/* ref_topk: the k best live points for q (cosine) accepted by pred. */
+typedef int (*Pred)(int i);
+static int ref_topk(const float *q, int k, Pred pred, int *out, double *scores)
+{
+    float qn[DIM];
+    normalise(q, qn);
+    int n = 0;
+    for (int i = 0; i < N_POINTS; i++) {
+        if (!g_live[i] || (pred && !pred(i))) continue;
+        double s = dot_d(qn, g_unit[i]);
+        int j = n < k ? n++ : k;
+        if (j == k && s <= scores[k - 1]) continue;
+        if (j == k) j = k - 1;
+        while (j > 0 && scores[j - 1] < s) {
+            scores[j] = scores[j - 1];
+            out[j] = out[j - 1];
+            j--;
+        }
+        scores[j] = s;
+        out[j] = i;
+    }
+    return n;
+}
+
+static int search_ids(Db *db, const char *coll, const float *q, size_t limit, int exact,
+                      const JsonValue *filter, uint64_t *ids, float *scores, size_t *n)
+{
+    Arena a;
+    arena_init(&a, 0);
+    CollectionSearch s = { 0 };
+    s.vector = q;
+    s.dim = DIM;
+    s.limit = limit;
+    s.exact = exact;
+    s.ef = 128;
+    s.filter = filter;
+    CollectionResult r;
+    char err[256];
+    int e = collection_search(db, coll, &s, &a, &r, err, sizeof err);
+    if (!e) {
+        *n = r.n;
+        for (size_t i = 0; i < r.n; i++) {
+            ids[i] = r.points[i].id.num;
+            if (scores) scores[i] = r.points[i].score;
+        }
+    }
+    arena_free(&a);
+    return e;
+}
+
+static uint64_t count_of(Db *db, const char *coll, const JsonValue *f)
+{
+    uint64_t n = 0;
+    char err[256];
+    if (collection_count(db, coll, f, &n, err, sizeof err)) return UINT64_MAX;
+    return n;
+}
+
+static int pred_cat3(int i) { return cat_of(i) == 3; }
+static int pred_selective(int i) { return cat_of(i) == 3 && price_of(i) < 100; }
+static int pred_not_red(int i) { return strcmp(color_of(i), "red") != 0; }
+
+TEST(test_create_list_delete)
+{
+    CollectionConfig cfg = { .n_vectors = 1, .unnamed = 1 };
+    cfg.vectors[0].size = DIM;
+    cfg.vectors[0].distance = COLLECTION_COSINE;
+    char err[256];
+    ASSERT_OK(collection_create(g_db, "tmp", &cfg, err, sizeof err));
+    ASSERT_EQ_INT(collection_create(g_db, "tmp", &cfg, err, sizeof err), ERR_EXISTS);
+    ASSERT_EQ_INT(collection_create(g_db, "a/b", &cfg, err, sizeof err), ERR_INVAL);
+    ASSERT_EQ_INT(collection_create(g_db, "", &cfg, err, sizeof err), ERR_INVAL);
+    CollectionConfig bad = cfg;
+    bad.vectors[0].size = 0;
+    ASSERT_EQ_INT(collection_create(g_db, "bad", &bad, err, sizeof err), ERR_INVAL);
+    bad = cfg;
+    bad.m = 1;
+    ASSERT_EQ_INT(collection_create(g_db, "bad", &bad, err, sizeof err), ERR_INVAL);
+    CollectionInfo info;
+    ASSERT_OK(collection_info(g_db, "tmp", &info));
+    ASSERT_EQ_INT(info.config.m, COLLECTION_DEFAULT_M);
+    ASSERT_EQ_INT(info.config.ef_construct, COLLECTION_DEFAULT_EF_CONSTRUCT);
+    ASSERT_EQ_INT(info.points_count, 0);
+    ASSERT_TRUE(info.created_at > 1600000000);
+    Arena a;
+    arena_init(&a, 0);
+    char **names;
+    size_t n;
+    ASSERT_OK(collection_list(g_db, &a, &names, &n));
+    int found = 0;
+    for (size_t i = 0; i < n; i++) found += !strcmp(names[i], "tmp");
+    for (size_t i = 1; i < n; i++) ASSERT_TRUE(strcmp(names[i - 1], names[i]) < 0);
+    arena_free(&a);
+    ASSERT_EQ_INT(found, 1);
+    ASSERT_OK(collection_delete(g_db, "tmp"));
+    ASSERT_EQ_INT(collection_info(g_db, "tmp", &info), ERR_NOTFOUND);
+    ASSERT_EQ_INT(collection_delete(g_db, "tmp"), ERR_NOTFOUND);
+}
+
+TEST(test_config_json)
+{
+    Arena a;
+    arena_init(&a, 0);
+    CollectionConfig c;
+    char err[256];
+    ASSERT_OK(collection_config_from_json(
+        parse(&a, "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},\"hnsw_config\":{\"m\":8}}"), &c,
+        err, sizeof err));
+    ASSERT_EQ_INT(c.unnamed, 1);
+    ASSERT_EQ_INT(c.vectors[0].size, 4);
+    ASSERT_EQ_INT(c.vectors[0].distance, COLLECTION_DOT);
+    ASSERT_EQ_INT(c.m, 8);
+    ASSERT_OK(collection_config_from_json(
+        parse(&a, "{\"vectors\":{\"image\":{\"size\":512,\"distance\":\"Cosine\"},"
+                  "\"text\":{\"size\":512,\"distance\":\"Euclid\"}}}"),
+        &c, err, sizeof err));
+    ASSERT_EQ_INT(c.unnamed, 0);
+    ASSERT_EQ_INT(c.n_vectors, 2);
+    ASSERT_STR_EQ(c.vectors[1].name, "text");
+    ASSERT_EQ_INT(c.vectors[1].distance, COLLECTION_EUCLID);
+    ASSERT_EQ_INT(collection_config_from_json(
+                      parse(&a, "{\"vectors\":{\"size\":4,\"distance\":\"Manhattan\"}}"), &c, err,
+                      sizeof err),
+                  ERR_INVAL);
+    ASSERT_EQ_INT(collection_config_from_json(parse(&a, "{\"vectors\":{\"size\":-1,\"distance\":\"Dot\"}}"),
+                                              &c, err, sizeof err),
+                  ERR_INVAL);
+    Buf b;
+    buf_init(&b);
+    JsonWriter w;
+    jw_init(&w, &b);
+    ASSERT_OK(collection_config_from_json(parse(&a, "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"}}"),
+                                          &c, err, sizeof err));
+    c.m = 16;
+    c.ef_construct = 100;
+    collection_config_write(&w, &c);
+    ASSERT_STR_EQ(b.data, "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},\"hnsw_config\":{\"m\":16,\"ef_construct\":100}}");
+    buf_free(&b);
+    arena_free(&a);
+}
+
+TEST(test_get_roundtrip)
+{
+    Arena a;
+    arena_init(&a, 0);
+    PointId ids[3] = { point_id_num(5), point_id_num(999999), point_id_num(17) };
+    CollectionSelector all = { COLLECTION_SEL_ALL, NULL, 0 };
+    CollectionResult r;
+    ASSERT_OK(collection_get(g_db, "main", ids, 3, &all, &all, &a, &r));
+    ASSERT_EQ_INT(r.n, 2); /* the missing id is skipped */
+    ASSERT_EQ_U64(r.points[0].id.num, 5);
+    ASSERT_EQ_U64(r.points[1].id.num, 17);
+    const JsonValue *p = parse(&a, r.points[1].payload);
+    int64_t x;
+    ASSERT_OK(json_as_int64(json_get(p, "cat"), &x));
+    ASSERT_EQ_INT(x, cat_of(17));
+    ASSERT_STR_EQ(json_as_str(json_get(p, "name")), "p17");
+    ASSERT_TRUE(r.points[1].vectors && r.points[1].vectors[0]);
+    for (int d = 0; d < DIM; d++) ASSERT_NEAR(r.points[1].vectors[0][d], g_unit[17][d], 1e-6);
+    /* Selectors: include one key, no vectors. */
+    const char *keys[] = { "color" };
+    CollectionSelector inc = { COLLECTION_SEL_INCLUDE, keys, 1 };
+    CollectionSelector none = { COLLECTION_SEL_NONE, NULL, 0 };
+    ASSERT_OK(collection_get(g_db, "main", ids, 1, &inc, &none, &a, &r));
+    ASSERT_EQ_INT(r.n, 1);
+    ASSERT_STR_EQ(r.points[0].payload, "{\"color\":\"blue\"}");
+    ASSERT_TRUE(r.points[0].vectors == NULL);
+    CollectionSelector exc = { COLLECTION_SEL_EXCLUDE, keys, 1 };
+    ASSERT_OK(collection_get(g_db, "main", ids, 1, &exc, &none, &a, &r));
+    ASSERT_TRUE(strstr(r.points[0].payload, "color") == NULL);
+    ASSERT_TRUE(strstr(r.points[0].payload, "\"cat\":5") != NULL);
+    /* The Qdrant shape. */
+    Buf b;
+    buf_init(&b);
+    JsonWriter w;
+    jw_init(&w, &b);
+    ASSERT_OK(collection_get(g_db, "main", ids, 1, &inc, &none, &a, &r));
+    collection_write_point(&w, &r, 0, 0);
+    ASSERT_STR_EQ(b.data, "{\"id\":5,\"version\":0,\"payload\":{\"color\":\"blue\"},\"vector\":null}");
+    buf_free(&b);
+    /* Selector parsing. */
+    CollectionSelector s;
+    char err[128];
+    ASSERT_OK(collection_selector_from_json(parse(&a, "[\"a\",\"b\"]"), 0, &a, &s, err, sizeof err));
+    ASSERT_EQ_INT(s.mode, COLLECTION_SEL_INCLUDE);
+    ASSERT_EQ_INT(s.n_keys, 2);
+    ASSERT_OK(collection_selector_from_json(parse(&a, "{\"exclude\":[\"a\"]}"), 0, &a, &s, err, sizeof err));
+    ASSERT_EQ_INT(s.mode, COLLECTION_SEL_EXCLUDE);
+    ASSERT_OK(collection_selector_from_json(parse(&a, "true"), 0, &a, &s, err, sizeof err));
+    ASSERT_EQ_INT(s.mode, COLLECTION_SEL_ALL);
+    ASSERT_EQ_INT(collection_selector_from_json(parse(&a, "[1]"), 0, &a, &s, err, sizeof err), ERR_INVAL);
+    arena_free(&a);
+}
+
+TEST(test_exact_search_matches_reference)
+{
+    for (int t = 0; t < 20; t++) {
+        float q[DIM];
+        make_query(q);
+        int ref[10];
+        double rs[10];
+        int nr = ref_topk(q, 10, NULL, ref, rs);
+        uint64_t ids[10];
+        float sc[10];
+        size_t n;
+        ASSERT_OK(search_ids(g_db, "main", q, 10, 1, NULL, ids, sc, &n));
+        ASSERT_EQ_INT(n, nr);
+        for (size_t i = 0; i < n; i++) {
+            ASSERT_NEAR(sc[i], rs[i], 1e-5);
+            /* Ids agree except where two scores tie within float error. */
+            if (ids[i] != (uint64_t)ref[i]) {
+                float qn[DIM];
+                normalise(q, qn);
+                ASSERT_NEAR(dot_d(qn, g_unit[ids[i]]), rs[i], 1e-5);
+            }
+        }
+    }
+}
+
+TEST(test_hnsw_recall)
+{
+    int hit = 0, total = 0;
+    for (int t = 0; t < 50; t++) {
+        float q[DIM];
+        make_query(q);
+        int ref[10];
+        double rs[10];
+        int nr = ref_topk(q, 10, NULL, ref, rs);
+        uint64_t ids[10];
+        size_t n;
+        ASSERT_OK(search_ids(g_db, "main", q, 10, 0, NULL, ids, NULL, &n));
+        for (int i = 0; i < nr; i++)
+            for (size_t j = 0; j < n; j++) hit += ids[j] == (uint64_t)ref[i];
+        total += nr;
+    }
+    printf("  recall@10 = %.4f\n", (double)hit / total);
+    ASSERT_GE((double)hit / total, 0.95);
+}
+
+/* check_filtered compares a filtered search with the reference. */
+static void check_filtered(Db *db, const char *filter_json, Pred pred, double min_recall,
+                           int *failed)
+{
+    Arena a;
+    arena_init(&a, 0);
+    const JsonValue *f = parse(&a, filter_json);
+    int hit = 0, total = 0;
+    *failed = 0;
+    for (int t = 0; t < 20; t++) {
+        float q[DIM];
+        make_query(q);
+        int ref[10];
+        double rs[10];
+        int nr = ref_topk(q, 10, pred, ref, rs);
+        uint64_t ids[10];
+        size_t n;
+        if (search_ids(db, "main", q, 10, 0, f, ids, NULL, &n)) {
+            *failed = 1;
+            break;
+        }
+        for (size_t j = 0; j < n; j++)
+            if (!pred((int)ids[j])) *failed = 1; /* a result the filter rejects */
+        for (int i = 0; i < nr; i++)
+            for (size_t j = 0; j < n; j++) hit += ids[j] == (uint64_t)ref[i];
+        total += nr;
+    }
+    double recall = total ? (double)hit / total : 1;
+    printf("  %s: recall@10 = %.4f\n", filter_json, recall);
+    if (recall < min_recall) *failed = 1;
+    arena_free(&a);
+}
+
+TEST(test_filtered_search)
+{
+    int failed;
+    /* Below the scan threshold (2000 points < 5000): exact answers. */
+    check_filtered(g_db, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":3}},"
+                         "{\"key\":\"price\",\"range\":{\"lt\":100}}]}",
+                   pred_selective, 1.0, &failed);
+    ASSERT_EQ_INT(failed, 0);
+    check_filtered(g_db, "{\"must_not\":[{\"key\":\"color\",\"match\":{\"value\":\"red\"}}]}",
+                   pred_not_red, 1.0, &failed);
+    ASSERT_EQ_INT(failed, 0);
+}
+
+TEST(test_filtered_search_hnsw_path)
+{
+    /* The same data through a Db whose scan threshold is tiny, so broad
+     * filters take the HNSW-with-callback path and selective ones still
+     * scan: both must stay correct. */
+    collection_db_close(g_db);
+    DbOptions o = { .full_scan_threshold = 50 };
+    g_db = NULL;
+    ASSERT_OK(collection_db_open(g_dir, &o, &g_db));
+    int failed;
+    check_filtered(g_db, "{\"must_not\":[{\"key\":\"color\",\"match\":{\"value\":\"red\"}}]}",
+                   pred_not_red, 0.9, &failed);
+    ASSERT_EQ_INT(failed, 0);
+    check_filtered(g_db, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":3}}]}", pred_cat3, 0.9,
+                   &failed);
+    ASSERT_EQ_INT(failed, 0);
+    check_filtered(g_db, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":3}},"
+                         "{\"key\":\"price\",\"range\":{\"lt\":100}}]}",
+                   pred_selective, 1.0, &failed);
+    ASSERT_EQ_INT(failed, 0);
+    collection_db_close(g_db);
+    g_db = NULL;
+    ASSERT_OK(collection_db_open(g_dir, NULL, &g_db));
+}
+
+TEST(test_count_with_filter)
+{
+    Arena a;
+    arena_init(&a, 0);
+    struct {
+        const char *json;
+        Pred pred;
+    } cases[] = {
+        { "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":3}}]}", pred_cat3 },
+        { "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":3}},{\"key\":\"price\",\"range\":{\"lt\":100}}]}",
+          pred_selective },
+        { "{\"must_not\":[{\"key\":\"color\",\"match\":{\"value\":\"red\"}}]}", pred_not_red },
+    };
+    for (size_t c = 0; c < ARRAY_LEN(cases); c++) {
+        uint64_t want = 0;
+        for (int i = 0; i < N_POINTS; i++) want += g_live[i] && cases[c].pred(i);
+        ASSERT_EQ_U64(count_of(g_db, "main", parse(&a, cases[c].json)), want);
+    }
+    uint64_t live = 0;
+    for (int i = 0; i < N_POINTS; i++) live += g_live[i];
+    ASSERT_EQ_U64(count_of(g_db, "main", NULL), live);
+    ASSERT_EQ_U64(count_of(g_db, "main", parse(&a, "{\"must\":[{\"has_id\":[1,2,3,99999]}]}")), 3);
+    arena_free(&a);
+}
+
+TEST(test_bad_input_changes_nothing)
+{
+    char err[256];
+    Arena a;
+    arena_init(&a, 0);
+    float q[DIM];
+    make_query(q);
+    uint64_t before_ids[10], after_ids[10];
+    float before_sc[10], after_sc[10];
+    size_t nb, na;
+    ASSERT_OK(search_ids(g_db, "main", q, 10, 0, NULL, before_ids, before_sc, &nb));
+    uint64_t before = count_of(g_db, "main", NULL);
+
+    /* A good point first in every batch: the bad one must sink the batch. */
+    float good[DIM], wrong[DIM - 1], nan_v[DIM], inf_v[DIM];
+    for (int d = 0; d < DIM; d++) good[d] = nan_v[d] = inf_v[d] = 0.5f;
+    for (int d = 0; d < DIM - 1; d++) wrong[d] = 1;
+    nan_v[7] = NAN;
+    inf_v[3] = INFINITY;
+    CollectionVectorIn vg = { NULL, good, DIM }, vw = { NULL, wrong, DIM - 1 },
+                       vn = { NULL, nan_v, DIM }, vi = { NULL, inf_v, DIM },
+                       vname = { "nope", good, DIM };
+    CollectionPointIn batch[2] = { { point_id_num(500000), NULL, &vg, 1 },
+                                   { point_id_num(500001), NULL, &vw, 1 } };
+    ASSERT_EQ_INT(collection_upsert(g_db, "main", batch, 2, err, sizeof err), ERR_INVAL);
+    ASSERT_TRUE(strstr(err, "dimension") != NULL);
+    batch[1].vectors = &vn;
+    ASSERT_EQ_INT(collection_upsert(g_db, "main", batch, 2, err, sizeof err), ERR_INVAL);
+    ASSERT_TRUE(strstr(err, "NaN") != NULL);
+    batch[1].vectors = &vi;
+    ASSERT_EQ_INT(collection_upsert(g_db, "main", batch, 2, err, sizeof err), ERR_INVAL);
+    batch[1].vectors = &vname;
+    ASSERT_EQ_INT(collection_upsert(g_db, "main", batch, 2, err, sizeof err), ERR_INVAL);
+    batch[1].vectors = &vg;
+    batch[1].payload = parse(&a, "[1,2]");
+    ASSERT_EQ_INT(collection_upsert(g_db, "main", batch, 2, err, sizeof err), ERR_INVAL);
+    batch[1].payload = NULL;
+    ASSERT_EQ_INT(collection_upsert(g_db, "nosuch", batch, 2, err, sizeof err), ERR_NOTFOUND);
+
+    /* Reads with bad input. */
+    CollectionSearch s = { 0 };
+    CollectionResult r;
+    s.vector = q;
+    s.dim = DIM;
+    s.filter = parse(&a, "{\"must\":[{\"key\":\"cat\",\"range\":\"oops\"}]}");
+    ASSERT_EQ_INT(collection_search(g_db, "main", &s, &a, &r, err, sizeof err), ERR_INVAL);
+    uint64_t n;
+    ASSERT_EQ_INT(collection_count(g_db, "main", s.filter, &n, err, sizeof err), ERR_INVAL);
+    size_t nd;
+    ASSERT_EQ_INT(collection_delete_by_filter(g_db, "main", s.filter, &nd, err, sizeof err), ERR_INVAL);
+    s.filter = NULL;
+    s.dim = DIM - 1;
+    ASSERT_EQ_INT(collection_search(g_db, "main", &s, &a, &r, err, sizeof err), ERR_INVAL);
+    s.dim = DIM;
+    s.vector = nan_v;
+    ASSERT_EQ_INT(collection_search(g_db, "main", &s, &a, &r, err, sizeof err), ERR_INVAL);
+    s.vector = q;
+    ASSERT_EQ_INT(collection_search(g_db, "nosuch", &s, &a, &r, err, sizeof err), ERR_NOTFOUND);
+    s.using = "image";
+    ASSERT_EQ_INT(collection_search(g_db, "main", &s, &a, &r, err, sizeof err), ERR_INVAL);
+    /* Payload update naming a missing point: nothing changes. */
+    PointId pid[2] = { point_id_num(1), point_id_num(777777) };
+    ASSERT_EQ_INT(collection_set_payload(g_db, "main", parse(&a, "{\"cat\":100}"), NULL, pid, 2,
+                                         NULL, err, sizeof err),
+                  ERR_NOTFOUND);
+    ASSERT_EQ_U64(count_of(g_db, "main", parse(&a, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":100}}]}")), 0);
+
+    ASSERT_EQ_U64(count_of(g_db, "main", NULL), before);
+    ASSERT_OK(search_ids(g_db, "main", q, 10, 0, NULL, after_ids, after_sc, &na));
+    ASSERT_EQ_INT(na, nb);
+    for (size_t i = 0; i < na; i++) {
+        ASSERT_EQ_U64(after_ids[i], before_ids[i]);
+        ASSERT_TRUE(after_sc[i] == before_sc[i]);
+    }
+    arena_free(&a);
+}
+
+TEST(test_scroll_covers_all_in_order)
+{
+    Arena a;
+    arena_init(&a, 0);
+    const char *filters[] = { NULL, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":3}}]}" };
+    Pred preds[] = { NULL, pred_cat3 };
+    for (int fi = 0; fi < 2; fi++) {
+        const JsonValue *f = filters[fi] ? parse(&a, filters[fi]) : NULL;
+        int seen[N_POINTS] = { 0 };
+        PointId offset;
+        int have_offset = 0, pages = 0;
+        int64_t last = -1;
+        for (;;) {
+            CollectionScroll s = { 0 };
+            s.offset = have_offset ? &offset : NULL;
+            s.limit = 37;
+            s.filter = f;
+            s.with_payload.mode = COLLECTION_SEL_NONE;
+            CollectionResult r;
+            char err[128];
+            ASSERT_OK(collection_scroll(g_db, "main", &s, &a, &r, err, sizeof err));
+            pages++;
+            for (size_t i = 0; i < r.n; i++) {
+                int64_t id = (int64_t)r.points[i].id.num;
+                ASSERT_TRUE(id > last);
+                last = id;
+                ASSERT_TRUE(id < N_POINTS);
+                seen[id]++;
+            }
+            if (!r.has_next) break;
+            ASSERT_EQ_INT(r.n, 37);
+            offset = r.next_offset;
+            have_offset = 1;
+        }
+        for (int i = 0; i < N_POINTS; i++) {
+            int want = g_live[i] && (!preds[fi] || preds[fi](i));
+            if (seen[i] != want) HARNESS_FAIL("point %d seen %d times, want %d", i, seen[i], want);
+        }
+        ASSERT_TRUE(pages > 1);
+    }
+    arena_free(&a);
+}
+
+TEST(test_uuid_ids_order)
+{
+    char err[256];
+    CollectionConfig cfg = { .n_vectors = 1, .unnamed = 1 };
+    cfg.vectors[0].size = 4;
+    cfg.vectors[0].distance = COLLECTION_DOT;
+    ASSERT_OK(collection_create(g_db, "mixed", &cfg, err, sizeof err));
+    const char *uuids[] = { "ffffffff-0000-0000-0000-000000000000",
+                            "00000000-0000-0000-0000-000000000001", "7a000000-1111-2222-3333-444455556666" };
+    float v[4] = { 1, 2, 3, 4 };
+    CollectionVectorIn vin = { NULL, v, 4 };
+    CollectionPointIn p[6];
+    for (int i = 0; i < 3; i++) {
+        ASSERT_OK(point_id_from_str(uuids[i], strlen(uuids[i]), &p[i].id));
+        p[i].payload = NULL;
+        p[i].vectors = &vin;
+        p[i].n_vectors = 1;
+    }
+    uint64_t nums[] = { 1000, 3, UINT64_MAX };
+    for (int i = 0; i < 3; i++) p[3 + i] = (CollectionPointIn){ point_id_num(nums[i]), NULL, &vin, 1 };
+    ASSERT_OK(collection_upsert(g_db, "mixed", p, 6, err, sizeof err));
+    Arena a;
+    arena_init(&a, 0);
+    CollectionScroll s = { 0 };
+    s.limit = 100;
+    CollectionResult r;
+    ASSERT_OK(collection_scroll(g_db, "mixed", &s, &a, &r, err, sizeof err));
+    ASSERT_EQ_INT(r.n, 6);
+    for (size_t i = 1; i < r.n; i++) ASSERT_TRUE(point_id_cmp(&r.points[i - 1].id, &r.points[i].id) < 0);
+    ASSERT_EQ_U64(r.points[0].id.num, 3);
+    ASSERT_EQ_INT(r.points[3].id.kind, POINT_ID_UUID);
+    ASSERT_EQ_INT(r.has_next, 0);
+    /* Dot product is not normalised. */
+    CollectionSelector all = { COLLECTION_SEL_ALL, NULL, 0 };
+    ASSERT_OK(collection_get(g_db, "mixed", &p[4].id, 1, &all, &all, &a, &r));
+    ASSERT_TRUE(r.points[0].vectors[0][3] == 4.0f);
+    arena_free(&a);
+    ASSERT_OK(collection_delete(g_db, "mixed"));
+}
+
+TEST(test_recommend)
+{
+    char err[256];
+    Arena a;
+    arena_init(&a, 0);
+    PointId pos[2] = { point_id_num(10), point_id_num(20) }, neg[1] = { point_id_num(30) };
+    /* average_vector == a search for avg(pos) + avg(pos) - avg(neg). */
+    float q[DIM];
+    for (int d = 0; d < DIM; d++) {
+        float ap = (g_unit[10][d] + g_unit[20][d]) / 2;
+        q[d] = ap + ap - g_unit[30][d];
+    }
+    CollectionRecommend rq = { 0 };
+    rq.positive = pos;
+    rq.n_positive = 2;
+    rq.negative = neg;
+    rq.n_negative = 1;
+    rq.strategy = COLLECTION_RECO_AVERAGE_VECTOR;
+    rq.search.limit = 10;
+    rq.search.exact = 1;
+    CollectionResult r;
+    ASSERT_OK(collection_recommend(g_db, "main", &rq, &a, &r, err, sizeof err));
+    ASSERT_EQ_INT(r.n, 10);
+    int ref[13];
+    double rs[13];
+    int nr = ref_topk(q, 13, NULL, ref, rs);
+    int j = 0;
+    for (int i = 0; i < nr && j < 10; i++) {
+        if (ref[i] == 10 || ref[i] == 20 || ref[i] == 30) continue;
+        ASSERT_NEAR(r.points[j].score, rs[i], 1e-4);
+        j++;
+    }
+    for (size_t i = 0; i < r.n; i++) {
+        uint64_t id = r.points[i].id.num;
+        ASSERT_TRUE(id != 10 && id != 20 && id != 30);
+    }
+    /* best_score, exact: reference formula over every point. */
+    rq.strategy = COLLECTION_RECO_BEST_SCORE;
+    ASSERT_OK(collection_recommend(g_db, "main", &rq, &a, &r, err, sizeof err));
+    ASSERT_EQ_INT(r.n, 10);
+    double best_ref = -10;
+    int best_id = -1;
+    for (int i = 0; i < N_POINTS; i++) {
+        if (!g_live[i] || i == 10 || i == 20 || i == 30) continue;
+        double bp = fmax(dot_d(g_unit[i], g_unit[10]), dot_d(g_unit[i], g_unit[20]));
+        double bn = dot_d(g_unit[i], g_unit[30]);
+        double s = bp > bn ? 0.5 * (bp / (1 + fabs(bp)) + 1) : -0.5 * (bn / (1 + fabs(bn)) + 1);
+        if (s > best_ref) {
+            best_ref = s;
+            best_id = i;
+        }
+    }
+    ASSERT_NEAR(r.points[0].score, best_ref, 1e-5);
+    (void)best_id;
+    for (size_t i = 1; i < r.n; i++) ASSERT_TRUE(r.points[i - 1].score >= r.points[i].score);
+    /* sum_scores, approximate through HNSW: still excludes the inputs. */
+    rq.strategy = COLLECTION_RECO_SUM_SCORES;
+    rq.search.exact = 0;
+    ASSERT_OK(collection_recommend(g_db, "main", &rq, &a, &r, err, sizeof err));
+    ASSERT_EQ_INT(r.n, 10);
+    for (size_t i = 0; i < r.n; i++) {
+        uint64_t id = r.points[i].id.num;
+        ASSERT_TRUE(id != 10 && id != 20 && id != 30);
+        double s = dot_d(g_unit[id], g_unit[10]) + dot_d(g_unit[id], g_unit[20]) -
+                   dot_d(g_unit[id], g_unit[30]);
+        ASSERT_NEAR(r.points[i].score, s, 1e-4);
+    }
+    /* Negative-only best_score works; average_vector needs a positive. */
+    rq.n_positive = 0;
+    rq.strategy = COLLECTION_RECO_BEST_SCORE;
+    ASSERT_OK(collection_recommend(g_db, "main", &rq, &a, &r, err, sizeof err));
+    ASSERT_TRUE(r.n == 10 && r.points[0].score < 0);
+    rq.strategy = COLLECTION_RECO_AVERAGE_VECTOR;
+    ASSERT_EQ_INT(collection_recommend(g_db, "main", &rq, &a, &r, err, sizeof err), ERR_INVAL);
+    /* An unknown example point. */
+    PointId missing = point_id_num(888888);
+    rq.positive = &missing;
+    rq.n_positive = 1;
+    ASSERT_EQ_INT(collection_recommend(g_db, "main", &rq, &a, &r, err, sizeof err), ERR_NOTFOUND);
+    /* Raw vectors as examples. */
+    const float *raw[1] = { g_vec[40] };
+    rq.n_positive = 0;
+    rq.n_negative = 0;
+    rq.positive_vectors = raw;
+    rq.n_positive_vectors = 1;
+    rq.search.exact = 1;
+    rq.search.dim = DIM - 1;
+    ASSERT_EQ_INT(collection_recommend(g_db, "main", &rq, &a, &r, err, sizeof err), ERR_INVAL);
+    rq.search.dim = DIM;
+    ASSERT_OK(collection_recommend(g_db, "main", &rq, &a, &r, err, sizeof err));
+    ASSERT_EQ_U64(r.points[0].id.num, 40); /* not an input id, so not excluded */
+    ASSERT_NEAR(r.points[0].score, 1.0, 1e-5);
+    arena_free(&a);
+}
+
+TEST(test_payload_updates)
+{
+    char err[256];
+    Arena a;
+    arena_init(&a, 0);
+    PointId ids[2] = { point_id_num(100), point_id_num(101) };
+    CollectionSelector all = { COLLECTION_SEL_ALL, NULL, 0 }, none = { 0, NULL, 0 };
+    CollectionResult r;
+    ASSERT_OK(collection_set_payload(g_db, "main", parse(&a, "{\"cat\":42,\"new\":true}"), NULL, ids,
+                                     2, NULL, err, sizeof err));
+    ASSERT_OK(collection_get(g_db, "main", ids, 2, &all, &none, &a, &r));
+    const JsonValue *p = parse(&a, r.points[0].payload);
+    int64_t x;
+    ASSERT_OK(json_as_int64(json_get(p, "cat"), &x));
+    ASSERT_EQ_INT(x, 42);
+    ASSERT_STR_EQ(json_as_str(json_get(p, "name")), "p100"); /* merged, not replaced */
+    /* By filter. */
+    ASSERT_OK(collection_delete_payload(g_db, "main", parse(&a, "[\"new\",\"tags\"]"), NULL, 0,
+                                        parse(&a, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":42}}]}"),
+                                        err, sizeof err));
+    ASSERT_OK(collection_get(g_db, "main", ids, 1, &all, &none, &a, &r));
+    ASSERT_TRUE(strstr(r.points[0].payload, "new") == NULL);
+    ASSERT_TRUE(strstr(r.points[0].payload, "tags") == NULL);
+    ASSERT_OK(collection_overwrite_payload(g_db, "main", parse(&a, "{\"only\":1}"), ids, 1, NULL, err,
+                                           sizeof err));
+    ASSERT_OK(collection_get(g_db, "main", ids, 1, &all, &none, &a, &r));
+    ASSERT_STR_EQ(r.points[0].payload, "{\"only\":1}");
+    ASSERT_OK(collection_clear_payload(g_db, "main", ids, 2, NULL, err, sizeof err));
+    ASSERT_OK(collection_get(g_db, "main", ids, 2, &all, &none, &a, &r));
+    ASSERT_STR_EQ(r.points[0].payload, "{}");
+    ASSERT_STR_EQ(r.points[1].payload, "{}");
+    /* Restore them, so later tests see the generator's payloads. */
+    ASSERT_OK(upsert_range(g_db, "main", 100, 102));
+    arena_free(&a);
+}
+
+TEST(test_delete_by_ids_and_filter)
+{
+    char err[256];
+    Arena a;
+    arena_init(&a, 0);
+    PointId ids[3] = { point_id_num(1), point_id_num(2), point_id_num(654321) };
+    size_t nd;
+    ASSERT_OK(collection_delete_points(g_db, "main", ids, 3, &nd));
+    ASSERT_EQ_INT(nd, 2);
+    g_live[1] = g_live[2] = 0;
+    /* A deleted point is not found by a search for its own vector. */
+    uint64_t out[10];
+    size_t n;
+    ASSERT_OK(search_ids(g_db, "main", g_vec[1], 10, 0, NULL, out, NULL, &n));
+    for (size_t i = 0; i < n; i++) ASSERT_TRUE(out[i] != 1);
+    const JsonValue *f = parse(&a, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":5}},"
+                                  "{\"key\":\"color\",\"match\":{\"value\":\"green\"}}]}");
+    uint64_t want = 0;
+    for (int i = 0; i < N_POINTS; i++) want += g_live[i] && cat_of(i) == 5 && i % 3 == 1;
+    ASSERT_TRUE(want > 0);
+    ASSERT_OK(collection_delete_by_filter(g_db, "main", f, &nd, err, sizeof err));
+    ASSERT_EQ_U64(nd, want);
+    for (int i = 0; i < N_POINTS; i++)
+        if (cat_of(i) == 5 && i % 3 == 1) g_live[i] = 0;
+    ASSERT_EQ_U64(count_of(g_db, "main", f), 0);
+    uint64_t live = 0;
+    for (int i = 0; i < N_POINTS; i++) live += g_live[i];
+    ASSERT_EQ_U64(count_of(g_db, "main", NULL), live);
+    /* Exact search agrees with the reference after deletes. */
+    float q[DIM];
+    make_query(q);
+    int ref[10];
+    double rs[10];
+    ref_topk(q, 10, NULL, ref, rs);
+    ASSERT_OK(search_ids(g_db, "main", q, 10, 1, NULL, out, NULL, &n));
+    ASSERT_EQ_U64(out[0], ref[0]);
+    /* Re-insert: nodes are reused, the points come back. */
+    ASSERT_OK(upsert_range(g_db, "main", 0, 200));
+    live = 0;
+    for (int i = 0; i < N_POINTS; i++) live += g_live[i];
+    ASSERT_EQ_U64(count_of(g_db, "main", NULL), live);
+    ASSERT_OK(search_ids(g_db, "main", g_vec[1], 10, 0, NULL, out, NULL, &n));
+    ASSERT_EQ_U64(out[0], 1);
+    arena_free(&a);
+}
+
+TEST(test_named_vectors_and_euclid)
+{
+    char err[256];
+    CollectionConfig cfg = { .n_vectors = 2 };
+    snprintf(cfg.vectors[0].name, sizeof cfg.vectors[0].name, "image");
+    cfg.vectors[0].size = DIM;
+    cfg.vectors[0].distance = COLLECTION_COSINE;
+    snprintf(cfg.vectors[1].name, sizeof cfg.vectors[1].name, "text");
+    cfg.vectors[1].size = 8;
+    cfg.vectors[1].distance = COLLECTION_EUCLID;
+    ASSERT_OK(collection_create(g_db, "named", &cfg, err, sizeof err));
+    float text[100][8];
+    CollectionPointIn p[100];
+    CollectionVectorIn vin[100][2];
+    for (int i = 0; i < 100; i++) {
+        for (int d = 0; d < 8; d++) text[i][d] = (float)((i * 7 + d * 3) % 17);
+        vin[i][0] = (CollectionVectorIn){ "image", g_vec[i], DIM };
+        vin[i][1] = (CollectionVectorIn){ "text", text[i], 8 };
+        /* Odd points have no text vector. */
+        p[i] = (CollectionPointIn){ point_id_num((uint64_t)i), NULL, vin[i], i % 2 ? 1 : 2 };
+    }
+    ASSERT_OK(collection_upsert(g_db, "named", p, 100, err, sizeof err));
+    CollectionInfo info;
+    ASSERT_OK(collection_info(g_db, "named", &info));
+    ASSERT_EQ_U64(info.points_count, 100);
+    ASSERT_EQ_U64(info.vectors_count, 150);
+    Arena a;
+    arena_init(&a, 0);
+    CollectionSearch s = { 0 };
+    s.using = "text";
+    s.vector = text[10];
+    s.dim = 8;
+    s.limit = 100;
+    CollectionResult r;
+    ASSERT_OK(collection_search(g_db, "named", &s, &a, &r, err, sizeof err));
+    ASSERT_TRUE(r.n <= 50);
+    ASSERT_EQ_U64(r.points[0].id.num, 10);
+    ASSERT_NEAR(r.points[0].score, 0, 1e-6);
+    for (size_t i = 0; i < r.n; i++) ASSERT_EQ_INT(r.points[i].id.num % 2, 0);
+    for (size_t i = 1; i < r.n; i++) ASSERT_TRUE(r.points[i - 1].score <= r.points[i].score);
+    /* Reference distance for the second hit. */
+    uint64_t id1 = r.points[1].id.num;
+    double d2 = 0;
+    for (int d = 0; d < 8; d++) d2 += (double)(text[id1][d] - text[10][d]) * (text[id1][d] - text[10][d]);
+    ASSERT_NEAR(r.points[1].score, sqrt(d2), 1e-4);
+    /* Euclid threshold keeps distances <= t. */
+    s.has_score_threshold = 1;
+    s.score_threshold = 12.0f;
+    ASSERT_OK(collection_search(g_db, "named", &s, &a, &r, err, sizeof err));
+    for (size_t i = 0; i < r.n; i++) ASSERT_LE(r.points[i].score, 12.0);
+    /* Unnamed query against a named collection is an error. */
+    s.using = NULL;
+    ASSERT_EQ_INT(collection_search(g_db, "named", &s, &a, &r, err, sizeof err), ERR_INVAL);
+    /* with_vectors by name, and the Qdrant shape of named vectors. */
+    const char *names[] = { "text" };
+    CollectionSelector wv = { COLLECTION_SEL_INCLUDE, names, 1 }, none = { 0, NULL, 0 };
+    PointId id2 = point_id_num(2);
+    ASSERT_OK(collection_get(g_db, "named", &id2, 1, &none, &wv, &a, &r));
+    ASSERT_TRUE(r.points[0].vectors[0] == NULL && r.points[0].vectors[1] != NULL);
+    Buf b;
+    buf_init(&b);
+    JsonWriter w;
+    jw_init(&w, &b);
+    collection_write_point(&w, &r, 0, 0);
+    ASSERT_TRUE(strstr(b.data, "\"vector\":{\"text\":[") != NULL);
+    buf_free(&b);
+    arena_free(&a);
+    ASSERT_OK(collection_delete(g_db, "named"));
+}
+
+/* One writer and two readers at once: no errors, and the final state
+ * is the writer's. */
+static Db *t_db;
+static volatile int t_stop;
+static int t_errors;
+
+static void *reader_main(void *arg)
+{
+    (void)arg;
+    float q[DIM];
+    uint64_t state = 12345;
+    while (!__atomic_load_n(&t_stop, __ATOMIC_RELAXED)) {
+        for (int d = 0; d < DIM; d++) {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            q[d] = (float)((state >> 33) % 1000) / 500.0f - 1.0f;
+        }
+        uint64_t ids[10];
+        size_t n;
+        if (search_ids(t_db, "main", q, 10, 0, NULL, ids, NULL, &n)) __sync_fetch_and_add(&t_errors, 1);
+        Arena a;
+        arena_init(&a, 0);
+        const JsonValue *f = parse(&a, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":1}}]}");
+        if (search_ids(t_db, "main", q, 5, 0, f, ids, NULL, &n)) __sync_fetch_and_add(&t_errors, 1);
+        for (size_t i = 0; i < n; i++)
+            if (ids[i] < N_POINTS && cat_of((int)ids[i]) != 1) __sync_fetch_and_add(&t_errors, 1);
+        arena_free(&a);
+    }
+    return NULL;
+}
+
+TEST(test_concurrent_readers_and_writer)
+{
+    t_db = g_db;
+    __atomic_store_n(&t_stop, 0, __ATOMIC_RELAXED);
+    t_errors = 0;
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, reader_main, NULL);
+    /* The writer: delete and re-insert a range, twice. */
+    PointId ids[100];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 100; i++) ids[i] = point_id_num((uint64_t)(300 + i));
+        size_t nd;
+        ASSERT_OK(collection_delete_points(g_db, "main", ids, 100, &nd));
+        ASSERT_OK(upsert_range(g_db, "main", 300, 400));
+    }
+    __atomic_store_n(&t_stop, 1, __ATOMIC_RELAXED);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    ASSERT_EQ_INT(t_errors, 0);
+    uint64_t live = 0;
+    for (int i = 0; i < N_POINTS; i++) live += g_live[i];
+    ASSERT_EQ_U64(count_of(g_db, "main", NULL), live);
+}
+
+int main(void)
+{
+    log_set_level(LOG_WARN);
+    snprintf(g_dir, sizeof g_dir, "%s/vitrine_test_collection_XXXXXX", env_or("TMPDIR", "/tmp"));
+    if (!mkdtemp(g_dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    make_data();
+    if (collection_db_open(g_dir, NULL, &g_db)) return 1;
+    CollectionConfig cfg = { .n_vectors = 1, .unnamed = 1, .m = 16, .ef_construct = 100 };
+    cfg.vectors[0].size = DIM;
+    cfg.vectors[0].distance = COLLECTION_COSINE;
+    char err[256];
+    if (collection_create(g_db, "main", &cfg, err, sizeof err) ||
+        upsert_range(g_db, "main", 0, N_POINTS)) {
+        printf("setup failed: %s\n", err);
+        return 1;
+    }
+    RUN(test_create_list_delete);
+    RUN(test_config_json);
+    RUN(test_get_roundtrip);
+    RUN(test_exact_search_matches_reference);
+    RUN(test_hnsw_recall);
+    RUN(test_filtered_search);
+    RUN(test_filtered_search_hnsw_path);
+    RUN(test_count_with_filter);
+    RUN(test_bad_input_changes_nothing);
+    RUN(test_scroll_covers_all_in_order);
+    RUN(test_uuid_ids_order);
+    RUN(test_recommend);
+    RUN(test_payload_updates);
+    RUN(test_delete_by_ids_and_filter);
+    RUN(test_named_vectors_and_euclid);
+    RUN(test_concurrent_readers_and_writer);
+    collection_db_close(g_db);
+    rm_rf(g_dir);
+    return harness_report(__FILE__);
+}

@@ -1,0 +1,320 @@
+/*
+ * test_store_crash.c - kill -9 durability.
+ *
+ * Each round forks a child that opens the data directory and writes in a
+ * loop: batches of new points, re-upserts of earlier points with a new
+ * version, and deletes. Only after a call returns 0 does the child report
+ * it (id, version or "deleted") on a pipe. The parent kills the child with
+ * SIGKILL at a random moment, reads every report, opens the directory
+ * (which must succeed with no repair step) and checks that every
+ * acknowledged write is there and complete: the point exists with at
+ * least the acknowledged version, its payload and vector are exactly what
+ * that version wrote, and a search for its vector finds it; acknowledged
+ * deletes stay deleted. A write that committed but was not yet reported
+ * may or may not be there; both are fine.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "collection.h"
+#include "err.h"
+#include "harness.h"
+#include "log.h"
+
+#define ROUNDS 20
+#define DIM 16
+#define BATCH_MAX 8
+#define IDS_PER_ROUND 100000
+#define MAX_IDS (ROUNDS * 4096)
+#define DELETED UINT32_MAX
+/* Reported before a delete: after a kill the point may be gone or not. */
+#define DELETING (UINT32_MAX - 1)
+
+/* One acknowledgement as written to the pipe (12 bytes, < PIPE_BUF). */
+typedef struct {
+    uint64_t id;
+    uint32_t version;
+} Ack;
+
+static char g_dir[256];
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+/* The vector a version of a point has: a function of (id, version). */
+static void vector_of(uint64_t id, uint32_t version, float *out)
+{
+    for (int d = 0; d < DIM; d++)
+        out[d] = (float)(mix(id * 131 + version * 7 + (uint64_t)d) % 20001) / 10000.0f - 1.0f;
+}
+
+static JsonValue *payload_of(Arena *a, uint64_t id, uint32_t version)
+{
+    char text[256];
+    snprintf(text, sizeof text, "{\"id\":%llu,\"v\":%u,\"pad\":\"%0*d\"}", (unsigned long long)id,
+             version, (int)(id % 50) + 1, 7);
+    JsonValue *v;
+    if (json_parse(a, text, strlen(text), &v, NULL, 0)) abort();
+    return v;
+}
+
+static void write_all(int fd, const void *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) _exit(4);
+        p = (const char *)p + w;
+        n -= (size_t)w;
+    }
+}
+
+/* child_main writes until killed; it never returns. */
+static void child_main(int round, int fd, uint64_t seed)
+{
+    Db *db;
+    if (collection_db_open(g_dir, NULL, &db)) _exit(2);
+    static uint32_t version[4096];
+    static uint8_t deleted[4096];
+    int next = 0;
+    uint64_t rng = seed;
+    char err[256];
+    for (;;) {
+        rng = mix(rng + 1);
+        Arena a;
+        arena_init(&a, 0);
+        CollectionPointIn p[BATCH_MAX];
+        CollectionVectorIn v[BATCH_MAX];
+        float vec[BATCH_MAX][DIM];
+        Ack acks[BATCH_MAX];
+        int n = 1 + (int)(rng % BATCH_MAX);
+        if (rng % 7 == 0 && next > 0) {
+            /* A delete of an earlier point. */
+            int k = (int)(mix(rng) % (uint64_t)next);
+            if (!deleted[k]) {
+                PointId id = point_id_num((uint64_t)round * IDS_PER_ROUND + (uint64_t)k);
+                Ack intent = { id.num, DELETING };
+                write_all(fd, &intent, sizeof intent);
+                if (collection_delete_points(db, "crash", &id, 1, NULL)) _exit(3);
+                deleted[k] = 1;
+                Ack ack = { id.num, DELETED };
+                write_all(fd, &ack, sizeof ack);
+            }
+            arena_free(&a);
+            continue;
+        }
+        for (int j = 0; j < n; j++) {
+            int k;
+            if (rng % 4 == 0 && next > 0 && !deleted[k = (int)(mix(rng + (uint64_t)j) % (uint64_t)next)]) {
+                version[k]++; /* an update of an earlier point */
+            } else {
+                if (next == 4096) _exit(0);
+                k = next++;
+                version[k] = 1;
+            }
+            uint64_t id = (uint64_t)round * IDS_PER_ROUND + (uint64_t)k;
+            vector_of(id, version[k], vec[j]);
+            v[j] = (CollectionVectorIn){ NULL, vec[j], DIM };
+            p[j] = (CollectionPointIn){ point_id_num(id), payload_of(&a, id, version[k]), &v[j], 1 };
+            acks[j] = (Ack){ id, version[k] };
+        }
+        if (collection_upsert(db, "crash", p, (size_t)n, err, sizeof err)) _exit(3);
+        /* Acknowledged only now, after the durable commit returned. */
+        write_all(fd, acks, (size_t)n * sizeof *acks);
+        arena_free(&a);
+    }
+}
+
+/* What the parent knows was acknowledged, indexed by round * 4096 + k
+ * (0: never acknowledged). */
+static uint32_t g_version[MAX_IDS];
+static size_t g_n;
+
+static uint64_t slot_id(size_t slot)
+{
+    return (uint64_t)(slot / 4096) * IDS_PER_ROUND + slot % 4096;
+}
+
+static void record(const Ack *a)
+{
+    size_t slot = (size_t)(a->id / IDS_PER_ROUND) * 4096 + (size_t)(a->id % IDS_PER_ROUND);
+    if (slot >= MAX_IDS) return;
+    if (!g_version[slot]) g_n++;
+    /* A later acknowledgement supersedes (the pipe keeps order). */
+    g_version[slot] = a->version;
+}
+
+/* verify checks every acknowledged write; returns the number of problems. */
+static int verify(Db *db, int round, int *checked)
+{
+    int bad = 0;
+    Arena a;
+    arena_init(&a, 0);
+    CollectionSelector all = { COLLECTION_SEL_ALL, NULL, 0 };
+    *checked = 0;
+    for (size_t i = 0; i < MAX_IDS; i++) {
+        if (!g_version[i]) continue;
+        uint64_t gid = slot_id(i);
+        PointId id = point_id_num(gid);
+        CollectionResult r;
+        if (collection_get(db, "crash", &id, 1, &all, &all, &a, &r)) return bad + 1;
+        if (g_version[i] == DELETED) {
+            if (r.n != 0) {
+                printf("  id %llu: acknowledged delete, still there\n", (unsigned long long)gid);
+                bad++;
+            }
+            continue;
+        }
+        if (g_version[i] == DELETING) continue; /* either outcome is right */
+        (*checked)++;
+        if (r.n != 1) {
+            printf("  id %llu: acknowledged (v%u) but missing\n", (unsigned long long)gid,
+                   g_version[i]);
+            bad++;
+            continue;
+        }
+        JsonValue *pl;
+        uint64_t pid, pv;
+        if (!r.points[0].payload ||
+            json_parse(&a, r.points[0].payload, r.points[0].payload_len, &pl, NULL, 0) ||
+            json_as_uint64(json_get(pl, "id"), &pid) || json_as_uint64(json_get(pl, "v"), &pv) ||
+            pid != gid || pv < g_version[i]) {
+            printf("  id %llu: payload %s does not hold version >= %u\n",
+                   (unsigned long long)gid, r.points[0].payload ? r.points[0].payload : "(none)",
+                   g_version[i]);
+            bad++;
+            continue;
+        }
+        float want[DIM];
+        vector_of(gid, (uint32_t)pv, want);
+        if (!r.points[0].vectors || !r.points[0].vectors[0] ||
+            memcmp(r.points[0].vectors[0], want, sizeof want) != 0) {
+            printf("  id %llu: vector is not version %llu's\n", (unsigned long long)gid,
+                   (unsigned long long)pv);
+            bad++;
+            continue;
+        }
+        /* Searchable: this round's points all, older ones sampled. */
+        if (gid / IDS_PER_ROUND != (uint64_t)round && i % 10) continue;
+        CollectionSearch s = { 0 };
+        s.vector = want;
+        s.dim = DIM;
+        s.limit = 5;
+        s.ef = 128;
+        char err[128];
+        if (collection_search(db, "crash", &s, &a, &r, err, sizeof err)) return bad + 1;
+        int found = 0;
+        for (size_t j = 0; j < r.n; j++) found |= r.points[j].id.num == gid;
+        if (!found) {
+            printf("  id %llu: not found by a search for its own vector\n", (unsigned long long)gid);
+            bad++;
+        }
+    }
+    arena_free(&a);
+    return bad;
+}
+
+TEST(test_kill9_rounds)
+{
+    Db *db;
+    ASSERT_OK(collection_db_open(g_dir, NULL, &db));
+    CollectionConfig cfg = { .n_vectors = 1, .unnamed = 1, .m = 8, .ef_construct = 64 };
+    cfg.vectors[0].size = DIM;
+    cfg.vectors[0].distance = COLLECTION_EUCLID;
+    char err[256];
+    ASSERT_OK(collection_create(db, "crash", &cfg, err, sizeof err));
+    collection_db_close(db);
+
+    uint64_t rng = 0x5eed;
+    size_t total_acks = 0;
+    double t0 = now_seconds();
+    for (int round = 0; round < ROUNDS; round++) {
+        int fds[2];
+        ASSERT_OK(pipe(fds));
+        rng = mix(rng);
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+            close(fds[0]);
+            child_main(round, fds[1], rng);
+        }
+        close(fds[1]);
+        /* Let it run 40..240 ms (it opens the store first), reading acks
+         * meanwhile so the pipe never fills. */
+        double until = now_seconds() + 0.04 + (double)(rng % 200) / 1000.0;
+        fcntl(fds[0], F_SETFL, O_NONBLOCK);
+        static Ack buf[8192];
+        size_t have = 0; /* bytes in buf */
+        while (now_seconds() < until) {
+            ssize_t r = read(fds[0], (char *)buf + have, sizeof buf - have);
+            if (r > 0) have += (size_t)r;
+            else usleep(1000);
+            for (size_t i = 0; i + 1 <= have / sizeof(Ack); i++) record(&buf[i]);
+            total_acks += have / sizeof(Ack);
+            size_t rest = have % sizeof(Ack);
+            memmove(buf, (char *)buf + have - rest, rest);
+            have = rest;
+        }
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        fcntl(fds[0], F_SETFL, 0);
+        for (;;) {
+            ssize_t r = read(fds[0], (char *)buf + have, sizeof buf - have);
+            if (r <= 0) break;
+            have += (size_t)r;
+        }
+        close(fds[0]);
+        for (size_t i = 0; i < have / sizeof(Ack); i++) record(&buf[i]);
+        total_acks += have / sizeof(Ack);
+        /* A partial record cannot happen: acks are written whole (< PIPE_BUF). */
+        ASSERT_EQ_INT(have % sizeof(Ack), 0);
+
+        /* Opens with no repair step, and everything acknowledged is there. */
+        ASSERT_OK(collection_db_open(g_dir, NULL, &db));
+        int checked;
+        int bad = verify(db, round, &checked);
+        uint64_t count;
+        ASSERT_OK(collection_count(db, "crash", NULL, &count, err, sizeof err));
+        collection_db_close(db);
+        if (bad) HARNESS_FAIL("round %d: %d acknowledged writes lost or damaged", round, bad);
+        ASSERT_GE((double)count, (double)checked);
+    }
+    printf("  %d rounds, %zu acknowledged writes, %zu distinct points checked, %.1f s\n", ROUNDS,
+           total_acks, g_n, now_seconds() - t0);
+    ASSERT_TRUE(total_acks > 0);
+}
+
+int main(void)
+{
+    log_set_level(LOG_WARN);
+    snprintf(g_dir, sizeof g_dir, "%s/vitrine_test_crash_XXXXXX", env_or("TMPDIR", "/tmp"));
+    if (!mkdtemp(g_dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(test_kill9_rounds);
+    nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    return harness_report(__FILE__);
+}
