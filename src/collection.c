@@ -37,7 +37,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,20 +120,6 @@ static void rwlock_init_writer_pref(pthread_rwlock_t *l)
     pthread_rwlockattr_destroy(&attr);
 }
 
-static int set_err(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int set_err(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 static HnswMetric metric_of(CollectionDistance d)
 {
     switch (d) {
@@ -186,13 +171,13 @@ static int parse_vector_params(const JsonValue *v, const char *name, CollectionV
 {
     uint64_t size;
     if (!v || v->type != JSON_OBJECT)
-        return set_err(err, errlen, ERR_INVAL, "vectors%s%s: expected an object with size and distance",
+        return err_set(err, errlen, ERR_INVAL, "vectors%s%s: expected an object with size and distance",
                        *name ? "." : "", name);
     if (json_as_uint64(json_get(v, "size"), &size) || size < 1 || size > COLLECTION_MAX_DIM)
-        return set_err(err, errlen, ERR_INVAL, "vectors%s%s.size: expected an integer in 1..%d",
+        return err_set(err, errlen, ERR_INVAL, "vectors%s%s.size: expected an integer in 1..%d",
                        *name ? "." : "", name, COLLECTION_MAX_DIM);
     if (parse_distance(json_get(v, "distance"), &out->distance))
-        return set_err(err, errlen, ERR_INVAL,
+        return err_set(err, errlen, ERR_INVAL,
                        "vectors%s%s.distance: expected \"Cosine\", \"Dot\" or \"Euclid\"",
                        *name ? "." : "", name);
     out->size = (uint32_t)size;
@@ -205,10 +190,10 @@ int collection_config_from_json(const JsonValue *body, CollectionConfig *out, ch
 {
     memset(out, 0, sizeof *out);
     if (!body || body->type != JSON_OBJECT)
-        return set_err(err, errlen, ERR_INVAL, "expected a JSON object");
+        return err_set(err, errlen, ERR_INVAL, "expected a JSON object");
     const JsonValue *vectors = json_get(body, "vectors");
     if (!vectors || vectors->type != JSON_OBJECT)
-        return set_err(err, errlen, ERR_INVAL, "vectors: expected an object");
+        return err_set(err, errlen, ERR_INVAL, "vectors: expected an object");
     if (json_get(vectors, "size")) {
         out->unnamed = 1;
         out->n_vectors = 1;
@@ -216,20 +201,20 @@ int collection_config_from_json(const JsonValue *body, CollectionConfig *out, ch
         if (e) return e;
     } else {
         if (vectors->len == 0)
-            return set_err(err, errlen, ERR_INVAL, "vectors: at least one vector is needed");
+            return err_set(err, errlen, ERR_INVAL, "vectors: at least one vector is needed");
         if (vectors->len > COLLECTION_MAX_VECTORS)
-            return set_err(err, errlen, ERR_INVAL, "vectors: at most %d named vectors",
+            return err_set(err, errlen, ERR_INVAL, "vectors: at most %d named vectors",
                            COLLECTION_MAX_VECTORS);
         for (uint32_t i = 0; i < vectors->len; i++) {
             const JsonMember *m = &vectors->u.members[i];
             if (m->key_len == 0 || m->key_len > COLLECTION_MAX_VECTOR_NAME ||
                 strlen(m->key) != m->key_len)
-                return set_err(err, errlen, ERR_INVAL,
+                return err_set(err, errlen, ERR_INVAL,
                                "vectors: a vector name must have 1..%d bytes",
                                COLLECTION_MAX_VECTOR_NAME);
             for (uint32_t j = 0; j < i; j++)
                 if (!strcmp(vectors->u.members[j].key, m->key))
-                    return set_err(err, errlen, ERR_INVAL, "vectors: %s given twice", m->key);
+                    return err_set(err, errlen, ERR_INVAL, "vectors: %s given twice", m->key);
             int e = parse_vector_params(&m->value, m->key, &out->vectors[i], err, errlen);
             if (e) return e;
         }
@@ -239,11 +224,11 @@ int collection_config_from_json(const JsonValue *body, CollectionConfig *out, ch
     if (h && h->type != JSON_NULL) {
         int64_t x;
         if (h->type != JSON_OBJECT)
-            return set_err(err, errlen, ERR_INVAL, "hnsw_config: expected an object");
+            return err_set(err, errlen, ERR_INVAL, "hnsw_config: expected an object");
         const JsonValue *m = json_get(h, "m");
         if (m) {
             if (json_as_int64(m, &x) || x < COLLECTION_MIN_M || x > COLLECTION_MAX_M)
-                return set_err(err, errlen, ERR_INVAL, "hnsw_config.m: expected an integer in %d..%d",
+                return err_set(err, errlen, ERR_INVAL, "hnsw_config.m: expected an integer in %d..%d",
                                COLLECTION_MIN_M, COLLECTION_MAX_M);
             out->m = (int)x;
         }
@@ -251,7 +236,7 @@ int collection_config_from_json(const JsonValue *body, CollectionConfig *out, ch
         if (ef) {
             if (json_as_int64(ef, &x) || x < COLLECTION_MIN_EF_CONSTRUCT ||
                 x > COLLECTION_MAX_EF_CONSTRUCT)
-                return set_err(err, errlen, ERR_INVAL,
+                return err_set(err, errlen, ERR_INVAL,
                                "hnsw_config.ef_construct: expected an integer in %d..%d",
                                COLLECTION_MIN_EF_CONSTRUCT, COLLECTION_MAX_EF_CONSTRUCT);
             out->ef_construct = (int)x;
@@ -288,31 +273,31 @@ void collection_config_write(JsonWriter *w, const CollectionConfig *c)
 static int config_validate(CollectionConfig *c, char *err, size_t errlen)
 {
     if (c->n_vectors < 1 || c->n_vectors > COLLECTION_MAX_VECTORS)
-        return set_err(err, errlen, ERR_INVAL, "a collection needs 1..%d vectors",
+        return err_set(err, errlen, ERR_INVAL, "a collection needs 1..%d vectors",
                        COLLECTION_MAX_VECTORS);
     if (c->unnamed && (c->n_vectors != 1 || c->vectors[0].name[0]))
-        return set_err(err, errlen, ERR_INVAL, "an unnamed vector must be the only one");
+        return err_set(err, errlen, ERR_INVAL, "an unnamed vector must be the only one");
     for (int i = 0; i < c->n_vectors; i++) {
         const CollectionVectorParams *p = &c->vectors[i];
         if (p->size < 1 || p->size > COLLECTION_MAX_DIM)
-            return set_err(err, errlen, ERR_INVAL, "vector size must be in 1..%d",
+            return err_set(err, errlen, ERR_INVAL, "vector size must be in 1..%d",
                            COLLECTION_MAX_DIM);
         if ((unsigned)p->distance > COLLECTION_EUCLID)
-            return set_err(err, errlen, ERR_INVAL, "unknown distance");
+            return err_set(err, errlen, ERR_INVAL, "unknown distance");
         if (!c->unnamed && !p->name[0])
-            return set_err(err, errlen, ERR_INVAL, "named vectors need names");
+            return err_set(err, errlen, ERR_INVAL, "named vectors need names");
         for (int j = 0; j < i; j++)
             if (!strcmp(c->vectors[j].name, p->name))
-                return set_err(err, errlen, ERR_INVAL, "vector %s given twice", p->name);
+                return err_set(err, errlen, ERR_INVAL, "vector %s given twice", p->name);
     }
     if (!c->m) c->m = COLLECTION_DEFAULT_M;
     if (!c->ef_construct) c->ef_construct = COLLECTION_DEFAULT_EF_CONSTRUCT;
     if (c->m < COLLECTION_MIN_M || c->m > COLLECTION_MAX_M)
-        return set_err(err, errlen, ERR_INVAL, "hnsw m must be in %d..%d", COLLECTION_MIN_M,
+        return err_set(err, errlen, ERR_INVAL, "hnsw m must be in %d..%d", COLLECTION_MIN_M,
                        COLLECTION_MAX_M);
     if (c->ef_construct < COLLECTION_MIN_EF_CONSTRUCT ||
         c->ef_construct > COLLECTION_MAX_EF_CONSTRUCT)
-        return set_err(err, errlen, ERR_INVAL, "hnsw ef_construct must be in %d..%d",
+        return err_set(err, errlen, ERR_INVAL, "hnsw ef_construct must be in %d..%d",
                        COLLECTION_MIN_EF_CONSTRUCT, COLLECTION_MAX_EF_CONSTRUCT);
     return 0;
 }
@@ -334,15 +319,15 @@ static int vector_index(const Collection *c, const char *name, char *err, size_t
 {
     if (!name || !*name) {
         if (c->config.unnamed) return 0;
-        return set_err(err, errlen, ERR_INVAL,
+        return err_set(err, errlen, ERR_INVAL,
                        "collection %s has named vectors; say which vector to use", c->name);
     }
     for (int i = 0; i < c->config.n_vectors; i++)
         if (!strcmp(c->config.vectors[i].name, name)) return i;
     if (c->config.unnamed)
-        return set_err(err, errlen, ERR_INVAL, "collection %s has one unnamed vector, not \"%s\"",
+        return err_set(err, errlen, ERR_INVAL, "collection %s has one unnamed vector, not \"%s\"",
                        c->name, name);
-    return set_err(err, errlen, ERR_INVAL, "collection %s has no vector named \"%s\"", c->name,
+    return err_set(err, errlen, ERR_INVAL, "collection %s has no vector named \"%s\"", c->name,
                    name);
 }
 
@@ -976,7 +961,7 @@ static int read_begin(Db *db, const char *name, Collection **out, char *err, siz
     Collection *c = db_find(db, name);
     if (!c) {
         pthread_rwlock_unlock(&db->lock);
-        return set_err(err, errlen, ERR_NOTFOUND, "Collection `%s` doesn't exist!",
+        return err_set(err, errlen, ERR_NOTFOUND, "Collection `%s` doesn't exist!",
                        name ? name : "");
     }
     pthread_rwlock_rdlock(&c->lock);
@@ -1000,7 +985,7 @@ static int write_begin(Db *db, const char *name, Collection **out, char *err, si
     if (!c) {
         pthread_rwlock_unlock(&db->lock);
         pthread_mutex_unlock(&db->write);
-        return set_err(err, errlen, ERR_NOTFOUND, "Collection `%s` doesn't exist!",
+        return err_set(err, errlen, ERR_NOTFOUND, "Collection `%s` doesn't exist!",
                        name ? name : "");
     }
     *out = c;
@@ -1087,7 +1072,7 @@ int collection_create(Db *db, const char *name, const CollectionConfig *config, 
                       size_t errlen)
 {
     if (!name_valid(name))
-        return set_err(err, errlen, ERR_INVAL,
+        return err_set(err, errlen, ERR_INVAL,
                        "collection name must have 1..%d bytes and none of / \\ < > : \" | ? *",
                        COLLECTION_MAX_NAME);
     CollectionConfig cfg = *config;
@@ -1096,7 +1081,7 @@ int collection_create(Db *db, const char *name, const CollectionConfig *config, 
     pthread_mutex_lock(&db->write);
     CreateCtx x = { name, &cfg, (int64_t)time(NULL), 0 };
     e = store_write(db->store, create_fn, &x);
-    if (e == ERR_EXISTS) set_err(err, errlen, e, "Collection `%s` already exists!", name);
+    if (e == ERR_EXISTS) err_set(err, errlen, e, "Collection `%s` already exists!", name);
     Collection *c = NULL;
     if (!e) e = coll_new(name, x.cid, &cfg, x.created, &c);
     if (!e) {
@@ -1341,7 +1326,7 @@ static int output_resolve(Collection *c, const CollectionSelector *wp,
         return 0;
     }
     if (wv->mode != COLLECTION_SEL_INCLUDE)
-        return set_err(err, errlen, ERR_INVAL, "with_vector: expected true, false or names");
+        return err_set(err, errlen, ERR_INVAL, "with_vector: expected true, false or names");
     for (size_t i = 0; i < wv->n_keys; i++) {
         int v = vector_index(c, wv->keys[i], err, errlen);
         if (v < 0) return v;
@@ -1476,12 +1461,12 @@ int collection_selector_from_json(const JsonValue *v, int dflt, Arena *arena,
         else if ((list = json_get(v, "exclude"))) out->mode = COLLECTION_SEL_EXCLUDE;
     }
     if (!list || list->type != JSON_ARRAY)
-        return set_err(err, errlen, ERR_INVAL,
+        return err_set(err, errlen, ERR_INVAL,
                        "expected true, false, a list of names, or {\"include\"|\"exclude\": [...]}");
     const char **keys = arena_alloc(arena, (list->len + 1) * sizeof *keys);
     for (uint32_t i = 0; i < list->len; i++) {
         keys[i] = json_as_str(&list->u.items[i]);
-        if (!keys[i]) return set_err(err, errlen, ERR_INVAL, "expected a list of strings");
+        if (!keys[i]) return err_set(err, errlen, ERR_INVAL, "expected a list of strings");
     }
     out->keys = keys;
     out->n_keys = list->len;
@@ -1572,11 +1557,11 @@ static int prepare_vector(Collection *c, const char *what, const CollectionVecto
     if (v < 0) return v;
     const CollectionVectorParams *p = &c->config.vectors[v];
     if (!in->data || in->dim != p->size)
-        return set_err(err, errlen, ERR_INVAL,
+        return err_set(err, errlen, ERR_INVAL,
                        "%s: wrong vector dimension for \"%s\": expected %u, got %zu", what,
                        p->name, p->size, in->dim);
     if (!vec_is_finite(in->data, in->dim))
-        return set_err(err, errlen, ERR_INVAL, "%s: vector \"%s\" contains NaN or Inf", what,
+        return err_set(err, errlen, ERR_INVAL, "%s: vector \"%s\" contains NaN or Inf", what,
                        p->name);
     float *f = arena_alloc(arena, in->dim * sizeof *f);
     memcpy(f, in->data, in->dim * sizeof *f);
@@ -1592,7 +1577,7 @@ int collection_upsert(Db *db, const char *name, const CollectionPointIn *points,
                       char *err, size_t errlen)
 {
     if (n > COLLECTION_MAX_BATCH)
-        return set_err(err, errlen, ERR_TOOLARGE, "at most %d points per batch",
+        return err_set(err, errlen, ERR_TOOLARGE, "at most %d points per batch",
                        COLLECTION_MAX_BATCH);
     if (n == 0) {
         Collection *c;
@@ -1621,11 +1606,11 @@ int collection_upsert(Db *db, const char *name, const CollectionPointIn *points,
         snprintf(what, sizeof what, "point %s", point_id_format(&p->id, idbuf));
         it->id = p->id;
         if (p->id.kind != POINT_ID_NUM && p->id.kind != POINT_ID_UUID) {
-            e = set_err(err, errlen, ERR_INVAL, "point %zu: invalid id", i);
+            e = err_set(err, errlen, ERR_INVAL, "point %zu: invalid id", i);
             break;
         }
         if (p->payload && p->payload->type != JSON_OBJECT && p->payload->type != JSON_NULL) {
-            e = set_err(err, errlen, ERR_INVAL, "%s: payload must be a JSON object", what);
+            e = err_set(err, errlen, ERR_INVAL, "%s: payload must be a JSON object", what);
             break;
         }
         for (size_t j = 0; j < p->n_vectors && !e; j++) {
@@ -1634,7 +1619,7 @@ int collection_upsert(Db *db, const char *name, const CollectionPointIn *points,
             e = prepare_vector(c, what, &p->vectors[j], &arena, &v, &f, err, errlen);
             if (e) break;
             if (it->mask >> v & 1) {
-                e = set_err(err, errlen, ERR_INVAL, "%s: vector \"%s\" given twice", what,
+                e = err_set(err, errlen, ERR_INVAL, "%s: vector \"%s\" given twice", what,
                             c->config.vectors[v].name);
                 break;
             }
@@ -1655,7 +1640,7 @@ int collection_upsert(Db *db, const char *name, const CollectionPointIn *points,
     /* 2. One durable transaction. */
     if (!e) {
         e = store_write(db->store, upsert_fn, &x);
-        if (e) set_err(err, errlen, e, "storage error: %s", err_str(e));
+        if (e) err_set(err, errlen, e, "storage error: %s", err_str(e));
     }
 
     /* 3. Memory follows the commit. */
@@ -1845,7 +1830,7 @@ static int payload_fn(StoreTxn *txn, void *vctx)
         err = store_get(txn, STORE_DB_POINTS, key, kl, &v);
         if (err == ERR_NOTFOUND) {
             char idbuf[POINT_ID_TEXT_MAX];
-            set_err(x->err, x->errlen, err, "No point with id %s found",
+            err_set(x->err, x->errlen, err, "No point with id %s found",
                     point_id_format(&x->ids[i], idbuf));
         }
         if (err) break;
@@ -1888,9 +1873,9 @@ static int payload_op(Db *db, const char *name, int op, const JsonValue *arg, co
                       size_t errlen)
 {
     if ((op == PAYLOAD_SET || op == PAYLOAD_OVERWRITE) && (!arg || arg->type != JSON_OBJECT))
-        return set_err(err, errlen, ERR_INVAL, "payload must be a JSON object");
+        return err_set(err, errlen, ERR_INVAL, "payload must be a JSON object");
     if (op == PAYLOAD_DELETE && (!arg || arg->type != JSON_ARRAY))
-        return set_err(err, errlen, ERR_INVAL, "keys must be an array of strings");
+        return err_set(err, errlen, ERR_INVAL, "keys must be an array of strings");
     if (n > COLLECTION_MAX_BATCH) return ERR_TOOLARGE;
     Filter *f = NULL;
     int e = 0;
@@ -2006,7 +1991,7 @@ int collection_scroll(Db *db, const char *name, const CollectionScroll *req, Are
 {
     size_t limit = req->limit ? req->limit : COLLECTION_DEFAULT_LIMIT;
     if (limit > COLLECTION_MAX_LIMIT)
-        return set_err(err, errlen, ERR_INVAL, "limit must be at most %d", COLLECTION_MAX_LIMIT);
+        return err_set(err, errlen, ERR_INVAL, "limit must be at most %d", COLLECTION_MAX_LIMIT);
     Filter *f;
     int e = compile_filter(req->filter, &f, err, errlen);
     if (e) return e;
@@ -2400,10 +2385,10 @@ static int search_params(const CollectionSearch *req, size_t *limit, char *err, 
 {
     *limit = req->limit ? req->limit : COLLECTION_DEFAULT_LIMIT;
     if (*limit > COLLECTION_MAX_LIMIT || req->offset > COLLECTION_MAX_LIMIT)
-        return set_err(err, errlen, ERR_INVAL, "limit and offset must be at most %d",
+        return err_set(err, errlen, ERR_INVAL, "limit and offset must be at most %d",
                        COLLECTION_MAX_LIMIT);
     if (req->ef < 0 || req->ef > HNSW_MAX_EF)
-        return set_err(err, errlen, ERR_INVAL, "hnsw_ef must be in 0..%d", HNSW_MAX_EF);
+        return err_set(err, errlen, ERR_INVAL, "hnsw_ef must be in 0..%d", HNSW_MAX_EF);
     return 0;
 }
 
@@ -2429,10 +2414,10 @@ int collection_search(Db *db, const char *name, const CollectionSearch *req, Are
     if (!e) {
         const CollectionVectorParams *p = &c->config.vectors[v];
         if (!req->vector || req->dim != p->size)
-            e = set_err(err, errlen, ERR_INVAL, "wrong query vector dimension: expected %u, got %zu",
+            e = err_set(err, errlen, ERR_INVAL, "wrong query vector dimension: expected %u, got %zu",
                         p->size, req->dim);
         else if (!vec_is_finite(req->vector, req->dim))
-            e = set_err(err, errlen, ERR_INVAL, "query vector contains NaN or Inf");
+            e = err_set(err, errlen, ERR_INVAL, "query vector contains NaN or Inf");
     }
     if (!e) {
         q = arena_alloc(arena, req->dim * sizeof *q);
@@ -2462,7 +2447,7 @@ static int example_vector(Collection *c, StoreTxn *txn, int v, const PointId *id
     char idbuf[POINT_ID_TEXT_MAX];
     int e = point_lookup(c, txn, id, &r);
     if (e == ERR_NOTFOUND || (!e && !(r.mask >> v & 1)))
-        return set_err(err, errlen, ERR_NOTFOUND, "No point with id %s found",
+        return err_set(err, errlen, ERR_NOTFOUND, "No point with id %s found",
                        point_id_format(id, idbuf));
     if (e) return e;
     uint8_t key[STORE_KEY_MAX];
@@ -2486,12 +2471,12 @@ int collection_recommend(Db *db, const char *name, const CollectionRecommend *re
     size_t n_pos = req->n_positive + req->n_positive_vectors;
     size_t n_neg = req->n_negative + req->n_negative_vectors;
     if ((unsigned)req->strategy > COLLECTION_RECO_SUM_SCORES)
-        return set_err(err, errlen, ERR_INVAL, "unknown recommend strategy");
+        return err_set(err, errlen, ERR_INVAL, "unknown recommend strategy");
     if (req->strategy == COLLECTION_RECO_AVERAGE_VECTOR && n_pos == 0)
-        return set_err(err, errlen, ERR_INVAL,
+        return err_set(err, errlen, ERR_INVAL,
                        "Positive vectors should not be empty with `average` strategy");
     if (n_pos + n_neg == 0)
-        return set_err(err, errlen, ERR_INVAL, "at least one positive or negative example is needed");
+        return err_set(err, errlen, ERR_INVAL, "at least one positive or negative example is needed");
     if (n_pos + n_neg > COLLECTION_MAX_BATCH) return ERR_TOOLARGE;
     Filter *f;
     if ((e = compile_filter(sr->filter, &f, err, errlen))) return e;
@@ -2510,7 +2495,7 @@ int collection_recommend(Db *db, const char *name, const CollectionRecommend *re
     const float **pos = NULL, **neg = NULL;
     if (!e && req->n_positive_vectors + req->n_negative_vectors &&
         sr->dim != c->config.vectors[v].size)
-        e = set_err(err, errlen, ERR_INVAL, "wrong example vector dimension: expected %u, got %zu",
+        e = err_set(err, errlen, ERR_INVAL, "wrong example vector dimension: expected %u, got %zu",
                     c->config.vectors[v].size, sr->dim);
     if (!e) {
         dim = c->config.vectors[v].size;
@@ -2526,7 +2511,7 @@ int collection_recommend(Db *db, const char *name, const CollectionRecommend *re
             const float *src = is_pos ? req->positive_vectors[i]
                                       : req->negative_vectors[i - req->n_positive_vectors];
             if (!src || !vec_is_finite(src, dim)) {
-                e = set_err(err, errlen, ERR_INVAL, "example vector contains NaN or Inf");
+                e = err_set(err, errlen, ERR_INVAL, "example vector contains NaN or Inf");
                 break;
             }
             float *cp = arena_alloc(arena, dim * sizeof *cp);

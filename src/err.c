@@ -1,5 +1,8 @@
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *err_str(int err)
 {
     switch (err) {
@@ -17,4 +20,15 @@ const char *err_str(int err)
     case ERR_UNSUPPORTED: return "unsupported";
     default: return "unknown error";
     }
+}
+
+int err_set(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
 }

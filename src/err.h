@@ -9,6 +9,8 @@
 #ifndef VITRINE_ERR_H
 #define VITRINE_ERR_H
 
+#include <stddef.h>
+
 enum {
     ERR_OK = 0,
     ERR_NOMEM = -1,    /* an allocation failed */
@@ -26,5 +28,13 @@ enum {
 
 /* err_str returns a static, human-readable name for an ERR_* code. */
 const char *err_str(int err);
+
+/*
+ * err_set formats a message into the caller's buffer err[0..errlen) and
+ * returns code, so a failure is one line: return err_set(err, errlen,
+ * ERR_INVAL, "...", ...). err may be NULL when the caller wants no text.
+ */
+int err_set(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

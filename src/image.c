@@ -39,7 +39,6 @@
 
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,20 +86,6 @@ static const char *format_name(ImageFormat f)
     }
 }
 
-/* set_err formats a message into the caller's buffer and returns code, so
- * every failure is one line: return set_err(err, errlen, ERR_x, "...").
- * err may be NULL when the caller does not want the text. */
-__attribute__((format(printf, 4, 5)))
-static int set_err(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* format_sniff identifies the container from its magic bytes. The decoders
  * would do this too, but naming the format lets an error say which one. */
@@ -324,10 +309,10 @@ static int header_dims(const uint8_t *p, size_t len, ImageFormat f, int64_t *w, 
 static int check_pixels(int64_t w, int64_t h, const char *fmt, char *err, size_t errlen)
 {
     if (w <= 0 || h <= 0)
-        return set_err(err, errlen, ERR_FORMAT, "%s image declares an empty size (%lldx%lld)",
+        return err_set(err, errlen, ERR_FORMAT, "%s image declares an empty size (%lldx%lld)",
                        fmt, (long long)w, (long long)h);
     if (w * h > IMAGE_MAX_PIXELS)
-        return set_err(err, errlen, ERR_TOOLARGE,
+        return err_set(err, errlen, ERR_TOOLARGE,
                        "%s image is %lldx%lld, more than the limit of %ld pixels", fmt,
                        (long long)w, (long long)h, (long)IMAGE_MAX_PIXELS);
     return 0;
@@ -348,20 +333,20 @@ static int decode_stb(const uint8_t *p, size_t len, ImageFormat f, Image *out, c
     /* Structural checks come before stb parses anything: stbi_info already
      * builds the Huffman tables that precede the frame header. */
     if (f == IMAGE_FMT_JPEG && (rc = jpeg_check_complete(p, len)))
-        return set_err(err, errlen, ERR_FORMAT,
+        return err_set(err, errlen, ERR_FORMAT,
                        rc == ERR_INVAL
                            ? "corrupt JPEG: a Huffman table declares more than 256 codes"
                            : "truncated JPEG: the data ends before the end-of-image marker");
     if (f == IMAGE_FMT_GIF && gif_check_complete(p, len))
-        return set_err(err, errlen, ERR_FORMAT,
+        return err_set(err, errlen, ERR_FORMAT,
                        "truncated GIF: the data ends inside the first image");
     if (f == IMAGE_FMT_BMP && bmp_check_complete(p, len))
-        return set_err(err, errlen, ERR_FORMAT,
+        return err_set(err, errlen, ERR_FORMAT,
                        "truncated BMP: fewer pixel bytes than the header declares");
     int w = 0, h = 0, comp = 0;
     /* len <= IMAGE_MAX_BYTES, which fits stb's int length. */
     if (!stbi_info_from_memory(p, (int)len, &w, &h, &comp))
-        return set_err(err, errlen, ERR_FORMAT, "corrupt or truncated %s header (%s)", name,
+        return err_set(err, errlen, ERR_FORMAT, "corrupt or truncated %s header (%s)", name,
                        stbi_failure_reason());
     /* stb's own reading of the header is the one its decoder uses. */
     rc = check_pixels(w, h, name, err, errlen);
@@ -371,15 +356,15 @@ static int decode_stb(const uint8_t *p, size_t len, ImageFormat f, Image *out, c
     if (!rgb) {
         const char *why = stbi_failure_reason();
         if (why && !strcmp(why, "outofmem"))
-            return set_err(err, errlen, ERR_NOMEM, "out of memory decoding a %dx%d %s", w, h,
+            return err_set(err, errlen, ERR_NOMEM, "out of memory decoding a %dx%d %s", w, h,
                            name);
-        return set_err(err, errlen, ERR_FORMAT, "corrupt or truncated %s (%s)", name,
+        return err_set(err, errlen, ERR_FORMAT, "corrupt or truncated %s (%s)", name,
                        why ? why : "unknown reason");
     }
     if (w2 != w || h2 != h) {
         /* The header and the decoder disagree: never trust either size. */
         free(rgb);
-        return set_err(err, errlen, ERR_FORMAT, "corrupt %s: header says %dx%d, data %dx%d",
+        return err_set(err, errlen, ERR_FORMAT, "corrupt %s: header says %dx%d, data %dx%d",
                        name, w, h, w2, h2);
     }
     out->width = w;
@@ -424,8 +409,8 @@ static VP8StatusCode webp_decode_rgb(const uint8_t *p, size_t len, uint8_t *dst,
 static int webp_fail(VP8StatusCode st, char *err, size_t errlen)
 {
     if (st == VP8_STATUS_OUT_OF_MEMORY)
-        return set_err(err, errlen, ERR_NOMEM, "out of memory decoding a WebP");
-    return set_err(err, errlen, ERR_FORMAT, "corrupt or truncated WebP (%s)",
+        return err_set(err, errlen, ERR_NOMEM, "out of memory decoding a WebP");
+    return err_set(err, errlen, ERR_FORMAT, "corrupt or truncated WebP (%s)",
                    webp_status_str(st));
 }
 
@@ -481,19 +466,19 @@ static int decode_webp_anim(const uint8_t *p, size_t len, int cw, int ch, Image 
     const uint8_t *anmf = NULL;
     while (!anmf) {
         if (webp_next_chunk(p, end, &pos, &c))
-            return set_err(err, errlen, ERR_FORMAT, "corrupt or truncated animated WebP");
+            return err_set(err, errlen, ERR_FORMAT, "corrupt or truncated animated WebP");
         if (!memcmp(c.fourcc, "ANMF", 4)) anmf = c.data;
     }
-    if (c.size < 16) return set_err(err, errlen, ERR_FORMAT, "corrupt animated WebP frame");
+    if (c.size < 16) return err_set(err, errlen, ERR_FORMAT, "corrupt animated WebP frame");
     const int64_t fx = 2 * (int64_t)rd_le24(anmf), fy = 2 * (int64_t)rd_le24(anmf + 3);
     const int64_t fw = 1 + (int64_t)rd_le24(anmf + 6), fh = 1 + (int64_t)rd_le24(anmf + 9);
     if (fx + fw > cw || fy + fh > ch)
-        return set_err(err, errlen, ERR_FORMAT, "corrupt animated WebP: frame outside canvas");
+        return err_set(err, errlen, ERR_FORMAT, "corrupt animated WebP: frame outside canvas");
     const size_t frame_end = (size_t)(anmf - p) + c.size;
     size_t fpos = (size_t)(anmf - p) + 16;
     while (!img.fourcc) {
         if (webp_next_chunk(p, frame_end, &fpos, &c))
-            return set_err(err, errlen, ERR_FORMAT, "corrupt animated WebP frame");
+            return err_set(err, errlen, ERR_FORMAT, "corrupt animated WebP frame");
         if (!memcmp(c.fourcc, "ALPH", 4) && !alph.fourcc) alph = c;
         if (!memcmp(c.fourcc, "VP8 ", 4) || !memcmp(c.fourcc, "VP8L", 4)) img = c;
     }
@@ -509,7 +494,7 @@ static int decode_webp_anim(const uint8_t *p, size_t len, int cw, int ch, Image 
         free(still);
         free(frame);
         free(canvas);
-        return set_err(err, errlen, ERR_NOMEM, "out of memory decoding a WebP");
+        return err_set(err, errlen, ERR_NOMEM, "out of memory decoding a WebP");
     }
     memcpy(o, "RIFF", 4);
     for (int i = 0; i < 4; i++) o[4 + i] = (uint8_t)((total - 8) >> (8 * i));
@@ -532,7 +517,7 @@ static int decode_webp_anim(const uint8_t *p, size_t len, int cw, int ch, Image 
     if (st != VP8_STATUS_OK) {
         rc = webp_fail(st, err, errlen);
     } else if (feat.width != fw || feat.height != fh) {
-        rc = set_err(err, errlen, ERR_FORMAT,
+        rc = err_set(err, errlen, ERR_FORMAT,
                      "corrupt animated WebP: frame header and bitstream sizes differ");
     } else if ((st = webp_decode_rgb(still, total, frame, (size_t)fw * 3, (int)fh))) {
         rc = webp_fail(st, err, errlen);
@@ -558,7 +543,7 @@ static int decode_webp(const uint8_t *p, size_t len, Image *out, char *err, size
     WebPBitstreamFeatures feat;
     VP8StatusCode st = WebPGetFeatures(p, len, &feat);
     if (st != VP8_STATUS_OK)
-        return set_err(err, errlen, ERR_FORMAT, "corrupt or truncated WebP header (%s)",
+        return err_set(err, errlen, ERR_FORMAT, "corrupt or truncated WebP header (%s)",
                        webp_status_str(st));
     int rc = check_pixels(feat.width, feat.height, "WebP", err, errlen);
     if (rc) return rc;
@@ -567,7 +552,7 @@ static int decode_webp(const uint8_t *p, size_t len, Image *out, char *err, size
     size_t stride = (size_t)feat.width * 3;
     uint8_t *rgb = malloc(stride * (size_t)feat.height);
     if (!rgb)
-        return set_err(err, errlen, ERR_NOMEM, "out of memory decoding a %dx%d WebP",
+        return err_set(err, errlen, ERR_NOMEM, "out of memory decoding a %dx%d WebP",
                        feat.width, feat.height);
     st = webp_decode_rgb(p, len, rgb, stride, feat.height);
     if (st != VP8_STATUS_OK) {
@@ -584,16 +569,16 @@ int image_decode(const void *bytes, size_t len, Image *out, char *err, size_t er
 {
     memset(out, 0, sizeof *out);
     if (err && errlen) err[0] = '\0';
-    if (!bytes || len == 0) return set_err(err, errlen, ERR_FORMAT, "empty image data");
+    if (!bytes || len == 0) return err_set(err, errlen, ERR_FORMAT, "empty image data");
     if (len > IMAGE_MAX_BYTES)
-        return set_err(err, errlen, ERR_TOOLARGE, "image data is %zu bytes, more than %zu",
+        return err_set(err, errlen, ERR_TOOLARGE, "image data is %zu bytes, more than %zu",
                        len, IMAGE_MAX_BYTES);
     const uint8_t *p = bytes;
     ImageFormat f = format_sniff(p, len);
     switch (f) {
     case IMAGE_FMT_WEBP: return decode_webp(p, len, out, err, errlen);
     case IMAGE_FMT_UNKNOWN:
-        return set_err(err, errlen, ERR_FORMAT,
+        return err_set(err, errlen, ERR_FORMAT,
                        "unsupported image format (expected JPEG, PNG, GIF, BMP or WebP)");
     default: return decode_stb(p, len, f, out, err, errlen);
     }
@@ -605,14 +590,14 @@ int image_load_file(const char *path, Image *out, char *err, size_t errlen)
     char *data = NULL;
     size_t len = 0;
     int rc = file_read_all(path, IMAGE_MAX_BYTES, &data, &len);
-    if (rc == ERR_NOTFOUND) return set_err(err, errlen, rc, "%s: no such file", path);
+    if (rc == ERR_NOTFOUND) return err_set(err, errlen, rc, "%s: no such file", path);
     if (rc == ERR_TOOLARGE)
-        return set_err(err, errlen, rc, "%s: file larger than %zu bytes", path, IMAGE_MAX_BYTES);
-    if (rc) return set_err(err, errlen, rc, "%s: cannot read (%s)", path, err_str(rc));
+        return err_set(err, errlen, rc, "%s: file larger than %zu bytes", path, IMAGE_MAX_BYTES);
+    if (rc) return err_set(err, errlen, rc, "%s: cannot read (%s)", path, err_str(rc));
     char why[256];
     rc = image_decode(data, len, out, why, sizeof why);
     free(data);
-    if (rc) return set_err(err, errlen, rc, "%s: %s", path, why);
+    if (rc) return err_set(err, errlen, rc, "%s: %s", path, why);
     return 0;
 }
 
@@ -919,8 +904,8 @@ int image_preprocess_config_load(const char *path, ImagePreprocess *out, char *e
     char *text = NULL;
     size_t len = 0;
     int rc = file_read_all(path, IMAGE_MAX_CONFIG_BYTES, &text, &len);
-    if (rc == ERR_NOTFOUND) return set_err(err, errlen, rc, "%s: no such file", path);
-    if (rc) return set_err(err, errlen, rc, "%s: cannot read (%s)", path, err_str(rc));
+    if (rc == ERR_NOTFOUND) return err_set(err, errlen, rc, "%s: no such file", path);
+    if (rc) return err_set(err, errlen, rc, "%s: cannot read (%s)", path, err_str(rc));
 
     Arena arena;
     arena_init(&arena, ARENA_DEFAULT_CHUNK);
@@ -929,11 +914,11 @@ int image_preprocess_config_load(const char *path, ImagePreprocess *out, char *e
     ImagePreprocess pp = IMAGE_PREPROCESS_CLIP_DEFAULT;
     rc = json_parse(&arena, text, len, &root, jerr, sizeof jerr);
     if (rc) {
-        rc = set_err(err, errlen, ERR_INVAL, "%s: %s", path, jerr);
+        rc = err_set(err, errlen, ERR_INVAL, "%s: %s", path, jerr);
         goto done;
     }
     if (root->type != JSON_OBJECT) {
-        rc = set_err(err, errlen, ERR_INVAL, "%s: not a JSON object", path);
+        rc = err_set(err, errlen, ERR_INVAL, "%s: not a JSON object", path);
         goto done;
     }
 
@@ -942,11 +927,11 @@ int image_preprocess_config_load(const char *path, ImagePreprocess *out, char *e
     for (size_t i = 0; i < ARRAY_LEN(steps); i++) {
         int on = 1;
         if (config_flag(root, steps[i], &on)) {
-            rc = set_err(err, errlen, ERR_INVAL, "%s: %s must be a boolean", path, steps[i]);
+            rc = err_set(err, errlen, ERR_INVAL, "%s: %s must be a boolean", path, steps[i]);
             goto done;
         }
         if (!on) {
-            rc = set_err(err, errlen, ERR_UNSUPPORTED, "%s: %s=false is not supported", path,
+            rc = err_set(err, errlen, ERR_UNSUPPORTED, "%s: %s=false is not supported", path,
                          steps[i]);
             goto done;
         }
@@ -954,14 +939,14 @@ int image_preprocess_config_load(const char *path, ImagePreprocess *out, char *e
     const JsonValue *resample = json_get(root, "resample");
     int64_t filter = 3;
     if (resample && (json_as_int64(resample, &filter) || filter != 3)) {
-        rc = set_err(err, errlen, ERR_UNSUPPORTED,
+        rc = err_set(err, errlen, ERR_UNSUPPORTED,
                      "%s: resample must be 3 (bicubic), the only filter implemented", path);
         goto done;
     }
     const JsonValue *rf = json_get(root, "rescale_factor");
     double factor = 1.0 / 255.0;
     if (rf && (json_as_double(rf, &factor) || fabs(factor - 1.0 / 255.0) > 1e-12)) {
-        rc = set_err(err, errlen, ERR_UNSUPPORTED, "%s: rescale_factor must be 1/255", path);
+        rc = err_set(err, errlen, ERR_UNSUPPORTED, "%s: rescale_factor must be 1/255", path);
         goto done;
     }
 
@@ -974,7 +959,7 @@ int image_preprocess_config_load(const char *path, ImagePreprocess *out, char *e
         side = -1;
     }
     if (side < 0 || crop < 0) {
-        rc = set_err(err, errlen, ERR_UNSUPPORTED,
+        rc = err_set(err, errlen, ERR_UNSUPPORTED,
                      "%s: size must be {\"shortest_edge\": N} and crop_size N or "
                      "{\"height\": N, \"width\": N}",
                      path);
@@ -983,13 +968,13 @@ int image_preprocess_config_load(const char *path, ImagePreprocess *out, char *e
     if (side == 0) side = crop ? crop : IMAGE_DEFAULT_INPUT_SIZE;
     if (crop == 0) crop = side;
     if (side != crop) {
-        rc = set_err(err, errlen, ERR_UNSUPPORTED,
+        rc = err_set(err, errlen, ERR_UNSUPPORTED,
                      "%s: size.shortest_edge %lld differs from crop_size %lld", path,
                      (long long)side, (long long)crop);
         goto done;
     }
     if (side < IMAGE_MIN_INPUT_SIZE || side > IMAGE_MAX_INPUT_SIZE) {
-        rc = set_err(err, errlen, ERR_INVAL, "%s: size %lld outside %d..%d", path,
+        rc = err_set(err, errlen, ERR_INVAL, "%s: size %lld outside %d..%d", path,
                      (long long)side, IMAGE_MIN_INPUT_SIZE, IMAGE_MAX_INPUT_SIZE);
         goto done;
     }
@@ -997,7 +982,7 @@ int image_preprocess_config_load(const char *path, ImagePreprocess *out, char *e
 
     int normalize = 1;
     if (config_flag(root, "do_normalize", &normalize)) {
-        rc = set_err(err, errlen, ERR_INVAL, "%s: do_normalize must be a boolean", path);
+        rc = err_set(err, errlen, ERR_INVAL, "%s: do_normalize must be a boolean", path);
         goto done;
     }
     if (!normalize) {
@@ -1010,13 +995,13 @@ int image_preprocess_config_load(const char *path, ImagePreprocess *out, char *e
         const JsonValue *mean = json_get(root, "image_mean"), *std = json_get(root, "image_std");
         if ((mean && json_get_floats(mean, pp.mean, 3)) ||
             (std && json_get_floats(std, pp.std, 3))) {
-            rc = set_err(err, errlen, ERR_INVAL,
+            rc = err_set(err, errlen, ERR_INVAL,
                          "%s: image_mean and image_std must be arrays of 3 numbers", path);
             goto done;
         }
         for (int c = 0; c < 3; c++)
             if (!(pp.std[c] > 0.0f)) {
-                rc = set_err(err, errlen, ERR_INVAL, "%s: image_std must be positive", path);
+                rc = err_set(err, errlen, ERR_INVAL, "%s: image_std must be positive", path);
                 goto done;
             }
     }

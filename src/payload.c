@@ -14,22 +14,12 @@
  */
 #include "payload.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "err.h"
 #include "filter.h"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* copy_into deep-copies src into *dst (whose storage the caller owns). */
 static void copy_into(Arena *a, JsonValue *dst, const JsonValue *src)
@@ -178,7 +168,7 @@ static int depth(const JsonValue *v)
 static int start_copy(Arena *a, const JsonValue *payload, JsonValue **out, char *err, size_t errlen)
 {
     if (payload && payload->type != JSON_OBJECT && payload->type != JSON_NULL) {
-        set_err(err, errlen, "payload must be a JSON object");
+        err_set(err, errlen, 0, "payload must be a JSON object");
         return ERR_INVAL;
     }
     JsonValue *copy = arena_alloc(a, sizeof *copy);
@@ -195,12 +185,12 @@ int payload_set(Arena *arena, const JsonValue *payload, const JsonValue *set_obj
 {
     if (err && errlen) err[0] = '\0';
     if (!set_obj || set_obj->type != JSON_OBJECT) {
-        set_err(err, errlen, "payload to set must be a JSON object");
+        err_set(err, errlen, 0, "payload to set must be a JSON object");
         return ERR_INVAL;
     }
     FilterPath path = { NULL, 0 };
     if (key && *key && filter_path_parse(arena, key, strlen(key), &path) != 0) {
-        set_err(err, errlen, "key: invalid key path \"%.64s\"", key);
+        err_set(err, errlen, 0, "key: invalid key path \"%.64s\"", key);
         return ERR_INVAL;
     }
     JsonValue *copy;
@@ -208,7 +198,7 @@ int payload_set(Arena *arena, const JsonValue *payload, const JsonValue *set_obj
     if (rc) return rc;
     value_set(arena, path.items, path.n, copy, set_obj);
     if (depth(copy) > JSON_MAX_DEPTH) {
-        set_err(err, errlen, "the resulting payload would nest deeper than %d levels", JSON_MAX_DEPTH);
+        err_set(err, errlen, 0, "the resulting payload would nest deeper than %d levels", JSON_MAX_DEPTH);
         return ERR_INVAL;
     }
     *out = copy;
@@ -241,7 +231,7 @@ int payload_delete_keys(Arena *arena, const JsonValue *payload, const JsonValue 
 {
     if (err && errlen) err[0] = '\0';
     if (!keys || keys->type != JSON_ARRAY) {
-        set_err(err, errlen, "keys must be an array of key path strings");
+        err_set(err, errlen, 0, "keys must be an array of key path strings");
         return ERR_INVAL;
     }
     /* Parse every path first so a bad one changes nothing. */
@@ -250,9 +240,9 @@ int payload_delete_keys(Arena *arena, const JsonValue *payload, const JsonValue 
         const JsonValue *k = &keys->u.items[i];
         if (k->type != JSON_STRING || filter_path_parse(arena, k->u.str, k->len, &paths[i]) != 0) {
             if (k->type == JSON_STRING)
-                set_err(err, errlen, "keys[%u]: invalid key path \"%.*s\"", i, (int)MIN(k->len, 64), k->u.str);
+                err_set(err, errlen, 0, "keys[%u]: invalid key path \"%.*s\"", i, (int)MIN(k->len, 64), k->u.str);
             else
-                set_err(err, errlen, "keys[%u]: expected a key path string", i);
+                err_set(err, errlen, 0, "keys[%u]: expected a key path string", i);
             return ERR_INVAL;
         }
     }

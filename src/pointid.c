@@ -10,7 +10,6 @@
  */
 #include "pointid.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -82,24 +81,13 @@ PointId point_id_uuid(const uint8_t uuid[16])
     return id;
 }
 
-/* set_err writes a message when the caller gave a buffer. */
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 int point_id_from_json(const JsonValue *v, PointId *out, char *err, size_t errlen)
 {
     /* Long strings are cut in messages so an error line stays short. */
     char shown[48];
     if (!v) {
-        set_err(err, errlen, "point id is missing");
+        err_set(err, errlen, 0, "point id is missing");
         return ERR_INVAL;
     }
     switch (v->type) {
@@ -110,12 +98,12 @@ int point_id_from_json(const JsonValue *v, PointId *out, char *err, size_t errle
         }
         if (v->num_kind == JSON_NUM_INT) {
             snprintf(shown, sizeof shown, "%lld", (long long)v->n.i);
-            set_err(err, errlen,
+            err_set(err, errlen, 0,
                     "point id %s is negative: an id is an unsigned 64-bit integer or a UUID string",
                     shown);
         } else {
             snprintf(shown, sizeof shown, "%.17g", v->u.num);
-            set_err(err, errlen,
+            err_set(err, errlen, 0,
                     "point id %s is not an unsigned 64-bit integer: an id is an unsigned integer or a UUID string",
                     shown);
         }
@@ -129,13 +117,13 @@ int point_id_from_json(const JsonValue *v, PointId *out, char *err, size_t errle
         size_t n = v->len < 36 ? v->len : 36;
         /* A \0 inside the string simply ends what is shown. */
         snprintf(shown, sizeof shown, "%.*s%s", (int)n, v->u.str, v->len > n ? "..." : "");
-        set_err(err, errlen,
+        err_set(err, errlen, 0,
                 "point id \"%s\" is not a valid UUID: an id is an unsigned integer or a UUID string",
                 shown);
         return ERR_INVAL;
     }
     default:
-        set_err(err, errlen, "point id must be an unsigned integer or a UUID string");
+        err_set(err, errlen, 0, "point id must be an unsigned integer or a UUID string");
         return ERR_INVAL;
     }
 }
