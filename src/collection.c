@@ -1306,6 +1306,21 @@ static int compile_filter(const JsonValue *json, Filter **out, char *err, size_t
     return filter_compile(json, out, err, errlen);
 }
 
+/* query_begin starts a filtered read: it compiles the filter, then takes the
+ * read locks of the collection. On failure nothing is held or owned; on
+ * success the caller frees *f and calls read_end. */
+static int query_begin(Db *db, const char *name, const JsonValue *filter, Collection **c,
+                       Filter **f, char *err, size_t errlen)
+{
+    int e = compile_filter(filter, f, err, errlen);
+    if (e) return e;
+    if ((e = read_begin(db, name, c, err, errlen))) {
+        filter_free(*f);
+        *f = NULL;
+    }
+    return e;
+}
+
 /* ---- output ---- */
 
 /* Which payload keys and vectors to return, resolved against a collection. */
@@ -1993,13 +2008,9 @@ int collection_scroll(Db *db, const char *name, const CollectionScroll *req, Are
     if (limit > COLLECTION_MAX_LIMIT)
         return err_set(err, errlen, ERR_INVAL, "limit must be at most %d", COLLECTION_MAX_LIMIT);
     Filter *f;
-    int e = compile_filter(req->filter, &f, err, errlen);
-    if (e) return e;
     Collection *c;
-    if ((e = read_begin(db, name, &c, err, errlen))) {
-        filter_free(f);
-        return e;
-    }
+    int e = query_begin(db, name, req->filter, &c, &f, err, errlen);
+    if (e) return e;
     Output o;
     e = output_resolve(c, &req->with_payload, &req->with_vectors, &o, err, errlen);
     StoreTxn *txn = NULL;
@@ -2029,13 +2040,9 @@ int collection_count(Db *db, const char *name, const JsonValue *filter, uint64_t
                      char *err, size_t errlen)
 {
     Filter *f;
-    int e = compile_filter(filter, &f, err, errlen);
-    if (e) return e;
     Collection *c;
-    if ((e = read_begin(db, name, &c, err, errlen))) {
-        filter_free(f);
-        return e;
-    }
+    int e = query_begin(db, name, filter, &c, &f, err, errlen);
+    if (e) return e;
     *count = 0;
     if (filter_matches_all(f)) {
         *count = c->points_count;
@@ -2399,12 +2406,9 @@ int collection_search(Db *db, const char *name, const CollectionSearch *req, Are
     int e = search_params(req, &limit, err, errlen);
     if (e) return e;
     Filter *f;
-    if ((e = compile_filter(req->filter, &f, err, errlen))) return e;
     Collection *c;
-    if ((e = read_begin(db, name, &c, err, errlen))) {
-        filter_free(f);
-        return e;
-    }
+    e = query_begin(db, name, req->filter, &c, &f, err, errlen);
+    if (e) return e;
     Output o;
     StoreTxn *txn = NULL;
     int v = vector_index(c, req->using, err, errlen);
@@ -2479,12 +2483,9 @@ int collection_recommend(Db *db, const char *name, const CollectionRecommend *re
         return err_set(err, errlen, ERR_INVAL, "at least one positive or negative example is needed");
     if (n_pos + n_neg > COLLECTION_MAX_BATCH) return ERR_TOOLARGE;
     Filter *f;
-    if ((e = compile_filter(sr->filter, &f, err, errlen))) return e;
     Collection *c;
-    if ((e = read_begin(db, name, &c, err, errlen))) {
-        filter_free(f);
-        return e;
-    }
+    e = query_begin(db, name, sr->filter, &c, &f, err, errlen);
+    if (e) return e;
     Output o;
     StoreTxn *txn = NULL;
     int v = vector_index(c, sr->using, err, errlen);
