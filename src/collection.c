@@ -111,15 +111,6 @@ struct Db {
 
 /* ---- small helpers ---- */
 
-static void rwlock_init_writer_pref(pthread_rwlock_t *l)
-{
-    pthread_rwlockattr_t attr;
-    pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(l, &attr);
-    pthread_rwlockattr_destroy(&attr);
-}
-
 static HnswMetric metric_of(CollectionDistance d)
 {
     switch (d) {

@@ -128,11 +128,7 @@ int hnsw_create(int dim, HnswMetric metric, const HnswParams *p, HnswIndex **out
     pthread_mutex_init(&idx->grow_lock, NULL);
     pthread_mutex_init(&idx->pool_lock, NULL);
     /* Writers first: a stream of searches must not starve a delete. */
-    pthread_rwlockattr_t attr;
-    pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&idx->rw, &attr);
-    pthread_rwlockattr_destroy(&attr);
+    rwlock_init_writer_pref(&idx->rw);
     *out = idx;
     return 0;
 }

@@ -30,6 +30,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "util.h"
 
 /* Names of the databases, in StoreDb order. */
 static const char *const store_db_names[STORE_DB_COUNT] = {
@@ -168,16 +169,6 @@ size_t store_key_pending(uint8_t out[STORE_KEY_MAX], uint32_t cid, uint32_t node
 }
 
 /* ---- transactions ---- */
-
-static void store_lock_init(pthread_rwlock_t *l)
-{
-    pthread_rwlockattr_t attr;
-    pthread_rwlockattr_init(&attr);
-    /* Writer preference, so map growth is not starved by readers. */
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(l, &attr);
-    pthread_rwlockattr_destroy(&attr);
-}
 
 int store_read_begin(Store *s, StoreTxn **out)
 {
@@ -452,7 +443,7 @@ int store_open(const char *dir, const StoreOptions *opt, Store **out)
     }
     Store *s = xcalloc(1, sizeof *s);
     s->dir = xstrdup(dir);
-    store_lock_init(&s->resize);
+    rwlock_init_writer_pref(&s->resize); /* map growth must not be starved by readers */
     int rc = mdb_env_create(&s->env);
     if (!rc) rc = mdb_env_set_maxdbs(s->env, STORE_DB_COUNT + 2);
     if (!rc) rc = mdb_env_set_maxreaders(s->env, STORE_MAX_READERS);

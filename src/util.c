@@ -200,3 +200,12 @@ int parse_int(const char *s, long min, long max, long *out)
     *out = v;
     return 0;
 }
+
+void rwlock_init_writer_pref(pthread_rwlock_t *l)
+{
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(l, &attr);
+    pthread_rwlockattr_destroy(&attr);
+}

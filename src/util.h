@@ -10,6 +10,7 @@
 #ifndef VITRINE_UTIL_H
 #define VITRINE_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,13 @@ void buf_append_str(Buf *b, const char *s);
 void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* buf_detach hands data to the caller (free it) and leaves b empty. */
 char *buf_detach(Buf *b, size_t *len);
+
+/*
+ * rwlock_init_writer_pref initialises a reader-writer lock that prefers
+ * writers, so a steady stream of readers (searches) cannot starve a writer
+ * (an upsert, a delete, a map resize). glibc's default prefers readers.
+ */
+void rwlock_init_writer_pref(pthread_rwlock_t *l);
 
 /* Monotonic time. */
 double now_seconds(void);
