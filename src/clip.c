@@ -96,6 +96,7 @@ struct ClipState {
     float *pixels; /* (C, S, S) for clip_embed_image */
     int32_t ids[TOKENIZER_MAX_TOKENS]; /* for clip_embed_text */
     int *seq_off, *seq_len; /* (max_batch) rows of each sequence in x */
+    int *pool;              /* (max_batch) the row of x each sequence pools */
 };
 
 /* Activation buffers (and converted weights) start on a cache line: the
@@ -496,12 +497,17 @@ const ClipTokenizer *clip_tokenizer(const ClipModel *m)
     return m->tok;
 }
 
-/* FLOPs of the blocks of one sequence of t tokens. */
+/* FLOPs of the blocks of one sequence of t tokens, as computed: every
+ * layer but the last for all tokens, the last one's query, out_proj and
+ * MLP for the pooled token only (clip_block_pooled). */
 static double clip_flops_blocks(const ClipTowerConfig *c, int t)
 {
     double D = c->width, I = c->mlp;
     /* q, k, v, out: 4 t D^2; fc1, fc2: 2 t D I; scores and weighted sum: 2 t^2 D. */
-    return c->layers * 2.0 * (4.0 * t * D * D + 2.0 * t * D * I + 2.0 * (double)t * t * D);
+    double full = 4.0 * t * D * D + 2.0 * t * D * I + 2.0 * (double)t * t * D;
+    /* k, v: 2 t D^2; q, out: 2 D^2; fc1, fc2: 2 D I; one query's scores and sum: 2 t D. */
+    double last = 2.0 * t * D * D + 2.0 * D * D + 2.0 * D * I + 2.0 * t * D;
+    return 2.0 * ((c->layers - 1) * full + last);
 }
 
 double clip_flops_image(const ClipModel *m)
@@ -553,8 +559,9 @@ ClipState *clip_state_new(const ClipModel *m, int max_batch)
     s->pixels = clip_alloc((size_t)c->channels * c->image_size * c->image_size);
     s->seq_off = malloc((size_t)max_batch * sizeof(int));
     s->seq_len = malloc((size_t)max_batch * sizeof(int));
+    s->pool = malloc((size_t)max_batch * sizeof(int));
     if (!s->x || !s->h || !s->q || !s->k || !s->v || !s->attn || !s->mlp || !s->patches ||
-        !s->scores || !s->pooled || !s->pixels || !s->seq_off || !s->seq_len) {
+        !s->scores || !s->pooled || !s->pixels || !s->seq_off || !s->seq_len || !s->pool) {
         clip_state_free(s);
         return NULL;
     }
@@ -577,42 +584,91 @@ void clip_state_free(ClipState *s)
     free(s->pixels);
     free(s->seq_off);
     free(s->seq_len);
+    free(s->pool);
     free(s);
 }
 
 /* ---- forward ---- */
 
-/*
- * clip_blocks runs the encoder layers over s->x (rows, D): nseq sequences,
- * sequence i occupying rows seq_off[i] .. seq_off[i] + seq_len[i].
- */
-static void clip_blocks(const ClipTowerConfig *c, const ClipLayer *layers, ClipState *s, int rows,
-                        int nseq, int causal)
+/* clip_act is the tower's MLP activation as nn fuses it into fc1. */
+static NnAct clip_act(const ClipTowerConfig *c)
+{
+    return c->gelu_exact ? NN_ACT_GELU : NN_ACT_QUICK_GELU;
+}
+
+/* clip_block runs encoder layer L over every row of s->x (rows, D). */
+static void clip_block(const ClipTowerConfig *c, const ClipLayer *L, ClipState *s, int rows,
+                       int nseq, int causal)
 {
     int D = c->width, I = c->mlp, H = c->heads, hd = D / H;
     float *x = s->x, *h = s->h;
-    for (int l = 0; l < c->layers; l++) {
-        const ClipLayer *L = &layers[l];
-        /* h = layer_norm1(x) */
-        nn_layernorm(x, rows, D, L->ln1_w, L->ln1_b, c->eps, h);
-        /* q, k, v = q_proj(h), k_proj(h), v_proj(h) */
-        nn_linear(h, rows, D, L->q_w, L->q_b, D, s->q, 0);
-        nn_linear(h, rows, D, L->k_w, L->k_b, D, s->k, 0);
-        nn_linear(h, rows, D, L->v_w, L->v_b, D, s->v, 0);
-        /* attn = softmax(q k^T / sqrt(hd) [+ causal mask]) v, per sequence and head */
-        nn_attention_batch(s->q, s->k, s->v, D, s->seq_off, s->seq_len, nseq, H, hd, causal,
-                           s->scores, s->slot, s->slots, s->attn);
-        /* x = x + out_proj(attn) */
-        nn_linear(s->attn, rows, D, L->o_w, L->o_b, D, x, 1);
-        /* x = x + fc2(act(fc1(layer_norm2(x)))) */
-        nn_layernorm(x, rows, D, L->ln2_w, L->ln2_b, c->eps, h);
-        nn_linear(h, rows, D, L->fc1_w, L->fc1_b, I, s->mlp, 0);
-        if (c->gelu_exact)
-            nn_gelu(s->mlp, (size_t)rows * I);
-        else
-            nn_quick_gelu(s->mlp, (size_t)rows * I);
-        nn_linear(s->mlp, rows, I, L->fc2_w, L->fc2_b, D, x, 1);
+    /* h = layer_norm1(x) */
+    nn_layernorm(x, rows, D, L->ln1_w, L->ln1_b, c->eps, h);
+    /* q, k, v = q_proj(h), k_proj(h), v_proj(h) */
+    NnLinearOut qkv[3] = { { L->q_w, L->q_b, D, s->q, 0, NN_ACT_NONE },
+                           { L->k_w, L->k_b, D, s->k, 0, NN_ACT_NONE },
+                           { L->v_w, L->v_b, D, s->v, 0, NN_ACT_NONE } };
+    nn_linear_multi(h, rows, D, qkv, 3);
+    /* attn = softmax(q k^T / sqrt(hd) [+ causal mask]) v, per sequence and head */
+    nn_attention_batch(s->q, s->k, s->v, D, s->seq_off, s->seq_len, nseq, H, hd, causal,
+                       s->scores, s->slot, s->slots, s->attn);
+    /* x = x + out_proj(attn) */
+    nn_linear(s->attn, rows, D, L->o_w, L->o_b, D, x, 1);
+    /* x = x + fc2(act(fc1(layer_norm2(x)))) */
+    nn_layernorm(x, rows, D, L->ln2_w, L->ln2_b, c->eps, h);
+    NnLinearOut fc1 = { L->fc1_w, L->fc1_b, I, s->mlp, 0, clip_act(c) };
+    nn_linear_multi(h, rows, D, &fc1, 1);
+    nn_linear(s->mlp, rows, I, L->fc2_w, L->fc2_b, D, x, 1);
+}
+
+/*
+ * clip_block_pooled runs the last encoder layer L for the pooled rows
+ * only: row pool[i] of s->x for sequence i, whose output (nseq, D) goes
+ * to s->pooled. Every row still provides keys and values, but the query,
+ * out_proj and MLP of the other rows would only produce outputs that
+ * pooling discards: skipping them is exact and saves about a twelfth of
+ * the tower (CLS pooling of 50 tokens: 6.6% of ViT-B/32's FLOPs).
+ */
+static void clip_block_pooled(const ClipTowerConfig *c, const ClipLayer *L, ClipState *s,
+                              int rows, int nseq, const int *pool)
+{
+    int D = c->width, I = c->mlp, H = c->heads, hd = D / H;
+    float *h = s->h, *xr = s->pooled, *hq = s->attn;
+    /* h = layer_norm1(x), all rows: they are all keys and values */
+    nn_layernorm(s->x, rows, D, L->ln1_w, L->ln1_b, c->eps, h);
+    NnLinearOut kv[2] = { { L->k_w, L->k_b, D, s->k, 0, NN_ACT_NONE },
+                          { L->v_w, L->v_b, D, s->v, 0, NN_ACT_NONE } };
+    nn_linear_multi(h, rows, D, kv, 2);
+    /* The pooled rows of h and of the residual stream x, gathered. */
+    for (int i = 0; i < nseq; i++) {
+        memcpy(hq + (size_t)i * D, h + (size_t)pool[i] * D, (size_t)D * sizeof *hq);
+        memcpy(xr + (size_t)i * D, s->x + (size_t)pool[i] * D, (size_t)D * sizeof *xr);
     }
+    nn_linear(hq, nseq, D, L->q_w, L->q_b, D, s->q, 0);
+    /* attn[i] = softmax(q[i] k_i^T / sqrt(hd)) v_i, k_i and v_i sequence i's rows. The
+     * attention output overwrites hq, which q_proj has consumed. */
+    nn_attention_pooled(s->q, s->k, s->v, D, s->seq_off, s->seq_len, nseq, H, hd, s->scores,
+                        s->slot, s->slots, s->attn);
+    /* xr = xr + out_proj(attn); xr = xr + fc2(act(fc1(layer_norm2(xr)))) */
+    nn_linear(s->attn, nseq, D, L->o_w, L->o_b, D, xr, 1);
+    nn_layernorm(xr, nseq, D, L->ln2_w, L->ln2_b, c->eps, h);
+    NnLinearOut fc1 = { L->fc1_w, L->fc1_b, I, s->mlp, 0, clip_act(c) };
+    nn_linear_multi(h, nseq, D, &fc1, 1);
+    nn_linear(s->mlp, nseq, I, L->fc2_w, L->fc2_b, D, xr, 1);
+}
+
+/*
+ * clip_blocks runs the encoder layers over s->x (rows, D): nseq sequences,
+ * sequence i occupying rows seq_off[i] .. seq_off[i] + seq_len[i]. The
+ * last layer runs only for row pool[i] of each sequence (the one the
+ * tower pools), whose final states land in s->pooled (nseq, D). A causal
+ * tower must pool the last row of each sequence.
+ */
+static void clip_blocks(const ClipTowerConfig *c, const ClipLayer *layers, ClipState *s, int rows,
+                        int nseq, int causal, const int *pool)
+{
+    for (int l = 0; l + 1 < c->layers; l++) clip_block(c, &layers[l], s, rows, nseq, causal);
+    clip_block_pooled(c, &layers[c->layers - 1], s, rows, nseq, pool);
 }
 
 /* clip_images_chunk embeds n <= max_batch images. */
@@ -655,11 +711,10 @@ static void clip_images_chunk(const ClipModel *m, ClipState *s, const float *pix
     int rows = n * T;
     /* x = pre_layrnorm(x) */
     nn_layernorm(s->x, rows, D, m->vis.pre_ln_w, m->vis.pre_ln_b, c->vision.eps, s->x);
-    clip_blocks(&c->vision, m->vis.layers, s, rows, n, 0);
+    /* The class token, row 0 of each image, is the one pooled. */
+    clip_blocks(&c->vision, m->vis.layers, s, rows, n, 0, s->seq_off);
     /* pooled = post_layernorm(x[:, 0]); image_embeds = visual_projection(pooled) */
-    for (int i = 0; i < n; i++)
-        nn_layernorm(s->x + (size_t)i * T * D, 1, D, m->vis.post_ln_w, m->vis.post_ln_b,
-                     c->vision.eps, s->pooled + (size_t)i * D);
+    nn_layernorm(s->pooled, n, D, m->vis.post_ln_w, m->vis.post_ln_b, c->vision.eps, s->pooled);
     nn_linear(s->pooled, n, D, m->vis.proj, NULL, E, out, 0);
     if (normalize)
         for (int i = 0; i < n; i++) nn_l2_normalize(out + (size_t)i * E, E);
@@ -709,12 +764,11 @@ static void clip_texts_chunk(const ClipModel *m, ClipState *s, const int32_t *id
         }
         rows += t;
     }
-    clip_blocks(&c->text, m->txt.layers, s, rows, n, 1);
+    /* The end token, the last row run of each text, is the one pooled. */
+    for (int i = 0; i < n; i++) s->pool[i] = s->seq_off[i] + s->seq_len[i] - 1;
+    clip_blocks(&c->text, m->txt.layers, s, rows, n, 1, s->pool);
     /* pooled = final_layer_norm(x)[eos]; text_embeds = text_projection(pooled) */
-    for (int i = 0; i < n; i++)
-        nn_layernorm(s->x + (size_t)(s->seq_off[i] + s->seq_len[i] - 1) * D, 1, D,
-                     m->txt.final_ln_w, m->txt.final_ln_b, c->text.eps,
-                     s->pooled + (size_t)i * D);
+    nn_layernorm(s->pooled, n, D, m->txt.final_ln_w, m->txt.final_ln_b, c->text.eps, s->pooled);
     nn_linear(s->pooled, n, D, m->txt.proj, NULL, E, out, 0);
     if (normalize)
         for (int i = 0; i < n; i++) nn_l2_normalize(out + (size_t)i * E, E);

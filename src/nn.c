@@ -480,8 +480,23 @@ typedef struct {
     int rows, k, out;
     int ldx, ldw, ldy;
     int accumulate;
+    NnAct act;
     int cols; /* columns per slice (large GEMMs) */
 } NnGemmJob;
+
+/* nn_act_cols applies j->act to columns [c0, c1) of every row of j->y,
+ * just written by the GEMM and still in cache. */
+static void nn_act_cols(const NnGemmJob *j, int c0, int c1)
+{
+    if (j->act == NN_ACT_NONE || c1 <= c0) return;
+    for (int r = 0; r < j->rows; r++) {
+        float *yr = j->y + (size_t)r * j->ldy + c0;
+        if (j->act == NN_ACT_GELU)
+            nn_gelu_serial(yr, (size_t)(c1 - c0));
+        else
+            nn_quick_gelu_serial(yr, (size_t)(c1 - c0));
+    }
+}
 
 #ifdef NN_HAVE_X86
 /* nn_have_avx512 says whether the skinny kernel may run: the CPU has
@@ -619,6 +634,7 @@ static void nn_skinny_task(void *ctx, int begin, int end, int thread)
             for (int nbk = p0; nbk < p1; nbk++, r++)
                 nn_skinny_tile(j, nbk, m0,
                                r < next_rows ? j->w + (size_t)(next_first + r) * j->ldw : NULL);
+        nn_act_cols(j, p0 * NN_TILE_N, MIN_I(p1 * NN_TILE_N, j->out));
     }
 }
 #endif
@@ -647,26 +663,79 @@ static void nn_blas_task(void *ctx, int begin, int end, int thread)
     /* torch: y = x @ w.T (+ b) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->rows, c1 - c0, j->k, 1.0f, j->x,
                 j->ldx, j->w + (size_t)c0 * j->ldw, j->ldw, beta, j->y + c0, j->ldy);
+    nn_act_cols(j, c0, c1);
+}
+
+/* Several GEMMs of one region: units [first[i], first[i + 1]) are job i's
+ * units (skinny blocks or BLAS slices), run by fn. */
+typedef struct {
+    NnGemmJob jobs[NN_LINEAR_MAX_OUTS];
+    int first[NN_LINEAR_MAX_OUTS + 1];
+    int n;
+    NnTaskFn fn;
+} NnMultiJob;
+
+/* nn_multi_task splits [begin, end) at the jobs' boundaries. */
+static void nn_multi_task(void *ctx, int begin, int end, int thread)
+{
+    const NnMultiJob *mj = ctx;
+    for (int i = 0; i < mj->n && begin < end; i++) {
+        int lo = mj->first[i], hi = mj->first[i + 1];
+        if (begin >= hi) continue;
+        int e = MIN_I(end, hi);
+        mj->fn((void *)&mj->jobs[i], begin - lo, e - lo, thread);
+        begin = e;
+    }
+}
+
+void nn_linear_multi(const float *x, int rows, int in, const NnLinearOut *outs, int n)
+{
+    if (rows <= 0 || n <= 0) return;
+    if (n > NN_LINEAR_MAX_OUTS) {
+        /* A caller bug; compute it correctly in two calls rather than fail. */
+        nn_linear_multi(x, rows, in, outs, NN_LINEAR_MAX_OUTS);
+        nn_linear_multi(x, rows, in, outs + NN_LINEAR_MAX_OUTS, n - NN_LINEAR_MAX_OUTS);
+        return;
+    }
+    NnMultiJob mj;
+    mj.n = n;
+    mj.first[0] = 0;
+    int skinny = 0;
+#ifdef NN_HAVE_X86
+    skinny = rows <= NN_SKINNY_MAX_ROWS && nn_have_avx512();
+#endif
+    mj.fn = skinny ? NULL : nn_blas_task;
+#ifdef NN_HAVE_X86
+    if (skinny) mj.fn = nn_skinny_task;
+#endif
+    int slices = nn_pool_threads() * NN_BLAS_SLICES_PER_THREAD;
+    for (int i = 0; i < n; i++) {
+        const NnLinearOut *o = &outs[i];
+        NnGemmJob *j = &mj.jobs[i];
+        *j = (NnGemmJob){ x, o->w, o->b, o->y, rows, in, o->out, in, in, o->out,
+                          o->accumulate, o->accumulate ? NN_ACT_NONE : o->act, 0 };
+        int units;
+        if (skinny) {
+            units = (o->out + NN_TILE_N - 1) / NN_TILE_N;
+        } else {
+            /* Equal slices, a few per thread, rounded to 16 columns. */
+            int cols = (o->out + slices - 1) / slices;
+            j->cols = (cols + 15) / 16 * 16;
+            units = (o->out + j->cols - 1) / j->cols;
+        }
+        mj.first[i + 1] = mj.first[i] + units;
+    }
+    if (n == 1)
+        nn_parallel(mj.fn, &mj.jobs[0], mj.first[1], 0);
+    else
+        nn_parallel(nn_multi_task, &mj, mj.first[n], 0);
 }
 
 void nn_linear(const float *x, int rows, int in, const float *w, const float *b, int out,
                float *y, int accumulate)
 {
-    if (rows <= 0) return;
-#ifdef NN_HAVE_X86
-    if (rows <= NN_SKINNY_MAX_ROWS && nn_have_avx512()) {
-        NnGemmJob job = { x, w, b, y, rows, in, out, in, in, out, accumulate, 0 };
-        nn_parallel(nn_skinny_task, &job, (out + NN_TILE_N - 1) / NN_TILE_N, 0);
-        return;
-    }
-#endif
-    /* Equal slices, a few per thread, rounded to 16 columns. */
-    int slices = nn_pool_threads() * NN_BLAS_SLICES_PER_THREAD;
-    int cols = (out + slices - 1) / slices;
-    cols = (cols + 15) / 16 * 16;
-    NnGemmJob job = { x, w, b, y, rows, in, out, in, in, out, accumulate, 0 };
-    job.cols = cols;
-    nn_parallel(nn_blas_task, &job, (out + cols - 1) / cols, 0);
+    NnLinearOut o = { w, b, out, y, accumulate, NN_ACT_NONE };
+    nn_linear_multi(x, rows, in, &o, 1);
 }
 
 void nn_sgemm_reference(const float *x, int rows, int in, const float *w, int out, float *y)
@@ -730,6 +799,30 @@ static void nn_attention_head(const float *q, const float *k, const float *v, in
     nn_weighted_sum(scores, t, t, t, causal, v, ld, hd, out, ldo);
 }
 
+/* nn_attention_query: one head, one query row q (hd) against the t keys
+ * and values of its sequence (no mask), into out (hd). The scores are dot
+ * products here: with a single query there is nothing to amortise a
+ * transpose of k over. */
+NN_CLONES static void nn_attention_query(const float *q, const float *k, const float *v, int ld,
+                                         int t, int hd, float *scores, float *out)
+{
+    float scale = 1.0f / sqrtf((float)hd);
+    /* torch: attn = softmax((q * scale) @ k.T); out = attn @ v */
+    for (int j = 0; j < t; j++) {
+        const float *kj = k + (size_t)j * ld;
+        float acc[NN_LANES] = { 0 };
+        int d = 0;
+        for (; d + NN_LANES <= hd; d += NN_LANES)
+            for (int l = 0; l < NN_LANES; l++) acc[l] += q[d + l] * kj[d + l];
+        float sum = 0.0f;
+        for (int l = 0; l < NN_LANES; l++) sum += acc[l];
+        for (; d < hd; d++) sum += q[d] * kj[d];
+        scores[j] = sum;
+    }
+    nn_softmax_row(scores, t, scale);
+    nn_weighted_sum(scores, t, 1, t, 0, v, ld, hd, out, hd);
+}
+
 void nn_attention(const float *q, const float *k, const float *v, int ld_in, int t, int heads,
                   int head_dim, int causal, float *scratch, float *out, int ld_out)
 {
@@ -770,6 +863,28 @@ void nn_attention_batch(const float *q, const float *k, const float *v, int ld, 
                            slot_floats, out };
     int max_threads = slots;
     nn_parallel(nn_attention_task, &job, nseq * heads, max_threads);
+}
+
+static void nn_attention_pooled_task(void *ctx, int begin, int end, int thread)
+{
+    const NnAttentionJob *j = ctx;
+    float *scores = j->scratch + (size_t)thread * j->slot;
+    for (int u = begin; u < end; u++) {
+        int s = u / j->heads, h = u % j->heads;
+        size_t kv = (size_t)j->seq_off[s] * j->ld + (size_t)h * j->head_dim;
+        size_t qo = (size_t)s * j->ld + (size_t)h * j->head_dim;
+        nn_attention_query(j->q + qo, j->k + kv, j->v + kv, j->ld, j->seq_len[s], j->head_dim,
+                           scores, j->out + qo);
+    }
+}
+
+void nn_attention_pooled(const float *q, const float *k, const float *v, int ld,
+                         const int *seq_off, const int *seq_len, int nseq, int heads,
+                         int head_dim, float *scratch, size_t slot_floats, int slots, float *out)
+{
+    NnAttentionJob job = { q, k, v, ld, seq_off, seq_len, heads, head_dim, 0, scratch,
+                           slot_floats, out };
+    nn_parallel(nn_attention_pooled_task, &job, nseq * heads, slots);
 }
 
 void nn_l2_normalize(float *x, int n)

@@ -58,6 +58,33 @@ const char *nn_blas_info(void);
 void nn_linear(const float *x, int rows, int in, const float *w, const float *b, int out,
                float *y, int accumulate);
 
+/* The activation nn_linear_multi applies to an output as it is computed. */
+typedef enum { NN_ACT_NONE = 0, NN_ACT_QUICK_GELU, NN_ACT_GELU } NnAct;
+
+/* One output of nn_linear_multi: y (rows, out) = act(x @ w^T + b), or
+ * y += x @ w^T + b with accumulate (then act must be NN_ACT_NONE). */
+typedef struct {
+    const float *w; /* (out, in) */
+    const float *b; /* (out) or NULL */
+    int out;
+    float *y; /* (rows, out) */
+    int accumulate;
+    NnAct act;
+} NnLinearOut;
+
+/* At most this many outputs per nn_linear_multi call (q, k, v is three). */
+#define NN_LINEAR_MAX_OUTS 4
+
+/*
+ * nn_linear_multi computes n (1..NN_LINEAR_MAX_OUTS) linear layers of the
+ * same input in one parallel region: q, k and v projections as one job,
+ * so the threads meet once instead of three times and the last chunks of
+ * one projection overlap the first of the next. An activation is applied
+ * to each slice of the output right after the GEMM wrote it, while it is
+ * still in cache, instead of in a separate pass over memory.
+ */
+void nn_linear_multi(const float *x, int rows, int in, const NnLinearOut *outs, int n);
+
 /*
  * nn_sgemm_reference: y = x @ w^T computed by OpenBLAS with its own
  * threads (nn_get_threads of them), the machine's reference GEMM rate for
@@ -107,6 +134,19 @@ void nn_attention(const float *q, const float *k, const float *v, int ld_in, int
 void nn_attention_batch(const float *q, const float *k, const float *v, int ld, const int *seq_off,
                         const int *seq_len, int nseq, int heads, int head_dim, int causal,
                         float *scratch, size_t slot_floats, int slots, float *out);
+
+/*
+ * nn_attention_pooled is nn_attention_batch for one query per sequence:
+ * q and out hold nseq rows (row stride ld), row i the query of sequence i,
+ * which attends to every key of its sequence (k and v rows seq_off[i] ..
+ * seq_off[i] + seq_len[i]). This is the last layer of a tower that pools
+ * one token: only that token's output is used, so only its query is
+ * computed. A causal tower must pool its last token, which sees every
+ * key anyway, so no mask is needed.
+ */
+void nn_attention_pooled(const float *q, const float *k, const float *v, int ld,
+                         const int *seq_off, const int *seq_len, int nseq, int heads,
+                         int head_dim, float *scratch, size_t slot_floats, int slots, float *out);
 
 /* nn_l2_normalize scales x (n) to unit length; a zero vector stays zero. */
 void nn_l2_normalize(float *x, int n);
