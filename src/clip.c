@@ -87,8 +87,8 @@ struct ClipState {
     float *h;      /* (rows, Wmax) layernorm output, patch GEMM output */
     float *q, *k, *v; /* (rows, Wmax) */
     float *attn;   /* (rows, Wmax) attention output before out_proj */
-    float *mlp;    /* (rows, Imax) */
-    float *patches; /* (max_batch * np, C * P * P) im2col of the pixels */
+    float *mlp;    /* (rows, nn_padded_ld(Imax)) */
+    float *patches; /* (max_batch * np, nn_padded_ld(C * P * P)) im2col of the pixels */
     float *scores; /* (slots, NN_ATTENTION_SCRATCH(Tmax, max head dim)) per thread */
     size_t slot;   /* floats per attention scratch slot */
     int slots;     /* threads attention may use (nn_get_threads at creation) */
@@ -538,7 +538,6 @@ ClipState *clip_state_new(const ClipModel *m, int max_batch)
     s->max_batch = max_batch;
     size_t tmax = (size_t)MAX(m->vis_tokens, m->max_text);
     size_t wmax = (size_t)MAX(c->vision.width, c->text.width);
-    size_t imax = (size_t)MAX(c->vision.mlp, c->text.mlp);
     size_t np = (size_t)(m->vis_tokens - 1);
     size_t cpp = (size_t)c->channels * c->patch_size * c->patch_size;
     s->rows = (size_t)max_batch * tmax;
@@ -549,8 +548,11 @@ ClipState *clip_state_new(const ClipModel *m, int max_batch)
     s->k = clip_alloc(s->rows * wmax);
     s->v = clip_alloc(s->rows * wmax);
     s->attn = clip_alloc(s->rows * wmax);
-    s->mlp = clip_alloc(s->rows * imax);
-    s->patches = clip_alloc((size_t)max_batch * np * cpp);
+    /* The MLP and patch buffers feed GEMMs with k = 3072 (2048 for text):
+     * their rows are padded off a 4 KB multiple (nn_padded_ld). */
+    size_t ldm = (size_t)MAX(nn_padded_ld(c->vision.mlp), nn_padded_ld(c->text.mlp));
+    s->mlp = clip_alloc(s->rows * ldm);
+    s->patches = clip_alloc((size_t)max_batch * np * (size_t)nn_padded_ld((int)cpp));
     s->slots = nn_get_threads();
     s->slot = NN_ATTENTION_SCRATCH(tmax, MAX(c->vision.width / c->vision.heads,
                                              c->text.width / c->text.heads));
@@ -605,10 +607,10 @@ static void clip_block(const ClipTowerConfig *c, const ClipLayer *L, ClipState *
     /* h = layer_norm1(x) */
     nn_layernorm(x, rows, D, L->ln1_w, L->ln1_b, c->eps, h);
     /* q, k, v = q_proj(h), k_proj(h), v_proj(h) */
-    NnLinearOut qkv[3] = { { L->q_w, L->q_b, D, s->q, 0, NN_ACT_NONE },
-                           { L->k_w, L->k_b, D, s->k, 0, NN_ACT_NONE },
-                           { L->v_w, L->v_b, D, s->v, 0, NN_ACT_NONE } };
-    nn_linear_multi(h, rows, D, qkv, 3);
+    NnLinearOut qkv[3] = { { L->q_w, L->q_b, D, s->q, 0, NN_ACT_NONE, 0 },
+                           { L->k_w, L->k_b, D, s->k, 0, NN_ACT_NONE, 0 },
+                           { L->v_w, L->v_b, D, s->v, 0, NN_ACT_NONE, 0 } };
+    nn_linear_multi(h, 0, rows, D, qkv, 3);
     /* attn = softmax(q k^T / sqrt(hd) [+ causal mask]) v, per sequence and head */
     nn_attention_batch(s->q, s->k, s->v, D, s->seq_off, s->seq_len, nseq, H, hd, causal,
                        s->scores, s->slot, s->slots, s->attn);
@@ -616,9 +618,11 @@ static void clip_block(const ClipTowerConfig *c, const ClipLayer *L, ClipState *
     nn_linear(s->attn, rows, D, L->o_w, L->o_b, D, x, 1);
     /* x = x + fc2(act(fc1(layer_norm2(x)))) */
     nn_layernorm(x, rows, D, L->ln2_w, L->ln2_b, c->eps, h);
-    NnLinearOut fc1 = { L->fc1_w, L->fc1_b, I, s->mlp, 0, clip_act(c) };
-    nn_linear_multi(h, rows, D, &fc1, 1);
-    nn_linear(s->mlp, rows, I, L->fc2_w, L->fc2_b, D, x, 1);
+    int ldm = nn_padded_ld(I);
+    NnLinearOut fc1 = { L->fc1_w, L->fc1_b, I, s->mlp, 0, clip_act(c), ldm };
+    nn_linear_multi(h, 0, rows, D, &fc1, 1);
+    NnLinearOut fc2 = { L->fc2_w, L->fc2_b, D, x, 1, NN_ACT_NONE, 0 };
+    nn_linear_multi(s->mlp, ldm, rows, I, &fc2, 1);
 }
 
 /*
@@ -636,9 +640,9 @@ static void clip_block_pooled(const ClipTowerConfig *c, const ClipLayer *L, Clip
     float *h = s->h, *xr = s->pooled, *hq = s->attn;
     /* h = layer_norm1(x), all rows: they are all keys and values */
     nn_layernorm(s->x, rows, D, L->ln1_w, L->ln1_b, c->eps, h);
-    NnLinearOut kv[2] = { { L->k_w, L->k_b, D, s->k, 0, NN_ACT_NONE },
-                          { L->v_w, L->v_b, D, s->v, 0, NN_ACT_NONE } };
-    nn_linear_multi(h, rows, D, kv, 2);
+    NnLinearOut kv[2] = { { L->k_w, L->k_b, D, s->k, 0, NN_ACT_NONE, 0 },
+                          { L->v_w, L->v_b, D, s->v, 0, NN_ACT_NONE, 0 } };
+    nn_linear_multi(h, 0, rows, D, kv, 2);
     /* The pooled rows of h and of the residual stream x, gathered. */
     for (int i = 0; i < nseq; i++) {
         memcpy(hq + (size_t)i * D, h + (size_t)pool[i] * D, (size_t)D * sizeof *hq);
@@ -652,9 +656,11 @@ static void clip_block_pooled(const ClipTowerConfig *c, const ClipLayer *L, Clip
     /* xr = xr + out_proj(attn); xr = xr + fc2(act(fc1(layer_norm2(xr)))) */
     nn_linear(s->attn, nseq, D, L->o_w, L->o_b, D, xr, 1);
     nn_layernorm(xr, nseq, D, L->ln2_w, L->ln2_b, c->eps, h);
-    NnLinearOut fc1 = { L->fc1_w, L->fc1_b, I, s->mlp, 0, clip_act(c) };
-    nn_linear_multi(h, nseq, D, &fc1, 1);
-    nn_linear(s->mlp, nseq, I, L->fc2_w, L->fc2_b, D, xr, 1);
+    int ldm = nn_padded_ld(I);
+    NnLinearOut fc1 = { L->fc1_w, L->fc1_b, I, s->mlp, 0, clip_act(c), ldm };
+    nn_linear_multi(h, 0, nseq, D, &fc1, 1);
+    NnLinearOut fc2 = { L->fc2_w, L->fc2_b, D, xr, 1, NN_ACT_NONE, 0 };
+    nn_linear_multi(s->mlp, ldm, nseq, I, &fc2, 1);
 }
 
 /*
@@ -678,14 +684,14 @@ static void clip_images_chunk(const ClipModel *m, ClipState *s, const float *pix
     const ClipConfig *c = &m->cfg;
     int S = c->image_size, P = c->patch_size, C = c->channels, D = c->vision.width;
     int g = S / P, np = g * g, T = m->vis_tokens, E = c->proj_dim;
-    int cpp = C * P * P;
+    int cpp = C * P * P, ldp = nn_padded_ld(cpp);
     /* im2col: row (image, py, px) holds the patch's pixels in (c, ky, kx)
      * order, the flattening of the conv weight (D, C, P, P). */
     for (int i = 0; i < n; i++) {
         const float *img = pixels + (size_t)i * C * S * S;
         for (int py = 0; py < g; py++)
             for (int px = 0; px < g; px++) {
-                float *row = s->patches + ((size_t)i * np + (size_t)py * g + px) * cpp;
+                float *row = s->patches + ((size_t)i * np + (size_t)py * g + px) * ldp;
                 for (int ch = 0; ch < C; ch++)
                     for (int ky = 0; ky < P; ky++)
                         memcpy(row + ((size_t)ch * P + ky) * P,
@@ -694,7 +700,8 @@ static void clip_images_chunk(const ClipModel *m, ClipState *s, const float *pix
             }
     }
     /* patch_embeds = patch_embedding(pixel_values) (a stride-P conv as a GEMM) */
-    nn_linear(s->patches, n * np, cpp, m->vis.patch_w, NULL, D, s->h, 0);
+    NnLinearOut pe = { m->vis.patch_w, NULL, D, s->h, 0, NN_ACT_NONE, 0 };
+    nn_linear_multi(s->patches, ldp, n * np, cpp, &pe, 1);
     /* x = cat([class_embedding, patch_embeds]) + position_embedding */
     for (int i = 0; i < n; i++) {
         float *xi = s->x + (size_t)i * T * D;

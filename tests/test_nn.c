@@ -1,0 +1,232 @@
+/*
+ * test_nn.c - the transformer kernels against a double-precision reference.
+ *
+ * The CLIP parity tests run the kernels only at the fixture models' small
+ * widths (64 to 192); the shapes that only full-size models reach (k
+ * chunking above 1024, padded row strides, hundreds of rows on the
+ * OpenBLAS path, several outputs in one region, the fused activations,
+ * single-query attention) are checked here, each output against the same
+ * expression computed naively in double. The tolerance is relative to the
+ * sum of |x * w| of each dot product: float rounding stays far below it,
+ * while a wrong index or a dropped chunk is off by the size of a term.
+ */
+#include "harness.h"
+
+#include <math.h>
+#include <stdint.h>
+
+#include "nn.h"
+
+static uint32_t rng_state = 12345;
+
+static float rnd(void)
+{
+    rng_state = rng_state * 1664525u + 1013904223u;
+    return (float)(rng_state >> 8) / (float)(1u << 24) * 2.0f - 1.0f;
+}
+
+static float *rnd_alloc(size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    for (size_t i = 0; i < n; i++) p[i] = rnd();
+    return p;
+}
+
+static double ref_act(double v, NnAct act)
+{
+    if (act == NN_ACT_QUICK_GELU) return v / (1.0 + exp(-1.702 * v));
+    if (act == NN_ACT_GELU) return 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
+    return v;
+}
+
+/*
+ * check_linear runs nn_linear_multi for nout outputs of one input x (rows,
+ * in) with row stride ldx, and compares every output element with the
+ * double reference act(x @ w^T + b) (+ the old y with accumulate). Returns
+ * the worst error relative to the tolerance (<= 1 passes).
+ */
+static double check_linear(int rows, int in, int ldx, const int *outs, int nout, int use_bias,
+                           int accumulate, NnAct act, int pad_y)
+{
+    float *x = rnd_alloc((size_t)rows * ldx);
+    NnLinearOut o[NN_LINEAR_MAX_OUTS];
+    float *y0[NN_LINEAR_MAX_OUTS];
+    for (int i = 0; i < nout; i++) {
+        int ldy = outs[i] + (pad_y ? 16 : 0);
+        o[i] = (NnLinearOut){ rnd_alloc((size_t)outs[i] * in), use_bias ? rnd_alloc(outs[i]) : NULL,
+                              outs[i], rnd_alloc((size_t)rows * ldy), accumulate, act,
+                              pad_y ? ldy : 0 };
+        y0[i] = malloc((size_t)rows * ldy * sizeof(float));
+        memcpy(y0[i], o[i].y, (size_t)rows * ldy * sizeof(float));
+    }
+    nn_linear_multi(x, ldx, rows, in, o, nout);
+    double worst = 0;
+    for (int i = 0; i < nout; i++) {
+        int ldy = o[i].ldy ? o[i].ldy : o[i].out;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < o[i].out; c++) {
+                double acc = o[i].b ? o[i].b[c] : 0.0, mag = fabs(acc);
+                for (int k = 0; k < in; k++) {
+                    double t = (double)x[(size_t)r * ldx + k] * o[i].w[(size_t)c * in + k];
+                    acc += t;
+                    mag += fabs(t);
+                }
+                double want = accumulate ? y0[i][(size_t)r * ldy + c] + acc : ref_act(acc, act);
+                double got = o[i].y[(size_t)r * ldy + c];
+                double tol = 1e-5 * (mag + fabs(want)) + 1e-6;
+                double e = fabs(got - want) / tol;
+                if (!(e <= worst)) worst = e; /* NaN counts as worst */
+            }
+        /* Padding columns of y are never written. */
+        for (int r = 0; r < rows && ldy > o[i].out; r++)
+            for (int c = o[i].out; c < ldy; c++)
+                if (o[i].y[(size_t)r * ldy + c] != y0[i][(size_t)r * ldy + c]) worst = INFINITY;
+        free((void *)o[i].w);
+        free((void *)o[i].b);
+        free(o[i].y);
+        free(y0[i]);
+    }
+    free(x);
+    return worst;
+}
+
+/* Row counts on both sides of the skinny/OpenBLAS switch (128 rows), with
+ * partial tiles (not a multiple of 6), and k with and without chunks
+ * (above 1024), with a tail that is not a multiple of 16. */
+TEST(test_linear_shapes)
+{
+    static const int rows[] = { 1, 7, 50, 130, 300 };
+    static const int ins[] = { 40, 64, 768, 1041, 3072 };
+    static const int outs[] = { 30, 96 };
+    double worst = 0;
+    for (size_t r = 0; r < sizeof rows / sizeof *rows; r++)
+        for (size_t k = 0; k < sizeof ins / sizeof *ins; k++)
+            for (size_t o = 0; o < sizeof outs / sizeof *outs; o++) {
+                double e = check_linear(rows[r], ins[k], ins[k], &outs[o], 1, 1, 0, NN_ACT_NONE, 0);
+                if (!(e <= 1.0))
+                    HARNESS_FAIL("rows %d in %d out %d: error %.3g x tolerance", rows[r], ins[k],
+                                 outs[o], e);
+                if (e > worst) worst = e;
+            }
+    printf("  linear: worst error %.3f of the tolerance over %zu shapes\n", worst,
+           sizeof rows / sizeof *rows * (sizeof ins / sizeof *ins) * (sizeof outs / sizeof *outs));
+}
+
+/* Accumulate (the residual), no bias, padded strides for x and y. */
+TEST(test_linear_accumulate_strided)
+{
+    static const int out[] = { 68 };
+    for (int rows = 6; rows <= 258; rows += 126) {
+        int in = 3072, ldx = nn_padded_ld(in);
+        ASSERT_EQ_INT(ldx, 3088);
+        double e = check_linear(rows, in, ldx, out, 1, 0, 1, NN_ACT_NONE, 1);
+        if (!(e <= 1.0)) HARNESS_FAIL("rows %d: error %.3g x tolerance", rows, e);
+    }
+    ASSERT_EQ_INT(nn_padded_ld(768), 768);
+    ASSERT_EQ_INT(nn_padded_ld(2048), 2064);
+}
+
+/* Three outputs of different widths in one region, and the fused
+ * activations, on both GEMM paths. */
+TEST(test_linear_multi_and_activations)
+{
+    static const int outs[] = { 64, 36, 100 };
+    static const NnAct acts[] = { NN_ACT_NONE, NN_ACT_QUICK_GELU, NN_ACT_GELU };
+    for (int a = 0; a < 3; a++)
+        for (int rows = 9; rows <= 309; rows += 150) {
+            double e = check_linear(rows, 200, 200, outs, 3, 1, 0, acts[a], a == 1);
+            if (!(e <= 1.0)) HARNESS_FAIL("act %d rows %d: error %.3g x tolerance", a, rows, e);
+        }
+}
+
+/* ref_attention: out row i of one sequence, one head, in double. */
+static void ref_attention_row(const float *q, const float *k, const float *v, int ld, int t,
+                              int hd, int keys, double *out)
+{
+    double s[256], mx = -1e300, sum = 0;
+    for (int j = 0; j < keys; j++) {
+        double d = 0;
+        for (int c = 0; c < hd; c++) d += (double)q[c] * k[(size_t)j * ld + c];
+        s[j] = d / sqrt((double)hd);
+        if (s[j] > mx) mx = s[j];
+    }
+    for (int j = 0; j < keys; j++) sum += (s[j] = exp(s[j] - mx));
+    for (int c = 0; c < hd; c++) {
+        double acc = 0;
+        for (int j = 0; j < keys; j++) acc += s[j] / sum * v[(size_t)j * ld + c];
+        out[c] = acc;
+    }
+    (void)t;
+}
+
+/* Full attention (causal or not) and the pooled single query against the
+ * reference, for ragged sequences. */
+TEST(test_attention_full_and_pooled)
+{
+    enum { NSEQ = 3, HEADS = 3, HD = 48, D = HEADS * HD };
+    static const int lens[NSEQ] = { 50, 7, 1 };
+    int off[NSEQ], rows = 0;
+    for (int i = 0; i < NSEQ; i++) {
+        off[i] = rows;
+        rows += lens[i];
+    }
+    float *q = rnd_alloc((size_t)rows * D), *k = rnd_alloc((size_t)rows * D);
+    float *v = rnd_alloc((size_t)rows * D), *out = rnd_alloc((size_t)rows * D);
+    int slots = nn_get_threads();
+    size_t slot = NN_ATTENTION_SCRATCH(50, HD);
+    float *scratch = malloc((size_t)slots * slot * sizeof(float));
+    double ref[HD], worst = 0;
+    for (int causal = 0; causal <= 1; causal++) {
+        nn_attention_batch(q, k, v, D, off, lens, NSEQ, HEADS, HD, causal, scratch, slot, slots,
+                           out);
+        for (int s = 0; s < NSEQ; s++)
+            for (int r = 0; r < lens[s]; r++)
+                for (int h = 0; h < HEADS; h++) {
+                    size_t row = (size_t)(off[s] + r) * D + (size_t)h * HD;
+                    size_t base = (size_t)off[s] * D + (size_t)h * HD;
+                    ref_attention_row(q + row, k + base, v + base, D, lens[s], HD,
+                                      causal ? r + 1 : lens[s], ref);
+                    for (int c = 0; c < HD; c++) {
+                        double e = fabs(out[row + c] - ref[c]);
+                        if (!(e <= worst)) worst = e;
+                    }
+                }
+    }
+    printf("  attention (full, causal and not): max |diff| %.3g\n", worst);
+    ASSERT_LE(worst, 1e-5);
+
+    /* Pooled: one query per sequence (row 0, as the vision tower pools,
+     * against all keys), gathered into rows 0..NSEQ-1. */
+    float *qp = malloc((size_t)NSEQ * D * sizeof(float)), *op = malloc((size_t)NSEQ * D * sizeof(float));
+    for (int s = 0; s < NSEQ; s++) memcpy(qp + (size_t)s * D, q + (size_t)off[s] * D, D * sizeof(float));
+    nn_attention_pooled(qp, k, v, D, off, lens, NSEQ, HEADS, HD, scratch, slot, slots, op);
+    worst = 0;
+    for (int s = 0; s < NSEQ; s++)
+        for (int h = 0; h < HEADS; h++) {
+            size_t base = (size_t)off[s] * D + (size_t)h * HD;
+            ref_attention_row(qp + (size_t)s * D + (size_t)h * HD, k + base, v + base, D, lens[s],
+                              HD, lens[s], ref);
+            for (int c = 0; c < HD; c++) {
+                double e = fabs(op[(size_t)s * D + (size_t)h * HD + c] - ref[c]);
+                if (!(e <= worst)) worst = e;
+            }
+        }
+    printf("  attention (pooled query): max |diff| %.3g\n", worst);
+    ASSERT_LE(worst, 1e-5);
+    free(q);
+    free(k);
+    free(v);
+    free(out);
+    free(qp);
+    free(op);
+    free(scratch);
+}
+
+int main(void)
+{
+    RUN(test_linear_shapes);
+    RUN(test_linear_accumulate_strided);
+    RUN(test_linear_multi_and_activations);
+    RUN(test_attention_full_and_pooled);
+    return harness_report(__FILE__);
+}
