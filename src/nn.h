@@ -130,7 +130,9 @@ void nn_softmax_rows(float *s, int rows, int cols, int ld, int causal);
  * attends to tokens 0..i only.
  *   out[:, h] = softmax(q[:, h] @ k[:, h]^T / sqrt(head_dim)) @ v[:, h]
  */
-#define NN_ATTENTION_SCRATCH(t, head_dim) ((size_t)(t) * (t) + (size_t)(t) * (head_dim))
+#define NN_ATTENTION_PAD(t) (((t) + 15) / 16 * 16)
+#define NN_ATTENTION_SCRATCH(t, head_dim) \
+    (((size_t)(t) + (size_t)(head_dim)) * (size_t)NN_ATTENTION_PAD(t))
 void nn_attention(const float *q, const float *k, const float *v, int ld_in, int t, int heads,
                   int head_dim, int causal, float *scratch, float *out, int ld_out);
 

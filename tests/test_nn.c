@@ -14,6 +14,8 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "nn.h"
 
@@ -159,13 +161,14 @@ static void ref_attention_row(const float *q, const float *k, const float *v, in
     (void)t;
 }
 
-/* Full attention (causal or not) and the pooled single query against the
- * reference, for ragged sequences. */
-TEST(test_attention_full_and_pooled)
+/* check_attention runs full attention (causal or not) and the pooled
+ * single query for three ragged sequences of `heads` heads of hd, and
+ * returns the largest |difference| from the reference. */
+static double check_attention(int heads, int hd)
 {
-    enum { NSEQ = 3, HEADS = 3, HD = 48, D = HEADS * HD };
+    enum { NSEQ = 3 };
     static const int lens[NSEQ] = { 50, 7, 1 };
-    int off[NSEQ], rows = 0;
+    int D = heads * hd, off[NSEQ], rows = 0;
     for (int i = 0; i < NSEQ; i++) {
         off[i] = rows;
         rows += lens[i];
@@ -173,46 +176,42 @@ TEST(test_attention_full_and_pooled)
     float *q = rnd_alloc((size_t)rows * D), *k = rnd_alloc((size_t)rows * D);
     float *v = rnd_alloc((size_t)rows * D), *out = rnd_alloc((size_t)rows * D);
     int slots = nn_get_threads();
-    size_t slot = NN_ATTENTION_SCRATCH(50, HD);
+    size_t slot = NN_ATTENTION_SCRATCH(50, hd);
     float *scratch = malloc((size_t)slots * slot * sizeof(float));
-    double ref[HD], worst = 0;
+    double ref[128], worst = 0;
     for (int causal = 0; causal <= 1; causal++) {
-        nn_attention_batch(q, k, v, D, off, lens, NSEQ, HEADS, HD, causal, scratch, slot, slots,
+        nn_attention_batch(q, k, v, D, off, lens, NSEQ, heads, hd, causal, scratch, slot, slots,
                            out);
         for (int s = 0; s < NSEQ; s++)
             for (int r = 0; r < lens[s]; r++)
-                for (int h = 0; h < HEADS; h++) {
-                    size_t row = (size_t)(off[s] + r) * D + (size_t)h * HD;
-                    size_t base = (size_t)off[s] * D + (size_t)h * HD;
-                    ref_attention_row(q + row, k + base, v + base, D, lens[s], HD,
+                for (int h = 0; h < heads; h++) {
+                    size_t row = (size_t)(off[s] + r) * D + (size_t)h * hd;
+                    size_t base = (size_t)off[s] * D + (size_t)h * hd;
+                    ref_attention_row(q + row, k + base, v + base, D, lens[s], hd,
                                       causal ? r + 1 : lens[s], ref);
-                    for (int c = 0; c < HD; c++) {
+                    for (int c = 0; c < hd; c++) {
                         double e = fabs(out[row + c] - ref[c]);
                         if (!(e <= worst)) worst = e;
                     }
                 }
     }
-    printf("  attention (full, causal and not): max |diff| %.3g\n", worst);
-    ASSERT_LE(worst, 1e-5);
-
     /* Pooled: one query per sequence (row 0, as the vision tower pools,
      * against all keys), gathered into rows 0..NSEQ-1. */
-    float *qp = malloc((size_t)NSEQ * D * sizeof(float)), *op = malloc((size_t)NSEQ * D * sizeof(float));
-    for (int s = 0; s < NSEQ; s++) memcpy(qp + (size_t)s * D, q + (size_t)off[s] * D, D * sizeof(float));
-    nn_attention_pooled(qp, k, v, D, off, lens, NSEQ, HEADS, HD, scratch, slot, slots, op);
-    worst = 0;
+    float *qp = malloc((size_t)NSEQ * D * sizeof(float));
+    float *op = malloc((size_t)NSEQ * D * sizeof(float));
     for (int s = 0; s < NSEQ; s++)
-        for (int h = 0; h < HEADS; h++) {
-            size_t base = (size_t)off[s] * D + (size_t)h * HD;
-            ref_attention_row(qp + (size_t)s * D + (size_t)h * HD, k + base, v + base, D, lens[s],
-                              HD, lens[s], ref);
-            for (int c = 0; c < HD; c++) {
-                double e = fabs(op[(size_t)s * D + (size_t)h * HD + c] - ref[c]);
+        memcpy(qp + (size_t)s * D, q + (size_t)off[s] * D, (size_t)D * sizeof(float));
+    nn_attention_pooled(qp, k, v, D, off, lens, NSEQ, heads, hd, scratch, slot, slots, op);
+    for (int s = 0; s < NSEQ; s++)
+        for (int h = 0; h < heads; h++) {
+            size_t base = (size_t)off[s] * D + (size_t)h * hd;
+            ref_attention_row(qp + (size_t)s * D + (size_t)h * hd, k + base, v + base, D, lens[s],
+                              hd, lens[s], ref);
+            for (int c = 0; c < hd; c++) {
+                double e = fabs(op[(size_t)s * D + (size_t)h * hd + c] - ref[c]);
                 if (!(e <= worst)) worst = e;
             }
         }
-    printf("  attention (pooled query): max |diff| %.3g\n", worst);
-    ASSERT_LE(worst, 1e-5);
     free(q);
     free(k);
     free(v);
@@ -220,13 +219,52 @@ TEST(test_attention_full_and_pooled)
     free(qp);
     free(op);
     free(scratch);
+    return worst;
 }
 
-int main(void)
+/* Head sizes 64 (ViT-B, whole 64-column blocks), 48 and 80 (masked tails). */
+TEST(test_attention_full_and_pooled)
 {
+    static const int hds[] = { 64, 48, 80 };
+    for (int i = 0; i < 3; i++) {
+        double worst = check_attention(3, hds[i]);
+        printf("  attention head_dim %d (full, causal, pooled): max |diff| %.3g\n", hds[i], worst);
+        ASSERT_LE(worst, 1e-5);
+    }
+}
+
+static char *self_path;
+
+/* The same checks with the skinny kernel off (NN_ENV_NO_AVX512): every
+ * GEMM through OpenBLAS, as CPUs without AVX-512 run, and the attention
+ * kernels' generic versions. */
+TEST(test_without_avx512)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    ASSERT_TRUE(pid >= 0);
+    if (pid == 0) {
+        setenv(NN_ENV_NO_AVX512, "1", 1);
+        execl(self_path, self_path, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    ASSERT_TRUE(waitpid(pid, &status, 0) == pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ_INT(WEXITSTATUS(status), 0);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    self_path = argv[0];
     RUN(test_linear_shapes);
     RUN(test_linear_accumulate_strided);
     RUN(test_linear_multi_and_activations);
     RUN(test_attention_full_and_pooled);
+    if (!getenv(NN_ENV_NO_AVX512)) {
+        printf("-- again without the AVX-512 kernels (%s=1):\n", NN_ENV_NO_AVX512);
+        RUN(test_without_avx512);
+    }
     return harness_report(__FILE__);
 }
