@@ -3,7 +3,8 @@
  *
  * Design (llama2.c's three structs). ClipModel holds the configuration
  * (from config.json), the weights (pointers into the mmap'd
- * model.safetensors; F16/BF16 tensors are converted to F32 once, at load)
+ * model.safetensors; F16/BF16 tensors are converted to F32 once, at load,
+ * but for the token embedding, whose rows are converted as texts use them)
  * and the tokenizer and preprocessing settings. It is read-only after
  * clip_load, so any number of threads may share it. ClipState holds every
  * activation buffer for up to max_batch inputs, allocated once; a forward

@@ -76,6 +76,22 @@ const char *safetensors_dtype_name(SafeTensorDtype dt);
 /* safetensors_dtype_size returns the bytes per element. */
 size_t safetensors_dtype_size(SafeTensorDtype dt);
 
+/*
+ * safetensors_to_f32 writes elements [first, first + n) of t (F32, F16 or
+ * BF16, any alignment) to dst as F32; both conversions are exact. F16 uses
+ * the CPU's conversion instructions (F16C) when it has them.
+ */
+void safetensors_to_f32(const SafeTensor *t, size_t first, size_t n, float *dst);
+
+/*
+ * safetensors_release tells the kernel that t's bytes will not be read
+ * again soon (a tensor converted to F32 at load): the whole pages inside
+ * them leave the process's resident memory now instead of staying until
+ * the mapping is closed. Reading them later is still correct (they fault
+ * back in from the file). Pages shared with a neighbouring tensor stay.
+ */
+void safetensors_release(const SafeTensors *st, const SafeTensor *t);
+
 /* Scalar conversions used when a tensor is not F32 (exact for both). */
 float safetensors_f16_to_f32(uint16_t h);
 float safetensors_bf16_to_f32(uint16_t h);
