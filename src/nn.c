@@ -612,20 +612,19 @@ nn_tile_avx512(const float *x, int ldx, const float *w0, const float *w1, const 
     }
 }
 
-/* nn_skinny_tile computes y rows m0.. (up to NN_TILE_M) by the columns of
+/* nn_skinny_tile computes y rows m0 .. m0 + mb (mb <= NN_TILE_M) by the columns of
  * w block nbk over k in [k0, k0 + kl), prefetching kl floats of pf_n w
  * rows from pf on meanwhile. The first k chunk (k0 == 0) stores (adding the bias,
  * and y itself with accumulate); later chunks add to y. */
 __attribute__((target("avx512f"))) static void nn_skinny_tile(const NnGemmJob *j, int nbk, int m0,
-                                                              const float *pf, int pf_n, int k0,
-                                                              int kl)
+                                                              int mb, const float *pf, int pf_n,
+                                                              int k0, int kl)
 {
     int n0 = nbk * NN_TILE_N, nb = MIN_I(NN_TILE_N, j->out - n0);
     /* A partial block repeats its last w row; the extra sums are dropped. */
     const float *w[NN_TILE_N];
     for (int t = 0; t < NN_TILE_N; t++)
         w[t] = j->w + (size_t)(n0 + MIN_I(t, nb - 1)) * j->ldw + k0;
-    int mb = MIN_I(NN_TILE_M, j->rows - m0);
     const float *x = j->x + (size_t)m0 * j->ldx + k0;
     float s[NN_TILE_M * NN_TILE_N];
     switch (mb) {
@@ -686,6 +685,11 @@ static void nn_skinny_task(void *ctx, int begin, int end, int thread)
     (void)thread;
     const NnGemmJob *j = ctx;
     int K = j->k, kc = nn_skinny_kc(K);
+    /* The rows in as few tiles as NN_TILE_M allows, of equal height: 50
+     * rows as 5 x 6 + 4 x 5 rather than 8 x 6 + 2, whose last tile would
+     * spend 6 loads on 8 FMAs. */
+    int row_tiles = (j->rows + NN_TILE_M - 1) / NN_TILE_M;
+    int row_base = j->rows / row_tiles, row_extra = j->rows % row_tiles;
     for (int p0 = begin; p0 < end; p0 += NN_PANEL_BLOCKS) {
         int p1 = MIN_I(p0 + NN_PANEL_BLOCKS, end);
         for (int k0 = 0; k0 < K; k0 += kc) {
@@ -708,16 +712,19 @@ static void nn_skinny_task(void *ctx, int begin, int end, int thread)
              * tile prefetches kl floats of a row; when the next chunk is
              * shorter (the last one) the extra lines lie beyond it, which
              * a prefetch tolerates (it never faults). */
-            int tiles = (j->rows + NN_TILE_M - 1) / NN_TILE_M * (p1 - p0);
+            int tiles = row_tiles * (p1 - p0);
             int per = MIN_I(NN_PF_MAX_ROWS, (next_rows + tiles - 1) / tiles);
             int r = 0;
-            for (int m0 = 0; m0 < j->rows; m0 += NN_TILE_M)
+            for (int rt = 0, m0 = 0; rt < row_tiles; rt++) {
+                int mb = row_base + (rt < row_extra);
                 for (int nbk = p0; nbk < p1; nbk++, r++) {
                     int first = r * per, pf_n = MIN_I(per, next_rows - first);
                     const float *pf =
                         pf_n > 0 ? j->w + (size_t)(next_first + first) * j->ldw + next_k : NULL;
-                    nn_skinny_tile(j, nbk, m0, pf, pf_n > 0 ? pf_n : 0, k0, kl);
+                    nn_skinny_tile(j, nbk, m0, mb, pf, pf_n > 0 ? pf_n : 0, k0, kl);
                 }
+                m0 += mb;
+            }
         }
         nn_act_cols(j, p0 * NN_TILE_N, MIN_I(p1 * NN_TILE_N, j->out));
     }
