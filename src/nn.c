@@ -65,6 +65,12 @@
 #ifndef NN_SKINNY_MAX_ROWS
 #define NN_SKINNY_MAX_ROWS 128
 #endif
+/* The skinny kernel passes every x row over each panel of w, so a GEMM
+ * with more rows than this runs as several, one per block of rows: the
+ * block of x then stays in L3 (512 rows of fc2's 3072 floats: 6 MB). At
+ * 1600 rows of fc2 the unblocked kernel fell to 179 GFLOP/s, against 205
+ * at 400. */
+#define NN_SKINNY_ROW_BLOCK 512
 /* The skinny kernel's tile: x rows by w rows (24 accumulators), and the
  * w blocks processed together so they stay in L2 while every x tile
  * passes over them. */
@@ -551,15 +557,15 @@ static int nn_skinny_max_rows(void)
  * nn_tile_avx512 computes sums[i * 4 + j] = dot(x row i, w row j) for
  * i < mb (a compile-time constant after inlining) and the four w rows,
  * prefetching the lines at pf + p * ldpf + k (p < pf_n: w rows of what
- * comes next) as it goes. The prefetch goes to L2 (T1), where the tiles
+ * comes next; k < pf_len) as it goes. The prefetch goes to L2 (T1), where the tiles
  * read w from anyway: a request to L1 holds one of its few miss buffers
  * until the line arrives, and with them all taken the stream from memory
  * stalled (T0 ran a text query in 7.9 ms, T1 in 6.5).
  */
 __attribute__((target("avx512f"), always_inline)) static inline void
 nn_tile_avx512(const float *x, int ldx, const float *w0, const float *w1, const float *w2,
-               const float *w3, const float *pf, int pf_n, int ldpf, int k_len, int mb,
-               float *sums)
+               const float *w3, const float *pf, int pf_n, int ldpf, int pf_len, int k_len,
+               int mb, float *sums)
 {
     __m512 acc[NN_TILE_M][NN_TILE_N];
     const float *wr[NN_TILE_N] = { w0, w1, w2, w3 };
@@ -570,8 +576,9 @@ nn_tile_avx512(const float *x, int ldx, const float *w0, const float *w1, const 
     int k = 0;
     for (; k + 16 <= k_len; k += 16) {
         __m512 wv[NN_TILE_N];
-        for (int p = 0; p < pf_n; p++)
-            _mm_prefetch((const char *)(pf + (size_t)p * ldpf + k), _MM_HINT_T1);
+        if (k < pf_len)
+            for (int p = 0; p < pf_n; p++)
+                _mm_prefetch((const char *)(pf + (size_t)p * ldpf + k), _MM_HINT_T1);
 #pragma GCC unroll 4
         for (int j = 0; j < NN_TILE_N; j++) wv[j] = _mm512_loadu_ps(wr[j] + k);
 #pragma GCC unroll 6
@@ -613,12 +620,12 @@ nn_tile_avx512(const float *x, int ldx, const float *w0, const float *w1, const 
 }
 
 /* nn_skinny_tile computes y rows m0 .. m0 + mb (mb <= NN_TILE_M) by the columns of
- * w block nbk over k in [k0, k0 + kl), prefetching kl floats of pf_n w
- * rows from pf on meanwhile. The first k chunk (k0 == 0) stores (adding the bias,
+ * w block nbk over k in [k0, k0 + kl), prefetching pf_len floats of pf_n
+ * w rows from pf on meanwhile. The first k chunk (k0 == 0) stores (adding the bias,
  * and y itself with accumulate); later chunks add to y. */
 __attribute__((target("avx512f"))) static void nn_skinny_tile(const NnGemmJob *j, int nbk, int m0,
                                                               int mb, const float *pf, int pf_n,
-                                                              int k0, int kl)
+                                                              int pf_len, int k0, int kl)
 {
     int n0 = nbk * NN_TILE_N, nb = MIN_I(NN_TILE_N, j->out - n0);
     /* A partial block repeats its last w row; the extra sums are dropped. */
@@ -627,14 +634,18 @@ __attribute__((target("avx512f"))) static void nn_skinny_tile(const NnGemmJob *j
         w[t] = j->w + (size_t)(n0 + MIN_I(t, nb - 1)) * j->ldw + k0;
     const float *x = j->x + (size_t)m0 * j->ldx + k0;
     float s[NN_TILE_M * NN_TILE_N];
+    /* One call per tile height, so that each inlined copy has a constant mb. */
+#define NN_TILE_CALL(mb_) \
+    nn_tile_avx512(x, j->ldx, w[0], w[1], w[2], w[3], pf, pf_n, j->ldw, pf_len, kl, mb_, s)
     switch (mb) {
-    case 6: nn_tile_avx512(x, j->ldx, w[0], w[1], w[2], w[3], pf, pf_n, j->ldw, kl, 6, s); break;
-    case 5: nn_tile_avx512(x, j->ldx, w[0], w[1], w[2], w[3], pf, pf_n, j->ldw, kl, 5, s); break;
-    case 4: nn_tile_avx512(x, j->ldx, w[0], w[1], w[2], w[3], pf, pf_n, j->ldw, kl, 4, s); break;
-    case 3: nn_tile_avx512(x, j->ldx, w[0], w[1], w[2], w[3], pf, pf_n, j->ldw, kl, 3, s); break;
-    case 2: nn_tile_avx512(x, j->ldx, w[0], w[1], w[2], w[3], pf, pf_n, j->ldw, kl, 2, s); break;
-    default: nn_tile_avx512(x, j->ldx, w[0], w[1], w[2], w[3], pf, pf_n, j->ldw, kl, 1, s); break;
+    case 6: NN_TILE_CALL(6); break;
+    case 5: NN_TILE_CALL(5); break;
+    case 4: NN_TILE_CALL(4); break;
+    case 3: NN_TILE_CALL(3); break;
+    case 2: NN_TILE_CALL(2); break;
+    default: NN_TILE_CALL(1); break;
     }
+#undef NN_TILE_CALL
     int first = k0 == 0;
     int add_y = j->accumulate || !first;
     const float *bias = first ? j->b : NULL;
@@ -708,10 +719,8 @@ static void nn_skinny_task(void *ctx, int begin, int end, int thread)
             /* The tiles share the prefetch of the next next_rows w rows,
              * per rows each: more than one when the x tiles are few (a
              * 7-token text has 2 per block, a pooled row 1), so that the
-             * whole next panel is requested while this one computes. A
-             * tile prefetches kl floats of a row; when the next chunk is
-             * shorter (the last one) the extra lines lie beyond it, which
-             * a prefetch tolerates (it never faults). */
+             * whole next panel is requested while this one computes. */
+            int next_kl = MIN_I(kc, K - next_k);
             int tiles = row_tiles * (p1 - p0);
             int per = MIN_I(NN_PF_MAX_ROWS, (next_rows + tiles - 1) / tiles);
             int r = 0;
@@ -721,7 +730,7 @@ static void nn_skinny_task(void *ctx, int begin, int end, int thread)
                     int first = r * per, pf_n = MIN_I(per, next_rows - first);
                     const float *pf =
                         pf_n > 0 ? j->w + (size_t)(next_first + first) * j->ldw + next_k : NULL;
-                    nn_skinny_tile(j, nbk, m0, mb, pf, pf_n > 0 ? pf_n : 0, k0, kl);
+                    nn_skinny_tile(j, nbk, m0, mb, pf, pf_n > 0 ? pf_n : 0, next_kl, k0, kl);
                 }
                 m0 += mb;
             }
@@ -785,10 +794,47 @@ int nn_padded_ld(int n)
     return n % 1024 == 0 ? n + 16 : n;
 }
 
+/* nn_linear_empty is nn_linear_multi for in == 0: no products, so y =
+ * act(b (+ y)). The kernels assume at least one term. */
+static void nn_linear_empty(int rows, const NnLinearOut *o)
+{
+    int ldy = o->ldy > 0 ? o->ldy : o->out;
+    NnGemmJob j = { NULL, o->w, o->b, o->y, rows, 0, o->out, 0, 0, ldy, o->accumulate, o->act, 0 };
+    for (int r = 0; r < rows; r++) {
+        float *yr = o->y + (size_t)r * ldy;
+        for (int c = 0; c < o->out; c++)
+            yr[c] = (o->accumulate ? yr[c] : 0.0f) + (o->b ? o->b[c] : 0.0f);
+    }
+    nn_act_cols(&j, 0, o->out);
+}
+
 void nn_linear_multi(const float *x, int ldx, int rows, int in, const NnLinearOut *outs, int n)
 {
     if (rows <= 0 || n <= 0) return;
+    if (in <= 0) {
+        for (int i = 0; i < n; i++) nn_linear_empty(rows, &outs[i]);
+        return;
+    }
     if (ldx <= 0) ldx = in;
+#ifdef NN_HAVE_X86
+    if (rows > NN_SKINNY_ROW_BLOCK && rows <= nn_skinny_max_rows()) {
+        /* Equal row blocks, one region each (see NN_SKINNY_ROW_BLOCK). */
+        int blocks = (rows + NN_SKINNY_ROW_BLOCK - 1) / NN_SKINNY_ROW_BLOCK;
+        int per = (rows + blocks - 1) / blocks;
+        for (int r0 = 0; r0 < rows; r0 += per) {
+            int nr = MIN_I(per, rows - r0);
+            NnLinearOut part[NN_LINEAR_MAX_OUTS];
+            for (int i = 0; i < n && i < NN_LINEAR_MAX_OUTS; i++) {
+                part[i] = outs[i];
+                part[i].y = outs[i].y + (size_t)r0 * (outs[i].ldy > 0 ? outs[i].ldy : outs[i].out);
+            }
+            nn_linear_multi(x + (size_t)r0 * ldx, ldx, nr, in, part, MIN_I(n, NN_LINEAR_MAX_OUTS));
+        }
+        if (n > NN_LINEAR_MAX_OUTS)
+            nn_linear_multi(x, ldx, rows, in, outs + NN_LINEAR_MAX_OUTS, n - NN_LINEAR_MAX_OUTS);
+        return;
+    }
+#endif
     if (n > NN_LINEAR_MAX_OUTS) {
         /* A caller bug; compute it correctly in two calls rather than fail. */
         nn_linear_multi(x, ldx, rows, in, outs, NN_LINEAR_MAX_OUTS);
@@ -811,8 +857,7 @@ void nn_linear_multi(const float *x, int ldx, int rows, int in, const NnLinearOu
         const NnLinearOut *o = &outs[i];
         NnGemmJob *j = &mj.jobs[i];
         *j = (NnGemmJob){ x, o->w, o->b, o->y, rows, in, o->out, ldx, in,
-                          o->ldy > 0 ? o->ldy : o->out, o->accumulate,
-                          o->accumulate ? NN_ACT_NONE : o->act, 0 };
+                          o->ldy > 0 ? o->ldy : o->out, o->accumulate, o->act, 0 };
         int units;
         if (skinny) {
             units = (o->out + NN_TILE_N - 1) / NN_TILE_N;
@@ -945,7 +990,8 @@ nn_weighted_sum_avx512(const float *p, int ldp, int rows, int cols, int causal, 
                 nn_ws_rows64(p0, p0, n0, n0, v + d, ldv, o0 + d, o0 + d, 1);
         }
         for (; d < width; d += 16) {
-            __mmask16 m = d + 16 <= width ? (__mmask16)0xffff : (__mmask16)((1u << (width - d)) - 1);
+            __mmask16 m =
+                d + 16 <= width ? (__mmask16)0xffff : (__mmask16)((1u << (width - d)) - 1);
             for (int r = 0; r < mr; r++) {
                 const float *pr = r ? p1 : p0;
                 int n = r ? n1 : n0;
@@ -986,9 +1032,10 @@ static void nn_weighted_sum(const float *p, int ldp, int rows, int cols, int cau
 }
 
 /*
- * nn_attention_head: one head of one sequence. scratch holds t * t +
- * head_dim * t floats: the scores, then k transposed, so that q k^T is
- * also an axpy-form product (with head_dim = 64 a dot-product kernel
+ * nn_attention_head: one head of one sequence. scratch holds
+ * NN_ATTENTION_SCRATCH(t, hd) floats: the scores (t rows), then k
+ * transposed (hd rows), rows padded to NN_ATTENTION_PAD(t), so that q k^T
+ * is also an axpy-form product (with head_dim = 64 a dot-product kernel
  * would spend more on horizontal sums than on the products).
  */
 static void nn_attention_head(const float *q, const float *k, const float *v, int ld, int t,

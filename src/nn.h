@@ -62,7 +62,7 @@ void nn_linear(const float *x, int rows, int in, const float *w, const float *b,
 typedef enum { NN_ACT_NONE = 0, NN_ACT_QUICK_GELU, NN_ACT_GELU } NnAct;
 
 /* One output of nn_linear_multi: y (rows, out) = act(x @ w^T + b), or
- * y += x @ w^T + b with accumulate (then act must be NN_ACT_NONE). */
+ * with accumulate y = act(y + x @ w^T + b). */
 typedef struct {
     const float *w; /* (out, in) */
     const float *b; /* (out) or NULL */

@@ -73,7 +73,7 @@ static double check_linear(int rows, int in, int ldx, const int *outs, int nout,
                     acc += t;
                     mag += fabs(t);
                 }
-                double want = accumulate ? y0[i][(size_t)r * ldy + c] + acc : ref_act(acc, act);
+                double want = ref_act((accumulate ? y0[i][(size_t)r * ldy + c] : 0.0) + acc, act);
                 double got = o[i].y[(size_t)r * ldy + c];
                 double tol = 1e-5 * (mag + fabs(want)) + 1e-6;
                 double e = fabs(got - want) / tol;
@@ -114,7 +114,8 @@ TEST(test_linear_shapes)
            sizeof rows / sizeof *rows * (sizeof ins / sizeof *ins) * (sizeof outs / sizeof *outs));
 }
 
-/* Accumulate (the residual), no bias, padded strides for x and y. */
+/* Accumulate (the residual), no bias, padded strides for x and y; the
+ * activation over an accumulated sum; a layer with no inputs. */
 TEST(test_linear_accumulate_strided)
 {
     static const int out[] = { 68 };
@@ -126,18 +127,29 @@ TEST(test_linear_accumulate_strided)
     }
     ASSERT_EQ_INT(nn_padded_ld(768), 768);
     ASSERT_EQ_INT(nn_padded_ld(2048), 2064);
+    /* The activation applies to the accumulated sum. */
+    double e = check_linear(13, 770, 770, out, 1, 1, 1, NN_ACT_QUICK_GELU, 0);
+    if (!(e <= 1.0)) HARNESS_FAIL("accumulate + quick_gelu: error %.3g x tolerance", e);
+    /* No inputs at all: y = act(b (+ y)). */
+    for (int acc = 0; acc <= 1; acc++) {
+        e = check_linear(5, 0, 0, out, 1, 1, acc, NN_ACT_GELU, 1);
+        if (!(e <= 1.0)) HARNESS_FAIL("in = 0, accumulate %d: error %.3g x tolerance", acc, e);
+    }
 }
 
 /* Three outputs of different widths in one region, and the fused
- * activations, on both GEMM paths. */
+ * activations; with 9, 159 and 309 rows, and 1100 (three row blocks of
+ * the skinny kernel where it takes that many rows: AMD CPUs). The other
+ * GEMM path runs in test_without_avx512. */
 TEST(test_linear_multi_and_activations)
 {
     static const int outs[] = { 64, 36, 100 };
     static const NnAct acts[] = { NN_ACT_NONE, NN_ACT_QUICK_GELU, NN_ACT_GELU };
     for (int a = 0; a < 3; a++)
-        for (int rows = 9; rows <= 309; rows += 150) {
+        for (int rows = 9; rows <= 1100; rows = rows < 309 ? rows + 150 : 1100) {
             double e = check_linear(rows, 200, 200, outs, 3, 1, 0, acts[a], a == 1);
             if (!(e <= 1.0)) HARNESS_FAIL("act %d rows %d: error %.3g x tolerance", a, rows, e);
+            if (rows == 1100) break;
         }
 }
 
@@ -178,7 +190,7 @@ static double check_attention(int heads, int hd)
     int slots = nn_get_threads();
     size_t slot = NN_ATTENTION_SCRATCH(50, hd);
     float *scratch = malloc((size_t)slots * slot * sizeof(float));
-    double ref[128], worst = 0;
+    double ref[128], worst = 0; /* hd <= 128 */
     for (int causal = 0; causal <= 1; causal++) {
         nn_attention_batch(q, k, v, D, off, lens, NSEQ, heads, hd, causal, scratch, slot, slots,
                            out);
@@ -195,10 +207,21 @@ static double check_attention(int heads, int hd)
                     }
                 }
     }
-    /* Pooled: one query per sequence (row 0, as the vision tower pools,
-     * against all keys), gathered into rows 0..NSEQ-1. */
+    /* Pooled: one query per sequence against all its keys, gathered into
+     * rows 0..NSEQ-1: the last row of each sequence, as the text tower
+     * pools, must give exactly what causal attention gave that row (still
+     * in out), and row 0, as the vision tower pools, the reference. */
     float *qp = malloc((size_t)NSEQ * D * sizeof(float));
     float *op = malloc((size_t)NSEQ * D * sizeof(float));
+    for (int s = 0; s < NSEQ; s++)
+        memcpy(qp + (size_t)s * D, q + (size_t)(off[s] + lens[s] - 1) * D,
+               (size_t)D * sizeof(float));
+    nn_attention_pooled(qp, k, v, D, off, lens, NSEQ, heads, hd, scratch, slot, slots, op);
+    for (int s = 0; s < NSEQ; s++)
+        for (int c = 0; c < D; c++) {
+            double e = fabs(op[(size_t)s * D + c] - out[(size_t)(off[s] + lens[s] - 1) * D + c]);
+            if (!(e <= worst)) worst = e;
+        }
     for (int s = 0; s < NSEQ; s++)
         memcpy(qp + (size_t)s * D, q + (size_t)off[s] * D, (size_t)D * sizeof(float));
     nn_attention_pooled(qp, k, v, D, off, lens, NSEQ, heads, hd, scratch, slot, slots, op);
@@ -222,11 +245,12 @@ static double check_attention(int heads, int hd)
     return worst;
 }
 
-/* Head sizes 64 (ViT-B, whole 64-column blocks), 48 and 80 (masked tails). */
+/* Head sizes 64 (ViT-B: whole 64-column blocks), 48 and 80 (16-column
+ * passes), 40 and 104 (partial vectors: masked loads, scalar tails). */
 TEST(test_attention_full_and_pooled)
 {
-    static const int hds[] = { 64, 48, 80 };
-    for (int i = 0; i < 3; i++) {
+    static const int hds[] = { 64, 48, 80, 40, 104 };
+    for (size_t i = 0; i < sizeof hds / sizeof *hds; i++) {
         double worst = check_attention(3, hds[i]);
         printf("  attention head_dim %d (full, causal, pooled): max |diff| %.3g\n", hds[i], worst);
         ASSERT_LE(worst, 1e-5);

@@ -200,6 +200,75 @@ TEST(test_bulk_conversion)
     free(got);
 }
 
+/*
+ * test_release_keeps_neighbours builds a file with an F16 tensor spanning
+ * several pages, an F32 tensor sharing its last page (used in place, as
+ * clip does) and an F32 tensor at an odd offset, converts and releases
+ * the F16 one, and checks that the neighbour still reads its values, the
+ * released tensor converts again to the same floats, and the misaligned
+ * F32 copies exactly.
+ */
+TEST(test_release_keeps_neighbours)
+{
+    enum { NA = 5000, NB = 1500, NC = 7 };
+    /* Data: a (F16, 10000 bytes), b (F32, 6000 bytes), 1 byte, c (F32). */
+    size_t data_len = 2 * NA + 4 * NB + 1 + 4 * NC;
+    char hdr[512];
+    int hl = snprintf(hdr, sizeof hdr,
+                      "{\"a\":{\"dtype\":\"F16\",\"shape\":[%d],\"data_offsets\":[0,%d]},"
+                      "\"b\":{\"dtype\":\"F32\",\"shape\":[%d],\"data_offsets\":[%d,%d]},"
+                      "\"pad\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[%d,%d]},"
+                      "\"c\":{\"dtype\":\"F32\",\"shape\":[%d],\"data_offsets\":[%d,%d]}}",
+                      NA, 2 * NA, NB, 2 * NA, 2 * NA + 4 * NB, 2 * NA + 4 * NB,
+                      2 * NA + 4 * NB + 1, NC, 2 * NA + 4 * NB + 1, (int)data_len);
+    while (hl % 8) hdr[hl++] = ' ';
+    size_t len = 8 + (size_t)hl + data_len;
+    unsigned char *file = calloc(1, len);
+    for (int i = 0; i < 8; i++) file[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+    memcpy(file + 8, hdr, (size_t)hl);
+    unsigned char *data = file + 8 + hl;
+    for (int i = 0; i < NA; i++) {
+        uint16_t h = (uint16_t)(0x3c00 + i % 1000); /* 1.0 and up */
+        memcpy(data + 2 * i, &h, 2);
+    }
+    for (int i = 0; i < NB; i++) {
+        float f = (float)i * 0.5f;
+        memcpy(data + 2 * NA + 4 * i, &f, 4);
+    }
+    for (int i = 0; i < NC; i++) {
+        float f = -(float)i;
+        memcpy(data + 2 * NA + 4 * NB + 1 + 4 * i, &f, 4);
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/release.safetensors", tmpdir);
+    ASSERT_OK(write_file(path, file, len));
+    free(file);
+    SafeTensors *st = NULL;
+    char err[512];
+    ASSERT_OK(safetensors_open(path, &st, err, sizeof err));
+    const SafeTensor *a = safetensors_find(st, "a"), *b = safetensors_find(st, "b");
+    const SafeTensor *c = safetensors_find(st, "c");
+    ASSERT_TRUE(a && b && c);
+    float *fa = malloc(NA * sizeof *fa), *fa2 = malloc(NA * sizeof *fa2);
+    safetensors_to_f32(a, 0, NA, fa);
+    safetensors_release(st, a);
+    const float *fb = b->data; /* F32 in place, 4-byte aligned */
+    int bad = 0;
+    for (int i = 0; i < NB; i++) bad += fb[i] != (float)i * 0.5f;
+    safetensors_to_f32(a, 0, NA, fa2);
+    for (int i = 0; i < NA; i++) {
+        bad += fa[i] != fa2[i];
+        bad += fa[i] != safetensors_f16_to_f32((uint16_t)(0x3c00 + i % 1000));
+    }
+    float fc[NC];
+    safetensors_to_f32(c, 0, NC, fc);
+    for (int i = 0; i < NC; i++) bad += fc[i] != -(float)i;
+    free(fa);
+    free(fa2);
+    safetensors_close(st);
+    ASSERT_EQ_INT(bad, 0);
+}
+
 TEST(test_missing_file)
 {
     SafeTensors *st = (SafeTensors *)1;
@@ -390,6 +459,7 @@ int main(void)
     RUN(test_open_fixture);
     RUN(test_half_conversions);
     RUN(test_bulk_conversion);
+    RUN(test_release_keeps_neighbours);
     RUN(test_missing_file);
     RUN(test_good_copy_loads);
     RUN(test_truncated);
