@@ -51,6 +51,8 @@
 
 #include <cblas.h>
 
+#include "util.h"
+
 /* Floats processed per step by the vectorisable kernels (one AVX-512
  * register; two AVX2 registers). */
 #define NN_LANES 16
@@ -205,7 +207,7 @@ static void *nn_worker(void *arg)
 /*
  * nn_pool_threads returns the pool size, deciding it on first use: the
  * number of threads OpenBLAS would use (OPENBLAS_NUM_THREADS, else one per
- * core). From then on OpenBLAS itself runs single-threaded and nn splits
+ * core, capped by the CPUs a cgroup quota allows: cpu_count). From then on OpenBLAS itself runs single-threaded and nn splits
  * large GEMMs over the pool instead: OpenBLAS's idle workers spin (with
  * sched_yield) for about 0.1 s after each call, and on a two-core machine
  * they then steal the core from the pool's own work that follows (a
@@ -219,6 +221,13 @@ static int nn_pool_threads(void)
         n = nn_pool.nthreads;
         if (n <= 0) {
             n = openblas_get_num_threads();
+            /* OpenBLAS counts cores; a CPU quota (docker --cpus) is not
+             * one, unless OPENBLAS_NUM_THREADS says what to use. */
+            const char *env = getenv("OPENBLAS_NUM_THREADS");
+            if (!(env && *env)) {
+                int cpus = cpu_count();
+                if (cpus < n) n = cpus;
+            }
             if (n < 1) n = 1;
             if (n > NN_MAX_THREADS) n = NN_MAX_THREADS;
             openblas_set_num_threads(1);

@@ -31,8 +31,8 @@
 #define NN_ENV_NO_AVX512 "VITRINE_NN_NO_AVX512"
 
 /* nn_set_threads sets the number of threads one kernel call uses (0 or
- * less: keep the default, OpenBLAS's: OPENBLAS_NUM_THREADS or one per
- * core). */
+ * less: keep the default: OPENBLAS_NUM_THREADS, else one per CPU the
+ * process may use, cgroup quotas counted). */
 void nn_set_threads(int n);
 int nn_get_threads(void);
 /*

@@ -10,12 +10,14 @@
 #include "util.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "log.h"
@@ -208,4 +210,116 @@ void rwlock_init_writer_pref(pthread_rwlock_t *l)
     pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(l, &attr);
     pthread_rwlockattr_destroy(&attr);
+}
+
+int cpu_quota_cpus(const char *quota, const char *period)
+{
+    char *end;
+    errno = 0;
+    long long q = strtoll(quota, &end, 10);
+    if (errno || end == quota || q <= 0) return 0; /* "max", -1, junk */
+    errno = 0;
+    long long p = strtoll(period, &end, 10);
+    if (errno || end == period || p <= 0) return 0;
+    long long cpus = (q + p - 1) / p;
+    return cpus > 4096 ? 4096 : (int)cpus;
+}
+
+/* cpu_read_line reads the first line of a small file into buf; 0 or -1. */
+static int cpu_read_line(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char *ok = fgets(buf, (int)len, f);
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
+/* cpu_dir_quota returns the quota in CPUs set on cgroup directory dir
+ * (v2 when v2 is set, else v1), 0 when none or unreadable. */
+static int cpu_dir_quota(const char *dir, int v2)
+{
+    char path[4200], line[128], period[64];
+    if (v2) {
+        if (snprintf(path, sizeof path, "%s/cpu.max", dir) >= (int)sizeof path) return 0;
+        if (cpu_read_line(path, line, sizeof line) != 0) return 0;
+        char *sp = strchr(line, ' ');
+        if (!sp) return 0;
+        *sp = '\0';
+        return cpu_quota_cpus(line, sp + 1);
+    }
+    if (snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir) >= (int)sizeof path ||
+        cpu_read_line(path, line, sizeof line) != 0)
+        return 0;
+    if (snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir) >= (int)sizeof path ||
+        cpu_read_line(path, period, sizeof period) != 0)
+        return 0;
+    return cpu_quota_cpus(line, period);
+}
+
+/*
+ * cpu_cgroup_quota returns the smallest CPU quota on the process's cgroup
+ * and its ancestors (a parent's quota binds its children too), 0 when
+ * there is none. The cgroup's path comes from /proc/self/cgroup; inside a
+ * container whose /sys/fs/cgroup is its own cgroup the path may not exist
+ * there, and the walk then still reaches the mount's root.
+ */
+static int cpu_cgroup_quota(void)
+{
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    char line[4096], rel[4096] = "";
+    int v2 = 1;
+    const char *base = "/sys/fs/cgroup";
+    if (f) {
+        while (fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\n")] = '\0';
+            /* "hierarchy-id:controllers:path"; v2's line is "0::path". */
+            char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+            if (!c2) continue;
+            *c2 = '\0';
+            const char *ctl = c1 + 1;
+            int is_cpu = 0;
+            for (const char *t = ctl; *t;) {
+                size_t l = strcspn(t, ",");
+                if (l == 3 && !strncmp(t, "cpu", 3)) is_cpu = 1;
+                t += l + (t[l] == ',');
+            }
+            if (is_cpu) {
+                /* v1 wins over v2's line: on a hybrid system cpu is on v1. */
+                snprintf(rel, sizeof rel, "%s", c2 + 1);
+                v2 = 0;
+                struct stat st;
+                base = stat("/sys/fs/cgroup/cpu", &st) == 0 ? "/sys/fs/cgroup/cpu"
+                                                             : "/sys/fs/cgroup/cpu,cpuacct";
+                break;
+            }
+            if (!*ctl) snprintf(rel, sizeof rel, "%s", c2 + 1);
+        }
+        fclose(f);
+    }
+    int best = 0;
+    char dir[4200];
+    for (;;) {
+        snprintf(dir, sizeof dir, "%s%s", base, rel);
+        int q = cpu_dir_quota(dir, v2);
+        if (q > 0 && (best == 0 || q < best)) best = q;
+        char *slash = strrchr(rel, '/');
+        if (!slash || !*rel) break;
+        *slash = '\0';
+    }
+    return best;
+}
+
+int cpu_count(void)
+{
+    int n = 0;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+    if (n <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c > 0 ? (int)c : 1;
+    }
+    int quota = cpu_cgroup_quota();
+    if (quota > 0 && quota < n) n = quota;
+    return n;
 }

@@ -68,6 +68,25 @@ uint64_t now_ns(void);
  */
 int file_read_all(const char *path, size_t max_bytes, char **out, size_t *out_len);
 
+/*
+ * cpu_quota_cpus turns a CPU quota into whole CPUs, rounded up: quota
+ * microseconds of CPU time per period microseconds (cgroup v2's cpu.max
+ * holds "quota period" or "max period"; v1 has them in cpu.cfs_quota_us
+ * and cpu.cfs_period_us, -1 meaning none). 0 means no limit (quota "max",
+ * negative, or unparsable).
+ */
+int cpu_quota_cpus(const char *quota, const char *period);
+
+/*
+ * cpu_count returns the CPUs this process may run on: its affinity mask
+ * (docker --cpuset-cpus, taskset), capped by a cgroup CPU quota (docker
+ * --cpus, a VPS's CPU limit), which the core count does not show. A
+ * thread pool sized from the core count alone would, on a 16-core host
+ * with a 1-CPU quota, run 16 threads that mostly wait for the quota.
+ * At least 1.
+ */
+int cpu_count(void);
+
 /* env_or returns getenv(name) when set and non-empty, otherwise fallback. */
 const char *env_or(const char *name, const char *fallback);
 

@@ -7,6 +7,7 @@
  */
 #include "util.h"
 
+#include <sched.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -235,6 +236,32 @@ TEST(test_arena_big_keeps_head)
     arena_free(&a);
 }
 
+/* A cgroup CPU quota in whole CPUs, rounded up; an affinity mask of one
+ * CPU makes cpu_count 1. */
+TEST(test_cpu_quota_and_count)
+{
+    ASSERT_EQ_INT(cpu_quota_cpus("max", "100000\n"), 0);
+    ASSERT_EQ_INT(cpu_quota_cpus("-1\n", "100000\n"), 0);
+    ASSERT_EQ_INT(cpu_quota_cpus("150000", "100000\n"), 2);
+    ASSERT_EQ_INT(cpu_quota_cpus("50000\n", "100000"), 1);
+    ASSERT_EQ_INT(cpu_quota_cpus("200000", "100000"), 2);
+    ASSERT_EQ_INT(cpu_quota_cpus("junk", "100000"), 0);
+    ASSERT_EQ_INT(cpu_quota_cpus("100000", "0"), 0);
+    int n = cpu_count();
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    ASSERT_TRUE(n >= 1 && n <= online);
+    cpu_set_t old, one;
+    ASSERT_OK(sched_getaffinity(0, sizeof old, &old));
+    int first = 0;
+    while (first < CPU_SETSIZE && !CPU_ISSET(first, &old)) first++;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    ASSERT_OK(sched_setaffinity(0, sizeof one, &one));
+    int n1 = cpu_count();
+    ASSERT_OK(sched_setaffinity(0, sizeof old, &old));
+    ASSERT_EQ_INT(n1, 1);
+}
+
 int main(void)
 {
     RUN(test_buf_append);
@@ -246,5 +273,6 @@ int main(void)
     RUN(test_env_and_clock);
     RUN(test_arena_alignment_and_contents);
     RUN(test_arena_big_keeps_head);
+    RUN(test_cpu_quota_and_count);
     return harness_report(__FILE__);
 }
