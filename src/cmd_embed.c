@@ -4,7 +4,7 @@
  * own sgemm rate on this machine).
  *
  * embed keeps the argument order: every --text and --image becomes one
- * input; images are decoded and preprocessed one by one, then encoded in
+ * input; images are decoded and preprocessed in parallel, then encoded in
  * batches of CLIP_DEFAULT_BATCH (one GEMM per layer for the batch), texts
  * are tokenized and encoded in one ragged batch; then one JSON object per
  * input is printed in the original order. An input that fails (unreadable
@@ -66,39 +66,70 @@ static void embed_usage(FILE *f)
             EMBED_DEFAULT_WEIGHTS);
 }
 
-/* embed_images preprocesses and encodes the image inputs, in batches. */
+/* One batch of image inputs being read and preprocessed in parallel. */
+typedef struct {
+    const ClipModel *m;
+    EmbedInput **in; /* (n) the batch's inputs */
+    float *px;       /* (n, plane) their pixels */
+    size_t plane;
+} EmbedPrepJob;
+
+/* embed_prep_task reads and preprocesses images [begin, end) of a batch;
+ * each input records its own result, so threads share nothing. */
+static void embed_prep_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    const EmbedPrepJob *j = ctx;
+    for (int b = begin; b < end; b++) {
+        EmbedInput *e = j->in[b];
+        char *bytes = NULL;
+        size_t len = 0;
+        int rc = file_read_all(e->arg, EMBED_MAX_FILE_BYTES, &bytes, &len);
+        if (rc != 0) {
+            e->rc = rc;
+            snprintf(e->err, sizeof e->err, "%s: %s", e->arg,
+                     rc == ERR_NOTFOUND ? "no such file" : err_str(rc));
+            continue;
+        }
+        e->rc = clip_preprocess_image(j->m, bytes, len, j->px + (size_t)b * j->plane, e->err,
+                                      sizeof e->err);
+        free(bytes);
+    }
+}
+
+/*
+ * embed_images preprocesses and encodes the image inputs in batches of
+ * CLIP_DEFAULT_BATCH. The images of a batch are decoded in parallel, one
+ * per thread at a time: decoding a 6-megapixel JPEG takes longer than
+ * embedding it, and would otherwise leave all but one core idle.
+ */
 static void embed_images(const ClipModel *m, ClipState *st, EmbedInput *in, int n, int normalize)
 {
-    int S = clip_image_size(m);
+    int S = clip_image_size(m), E = clip_embed_dim(m);
     size_t plane = (size_t)3 * S * S;
     float *px = xmalloc((size_t)CLIP_DEFAULT_BATCH * plane * sizeof *px);
-    float *out = xmalloc((size_t)CLIP_DEFAULT_BATCH * clip_embed_dim(m) * sizeof *out);
+    float *out = xmalloc((size_t)CLIP_DEFAULT_BATCH * E * sizeof *out);
     EmbedInput *batch[CLIP_DEFAULT_BATCH];
-    int nb = 0;
-    for (int i = 0; i <= n; i++) {
-        if (i < n && in[i].is_image) {
-            char *bytes = NULL;
-            size_t len = 0;
-            int rc = file_read_all(in[i].arg, EMBED_MAX_FILE_BYTES, &bytes, &len);
-            if (rc != 0) {
-                in[i].rc = rc;
-                snprintf(in[i].err, sizeof in[i].err, "%s: %s", in[i].arg,
-                         rc == ERR_NOTFOUND ? "no such file" : err_str(rc));
-                continue;
-            }
-            rc = clip_preprocess_image(m, bytes, len, px + (size_t)nb * plane, in[i].err,
-                                       sizeof in[i].err);
-            free(bytes);
-            in[i].rc = rc;
-            if (rc == 0) batch[nb++] = &in[i];
+    int i = 0;
+    while (i < n) {
+        int nb = 0;
+        for (; i < n && nb < CLIP_DEFAULT_BATCH; i++)
+            if (in[i].is_image) batch[nb++] = &in[i];
+        if (nb == 0) break;
+        EmbedPrepJob job = { m, batch, px, plane };
+        nn_parallel(embed_prep_task, &job, nb, 0);
+        /* Move the pixels of the images that decoded together. */
+        int ok = 0;
+        for (int b = 0; b < nb; b++) {
+            if (batch[b]->rc != 0) continue;
+            if (ok != b)
+                memmove(px + (size_t)ok * plane, px + (size_t)b * plane, plane * sizeof *px);
+            batch[ok++] = batch[b];
         }
-        if (nb == CLIP_DEFAULT_BATCH || (i == n && nb > 0)) {
-            clip_encode_images(m, st, px, nb, out, normalize);
-            for (int b = 0; b < nb; b++)
-                memcpy(batch[b]->emb, out + (size_t)b * clip_embed_dim(m),
-                       (size_t)clip_embed_dim(m) * sizeof *out);
-            nb = 0;
-        }
+        if (ok == 0) continue;
+        clip_encode_images(m, st, px, ok, out, normalize);
+        for (int b = 0; b < ok; b++)
+            memcpy(batch[b]->emb, out + (size_t)b * E, (size_t)E * sizeof *out);
     }
     free(px);
     free(out);

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# embed.sh - the `vitrine embed` contract, end to end with the real binary,
+# against the fixture model's expected outputs (transformers' numbers):
+# one JSON line per input in argument order, kind and input echoed, unit
+# embeddings matching the reference (cosine >= 0.99999 for PNG and text,
+# JPEG within stb's decoder difference), --raw giving the unnormalised
+# projection, and inputs that fail (a missing file, a file that is not an
+# image, invalid UTF-8) giving an "error" line without stopping the others,
+# with exit status 1. More images than one batch (8) are given, so the
+# parallel decoding and the batching are both crossed.
+# VITRINE_BIN is exported by tests/run.sh; fixtures from VITRINE_FIXTURES.
+set -u
+BIN=${VITRINE_BIN:-./vitrine}
+FIX=${VITRINE_FIXTURES:-../shared/fixtures/clip}
+MODEL=$FIX/models/tiny-p32
+EXPECTED=$FIX/expected/tiny-p32/outputs.json
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() {
+    echo "embed.sh: FAIL: $*"
+    exit 1
+}
+[ -f "$EXPECTED" ] || fail "no fixture outputs at $EXPECTED"
+printf 'this is not an image' >"$work/junk.png"
+
+imgs=(astronaut.png chelsea.png coffee.png astronaut_q95_444.jpg block.png camera.png
+      astronaut_progressive.jpg coffee_gray.jpg astronaut_alpha_gradient.png checker_bilevel.png)
+args=(--text "a photo of a cat")
+for i in "${imgs[@]}"; do args+=(--image "$FIX/images/$i"); done
+args+=(--image "$work/missing.jpg" --text $'bad \xff utf-8' --image "$work/junk.png"
+       --text "a red summer dress")
+
+"$BIN" embed --weights "$MODEL" "${args[@]}" >"$work/out.jsonl" 2>"$work/err.txt"
+status=$?
+[ $status -eq 1 ] || fail "exit status $status with failing inputs, expected 1 ($(cat "$work/err.txt"))"
+"$BIN" embed --weights "$MODEL" --raw --text "a photo of a cat" --image "$FIX/images/astronaut.png" \
+    >"$work/raw.jsonl" 2>>"$work/err.txt" || fail "--raw run failed: $(cat "$work/err.txt")"
+
+/usr/bin/env python3 - "$work/out.jsonl" "$work/raw.jsonl" "$EXPECTED" "$FIX/images" "$work" "${imgs[@]}" <<'EOF' || exit 1
+import json, math, sys
+out, raw, expected, imgdir, work, *imgs = sys.argv[1:]
+exp = json.load(open(expected))
+texts = {t["text"]: t["text_embeds"] for t in exp["texts"]}
+lines = [json.loads(l) for l in open(out)]
+
+def fail(msg):
+    print("embed.sh: FAIL: " + msg)
+    sys.exit(1)
+
+def cos(a, b):
+    return sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+
+want = [("text", "a photo of a cat", None)]
+want += [("image", imgdir + "/" + i, None) for i in imgs]
+want += [("image", work + "/missing.jpg", "no such file"), ("text", "bad \ufffd utf-8", "UTF-8"),
+         ("image", work + "/junk.png", "image"), ("text", "a red summer dress", None)]
+if len(lines) != len(want):
+    fail(f"{len(lines)} lines for {len(want)} inputs")
+worst_png = worst_jpg = 1.0
+for n, (line, (kind, inp, err)) in enumerate(zip(lines, want)):
+    if line.get("kind") != kind or line.get("input") != inp:
+        fail(f"line {n}: kind/input {line.get('kind')!r} {line.get('input')!r}, want {kind!r} {inp!r}")
+    if err:
+        if "error" not in line or err not in line["error"] or "embedding" in line:
+            fail(f"line {n}: want an error mentioning {err!r}, got {line}")
+        continue
+    e = line.get("embedding")
+    if not e or "error" in line:
+        fail(f"line {n}: no embedding: {line}")
+    if abs(math.sqrt(sum(x * x for x in e)) - 1) > 1e-5:
+        fail(f"line {n}: embedding is not unit length")
+    ref = texts[inp] if kind == "text" else exp["images"][inp.rsplit("/", 1)[1]]["image_embeds"]
+    c = cos(e, ref)
+    if inp.endswith(".jpg"):
+        worst_jpg = min(worst_jpg, c)
+    else:
+        worst_png = min(worst_png, c)
+if worst_png < 0.99999:
+    fail(f"worst cosine for PNG and text {worst_png:.7f} < 0.99999")
+if worst_jpg < 0.9999:
+    fail(f"worst cosine for JPEG {worst_jpg:.7f} < 0.9999")
+# --raw: the projection itself, which the fixture's normalised embedding is a scaling of.
+r = [json.loads(l) for l in open(raw)]
+for line, ref in ((r[0], texts["a photo of a cat"]), (r[1], exp["images"]["astronaut.png"]["image_embeds"])):
+    e = line["embedding"]
+    norm = math.sqrt(sum(x * x for x in e))
+    if abs(norm - 1) < 1e-3:
+        fail("--raw printed a unit vector")
+    if cos(e, ref) < 0.99999:
+        fail(f"--raw {line['input']}: cosine {cos(e, ref):.7f}")
+print(f"embed.sh: ok ({len(lines)} inputs; worst cosine PNG/text {worst_png:.7f}, JPEG {worst_jpg:.7f})")
+EOF
