@@ -610,11 +610,28 @@ static NnAct clip_act(const ClipTowerConfig *c)
     return c->gelu_exact ? NN_ACT_GELU : NN_ACT_QUICK_GELU;
 }
 
+/*
+ * clip_block_out finishes encoder layer L for rows rows of the residual
+ * stream x (rows, D), given their attention output in s->attn:
+ *   x = x + out_proj(attn); x = x + fc2(act(fc1(layer_norm2(x))))
+ */
+static void clip_block_out(const ClipTowerConfig *c, const ClipLayer *L, ClipState *s, int rows,
+                           float *x)
+{
+    int D = c->width, I = c->mlp, ldm = nn_padded_ld(I);
+    nn_linear(s->attn, rows, D, L->o_w, L->o_b, D, x, 1);
+    nn_layernorm(x, rows, D, L->ln2_w, L->ln2_b, c->eps, s->h);
+    NnLinearOut fc1 = { L->fc1_w, L->fc1_b, I, s->mlp, 0, clip_act(c), ldm };
+    nn_linear_multi(s->h, 0, rows, D, &fc1, 1);
+    NnLinearOut fc2 = { L->fc2_w, L->fc2_b, D, x, 1, NN_ACT_NONE, 0 };
+    nn_linear_multi(s->mlp, ldm, rows, I, &fc2, 1);
+}
+
 /* clip_block runs encoder layer L over every row of s->x (rows, D). */
 static void clip_block(const ClipTowerConfig *c, const ClipLayer *L, ClipState *s, int rows,
                        int nseq, int causal)
 {
-    int D = c->width, I = c->mlp, H = c->heads, hd = D / H;
+    int D = c->width, H = c->heads, hd = D / H;
     float *x = s->x, *h = s->h;
     /* h = layer_norm1(x) */
     nn_layernorm(x, rows, D, L->ln1_w, L->ln1_b, c->eps, h);
@@ -626,15 +643,7 @@ static void clip_block(const ClipTowerConfig *c, const ClipLayer *L, ClipState *
     /* attn = softmax(q k^T / sqrt(hd) [+ causal mask]) v, per sequence and head */
     nn_attention_batch(s->q, s->k, s->v, D, s->seq_off, s->seq_len, nseq, H, hd, causal,
                        s->scores, s->slot, s->slots, s->attn);
-    /* x = x + out_proj(attn) */
-    nn_linear(s->attn, rows, D, L->o_w, L->o_b, D, x, 1);
-    /* x = x + fc2(act(fc1(layer_norm2(x)))) */
-    nn_layernorm(x, rows, D, L->ln2_w, L->ln2_b, c->eps, h);
-    int ldm = nn_padded_ld(I);
-    NnLinearOut fc1 = { L->fc1_w, L->fc1_b, I, s->mlp, 0, clip_act(c), ldm };
-    nn_linear_multi(h, 0, rows, D, &fc1, 1);
-    NnLinearOut fc2 = { L->fc2_w, L->fc2_b, D, x, 1, NN_ACT_NONE, 0 };
-    nn_linear_multi(s->mlp, ldm, rows, I, &fc2, 1);
+    clip_block_out(c, L, s, rows, x);
 }
 
 /*
@@ -648,7 +657,7 @@ static void clip_block(const ClipTowerConfig *c, const ClipLayer *L, ClipState *
 static void clip_block_pooled(const ClipTowerConfig *c, const ClipLayer *L, ClipState *s,
                               int rows, int nseq, const int *pool)
 {
-    int D = c->width, I = c->mlp, H = c->heads, hd = D / H;
+    int D = c->width, H = c->heads, hd = D / H;
     float *h = s->h, *xr = s->pooled, *hq = s->attn;
     /* h = layer_norm1(x), all rows: they are all keys and values */
     nn_layernorm(s->x, rows, D, L->ln1_w, L->ln1_b, c->eps, h);
@@ -665,14 +674,7 @@ static void clip_block_pooled(const ClipTowerConfig *c, const ClipLayer *L, Clip
      * attention output overwrites hq, which q_proj has consumed. */
     nn_attention_pooled(s->q, s->k, s->v, D, s->seq_off, s->seq_len, nseq, H, hd, s->scores,
                         s->slot, s->slots, s->attn);
-    /* xr = xr + out_proj(attn); xr = xr + fc2(act(fc1(layer_norm2(xr)))) */
-    nn_linear(s->attn, nseq, D, L->o_w, L->o_b, D, xr, 1);
-    nn_layernorm(xr, nseq, D, L->ln2_w, L->ln2_b, c->eps, h);
-    int ldm = nn_padded_ld(I);
-    NnLinearOut fc1 = { L->fc1_w, L->fc1_b, I, s->mlp, 0, clip_act(c), ldm };
-    nn_linear_multi(h, 0, nseq, D, &fc1, 1);
-    NnLinearOut fc2 = { L->fc2_w, L->fc2_b, D, xr, 1, NN_ACT_NONE, 0 };
-    nn_linear_multi(s->mlp, ldm, nseq, I, &fc2, 1);
+    clip_block_out(c, L, s, nseq, xr);
 }
 
 /*

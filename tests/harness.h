@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int harness_passed, harness_failed, harness_current_failed;
 static const char *harness_current = "";
@@ -110,6 +112,28 @@ static inline const char *fixture_path(const char *rel)
     if (!dir || !*dir) dir = "../shared/fixtures/clip";
     snprintf(buf, sizeof buf, "%s/%s", dir, rel);
     return buf;
+}
+
+/*
+ * harness_rerun runs the test binary self again with env=1 in its
+ * environment and arg (NULL: none) as its argument, and returns its exit
+ * status, or -1 when it could not run or was killed. Tests use it to
+ * repeat their checks on another code path chosen by an environment
+ * variable at first use (such as the kernels without AVX-512).
+ */
+static inline int harness_rerun(const char *self, const char *env, const char *arg)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        setenv(env, "1", 1);
+        execl(self, self, arg, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+    return WEXITSTATUS(status);
 }
 
 #endif

@@ -20,8 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "arena.h"
 #include "err.h"
@@ -453,18 +451,7 @@ static char *self_path;
  * AVX-512 run): this binary again, with NN_ENV_NO_AVX512 set. */
 TEST(test_openblas_path)
 {
-    fflush(stdout);
-    pid_t pid = fork();
-    ASSERT_TRUE(pid >= 0);
-    if (pid == 0) {
-        setenv(NN_ENV_NO_AVX512, "1", 1);
-        execl(self_path, self_path, "--gemm-only", (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    ASSERT_TRUE(waitpid(pid, &status, 0) == pid);
-    ASSERT_TRUE(WIFEXITED(status));
-    ASSERT_EQ_INT(WEXITSTATUS(status), 0);
+    ASSERT_EQ_INT(harness_rerun(self_path, NN_ENV_NO_AVX512, "--gemm-only"), 0);
 }
 
 int main(int argc, char **argv)

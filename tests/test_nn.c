@@ -14,8 +14,6 @@
 
 #include <math.h>
 #include <stdint.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "nn.h"
 
@@ -264,18 +262,7 @@ static char *self_path;
  * kernels' generic versions. */
 TEST(test_without_avx512)
 {
-    fflush(stdout);
-    pid_t pid = fork();
-    ASSERT_TRUE(pid >= 0);
-    if (pid == 0) {
-        setenv(NN_ENV_NO_AVX512, "1", 1);
-        execl(self_path, self_path, (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    ASSERT_TRUE(waitpid(pid, &status, 0) == pid);
-    ASSERT_TRUE(WIFEXITED(status));
-    ASSERT_EQ_INT(WEXITSTATUS(status), 0);
+    ASSERT_EQ_INT(harness_rerun(self_path, NN_ENV_NO_AVX512, NULL), 0);
 }
 
 int main(int argc, char **argv)
