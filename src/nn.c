@@ -90,8 +90,6 @@
 
 /* Element-wise work below this many floats is not worth waking the pool. */
 #define NN_PARALLEL_MIN_FLOATS 16384
-/* Chunk of an element-wise region (floats). */
-#define NN_ELEMENT_CHUNK 4096
 
 #define MIN_I(a, b) ((a) < (b) ? (a) : (b))
 
@@ -207,9 +205,10 @@ static void *nn_worker(void *arg)
 /*
  * nn_pool_threads returns the pool size, deciding it on first use: the
  * number of threads OpenBLAS would use (OPENBLAS_NUM_THREADS, else one per
- * core, capped by the CPUs a cgroup quota allows: cpu_count). From then on OpenBLAS itself runs single-threaded and nn splits
- * large GEMMs over the pool instead: OpenBLAS's idle workers spin (with
- * sched_yield) for about 0.1 s after each call, and on a two-core machine
+ * core, capped by the CPUs a cgroup quota allows: cpu_count). From then
+ * on OpenBLAS itself runs single-threaded and nn splits large GEMMs
+ * over the pool instead: OpenBLAS's idle workers spin (with sched_yield)
+ * for about 0.1 s after each call, and on a two-core machine
  * they then steal the core from the pool's own work that follows (a
  * 7-row GEMM measured twice as slow on two threads as on one).
  */
@@ -374,44 +373,6 @@ static void nn_gelu_serial(float *x, size_t n)
 {
     /* torch.nn.functional.gelu (approximate='none'); used by non-OpenAI CLIPs. */
     for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
-}
-
-typedef struct {
-    float *x;
-    size_t n;
-    int exact;
-} NnActJob;
-
-static void nn_act_task(void *ctx, int begin, int end, int thread)
-{
-    (void)thread;
-    const NnActJob *j = ctx;
-    size_t b = (size_t)begin * NN_ELEMENT_CHUNK, e = (size_t)end * NN_ELEMENT_CHUNK;
-    if (e > j->n) e = j->n;
-    if (j->exact)
-        nn_gelu_serial(j->x + b, e - b);
-    else
-        nn_quick_gelu_serial(j->x + b, e - b);
-}
-
-static void nn_activation(float *x, size_t n, int exact)
-{
-    NnActJob job = { x, n, exact };
-    if (n < NN_PARALLEL_MIN_FLOATS) {
-        nn_act_task(&job, 0, (int)((n + NN_ELEMENT_CHUNK - 1) / NN_ELEMENT_CHUNK), 0);
-        return;
-    }
-    nn_parallel(nn_act_task, &job, (int)((n + NN_ELEMENT_CHUNK - 1) / NN_ELEMENT_CHUNK), 0);
-}
-
-void nn_quick_gelu(float *x, size_t n)
-{
-    nn_activation(x, n, 0);
-}
-
-void nn_gelu(float *x, size_t n)
-{
-    nn_activation(x, n, 1);
 }
 
 /* nn_softmax_row: s[0..n) = softmax(scale * s[0..n)), in place. */
@@ -697,8 +658,8 @@ static int nn_skinny_kc(int k)
  * nn_skinny_task computes w blocks [begin, end) in panels of
  * NN_PANEL_BLOCKS: the panel's w rows stay in L2 while every x tile passes
  * over them, one k chunk at a time. What comes next (the panel's next k
- * chunk, or the next panel) is prefetched during the first x tiles, one w
- * row per tile, so the stream from memory overlaps the arithmetic.
+ * chunk, or the next panel) is prefetched by the tiles of this one, so the
+ * stream from memory overlaps the arithmetic.
  */
 static void nn_skinny_task(void *ctx, int begin, int end, int thread)
 {
@@ -712,7 +673,9 @@ static void nn_skinny_task(void *ctx, int begin, int end, int thread)
     int row_base = j->rows / row_tiles, row_extra = j->rows % row_tiles;
     for (int p0 = begin; p0 < end; p0 += NN_PANEL_BLOCKS) {
         int p1 = MIN_I(p0 + NN_PANEL_BLOCKS, end);
-        for (int k0 = 0; k0 < K; k0 += kc) {
+        /* At least one chunk, even an empty one (k = 0: y = b (+ y)). */
+        int k0 = 0;
+        do {
             int kl = MIN_I(kc, K - k0);
             int next_first, next_rows, next_k;
             if (k0 + kl < K) {
@@ -743,7 +706,8 @@ static void nn_skinny_task(void *ctx, int begin, int end, int thread)
                 }
                 m0 += mb;
             }
-        }
+            k0 += kl;
+        } while (k0 < K);
         nn_act_cols(j, p0 * NN_TILE_N, MIN_I(p1 * NN_TILE_N, j->out));
     }
 }
@@ -770,9 +734,12 @@ static void nn_blas_task(void *ctx, int begin, int end, int thread)
         }
     }
     float beta = (j->b || j->accumulate) ? 1.0f : 0.0f;
+    /* With k = 0 the strides of x and w are never used, but cblas refuses
+     * ones below 1 and would then compute nothing (not even beta * y). */
+    int ldx = j->ldx > 0 ? j->ldx : 1, ldw = j->ldw > 0 ? j->ldw : 1;
     /* torch: y = x @ w.T (+ b) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->rows, c1 - c0, j->k, 1.0f, j->x,
-                j->ldx, j->w + (size_t)c0 * j->ldw, j->ldw, beta, j->y + c0, j->ldy);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->rows, c1 - c0, j->k, 1.0f, j->x, ldx,
+                j->w + (size_t)c0 * j->ldw, ldw, beta, j->y + c0, j->ldy);
     nn_act_cols(j, c0, c1);
 }
 
@@ -803,63 +770,35 @@ int nn_padded_ld(int n)
     return n % 1024 == 0 ? n + 16 : n;
 }
 
-/* nn_linear_empty is nn_linear_multi for in == 0: no products, so y =
- * act(b (+ y)). The kernels assume at least one term. */
-static void nn_linear_empty(int rows, const NnLinearOut *o)
-{
-    int ldy = o->ldy > 0 ? o->ldy : o->out;
-    NnGemmJob j = { NULL, o->w, o->b, o->y, rows, 0, o->out, 0, 0, ldy, o->accumulate, o->act, 0 };
-    for (int r = 0; r < rows; r++) {
-        float *yr = o->y + (size_t)r * ldy;
-        for (int c = 0; c < o->out; c++)
-            yr[c] = (o->accumulate ? yr[c] : 0.0f) + (o->b ? o->b[c] : 0.0f);
-    }
-    nn_act_cols(&j, 0, o->out);
-}
-
 void nn_linear_multi(const float *x, int ldx, int rows, int in, const NnLinearOut *outs, int n)
 {
     if (rows <= 0 || n <= 0) return;
-    if (in <= 0) {
-        for (int i = 0; i < n; i++) nn_linear_empty(rows, &outs[i]);
-        return;
-    }
-    if (ldx <= 0) ldx = in;
-#ifdef NN_HAVE_X86
-    if (rows > NN_SKINNY_ROW_BLOCK && rows <= nn_skinny_max_rows()) {
-        /* Equal row blocks, one region each (see NN_SKINNY_ROW_BLOCK). */
-        int blocks = (rows + NN_SKINNY_ROW_BLOCK - 1) / NN_SKINNY_ROW_BLOCK;
-        int per = (rows + blocks - 1) / blocks;
-        for (int r0 = 0; r0 < rows; r0 += per) {
-            int nr = MIN_I(per, rows - r0);
-            NnLinearOut part[NN_LINEAR_MAX_OUTS];
-            for (int i = 0; i < n && i < NN_LINEAR_MAX_OUTS; i++) {
-                part[i] = outs[i];
-                part[i].y = outs[i].y + (size_t)r0 * (outs[i].ldy > 0 ? outs[i].ldy : outs[i].out);
-            }
-            nn_linear_multi(x + (size_t)r0 * ldx, ldx, nr, in, part, MIN_I(n, NN_LINEAR_MAX_OUTS));
-        }
-        if (n > NN_LINEAR_MAX_OUTS)
-            nn_linear_multi(x, ldx, rows, in, outs + NN_LINEAR_MAX_OUTS, n - NN_LINEAR_MAX_OUTS);
-        return;
-    }
-#endif
     if (n > NN_LINEAR_MAX_OUTS) {
         /* A caller bug; compute it correctly in two calls rather than fail. */
         nn_linear_multi(x, ldx, rows, in, outs, NN_LINEAR_MAX_OUTS);
         nn_linear_multi(x, ldx, rows, in, outs + NN_LINEAR_MAX_OUTS, n - NN_LINEAR_MAX_OUTS);
         return;
     }
-    NnMultiJob mj;
-    mj.n = n;
-    mj.first[0] = 0;
-    int skinny = 0;
+    if (ldx <= 0) ldx = in;
+    NnMultiJob mj = { .n = n, .fn = nn_blas_task };
 #ifdef NN_HAVE_X86
-    skinny = rows <= nn_skinny_max_rows();
-#endif
-    mj.fn = skinny ? NULL : nn_blas_task;
-#ifdef NN_HAVE_X86
-    if (skinny) mj.fn = nn_skinny_task;
+    if (rows <= nn_skinny_max_rows()) {
+        if (rows > NN_SKINNY_ROW_BLOCK) {
+            /* Equal row blocks, one region each (see NN_SKINNY_ROW_BLOCK). */
+            int blocks = (rows + NN_SKINNY_ROW_BLOCK - 1) / NN_SKINNY_ROW_BLOCK;
+            int per = (rows + blocks - 1) / blocks;
+            for (int r0 = 0; r0 < rows; r0 += per) {
+                NnLinearOut part[NN_LINEAR_MAX_OUTS];
+                for (int i = 0; i < n; i++) {
+                    part[i] = outs[i];
+                    part[i].y += (size_t)r0 * (outs[i].ldy > 0 ? outs[i].ldy : outs[i].out);
+                }
+                nn_linear_multi(x + (size_t)r0 * ldx, ldx, MIN_I(per, rows - r0), in, part, n);
+            }
+            return;
+        }
+        mj.fn = nn_skinny_task;
+    }
 #endif
     int slices = nn_pool_threads() * NN_BLAS_SLICES_PER_THREAD;
     for (int i = 0; i < n; i++) {
@@ -868,13 +807,13 @@ void nn_linear_multi(const float *x, int ldx, int rows, int in, const NnLinearOu
         *j = (NnGemmJob){ x, o->w, o->b, o->y, rows, in, o->out, ldx, in,
                           o->ldy > 0 ? o->ldy : o->out, o->accumulate, o->act, 0 };
         int units;
-        if (skinny) {
-            units = (o->out + NN_TILE_N - 1) / NN_TILE_N;
-        } else {
+        if (mj.fn == nn_blas_task) {
             /* Equal slices, a few per thread, rounded to 16 columns. */
             int cols = (o->out + slices - 1) / slices;
             j->cols = (cols + 15) / 16 * 16;
             units = (o->out + j->cols - 1) / j->cols;
+        } else {
+            units = (o->out + NN_TILE_N - 1) / NN_TILE_N;
         }
         mj.first[i + 1] = mj.first[i] + units;
     }

@@ -1,6 +1,6 @@
 /*
- * nn.h - the transformer kernels CLIP needs: linear, layernorm, quick_gelu
- * (and exact gelu), softmax, multi-head attention. The only module that
+ * nn.h - the transformer kernels CLIP needs: linear (with quick_gelu or
+ * exact gelu fused), layernorm, softmax, multi-head attention. The only module that
  * sees cblas.h.
  *
  * Design. Every matrix is row-major float32. A linear layer stores its
@@ -58,7 +58,9 @@ const char *nn_blas_info(void);
 void nn_linear(const float *x, int rows, int in, const float *w, const float *b, int out,
                float *y, int accumulate);
 
-/* The activation nn_linear_multi applies to an output as it is computed. */
+/* The activation nn_linear_multi applies to an output as it is computed:
+ * quick_gelu x * sigmoid(1.702 * x) (OpenAI CLIP's), or the exact GELU
+ * 0.5 * x * (1 + erf(x / sqrt(2))). */
 typedef enum { NN_ACT_NONE = 0, NN_ACT_QUICK_GELU, NN_ACT_GELU } NnAct;
 
 /* One output of nn_linear_multi: y (rows, out) = act(x @ w^T + b), or
@@ -110,10 +112,6 @@ void nn_sgemm_reference(const float *x, int rows, int in, const float *w, int ou
 void nn_layernorm(const float *x, int rows, int dim, const float *g, const float *b, float eps,
                   float *y);
 
-/* nn_quick_gelu: x = x * sigmoid(1.702 * x), in place (OpenAI CLIP's activation). */
-void nn_quick_gelu(float *x, size_t n);
-/* nn_gelu: x = 0.5 * x * (1 + erf(x / sqrt(2))), in place (exact GELU). */
-void nn_gelu(float *x, size_t n);
 
 /*
  * nn_softmax_rows: softmax over the first cols[r] entries of each row of
