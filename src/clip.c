@@ -337,7 +337,7 @@ static int clip_tensor(ClipModel *m, const float **out, char *err, size_t errlen
     safetensors_to_f32(t, 0, n, f);
     /* The source is not read again: without this, an F16 file's pages
      * stayed resident next to their F32 copies (900 MB for ViT-B/32). */
-    safetensors_release(m->st, t);
+    safetensors_release(t);
     *out = f;
     return 0;
 }

@@ -90,30 +90,15 @@ float safetensors_bf16_to_f32(uint16_t h)
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
-/* st_f16_f16c converts n F16 values with vcvtph2ps, 8 at a time. */
-__attribute__((target("avx,f16c"))) static void st_f16_f16c(const unsigned char *src, size_t n,
-                                                           float *dst)
+/* st_f16_f16c converts the first n rounded down to 8 F16 values with
+ * vcvtph2ps and returns how many it converted. */
+__attribute__((target("avx,f16c"))) static size_t st_f16_f16c(const unsigned char *src, size_t n,
+                                                              float *dst)
 {
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + 2 * i))));
-    for (; i < n; i++) {
-        uint16_t h;
-        memcpy(&h, src + 2 * i, 2);
-        dst[i] = safetensors_f16_to_f32(h);
-    }
-}
-
-static int st_have_f16c(void)
-{
-    static int have = -1; /* decided once; racing first calls agree */
-    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
-    if (h < 0) {
-        __builtin_cpu_init();
-        h = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
-        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
-    }
-    return h;
+    return i;
 }
 #endif
 
@@ -121,21 +106,20 @@ void safetensors_to_f32(const SafeTensor *t, size_t first, size_t n, float *dst)
 {
     const unsigned char *src = (const unsigned char *)t->data + first * st_dtypes[t->dtype].size;
     uint16_t h;
+    size_t i = 0;
     switch (t->dtype) {
     case ST_DTYPE_F16:
 #if defined(__x86_64__) && defined(__GNUC__)
-        if (st_have_f16c()) {
-            st_f16_f16c(src, n, dst);
-            break;
-        }
+        if (__builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c"))
+            i = st_f16_f16c(src, n, dst);
 #endif
-        for (size_t i = 0; i < n; i++) {
+        for (; i < n; i++) {
             memcpy(&h, src + 2 * i, 2);
             dst[i] = safetensors_f16_to_f32(h);
         }
         break;
     case ST_DTYPE_BF16:
-        for (size_t i = 0; i < n; i++) {
+        for (; i < n; i++) {
             memcpy(&h, src + 2 * i, 2);
             dst[i] = safetensors_bf16_to_f32(h);
         }
@@ -146,9 +130,8 @@ void safetensors_to_f32(const SafeTensor *t, size_t first, size_t n, float *dst)
     }
 }
 
-void safetensors_release(const SafeTensors *st, const SafeTensor *t)
+void safetensors_release(const SafeTensor *t)
 {
-    (void)st;
     long page = sysconf(_SC_PAGESIZE);
     if (page <= 0) return;
     uintptr_t a = (uintptr_t)t->data, b = a + t->nbytes;

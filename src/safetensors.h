@@ -90,7 +90,7 @@ void safetensors_to_f32(const SafeTensor *t, size_t first, size_t n, float *dst)
  * the mapping is closed. Reading them later is still correct (they fault
  * back in from the file). Pages shared with a neighbouring tensor stay.
  */
-void safetensors_release(const SafeTensors *st, const SafeTensor *t);
+void safetensors_release(const SafeTensor *t);
 
 /* Scalar conversions used when a tensor is not F32 (exact for both). */
 float safetensors_f16_to_f32(uint16_t h);

@@ -251,7 +251,7 @@ TEST(test_release_keeps_neighbours)
     ASSERT_TRUE(a && b && c);
     float *fa = malloc(NA * sizeof *fa), *fa2 = malloc(NA * sizeof *fa2);
     safetensors_to_f32(a, 0, NA, fa);
-    safetensors_release(st, a);
+    safetensors_release(a);
     const float *fb = b->data; /* F32 in place, 4-byte aligned */
     int bad = 0;
     for (int i = 0; i < NB; i++) bad += fb[i] != (float)i * 0.5f;
