@@ -148,22 +148,42 @@ int file_read_all(const char *path, size_t max_bytes, char **out, size_t *out_le
         fclose(f);
         return ERR_IO;
     }
-    if ((uint64_t)st.st_size > max_bytes) {
+    int regular = S_ISREG(st.st_mode);
+    if (regular && (uint64_t)st.st_size > max_bytes) {
         fclose(f);
         return ERR_TOOLARGE;
     }
-    size_t n = (size_t)st.st_size;
-    char *p = malloc(n + 1);
-    if (!p) {
-        fclose(f);
-        return ERR_NOMEM;
+    /* Read to the end whatever the size says: pseudo-files (/proc, cgroup
+     * files) report 0 or a page, and a pipe (/dev/stdin) nothing. One byte
+     * beyond max_bytes tells a file that is too large. */
+    size_t limit = max_bytes < SIZE_MAX ? max_bytes + 1 : max_bytes;
+    size_t cap = regular && st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, n = 0;
+    if (cap > limit) cap = limit;
+    char *p = malloc(cap + 1);
+    int rc = p ? 0 : ERR_NOMEM;
+    while (rc == 0) {
+        if (n == cap) {
+            if (cap == limit) break;
+            size_t ncap = cap < limit / 2 ? cap * 2 : limit;
+            char *np = realloc(p, ncap + 1);
+            if (!np) {
+                rc = ERR_NOMEM;
+                break;
+            }
+            p = np;
+            cap = ncap;
+        }
+        size_t r = fread(p + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
     }
-    if (n && fread(p, 1, n, f) != n) {
-        free(p);
-        fclose(f);
-        return ERR_IO;
-    }
+    if (rc == 0 && ferror(f)) rc = ERR_IO;
+    if (rc == 0 && n > max_bytes) rc = ERR_TOOLARGE;
     fclose(f);
+    if (rc != 0) {
+        free(p);
+        return rc;
+    }
     p[n] = '\0';
     *out = p;
     if (out_len) *out_len = n;
@@ -225,36 +245,32 @@ int cpu_quota_cpus(const char *quota, const char *period)
     return cpus > 4096 ? 4096 : (int)cpus;
 }
 
-/* cpu_read_line reads the first line of a small file into buf; 0 or -1. */
-static int cpu_read_line(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    char *ok = fgets(buf, (int)len, f);
-    fclose(f);
-    return ok ? 0 : -1;
-}
-
 /* cpu_dir_quota returns the quota in CPUs set on cgroup directory dir
- * (v2 when v2 is set, else v1), 0 when none or unreadable. */
+ * (v2's cpu.max when v2 is set, else v1's two files), 0 when none or
+ * unreadable. */
 static int cpu_dir_quota(const char *dir, int v2)
 {
-    char path[4200], line[128], period[64];
+    char path[4300]; /* dir (under 4200) and the longest file name */
+    char *quota = NULL, *period = NULL;
+    size_t len;
+    int cpus = 0;
     if (v2) {
-        if (snprintf(path, sizeof path, "%s/cpu.max", dir) >= (int)sizeof path) return 0;
-        if (cpu_read_line(path, line, sizeof line) != 0) return 0;
-        char *sp = strchr(line, ' ');
-        if (!sp) return 0;
-        *sp = '\0';
-        return cpu_quota_cpus(line, sp + 1);
+        snprintf(path, sizeof path, "%s/cpu.max", dir);
+        if (file_read_all(path, 256, &quota, &len) == 0 && (period = strchr(quota, ' '))) {
+            *period = '\0';
+            cpus = cpu_quota_cpus(quota, period + 1);
+        }
+        free(quota);
+        return cpus;
     }
-    if (snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir) >= (int)sizeof path ||
-        cpu_read_line(path, line, sizeof line) != 0)
-        return 0;
-    if (snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir) >= (int)sizeof path ||
-        cpu_read_line(path, period, sizeof period) != 0)
-        return 0;
-    return cpu_quota_cpus(line, period);
+    snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir);
+    if (file_read_all(path, 256, &quota, &len) == 0) {
+        snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir);
+        if (file_read_all(path, 256, &period, &len) == 0) cpus = cpu_quota_cpus(quota, period);
+    }
+    free(quota);
+    free(period);
+    return cpus;
 }
 
 /*

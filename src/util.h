@@ -63,8 +63,9 @@ uint64_t now_ns(void);
 
 /*
  * file_read_all reads a whole file into a malloc'd, NUL-terminated buffer
- * owned by the caller. Returns ERR_NOTFOUND, ERR_IO or ERR_TOOLARGE (more
- * than max_bytes) on failure.
+ * owned by the caller: a regular file, a pseudo-file (/proc, /sys) or a
+ * pipe (/dev/stdin), read to its end. Returns ERR_NOTFOUND, ERR_IO,
+ * ERR_NOMEM or ERR_TOOLARGE (more than max_bytes) on failure.
  */
 int file_read_all(const char *path, size_t max_bytes, char **out, size_t *out_len);
 

@@ -163,6 +163,16 @@ TEST(test_file_read_all)
     free(out);
     unlink(path2);
     ASSERT_TRUE(empty);
+
+    /* A pseudo-file reports size 0 but has contents; the limit still holds. */
+    int r7 = file_read_all("/proc/self/status", 1 << 20, &out, &len);
+    int status_ok = r7 == 0 && len > 10 && strncmp(out, "Name:", 5) == 0 && out[len] == '\0';
+    free(out);
+    int r8 = file_read_all("/proc/self/status", 10, &out, &len);
+    ASSERT_OK(r7);
+    ASSERT_TRUE(status_ok);
+    ASSERT_EQ_INT(r8, ERR_TOOLARGE);
+    ASSERT_TRUE(out == NULL);
 }
 
 TEST(test_env_and_clock)
