@@ -101,7 +101,6 @@ struct ClipState {
     float *pixels; /* (C, S, S) for clip_embed_image */
     int32_t ids[TOKENIZER_MAX_TOKENS]; /* for clip_embed_text */
     int *seq_off, *seq_len; /* (max_batch) rows of each sequence in x */
-    int *pool;              /* (max_batch) the row of x each sequence pools */
 };
 
 /* Activation buffers (and converted weights) start on a cache line: the
@@ -573,9 +572,8 @@ ClipState *clip_state_new(const ClipModel *m, int max_batch)
     s->pixels = clip_alloc((size_t)c->channels * c->image_size * c->image_size);
     s->seq_off = malloc((size_t)max_batch * sizeof(int));
     s->seq_len = malloc((size_t)max_batch * sizeof(int));
-    s->pool = malloc((size_t)max_batch * sizeof(int));
     if (!s->x || !s->h || !s->q || !s->k || !s->v || !s->attn || !s->mlp || !s->patches ||
-        !s->scores || !s->pooled || !s->pixels || !s->seq_off || !s->seq_len || !s->pool) {
+        !s->scores || !s->pooled || !s->pixels || !s->seq_off || !s->seq_len) {
         clip_state_free(s);
         return NULL;
     }
@@ -598,7 +596,6 @@ void clip_state_free(ClipState *s)
     free(s->pixels);
     free(s->seq_off);
     free(s->seq_len);
-    free(s->pool);
     free(s);
 }
 
@@ -648,14 +645,15 @@ static void clip_block(const ClipTowerConfig *c, const ClipLayer *L, ClipState *
 
 /*
  * clip_block_pooled runs the last encoder layer L for the pooled rows
- * only: row pool[i] of s->x for sequence i, whose output (nseq, D) goes
- * to s->pooled. Every row still provides keys and values, but the query,
+ * only, whose output (nseq, D) goes to s->pooled: of each sequence, the
+ * last row in a causal tower (a text's end token, the only row that sees
+ * the whole text), the first in the other (an image's class token). Every row still provides keys and values, but the query,
  * out_proj and MLP of the other rows would only produce outputs that
  * pooling discards: skipping them is exact and saves about a twelfth of
  * the tower (CLS pooling of 50 tokens: 6.6% of ViT-B/32's FLOPs).
  */
 static void clip_block_pooled(const ClipTowerConfig *c, const ClipLayer *L, ClipState *s,
-                              int rows, int nseq, const int *pool)
+                              int rows, int nseq, int causal)
 {
     int D = c->width, H = c->heads, hd = D / H;
     float *h = s->h, *xr = s->pooled, *hq = s->attn;
@@ -666,8 +664,9 @@ static void clip_block_pooled(const ClipTowerConfig *c, const ClipLayer *L, Clip
     nn_linear_multi(h, 0, rows, D, kv, 2);
     /* The pooled rows of h and of the residual stream x, gathered. */
     for (int i = 0; i < nseq; i++) {
-        memcpy(hq + (size_t)i * D, h + (size_t)pool[i] * D, (size_t)D * sizeof *hq);
-        memcpy(xr + (size_t)i * D, s->x + (size_t)pool[i] * D, (size_t)D * sizeof *xr);
+        size_t row = (size_t)s->seq_off[i] + (causal ? (size_t)s->seq_len[i] - 1 : 0);
+        memcpy(hq + (size_t)i * D, h + row * D, (size_t)D * sizeof *hq);
+        memcpy(xr + (size_t)i * D, s->x + row * D, (size_t)D * sizeof *xr);
     }
     nn_linear(hq, nseq, D, L->q_w, L->q_b, D, s->q, 0);
     /* attn[i] = softmax(q[i] k_i^T / sqrt(hd)) v_i, k_i and v_i sequence i's rows. The
@@ -680,15 +679,14 @@ static void clip_block_pooled(const ClipTowerConfig *c, const ClipLayer *L, Clip
 /*
  * clip_blocks runs the encoder layers over s->x (rows, D): nseq sequences,
  * sequence i occupying rows seq_off[i] .. seq_off[i] + seq_len[i]. The
- * last layer runs only for row pool[i] of each sequence (the one the
- * tower pools), whose final states land in s->pooled (nseq, D). A causal
- * tower must pool the last row of each sequence.
+ * last layer runs only for the row each sequence pools (see
+ * clip_block_pooled), whose final states land in s->pooled (nseq, D).
  */
 static void clip_blocks(const ClipTowerConfig *c, const ClipLayer *layers, ClipState *s, int rows,
-                        int nseq, int causal, const int *pool)
+                        int nseq, int causal)
 {
     for (int l = 0; l + 1 < c->layers; l++) clip_block(c, &layers[l], s, rows, nseq, causal);
-    clip_block_pooled(c, &layers[c->layers - 1], s, rows, nseq, pool);
+    clip_block_pooled(c, &layers[c->layers - 1], s, rows, nseq, causal);
 }
 
 /* clip_images_chunk embeds n <= max_batch images. */
@@ -732,8 +730,7 @@ static void clip_images_chunk(const ClipModel *m, ClipState *s, const float *pix
     int rows = n * T;
     /* x = pre_layrnorm(x) */
     nn_layernorm(s->x, rows, D, m->vis.pre_ln_w, m->vis.pre_ln_b, c->vision.eps, s->x);
-    /* The class token, row 0 of each image, is the one pooled. */
-    clip_blocks(&c->vision, m->vis.layers, s, rows, n, 0, s->seq_off);
+    clip_blocks(&c->vision, m->vis.layers, s, rows, n, 0);
     /* pooled = post_layernorm(x[:, 0]); image_embeds = visual_projection(pooled) */
     nn_layernorm(s->pooled, n, D, m->vis.post_ln_w, m->vis.post_ln_b, c->vision.eps, s->pooled);
     nn_linear(s->pooled, n, D, m->vis.proj, NULL, E, out, 0);
@@ -785,9 +782,7 @@ static void clip_texts_chunk(const ClipModel *m, ClipState *s, const int32_t *id
         }
         rows += t;
     }
-    /* The end token, the last row run of each text, is the one pooled. */
-    for (int i = 0; i < n; i++) s->pool[i] = s->seq_off[i] + s->seq_len[i] - 1;
-    clip_blocks(&c->text, m->txt.layers, s, rows, n, 1, s->pool);
+    clip_blocks(&c->text, m->txt.layers, s, rows, n, 1);
     /* pooled = final_layer_norm(x)[eos]; text_embeds = text_projection(pooled) */
     nn_layernorm(s->pooled, n, D, m->txt.final_ln_w, m->txt.final_ln_b, c->text.eps, s->pooled);
     nn_linear(s->pooled, n, D, m->txt.proj, NULL, E, out, 0);
