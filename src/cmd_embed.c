@@ -118,7 +118,8 @@ static void embed_images(const ClipModel *m, ClipState *st, EmbedInput *in, int 
         if (nb == 0) break;
         EmbedPrepJob job = { m, batch, px, plane };
         nn_parallel(embed_prep_task, &job, nb, 0);
-        /* Move the pixels of the images that decoded together. */
+        /* Close the gaps left by images that failed, so the pixels of
+         * those that decoded are contiguous for one clip_encode_images. */
         int ok = 0;
         for (int b = 0; b < nb; b++) {
             if (batch[b]->rc != 0) continue;

@@ -700,9 +700,10 @@ static void nn_skinny_task(void *ctx, int begin, int end, int thread)
                 int mb = row_base + (rt < row_extra);
                 for (int nbk = p0; nbk < p1; nbk++, r++) {
                     int first = r * per, pf_n = MIN_I(per, next_rows - first);
+                    if (pf_n < 0) pf_n = 0;
                     const float *pf =
-                        pf_n > 0 ? j->w + (size_t)(next_first + first) * j->ldw + next_k : NULL;
-                    nn_skinny_tile(j, nbk, m0, mb, pf, pf_n > 0 ? pf_n : 0, next_kl, k0, kl);
+                        pf_n ? j->w + (size_t)(next_first + first) * j->ldw + next_k : NULL;
+                    nn_skinny_tile(j, nbk, m0, mb, pf, pf_n, next_kl, k0, kl);
                 }
                 m0 += mb;
             }
