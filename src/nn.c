@@ -1049,17 +1049,25 @@ typedef struct {
     float *scratch;
     size_t slot; /* floats of scratch per thread */
     float *out;
+    int pooled; /* q and out hold one row per sequence (nn_attention_pooled) */
 } NnAttentionJob;
 
+/* nn_attention_task runs the (sequence, head) pairs [begin, end). */
 static void nn_attention_task(void *ctx, int begin, int end, int thread)
 {
     const NnAttentionJob *j = ctx;
     float *scores = j->scratch + (size_t)thread * j->slot;
     for (int u = begin; u < end; u++) {
         int s = u / j->heads, h = u % j->heads;
-        size_t off = (size_t)j->seq_off[s] * j->ld + (size_t)h * j->head_dim;
-        nn_attention_head(j->q + off, j->k + off, j->v + off, j->ld, j->seq_len[s], j->head_dim,
-                          j->causal, scores, j->out + off, j->ld);
+        size_t kv = (size_t)j->seq_off[s] * j->ld + (size_t)h * j->head_dim;
+        if (j->pooled) {
+            size_t qo = (size_t)s * j->ld + (size_t)h * j->head_dim;
+            nn_attention_query(j->q + qo, j->k + kv, j->v + kv, j->ld, j->seq_len[s],
+                               j->head_dim, scores, j->out + qo);
+        } else {
+            nn_attention_head(j->q + kv, j->k + kv, j->v + kv, j->ld, j->seq_len[s],
+                              j->head_dim, j->causal, scores, j->out + kv, j->ld);
+        }
     }
 }
 
@@ -1068,22 +1076,8 @@ void nn_attention_batch(const float *q, const float *k, const float *v, int ld, 
                         float *scratch, size_t slot_floats, int slots, float *out)
 {
     NnAttentionJob job = { q, k, v, ld, seq_off, seq_len, heads, head_dim, causal, scratch,
-                           slot_floats, out };
-    int max_threads = slots;
-    nn_parallel(nn_attention_task, &job, nseq * heads, max_threads);
-}
-
-static void nn_attention_pooled_task(void *ctx, int begin, int end, int thread)
-{
-    const NnAttentionJob *j = ctx;
-    float *scores = j->scratch + (size_t)thread * j->slot;
-    for (int u = begin; u < end; u++) {
-        int s = u / j->heads, h = u % j->heads;
-        size_t kv = (size_t)j->seq_off[s] * j->ld + (size_t)h * j->head_dim;
-        size_t qo = (size_t)s * j->ld + (size_t)h * j->head_dim;
-        nn_attention_query(j->q + qo, j->k + kv, j->v + kv, j->ld, j->seq_len[s], j->head_dim,
-                           scores, j->out + qo);
-    }
+                           slot_floats, out, 0 };
+    nn_parallel(nn_attention_task, &job, nseq * heads, slots);
 }
 
 void nn_attention_pooled(const float *q, const float *k, const float *v, int ld,
@@ -1091,8 +1085,8 @@ void nn_attention_pooled(const float *q, const float *k, const float *v, int ld,
                          int head_dim, float *scratch, size_t slot_floats, int slots, float *out)
 {
     NnAttentionJob job = { q, k, v, ld, seq_off, seq_len, heads, head_dim, 0, scratch,
-                           slot_floats, out };
-    nn_parallel(nn_attention_pooled_task, &job, nseq * heads, slots);
+                           slot_floats, out, 1 };
+    nn_parallel(nn_attention_task, &job, nseq * heads, slots);
 }
 
 void nn_l2_normalize(float *x, int n)
