@@ -41,20 +41,24 @@ BUILD = build/release
 BIN = vitrine
 endif
 
-# Sources, one file per module (see docs/architecture.md). Grouped by the
-# issue that owns them so parallel work does not collide in this file.
-CORE_SRCS = src/err.c src/log.c src/util.c src/arena.c src/json.c
-HTTP_SRCS = src/http.c src/router.c src/server.c src/work.c src/metrics.c
-TOKENIZER_SRCS = src/tokenizer.c
-IMAGE_SRCS = src/image.c src/image_stb.c
-CLIP_SRCS = src/nn.c src/safetensors.c src/clip.c src/cmd_embed.c src/cmd_bench.c
-HNSW_SRCS = src/vec.c src/hnsw.c src/hnsw_build.c src/hnsw_search.c src/cmd_bench_ann.c
-FILTER_SRCS = src/pointid.c src/filter.c src/payload.c
-STORE_SRCS = src/store.c src/collection.c
-CMD_SRCS = src/cli.c
+# Sources, one file per module, in the layer folders of docs/architecture.md
+# (a module includes only headers of its own folder or a lower one). Grouped
+# by the issue that owns them so parallel work does not collide in this file.
+CORE_SRCS = src/base/err.c src/base/log.c src/base/util.c src/base/arena.c src/base/json.c \
+            src/base/cli.c
+HTTP_SRCS = src/server/http.c src/server/router.c src/server/server.c src/server/work.c \
+            src/server/metrics.c
+TOKENIZER_SRCS = src/model/tokenizer.c
+IMAGE_SRCS = src/model/image.c src/model/image_stb.c
+CLIP_SRCS = src/model/nn.c src/model/safetensors.c src/model/clip.c
+HNSW_SRCS = src/base/vec.c src/index/hnsw.c src/index/hnsw_build.c src/index/hnsw_search.c
+FILTER_SRCS = src/index/pointid.c src/index/filter.c src/index/payload.c
+STORE_SRCS = src/store/store.c src/store/collection.c
+API_SRCS =
+CMD_SRCS = src/cmd/serve.c src/cmd/embed.c src/cmd/bench.c src/cmd/bench_ann.c
 
 LIB_SRCS = $(CORE_SRCS) $(HTTP_SRCS) $(TOKENIZER_SRCS) $(IMAGE_SRCS) $(CLIP_SRCS) \
-           $(HNSW_SRCS) $(FILTER_SRCS) $(STORE_SRCS) $(CMD_SRCS)
+           $(HNSW_SRCS) $(FILTER_SRCS) $(STORE_SRCS) $(API_SRCS) $(CMD_SRCS)
 LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)/llhttp.c
 
 # Unit tests: tests/<name>.c, each its own binary linked against the library.
@@ -80,7 +84,7 @@ TEST_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 .PHONY: all test test-only unit run deps weights clean
 all: $(BIN)
 
-$(BIN): $(BUILD)/src/main.o $(LIB)
+$(BIN): $(BUILD)/src/cmd/main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(LIB): $(LIB_OBJS) $(LLHTTP_OBJS)
@@ -127,4 +131,4 @@ weights:
 clean:
 	rm -rf build vitrine
 
--include $(LIB_OBJS:.o=.d) $(BUILD)/src/main.d $(TEST_BINS:=.d)
+-include $(LIB_OBJS:.o=.d) $(BUILD)/src/cmd/main.d $(TEST_BINS:=.d)

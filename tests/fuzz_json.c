@@ -1,5 +1,5 @@
 /*
- * fuzz_json.c - fuzz target for the JSON reader and writer (src/json.c).
+ * fuzz_json.c - fuzz target for the JSON reader and writer (src/base/json.c).
  *
  * For every input: parse it; when it parses, write the DOM back, parse that
  * text again and require it to succeed, to be json_equal to the first DOM,
@@ -22,9 +22,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "arena.h"
-#include "json.h"
-#include "util.h"
+#include "base/arena.h"
+#include "base/json.h"
+#include "base/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

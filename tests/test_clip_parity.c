@@ -13,7 +13,7 @@
  * Bounds (fixture README): cosine >= 0.999999 and max |diff| <= 1e-4 per
  * embedding. Batched encoding must give the single-input results.
  */
-#include "clip.h"
+#include "model/clip.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -21,12 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
-#include "err.h"
+#include "base/arena.h"
+#include "base/err.h"
 #include "harness.h"
-#include "json.h"
-#include "nn.h"
-#include "util.h"
+#include "base/json.h"
+#include "model/nn.h"
+#include "base/util.h"
 
 #define PARITY_MIN_COS 0.999999
 #define PARITY_MAX_DIFF 1e-4

@@ -12,7 +12,7 @@
  *     that each image's own description scores highest;
  *   - checks whose image is not shipped (COCO) are reported as skipped.
  */
-#include "clip.h"
+#include "model/clip.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -20,11 +20,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "arena.h"
-#include "err.h"
+#include "base/arena.h"
+#include "base/err.h"
 #include "harness.h"
-#include "json.h"
-#include "util.h"
+#include "base/json.h"
+#include "base/util.h"
 
 #define REAL_DEFAULT_DIR "weights/clip-vit-base-patch32"
 #define REAL_MAX_TEXTS 16

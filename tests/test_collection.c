@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "collection.h"
-#include "err.h"
-#include "filter.h"
+#include "store/collection.h"
+#include "base/err.h"
+#include "index/filter.h"
 #include "harness.h"
-#include "log.h"
-#include "store.h"
+#include "base/log.h"
+#include "store/store.h"
 
 #define N_POINTS 2000
 #define DIM 32

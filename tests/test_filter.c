@@ -1,5 +1,5 @@
 /*
- * test_filter.c - Qdrant payload filters (src/filter.c).
+ * test_filter.c - Qdrant payload filters (src/index/filter.c).
  *
  * The reference is Qdrant's documented behaviour: every expected result
  * below comes from an example of the "Filtering" page of the Qdrant
@@ -15,9 +15,9 @@
  * JSON in this file is written with single quotes for readability; J()
  * turns them into double quotes before parsing.
  */
-#include "filter.h"
+#include "index/filter.h"
 
-#include "err.h"
+#include "base/err.h"
 #include "harness.h"
 
 static Arena arena;

@@ -23,11 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "harness.h"
-#include "hnsw.h"
-#include "util.h"
-#include "vec.h"
+#include "index/hnsw.h"
+#include "base/util.h"
+#include "base/vec.h"
 
 #define N 4000
 #define NQ 100

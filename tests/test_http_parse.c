@@ -5,14 +5,14 @@
  * Expect: 100-continue, over the header and body limits, malformed; and
  * the response helpers' bytes (Qdrant's error and success shapes).
  */
-#include "http.h"
+#include "server/http.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "harness.h"
-#include "json.h"
+#include "base/json.h"
 
 static const HttpLimits limits = { .max_header_bytes = 4096, .max_body_bytes = 1000 };
 

@@ -14,7 +14,7 @@
  * files, random garbage and bit-flipped fixtures must return an error or a
  * well-formed image, never crash (run this under ASan and UBSan).
  */
-#include "image.h"
+#include "model/image.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -22,11 +22,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "err.h"
+#include "base/arena.h"
+#include "base/err.h"
 #include "harness.h"
-#include "json.h"
-#include "util.h"
+#include "base/json.h"
+#include "base/util.h"
 
 #define SIDE 224
 #define PLANE (SIDE * SIDE)

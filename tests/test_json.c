@@ -1,5 +1,5 @@
 /*
- * test_json.c - the JSON reader and writer (src/json.c).
+ * test_json.c - the JSON reader and writer (src/base/json.c).
  *
  * References used: hand-written expected texts and UTF-8 bytes, the C
  * library's strtod/strtof (numbers read back must be bit-identical to the
@@ -7,14 +7,14 @@
  * built directly in C (random DOMs, random floats) rather than by the code
  * under test.
  */
-#include "json.h"
+#include "base/json.h"
 
 #include <float.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "harness.h"
-#include "util.h"
+#include "base/util.h"
 
 /* A small deterministic PRNG (splitmix64) so failures reproduce. */
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;

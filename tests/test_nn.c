@@ -15,7 +15,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "nn.h"
+#include "model/nn.h"
 
 static uint32_t rng_state = 12345;
 

@@ -1,5 +1,5 @@
 /*
- * test_payload.c - set_payload / delete_payload semantics (src/payload.c).
+ * test_payload.c - set_payload / delete_payload semantics (src/index/payload.c).
  *
  * Reference: the tests of Qdrant's JSON path module (qdrant/qdrant
  * lib/segment/src/json_path/mod.rs: test_set_value_to_json_*,
@@ -11,9 +11,9 @@
  *
  * JSON is written with single quotes; J() turns them into double quotes.
  */
-#include "payload.h"
+#include "index/payload.h"
 
-#include "err.h"
+#include "base/err.h"
 #include "harness.h"
 
 static Arena arena;

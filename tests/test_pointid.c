@@ -1,5 +1,5 @@
 /*
- * test_pointid.c - point ids (src/pointid.c): parsing, text, keys, order.
+ * test_pointid.c - point ids (src/index/pointid.c): parsing, text, keys, order.
  *
  * References: Qdrant's ExtendedPointId is `#[serde(untagged)] enum
  * { NumId(u64), Uuid(Uuid) }` with a derived Ord (qdrant/qdrant
@@ -10,9 +10,9 @@
  * urn forms; "67e55044-10b1-426f-9247-bb680e5fe0c8" is its example).
  * Expected byte values below are written by hand from those texts.
  */
-#include "pointid.h"
+#include "index/pointid.h"
 
-#include "err.h"
+#include "base/err.h"
 #include "harness.h"
 
 static Arena arena;

@@ -4,13 +4,13 @@
  * parameter), 404 and 405 with Allow as Qdrant-shaped JSON, and the
  * patterns router_add refuses.
  */
-#include "router.h"
+#include "server/router.h"
 
 #include <string.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "harness.h"
-#include "json.h"
+#include "base/json.h"
 
 static int called_id;
 static void h(HttpRequest *req, void *ctx)

@@ -10,7 +10,7 @@
  * message naming the problem (and the tensor), never crash (run under
  * ASan/UBSan) and never load.
  */
-#include "safetensors.h"
+#include "model/safetensors.h"
 
 #include <dirent.h>
 #include <stdint.h>
@@ -20,10 +20,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clip.h"
-#include "err.h"
+#include "model/clip.h"
+#include "base/err.h"
 #include "harness.h"
-#include "util.h"
+#include "base/util.h"
 
 static char tmpdir[256];
 

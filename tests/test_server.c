@@ -9,7 +9,7 @@
  * timeouts, the connection limit, graceful shutdown with a request in
  * flight (uv_loop_close must return 0), and the work queue primitives.
  */
-#include "server.h"
+#include "server/server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,11 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "harness.h"
-#include "json.h"
-#include "metrics.h"
-#include "work.h"
+#include "base/json.h"
+#include "server/metrics.h"
+#include "server/work.h"
 
 #include <uv.h>
 

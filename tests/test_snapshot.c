@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "collection.h"
-#include "err.h"
+#include "store/collection.h"
+#include "base/err.h"
 #include "harness.h"
-#include "log.h"
-#include "store.h"
+#include "base/log.h"
+#include "store/store.h"
 
 #define N_POINTS 1500
 #define DIM 24

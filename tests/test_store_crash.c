@@ -21,10 +21,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "collection.h"
-#include "err.h"
+#include "store/collection.h"
+#include "base/err.h"
 #include "harness.h"
-#include "log.h"
+#include "base/log.h"
 
 #define ROUNDS 20
 #define DIM 16

@@ -22,15 +22,15 @@
  * Plus the error contract: invalid UTF-8, bad arguments, missing or
  * corrupt files, and concurrent encoding on one shared tokenizer.
  */
-#include "tokenizer.h"
+#include "model/tokenizer.h"
 
 #include <pthread.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "err.h"
-#include "json.h"
-#include "util.h"
+#include "base/arena.h"
+#include "base/err.h"
+#include "base/json.h"
+#include "base/util.h"
 
 #include "harness.h"
 

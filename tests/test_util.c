@@ -1,18 +1,18 @@
 /*
  * test_util.c - the core helpers: Buf, slices, strict number parsing,
- * whole-file reads (src/util.c) and the arena (src/arena.c).
+ * whole-file reads (src/base/util.c) and the arena (src/base/arena.c).
  *
  * References: the C library (snprintf for formatted text, memcmp against
  * patterns written independently), files written with stdio here.
  */
-#include "util.h"
+#include "base/util.h"
 
 #include <sched.h>
 #include <stdint.h>
 #include <unistd.h>
 
-#include "arena.h"
-#include "err.h"
+#include "base/arena.h"
+#include "base/err.h"
 #include "harness.h"
 
 TEST(test_buf_append)

@@ -10,10 +10,10 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "harness.h"
-#include "util.h"
-#include "vec.h"
+#include "base/util.h"
+#include "base/vec.h"
 
 #define MAXN 1100
 

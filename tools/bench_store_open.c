@@ -20,9 +20,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "collection.h"
-#include "log.h"
-#include "util.h"
+#include "store/collection.h"
+#include "base/log.h"
+#include "base/util.h"
 
 #define BENCH_BATCH 1000
 

@@ -1,0 +1,295 @@
+/*
+ * cmd_bench_ann.c - `vitrine bench ann`: build an HNSW index from an fvecs
+ * file and measure recall@10 and single-thread queries per second against
+ * exact ground truth, in the classic ANN-benchmark file formats.
+ *
+ *   vitrine bench ann --base B.fvecs --query Q.fvecs --gt G.ivecs [--m 16]
+ *       [--ef-construction 200] [--ef 10,20,40,64,100] [--threads T]
+ *       [--metric cosine|dot|euclid] [--seed S]
+ *
+ * Output (a contract, see DESIGN.md; tools/bench_ann.sh parses it):
+ *   build: N vectors/s
+ *   ef=40 recall@10=0.9922 qps=3382        one line per ef
+ *   memory: 1.08x raw vectors (...)        after the contract lines
+ *
+ * The build uses T threads inserting concurrently (default 1); queries run
+ * one at a time on the calling thread, as a server answering one request
+ * would. fvecs / ivecs: per row an int32 dimension, then that many float32
+ * (int32) values. tools/gen_vectors.py writes such files with exact ground
+ * truth and tools/bench_hnswlib.py runs hnswlib on the same files.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cli.h"
+#include "cmd/cmd.h"
+#include "base/err.h"
+#include "index/hnsw.h"
+#include "base/util.h"
+#include "base/vec.h"
+
+#define BENCH_ANN_K 10
+#define BENCH_ANN_MAX_FILE ((size_t)16 << 30)
+#define BENCH_ANN_MAX_EFS 32
+#define BENCH_ANN_MAX_THREADS 256
+
+/* A matrix read from an fvecs / ivecs file; data owned here. */
+typedef struct {
+    int n, dim;
+    void *data; /* n * dim float32 or int32 */
+} Rows;
+
+/* read_vecs parses an fvecs / ivecs file (both are 4-byte values). */
+static int read_vecs(const char *path, Rows *out)
+{
+    char *buf;
+    size_t len;
+    int rc = file_read_all(path, BENCH_ANN_MAX_FILE, &buf, &len);
+    if (rc) {
+        fprintf(stderr, "vitrine: cannot read %s: %s\n", path, err_str(rc));
+        return rc;
+    }
+    int32_t dim = 0;
+    if (len >= 4) memcpy(&dim, buf, 4);
+    size_t row = 4 + (size_t)(dim > 0 ? dim : 0) * 4;
+    if (dim <= 0 || dim > HNSW_MAX_DIM || len % row != 0 || len / row > 0x7fffffff) {
+        fprintf(stderr, "vitrine: %s is not an fvecs/ivecs file\n", path);
+        free(buf);
+        return ERR_FORMAT;
+    }
+    size_t n = len / row;
+    char *data = xmalloc(n * (size_t)dim * 4 + 1);
+    for (size_t i = 0; i < n; i++) {
+        int32_t d;
+        memcpy(&d, buf + i * row, 4);
+        if (d != dim) {
+            fprintf(stderr, "vitrine: %s: row %zu has dimension %d, not %d\n", path, i, d,
+                    dim);
+            free(buf);
+            free(data);
+            return ERR_FORMAT;
+        }
+        memcpy(data + i * (size_t)dim * 4, buf + i * row + 4, (size_t)dim * 4);
+    }
+    free(buf);
+    out->n = (int)n;
+    out->dim = dim;
+    out->data = data;
+    return 0;
+}
+
+typedef struct {
+    HnswIndex *idx;
+    const float *base;
+    int n, dim;
+    int next; /* atomic: the next row to insert */
+    int err;  /* atomic: first failure */
+} BuildJob;
+
+static void *build_thread(void *arg)
+{
+    BuildJob *job = arg;
+    for (;;) {
+        int i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
+        if (i >= job->n) break;
+        int rc = hnsw_insert(job->idx, (uint32_t)i, job->base + (size_t)i * job->dim);
+        if (rc) {
+            __atomic_store_n(&job->err, rc, __ATOMIC_RELAXED);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static int parse_efs(const char *s, int *efs, int *n)
+{
+    *n = 0;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < HNSW_MIN_EF || v > HNSW_MAX_EF || *n >= BENCH_ANN_MAX_EFS)
+            return ERR_INVAL;
+        efs[(*n)++] = (int)v;
+        s = end;
+        if (*s == ',') s++;
+        else if (*s) return ERR_INVAL;
+    }
+    return *n ? 0 : ERR_INVAL;
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: vitrine bench ann --base B.fvecs --query Q.fvecs --gt G.ivecs [--m 16]\n"
+            "         [--ef-construction 200] [--ef 10,20,40,64,100] [--threads T]\n"
+            "         [--metric cosine|dot|euclid] [--seed S]\n");
+}
+
+typedef struct {
+    const char *base, *query, *gt, *efs, *metric;
+    HnswParams p;
+    long threads;
+} BenchArgs;
+
+/* parse_args fills a from argv; 0, or the exit status for a usage error. */
+static int parse_args(int argc, char **argv, BenchArgs *a)
+{
+    *a = (BenchArgs){ .efs = "10,20,40,64,100", .metric = "cosine", .threads = 1 };
+    hnsw_params_default(&a->p);
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        long n;
+        uint64_t u;
+        int r;
+        const char **str = NULL;
+        if ((r = cli_take_value(argc, argv, &i, "--base", &v))) str = &a->base;
+        else if ((r = cli_take_value(argc, argv, &i, "--query", &v))) str = &a->query;
+        else if ((r = cli_take_value(argc, argv, &i, "--gt", &v))) str = &a->gt;
+        else if ((r = cli_take_value(argc, argv, &i, "--ef", &v))) str = &a->efs;
+        else if ((r = cli_take_value(argc, argv, &i, "--metric", &v))) str = &a->metric;
+        if (r < 0) return 2;
+        if (str) {
+            *str = v;
+        } else if ((r = cli_take_value(argc, argv, &i, "--m", &v))) {
+            if (r < 0 || parse_int(v, HNSW_MIN_M, HNSW_MAX_M, &n)) return 2;
+            a->p.m = (int)n;
+        } else if ((r = cli_take_value(argc, argv, &i, "--ef-construction", &v))) {
+            if (r < 0 || parse_int(v, HNSW_MIN_EF_CONSTRUCTION, HNSW_MAX_EF_CONSTRUCTION, &n))
+                return 2;
+            a->p.ef_construction = (int)n;
+        } else if ((r = cli_take_value(argc, argv, &i, "--threads", &v))) {
+            if (r < 0 || parse_int(v, 1, BENCH_ANN_MAX_THREADS, &a->threads)) return 2;
+        } else if ((r = cli_take_value(argc, argv, &i, "--seed", &v))) {
+            if (r < 0 || parse_u64(v, &u)) return 2;
+            a->p.seed = u;
+        } else {
+            fprintf(stderr, "vitrine bench ann: unknown option '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!a->base || !a->query || !a->gt) return 2;
+    return 0;
+}
+
+/* build inserts every base row with `threads` threads; returns seconds,
+ * or a negative value after printing the error. */
+static double build(HnswIndex *idx, const Rows *base, long threads)
+{
+    BuildJob job = { idx, base->data, base->n, base->dim, 0, 0 };
+    pthread_t tids[BENCH_ANN_MAX_THREADS];
+    double t0 = now_seconds();
+    for (long t = 1; t < threads; t++) pthread_create(&tids[t], NULL, build_thread, &job);
+    build_thread(&job);
+    for (long t = 1; t < threads; t++) pthread_join(tids[t], NULL);
+    double s = now_seconds() - t0;
+    if (job.err) {
+        fprintf(stderr, "vitrine bench ann: insert failed: %s\n", err_str(job.err));
+        return -1;
+    }
+    return s;
+}
+
+/* run_queries searches every query at ef, one at a time, and prints the
+ * contract line. recall@10: how many of the true 10 nearest came back. */
+static int run_queries(HnswIndex *idx, const Rows *query, const Rows *gt, int ef)
+{
+    HnswHit hits[BENCH_ANN_K];
+    long found = 0;
+    double t0 = now_seconds();
+    for (int qi = 0; qi < query->n; qi++) {
+        const float *q = (const float *)query->data + (size_t)qi * query->dim;
+        int n = 0;
+        int rc = hnsw_search(idx, q, BENCH_ANN_K, ef, NULL, NULL, hits, &n);
+        if (rc) {
+            fprintf(stderr, "vitrine bench ann: search failed: %s\n", err_str(rc));
+            return rc;
+        }
+        const int32_t *truth = (const int32_t *)gt->data + (size_t)qi * gt->dim;
+        for (int j = 0; j < n; j++)
+            for (int t = 0; t < BENCH_ANN_K; t++)
+                if ((int32_t)hits[j].node == truth[t]) {
+                    found++;
+                    break;
+                }
+    }
+    double s = now_seconds() - t0;
+    printf("ef=%d recall@%d=%.4f qps=%.0f\n", ef, BENCH_ANN_K,
+           (double)found / ((double)query->n * BENCH_ANN_K), query->n / s);
+    fflush(stdout);
+    return 0;
+}
+
+int cmd_bench_ann(int argc, char **argv)
+{
+    BenchArgs a;
+    int efs[BENCH_ANN_MAX_EFS], n_efs;
+    HnswMetric metric;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage();
+            return 0;
+        }
+    }
+    if (parse_args(argc, argv, &a) || parse_efs(a.efs, efs, &n_efs)) {
+        usage();
+        return 2;
+    }
+    if (!strcmp(a.metric, "cosine")) {
+        metric = HNSW_METRIC_COSINE;
+    } else if (!strcmp(a.metric, "dot")) {
+        metric = HNSW_METRIC_DOT;
+    } else if (!strcmp(a.metric, "euclid")) {
+        metric = HNSW_METRIC_EUCLID;
+    } else {
+        usage();
+        return 2;
+    }
+
+    Rows base = { 0 }, query = { 0 }, gt = { 0 };
+    HnswIndex *idx = NULL;
+    int status = 1;
+    if (read_vecs(a.base, &base) || read_vecs(a.query, &query) || read_vecs(a.gt, &gt)) goto out;
+    if (query.dim != base.dim || gt.n != query.n || gt.dim < BENCH_ANN_K) {
+        fprintf(stderr, "vitrine bench ann: files disagree (base %dx%d, query %dx%d, gt %dx%d)\n",
+                base.n, base.dim, query.n, query.dim, gt.n, gt.dim);
+        goto out;
+    }
+    /* Cosine is a dot product on unit vectors: normalise as the collection
+     * does at upsert (generated files are unit already, so this is a no-op
+     * for them). */
+    if (metric == HNSW_METRIC_COSINE) {
+        for (int i = 0; i < base.n; i++)
+            vec_normalize((float *)base.data + (size_t)i * base.dim, (size_t)base.dim);
+        for (int i = 0; i < query.n; i++)
+            vec_normalize((float *)query.data + (size_t)i * query.dim, (size_t)query.dim);
+    }
+    int rc = hnsw_create(base.dim, metric, &a.p, &idx);
+    if (rc == 0) rc = hnsw_reserve(idx, (uint32_t)base.n);
+    if (rc) {
+        fprintf(stderr, "vitrine bench ann: cannot create the index: %s\n", err_str(rc));
+        goto out;
+    }
+    fprintf(stderr, "bench ann: %d x %d base, %d queries, M=%d ef_construction=%d threads=%ld "
+                    "kernels=%s\n",
+            base.n, base.dim, query.n, a.p.m, a.p.ef_construction, a.threads, vec_backend());
+
+    double secs = build(idx, &base, a.threads);
+    if (secs < 0) goto out;
+    printf("build: %.0f vectors/s\n", base.n / secs);
+    fflush(stdout);
+    for (int e = 0; e < n_efs; e++)
+        if (run_queries(idx, &query, &gt, efs[e])) goto out;
+    size_t raw = (size_t)base.n * base.dim * sizeof(float);
+    size_t mem = hnsw_memory_bytes(idx);
+    printf("memory: %.3fx raw vectors (index %zu bytes, raw %zu bytes)\n", (double)mem / raw, mem,
+           raw);
+    status = 0;
+out:
+    hnsw_free(idx);
+    free(base.data);
+    free(query.data);
+    free(gt.data);
+    return status;
+}

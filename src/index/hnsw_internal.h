@@ -1,0 +1,226 @@
+/*
+ * hnsw_internal.h - the HNSW index's private layout, shared by hnsw.c
+ * (lifecycle, growth, persistence), hnsw_build.c (insert, update, delete
+ * repair) and hnsw_search.c (search layers, k-NN, brute force). Not for
+ * other modules: they use hnsw.h.
+ *
+ * Memory layout (hnswlib's, with the vector first):
+ *
+ *   level-0 block of a node, block_bytes long, in fixed-size chunks:
+ *     float    vec[dim]          padded to 8 bytes
+ *     NodeHead head              16 bytes: lock, level, flags, upper pointer
+ *     uint32_t list0[1 + M0]     count, then up to M0 links
+ *     padding to HNSW_BLOCK_ALIGN
+ *   upper levels of a node with level L > 0, one malloc'd array:
+ *     uint32_t upper[L * (1 + M)] level l at (l - 1) * (1 + M): count, links
+ *
+ * For 512-d vectors and M = 16 a block is 2048 + 16 + 132 -> 2208 bytes,
+ * 1.078x the raw vector; about 1 node in M has upper levels.
+ *
+ * Chunks never move once allocated, so a search can run while an insert
+ * grows the index: growth allocates new chunks and, when the chunk table is
+ * full, publishes a bigger copy of the table; old tables are kept until
+ * hnsw_free (they are tiny) because a reader may still hold one.
+ *
+ * Concurrency protocol: a link (and a list's count) is written with a
+ * release store and read with an acquire load. A node's vector, level and
+ * upper pointer are written before the node is first linked or flagged
+ * present, so whoever reads its id through a link sees them complete. On
+ * x86 these atomics compile to plain moves. A reader may see a list that a
+ * writer is rewriting half old, half new: every id in it is a valid node,
+ * so that costs at most a little recall for that one search (as in
+ * hnswlib). Per-node spin locks serialise writers of one node's lists;
+ * writers never hold two node locks at once, so there is no lock order to
+ * get wrong. The index-wide rwlock is taken shared by searches and inserts
+ * and exclusively by delete / update / restore.
+ */
+#ifndef VITRINE_HNSW_INTERNAL_H
+#define VITRINE_HNSW_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "index/hnsw.h"
+#include "base/vec.h"
+
+/* Block alignment: 32 bytes keeps every AVX2 load of a vector inside one
+ * cache line. */
+#define HNSW_BLOCK_ALIGN 32
+/*
+ * Chunks of level-0 blocks are at least HNSW_CHUNK_MIN_BYTES (a power-of-two
+ * node count), mapped with mmap so untouched pages cost no memory. Chunks
+ * from HNSW_HUGE_FROM_CHUNK on are 2 MiB aligned and advised as
+ * transparent huge pages: a search touches blocks at random all over the
+ * index, and with 4 KiB pages nearly every block costs a TLB miss (huge
+ * pages measured +15% QPS at 100k x 512-d). The first chunk stays on small
+ * pages so a tiny collection does not pin 2 MiB pages.
+ */
+#define HNSW_CHUNK_MIN_BYTES ((size_t)16 << 20)
+#define HNSW_HUGE_PAGE ((size_t)2 << 20)
+#define HNSW_SMALL_PAGE ((size_t)4 << 10)
+#define HNSW_HUGE_FROM_CHUNK 1
+/* Entry "none": node HNSW_NO_NODE at level 0, packed as in HnswIndex.entry. */
+#define HNSW_ENTRY_NONE ((uint64_t)HNSW_NO_NODE)
+
+enum {
+    NODE_CLAIMED = 1, /* the slot is taken (an insert is writing it, or done) */
+    NODE_PRESENT = 2, /* vector, level and lists are initialised */
+    NODE_DELETED = 4, /* not returned by searches; still routes */
+};
+
+typedef struct {
+    uint32_t lock;   /* spin lock over this node's lists (all levels) */
+    uint8_t level;   /* top level, fixed for the node's life */
+    uint8_t flags;   /* NODE_* bits, atomic */
+    uint16_t pad;
+    uint32_t *upper; /* levels 1..level, or NULL */
+} NodeHead;
+
+/* The chunk table: len chunk pointers, published as a whole. */
+typedef struct ChunkTable {
+    uint32_t len;
+    struct ChunkTable *retired; /* the table this one replaced */
+    unsigned char *chunk[];     /* 64-byte aligned bases, or NULL */
+} ChunkTable;
+
+typedef struct {
+    float d;
+    uint32_t id;
+} HeapItem;
+
+/* Per-search scratch, pooled so nothing is allocated or cleared per query. */
+typedef struct SearchCtx {
+    struct SearchCtx *next;
+    uint16_t *visited; /* visited[node] == epoch: seen in this search */
+    uint32_t vis_cap;
+    uint16_t epoch;
+    HeapItem *cand; /* min-heap of candidates to expand */
+    size_t n_cand, cap_cand;
+    HeapItem *res; /* max-heap of the ef best results */
+    size_t n_res, cap_res;
+    HeapItem *sel;   /* scratch: the candidates of one neighbour selection */
+    size_t cap_sel;
+    uint32_t *ids;   /* scratch for one neighbour list (M0 + 1) */
+    size_t bytes;    /* what this context allocated */
+} SearchCtx;
+
+struct HnswIndex {
+    int dim;
+    HnswMetric metric;
+    int m, m0, ef_construction, ef;
+    uint64_t seed;
+    double ml;            /* 1 / ln(M) */
+    VecKernel kernel;     /* dot or squared L2 */
+    int negate;           /* distance = -kernel (dot metrics) */
+    size_t vec_bytes;     /* dim * 4 rounded up to 8 */
+    size_t block_bytes;   /* one level-0 block */
+    int chunk_shift;      /* nodes per chunk = 1 << chunk_shift */
+    uint32_t chunk_mask;
+
+    ChunkTable *table;    /* atomic pointer */
+    size_t chunk_bytes;   /* bytes of one chunk */
+    pthread_mutex_t grow_lock;
+
+    uint64_t entry;       /* atomic: (uint64_t)level << 32 | node */
+    pthread_rwlock_t rw;
+
+    size_t live;          /* atomic: live nodes */
+    size_t deleted;       /* atomic: deleted nodes still in the graph */
+    uint32_t high;        /* atomic: 1 + the highest node id ever present */
+    size_t table_bytes;   /* atomic: bytes of chunk tables */
+    size_t upper_bytes;   /* atomic: bytes of upper-level arrays */
+
+    pthread_mutex_t pool_lock;
+    SearchCtx *pool;
+    size_t pool_bytes;    /* under pool_lock */
+};
+
+/* Query description for search_layer. */
+typedef struct {
+    const float *q;
+    uint32_t self;     /* excluded from results (HNSW_NO_NODE: none) */
+    HnswFilter filter; /* NULL: accept all */
+    void *fctx;
+    int plain;         /* 1: no filter, no self, nothing deleted: accept all */
+} LayerQuery;
+
+static inline unsigned char *hnsw_block(const HnswIndex *idx, uint32_t n)
+{
+    ChunkTable *t = __atomic_load_n(&idx->table, __ATOMIC_ACQUIRE);
+    unsigned char *c = __atomic_load_n(&t->chunk[n >> idx->chunk_shift], __ATOMIC_ACQUIRE);
+    return c + (size_t)(n & idx->chunk_mask) * idx->block_bytes;
+}
+
+/* hnsw_block_or_null is hnsw_block for an id that may lie outside the
+ * allocated chunks. */
+static inline unsigned char *hnsw_block_or_null(const HnswIndex *idx, uint32_t n)
+{
+    ChunkTable *t = __atomic_load_n(&idx->table, __ATOMIC_ACQUIRE);
+    uint32_t ci = n >> idx->chunk_shift;
+    if (ci >= t->len) return NULL;
+    unsigned char *c = __atomic_load_n(&t->chunk[ci], __ATOMIC_ACQUIRE);
+    return c ? c + (size_t)(n & idx->chunk_mask) * idx->block_bytes : NULL;
+}
+
+static inline NodeHead *hnsw_head(const HnswIndex *idx, unsigned char *block)
+{
+    return (NodeHead *)(block + idx->vec_bytes);
+}
+
+/* hnsw_list: a node's list at level: list[0] is the count, links follow. */
+static inline uint32_t *hnsw_list(const HnswIndex *idx, unsigned char *block, int level)
+{
+    if (level == 0) return (uint32_t *)(block + idx->vec_bytes + sizeof(NodeHead));
+    return hnsw_head(idx, block)->upper + (size_t)(level - 1) * (1 + idx->m);
+}
+
+static inline int hnsw_flags(const NodeHead *h)
+{
+    return __atomic_load_n(&h->flags, __ATOMIC_ACQUIRE);
+}
+
+/* hnsw_dist: the internal distance, smaller is closer. */
+static inline float hnsw_dist(const HnswIndex *idx, const float *a, const float *b)
+{
+    float r = idx->kernel(a, b, (size_t)idx->dim);
+    return idx->negate ? -r : r;
+}
+
+static inline int hnsw_max_links(const HnswIndex *idx, int level)
+{
+    return level == 0 ? idx->m0 : idx->m;
+}
+
+void hnsw_node_lock(NodeHead *h);
+void hnsw_node_unlock(NodeHead *h);
+
+/* Growth: make node's chunk exist. 0 or ERR_NOMEM / ERR_INVAL. */
+int hnsw_ensure_node(HnswIndex *idx, uint32_t node);
+
+/* Search contexts (hnsw_search.c). */
+SearchCtx *hnsw_ctx_get(HnswIndex *idx);
+void hnsw_ctx_put(HnswIndex *idx, SearchCtx *ctx);
+/* hnsw_items_reserve grows one of ctx's item arrays to hold n, keeping
+ * its contents. 0 or ERR_NOMEM. */
+int hnsw_items_reserve(SearchCtx *ctx, HeapItem **a, size_t *cap, size_t n);
+
+/*
+ * hnsw_greedy_closest: the ef = 1 descent of Algorithm 5 through one upper
+ * level: moves *cur / *cur_d to the closest node reachable greedily.
+ */
+void hnsw_greedy_closest(const HnswIndex *idx, const float *q, int level, uint32_t *cur,
+                         float *cur_d);
+
+/*
+ * hnsw_search_layer is Algorithm 2 (SEARCH-LAYER) from one entry point:
+ * leaves the (at most ef) nearest accepted nodes found in ctx->res, a
+ * max-heap of ctx->n_res items. ERR_NOMEM if a heap cannot grow.
+ */
+int hnsw_search_layer(const HnswIndex *idx, SearchCtx *ctx, const LayerQuery *lq, uint32_t ep,
+                      float ep_d, int ef, int level);
+
+/* Heap helpers on HeapItem arrays. */
+void hnsw_heap_sort_ascending(HeapItem *a, size_t n);
+
+#endif

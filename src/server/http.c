@@ -1,0 +1,626 @@
+/*
+ * http.c - llhttp glue, request accessors and the response writer
+ * declared in http.h. This is the only file that includes llhttp.h.
+ *
+ * llhttp calls its data callbacks with fragments: a URL, a header name or
+ * value, or a body may be split across reads at any byte. The URL and the
+ * current header name and value are accumulated in scratch Bufs owned by
+ * the parser and copied into the request's arena when llhttp says the
+ * element is complete (on_*_complete), so the arena only ever holds whole
+ * strings. The body goes into the request's own Buf because it can be large
+ * and grows; it is reserved from Content-Length up to a bound.
+ *
+ * on_message_complete returns HPE_PAUSED: llhttp stops right after the
+ * message's last byte and tells where (llhttp_get_error_pos), which is how
+ * the caller learns how much it consumed and keeps the pipelined rest.
+ * The alternative, parsing ahead into a queue of requests, would let a
+ * client make the server hold many parsed requests per connection; paused
+ * bytes in the socket buffer cost nothing.
+ */
+#include "server/http.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "llhttp.h"
+
+#include "base/err.h"
+#include "base/log.h"
+
+/* Bytes charged per header line on top of name and value (": " and CRLF),
+ * so a flood of empty headers also hits the header limit. */
+#define HTTP_HEADER_LINE_OVERHEAD 4
+
+struct HttpParser {
+    llhttp_t ll;
+    HttpLimits limits;
+    HttpRequest *req;  /* being built; NULL between requests */
+    HttpRequest *done; /* complete, waiting to be handed over by feed */
+    Buf url, field, value;
+    HttpPair hdrs[HTTP_MAX_HEADERS];
+    size_t n_hdrs;
+    size_t header_bytes;
+    uint64_t start_ns;
+    int headers_done;
+    int want_continue;
+    int dead;
+    int err_status;
+    const char *err_msg;
+};
+
+/* ---- request ---- */
+
+HttpRequest *http_request_new(void)
+{
+    HttpRequest *req = xcalloc(1, sizeof *req);
+    arena_init(&req->arena, 8 * 1024);
+    buf_init(&req->body);
+    buf_init(&req->resp_headers);
+    buf_init(&req->resp_head);
+    buf_init(&req->resp_body);
+    req->method_name = "";
+    req->target = req->path = req->query_string = "";
+    req->http_major = 1;
+    req->http_minor = 1;
+    req->start_ns = now_ns();
+    return req;
+}
+
+void http_request_free(HttpRequest *req)
+{
+    if (!req) return;
+    arena_free(&req->arena);
+    buf_free(&req->body);
+    buf_free(&req->resp_headers);
+    buf_free(&req->resp_head);
+    buf_free(&req->resp_body);
+    free(req);
+}
+
+static const char *pair_find(const HttpPair *pairs, size_t n, const char *name, int nocase)
+{
+    for (size_t i = 0; i < n; i++)
+        if (nocase ? !strcasecmp(pairs[i].name, name) : !strcmp(pairs[i].name, name))
+            return pairs[i].value;
+    return NULL;
+}
+
+const char *http_header(const HttpRequest *req, const char *name)
+{
+    return pair_find(req->headers, req->n_headers, name, 1);
+}
+
+const char *http_query_get(const HttpRequest *req, const char *name)
+{
+    return pair_find(req->query, req->n_query, name, 0);
+}
+
+const char *http_param(const HttpRequest *req, const char *name)
+{
+    return pair_find(req->params, req->n_params, name, 0);
+}
+
+static const char *const method_names[] = {
+    [HTTP_METHOD_OTHER] = "", [HTTP_METHOD_GET] = "GET", [HTTP_METHOD_HEAD] = "HEAD",
+    [HTTP_METHOD_POST] = "POST", [HTTP_METHOD_PUT] = "PUT", [HTTP_METHOD_DELETE] = "DELETE",
+    [HTTP_METHOD_PATCH] = "PATCH", [HTTP_METHOD_OPTIONS] = "OPTIONS",
+};
+
+HttpMethod http_method_from_str(const char *s)
+{
+    for (size_t i = 1; i < ARRAY_LEN(method_names); i++)
+        if (!strcmp(s, method_names[i])) return (HttpMethod)i;
+    return HTTP_METHOD_OTHER;
+}
+
+const char *http_method_str(HttpMethod m)
+{
+    return (size_t)m < ARRAY_LEN(method_names) ? method_names[m] : "";
+}
+
+static int hex_val(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+char *http_url_decode(Arena *a, const char *s, size_t len, int plus_space)
+{
+    char *out = arena_alloc(a, len + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < len &&
+            (hi = hex_val(s[i + 1])) >= 0 && (lo = hex_val(s[i + 2])) >= 0) {
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (plus_space && s[i] == '+') {
+            out[o++] = ' ';
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* parse_query splits "a=1&b=x%20y" into decoded pairs in the arena. */
+static void parse_query(HttpRequest *req, const char *q)
+{
+    size_t n = 0;
+    if (!*q) return;
+    for (const char *c = q; *c; c++) n += *c == '&';
+    n++;
+    req->query = arena_alloc(&req->arena, n * sizeof(HttpPair));
+    req->n_query = 0;
+    const char *s = q;
+    while (*s) {
+        const char *amp = strchr(s, '&');
+        size_t len = amp ? (size_t)(amp - s) : strlen(s);
+        if (len > 0) {
+            const char *eq = memchr(s, '=', len);
+            size_t klen = eq ? (size_t)(eq - s) : len;
+            HttpPair *p = &req->query[req->n_query++];
+            p->name = http_url_decode(&req->arena, s, klen, 1);
+            p->value = eq ? http_url_decode(&req->arena, eq + 1, len - klen - 1, 1)
+                          : http_url_decode(&req->arena, "", 0, 0);
+        }
+        if (!amp) break;
+        s = amp + 1;
+    }
+}
+
+/* ---- llhttp callbacks ---- */
+
+static int parser_fail(HttpParser *p, int status, const char *msg)
+{
+    p->err_status = status;
+    p->err_msg = msg;
+    llhttp_set_error_reason(&p->ll, msg);
+    return HPE_USER;
+}
+
+static int charge_header_bytes(HttpParser *p, size_t n)
+{
+    p->header_bytes += n;
+    if (p->header_bytes > p->limits.max_header_bytes)
+        return parser_fail(p, 431, "request header section too large");
+    return 0;
+}
+
+static int on_message_begin(llhttp_t *ll)
+{
+    HttpParser *p = ll->data;
+    p->req = http_request_new();
+    p->start_ns = p->req->start_ns;
+    p->header_bytes = 0;
+    p->n_hdrs = 0;
+    p->headers_done = 0;
+    p->want_continue = 0;
+    p->url.len = p->field.len = p->value.len = 0;
+    return 0;
+}
+
+static int on_url(llhttp_t *ll, const char *at, size_t len)
+{
+    HttpParser *p = ll->data;
+    if (charge_header_bytes(p, len)) return HPE_USER;
+    buf_append(&p->url, at, len);
+    return 0;
+}
+
+static int on_header_field(llhttp_t *ll, const char *at, size_t len)
+{
+    HttpParser *p = ll->data;
+    if (charge_header_bytes(p, len)) return HPE_USER;
+    buf_append(&p->field, at, len);
+    return 0;
+}
+
+static int on_header_value(llhttp_t *ll, const char *at, size_t len)
+{
+    HttpParser *p = ll->data;
+    if (charge_header_bytes(p, len)) return HPE_USER;
+    buf_append(&p->value, at, len);
+    return 0;
+}
+
+static int on_header_value_complete(llhttp_t *ll)
+{
+    HttpParser *p = ll->data;
+    if (charge_header_bytes(p, HTTP_HEADER_LINE_OVERHEAD)) return HPE_USER;
+    if (p->n_hdrs >= HTTP_MAX_HEADERS) return parser_fail(p, 431, "too many request headers");
+    Arena *a = &p->req->arena;
+    p->hdrs[p->n_hdrs].name = arena_strndup(a, p->field.data ? p->field.data : "", p->field.len);
+    /* llhttp leaves trailing whitespace of a value in place (OWS); drop it. */
+    size_t vlen = p->value.len;
+    while (vlen > 0 && (p->value.data[vlen - 1] == ' ' || p->value.data[vlen - 1] == '\t')) vlen--;
+    p->hdrs[p->n_hdrs].value = arena_strndup(a, p->value.data ? p->value.data : "", vlen);
+    p->n_hdrs++;
+    p->field.len = p->value.len = 0;
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *ll)
+{
+    HttpParser *p = ll->data;
+    HttpRequest *req = p->req;
+    Arena *a = &req->arena;
+
+    req->headers = arena_alloc(a, (p->n_hdrs ? p->n_hdrs : 1) * sizeof(HttpPair));
+    memcpy(req->headers, p->hdrs, p->n_hdrs * sizeof(HttpPair));
+    req->n_headers = p->n_hdrs;
+    req->method_name = llhttp_method_name((llhttp_method_t)llhttp_get_method(ll));
+    req->method = http_method_from_str(req->method_name);
+    req->http_major = llhttp_get_http_major(ll);
+    req->http_minor = llhttp_get_http_minor(ll);
+
+    char *target = arena_strndup(a, p->url.data ? p->url.data : "", p->url.len);
+    req->target = target;
+    char *qm = strchr(target, '?');
+    if (qm) {
+        req->path = arena_strndup(a, target, (size_t)(qm - target));
+        req->query_string = qm + 1;
+    } else {
+        req->path = target;
+        req->query_string = "";
+    }
+    /* A fragment is never sent by a conforming client; ignore one anyway. */
+    char *hash = strchr(req->query_string, '#');
+    if (hash) req->query_string = arena_strndup(a, req->query_string, (size_t)(hash - req->query_string));
+    parse_query(req, req->query_string);
+
+    p->headers_done = 1;
+    if ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > p->limits.max_body_bytes)
+        return parser_fail(p, 413, "request body too large");
+    if (ll->flags & F_CONTENT_LENGTH)
+        buf_reserve(&req->body, (size_t)MIN(ll->content_length, (uint64_t)HTTP_BODY_PREALLOC_BYTES));
+    const char *expect = http_header(req, "Expect");
+    if (expect && !strcasecmp(expect, "100-continue") && req->http_major == 1 && req->http_minor >= 1 &&
+        ((ll->flags & F_CHUNKED) || ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > 0)))
+        p->want_continue = 1;
+    return 0;
+}
+
+static int on_body(llhttp_t *ll, const char *at, size_t len)
+{
+    HttpParser *p = ll->data;
+    HttpRequest *req = p->req;
+    p->want_continue = 0;
+    if (req->body.len + len > p->limits.max_body_bytes) return parser_fail(p, 413, "request body too large");
+    buf_append(&req->body, at, len);
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *ll)
+{
+    HttpParser *p = ll->data;
+    HttpRequest *req = p->req;
+    if (!req->body.data) buf_append(&req->body, "", 0); /* body.data is always a string */
+    req->keep_alive = llhttp_should_keep_alive(ll) && !ll->upgrade;
+    p->done = req;
+    p->req = NULL;
+    p->want_continue = 0;
+    p->start_ns = 0;
+    /* Stop right after this message so the rest waits for its turn. */
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t http_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- parser ---- */
+
+HttpParser *http_parser_new(const HttpLimits *limits)
+{
+    HttpParser *p = xcalloc(1, sizeof *p);
+    p->limits = *limits;
+    buf_init(&p->url);
+    buf_init(&p->field);
+    buf_init(&p->value);
+    llhttp_init(&p->ll, HTTP_REQUEST, &http_settings);
+    p->ll.data = p;
+    return p;
+}
+
+void http_parser_free(HttpParser *p)
+{
+    if (!p) return;
+    http_request_free(p->req);
+    http_request_free(p->done);
+    buf_free(&p->url);
+    buf_free(&p->field);
+    buf_free(&p->value);
+    free(p);
+}
+
+int http_parser_started(const HttpParser *p) { return p->req != NULL; }
+
+uint64_t http_parser_started_ns(const HttpParser *p) { return p->req ? p->start_ns : 0; }
+
+int http_parser_take_continue(HttpParser *p)
+{
+    int w = p->want_continue;
+    p->want_continue = 0;
+    return w;
+}
+
+HttpFeedResult http_parser_feed(HttpParser *p, const char *data, size_t len, size_t *consumed,
+                                HttpRequest **req_out, int *status, const char **msg)
+{
+    *consumed = 0;
+    *req_out = NULL;
+    if (p->dead) {
+        *status = p->err_status;
+        *msg = p->err_msg;
+        return HTTP_FEED_ERROR;
+    }
+    if (len == 0) return HTTP_FEED_MORE;
+    llhttp_errno_t e = llhttp_execute(&p->ll, data, len);
+    if (e == HPE_OK) {
+        *consumed = len;
+        return HTTP_FEED_MORE;
+    }
+    if (e == HPE_PAUSED && p->done) {
+        *consumed = (size_t)(llhttp_get_error_pos(&p->ll) - data);
+        llhttp_resume(&p->ll);
+        *req_out = p->done;
+        p->done = NULL;
+        return HTTP_FEED_REQUEST;
+    }
+    /* Anything else is fatal for this connection: a syntax error, one of
+     * our limits (HPE_USER), or an upgrade we do not speak. */
+    p->dead = 1;
+    if (!p->err_status) {
+        p->err_status = 400;
+        p->err_msg = e == HPE_PAUSED_UPGRADE ? "protocol upgrade not supported" : "malformed request";
+        log_debug("http: parse error %s: %s", llhttp_errno_name(e), llhttp_get_error_reason(&p->ll));
+    }
+    const char *pos = llhttp_get_error_pos(&p->ll);
+    *consumed = pos && pos >= data && pos <= data + len ? (size_t)(pos - data) : len;
+    *status = p->err_status;
+    *msg = p->err_msg;
+    return HTTP_FEED_ERROR;
+}
+
+/* ---- responses ---- */
+
+int http_status_for_err(int err)
+{
+    switch (err) {
+    case ERR_OK: return 200;
+    case ERR_INVAL: return 400;
+    case ERR_FORMAT: return 400;     /* a client-sent blob (image, JSON) is malformed */
+    case ERR_NOTFOUND: return 404;
+    case ERR_EXISTS: return 409;
+    case ERR_TOOLARGE: return 413;
+    case ERR_FULL: return 503;       /* a bounded queue is full: retry later */
+    case ERR_BUSY: return 503;       /* shutting down or locked: retry later */
+    case ERR_UNSUPPORTED: return 501;/* e.g. embedding without weights */
+    case ERR_NOMEM: return 500;
+    case ERR_IO: return 500;
+    case ERR_STORE: return 500;
+    default: return 500;
+    }
+}
+
+const char *http_status_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return status < 300 ? "OK" : status < 500 ? "Bad Request" : "Internal Server Error";
+    }
+}
+
+double http_request_seconds(const HttpRequest *req)
+{
+    return (double)(now_ns() - req->start_ns) / 1e9;
+}
+
+void http_set_header(HttpRequest *req, const char *name, const char *value)
+{
+    /* A CR or LF in a value would let it forge headers; replace them. */
+    buf_append_str(&req->resp_headers, name);
+    buf_append(&req->resp_headers, ": ", 2);
+    for (const char *c = value; *c; c++) {
+        char ch = (*c == '\r' || *c == '\n') ? ' ' : *c;
+        buf_append(&req->resp_headers, &ch, 1);
+    }
+    buf_append(&req->resp_headers, "\r\n", 2);
+}
+
+void http_build_head(HttpRequest *req, int keep_alive)
+{
+    Buf *h = &req->resp_head;
+    h->len = 0;
+    buf_printf(h, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", req->status,
+               http_status_reason(req->status), req->resp_body.len);
+    if (req->resp_headers.len) buf_append(h, req->resp_headers.data, req->resp_headers.len);
+    if (!keep_alive)
+        buf_append_str(h, "Connection: close\r\n");
+    else if (req->http_major == 1 && req->http_minor == 0)
+        buf_append_str(h, "Connection: keep-alive\r\n");
+    buf_append(h, "\r\n", 2);
+}
+
+/* finish records the status and hands the request to its owner. */
+static void finish(HttpRequest *req, int status)
+{
+    if (req->status) {
+        /* A second response is a handler bug; in release builds ignore it. */
+        log_error("http: %s %s answered twice (%d, then %d)", req->method_name, req->path,
+                  req->status, status);
+        return;
+    }
+    req->status = status;
+    if (req->orphaned || !req->on_response) {
+        http_request_free(req);
+        return;
+    }
+    req->on_response(req);
+}
+
+static void set_content_type(HttpRequest *req, const char *content_type)
+{
+    if (content_type) http_set_header(req, "Content-Type", content_type);
+}
+
+void http_respond(HttpRequest *req, int status, const char *content_type, const void *body, size_t len)
+{
+    if (req->status) {
+        finish(req, status); /* logs the double answer */
+        return;
+    }
+    set_content_type(req, content_type);
+    req->resp_body.len = 0;
+    buf_append(&req->resp_body, body, len);
+    finish(req, status);
+}
+
+void http_respond_buf(HttpRequest *req, int status, const char *content_type, Buf *body)
+{
+    if (req->status) {
+        buf_free(body);
+        finish(req, status); /* logs the double answer */
+        return;
+    }
+    set_content_type(req, content_type);
+    buf_free(&req->resp_body);
+    req->resp_body = *body;
+    buf_init(body);
+    finish(req, status);
+}
+
+void http_respond_text(HttpRequest *req, int status, const char *text)
+{
+    http_respond(req, status, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+static void respond_error_v(HttpRequest *req, int status, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    Buf b;
+    buf_init(&b);
+    JsonWriter w;
+    jw_init(&w, &b);
+    jw_object_begin(&w);
+    jw_key(&w, "status");
+    jw_object_begin(&w);
+    jw_key(&w, "error");
+    jw_string(&w, msg);
+    jw_object_end(&w);
+    jw_key(&w, "time");
+    jw_double(&w, http_request_seconds(req));
+    jw_object_end(&w);
+    http_respond_buf(req, status, "application/json", &b);
+}
+
+void http_respond_error(HttpRequest *req, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    respond_error_v(req, status, fmt, ap);
+    va_end(ap);
+}
+
+void http_respond_err(HttpRequest *req, int err, const char *fmt, ...)
+{
+    if (err == ERR_FULL || err == ERR_BUSY) http_set_header(req, "Retry-After", "1");
+    va_list ap;
+    va_start(ap, fmt);
+    respond_error_v(req, http_status_for_err(err), fmt, ap);
+    va_end(ap);
+}
+
+/* A result written to a request that was already answered goes here and is
+ * dropped: the answered body may be on its way to the socket, and growing
+ * it could move the memory under the write. Loop thread only. */
+static Buf http_discard;
+
+/* The writer lives in the request's arena so a LATER response can use it. */
+JsonWriter *http_result_begin(HttpRequest *req)
+{
+    JsonWriter *w = arena_alloc(&req->arena, sizeof *w);
+    if (req->status) {
+        http_discard.len = 0;
+        jw_init(w, &http_discard);
+        return w;
+    }
+    req->resp_body.len = 0;
+    buf_append_str(&req->resp_body, "{\"result\":");
+    jw_init(w, &req->resp_body);
+    return w;
+}
+
+void http_result_end(HttpRequest *req, int status)
+{
+    if (req->status) {
+        finish(req, status); /* logs the double answer */
+        return;
+    }
+    buf_printf(&req->resp_body, ",\"status\":\"ok\",\"time\":");
+    /* jw_double gives the shortest round-trip text, same as error bodies. */
+    JsonWriter w;
+    jw_init(&w, &req->resp_body);
+    jw_double(&w, http_request_seconds(req));
+    buf_append(&req->resp_body, "}", 1);
+    set_content_type(req, "application/json");
+    finish(req, status);
+}
+
+void http_respond_result_raw(HttpRequest *req, const char *json)
+{
+    JsonWriter *w = http_result_begin(req);
+    jw_raw(w, json, strlen(json));
+    http_result_end(req, 200);
+}
+
+void http_format_simple(Buf *out, int status, const char *msg, const char *extra_headers)
+{
+    Buf body;
+    buf_init(&body);
+    buf_append_str(&body, "{\"status\":{\"error\":");
+    json_escape_into(&body, msg, strlen(msg));
+    buf_append_str(&body, "},\"time\":0.0}");
+    buf_printf(out,
+               "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+               "%sConnection: close\r\n\r\n",
+               status, http_status_reason(status), body.len, extra_headers ? extra_headers : "");
+    buf_append(out, body.data, body.len);
+    buf_free(&body);
+}

@@ -1,0 +1,215 @@
+/*
+ * http.h - HTTP/1.1 request parsing (llhttp glue), the request a handler
+ * sees, and the response writer (the only module that sees llhttp.h).
+ *
+ * Design. One HttpParser lives per connection. The server feeds it the bytes
+ * it reads; llhttp calls back with fragments (a header name or a body may
+ * arrive in many pieces, split anywhere), which the parser accumulates into
+ * an HttpRequest. When a message is complete the parser pauses and hands the
+ * whole request over, so pipelined requests behind it stay unparsed in the
+ * connection's buffer and are served strictly one after the other, in order.
+ * Limits are checked while bytes arrive, never after: header bytes (431),
+ * body bytes (413), malformed input (400). After an error the parser is dead
+ * and the connection is closed once the error response is out.
+ *
+ * Every request owns one Arena (URL, headers, params, and whatever the
+ * handler allocates) and one body buffer; both are freed once, by
+ * http_request_free, after the response has been written or dropped.
+ *
+ * Responding. A handler answers exactly once, either before it returns or
+ * LATER on the loop thread (after a threadpool job or a worker queue
+ * completes), with one of the http_respond* functions. Those build the
+ * response bytes in the request and call the owner's on_response hook (the
+ * server's connection). When the client went away meanwhile, the owner marks
+ * the request orphaned instead of freeing it, and the response call frees it:
+ * memory a pending job references is never freed under it.
+ */
+#ifndef VITRINE_HTTP_H
+#define VITRINE_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/json.h"
+#include "base/util.h"
+
+/* Request header section: request line plus all header lines. */
+#define HTTP_MIN_HEADER_BYTES 1024
+#define HTTP_DEFAULT_HEADER_BYTES (16 * 1024)
+#define HTTP_MAX_HEADER_BYTES (1024 * 1024)
+/* Number of header lines in one request. */
+#define HTTP_MAX_HEADERS 100
+/* Request body (after de-chunking). 32 MiB holds ~10k 512-d vectors as JSON. */
+#define HTTP_MIN_BODY_BYTES 1024
+#define HTTP_DEFAULT_BODY_BYTES (32u * 1024 * 1024)
+#define HTTP_MAX_BODY_BYTES (1024u * 1024 * 1024)
+/* Bodies up to this size are reserved up front from Content-Length; bigger
+ * ones grow as bytes actually arrive, so a lying header costs nothing. */
+#define HTTP_BODY_PREALLOC_BYTES (1024 * 1024)
+
+typedef enum {
+    HTTP_METHOD_OTHER = 0,
+    HTTP_METHOD_GET,
+    HTTP_METHOD_HEAD,
+    HTTP_METHOD_POST,
+    HTTP_METHOD_PUT,
+    HTTP_METHOD_DELETE,
+    HTTP_METHOD_PATCH,
+    HTTP_METHOD_OPTIONS,
+} HttpMethod;
+
+/* A name/value pair; both NUL-terminated and owned by the request's arena. */
+typedef struct {
+    const char *name;
+    const char *value;
+} HttpPair;
+
+typedef struct HttpRequest HttpRequest;
+
+struct HttpRequest {
+    /* ---- filled by the parser; read-only for handlers ---- */
+    Arena arena;             /* per-request memory; handlers may allocate here */
+    HttpMethod method;
+    const char *method_name; /* "GET", "PROPFIND", ... */
+    const char *target;      /* request target as sent: "/a/b?x=1" */
+    const char *path;        /* target up to '?', still percent-encoded */
+    const char *query_string;/* after '?', "" when none */
+    HttpPair *headers;       /* in arrival order; names as sent */
+    size_t n_headers;
+    HttpPair *query;         /* query parameters, percent-decoded, in order */
+    size_t n_query;
+    HttpPair *params;        /* path parameters set by the router, decoded */
+    size_t n_params;
+    Buf body;                /* de-chunked body, NUL-terminated; len 0 when none */
+    int http_major, http_minor;
+    int keep_alive;          /* the client allows another request after this one */
+    uint64_t start_ns;       /* when the first byte of the request was parsed */
+    const char *route;       /* matched route pattern ("/collections/{name}"), or NULL */
+
+    /* ---- the response, built by http_respond*; private ---- */
+    int status;              /* 0 until responded */
+    Buf resp_headers;        /* extra header lines added by http_set_header */
+    Buf resp_head;           /* status line and headers, ready to write */
+    Buf resp_body;           /* body bytes */
+
+    /* ---- the owner (the server's connection); private ---- */
+    void (*on_response)(HttpRequest *req); /* called once by http_respond* */
+    void *owner;
+    int orphaned;            /* owner gone: http_respond* frees the request */
+};
+
+/* ---- request accessors ---- */
+
+/* http_header returns the first header named name (case-insensitive), or NULL. */
+const char *http_header(const HttpRequest *req, const char *name);
+/* http_query_get returns the first query parameter named name, or NULL. */
+const char *http_query_get(const HttpRequest *req, const char *name);
+/* http_param returns the path parameter named name ("{name}"), or NULL. */
+const char *http_param(const HttpRequest *req, const char *name);
+/* http_method_from_str maps "GET" etc. to HttpMethod (HTTP_METHOD_OTHER if unknown). */
+HttpMethod http_method_from_str(const char *s);
+const char *http_method_str(HttpMethod m);
+/* http_url_decode decodes %XX (and '+' as space when plus_space) from
+ * s[0..len) into a NUL-terminated arena string; invalid escapes stay literal. */
+char *http_url_decode(Arena *a, const char *s, size_t len, int plus_space);
+
+/* http_request_new allocates an empty request (the parser does this; tests
+ * and handlers that fabricate requests may too). http_request_free releases
+ * its arena, body and response buffers and the struct itself. */
+HttpRequest *http_request_new(void);
+void http_request_free(HttpRequest *req);
+
+/* ---- responses (loop thread only; exactly one per request) ---- */
+
+/* http_status_for_err is THE mapping from an ERR_* code to an HTTP status. */
+int http_status_for_err(int err);
+/* http_status_reason returns "Not Found" for 404 and so on. */
+const char *http_status_reason(int status);
+
+/* http_set_header adds a response header line (before responding). */
+void http_set_header(HttpRequest *req, const char *name, const char *value);
+
+/* http_respond sends body[0..len) (copied) with the given content type. */
+void http_respond(HttpRequest *req, int status, const char *content_type,
+                  const void *body, size_t len);
+/* http_respond_buf sends body and takes its memory (body is left empty). */
+void http_respond_buf(HttpRequest *req, int status, const char *content_type, Buf *body);
+/* http_respond_text sends text/plain. */
+void http_respond_text(HttpRequest *req, int status, const char *text);
+/* http_respond_error sends Qdrant's error shape
+ * {"status":{"error":"<message>"},"time":<seconds>} with the given status. */
+void http_respond_error(HttpRequest *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* http_respond_err sends the error shape with http_status_for_err(err);
+ * ERR_FULL and ERR_BUSY also carry Retry-After. */
+void http_respond_err(HttpRequest *req, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Success in Qdrant's shape {"result":...,"status":"ok","time":<seconds>}:
+ * http_result_begin starts the body and returns a writer positioned where
+ * the result value goes; write exactly one value, then http_result_end
+ * finishes and sends it. http_respond_result_raw does both for a result
+ * that is already JSON text ("true", "{...}").
+ */
+JsonWriter *http_result_begin(HttpRequest *req);
+void http_result_end(HttpRequest *req, int status);
+void http_respond_result_raw(HttpRequest *req, const char *json);
+
+/* http_build_head writes req->resp_head (status line, Content-Length, the
+ * headers set so far, and Connection: close when keep_alive is 0, or
+ * Connection: keep-alive for an HTTP/1.0 client that keeps it). The owner
+ * calls it from on_response, once it knows whether the connection stays. */
+void http_build_head(HttpRequest *req, int keep_alive);
+
+/* http_request_seconds is the time since the request started (the "time" field). */
+double http_request_seconds(const HttpRequest *req);
+
+/* ---- the parser ---- */
+
+typedef struct {
+    size_t max_header_bytes; /* 431 beyond */
+    size_t max_body_bytes;   /* 413 beyond */
+} HttpLimits;
+
+typedef struct HttpParser HttpParser;
+
+typedef enum {
+    HTTP_FEED_MORE = 0,  /* all bytes consumed; the request is not complete */
+    HTTP_FEED_REQUEST,   /* a request is complete and was handed over */
+    HTTP_FEED_ERROR,     /* protocol error or limit: respond and close */
+} HttpFeedResult;
+
+HttpParser *http_parser_new(const HttpLimits *limits);
+void http_parser_free(HttpParser *p);
+
+/*
+ * http_parser_feed parses data[0..len) and sets *consumed. On
+ * HTTP_FEED_REQUEST, *req_out is a complete request the caller now owns and
+ * the bytes after it are left unconsumed (feed them again, after serving it,
+ * to get the next pipelined request). On HTTP_FEED_ERROR, *status and *msg
+ * say what to answer (400, 413, 431); the parser accepts nothing more.
+ */
+HttpFeedResult http_parser_feed(HttpParser *p, const char *data, size_t len, size_t *consumed,
+                                HttpRequest **req_out, int *status, const char **msg);
+
+/* http_parser_started is 1 while a request has begun but is not complete. */
+int http_parser_started(const HttpParser *p);
+/* http_parser_take_continue returns 1 once when the request being received
+ * asked for Expect: 100-continue and no body byte has arrived yet: the
+ * caller then writes HTTP_CONTINUE_LINE. */
+int http_parser_take_continue(HttpParser *p);
+/* http_parser_started_ns is when the request in progress began (0 if none). */
+uint64_t http_parser_started_ns(const HttpParser *p);
+
+#define HTTP_CONTINUE_LINE "HTTP/1.1 100 Continue\r\n\r\n"
+
+/*
+ * http_format_simple writes a complete error response (Qdrant JSON error
+ * body, Connection: close) into out, for errors that have no HttpRequest
+ * (a parse error, a connection over the limit, a timeout).
+ */
+void http_format_simple(Buf *out, int status, const char *msg, const char *extra_headers);
+
+#endif

@@ -1,0 +1,332 @@
+/*
+ * collection.h - the vector database engine: collections of points (id,
+ * payload, named vectors) with HNSW search, payload filters and LMDB
+ * persistence. The HTTP handlers call this; nothing here knows HTTP.
+ *
+ * Design.
+ *   - A Db opens one data directory (one Store) and every collection in it.
+ *     Each collection keeps one HnswIndex per named vector, all sharing the
+ *     collection's dense node ids; a node table maps node -> PointId.
+ *   - Writes are durable before they are visible: an upsert or delete
+ *     validates the whole batch (nothing is written when any point is
+ *     bad), writes it in one LMDB transaction (group commit), and only after
+ *     that commit changes the in-memory graph. The graph's changed nodes are
+ *     then saved in a second transaction; a crash between the two leaves
+ *     "pending" markers that the next open replays (see docs/storage.md).
+ *   - Reads (search, get, scroll, count, recommend) run concurrently from
+ *     any number of threads, each in one short LMDB read transaction.
+ *     Writes are serialised by a mutex inside the Db (the HTTP layer runs
+ *     them on one writer thread anyway). Per collection a reader-writer
+ *     lock guards the node table; the graph relies on hnsw's own locks.
+ *   - Results are allocated in a caller-owned Arena: one arena_free
+ *     releases a whole answer. Payloads come back as JSON text (exactly
+ *     what was stored, or the selected keys of it), which a JsonWriter
+ *     copies with jw_raw; collection_write_point writes Qdrant's shape.
+ *   - Filtered search: when the filter's estimated number of matching
+ *     points is below COLLECTION_FULL_SCAN_THRESHOLD, the matching points
+ *     are found by a scan and scored exactly (selective filters would
+ *     otherwise starve the graph walk); above it, HNSW runs with the filter
+ *     as an accept callback. Like Qdrant's full_scan_threshold, but counted
+ *     in points.
+ *
+ * Errors: ERR_NOTFOUND (unknown collection, point, or vector name),
+ * ERR_EXISTS (collection exists), ERR_INVAL (bad input; a message is
+ * written to the caller's err buffer), ERR_UNSUPPORTED (filter feature),
+ * ERR_FULL / ERR_IO / ERR_STORE from the store.
+ */
+#ifndef VITRINE_COLLECTION_H
+#define VITRINE_COLLECTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "index/hnsw.h"
+#include "base/json.h"
+#include "index/pointid.h"
+
+/* Limits. */
+#define COLLECTION_MAX_NAME 255        /* bytes of a collection name */
+#define COLLECTION_MAX_VECTORS 16      /* named vectors per collection */
+#define COLLECTION_MAX_VECTOR_NAME 64  /* bytes of a vector name */
+#define COLLECTION_MAX_DIM HNSW_MAX_DIM
+#define COLLECTION_MAX_LIMIT 100000    /* results per search / scroll page */
+#define COLLECTION_MAX_BATCH 100000    /* points per upsert / delete batch */
+/* Filtered searches whose estimated matches are below this many points are
+ * answered by an exact scan (Qdrant's full_scan_threshold, in points). */
+#define COLLECTION_FULL_SCAN_THRESHOLD 5000
+/* Points sampled to estimate how many points a filter matches. */
+#define COLLECTION_FILTER_SAMPLE 256
+/* HNSW parameters: the triples of hnsw.h. */
+#define COLLECTION_MIN_M HNSW_MIN_M
+#define COLLECTION_DEFAULT_M HNSW_DEFAULT_M
+#define COLLECTION_MAX_M HNSW_MAX_M
+#define COLLECTION_MIN_EF_CONSTRUCT HNSW_MIN_EF_CONSTRUCTION
+#define COLLECTION_DEFAULT_EF_CONSTRUCT HNSW_DEFAULT_EF_CONSTRUCTION
+#define COLLECTION_MAX_EF_CONSTRUCT HNSW_MAX_EF_CONSTRUCTION
+
+typedef enum {
+    COLLECTION_COSINE = 0,
+    COLLECTION_DOT = 1,
+    COLLECTION_EUCLID = 2,
+} CollectionDistance;
+
+typedef struct {
+    char name[COLLECTION_MAX_VECTOR_NAME + 1]; /* "" for the unnamed vector */
+    uint32_t size;
+    CollectionDistance distance;
+} CollectionVectorParams;
+
+typedef struct {
+    int n_vectors; /* 1..COLLECTION_MAX_VECTORS */
+    int unnamed;   /* 1: one vector without a name (Qdrant's "vectors": {size, distance}) */
+    CollectionVectorParams vectors[COLLECTION_MAX_VECTORS];
+    int m;            /* 0 in a create request: the default */
+    int ef_construct; /* 0 in a create request: the default */
+} CollectionConfig;
+
+typedef struct {
+    CollectionConfig config;
+    uint64_t points_count;
+    uint64_t vectors_count; /* live vectors over all named vectors */
+    int64_t created_at;     /* unix seconds */
+    size_t memory_bytes;    /* in-memory index size */
+} CollectionInfo;
+
+typedef struct Db Db;
+
+typedef struct {
+    size_t map_size; /* initial LMDB map size; 0: the store's default */
+    /* Exact-scan threshold for filtered searches, in points; 0: the
+     * default COLLECTION_FULL_SCAN_THRESHOLD (tests lower it). */
+    uint64_t full_scan_threshold;
+} DbOptions;
+
+/* ---- the database ---- */
+
+/*
+ * collection_db_open opens (creating when missing) the data directory and
+ * loads every collection: graphs are read back from LMDB, not rebuilt, and
+ * changes a crash left unsaved are replayed. Free with collection_db_close.
+ */
+int collection_db_open(const char *dir, const DbOptions *opt, Db **out);
+void collection_db_close(Db *db);
+/* collection_db_snapshot writes a consistent, compacted copy of the whole
+ * database to the file path while reads and writes go on. Restore with
+ * store_restore(path, new_dir) and open new_dir. */
+int collection_db_snapshot(Db *db, const char *path);
+/* How many times the LMDB map has grown since open (tests, metrics). */
+unsigned collection_db_map_grows(Db *db);
+
+/*
+ * collection_graph_digest hashes the in-memory graph of vector `using`:
+ * every node's vector, level, deleted flag and links, and the entry point.
+ * Tests compare it before close and after reopen to prove the saved graph
+ * is the live one, node for node.
+ */
+int collection_graph_digest(Db *db, const char *name, const char *using, uint64_t *out);
+
+/* ---- configuration ---- */
+
+/*
+ * collection_config_from_json reads Qdrant's create-collection body:
+ * "vectors": {"size": N, "distance": "Cosine"} or {"name": {...}, ...},
+ * and optional "hnsw_config": {"m": M, "ef_construct": E}. Missing hnsw
+ * values are 0 (defaults). ERR_INVAL with a message.
+ */
+int collection_config_from_json(const JsonValue *body, CollectionConfig *out, char *err,
+                                size_t errlen);
+/* collection_config_write writes {"vectors": ..., "hnsw_config": ...}
+ * with Qdrant's names ("Cosine", "Dot", "Euclid"). */
+void collection_config_write(JsonWriter *w, const CollectionConfig *c);
+const char *collection_distance_name(CollectionDistance d);
+
+/* ---- collections ---- */
+
+/* collection_create: ERR_EXISTS, or ERR_INVAL with a message for a bad
+ * name or config. Zero m / ef_construct take the defaults. */
+int collection_create(Db *db, const char *name, const CollectionConfig *config, char *err,
+                      size_t errlen);
+int collection_delete(Db *db, const char *name); /* ERR_NOTFOUND */
+int collection_info(Db *db, const char *name, CollectionInfo *out);
+/* collection_list writes the names, sorted, as an array of strings in
+ * arena. */
+int collection_list(Db *db, Arena *arena, char ***names, size_t *n);
+
+/* ---- points: input ---- */
+
+typedef struct {
+    const char *name; /* NULL or "" for the unnamed vector */
+    const float *data;
+    size_t dim;
+} CollectionVectorIn;
+
+typedef struct {
+    PointId id;
+    const JsonValue *payload; /* an object, or NULL for {} */
+    const CollectionVectorIn *vectors;
+    size_t n_vectors;
+} CollectionPointIn;
+
+/* ---- points: output ---- */
+
+/* What to return of each point's payload or vectors. */
+enum {
+    COLLECTION_SEL_NONE = 0,
+    COLLECTION_SEL_ALL = 1,
+    COLLECTION_SEL_INCLUDE = 2, /* only keys (payload) / names (vectors) */
+    COLLECTION_SEL_EXCLUDE = 3, /* all but keys (payload only) */
+};
+
+/* Payload keys are top-level member names (a nested path such as "a.b"
+ * selects nothing unless a member is literally named so). */
+typedef struct {
+    int mode; /* COLLECTION_SEL_* */
+    const char *const *keys;
+    size_t n_keys;
+} CollectionSelector;
+
+/*
+ * collection_selector_from_json reads Qdrant's with_payload (true, false,
+ * ["a", "b"], {"include": [...]}, {"exclude": [...]}) or with_vector(s)
+ * (true, false, ["name", ...]); NULL gives dflt. Strings point into v;
+ * the key array is allocated in arena.
+ */
+int collection_selector_from_json(const JsonValue *v, int dflt, Arena *arena,
+                                  CollectionSelector *out, char *err, size_t errlen);
+
+typedef struct {
+    PointId id;
+    float score;          /* search and recommend; 0 otherwise */
+    const char *payload;  /* JSON object text; NULL when not selected */
+    size_t payload_len;
+    const float **vectors; /* [config.n_vectors]: NULL entries when absent or
+                              not selected; NULL when no vector is selected */
+} CollectionPoint;
+
+typedef struct {
+    CollectionConfig config; /* the collection's, for writing vectors by name */
+    CollectionPoint *points;
+    size_t n;
+    int has_next;        /* scroll: there is a next page */
+    PointId next_offset; /* scroll: its first id */
+} CollectionResult;
+
+/*
+ * collection_write_point writes one point in Qdrant's shape:
+ * {"id": ..., "version": 0, ["score": ...,] "payload": {...} | null,
+ *  "vector": [...] | {"name": [...]} | null}.
+ */
+void collection_write_point(JsonWriter *w, const CollectionResult *r, size_t i, int with_score);
+
+/* ---- point operations ---- */
+
+/*
+ * collection_upsert inserts or replaces a batch of points in one durable
+ * transaction. Every point is validated first (id, payload object, known
+ * vector names, dimensions, finite values); on any error nothing changes.
+ * Cosine vectors are normalised. A point given twice: the last one wins.
+ */
+int collection_upsert(Db *db, const char *name, const CollectionPointIn *points, size_t n,
+                      char *err, size_t errlen);
+
+/* collection_delete_points deletes ids (missing ones are ignored);
+ * *n_deleted (may be NULL) receives how many existed. */
+int collection_delete_points(Db *db, const char *name, const PointId *ids, size_t n,
+                             size_t *n_deleted);
+/* collection_delete_by_filter deletes every point the JSON filter matches. */
+int collection_delete_by_filter(Db *db, const char *name, const JsonValue *filter,
+                                size_t *n_deleted, char *err, size_t errlen);
+
+/* Payload updates on the points named by ids, or (ids NULL) matched by
+ * filter. set merges (payload.h's payload_set, with an optional key path);
+ * overwrite replaces; delete removes key paths (an array of strings);
+ * clear empties. Missing ids: ERR_NOTFOUND, nothing changed (as Qdrant). */
+int collection_set_payload(Db *db, const char *name, const JsonValue *payload, const char *key,
+                           const PointId *ids, size_t n, const JsonValue *filter, char *err,
+                           size_t errlen);
+int collection_overwrite_payload(Db *db, const char *name, const JsonValue *payload,
+                                 const PointId *ids, size_t n, const JsonValue *filter,
+                                 char *err, size_t errlen);
+int collection_delete_payload(Db *db, const char *name, const JsonValue *keys,
+                              const PointId *ids, size_t n, const JsonValue *filter, char *err,
+                              size_t errlen);
+int collection_clear_payload(Db *db, const char *name, const PointId *ids, size_t n,
+                             const JsonValue *filter, char *err, size_t errlen);
+
+/* collection_get returns the points that exist among ids, in the order
+ * asked (missing ids are skipped, as Qdrant does). */
+int collection_get(Db *db, const char *name, const PointId *ids, size_t n,
+                   const CollectionSelector *with_payload, const CollectionSelector *with_vectors,
+                   Arena *arena, CollectionResult *out);
+
+typedef struct {
+    const PointId *offset; /* first id of the page, or NULL */
+    size_t limit;          /* 0: 10 */
+    const JsonValue *filter;
+    CollectionSelector with_payload, with_vectors;
+} CollectionScroll;
+
+/* collection_scroll returns up to limit points in id order from offset,
+ * matching the filter; has_next / next_offset name the next page. */
+int collection_scroll(Db *db, const char *name, const CollectionScroll *req, Arena *arena,
+                      CollectionResult *out, char *err, size_t errlen);
+
+/* collection_count counts the points matching filter (NULL: all), exactly. */
+int collection_count(Db *db, const char *name, const JsonValue *filter, uint64_t *count,
+                     char *err, size_t errlen);
+
+typedef struct {
+    const char *using; /* vector name; NULL or "" for the only/unnamed vector */
+    const float *vector;
+    size_t dim;
+    size_t limit; /* 0: 10 */
+    size_t offset;
+    int ef;     /* 0: the index default */
+    int exact;  /* 1: brute force (Qdrant's params.exact) */
+    const JsonValue *filter;
+    int has_score_threshold;
+    float score_threshold; /* cosine/dot: score >= t; euclid: distance <= t */
+    CollectionSelector with_payload, with_vectors;
+} CollectionSearch;
+
+int collection_search(Db *db, const char *name, const CollectionSearch *req, Arena *arena,
+                      CollectionResult *out, char *err, size_t errlen);
+
+typedef enum {
+    COLLECTION_RECO_AVERAGE_VECTOR = 0,
+    COLLECTION_RECO_BEST_SCORE = 1,
+    COLLECTION_RECO_SUM_SCORES = 2,
+} CollectionRecoStrategy;
+
+typedef struct {
+    const PointId *positive;
+    size_t n_positive;
+    const PointId *negative;
+    size_t n_negative;
+    const float *const *positive_vectors; /* raw vectors, dim of `using` each */
+    size_t n_positive_vectors;
+    const float *const *negative_vectors;
+    size_t n_negative_vectors;
+    CollectionRecoStrategy strategy;
+    /* using, limit, offset, ef, exact, filter, score_threshold and the
+     * selectors as for a search. search.dim is the length of every raw
+     * example vector (checked against the vector's size when there are
+     * raw examples); search.vector is ignored. */
+    CollectionSearch search;
+} CollectionRecommend;
+
+/*
+ * collection_recommend finds points near the positive examples and far
+ * from the negative ones, excluding the example points themselves.
+ * average_vector searches avg(pos) + (avg(pos) - avg(neg)) (just avg(pos)
+ * without negatives); best_score scores a candidate by its best positive
+ * similarity s as sigmoid(s) when it beats the best negative one, else
+ * -sigmoid(best negative); sum_scores by sum(pos) - sum(neg) (Qdrant's
+ * formulas, sigmoid(x) = 0.5 * (x / (1 + |x|) + 1)). For euclid the
+ * similarity is the negated distance.
+ */
+int collection_recommend(Db *db, const char *name, const CollectionRecommend *req,
+                         Arena *arena, CollectionResult *out, char *err, size_t errlen);
+
+#endif

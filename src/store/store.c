@@ -1,0 +1,609 @@
+/*
+ * store.c - LMDB persistence (see store.h for the design).
+ *
+ * Locking. LMDB lets the map be resized only while no transaction is
+ * active in the process. Every transaction (read or write) therefore holds
+ * Store.resize shared for its whole life, and map growth takes it
+ * exclusively between two attempts of a write. The lock prefers writers so
+ * a steady stream of readers cannot starve a growth; the price is that a
+ * thread must never begin a second transaction while it holds one (it
+ * would wait behind the grower, which waits for it). Transactions here are
+ * short and never nested, so that is a rule the callers already follow.
+ *
+ * The alternative rejected: a huge fixed map (1 TiB) reserved up front.
+ * It avoids growth entirely on 64-bit systems, but fails on systems with a
+ * limited address space (containers with ulimit -v, 32-bit builds) and
+ * does not exercise the MDB_MAP_FULL path that a full disk quota also
+ * takes, so the map starts modest and doubles.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "base/util.h"
+
+/* Names of the databases, in StoreDb order. */
+static const char *const store_db_names[STORE_DB_COUNT] = {
+    "meta", "collections", "points", "vectors", "graph", "pending",
+};
+
+/* The meta record's key and its value: magic (8 bytes) + LE u32 version. */
+#define STORE_META_FORMAT_KEY "format"
+#define STORE_META_FORMAT_LEN 12
+/* Copy buffer of store_restore. */
+#define STORE_COPY_CHUNK (1 << 20)
+
+struct Store {
+    MDB_env *env;
+    MDB_dbi dbi[STORE_DB_COUNT];
+    pthread_rwlock_t resize; /* shared by every transaction, exclusive to grow */
+    size_t map_size;
+    unsigned grows;
+    char *dir;
+};
+
+struct StoreTxn {
+    Store *s;
+    MDB_txn *txn;
+    int write;
+    int map_full; /* an operation hit MDB_MAP_FULL: abort, grow, retry */
+};
+
+struct StoreCursor {
+    StoreTxn *t;
+    MDB_cursor *c;
+};
+
+/* ---- error translation (the one place MDB_* codes become ERR_*) ---- */
+
+static int store_err(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS: return 0;
+    case MDB_NOTFOUND: return ERR_NOTFOUND;
+    case MDB_KEYEXIST: return ERR_EXISTS;
+    case MDB_MAP_FULL: return ERR_FULL;
+    case MDB_TXN_FULL: return ERR_TOOLARGE;
+    case MDB_BAD_VALSIZE: return ERR_TOOLARGE;
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND: return ERR_FORMAT;
+    case MDB_READERS_FULL: return ERR_BUSY;
+    case ENOMEM: return ERR_NOMEM;
+    default: return rc > 0 ? ERR_IO : ERR_STORE;
+    }
+}
+
+/* store_fail logs an LMDB failure once, with what was being done, and
+ * returns the translated code. NOTFOUND is an answer, not a failure, and
+ * MAP_FULL is handled by store_write, so neither is logged. */
+static int store_fail(const char *what, int rc)
+{
+    if (rc != MDB_NOTFOUND && rc != MDB_MAP_FULL)
+        log_error("store: %s: %s", what, mdb_strerror(rc));
+    return store_err(rc);
+}
+
+/* store_op_result records MAP_FULL in the transaction, so store_write
+ * retries even when the caller swallowed the error. */
+static int store_op_result(StoreTxn *t, const char *what, int rc)
+{
+    if (rc == MDB_MAP_FULL) t->map_full = 1;
+    return rc ? store_fail(what, rc) : 0;
+}
+
+/* ---- byte codecs and keys ---- */
+
+void store_put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+uint32_t store_get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+void store_put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+uint32_t store_get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+size_t store_key_cid(uint8_t out[STORE_KEY_MAX], uint32_t cid)
+{
+    store_put_be32(out, cid);
+    return 4;
+}
+
+size_t store_key_point(uint8_t out[STORE_KEY_MAX], uint32_t cid, const uint8_t *idkey,
+                       size_t idlen)
+{
+    if (idlen > STORE_POINT_ID_KEY_MAX) idlen = STORE_POINT_ID_KEY_MAX;
+    store_put_be32(out, cid);
+    memcpy(out + 4, idkey, idlen);
+    return 4 + idlen;
+}
+
+size_t store_key_index(uint8_t out[STORE_KEY_MAX], uint32_t cid, uint16_t vidx)
+{
+    store_put_be32(out, cid);
+    out[4] = (uint8_t)(vidx >> 8);
+    out[5] = (uint8_t)vidx;
+    return 6;
+}
+
+size_t store_key_node(uint8_t out[STORE_KEY_MAX], uint32_t cid, uint16_t vidx, uint32_t node)
+{
+    store_key_index(out, cid, vidx);
+    store_put_be32(out + 6, node);
+    return 10;
+}
+
+size_t store_key_pending(uint8_t out[STORE_KEY_MAX], uint32_t cid, uint32_t node)
+{
+    store_put_be32(out, cid);
+    store_put_be32(out + 4, node);
+    return 8;
+}
+
+/* ---- transactions ---- */
+
+int store_read_begin(Store *s, StoreTxn **out)
+{
+    StoreTxn *t = xcalloc(1, sizeof *t);
+    t->s = s;
+    pthread_rwlock_rdlock(&s->resize);
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t->txn);
+    if (rc) {
+        pthread_rwlock_unlock(&s->resize);
+        free(t);
+        return store_fail("begin read transaction", rc);
+    }
+    *out = t;
+    return 0;
+}
+
+void store_read_end(StoreTxn *t)
+{
+    if (!t) return;
+    mdb_txn_abort(t->txn);
+    pthread_rwlock_unlock(&t->s->resize);
+    free(t);
+}
+
+/* store_grow doubles the map. Called with no transaction active in this
+ * thread; the exclusive lock waits for every other one to end. */
+static int store_grow(Store *s)
+{
+    int err = 0;
+    pthread_rwlock_wrlock(&s->resize);
+    if (s->map_size >= STORE_MAX_MAP_SIZE) {
+        log_error("store: %s: the map is full at its limit of %zu bytes", s->dir, s->map_size);
+        err = ERR_FULL;
+    } else {
+        size_t next = s->map_size * 2;
+        if (next > STORE_MAX_MAP_SIZE) next = STORE_MAX_MAP_SIZE;
+        int rc = mdb_env_set_mapsize(s->env, next);
+        if (rc) {
+            err = store_fail("grow the map", rc);
+        } else {
+            log_info("store: %s: map grown from %zu to %zu bytes", s->dir, s->map_size, next);
+            s->map_size = next;
+            s->grows++;
+        }
+    }
+    pthread_rwlock_unlock(&s->resize);
+    return err;
+}
+
+int store_write(Store *s, StoreWriteFn fn, void *ctx)
+{
+    for (;;) {
+        StoreTxn t = { .s = s, .write = 1 };
+        pthread_rwlock_rdlock(&s->resize);
+        int rc = mdb_txn_begin(s->env, NULL, 0, &t.txn);
+        if (rc) {
+            pthread_rwlock_unlock(&s->resize);
+            return store_fail("begin write transaction", rc);
+        }
+        int err = fn(&t, ctx);
+        if (err || t.map_full) {
+            mdb_txn_abort(t.txn);
+        } else {
+            /* On failure mdb_txn_commit frees the transaction itself. */
+            rc = mdb_txn_commit(t.txn);
+            if (rc == MDB_MAP_FULL) t.map_full = 1;
+            else if (rc) err = store_fail("commit", rc);
+        }
+        pthread_rwlock_unlock(&s->resize);
+        if (!t.map_full) return err;
+        int gerr = store_grow(s);
+        if (gerr) return gerr;
+    }
+}
+
+/* ---- records ---- */
+
+int store_get(StoreTxn *t, StoreDb db, const void *key, size_t klen, Slice *val)
+{
+    MDB_val k = { klen, (void *)key }, v;
+    int rc = mdb_get(t->txn, t->s->dbi[db], &k, &v);
+    if (rc) return store_op_result(t, "get", rc);
+    val->ptr = v.mv_data;
+    val->len = v.mv_size;
+    return 0;
+}
+
+int store_put2(StoreTxn *t, StoreDb db, const void *key, size_t klen, const void *a,
+               size_t alen, const void *b, size_t blen)
+{
+    MDB_val k = { klen, (void *)key }, v = { alen + blen, NULL };
+    /* MDB_RESERVE hands back the value's place in the map, so the two
+     * parts are copied once, straight into the page. */
+    int rc = mdb_put(t->txn, t->s->dbi[db], &k, &v, MDB_RESERVE);
+    if (rc) return store_op_result(t, "put", rc);
+    if (alen) memcpy(v.mv_data, a, alen);
+    if (blen) memcpy((char *)v.mv_data + alen, b, blen);
+    return 0;
+}
+
+int store_put(StoreTxn *t, StoreDb db, const void *key, size_t klen, const void *val,
+              size_t vlen)
+{
+    return store_put2(t, db, key, klen, val, vlen, NULL, 0);
+}
+
+int store_del(StoreTxn *t, StoreDb db, const void *key, size_t klen)
+{
+    MDB_val k = { klen, (void *)key };
+    int rc = mdb_del(t->txn, t->s->dbi[db], &k, NULL);
+    return rc ? store_op_result(t, "delete", rc) : 0;
+}
+
+int store_del_prefix(StoreTxn *t, StoreDb db, const void *prefix, size_t plen, size_t *n_deleted)
+{
+    MDB_cursor *c;
+    size_t n = 0;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
+    if (rc) return store_op_result(t, "open cursor", rc);
+    for (;;) {
+        /* Seek again after each delete: simple, and O(log n) per key. */
+        MDB_val k = { plen, (void *)prefix }, v;
+        rc = mdb_cursor_get(c, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
+            break;
+        }
+        if (rc) break;
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0) break;
+        rc = mdb_cursor_del(c, 0);
+        if (rc) break;
+        n++;
+    }
+    mdb_cursor_close(c);
+    if (n_deleted) *n_deleted = n;
+    return rc ? store_op_result(t, "delete range", rc) : 0;
+}
+
+/* ---- cursors ---- */
+
+int store_cursor_open(StoreTxn *t, StoreDb db, StoreCursor **out)
+{
+    StoreCursor *c = xcalloc(1, sizeof *c);
+    c->t = t;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c->c);
+    if (rc) {
+        free(c);
+        return store_op_result(t, "open cursor", rc);
+    }
+    *out = c;
+    return 0;
+}
+
+static int store_cursor_result(StoreCursor *c, int rc, MDB_val *k, MDB_val *v, Slice *ks,
+                               Slice *vs)
+{
+    if (rc) return store_op_result(c->t, "cursor", rc);
+    if (ks) *ks = (Slice){ k->mv_data, k->mv_size };
+    if (vs) *vs = (Slice){ v->mv_data, v->mv_size };
+    return 0;
+}
+
+int store_cursor_seek(StoreCursor *c, const void *key, size_t klen, Slice *ks, Slice *vs)
+{
+    MDB_val k = { klen, (void *)key }, v;
+    int rc = mdb_cursor_get(c->c, &k, &v, klen ? MDB_SET_RANGE : MDB_FIRST);
+    return store_cursor_result(c, rc, &k, &v, ks, vs);
+}
+
+int store_cursor_next(StoreCursor *c, Slice *ks, Slice *vs)
+{
+    MDB_val k, v;
+    int rc = mdb_cursor_get(c->c, &k, &v, MDB_NEXT);
+    return store_cursor_result(c, rc, &k, &v, ks, vs);
+}
+
+void store_cursor_close(StoreCursor *c)
+{
+    if (!c) return;
+    mdb_cursor_close(c->c);
+    free(c);
+}
+
+/* ---- open, meta record, close ---- */
+
+/* store_check_foreign refuses an environment whose main database holds
+ * keys other than our database names: it was written by another program. */
+static int store_check_foreign(StoreTxn *t)
+{
+    MDB_dbi main_dbi;
+    MDB_cursor *c;
+    MDB_val k, v;
+    int rc = mdb_dbi_open(t->txn, NULL, 0, &main_dbi);
+    if (rc) return store_op_result(t, "open main database", rc);
+    rc = mdb_cursor_open(t->txn, main_dbi, &c);
+    if (rc) return store_op_result(t, "open cursor", rc);
+    int foreign = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        int known = 0;
+        for (int i = 0; i < STORE_DB_COUNT; i++)
+            if (k.mv_size == strlen(store_db_names[i]) &&
+                !memcmp(k.mv_data, store_db_names[i], k.mv_size))
+                known = 1;
+        if (!known) foreign = 1;
+    }
+    mdb_cursor_close(c);
+    if (rc != MDB_NOTFOUND) return store_op_result(t, "scan main database", rc);
+    if (foreign) {
+        log_error("store: %s: this LMDB environment was not written by vitrine "
+                  "(unknown databases); refusing to use it", t->s->dir);
+        return ERR_FORMAT;
+    }
+    return 0;
+}
+
+/* store_init_fn opens the databases and checks or writes the meta record,
+ * in the first write transaction of the process. */
+static int store_init_fn(StoreTxn *t, void *ctx)
+{
+    (void)ctx;
+    Store *s = t->s;
+    int err = store_check_foreign(t);
+    if (err) return err;
+    for (int i = 0; i < STORE_DB_COUNT; i++) {
+        int rc = mdb_dbi_open(t->txn, store_db_names[i], MDB_CREATE, &s->dbi[i]);
+        if (rc) return store_op_result(t, "open database", rc);
+    }
+    Slice v = { NULL, 0 };
+    err = store_get(t, STORE_DB_META, STORE_META_FORMAT_KEY, strlen(STORE_META_FORMAT_KEY), &v);
+    if (err == ERR_NOTFOUND) {
+        /* A new directory: only a brand-new environment may get a meta
+         * record; one with collections but no meta record is damaged. */
+        MDB_stat st;
+        int rc = mdb_stat(t->txn, s->dbi[STORE_DB_COLLECTIONS], &st);
+        if (rc) return store_op_result(t, "stat", rc);
+        if (st.ms_entries) {
+            log_error("store: %s: collections exist but the format record is missing; "
+                      "refusing to guess the layout", s->dir);
+            return ERR_FORMAT;
+        }
+        uint8_t rec[STORE_META_FORMAT_LEN];
+        memcpy(rec, STORE_MAGIC, 8);
+        store_put_le32(rec + 8, STORE_FORMAT_VERSION);
+        return store_put(t, STORE_DB_META, STORE_META_FORMAT_KEY,
+                         strlen(STORE_META_FORMAT_KEY), rec, sizeof rec);
+    }
+    if (err) return err;
+    if (v.len != STORE_META_FORMAT_LEN || memcmp(v.ptr, STORE_MAGIC, 8) != 0) {
+        log_error("store: %s: the format record is not vitrine's (bad magic); refusing "
+                  "to use this directory", s->dir);
+        return ERR_FORMAT;
+    }
+    uint32_t version = store_get_le32((const uint8_t *)v.ptr + 8);
+    if (version != STORE_FORMAT_VERSION) {
+        log_error("store: %s: data format version %u, but this build reads version %u; "
+                  "use a matching vitrine or restore from an export", s->dir, version,
+                  STORE_FORMAT_VERSION);
+        return ERR_FORMAT;
+    }
+    return 0;
+}
+
+int store_open(const char *dir, const StoreOptions *opt, Store **out)
+{
+    size_t map_size = opt && opt->map_size ? opt->map_size : STORE_DEFAULT_MAP_SIZE;
+    if (map_size < STORE_MIN_MAP_SIZE) map_size = STORE_MIN_MAP_SIZE;
+    if (map_size > STORE_MAX_MAP_SIZE) map_size = STORE_MAX_MAP_SIZE;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        log_error("store: cannot create data directory %s: %s", dir, strerror(errno));
+        return ERR_IO;
+    }
+    Store *s = xcalloc(1, sizeof *s);
+    s->dir = xstrdup(dir);
+    rwlock_init_writer_pref(&s->resize); /* map growth must not be starved by readers */
+    int rc = mdb_env_create(&s->env);
+    if (!rc) rc = mdb_env_set_maxdbs(s->env, STORE_DB_COUNT + 2);
+    if (!rc) rc = mdb_env_set_maxreaders(s->env, STORE_MAX_READERS);
+    if (!rc) rc = mdb_env_set_mapsize(s->env, map_size);
+    /* MDB_NOTLS: read transactions are not tied to threads, so a reader
+     * may begin on one threadpool thread and the slot is never leaked to a
+     * thread-local. Sync on commit stays on: that is the durability. */
+    if (!rc) rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0644);
+    if (rc) {
+        int err = store_err(rc);
+        if (err == ERR_FORMAT)
+            log_error("store: %s: data.mdb is not an LMDB file of a compatible version (%s)",
+                      dir, mdb_strerror(rc));
+        else
+            log_error("store: cannot open %s: %s", dir, mdb_strerror(rc));
+        if (s->env) mdb_env_close(s->env);
+        pthread_rwlock_destroy(&s->resize);
+        free(s->dir);
+        free(s);
+        return err;
+    }
+    /* An existing file may have been grown beyond the requested size. */
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info);
+    s->map_size = info.me_mapsize;
+    int err = store_write(s, store_init_fn, NULL);
+    if (err) {
+        store_close(s);
+        return err;
+    }
+    *out = s;
+    return 0;
+}
+
+void store_close(Store *s)
+{
+    if (!s) return;
+    mdb_env_close(s->env);
+    pthread_rwlock_destroy(&s->resize);
+    free(s->dir);
+    free(s);
+}
+
+void store_stats(Store *s, StoreStats *out)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    pthread_rwlock_rdlock(&s->resize);
+    mdb_env_info(s->env, &info);
+    mdb_env_stat(s->env, &st);
+    out->map_size = s->map_size;
+    out->grows = s->grows;
+    out->file_bytes = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+    pthread_rwlock_unlock(&s->resize);
+}
+
+/* ---- snapshots ---- */
+
+/* store_fsync_dir makes a rename in dir durable. */
+static void store_fsync_dir(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir) slash[1] = '\0';
+    else if (slash) *slash = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+int store_snapshot(Store *s, const char *path)
+{
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) return ERR_INVAL;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        log_error("store: cannot create snapshot %s: %s", tmp, strerror(errno));
+        return ERR_IO;
+    }
+    /* Shared: the copy runs its own read transaction, which must not
+     * overlap a map resize. */
+    pthread_rwlock_rdlock(&s->resize);
+    int rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
+    pthread_rwlock_unlock(&s->resize);
+    int err = 0;
+    if (rc) {
+        log_error("store: snapshot of %s to %s failed: %s", s->dir, path, mdb_strerror(rc));
+        err = store_err(rc);
+    } else if (fsync(fd) != 0) {
+        log_error("store: fsync %s: %s", tmp, strerror(errno));
+        err = ERR_IO;
+    }
+    close(fd);
+    if (!err && rename(tmp, path) != 0) {
+        log_error("store: rename %s to %s: %s", tmp, path, strerror(errno));
+        err = ERR_IO;
+    }
+    if (err) unlink(tmp);
+    else store_fsync_dir(path);
+    return err;
+}
+
+int store_restore(const char *snapshot_path, const char *dir)
+{
+    char dst[4096], tmp[4096];
+    if ((size_t)snprintf(dst, sizeof dst, "%s/data.mdb", dir) >= sizeof dst ||
+        (size_t)snprintf(tmp, sizeof tmp, "%s/data.mdb.tmp", dir) >= sizeof tmp)
+        return ERR_INVAL;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        log_error("store: cannot create data directory %s: %s", dir, strerror(errno));
+        return ERR_IO;
+    }
+    if (access(dst, F_OK) == 0) {
+        log_error("store: %s already exists; restore into an empty directory", dst);
+        return ERR_EXISTS;
+    }
+    int in = open(snapshot_path, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        log_error("store: cannot open snapshot %s: %s", snapshot_path, strerror(errno));
+        return errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
+    }
+    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        log_error("store: cannot create %s: %s", tmp, strerror(errno));
+        close(in);
+        return ERR_IO;
+    }
+    char *buf = xmalloc(STORE_COPY_CHUNK);
+    int err = 0;
+    for (;;) {
+        ssize_t n = read(in, buf, STORE_COPY_CHUNK);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            log_error("store: read %s: %s", snapshot_path, strerror(errno));
+            err = ERR_IO;
+            break;
+        }
+        if (n == 0) break;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0) {
+                log_error("store: write %s: %s", tmp, strerror(errno));
+                err = ERR_IO;
+                break;
+            }
+            off += w;
+        }
+        if (err) break;
+    }
+    free(buf);
+    close(in);
+    if (!err && fsync(out) != 0) err = ERR_IO;
+    close(out);
+    if (!err && rename(tmp, dst) != 0) err = ERR_IO;
+    if (err) unlink(tmp);
+    else store_fsync_dir(dst);
+    return err;
+}
