@@ -350,29 +350,21 @@ TEST(test_builtin_routes)
     Client c;
     Resp r;
     ASSERT_OK(client_open(&c, port));
-    static const char *ok_paths[] = { "/healthz", "/livez", "/readyz" };
+    /* Qdrant's probe texts, which orchestration tools match on. */
+    static const char *probes[][2] = {
+        { "/healthz", "healthz check passed" },
+        { "/livez", "livez check passed" },
+        { "/readyz", "all shards are ready" },
+    };
     for (size_t i = 0; i < 3; i++) {
         char req[128];
-        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", ok_paths[i]);
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", probes[i][0]);
         ASSERT_OK(client_send_str(&c, req));
         ASSERT_OK(client_read(&c, &r));
         ASSERT_EQ_INT(r.status, 200);
-        ASSERT_STR_EQ(r.body, "ok");
+        ASSERT_STR_EQ(r.body, probes[i][1]);
         ASSERT_TRUE(has_header(&r, "Content-Type: text/plain"));
     }
-    ASSERT_OK(client_send_str(&c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
-    ASSERT_OK(client_read(&c, &r));
-    ASSERT_EQ_INT(r.status, 200);
-    ASSERT_TRUE(has_header(&r, "Content-Type: application/json"));
-    Arena a;
-    arena_init(&a, 0);
-    JsonValue *v;
-    char err[128];
-    ASSERT_OK(json_parse(&a, r.body, r.body_len, &v, err, sizeof err));
-    const char *title = json_as_str(json_get(v, "title"));
-    ASSERT_TRUE(title && strstr(title, "vitrine"));
-    ASSERT_TRUE(json_as_str(json_get(v, "version")) != NULL);
-    arena_free(&a);
 
     ASSERT_OK(client_send_str(&c, "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n"));
     ASSERT_OK(client_read(&c, &r));
@@ -586,7 +578,8 @@ TEST(test_http10_and_head)
     ASSERT_OK(client_send_str(&c, "HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\nGET /echo/after HTTP/1.1\r\n\r\n"));
     char *end;
     while (!(end = memmem(c.buf, c.len, "\r\n\r\n", 4))) ASSERT_TRUE(client_fill(&c) > 0);
-    ASSERT_TRUE(strncmp(c.buf, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", 36) == 0);
+    /* HEAD: the GET answer's length ("healthz check passed"), no body. */
+    ASSERT_TRUE(strncmp(c.buf, "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n", 37) == 0);
     client_consume(&c, (size_t)(end - c.buf) + 4); /* no body follows a HEAD answer */
     ASSERT_OK(client_read(&c, &r));
     ASSERT_STR_EQ(r.body, "name=after x=-");

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "api/qdrant.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "cmd/cmd.h"
@@ -16,6 +17,7 @@
  * declares `extern const ServerModule x_module;` in its header and adds one
  * line here. */
 static const ServerModule *const serve_modules[] = {
+    &api_qdrant_module,
     NULL,
 };
 

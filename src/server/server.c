@@ -472,26 +472,11 @@ static void on_connection(uv_stream_t *listener, int status)
 
 /* ---- built-in routes ---- */
 
-static void handle_root(HttpRequest *req, void *ctx)
+/* The probes answer with Qdrant's texts: orchestration and client tools
+ * written for Qdrant match on them. */
+static void handle_probe(HttpRequest *req, void *ctx)
 {
-    (void)ctx;
-    Buf b;
-    buf_init(&b);
-    JsonWriter w;
-    jw_init(&w, &b);
-    jw_object_begin(&w);
-    jw_key(&w, "title");
-    jw_string(&w, "vitrine - vector search engine");
-    jw_key(&w, "version");
-    jw_string(&w, VITRINE_VERSION);
-    jw_object_end(&w);
-    http_respond_buf(req, 200, "application/json", &b);
-}
-
-static void handle_ok(HttpRequest *req, void *ctx)
-{
-    (void)ctx;
-    http_respond_text(req, 200, "ok");
+    http_respond_text(req, 200, (const char *)ctx);
 }
 
 static void handle_metrics(HttpRequest *req, void *ctx)
@@ -560,10 +545,14 @@ int server_new(uv_loop_t *loop, const ServerConfig *cfg, Server **out)
     metrics_describe("vitrine_work_jobs_in_flight", METRICS_GAUGE, "Threadpool jobs submitted and not done.");
     gauge_connections(s);
 
-    static const char *const ok_paths[] = { "/healthz", "/livez", "/readyz" };
-    int rc = router_add(s->router, "GET", "/", handle_root, s);
-    for (size_t i = 0; i < ARRAY_LEN(ok_paths) && !rc; i++)
-        rc = router_add(s->router, "GET", ok_paths[i], handle_ok, s);
+    static const char *const probes[][2] = {
+        { "/healthz", "healthz check passed" },
+        { "/livez", "livez check passed" },
+        { "/readyz", "all shards are ready" },
+    };
+    int rc = 0;
+    for (size_t i = 0; i < ARRAY_LEN(probes) && !rc; i++)
+        rc = router_add(s->router, "GET", probes[i][0], handle_probe, (void *)probes[i][1]);
     if (!rc) rc = router_add(s->router, "GET", "/metrics", handle_metrics, s);
     if (rc) abort(); /* the built-in table is ours: a clash is a bug */
     *out = s;

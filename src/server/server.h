@@ -113,8 +113,8 @@ typedef struct {
     void (*destroy)(void *state);
 } ServerModule;
 
-/* server_new creates the server on loop with the built-in routes (/,
- * /healthz, /livez, /readyz, /metrics). It does not listen yet. */
+/* server_new creates the server on loop with the built-in routes
+ * (/healthz, /livez, /readyz, /metrics). It does not listen yet. */
 int server_new(struct uv_loop_s *loop, const ServerConfig *cfg, Server **out);
 
 /* server_add_module calls m->start now; m must outlive the server. */

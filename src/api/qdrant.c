@@ -1,0 +1,350 @@
+/*
+ * qdrant.c - the Qdrant API module: start and stop, the job machinery that
+ * carries a request from the loop to a threadpool thread or the writer
+ * thread and back, Qdrant's error envelope, and the readers of request
+ * fields that every route shares. The routes live in qdrant_service.c,
+ * qdrant_collections.c, qdrant_points.c and qdrant_search.c (design notes
+ * in qdrant_internal.h).
+ */
+#include "api/qdrant.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/qdrant_internal.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/util.h"
+
+/* ---- errors ---- */
+
+int api_fail(ApiJob *j, QErr kind, const char *fmt, ...)
+{
+    if (j->qerr != QERR_NONE) return -1;
+    j->qerr = kind;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(j->msg, sizeof j->msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int api_fail_engine(ApiJob *j, int err, const char *msg)
+{
+    const char *m = msg && *msg ? msg : err_str(err);
+    switch (err) {
+    case ERR_NOTFOUND: return api_fail(j, QERR_NOT_FOUND, "%s", m);
+    case ERR_EXISTS: return api_fail(j, QERR_EXISTS, "%s", m);
+    case ERR_INVAL: return api_fail(j, QERR_BAD_INPUT, "%s", m);
+    case ERR_TOOLARGE: return api_fail(j, QERR_BAD_REQUEST, "%s", m);
+    case ERR_UNSUPPORTED: return api_fail(j, QERR_UNSUPPORTED, "%s", m);
+    case ERR_BUSY: return api_fail(j, QERR_UNAVAILABLE, "%s", m);
+    /* The store reports a full disk as ERR_FULL once growing the map
+     * failed; a queue that is full never reaches this function. */
+    case ERR_FULL: return api_fail(j, QERR_NO_SPACE, "No space left on device: %s", m);
+    default: return api_fail(j, QERR_SERVICE, "%s", m);
+    }
+}
+
+int api_fail_collection(ApiJob *j, int err, const char *msg)
+{
+    if (err == ERR_NOTFOUND && (!msg || !*msg))
+        return api_fail(j, QERR_NOT_FOUND, "Collection `%s` doesn't exist!", j->collection);
+    return api_fail_engine(j, err, msg);
+}
+
+/* error_status gives the HTTP status and Qdrant's message prefix of kind. */
+static int error_status(QErr kind, const char **prefix)
+{
+    *prefix = "";
+    switch (kind) {
+    case QERR_BAD_INPUT: *prefix = "Wrong input: "; return 400;
+    case QERR_NOT_FOUND: *prefix = "Not found: "; return 404;
+    case QERR_EXISTS: *prefix = "Wrong input: "; return 409;
+    case QERR_BAD_REQUEST: *prefix = "Bad request: "; return 400;
+    case QERR_FORMAT: *prefix = "Format error in JSON body: "; return 400;
+    case QERR_VALIDATION: return 422;
+    case QERR_QUERY: *prefix = "Format error in query parameters: "; return 400;
+    case QERR_UNAVAILABLE: *prefix = "Service unavailable: "; return 503;
+    case QERR_NO_SPACE: return 507;
+    case QERR_UNSUPPORTED: *prefix = "Not supported by vitrine: "; return 501;
+    case QERR_SERVICE:
+    default: *prefix = "Service internal error: "; return 500;
+    }
+}
+
+static void send_error(ApiJob *j)
+{
+    const char *prefix;
+    int status = error_status(j->qerr, &prefix);
+    if (j->qerr == QERR_UNAVAILABLE) http_set_header(j->req, "Retry-After", "1");
+    if (j->qerr == QERR_VALIDATION)
+        http_respond_error(j->req, status, "Validation error in JSON body: [%s]", j->msg);
+    else
+        http_respond_error(j->req, status, "%s%s", prefix, j->msg);
+}
+
+/* ---- results ---- */
+
+JsonWriter *api_result(ApiJob *j)
+{
+    if (!j->w) j->w = http_result_begin(j->req);
+    return j->w;
+}
+
+void api_result_true(ApiJob *j) { jw_bool(api_result(j), 1); }
+
+void api_result_update(ApiJob *j, uint64_t operation_id)
+{
+    JsonWriter *w = api_result(j);
+    jw_object_begin(w);
+    jw_key(w, "operation_id");
+    jw_uint(w, operation_id);
+    jw_key(w, "status");
+    jw_string(w, j->wait ? "completed" : "acknowledged");
+    jw_object_end(w);
+}
+
+/* finish sends the job's answer; loop thread. */
+static void finish(ApiJob *j)
+{
+    if (j->answered) return;
+    if (api_failed(j)) {
+        send_error(j);
+    } else if (!j->w) {
+        /* A route that wrote nothing has nothing to say: a bug, not the
+         * client's fault, but never a hang. */
+        log_error("route %s %s wrote no result", j->route->method, j->route->pattern);
+        http_respond_error(j->req, 500, "Service internal error: no result");
+    } else {
+        http_result_end(j->req, j->http_status ? j->http_status : 200);
+    }
+}
+
+/* ---- the request body and the common query parameters ---- */
+
+static void parse_request(ApiJob *j)
+{
+    HttpRequest *req = j->req;
+    if (req->body.len > 0) {
+        JsonValue *v;
+        char err[256];
+        if (json_parse(&req->arena, req->body.data, req->body.len, &v, err, sizeof err)) {
+            api_fail(j, QERR_FORMAT, "%s", err);
+            return;
+        }
+        j->body = v;
+    }
+    /* wait, ordering and timeout are accepted on every route that writes
+     * (Qdrant's query parameters); reads ignore them. */
+    if (api_query_bool(j, "wait", 0, &j->wait)) return;
+    const char *ordering = http_query_get(req, "ordering");
+    if (ordering && strcmp(ordering, "weak") && strcmp(ordering, "medium") &&
+        strcmp(ordering, "strong")) {
+        api_fail(j, QERR_QUERY,
+                 "unknown variant `%s`, expected one of `weak`, `medium`, `strong`", ordering);
+        return;
+    }
+    const char *timeout = http_query_get(req, "timeout");
+    uint64_t t;
+    if (timeout && parse_u64(timeout, &t)) {
+        api_fail(j, QERR_QUERY, "invalid digit found in string");
+        return;
+    }
+}
+
+int api_query_bool(ApiJob *j, const char *name, int dflt, int *out)
+{
+    const char *v = http_query_get(j->req, name);
+    *out = dflt;
+    if (!v) return 0;
+    if (!strcmp(v, "true") || !strcmp(v, "")) {
+        *out = 1;
+        return 0;
+    }
+    if (!strcmp(v, "false")) {
+        *out = 0;
+        return 0;
+    }
+    return api_fail(j, QERR_QUERY, "provided string was not `true` or `false`");
+}
+
+/* ---- job flow ---- */
+
+/* Read routes: parse and run on a threadpool thread, send on the loop. */
+static void read_run_cb(void *arg)
+{
+    ApiJob *j = arg;
+    parse_request(j);
+    if (!api_failed(j)) j->route->run(j);
+}
+
+static void job_done_cb(void *arg, int status)
+{
+    ApiJob *j = arg;
+    if (status && !api_failed(j)) api_fail(j, QERR_UNAVAILABLE, "the server is shutting down");
+    finish(j);
+}
+
+/* Write routes: parse and prepare on a threadpool thread, then queue for
+ * the writer thread. */
+static void write_prepare_cb(void *arg)
+{
+    ApiJob *j = arg;
+    parse_request(j);
+    if (!api_failed(j) && j->route->prepare) j->route->prepare(j);
+}
+
+static void write_prepared_cb(void *arg, int status)
+{
+    ApiJob *j = arg;
+    if (status && !api_failed(j)) api_fail(j, QERR_UNAVAILABLE, "the server is shutting down");
+    if (api_failed(j)) {
+        finish(j);
+        return;
+    }
+    int rc = work_queue_push(j->api->writer, &j->item);
+    if (rc) {
+        api_fail(j, QERR_UNAVAILABLE,
+                 rc == ERR_FULL ? "too many writes queued, retry later" : "the server is shutting down");
+        finish(j);
+    }
+}
+
+/* The writer thread: every queued write, in arrival order. */
+static void writer_run(void *ctx, WorkItem **items, size_t n)
+{
+    (void)ctx;
+    for (size_t i = 0; i < n; i++) {
+        ApiJob *j = (ApiJob *)items[i];
+        j->route->run(j);
+    }
+}
+
+static void writer_done(void *ctx, WorkItem *item)
+{
+    (void)ctx;
+    finish((ApiJob *)item);
+}
+
+/* ---- the module ---- */
+
+/* A registered route: the route and the module state it runs against. */
+typedef struct {
+    const ApiRoute *route;
+    Api *api;
+} RouteBinding;
+
+#define API_MAX_ROUTES 128
+
+typedef struct {
+    Api api;
+    RouteBinding bindings[API_MAX_ROUTES];
+    size_t n_bindings;
+} ApiModule;
+
+static void dispatch(HttpRequest *req, void *ctx)
+{
+    RouteBinding *b = ctx;
+    ApiJob *j = arena_calloc(&req->arena, sizeof *j);
+    j->req = req;
+    j->api = b->api;
+    j->route = b->route;
+    j->collection = http_param(req, "collection_name");
+    int rc = 0;
+    switch (b->route->kind) {
+    case API_LOOP:
+        parse_request(j);
+        if (!api_failed(j)) b->route->run(j);
+        finish(j);
+        return;
+    case API_READ:
+        rc = work_submit(server_loop(b->api->srv), read_run_cb, job_done_cb, j);
+        break;
+    case API_WRITE:
+        rc = work_submit(server_loop(b->api->srv), write_prepare_cb, write_prepared_cb, j);
+        break;
+    }
+    if (rc) {
+        api_fail(j, QERR_UNAVAILABLE, "too many requests in flight, retry later");
+        finish(j);
+    }
+}
+
+static int add_routes(ApiModule *m, Router *r, const ApiRoute *routes)
+{
+    for (const ApiRoute *rt = routes; rt->method; rt++) {
+        if (m->n_bindings == API_MAX_ROUTES) return ERR_FULL;
+        RouteBinding *b = &m->bindings[m->n_bindings++];
+        b->route = rt;
+        b->api = &m->api;
+        int rc = router_add(r, rt->method, rt->pattern, dispatch, b);
+        if (rc) {
+            log_error("cannot add route %s %s: %s", rt->method, rt->pattern, err_str(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int module_start(Server *srv, Router *router, void **state)
+{
+    const ServerConfig *cfg = server_config(srv);
+    ApiModule *m = xcalloc(1, sizeof *m);
+    m->api.srv = srv;
+    m->api.started_ns = now_ns();
+    snprintf(m->api.snapshots_dir, sizeof m->api.snapshots_dir, "%s/snapshots", cfg->data_dir);
+    int rc = collection_db_open(cfg->data_dir, NULL, &m->api.db);
+    if (rc) {
+        log_error("cannot open the data directory %s: %s", cfg->data_dir, err_str(rc));
+        free(m);
+        return rc;
+    }
+    WorkQueueConfig qc = {
+        .name = "writer",
+        .capacity = QDRANT_WRITER_QUEUE,
+        .max_batch = QDRANT_WRITER_BATCH,
+        .batch_wait_us = 0,
+        .run = writer_run,
+        .done = writer_done,
+        .ctx = &m->api,
+    };
+    if ((rc = work_queue_start(server_loop(srv), &qc, &m->api.writer))) {
+        collection_db_close(m->api.db);
+        free(m);
+        return rc;
+    }
+    if ((rc = add_routes(m, router, qdrant_service_routes)) ||
+        (rc = add_routes(m, router, qdrant_collection_routes)) ||
+        (rc = add_routes(m, router, qdrant_point_routes)) ||
+        (rc = add_routes(m, router, qdrant_search_routes))) {
+        /* The server does not start without this module, so the routes
+         * already added are never dispatched. */
+        work_queue_stop(m->api.writer);
+        collection_db_close(m->api.db);
+        free(m);
+        return rc;
+    }
+    *state = m;
+    return 0;
+}
+
+static void module_stop(void *state)
+{
+    ApiModule *m = state;
+    if (m->api.writer) work_queue_stop(m->api.writer);
+    m->api.writer = NULL;
+}
+
+static void module_destroy(void *state)
+{
+    ApiModule *m = state;
+    if (!m) return;
+    collection_db_close(m->api.db);
+    free(m);
+}
+
+const ServerModule api_qdrant_module = { "qdrant", module_start, module_stop, module_destroy };

@@ -1,0 +1,191 @@
+/*
+ * qdrant_internal.h - what the files of the Qdrant API module share: the
+ * module state, the request job, Qdrant's error kinds and the helpers that
+ * read request fields.
+ *
+ * Design. Every Qdrant route is one ApiRoute: a method, a path pattern and
+ * the function that does the work. The loop thread only routes; a request
+ * becomes an ApiJob that lives in the request's arena and moves:
+ *
+ *   read routes   loop -> threadpool (parse the body, run, write the
+ *                 result JSON) -> loop (send)
+ *   write routes  loop -> threadpool (parse, validate, build the engine's
+ *                 C structs) -> loop -> the writer thread (one thread owns
+ *                 every LMDB write; it takes all queued writes at once)
+ *                 -> loop (send)
+ *   loop routes   answered on the loop directly (tiny, no I/O)
+ *
+ * Bodies are parsed off the loop because a 40 MB upsert takes a good part
+ * of a second to parse, and the loop must keep serving other clients
+ * meanwhile. The result is written straight into the request's response
+ * buffer by whichever thread ran the job (only one thread touches a request
+ * at a time: the job hand-offs are the synchronisation), and the loop adds
+ * the envelope's "status" and "time" and sends it.
+ *
+ * Errors follow Qdrant's wording and codes (see QErr): a job records the
+ * first error with api_fail and stops; the loop sends it as
+ * {"status":{"error":"..."},"time":...}.
+ */
+#ifndef VITRINE_API_QDRANT_INTERNAL_H
+#define VITRINE_API_QDRANT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/json.h"
+#include "index/pointid.h"
+#include "server/http.h"
+#include "server/router.h"
+#include "server/server.h"
+#include "server/work.h"
+#include "store/collection.h"
+
+/* The version clients compare against (the js client warns on a major or
+ * minor mismatch), and what GET / reports. */
+#define QDRANT_API_VERSION "1.17.1"
+/* Longest error message sent to a client. */
+#define QDRANT_MAX_ERROR 1024
+/* Queued writes the writer thread holds at most; beyond, 503 + Retry-After. */
+#define QDRANT_WRITER_QUEUE 4096
+/* Writes the writer thread takes in one group (one LMDB commit). */
+#define QDRANT_WRITER_BATCH 256
+/* Requests in one search/recommend/query batch. */
+#define QDRANT_MAX_BATCH_REQUESTS 1000
+/* Default result count, as Qdrant's. */
+#define QDRANT_DEFAULT_LIMIT 10
+
+/* Qdrant's error kinds; each has a status code and a message prefix
+ * (lib/storage/src/content_manager/errors.rs, src/actix/mod.rs). */
+typedef enum {
+    QERR_NONE = 0,
+    QERR_BAD_INPUT,   /* 400 "Wrong input: ..." */
+    QERR_NOT_FOUND,   /* 404 "Not found: ..." */
+    QERR_EXISTS,      /* 409 "Wrong input: ..." */
+    QERR_BAD_REQUEST, /* 400 "Bad request: ..." */
+    QERR_FORMAT,      /* 400 "Format error in JSON body: ..." (does not parse into the schema) */
+    QERR_VALIDATION,  /* 422 "Validation error in JSON body: [...]" */
+    QERR_QUERY,       /* 400 "Format error in query parameters: ..." */
+    QERR_UNAVAILABLE, /* 503 with Retry-After: a queue is full or we are stopping */
+    QERR_NO_SPACE,    /* 507: the disk is full */
+    QERR_SERVICE,     /* 500 "Service internal error: ..." */
+    QERR_UNSUPPORTED, /* 501: a Qdrant feature vitrine does not serve, named */
+} QErr;
+
+typedef struct Api Api;
+typedef struct ApiJob ApiJob;
+
+/* A route's work. It reads j->body and the path, calls the engine, and
+ * either writes the result (api_result) or records an error (api_fail). */
+typedef void (*ApiFn)(ApiJob *j);
+
+typedef enum {
+    API_LOOP = 0, /* run on the loop thread (no I/O, no body) */
+    API_READ,     /* run on the threadpool */
+    API_WRITE,    /* prepare on the threadpool, run on the writer thread */
+} ApiKind;
+
+typedef struct {
+    const char *method;
+    const char *pattern;
+    ApiKind kind;
+    ApiFn prepare; /* API_WRITE: parse and validate off the loop (may be NULL) */
+    ApiFn run;
+} ApiRoute;
+
+struct Api {
+    Server *srv;
+    Db *db;
+    WorkQueue *writer;
+    char snapshots_dir[SERVER_MAX_PATH + 16];
+    uint64_t started_ns;
+};
+
+struct ApiJob {
+    WorkItem item; /* the writer queue's link: first member */
+    HttpRequest *req;
+    Api *api;
+    const ApiRoute *route;
+    const JsonValue *body; /* the parsed body; NULL when there was none */
+    const char *collection; /* the {collection_name} path parameter, or NULL */
+    int wait;               /* ?wait=true */
+    QErr qerr;
+    char msg[QDRANT_MAX_ERROR];
+    JsonWriter *w;          /* the result writer once api_result began */
+    int http_status;        /* 0: 200 */
+    int answered;           /* the route sent its own response (GET /) */
+    void *state;            /* the route's own data between prepare and run */
+};
+
+/* ---- errors ---- */
+
+/* api_fail records the job's error (the first one wins) and returns -1,
+ * so a route can `return (void)api_fail(...)`. The message is the part
+ * after Qdrant's prefix. */
+int api_fail(ApiJob *j, QErr kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* api_fail_engine maps an engine error code plus its message to Qdrant's
+ * kind: ERR_NOTFOUND -> 404, ERR_EXISTS -> 409, ERR_INVAL -> 400 Wrong
+ * input, ERR_FULL -> 507 when the store is full, etc. */
+int api_fail_engine(ApiJob *j, int err, const char *msg);
+/* api_fail_collection reports the engine's error for a named collection,
+ * with Qdrant's text for the missing one. */
+int api_fail_collection(ApiJob *j, int err, const char *msg);
+/* api_failed is 1 once an error was recorded. */
+static inline int api_failed(const ApiJob *j) { return j->qerr != QERR_NONE; }
+
+/* ---- results ---- */
+
+/* api_result starts {"result": and returns the writer for the one result
+ * value; the envelope is finished on the loop. */
+JsonWriter *api_result(ApiJob *j);
+/* api_result_true answers `true` (collection operations). */
+void api_result_true(ApiJob *j);
+/* api_result_update answers {"operation_id": id, "status": "completed"
+ * | "acknowledged"}. */
+void api_result_update(ApiJob *j, uint64_t operation_id);
+
+/* ---- reading the body ---- */
+
+/* Typed member readers: 0 when absent (out unchanged) or valid, -1 after
+ * api_fail with Qdrant's wording when present but of the wrong type or
+ * out of range. `what` names the field in messages ("limit"). */
+int api_get_bool(ApiJob *j, const JsonValue *obj, const char *key, int *out);
+int api_get_u64(ApiJob *j, const JsonValue *obj, const char *key, uint64_t min, uint64_t max,
+                uint64_t *out);
+int api_get_size(ApiJob *j, const JsonValue *obj, const char *key, size_t min, size_t *out);
+int api_get_float(ApiJob *j, const JsonValue *obj, const char *key, float *out);
+int api_get_str(ApiJob *j, const JsonValue *obj, const char *key, const char **out);
+/* api_get_object: the member when it is an object (or absent: NULL); -1
+ * after api_fail for another type (null counts as absent). */
+int api_get_object(ApiJob *j, const JsonValue *obj, const char *key, const JsonValue **out);
+int api_get_array(ApiJob *j, const JsonValue *obj, const char *key, const JsonValue **out);
+/* api_body_object: the body must be a JSON object (an absent body is {}
+ * when allow_empty). */
+int api_body_object(ApiJob *j, int allow_empty);
+/* api_point_id reads an id (u64 or UUID string). */
+int api_point_id(ApiJob *j, const JsonValue *v, const char *what, PointId *out);
+/* api_point_ids reads an array of ids into the request arena. */
+int api_point_ids(ApiJob *j, const JsonValue *arr, const char *what, PointId **out, size_t *n);
+/* api_floats reads an array of numbers as floats (exact rounding) into the
+ * arena; NaN/Inf or a non-number is a format error. */
+int api_floats(ApiJob *j, const JsonValue *arr, const char *what, float **out, size_t *n);
+/* api_query_bool reads ?name=true|false (absent: dflt). */
+int api_query_bool(ApiJob *j, const char *name, int dflt, int *out);
+/* api_arena is the request's arena (everything a job allocates lives there). */
+static inline Arena *api_arena(ApiJob *j) { return &j->req->arena; }
+
+/* ---- route tables of the files of this module ---- */
+
+extern const ApiRoute qdrant_service_routes[];
+extern const ApiRoute qdrant_collection_routes[];
+extern const ApiRoute qdrant_point_routes[];
+extern const ApiRoute qdrant_search_routes[];
+
+/* The value of an engine selector for with_payload / with_vector. */
+int api_selector(ApiJob *j, const JsonValue *v, int dflt, CollectionSelector *out);
+/* api_write_point writes one point as Qdrant's Record or (with_score)
+ * ScoredPoint; api_write_points writes a list of them. */
+void api_write_point(JsonWriter *w, const CollectionResult *r, size_t i, int with_score);
+void api_write_points(JsonWriter *w, const CollectionResult *r, int with_score);
+
+#endif

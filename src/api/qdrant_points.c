@@ -1,0 +1,411 @@
+/*
+ * qdrant_points.c - Qdrant's point routes that write (upsert, delete,
+ * payload set / overwrite / delete / clear) and that read points by id
+ * (retrieve, get one), plus the Record / ScoredPoint writer the search
+ * routes share.
+ *
+ * A write is parsed and validated on a threadpool thread into the
+ * engine's C structs (in the request arena), then applied by the writer
+ * thread, which owns every LMDB write transaction.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/qdrant_internal.h"
+#include "base/err.h"
+#include "base/util.h"
+
+/* ---- output ---- */
+
+int api_selector(ApiJob *j, const JsonValue *v, int dflt, CollectionSelector *out)
+{
+    char err[256];
+    if (collection_selector_from_json(v, dflt, api_arena(j), out, err, sizeof err))
+        return api_fail(j, QERR_FORMAT, "%s", err);
+    return 0;
+}
+
+static void write_vectors(JsonWriter *w, const CollectionResult *r, const CollectionPoint *p)
+{
+    if (!p->vectors) {
+        jw_null(w);
+        return;
+    }
+    if (r->config.unnamed) {
+        if (p->vectors[0]) jw_floats(w, p->vectors[0], r->config.vectors[0].size);
+        else jw_null(w);
+        return;
+    }
+    jw_object_begin(w);
+    for (int v = 0; v < r->config.n_vectors; v++) {
+        if (!p->vectors[v]) continue;
+        jw_key(w, r->config.vectors[v].name);
+        jw_floats(w, p->vectors[v], r->config.vectors[v].size);
+    }
+    jw_object_end(w);
+}
+
+/* api_write_point writes point i as Qdrant's Record ({id, payload,
+ * vector}) or, with a score, ScoredPoint ({id, version, score, payload,
+ * vector}). */
+void api_write_point(JsonWriter *w, const CollectionResult *r, size_t i, int with_score)
+{
+    const CollectionPoint *p = &r->points[i];
+    jw_object_begin(w);
+    jw_key(w, "id");
+    point_id_write(w, &p->id);
+    if (with_score) {
+        jw_key(w, "version");
+        jw_uint(w, 0);
+        jw_key(w, "score");
+        jw_float(w, p->score);
+    }
+    jw_key(w, "payload");
+    if (p->payload) jw_raw(w, p->payload, p->payload_len);
+    else jw_null(w);
+    jw_key(w, "vector");
+    write_vectors(w, r, p);
+    jw_object_end(w);
+}
+
+void api_write_points(JsonWriter *w, const CollectionResult *r, int with_score)
+{
+    jw_array_begin(w);
+    for (size_t i = 0; i < r->n; i++) api_write_point(w, r, i, with_score);
+    jw_array_end(w);
+}
+
+/* ---- the upsert body ---- */
+
+/* One vector of a point as it came in: named or not. */
+static int parse_vector_struct(ApiJob *j, const JsonValue *v, const char *what,
+                               CollectionVectorIn **out, size_t *n)
+{
+    Arena *a = api_arena(j);
+    if (v->type == JSON_ARRAY) {
+        CollectionVectorIn *in = arena_calloc(a, sizeof *in);
+        float *f;
+        if (api_floats(j, v, what, &f, &in->dim)) return -1;
+        in->name = "";
+        in->data = f;
+        *out = in;
+        *n = 1;
+        return 0;
+    }
+    if (v->type != JSON_OBJECT)
+        return api_fail(j, QERR_FORMAT,
+                        "data did not match any variant of untagged enum VectorStruct at `%s`", what);
+    CollectionVectorIn *in = arena_calloc(a, (v->len ? v->len : 1) * sizeof *in);
+    for (uint32_t i = 0; i < v->len; i++) {
+        const JsonMember *m = &v->u.members[i];
+        if (m->value.type == JSON_OBJECT) {
+            if (json_get(&m->value, "indices"))
+                return api_fail(j, QERR_UNSUPPORTED, "sparse vectors (\"%s\" of %s)", m->key, what);
+            return api_fail(j, QERR_UNSUPPORTED,
+                            "inference objects (\"%s\" of %s): send the vector, or use /v1/embeddings",
+                            m->key, what);
+        }
+        float *f;
+        if (api_floats(j, &m->value, what, &f, &in[i].dim)) return -1;
+        in[i].name = m->key;
+        in[i].data = f;
+    }
+    *out = in;
+    *n = v->len;
+    return 0;
+}
+
+/* The points of an upsert, from the `points` list or the `batch` columns. */
+typedef struct {
+    CollectionPointIn *points;
+    size_t n;
+} UpsertState;
+
+static int parse_points_list(ApiJob *j, const JsonValue *list, UpsertState *st)
+{
+    if (list->type != JSON_ARRAY)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected a sequence at `points`");
+    st->n = list->len;
+    st->points = arena_calloc(api_arena(j), (st->n ? st->n : 1) * sizeof *st->points);
+    for (size_t i = 0; i < st->n; i++) {
+        const JsonValue *p = &list->u.items[i];
+        CollectionPointIn *out = &st->points[i];
+        char what[64];
+        snprintf(what, sizeof what, "points[%zu]", i);
+        if (p->type != JSON_OBJECT)
+            return api_fail(j, QERR_FORMAT, "invalid type, expected struct PointStruct at `%s`", what);
+        const JsonValue *id = json_get(p, "id");
+        if (!id) return api_fail(j, QERR_FORMAT, "missing field `id` at `%s`", what);
+        if (api_point_id(j, id, what, &out->id)) return -1;
+        const JsonValue *vec = json_get(p, "vector");
+        if (!vec) return api_fail(j, QERR_FORMAT, "missing field `vector` at `%s`", what);
+        CollectionVectorIn *vin = NULL;
+        if (parse_vector_struct(j, vec, what, &vin, &out->n_vectors)) return -1;
+        out->vectors = vin;
+        const JsonValue *payload = json_get(p, "payload");
+        if (payload && payload->type != JSON_NULL && payload->type != JSON_OBJECT)
+            return api_fail(j, QERR_FORMAT, "invalid type, expected a map at `%s.payload`", what);
+        out->payload = payload;
+    }
+    return 0;
+}
+
+static int parse_batch(ApiJob *j, const JsonValue *b, UpsertState *st)
+{
+    if (b->type != JSON_OBJECT)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected struct Batch at `batch`");
+    const JsonValue *ids = json_get(b, "ids");
+    PointId *pids;
+    size_t n;
+    if (api_point_ids(j, ids, "batch.ids", &pids, &n)) return -1;
+    const JsonValue *vectors = json_get(b, "vectors");
+    const JsonValue *payloads = json_get(b, "payloads");
+    if (!vectors) return api_fail(j, QERR_FORMAT, "missing field `vectors` at `batch`");
+    if (payloads && payloads->type != JSON_NULL &&
+        (payloads->type != JSON_ARRAY || payloads->len != n))
+        return api_fail(j, QERR_BAD_INPUT, "batch.payloads must be a list of %zu payloads", n);
+    Arena *a = api_arena(j);
+    st->n = n;
+    st->points = arena_calloc(a, (n ? n : 1) * sizeof *st->points);
+    /* vectors: [[...], ...] for the unnamed vector, or {name: [[...]]}. */
+    size_t n_names = vectors->type == JSON_OBJECT ? vectors->len : 1;
+    if (vectors->type != JSON_OBJECT && vectors->type != JSON_ARRAY)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected BatchVectorStruct at `batch.vectors`");
+    for (size_t i = 0; i < n; i++) {
+        st->points[i].id = pids[i];
+        st->points[i].vectors = arena_calloc(a, n_names * sizeof(CollectionVectorIn));
+        st->points[i].n_vectors = n_names;
+        if (payloads && payloads->type == JSON_ARRAY) {
+            const JsonValue *pl = &payloads->u.items[i];
+            if (pl->type != JSON_NULL && pl->type != JSON_OBJECT)
+                return api_fail(j, QERR_FORMAT, "invalid type, expected a map at `batch.payloads[%zu]`", i);
+            st->points[i].payload = pl;
+        }
+    }
+    for (size_t k = 0; k < n_names; k++) {
+        const JsonValue *col = vectors->type == JSON_OBJECT ? &vectors->u.members[k].value : vectors;
+        const char *name = vectors->type == JSON_OBJECT ? vectors->u.members[k].key : "";
+        if (col->type != JSON_ARRAY || col->len != n)
+            return api_fail(j, QERR_BAD_INPUT, "batch.vectors%s%s must be a list of %zu vectors",
+                            *name ? "." : "", name, n);
+        for (size_t i = 0; i < n; i++) {
+            CollectionVectorIn *in = (CollectionVectorIn *)&st->points[i].vectors[k];
+            char what[96];
+            snprintf(what, sizeof what, "batch.vectors[%zu]", i);
+            float *f;
+            if (col->u.items[i].type == JSON_OBJECT)
+                return api_fail(j, QERR_UNSUPPORTED, "sparse or inference vectors in batch.vectors");
+            if (api_floats(j, &col->u.items[i], what, &f, &in->dim)) return -1;
+            in->name = name;
+            in->data = f;
+        }
+    }
+    return 0;
+}
+
+static void upsert_prepare(ApiJob *j)
+{
+    if (api_body_object(j, 0)) return;
+    UpsertState *st = arena_calloc(api_arena(j), sizeof *st);
+    const JsonValue *points = json_get(j->body, "points");
+    const JsonValue *batch = json_get(j->body, "batch");
+    const JsonValue *uf = json_get(j->body, "update_filter");
+    if (uf && uf->type != JSON_NULL)
+        return (void)api_fail(j, QERR_UNSUPPORTED, "conditional updates (update_filter)");
+    if (points && batch)
+        return (void)api_fail(j, QERR_FORMAT, "expected either `points` or `batch`, not both");
+    if (points) {
+        if (parse_points_list(j, points, st)) return;
+    } else if (batch) {
+        if (parse_batch(j, batch, st)) return;
+    } else {
+        return (void)api_fail(j, QERR_FORMAT,
+                              "data did not match any variant of untagged enum PointInsertOperations");
+    }
+    j->state = st;
+}
+
+/* The operation id: increases with every acknowledged write. */
+static uint64_t next_operation_id(void)
+{
+    static _Atomic uint64_t seq;
+    return seq++;
+}
+
+static void upsert_run(ApiJob *j)
+{
+    UpsertState *st = j->state;
+    char err[512] = "";
+    int rc = collection_upsert(j->api->db, j->collection, st->points, st->n, err, sizeof err);
+    if (rc) return (void)api_fail_collection(j, rc, err);
+    api_result_update(j, next_operation_id());
+}
+
+/* ---- point selectors: ids or a filter ---- */
+
+typedef struct {
+    PointId *ids; /* NULL: by filter */
+    size_t n;
+    const JsonValue *filter;
+} Selector;
+
+/* parse_selector reads Qdrant's PointsSelector from obj: "points": [ids]
+ * or "filter": {...}; exactly one. */
+static int parse_selector(ApiJob *j, const JsonValue *obj, Selector *s)
+{
+    memset(s, 0, sizeof *s);
+    const JsonValue *points = json_get(obj, "points");
+    const JsonValue *filter = json_get(obj, "filter");
+    if (points && points->type == JSON_NULL) points = NULL;
+    if (filter && filter->type == JSON_NULL) filter = NULL;
+    if (points && filter)
+        return api_fail(j, QERR_BAD_REQUEST, "Either points or filter must be specified, not both");
+    if (points) return api_point_ids(j, points, "points", &s->ids, &s->n);
+    if (filter) {
+        if (filter->type != JSON_OBJECT)
+            return api_fail(j, QERR_FORMAT, "invalid type, expected struct Filter at `filter`");
+        s->filter = filter;
+        return 0;
+    }
+    return api_fail(j, QERR_FORMAT, "data did not match any variant of untagged enum PointsSelector");
+}
+
+static void delete_prepare(ApiJob *j)
+{
+    if (api_body_object(j, 0)) return;
+    Selector *s = arena_calloc(api_arena(j), sizeof *s);
+    if (parse_selector(j, j->body, s)) return;
+    j->state = s;
+}
+
+static void delete_run(ApiJob *j)
+{
+    Selector *s = j->state;
+    char err[512] = "";
+    int rc;
+    if (s->ids)
+        rc = collection_delete_points(j->api->db, j->collection, s->ids, s->n, NULL);
+    else
+        rc = collection_delete_by_filter(j->api->db, j->collection, s->filter, NULL, err, sizeof err);
+    if (rc) return (void)api_fail_collection(j, rc, err);
+    api_result_update(j, next_operation_id());
+}
+
+/* ---- payload ---- */
+
+typedef enum { PAYLOAD_SET, PAYLOAD_OVERWRITE, PAYLOAD_DELETE, PAYLOAD_CLEAR } PayloadOp;
+
+typedef struct {
+    PayloadOp op;
+    Selector sel;
+    const JsonValue *arg; /* payload, or keys */
+    const char *key;
+} PayloadState;
+
+static void payload_prepare(ApiJob *j, PayloadOp op)
+{
+    if (api_body_object(j, 0)) return;
+    PayloadState *st = arena_calloc(api_arena(j), sizeof *st);
+    st->op = op;
+    if (parse_selector(j, j->body, &st->sel)) return;
+    if (op == PAYLOAD_SET || op == PAYLOAD_OVERWRITE) {
+        st->arg = json_get(j->body, "payload");
+        if (!st->arg) return (void)api_fail(j, QERR_FORMAT, "missing field `payload`");
+        if (st->arg->type != JSON_OBJECT)
+            return (void)api_fail(j, QERR_FORMAT, "invalid type, expected a map at `payload`");
+        if (api_get_str(j, j->body, "key", &st->key)) return;
+        if (op == PAYLOAD_OVERWRITE) st->key = NULL;
+    } else if (op == PAYLOAD_DELETE) {
+        st->arg = json_get(j->body, "keys");
+        if (!st->arg) return (void)api_fail(j, QERR_FORMAT, "missing field `keys`");
+        if (st->arg->type != JSON_ARRAY)
+            return (void)api_fail(j, QERR_FORMAT, "invalid type, expected a sequence at `keys`");
+        for (uint32_t i = 0; i < st->arg->len; i++)
+            if (st->arg->u.items[i].type != JSON_STRING)
+                return (void)api_fail(j, QERR_FORMAT, "invalid type, expected a string at `keys`");
+    }
+    j->state = st;
+}
+
+static void set_payload_prepare(ApiJob *j) { payload_prepare(j, PAYLOAD_SET); }
+static void overwrite_payload_prepare(ApiJob *j) { payload_prepare(j, PAYLOAD_OVERWRITE); }
+static void delete_payload_prepare(ApiJob *j) { payload_prepare(j, PAYLOAD_DELETE); }
+static void clear_payload_prepare(ApiJob *j) { payload_prepare(j, PAYLOAD_CLEAR); }
+
+static void payload_run(ApiJob *j)
+{
+    PayloadState *st = j->state;
+    Db *db = j->api->db;
+    const char *name = j->collection;
+    char err[512] = "";
+    int rc;
+    const PointId *ids = st->sel.ids;
+    size_t n = st->sel.n;
+    const JsonValue *f = st->sel.filter;
+    switch (st->op) {
+    case PAYLOAD_SET:
+        rc = collection_set_payload(db, name, st->arg, st->key, ids, n, f, err, sizeof err);
+        break;
+    case PAYLOAD_OVERWRITE:
+        rc = collection_overwrite_payload(db, name, st->arg, ids, n, f, err, sizeof err);
+        break;
+    case PAYLOAD_DELETE:
+        rc = collection_delete_payload(db, name, st->arg, ids, n, f, err, sizeof err);
+        break;
+    default:
+        rc = collection_clear_payload(db, name, ids, n, f, err, sizeof err);
+        break;
+    }
+    if (rc) return (void)api_fail_collection(j, rc, err);
+    api_result_update(j, next_operation_id());
+}
+
+/* ---- reading points by id ---- */
+
+static void retrieve(ApiJob *j)
+{
+    if (api_body_object(j, 0)) return;
+    PointId *ids;
+    size_t n;
+    if (api_point_ids(j, json_get(j->body, "ids"), "ids", &ids, &n)) return;
+    CollectionSelector wp, wv;
+    if (api_selector(j, json_get(j->body, "with_payload"), COLLECTION_SEL_ALL, &wp)) return;
+    if (api_selector(j, json_get(j->body, "with_vector"), COLLECTION_SEL_NONE, &wv)) return;
+    CollectionResult r;
+    int rc = collection_get(j->api->db, j->collection, ids, n, &wp, &wv, api_arena(j), &r);
+    if (rc) return (void)api_fail_collection(j, rc, NULL);
+    api_write_points(api_result(j), &r, 0);
+}
+
+static void get_point(ApiJob *j)
+{
+    const char *text = http_param(j->req, "id");
+    PointId id;
+    if (point_id_from_str(text, strlen(text), &id))
+        return (void)api_fail(j, QERR_BAD_INPUT, "Unable to parse point id: %s", text);
+    CollectionSelector all = { COLLECTION_SEL_ALL, NULL, 0 };
+    CollectionResult r;
+    int rc = collection_get(j->api->db, j->collection, &id, 1, &all, &all, api_arena(j), &r);
+    if (rc) return (void)api_fail_collection(j, rc, NULL);
+    if (r.n == 0) {
+        char buf[POINT_ID_TEXT_MAX];
+        return (void)api_fail(j, QERR_NOT_FOUND, "No point with id %s found", point_id_format(&id, buf));
+    }
+    api_write_point(api_result(j), &r, 0, 0);
+}
+
+const ApiRoute qdrant_point_routes[] = {
+    { "PUT", "/collections/{collection_name}/points", API_WRITE, upsert_prepare, upsert_run },
+    { "POST", "/collections/{collection_name}/points", API_READ, NULL, retrieve },
+    { "GET", "/collections/{collection_name}/points/{id}", API_READ, NULL, get_point },
+    { "POST", "/collections/{collection_name}/points/delete", API_WRITE, delete_prepare, delete_run },
+    { "POST", "/collections/{collection_name}/points/payload", API_WRITE, set_payload_prepare,
+      payload_run },
+    { "PUT", "/collections/{collection_name}/points/payload", API_WRITE, overwrite_payload_prepare,
+      payload_run },
+    { "POST", "/collections/{collection_name}/points/payload/delete", API_WRITE,
+      delete_payload_prepare, payload_run },
+    { "POST", "/collections/{collection_name}/points/payload/clear", API_WRITE,
+      clear_payload_prepare, payload_run },
+    { NULL, NULL, 0, NULL, NULL },
+};

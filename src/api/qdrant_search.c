@@ -1,0 +1,383 @@
+/*
+ * qdrant_search.c - Qdrant's read routes over many points: search,
+ * recommend, query (with prefetch, fusion, MMR, order_by), scroll, count,
+ * and their batch and groups forms.
+ *
+ * The query API is evaluated as a tree: a node's prefetches run first
+ * (recursively), then the node's own query either fuses their result
+ * lists (rrf, dbsf) or rescores the union of their candidates (nearest,
+ * recommend, order_by); a node without prefetches runs its query over the
+ * whole collection. A node's filter applies to it and to everything below
+ * it. Intermediate results carry ids and scores only; the root's points
+ * are read once at the end with the payload and vectors asked for.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/qdrant_internal.h"
+#include "base/err.h"
+#include "base/util.h"
+#include "base/vec.h"
+
+/* RRF's rank constant (Qdrant's DEFAULT_RRF_K, lib/segment/src/common/score_fusion.rs). */
+#define QDRANT_RRF_K 60
+/* Nesting of prefetches. */
+#define QDRANT_MAX_PREFETCH_DEPTH 8
+/* MMR candidates when candidates_limit is not given: the limit (Qdrant). */
+/* Points order_by sorts at most (it reads the key of every match). */
+#define QDRANT_MAX_ORDER_BY_SCAN 1000000
+
+/* ---- common request parts ---- */
+
+/* Search parameters shared by search, recommend and query. */
+typedef struct {
+    const char *using;
+    const JsonValue *filter;
+    int ef, exact;
+    size_t limit, offset;
+    int has_threshold;
+    float threshold;
+    CollectionSelector with_payload, with_vector;
+} Common;
+
+static int parse_params(ApiJob *j, const JsonValue *obj, Common *c)
+{
+    const JsonValue *p;
+    if (api_get_object(j, obj, "params", &p)) return -1;
+    if (!p) return 0;
+    uint64_t ef = 0;
+    if (api_get_u64(j, p, "hnsw_ef", 0, UINT64_MAX, &ef)) return -1;
+    c->ef = ef > 1000000 ? 1000000 : (int)ef;
+    if (api_get_bool(j, p, "exact", &c->exact)) return -1;
+    return 0;
+}
+
+/* parse_common reads filter, params, limit, offset, score_threshold,
+ * with_payload, with_vector (and `using` when the route has it). A
+ * missing limit takes dflt_limit; required_limit makes it an error. */
+static int parse_common(ApiJob *j, const JsonValue *obj, Common *c, int required_limit,
+                        int dflt_payload)
+{
+    memset(c, 0, sizeof *c);
+    c->limit = QDRANT_DEFAULT_LIMIT;
+    const JsonValue *f;
+    if (api_get_object(j, obj, "filter", &f)) return -1;
+    c->filter = f;
+    if (parse_params(j, obj, c)) return -1;
+    if (required_limit && !json_get(obj, "limit"))
+        return api_fail(j, QERR_FORMAT, "missing field `limit`");
+    if (api_get_size(j, obj, "limit", 1, &c->limit)) return -1;
+    if (api_get_size(j, obj, "offset", 0, &c->offset)) return -1;
+    const JsonValue *t = json_get(obj, "score_threshold");
+    if (t && t->type != JSON_NULL) {
+        if (api_get_float(j, obj, "score_threshold", &c->threshold)) return -1;
+        c->has_threshold = 1;
+    }
+    if (api_selector(j, json_get(obj, "with_payload"), dflt_payload, &c->with_payload)) return -1;
+    const JsonValue *wv = json_get(obj, "with_vector");
+    if (!wv) wv = json_get(obj, "with_vectors");
+    if (api_selector(j, wv, COLLECTION_SEL_NONE, &c->with_vector)) return -1;
+    const char *using = NULL;
+    if (api_get_str(j, obj, "using", &using)) return -1;
+    c->using = using;
+    const JsonValue *lookup = json_get(obj, "lookup_from");
+    if (lookup && lookup->type != JSON_NULL)
+        return api_fail(j, QERR_BAD_REQUEST, "lookup_from (vectors from another collection) is not supported by vitrine");
+    return 0;
+}
+
+static void common_to_search(const Common *c, CollectionSearch *s)
+{
+    memset(s, 0, sizeof *s);
+    s->using = c->using;
+    s->limit = c->limit;
+    s->offset = c->offset;
+    s->ef = c->ef;
+    s->exact = c->exact;
+    s->filter = c->filter;
+    s->has_score_threshold = c->has_threshold;
+    s->score_threshold = c->threshold;
+    s->with_payload = c->with_payload;
+    s->with_vectors = c->with_vector;
+}
+
+/* NamedVectorStruct: [floats], or {"name": N, "vector": [floats]}. */
+static int parse_named_vector(ApiJob *j, const JsonValue *v, const char **using, float **vec,
+                              size_t *dim)
+{
+    if (!v) return api_fail(j, QERR_FORMAT, "missing field `vector`");
+    if (v->type == JSON_ARRAY) return api_floats(j, v, "vector", vec, dim);
+    if (v->type == JSON_OBJECT) {
+        const char *name = json_as_str(json_get(v, "name"));
+        const JsonValue *inner = json_get(v, "vector");
+        if (!name || !inner)
+            return api_fail(j, QERR_FORMAT,
+                            "data did not match any variant of untagged enum NamedVectorStruct");
+        if (inner->type == JSON_OBJECT)
+            return api_fail(j, QERR_UNSUPPORTED, "sparse vectors are not served yet");
+        *using = name;
+        return api_floats(j, inner, "vector", vec, dim);
+    }
+    return api_fail(j, QERR_FORMAT, "data did not match any variant of untagged enum NamedVectorStruct");
+}
+
+/* ---- search ---- */
+
+typedef struct {
+    CollectionSearch s;
+} SearchReq;
+
+static int parse_search(ApiJob *j, const JsonValue *obj, SearchReq *r)
+{
+    if (obj->type != JSON_OBJECT)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected struct SearchRequest");
+    Common c;
+    if (parse_common(j, obj, &c, 1, COLLECTION_SEL_NONE)) return -1;
+    common_to_search(&c, &r->s);
+    float *vec;
+    size_t dim;
+    const char *using = c.using;
+    if (parse_named_vector(j, json_get(obj, "vector"), &using, &vec, &dim)) return -1;
+    r->s.using = using;
+    r->s.vector = vec;
+    r->s.dim = dim;
+    return 0;
+}
+
+/* engine_error maps an engine error of a query to Qdrant's wording: a
+ * wrong dimension is "Wrong input: Vector dimension error: ...". */
+static int engine_error(ApiJob *j, int rc, const char *err)
+{
+    return api_fail_collection(j, rc, err);
+}
+
+static int run_search(ApiJob *j, const SearchReq *r, CollectionResult *out)
+{
+    char err[512] = "";
+    int rc = collection_search(j->api->db, j->collection, &r->s, api_arena(j), out, err, sizeof err);
+    if (rc) return engine_error(j, rc, err);
+    return 0;
+}
+
+static void search(ApiJob *j)
+{
+    if (api_body_object(j, 0)) return;
+    SearchReq r;
+    CollectionResult out;
+    if (parse_search(j, j->body, &r) || run_search(j, &r, &out)) return;
+    api_write_points(api_result(j), &out, 1);
+}
+
+/* parse_batch_list returns the "searches" array of a batch body. */
+static const JsonValue *batch_list(ApiJob *j, const char *key)
+{
+    if (api_body_object(j, 0)) return NULL;
+    const JsonValue *arr;
+    if (api_get_array(j, j->body, key, &arr)) return NULL;
+    if (!arr) {
+        api_fail(j, QERR_FORMAT, "missing field `%s`", key);
+        return NULL;
+    }
+    if (arr->len > QDRANT_MAX_BATCH_REQUESTS) {
+        api_fail(j, QERR_BAD_REQUEST, "at most %d requests per batch", QDRANT_MAX_BATCH_REQUESTS);
+        return NULL;
+    }
+    return arr;
+}
+
+static void search_batch(ApiJob *j)
+{
+    const JsonValue *arr = batch_list(j, "searches");
+    if (!arr) return;
+    CollectionResult *res = arena_calloc(api_arena(j), (arr->len + 1) * sizeof *res);
+    for (uint32_t i = 0; i < arr->len; i++) {
+        SearchReq r;
+        if (parse_search(j, &arr->u.items[i], &r) || run_search(j, &r, &res[i])) return;
+    }
+    JsonWriter *w = api_result(j);
+    jw_array_begin(w);
+    for (uint32_t i = 0; i < arr->len; i++) api_write_points(w, &res[i], 1);
+    jw_array_end(w);
+}
+
+/* ---- recommend ---- */
+
+static int parse_strategy(ApiJob *j, const JsonValue *obj, CollectionRecoStrategy *out)
+{
+    const char *s = NULL;
+    if (api_get_str(j, obj, "strategy", &s)) return -1;
+    *out = COLLECTION_RECO_AVERAGE_VECTOR;
+    if (!s || !strcmp(s, "average_vector")) return 0;
+    if (!strcmp(s, "best_score")) *out = COLLECTION_RECO_BEST_SCORE;
+    else if (!strcmp(s, "sum_scores")) *out = COLLECTION_RECO_SUM_SCORES;
+    else
+        return api_fail(j, QERR_FORMAT,
+                        "unknown variant `%s`, expected one of `average_vector`, `best_score`, `sum_scores`",
+                        s);
+    return 0;
+}
+
+/* parse_examples splits an array of RecommendExample (point ids or dense
+ * vectors) into ids and vectors; *dim gets the vectors' length. */
+static int parse_examples(ApiJob *j, const JsonValue *arr, const char *what, const PointId **ids,
+                          size_t *n_ids, const float *const **vecs, size_t *n_vecs, size_t *dim)
+{
+    *ids = NULL;
+    *vecs = NULL;
+    *n_ids = *n_vecs = 0;
+    if (!arr || arr->type == JSON_NULL) return 0;
+    if (arr->type != JSON_ARRAY)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected a sequence at `%s`", what);
+    Arena *a = api_arena(j);
+    PointId *pi = arena_alloc(a, (arr->len + 1) * sizeof *pi);
+    const float **pv = arena_alloc(a, (arr->len + 1) * sizeof *pv);
+    for (uint32_t i = 0; i < arr->len; i++) {
+        const JsonValue *x = &arr->u.items[i];
+        if (x->type == JSON_ARRAY) {
+            float *f;
+            size_t d;
+            if (api_floats(j, x, what, &f, &d)) return -1;
+            if (*dim && d != *dim)
+                return api_fail(j, QERR_BAD_INPUT, "Vector dimension error: expected dim: %zu, got %zu",
+                                *dim, d);
+            *dim = d;
+            pv[(*n_vecs)++] = f;
+        } else if (x->type == JSON_OBJECT) {
+            return api_fail(j, QERR_UNSUPPORTED, "sparse vectors are not served yet");
+        } else {
+            if (api_point_id(j, x, what, &pi[*n_ids])) return -1;
+            (*n_ids)++;
+        }
+    }
+    *ids = pi;
+    *vecs = pv;
+    return 0;
+}
+
+static int parse_recommend_input(ApiJob *j, const JsonValue *obj, CollectionRecommend *r)
+{
+    size_t dim = 0;
+    if (parse_examples(j, json_get(obj, "positive"), "positive", &r->positive, &r->n_positive,
+                       &r->positive_vectors, &r->n_positive_vectors, &dim))
+        return -1;
+    if (parse_examples(j, json_get(obj, "negative"), "negative", &r->negative, &r->n_negative,
+                       &r->negative_vectors, &r->n_negative_vectors, &dim))
+        return -1;
+    if (parse_strategy(j, obj, &r->strategy)) return -1;
+    r->search.dim = dim;
+    return 0;
+}
+
+static int parse_recommend(ApiJob *j, const JsonValue *obj, CollectionRecommend *r)
+{
+    memset(r, 0, sizeof *r);
+    if (obj->type != JSON_OBJECT)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected struct RecommendRequest");
+    Common c;
+    if (parse_common(j, obj, &c, 1, COLLECTION_SEL_NONE)) return -1;
+    common_to_search(&c, &r->search);
+    return parse_recommend_input(j, obj, r);
+}
+
+static int run_recommend(ApiJob *j, const CollectionRecommend *r, CollectionResult *out)
+{
+    char err[512] = "";
+    int rc = collection_recommend(j->api->db, j->collection, r, api_arena(j), out, err, sizeof err);
+    if (rc) return engine_error(j, rc, err);
+    return 0;
+}
+
+static void recommend(ApiJob *j)
+{
+    if (api_body_object(j, 0)) return;
+    CollectionRecommend r;
+    CollectionResult out;
+    if (parse_recommend(j, j->body, &r) || run_recommend(j, &r, &out)) return;
+    api_write_points(api_result(j), &out, 1);
+}
+
+static void recommend_batch(ApiJob *j)
+{
+    const JsonValue *arr = batch_list(j, "searches");
+    if (!arr) return;
+    CollectionResult *res = arena_calloc(api_arena(j), (arr->len + 1) * sizeof *res);
+    for (uint32_t i = 0; i < arr->len; i++) {
+        CollectionRecommend r;
+        if (parse_recommend(j, &arr->u.items[i], &r) || run_recommend(j, &r, &res[i])) return;
+    }
+    JsonWriter *w = api_result(j);
+    jw_array_begin(w);
+    for (uint32_t i = 0; i < arr->len; i++) api_write_points(w, &res[i], 1);
+    jw_array_end(w);
+}
+
+/* ---- scroll and count ---- */
+
+static void scroll(ApiJob *j)
+{
+    if (api_body_object(j, 1)) return;
+    const JsonValue *body = j->body;
+    CollectionScroll s;
+    memset(&s, 0, sizeof s);
+    s.limit = QDRANT_DEFAULT_LIMIT;
+    PointId offset;
+    const JsonValue *off = json_get(body, "offset");
+    if (off && off->type != JSON_NULL) {
+        if (api_point_id(j, off, "offset", &offset)) return;
+        s.offset = &offset;
+    }
+    if (api_get_size(j, body, "limit", 1, &s.limit)) return;
+    const JsonValue *f;
+    if (api_get_object(j, body, "filter", &f)) return;
+    s.filter = f;
+    if (api_selector(j, json_get(body, "with_payload"), COLLECTION_SEL_ALL, &s.with_payload)) return;
+    const JsonValue *wv = json_get(body, "with_vector");
+    if (!wv) wv = json_get(body, "with_vectors");
+    if (api_selector(j, wv, COLLECTION_SEL_NONE, &s.with_vectors)) return;
+    const JsonValue *ob = json_get(body, "order_by");
+    if (ob && ob->type != JSON_NULL)
+        return (void)api_fail(j, QERR_UNSUPPORTED, "scroll with order_by is not served yet");
+    CollectionResult r;
+    char err[512] = "";
+    int rc = collection_scroll(j->api->db, j->collection, &s, api_arena(j), &r, err, sizeof err);
+    if (rc) return (void)engine_error(j, rc, err);
+    JsonWriter *w = api_result(j);
+    jw_object_begin(w);
+    jw_key(w, "points");
+    api_write_points(w, &r, 0);
+    jw_key(w, "next_page_offset");
+    if (r.has_next) point_id_write(w, &r.next_offset);
+    else jw_null(w);
+    jw_object_end(w);
+}
+
+static void count(ApiJob *j)
+{
+    if (api_body_object(j, 1)) return;
+    const JsonValue *f;
+    if (api_get_object(j, j->body, "filter", &f)) return;
+    int exact = 1;
+    if (api_get_bool(j, j->body, "exact", &exact)) return;
+    uint64_t n;
+    char err[512] = "";
+    int rc = collection_count(j->api->db, j->collection, f, &n, err, sizeof err);
+    if (rc) return (void)engine_error(j, rc, err);
+    JsonWriter *w = api_result(j);
+    jw_object_begin(w);
+    jw_key(w, "count");
+    jw_uint(w, n);
+    jw_object_end(w);
+}
+
+const ApiRoute qdrant_search_routes[] = {
+    { "POST", "/collections/{collection_name}/points/search", API_READ, NULL, search },
+    { "POST", "/collections/{collection_name}/points/search/batch", API_READ, NULL, search_batch },
+    { "POST", "/collections/{collection_name}/points/recommend", API_READ, NULL, recommend },
+    { "POST", "/collections/{collection_name}/points/recommend/batch", API_READ, NULL,
+      recommend_batch },
+    { "POST", "/collections/{collection_name}/points/scroll", API_READ, NULL, scroll },
+    { "POST", "/collections/{collection_name}/points/count", API_READ, NULL, count },
+    { NULL, NULL, 0, NULL, NULL },
+};

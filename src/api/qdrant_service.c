@@ -1,0 +1,74 @@
+/*
+ * qdrant_service.c - Qdrant's service routes: GET / (the version clients
+ * check) and GET /telemetry. The probes (/healthz, /livez, /readyz) and
+ * /metrics are the server's own built-in routes.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/qdrant_internal.h"
+#include "base/cli.h"
+#include "base/util.h"
+
+/* GET / answers VersionInfo without the envelope, as Qdrant does. The
+ * official clients compare "version" with their own and warn on a
+ * mismatch, so it is Qdrant's API version; vitrine's own version rides in
+ * "commit". */
+static void root(ApiJob *j)
+{
+    Buf b;
+    buf_init(&b);
+    JsonWriter w;
+    jw_init(&w, &b);
+    jw_object_begin(&w);
+    jw_key(&w, "title");
+    jw_string(&w, "vitrine - vector search engine (Qdrant API)");
+    jw_key(&w, "version");
+    jw_string(&w, QDRANT_API_VERSION);
+    jw_key(&w, "commit");
+    jw_string(&w, "vitrine-" VITRINE_VERSION);
+    jw_object_end(&w);
+    http_respond_buf(j->req, 200, "application/json", &b);
+    j->answered = 1;
+}
+
+/* GET /telemetry: the parts of Qdrant's TelemetryData that mean something
+ * here (identity, uptime, collections count). */
+static void telemetry(ApiJob *j)
+{
+    Arena *a = api_arena(j);
+    char **names;
+    size_t n = 0;
+    if (collection_list(j->api->db, a, &names, &n)) n = 0;
+    JsonWriter *w = api_result(j);
+    jw_object_begin(w);
+    jw_key(w, "id");
+    jw_string(w, "vitrine");
+    jw_key(w, "app");
+    jw_object_begin(w);
+    jw_key(w, "name");
+    jw_string(w, "vitrine");
+    jw_key(w, "version");
+    jw_string(w, QDRANT_API_VERSION);
+    jw_key(w, "startup");
+    /* Startup time as RFC 3339, which the schema's date-time asks for. */
+    char ts[64];
+    time_t t = (time_t)(now_seconds() - (double)(now_ns() - j->api->started_ns) / 1e9);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    jw_string(w, ts);
+    jw_object_end(w);
+    jw_key(w, "collections");
+    jw_object_begin(w);
+    jw_key(w, "number_of_collections");
+    jw_uint(w, n);
+    jw_object_end(w);
+    jw_object_end(w);
+}
+
+const ApiRoute qdrant_service_routes[] = {
+    { "GET", "/", API_LOOP, NULL, root },
+    { "GET", "/telemetry", API_READ, NULL, telemetry },
+    { NULL, NULL, 0, NULL, NULL },
+};
