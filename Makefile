@@ -92,6 +92,10 @@ $(LIB): $(LIB_OBJS) $(LLHTTP_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+# GET / reports the source commit as Qdrant does (40 hex digits).
+VITRINE_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+$(BUILD)/src/api/qdrant_service.o: CPPFLAGS += $(if $(VITRINE_COMMIT),-DVITRINE_COMMIT='"$(VITRINE_COMMIT)"')
+
 $(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<

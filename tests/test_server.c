@@ -353,7 +353,7 @@ TEST(test_builtin_routes)
     /* Qdrant's probe texts, which orchestration tools match on. */
     static const char *probes[][2] = {
         { "/healthz", "healthz check passed" },
-        { "/livez", "livez check passed" },
+        { "/livez", "healthz check passed" },
         { "/readyz", "all shards are ready" },
     };
     for (size_t i = 0; i < 3; i++) {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/qdrant_internal.h"
 #include "base/err.h"
@@ -67,7 +68,8 @@ static int error_status(QErr kind, const char **prefix)
     case QERR_BAD_REQUEST: *prefix = "Bad request: "; return 400;
     case QERR_FORMAT: *prefix = "Format error in JSON body: "; return 400;
     case QERR_VALIDATION: return 422;
-    case QERR_QUERY: *prefix = "Format error in query parameters: "; return 400;
+    case QERR_QUERY: *prefix = "Deserialize error in query parameters: "; return 400;
+    case QERR_PAYLOAD: *prefix = "Payload error: "; return 400;
     case QERR_UNAVAILABLE: *prefix = "Service unavailable: "; return 503;
     case QERR_NO_SPACE: return 507;
     case QERR_UNSUPPORTED: *prefix = "Not supported by vitrine: "; return 501;
@@ -126,9 +128,26 @@ static void finish(ApiJob *j)
 
 /* ---- the request body and the common query parameters ---- */
 
+/* json_content_type: absent, or application/json, or any type/x+json
+ * (actix's rule: Qdrant accepts a body without a content type). */
+static int json_content_type(const char *ct)
+{
+    if (!ct) return 1;
+    size_t n = strcspn(ct, ";");
+    while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t')) n--;
+    if (n >= 5 && !strncasecmp(ct + n - 5, "/json", 5)) return 1;
+    if (n >= 5 && !strncasecmp(ct + n - 5, "+json", 5)) return 1;
+    return 0;
+}
+
 static void parse_request(ApiJob *j)
 {
     HttpRequest *req = j->req;
+    if (req->body.len > 0 && !json_content_type(http_header(req, "Content-Type"))) {
+        j->qerr = QERR_PAYLOAD;
+        snprintf(j->msg, sizeof j->msg, "Content type error");
+        return;
+    }
     if (req->body.len > 0) {
         JsonValue *v;
         char err[256];

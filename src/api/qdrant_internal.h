@@ -65,7 +65,8 @@ typedef enum {
     QERR_BAD_REQUEST, /* 400 "Bad request: ..." */
     QERR_FORMAT,      /* 400 "Format error in JSON body: ..." (does not parse into the schema) */
     QERR_VALIDATION,  /* 422 "Validation error in JSON body: [...]" */
-    QERR_QUERY,       /* 400 "Format error in query parameters: ..." */
+    QERR_QUERY,       /* 400 "Deserialize error in query parameters: ..." */
+    QERR_PAYLOAD,     /* 400 "Payload error: ..." (a body that is not JSON at all) */
     QERR_UNAVAILABLE, /* 503 with Retry-After: a queue is full or we are stopping */
     QERR_NO_SPACE,    /* 507: the disk is full */
     QERR_SERVICE,     /* 500 "Service internal error: ..." */
@@ -115,6 +116,9 @@ struct ApiJob {
     int http_status;        /* 0: 200 */
     int answered;           /* the route sent its own response (GET /) */
     void *state;            /* the route's own data between prepare and run */
+    /* Where in the body the fields being read sit, for Qdrant's validation
+     * messages: "search_request." or "searches[2].search_request.". */
+    char vpath[96];
 };
 
 /* ---- errors ---- */

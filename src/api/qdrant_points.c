@@ -382,14 +382,16 @@ static void get_point(ApiJob *j)
     const char *text = http_param(j->req, "id");
     PointId id;
     if (point_id_from_str(text, strlen(text), &id))
-        return (void)api_fail(j, QERR_BAD_INPUT, "Unable to parse point id: %s", text);
+        return (void)api_fail(j, QERR_BAD_INPUT, "Can not recognize \"%s\" as point id", text);
     CollectionSelector all = { COLLECTION_SEL_ALL, NULL, 0 };
     CollectionResult r;
     int rc = collection_get(j->api->db, j->collection, &id, 1, &all, &all, api_arena(j), &r);
     if (rc) return (void)api_fail_collection(j, rc, NULL);
     if (r.n == 0) {
         char buf[POINT_ID_TEXT_MAX];
-        return (void)api_fail(j, QERR_NOT_FOUND, "No point with id %s found", point_id_format(&id, buf));
+        /* Qdrant's wording, grammar included (retrieve_api.rs). */
+        return (void)api_fail(j, QERR_NOT_FOUND, "Point with id %s does not exists!",
+                              point_id_format(&id, buf));
     }
     api_write_point(api_result(j), &r, 0, 0);
 }

@@ -73,10 +73,10 @@ int api_get_u64(ApiJob *j, const JsonValue *obj, const char *key, uint64_t min, 
     if (v->type != JSON_NUMBER || json_as_uint64(v, &u)) return wrong_type(j, key, v, "usize");
     if (u < min || u > max) {
         if (max == UINT64_MAX)
-            return api_fail(j, QERR_VALIDATION, "%s: value %llu invalid, must be %llu or larger",
-                            key, (unsigned long long)u, (unsigned long long)min);
-        return api_fail(j, QERR_VALIDATION, "%s: value %llu invalid, must be from %llu to %llu",
-                        key, (unsigned long long)u, (unsigned long long)min,
+            return api_fail(j, QERR_VALIDATION, "%s%s: value %llu invalid, must be %llu or larger",
+                            j->vpath, key, (unsigned long long)u, (unsigned long long)min);
+        return api_fail(j, QERR_VALIDATION, "%s%s: value %llu invalid, must be from %llu to %llu",
+                        j->vpath, key, (unsigned long long)u, (unsigned long long)min,
                         (unsigned long long)max);
     }
     *out = u;

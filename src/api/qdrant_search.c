@@ -66,7 +66,7 @@ static int parse_common(ApiJob *j, const JsonValue *obj, Common *c, int required
     if (api_get_object(j, obj, "filter", &f)) return -1;
     c->filter = f;
     if (parse_params(j, obj, c)) return -1;
-    if (required_limit && !json_get(obj, "limit"))
+    if (required_limit && (!json_get(obj, "limit") || json_get(obj, "limit")->type == JSON_NULL))
         return api_fail(j, QERR_FORMAT, "missing field `limit`");
     if (api_get_size(j, obj, "limit", 1, &c->limit)) return -1;
     if (api_get_size(j, obj, "offset", 0, &c->offset)) return -1;
@@ -133,6 +133,7 @@ static int parse_search(ApiJob *j, const JsonValue *obj, SearchReq *r)
 {
     if (obj->type != JSON_OBJECT)
         return api_fail(j, QERR_FORMAT, "invalid type, expected struct SearchRequest");
+    snprintf(j->vpath + strlen(j->vpath), sizeof j->vpath - strlen(j->vpath), "search_request.");
     Common c;
     if (parse_common(j, obj, &c, 1, COLLECTION_SEL_NONE)) return -1;
     common_to_search(&c, &r->s);
@@ -194,6 +195,7 @@ static void search_batch(ApiJob *j)
     CollectionResult *res = arena_calloc(api_arena(j), (arr->len + 1) * sizeof *res);
     for (uint32_t i = 0; i < arr->len; i++) {
         SearchReq r;
+        snprintf(j->vpath, sizeof j->vpath, "searches[%u].", i);
         if (parse_search(j, &arr->u.items[i], &r) || run_search(j, &r, &res[i])) return;
     }
     JsonWriter *w = api_result(j);
@@ -275,6 +277,7 @@ static int parse_recommend(ApiJob *j, const JsonValue *obj, CollectionRecommend 
     memset(r, 0, sizeof *r);
     if (obj->type != JSON_OBJECT)
         return api_fail(j, QERR_FORMAT, "invalid type, expected struct RecommendRequest");
+    snprintf(j->vpath + strlen(j->vpath), sizeof j->vpath - strlen(j->vpath), "recommend_request.");
     Common c;
     if (parse_common(j, obj, &c, 1, COLLECTION_SEL_NONE)) return -1;
     common_to_search(&c, &r->search);
@@ -305,6 +308,7 @@ static void recommend_batch(ApiJob *j)
     CollectionResult *res = arena_calloc(api_arena(j), (arr->len + 1) * sizeof *res);
     for (uint32_t i = 0; i < arr->len; i++) {
         CollectionRecommend r;
+        snprintf(j->vpath, sizeof j->vpath, "searches[%u].", i);
         if (parse_recommend(j, &arr->u.items[i], &r) || run_recommend(j, &r, &res[i])) return;
     }
     JsonWriter *w = api_result(j);

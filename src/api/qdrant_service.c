@@ -7,13 +7,17 @@
 #include <string.h>
 
 #include "api/qdrant_internal.h"
-#include "base/cli.h"
 #include "base/util.h"
 
-/* GET / answers VersionInfo without the envelope, as Qdrant does. The
- * official clients compare "version" with their own and warn on a
- * mismatch, so it is Qdrant's API version; vitrine's own version rides in
- * "commit". */
+/* The source commit, 40 hex digits as Qdrant reports its own; the Makefile
+ * passes git's, and a build outside a git checkout has none. */
+#ifndef VITRINE_COMMIT
+#define VITRINE_COMMIT "0000000000000000000000000000000000000000"
+#endif
+
+/* GET / answers VersionInfo without the envelope, as Qdrant does, with
+ * Qdrant's title: the official clients compare "version" with their own
+ * and warn on a mismatch, and Qdrant's own API tests check every field. */
 static void root(ApiJob *j)
 {
     Buf b;
@@ -22,11 +26,11 @@ static void root(ApiJob *j)
     jw_init(&w, &b);
     jw_object_begin(&w);
     jw_key(&w, "title");
-    jw_string(&w, "vitrine - vector search engine (Qdrant API)");
+    jw_string(&w, "qdrant - vector search engine");
     jw_key(&w, "version");
     jw_string(&w, QDRANT_API_VERSION);
     jw_key(&w, "commit");
-    jw_string(&w, "vitrine-" VITRINE_VERSION);
+    jw_string(&w, VITRINE_COMMIT);
     jw_object_end(&w);
     http_respond_buf(j->req, 200, "application/json", &b);
     j->answered = 1;

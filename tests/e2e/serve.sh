@@ -38,7 +38,7 @@ grep -q "no CLIP weights at $work/no-weights: serving as a pure vector database"
 # Built-in routes.
 body=$(curl -sS --max-time 5 "$base/healthz") || fail "curl /healthz"
 [ "$body" = "healthz check passed" ] || fail "/healthz said '$body'"
-[ "$(curl -sS --max-time 5 "$base/livez")" = "livez check passed" ] || fail "/livez"
+[ "$(curl -sS --max-time 5 "$base/livez")" = "healthz check passed" ] || fail "/livez"
 [ "$(curl -sS --max-time 5 "$base/readyz")" = "all shards are ready" ] || fail "/readyz"
 root=$(curl -sS --max-time 5 "$base/") || fail "curl /"
 echo "$root" | grep -q '"version":"1.17.1"' || fail "root JSON: $root"
