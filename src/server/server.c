@@ -330,11 +330,36 @@ static void conn_on_response(HttpRequest *req)
     }
 }
 
+/*
+ * CORS as Qdrant does it (actix-cors with any origin, method and header):
+ * a request with an Origin gets it echoed in Access-Control-Allow-Origin,
+ * every response varies on the CORS request headers, and a preflight (an
+ * OPTIONS with Access-Control-Request-Method) is answered here, 200 with
+ * an empty body, without reaching the routes. Echoing the origin instead
+ * of "*" is what Qdrant sends; without credentials both work in browsers.
+ */
+#define SERVER_CORS_METHODS "GET, POST, PUT, DELETE, HEAD, OPTIONS, PATCH"
+
+static int cors_handle(HttpRequest *req)
+{
+    const char *origin = http_header(req, "Origin");
+    http_set_header(req, "Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+    if (origin) http_set_header(req, "Access-Control-Allow-Origin", origin);
+    const char *want = http_header(req, "Access-Control-Request-Method");
+    if (req->method != HTTP_METHOD_OPTIONS || !want) return 0;
+    http_set_header(req, "Access-Control-Allow-Methods", SERVER_CORS_METHODS);
+    const char *headers = http_header(req, "Access-Control-Request-Headers");
+    if (headers) http_set_header(req, "Access-Control-Allow-Headers", headers);
+    http_respond(req, 200, "text/plain", "", 0);
+    return 1;
+}
+
 static void conn_dispatch(Conn *c, HttpRequest *req)
 {
     req->owner = c;
     req->on_response = conn_on_response;
     c->cur = req;
+    if (cors_handle(req)) return;
     router_dispatch(c->srv->router, req);
 }
 
