@@ -8,6 +8,7 @@
  * engine's C structs (in the request arena), then applied by the writer
  * thread, which owns every LMDB write transaction.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,10 +28,6 @@ int api_selector(ApiJob *j, const JsonValue *v, int dflt, CollectionSelector *ou
 
 static void write_vectors(JsonWriter *w, const CollectionResult *r, const CollectionPoint *p)
 {
-    if (!p->vectors) {
-        jw_null(w);
-        return;
-    }
     if (r->config.unnamed) {
         if (p->vectors[0]) jw_floats(w, p->vectors[0], r->config.vectors[0].size);
         else jw_null(w);
@@ -60,11 +57,21 @@ void api_write_point(JsonWriter *w, const CollectionResult *r, size_t i, int wit
         jw_key(w, "score");
         jw_float(w, p->score);
     }
-    jw_key(w, "payload");
-    if (p->payload) jw_raw(w, p->payload, p->payload_len);
-    else jw_null(w);
-    jw_key(w, "vector");
-    write_vectors(w, r, p);
+    /* Qdrant omits what was not asked for (skip_serializing_if). */
+    if (p->payload) {
+        jw_key(w, "payload");
+        jw_raw(w, p->payload, p->payload_len);
+    }
+    if (p->vectors) {
+        jw_key(w, "vector");
+        write_vectors(w, r, p);
+    }
+    if (r->order_values) {
+        jw_key(w, "order_value");
+        double ov = r->order_values[i];
+        if (ov == (double)(int64_t)ov && fabs(ov) < 9.007199254740992e15) jw_int(w, (int64_t)ov);
+        else jw_double(w, ov);
+    }
     jw_object_end(w);
 }
 
@@ -258,8 +265,7 @@ static int parse_selector(ApiJob *j, const JsonValue *obj, Selector *s)
     const JsonValue *filter = json_get(obj, "filter");
     if (points && points->type == JSON_NULL) points = NULL;
     if (filter && filter->type == JSON_NULL) filter = NULL;
-    if (points && filter)
-        return api_fail(j, QERR_BAD_REQUEST, "Either points or filter must be specified, not both");
+    /* Given both, Qdrant uses the ids and ignores the filter. */
     if (points) return api_point_ids(j, points, "points", &s->ids, &s->n);
     if (filter) {
         if (filter->type != JSON_OBJECT)
@@ -267,7 +273,7 @@ static int parse_selector(ApiJob *j, const JsonValue *obj, Selector *s)
         s->filter = filter;
         return 0;
     }
-    return api_fail(j, QERR_FORMAT, "data did not match any variant of untagged enum PointsSelector");
+    return api_fail(j, QERR_FORMAT, "Either list of point ids or filter must be provided");
 }
 
 static void delete_prepare(ApiJob *j)
@@ -368,9 +374,21 @@ static void retrieve(ApiJob *j)
     PointId *ids;
     size_t n;
     if (api_point_ids(j, json_get(j->body, "ids"), "ids", &ids, &n)) return;
+    /* Duplicates collapse to their first place, as Qdrant's do. */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < m && !point_id_equal(&ids[k], &ids[i])) k++;
+        if (k == m) ids[m++] = ids[i];
+    }
+    n = m;
+    /* Without with_payload Qdrant returns none (its code's default, not
+     * its documentation's). */
     CollectionSelector wp, wv;
-    if (api_selector(j, json_get(j->body, "with_payload"), COLLECTION_SEL_ALL, &wp)) return;
-    if (api_selector(j, json_get(j->body, "with_vector"), COLLECTION_SEL_NONE, &wv)) return;
+    if (api_selector(j, json_get(j->body, "with_payload"), COLLECTION_SEL_NONE, &wp)) return;
+    const JsonValue *wvj = json_get(j->body, "with_vector");
+    if (!wvj) wvj = json_get(j->body, "with_vectors");
+    if (api_selector(j, wvj, COLLECTION_SEL_NONE, &wv)) return;
     CollectionResult r;
     int rc = collection_get(j->api->db, j->collection, ids, n, &wp, &wv, api_arena(j), &r);
     if (rc) return (void)api_fail_collection(j, rc, NULL);

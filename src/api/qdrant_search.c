@@ -66,9 +66,12 @@ static int parse_common(ApiJob *j, const JsonValue *obj, Common *c, int required
     if (api_get_object(j, obj, "filter", &f)) return -1;
     c->filter = f;
     if (parse_params(j, obj, c)) return -1;
-    if (required_limit && (!json_get(obj, "limit") || json_get(obj, "limit")->type == JSON_NULL))
+    /* "top" is the old name of limit, still accepted by Qdrant. */
+    const char *limit_key = json_get(obj, "limit") ? "limit" : json_get(obj, "top") ? "top" : "limit";
+    const JsonValue *lim = json_get(obj, limit_key);
+    if (required_limit && (!lim || lim->type == JSON_NULL))
         return api_fail(j, QERR_FORMAT, "missing field `limit`");
-    if (api_get_size(j, obj, "limit", 1, &c->limit)) return -1;
+    if (api_get_size(j, obj, limit_key, 1, &c->limit)) return -1;
     if (api_get_size(j, obj, "offset", 0, &c->offset)) return -1;
     const JsonValue *t = json_get(obj, "score_threshold");
     if (t && t->type != JSON_NULL) {
@@ -332,6 +335,7 @@ static void scroll(ApiJob *j)
         if (api_point_id(j, off, "offset", &offset)) return;
         s.offset = &offset;
     }
+    snprintf(j->vpath, sizeof j->vpath, "scroll_request.");
     if (api_get_size(j, body, "limit", 1, &s.limit)) return;
     const JsonValue *f;
     if (api_get_object(j, body, "filter", &f)) return;

@@ -208,6 +208,7 @@ typedef struct {
     CollectionConfig config; /* the collection's, for writing vectors by name */
     CollectionPoint *points;
     size_t n;
+    double *order_values; /* [n] the order_by key of each point, or NULL */
     int has_next;        /* scroll: there is a next page */
     PointId next_offset; /* scroll: its first id */
 } CollectionResult;
