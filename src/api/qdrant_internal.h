@@ -184,6 +184,27 @@ extern const ApiRoute qdrant_service_routes[];
 extern const ApiRoute qdrant_collection_routes[];
 extern const ApiRoute qdrant_point_routes[];
 extern const ApiRoute qdrant_search_routes[];
+extern const ApiRoute qdrant_query_routes[];
+
+/* The search parameters shared by search, recommend and query. */
+typedef struct {
+    const char *using;
+    const JsonValue *filter;
+    int ef, exact;
+    size_t limit, offset;
+    int has_threshold;
+    float threshold;
+    CollectionSelector with_payload, with_vector;
+} ApiCommon;
+
+/* api_parse_common reads filter, params, limit (or "top"), offset,
+ * score_threshold, with_payload, with_vector and using. A missing limit
+ * is an error when required_limit, else QDRANT_DEFAULT_LIMIT. */
+int api_parse_common(ApiJob *j, const JsonValue *obj, ApiCommon *c, int required_limit,
+                     int dflt_payload);
+void api_common_to_search(const ApiCommon *c, CollectionSearch *s);
+/* api_parse_recommend_input reads positive, negative and strategy. */
+int api_parse_recommend_input(ApiJob *j, const JsonValue *obj, CollectionRecommend *r);
 
 /* The value of an engine selector for with_payload / with_vector. */
 int api_selector(ApiJob *j, const JsonValue *v, int dflt, CollectionSelector *out);

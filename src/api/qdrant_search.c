@@ -31,18 +31,7 @@
 
 /* ---- common request parts ---- */
 
-/* Search parameters shared by search, recommend and query. */
-typedef struct {
-    const char *using;
-    const JsonValue *filter;
-    int ef, exact;
-    size_t limit, offset;
-    int has_threshold;
-    float threshold;
-    CollectionSelector with_payload, with_vector;
-} Common;
-
-static int parse_params(ApiJob *j, const JsonValue *obj, Common *c)
+static int parse_params(ApiJob *j, const JsonValue *obj, ApiCommon *c)
 {
     const JsonValue *p;
     if (api_get_object(j, obj, "params", &p)) return -1;
@@ -54,11 +43,11 @@ static int parse_params(ApiJob *j, const JsonValue *obj, Common *c)
     return 0;
 }
 
-/* parse_common reads filter, params, limit, offset, score_threshold,
+/* api_parse_common reads filter, params, limit, offset, score_threshold,
  * with_payload, with_vector (and `using` when the route has it). A
  * missing limit takes dflt_limit; required_limit makes it an error. */
-static int parse_common(ApiJob *j, const JsonValue *obj, Common *c, int required_limit,
-                        int dflt_payload)
+int api_parse_common(ApiJob *j, const JsonValue *obj, ApiCommon *c, int required_limit,
+                     int dflt_payload)
 {
     memset(c, 0, sizeof *c);
     c->limit = QDRANT_DEFAULT_LIMIT;
@@ -91,7 +80,7 @@ static int parse_common(ApiJob *j, const JsonValue *obj, Common *c, int required
     return 0;
 }
 
-static void common_to_search(const Common *c, CollectionSearch *s)
+void api_common_to_search(const ApiCommon *c, CollectionSearch *s)
 {
     memset(s, 0, sizeof *s);
     s->using = c->using;
@@ -137,9 +126,9 @@ static int parse_search(ApiJob *j, const JsonValue *obj, SearchReq *r)
     if (obj->type != JSON_OBJECT)
         return api_fail(j, QERR_FORMAT, "invalid type, expected struct SearchRequest");
     snprintf(j->vpath + strlen(j->vpath), sizeof j->vpath - strlen(j->vpath), "search_request.");
-    Common c;
-    if (parse_common(j, obj, &c, 1, COLLECTION_SEL_NONE)) return -1;
-    common_to_search(&c, &r->s);
+    ApiCommon c;
+    if (api_parse_common(j, obj, &c, 1, COLLECTION_SEL_NONE)) return -1;
+    api_common_to_search(&c, &r->s);
     float *vec;
     size_t dim;
     const char *using = c.using;
@@ -261,7 +250,7 @@ static int parse_examples(ApiJob *j, const JsonValue *arr, const char *what, con
     return 0;
 }
 
-static int parse_recommend_input(ApiJob *j, const JsonValue *obj, CollectionRecommend *r)
+int api_parse_recommend_input(ApiJob *j, const JsonValue *obj, CollectionRecommend *r)
 {
     size_t dim = 0;
     if (parse_examples(j, json_get(obj, "positive"), "positive", &r->positive, &r->n_positive,
@@ -281,10 +270,10 @@ static int parse_recommend(ApiJob *j, const JsonValue *obj, CollectionRecommend 
     if (obj->type != JSON_OBJECT)
         return api_fail(j, QERR_FORMAT, "invalid type, expected struct RecommendRequest");
     snprintf(j->vpath + strlen(j->vpath), sizeof j->vpath - strlen(j->vpath), "recommend_request.");
-    Common c;
-    if (parse_common(j, obj, &c, 1, COLLECTION_SEL_NONE)) return -1;
-    common_to_search(&c, &r->search);
-    return parse_recommend_input(j, obj, r);
+    ApiCommon c;
+    if (api_parse_common(j, obj, &c, 1, COLLECTION_SEL_NONE)) return -1;
+    api_common_to_search(&c, &r->search);
+    return api_parse_recommend_input(j, obj, r);
 }
 
 static int run_recommend(ApiJob *j, const CollectionRecommend *r, CollectionResult *out)

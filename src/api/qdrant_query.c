@@ -1,0 +1,898 @@
+/*
+ * qdrant_query.c - Qdrant's universal query API: POST .../points/query
+ * and /query/batch.
+ *
+ * A request is a tree of nodes (the root and its prefetches). Evaluation
+ * follows Qdrant's planner (lib/shard/src/query/planned_query.rs):
+ *   - a node without prefetches is a "leaf": its query runs over the whole
+ *     collection under the filters of its ancestors and its own (nearest,
+ *     recommend, order_by, no query = id order, mmr = nearest over
+ *     candidates_limit then MMR);
+ *   - a node with prefetches evaluates them, then either fuses their
+ *     ranked lists (rrf, dbsf) or rescores the union of their points with
+ *     its own query (only those points are candidates);
+ *   - every point id the request refers to (query by id, recommend
+ *     examples) is excluded from the results;
+ *   - the root fetches limit + offset, drops the offset, and reads the
+ *     payload and vectors of what is left.
+ * Scores: searches give the distance's score; fusion gives its own; points
+ * that come from an order or a scroll get 1.0 (and order_by an
+ * order_value), as Qdrant gives them.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/qdrant_internal.h"
+#include "base/err.h"
+#include "base/util.h"
+#include "base/vec.h"
+
+/* RRF's rank constant: Qdrant's DEFAULT_RRF_K
+ * (lib/segment/src/common/reciprocal_rank_fusion.rs); score = 1 / (rank + k)
+ * with rank counted from 0. */
+#define QDRANT_RRF_K 2
+/* Prefetch nesting Qdrant accepts (MAX_PREFETCH_DEPTH). */
+#define QDRANT_MAX_PREFETCH_DEPTH 64
+/* MMR's default lambda = 1 - diversity (DEFAULT_MMR_LAMBDA). */
+#define QDRANT_MMR_DEFAULT_LAMBDA 0.5f
+/* Largest MMR candidate pool (Qdrant validates candidates_limit <= 16384). */
+#define QDRANT_MMR_MAX_CANDIDATES 16384
+/* Points an order_by reads at most: it sorts every match by its key. */
+#define QDRANT_ORDER_BY_MAX_SCAN 1000000
+
+typedef enum {
+    QN_NONE = 0,  /* no query: points in id order */
+    QN_NEAREST,   /* a vector, or a point id's vector */
+    QN_RECOMMEND, /* positive / negative examples */
+    QN_MMR,       /* nearest with maximal marginal relevance */
+    QN_FUSION,    /* rrf or dbsf over the prefetches */
+    QN_ORDER_BY,  /* by a payload key */
+} QKind;
+
+typedef struct QNode QNode;
+struct QNode {
+    QKind kind;
+    const char *using;
+    /* nearest and mmr */
+    float *vector;
+    size_t dim;
+    int by_id;
+    PointId id;
+    float lambda;
+    size_t candidates_limit;
+    /* recommend */
+    CollectionRecommend reco;
+    /* fusion */
+    int dbsf;
+    size_t rrf_k;
+    /* order_by */
+    const char *order_key;
+    int desc;
+    int has_start;
+    double start;
+    /* every node */
+    const JsonValue *filter;
+    int ef, exact;
+    int has_threshold;
+    float threshold;
+    size_t limit;
+    QNode *prefetch;
+    size_t n_prefetch;
+};
+
+/* One result of a node: an id and its score (order_by: its key too). */
+typedef struct {
+    PointId id;
+    float score;
+    double order_value;
+} Hit;
+
+typedef struct {
+    Hit *h;
+    size_t n;
+} Hits;
+
+typedef struct {
+    QNode root;
+    size_t offset;
+    CollectionSelector with_payload, with_vector;
+    /* Point ids the request refers to: never results. */
+    PointId *refs;
+    size_t n_refs, cap_refs;
+} QueryReq;
+
+/* ---- filters the query composes ---- */
+
+static JsonValue *dom_object1(Arena *a, const char *key, const JsonValue *value)
+{
+    JsonValue *obj = arena_calloc(a, sizeof *obj);
+    obj->type = JSON_OBJECT;
+    obj->len = 1;
+    obj->u.members = arena_calloc(a, sizeof *obj->u.members);
+    obj->u.members[0].key = key;
+    obj->u.members[0].key_len = (uint32_t)strlen(key);
+    obj->u.members[0].value = *value;
+    return obj;
+}
+
+static JsonValue *dom_array(Arena *a, size_t n)
+{
+    JsonValue *arr = arena_calloc(a, sizeof *arr);
+    arr->type = JSON_ARRAY;
+    arr->len = (uint32_t)n;
+    arr->u.items = arena_calloc(a, (n ? n : 1) * sizeof *arr->u.items);
+    return arr;
+}
+
+/* filter_and gives the conjunction of two filters (either may be NULL):
+ * {"must": [x, y]}, nested filters being conditions in Qdrant's language. */
+static const JsonValue *filter_and(Arena *a, const JsonValue *x, const JsonValue *y)
+{
+    if (!x) return y;
+    if (!y) return x;
+    JsonValue *arr = dom_array(a, 2);
+    arr->u.items[0] = *x;
+    arr->u.items[1] = *y;
+    return dom_object1(a, "must", arr);
+}
+
+/* filter_ids gives {"must"|"must_not": [{"has_id": [ids]}]}. */
+static const JsonValue *filter_ids(Arena *a, const char *clause, const PointId *ids, size_t n)
+{
+    JsonValue *arr = dom_array(a, n);
+    for (size_t i = 0; i < n; i++) {
+        JsonValue *it = &arr->u.items[i];
+        if (ids[i].kind == POINT_ID_NUM) {
+            it->type = JSON_NUMBER;
+            it->num_kind = ids[i].num > INT64_MAX ? JSON_NUM_UINT : JSON_NUM_INT;
+            it->n.u = ids[i].num;
+            it->u.num = (double)ids[i].num;
+        } else {
+            char buf[POINT_ID_TEXT_MAX];
+            point_id_format(&ids[i], buf);
+            it->type = JSON_STRING;
+            it->len = POINT_ID_UUID_TEXT_LEN;
+            it->u.str = arena_strndup(a, buf, POINT_ID_UUID_TEXT_LEN);
+        }
+    }
+    JsonValue *cond = dom_object1(a, "has_id", arr);
+    JsonValue *list = dom_array(a, 1);
+    list->u.items[0] = *cond;
+    return dom_object1(a, clause, list);
+}
+
+/* ---- parsing ---- */
+
+static void add_ref(ApiJob *j, QueryReq *q, const PointId *id)
+{
+    if (q->n_refs == q->cap_refs) {
+        size_t cap = q->cap_refs ? q->cap_refs * 2 : 16;
+        PointId *n = arena_alloc(api_arena(j), cap * sizeof *n);
+        if (q->n_refs) memcpy(n, q->refs, q->n_refs * sizeof *n);
+        q->refs = n;
+        q->cap_refs = cap;
+    }
+    q->refs[q->n_refs++] = *id;
+}
+
+/* parse_nearest reads a VectorInput: a dense vector or a point id. */
+static int parse_nearest(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
+{
+    if (v->type == JSON_ARRAY) {
+        if (v->len && v->u.items[0].type == JSON_ARRAY)
+            return api_fail(j, QERR_UNSUPPORTED, "multivector queries");
+        return api_floats(j, v, "query", &n->vector, &n->dim);
+    }
+    if (v->type == JSON_NUMBER || v->type == JSON_STRING) {
+        if (api_point_id(j, v, "query", &n->id)) return -1;
+        n->by_id = 1;
+        add_ref(j, q, &n->id);
+        return 0;
+    }
+    if (v->type == JSON_OBJECT) {
+        if (json_get(v, "indices"))
+            return api_fail(j, QERR_UNSUPPORTED, "sparse vectors are not served yet");
+        if (json_get(v, "text") || json_get(v, "image") || json_get(v, "object"))
+            return api_fail(j, QERR_UNSUPPORTED,
+                            "inference objects in queries are not served yet: send the vector");
+    }
+    return api_fail(j, QERR_FORMAT, "Expected some form of vector, id, or a type of query");
+}
+
+static int parse_order_by(ApiJob *j, const JsonValue *v, QNode *n)
+{
+    n->kind = QN_ORDER_BY;
+    if (v->type == JSON_STRING) {
+        n->order_key = v->u.str;
+        return 0;
+    }
+    if (v->type != JSON_OBJECT)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected OrderByInterface at `order_by`");
+    if (api_get_str(j, v, "key", &n->order_key)) return -1;
+    if (!n->order_key) return api_fail(j, QERR_FORMAT, "missing field `key` at `order_by`");
+    const char *dir = NULL;
+    if (api_get_str(j, v, "direction", &dir)) return -1;
+    if (dir && strcmp(dir, "asc") && strcmp(dir, "desc"))
+        return api_fail(j, QERR_FORMAT, "unknown variant `%s`, expected `asc` or `desc`", dir);
+    n->desc = dir && !strcmp(dir, "desc");
+    const JsonValue *sf = json_get(v, "start_from");
+    if (sf && sf->type != JSON_NULL) {
+        if (sf->type != JSON_NUMBER)
+            return api_fail(j, QERR_UNSUPPORTED, "order_by.start_from as a datetime");
+        n->has_start = 1;
+        n->start = sf->u.num;
+    }
+    return 0;
+}
+
+/* parse_query reads QueryInterface into n (kind and its operands). */
+static int parse_query(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
+{
+    if (!v || v->type == JSON_NULL) {
+        n->kind = QN_NONE;
+        return 0;
+    }
+    if (v->type != JSON_OBJECT || json_get(v, "indices")) {
+        n->kind = QN_NEAREST;
+        return parse_nearest(j, q, v, n);
+    }
+    const JsonValue *x;
+    if ((x = json_get(v, "nearest"))) {
+        n->kind = QN_NEAREST;
+        if (parse_nearest(j, q, x, n)) return -1;
+        const JsonValue *mmr;
+        if (api_get_object(j, v, "mmr", &mmr)) return -1;
+        if (mmr) {
+            n->kind = QN_MMR;
+            n->lambda = QDRANT_MMR_DEFAULT_LAMBDA;
+            const JsonValue *d = json_get(mmr, "diversity");
+            if (d && d->type != JSON_NULL) {
+                if (d->type != JSON_NUMBER)
+                    return api_fail(j, QERR_FORMAT, "invalid type, expected f32 at `mmr.diversity`");
+                if (d->u.num < 0 || d->u.num > 1)
+                    return api_fail(j, QERR_VALIDATION,
+                                    "%squery.mmr.diversity: value %g invalid, must be from 0.0 to 1.0",
+                                    j->vpath, d->u.num);
+                n->lambda = 1.0f - (float)d->u.num;
+            }
+            uint64_t cl = 0;
+            if (api_get_u64(j, mmr, "candidates_limit", 0, QDRANT_MMR_MAX_CANDIDATES, &cl)) return -1;
+            n->candidates_limit = (size_t)cl;
+        }
+        return 0;
+    }
+    if ((x = json_get(v, "recommend"))) {
+        if (x->type != JSON_OBJECT)
+            return api_fail(j, QERR_FORMAT, "invalid type, expected struct RecommendInput");
+        n->kind = QN_RECOMMEND;
+        if (api_parse_recommend_input(j, x, &n->reco)) return -1;
+        for (size_t i = 0; i < n->reco.n_positive; i++) add_ref(j, q, &n->reco.positive[i]);
+        for (size_t i = 0; i < n->reco.n_negative; i++) add_ref(j, q, &n->reco.negative[i]);
+        return 0;
+    }
+    if ((x = json_get(v, "fusion"))) {
+        const char *f = json_as_str(x);
+        n->kind = QN_FUSION;
+        n->rrf_k = QDRANT_RRF_K;
+        if (f && !strcmp(f, "rrf")) return 0;
+        if (f && !strcmp(f, "dbsf")) {
+            n->dbsf = 1;
+            return 0;
+        }
+        return api_fail(j, QERR_FORMAT, "unknown variant `%s`, expected `rrf` or `dbsf`", f ? f : "?");
+    }
+    if ((x = json_get(v, "rrf"))) {
+        n->kind = QN_FUSION;
+        n->rrf_k = QDRANT_RRF_K;
+        if (x->type != JSON_OBJECT)
+            return api_fail(j, QERR_FORMAT, "invalid type, expected struct Rrf at `rrf`");
+        uint64_t k = QDRANT_RRF_K;
+        if (api_get_u64(j, x, "k", 1, UINT64_MAX, &k)) return -1;
+        n->rrf_k = (size_t)k;
+        const JsonValue *w = json_get(x, "weights");
+        if (w && w->type != JSON_NULL)
+            return api_fail(j, QERR_UNSUPPORTED, "weighted RRF (rrf.weights)");
+        return 0;
+    }
+    if ((x = json_get(v, "order_by"))) return parse_order_by(j, x, n);
+    if (json_get(v, "discover")) return api_fail(j, QERR_UNSUPPORTED, "discovery queries (discover)");
+    if (json_get(v, "context")) return api_fail(j, QERR_UNSUPPORTED, "context queries (context)");
+    if (json_get(v, "formula")) return api_fail(j, QERR_UNSUPPORTED, "formula queries (formula)");
+    if (json_get(v, "sample")) return api_fail(j, QERR_UNSUPPORTED, "random sampling (sample)");
+    if (json_get(v, "relevance_feedback"))
+        return api_fail(j, QERR_UNSUPPORTED, "relevance feedback queries");
+    if (json_get(v, "text") || json_get(v, "image") || json_get(v, "object"))
+        return api_fail(j, QERR_UNSUPPORTED, "inference objects in queries are not served yet: send the vector");
+    return api_fail(j, QERR_FORMAT, "Expected some form of vector, id, or a type of query");
+}
+
+static int parse_node(ApiJob *j, QueryReq *q, const JsonValue *obj, QNode *n, int depth,
+                      const char *path)
+{
+    if (obj->type != JSON_OBJECT)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected struct Prefetch");
+    if (depth > QDRANT_MAX_PREFETCH_DEPTH)
+        return api_fail(j, QERR_BAD_INPUT, "prefetches depth %d exceeds max depth %d", depth,
+                        QDRANT_MAX_PREFETCH_DEPTH);
+    /* Validation messages name the field's path: internal.prefetch[0].limit. */
+    size_t vlen = strlen(j->vpath);
+    snprintf(j->vpath + vlen, sizeof j->vpath - vlen, "%s", path);
+    n->limit = QDRANT_DEFAULT_LIMIT;
+    if (api_get_size(j, obj, "limit", 1, &n->limit)) return -1;
+    const JsonValue *f;
+    if (api_get_object(j, obj, "filter", &f)) return -1;
+    n->filter = f;
+    if (api_get_str(j, obj, "using", &n->using)) return -1;
+    const JsonValue *p;
+    if (api_get_object(j, obj, "params", &p)) return -1;
+    if (p) {
+        uint64_t ef = 0;
+        if (api_get_u64(j, p, "hnsw_ef", 0, UINT64_MAX, &ef)) return -1;
+        n->ef = ef > 1000000 ? 1000000 : (int)ef;
+        if (api_get_bool(j, p, "exact", &n->exact)) return -1;
+    }
+    const JsonValue *t = json_get(obj, "score_threshold");
+    if (t && t->type != JSON_NULL) {
+        if (api_get_float(j, obj, "score_threshold", &n->threshold)) return -1;
+        n->has_threshold = 1;
+    }
+    const JsonValue *lookup = json_get(obj, "lookup_from");
+    if (lookup && lookup->type != JSON_NULL)
+        return api_fail(j, QERR_BAD_REQUEST,
+                        "lookup_from (vectors from another collection) is not supported by vitrine");
+    if (parse_query(j, q, json_get(obj, "query"), n)) return -1;
+    if (n->kind == QN_RECOMMEND) n->reco.search.using = n->using;
+
+    const JsonValue *pf = json_get(obj, "prefetch");
+    if (pf && pf->type != JSON_NULL) {
+        size_t np = pf->type == JSON_ARRAY ? pf->len : 1;
+        n->prefetch = arena_calloc(api_arena(j), (np ? np : 1) * sizeof *n->prefetch);
+        n->n_prefetch = np;
+        for (size_t i = 0; i < np; i++) {
+            const JsonValue *one = pf->type == JSON_ARRAY ? &pf->u.items[i] : pf;
+            char sub[32];
+            snprintf(sub, sizeof sub, "prefetch[%zu].", i);
+            if (parse_node(j, q, one, &n->prefetch[i], depth + 1, sub)) return -1;
+        }
+    }
+    j->vpath[vlen] = '\0';
+    /* Qdrant's CollectionQueryRequest::validation, in its order. */
+    if (n->n_prefetch && n->kind == QN_NONE)
+        return api_fail(j, QERR_BAD_REQUEST,
+                        "A query is needed to merge the prefetches. Can't have prefetches without defining a query.");
+    if (n->has_threshold && n->kind == QN_NONE)
+        return api_fail(j, QERR_BAD_REQUEST,
+                        "A query is needed to use the score_threshold. Can't have score_threshold without defining a query.");
+    if (n->has_threshold && n->kind == QN_ORDER_BY)
+        return api_fail(j, QERR_BAD_REQUEST, "Can't use score_threshold with an order_by query.");
+    if (n->kind == QN_FUSION && n->using)
+        return api_fail(j, QERR_BAD_REQUEST, "Fusion queries cannot be combined with the 'using' field.");
+    if (n->kind == QN_FUSION && !n->n_prefetch)
+        return api_fail(j, QERR_BAD_INPUT, "Validation failed: cannot apply Fusion without prefetches");
+    if (n->kind == QN_MMR && !n->candidates_limit) n->candidates_limit = n->limit;
+    return 0;
+}
+
+static int parse_query_request(ApiJob *j, const JsonValue *obj, QueryReq *q)
+{
+    memset(q, 0, sizeof *q);
+    if (obj->type != JSON_OBJECT)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected struct QueryRequest");
+    if (parse_node(j, q, obj, &q->root, 0, "internal.")) return -1;
+    if (api_get_size(j, obj, "offset", 0, &q->offset)) return -1;
+    if (api_selector(j, json_get(obj, "with_payload"), COLLECTION_SEL_NONE, &q->with_payload))
+        return -1;
+    const JsonValue *wv = json_get(obj, "with_vector");
+    if (!wv) wv = json_get(obj, "with_vectors");
+    if (api_selector(j, wv, COLLECTION_SEL_NONE, &q->with_vector)) return -1;
+    const JsonValue *sk = json_get(obj, "shard_key");
+    if (sk && sk->type != JSON_NULL) return api_fail(j, QERR_UNSUPPORTED, "shard keys");
+    return 0;
+}
+
+/* ---- evaluation ---- */
+
+static int hits_from_result(ApiJob *j, const CollectionResult *r, Hits *out)
+{
+    out->n = r->n;
+    out->h = arena_alloc(api_arena(j), (r->n ? r->n : 1) * sizeof *out->h);
+    for (size_t i = 0; i < r->n; i++) {
+        out->h[i].id = r->points[i].id;
+        out->h[i].score = r->points[i].score;
+        out->h[i].order_value = r->order_values ? r->order_values[i] : 0;
+    }
+    return 0;
+}
+
+/* point_vector reads point id's vector `using` (for a query by id). */
+static int point_vector(ApiJob *j, const PointId *id, const char *using, float **vec, size_t *dim)
+{
+    const char *names[1] = { using ? using : "" };
+    CollectionSelector none = { COLLECTION_SEL_NONE, NULL, 0 };
+    CollectionSelector one = { COLLECTION_SEL_INCLUDE, names, 1 };
+    CollectionResult r;
+    int rc = collection_get(j->api->db, j->collection, id, 1, &none, &one, api_arena(j), &r);
+    if (rc) return api_fail_collection(j, rc, NULL);
+    const float *src = NULL;
+    int v = 0;
+    for (; r.n && v < r.config.n_vectors; v++)
+        if (r.points[0].vectors && r.points[0].vectors[v]) {
+            src = r.points[0].vectors[v];
+            break;
+        }
+    char buf[POINT_ID_TEXT_MAX];
+    if (!src) return api_fail(j, QERR_NOT_FOUND, "No point with id %s found", point_id_format(id, buf));
+    *dim = r.config.vectors[v].size;
+    *vec = (float *)src;
+    return 0;
+}
+
+/* search_node runs a nearest or recommend query under filter. */
+static int search_node(ApiJob *j, const QNode *n, const JsonValue *filter, size_t limit,
+                       int with_using_vectors, CollectionResult *out)
+{
+    char err[512] = "";
+    const char *names[1] = { n->using ? n->using : "" };
+    CollectionSelector none = { COLLECTION_SEL_NONE, NULL, 0 };
+    CollectionSelector vecs = { COLLECTION_SEL_INCLUDE, names, 1 };
+    int rc;
+    if (n->kind == QN_RECOMMEND) {
+        CollectionRecommend r = n->reco;
+        r.search.using = n->using;
+        r.search.limit = limit;
+        r.search.offset = 0;
+        r.search.ef = n->ef;
+        r.search.exact = n->exact;
+        r.search.filter = filter;
+        r.search.has_score_threshold = n->has_threshold;
+        r.search.score_threshold = n->threshold;
+        r.search.with_payload = none;
+        r.search.with_vectors = with_using_vectors ? vecs : none;
+        rc = collection_recommend(j->api->db, j->collection, &r, api_arena(j), out, err, sizeof err);
+    } else {
+        CollectionSearch s;
+        memset(&s, 0, sizeof s);
+        s.using = n->using;
+        s.limit = limit;
+        s.ef = n->ef;
+        s.exact = n->exact;
+        s.filter = filter;
+        s.has_score_threshold = n->has_threshold;
+        s.score_threshold = n->threshold;
+        s.with_payload = none;
+        s.with_vectors = with_using_vectors ? vecs : none;
+        float *vec = n->vector;
+        size_t dim = n->dim;
+        if (n->by_id && point_vector(j, &n->id, n->using, &vec, &dim)) return -1;
+        s.vector = vec;
+        s.dim = dim;
+        rc = collection_search(j->api->db, j->collection, &s, api_arena(j), out, err, sizeof err);
+    }
+    if (rc) return api_fail_collection(j, rc, err);
+    return 0;
+}
+
+/* similarity between two stored vectors as Qdrant's MMR uses it: the raw
+ * metric, larger is better (negated squared distance for Euclid). */
+static float mmr_similarity(CollectionDistance d, const float *a, const float *b, size_t dim)
+{
+    return d == COLLECTION_EUCLID ? -vec_l2sq(a, b, dim) : vec_dot(a, b, dim);
+}
+
+/* mmr selects up to limit of the candidates (which carry their vectors)
+ * by maximal marginal relevance (lib/shard/src/query/mmr/mod.rs): first
+ * the most relevant, then repeatedly the candidate maximising
+ * lambda * relevance - (1 - lambda) * max similarity to those selected.
+ * Selected points keep their search score. */
+static int mmr_select(ApiJob *j, const QNode *n, const CollectionResult *cand, size_t limit,
+                      Hits *out)
+{
+    CollectionInfo info;
+    int rc = collection_info(j->api->db, j->collection, &info);
+    if (rc) return api_fail_collection(j, rc, NULL);
+    int v = 0;
+    const char *using = n->using ? n->using : "";
+    while (v < info.config.n_vectors && strcmp(info.config.vectors[v].name, using)) v++;
+    if (v == info.config.n_vectors)
+        return api_fail(j, QERR_BAD_INPUT, "Not existing vector name error: %s", using);
+    CollectionDistance dist = info.config.vectors[v].distance;
+    size_t dim = info.config.vectors[v].size;
+    Arena *a = api_arena(j);
+    size_t m = 0;
+    const float **vecs = arena_alloc(a, (cand->n + 1) * sizeof *vecs);
+    size_t *idx = arena_alloc(a, (cand->n + 1) * sizeof *idx);
+    for (size_t i = 0; i < cand->n; i++) {
+        const float *x = cand->points[i].vectors ? cand->points[i].vectors[v] : NULL;
+        if (!x) continue; /* points without this vector are dropped, as Qdrant does */
+        vecs[m] = x;
+        idx[m++] = i;
+    }
+    out->h = arena_alloc(a, (m ? m : 1) * sizeof *out->h);
+    out->n = 0;
+    if (m < 2) {
+        for (size_t i = 0; i < m && i < limit; i++) {
+            out->h[out->n].id = cand->points[idx[i]].id;
+            out->h[out->n++].score = cand->points[idx[i]].score;
+        }
+        return 0;
+    }
+    float *q = arena_alloc(a, dim * sizeof *q);
+    float *query = n->vector;
+    size_t qdim = n->dim;
+    if (n->by_id && point_vector(j, &n->id, n->using, &query, &qdim)) return -1;
+    if (qdim != dim)
+        return api_fail(j, QERR_BAD_INPUT, "Vector dimension error: expected dim: %zu, got %zu", dim,
+                        qdim);
+    memcpy(q, query, dim * sizeof *q);
+    if (dist == COLLECTION_COSINE) vec_normalize(q, dim);
+    float *rel = arena_alloc(a, m * sizeof *rel);
+    float *maxsim = arena_alloc(a, m * sizeof *maxsim);
+    uint8_t *taken = arena_calloc(a, m);
+    for (size_t i = 0; i < m; i++) {
+        rel[i] = mmr_similarity(dist, q, vecs[i], dim);
+        maxsim[i] = -INFINITY;
+    }
+    size_t first = 0;
+    for (size_t i = 1; i < m; i++)
+        if (rel[i] > rel[first]) first = i;
+    size_t last = first;
+    taken[first] = 1;
+    out->h[out->n].id = cand->points[idx[first]].id;
+    out->h[out->n++].score = cand->points[idx[first]].score;
+    while (out->n < limit && out->n < m) {
+        size_t best = m;
+        float best_score = -INFINITY;
+        for (size_t i = 0; i < m; i++) {
+            if (taken[i]) continue;
+            /* Incrementally keep each candidate's max similarity to the
+             * selected set: only the last selection can raise it. */
+            float s = mmr_similarity(dist, vecs[i], vecs[last], dim);
+            if (s > maxsim[i]) maxsim[i] = s;
+            float score = n->lambda * rel[i] - (1.0f - n->lambda) * maxsim[i];
+            if (best == m || score > best_score) {
+                best = i;
+                best_score = score;
+            }
+        }
+        if (best == m) break;
+        taken[best] = 1;
+        last = best;
+        out->h[out->n].id = cand->points[idx[best]].id;
+        out->h[out->n++].score = cand->points[idx[best]].score;
+    }
+    return 0;
+}
+
+/* ---- order_by (by a payload key) ---- */
+
+typedef struct {
+    PointId id;
+    double value;
+} Ordered;
+
+static int cmp_asc(const void *pa, const void *pb)
+{
+    const Ordered *a = pa, *b = pb;
+    if (a->value != b->value) return a->value < b->value ? -1 : 1;
+    return point_id_cmp(&a->id, &b->id);
+}
+
+static int cmp_desc(const void *pa, const void *pb)
+{
+    const Ordered *a = pa, *b = pb;
+    if (a->value != b->value) return a->value > b->value ? -1 : 1;
+    return point_id_cmp(&b->id, &a->id);
+}
+
+/* key_values collects the numbers at a dotted key path of a payload
+ * (arrays give one value per number). */
+static void key_values(const JsonValue *v, const char *path, double *vals, size_t *n, size_t cap)
+{
+    while (v && *path) {
+        if (v->type == JSON_ARRAY) {
+            for (uint32_t i = 0; i < v->len; i++) key_values(&v->u.items[i], path, vals, n, cap);
+            return;
+        }
+        const char *dot = strchr(path, '.');
+        size_t len = dot ? (size_t)(dot - path) : strlen(path);
+        const JsonValue *next = NULL;
+        for (uint32_t i = 0; v->type == JSON_OBJECT && i < v->len; i++)
+            if (v->u.members[i].key_len == len && !memcmp(v->u.members[i].key, path, len))
+                next = &v->u.members[i].value;
+        v = next;
+        path = dot ? dot + 1 : path + len;
+    }
+    if (!v) return;
+    if (v->type == JSON_NUMBER) {
+        if (*n < cap) vals[(*n)++] = v->u.num;
+    } else if (v->type == JSON_ARRAY) {
+        for (uint32_t i = 0; i < v->len; i++)
+            if (v->u.items[i].type == JSON_NUMBER && *n < cap) vals[(*n)++] = v->u.items[i].u.num;
+    }
+}
+
+/* order_node scrolls every point under filter and orders them by the key
+ * (a point with several values appears once per distinct value). */
+static int order_node(ApiJob *j, const QNode *n, const JsonValue *filter, size_t limit, Hits *out)
+{
+    Arena *a = api_arena(j);
+    size_t cap = 1024, cnt = 0;
+    Ordered *all = xmalloc(cap * sizeof *all);
+    CollectionScroll s;
+    memset(&s, 0, sizeof s);
+    s.limit = 1024;
+    s.filter = filter;
+    s.with_payload.mode = COLLECTION_SEL_ALL;
+    PointId next;
+    int rc = 0;
+    size_t scanned = 0;
+    Arena page;
+    for (;;) {
+        arena_init(&page, 0);
+        CollectionResult r;
+        char err[512] = "";
+        rc = collection_scroll(j->api->db, j->collection, &s, &page, &r, err, sizeof err);
+        if (rc) {
+            arena_free(&page);
+            free(all);
+            return api_fail_collection(j, rc, err);
+        }
+        for (size_t i = 0; i < r.n; i++) {
+            JsonValue *doc;
+            char perr[64];
+            if (json_parse(&page, r.points[i].payload, r.points[i].payload_len, &doc, perr, sizeof perr))
+                continue;
+            double vals[64];
+            size_t nv = 0;
+            key_values(doc, n->order_key, vals, &nv, 64);
+            for (size_t k = 0; k < nv; k++) {
+                int dup = 0;
+                for (size_t m = 0; m < k; m++) dup |= vals[m] == vals[k];
+                if (dup) continue;
+                if (n->has_start && (n->desc ? vals[k] > n->start : vals[k] < n->start)) continue;
+                if (cnt == cap) all = xrealloc(all, (cap *= 2) * sizeof *all);
+                all[cnt].id = r.points[i].id;
+                all[cnt++].value = vals[k];
+            }
+        }
+        scanned += r.n;
+        int more = r.has_next && scanned < QDRANT_ORDER_BY_MAX_SCAN;
+        if (more) next = r.next_offset;
+        arena_free(&page);
+        if (!more) break;
+        s.offset = &next;
+    }
+    qsort(all, cnt, sizeof *all, n->desc ? cmp_desc : cmp_asc);
+    out->n = cnt < limit ? cnt : limit;
+    out->h = arena_alloc(a, (out->n ? out->n : 1) * sizeof *out->h);
+    for (size_t i = 0; i < out->n; i++) {
+        out->h[i].id = all[i].id;
+        out->h[i].score = 1.0f;
+        out->h[i].order_value = all[i].value;
+    }
+    free(all);
+    return 0;
+}
+
+/* scroll_node gives the first `limit` points in id order (no query). */
+static int scroll_node(ApiJob *j, const JsonValue *filter, size_t limit, Hits *out)
+{
+    CollectionScroll s;
+    memset(&s, 0, sizeof s);
+    s.limit = limit;
+    s.filter = filter;
+    CollectionResult r;
+    char err[512] = "";
+    int rc = collection_scroll(j->api->db, j->collection, &s, api_arena(j), &r, err, sizeof err);
+    if (rc) return api_fail_collection(j, rc, err);
+    hits_from_result(j, &r, out);
+    for (size_t i = 0; i < out->n; i++) out->h[i].score = 1.0f;
+    return 0;
+}
+
+/* ---- fusion ---- */
+
+typedef struct {
+    PointId id;
+    float score;
+    size_t first; /* order of first appearance, for a stable sort */
+} Fused;
+
+static int cmp_fused(const void *pa, const void *pb)
+{
+    const Fused *a = pa, *b = pb;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    return a->first < b->first ? -1 : a->first > b->first;
+}
+
+/* fuse merges the prefetch lists: RRF sums 1 / (rank + k) over the lists
+ * a point is in; DBSF normalises each list's scores by mean +- 3 sample
+ * standard deviations (a one-point list gives 0.5, a flat one 0.5) and
+ * sums them (lib/segment/src/common/score_fusion.rs). */
+static void fuse(ApiJob *j, const QNode *n, const Hits *lists, size_t n_lists, Hits *out)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n_lists; i++) total += lists[i].n;
+    Fused *f = arena_alloc(api_arena(j), (total ? total : 1) * sizeof *f);
+    size_t nf = 0;
+    for (size_t l = 0; l < n_lists; l++) {
+        const Hits *h = &lists[l];
+        double mean = 0, m2 = 0, lo = 0, hi = 0;
+        if (n->dbsf && h->n >= 2) {
+            /* Welford's mean and sample variance, in float as Qdrant. */
+            float fm = 0, agg = 0;
+            for (size_t i = 0; i < h->n; i++) {
+                float old = h->h[i].score - fm;
+                fm += old / (float)(i + 1);
+                agg += old * (h->h[i].score - fm);
+            }
+            float sd = sqrtf(agg / (float)(h->n - 1));
+            mean = fm;
+            m2 = sd;
+            lo = mean - 3.0 * m2;
+            hi = mean + 3.0 * m2;
+        }
+        for (size_t i = 0; i < h->n; i++) {
+            float s;
+            if (!n->dbsf) s = 1.0f / ((float)(i + 1) + (float)n->rrf_k - 1.0f);
+            else if (h->n < 2 || hi == lo) s = 0.5f;
+            else s = (float)((h->h[i].score - (float)lo) / (float)(hi - lo));
+            size_t k = 0;
+            while (k < nf && !point_id_equal(&f[k].id, &h->h[i].id)) k++;
+            if (k == nf) {
+                f[nf].id = h->h[i].id;
+                f[nf].score = 0;
+                f[nf].first = nf;
+                nf++;
+            }
+            f[k].score += s;
+        }
+    }
+    qsort(f, nf, sizeof *f, cmp_fused);
+    out->h = arena_alloc(api_arena(j), (nf ? nf : 1) * sizeof *out->h);
+    out->n = 0;
+    for (size_t i = 0; i < nf && out->n < n->limit; i++) {
+        if (n->has_threshold && f[i].score < n->threshold) continue;
+        out->h[out->n].id = f[i].id;
+        out->h[out->n].order_value = 0;
+        out->h[out->n++].score = f[i].score;
+    }
+}
+
+/* ---- the tree ---- */
+
+static int eval_node(ApiJob *j, const QNode *n, const JsonValue *inherited, size_t limit, Hits *out);
+
+/* candidates_filter restricts filter to the points of the lists. */
+static const JsonValue *candidates_filter(ApiJob *j, const Hits *lists, size_t n_lists,
+                                          const JsonValue *filter, size_t *n_ids)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n_lists; i++) total += lists[i].n;
+    PointId *ids = arena_alloc(api_arena(j), (total ? total : 1) * sizeof *ids);
+    size_t m = 0;
+    for (size_t i = 0; i < n_lists; i++)
+        for (size_t k = 0; k < lists[i].n; k++) ids[m++] = lists[i].h[k].id;
+    *n_ids = m;
+    return filter_and(api_arena(j), filter, filter_ids(api_arena(j), "must", ids, m));
+}
+
+static int eval_node(ApiJob *j, const QNode *n, const JsonValue *inherited, size_t limit, Hits *out)
+{
+    Arena *a = api_arena(j);
+    const JsonValue *filter = filter_and(a, inherited, n->filter);
+    memset(out, 0, sizeof *out);
+    if (n->n_prefetch) {
+        Hits *lists = arena_calloc(a, n->n_prefetch * sizeof *lists);
+        for (size_t i = 0; i < n->n_prefetch; i++)
+            if (eval_node(j, &n->prefetch[i], filter, n->prefetch[i].limit, &lists[i])) return -1;
+        if (n->kind == QN_FUSION) {
+            QNode lim = *n;
+            lim.limit = limit;
+            fuse(j, &lim, lists, n->n_prefetch, out);
+            return 0;
+        }
+        size_t n_ids;
+        /* The node's filter already shaped its prefetches; candidates
+         * come from them only. */
+        const JsonValue *cand = candidates_filter(j, lists, n->n_prefetch, NULL, &n_ids);
+        if (n_ids == 0) return 0;
+        filter = cand;
+    }
+    CollectionResult r;
+    switch (n->kind) {
+    case QN_NONE: return scroll_node(j, filter, limit, out);
+    case QN_ORDER_BY: return order_node(j, n, filter, limit, out);
+    case QN_MMR: {
+        QNode near = *n;
+        near.kind = QN_NEAREST;
+        if (search_node(j, &near, filter, n->candidates_limit, 1, &r)) return -1;
+        return mmr_select(j, n, &r, limit, out);
+    }
+    case QN_NEAREST:
+    case QN_RECOMMEND:
+        if (search_node(j, n, filter, limit, 0, &r)) return -1;
+        return hits_from_result(j, &r, out);
+    default:
+        return api_fail(j, QERR_BAD_INPUT, "Validation failed: cannot apply Fusion without prefetches");
+    }
+}
+
+/* run_query evaluates a whole request into a CollectionResult with the
+ * root's payload and vectors, in result order. */
+static int run_query(ApiJob *j, QueryReq *q, CollectionResult *res)
+{
+    Arena *a = api_arena(j);
+    const JsonValue *root_filter = q->n_refs ? filter_ids(a, "must_not", q->refs, q->n_refs) : NULL;
+    Hits hits;
+    if (eval_node(j, &q->root, root_filter, q->root.limit + q->offset, &hits)) return -1;
+    size_t start = q->offset < hits.n ? q->offset : hits.n;
+    size_t n = hits.n - start;
+    PointId *ids = arena_alloc(a, (n ? n : 1) * sizeof *ids);
+    for (size_t i = 0; i < n; i++) ids[i] = hits.h[start + i].id;
+    CollectionResult got;
+    int rc = collection_get(j->api->db, j->collection, ids, n, &q->with_payload, &q->with_vector, a, &got);
+    if (rc) return api_fail_collection(j, rc, NULL);
+    /* collection_get skips points deleted meanwhile: keep the rest in
+     * result order with their scores. */
+    *res = got;
+    res->n = 0;
+    int ordered = q->root.kind == QN_ORDER_BY;
+    res->order_values = ordered ? arena_alloc(a, (n ? n : 1) * sizeof(double)) : NULL;
+    size_t g = 0;
+    for (size_t i = 0; i < n && g < got.n; i++) {
+        if (!point_id_equal(&got.points[g].id, &ids[i])) continue;
+        res->points[res->n] = got.points[g++];
+        res->points[res->n].score = hits.h[start + i].score;
+        if (ordered) res->order_values[res->n] = hits.h[start + i].order_value;
+        res->n++;
+    }
+    return 0;
+}
+
+static void write_response(JsonWriter *w, const CollectionResult *r)
+{
+    jw_object_begin(w);
+    jw_key(w, "points");
+    api_write_points(w, r, 1);
+    jw_object_end(w);
+}
+
+static void query(ApiJob *j)
+{
+    if (api_body_object(j, 1)) return;
+    static const JsonValue empty = { .type = JSON_OBJECT };
+    QueryReq q;
+    CollectionResult r;
+    if (parse_query_request(j, j->body ? j->body : &empty, &q) || run_query(j, &q, &r)) return;
+    write_response(api_result(j), &r);
+}
+
+static void query_batch(ApiJob *j)
+{
+    if (api_body_object(j, 0)) return;
+    const JsonValue *arr;
+    if (api_get_array(j, j->body, "searches", &arr)) return;
+    if (!arr) return (void)api_fail(j, QERR_FORMAT, "missing field `searches`");
+    if (arr->len > QDRANT_MAX_BATCH_REQUESTS)
+        return (void)api_fail(j, QERR_BAD_REQUEST, "at most %d requests per batch",
+                              QDRANT_MAX_BATCH_REQUESTS);
+    CollectionResult *res = arena_calloc(api_arena(j), (arr->len + 1) * sizeof *res);
+    for (uint32_t i = 0; i < arr->len; i++) {
+        QueryReq q;
+        snprintf(j->vpath, sizeof j->vpath, "searches[%u].", i);
+        if (parse_query_request(j, &arr->u.items[i], &q) || run_query(j, &q, &res[i])) return;
+    }
+    JsonWriter *w = api_result(j);
+    jw_array_begin(w);
+    for (uint32_t i = 0; i < arr->len; i++) write_response(w, &res[i]);
+    jw_array_end(w);
+}
+
+const ApiRoute qdrant_query_routes[] = {
+    { "POST", "/collections/{collection_name}/points/query", API_READ, NULL, query },
+    { "POST", "/collections/{collection_name}/points/query/batch", API_READ, NULL, query_batch },
+    { NULL, NULL, 0, NULL, NULL },
+};
