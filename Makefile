@@ -56,7 +56,7 @@ FILTER_SRCS = src/index/pointid.c src/index/filter.c src/index/payload.c
 STORE_SRCS = src/store/store.c src/store/collection.c
 API_SRCS = src/api/qdrant.c src/api/qdrant_request.c src/api/qdrant_service.c \
            src/api/qdrant_collections.c src/api/qdrant_points.c src/api/qdrant_search.c \
-           src/api/qdrant_query.c
+           src/api/qdrant_query.c src/api/qdrant_groups.c
 CMD_SRCS = src/cmd/serve.c src/cmd/embed.c src/cmd/bench.c src/cmd/bench_ann.c
 
 LIB_SRCS = $(CORE_SRCS) $(HTTP_SRCS) $(TOKENIZER_SRCS) $(IMAGE_SRCS) $(CLIP_SRCS) \

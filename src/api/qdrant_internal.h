@@ -185,6 +185,7 @@ extern const ApiRoute qdrant_collection_routes[];
 extern const ApiRoute qdrant_point_routes[];
 extern const ApiRoute qdrant_search_routes[];
 extern const ApiRoute qdrant_query_routes[];
+extern const ApiRoute qdrant_group_routes[];
 
 /* The search parameters shared by search, recommend and query. */
 typedef struct {

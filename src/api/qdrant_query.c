@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/qdrant_internal.h"
+#include "api/qdrant_query.h"
 #include "base/err.h"
 #include "base/util.h"
 #include "base/vec.h"
@@ -41,67 +41,6 @@
 #define QDRANT_MMR_MAX_CANDIDATES 16384
 /* Points an order_by reads at most: it sorts every match by its key. */
 #define QDRANT_ORDER_BY_MAX_SCAN 1000000
-
-typedef enum {
-    QN_NONE = 0,  /* no query: points in id order */
-    QN_NEAREST,   /* a vector, or a point id's vector */
-    QN_RECOMMEND, /* positive / negative examples */
-    QN_MMR,       /* nearest with maximal marginal relevance */
-    QN_FUSION,    /* rrf or dbsf over the prefetches */
-    QN_ORDER_BY,  /* by a payload key */
-} QKind;
-
-typedef struct QNode QNode;
-struct QNode {
-    QKind kind;
-    const char *using;
-    /* nearest and mmr */
-    float *vector;
-    size_t dim;
-    int by_id;
-    PointId id;
-    float lambda;
-    size_t candidates_limit;
-    /* recommend */
-    CollectionRecommend reco;
-    /* fusion */
-    int dbsf;
-    size_t rrf_k;
-    /* order_by */
-    const char *order_key;
-    int desc;
-    int has_start;
-    double start;
-    /* every node */
-    const JsonValue *filter;
-    int ef, exact;
-    int has_threshold;
-    float threshold;
-    size_t limit;
-    QNode *prefetch;
-    size_t n_prefetch;
-};
-
-/* One result of a node: an id and its score (order_by: its key too). */
-typedef struct {
-    PointId id;
-    float score;
-    double order_value;
-} Hit;
-
-typedef struct {
-    Hit *h;
-    size_t n;
-} Hits;
-
-typedef struct {
-    QNode root;
-    size_t offset;
-    CollectionSelector with_payload, with_vector;
-    /* Point ids the request refers to: never results. */
-    PointId *refs;
-    size_t n_refs, cap_refs;
-} QueryReq;
 
 /* ---- filters the query composes ---- */
 
@@ -128,7 +67,7 @@ static JsonValue *dom_array(Arena *a, size_t n)
 
 /* filter_and gives the conjunction of two filters (either may be NULL):
  * {"must": [x, y]}, nested filters being conditions in Qdrant's language. */
-static const JsonValue *filter_and(Arena *a, const JsonValue *x, const JsonValue *y)
+const JsonValue *qdrant_filter_and(Arena *a, const JsonValue *x, const JsonValue *y)
 {
     if (!x) return y;
     if (!y) return x;
@@ -139,7 +78,7 @@ static const JsonValue *filter_and(Arena *a, const JsonValue *x, const JsonValue
 }
 
 /* filter_ids gives {"must"|"must_not": [{"has_id": [ids]}]}. */
-static const JsonValue *filter_ids(Arena *a, const char *clause, const PointId *ids, size_t n)
+const JsonValue *qdrant_filter_ids(Arena *a, const char *clause, const PointId *ids, size_t n)
 {
     JsonValue *arr = dom_array(a, n);
     for (size_t i = 0; i < n; i++) {
@@ -375,12 +314,12 @@ static int parse_node(ApiJob *j, QueryReq *q, const JsonValue *obj, QNode *n, in
     return 0;
 }
 
-static int parse_query_request(ApiJob *j, const JsonValue *obj, QueryReq *q)
+int qdrant_query_parse(ApiJob *j, const JsonValue *obj, QueryReq *q, const char *prefix)
 {
     memset(q, 0, sizeof *q);
     if (obj->type != JSON_OBJECT)
         return api_fail(j, QERR_FORMAT, "invalid type, expected struct QueryRequest");
-    if (parse_node(j, q, obj, &q->root, 0, "internal.")) return -1;
+    if (parse_node(j, q, obj, &q->root, 0, prefix)) return -1;
     if (api_get_size(j, obj, "offset", 0, &q->offset)) return -1;
     if (api_selector(j, json_get(obj, "with_payload"), COLLECTION_SEL_NONE, &q->with_payload))
         return -1;
@@ -776,13 +715,13 @@ static const JsonValue *candidates_filter(ApiJob *j, const Hits *lists, size_t n
     for (size_t i = 0; i < n_lists; i++)
         for (size_t k = 0; k < lists[i].n; k++) ids[m++] = lists[i].h[k].id;
     *n_ids = m;
-    return filter_and(api_arena(j), filter, filter_ids(api_arena(j), "must", ids, m));
+    return qdrant_filter_and(api_arena(j), filter, qdrant_filter_ids(api_arena(j), "must", ids, m));
 }
 
 static int eval_node(ApiJob *j, const QNode *n, const JsonValue *inherited, size_t limit, Hits *out)
 {
     Arena *a = api_arena(j);
-    const JsonValue *filter = filter_and(a, inherited, n->filter);
+    const JsonValue *filter = qdrant_filter_and(a, inherited, n->filter);
     memset(out, 0, sizeof *out);
     if (n->n_prefetch) {
         Hits *lists = arena_calloc(a, n->n_prefetch * sizeof *lists);
@@ -820,35 +759,100 @@ static int eval_node(ApiJob *j, const QNode *n, const JsonValue *inherited, size
     }
 }
 
+int qdrant_query_eval(ApiJob *j, const QueryReq *q, const JsonValue *extra, size_t limit, Hits *out)
+{
+    Arena *a = api_arena(j);
+    const JsonValue *f = q->n_refs ? qdrant_filter_ids(a, "must_not", q->refs, q->n_refs) : NULL;
+    return eval_node(j, &q->root, qdrant_filter_and(a, f, extra), limit, out);
+}
+
+int qdrant_query_fetch(ApiJob *j, const Hits *hits, size_t from, const CollectionSelector *wp,
+                       const CollectionSelector *wv, int with_order, CollectionResult *res)
+{
+    Arena *a = api_arena(j);
+    size_t start = from < hits->n ? from : hits->n;
+    size_t n = hits->n - start;
+    PointId *ids = arena_alloc(a, (n ? n : 1) * sizeof *ids);
+    for (size_t i = 0; i < n; i++) ids[i] = hits->h[start + i].id;
+    CollectionResult got;
+    int rc = collection_get(j->api->db, j->collection, ids, n, wp, wv, a, &got);
+    if (rc) return api_fail_collection(j, rc, NULL);
+    /* collection_get skips points deleted meanwhile (and repeats none):
+     * keep the rest in result order with their scores. */
+    *res = got;
+    res->points = arena_calloc(a, (n ? n : 1) * sizeof *res->points);
+    res->n = 0;
+    res->order_values = with_order ? arena_alloc(a, (n ? n : 1) * sizeof(double)) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t g = 0;
+        while (g < got.n && !point_id_equal(&got.points[g].id, &ids[i])) g++;
+        if (g == got.n) continue;
+        res->points[res->n] = got.points[g];
+        res->points[res->n].score = hits->h[start + i].score;
+        if (with_order) res->order_values[res->n] = hits->h[start + i].order_value;
+        res->n++;
+    }
+    return 0;
+}
+
 /* run_query evaluates a whole request into a CollectionResult with the
  * root's payload and vectors, in result order. */
 static int run_query(ApiJob *j, QueryReq *q, CollectionResult *res)
 {
-    Arena *a = api_arena(j);
-    const JsonValue *root_filter = q->n_refs ? filter_ids(a, "must_not", q->refs, q->n_refs) : NULL;
     Hits hits;
-    if (eval_node(j, &q->root, root_filter, q->root.limit + q->offset, &hits)) return -1;
-    size_t start = q->offset < hits.n ? q->offset : hits.n;
-    size_t n = hits.n - start;
-    PointId *ids = arena_alloc(a, (n ? n : 1) * sizeof *ids);
-    for (size_t i = 0; i < n; i++) ids[i] = hits.h[start + i].id;
-    CollectionResult got;
-    int rc = collection_get(j->api->db, j->collection, ids, n, &q->with_payload, &q->with_vector, a, &got);
-    if (rc) return api_fail_collection(j, rc, NULL);
-    /* collection_get skips points deleted meanwhile: keep the rest in
-     * result order with their scores. */
-    *res = got;
-    res->n = 0;
-    int ordered = q->root.kind == QN_ORDER_BY;
-    res->order_values = ordered ? arena_alloc(a, (n ? n : 1) * sizeof(double)) : NULL;
-    size_t g = 0;
-    for (size_t i = 0; i < n && g < got.n; i++) {
-        if (!point_id_equal(&got.points[g].id, &ids[i])) continue;
-        res->points[res->n] = got.points[g++];
-        res->points[res->n].score = hits.h[start + i].score;
-        if (ordered) res->order_values[res->n] = hits.h[start + i].order_value;
-        res->n++;
+    if (qdrant_query_eval(j, q, NULL, q->root.limit + q->offset, &hits)) return -1;
+    return qdrant_query_fetch(j, &hits, q->offset, &q->with_payload, &q->with_vector,
+                              q->root.kind == QN_ORDER_BY, res);
+}
+
+/* root_from_common fills the root of a search or recommend request. */
+static void root_from_common(QueryReq *q, const ApiCommon *c)
+{
+    q->root.using = c->using;
+    q->root.filter = c->filter;
+    q->root.ef = c->ef;
+    q->root.exact = c->exact;
+    q->root.has_threshold = c->has_threshold;
+    q->root.threshold = c->threshold;
+    q->root.limit = c->limit;
+    q->offset = c->offset;
+    q->with_payload = c->with_payload;
+    q->with_vector = c->with_vector;
+}
+
+int qdrant_query_root_search(ApiJob *j, const JsonValue *obj, QueryReq *q)
+{
+    memset(q, 0, sizeof *q);
+    ApiCommon c;
+    if (api_parse_common(j, obj, &c, 0, COLLECTION_SEL_NONE)) return -1;
+    root_from_common(q, &c);
+    q->root.kind = QN_NEAREST;
+    const JsonValue *v = json_get(obj, "vector");
+    if (!v) return api_fail(j, QERR_FORMAT, "missing field `vector`");
+    if (v->type == JSON_OBJECT) {
+        const char *name = json_as_str(json_get(v, "name"));
+        const JsonValue *inner = json_get(v, "vector");
+        if (!name || !inner)
+            return api_fail(j, QERR_FORMAT,
+                            "data did not match any variant of untagged enum NamedVectorStruct");
+        if (inner->type == JSON_OBJECT)
+            return api_fail(j, QERR_UNSUPPORTED, "sparse vectors are not served yet");
+        q->root.using = name;
+        v = inner;
     }
+    return api_floats(j, v, "vector", &q->root.vector, &q->root.dim);
+}
+
+int qdrant_query_root_recommend(ApiJob *j, const JsonValue *obj, QueryReq *q)
+{
+    memset(q, 0, sizeof *q);
+    ApiCommon c;
+    if (api_parse_common(j, obj, &c, 0, COLLECTION_SEL_NONE)) return -1;
+    root_from_common(q, &c);
+    q->root.kind = QN_RECOMMEND;
+    if (api_parse_recommend_input(j, obj, &q->root.reco)) return -1;
+    for (size_t i = 0; i < q->root.reco.n_positive; i++) add_ref(j, q, &q->root.reco.positive[i]);
+    for (size_t i = 0; i < q->root.reco.n_negative; i++) add_ref(j, q, &q->root.reco.negative[i]);
     return 0;
 }
 
@@ -866,7 +870,7 @@ static void query(ApiJob *j)
     static const JsonValue empty = { .type = JSON_OBJECT };
     QueryReq q;
     CollectionResult r;
-    if (parse_query_request(j, j->body ? j->body : &empty, &q) || run_query(j, &q, &r)) return;
+    if (qdrant_query_parse(j, j->body ? j->body : &empty, &q, "internal.") || run_query(j, &q, &r)) return;
     write_response(api_result(j), &r);
 }
 
@@ -883,7 +887,7 @@ static void query_batch(ApiJob *j)
     for (uint32_t i = 0; i < arr->len; i++) {
         QueryReq q;
         snprintf(j->vpath, sizeof j->vpath, "searches[%u].", i);
-        if (parse_query_request(j, &arr->u.items[i], &q) || run_query(j, &q, &res[i])) return;
+        if (qdrant_query_parse(j, &arr->u.items[i], &q, "internal.") || run_query(j, &q, &res[i])) return;
     }
     JsonWriter *w = api_result(j);
     jw_array_begin(w);

@@ -1,0 +1,91 @@
+/*
+ * qdrant_query.h - the query tree of Qdrant's universal query API, shared
+ * by the query routes (qdrant_query.c) and the groups routes
+ * (qdrant_groups.c), which run a query repeatedly to fill groups.
+ */
+#ifndef VITRINE_API_QDRANT_QUERY_H
+#define VITRINE_API_QDRANT_QUERY_H
+
+#include "api/qdrant_internal.h"
+
+typedef enum {
+    QN_NONE = 0,  /* no query: points in id order */
+    QN_NEAREST,   /* a vector, or a point id's vector */
+    QN_RECOMMEND, /* positive / negative examples */
+    QN_MMR,       /* nearest with maximal marginal relevance */
+    QN_FUSION,    /* rrf or dbsf over the prefetches */
+    QN_ORDER_BY,  /* by a payload key */
+} QKind;
+
+typedef struct QNode QNode;
+struct QNode {
+    QKind kind;
+    const char *using;
+    /* nearest and mmr */
+    float *vector;
+    size_t dim;
+    int by_id;
+    PointId id;
+    float lambda;
+    size_t candidates_limit;
+    /* recommend */
+    CollectionRecommend reco;
+    /* fusion */
+    int dbsf;
+    size_t rrf_k;
+    /* order_by */
+    const char *order_key;
+    int desc;
+    int has_start;
+    double start;
+    /* every node */
+    const JsonValue *filter;
+    int ef, exact;
+    int has_threshold;
+    float threshold;
+    size_t limit;
+    QNode *prefetch;
+    size_t n_prefetch;
+};
+
+/* One result of a node: an id and its score (order_by: its key too). */
+typedef struct {
+    PointId id;
+    float score;
+    double order_value;
+} Hit;
+
+typedef struct {
+    Hit *h;
+    size_t n;
+} Hits;
+
+typedef struct {
+    QNode root;
+    size_t offset;
+    CollectionSelector with_payload, with_vector;
+    /* Point ids the request refers to: never results. */
+    PointId *refs;
+    size_t n_refs, cap_refs;
+} QueryReq;
+
+/* qdrant_query_parse reads a QueryRequest (or a groups request's query
+ * part) into q; prefix names the flattened struct in validation messages
+ * ("internal."). */
+int qdrant_query_parse(ApiJob *j, const JsonValue *obj, QueryReq *q, const char *prefix);
+/* qdrant_query_node_for_search / _for_recommend build the root node of a
+ * search or recommend request (for their groups forms). */
+int qdrant_query_root_search(ApiJob *j, const JsonValue *obj, QueryReq *q);
+int qdrant_query_root_recommend(ApiJob *j, const JsonValue *obj, QueryReq *q);
+/* qdrant_query_eval evaluates the tree for `limit` results under an extra
+ * filter (may be NULL), excluding the referenced ids. */
+int qdrant_query_eval(ApiJob *j, const QueryReq *q, const JsonValue *extra, size_t limit, Hits *out);
+/* qdrant_query_fetch reads hits [from, n) with the payload and vectors
+ * asked for, keeping their order and scores. */
+int qdrant_query_fetch(ApiJob *j, const Hits *hits, size_t from, const CollectionSelector *wp,
+                       const CollectionSelector *wv, int with_order, CollectionResult *res);
+/* qdrant_filter_and / qdrant_filter_ids compose filters in the DOM. */
+const JsonValue *qdrant_filter_and(Arena *a, const JsonValue *x, const JsonValue *y);
+const JsonValue *qdrant_filter_ids(Arena *a, const char *clause, const PointId *ids, size_t n);
+
+#endif
