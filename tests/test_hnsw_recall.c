@@ -96,6 +96,8 @@ static int ref_topk(HnswMetric metric, const float *x, const unsigned char *live
             if (metric == HNSW_METRIC_EUCLID) {
                 double d = (double)v[j] - q[j];
                 s -= d * d;
+            } else if (metric == HNSW_METRIC_MANHATTAN) {
+                s -= fabs((double)v[j] - q[j]);
             } else {
                 s += (double)v[j] * q[j];
             }
@@ -205,12 +207,15 @@ TEST(euclid_and_dot_recall_and_scores)
     }
     HnswIndex *eu = build(HNSW_METRIC_EUCLID, x, N, 16, 100, 1);
     HnswIndex *dt = build(HNSW_METRIC_DOT, x, N, 16, 100, 1);
-    ASSERT_TRUE(eu && dt);
+    HnswIndex *mh = build(HNSW_METRIC_MANHATTAN, x, N, 16, 100, 1);
+    ASSERT_TRUE(eu && dt && mh);
     RefSet re = { HNSW_METRIC_EUCLID, x, NULL, N, DIM }, rd = { HNSW_METRIC_DOT, x, NULL, N, DIM };
+    RefSet rm = { HNSW_METRIC_MANHATTAN, x, NULL, N, DIM };
     int bad;
     double r_eu = recall(eu, &re, query_c, NQ, 64, NULL, NULL, &bad);
     double r_dt = recall(dt, &rd, query_c, NQ, 64, NULL, NULL, &bad);
-    printf("  recall@10 ef=64: euclid %.4f, dot %.4f\n", r_eu, r_dt);
+    double r_mh = recall(mh, &rm, query_c, NQ, 64, NULL, NULL, &bad);
+    printf("  recall@10 ef=64: euclid %.4f, dot %.4f, manhattan %.4f\n", r_eu, r_dt, r_mh);
     /* Scores are Qdrant's: the L2 distance for euclid, the dot product for dot. */
     HnswHit h[K];
     int n;
@@ -228,11 +233,19 @@ TEST(euclid_and_dot_recall_and_scores)
     for (int j = 0; j < DIM; j++) dot += (double)x[(size_t)h[0].node * DIM + j] * q[j];
     ASSERT_NEAR(h[0].score, dot, 1e-4);
     ASSERT_TRUE(h[0].score >= h[K - 1].score);
+    /* Manhattan: the L1 distance, ascending. */
+    ASSERT_OK(hnsw_search(mh, q, K, 64, NULL, NULL, h, &n));
+    double l1 = 0;
+    for (int j = 0; j < DIM; j++) l1 += fabs((double)x[(size_t)h[0].node * DIM + j] - q[j]);
+    ASSERT_NEAR(h[0].score, l1, 1e-3);
+    ASSERT_TRUE(h[0].score <= h[K - 1].score);
     hnsw_free(eu);
     hnsw_free(dt);
+    hnsw_free(mh);
     free(x);
     ASSERT_GE(r_eu, 0.97);
     ASSERT_GE(r_dt, 0.95);
+    ASSERT_GE(r_mh, 0.95);
 }
 
 TEST(brute_force_is_exact)

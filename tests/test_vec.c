@@ -68,6 +68,24 @@ TEST(l2sq_matches_double_reference)
     }
 }
 
+TEST(l1_matches_double_reference)
+{
+    for (size_t li = 0; li < ARRAY_LEN(lens); li++) {
+        size_t n = lens[li];
+        float *a = buf_a + 1, *b = buf_b + 1;
+        double ref = 0;
+        for (size_t i = 0; i < n; i++) {
+            a[i] = frand() * 5;
+            b[i] = frand() * 5;
+            ref += fabs((double)a[i] - b[i]);
+        }
+        double tol = 1e-5 * ref + 1e-30;
+        ASSERT_NEAR(vec_l1(a, b, n), ref, tol);
+        ASSERT_NEAR(vec_l1_scalar(a, b, n), ref, tol);
+        ASSERT_NEAR(vec_l1_fn()(a, b, n), ref, tol);
+    }
+}
+
 TEST(norm_and_normalize)
 {
     for (size_t li = 1; li < ARRAY_LEN(lens); li++) {
@@ -118,6 +136,7 @@ int main(void)
 {
     RUN(dot_matches_double_reference);
     RUN(l2sq_matches_double_reference);
+    RUN(l1_matches_double_reference);
     RUN(norm_and_normalize);
     RUN(normalize_rejects_zero_and_nonfinite);
     RUN(backend_is_named);

@@ -63,6 +63,20 @@ float vec_l2sq_scalar(const float *a, const float *b, size_t n)
     return (s0 + s1) + (s2 + s3);
 }
 
+float vec_l1_scalar(const float *a, const float *b, size_t n)
+{
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += fabsf(a[i] - b[i]);
+        s1 += fabsf(a[i + 1] - b[i + 1]);
+        s2 += fabsf(a[i + 2] - b[i + 2]);
+        s3 += fabsf(a[i + 3] - b[i + 3]);
+    }
+    for (; i < n; i++) s0 += fabsf(a[i] - b[i]);
+    return (s0 + s1) + (s2 + s3);
+}
+
 #if VEC_HAVE_X86
 #define VEC_AVX2 __attribute__((target("avx2,fma")))
 
@@ -120,11 +134,32 @@ VEC_AVX2 static float vec_l2sq_avx2(const float *a, const float *b, size_t n)
     }
     return s;
 }
+
+/* |x| clears the sign bit: an and-not with -0.0f. */
+VEC_AVX2 static float vec_l1_avx2(const float *a, const float *b, size_t n)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i))));
+        s1 = _mm256_add_ps(s1, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8))));
+        s2 = _mm256_add_ps(s2, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16))));
+        s3 = _mm256_add_ps(s3, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24))));
+    }
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i))));
+    float s = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) s += fabsf(a[i] - b[i]);
+    return s;
+}
 #endif
 
 static pthread_once_t vec_once = PTHREAD_ONCE_INIT;
 static VecKernel vec_dot_impl = vec_dot_scalar;
 static VecKernel vec_l2sq_impl = vec_l2sq_scalar;
+static VecKernel vec_l1_impl = vec_l1_scalar;
 static const char *vec_backend_name = "scalar";
 
 /* vec_init picks the kernels once; pthread_once publishes the choice. */
@@ -137,6 +172,7 @@ static void vec_init(void)
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         vec_dot_impl = vec_dot_avx2;
         vec_l2sq_impl = vec_l2sq_avx2;
+        vec_l1_impl = vec_l1_avx2;
         vec_backend_name = "avx2+fma";
     }
 #endif
@@ -154,6 +190,12 @@ VecKernel vec_l2sq_fn(void)
     return vec_l2sq_impl;
 }
 
+VecKernel vec_l1_fn(void)
+{
+    pthread_once(&vec_once, vec_init);
+    return vec_l1_impl;
+}
+
 const char *vec_backend(void)
 {
     pthread_once(&vec_once, vec_init);
@@ -168,6 +210,11 @@ float vec_dot(const float *a, const float *b, size_t n)
 float vec_l2sq(const float *a, const float *b, size_t n)
 {
     return vec_l2sq_fn()(a, b, n);
+}
+
+float vec_l1(const float *a, const float *b, size_t n)
+{
+    return vec_l1_fn()(a, b, n);
 }
 
 float vec_norm(const float *a, size_t n)

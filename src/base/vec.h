@@ -1,6 +1,6 @@
 /*
- * vec.h - float32 vector kernels: dot product, squared L2 distance, norm,
- * normalisation.
+ * vec.h - float32 vector kernels: dot product, squared L2 distance, L1
+ * (Manhattan) distance, norm, normalisation.
  *
  * Design: every kernel has a portable scalar version and an AVX2 + FMA
  * version. The AVX2 versions are compiled with a per-function target
@@ -18,12 +18,13 @@
 
 #include <stddef.h>
 
-/* A distance kernel: a . b, or |a - b|^2, over n floats. */
+/* A distance kernel: a . b, |a - b|^2 or sum |a - b|, over n floats. */
 typedef float (*VecKernel)(const float *a, const float *b, size_t n);
 
 /* The dispatched kernels (AVX2 + FMA where the CPU has them). */
 float vec_dot(const float *a, const float *b, size_t n);
 float vec_l2sq(const float *a, const float *b, size_t n);
+float vec_l1(const float *a, const float *b, size_t n);
 float vec_norm(const float *a, size_t n);
 
 /*
@@ -39,10 +40,12 @@ int vec_is_finite(const float *a, size_t n);
 /* The chosen kernels as function pointers, for hot loops. */
 VecKernel vec_dot_fn(void);
 VecKernel vec_l2sq_fn(void);
+VecKernel vec_l1_fn(void);
 
 /* The portable versions, always available (tests compare both). */
 float vec_dot_scalar(const float *a, const float *b, size_t n);
 float vec_l2sq_scalar(const float *a, const float *b, size_t n);
+float vec_l1_scalar(const float *a, const float *b, size_t n);
 
 /* vec_backend names the kernels in use: "avx2+fma" or "scalar". */
 const char *vec_backend(void);

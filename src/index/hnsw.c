@@ -89,7 +89,8 @@ int hnsw_create(int dim, HnswMetric metric, const HnswParams *p, HnswIndex **out
     }
     *out = NULL;
     if (dim < 1 || dim > HNSW_MAX_DIM) return ERR_INVAL;
-    if (metric != HNSW_METRIC_COSINE && metric != HNSW_METRIC_DOT && metric != HNSW_METRIC_EUCLID)
+    if (metric != HNSW_METRIC_COSINE && metric != HNSW_METRIC_DOT && metric != HNSW_METRIC_EUCLID &&
+        metric != HNSW_METRIC_MANHATTAN)
         return ERR_INVAL;
     if (p->m < HNSW_MIN_M || p->m > HNSW_MAX_M) return ERR_INVAL;
     if (p->ef_construction < HNSW_MIN_EF_CONSTRUCTION ||
@@ -107,8 +108,9 @@ int hnsw_create(int dim, HnswMetric metric, const HnswParams *p, HnswIndex **out
     idx->ef = p->ef;
     idx->seed = p->seed;
     idx->ml = 1.0 / log((double)p->m);
-    idx->negate = metric != HNSW_METRIC_EUCLID;
-    idx->kernel = idx->negate ? vec_dot_fn() : vec_l2sq_fn();
+    idx->negate = metric == HNSW_METRIC_COSINE || metric == HNSW_METRIC_DOT;
+    idx->kernel = idx->negate ? vec_dot_fn()
+                  : metric == HNSW_METRIC_EUCLID ? vec_l2sq_fn() : vec_l1_fn();
     idx->vec_bytes = ((size_t)dim * sizeof(float) + 7) & ~(size_t)7;
     size_t raw = idx->vec_bytes + sizeof(NodeHead) + (1 + (size_t)idx->m0) * sizeof(uint32_t);
     idx->block_bytes = (raw + HNSW_BLOCK_ALIGN - 1) & ~(size_t)(HNSW_BLOCK_ALIGN - 1);

@@ -15,9 +15,10 @@
  *
  * Metrics: HNSW_METRIC_COSINE expects vectors (and queries) already
  * normalised by the caller and is then a dot product; HNSW_METRIC_DOT is the
- * raw inner product; HNSW_METRIC_EUCLID the L2 distance. Internally smaller
- * is closer; hits carry Qdrant's score: the similarity (dot product) for
- * cosine and dot, the distance for euclid.
+ * raw inner product; HNSW_METRIC_EUCLID the L2 distance; HNSW_METRIC_MANHATTAN
+ * the L1 distance. Internally smaller is closer; hits carry Qdrant's score:
+ * the similarity (dot product) for cosine and dot, the distance for euclid
+ * and manhattan.
  *
  * Threads. Every function is thread-safe; what may overlap:
  *   - hnsw_search, hnsw_brute_force, hnsw_node_get, hnsw_node_encode,
@@ -63,6 +64,7 @@ typedef enum {
     HNSW_METRIC_COSINE = 0, /* vectors pre-normalised by the caller; score = dot */
     HNSW_METRIC_DOT = 1,    /* score = dot product, larger is closer */
     HNSW_METRIC_EUCLID = 2, /* score = L2 distance, smaller is closer */
+    HNSW_METRIC_MANHATTAN = 3, /* score = L1 distance, smaller is closer */
 } HnswMetric;
 
 typedef struct {

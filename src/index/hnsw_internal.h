@@ -111,7 +111,7 @@ struct HnswIndex {
     int m, m0, ef_construction, ef;
     uint64_t seed;
     double ml;            /* 1 / ln(M) */
-    VecKernel kernel;     /* dot or squared L2 */
+    VecKernel kernel;     /* dot, squared L2 or L1 */
     int negate;           /* distance = -kernel (dot metrics) */
     size_t vec_bytes;     /* dim * 4 rounded up to 8 */
     size_t block_bytes;   /* one level-0 block */

@@ -277,6 +277,7 @@ int hnsw_search_layer(const HnswIndex *idx, SearchCtx *ctx, const LayerQuery *lq
 static float to_score(const HnswIndex *idx, float d)
 {
     if (idx->metric == HNSW_METRIC_EUCLID) return sqrtf(d > 0 ? d : 0);
+    if (idx->metric == HNSW_METRIC_MANHATTAN) return d;
     return -d;
 }
 
