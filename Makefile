@@ -53,7 +53,8 @@ IMAGE_SRCS = src/model/image.c src/model/image_stb.c
 CLIP_SRCS = src/model/nn.c src/model/safetensors.c src/model/clip.c
 HNSW_SRCS = src/base/vec.c src/index/hnsw.c src/index/hnsw_build.c src/index/hnsw_search.c
 FILTER_SRCS = src/index/pointid.c src/index/filter.c src/index/payload.c
-STORE_SRCS = src/store/store.c src/store/collection.c
+STORE_SRCS = src/store/store.c src/store/collection_config.c src/store/collection_open.c \
+             src/store/collection_write.c src/store/collection_read.c src/store/collection_search.c
 API_SRCS =
 CMD_SRCS = src/cmd/serve.c src/cmd/embed.c src/cmd/bench.c src/cmd/bench_ann.c
 
