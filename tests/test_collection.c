@@ -533,9 +533,8 @@ TEST(test_bad_input_changes_nothing)
     ASSERT_EQ_INT(collection_search(g_db, "main", &s, &a, &r, err, sizeof err), ERR_INVAL);
     /* Payload update naming a missing point: nothing changes. */
     PointId pid[2] = { point_id_num(1), point_id_num(777777) };
-    ASSERT_EQ_INT(collection_set_payload(g_db, "main", parse(&a, "{\"cat\":100}"), NULL, pid, 2,
-                                         NULL, err, sizeof err),
-                  ERR_NOTFOUND);
+    CollectionPayloadUpdate pu = { .ids = pid, .n_ids = 2, .payload = parse(&a, "{\"cat\":100}") };
+    ASSERT_EQ_INT(collection_set_payload(g_db, "main", &pu, err, sizeof err), ERR_NOTFOUND);
     ASSERT_EQ_U64(count_of(g_db, "main", parse(&a, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":100}}]}")), 0);
 
     ASSERT_EQ_U64(count_of(g_db, "main", NULL), before);
@@ -734,8 +733,9 @@ TEST(test_payload_updates)
     PointId ids[2] = { point_id_num(100), point_id_num(101) };
     CollectionSelector all = { COLLECTION_SEL_ALL, NULL, 0 }, none = { 0, NULL, 0 };
     CollectionResult r;
-    ASSERT_OK(collection_set_payload(g_db, "main", parse(&a, "{\"cat\":42,\"new\":true}"), NULL, ids,
-                                     2, NULL, err, sizeof err));
+    CollectionPayloadUpdate u = { .ids = ids, .n_ids = 2,
+                                  .payload = parse(&a, "{\"cat\":42,\"new\":true}") };
+    ASSERT_OK(collection_set_payload(g_db, "main", &u, err, sizeof err));
     ASSERT_OK(collection_get(g_db, "main", ids, 2, &all, &none, &a, &r));
     const JsonValue *p = parse(&a, r.points[0].payload);
     int64_t x;
@@ -743,17 +743,19 @@ TEST(test_payload_updates)
     ASSERT_EQ_INT(x, 42);
     ASSERT_STR_EQ(json_as_str(json_get(p, "name")), "p100"); /* merged, not replaced */
     /* By filter. */
-    ASSERT_OK(collection_delete_payload(g_db, "main", parse(&a, "[\"new\",\"tags\"]"), NULL, 0,
-                                        parse(&a, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":42}}]}"),
-                                        err, sizeof err));
+    u = (CollectionPayloadUpdate){
+        .filter = parse(&a, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":42}}]}"),
+        .keys = parse(&a, "[\"new\",\"tags\"]") };
+    ASSERT_OK(collection_delete_payload(g_db, "main", &u, err, sizeof err));
     ASSERT_OK(collection_get(g_db, "main", ids, 1, &all, &none, &a, &r));
     ASSERT_TRUE(strstr(r.points[0].payload, "new") == NULL);
     ASSERT_TRUE(strstr(r.points[0].payload, "tags") == NULL);
-    ASSERT_OK(collection_overwrite_payload(g_db, "main", parse(&a, "{\"only\":1}"), ids, 1, NULL, err,
-                                           sizeof err));
+    u = (CollectionPayloadUpdate){ .ids = ids, .n_ids = 1, .payload = parse(&a, "{\"only\":1}") };
+    ASSERT_OK(collection_overwrite_payload(g_db, "main", &u, err, sizeof err));
     ASSERT_OK(collection_get(g_db, "main", ids, 1, &all, &none, &a, &r));
     ASSERT_STR_EQ(r.points[0].payload, "{\"only\":1}");
-    ASSERT_OK(collection_clear_payload(g_db, "main", ids, 2, NULL, err, sizeof err));
+    u = (CollectionPayloadUpdate){ .ids = ids, .n_ids = 2 };
+    ASSERT_OK(collection_clear_payload(g_db, "main", &u, err, sizeof err));
     ASSERT_OK(collection_get(g_db, "main", ids, 2, &all, &none, &a, &r));
     ASSERT_STR_EQ(r.points[0].payload, "{}");
     ASSERT_STR_EQ(r.points[1].payload, "{}");

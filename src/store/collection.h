@@ -238,21 +238,31 @@ int collection_delete_points(Db *db, const char *name, const PointId *ids, size_
 int collection_delete_by_filter(Db *db, const char *name, const JsonValue *filter,
                                 size_t *n_deleted, char *err, size_t errlen);
 
-/* Payload updates on the points named by ids, or (ids NULL) matched by
- * filter. set merges (payload.h's payload_set, with an optional key path);
- * overwrite replaces; delete removes key paths (an array of strings);
- * clear empties. Missing ids: ERR_NOTFOUND, nothing changed (as Qdrant). */
-int collection_set_payload(Db *db, const char *name, const JsonValue *payload, const char *key,
-                           const PointId *ids, size_t n, const JsonValue *filter, char *err,
+/*
+ * Payload updates. The points are named by ids, or (ids NULL) matched by
+ * filter. set merges payload into each point's payload (payload.h's
+ * payload_set; key: a nested key path to merge under, or NULL); overwrite
+ * replaces it by payload; delete removes the key paths in keys (an array
+ * of strings); clear empties it. Missing ids: ERR_NOTFOUND and nothing
+ * changed (as Qdrant).
+ */
+typedef struct {
+    const PointId *ids; /* NULL: the points the filter matches */
+    size_t n_ids;
+    const JsonValue *filter;  /* with ids NULL; NULL matches every point */
+    const JsonValue *payload; /* set, overwrite: an object */
+    const char *key;          /* set: nested key path, or NULL */
+    const JsonValue *keys;    /* delete: an array of key paths */
+} CollectionPayloadUpdate;
+
+int collection_set_payload(Db *db, const char *name, const CollectionPayloadUpdate *u, char *err,
                            size_t errlen);
-int collection_overwrite_payload(Db *db, const char *name, const JsonValue *payload,
-                                 const PointId *ids, size_t n, const JsonValue *filter,
+int collection_overwrite_payload(Db *db, const char *name, const CollectionPayloadUpdate *u,
                                  char *err, size_t errlen);
-int collection_delete_payload(Db *db, const char *name, const JsonValue *keys,
-                              const PointId *ids, size_t n, const JsonValue *filter, char *err,
-                              size_t errlen);
-int collection_clear_payload(Db *db, const char *name, const PointId *ids, size_t n,
-                             const JsonValue *filter, char *err, size_t errlen);
+int collection_delete_payload(Db *db, const char *name, const CollectionPayloadUpdate *u,
+                              char *err, size_t errlen);
+int collection_clear_payload(Db *db, const char *name, const CollectionPayloadUpdate *u,
+                             char *err, size_t errlen);
 
 /* collection_get returns the points that exist among ids, in the order
  * asked (missing ids are skipped, as Qdrant does). */

@@ -268,12 +268,26 @@ void coll_add_pending(Collection *c, uint32_t node)
     c->pending[c->n_pending++] = node;
 }
 
-/* load_graph reads graph v back: vectors and graph records in node order,
- * merged. Nodes with a vector but no graph record are added to *replay
- * (the insert was committed but its graph never saved). */
-static int load_graph(Collection *c, StoreTxn *txn, int v, uint32_t **replay, size_t *n_replay,
-                      size_t *replay_cap, int *broken)
+/* One collection as loaded, before its replay. */
+typedef struct {
+    Collection *c;
+    uint32_t *replay; /* nodes whose graph must be brought in line (may repeat) */
+    size_t n_replay, replay_cap;
+    int rebuild; /* bit v: graph v is rebuilt from every stored vector */
+} Loaded;
+
+static void loaded_add_replay(Loaded *l, uint32_t node)
 {
+    coll_grow_u32(&l->replay, &l->replay_cap, l->n_replay + 1);
+    l->replay[l->n_replay++] = node;
+}
+
+/* load_graph reads graph v of l->c back: vectors and graph records in node
+ * order, merged. Nodes with a vector but no graph record are added to the
+ * replay list (the insert was committed but its graph never saved). */
+static int load_graph(Loaded *l, StoreTxn *txn, int v, int *broken)
+{
+    Collection *c = l->c;
     HnswIndex *h = c->idx[v].index;
     size_t dim = c->config.vectors[v].size;
     uint8_t key[STORE_KEY_MAX], gkey[STORE_KEY_MAX];
@@ -311,8 +325,7 @@ static int load_graph(Collection *c, StoreTxn *txn, int v, uint32_t **replay, si
             if (hnsw_node_decode(h, node, vec, gv.ptr, gv.len) != 0) *broken = 1;
             gerr = store_cursor_next(gc, &gk, &gv);
         } else if (node < c->node_cap && c->node_live[node]) {
-            coll_grow_u32(replay, replay_cap, *n_replay + 1);
-            (*replay)[(*n_replay)++] = node;
+            loaded_add_replay(l, node);
         }
     }
     if (gerr == 0 && gk.len == 10 && !memcmp(gk.ptr, key, plen)) *broken = 1;
@@ -335,11 +348,11 @@ done:
     return err;
 }
 
-/* load_collection builds one collection's memory state from LMDB. The
- * nodes that need a graph replay are returned in *replay. */
-static int load_collection(Db *db, StoreTxn *txn, const char *name, Slice rec, Collection **out,
-                           uint32_t **replay, size_t *n_replay, int *rebuild)
+/* load_collection builds one collection's memory state from LMDB, with
+ * the nodes that need a graph replay, into *out (zeroed first). */
+static int load_collection(StoreTxn *txn, const char *name, Slice rec, Loaded *out)
 {
+    memset(out, 0, sizeof *out);
     uint32_t cid;
     CollectionConfig cfg;
     int64_t created;
@@ -347,15 +360,11 @@ static int load_collection(Db *db, StoreTxn *txn, const char *name, Slice rec, C
     if (err) return err;
     Collection *c;
     if ((err = coll_new(name, cid, &cfg, created, &c))) return err;
-    (void)db;
+    out->c = c;
     uint8_t key[STORE_KEY_MAX];
     size_t plen = store_key_cid(key, cid);
     StoreCursor *cur = NULL;
     Slice k, v;
-    size_t replay_cap = 0;
-    *n_replay = 0;
-    *replay = NULL;
-    *rebuild = 0;
 
     /* Points: the node table. */
     if ((err = store_cursor_open(txn, STORE_DB_POINTS, &cur))) goto fail;
@@ -392,13 +401,13 @@ static int load_collection(Db *db, StoreTxn *txn, const char *name, Slice rec, C
     for (int i = 0; i < cfg.n_vectors; i++) {
         hnsw_reserve(c->idx[i].index, c->node_high ? c->node_high : 1);
         int broken = 0;
-        if ((err = load_graph(c, txn, i, replay, n_replay, &replay_cap, &broken))) goto fail;
+        if ((err = load_graph(out, txn, i, &broken))) goto fail;
         if (broken) {
             log_warn("collection %s: the saved graph of vector %d is inconsistent; "
                      "rebuilding it from the stored vectors", name, i);
             hnsw_clear(c->idx[i].index);
             c->idx[i].wipe = 1;
-            *rebuild |= 1 << i;
+            out->rebuild |= 1 << i;
         }
     }
     coll_node_table_reserve(c, c->node_high + 1);
@@ -410,8 +419,7 @@ static int load_collection(Db *db, StoreTxn *txn, const char *name, Slice rec, C
     for (e = store_cursor_seek(cur, pkey, pl, &k, &v); e == 0; e = store_cursor_next(cur, &k, &v)) {
         if (k.len != 8 || memcmp(k.ptr, pkey, pl) != 0) break;
         uint32_t node = store_get_be32((const uint8_t *)k.ptr + 4);
-        coll_grow_u32(replay, &replay_cap, *n_replay + 1);
-        (*replay)[(*n_replay)++] = node;
+        loaded_add_replay(out, node);
         coll_add_pending(c, node);
     }
     store_cursor_close(cur);
@@ -423,17 +431,16 @@ static int load_collection(Db *db, StoreTxn *txn, const char *name, Slice rec, C
         coll_grow_u32(&c->free_nodes, &c->free_cap, c->n_free + 1);
         c->free_nodes[c->n_free++] = n;
     }
-    *out = c;
     return 0;
 fail:
     store_cursor_close(cur);
-    free(*replay);
-    *replay = NULL;
+    free(out->replay);
     coll_free(c);
+    memset(out, 0, sizeof *out);
     return err;
 }
 
-/* point_mask_get reads a live node's vector mask from its points record. */
+/* node_record reads a live node's vector mask from its points record. */
 static int node_record(Collection *c, StoreTxn *txn, uint32_t node, uint32_t *mask)
 {
     uint8_t idkey[POINT_ID_KEY_MAX], key[STORE_KEY_MAX];
@@ -525,20 +532,14 @@ static int db_load_all(Db *db)
         store_read_end(txn);
         return err;
     }
-    typedef struct {
-        Collection *c;
-        uint32_t *replay;
-        size_t n_replay;
-        int rebuild;
-    } Loaded;
     Loaded *loaded = NULL;
     size_t n_loaded = 0;
     Slice k, v;
     int e;
     for (e = store_cursor_seek(cur, NULL, 0, &k, &v); e == 0; e = store_cursor_next(cur, &k, &v)) {
         char *name = xstrndup(k.ptr, k.len);
-        Loaded l = { 0 };
-        err = load_collection(db, txn, name, v, &l.c, &l.replay, &l.n_replay, &l.rebuild);
+        Loaded l;
+        err = load_collection(txn, name, v, &l);
         free(name);
         if (err) break;
         loaded = xrealloc(loaded, (n_loaded + 1) * sizeof *loaded);

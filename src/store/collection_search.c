@@ -247,37 +247,63 @@ static uint64_t estimate_matches(Collection *c, StoreTxn *txn, const Filter *f)
 }
 
 /*
- * run_query finds the best k nodes of graph v for the scorer: exactly
- * (scan or all nodes) or through HNSW. Hits go to arena, best first.
- * rescore_hnsw: the scorer is a recommendation objective; HNSW then only
- * proposes candidates (a search per positive example) that are rescored.
+ * A query, as run_query and fill_results see it: which graph, the
+ * scorer, what is excluded, and the request's limit, offset, ef, exact
+ * flag and score threshold (req; search.vector is not used here: the
+ * scorer holds the prepared query vectors).
  */
-static int run_query(Db *db, Collection *c, int v, StoreTxn *txn, const Scorer *sc, size_t k, int ef,
-                     int exact, const Filter *f, const Exclude *ex, Arena *arena, HnswHit **hits,
-                     size_t *n_hits)
+typedef struct {
+    Db *db;
+    Collection *c;
+    int v; /* vector index */
+    StoreTxn *txn;
+    const Scorer *sc;
+    const Filter *f;   /* NULL: every point */
+    const Exclude *ex; /* NULL: none */
+    const CollectionSearch *req;
+    size_t limit;      /* req->limit resolved (0 -> the default) */
+    const Output *o;   /* what each result carries */
+    Arena *arena;      /* results */
+} Query;
+
+/*
+ * run_query finds the best offset + limit nodes of graph q->v for the
+ * scorer: exactly (scan or all nodes) or through HNSW. Hits go to the
+ * arena, best first. A recommendation objective (strategy >= 0) makes
+ * HNSW only propose candidates (a search per positive example) that are
+ * rescored.
+ */
+static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
 {
+    Collection *c = q->c;
+    const Scorer *sc = q->sc;
+    const Filter *f = q->f;
+    const Exclude *ex = q->ex;
+    int v = q->v, ef = q->req->ef;
+    size_t k = q->req->offset + q->limit;
+    uint64_t threshold = q->db->full_scan_threshold;
     HnswIndex *h = c->idx[v].index;
     int all = filter_matches_all(f);
     int plan;
-    if (exact || k > HNSW_MAX_EF) plan = all ? PLAN_ALL : PLAN_SCAN;
+    if (q->req->exact || k > HNSW_MAX_EF) plan = all ? PLAN_ALL : PLAN_SCAN;
     else if (sc->strategy >= 0 && sc->n_pos == 0) plan = all ? PLAN_ALL : PLAN_SCAN;
     else if (all) plan = PLAN_HNSW;
-    else if (c->points_count <= db->full_scan_threshold) plan = PLAN_SCAN;
-    else plan = estimate_matches(c, txn, f) < db->full_scan_threshold ? PLAN_SCAN : PLAN_HNSW;
+    else if (c->points_count <= threshold) plan = PLAN_SCAN;
+    else plan = estimate_matches(c, q->txn, f) < threshold ? PLAN_SCAN : PLAN_HNSW;
 
     size_t dim = c->config.vectors[v].size;
-    TopK top = { arena_alloc(arena, (k ? k : 1) * sizeof(HnswHit)),
-                 arena_alloc(arena, (k ? k : 1) * sizeof(float)), 0, k };
+    TopK top = { arena_alloc(q->arena, (k ? k : 1) * sizeof(HnswHit)),
+                 arena_alloc(q->arena, (k ? k : 1) * sizeof(float)), 0, k };
     float *vec = xmalloc(dim * sizeof *vec);
     ExactCtx x = { c, v, sc, ex, &top, vec };
     int err = 0;
     if (plan == PLAN_SCAN) {
-        err = coll_scan_points(c, txn, f, NULL, exact_take, &x);
+        err = coll_scan_points(c, q->txn, f, NULL, exact_take, &x);
     } else if (plan == PLAN_ALL) {
         for (uint32_t node = 0; node < c->node_high; node++)
             if (c->node_live[node] && !excluded(ex, &c->node_ids[node])) exact_consider(&x, node);
     } else {
-        AcceptCtx a = { c, txn, f, ex, { { 0 } } };
+        AcceptCtx a = { c, q->txn, f, ex, { { 0 } } };
         coll_scratch_init(&a.s);
         int need_cb = !all || (ex && ex->n);
         size_t kk = k + (ex ? ex->n : 0);
@@ -316,27 +342,28 @@ static int run_query(Db *db, Collection *c, int v, StoreTxn *txn, const Scorer *
     return 0;
 }
 
-/* fill_results turns hits into points (skipping offset), applying the
- * score threshold. */
-static int fill_results(Collection *c, int v, StoreTxn *txn, const HnswHit *hits, size_t n_hits,
-                        const CollectionSearch *req, size_t limit, int custom, const Output *o,
-                        Arena *arena, CollectionResult *out)
+/* fill_results turns hits into points (skipping the request's offset),
+ * applying its score threshold: a plain euclid score is a distance (kept
+ * when <= t), every other score a similarity or objective (kept when >= t). */
+static int fill_results(const Query *q, const HnswHit *hits, size_t n_hits, CollectionResult *out)
 {
-    coll_result_init(c, out, arena, limit);
+    Collection *c = q->c;
+    const CollectionSearch *req = q->req;
+    int euclid = q->sc->strategy < 0 && c->config.vectors[q->v].distance == COLLECTION_EUCLID;
+    coll_result_init(c, out, q->arena, q->limit);
     Scratch s;
     coll_scratch_init(&s);
     size_t skipped = 0;
     int err = 0;
-    for (size_t i = 0; i < n_hits && out->n < limit && !err; i++) {
+    for (size_t i = 0; i < n_hits && out->n < q->limit && !err; i++) {
         float score = hits[i].score;
-        if (req->has_score_threshold) {
-            int euclid = !custom && c->config.vectors[v].distance == COLLECTION_EUCLID;
-            if (euclid ? score > req->score_threshold : score < req->score_threshold) break;
-        }
+        if (req->has_score_threshold &&
+            (euclid ? score > req->score_threshold : score < req->score_threshold))
+            break;
         uint32_t node = hits[i].node;
         if (node >= c->node_cap || !c->node_live[node]) continue;
         ScanRec r;
-        int e = coll_point_lookup(c, txn, &c->node_ids[node], &r);
+        int e = coll_point_lookup(c, q->txn, &c->node_ids[node], &r);
         if (e == ERR_NOTFOUND || (!e && r.node != node)) continue; /* deleted meanwhile */
         if (e) {
             err = e;
@@ -346,7 +373,7 @@ static int fill_results(Collection *c, int v, StoreTxn *txn, const HnswHit *hits
             skipped++;
             continue;
         }
-        err = coll_output_point(c, o, txn, &s, &r, score, arena, &out->points[out->n++]);
+        err = coll_output_point(c, q->o, q->txn, &s, &r, score, q->arena, &out->points[out->n++]);
     }
     coll_scratch_free(&s);
     return err;
@@ -396,11 +423,11 @@ int collection_search(Db *db, const char *name, const CollectionSearch *req, Are
     }
     if (!e) {
         Scorer sc = { .strategy = -1, .q = q };
+        Query qr = { db, c, v, txn, &sc, f, NULL, req, limit, &o, arena };
         HnswHit *hits;
         size_t n_hits;
-        e = run_query(db, c, v, txn, &sc, req->offset + limit, req->ef, req->exact, f, NULL, arena,
-                      &hits, &n_hits);
-        if (!e) e = fill_results(c, v, txn, hits, n_hits, req, limit, 0, &o, arena, out);
+        e = run_query(&qr, &hits, &n_hits);
+        if (!e) e = fill_results(&qr, hits, n_hits, out);
     }
     if (txn) store_read_end(txn);
     coll_read_end(db, c);
@@ -496,8 +523,7 @@ int collection_recommend(Db *db, const char *name, const CollectionRecommend *re
         Exclude ex = { exids, n_ex };
         Scorer sc = { .strategy = (int)req->strategy, .pos = pos, .n_pos = n_pos, .neg = neg,
                       .n_neg = n_neg };
-        int custom = req->strategy != COLLECTION_RECO_AVERAGE_VECTOR;
-        if (!custom) {
+        if (req->strategy == COLLECTION_RECO_AVERAGE_VECTOR) {
             /* Qdrant: avg(pos) + (avg(pos) - avg(neg)); just avg(pos) without negatives. */
             float *q = arena_calloc(arena, dim * sizeof *q);
             for (size_t i = 0; i < n_pos; i++)
@@ -513,11 +539,11 @@ int collection_recommend(Db *db, const char *name, const CollectionRecommend *re
             sc.strategy = -1;
             sc.q = q;
         }
+        Query qr = { db, c, v, txn, &sc, f, &ex, sr, limit, &o, arena };
         HnswHit *hits;
         size_t n_hits;
-        e = run_query(db, c, v, txn, &sc, sr->offset + limit, sr->ef, sr->exact, f, &ex, arena, &hits,
-                      &n_hits);
-        if (!e) e = fill_results(c, v, txn, hits, n_hits, sr, limit, custom, &o, arena, out);
+        e = run_query(&qr, &hits, &n_hits);
+        if (!e) e = fill_results(&qr, hits, n_hits, out);
     }
     if (txn) store_read_end(txn);
     coll_read_end(db, c);

@@ -424,10 +424,15 @@ static int payload_fn(StoreTxn *txn, void *vctx)
     return err;
 }
 
-static int payload_op(Db *db, const char *name, int op, const JsonValue *arg, const char *key,
-                      const PointId *ids, size_t n, const JsonValue *filter, char *err,
-                      size_t errlen)
+/* payload_op runs one payload update: the arguments are checked, the
+ * points resolved (ids, or the filter's matches) and every change written
+ * in one transaction, or nothing. */
+static int payload_op(Db *db, const char *name, int op, const CollectionPayloadUpdate *u,
+                      char *err, size_t errlen)
 {
+    const JsonValue *arg = op == PAYLOAD_DELETE ? u->keys : u->payload;
+    const PointId *ids = u->ids;
+    size_t n = u->n_ids;
     if ((op == PAYLOAD_SET || op == PAYLOAD_OVERWRITE) && (!arg || arg->type != JSON_OBJECT))
         return err_set(err, errlen, ERR_INVAL, "payload must be a JSON object");
     if (op == PAYLOAD_DELETE && (!arg || arg->type != JSON_ARRAY))
@@ -435,7 +440,7 @@ static int payload_op(Db *db, const char *name, int op, const JsonValue *arg, co
     if (n > COLLECTION_MAX_BATCH) return ERR_TOOLARGE;
     Filter *f = NULL;
     int e = 0;
-    if (!ids && (e = coll_compile_filter(filter, &f, err, errlen))) return e;
+    if (!ids && (e = coll_compile_filter(u->filter, &f, err, errlen))) return e;
     Collection *c;
     if ((e = coll_write_begin(db, name, &c, err, errlen))) {
         filter_free(f);
@@ -448,7 +453,7 @@ static int payload_op(Db *db, const char *name, int op, const JsonValue *arg, co
         n = l.n;
     }
     if (!e) {
-        PayloadCtx x = { c, op, arg, key, ids, n, err, errlen };
+        PayloadCtx x = { c, op, arg, op == PAYLOAD_SET ? u->key : NULL, ids, n, err, errlen };
         e = store_write(db->store, payload_fn, &x);
     }
     coll_write_end(db);
@@ -457,29 +462,26 @@ static int payload_op(Db *db, const char *name, int op, const JsonValue *arg, co
     return e;
 }
 
-int collection_set_payload(Db *db, const char *name, const JsonValue *payload, const char *key,
-                           const PointId *ids, size_t n, const JsonValue *filter, char *err,
+int collection_set_payload(Db *db, const char *name, const CollectionPayloadUpdate *u, char *err,
                            size_t errlen)
 {
-    return payload_op(db, name, PAYLOAD_SET, payload, key, ids, n, filter, err, errlen);
+    return payload_op(db, name, PAYLOAD_SET, u, err, errlen);
 }
 
-int collection_overwrite_payload(Db *db, const char *name, const JsonValue *payload,
-                                 const PointId *ids, size_t n, const JsonValue *filter,
+int collection_overwrite_payload(Db *db, const char *name, const CollectionPayloadUpdate *u,
                                  char *err, size_t errlen)
 {
-    return payload_op(db, name, PAYLOAD_OVERWRITE, payload, NULL, ids, n, filter, err, errlen);
+    return payload_op(db, name, PAYLOAD_OVERWRITE, u, err, errlen);
 }
 
-int collection_delete_payload(Db *db, const char *name, const JsonValue *keys,
-                              const PointId *ids, size_t n, const JsonValue *filter, char *err,
-                              size_t errlen)
+int collection_delete_payload(Db *db, const char *name, const CollectionPayloadUpdate *u,
+                              char *err, size_t errlen)
 {
-    return payload_op(db, name, PAYLOAD_DELETE, keys, NULL, ids, n, filter, err, errlen);
+    return payload_op(db, name, PAYLOAD_DELETE, u, err, errlen);
 }
 
-int collection_clear_payload(Db *db, const char *name, const PointId *ids, size_t n,
-                             const JsonValue *filter, char *err, size_t errlen)
+int collection_clear_payload(Db *db, const char *name, const CollectionPayloadUpdate *u,
+                             char *err, size_t errlen)
 {
-    return payload_op(db, name, PAYLOAD_CLEAR, NULL, NULL, ids, n, filter, err, errlen);
+    return payload_op(db, name, PAYLOAD_CLEAR, u, err, errlen);
 }
