@@ -131,6 +131,18 @@ void coll_add_pending(Collection *c, uint32_t node);
 /* coll_graph_save writes the dirty graph records and clears the pending
  * markers, in a transaction of its own. */
 int coll_graph_save(Db *db, Collection *c);
+/*
+ * Rebuilding a graph with other parameters (collection_update):
+ * coll_graph_rebuild makes a new graph for vector v with cfg's m and
+ * ef_construct from the live nodes of the current one (in node order, so
+ * the levels repeat); coll_graph_put_all replaces every saved record of
+ * graph v by h's, inside the caller's transaction; after the commit,
+ * coll_graph_replace swaps the new graphs in (h[v] for every vector; the
+ * old ones are freed, nothing is left dirty or pending). Writer only.
+ */
+int coll_graph_rebuild(Collection *c, const CollectionConfig *cfg, int v, HnswIndex **out);
+int coll_graph_put_all(StoreTxn *txn, Collection *c, int v, HnswIndex *h);
+void coll_graph_replace(Collection *c, HnswIndex *const *h);
 /* The collection list: find (caller holds Db.lock or Db.write), and the
  * locks of a read or a write operation on a named collection. */
 Collection *coll_db_find(Db *db, const char *name);

@@ -45,6 +45,36 @@ static HnswMetric metric_of(CollectionDistance d)
     }
 }
 
+/* index_create makes an empty graph for vector v of cfg. */
+static int index_create(const CollectionConfig *cfg, int v, HnswIndex **out)
+{
+    HnswParams p;
+    hnsw_params_default(&p);
+    p.m = cfg->m;
+    p.ef_construction = cfg->ef_construct;
+    p.seed = COLLECTION_HNSW_SEED;
+    return hnsw_create((int)cfg->vectors[v].size, metric_of(cfg->vectors[v].distance), &p, out);
+}
+
+/* scratch_fit sizes the writer's links and blob scratch for c's graphs. */
+static void scratch_fit(Collection *c)
+{
+    size_t lc = 1, bc = 1;
+    for (int i = 0; i < c->config.n_vectors; i++) {
+        lc = MAX(lc, (size_t)hnsw_links_max(c->idx[i].index, HNSW_MAX_LEVEL));
+        bc = MAX(bc, hnsw_node_blob_max(c->idx[i].index));
+    }
+    if (lc != c->links_cap) {
+        free(c->links);
+        c->links = xmalloc(lc * sizeof *c->links);
+        c->links_cap = lc;
+    }
+    if (bc != c->blob_cap) {
+        free(c->blob);
+        c->blob = xmalloc(bc);
+        c->blob_cap = bc;
+    }
+}
 
 /* ---- collection objects ---- */
 
@@ -78,26 +108,15 @@ int coll_new(const char *name, uint32_t cid, const CollectionConfig *cfg, int64_
     c->created_at = created;
     rwlock_init_writer_pref(&c->lock);
     for (int i = 0; i < cfg->n_vectors; i++) {
-        HnswParams p;
-        hnsw_params_default(&p);
-        p.m = cfg->m;
-        p.ef_construction = cfg->ef_construct;
-        p.seed = COLLECTION_HNSW_SEED;
-        int err = hnsw_create((int)cfg->vectors[i].size, metric_of(cfg->vectors[i].distance), &p,
-                              &c->idx[i].index);
+        int err = index_create(cfg, i, &c->idx[i].index);
         if (err) {
             log_error("collection %s: cannot create the index of vector %d: %s", name, i,
                       err_str(err));
             coll_free(c);
             return err;
         }
-        size_t lm = (size_t)hnsw_links_max(c->idx[i].index, HNSW_MAX_LEVEL);
-        if (lm > c->links_cap) c->links_cap = lm;
-        size_t bm = hnsw_node_blob_max(c->idx[i].index);
-        if (bm > c->blob_cap) c->blob_cap = bm;
     }
-    c->links = xmalloc(c->links_cap * sizeof *c->links);
-    c->blob = xmalloc(c->blob_cap);
+    scratch_fit(c);
     size_t maxdim = 1;
     for (int i = 0; i < cfg->n_vectors; i++) maxdim = MAX(maxdim, (size_t)cfg->vectors[i].size);
     c->vec = xmalloc(maxdim * sizeof *c->vec);
@@ -266,6 +285,73 @@ void coll_add_pending(Collection *c, uint32_t node)
 {
     coll_grow_u32(&c->pending, &c->pending_cap, c->n_pending + 1);
     c->pending[c->n_pending++] = node;
+}
+
+int coll_graph_rebuild(Collection *c, const CollectionConfig *cfg, int v, HnswIndex **out)
+{
+    HnswIndex *old = c->idx[v].index, *h;
+    int err = index_create(cfg, v, &h);
+    if (err) return err;
+    hnsw_reserve(h, c->node_high ? c->node_high : 1);
+    for (uint32_t node = 0; node < c->node_high && !err; node++) {
+        if (!hnsw_contains(old, node)) continue;
+        if ((err = hnsw_get_vector(old, node, c->vec))) break;
+        err = hnsw_insert(h, node, c->vec);
+    }
+    if (err) {
+        log_error("collection %s: rebuilding graph %d failed: %s", c->name, v, err_str(err));
+        hnsw_free(h);
+        return err;
+    }
+    *out = h;
+    return 0;
+}
+
+int coll_graph_put_all(StoreTxn *txn, Collection *c, int v, HnswIndex *h)
+{
+    uint8_t key[STORE_KEY_MAX];
+    size_t pl = store_key_index(key, c->cid, (uint16_t)v);
+    int err = store_del_prefix(txn, STORE_DB_GRAPH, key, pl, NULL);
+    size_t cap = hnsw_node_blob_max(h);
+    uint8_t *blob = xmalloc(cap);
+    for (uint32_t node = 0; node < c->node_high && !err; node++) {
+        size_t len;
+        err = hnsw_node_encode(h, node, blob, cap, &len);
+        if (err == ERR_NOTFOUND) {
+            err = 0; /* never inserted: nothing to save */
+            continue;
+        }
+        size_t kl = store_key_node(key, c->cid, (uint16_t)v, node);
+        if (!err) err = store_put(txn, STORE_DB_GRAPH, key, kl, blob, len);
+    }
+    free(blob);
+    uint32_t entry;
+    int max_level;
+    if (!err && hnsw_entry_get(h, &entry, &max_level) == 0) {
+        uint8_t rec[COLLECTION_ENTRY_LEN];
+        store_put_le32(rec, entry);
+        store_put_le32(rec + 4, (uint32_t)max_level);
+        err = store_put(txn, STORE_DB_GRAPH, key, pl, rec, sizeof rec);
+    }
+    return err;
+}
+
+void coll_graph_replace(Collection *c, HnswIndex *const *h)
+{
+    HnswIndex *old[COLLECTION_MAX_VECTORS];
+    pthread_rwlock_wrlock(&c->lock);
+    for (int v = 0; v < c->config.n_vectors; v++) {
+        CollIndex *ix = &c->idx[v];
+        old[v] = ix->index;
+        ix->index = h[v];
+        for (size_t i = 0; i < ix->n_dirty; i++) ix->dirty_flag[ix->dirty[i]] = 0;
+        ix->n_dirty = 0;
+        ix->wipe = 0;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    for (int v = 0; v < c->config.n_vectors; v++) hnsw_free(old[v]);
+    c->n_pending = 0;
+    scratch_fit(c);
 }
 
 /* One collection as loaded, before its replay. */

@@ -245,68 +245,6 @@ void coll_result_init(Collection *c, CollectionResult *out, Arena *arena, size_t
     out->points = arena_calloc(arena, (cap ? cap : 1) * sizeof *out->points);
 }
 
-void collection_write_point(JsonWriter *w, const CollectionResult *r, size_t i, int with_score)
-{
-    const CollectionPoint *p = &r->points[i];
-    jw_object_begin(w);
-    jw_key(w, "id");
-    point_id_write(w, &p->id);
-    jw_key(w, "version");
-    jw_int(w, 0);
-    if (with_score) {
-        jw_key(w, "score");
-        jw_float(w, p->score);
-    }
-    jw_key(w, "payload");
-    if (p->payload) jw_raw(w, p->payload, p->payload_len);
-    else jw_null(w);
-    jw_key(w, "vector");
-    if (!p->vectors) {
-        jw_null(w);
-    } else if (r->config.unnamed) {
-        if (p->vectors[0]) jw_floats(w, p->vectors[0], r->config.vectors[0].size);
-        else jw_null(w);
-    } else {
-        jw_object_begin(w);
-        for (int v = 0; v < r->config.n_vectors; v++) {
-            if (!p->vectors[v]) continue;
-            jw_key(w, r->config.vectors[v].name);
-            jw_floats(w, p->vectors[v], r->config.vectors[v].size);
-        }
-        jw_object_end(w);
-    }
-    jw_object_end(w);
-}
-
-int collection_selector_from_json(const JsonValue *v, int dflt, Arena *arena,
-                                  CollectionSelector *out, char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    out->mode = dflt;
-    if (!v || v->type == JSON_NULL) return 0;
-    if (v->type == JSON_BOOL) {
-        out->mode = v->u.boolean ? COLLECTION_SEL_ALL : COLLECTION_SEL_NONE;
-        return 0;
-    }
-    const JsonValue *list = v;
-    out->mode = COLLECTION_SEL_INCLUDE;
-    if (v->type == JSON_OBJECT) {
-        if ((list = json_get(v, "include"))) out->mode = COLLECTION_SEL_INCLUDE;
-        else if ((list = json_get(v, "exclude"))) out->mode = COLLECTION_SEL_EXCLUDE;
-    }
-    if (!list || list->type != JSON_ARRAY)
-        return err_set(err, errlen, ERR_INVAL,
-                       "expected true, false, a list of names, or {\"include\"|\"exclude\": [...]}");
-    const char **keys = arena_alloc(arena, (list->len + 1) * sizeof *keys);
-    for (uint32_t i = 0; i < list->len; i++) {
-        keys[i] = json_as_str(&list->u.items[i]);
-        if (!keys[i]) return err_set(err, errlen, ERR_INVAL, "expected a list of strings");
-    }
-    out->keys = keys;
-    out->n_keys = list->len;
-    return 0;
-}
-
 /* ---- get, scroll, count ---- */
 
 int collection_get(Db *db, const char *name, const PointId *ids, size_t n,
