@@ -235,48 +235,6 @@ TEST(test_create_list_delete)
     ASSERT_EQ_INT(collection_delete(g_db, "tmp"), ERR_NOTFOUND);
 }
 
-TEST(test_config_json)
-{
-    Arena a;
-    arena_init(&a, 0);
-    CollectionConfig c;
-    char err[256];
-    ASSERT_OK(collection_config_from_json(
-        parse(&a, "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},\"hnsw_config\":{\"m\":8}}"), &c,
-        err, sizeof err));
-    ASSERT_EQ_INT(c.unnamed, 1);
-    ASSERT_EQ_INT(c.vectors[0].size, 4);
-    ASSERT_EQ_INT(c.vectors[0].distance, COLLECTION_DOT);
-    ASSERT_EQ_INT(c.m, 8);
-    ASSERT_OK(collection_config_from_json(
-        parse(&a, "{\"vectors\":{\"image\":{\"size\":512,\"distance\":\"Cosine\"},"
-                  "\"text\":{\"size\":512,\"distance\":\"Euclid\"}}}"),
-        &c, err, sizeof err));
-    ASSERT_EQ_INT(c.unnamed, 0);
-    ASSERT_EQ_INT(c.n_vectors, 2);
-    ASSERT_STR_EQ(c.vectors[1].name, "text");
-    ASSERT_EQ_INT(c.vectors[1].distance, COLLECTION_EUCLID);
-    ASSERT_EQ_INT(collection_config_from_json(
-                      parse(&a, "{\"vectors\":{\"size\":4,\"distance\":\"Manhattan\"}}"), &c, err,
-                      sizeof err),
-                  ERR_INVAL);
-    ASSERT_EQ_INT(collection_config_from_json(parse(&a, "{\"vectors\":{\"size\":-1,\"distance\":\"Dot\"}}"),
-                                              &c, err, sizeof err),
-                  ERR_INVAL);
-    Buf b;
-    buf_init(&b);
-    JsonWriter w;
-    jw_init(&w, &b);
-    ASSERT_OK(collection_config_from_json(parse(&a, "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"}}"),
-                                          &c, err, sizeof err));
-    c.m = 16;
-    c.ef_construct = 100;
-    collection_config_write(&w, &c);
-    ASSERT_STR_EQ(b.data, "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},\"hnsw_config\":{\"m\":16,\"ef_construct\":100}}");
-    buf_free(&b);
-    arena_free(&a);
-}
-
 TEST(test_get_roundtrip)
 {
     Arena a;
@@ -307,26 +265,6 @@ TEST(test_get_roundtrip)
     ASSERT_OK(collection_get(g_db, "main", ids, 1, &exc, &none, &a, &r));
     ASSERT_TRUE(strstr(r.points[0].payload, "color") == NULL);
     ASSERT_TRUE(strstr(r.points[0].payload, "\"cat\":5") != NULL);
-    /* The Qdrant shape. */
-    Buf b;
-    buf_init(&b);
-    JsonWriter w;
-    jw_init(&w, &b);
-    ASSERT_OK(collection_get(g_db, "main", ids, 1, &inc, &none, &a, &r));
-    collection_write_point(&w, &r, 0, 0);
-    ASSERT_STR_EQ(b.data, "{\"id\":5,\"version\":0,\"payload\":{\"color\":\"blue\"},\"vector\":null}");
-    buf_free(&b);
-    /* Selector parsing. */
-    CollectionSelector s;
-    char err[128];
-    ASSERT_OK(collection_selector_from_json(parse(&a, "[\"a\",\"b\"]"), 0, &a, &s, err, sizeof err));
-    ASSERT_EQ_INT(s.mode, COLLECTION_SEL_INCLUDE);
-    ASSERT_EQ_INT(s.n_keys, 2);
-    ASSERT_OK(collection_selector_from_json(parse(&a, "{\"exclude\":[\"a\"]}"), 0, &a, &s, err, sizeof err));
-    ASSERT_EQ_INT(s.mode, COLLECTION_SEL_EXCLUDE);
-    ASSERT_OK(collection_selector_from_json(parse(&a, "true"), 0, &a, &s, err, sizeof err));
-    ASSERT_EQ_INT(s.mode, COLLECTION_SEL_ALL);
-    ASSERT_EQ_INT(collection_selector_from_json(parse(&a, "[1]"), 0, &a, &s, err, sizeof err), ERR_INVAL);
     arena_free(&a);
 }
 
@@ -533,9 +471,8 @@ TEST(test_bad_input_changes_nothing)
     ASSERT_EQ_INT(collection_search(g_db, "main", &s, &a, &r, err, sizeof err), ERR_INVAL);
     /* Payload update naming a missing point: nothing changes. */
     PointId pid[2] = { point_id_num(1), point_id_num(777777) };
-    ASSERT_EQ_INT(collection_set_payload(g_db, "main", parse(&a, "{\"cat\":100}"), NULL, pid, 2,
-                                         NULL, err, sizeof err),
-                  ERR_NOTFOUND);
+    CollectionPayloadUpdate pu = { .ids = pid, .n_ids = 2, .payload = parse(&a, "{\"cat\":100}") };
+    ASSERT_EQ_INT(collection_set_payload(g_db, "main", &pu, err, sizeof err), ERR_NOTFOUND);
     ASSERT_EQ_U64(count_of(g_db, "main", parse(&a, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":100}}]}")), 0);
 
     ASSERT_EQ_U64(count_of(g_db, "main", NULL), before);
@@ -734,8 +671,9 @@ TEST(test_payload_updates)
     PointId ids[2] = { point_id_num(100), point_id_num(101) };
     CollectionSelector all = { COLLECTION_SEL_ALL, NULL, 0 }, none = { 0, NULL, 0 };
     CollectionResult r;
-    ASSERT_OK(collection_set_payload(g_db, "main", parse(&a, "{\"cat\":42,\"new\":true}"), NULL, ids,
-                                     2, NULL, err, sizeof err));
+    CollectionPayloadUpdate u = { .ids = ids, .n_ids = 2,
+                                  .payload = parse(&a, "{\"cat\":42,\"new\":true}") };
+    ASSERT_OK(collection_set_payload(g_db, "main", &u, err, sizeof err));
     ASSERT_OK(collection_get(g_db, "main", ids, 2, &all, &none, &a, &r));
     const JsonValue *p = parse(&a, r.points[0].payload);
     int64_t x;
@@ -743,17 +681,19 @@ TEST(test_payload_updates)
     ASSERT_EQ_INT(x, 42);
     ASSERT_STR_EQ(json_as_str(json_get(p, "name")), "p100"); /* merged, not replaced */
     /* By filter. */
-    ASSERT_OK(collection_delete_payload(g_db, "main", parse(&a, "[\"new\",\"tags\"]"), NULL, 0,
-                                        parse(&a, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":42}}]}"),
-                                        err, sizeof err));
+    u = (CollectionPayloadUpdate){
+        .filter = parse(&a, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":42}}]}"),
+        .keys = parse(&a, "[\"new\",\"tags\"]") };
+    ASSERT_OK(collection_delete_payload(g_db, "main", &u, err, sizeof err));
     ASSERT_OK(collection_get(g_db, "main", ids, 1, &all, &none, &a, &r));
     ASSERT_TRUE(strstr(r.points[0].payload, "new") == NULL);
     ASSERT_TRUE(strstr(r.points[0].payload, "tags") == NULL);
-    ASSERT_OK(collection_overwrite_payload(g_db, "main", parse(&a, "{\"only\":1}"), ids, 1, NULL, err,
-                                           sizeof err));
+    u = (CollectionPayloadUpdate){ .ids = ids, .n_ids = 1, .payload = parse(&a, "{\"only\":1}") };
+    ASSERT_OK(collection_overwrite_payload(g_db, "main", &u, err, sizeof err));
     ASSERT_OK(collection_get(g_db, "main", ids, 1, &all, &none, &a, &r));
     ASSERT_STR_EQ(r.points[0].payload, "{\"only\":1}");
-    ASSERT_OK(collection_clear_payload(g_db, "main", ids, 2, NULL, err, sizeof err));
+    u = (CollectionPayloadUpdate){ .ids = ids, .n_ids = 2 };
+    ASSERT_OK(collection_clear_payload(g_db, "main", &u, err, sizeof err));
     ASSERT_OK(collection_get(g_db, "main", ids, 2, &all, &none, &a, &r));
     ASSERT_STR_EQ(r.points[0].payload, "{}");
     ASSERT_STR_EQ(r.points[1].payload, "{}");
@@ -861,19 +801,13 @@ TEST(test_named_vectors_and_euclid)
     /* Unnamed query against a named collection is an error. */
     s.using = NULL;
     ASSERT_EQ_INT(collection_search(g_db, "named", &s, &a, &r, err, sizeof err), ERR_INVAL);
-    /* with_vectors by name, and the Qdrant shape of named vectors. */
+    /* with_vectors by name. */
     const char *names[] = { "text" };
     CollectionSelector wv = { COLLECTION_SEL_INCLUDE, names, 1 }, none = { 0, NULL, 0 };
     PointId id2 = point_id_num(2);
     ASSERT_OK(collection_get(g_db, "named", &id2, 1, &none, &wv, &a, &r));
     ASSERT_TRUE(r.points[0].vectors[0] == NULL && r.points[0].vectors[1] != NULL);
-    Buf b;
-    buf_init(&b);
-    JsonWriter w;
-    jw_init(&w, &b);
-    collection_write_point(&w, &r, 0, 0);
-    ASSERT_TRUE(strstr(b.data, "\"vector\":{\"text\":[") != NULL);
-    buf_free(&b);
+    for (int d = 0; d < 8; d++) ASSERT_TRUE(r.points[0].vectors[1][d] == text[2][d]);
     arena_free(&a);
     ASSERT_OK(collection_delete(g_db, "named"));
 }
@@ -951,7 +885,6 @@ int main(void)
         return 1;
     }
     RUN(test_create_list_delete);
-    RUN(test_config_json);
     RUN(test_get_roundtrip);
     RUN(test_exact_search_matches_reference);
     RUN(test_hnsw_recall);

@@ -8,7 +8,12 @@
  *     everything;
  *   - an unknown format version or magic is refused with ERR_FORMAT;
  *   - lost or damaged graph records are rebuilt from the stored vectors
- *     on open, so searches still find every point.
+ *     on open, so searches still find every point;
+ *   - a config record in the first (JSON) encoding, as directories written
+ *     before the engine's own record hold it, opens unchanged; the engine
+ *     record's bytes are the ones docs/storage.md describes;
+ *   - collection_update persists options, and a new m / ef_construct
+ *     rebuilds the graphs exactly as a collection created with them.
  */
 #include <ftw.h>
 #include <stdlib.h>
@@ -74,9 +79,9 @@ static void make_data(void)
     }
 }
 
-static int create_named(Db *db, const char *name)
+static int create_named_with(Db *db, const char *name, int m, int ef)
 {
-    CollectionConfig cfg = { .n_vectors = 2, .m = 8, .ef_construct = 64 };
+    CollectionConfig cfg = { .n_vectors = 2, .m = m, .ef_construct = ef };
     snprintf(cfg.vectors[0].name, sizeof cfg.vectors[0].name, "image");
     cfg.vectors[0].size = DIM;
     cfg.vectors[0].distance = COLLECTION_COSINE;
@@ -86,6 +91,8 @@ static int create_named(Db *db, const char *name)
     char err[256];
     return collection_create(db, name, &cfg, err, sizeof err);
 }
+
+static int create_named(Db *db, const char *name) { return create_named_with(db, name, 8, 64); }
 
 /* upsert points [from, to); every third point lacks a text vector. gen
  * shifts the vectors so an update really moves the point. */
@@ -387,6 +394,201 @@ TEST(test_lost_graph_is_rebuilt)
     }
 }
 
+/* A config record put back by hand through the store API. */
+typedef struct {
+    const char *name;
+    uint32_t cid;
+    const char *body; /* the record after the cid */
+    size_t len;
+} RecCtx;
+
+static int put_rec_fn(StoreTxn *txn, void *vctx)
+{
+    RecCtx *r = vctx;
+    uint8_t head[4];
+    store_put_le32(head, r->cid);
+    return store_put2(txn, STORE_DB_COLLECTIONS, r->name, strlen(r->name), head, 4, r->body,
+                      r->len);
+}
+
+static int get_rec(const char *dir, const char *name, uint8_t *out, size_t cap, size_t *len)
+{
+    Store *s;
+    StoreTxn *txn;
+    Slice v;
+    int err = store_open(dir, NULL, &s);
+    if (err) return err;
+    if (!(err = store_read_begin(s, &txn))) {
+        err = store_get(txn, STORE_DB_COLLECTIONS, name, strlen(name), &v);
+        if (!err && v.len > cap) err = ERR_TOOLARGE;
+        if (!err) memcpy(out, v.ptr, v.len);
+        if (!err) *len = v.len;
+        store_read_end(txn);
+    }
+    store_close(s);
+    return err;
+}
+
+TEST(test_legacy_json_config_record)
+{
+    char dir[256];
+    make_tmpdir(dir, sizeof dir, "legacy");
+    Db *db;
+    ASSERT_OK(collection_db_open(dir, NULL, &db));
+    ASSERT_OK(create_named(db, "L")); /* cid 1 */
+    char err[256];
+    CollectionConfig u = { .n_vectors = 1, .unnamed = 1, .m = 16, .ef_construct = 100 };
+    u.vectors[0].size = DIM;
+    u.vectors[0].distance = COLLECTION_DOT;
+    ASSERT_OK(collection_create(db, "U", &u, err, sizeof err)); /* cid 2 */
+    ASSERT_OK(upsert_range(db, "L", 0, 300, 0));
+    ASSERT_OK(take(db, "L", &s1));
+    collection_db_close(db);
+
+    /* The records exactly as the JSON-era writer produced them. */
+    static const char named[] =
+        "{\"vectors\":{\"image\":{\"size\":32,\"distance\":\"Cosine\"},"
+        "\"text\":{\"size\":8,\"distance\":\"Euclid\"}},"
+        "\"hnsw_config\":{\"m\":8,\"ef_construct\":64},\"created_at\":1732300000}";
+    static const char unnamed[] = "{\"vectors\":{\"size\":32,\"distance\":\"Dot\"},"
+                                  "\"hnsw_config\":{\"m\":16,\"ef_construct\":100},"
+                                  "\"created_at\":5}";
+    Store *s;
+    ASSERT_OK(store_open(dir, NULL, &s));
+    RecCtx r1 = { "L", 1, named, sizeof named - 1 }, r2 = { "U", 2, unnamed, sizeof unnamed - 1 };
+    ASSERT_OK(store_write(s, put_rec_fn, &r1));
+    ASSERT_OK(store_write(s, put_rec_fn, &r2));
+    store_close(s);
+
+    ASSERT_OK(collection_db_open(dir, NULL, &db));
+    CollectionInfo info;
+    ASSERT_OK(collection_info(db, "L", &info));
+    ASSERT_EQ_INT(info.config.n_vectors, 2);
+    ASSERT_EQ_INT(info.config.unnamed, 0);
+    ASSERT_STR_EQ(info.config.vectors[0].name, "image");
+    ASSERT_EQ_INT(info.config.vectors[0].size, 32);
+    ASSERT_EQ_INT(info.config.vectors[0].distance, COLLECTION_COSINE);
+    ASSERT_STR_EQ(info.config.vectors[1].name, "text");
+    ASSERT_EQ_INT(info.config.vectors[1].size, 8);
+    ASSERT_EQ_INT(info.config.vectors[1].distance, COLLECTION_EUCLID);
+    ASSERT_EQ_INT(info.config.m, 8);
+    ASSERT_EQ_INT(info.config.ef_construct, 64);
+    ASSERT_STR_EQ(info.config.options, "");
+    ASSERT_EQ_INT(info.created_at, 1732300000);
+    ASSERT_EQ_U64(info.points_count, 300);
+    ASSERT_OK(take(db, "L", &s2));
+    ASSERT_TRUE(same(&s1, &s2));
+    ASSERT_OK(collection_info(db, "U", &info));
+    ASSERT_EQ_INT(info.config.unnamed, 1);
+    ASSERT_EQ_INT(info.config.vectors[0].size, 32);
+    ASSERT_EQ_INT(info.config.vectors[0].distance, COLLECTION_DOT);
+    ASSERT_EQ_INT(info.config.m, 16);
+    ASSERT_EQ_INT(info.config.ef_construct, 100);
+    ASSERT_EQ_INT(info.created_at, 5);
+
+    /* An update rewrites the record in the engine's encoding; its bytes
+     * are docs/storage.md's layout, field by field. */
+    CollectionUpdate up = { .options = "{\"wal\":1}" };
+    ASSERT_OK(collection_update(db, "U", &up, err, sizeof err));
+    collection_db_close(db);
+    uint8_t rec[512];
+    size_t len = 0;
+    ASSERT_OK(get_rec(dir, "U", rec, sizeof rec, &len));
+    static const uint8_t want[] = {
+        2, 0, 0, 0,                   /* cid */
+        1,                            /* engine record, layout 1 */
+        5, 0, 0, 0, 0, 0, 0, 0,       /* created_at */
+        16, 0, 0, 0, 100, 0, 0, 0,    /* m, ef_construct */
+        1, 1,                         /* unnamed, n_vectors */
+        32, 0, 0, 0, COLLECTION_DOT, 0, /* size, distance, name length */
+        9, 0, 0, 0,                   /* options length, then the text */
+        '{', '"', 'w', 'a', 'l', '"', ':', '1', '}',
+    };
+    ASSERT_EQ_INT(len, sizeof want);
+    ASSERT_TRUE(memcmp(rec, want, sizeof want) == 0);
+    ASSERT_OK(collection_db_open(dir, NULL, &db));
+    ASSERT_OK(collection_info(db, "U", &info));
+    ASSERT_STR_EQ(info.config.options, "{\"wal\":1}");
+    ASSERT_EQ_INT(info.created_at, 5);
+    ASSERT_EQ_INT(info.config.m, 16);
+    collection_db_close(db);
+    rm_rf(dir);
+}
+
+TEST(test_update_options_and_hnsw)
+{
+    char dir[256];
+    make_tmpdir(dir, sizeof dir, "update");
+    Db *db;
+    char err[256];
+    ASSERT_OK(collection_db_open(dir, NULL, &db));
+    ASSERT_OK(create_named(db, "p"));
+    ASSERT_OK(upsert_range(db, "p", 0, 600, 0));
+    /* The reference: the same points in a collection created with m 12
+     * and ef_construct 40 (same node order, same level draws). */
+    ASSERT_OK(create_named_with(db, "ref", 12, 40));
+    ASSERT_OK(upsert_range(db, "ref", 0, 600, 0));
+    uint64_t d_before, d_after, d_ref, t_after, t_ref;
+    ASSERT_OK(collection_graph_digest(db, "p", "image", &d_before));
+    ASSERT_OK(collection_graph_digest(db, "ref", "image", &d_ref));
+    ASSERT_OK(collection_graph_digest(db, "ref", "text", &t_ref));
+    ASSERT_TRUE(d_before != d_ref);
+
+    /* Options alone: persisted, the graphs untouched. */
+    const char *opts = "{\"optimizers_config\":{\"indexing_threshold\":0},\"on_disk_payload\":true}";
+    CollectionUpdate up = { .options = opts };
+    ASSERT_OK(collection_update(db, "p", &up, err, sizeof err));
+    CollectionInfo info;
+    ASSERT_OK(collection_info(db, "p", &info));
+    ASSERT_STR_EQ(info.config.options, opts);
+    ASSERT_EQ_INT(info.config.m, 8);
+    ASSERT_OK(collection_graph_digest(db, "p", "image", &d_after));
+    ASSERT_EQ_U64(d_after, d_before);
+
+    /* Bad updates change nothing. */
+    CollectionUpdate bad = { .m = 1 };
+    ASSERT_EQ_INT(collection_update(db, "p", &bad, err, sizeof err), ERR_INVAL);
+    bad = (CollectionUpdate){ .ef_construct = COLLECTION_MAX_EF_CONSTRUCT + 1 };
+    ASSERT_EQ_INT(collection_update(db, "p", &bad, err, sizeof err), ERR_INVAL);
+    static char big[COLLECTION_MAX_OPTIONS + 1];
+    memset(big, 'x', COLLECTION_MAX_OPTIONS);
+    bad = (CollectionUpdate){ .options = big };
+    ASSERT_EQ_INT(collection_update(db, "p", &bad, err, sizeof err), ERR_INVAL);
+    ASSERT_EQ_INT(collection_update(db, "nosuch", &up, err, sizeof err), ERR_NOTFOUND);
+    ASSERT_OK(collection_info(db, "p", &info));
+    ASSERT_STR_EQ(info.config.options, opts);
+    ASSERT_EQ_INT(info.config.m, 8);
+    ASSERT_EQ_INT(info.config.ef_construct, 64);
+
+    /* New HNSW parameters: the graphs are rebuilt as if created so. */
+    up = (CollectionUpdate){ .m = 12, .ef_construct = 40 };
+    ASSERT_OK(collection_update(db, "p", &up, err, sizeof err));
+    ASSERT_OK(collection_info(db, "p", &info));
+    ASSERT_EQ_INT(info.config.m, 12);
+    ASSERT_EQ_INT(info.config.ef_construct, 40);
+    ASSERT_STR_EQ(info.config.options, opts); /* kept */
+    ASSERT_OK(collection_graph_digest(db, "p", "image", &d_after));
+    ASSERT_OK(collection_graph_digest(db, "p", "text", &t_after));
+    ASSERT_EQ_U64(d_after, d_ref);
+    ASSERT_EQ_U64(t_after, t_ref);
+    ASSERT_GE(self_found(db, "p", 0, 600), 594);
+    /* Later inserts use them too, and everything survives a reopen. */
+    ASSERT_OK(upsert_range(db, "p", 600, 700, 0));
+    ASSERT_OK(upsert_range(db, "ref", 600, 700, 0));
+    ASSERT_OK(take(db, "p", &s1));
+    ASSERT_OK(take(db, "ref", &s2));
+    ASSERT_TRUE(same(&s1, &s2));
+    collection_db_close(db);
+    ASSERT_OK(collection_db_open(dir, NULL, &db));
+    ASSERT_OK(take(db, "p", &s2));
+    ASSERT_TRUE(same(&s1, &s2));
+    ASSERT_OK(collection_info(db, "p", &info));
+    ASSERT_EQ_INT(info.config.m, 12);
+    ASSERT_STR_EQ(info.config.options, opts);
+    collection_db_close(db);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     log_set_level(LOG_WARN);
@@ -395,5 +597,7 @@ int main(void)
     RUN(test_map_grows);
     RUN(test_meta_record_refuses_unknown);
     RUN(test_lost_graph_is_rebuilt);
+    RUN(test_legacy_json_config_record);
+    RUN(test_update_options_and_hnsw);
     return harness_report(__FILE__);
 }

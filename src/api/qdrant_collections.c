@@ -48,8 +48,7 @@ static int parse_distance(ApiJob *j, const JsonValue *v, const char *field,
     if (s && !strcmp(s, "Cosine")) *out = COLLECTION_COSINE;
     else if (s && !strcmp(s, "Dot")) *out = COLLECTION_DOT;
     else if (s && !strcmp(s, "Euclid")) *out = COLLECTION_EUCLID;
-    else if (s && !strcmp(s, "Manhattan"))
-        return api_fail(j, QERR_UNSUPPORTED, "the Manhattan distance is not served; use Cosine, Dot or Euclid");
+    else if (s && !strcmp(s, "Manhattan")) *out = COLLECTION_MANHATTAN;
     else
         return api_fail(j, QERR_FORMAT,
                         "unknown variant `%s`, expected one of `Cosine`, `Euclid`, `Dot`, `Manhattan` at `%s`",
@@ -234,7 +233,7 @@ static void write_vector_params(JsonWriter *w, const CollectionVectorParams *p)
     jw_key(w, "size");
     jw_uint(w, p->size);
     jw_key(w, "distance");
-    jw_string(w, collection_distance_name(p->distance));
+    jw_string(w, qdrant_distance_name(p->distance));
     jw_object_end(w);
 }
 

@@ -258,7 +258,7 @@ static void run_groups(ApiJob *j, const QueryReq *q, const GroupReq *g)
             size_t f = r;
             while (f < res.n && !point_id_equal(&res.points[f].id, want_id)) f++;
             if (f == res.n) continue;
-            api_write_point(w, &res, f, 1);
+            qdrant_write_point(w, &res, f, 1);
             r = f + 1;
         }
         jw_array_end(w);
@@ -266,7 +266,7 @@ static void run_groups(ApiJob *j, const QueryReq *q, const GroupReq *g)
         write_key(w, &groups[i].key);
         if (lookups) {
             jw_key(w, "lookup");
-            if (lookups[i].n) api_write_point(w, &lookups[i], 0, 0);
+            if (lookups[i].n) qdrant_write_point(w, &lookups[i], 0, 0);
             else jw_null(w);
         }
         jw_object_end(w);

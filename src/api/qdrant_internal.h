@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/qdrant_convert.h"
 #include "base/arena.h"
 #include "base/json.h"
 #include "index/pointid.h"
@@ -209,9 +210,6 @@ int api_parse_recommend_input(ApiJob *j, const JsonValue *obj, CollectionRecomme
 
 /* The value of an engine selector for with_payload / with_vector. */
 int api_selector(ApiJob *j, const JsonValue *v, int dflt, CollectionSelector *out);
-/* api_write_point writes one point as Qdrant's Record or (with_score)
- * ScoredPoint; api_write_points writes a list of them. */
-void api_write_point(JsonWriter *w, const CollectionResult *r, size_t i, int with_score);
-void api_write_points(JsonWriter *w, const CollectionResult *r, int with_score);
+
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/qdrant_convert.h"
 #include "api/qdrant_internal.h"
 #include "base/err.h"
 #include "base/util.h"
@@ -21,65 +22,9 @@
 int api_selector(ApiJob *j, const JsonValue *v, int dflt, CollectionSelector *out)
 {
     char err[256];
-    if (collection_selector_from_json(v, dflt, api_arena(j), out, err, sizeof err))
+    if (qdrant_selector_from_json(v, dflt, api_arena(j), out, err, sizeof err))
         return api_fail(j, QERR_FORMAT, "%s", err);
     return 0;
-}
-
-static void write_vectors(JsonWriter *w, const CollectionResult *r, const CollectionPoint *p)
-{
-    if (r->config.unnamed) {
-        if (p->vectors[0]) jw_floats(w, p->vectors[0], r->config.vectors[0].size);
-        else jw_null(w);
-        return;
-    }
-    jw_object_begin(w);
-    for (int v = 0; v < r->config.n_vectors; v++) {
-        if (!p->vectors[v]) continue;
-        jw_key(w, r->config.vectors[v].name);
-        jw_floats(w, p->vectors[v], r->config.vectors[v].size);
-    }
-    jw_object_end(w);
-}
-
-/* api_write_point writes point i as Qdrant's Record ({id, payload,
- * vector}) or, with a score, ScoredPoint ({id, version, score, payload,
- * vector}). */
-void api_write_point(JsonWriter *w, const CollectionResult *r, size_t i, int with_score)
-{
-    const CollectionPoint *p = &r->points[i];
-    jw_object_begin(w);
-    jw_key(w, "id");
-    point_id_write(w, &p->id);
-    if (with_score) {
-        jw_key(w, "version");
-        jw_uint(w, 0);
-        jw_key(w, "score");
-        jw_float(w, p->score);
-    }
-    /* Qdrant omits what was not asked for (skip_serializing_if). */
-    if (p->payload) {
-        jw_key(w, "payload");
-        jw_raw(w, p->payload, p->payload_len);
-    }
-    if (p->vectors) {
-        jw_key(w, "vector");
-        write_vectors(w, r, p);
-    }
-    if (r->order_values) {
-        jw_key(w, "order_value");
-        double ov = r->order_values[i];
-        if (ov == (double)(int64_t)ov && fabs(ov) < 9.007199254740992e15) jw_int(w, (int64_t)ov);
-        else jw_double(w, ov);
-    }
-    jw_object_end(w);
-}
-
-void api_write_points(JsonWriter *w, const CollectionResult *r, int with_score)
-{
-    jw_array_begin(w);
-    for (size_t i = 0; i < r->n; i++) api_write_point(w, r, i, with_score);
-    jw_array_end(w);
 }
 
 /* ---- the upsert body ---- */
@@ -345,22 +290,15 @@ static void payload_run(ApiJob *j)
     const char *name = j->collection;
     char err[512] = "";
     int rc;
-    const PointId *ids = st->sel.ids;
-    size_t n = st->sel.n;
-    const JsonValue *f = st->sel.filter;
+    CollectionPayloadUpdate u = {
+        .ids = st->sel.ids, .n_ids = st->sel.n, .filter = st->sel.filter,
+        .payload = st->arg, .key = st->key, .keys = st->arg,
+    };
     switch (st->op) {
-    case PAYLOAD_SET:
-        rc = collection_set_payload(db, name, st->arg, st->key, ids, n, f, err, sizeof err);
-        break;
-    case PAYLOAD_OVERWRITE:
-        rc = collection_overwrite_payload(db, name, st->arg, ids, n, f, err, sizeof err);
-        break;
-    case PAYLOAD_DELETE:
-        rc = collection_delete_payload(db, name, st->arg, ids, n, f, err, sizeof err);
-        break;
-    default:
-        rc = collection_clear_payload(db, name, ids, n, f, err, sizeof err);
-        break;
+    case PAYLOAD_SET: rc = collection_set_payload(db, name, &u, err, sizeof err); break;
+    case PAYLOAD_OVERWRITE: rc = collection_overwrite_payload(db, name, &u, err, sizeof err); break;
+    case PAYLOAD_DELETE: rc = collection_delete_payload(db, name, &u, err, sizeof err); break;
+    default: rc = collection_clear_payload(db, name, &u, err, sizeof err); break;
     }
     if (rc) return (void)api_fail_collection(j, rc, err);
     api_result_update(j, next_operation_id());
@@ -392,7 +330,7 @@ static void retrieve(ApiJob *j)
     CollectionResult r;
     int rc = collection_get(j->api->db, j->collection, ids, n, &wp, &wv, api_arena(j), &r);
     if (rc) return (void)api_fail_collection(j, rc, NULL);
-    api_write_points(api_result(j), &r, 0);
+    qdrant_write_points(api_result(j), &r, 0);
 }
 
 static void get_point(ApiJob *j)
@@ -411,7 +349,7 @@ static void get_point(ApiJob *j)
         return (void)api_fail(j, QERR_NOT_FOUND, "Point with id %s does not exists!",
                               point_id_format(&id, buf));
     }
-    api_write_point(api_result(j), &r, 0, 0);
+    qdrant_write_point(api_result(j), &r, 0, 0);
 }
 
 const ApiRoute qdrant_point_routes[] = {

@@ -860,7 +860,7 @@ static void write_response(JsonWriter *w, const CollectionResult *r)
 {
     jw_object_begin(w);
     jw_key(w, "points");
-    api_write_points(w, r, 1);
+    qdrant_write_points(w, r, 1);
     jw_object_end(w);
 }
 

@@ -160,7 +160,7 @@ static void search(ApiJob *j)
     SearchReq r;
     CollectionResult out;
     if (parse_search(j, j->body, &r) || run_search(j, &r, &out)) return;
-    api_write_points(api_result(j), &out, 1);
+    qdrant_write_points(api_result(j), &out, 1);
 }
 
 /* parse_batch_list returns the "searches" array of a batch body. */
@@ -192,7 +192,7 @@ static void search_batch(ApiJob *j)
     }
     JsonWriter *w = api_result(j);
     jw_array_begin(w);
-    for (uint32_t i = 0; i < arr->len; i++) api_write_points(w, &res[i], 1);
+    for (uint32_t i = 0; i < arr->len; i++) qdrant_write_points(w, &res[i], 1);
     jw_array_end(w);
 }
 
@@ -290,7 +290,7 @@ static void recommend(ApiJob *j)
     CollectionRecommend r;
     CollectionResult out;
     if (parse_recommend(j, j->body, &r) || run_recommend(j, &r, &out)) return;
-    api_write_points(api_result(j), &out, 1);
+    qdrant_write_points(api_result(j), &out, 1);
 }
 
 static void recommend_batch(ApiJob *j)
@@ -305,7 +305,7 @@ static void recommend_batch(ApiJob *j)
     }
     JsonWriter *w = api_result(j);
     jw_array_begin(w);
-    for (uint32_t i = 0; i < arr->len; i++) api_write_points(w, &res[i], 1);
+    for (uint32_t i = 0; i < arr->len; i++) qdrant_write_points(w, &res[i], 1);
     jw_array_end(w);
 }
 
@@ -343,7 +343,7 @@ static void scroll(ApiJob *j)
     JsonWriter *w = api_result(j);
     jw_object_begin(w);
     jw_key(w, "points");
-    api_write_points(w, &r, 0);
+    qdrant_write_points(w, &r, 0);
     jw_key(w, "next_page_offset");
     if (r.has_next) point_id_write(w, &r.next_offset);
     else jw_null(w);

@@ -21,7 +21,8 @@
  *   - Results are allocated in a caller-owned Arena: one arena_free
  *     releases a whole answer. Payloads come back as JSON text (exactly
  *     what was stored, or the selected keys of it), which a JsonWriter
- *     copies with jw_raw; collection_write_point writes Qdrant's shape.
+ *     copies with jw_raw. Qdrant's JSON shapes of these structs live above
+ *     the engine, in src/api/qdrant_convert.h.
  *   - Filtered search: when the filter's estimated number of matching
  *     points is below COLLECTION_FULL_SCAN_THRESHOLD, the matching points
  *     are found by a scan and scored exactly (selective filters would
@@ -52,6 +53,7 @@
 #define COLLECTION_MAX_DIM HNSW_MAX_DIM
 #define COLLECTION_MAX_LIMIT 100000    /* results per search / scroll page */
 #define COLLECTION_MAX_BATCH 100000    /* points per upsert / delete batch */
+#define COLLECTION_MAX_OPTIONS 4096    /* bytes of CollectionConfig.options, with its NUL */
 /* Filtered searches whose estimated matches are below this many points are
  * answered by an exact scan (Qdrant's full_scan_threshold, in points). */
 #define COLLECTION_FULL_SCAN_THRESHOLD 5000
@@ -69,6 +71,7 @@ typedef enum {
     COLLECTION_COSINE = 0,
     COLLECTION_DOT = 1,
     COLLECTION_EUCLID = 2,
+    COLLECTION_MANHATTAN = 3, /* L1 distance; like Euclid, smaller is closer */
 } CollectionDistance;
 
 typedef struct {
@@ -83,6 +86,11 @@ typedef struct {
     CollectionVectorParams vectors[COLLECTION_MAX_VECTORS];
     int m;            /* 0 in a create request: the default */
     int ef_construct; /* 0 in a create request: the default */
+    /* Opaque text the engine persists and returns untouched ("" by
+     * default): the API layer keeps settings the engine does not interpret
+     * here (Qdrant's optimizers_config, wal_config, ... as JSON).
+     * NUL-terminated. */
+    char options[COLLECTION_MAX_OPTIONS];
 } CollectionConfig;
 
 typedef struct {
@@ -126,21 +134,6 @@ unsigned collection_db_map_grows(Db *db);
  */
 int collection_graph_digest(Db *db, const char *name, const char *using, uint64_t *out);
 
-/* ---- configuration ---- */
-
-/*
- * collection_config_from_json reads Qdrant's create-collection body:
- * "vectors": {"size": N, "distance": "Cosine"} or {"name": {...}, ...},
- * and optional "hnsw_config": {"m": M, "ef_construct": E}. Missing hnsw
- * values are 0 (defaults). ERR_INVAL with a message.
- */
-int collection_config_from_json(const JsonValue *body, CollectionConfig *out, char *err,
-                                size_t errlen);
-/* collection_config_write writes {"vectors": ..., "hnsw_config": ...}
- * with Qdrant's names ("Cosine", "Dot", "Euclid"). */
-void collection_config_write(JsonWriter *w, const CollectionConfig *c);
-const char *collection_distance_name(CollectionDistance d);
-
 /* ---- collections ---- */
 
 /* collection_create: ERR_EXISTS, or ERR_INVAL with a message for a bad
@@ -148,6 +141,24 @@ const char *collection_distance_name(CollectionDistance d);
 int collection_create(Db *db, const char *name, const CollectionConfig *config, char *err,
                       size_t errlen);
 int collection_delete(Db *db, const char *name); /* ERR_NOTFOUND */
+
+/* What collection_update changes; zero / NULL fields stay as they are. */
+typedef struct {
+    const char *options; /* replaces CollectionConfig.options; NULL: unchanged */
+    int m;               /* HNSW m; 0: unchanged */
+    int ef_construct;    /* HNSW ef_construct; 0: unchanged */
+} CollectionUpdate;
+
+/*
+ * collection_update changes a collection's options and HNSW parameters
+ * (Qdrant's PATCH /collections/{name}), persisted. A new m or
+ * ef_construct rebuilds the graphs with it from the stored vectors (reads
+ * go on meanwhile, writes wait), so every later insert and the existing
+ * points share one set of parameters. ERR_INVAL with a message for an
+ * out-of-range value or options too long, ERR_NOTFOUND.
+ */
+int collection_update(Db *db, const char *name, const CollectionUpdate *u, char *err,
+                      size_t errlen);
 int collection_info(Db *db, const char *name, CollectionInfo *out);
 /* collection_list writes the names, sorted, as an array of strings in
  * arena. */
@@ -186,15 +197,6 @@ typedef struct {
     size_t n_keys;
 } CollectionSelector;
 
-/*
- * collection_selector_from_json reads Qdrant's with_payload (true, false,
- * ["a", "b"], {"include": [...]}, {"exclude": [...]}) or with_vector(s)
- * (true, false, ["name", ...]); NULL gives dflt. Strings point into v;
- * the key array is allocated in arena.
- */
-int collection_selector_from_json(const JsonValue *v, int dflt, Arena *arena,
-                                  CollectionSelector *out, char *err, size_t errlen);
-
 typedef struct {
     PointId id;
     float score;          /* search and recommend; 0 otherwise */
@@ -212,13 +214,6 @@ typedef struct {
     int has_next;        /* scroll: there is a next page */
     PointId next_offset; /* scroll: its first id */
 } CollectionResult;
-
-/*
- * collection_write_point writes one point in Qdrant's shape:
- * {"id": ..., "version": 0, ["score": ...,] "payload": {...} | null,
- *  "vector": [...] | {"name": [...]} | null}.
- */
-void collection_write_point(JsonWriter *w, const CollectionResult *r, size_t i, int with_score);
 
 /* ---- point operations ---- */
 
@@ -239,21 +234,31 @@ int collection_delete_points(Db *db, const char *name, const PointId *ids, size_
 int collection_delete_by_filter(Db *db, const char *name, const JsonValue *filter,
                                 size_t *n_deleted, char *err, size_t errlen);
 
-/* Payload updates on the points named by ids, or (ids NULL) matched by
- * filter. set merges (payload.h's payload_set, with an optional key path);
- * overwrite replaces; delete removes key paths (an array of strings);
- * clear empties. Missing ids: ERR_NOTFOUND, nothing changed (as Qdrant). */
-int collection_set_payload(Db *db, const char *name, const JsonValue *payload, const char *key,
-                           const PointId *ids, size_t n, const JsonValue *filter, char *err,
+/*
+ * Payload updates. The points are named by ids, or (ids NULL) matched by
+ * filter. set merges payload into each point's payload (payload.h's
+ * payload_set; key: a nested key path to merge under, or NULL); overwrite
+ * replaces it by payload; delete removes the key paths in keys (an array
+ * of strings); clear empties it. Missing ids: ERR_NOTFOUND and nothing
+ * changed (as Qdrant).
+ */
+typedef struct {
+    const PointId *ids; /* NULL: the points the filter matches */
+    size_t n_ids;
+    const JsonValue *filter;  /* with ids NULL; NULL matches every point */
+    const JsonValue *payload; /* set, overwrite: an object */
+    const char *key;          /* set: nested key path, or NULL */
+    const JsonValue *keys;    /* delete: an array of key paths */
+} CollectionPayloadUpdate;
+
+int collection_set_payload(Db *db, const char *name, const CollectionPayloadUpdate *u, char *err,
                            size_t errlen);
-int collection_overwrite_payload(Db *db, const char *name, const JsonValue *payload,
-                                 const PointId *ids, size_t n, const JsonValue *filter,
+int collection_overwrite_payload(Db *db, const char *name, const CollectionPayloadUpdate *u,
                                  char *err, size_t errlen);
-int collection_delete_payload(Db *db, const char *name, const JsonValue *keys,
-                              const PointId *ids, size_t n, const JsonValue *filter, char *err,
-                              size_t errlen);
-int collection_clear_payload(Db *db, const char *name, const PointId *ids, size_t n,
-                             const JsonValue *filter, char *err, size_t errlen);
+int collection_delete_payload(Db *db, const char *name, const CollectionPayloadUpdate *u,
+                              char *err, size_t errlen);
+int collection_clear_payload(Db *db, const char *name, const CollectionPayloadUpdate *u,
+                             char *err, size_t errlen);
 
 /* collection_get returns the points that exist among ids, in the order
  * asked (missing ids are skipped, as Qdrant does). */

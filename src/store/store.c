@@ -131,6 +131,17 @@ uint32_t store_get_le32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+void store_put_le64(uint8_t *p, uint64_t v)
+{
+    store_put_le32(p, (uint32_t)v);
+    store_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+uint64_t store_get_le64(const uint8_t *p)
+{
+    return (uint64_t)store_get_le32(p) | (uint64_t)store_get_le32(p + 4) << 32;
+}
+
 size_t store_key_cid(uint8_t out[STORE_KEY_MAX], uint32_t cid)
 {
     store_put_be32(out, cid);

@@ -188,5 +188,7 @@ void store_put_be32(uint8_t *p, uint32_t v);
 uint32_t store_get_be32(const uint8_t *p);
 void store_put_le32(uint8_t *p, uint32_t v);
 uint32_t store_get_le32(const uint8_t *p);
+void store_put_le64(uint8_t *p, uint64_t v);
+uint64_t store_get_le64(const uint8_t *p);
 
 #endif

@@ -1,0 +1,481 @@
+/*
+ * collection_config.c - a collection's definition: validating a
+ * configuration, the config record persisted in STORE_DB_COLLECTIONS, and
+ * the catalogue operations (create, delete, info, list). See collection.h
+ * for the contract and docs/storage.md for the record layout.
+ */
+#include "store/collection.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "store/collection_internal.h"
+#include "store/store.h"
+
+/* ---- configuration ---- */
+
+int coll_config_validate(CollectionConfig *c, char *err, size_t errlen)
+{
+    if (c->n_vectors < 1 || c->n_vectors > COLLECTION_MAX_VECTORS)
+        return err_set(err, errlen, ERR_INVAL, "a collection needs 1..%d vectors",
+                       COLLECTION_MAX_VECTORS);
+    if (c->unnamed && (c->n_vectors != 1 || c->vectors[0].name[0]))
+        return err_set(err, errlen, ERR_INVAL, "an unnamed vector must be the only one");
+    for (int i = 0; i < c->n_vectors; i++) {
+        const CollectionVectorParams *p = &c->vectors[i];
+        if (p->size < 1 || p->size > COLLECTION_MAX_DIM)
+            return err_set(err, errlen, ERR_INVAL, "vector size must be in 1..%d",
+                           COLLECTION_MAX_DIM);
+        if ((unsigned)p->distance > COLLECTION_MANHATTAN)
+            return err_set(err, errlen, ERR_INVAL, "unknown distance");
+        if (!memchr(p->name, '\0', sizeof p->name))
+            return err_set(err, errlen, ERR_INVAL, "a vector name must have at most %d bytes",
+                           COLLECTION_MAX_VECTOR_NAME);
+        if (!c->unnamed && !p->name[0])
+            return err_set(err, errlen, ERR_INVAL, "named vectors need names");
+        for (int j = 0; j < i; j++)
+            if (!strcmp(c->vectors[j].name, p->name))
+                return err_set(err, errlen, ERR_INVAL, "vector %s given twice", p->name);
+    }
+    if (!c->m) c->m = COLLECTION_DEFAULT_M;
+    if (!c->ef_construct) c->ef_construct = COLLECTION_DEFAULT_EF_CONSTRUCT;
+    if (c->m < COLLECTION_MIN_M || c->m > COLLECTION_MAX_M)
+        return err_set(err, errlen, ERR_INVAL, "hnsw m must be in %d..%d", COLLECTION_MIN_M,
+                       COLLECTION_MAX_M);
+    if (c->ef_construct < COLLECTION_MIN_EF_CONSTRUCT ||
+        c->ef_construct > COLLECTION_MAX_EF_CONSTRUCT)
+        return err_set(err, errlen, ERR_INVAL, "hnsw ef_construct must be in %d..%d",
+                       COLLECTION_MIN_EF_CONSTRUCT, COLLECTION_MAX_EF_CONSTRUCT);
+    if (!memchr(c->options, '\0', sizeof c->options))
+        return err_set(err, errlen, ERR_INVAL, "options must have at most %d bytes",
+                       COLLECTION_MAX_OPTIONS - 1);
+    return 0;
+}
+
+static int name_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > COLLECTION_MAX_NAME) return 0;
+    if (!strcmp(name, ".") || !strcmp(name, "..")) return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if (ch < 0x20 || ch == 0x7f || strchr("/\\<>:\"|?*", ch)) return 0;
+    }
+    return 1;
+}
+
+/* coll_vector_index resolves a vector name (NULL or "" for the unnamed one). */
+int coll_vector_index(const Collection *c, const char *name, char *err, size_t errlen)
+{
+    if (!name || !*name) {
+        if (c->config.unnamed) return 0;
+        return err_set(err, errlen, ERR_INVAL,
+                       "collection %s has named vectors; say which vector to use", c->name);
+    }
+    for (int i = 0; i < c->config.n_vectors; i++)
+        if (!strcmp(c->config.vectors[i].name, name)) return i;
+    if (c->config.unnamed)
+        return err_set(err, errlen, ERR_INVAL, "collection %s has one unnamed vector, not \"%s\"",
+                       c->name, name);
+    return err_set(err, errlen, ERR_INVAL, "collection %s has no vector named \"%s\"", c->name,
+                   name);
+}
+
+/*
+ * The config record (STORE_DB_COLLECTIONS, after the u32 cid). Two
+ * encodings exist; docs/storage.md has both:
+ *
+ *   engine record (written since): u8 COLL_RECORD_V1, i64 created_at,
+ *     u32 m, u32 ef_construct, u8 unnamed, u8 n_vectors, then per vector
+ *     u32 size, u8 distance, u8 name length, the name; then u32 options
+ *     length and the options text. Integers little-endian.
+ *   JSON record (the first format, read only): Qdrant's config shape plus
+ *     "created_at", e.g. {"vectors":{"size":4,"distance":"Dot"},
+ *     "hnsw_config":{"m":16,"ef_construct":100},"created_at":1732300000}.
+ *
+ * A JSON record always starts with '{', which no engine record does, so
+ * the first byte tells them apart. The engine record is the engine's own:
+ * Qdrant's JSON shapes live in src/api and may change without touching a
+ * stored byte.
+ */
+#define COLL_RECORD_V1 0x01
+
+/* A little reader over a record that fails once it would run past the end. */
+typedef struct {
+    const uint8_t *p, *end;
+    int bad;
+} RecReader;
+
+static const uint8_t *rec_take(RecReader *r, size_t n)
+{
+    if (r->bad || (size_t)(r->end - r->p) < n) {
+        r->bad = 1;
+        return NULL;
+    }
+    const uint8_t *at = r->p;
+    r->p += n;
+    return at;
+}
+
+static uint32_t rec_u32(RecReader *r)
+{
+    const uint8_t *p = rec_take(r, 4);
+    return p ? store_get_le32(p) : 0;
+}
+
+static uint8_t rec_u8(RecReader *r)
+{
+    const uint8_t *p = rec_take(r, 1);
+    return p ? *p : 0;
+}
+
+static int config_record_parse_v1(const uint8_t *p, size_t len, CollectionConfig *cfg,
+                                  int64_t *created)
+{
+    RecReader r = { p + 1, p + len, 0 }; /* past the tag */
+    const uint8_t *c8 = rec_take(&r, 8);
+    *created = c8 ? (int64_t)store_get_le64(c8) : 0;
+    cfg->m = (int)rec_u32(&r);
+    cfg->ef_construct = (int)rec_u32(&r);
+    cfg->unnamed = rec_u8(&r);
+    cfg->n_vectors = rec_u8(&r);
+    if (cfg->n_vectors > COLLECTION_MAX_VECTORS) return ERR_FORMAT;
+    for (int i = 0; i < cfg->n_vectors && !r.bad; i++) {
+        CollectionVectorParams *v = &cfg->vectors[i];
+        v->size = rec_u32(&r);
+        v->distance = (CollectionDistance)rec_u8(&r);
+        uint8_t nl = rec_u8(&r);
+        const uint8_t *name = rec_take(&r, nl);
+        if (!name || nl > COLLECTION_MAX_VECTOR_NAME) return ERR_FORMAT;
+        memcpy(v->name, name, nl);
+        v->name[nl] = '\0';
+    }
+    uint32_t ol = rec_u32(&r);
+    const uint8_t *opt = rec_take(&r, ol);
+    if (!opt || ol >= COLLECTION_MAX_OPTIONS || r.p != r.end) return ERR_FORMAT;
+    memcpy(cfg->options, opt, ol);
+    cfg->options[ol] = '\0';
+    return 0;
+}
+
+static int legacy_distance(const JsonValue *v, CollectionDistance *out)
+{
+    const char *s = json_as_str(v);
+    if (!s) return ERR_FORMAT;
+    if (!strcmp(s, "Cosine")) *out = COLLECTION_COSINE;
+    else if (!strcmp(s, "Dot")) *out = COLLECTION_DOT;
+    else if (!strcmp(s, "Euclid")) *out = COLLECTION_EUCLID;
+    else return ERR_FORMAT;
+    return 0;
+}
+
+static int legacy_vector(const JsonValue *v, const char *name, CollectionVectorParams *out)
+{
+    uint64_t size;
+    if (!v || v->type != JSON_OBJECT || json_as_uint64(json_get(v, "size"), &size) ||
+        size > UINT32_MAX || legacy_distance(json_get(v, "distance"), &out->distance) ||
+        strlen(name) > COLLECTION_MAX_VECTOR_NAME)
+        return ERR_FORMAT;
+    out->size = (uint32_t)size;
+    snprintf(out->name, sizeof out->name, "%s", name);
+    return 0;
+}
+
+/* config_record_parse_json reads the first, JSON encoding of the record
+ * (the layout the writer of that time produced, nothing more). */
+static int config_record_parse_json(const uint8_t *p, size_t len, CollectionConfig *cfg,
+                                    int64_t *created)
+{
+    Arena a;
+    arena_init(&a, 0);
+    JsonValue *root;
+    int e = json_parse(&a, (const char *)p, len, &root, NULL, 0) ? ERR_FORMAT : 0;
+    const JsonValue *vectors = e ? NULL : json_get(root, "vectors");
+    if (!e && (!vectors || vectors->type != JSON_OBJECT)) e = ERR_FORMAT;
+    if (!e && json_get(vectors, "size")) {
+        cfg->unnamed = 1;
+        cfg->n_vectors = 1;
+        e = legacy_vector(vectors, "", &cfg->vectors[0]);
+    } else if (!e) {
+        if (vectors->len > COLLECTION_MAX_VECTORS) e = ERR_FORMAT;
+        for (uint32_t i = 0; !e && i < vectors->len; i++)
+            e = legacy_vector(&vectors->u.members[i].value, vectors->u.members[i].key,
+                              &cfg->vectors[i]);
+        cfg->n_vectors = (int)vectors->len;
+    }
+    const JsonValue *h = e ? NULL : json_get(root, "hnsw_config");
+    int64_t x;
+    if (h && !json_as_int64(json_get(h, "m"), &x) && x >= 0 && x <= INT32_MAX) cfg->m = (int)x;
+    if (h && !json_as_int64(json_get(h, "ef_construct"), &x) && x >= 0 && x <= INT32_MAX)
+        cfg->ef_construct = (int)x;
+    if (!e && json_as_int64(json_get(root, "created_at"), created)) *created = 0;
+    arena_free(&a);
+    return e;
+}
+
+int coll_config_record_parse(const char *name, Slice val, uint32_t *cid, CollectionConfig *cfg,
+                             int64_t *created)
+{
+    char err[256] = "malformed record";
+    memset(cfg, 0, sizeof *cfg);
+    *created = 0;
+    if (val.len < 5) {
+        log_error("collection %s: stored configuration is truncated", name);
+        return ERR_FORMAT;
+    }
+    const uint8_t *p = (const uint8_t *)val.ptr;
+    *cid = store_get_le32(p);
+    int e;
+    if (p[4] == COLL_RECORD_V1) e = config_record_parse_v1(p + 4, val.len - 4, cfg, created);
+    else if (p[4] == '{') e = config_record_parse_json(p + 4, val.len - 4, cfg, created);
+    else e = ERR_FORMAT;
+    if (!e) e = coll_config_validate(cfg, err, sizeof err);
+    if (e) {
+        log_error("collection %s: stored configuration is invalid: %s", name, err);
+        return ERR_FORMAT;
+    }
+    return 0;
+}
+
+void coll_config_record_build(const CollectionConfig *cfg, int64_t created, Buf *out)
+{
+    uint8_t b[8];
+    b[0] = COLL_RECORD_V1;
+    buf_append(out, b, 1);
+    store_put_le64(b, (uint64_t)created);
+    buf_append(out, b, 8);
+    store_put_le32(b, (uint32_t)cfg->m);
+    buf_append(out, b, 4);
+    store_put_le32(b, (uint32_t)cfg->ef_construct);
+    buf_append(out, b, 4);
+    b[0] = (uint8_t)cfg->unnamed;
+    b[1] = (uint8_t)cfg->n_vectors;
+    buf_append(out, b, 2);
+    for (int i = 0; i < cfg->n_vectors; i++) {
+        const CollectionVectorParams *v = &cfg->vectors[i];
+        size_t nl = strlen(v->name);
+        store_put_le32(b, v->size);
+        b[4] = (uint8_t)v->distance;
+        b[5] = (uint8_t)nl;
+        buf_append(out, b, 6);
+        buf_append(out, v->name, nl);
+    }
+    size_t ol = strlen(cfg->options);
+    store_put_le32(b, (uint32_t)ol);
+    buf_append(out, b, 4);
+    buf_append(out, cfg->options, ol);
+}
+
+/* config_record_put writes collection name's config record. */
+static int config_record_put(StoreTxn *txn, const char *name, uint32_t cid,
+                             const CollectionConfig *cfg, int64_t created)
+{
+    uint8_t head[4];
+    store_put_le32(head, cid);
+    Buf rec;
+    buf_init(&rec);
+    coll_config_record_build(cfg, created, &rec);
+    int err = store_put2(txn, STORE_DB_COLLECTIONS, name, strlen(name), head, 4, rec.data, rec.len);
+    buf_free(&rec);
+    return err;
+}
+
+/* ---- collections ---- */
+
+typedef struct {
+    const char *name;
+    const CollectionConfig *cfg;
+    int64_t created;
+    uint32_t cid;
+} CreateCtx;
+
+static int create_fn(StoreTxn *txn, void *vctx)
+{
+    CreateCtx *x = vctx;
+    Slice v;
+    int err = store_get(txn, STORE_DB_COLLECTIONS, x->name, strlen(x->name), &v);
+    if (err == 0) return ERR_EXISTS;
+    if (err != ERR_NOTFOUND) return err;
+    uint32_t cid = 1;
+    if (store_get(txn, STORE_DB_META, "next_cid", 8, &v) == 0 && v.len == 4)
+        cid = store_get_le32((const uint8_t *)v.ptr);
+    uint8_t next[4];
+    store_put_le32(next, cid + 1);
+    if ((err = store_put(txn, STORE_DB_META, "next_cid", 8, next, 4))) return err;
+    x->cid = cid;
+    return config_record_put(txn, x->name, cid, x->cfg, x->created);
+}
+
+int collection_create(Db *db, const char *name, const CollectionConfig *config, char *err,
+                      size_t errlen)
+{
+    if (!name_valid(name))
+        return err_set(err, errlen, ERR_INVAL,
+                       "collection name must have 1..%d bytes and none of / \\ < > : \" | ? *",
+                       COLLECTION_MAX_NAME);
+    CollectionConfig cfg = *config;
+    int e = coll_config_validate(&cfg, err, errlen);
+    if (e) return e;
+    pthread_mutex_lock(&db->write);
+    CreateCtx x = { name, &cfg, (int64_t)time(NULL), 0 };
+    e = store_write(db->store, create_fn, &x);
+    if (e == ERR_EXISTS) err_set(err, errlen, e, "Collection `%s` already exists!", name);
+    Collection *c = NULL;
+    if (!e) e = coll_new(name, x.cid, &cfg, x.created, &c);
+    if (!e) {
+        pthread_rwlock_wrlock(&db->lock);
+        if (db->n_colls == db->cap_colls) {
+            db->cap_colls = db->cap_colls ? db->cap_colls * 2 : 8;
+            db->colls = xrealloc(db->colls, db->cap_colls * sizeof *db->colls);
+        }
+        db->colls[db->n_colls++] = c;
+        pthread_rwlock_unlock(&db->lock);
+    }
+    pthread_mutex_unlock(&db->write);
+    return e;
+}
+
+typedef struct {
+    const char *name;
+    uint32_t cid;
+} DropCtx;
+
+static int drop_fn(StoreTxn *txn, void *vctx)
+{
+    DropCtx *x = vctx;
+    uint8_t p[STORE_KEY_MAX];
+    size_t pl = store_key_cid(p, x->cid);
+    int err = store_del(txn, STORE_DB_COLLECTIONS, x->name, strlen(x->name));
+    if (!err) err = store_del_prefix(txn, STORE_DB_POINTS, p, pl, NULL);
+    if (!err) err = store_del_prefix(txn, STORE_DB_VECTORS, p, pl, NULL);
+    if (!err) err = store_del_prefix(txn, STORE_DB_GRAPH, p, pl, NULL);
+    if (!err) err = store_del_prefix(txn, STORE_DB_PENDING, p, pl, NULL);
+    return err;
+}
+
+int collection_delete(Db *db, const char *name)
+{
+    pthread_mutex_lock(&db->write);
+    pthread_rwlock_rdlock(&db->lock);
+    Collection *c = coll_db_find(db, name);
+    pthread_rwlock_unlock(&db->lock);
+    if (!c) {
+        pthread_mutex_unlock(&db->write);
+        return ERR_NOTFOUND;
+    }
+    DropCtx x = { name, c->cid };
+    int err = store_write(db->store, drop_fn, &x);
+    if (!err) {
+        /* Exclusive: every reader of c has finished when this returns. */
+        pthread_rwlock_wrlock(&db->lock);
+        for (size_t i = 0; i < db->n_colls; i++)
+            if (db->colls[i] == c) {
+                db->colls[i] = db->colls[--db->n_colls];
+                break;
+            }
+        pthread_rwlock_unlock(&db->lock);
+        coll_free(c);
+    }
+    pthread_mutex_unlock(&db->write);
+    return err;
+}
+
+typedef struct {
+    Collection *c;
+    const CollectionConfig *cfg;
+    HnswIndex **graphs; /* new graphs to save whole, or NULL */
+} UpdateCtx;
+
+static int update_fn(StoreTxn *txn, void *vctx)
+{
+    UpdateCtx *x = vctx;
+    Collection *c = x->c;
+    int err = config_record_put(txn, c->name, c->cid, x->cfg, c->created_at);
+    if (err || !x->graphs) return err;
+    for (int v = 0; v < c->config.n_vectors && !err; v++)
+        err = coll_graph_put_all(txn, c, v, x->graphs[v]);
+    /* Every saved record now matches memory: nothing is left to replay. */
+    uint8_t p[STORE_KEY_MAX];
+    size_t pl = store_key_cid(p, c->cid);
+    if (!err) err = store_del_prefix(txn, STORE_DB_PENDING, p, pl, NULL);
+    return err;
+}
+
+int collection_update(Db *db, const char *name, const CollectionUpdate *u, char *err,
+                      size_t errlen)
+{
+    if (u->options && strlen(u->options) >= COLLECTION_MAX_OPTIONS)
+        return err_set(err, errlen, ERR_INVAL, "options must have at most %d bytes",
+                       COLLECTION_MAX_OPTIONS - 1);
+    Collection *c;
+    int e = coll_write_begin(db, name, &c, err, errlen);
+    if (e) return e;
+    CollectionConfig cfg = c->config;
+    if (u->options) snprintf(cfg.options, sizeof cfg.options, "%s", u->options);
+    if (u->m) cfg.m = u->m;
+    if (u->ef_construct) cfg.ef_construct = u->ef_construct;
+    e = coll_config_validate(&cfg, err, errlen);
+    HnswIndex *graphs[COLLECTION_MAX_VECTORS] = { 0 };
+    int rebuild = cfg.m != c->config.m || cfg.ef_construct != c->config.ef_construct;
+    /* The new graphs are built beside the live ones, which readers keep
+     * using until the commit; only then are they swapped in. */
+    for (int v = 0; !e && rebuild && v < cfg.n_vectors; v++)
+        e = coll_graph_rebuild(c, &cfg, v, &graphs[v]);
+    if (!e) {
+        UpdateCtx x = { c, &cfg, rebuild ? graphs : NULL };
+        e = store_write(db->store, update_fn, &x);
+        if (e) err_set(err, errlen, e, "storage error: %s", err_str(e));
+    }
+    if (!e) {
+        if (rebuild) coll_graph_replace(c, graphs);
+        pthread_rwlock_wrlock(&c->lock);
+        c->config = cfg;
+        pthread_rwlock_unlock(&c->lock);
+    } else {
+        for (int v = 0; v < COLLECTION_MAX_VECTORS; v++) hnsw_free(graphs[v]);
+    }
+    coll_write_end(db);
+    return e;
+}
+
+int collection_info(Db *db, const char *name, CollectionInfo *out)
+{
+    Collection *c;
+    int err = coll_read_begin(db, name, &c, NULL, 0);
+    if (err) return err;
+    memset(out, 0, sizeof *out);
+    out->config = c->config;
+    out->points_count = c->points_count;
+    out->created_at = c->created_at;
+    for (int i = 0; i < c->config.n_vectors; i++) {
+        out->vectors_count += hnsw_count(c->idx[i].index);
+        out->memory_bytes += hnsw_memory_bytes(c->idx[i].index);
+    }
+    out->memory_bytes += (size_t)c->node_cap * (sizeof(PointId) + 1);
+    coll_read_end(db, c);
+    return 0;
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int collection_list(Db *db, Arena *arena, char ***names, size_t *n)
+{
+    pthread_rwlock_rdlock(&db->lock);
+    char **out = arena_alloc(arena, (db->n_colls + 1) * sizeof *out);
+    for (size_t i = 0; i < db->n_colls; i++)
+        out[i] = arena_strndup(arena, db->colls[i]->name, strlen(db->colls[i]->name));
+    *n = db->n_colls;
+    pthread_rwlock_unlock(&db->lock);
+    qsort(out, *n, sizeof *out, cmp_cstr);
+    *names = out;
+    return 0;
+}

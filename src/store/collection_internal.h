@@ -1,0 +1,212 @@
+/*
+ * collection_internal.h - what the files of the collection engine share:
+ * the Collection and Db structs and the helpers one phase calls in
+ * another. Not for other modules: they use collection.h.
+ *
+ * The engine is split by phase, as pgvector splits its HNSW:
+ *   collection_config.c  configuration: validation, the persisted config
+ *                        record, and the catalogue (create, delete, info,
+ *                        list)
+ *   collection_open.c    opening a data directory: load, replay, graph
+ *                        persistence (dirty tracking and saving), close,
+ *                        locks, the graph digest
+ *   collection_write.c   upsert, delete, payload updates
+ *   collection_read.c    scanning points, output selection, get, scroll,
+ *                        count
+ *   collection_search.c  the planner, exact scan, top-k, search,
+ *                        recommend
+ * Every function here is prefixed coll_ (the engine's private namespace);
+ * the public ones in collection.h are collection_*.
+ */
+#ifndef VITRINE_COLLECTION_INTERNAL_H
+#define VITRINE_COLLECTION_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/util.h"
+#include "index/filter.h"
+#include "index/hnsw.h"
+#include "store/collection.h"
+#include "store/store.h"
+
+/* Seed of every graph's level draws, so a rebuild repeats a build. */
+#define COLLECTION_HNSW_SEED 0x76697472696e65ULL
+/* Scratch arenas used while scanning are released past this many bytes. */
+#define COLLECTION_SCRATCH_MAX (1 << 20)
+/* Default page / result size (Qdrant's). */
+#define COLLECTION_DEFAULT_LIMIT 10
+/* Points record header: u32 node + u32 vector mask. */
+#define COLLECTION_REC_HEADER 8
+/* Graph entry record: u32 entry node + u32 max level. */
+#define COLLECTION_ENTRY_LEN 8
+
+typedef struct {
+    HnswIndex *index;
+    /* Nodes whose graph records changed in memory and are not yet saved
+     * (writer only). */
+    uint32_t *dirty;
+    size_t n_dirty, dirty_cap;
+    uint8_t *dirty_flag;
+    size_t dirty_flag_cap;
+    /* The graph is being rebuilt: the next save first deletes every
+     * saved record of it, so stale records of nodes left out are gone. */
+    int wipe;
+} CollIndex;
+
+typedef struct Collection {
+    char *name;
+    uint32_t cid;
+    CollectionConfig config;
+    int64_t created_at;
+    CollIndex idx[COLLECTION_MAX_VECTORS];
+    /* Node table: readers shared, the writer exclusive while it edits. */
+    pthread_rwlock_t lock;
+    PointId *node_ids; /* [node_cap] the point owning each node */
+    uint8_t *node_live; /* [node_cap] 1 when a point owns it */
+    uint32_t node_cap;
+    uint32_t node_high; /* 1 + the highest node ever used */
+    uint64_t points_count;
+    /* Writer-only state. */
+    uint32_t *free_nodes; /* top of the stack (end) is handed out first */
+    size_t n_free, free_cap;
+    uint32_t *pending; /* nodes whose pending markers the next save deletes */
+    size_t n_pending, pending_cap;
+    uint32_t *links; /* scratch for hnsw_node_get */
+    size_t links_cap;
+    int counts[HNSW_MAX_LEVEL + 1];
+    uint8_t *blob; /* scratch for hnsw_node_encode */
+    size_t blob_cap;
+    float *vec; /* scratch: one vector of the largest dimension */
+} Collection;
+
+struct Db {
+    Store *store;
+    uint64_t full_scan_threshold;
+    pthread_rwlock_t lock;  /* the collection list: shared by operations */
+    pthread_mutex_t write;  /* one writer at a time */
+    Collection **colls;
+    size_t n_colls, cap_colls;
+};
+
+/* coll_is_distance: vector v's score is a distance (Euclid, Manhattan),
+ * smaller being closer, rather than a similarity. */
+static inline int coll_is_distance(const Collection *c, int v)
+{
+    CollectionDistance d = c->config.vectors[v].distance;
+    return d == COLLECTION_EUCLID || d == COLLECTION_MANHATTAN;
+}
+
+static inline void coll_grow_u32(uint32_t **a, size_t *cap, size_t need)
+{
+    if (need <= *cap) return;
+    size_t n = *cap ? *cap * 2 : 64;
+    while (n < need) n *= 2;
+    *a = xrealloc(*a, n * sizeof **a);
+    *cap = n;
+}
+
+/* ---- collection_config.c ---- */
+
+/* coll_config_validate checks a configuration and fills in the default
+ * m / ef_construct. ERR_INVAL with a message. */
+int coll_config_validate(CollectionConfig *c, char *err, size_t errlen);
+/* coll_vector_index resolves a vector name (NULL or "" for the unnamed
+ * one) to its index, or ERR_INVAL with a message. */
+int coll_vector_index(const Collection *c, const char *name, char *err, size_t errlen);
+/* The config record of STORE_DB_COLLECTIONS (after its u32 cid). */
+int coll_config_record_parse(const char *name, Slice val, uint32_t *cid, CollectionConfig *cfg,
+                             int64_t *created);
+void coll_config_record_build(const CollectionConfig *cfg, int64_t created, Buf *out);
+
+/* ---- collection_open.c ---- */
+
+int coll_new(const char *name, uint32_t cid, const CollectionConfig *cfg, int64_t created,
+             Collection **out);
+void coll_free(Collection *c);
+/* coll_node_table_reserve grows the node table to hold nodes < need.
+ * Called by the writer with the collection lock held exclusively (or at
+ * open). */
+void coll_node_table_reserve(Collection *c, uint32_t need);
+/* coll_apply_vector brings graph v of node in line with the committed
+ * state (see collection_open.c). */
+void coll_apply_vector(Collection *c, int v, uint32_t node, const float *vec, int force);
+/* coll_add_pending remembers a node whose pending marker the next graph
+ * save deletes. */
+void coll_add_pending(Collection *c, uint32_t node);
+/* coll_graph_save writes the dirty graph records and clears the pending
+ * markers, in a transaction of its own. */
+int coll_graph_save(Db *db, Collection *c);
+/*
+ * Rebuilding a graph with other parameters (collection_update):
+ * coll_graph_rebuild makes a new graph for vector v with cfg's m and
+ * ef_construct from the live nodes of the current one (in node order, so
+ * the levels repeat); coll_graph_put_all replaces every saved record of
+ * graph v by h's, inside the caller's transaction; after the commit,
+ * coll_graph_replace swaps the new graphs in (h[v] for every vector; the
+ * old ones are freed, nothing is left dirty or pending). Writer only.
+ */
+int coll_graph_rebuild(Collection *c, const CollectionConfig *cfg, int v, HnswIndex **out);
+int coll_graph_put_all(StoreTxn *txn, Collection *c, int v, HnswIndex *h);
+void coll_graph_replace(Collection *c, HnswIndex *const *h);
+/* The collection list: find (caller holds Db.lock or Db.write), and the
+ * locks of a read or a write operation on a named collection. */
+Collection *coll_db_find(Db *db, const char *name);
+int coll_read_begin(Db *db, const char *name, Collection **out, char *err, size_t errlen);
+void coll_read_end(Db *db, Collection *c);
+int coll_write_begin(Db *db, const char *name, Collection **out, char *err, size_t errlen);
+void coll_write_end(Db *db);
+
+/* ---- collection_read.c ---- */
+
+/* One point as a scan sees it; payload points into the transaction. */
+typedef struct {
+    PointId id;
+    uint32_t node;
+    uint32_t mask;
+    const char *payload;
+    size_t payload_len;
+} ScanRec;
+
+typedef int (*ScanFn)(void *ctx, const ScanRec *r); /* nonzero stops the scan */
+
+/* Scratch arena for parsing payloads one at a time. */
+typedef struct {
+    Arena arena;
+} Scratch;
+
+static inline void coll_scratch_init(Scratch *s) { arena_init(&s->arena, 16 * 1024); }
+static inline void coll_scratch_free(Scratch *s) { arena_free(&s->arena); }
+
+/* coll_payload_parse parses stored payload text; "{}" gives NULL (empty). */
+const JsonValue *coll_payload_parse(Scratch *s, const char *text, size_t len);
+/* coll_point_lookup reads one point's record. */
+int coll_point_lookup(Collection *c, StoreTxn *txn, const PointId *id, ScanRec *r);
+int coll_filter_accepts(const Filter *f, Scratch *s, const ScanRec *r);
+/* coll_scan_points calls fn for every point matching f in id order, from
+ * start (NULL: the first). */
+int coll_scan_points(Collection *c, StoreTxn *txn, const Filter *f, const PointId *start,
+                     ScanFn fn, void *ctx);
+/* coll_compile_filter compiles a JSON filter (NULL: none). */
+int coll_compile_filter(const JsonValue *json, Filter **out, char *err, size_t errlen);
+/* coll_query_begin compiles the filter, then takes the read locks of the
+ * collection. On failure nothing is held or owned; on success the caller
+ * frees *f and calls coll_read_end. */
+int coll_query_begin(Db *db, const char *name, const JsonValue *filter, Collection **c,
+                     Filter **f, char *err, size_t errlen);
+
+/* Which payload keys and vectors to return, resolved against a collection. */
+typedef struct {
+    const CollectionSelector *payload;
+    uint32_t vector_mask; /* vector indexes selected */
+} Output;
+
+int coll_output_resolve(Collection *c, const CollectionSelector *wp, const CollectionSelector *wv,
+                        Output *o, char *err, size_t errlen);
+int coll_output_point(Collection *c, const Output *o, StoreTxn *txn, Scratch *s, const ScanRec *r,
+                      float score, Arena *arena, CollectionPoint *p);
+void coll_result_init(Collection *c, CollectionResult *out, Arena *arena, size_t cap);
+
+#endif

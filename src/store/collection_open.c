@@ -1,0 +1,802 @@
+/*
+ * collection_open.c - opening a data directory and keeping its graphs
+ * persistent: load, replay, graph persistence, close, and the locks every
+ * operation takes. See collection.h for the contract and docs/storage.md
+ * for the on-disk layout.
+ *
+ * Graph persistence. A write commits points, vectors and a "pending"
+ * marker per touched node (collection_write.c); only then does the graph
+ * change in memory (coll_apply_vector), which marks every node whose
+ * record changed "dirty". coll_graph_save then writes the dirty records
+ * and deletes the pending markers in one transaction. A crash in between
+ * leaves markers: the next open loads the last saved graph (a consistent
+ * whole, since the save is atomic) and replays the marked nodes from the
+ * committed vectors.
+ *   Which graph nodes change: an insert or update rewrites the node's own
+ *   links and those of the nodes it links to; a delete repairs the nodes it
+ *   linked to. So the "dirty" set is the node plus its links before and
+ *   after the operation (test_store_reopen checks the saved graph equals
+ *   the in-memory one node for node).
+ *
+ * Node ids: dense uint32, allocated from a free list (lowest first after
+ * open) so a deleted point's slot is reused and the graphs stay compact.
+ * A deleted node's vector row and graph record stay in LMDB until reuse,
+ * because the graph keeps routing through deleted slots (hnsw.h).
+ */
+#include "store/collection.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "store/collection_internal.h"
+#include "store/store.h"
+
+static HnswMetric metric_of(CollectionDistance d)
+{
+    switch (d) {
+    case COLLECTION_DOT: return HNSW_METRIC_DOT;
+    case COLLECTION_EUCLID: return HNSW_METRIC_EUCLID;
+    case COLLECTION_MANHATTAN: return HNSW_METRIC_MANHATTAN;
+    default: return HNSW_METRIC_COSINE;
+    }
+}
+
+/* index_create makes an empty graph for vector v of cfg. */
+static int index_create(const CollectionConfig *cfg, int v, HnswIndex **out)
+{
+    HnswParams p;
+    hnsw_params_default(&p);
+    p.m = cfg->m;
+    p.ef_construction = cfg->ef_construct;
+    p.seed = COLLECTION_HNSW_SEED;
+    return hnsw_create((int)cfg->vectors[v].size, metric_of(cfg->vectors[v].distance), &p, out);
+}
+
+/* scratch_fit sizes the writer's links and blob scratch for c's graphs. */
+static void scratch_fit(Collection *c)
+{
+    size_t lc = 1, bc = 1;
+    for (int i = 0; i < c->config.n_vectors; i++) {
+        lc = MAX(lc, (size_t)hnsw_links_max(c->idx[i].index, HNSW_MAX_LEVEL));
+        bc = MAX(bc, hnsw_node_blob_max(c->idx[i].index));
+    }
+    if (lc != c->links_cap) {
+        free(c->links);
+        c->links = xmalloc(lc * sizeof *c->links);
+        c->links_cap = lc;
+    }
+    if (bc != c->blob_cap) {
+        free(c->blob);
+        c->blob = xmalloc(bc);
+        c->blob_cap = bc;
+    }
+}
+
+/* ---- collection objects ---- */
+
+void coll_free(Collection *c)
+{
+    if (!c) return;
+    for (int i = 0; i < COLLECTION_MAX_VECTORS; i++) {
+        hnsw_free(c->idx[i].index);
+        free(c->idx[i].dirty);
+        free(c->idx[i].dirty_flag);
+    }
+    pthread_rwlock_destroy(&c->lock);
+    free(c->node_ids);
+    free(c->node_live);
+    free(c->free_nodes);
+    free(c->pending);
+    free(c->links);
+    free(c->blob);
+    free(c->vec);
+    free(c->name);
+    free(c);
+}
+
+int coll_new(const char *name, uint32_t cid, const CollectionConfig *cfg, int64_t created,
+             Collection **out)
+{
+    Collection *c = xcalloc(1, sizeof *c);
+    c->name = xstrdup(name);
+    c->cid = cid;
+    c->config = *cfg;
+    c->created_at = created;
+    rwlock_init_writer_pref(&c->lock);
+    for (int i = 0; i < cfg->n_vectors; i++) {
+        int err = index_create(cfg, i, &c->idx[i].index);
+        if (err) {
+            log_error("collection %s: cannot create the index of vector %d: %s", name, i,
+                      err_str(err));
+            coll_free(c);
+            return err;
+        }
+    }
+    scratch_fit(c);
+    size_t maxdim = 1;
+    for (int i = 0; i < cfg->n_vectors; i++) maxdim = MAX(maxdim, (size_t)cfg->vectors[i].size);
+    c->vec = xmalloc(maxdim * sizeof *c->vec);
+    *out = c;
+    return 0;
+}
+
+/* coll_node_table_reserve grows the node table to hold nodes < need. Called by
+ * the writer with the collection lock held exclusively (or at open). */
+void coll_node_table_reserve(Collection *c, uint32_t need)
+{
+    if (need <= c->node_cap) return;
+    uint32_t n = c->node_cap ? c->node_cap : 1024;
+    while (n < need) n = n > UINT32_MAX / 2 ? UINT32_MAX : n * 2;
+    c->node_ids = xrealloc(c->node_ids, (size_t)n * sizeof *c->node_ids);
+    c->node_live = xrealloc(c->node_live, n);
+    memset(c->node_ids + c->node_cap, 0, (size_t)(n - c->node_cap) * sizeof *c->node_ids);
+    memset(c->node_live + c->node_cap, 0, n - c->node_cap);
+    c->node_cap = n;
+}
+
+/* mark_dirty remembers that node's graph record must be saved. */
+static void mark_dirty(Collection *c, int v, uint32_t node)
+{
+    CollIndex *ix = &c->idx[v];
+    if (node == HNSW_NO_NODE) return;
+    if (node >= ix->dirty_flag_cap) {
+        size_t n = ix->dirty_flag_cap ? ix->dirty_flag_cap : 1024;
+        while (n <= node) n *= 2;
+        ix->dirty_flag = xrealloc(ix->dirty_flag, n);
+        memset(ix->dirty_flag + ix->dirty_flag_cap, 0, n - ix->dirty_flag_cap);
+        ix->dirty_flag_cap = n;
+    }
+    if (ix->dirty_flag[node]) return;
+    ix->dirty_flag[node] = 1;
+    coll_grow_u32(&ix->dirty, &ix->dirty_cap, ix->n_dirty + 1);
+    ix->dirty[ix->n_dirty++] = node;
+}
+
+/* mark_links marks node and every node it links to (on all levels). */
+static void mark_links(Collection *c, int v, uint32_t node)
+{
+    int level, deleted;
+    mark_dirty(c, v, node);
+    if (hnsw_node_get(c->idx[v].index, node, &level, &deleted, c->links, c->links_cap,
+                      c->counts) != 0)
+        return;
+    size_t total = 0;
+    for (int l = 0; l <= level; l++) total += (size_t)c->counts[l];
+    for (size_t i = 0; i < total; i++) mark_dirty(c, v, c->links[i]);
+}
+
+/*
+ * coll_apply_vector brings graph v of node in line with the committed state:
+ * vec is the node's vector, or NULL when the point has no such vector
+ * (deleted point, or upserted without it). force re-links even an
+ * unchanged vector (a replay, whose saved links may predate the vector).
+ */
+void coll_apply_vector(Collection *c, int v, uint32_t node, const float *vec, int force)
+{
+    HnswIndex *h = c->idx[v].index;
+    int err = 0;
+    if (vec) {
+        if (hnsw_contains(h, node)) {
+            size_t dim = c->config.vectors[v].size;
+            int same = !force && hnsw_get_vector(h, node, c->vec) == 0 &&
+                       !memcmp(c->vec, vec, dim * sizeof *vec);
+            if (same) return; /* a payload-only re-upsert leaves the graph alone */
+            mark_links(c, v, node);
+            err = hnsw_update(h, node, vec);
+        } else {
+            mark_links(c, v, node); /* a deleted slot being revived */
+            err = hnsw_insert(h, node, vec);
+        }
+    } else if (hnsw_contains(h, node)) {
+        mark_links(c, v, node);
+        err = hnsw_delete(h, node);
+    } else {
+        return;
+    }
+    if (err) {
+        /* The point is committed; the graph could not follow (only an
+         * allocation failure can get here after validation). The pending
+         * marker stays, so the next open retries. */
+        log_error("collection %s: graph %d: node %u: %s", c->name, v, node, err_str(err));
+        return;
+    }
+    mark_links(c, v, node);
+}
+
+/* ---- graph persistence ---- */
+
+typedef struct {
+    Collection *c;
+} GraphSaveCtx;
+
+static int graph_save_fn(StoreTxn *txn, void *vctx)
+{
+    GraphSaveCtx *g = vctx;
+    Collection *c = g->c;
+    uint8_t key[STORE_KEY_MAX];
+    int err;
+    for (int v = 0; v < c->config.n_vectors; v++) {
+        CollIndex *ix = &c->idx[v];
+        if (ix->wipe) {
+            size_t pl = store_key_index(key, c->cid, (uint16_t)v);
+            if ((err = store_del_prefix(txn, STORE_DB_GRAPH, key, pl, NULL))) return err;
+        } else if (!ix->n_dirty) {
+            continue;
+        }
+        for (size_t i = 0; i < ix->n_dirty; i++) {
+            size_t len;
+            err = hnsw_node_encode(ix->index, ix->dirty[i], c->blob, c->blob_cap, &len);
+            if (err == ERR_NOTFOUND) continue; /* never inserted: nothing to save */
+            if (err) return err;
+            size_t kl = store_key_node(key, c->cid, (uint16_t)v, ix->dirty[i]);
+            if ((err = store_put(txn, STORE_DB_GRAPH, key, kl, c->blob, len))) return err;
+        }
+        uint32_t entry;
+        int max_level;
+        size_t kl = store_key_index(key, c->cid, (uint16_t)v);
+        if (hnsw_entry_get(ix->index, &entry, &max_level) == 0) {
+            uint8_t rec[COLLECTION_ENTRY_LEN];
+            store_put_le32(rec, entry);
+            store_put_le32(rec + 4, (uint32_t)max_level);
+            err = store_put(txn, STORE_DB_GRAPH, key, kl, rec, sizeof rec);
+        } else {
+            err = store_del(txn, STORE_DB_GRAPH, key, kl);
+            if (err == ERR_NOTFOUND) err = 0;
+        }
+        if (err) return err;
+    }
+    for (size_t i = 0; i < c->n_pending; i++) {
+        size_t kl = store_key_pending(key, c->cid, c->pending[i]);
+        err = store_del(txn, STORE_DB_PENDING, key, kl);
+        if (err && err != ERR_NOTFOUND) return err;
+    }
+    return 0;
+}
+
+/*
+ * coll_graph_save writes the dirty graph records and clears the pending
+ * markers. On failure everything stays dirty and is retried by the next
+ * write; the markers guarantee a replay on open if none succeeds.
+ */
+int coll_graph_save(Db *db, Collection *c)
+{
+    GraphSaveCtx g = { c };
+    int err = store_write(db->store, graph_save_fn, &g);
+    if (err) {
+        log_error("collection %s: saving the graph failed (%s); it will be retried", c->name,
+                  err_str(err));
+        return err;
+    }
+    for (int v = 0; v < c->config.n_vectors; v++) {
+        CollIndex *ix = &c->idx[v];
+        for (size_t i = 0; i < ix->n_dirty; i++) ix->dirty_flag[ix->dirty[i]] = 0;
+        ix->n_dirty = 0;
+        ix->wipe = 0;
+    }
+    c->n_pending = 0;
+    return 0;
+}
+
+void coll_add_pending(Collection *c, uint32_t node)
+{
+    coll_grow_u32(&c->pending, &c->pending_cap, c->n_pending + 1);
+    c->pending[c->n_pending++] = node;
+}
+
+int coll_graph_rebuild(Collection *c, const CollectionConfig *cfg, int v, HnswIndex **out)
+{
+    HnswIndex *old = c->idx[v].index, *h;
+    int err = index_create(cfg, v, &h);
+    if (err) return err;
+    hnsw_reserve(h, c->node_high ? c->node_high : 1);
+    for (uint32_t node = 0; node < c->node_high && !err; node++) {
+        if (!hnsw_contains(old, node)) continue;
+        if ((err = hnsw_get_vector(old, node, c->vec))) break;
+        err = hnsw_insert(h, node, c->vec);
+    }
+    if (err) {
+        log_error("collection %s: rebuilding graph %d failed: %s", c->name, v, err_str(err));
+        hnsw_free(h);
+        return err;
+    }
+    *out = h;
+    return 0;
+}
+
+int coll_graph_put_all(StoreTxn *txn, Collection *c, int v, HnswIndex *h)
+{
+    uint8_t key[STORE_KEY_MAX];
+    size_t pl = store_key_index(key, c->cid, (uint16_t)v);
+    int err = store_del_prefix(txn, STORE_DB_GRAPH, key, pl, NULL);
+    size_t cap = hnsw_node_blob_max(h);
+    uint8_t *blob = xmalloc(cap);
+    for (uint32_t node = 0; node < c->node_high && !err; node++) {
+        size_t len;
+        err = hnsw_node_encode(h, node, blob, cap, &len);
+        if (err == ERR_NOTFOUND) {
+            err = 0; /* never inserted: nothing to save */
+            continue;
+        }
+        size_t kl = store_key_node(key, c->cid, (uint16_t)v, node);
+        if (!err) err = store_put(txn, STORE_DB_GRAPH, key, kl, blob, len);
+    }
+    free(blob);
+    uint32_t entry;
+    int max_level;
+    if (!err && hnsw_entry_get(h, &entry, &max_level) == 0) {
+        uint8_t rec[COLLECTION_ENTRY_LEN];
+        store_put_le32(rec, entry);
+        store_put_le32(rec + 4, (uint32_t)max_level);
+        err = store_put(txn, STORE_DB_GRAPH, key, pl, rec, sizeof rec);
+    }
+    return err;
+}
+
+void coll_graph_replace(Collection *c, HnswIndex *const *h)
+{
+    HnswIndex *old[COLLECTION_MAX_VECTORS];
+    pthread_rwlock_wrlock(&c->lock);
+    for (int v = 0; v < c->config.n_vectors; v++) {
+        CollIndex *ix = &c->idx[v];
+        old[v] = ix->index;
+        ix->index = h[v];
+        for (size_t i = 0; i < ix->n_dirty; i++) ix->dirty_flag[ix->dirty[i]] = 0;
+        ix->n_dirty = 0;
+        ix->wipe = 0;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    for (int v = 0; v < c->config.n_vectors; v++) hnsw_free(old[v]);
+    c->n_pending = 0;
+    scratch_fit(c);
+}
+
+/* One collection as loaded, before its replay. */
+typedef struct {
+    Collection *c;
+    uint32_t *replay; /* nodes whose graph must be brought in line (may repeat) */
+    size_t n_replay, replay_cap;
+    int rebuild; /* bit v: graph v is rebuilt from every stored vector */
+} Loaded;
+
+static void loaded_add_replay(Loaded *l, uint32_t node)
+{
+    coll_grow_u32(&l->replay, &l->replay_cap, l->n_replay + 1);
+    l->replay[l->n_replay++] = node;
+}
+
+/* load_graph reads graph v of l->c back: vectors and graph records in node
+ * order, merged. Nodes with a vector but no graph record are added to the
+ * replay list (the insert was committed but its graph never saved). */
+static int load_graph(Loaded *l, StoreTxn *txn, int v, int *broken)
+{
+    Collection *c = l->c;
+    HnswIndex *h = c->idx[v].index;
+    size_t dim = c->config.vectors[v].size;
+    uint8_t key[STORE_KEY_MAX], gkey[STORE_KEY_MAX];
+    size_t plen = store_key_index(key, c->cid, (uint16_t)v);
+    StoreCursor *vc = NULL, *gc = NULL;
+    Slice k, val, gk, gv;
+    float *vec = xmalloc(dim * sizeof *vec);
+    int err = store_cursor_open(txn, STORE_DB_VECTORS, &vc);
+    if (!err) err = store_cursor_open(txn, STORE_DB_GRAPH, &gc);
+    if (err) goto done;
+    /* The graph cursor starts at node 0, past the entry record. */
+    size_t gl = store_key_node(gkey, c->cid, (uint16_t)v, 0);
+    int gerr = store_cursor_seek(gc, gkey, gl, &gk, &gv);
+    int verr = store_cursor_seek(vc, key, plen, &k, &val);
+    for (; verr == 0; verr = store_cursor_next(vc, &k, &val)) {
+        if (k.len != 10 || memcmp(k.ptr, key, plen) != 0) break;
+        uint32_t node = store_get_be32((const uint8_t *)k.ptr + 6);
+        if (val.len != dim * sizeof(float)) {
+            log_error("collection %s: vector %d of node %u has %zu bytes, expected %zu", c->name,
+                      v, node, val.len, dim * sizeof(float));
+            err = ERR_FORMAT;
+            goto done;
+        }
+        if (node >= c->node_high) c->node_high = node + 1;
+        /* LMDB values are only 2-byte aligned: copy before using floats. */
+        memcpy(vec, val.ptr, val.len);
+        uint32_t gnode = HNSW_NO_NODE;
+        while (gerr == 0 && gk.len == 10 && !memcmp(gk.ptr, key, plen) &&
+               (gnode = store_get_be32((const uint8_t *)gk.ptr + 6)) < node) {
+            *broken = 1; /* a graph record without a vector */
+            gerr = store_cursor_next(gc, &gk, &gv);
+            gnode = HNSW_NO_NODE;
+        }
+        if (gerr == 0 && gk.len == 10 && !memcmp(gk.ptr, key, plen) && gnode == node) {
+            if (hnsw_node_decode(h, node, vec, gv.ptr, gv.len) != 0) *broken = 1;
+            gerr = store_cursor_next(gc, &gk, &gv);
+        } else if (node < c->node_cap && c->node_live[node]) {
+            loaded_add_replay(l, node);
+        }
+    }
+    if (gerr == 0 && gk.len == 10 && !memcmp(gk.ptr, key, plen)) *broken = 1;
+    if (verr && verr != ERR_NOTFOUND) err = verr;
+    if (gerr && gerr != ERR_NOTFOUND) err = gerr;
+    if (err) goto done;
+    if (!*broken) {
+        uint32_t entry = HNSW_NO_NODE, max_level = 0;
+        if (store_get(txn, STORE_DB_GRAPH, key, plen, &val) == 0 &&
+            val.len == COLLECTION_ENTRY_LEN) {
+            entry = store_get_le32((const uint8_t *)val.ptr);
+            max_level = store_get_le32((const uint8_t *)val.ptr + 4);
+        }
+        if (hnsw_restore(h, entry, (int)max_level) != 0) *broken = 1;
+    }
+done:
+    store_cursor_close(vc);
+    store_cursor_close(gc);
+    free(vec);
+    return err;
+}
+
+/* load_collection builds one collection's memory state from LMDB, with
+ * the nodes that need a graph replay, into *out (zeroed first). */
+static int load_collection(StoreTxn *txn, const char *name, Slice rec, Loaded *out)
+{
+    memset(out, 0, sizeof *out);
+    uint32_t cid;
+    CollectionConfig cfg;
+    int64_t created;
+    int err = coll_config_record_parse(name, rec, &cid, &cfg, &created);
+    if (err) return err;
+    Collection *c;
+    if ((err = coll_new(name, cid, &cfg, created, &c))) return err;
+    out->c = c;
+    uint8_t key[STORE_KEY_MAX];
+    size_t plen = store_key_cid(key, cid);
+    StoreCursor *cur = NULL;
+    Slice k, v;
+
+    /* Points: the node table. */
+    if ((err = store_cursor_open(txn, STORE_DB_POINTS, &cur))) goto fail;
+    int e;
+    for (e = store_cursor_seek(cur, key, plen, &k, &v); e == 0; e = store_cursor_next(cur, &k, &v)) {
+        if (k.len < plen || memcmp(k.ptr, key, plen) != 0) break;
+        PointId id;
+        if (v.len < COLLECTION_REC_HEADER ||
+            point_id_from_key((const uint8_t *)k.ptr + plen, k.len - plen, &id) != 0) {
+            log_error("collection %s: malformed point record", name);
+            err = ERR_FORMAT;
+            goto fail;
+        }
+        uint32_t node = store_get_le32((const uint8_t *)v.ptr);
+        if (node >= HNSW_MAX_NODES) {
+            err = ERR_FORMAT;
+            goto fail;
+        }
+        coll_node_table_reserve(c, node + 1);
+        c->node_ids[node] = id;
+        c->node_live[node] = 1;
+        if (node >= c->node_high) c->node_high = node + 1;
+        c->points_count++;
+    }
+    store_cursor_close(cur);
+    cur = NULL;
+    if (e != ERR_NOTFOUND && e != 0) {
+        err = e;
+        goto fail;
+    }
+    coll_node_table_reserve(c, c->node_high + 1);
+
+    /* Graphs. */
+    for (int i = 0; i < cfg.n_vectors; i++) {
+        hnsw_reserve(c->idx[i].index, c->node_high ? c->node_high : 1);
+        int broken = 0;
+        if ((err = load_graph(out, txn, i, &broken))) goto fail;
+        if (broken) {
+            log_warn("collection %s: the saved graph of vector %d is inconsistent; "
+                     "rebuilding it from the stored vectors", name, i);
+            hnsw_clear(c->idx[i].index);
+            c->idx[i].wipe = 1;
+            out->rebuild |= 1 << i;
+        }
+    }
+    coll_node_table_reserve(c, c->node_high + 1);
+
+    /* Pending markers: nodes whose graph changes were not saved. */
+    uint8_t pkey[STORE_KEY_MAX];
+    size_t pl = store_key_cid(pkey, cid);
+    if ((err = store_cursor_open(txn, STORE_DB_PENDING, &cur))) goto fail;
+    for (e = store_cursor_seek(cur, pkey, pl, &k, &v); e == 0; e = store_cursor_next(cur, &k, &v)) {
+        if (k.len != 8 || memcmp(k.ptr, pkey, pl) != 0) break;
+        uint32_t node = store_get_be32((const uint8_t *)k.ptr + 4);
+        loaded_add_replay(out, node);
+        coll_add_pending(c, node);
+    }
+    store_cursor_close(cur);
+    cur = NULL;
+
+    /* Free nodes, highest pushed first so the lowest is handed out first. */
+    for (uint32_t n = c->node_high; n-- > 0;) {
+        if (c->node_live[n]) continue;
+        coll_grow_u32(&c->free_nodes, &c->free_cap, c->n_free + 1);
+        c->free_nodes[c->n_free++] = n;
+    }
+    return 0;
+fail:
+    store_cursor_close(cur);
+    free(out->replay);
+    coll_free(c);
+    memset(out, 0, sizeof *out);
+    return err;
+}
+
+/* node_record reads a live node's vector mask from its points record. */
+static int node_record(Collection *c, StoreTxn *txn, uint32_t node, uint32_t *mask)
+{
+    uint8_t idkey[POINT_ID_KEY_MAX], key[STORE_KEY_MAX];
+    Slice v;
+    size_t il = point_id_key(&c->node_ids[node], idkey);
+    size_t kl = store_key_point(key, c->cid, idkey, il);
+    int err = store_get(txn, STORE_DB_POINTS, key, kl, &v);
+    if (err) return err;
+    if (v.len < COLLECTION_REC_HEADER || store_get_le32((const uint8_t *)v.ptr) != node)
+        return ERR_NOTFOUND;
+    *mask = store_get_le32((const uint8_t *)v.ptr + 4);
+    return 0;
+}
+
+/*
+ * replay_graphs brings the graphs in line with the committed points for
+ * the nodes in replay (pending markers, unsaved inserts) and, for graphs
+ * being rebuilt (rebuild bit set), for every node. Then saves.
+ */
+static int replay_graphs(Db *db, Collection *c, const uint32_t *replay, size_t n_replay,
+                         int rebuild)
+{
+    StoreTxn *txn;
+    int err = store_read_begin(db->store, &txn);
+    if (err) return err;
+    uint8_t key[STORE_KEY_MAX];
+    Slice v;
+    size_t maxdim = 0;
+    for (int i = 0; i < c->config.n_vectors; i++)
+        if (c->config.vectors[i].size > maxdim) maxdim = c->config.vectors[i].size;
+    float *vec = xmalloc(maxdim * sizeof *vec);
+    size_t total = 0;
+    for (int i = 0; i < c->config.n_vectors; i++) {
+        size_t dim = c->config.vectors[i].size;
+        int all = rebuild >> i & 1;
+        size_t n = all ? c->node_high : n_replay;
+        for (size_t j = 0; j < n; j++) {
+            uint32_t node = all ? (uint32_t)j : replay[j];
+            uint32_t mask = 0;
+            int live = node < c->node_cap && c->node_live[node] &&
+                       node_record(c, txn, node, &mask) == 0 && (mask >> i & 1);
+            if (all && !live) continue;
+            const float *p = NULL;
+            if (live) {
+                size_t kl = store_key_node(key, c->cid, (uint16_t)i, node);
+                if (store_get(txn, STORE_DB_VECTORS, key, kl, &v) != 0 ||
+                    v.len != dim * sizeof(float)) {
+                    log_error("collection %s: node %u lacks its vector %d", c->name, node, i);
+                    continue;
+                }
+                memcpy(vec, v.ptr, v.len);
+                p = vec;
+            }
+            coll_apply_vector(c, i, node, p, !all);
+            total++;
+        }
+    }
+    free(vec);
+    store_read_end(txn);
+    if (total || c->n_pending)
+        log_info("collection %s: replayed %zu graph changes left unsaved", c->name, total);
+    return coll_graph_save(db, c);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* sort_unique sorts a node list and drops repeats; returns the new length. */
+static size_t sort_unique(uint32_t *a, size_t n)
+{
+    if (n < 2) return n;
+    qsort(a, n, sizeof *a, cmp_u32);
+    size_t m = 1;
+    for (size_t i = 1; i < n; i++)
+        if (a[i] != a[m - 1]) a[m++] = a[i];
+    return m;
+}
+
+static int db_load_all(Db *db)
+{
+    StoreTxn *txn;
+    int err = store_read_begin(db->store, &txn);
+    if (err) return err;
+    StoreCursor *cur;
+    if ((err = store_cursor_open(txn, STORE_DB_COLLECTIONS, &cur))) {
+        store_read_end(txn);
+        return err;
+    }
+    Loaded *loaded = NULL;
+    size_t n_loaded = 0;
+    Slice k, v;
+    int e;
+    for (e = store_cursor_seek(cur, NULL, 0, &k, &v); e == 0; e = store_cursor_next(cur, &k, &v)) {
+        char *name = xstrndup(k.ptr, k.len);
+        Loaded l;
+        err = load_collection(txn, name, v, &l);
+        free(name);
+        if (err) break;
+        loaded = xrealloc(loaded, (n_loaded + 1) * sizeof *loaded);
+        loaded[n_loaded++] = l;
+    }
+    if (!err && e != ERR_NOTFOUND) err = e;
+    store_cursor_close(cur);
+    store_read_end(txn);
+    for (size_t i = 0; i < n_loaded; i++) {
+        Loaded *l = &loaded[i];
+        l->n_replay = sort_unique(l->replay, l->n_replay);
+        if (!err && (l->n_replay || l->rebuild || l->c->n_pending))
+            err = replay_graphs(db, l->c, l->replay, l->n_replay, l->rebuild);
+        free(l->replay);
+        if (err) {
+            coll_free(l->c);
+            continue;
+        }
+        if (db->n_colls == db->cap_colls) {
+            db->cap_colls = db->cap_colls ? db->cap_colls * 2 : 8;
+            db->colls = xrealloc(db->colls, db->cap_colls * sizeof *db->colls);
+        }
+        db->colls[db->n_colls++] = l->c;
+    }
+    free(loaded);
+    return err;
+}
+
+int collection_db_open(const char *dir, const DbOptions *opt, Db **out)
+{
+    StoreOptions so = { .map_size = opt ? opt->map_size : 0 };
+    Db *db = xcalloc(1, sizeof *db);
+    int err = store_open(dir, &so, &db->store);
+    if (err) {
+        free(db);
+        return err;
+    }
+    rwlock_init_writer_pref(&db->lock);
+    pthread_mutex_init(&db->write, NULL);
+    db->full_scan_threshold = opt && opt->full_scan_threshold ? opt->full_scan_threshold
+                                                               : COLLECTION_FULL_SCAN_THRESHOLD;
+    double t0 = now_seconds();
+    if ((err = db_load_all(db))) {
+        collection_db_close(db);
+        return err;
+    }
+    uint64_t points = 0;
+    for (size_t i = 0; i < db->n_colls; i++) points += db->colls[i]->points_count;
+    log_info("store: %s: %zu collections, %llu points loaded in %.3f s", dir, db->n_colls,
+             (unsigned long long)points, now_seconds() - t0);
+    *out = db;
+    return 0;
+}
+
+void collection_db_close(Db *db)
+{
+    if (!db) return;
+    for (size_t i = 0; i < db->n_colls; i++) {
+        Collection *c = db->colls[i];
+        int dirty = c->n_pending != 0;
+        for (int v = 0; v < c->config.n_vectors; v++) dirty |= c->idx[v].n_dirty != 0;
+        if (dirty) coll_graph_save(db, c);
+        coll_free(c);
+    }
+    free(db->colls);
+    store_close(db->store);
+    pthread_rwlock_destroy(&db->lock);
+    pthread_mutex_destroy(&db->write);
+    free(db);
+}
+
+int collection_db_snapshot(Db *db, const char *path)
+{
+    return store_snapshot(db->store, path);
+}
+
+unsigned collection_db_map_grows(Db *db)
+{
+    StoreStats st;
+    store_stats(db->store, &st);
+    return st.grows;
+}
+
+/* ---- finding collections ---- */
+
+Collection *coll_db_find(Db *db, const char *name)
+{
+    if (!name) return NULL;
+    for (size_t i = 0; i < db->n_colls; i++)
+        if (!strcmp(db->colls[i]->name, name)) return db->colls[i];
+    return NULL;
+}
+
+/* coll_read_begin takes the shared locks of a read operation on name. */
+int coll_read_begin(Db *db, const char *name, Collection **out, char *err, size_t errlen)
+{
+    pthread_rwlock_rdlock(&db->lock);
+    Collection *c = coll_db_find(db, name);
+    if (!c) {
+        pthread_rwlock_unlock(&db->lock);
+        return err_set(err, errlen, ERR_NOTFOUND, "Collection `%s` doesn't exist!",
+                       name ? name : "");
+    }
+    pthread_rwlock_rdlock(&c->lock);
+    *out = c;
+    return 0;
+}
+
+void coll_read_end(Db *db, Collection *c)
+{
+    pthread_rwlock_unlock(&c->lock);
+    pthread_rwlock_unlock(&db->lock);
+}
+
+/* coll_write_begin serialises writers and finds the collection; the list lock
+ * is held shared so the collection cannot vanish. */
+int coll_write_begin(Db *db, const char *name, Collection **out, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&db->write);
+    pthread_rwlock_rdlock(&db->lock);
+    Collection *c = coll_db_find(db, name);
+    if (!c) {
+        pthread_rwlock_unlock(&db->lock);
+        pthread_mutex_unlock(&db->write);
+        return err_set(err, errlen, ERR_NOTFOUND, "Collection `%s` doesn't exist!",
+                       name ? name : "");
+    }
+    *out = c;
+    return 0;
+}
+
+void coll_write_end(Db *db)
+{
+    pthread_rwlock_unlock(&db->lock);
+    pthread_mutex_unlock(&db->write);
+}
+
+int collection_graph_digest(Db *db, const char *name, const char *using, uint64_t *out)
+{
+    Collection *c;
+    int err = coll_read_begin(db, name, &c, NULL, 0);
+    if (err) return err;
+    int v = coll_vector_index(c, using, NULL, 0);
+    if (v < 0) {
+        coll_read_end(db, c);
+        return v;
+    }
+    HnswIndex *h = c->idx[v].index;
+    size_t dim = c->config.vectors[v].size, cap = hnsw_node_blob_max(h);
+    uint8_t *blob = xmalloc(cap);
+    float *vec = xmalloc(dim * sizeof *vec);
+    uint64_t hash = 0xcbf29ce484222325ULL; /* FNV-1a */
+#define DIGEST(p, n)                                                                  \
+    for (size_t b_ = 0; b_ < (n); b_++) hash = (hash ^ ((const uint8_t *)(p))[b_]) * 0x100000001b3ULL
+    for (uint32_t node = 0; node < c->node_high; node++) {
+        size_t len;
+        if (hnsw_node_encode(h, node, blob, cap, &len) != 0) continue;
+        DIGEST(&node, sizeof node);
+        DIGEST(blob, len);
+        if (hnsw_get_vector(h, node, vec) == 0) DIGEST(vec, dim * sizeof *vec);
+    }
+    uint32_t entry = HNSW_NO_NODE;
+    int max_level = -1;
+    hnsw_entry_get(h, &entry, &max_level);
+    DIGEST(&entry, sizeof entry);
+    DIGEST(&max_level, sizeof max_level);
+#undef DIGEST
+    free(blob);
+    free(vec);
+    coll_read_end(db, c);
+    *out = hash;
+    return 0;
+}

@@ -1,0 +1,552 @@
+/*
+ * collection_search.c - nearest-neighbour queries: the planner (HNSW with
+ * the filter as an accept callback, or an exact scan when the filter is
+ * selective), a bounded top-k, the recommendation scorers, search and
+ * recommend.
+ */
+#include "store/collection.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/util.h"
+#include "base/vec.h"
+#include "index/filter.h"
+#include "store/collection_internal.h"
+#include "store/store.h"
+
+static float goodness(const Collection *c, int v, float score)
+{
+    return coll_is_distance(c, v) ? -score : score;
+}
+
+/* ---- search ---- */
+
+/* The ids a recommendation excludes from its results. */
+typedef struct {
+    const PointId *ids;
+    size_t n;
+} Exclude;
+
+static int excluded(const Exclude *ex, const PointId *id)
+{
+    for (size_t i = 0; ex && i < ex->n; i++)
+        if (point_id_equal(&ex->ids[i], id)) return 1;
+    return 0;
+}
+
+/* The state of the HNSW accept callback. */
+typedef struct {
+    Collection *c;
+    StoreTxn *txn;
+    const Filter *f;
+    const Exclude *ex;
+    Scratch s;
+} AcceptCtx;
+
+static int accept_node(uint32_t node, void *vctx)
+{
+    AcceptCtx *a = vctx;
+    Collection *c = a->c;
+    if (node >= c->node_cap || !c->node_live[node]) return 0;
+    const PointId *id = &c->node_ids[node];
+    if (excluded(a->ex, id)) return 0;
+    if (filter_matches_all(a->f)) return 1;
+    ScanRec r;
+    if (coll_point_lookup(c, a->txn, id, &r) != 0 || r.node != node) return 0;
+    return coll_filter_accepts(a->f, &a->s, &r);
+}
+
+/* A bounded heap of the k best hits (worst on top), by goodness. */
+typedef struct {
+    HnswHit *h;
+    float *g; /* goodness of h[i] */
+    size_t n, k;
+} TopK;
+
+static int topk_worse(const TopK *t, size_t a, size_t b)
+{
+    if (t->g[a] != t->g[b]) return t->g[a] < t->g[b];
+    return t->h[a].node > t->h[b].node; /* ties: lower node is better */
+}
+
+static void topk_swap(TopK *t, size_t a, size_t b)
+{
+    HnswHit h = t->h[a];
+    float g = t->g[a];
+    t->h[a] = t->h[b];
+    t->g[a] = t->g[b];
+    t->h[b] = h;
+    t->g[b] = g;
+}
+
+static void topk_push(TopK *t, uint32_t node, float score, float good)
+{
+    size_t i;
+    if (t->n < t->k) {
+        i = t->n++;
+    } else {
+        if (good < t->g[0] || (good == t->g[0] && node > t->h[0].node)) return;
+        i = 0;
+        t->h[0] = (HnswHit){ node, score };
+        t->g[0] = good;
+        /* sift down */
+        for (;;) {
+            size_t l = 2 * i + 1, r = l + 1, w = i;
+            if (l < t->n && topk_worse(t, l, w)) w = l;
+            if (r < t->n && topk_worse(t, r, w)) w = r;
+            if (w == i) break;
+            topk_swap(t, i, w);
+            i = w;
+        }
+        return;
+    }
+    t->h[i] = (HnswHit){ node, score };
+    t->g[i] = good;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!topk_worse(t, i, p)) break;
+        topk_swap(t, i, p);
+        i = p;
+    }
+}
+
+/* topk_sorted pops the heap into best-first order in h[0..n). */
+static void topk_sort(TopK *t)
+{
+    size_t n = t->n;
+    while (t->n > 1) {
+        topk_swap(t, 0, t->n - 1);
+        t->n--;
+        size_t i = 0;
+        for (;;) {
+            size_t l = 2 * i + 1, r = l + 1, w = i;
+            if (l < t->n && topk_worse(t, l, w)) w = l;
+            if (r < t->n && topk_worse(t, r, w)) w = r;
+            if (w == i) break;
+            topk_swap(t, i, w);
+            i = w;
+        }
+    }
+    t->n = n;
+}
+
+/* A query scorer: plain (one vector) or a recommendation objective. */
+typedef struct {
+    int strategy; /* -1: plain similarity to q */
+    const float *q;
+    const float *const *pos;
+    size_t n_pos;
+    const float *const *neg;
+    size_t n_neg;
+} Scorer;
+
+static float sigmoid_scaled(float x) { return 0.5f * (x / (1.0f + fabsf(x)) + 1.0f); }
+
+/* score_vec scores a stored vector; returns (score, goodness). */
+static float score_vec(Collection *c, int v, const Scorer *sc, const float *vec, float *good)
+{
+    HnswIndex *h = c->idx[v].index;
+    int euclid = coll_is_distance(c, v);
+    if (sc->strategy < 0) {
+        float s = hnsw_score_between(h, sc->q, vec);
+        *good = euclid ? -s : s;
+        return s;
+    }
+    float s;
+    if (sc->strategy == COLLECTION_RECO_BEST_SCORE) {
+        float bp = -INFINITY, bn = -INFINITY;
+        for (size_t i = 0; i < sc->n_pos; i++) {
+            float x = hnsw_score_between(h, sc->pos[i], vec);
+            if (euclid) x = -x;
+            if (x > bp) bp = x;
+        }
+        for (size_t i = 0; i < sc->n_neg; i++) {
+            float x = hnsw_score_between(h, sc->neg[i], vec);
+            if (euclid) x = -x;
+            if (x > bn) bn = x;
+        }
+        s = bp > bn ? sigmoid_scaled(bp) : -sigmoid_scaled(bn);
+    } else {
+        float sp = 0, sn = 0;
+        for (size_t i = 0; i < sc->n_pos; i++) {
+            float x = hnsw_score_between(h, sc->pos[i], vec);
+            sp += euclid ? -x : x;
+        }
+        for (size_t i = 0; i < sc->n_neg; i++) {
+            float x = hnsw_score_between(h, sc->neg[i], vec);
+            sn += euclid ? -x : x;
+        }
+        s = sp - sn;
+    }
+    *good = s;
+    return s;
+}
+
+/* Candidate collection for exact scoring. */
+typedef struct {
+    Collection *c;
+    int v;
+    const Scorer *sc;
+    const Exclude *ex;
+    TopK *top;
+    float *vec;
+} ExactCtx;
+
+static void exact_consider(ExactCtx *x, uint32_t node)
+{
+    if (!hnsw_contains(x->c->idx[x->v].index, node)) return;
+    if (hnsw_get_vector(x->c->idx[x->v].index, node, x->vec) != 0) return;
+    float good, s = score_vec(x->c, x->v, x->sc, x->vec, &good);
+    topk_push(x->top, node, s, good);
+}
+
+static int exact_take(void *vctx, const ScanRec *r)
+{
+    ExactCtx *x = vctx;
+    if (!(r->mask >> x->v & 1) || excluded(x->ex, &r->id)) return 0;
+    /* The node table may lag the transaction by one write; trust only
+     * nodes it agrees on. */
+    if (r->node >= x->c->node_cap || !x->c->node_live[r->node] ||
+        !point_id_equal(&x->c->node_ids[r->node], &r->id))
+        return 0;
+    exact_consider(x, r->node);
+    return 0;
+}
+
+/* Search plans. */
+enum { PLAN_HNSW, PLAN_SCAN, PLAN_ALL };
+
+/* estimate_matches samples live nodes to estimate how many points f
+ * matches (a fixed-seed sample, so a query plans the same way each time). */
+static uint64_t estimate_matches(Collection *c, StoreTxn *txn, const Filter *f)
+{
+    if (!c->node_high || !c->points_count) return 0;
+    Scratch s;
+    coll_scratch_init(&s);
+    uint64_t state = 0x9e3779b97f4a7c15ULL;
+    size_t sampled = 0, matched = 0;
+    for (size_t tries = 0; tries < COLLECTION_FILTER_SAMPLE * 8 && sampled < COLLECTION_FILTER_SAMPLE;
+         tries++) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        uint32_t node = (uint32_t)(state % c->node_high);
+        if (!c->node_live[node]) continue;
+        ScanRec r;
+        if (coll_point_lookup(c, txn, &c->node_ids[node], &r) != 0) continue;
+        sampled++;
+        matched += (size_t)coll_filter_accepts(f, &s, &r);
+    }
+    coll_scratch_free(&s);
+    if (!sampled) return 0;
+    return c->points_count * matched / sampled;
+}
+
+/*
+ * A query, as run_query and fill_results see it: which graph, the
+ * scorer, what is excluded, and the request's limit, offset, ef, exact
+ * flag and score threshold (req; search.vector is not used here: the
+ * scorer holds the prepared query vectors).
+ */
+typedef struct {
+    Db *db;
+    Collection *c;
+    int v; /* vector index */
+    StoreTxn *txn;
+    const Scorer *sc;
+    const Filter *f;   /* NULL: every point */
+    const Exclude *ex; /* NULL: none */
+    const CollectionSearch *req;
+    size_t limit;      /* req->limit resolved (0 -> the default) */
+    const Output *o;   /* what each result carries */
+    Arena *arena;      /* results */
+} Query;
+
+/*
+ * run_query finds the best offset + limit nodes of graph q->v for the
+ * scorer: exactly (scan or all nodes) or through HNSW. Hits go to the
+ * arena, best first. A recommendation objective (strategy >= 0) makes
+ * HNSW only propose candidates (a search per positive example) that are
+ * rescored.
+ */
+static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
+{
+    Collection *c = q->c;
+    const Scorer *sc = q->sc;
+    const Filter *f = q->f;
+    const Exclude *ex = q->ex;
+    int v = q->v, ef = q->req->ef;
+    size_t k = q->req->offset + q->limit;
+    uint64_t threshold = q->db->full_scan_threshold;
+    HnswIndex *h = c->idx[v].index;
+    int all = filter_matches_all(f);
+    int plan;
+    if (q->req->exact || k > HNSW_MAX_EF) plan = all ? PLAN_ALL : PLAN_SCAN;
+    else if (sc->strategy >= 0 && sc->n_pos == 0) plan = all ? PLAN_ALL : PLAN_SCAN;
+    else if (all) plan = PLAN_HNSW;
+    else if (c->points_count <= threshold) plan = PLAN_SCAN;
+    else plan = estimate_matches(c, q->txn, f) < threshold ? PLAN_SCAN : PLAN_HNSW;
+
+    size_t dim = c->config.vectors[v].size;
+    TopK top = { arena_alloc(q->arena, (k ? k : 1) * sizeof(HnswHit)),
+                 arena_alloc(q->arena, (k ? k : 1) * sizeof(float)), 0, k };
+    float *vec = xmalloc(dim * sizeof *vec);
+    ExactCtx x = { c, v, sc, ex, &top, vec };
+    int err = 0;
+    if (plan == PLAN_SCAN) {
+        err = coll_scan_points(c, q->txn, f, NULL, exact_take, &x);
+    } else if (plan == PLAN_ALL) {
+        for (uint32_t node = 0; node < c->node_high; node++)
+            if (c->node_live[node] && !excluded(ex, &c->node_ids[node])) exact_consider(&x, node);
+    } else {
+        AcceptCtx a = { c, q->txn, f, ex, { { 0 } } };
+        coll_scratch_init(&a.s);
+        int need_cb = !all || (ex && ex->n);
+        size_t kk = k + (ex ? ex->n : 0);
+        /* A recommendation objective rescores candidates, so each positive
+         * example proposes at least ef of them. */
+        if (sc->strategy >= 0 && kk < (size_t)(ef > 0 ? ef : HNSW_DEFAULT_EF))
+            kk = (size_t)(ef > 0 ? ef : HNSW_DEFAULT_EF);
+        if (kk > HNSW_MAX_EF) kk = HNSW_MAX_EF;
+        HnswHit *buf = xmalloc(kk * sizeof *buf);
+        const float *const *queries = sc->strategy < 0 ? &sc->q : sc->pos;
+        size_t n_queries = sc->strategy < 0 ? 1 : sc->n_pos;
+        for (size_t qi = 0; qi < n_queries && !err; qi++) {
+            int got = 0;
+            err = hnsw_search(h, queries[qi], (int)kk, ef, need_cb ? accept_node : NULL, &a, buf,
+                              &got);
+            for (int i = 0; i < got && !err; i++) {
+                if (sc->strategy < 0) {
+                    if (c->node_live[buf[i].node] && !excluded(ex, &c->node_ids[buf[i].node]))
+                        topk_push(&top, buf[i].node, buf[i].score, goodness(c, v, buf[i].score));
+                } else {
+                    /* Rescore a candidate once: skip nodes already kept. */
+                    int seen = 0;
+                    for (size_t j = 0; j < top.n && !seen; j++) seen = top.h[j].node == buf[i].node;
+                    if (!seen && c->node_live[buf[i].node]) exact_consider(&x, buf[i].node);
+                }
+            }
+        }
+        free(buf);
+        coll_scratch_free(&a.s);
+    }
+    free(vec);
+    if (err) return err;
+    topk_sort(&top);
+    *hits = top.h;
+    *n_hits = top.n;
+    return 0;
+}
+
+/* fill_results turns hits into points (skipping the request's offset),
+ * applying its score threshold: a plain euclid score is a distance (kept
+ * when <= t), every other score a similarity or objective (kept when >= t). */
+static int fill_results(const Query *q, const HnswHit *hits, size_t n_hits, CollectionResult *out)
+{
+    Collection *c = q->c;
+    const CollectionSearch *req = q->req;
+    int euclid = q->sc->strategy < 0 && coll_is_distance(c, q->v);
+    coll_result_init(c, out, q->arena, q->limit);
+    Scratch s;
+    coll_scratch_init(&s);
+    size_t skipped = 0;
+    int err = 0;
+    for (size_t i = 0; i < n_hits && out->n < q->limit && !err; i++) {
+        float score = hits[i].score;
+        if (req->has_score_threshold &&
+            (euclid ? score > req->score_threshold : score < req->score_threshold))
+            break;
+        uint32_t node = hits[i].node;
+        if (node >= c->node_cap || !c->node_live[node]) continue;
+        ScanRec r;
+        int e = coll_point_lookup(c, q->txn, &c->node_ids[node], &r);
+        if (e == ERR_NOTFOUND || (!e && r.node != node)) continue; /* deleted meanwhile */
+        if (e) {
+            err = e;
+            break;
+        }
+        if (skipped < req->offset) {
+            skipped++;
+            continue;
+        }
+        err = coll_output_point(c, q->o, q->txn, &s, &r, score, q->arena, &out->points[out->n++]);
+    }
+    coll_scratch_free(&s);
+    return err;
+}
+
+/* search_common validates the shared parameters of search and recommend. */
+static int search_params(const CollectionSearch *req, size_t *limit, char *err, size_t errlen)
+{
+    *limit = req->limit ? req->limit : COLLECTION_DEFAULT_LIMIT;
+    if (*limit > COLLECTION_MAX_LIMIT || req->offset > COLLECTION_MAX_LIMIT)
+        return err_set(err, errlen, ERR_INVAL, "limit and offset must be at most %d",
+                       COLLECTION_MAX_LIMIT);
+    if (req->ef < 0 || req->ef > HNSW_MAX_EF)
+        return err_set(err, errlen, ERR_INVAL, "hnsw_ef must be in 0..%d", HNSW_MAX_EF);
+    return 0;
+}
+
+int collection_search(Db *db, const char *name, const CollectionSearch *req, Arena *arena,
+                      CollectionResult *out, char *err, size_t errlen)
+{
+    size_t limit;
+    int e = search_params(req, &limit, err, errlen);
+    if (e) return e;
+    Filter *f;
+    Collection *c;
+    e = coll_query_begin(db, name, req->filter, &c, &f, err, errlen);
+    if (e) return e;
+    Output o;
+    StoreTxn *txn = NULL;
+    int v = coll_vector_index(c, req->using, err, errlen);
+    if (v < 0) e = v;
+    if (!e) e = coll_output_resolve(c, &req->with_payload, &req->with_vectors, &o, err, errlen);
+    float *q = NULL;
+    if (!e) {
+        const CollectionVectorParams *p = &c->config.vectors[v];
+        if (!req->vector || req->dim != p->size)
+            e = err_set(err, errlen, ERR_INVAL, "wrong query vector dimension: expected %u, got %zu",
+                        p->size, req->dim);
+        else if (!vec_is_finite(req->vector, req->dim))
+            e = err_set(err, errlen, ERR_INVAL, "query vector contains NaN or Inf");
+    }
+    if (!e) {
+        q = arena_alloc(arena, req->dim * sizeof *q);
+        memcpy(q, req->vector, req->dim * sizeof *q);
+        if (c->config.vectors[v].distance == COLLECTION_COSINE) vec_normalize(q, req->dim);
+        e = store_read_begin(db->store, &txn);
+    }
+    if (!e) {
+        Scorer sc = { .strategy = -1, .q = q };
+        Query qr = { db, c, v, txn, &sc, f, NULL, req, limit, &o, arena };
+        HnswHit *hits;
+        size_t n_hits;
+        e = run_query(&qr, &hits, &n_hits);
+        if (!e) e = fill_results(&qr, hits, n_hits, out);
+    }
+    if (txn) store_read_end(txn);
+    coll_read_end(db, c);
+    filter_free(f);
+    return e;
+}
+
+/* example_vector reads point id's vector v into arena. */
+static int example_vector(Collection *c, StoreTxn *txn, int v, const PointId *id, Arena *arena,
+                          const float **out, char *err, size_t errlen)
+{
+    ScanRec r;
+    char idbuf[POINT_ID_TEXT_MAX];
+    int e = coll_point_lookup(c, txn, id, &r);
+    if (e == ERR_NOTFOUND || (!e && !(r.mask >> v & 1)))
+        return err_set(err, errlen, ERR_NOTFOUND, "No point with id %s found",
+                       point_id_format(id, idbuf));
+    if (e) return e;
+    uint8_t key[STORE_KEY_MAX];
+    size_t kl = store_key_node(key, c->cid, (uint16_t)v, r.node);
+    Slice s;
+    if ((e = store_get(txn, STORE_DB_VECTORS, key, kl, &s))) return e;
+    if (s.len != c->config.vectors[v].size * sizeof(float)) return ERR_FORMAT;
+    float *f = arena_alloc(arena, s.len);
+    memcpy(f, s.ptr, s.len);
+    *out = f;
+    return 0;
+}
+
+int collection_recommend(Db *db, const char *name, const CollectionRecommend *req,
+                         Arena *arena, CollectionResult *out, char *err, size_t errlen)
+{
+    const CollectionSearch *sr = &req->search;
+    size_t limit;
+    int e = search_params(sr, &limit, err, errlen);
+    if (e) return e;
+    size_t n_pos = req->n_positive + req->n_positive_vectors;
+    size_t n_neg = req->n_negative + req->n_negative_vectors;
+    if ((unsigned)req->strategy > COLLECTION_RECO_SUM_SCORES)
+        return err_set(err, errlen, ERR_INVAL, "unknown recommend strategy");
+    if (req->strategy == COLLECTION_RECO_AVERAGE_VECTOR && n_pos == 0)
+        return err_set(err, errlen, ERR_INVAL,
+                       "Positive vectors should not be empty with `average` strategy");
+    if (n_pos + n_neg == 0)
+        return err_set(err, errlen, ERR_INVAL, "at least one positive or negative example is needed");
+    if (n_pos + n_neg > COLLECTION_MAX_BATCH) return ERR_TOOLARGE;
+    Filter *f;
+    Collection *c;
+    e = coll_query_begin(db, name, sr->filter, &c, &f, err, errlen);
+    if (e) return e;
+    Output o;
+    StoreTxn *txn = NULL;
+    int v = coll_vector_index(c, sr->using, err, errlen);
+    if (v < 0) e = v;
+    if (!e) e = coll_output_resolve(c, &sr->with_payload, &sr->with_vectors, &o, err, errlen);
+    if (!e) e = store_read_begin(db->store, &txn);
+    size_t dim = 0;
+    const float **pos = NULL, **neg = NULL;
+    if (!e && req->n_positive_vectors + req->n_negative_vectors &&
+        sr->dim != c->config.vectors[v].size)
+        e = err_set(err, errlen, ERR_INVAL, "wrong example vector dimension: expected %u, got %zu",
+                    c->config.vectors[v].size, sr->dim);
+    if (!e) {
+        dim = c->config.vectors[v].size;
+        int cosine = c->config.vectors[v].distance == COLLECTION_COSINE;
+        pos = arena_alloc(arena, (n_pos + 1) * sizeof *pos);
+        neg = arena_alloc(arena, (n_neg + 1) * sizeof *neg);
+        for (size_t i = 0; i < req->n_positive && !e; i++)
+            e = example_vector(c, txn, v, &req->positive[i], arena, &pos[i], err, errlen);
+        for (size_t i = 0; i < req->n_negative && !e; i++)
+            e = example_vector(c, txn, v, &req->negative[i], arena, &neg[i], err, errlen);
+        for (size_t i = 0; i < req->n_positive_vectors + req->n_negative_vectors && !e; i++) {
+            int is_pos = i < req->n_positive_vectors;
+            const float *src = is_pos ? req->positive_vectors[i]
+                                      : req->negative_vectors[i - req->n_positive_vectors];
+            if (!src || !vec_is_finite(src, dim)) {
+                e = err_set(err, errlen, ERR_INVAL, "example vector contains NaN or Inf");
+                break;
+            }
+            float *cp = arena_alloc(arena, dim * sizeof *cp);
+            memcpy(cp, src, dim * sizeof *cp);
+            if (cosine) vec_normalize(cp, dim);
+            if (is_pos) pos[req->n_positive + i] = cp;
+            else neg[req->n_negative + i - req->n_positive_vectors] = cp;
+        }
+    }
+    if (!e) {
+        /* Example points never come back as results. */
+        PointId *exids = arena_alloc(arena, (req->n_positive + req->n_negative + 1) * sizeof *exids);
+        size_t n_ex = 0;
+        for (size_t i = 0; i < req->n_positive; i++) exids[n_ex++] = req->positive[i];
+        for (size_t i = 0; i < req->n_negative; i++) exids[n_ex++] = req->negative[i];
+        Exclude ex = { exids, n_ex };
+        Scorer sc = { .strategy = (int)req->strategy, .pos = pos, .n_pos = n_pos, .neg = neg,
+                      .n_neg = n_neg };
+        if (req->strategy == COLLECTION_RECO_AVERAGE_VECTOR) {
+            /* Qdrant: avg(pos) + (avg(pos) - avg(neg)); just avg(pos) without negatives. */
+            float *q = arena_calloc(arena, dim * sizeof *q);
+            for (size_t i = 0; i < n_pos; i++)
+                for (size_t d = 0; d < dim; d++) q[d] += pos[i][d];
+            for (size_t d = 0; d < dim; d++) q[d] /= (float)n_pos;
+            if (n_neg) {
+                float *an = arena_calloc(arena, dim * sizeof *an);
+                for (size_t i = 0; i < n_neg; i++)
+                    for (size_t d = 0; d < dim; d++) an[d] += neg[i][d];
+                for (size_t d = 0; d < dim; d++) q[d] = q[d] + q[d] - an[d] / (float)n_neg;
+            }
+            if (c->config.vectors[v].distance == COLLECTION_COSINE) vec_normalize(q, dim);
+            sc.strategy = -1;
+            sc.q = q;
+        }
+        Query qr = { db, c, v, txn, &sc, f, &ex, sr, limit, &o, arena };
+        HnswHit *hits;
+        size_t n_hits;
+        e = run_query(&qr, &hits, &n_hits);
+        if (!e) e = fill_results(&qr, hits, n_hits, out);
+    }
+    if (txn) store_read_end(txn);
+    coll_read_end(db, c);
+    filter_free(f);
+    return e;
+}
