@@ -7,6 +7,7 @@
  * and the HNSW parameters; the rest is reported with Qdrant's defaults so
  * that clients that read it find what they expect.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -122,6 +123,195 @@ static int parse_hnsw(ApiJob *j, const JsonValue *body, int *m, int *ef)
     return 0;
 }
 
+/* ---- options: the settings vitrine stores and reports but does not act on ----
+ *
+ * CollectionConfig.options holds a JSON object with the Qdrant settings a
+ * client gave (each a diff over Qdrant's defaults, as Qdrant takes them):
+ * "hnsw_config", "optimizers_config", "wal_config", "quantization_config",
+ * "on_disk_payload", "metadata", "strict_mode_config", "shard_number",
+ * "replication_factor", "write_consistency_factor", and per vector
+ * "vectors": {name: {"on_disk", "hnsw_config", "quantization_config",
+ * "datatype"}}. GET /collections/{name} reports the defaults overridden by
+ * them; PATCH merges into them. */
+
+/* The object-valued sections and their accepted aliases. */
+static const struct {
+    const char *key, *alias;
+} option_objects[] = {
+    { "hnsw_config", NULL },
+    { "optimizers_config", "optimizer_config" },
+    { "wal_config", NULL },
+    { "quantization_config", "quantization" },
+    { "strict_mode_config", NULL },
+    { "metadata", NULL },
+};
+static const char *const option_scalars[] = {
+    "on_disk_payload", "shard_number", "replication_factor", "write_consistency_factor",
+};
+static const char *const vector_extras[] = { "on_disk", "hnsw_config", "quantization_config",
+                                             "datatype" };
+
+/* json_number_text prints x as serde_json prints an f64 (1.0, 0.25) or,
+ * for integer fields, as an integer. */
+static void number_text(char *out, size_t n, double x, int is_float)
+{
+    if (!is_float) snprintf(out, n, "%.0f", x);
+    else if (x == (double)(long long)x && fabs(x) < 1e15) snprintf(out, n, "%.1f", x);
+    else snprintf(out, n, "%g", x);
+}
+
+/* check_range fails with Qdrant's validation message when obj.key is a
+ * number outside [min, max] (max < min: no upper bound). */
+static int check_range(ApiJob *j, const JsonValue *obj, const char *section, const char *key,
+                       double min, double max, int is_float)
+{
+    const JsonValue *v = json_get(obj, key);
+    if (!v || v->type == JSON_NULL) return 0;
+    if (v->type != JSON_NUMBER)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected a number at `%s.%s`", section, key);
+    if (!(v->u.num < min || (max >= min && v->u.num > max))) return 0;
+    char vb[32], mb[32], xb[32];
+    number_text(vb, sizeof vb, v->u.num, is_float);
+    number_text(mb, sizeof mb, min, is_float);
+    number_text(xb, sizeof xb, max, is_float);
+    if (max >= min)
+        return api_fail(j, QERR_VALIDATION, "%s.%s: value %s invalid, must be from %s to %s", section,
+                        key, vb, mb, xb);
+    return api_fail(j, QERR_VALIDATION, "%s.%s: value %s invalid, must be %s or larger", section, key,
+                    vb, mb);
+}
+
+/* validate_sections applies Qdrant's validators to the option sections
+ * (lib/collection/src/operations/config_diff.rs, lib/collection/src/config.rs). */
+static int validate_sections(ApiJob *j, const JsonValue *body)
+{
+    const JsonValue *o;
+    if ((o = json_get(body, "optimizers_config")) || (o = json_get(body, "optimizer_config"))) {
+        if (o->type == JSON_OBJECT &&
+            (check_range(j, o, "optimizers_config", "deleted_threshold", 0, 1, 1) ||
+             check_range(j, o, "optimizers_config", "vacuum_min_vector_number", 100, -1, 0) ||
+             check_range(j, o, "optimizers_config", "flush_interval_sec", 0, -1, 0)))
+            return -1;
+    }
+    if ((o = json_get(body, "wal_config")) && o->type == JSON_OBJECT &&
+        check_range(j, o, "wal_config", "wal_capacity_mb", 1, -1, 0))
+        return -1;
+    if ((o = json_get(body, "hnsw_config")) && o->type == JSON_OBJECT &&
+        check_range(j, o, "hnsw_config", "full_scan_threshold", 10, -1, 0))
+        return -1;
+    static const char *const factors[] = { "shard_number", "replication_factor",
+                                           "write_consistency_factor" };
+    for (size_t i = 0; i < sizeof factors / sizeof *factors; i++) {
+        const JsonValue *v = json_get(body, factors[i]);
+        if (!v || v->type == JSON_NULL) continue;
+        uint64_t u;
+        if (v->type != JSON_NUMBER || json_as_uint64(v, &u))
+            return api_fail(j, QERR_FORMAT, "invalid type, expected u32 at `%s`", factors[i]);
+        if (u < 1)
+            return api_fail(j, QERR_VALIDATION, "%s: value 0 invalid, must be 1 or larger", factors[i]);
+    }
+    const JsonValue *odp = json_get(body, "on_disk_payload");
+    if (odp && odp->type != JSON_NULL && odp->type != JSON_BOOL)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected a boolean at `on_disk_payload`");
+    return 0;
+}
+
+/* merge_object writes the members of base overridden (and extended) by
+ * those of patch; null members of patch remove the key. */
+static void merge_object(JsonWriter *w, const JsonValue *base, const JsonValue *patch)
+{
+    jw_object_begin(w);
+    for (uint32_t i = 0; base && base->type == JSON_OBJECT && i < base->len; i++) {
+        const JsonMember *m = &base->u.members[i];
+        if (patch && json_get(patch, m->key)) continue;
+        jw_key_len(w, m->key, m->key_len);
+        jw_value(w, &m->value);
+    }
+    for (uint32_t i = 0; patch && patch->type == JSON_OBJECT && i < patch->len; i++) {
+        const JsonMember *m = &patch->u.members[i];
+        if (m->value.type == JSON_NULL) continue;
+        jw_key_len(w, m->key, m->key_len);
+        jw_value(w, &m->value);
+    }
+    jw_object_end(w);
+}
+
+/* build_options writes the options object: old (may be NULL) updated by
+ * the settings in body. */
+static int build_options(ApiJob *j, const JsonValue *old, const JsonValue *body, Buf *out)
+{
+    JsonWriter w;
+    jw_init(&w, out);
+    jw_object_begin(&w);
+    for (size_t i = 0; i < sizeof option_objects / sizeof *option_objects; i++) {
+        const char *key = option_objects[i].key;
+        const JsonValue *given = json_get(body, key);
+        if (!given && option_objects[i].alias) given = json_get(body, option_objects[i].alias);
+        const JsonValue *prev = old ? json_get(old, key) : NULL;
+        if (given && given->type != JSON_NULL && given->type != JSON_OBJECT)
+            return api_fail(j, QERR_FORMAT, "invalid type, expected a map at `%s`", key);
+        if (!given || given->type == JSON_NULL) {
+            if (!prev) continue;
+            jw_key(&w, key);
+            jw_value(&w, prev);
+            continue;
+        }
+        jw_key(&w, key);
+        /* quantization is replaced whole; the diffs are merged. */
+        if (!strcmp(key, "quantization_config")) jw_value(&w, given);
+        else merge_object(&w, prev, given);
+    }
+    /* PATCH puts the scalars under "params" (CollectionParamsDiff). */
+    const JsonValue *params = json_get(body, "params");
+    for (size_t i = 0; i < sizeof option_scalars / sizeof *option_scalars; i++) {
+        const char *key = option_scalars[i];
+        const JsonValue *given = json_get(body, key);
+        if ((!given || given->type == JSON_NULL) && params) given = json_get(params, key);
+        if (!given || given->type == JSON_NULL) given = old ? json_get(old, key) : NULL;
+        if (!given) continue;
+        jw_key(&w, key);
+        jw_value(&w, given);
+    }
+    /* Per-vector extras. */
+    const JsonValue *vectors = json_get(body, "vectors");
+    const JsonValue *prevv = old ? json_get(old, "vectors") : NULL;
+    int single = vectors && vectors->type == JSON_OBJECT &&
+                 (json_get(vectors, "size") || json_get(vectors, "distance"));
+    jw_key(&w, "vectors");
+    jw_object_begin(&w);
+    for (uint32_t i = 0; prevv && prevv->type == JSON_OBJECT && i < prevv->len; i++) {
+        const JsonMember *m = &prevv->u.members[i];
+        const JsonValue *patch = vectors && vectors->type == JSON_OBJECT
+                                     ? (single ? (m->key_len == 0 ? vectors : NULL) : json_get(vectors, m->key))
+                                     : NULL;
+        if (patch) continue;
+        jw_key_len(&w, m->key, m->key_len);
+        jw_value(&w, &m->value);
+    }
+    for (uint32_t i = 0; vectors && vectors->type == JSON_OBJECT && i < (single ? 1u : vectors->len); i++) {
+        const char *name = single ? "" : vectors->u.members[i].key;
+        const JsonValue *vp = single ? vectors : &vectors->u.members[i].value;
+        if (vp->type != JSON_OBJECT) continue;
+        const JsonValue *prev = prevv ? json_get(prevv, name) : NULL;
+        jw_key(&w, name);
+        jw_object_begin(&w);
+        for (size_t k = 0; k < sizeof vector_extras / sizeof *vector_extras; k++) {
+            const JsonValue *x = json_get(vp, vector_extras[k]);
+            if (!x || x->type == JSON_NULL) x = prev ? json_get(prev, vector_extras[k]) : NULL;
+            if (!x) continue;
+            jw_key(&w, vector_extras[k]);
+            jw_value(&w, x);
+        }
+        jw_object_end(&w);
+    }
+    jw_object_end(&w);
+    jw_object_end(&w);
+    if (out->len >= COLLECTION_MAX_OPTIONS)
+        return api_fail(j, QERR_BAD_INPUT, "the collection settings take %zu bytes, more than the %d vitrine keeps",
+                        out->len, COLLECTION_MAX_OPTIONS - 1);
+    return 0;
+}
+
 static int parse_create(ApiJob *j, CollectionConfig *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -158,13 +348,16 @@ static int parse_create(ApiJob *j, CollectionConfig *cfg)
         cfg->n_vectors = (int)vectors->len;
     }
     if (parse_hnsw(j, body, &cfg->m, &cfg->ef_construct)) return -1;
-    const JsonValue *q = json_get(body, "quantization_config");
-    if (q && q->type != JSON_NULL)
-        return api_fail(j, QERR_UNSUPPORTED, "quantization (quantization_config) is not served yet");
+    if (validate_sections(j, body)) return -1;
     const JsonValue *init = json_get(body, "init_from");
     if (init && init->type != JSON_NULL)
         return api_fail(j, QERR_UNSUPPORTED, "init_from");
-    return 0;
+    Buf opts;
+    buf_init(&opts);
+    int rc = build_options(j, NULL, body, &opts);
+    if (!rc) memcpy(cfg->options, opts.data, opts.len + 1);
+    buf_free(&opts);
+    return rc;
 }
 
 /* ---- routes ---- */
@@ -215,6 +408,66 @@ static void delete_run(ApiJob *j)
     jw_bool(api_result(j), rc == 0);
 }
 
+/* options_parse reads a collection's options text into the arena (NULL
+ * when empty or unreadable: the defaults are reported). */
+static const JsonValue *options_parse(ApiJob *j, const char *text)
+{
+    if (!text || !*text) return NULL;
+    JsonValue *v;
+    char err[64];
+    if (json_parse(api_arena(j), text, strlen(text), &v, err, sizeof err)) return NULL;
+    return v;
+}
+
+/* PATCH /collections/{name}: Qdrant's UpdateCollection. */
+static void update_prepare(ApiJob *j)
+{
+    if (api_body_object(j, 1)) return;
+    if (!j->body) return;
+    const JsonValue *body = j->body;
+    int m = 0, ef = 0;
+    if (parse_hnsw(j, body, &m, &ef) || validate_sections(j, body)) return;
+    const JsonValue *params;
+    if (api_get_object(j, body, "params", &params)) return;
+    if (params && validate_sections(j, params)) return;
+    const JsonValue *sparse = json_get(body, "sparse_vectors");
+    if (sparse && sparse->type == JSON_OBJECT && sparse->len)
+        return (void)api_fail(j, QERR_UNSUPPORTED, "sparse vectors (sparse_vectors) are not served yet");
+    const JsonValue *vectors;
+    if (api_get_object(j, body, "vectors", &vectors)) return;
+}
+
+static void update_run(ApiJob *j)
+{
+    CollectionInfo ci;
+    int rc = collection_info(j->api->db, j->collection, &ci);
+    if (rc) return (void)api_fail_collection(j, rc, NULL);
+    static const JsonValue empty = { .type = JSON_OBJECT };
+    const JsonValue *body = j->body ? j->body : &empty;
+    /* Vector names must exist ("" is the unnamed vector). */
+    const JsonValue *vectors = json_get(body, "vectors");
+    for (uint32_t i = 0; vectors && vectors->type == JSON_OBJECT && i < vectors->len; i++) {
+        const char *name = vectors->u.members[i].key;
+        int found = 0;
+        for (int v = 0; v < ci.config.n_vectors; v++) found |= !strcmp(ci.config.vectors[v].name, name);
+        if (!found) return (void)api_fail(j, QERR_BAD_INPUT, "Not existing vector name error: %s", name);
+    }
+    int m = 0, ef = 0;
+    if (parse_hnsw(j, body, &m, &ef)) return;
+    Buf opts;
+    buf_init(&opts);
+    if (build_options(j, options_parse(j, ci.config.options), body, &opts)) {
+        buf_free(&opts);
+        return;
+    }
+    CollectionUpdate u = { .options = opts.data, .m = m, .ef_construct = ef };
+    char err[256] = "";
+    rc = collection_update(j->api->db, j->collection, &u, err, sizeof err);
+    buf_free(&opts);
+    if (rc) return (void)api_fail_collection(j, rc, err);
+    api_result_true(j);
+}
+
 static void exists(ApiJob *j)
 {
     CollectionInfo info;
@@ -227,86 +480,134 @@ static void exists(ApiJob *j)
     jw_object_end(w);
 }
 
-static void write_vector_params(JsonWriter *w, const CollectionVectorParams *p)
+/* A reported setting: the option's value when given, else the default. */
+typedef struct {
+    const char *key;
+    int kind; /* 0 uint, 1 double, 2 bool, 3 null */
+    double dflt;
+} Setting;
+
+static void write_settings(JsonWriter *w, const Setting *set, size_t n, const JsonValue *given)
+{
+    jw_object_begin(w);
+    for (size_t i = 0; i < n; i++) {
+        jw_key(w, set[i].key);
+        const JsonValue *v = given ? json_get(given, set[i].key) : NULL;
+        if (v && v->type != JSON_NULL) jw_value(w, v);
+        else if (set[i].kind == 0) jw_uint(w, (uint64_t)set[i].dflt);
+        else if (set[i].kind == 1) jw_double(w, set[i].dflt);
+        else if (set[i].kind == 2) jw_bool(w, set[i].dflt != 0);
+        else jw_null(w);
+    }
+    jw_object_end(w);
+}
+
+static void write_vector_params(JsonWriter *w, const CollectionVectorParams *p, const JsonValue *extra)
 {
     jw_object_begin(w);
     jw_key(w, "size");
     jw_uint(w, p->size);
     jw_key(w, "distance");
     jw_string(w, qdrant_distance_name(p->distance));
+    for (size_t k = 0; extra && k < sizeof vector_extras / sizeof *vector_extras; k++) {
+        const JsonValue *x = json_get(extra, vector_extras[k]);
+        if (!x || x->type == JSON_NULL) continue;
+        jw_key(w, vector_extras[k]);
+        jw_value(w, x);
+    }
     jw_object_end(w);
 }
 
-static void write_config(JsonWriter *w, const CollectionConfig *c)
+/* write_config writes CollectionConfig as Qdrant reports it: Qdrant's
+ * defaults (config/config.yaml, lib/collection/src/optimizers_builder.rs)
+ * overridden by the settings given at create or PATCH. */
+static void write_config(JsonWriter *w, const CollectionConfig *c, const JsonValue *opts)
 {
+    const JsonValue *vx = opts ? json_get(opts, "vectors") : NULL;
     jw_object_begin(w);
     jw_key(w, "params");
     jw_object_begin(w);
     jw_key(w, "vectors");
     if (c->unnamed) {
-        write_vector_params(w, &c->vectors[0]);
+        write_vector_params(w, &c->vectors[0], vx ? json_get(vx, "") : NULL);
     } else {
         jw_object_begin(w);
         for (int i = 0; i < c->n_vectors; i++) {
             jw_key(w, c->vectors[i].name);
-            write_vector_params(w, &c->vectors[i]);
+            write_vector_params(w, &c->vectors[i], vx ? json_get(vx, c->vectors[i].name) : NULL);
         }
         jw_object_end(w);
     }
-    jw_key(w, "shard_number");
-    jw_uint(w, 1);
-    jw_key(w, "replication_factor");
-    jw_uint(w, 1);
-    jw_key(w, "write_consistency_factor");
-    jw_uint(w, 1);
-    jw_key(w, "on_disk_payload");
-    jw_bool(w, 1);
+    static const Setting params[] = {
+        { "shard_number", 0, 1 }, { "replication_factor", 0, 1 },
+        { "write_consistency_factor", 0, 1 }, { "on_disk_payload", 2, 1 },
+    };
+    for (size_t i = 0; i < sizeof params / sizeof *params; i++) {
+        jw_key(w, params[i].key);
+        const JsonValue *v = opts ? json_get(opts, params[i].key) : NULL;
+        if (v) jw_value(w, v);
+        else if (params[i].kind == 2) jw_bool(w, 1);
+        else jw_uint(w, (uint64_t)params[i].dflt);
+    }
     jw_object_end(w);
 
+    /* m and ef_construct are the engine's own; the rest Qdrant's. */
+    const JsonValue *h = opts ? json_get(opts, "hnsw_config") : NULL;
     jw_key(w, "hnsw_config");
     jw_object_begin(w);
     jw_key(w, "m");
     jw_int(w, c->m);
     jw_key(w, "ef_construct");
     jw_int(w, c->ef_construct);
-    jw_key(w, "full_scan_threshold");
-    jw_uint(w, QDRANT_FULL_SCAN_THRESHOLD_KB);
-    jw_key(w, "max_indexing_threads");
-    jw_uint(w, 0);
-    jw_key(w, "on_disk");
-    jw_bool(w, 0);
+    static const Setting hnsw[] = {
+        { "full_scan_threshold", 0, QDRANT_FULL_SCAN_THRESHOLD_KB },
+        { "max_indexing_threads", 0, 0 },
+        { "on_disk", 2, 0 },
+    };
+    for (size_t i = 0; i < sizeof hnsw / sizeof *hnsw; i++) {
+        jw_key(w, hnsw[i].key);
+        const JsonValue *v = h ? json_get(h, hnsw[i].key) : NULL;
+        if (v && v->type != JSON_NULL) jw_value(w, v);
+        else if (hnsw[i].kind == 2) jw_bool(w, 0);
+        else jw_uint(w, (uint64_t)hnsw[i].dflt);
+    }
+    const JsonValue *pm = h ? json_get(h, "payload_m") : NULL;
+    if (pm && pm->type != JSON_NULL) {
+        jw_key(w, "payload_m");
+        jw_value(w, pm);
+    }
     jw_object_end(w);
 
+    static const Setting optimizer[] = {
+        { "deleted_threshold", 1, 0.2 },     { "vacuum_min_vector_number", 0, 1000 },
+        { "default_segment_number", 0, 0 },  { "max_segment_size", 3, 0 },
+        { "memmap_threshold", 3, 0 },        { "indexing_threshold", 0, 10000 },
+        { "flush_interval_sec", 0, 5 },      { "max_optimization_threads", 3, 0 },
+    };
     jw_key(w, "optimizer_config");
-    jw_object_begin(w);
-    jw_key(w, "deleted_threshold");
-    jw_double(w, 0.2);
-    jw_key(w, "vacuum_min_vector_number");
-    jw_uint(w, 1000);
-    jw_key(w, "default_segment_number");
-    jw_uint(w, 0);
-    jw_key(w, "max_segment_size");
-    jw_null(w);
-    jw_key(w, "memmap_threshold");
-    jw_null(w);
-    jw_key(w, "indexing_threshold");
-    jw_uint(w, 10000);
-    jw_key(w, "flush_interval_sec");
-    jw_uint(w, 5);
-    jw_key(w, "max_optimization_threads");
-    jw_null(w);
-    jw_object_end(w);
-
+    write_settings(w, optimizer, sizeof optimizer / sizeof *optimizer,
+                   opts ? json_get(opts, "optimizers_config") : NULL);
+    static const Setting wal[] = {
+        { "wal_capacity_mb", 0, QDRANT_WAL_CAPACITY_MB },
+        { "wal_segments_ahead", 0, 0 },
+        { "wal_retain_closed", 0, 1 },
+    };
     jw_key(w, "wal_config");
-    jw_object_begin(w);
-    jw_key(w, "wal_capacity_mb");
-    jw_uint(w, QDRANT_WAL_CAPACITY_MB);
-    jw_key(w, "wal_segments_ahead");
-    jw_uint(w, 0);
-    jw_object_end(w);
-
+    write_settings(w, wal, sizeof wal / sizeof *wal, opts ? json_get(opts, "wal_config") : NULL);
     jw_key(w, "quantization_config");
-    jw_null(w);
+    const JsonValue *q = opts ? json_get(opts, "quantization_config") : NULL;
+    if (q) jw_value(w, q);
+    else jw_null(w);
+    const JsonValue *sm = opts ? json_get(opts, "strict_mode_config") : NULL;
+    if (sm) {
+        jw_key(w, "strict_mode_config");
+        jw_value(w, sm);
+    }
+    const JsonValue *md = opts ? json_get(opts, "metadata") : NULL;
+    if (md) {
+        jw_key(w, "metadata");
+        jw_value(w, md);
+    }
     jw_object_end(w);
 }
 
@@ -329,7 +630,7 @@ static void info(ApiJob *j)
     jw_key(w, "segments_count");
     jw_uint(w, 1);
     jw_key(w, "config");
-    write_config(w, &ci.config);
+    write_config(w, &ci.config, options_parse(j, ci.config.options));
     jw_key(w, "payload_schema");
     jw_object_begin(w);
     jw_object_end(w);
@@ -340,6 +641,7 @@ const ApiRoute qdrant_collection_routes[] = {
     { "GET", "/collections", API_READ, NULL, list_collections },
     { "GET", "/collections/{collection_name}", API_READ, NULL, info },
     { "PUT", "/collections/{collection_name}", API_WRITE, create_prepare, create_run },
+    { "PATCH", "/collections/{collection_name}", API_WRITE, update_prepare, update_run },
     { "DELETE", "/collections/{collection_name}", API_WRITE, NULL, delete_run },
     { "GET", "/collections/{collection_name}/exists", API_READ, NULL, exists },
     { NULL, NULL, 0, NULL, NULL },
