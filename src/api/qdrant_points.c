@@ -174,6 +174,7 @@ static void upsert_prepare(ApiJob *j)
         return (void)api_fail(j, QERR_FORMAT,
                               "data did not match any variant of untagged enum PointInsertOperations");
     }
+    if (st->n == 0) return (void)api_fail(j, QERR_BAD_REQUEST, "Empty update request");
     j->state = st;
 }
 
@@ -226,6 +227,7 @@ static void delete_prepare(ApiJob *j)
     if (api_body_object(j, 0)) return;
     Selector *s = arena_calloc(api_arena(j), sizeof *s);
     if (parse_selector(j, j->body, s)) return;
+    if (s->ids && s->n == 0) return (void)api_fail(j, QERR_BAD_REQUEST, "Empty update request");
     j->state = s;
 }
 

@@ -273,7 +273,15 @@ static int parse_recommend(ApiJob *j, const JsonValue *obj, CollectionRecommend 
     ApiCommon c;
     if (api_parse_common(j, obj, &c, 1, COLLECTION_SEL_NONE)) return -1;
     api_common_to_search(&c, &r->search);
-    return api_parse_recommend_input(j, obj, r);
+    if (api_parse_recommend_input(j, obj, r)) return -1;
+    /* The REST recommend routes' own checks (recommendations.rs). */
+    size_t pos = r->n_positive + r->n_positive_vectors, neg = r->n_negative + r->n_negative_vectors;
+    if (r->strategy == COLLECTION_RECO_AVERAGE_VECTOR && pos == 0)
+        return api_fail(j, QERR_BAD_REQUEST, "At least one positive vector ID required with this strategy");
+    if (pos + neg == 0)
+        return api_fail(j, QERR_BAD_REQUEST,
+                        "At least one positive or negative vector ID required with this strategy");
+    return 0;
 }
 
 static int run_recommend(ApiJob *j, const CollectionRecommend *r, CollectionResult *out)
