@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #include "api/qdrant_internal.h"
@@ -314,7 +315,7 @@ static int module_start(Server *srv, Router *router, void **state)
     const ServerConfig *cfg = server_config(srv);
     ApiModule *m = xcalloc(1, sizeof *m);
     m->api.srv = srv;
-    m->api.started_ns = now_ns();
+    m->api.started_unix = (int64_t)time(NULL);
     snprintf(m->api.snapshots_dir, sizeof m->api.snapshots_dir, "%s/snapshots", cfg->data_dir);
     int rc = collection_db_open(cfg->data_dir, NULL, &m->api.db);
     if (rc) {

@@ -634,6 +634,12 @@ static void info(ApiJob *j)
     jw_key(w, "payload_schema");
     jw_object_begin(w);
     jw_object_end(w);
+    /* Writes are applied as they are committed: nothing waits. */
+    jw_key(w, "update_queue");
+    jw_object_begin(w);
+    jw_key(w, "length");
+    jw_uint(w, 0);
+    jw_object_end(w);
     jw_object_end(w);
 }
 

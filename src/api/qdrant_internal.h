@@ -100,7 +100,7 @@ struct Api {
     Db *db;
     WorkQueue *writer;
     char snapshots_dir[SERVER_MAX_PATH + 16];
-    uint64_t started_ns;
+    int64_t started_unix; /* wall-clock start, for /telemetry */
 };
 
 struct ApiJob {

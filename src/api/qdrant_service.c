@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/qdrant_internal.h"
 #include "base/util.h"
@@ -51,13 +52,24 @@ static void telemetry(ApiJob *j)
     jw_key(w, "app");
     jw_object_begin(w);
     jw_key(w, "name");
-    jw_string(w, "vitrine");
+    jw_string(w, "qdrant");
     jw_key(w, "version");
     jw_string(w, QDRANT_API_VERSION);
+    /* The runtime features Qdrant's clients and tests look up; none of
+     * them is on here. */
+    jw_key(w, "features");
+    jw_object_begin(w);
+    static const char *const features[] = { "debug", "service_debug_feature", "recovery_mode",
+                                            "gpu", "rocksdb", "staging" };
+    for (size_t i = 0; i < sizeof features / sizeof *features; i++) {
+        jw_key(w, features[i]);
+        jw_bool(w, 0);
+    }
+    jw_object_end(w);
     jw_key(w, "startup");
     /* Startup time as RFC 3339, which the schema's date-time asks for. */
     char ts[64];
-    time_t t = (time_t)(now_seconds() - (double)(now_ns() - j->api->started_ns) / 1e9);
+    time_t t = (time_t)j->api->started_unix;
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
