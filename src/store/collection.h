@@ -57,6 +57,10 @@
 /* Filtered searches whose estimated matches are below this many points are
  * answered by an exact scan (Qdrant's full_scan_threshold, in points). */
 #define COLLECTION_FULL_SCAN_THRESHOLD 5000
+/* A graph whose vectors take fewer bytes than this is searched exactly
+ * (Qdrant's default full_scan_threshold, 10000 KB): about 5000 points of
+ * 512 floats. */
+#define COLLECTION_FULL_SCAN_BYTES ((uint64_t)10000 * 1024)
 /* Points sampled to estimate how many points a filter matches. */
 #define COLLECTION_FILTER_SAMPLE 256
 /* HNSW parameters: the triples of hnsw.h. */

@@ -285,13 +285,17 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
     HnswIndex *h = c->idx[v].index;
     int all = filter_matches_all(f);
     int plan;
-    if (q->req->exact || k > HNSW_MAX_EF) plan = all ? PLAN_ALL : PLAN_SCAN;
+    size_t dim = c->config.vectors[v].size;
+    /* Like Qdrant, a graph whose vectors are small enough is searched
+     * exactly: that is cheap, and small collections (many near-duplicate
+     * vectors among few points) are where HNSW's recall is worst. */
+    int small = (uint64_t)c->points_count * dim * sizeof(float) < COLLECTION_FULL_SCAN_BYTES;
+    if (q->req->exact || k > HNSW_MAX_EF || small) plan = all ? PLAN_ALL : PLAN_SCAN;
     else if (sc->strategy >= 0 && sc->n_pos == 0) plan = all ? PLAN_ALL : PLAN_SCAN;
     else if (all) plan = PLAN_HNSW;
     else if (c->points_count <= threshold) plan = PLAN_SCAN;
     else plan = estimate_matches(c, q->txn, f) < threshold ? PLAN_SCAN : PLAN_HNSW;
 
-    size_t dim = c->config.vectors[v].size;
     TopK top = { arena_alloc(q->arena, (k ? k : 1) * sizeof(HnswHit)),
                  arena_alloc(q->arena, (k ? k : 1) * sizeof(float)), 0, k };
     float *vec = xmalloc(dim * sizeof *vec);
