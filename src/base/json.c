@@ -245,7 +245,9 @@ static int number_parse(const char *s, size_t len, JsonValue *v)
         if (mag <= (uint64_t)INT64_MAX + 1) {
             v->num_kind = JSON_NUM_INT;
             v->n.i = mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag;
-            v->u.num = (double)v->n.i;
+            /* "-0" is the integer 0 but keeps its sign in the double, as
+             * strtod and strtof give it. */
+            v->u.num = mag ? (double)v->n.i : -0.0;
             return 0;
         }
     }
@@ -824,7 +826,9 @@ static int float_of(const JsonValue *x, float *out)
     if (x->type != JSON_NUMBER) return ERR_INVAL;
     float f;
     if (x->num_kind == JSON_NUM_INT) {
-        f = (float)x->n.i; /* one rounding, from the exact integer */
+        /* One rounding, from the exact integer; the zero takes its sign
+         * from the double ("-0"). */
+        f = x->n.i ? (float)x->n.i : signbit(x->u.num) ? -0.0f : 0.0f;
     } else if (x->num_kind == JSON_NUM_UINT) {
         f = (float)x->n.u;
     } else if (x->flags & JSON_FLAG_FLOAT) {
