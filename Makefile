@@ -85,7 +85,7 @@ LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
 LIB = $(BUILD)/libvitrine.a
 TEST_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
-.PHONY: all test test-only unit run deps weights clean
+.PHONY: all test test-only unit run deps weights clean bench-json
 all: $(BIN)
 
 $(BIN): $(BUILD)/src/cmd/main.o $(LIB)
@@ -135,6 +135,16 @@ deps:
 
 weights:
 	@weights/download.sh weights/clip-vit-base-patch32
+
+# The JSON reader on a 10k x 512 upsert body (tools/bench_json.c); not part
+# of `make test`.
+bench-json: $(BUILD)/tools/bench_json
+	$(BUILD)/tools/bench_json 10000 512 5
+	$(BUILD)/tools/bench_json --unpacked 10000 512 5
+
+$(BUILD)/tools/bench_json: tools/bench_json.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 clean:
 	rm -rf build vitrine
