@@ -851,7 +851,7 @@ static int check_batch(const NumBatch *nb, const char *what)
             int64_t ri = 0;
             uint64_t ru = 0;
             int kind = ref_integer(t, &ri, &ru);
-            int ok = x.type == JSON_NUMBER && x.num_kind == kind &&
+            int ok = x.type == JSON_NUMBER && x.num_kind == kind && x.len == 0 &&
                      memcmp(&x.u.num, &want_d, sizeof want_d) == 0;
             if (ok && kind == JSON_NUM_INT) ok = x.n.i == ri;
             if (ok && kind == JSON_NUM_UINT) ok = x.n.u == ru;
@@ -1485,6 +1485,102 @@ TEST(test_packed_random_documents)
     ASSERT_TRUE(npacked > 100); /* the test did exercise packing */
 }
 
+/* same_dom compares a json_parse DOM with a json_parse_packed one node by
+ * node: kinds, exact values, the float of every array, lengths. */
+static int same_dom(const JsonValue *u, const JsonValue *p)
+{
+    if (u->type != p->type || u->len != p->len) return 0;
+    if (u->type == JSON_NUMBER)
+        return u->num_kind == p->num_kind && memcmp(&u->u.num, &p->u.num, sizeof(double)) == 0 &&
+               (u->num_kind == JSON_NUM_DOUBLE || u->n.u == p->n.u);
+    if (u->type == JSON_OBJECT) {
+        for (uint32_t i = 0; i < u->len; i++)
+            if (!same_dom(&u->u.members[i].value, &p->u.members[i].value)) return 0;
+        return 1;
+    }
+    if (u->type != JSON_ARRAY) return 1;
+    float fu[64], fp[64];
+    if (u->len <= 64) {
+        int ru = json_get_floats(u, fu, u->len), rp = json_get_floats(p, fp, p->len);
+        if (ru != rp || (ru == 0 && memcmp(fu, fp, u->len * sizeof(float)) != 0)) return 0;
+    }
+    for (uint32_t i = 0; i < u->len; i++) {
+        JsonValue x = json_item(u, i), y = json_item(p, i);
+        if (!same_dom(&x, &y)) return 0;
+    }
+    return 1;
+}
+
+/* mutate applies a few random edits to text: bytes dropped, replaced, or
+ * JSON tokens inserted, so the parse meets every kind of array item and
+ * error at every point of a packed array. */
+static void mutate(Buf *b)
+{
+    static const char *const tokens[] = { "[", "]", ",", "-", ".", "e", "E+", "0", "7", "1e400",
+                                          "9007199254740993", "18446744073709551616", "\"x\"",
+                                          "null", "true", "{", "}", ":", "{\"k\":", "0.5", "-0",
+                                          "16777217.0", "1e-320", "[1,2]", "[]" };
+    int edits = (int)(rng_next() % 4);
+    for (int e = 0; e < edits && b->len; e++) {
+        size_t at = (size_t)(rng_next() % b->len);
+        int kind = (int)(rng_next() % 3);
+        if (kind == 0) {
+            memmove(b->data + at, b->data + at + 1, b->len - at);
+            b->len--;
+        } else if (kind == 1) {
+            b->data[at] = "[],-.e0123456789\"{}: "[rng_next() % 22];
+        } else {
+            const char *t = tokens[rng_next() % ARRAY_LEN(tokens)];
+            size_t n = strlen(t);
+            buf_reserve(b, n);
+            memmove(b->data + at + n, b->data + at, b->len - at + 1);
+            memcpy(b->data + at, t, n);
+            b->len += n;
+        }
+    }
+}
+
+/* The two parse modes agree on everything, valid input or not: the same
+ * error text, or DOMs with the same values that write the same text. The
+ * inputs are the fuzz corpus' shapes: random payload documents, mutated. */
+TEST(test_packed_matches_unpacked)
+{
+    int bad = 0, errors = 0;
+    for (int k = 0; k < 20000 / NUM_SCALE; k++) {
+        Arena a;
+        arena_init(&a, 0);
+        JsonValue dom;
+        random_payload(&a, &dom, 0);
+        char *text = write_text(&dom);
+        Buf b;
+        buf_init(&b);
+        buf_append_str(&b, text);
+        free(text);
+        mutate(&b);
+        JsonValue *u = NULL, *p = NULL;
+        char eu[160], ep[160];
+        int ru = json_parse(&a, b.data, b.len, &u, eu, sizeof eu);
+        int rp = json_parse_packed(&a, b.data, b.len, &p, ep, sizeof ep);
+        int ok = ru == rp;
+        if (ok && ru) {
+            errors++;
+            ok = strcmp(eu, ep) == 0 && p == NULL;
+        } else if (ok) {
+            char *tu = write_text(u), *tp = write_text(p);
+            ok = strcmp(tu, tp) == 0 && json_equal(u, p) && json_equal(p, u) && same_dom(u, p);
+            free(tu);
+            free(tp);
+        }
+        if (!ok && bad++ < 3)
+            printf("  modes differ (rc %d \"%s\" / %d \"%s\") on %s\n", ru, ru ? eu : "", rp,
+                   rp ? ep : "", b.data);
+        buf_free(&b);
+        arena_free(&a);
+    }
+    ASSERT_EQ_INT(bad, 0);
+    ASSERT_TRUE(errors > 1000); /* mutations did produce invalid input */
+}
+
 /* A vector upsert body: a 1 MB array of numbers must parse quickly. */
 TEST(test_big_array_speed)
 {
@@ -1559,6 +1655,7 @@ int main(void)
     RUN(test_number_errors);
     RUN(test_packed_layout);
     RUN(test_packed_random_documents);
+    RUN(test_packed_matches_unpacked);
     RUN(test_big_array_speed);
     return harness_report(__FILE__);
 }

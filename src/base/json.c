@@ -243,10 +243,7 @@ static double number_strtod(const char *s, size_t len, float *f)
  */
 static int number_parse(const char *s, size_t len, JsonValue *v)
 {
-    v->type = JSON_NUMBER;
-    v->num_kind = JSON_NUM_DOUBLE;
-    v->flags = 0;
-    v->n.u = 0;
+    *v = (JsonValue){ .type = JSON_NUMBER, .num_kind = JSON_NUM_DOUBLE };
     int neg = s[0] == '-';
     size_t i = (size_t)neg, int_start = i;
     uint64_t mag = 0;
