@@ -32,9 +32,10 @@
  * Clinger's fast path when both are small (an exact operation), else by
  * Eisel-Lemire, which gives strtod's double or declines (about 0.3% of
  * the JavaScript client's 17-digit texts; longer significands,
- * subnormals), and then strtod decides. The float of a number is (float)double, exact unless the
- * double lies exactly halfway between two floats: rounding twice could
- * then differ from strtof, so such numbers keep strtof's float.
+ * subnormals), and then strtod decides. The float of a number is
+ * (float)double, exact unless the double lies exactly halfway between two
+ * floats: rounding twice could then differ from strtof, so such numbers
+ * keep strtof's float.
  *
  * yajl checks UTF-8 only structurally (it accepts overlong forms,
  * surrogates and code points above U+10FFFF), so every decoded string and
@@ -237,9 +238,10 @@ static double number_strtod(const char *s, size_t len, float *f)
  * number_parse fills v (type, num_kind, u.num, n, flags) from the text of
  * one JSON number, which yajl's lexer has already checked against the
  * grammar. Integers that fit 64 bits keep their exact value; any other
- * number gets the double strtod would give, by Eisel-Lemire when the
- * significand has at most 19 digits (all numbers real clients send),
- * else by strtod. Returns -1 when the number is beyond the double range.
+ * number gets the double strtod would give: by Clinger's path or
+ * Eisel-Lemire when the significand has at most 19 digits (all numbers
+ * real clients send), else by strtod itself. Returns -1 when the number
+ * is beyond the double range.
  */
 static int number_parse(const char *s, size_t len, JsonValue *v)
 {
