@@ -71,7 +71,7 @@ TOKENIZER_TESTS = test_tokenizer
 IMAGE_TESTS = test_image
 CLIP_TESTS = test_nn test_safetensors test_clip_parity test_clip_realweights
 HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete
-FILTER_TESTS = test_pointid test_filter test_payload
+FILTER_TESTS = test_pointid test_filter test_payload test_filter_packed
 STORE_TESTS = test_store_reopen test_store_crash test_collection test_snapshot
 API_TESTS = test_qdrant_convert
 UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLIP_TESTS) \
@@ -85,7 +85,7 @@ LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
 LIB = $(BUILD)/libvitrine.a
 TEST_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
-.PHONY: all test test-only unit run deps weights clean
+.PHONY: all test test-only unit run deps weights clean bench-json
 all: $(BIN)
 
 $(BIN): $(BUILD)/src/cmd/main.o $(LIB)
@@ -135,6 +135,16 @@ deps:
 
 weights:
 	@weights/download.sh weights/clip-vit-base-patch32
+
+# The JSON reader on a 10k x 512 upsert body (tools/bench_json.c); not part
+# of `make test`.
+bench-json: $(BUILD)/tools/bench_json
+	$(BUILD)/tools/bench_json 10000 512 5
+	$(BUILD)/tools/bench_json --unpacked 10000 512 5
+
+$(BUILD)/tools/bench_json: tools/bench_json.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 clean:
 	rm -rf build vitrine

@@ -14,9 +14,28 @@
  * mallocs every node separately, parses numbers as long long (losing ids
  * above INT64_MAX) and has no arena.
  *
- * Numbers arrive through yajl's number callback as raw text, so integers
- * keep their exact int64/uint64 value; a double is computed for every
- * number (an exact fast path for short decimals, strtod otherwise).
+ * Packed arrays (json_parse_packed). While an array holds only numbers,
+ * its items go to a third temporary stack, of doubles (plus a bit per
+ * integer and the rare float fixes below); only the innermost open array
+ * can be in that state, because a container opening inside it ends it.
+ * The first item that cannot be packed (a string, a container, an integer
+ * beyond 2^53) spills the numbers so far onto the node stack and the array
+ * continues as nodes. When a packed array closes, its numbers are written
+ * once to the arena as floats if every value is exactly a float, else as
+ * doubles. The alternative of packing every array after the fact was
+ * rejected: the nodes would cost their 24 bytes a number at the peak.
+ *
+ * Numbers arrive through yajl's number callback as raw text (yajl's own
+ * double callback uses strtod, slow and without exact integers), so
+ * integers keep their exact int64/uint64 value. Other numbers are read in
+ * one pass into a 19-digit significand and an exponent and converted by
+ * Clinger's fast path when both are small (an exact operation), else by
+ * Eisel-Lemire, which gives strtod's double or declines (about 0.3% of
+ * the JavaScript client's 17-digit texts; longer significands,
+ * subnormals), and then strtod decides. The float of a number is
+ * (float)double, exact unless the double lies exactly halfway between two
+ * floats: rounding twice could then differ from strtof, so such numbers
+ * keep strtof's float.
  *
  * yajl checks UTF-8 only structurally (it accepts overlong forms,
  * surrogates and code points above U+10FFFF), so every decoded string and
@@ -41,6 +60,7 @@
 #include <yajl_parse.h>
 
 #include "base/err.h"
+#include "base/json_pow10.h"
 
 /* Numbers longer than this are copied to the heap before strtod; shorter
  * ones use a stack buffer (real inputs are 1-25 characters). */
@@ -96,10 +116,251 @@ static size_t utf8_valid_prefix(const unsigned char *s, size_t len)
     return len;
 }
 
+/* ---- numbers ---- */
+
+/* Significant decimal digits that fit a uint64_t (10^19 - 1 < 2^64). */
+#define JSON_MAN_DIGITS 19
+
+/* Powers of ten a double holds exactly (5^22 < 2^53). */
+static const double json_pow10_exact[] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* mul_64x64 sets *hi:*lo to the 128-bit product a * b. */
+static inline void mul_64x64(uint64_t a, uint64_t b, uint64_t *hi, uint64_t *lo)
+{
+#ifdef __SIZEOF_INT128__
+    unsigned __int128 r = (unsigned __int128)a * b;
+    *hi = (uint64_t)(r >> 64);
+    *lo = (uint64_t)r;
+#else
+    uint64_t al = a & 0xFFFFFFFFu, ah = a >> 32, bl = b & 0xFFFFFFFFu, bh = b >> 32;
+    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    uint64_t mid = (ll >> 32) + (lh & 0xFFFFFFFFu) + (hl & 0xFFFFFFFFu);
+    *lo = (mid << 32) | (ll & 0xFFFFFFFFu);
+    *hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+#endif
+}
+
+/*
+ * eisel_lemire converts man * 10^exp10 (man != 0) to the nearest double,
+ * or returns 0 when it cannot be sure, and the caller falls back to
+ * strtod. This is the Eisel-Lemire algorithm as described by Nigel Tao
+ * (https://nigeltao.github.io/blog/2020/eisel-lemire.html; Go's strconv
+ * and Wuffs implement the same): multiply the normalised mantissa by a
+ * 128-bit truncation of 10^exp10 (json_pow10.h). The truncation error is
+ * below one unit of the low word, so unless the bits that decide the
+ * rounding sit right at a carry (checked with the wider product) or
+ * exactly halfway, the top 54 bits of the product are exact and give the
+ * correctly rounded double. Subnormal and overflowing results are left to
+ * strtod.
+ */
+static int eisel_lemire(uint64_t man, int64_t exp10, int neg, double *out)
+{
+    if (exp10 < JSON_POW10_MIN || exp10 > JSON_POW10_MAX) return 0;
+    const uint64_t *pow = json_pow10[exp10 - JSON_POW10_MIN];
+    int clz = __builtin_clzll(man);
+    man <<= clz;
+    /* floor(exp10 * log2(10)) as 217706 / 2^16 ~ log2(10), exact over the
+     * table's range; the bias keeps the shift on a non-negative value. */
+    int64_t log2_pow = ((217706 * exp10 + ((int64_t)2048 << 16)) >> 16) - 2048;
+    uint64_t exp2 = (uint64_t)(log2_pow + 64 + 1023 - clz);
+    uint64_t hi, lo;
+    mul_64x64(man, pow[0], &hi, &lo);
+    if ((hi & 0x1FF) == 0x1FF && lo + man < man) {
+        /* The low bits are all ones and the truncated part of 10^exp10
+         * could carry into them: add the product with the low word. */
+        uint64_t hi2, lo2;
+        mul_64x64(man, pow[1], &hi2, &lo2);
+        uint64_t mlo = lo + hi2, mhi = hi + (mlo < lo);
+        if ((mhi & 0x1FF) == 0x1FF && mlo + 1 == 0 && lo2 + man < man) return 0;
+        hi = mhi;
+        lo = mlo;
+    }
+    uint64_t msb = hi >> 63;
+    uint64_t mant = hi >> (msb + 9); /* 54 bits: the double's 53 and a rounding bit */
+    exp2 -= 1 ^ msb;
+    /* Exactly halfway (nothing below the rounding bit): ties-to-even needs
+     * the exact value, which the truncated power does not give. */
+    if (lo == 0 && (hi & 0x1FF) == 0 && (mant & 3) == 1) return 0;
+    mant += mant & 1;
+    mant >>= 1;
+    if (mant >> 53) {
+        mant >>= 1;
+        exp2++;
+    }
+    if (exp2 - 1 >= 0x7FF - 1) return 0; /* subnormal, infinite: strtod decides */
+    uint64_t bits = exp2 << 52 | (mant & ((1ull << 52) - 1)) | (uint64_t)neg << 63;
+    memcpy(out, &bits, sizeof bits);
+    return 1;
+}
+
+/*
+ * float_tie reports whether d lies exactly halfway between two adjacent
+ * floats. Only then can (float)d differ from the float nearest the text d
+ * came from: the text may lie just above or below that halfway point and
+ * the first rounding (to double) lost which.
+ */
+static int float_tie(double d)
+{
+    double a = fabs(d);
+    if (a >= 0x1p-126) {
+        if (a >= 0x1p128) return 0;
+        /* A normal float keeps 24 of the double's 53 bits: halfway when
+         * the 29 dropped bits are 1000...0. */
+        uint64_t bits;
+        memcpy(&bits, &a, sizeof bits);
+        return (bits & 0x1FFFFFFF) == 0x10000000;
+    }
+    /* Subnormal floats are multiples of 2^-149; the scaling is exact. */
+    double x = a * 0x1p149;
+    return x - floor(x) == 0.5;
+}
+
+/*
+ * number_strtod converts text with the C library (the exact reference),
+ * giving the double and, when f is not NULL, the float.
+ */
+static double number_strtod(const char *s, size_t len, float *f)
+{
+    char stackbuf[JSON_NUM_STACK_LEN];
+    char *tmp = len < sizeof stackbuf ? stackbuf : xmalloc(len + 1);
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    double d = strtod(tmp, NULL);
+    if (f) *f = strtof(tmp, NULL);
+    if (tmp != stackbuf) free(tmp);
+    return d;
+}
+
+/*
+ * number_parse fills v (type, num_kind, u.num, n, flags) from the text of
+ * one JSON number, which yajl's lexer has already checked against the
+ * grammar. Integers that fit 64 bits keep their exact value; any other
+ * number gets the double strtod would give: by Clinger's path or
+ * Eisel-Lemire when the significand has at most 19 digits (all numbers
+ * real clients send), else by strtod itself. Returns -1 when the number
+ * is beyond the double range.
+ */
+static int number_parse(const char *s, size_t len, JsonValue *v)
+{
+    *v = (JsonValue){ .type = JSON_NUMBER, .num_kind = JSON_NUM_DOUBLE };
+    int neg = s[0] == '-';
+    size_t i = (size_t)neg, int_start = i;
+    uint64_t mag = 0;
+    int overflow = 0;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (overflow || mag > (UINT64_MAX - d) / 10)
+            overflow = 1;
+        else
+            mag = mag * 10 + d;
+    }
+    size_t int_digits = i - int_start;
+    if (i == len && !overflow) {
+        if (!neg) {
+            v->num_kind = mag <= (uint64_t)INT64_MAX ? JSON_NUM_INT : JSON_NUM_UINT;
+            v->n.u = mag;
+            v->u.num = (double)mag;
+            return 0;
+        }
+        if (mag <= (uint64_t)INT64_MAX + 1) {
+            v->num_kind = JSON_NUM_INT;
+            v->n.i = mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag;
+            /* "-0" is the integer 0 but keeps its sign in the double, as
+             * strtod and strtof give it. */
+            v->u.num = mag ? (double)v->n.i : -0.0;
+            return 0;
+        }
+    }
+    /* A double: the first 19 significant digits and a decimal exponent.
+     * JSON has no leading zeros, so a non-zero integer part's digits are
+     * all significant. */
+    double d = 0;
+    int exact = !overflow && int_digits <= JSON_MAN_DIGITS;
+    if (exact) {
+        uint64_t man = mag;
+        int ndig = mag ? (int)int_digits : 0;
+        int64_t exp10 = 0;
+        if (i < len && s[i] == '.') {
+            for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+                unsigned dig = (unsigned)(s[i] - '0');
+                if (ndig < JSON_MAN_DIGITS) {
+                    man = man * 10 + dig;
+                    exp10--;
+                    if (man) ndig++;
+                } else if (dig) {
+                    exact = 0; /* a digit beyond 19 matters: strtod */
+                }
+            }
+        }
+        if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+            i++;
+            int eneg = 0;
+            if (i < len && (s[i] == '+' || s[i] == '-')) eneg = s[i++] == '-';
+            int64_t e = 0;
+            for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+                if (e < 100000) e = e * 10 + (s[i] - '0'); /* beyond: 0 or out of range anyway */
+            exp10 += eneg ? -e : e;
+        }
+        if (i != len) exact = 0;
+        if (exact && man == 0) {
+            d = neg ? -0.0 : 0.0;
+        } else if (exact && man <= (1ull << 53) && exp10 >= -22 && exp10 <= 22) {
+            /* Clinger's fast path: man and 10^|exp10| are exact doubles, so
+             * one IEEE operation rounds once, correctly. It also covers the
+             * exact short decimals (12.5) that Eisel-Lemire declines. */
+            d = (double)man;
+            d = exp10 < 0 ? d / json_pow10_exact[-exp10] : d * json_pow10_exact[exp10];
+            if (neg) d = -d;
+        } else if (exact) {
+            exact = eisel_lemire(man, exp10, neg, &d);
+        }
+    }
+    if (!exact) {
+        d = number_strtod(s, len, NULL);
+        /* A number beyond the double range would become infinity, which
+         * JSON cannot carry back out; reject it rather than store it. */
+        if (isinf(d)) return -1;
+    }
+    v->u.num = d;
+    if (float_tie(d)) {
+        number_strtod(s, len, &v->n.f);
+        v->flags = JSON_FLAG_FLOAT;
+    }
+    return 0;
+}
+
 /* ---- reader ---- */
+
+/* An item whose double sits on a float halfway point, and its float. */
+typedef struct {
+    uint32_t index;
+    float f;
+} JsonFloatFix;
+
+/*
+ * A packed array's items (JsonValue.n.pack), one arena block: this header,
+ * the values, the integer bits, the fixes. An item is an integer when its
+ * bit is set (its value is then exact: packed integers are within 2^53),
+ * else a JSON_NUM_DOUBLE; its float is (float)value unless it has a fix.
+ */
+struct JsonPacked {
+    const float *f32;          /* every value exactly a float (f64 NULL) */
+    const double *f64;         /* otherwise (f32 NULL) */
+    const uint64_t *ints;      /* bit i: item i was an integer; NULL when none was */
+    const JsonFloatFix *fixes; /* ascending index */
+    uint32_t nfixes;
+};
+
+/* Packed integers must be exact as doubles. */
+#define JSON_PACK_INT_MAX (1ll << 53)
 
 typedef struct {
     uint8_t is_object;
+    uint8_t packing;       /* array whose items so far are on the number stack */
+    uint8_t all_f32;       /* ... and each of them is exactly a float */
     size_t start;          /* index of the first child in its stack */
     const char *key;       /* pending member key (objects), in the arena */
     uint32_t key_len;
@@ -108,12 +369,22 @@ typedef struct {
 typedef struct {
     Arena *arena;
     yajl_handle h;
+    int pack; /* json_parse_packed */
     JsonFrame frames[JSON_MAX_DEPTH];
     int depth;
     JsonValue *vals; /* children of open arrays */
     size_t nvals, capvals;
     JsonMember *mems; /* members of open objects */
     size_t nmems, capmems;
+    /* The number stack: the items of the innermost open array while it may
+     * still be packed. Only one array at a time can be: any other child
+     * (an array or object opening inside it) ends its packing first. */
+    double *nums;
+    uint64_t *ints; /* bit i: nums[i] was an integer; capnums / 64 + 1 words */
+    size_t nnums, capnums;
+    int any_int;
+    JsonFloatFix *fixes;
+    size_t nfixes, capfixes;
     JsonValue root;
     int have_root;
     int completing; /* inside yajl_complete_parse, whose byte count restarts */
@@ -130,6 +401,135 @@ static int parse_fail(JsonParse *p, const char *msg)
     snprintf(p->msg, sizeof p->msg, "%s", msg);
     p->msg_offset = p->completing ? p->text_len : yajl_get_bytes_consumed(p->h);
     return 0;
+}
+
+/* fix_find returns the fix for item i, or NULL. */
+static const JsonFloatFix *fix_find(const JsonFloatFix *fixes, uint32_t n, size_t i)
+{
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (fixes[mid].index < i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && fixes[lo].index == i ? &fixes[lo] : NULL;
+}
+
+/* number_node rebuilds the node json_parse makes for a packed number. */
+static JsonValue number_node(double d, int is_int, const JsonFloatFix *fix)
+{
+    JsonValue v = { .type = JSON_NUMBER, .num_kind = JSON_NUM_DOUBLE };
+    v.u.num = d;
+    if (is_int) {
+        v.num_kind = JSON_NUM_INT;
+        v.n.i = (int64_t)d;
+    } else if (fix) {
+        v.flags = JSON_FLAG_FLOAT;
+        v.n.f = fix->f;
+    }
+    return v;
+}
+
+static void pack_reset(JsonParse *p)
+{
+    if (p->any_int) memset(p->ints, 0, (p->nnums / 64 + 1) * sizeof *p->ints);
+    p->nnums = 0;
+    p->nfixes = 0;
+    p->any_int = 0;
+}
+
+static void vals_push(JsonParse *p, const JsonValue *v)
+{
+    if (p->nvals == p->capvals) {
+        p->capvals = p->capvals ? p->capvals * 2 : JSON_STACK_INIT;
+        p->vals = xrealloc(p->vals, p->capvals * sizeof *p->vals);
+    }
+    p->vals[p->nvals++] = *v;
+}
+
+/* pack_spill ends the packing of the innermost array, because an item that
+ * cannot be packed arrived: the numbers so far become ordinary nodes. */
+static void pack_spill(JsonParse *p)
+{
+    JsonFrame *f = &p->frames[p->depth - 1];
+    size_t k = 0;
+    for (size_t i = 0; i < p->nnums; i++) {
+        const JsonFloatFix *fix = k < p->nfixes && p->fixes[k].index == i ? &p->fixes[k++] : NULL;
+        JsonValue v = number_node(p->nums[i], (int)(p->ints[i >> 6] >> (i & 63) & 1), fix);
+        vals_push(p, &v);
+    }
+    pack_reset(p);
+    f->packing = 0;
+}
+
+/* pack_push appends a packable number to the innermost array's stack. */
+static int pack_push(JsonParse *p, const JsonValue *v)
+{
+    if (p->nnums == p->capnums) {
+        if (p->nnums >= UINT32_MAX) return parse_fail(p, "array too large");
+        size_t oldw = p->capnums ? p->capnums / 64 + 1 : 0;
+        p->capnums = p->capnums ? p->capnums * 2 : JSON_STACK_INIT;
+        size_t neww = p->capnums / 64 + 1;
+        p->nums = xrealloc(p->nums, p->capnums * sizeof *p->nums);
+        p->ints = xrealloc(p->ints, neww * sizeof *p->ints);
+        memset(p->ints + oldw, 0, (neww - oldw) * sizeof *p->ints);
+    }
+    size_t i = p->nnums++;
+    double d = v->u.num;
+    p->nums[i] = d;
+    if (v->num_kind == JSON_NUM_INT) {
+        p->ints[i >> 6] |= 1ull << (i & 63);
+        p->any_int = 1;
+    } else if (v->flags & JSON_FLAG_FLOAT) {
+        if (p->nfixes == p->capfixes) {
+            p->capfixes = p->capfixes ? p->capfixes * 2 : 8;
+            p->fixes = xrealloc(p->fixes, p->capfixes * sizeof *p->fixes);
+        }
+        p->fixes[p->nfixes++] = (JsonFloatFix){ (uint32_t)i, v->n.f };
+    }
+    JsonFrame *f = &p->frames[p->depth - 1];
+    /* The float test is guarded so no conversion overflows (undefined in C). */
+    if (f->all_f32 && !(fabs(d) <= FLT_MAX && (double)(float)d == d)) f->all_f32 = 0;
+    return 1;
+}
+
+/* pack_build moves the number stack into one arena block and returns the
+ * packed array value. */
+static JsonValue pack_build(JsonParse *p, const JsonFrame *f)
+{
+    size_t n = p->nnums;
+    size_t head = (sizeof(JsonPacked) + 15) & ~(size_t)15;
+    size_t data = f->all_f32 ? n * sizeof(float) : n * sizeof(double);
+    data = (data + 7) & ~(size_t)7;
+    size_t words = p->any_int ? (n + 63) / 64 : 0;
+    unsigned char *blk = arena_alloc(p->arena, head + data + words * sizeof(uint64_t) +
+                                                   p->nfixes * sizeof(JsonFloatFix));
+    JsonPacked *pk = (JsonPacked *)blk;
+    memset(pk, 0, sizeof *pk);
+    if (f->all_f32) {
+        float *out = (float *)(blk + head);
+        for (size_t i = 0; i < n; i++) out[i] = (float)p->nums[i];
+        pk->f32 = out;
+    } else {
+        memcpy(blk + head, p->nums, n * sizeof(double));
+        pk->f64 = (const double *)(blk + head);
+    }
+    if (words) {
+        memcpy(blk + head + data, p->ints, words * sizeof(uint64_t));
+        pk->ints = (const uint64_t *)(blk + head + data);
+    }
+    if (p->nfixes) {
+        JsonFloatFix *fx = (JsonFloatFix *)(blk + head + data + words * sizeof(uint64_t));
+        memcpy(fx, p->fixes, p->nfixes * sizeof *fx);
+        pk->fixes = fx;
+        pk->nfixes = (uint32_t)p->nfixes;
+    }
+    JsonValue v = { .type = JSON_ARRAY, .flags = JSON_FLAG_PACKED, .len = (uint32_t)n };
+    v.u.items = NULL;
+    v.n.pack = pk;
+    return v;
 }
 
 /* parse_emit hands a finished value to the open container or makes it the
@@ -152,11 +552,8 @@ static int parse_emit(JsonParse *p, const JsonValue *v)
         m->key_len = f->key_len;
         m->value = *v;
     } else {
-        if (p->nvals == p->capvals) {
-            p->capvals = p->capvals ? p->capvals * 2 : JSON_STACK_INIT;
-            p->vals = xrealloc(p->vals, p->capvals * sizeof *p->vals);
-        }
-        p->vals[p->nvals++] = *v;
+        if (f->packing) pack_spill(p);
+        vals_push(p, v);
     }
     return 1;
 }
@@ -174,110 +571,15 @@ static int on_boolean(void *ctx, int b)
     return parse_emit(ctx, &v);
 }
 
-/* Exact powers of ten for the fast decimal path: every one up to 1e22 is
- * representable in a double. */
-static const double json_pow10[] = {
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-};
-
-/*
- * number_fast tries Clinger's fast path: when the significant digits fit
- * in 2^53 and the decimal exponent is within +-22, m * 10^e (or m / 10^-e)
- * is one correctly rounded IEEE operation on exact operands, so the result
- * equals strtod's. Returns 0 when the text needs the slow path. The text is
- * already validated JSON number syntax (yajl's lexer).
- */
-static int number_fast(const char *s, size_t len, double *out)
-{
-    size_t i = 0;
-    int neg = 0;
-    if (i < len && s[i] == '-') neg = 1, i++;
-    uint64_t m = 0;
-    int ndig = 0, exp10 = 0;
-    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-        if (m == 0 && s[i] == '0') continue;
-        if (++ndig > 15) return 0;
-        m = m * 10 + (uint64_t)(s[i] - '0');
-    }
-    if (i < len && s[i] == '.') {
-        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-            exp10--;
-            if (m == 0 && s[i] == '0') continue;
-            if (++ndig > 15) return 0;
-            m = m * 10 + (uint64_t)(s[i] - '0');
-        }
-    }
-    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        int eneg = 0, e = 0;
-        if (i < len && (s[i] == '+' || s[i] == '-')) eneg = s[i++] == '-';
-        for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-            if (e > 1000) return 0;
-            e = e * 10 + (s[i] - '0');
-        }
-        exp10 += eneg ? -e : e;
-    }
-    if (i != len) return 0;
-    double d = (double)m; /* exact: m < 10^15 < 2^53 */
-    if (m != 0) {
-        if (exp10 < -22 || exp10 > 22) return 0;
-        d = exp10 < 0 ? d / json_pow10[-exp10] : d * json_pow10[exp10];
-    }
-    *out = neg ? -d : d;
-    return 1;
-}
-
 static int on_number(void *ctx, const char *s, size_t len)
 {
     JsonParse *p = ctx;
-    JsonValue v = { .type = JSON_NUMBER, .num_kind = JSON_NUM_DOUBLE };
-    int is_int = memchr(s, '.', len) == NULL && memchr(s, 'e', len) == NULL &&
-                 memchr(s, 'E', len) == NULL;
-    if (is_int) {
-        /* Accumulate the magnitude with overflow detection; the lexer
-         * guarantees an optional '-' followed by digits. */
-        size_t i = s[0] == '-' ? 1 : 0;
-        uint64_t mag = 0;
-        int overflow = 0;
-        for (; i < len; i++) {
-            unsigned d = (unsigned)(s[i] - '0');
-            if (mag > (UINT64_MAX - d) / 10) {
-                overflow = 1;
-                break;
-            }
-            mag = mag * 10 + d;
-        }
-        if (!overflow) {
-            if (s[0] == '-') {
-                if (mag <= (uint64_t)INT64_MAX + 1) {
-                    v.num_kind = JSON_NUM_INT;
-                    v.n.i = mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag;
-                    v.u.num = (double)v.n.i;
-                    return parse_emit(p, &v);
-                }
-            } else {
-                v.num_kind = mag <= (uint64_t)INT64_MAX ? JSON_NUM_INT : JSON_NUM_UINT;
-                v.n.u = mag;
-                v.u.num = (double)mag;
-                return parse_emit(p, &v);
-            }
-        }
-        /* Out of 64-bit range: falls through to a double. */
-    }
-    double d;
-    if (!number_fast(s, len, &d)) {
-        char stackbuf[JSON_NUM_STACK_LEN];
-        char *tmp = len < sizeof stackbuf ? stackbuf : xmalloc(len + 1);
-        memcpy(tmp, s, len);
-        tmp[len] = '\0';
-        d = strtod(tmp, NULL);
-        if (tmp != stackbuf) free(tmp);
-        /* A number beyond the double range would become infinity, which
-         * JSON cannot carry back out; reject it rather than store it. */
-        if (isinf(d)) return parse_fail(p, "number out of range");
-    }
-    v.u.num = d;
+    JsonValue v;
+    if (number_parse(s, len, &v) != 0) return parse_fail(p, "number out of range");
+    if (p->depth > 0 && p->frames[p->depth - 1].packing &&
+        (v.num_kind == JSON_NUM_DOUBLE ||
+         (v.num_kind == JSON_NUM_INT && v.n.i >= -JSON_PACK_INT_MAX && v.n.i <= JSON_PACK_INT_MAX)))
+        return pack_push(p, &v);
     return parse_emit(p, &v);
 }
 
@@ -294,8 +596,13 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
 static int on_start(JsonParse *p, int is_object)
 {
     if (p->depth >= JSON_MAX_DEPTH) return parse_fail(p, "nesting too deep");
+    /* A container inside an array that is being packed: that array holds
+     * more than numbers, and its number stack is needed for the child. */
+    if (p->depth > 0 && p->frames[p->depth - 1].packing) pack_spill(p);
     JsonFrame *f = &p->frames[p->depth++];
     f->is_object = (uint8_t)is_object;
+    f->packing = (uint8_t)(!is_object && p->pack);
+    f->all_f32 = 1;
     f->start = is_object ? p->nmems : p->nvals;
     f->key = NULL;
     f->key_len = 0;
@@ -317,7 +624,8 @@ static int on_map_key(void *ctx, const unsigned char *s, size_t len)
 }
 
 /* on_end copies the closing container's children from the temporary stack
- * into one arena block, pops them and emits the container to its parent. */
+ * into one arena block (or packs its numbers), pops them and emits the
+ * container to its parent. */
 static int on_end(JsonParse *p)
 {
     JsonFrame *f = &p->frames[p->depth - 1];
@@ -333,6 +641,10 @@ static int on_end(JsonParse *p)
             memcpy(v.u.members, p->mems + f->start, n * sizeof(JsonMember));
         }
         p->nmems = f->start;
+    } else if (f->packing && p->nnums) {
+        n = p->nnums;
+        v = pack_build(p, f);
+        pack_reset(p);
     } else {
         n = p->nvals - f->start;
         if (n > UINT32_MAX) return parse_fail(p, "array too large");
@@ -375,13 +687,14 @@ static void set_error(char *err, size_t errlen, const char *msg, size_t offset)
     snprintf(err, errlen, "%.*s at byte %zu", (int)n, msg, offset);
 }
 
-int json_parse(Arena *arena, const char *text, size_t len, JsonValue **out,
-               char *err, size_t errlen)
+static int parse_text(Arena *arena, const char *text, size_t len, int pack, JsonValue **out,
+                      char *err, size_t errlen)
 {
     *out = NULL;
     if (err && errlen) err[0] = '\0';
     JsonParse *p = xcalloc(1, sizeof *p);
     p->arena = arena;
+    p->pack = pack;
     p->text_len = len;
     p->h = yajl_alloc(&json_callbacks, NULL, p);
     if (!p->h) {
@@ -427,11 +740,52 @@ int json_parse(Arena *arena, const char *text, size_t len, JsonValue **out,
     yajl_free(p->h);
     free(p->vals);
     free(p->mems);
+    free(p->nums);
+    free(p->ints);
+    free(p->fixes);
     free(p);
     return rc;
 }
 
+int json_parse(Arena *arena, const char *text, size_t len, JsonValue **out,
+               char *err, size_t errlen)
+{
+    return parse_text(arena, text, len, 0, out, err, errlen);
+}
+
+int json_parse_packed(Arena *arena, const char *text, size_t len, JsonValue **out,
+                      char *err, size_t errlen)
+{
+    return parse_text(arena, text, len, 1, out, err, errlen);
+}
+
 /* ---- DOM access ---- */
+
+static JsonValue packed_item(const JsonPacked *pk, size_t i)
+{
+    double d = pk->f32 ? (double)pk->f32[i] : pk->f64[i];
+    int is_int = pk->ints && (pk->ints[i >> 6] >> (i & 63) & 1);
+    const JsonFloatFix *fix = !is_int && pk->nfixes ? fix_find(pk->fixes, pk->nfixes, i) : NULL;
+    return number_node(d, is_int, fix);
+}
+
+JsonValue json_item(const JsonValue *arr, size_t i)
+{
+    if (!arr || arr->type != JSON_ARRAY || i >= arr->len) return (JsonValue){ .type = JSON_NULL };
+    if (arr->flags & JSON_FLAG_PACKED) return packed_item(arr->n.pack, i);
+    return arr->u.items[i];
+}
+
+void json_array_unpack(Arena *arena, JsonValue *arr)
+{
+    if (!arr || arr->type != JSON_ARRAY || !(arr->flags & JSON_FLAG_PACKED)) return;
+    const JsonPacked *pk = arr->n.pack;
+    JsonValue *items = arena_alloc(arena, arr->len * sizeof *items);
+    for (uint32_t i = 0; i < arr->len; i++) items[i] = packed_item(pk, i);
+    arr->u.items = items;
+    arr->flags &= (uint8_t)~JSON_FLAG_PACKED;
+    arr->n.u = 0;
+}
 
 static const JsonValue *get_len(const JsonValue *obj, const char *key, size_t klen)
 {
@@ -497,17 +851,57 @@ const char *json_as_str(const JsonValue *v)
     return v && v->type == JSON_STRING ? v->u.str : NULL;
 }
 
-int json_get_floats(const JsonValue *v, float *out, size_t n)
+/* float_of converts one number node to the float nearest its text. */
+static int float_of(const JsonValue *x, float *out)
 {
-    if (!v || v->type != JSON_ARRAY || v->len != n) return ERR_INVAL;
-    for (size_t i = 0; i < n; i++) {
-        const JsonValue *x = &v->u.items[i];
-        if (x->type != JSON_NUMBER) return ERR_INVAL;
+    if (x->type != JSON_NUMBER) return ERR_INVAL;
+    float f;
+    if (x->num_kind == JSON_NUM_INT) {
+        /* One rounding, from the exact integer; the zero takes its sign
+         * from the double ("-0"). */
+        f = x->n.i ? (float)x->n.i : signbit(x->u.num) ? -0.0f : 0.0f;
+    } else if (x->num_kind == JSON_NUM_UINT) {
+        f = (float)x->n.u;
+    } else if (x->flags & JSON_FLAG_FLOAT) {
+        f = x->n.f;
+    } else {
         /* Doubles at or beyond the midpoint between FLT_MAX and 2^128 round
          * to infinity as floats; check before converting, because an
          * out-of-range conversion is undefined behaviour in C. */
         if (!(fabs(x->u.num) < 0x1.ffffffp127)) return ERR_INVAL;
-        out[i] = (float)x->u.num;
+        f = (float)x->u.num;
+    }
+    if (!isfinite(f)) return ERR_INVAL;
+    *out = f;
+    return 0;
+}
+
+int json_get_floats(const JsonValue *v, float *out, size_t n)
+{
+    if (!v || v->type != JSON_ARRAY || v->len != n) return ERR_INVAL;
+    if (!(v->flags & JSON_FLAG_PACKED)) {
+        for (size_t i = 0; i < n; i++)
+            if (float_of(&v->u.items[i], &out[i]) != 0) return ERR_INVAL;
+        return 0;
+    }
+    const JsonPacked *pk = v->n.pack;
+    if (pk->f32) {
+        /* Every value is exactly this float (and so finite). */
+        memcpy(out, pk->f32, n * sizeof(float));
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double d = pk->f64[i];
+        if (fabs(d) < 0x1.ffffffp127)
+            out[i] = (float)d;
+        else if (fabs(d) == 0x1.ffffffp127)
+            out[i] = 0; /* a halfway point: its fix below decides */
+        else
+            return ERR_INVAL;
+    }
+    for (uint32_t k = 0; k < pk->nfixes; k++) {
+        if (!isfinite(pk->fixes[k].f)) return ERR_INVAL;
+        out[pk->fixes[k].index] = pk->fixes[k].f;
     }
     return 0;
 }
@@ -550,8 +944,10 @@ int json_equal(const JsonValue *a, const JsonValue *b)
         return a->len == b->len && memcmp(a->u.str, b->u.str, a->len) == 0;
     case JSON_ARRAY:
         if (a->len != b->len) return 0;
-        for (uint32_t i = 0; i < a->len; i++)
-            if (!json_equal(&a->u.items[i], &b->u.items[i])) return 0;
+        for (uint32_t i = 0; i < a->len; i++) {
+            JsonValue x = json_item(a, i), y = json_item(b, i);
+            if (!json_equal(&x, &y)) return 0;
+        }
         return 1;
     case JSON_OBJECT:
         if (a->len != b->len) return 0;
@@ -801,7 +1197,10 @@ void jw_value(JsonWriter *w, const JsonValue *v)
     case JSON_STRING: jw_string_len(w, v->u.str, v->len); break;
     case JSON_ARRAY:
         jw_array_begin(w);
-        for (uint32_t i = 0; i < v->len; i++) jw_value(w, &v->u.items[i]);
+        for (uint32_t i = 0; i < v->len; i++) {
+            JsonValue x = json_item(v, i);
+            jw_value(w, &x);
+        }
         jw_array_end(w);
         break;
     case JSON_OBJECT:

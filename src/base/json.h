@@ -4,9 +4,20 @@
  * Reader: json_parse builds a compact DOM in a caller-owned Arena, so a
  * request's whole parse is released with one arena_free. Object members
  * keep their order. Numbers keep their exact integer value when they are
- * integers (ids are unsigned 64-bit), and a double for every number.
- * Arrays of numbers are the bulk of a vector upsert body; their nodes are
- * 24 bytes each and json_get_floats copies them into a float buffer.
+ * integers (ids are unsigned 64-bit), and a double for every number (the
+ * one strtod gives for the text); json_get_floats gives the float strtof
+ * gives for the text.
+ *
+ * Packed arrays. Arrays of numbers are the bulk of a vector upsert body
+ * (10k points x 512 floats), where a 24-byte node per number costs more
+ * than the body itself. json_parse_packed stores such an array as one
+ * contiguous block instead: 4 bytes a number when every value is exactly
+ * a float (what Qdrant's clients send: float32 values widened to doubles),
+ * else 8, plus a bit a number when some are integers. Such an array has
+ * type JSON_ARRAY, its len, JSON_FLAG_PACKED in flags and u.items NULL:
+ * code that may see one reads items with json_item (by value), never
+ * through u.items. json_parse never packs, so code written against
+ * u.items keeps working on its DOMs.
  *
  * Writer: JsonWriter appends to a Buf and places commas itself, so callers
  * only say begin/key/value/end. It writes floats with the shortest text
@@ -42,23 +53,38 @@ enum {
     JSON_NUM_UINT = 2,   /* integer > INT64_MAX, fits uint64 (u is exact) */
 };
 
+/* JsonValue.flags. A value built by hand leaves flags 0. */
+enum {
+    /* A JSON_NUM_DOUBLE number whose double lies exactly halfway between
+     * two floats: (float)u.num would round a second time, so n.f holds the
+     * float nearest the text (strtof's). */
+    JSON_FLAG_FLOAT = 1,
+    /* A JSON_ARRAY stored packed: u.items is NULL, n.pack holds the items;
+     * read them with json_item. Only json_parse_packed makes these. */
+    JSON_FLAG_PACKED = 2,
+};
+
 typedef struct JsonValue JsonValue;
 typedef struct JsonMember JsonMember;
+typedef struct JsonPacked JsonPacked; /* private to json.c */
 
 struct JsonValue {
     uint8_t type;     /* JsonType */
     uint8_t num_kind; /* JSON_NUM_* when type == JSON_NUMBER */
+    uint8_t flags;    /* JSON_FLAG_* */
     uint32_t len;     /* string bytes, array items or object members */
     union {
         int boolean;
         double num;          /* every number, possibly rounded */
         const char *str;     /* UTF-8, NUL-terminated, may contain \0 (use len) */
-        JsonValue *items;    /* array */
+        JsonValue *items;    /* array; NULL when JSON_FLAG_PACKED */
         JsonMember *members; /* object */
     } u;
     union {
         int64_t i; /* exact integer value for JSON_NUM_INT */
         uint64_t u; /* exact integer value for JSON_NUM_INT >= 0 and JSON_NUM_UINT */
+        float f;    /* JSON_FLAG_FLOAT: the float nearest the number's text */
+        const JsonPacked *pack; /* JSON_FLAG_PACKED: the array's items */
     } n;
 };
 
@@ -76,6 +102,30 @@ struct JsonMember {
 int json_parse(Arena *arena, const char *text, size_t len, JsonValue **out,
                char *err, size_t errlen);
 
+/*
+ * json_parse_packed parses like json_parse (same values, same errors) but
+ * stores every non-empty array whose items are all numbers packed (see
+ * above), unless one of them is an integer beyond +-2^53, which a double
+ * cannot hold: such arrays stay nodes. Use it for bodies that carry
+ * vectors, and read their arrays with json_item.
+ */
+int json_parse_packed(Arena *arena, const char *text, size_t len, JsonValue **out,
+                      char *err, size_t errlen);
+
+/*
+ * json_item returns item i of array arr by value, whether arr is packed or
+ * not; a packed item is a JSON_NUMBER exactly as json_parse would have
+ * built it. A JSON_NULL value when arr is not an array or i >= arr->len.
+ * The result lives on the caller's stack: pass &item down, do not keep it.
+ */
+JsonValue json_item(const JsonValue *arr, size_t i);
+
+/*
+ * json_array_unpack turns a packed array into nodes in place (allocated in
+ * arena), for code that edits items; other values are left as they are.
+ */
+void json_array_unpack(Arena *arena, JsonValue *arr);
+
 /* json_get returns the first member named key, or NULL (also for non-objects). */
 const JsonValue *json_get(const JsonValue *obj, const char *key);
 /* json_get_path follows a dotted path of object keys ("a.b.c"). */
@@ -89,8 +139,9 @@ int json_as_uint64(const JsonValue *v, uint64_t *out); /* non-negative integers 
 const char *json_as_str(const JsonValue *v); /* NULL unless a string */
 
 /*
- * json_get_floats copies an array of numbers into out[0..n). ERR_INVAL when
- * v is not an array of n numbers, or a value is not finite as a float.
+ * json_get_floats copies an array of numbers into out[0..n), each the float
+ * nearest its text (as strtof). ERR_INVAL when v is not an array of n
+ * numbers, or a value is not finite as a float.
  */
 int json_get_floats(const JsonValue *v, float *out, size_t n);
 

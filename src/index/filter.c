@@ -483,7 +483,8 @@ static int compile_list(Compiler *c, const JsonValue *v, Match *m, int is_any)
     if (rc) return rc;
     /* An empty list reads as a list of strings, as in Qdrant (the first
      * variant of its untagged AnyVariants). */
-    int strings = v->len == 0 || v->u.items[0].type == JSON_STRING;
+    JsonValue first = json_item(v, 0);
+    int strings = v->len == 0 || first.type == JSON_STRING;
     m->kind = strings ? (is_any ? MATCH_ANY_STR : MATCH_EXCEPT_STR)
                       : (is_any ? MATCH_ANY_INT : MATCH_EXCEPT_INT);
     m->n = v->len;
@@ -492,7 +493,8 @@ static int compile_list(Compiler *c, const JsonValue *v, Match *m, int is_any)
     else
         m->ints = arena_alloc(c->arena, v->len * sizeof(int64_t));
     for (uint32_t i = 0; i < v->len; i++) {
-        const JsonValue *x = &v->u.items[i];
+        JsonValue item = json_item(v, i);
+        const JsonValue *x = &item;
         if (strings) {
             if (x->type != JSON_STRING) {
                 size_t o = where_push(c, "[%u]", i);
@@ -707,7 +709,8 @@ static int compile_has_id(Compiler *c, const JsonValue *v, Cond *out)
     PointId *ids = arena_alloc(c->arena, v->len * sizeof(PointId));
     for (uint32_t i = 0; i < v->len; i++) {
         char msg[192];
-        if (point_id_from_json(&v->u.items[i], &ids[i], msg, sizeof msg) != 0) {
+        JsonValue item = json_item(v, i);
+        if (point_id_from_json(&item, &ids[i], msg, sizeof msg) != 0) {
             size_t o = where_push(c, "[%u]", i);
             rc = fail(c, ERR_INVAL, "%s", msg);
             where_pop(c, o);
@@ -820,7 +823,8 @@ static int compile_clause(Compiler *c, const JsonValue *v, Clause *out)
     out->n = v->len;
     for (uint32_t i = 0; i < v->len && !rc; i++) {
         size_t o = where_push(c, "[%u]", i);
-        rc = compile_cond(c, &v->u.items[i], &out->conds[i]);
+        JsonValue item = json_item(v, i);
+        rc = compile_cond(c, &item, &out->conds[i]);
         where_pop(c, o);
     }
     return rc;
@@ -931,13 +935,17 @@ static int walk(const FilterPathItem *it, uint32_t n, const JsonValue *v, VisitF
         }
         return 0;
     case FILTER_PATH_INDEX:
-        if (v->type == JSON_ARRAY && it->index < v->len)
-            return walk(it + 1, n - 1, &v->u.items[it->index], fn, ctx);
+        if (v->type == JSON_ARRAY && it->index < v->len) {
+            JsonValue item = json_item(v, it->index);
+            return walk(it + 1, n - 1, &item, fn, ctx);
+        }
         return 0;
     default:
         if (v->type == JSON_ARRAY)
-            for (uint32_t i = 0; i < v->len; i++)
-                if (walk(it + 1, n - 1, &v->u.items[i], fn, ctx)) return 1;
+            for (uint32_t i = 0; i < v->len; i++) {
+                JsonValue item = json_item(v, i);
+                if (walk(it + 1, n - 1, &item, fn, ctx)) return 1;
+            }
         return 0;
     }
 }
@@ -1031,7 +1039,7 @@ static int value_has_null(const JsonValue *v)
     if (v->type == JSON_NULL) return 1;
     if (v->type == JSON_ARRAY)
         for (uint32_t i = 0; i < v->len; i++)
-            if (v->u.items[i].type == JSON_NULL) return 1;
+            if (json_item(v, i).type == JSON_NULL) return 1;
     return 0;
 }
 
@@ -1050,8 +1058,10 @@ static int field_value(const FieldCond *f, const JsonValue *v)
     if (f->is_empty >= 0) return value_is_empty(v) == f->is_empty;
     if (f->is_null >= 0) return value_has_null(v) == f->is_null;
     if (v->type == JSON_ARRAY) {
-        for (uint32_t i = 0; i < v->len; i++)
-            if (field_one(f, &v->u.items[i])) return 1;
+        for (uint32_t i = 0; i < v->len; i++) {
+            JsonValue item = json_item(v, i);
+            if (field_one(f, &item)) return 1;
+        }
         return 0;
     }
     return field_one(f, v);

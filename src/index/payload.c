@@ -21,15 +21,23 @@
 #include "index/filter.h"
 
 
-/* copy_into deep-copies src into *dst (whose storage the caller owns). */
+/* copy_into deep-copies src into *dst (whose storage the caller owns). A
+ * packed array (json_parse_packed) is copied as nodes: the copy is what
+ * gets edited, in place through u.items, and payloads are small enough
+ * that the 24 bytes a number cost nothing that matters. */
 static void copy_into(Arena *a, JsonValue *dst, const JsonValue *src)
 {
     *dst = *src;
     switch (src->type) {
     case JSON_STRING: dst->u.str = arena_strndup(a, src->u.str, src->len); break;
     case JSON_ARRAY:
+        dst->flags &= (uint8_t)~JSON_FLAG_PACKED;
+        dst->n.u = 0;
         dst->u.items = src->len ? arena_alloc(a, src->len * sizeof(JsonValue)) : NULL;
-        for (uint32_t i = 0; i < src->len; i++) copy_into(a, &dst->u.items[i], &src->u.items[i]);
+        for (uint32_t i = 0; i < src->len; i++) {
+            JsonValue item = json_item(src, i);
+            copy_into(a, &dst->u.items[i], &item);
+        }
         break;
     case JSON_OBJECT:
         dst->u.members = src->len ? arena_alloc(a, src->len * sizeof(JsonMember)) : NULL;
@@ -237,7 +245,8 @@ int payload_delete_keys(Arena *arena, const JsonValue *payload, const JsonValue 
     /* Parse every path first so a bad one changes nothing. */
     FilterPath *paths = arena_alloc(arena, keys->len * sizeof(FilterPath));
     for (uint32_t i = 0; i < keys->len; i++) {
-        const JsonValue *k = &keys->u.items[i];
+        JsonValue key = json_item(keys, i);
+        const JsonValue *k = &key;
         if (k->type != JSON_STRING || filter_path_parse(arena, k->u.str, k->len, &paths[i]) != 0) {
             if (k->type == JSON_STRING)
                 err_set(err, errlen, 0, "keys[%u]: invalid key path \"%.*s\"", i, (int)MIN(k->len, 64), k->u.str);

@@ -191,7 +191,8 @@ static int st_parse_tensor(const char *path, const char *name, const JsonValue *
     int overflow = 0;
     for (int i = 0; i < t->ndim; i++) {
         uint64_t d;
-        if (json_as_uint64(&shape->u.items[i], &d) != 0 || d > (uint64_t)INT64_MAX) {
+        JsonValue dim = json_item(shape, (size_t)i);
+        if (json_as_uint64(&dim, &d) != 0 || d > (uint64_t)INT64_MAX) {
             snprintf(err, errlen, "%s: tensor %s has a shape that is not a list of sizes", path,
                      name);
             return ERR_FORMAT;
@@ -201,8 +202,9 @@ static int st_parse_tensor(const char *path, const char *name, const JsonValue *
         numel *= d;
     }
     uint64_t begin, end;
-    if (offs->len != 2 || json_as_uint64(&offs->u.items[0], &begin) != 0 ||
-        json_as_uint64(&offs->u.items[1], &end) != 0 || begin > end) {
+    JsonValue off0 = json_item(offs, 0), off1 = json_item(offs, 1);
+    if (offs->len != 2 || json_as_uint64(&off0, &begin) != 0 ||
+        json_as_uint64(&off1, &end) != 0 || begin > end) {
         snprintf(err, errlen, "%s: tensor %s has bad data_offsets", path, name);
         return ERR_FORMAT;
     }
