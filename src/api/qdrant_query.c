@@ -120,7 +120,7 @@ static void add_ref(ApiJob *j, QueryReq *q, const PointId *id)
 static int parse_nearest(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
 {
     if (v->type == JSON_ARRAY) {
-        if (v->len && v->u.items[0].type == JSON_ARRAY)
+        if (v->len && json_item(v, 0).type == JSON_ARRAY)
             return api_fail(j, QERR_UNSUPPORTED, "multivector queries");
         return api_floats(j, v, "query", &n->vector, &n->dim);
     }

@@ -148,8 +148,10 @@ int api_point_ids(ApiJob *j, const JsonValue *arr, const char *what, PointId **o
         return wrong_type(j, what, arr, "a sequence");
     }
     PointId *ids = arena_alloc(api_arena(j), (arr->len ? arr->len : 1) * sizeof *ids);
-    for (uint32_t i = 0; i < arr->len; i++)
-        if (api_point_id(j, &arr->u.items[i], what, &ids[i])) return -1;
+    for (uint32_t i = 0; i < arr->len; i++) {
+        JsonValue item = json_item(arr, i); /* ids of numbers come packed */
+        if (api_point_id(j, &item, what, &ids[i])) return -1;
+    }
     *out = ids;
     *n = arr->len;
     return 0;
@@ -164,8 +166,8 @@ int api_floats(ApiJob *j, const JsonValue *arr, const char *what, float **out, s
     float *f = arena_alloc(api_arena(j), (arr->len ? arr->len : 1) * sizeof *f);
     if (json_get_floats(arr, f, arr->len)) {
         for (uint32_t i = 0; i < arr->len; i++) {
-            const JsonValue *x = &arr->u.items[i];
-            if (x->type != JSON_NUMBER) return wrong_type(j, what, x, "f32");
+            JsonValue x = json_item(arr, i);
+            if (x.type != JSON_NUMBER) return wrong_type(j, what, &x, "f32");
         }
         return api_fail(j, QERR_FORMAT, "a number in `%s` is out of the range of f32", what);
     }

@@ -228,7 +228,8 @@ static int parse_examples(ApiJob *j, const JsonValue *arr, const char *what, con
     PointId *pi = arena_alloc(a, (arr->len + 1) * sizeof *pi);
     const float **pv = arena_alloc(a, (arr->len + 1) * sizeof *pv);
     for (uint32_t i = 0; i < arr->len; i++) {
-        const JsonValue *x = &arr->u.items[i];
+        JsonValue item = json_item(arr, i); /* ids of numbers come packed */
+        const JsonValue *x = &item;
         if (x->type == JSON_ARRAY) {
             float *f;
             size_t d;
