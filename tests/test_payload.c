@@ -170,6 +170,45 @@ TEST(test_delete_qdrant_cases)
 }
 
 /* nest_x writes {'x': {'x': ... 1 ...}} with levels objects. */
+/* sel runs payload_select on a document with a list of paths. */
+static const char *sel(const char *doc, int include, const char *p1, const char *p2)
+{
+    const char *paths[2] = { p1, p2 };
+    Buf *b = arena_alloc(&arena, sizeof *b);
+    buf_init(b);
+    JsonWriter w;
+    jw_init(&w, b);
+    char err[128];
+    if (payload_select(&w, J(doc), paths, p2 ? 2 : 1, include, &arena, err, sizeof err)) {
+        buf_free(b);
+        return "ERR";
+    }
+    char *out = arena_strndup(&arena, b->data, b->len);
+    buf_free(b);
+    return out;
+}
+
+/* The cases of Qdrant's json_path tests and tests/openapi/test_payload_selector.py. */
+TEST(test_select_qdrant_cases)
+{
+    const char *doc = "{\"a\":{\"b\":1,\"c\":2},\"d\":3,\"e\":[{\"b\":4,\"c\":5},{\"b\":6}]}";
+    ASSERT_STR_EQ(sel(doc, 1, "a.b", NULL), "{\"a\":{\"b\":1}}");
+    ASSERT_STR_EQ(sel(doc, 1, "a", "d"), "{\"a\":{\"b\":1,\"c\":2},\"d\":3}");
+    ASSERT_STR_EQ(sel(doc, 0, "a.b", NULL), "{\"a\":{\"c\":2},\"d\":3,\"e\":[{\"b\":4,\"c\":5},{\"b\":6}]}");
+    ASSERT_STR_EQ(sel(doc, 0, "a", "e"), "{\"d\":3}");
+    /* Array elements sit at [], so a.b-style paths do not reach inside. */
+    ASSERT_STR_EQ(sel(doc, 1, "e.b", NULL), "{\"e\":[]}");
+    ASSERT_STR_EQ(sel(doc, 1, "e[].b", NULL), "{\"e\":[{\"b\":4},{\"b\":6}]}");
+    ASSERT_STR_EQ(sel(doc, 0, "e[].c", NULL), "{\"a\":{\"b\":1,\"c\":2},\"d\":3,\"e\":[{\"b\":4},{\"b\":6}]}");
+    /* test_payload_selector.py: two nested keys of one object. */
+    ASSERT_STR_EQ(sel("{\"country\":{\"name\":\"Germany\",\"capital\":\"Berlin\",\"x\":1}}", 1,
+                      "country.name", "country.capital"),
+                  "{\"country\":{\"name\":\"Germany\",\"capital\":\"Berlin\"}}");
+    ASSERT_STR_EQ(sel(doc, 1, "zz", NULL), "{}");
+    ASSERT_STR_EQ(sel("[1]", 1, "a", NULL), "{}");
+    ASSERT_STR_EQ(sel(doc, 1, "a..b", NULL), "ERR");
+}
+
 static void nest_x(char *buf, size_t cap, int levels)
 {
     size_t n = 0;
@@ -217,6 +256,7 @@ int main(void)
     RUN(test_set_is_pure);
     RUN(test_delete_qdrant_cases);
     RUN(test_invalid);
+    RUN(test_select_qdrant_cases);
     arena_free(&arena);
     return harness_report(__FILE__);
 }

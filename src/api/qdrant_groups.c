@@ -184,7 +184,7 @@ static int parse_group_fields(ApiJob *j, const JsonValue *obj, GroupReq *g, int 
             if (api_get_str(j, lk, "collection", &g->lookup_collection)) return -1;
             if (!g->lookup_collection)
                 return api_fail(j, QERR_FORMAT, "missing field `collection` at `with_lookup`");
-            if (api_selector(j, json_get(lk, "with_payload"), COLLECTION_SEL_ALL, &g->lookup_payload))
+            if (api_payload_selector(j, json_get(lk, "with_payload"), COLLECTION_SEL_ALL, &g->lookup_payload))
                 return -1;
             const JsonValue *wv = json_get(lk, "with_vectors");
             if (!wv) wv = json_get(lk, "with_vector");

@@ -208,7 +208,9 @@ void api_common_to_search(const ApiCommon *c, CollectionSearch *s);
 /* api_parse_recommend_input reads positive, negative and strategy. */
 int api_parse_recommend_input(ApiJob *j, const JsonValue *obj, CollectionRecommend *r);
 
-/* The value of an engine selector for with_payload / with_vector. */
+/* The value of an engine selector for with_vector (api_selector) or
+ * with_payload (api_payload_selector: keys are checked JSON paths). */
+int api_payload_selector(ApiJob *j, const JsonValue *v, int dflt, CollectionSelector *out);
 int api_selector(ApiJob *j, const JsonValue *v, int dflt, CollectionSelector *out);
 
 

@@ -16,6 +16,7 @@
 #include "api/qdrant_internal.h"
 #include "base/err.h"
 #include "base/util.h"
+#include "index/filter.h"
 
 /* ---- output ---- */
 
@@ -24,6 +25,19 @@ int api_selector(ApiJob *j, const JsonValue *v, int dflt, CollectionSelector *ou
     char err[256];
     if (qdrant_selector_from_json(v, dflt, api_arena(j), out, err, sizeof err))
         return api_fail(j, QERR_FORMAT, "%s", err);
+    return 0;
+}
+
+int api_payload_selector(ApiJob *j, const JsonValue *v, int dflt, CollectionSelector *out)
+{
+    if (api_selector(j, v, dflt, out)) return -1;
+    /* Payload keys are JSON paths: refuse one that does not parse here,
+     * where the client can be told. */
+    for (size_t i = 0; i < out->n_keys; i++) {
+        FilterPath p;
+        if (filter_path_parse(api_arena(j), out->keys[i], strlen(out->keys[i]), &p))
+            return api_fail(j, QERR_FORMAT, "invalid payload key path \"%s\"", out->keys[i]);
+    }
     return 0;
 }
 
@@ -325,7 +339,7 @@ static void retrieve(ApiJob *j)
     /* Without with_payload Qdrant returns none (its code's default, not
      * its documentation's). */
     CollectionSelector wp, wv;
-    if (api_selector(j, json_get(j->body, "with_payload"), COLLECTION_SEL_NONE, &wp)) return;
+    if (api_payload_selector(j, json_get(j->body, "with_payload"), COLLECTION_SEL_NONE, &wp)) return;
     const JsonValue *wvj = json_get(j->body, "with_vector");
     if (!wvj) wvj = json_get(j->body, "with_vectors");
     if (api_selector(j, wvj, COLLECTION_SEL_NONE, &wv)) return;

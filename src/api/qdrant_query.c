@@ -321,7 +321,7 @@ int qdrant_query_parse(ApiJob *j, const JsonValue *obj, QueryReq *q, const char 
         return api_fail(j, QERR_FORMAT, "invalid type, expected struct QueryRequest");
     if (parse_node(j, q, obj, &q->root, 0, prefix)) return -1;
     if (api_get_size(j, obj, "offset", 0, &q->offset)) return -1;
-    if (api_selector(j, json_get(obj, "with_payload"), COLLECTION_SEL_NONE, &q->with_payload))
+    if (api_payload_selector(j, json_get(obj, "with_payload"), COLLECTION_SEL_NONE, &q->with_payload))
         return -1;
     const JsonValue *wv = json_get(obj, "with_vector");
     if (!wv) wv = json_get(obj, "with_vectors");

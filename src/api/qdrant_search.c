@@ -67,7 +67,7 @@ int api_parse_common(ApiJob *j, const JsonValue *obj, ApiCommon *c, int required
         if (api_get_float(j, obj, "score_threshold", &c->threshold)) return -1;
         c->has_threshold = 1;
     }
-    if (api_selector(j, json_get(obj, "with_payload"), dflt_payload, &c->with_payload)) return -1;
+    if (api_payload_selector(j, json_get(obj, "with_payload"), dflt_payload, &c->with_payload)) return -1;
     const JsonValue *wv = json_get(obj, "with_vector");
     if (!wv) wv = json_get(obj, "with_vectors");
     if (api_selector(j, wv, COLLECTION_SEL_NONE, &c->with_vector)) return -1;
@@ -338,7 +338,7 @@ static void scroll(ApiJob *j)
     const JsonValue *f;
     if (api_get_object(j, body, "filter", &f)) return;
     s.filter = f;
-    if (api_selector(j, json_get(body, "with_payload"), COLLECTION_SEL_ALL, &s.with_payload)) return;
+    if (api_payload_selector(j, json_get(body, "with_payload"), COLLECTION_SEL_ALL, &s.with_payload)) return;
     const JsonValue *wv = json_get(body, "with_vector");
     if (!wv) wv = json_get(body, "with_vectors");
     if (api_selector(j, wv, COLLECTION_SEL_NONE, &s.with_vectors)) return;

@@ -262,3 +262,94 @@ int payload_delete_keys(Arena *arena, const JsonValue *payload, const JsonValue 
     *out = copy;
     return 0;
 }
+
+/* ---- selection (with_payload include / exclude) ---- */
+
+typedef struct {
+    const FilterPath *patterns;
+    size_t n;
+    int include;
+    FilterPathItem path[JSON_MAX_DEPTH + 2]; /* the node being looked at */
+    uint32_t depth;
+} Select;
+
+static int item_equal(const FilterPathItem *a, const FilterPathItem *b)
+{
+    if (a->kind != b->kind) return 0;
+    if (a->kind == FILTER_PATH_KEY) return a->len == b->len && !memcmp(a->key, b->key, a->len);
+    if (a->kind == FILTER_PATH_INDEX) return a->index == b->index;
+    return 1;
+}
+
+/* keep decides a node by Qdrant's check_include_pattern (some pattern and
+ * the path agree on every item both have) or check_exclude_pattern (no
+ * pattern is a prefix of the path). */
+static int keep(const Select *s)
+{
+    for (size_t p = 0; p < s->n; p++) {
+        const FilterPath *pat = &s->patterns[p];
+        uint32_t common = pat->n < s->depth ? pat->n : s->depth;
+        int agree = 1;
+        for (uint32_t i = 0; i < common && agree; i++) agree = item_equal(&pat->items[i], &s->path[i]);
+        if (s->include && agree) return 1;
+        if (!s->include && agree && pat->n <= s->depth) return 0;
+    }
+    return !s->include;
+}
+
+/* select_value writes v with its descendants filtered by keep, as
+ * Qdrant's run_filter: array elements get the path item `[]`. */
+static void select_value(JsonWriter *w, Select *s, const JsonValue *v)
+{
+    if (s->depth > JSON_MAX_DEPTH) { /* deeper than the reader allows: copy */
+        jw_value(w, v);
+        return;
+    }
+    if (v->type == JSON_ARRAY) {
+        jw_array_begin(w);
+        s->path[s->depth].kind = FILTER_PATH_WILDCARD;
+        s->depth++;
+        if (keep(s))
+            for (uint32_t i = 0; i < v->len; i++) {
+                JsonValue item = json_item(v, i);
+                select_value(w, s, &item);
+            }
+        s->depth--;
+        jw_array_end(w);
+    } else if (v->type == JSON_OBJECT) {
+        jw_object_begin(w);
+        for (uint32_t i = 0; i < v->len; i++) {
+            const JsonMember *m = &v->u.members[i];
+            FilterPathItem *it = &s->path[s->depth];
+            it->kind = FILTER_PATH_KEY;
+            it->key = m->key;
+            it->len = m->key_len;
+            s->depth++;
+            if (keep(s)) {
+                jw_key_len(w, m->key, m->key_len);
+                select_value(w, s, &m->value);
+            }
+            s->depth--;
+        }
+        jw_object_end(w);
+    } else {
+        jw_value(w, v);
+    }
+}
+
+int payload_select(JsonWriter *w, const JsonValue *payload, const char *const *paths, size_t n,
+                   int include, Arena *scratch, char *err, size_t errlen)
+{
+    FilterPath *patterns = arena_alloc(scratch, (n ? n : 1) * sizeof *patterns);
+    for (size_t i = 0; i < n; i++)
+        if (filter_path_parse(scratch, paths[i], strlen(paths[i]), &patterns[i]))
+            return err_set(err, errlen, ERR_INVAL, "invalid payload key path \"%s\"", paths[i]);
+    Select s = { patterns, n, include, { { 0 } }, 0 };
+    if (!payload || payload->type != JSON_OBJECT) {
+        jw_object_begin(w);
+        jw_object_end(w);
+        return 0;
+    }
+    select_value(w, &s, payload);
+    return 0;
+}

@@ -47,6 +47,19 @@ int payload_set(Arena *arena, const JsonValue *payload, const JsonValue *set_obj
 int payload_delete_keys(Arena *arena, const JsonValue *payload, const JsonValue *keys,
                         JsonValue **out, char *err, size_t errlen);
 
+/*
+ * payload_select writes the part of payload (an object; anything else
+ * gives {}) that Qdrant's with_payload selector keeps, as Qdrant's
+ * JsonPath::value_filter: with include, a node stays when some path and
+ * the node's path agree on every item both have (`a.b` keeps
+ * {"a": {"b": ..}} and drops a.c; array elements are at `[]`, so `a[].b`
+ * reaches into arrays and `a.b` empties them); with exclude, a node goes
+ * when some path is a prefix of its path. ERR_INVAL for a path that does
+ * not parse. The parsed paths go to scratch.
+ */
+int payload_select(JsonWriter *w, const JsonValue *payload, const char *const *paths, size_t n,
+                   int include, Arena *scratch, char *err, size_t errlen);
+
 /* payload_copy deep-copies v into arena (used by both; also handy for a
  * store that wants a payload to outlive the request's arena). */
 JsonValue *payload_copy(Arena *arena, const JsonValue *v);

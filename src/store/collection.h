@@ -193,8 +193,8 @@ enum {
     COLLECTION_SEL_EXCLUDE = 3, /* all but keys (payload only) */
 };
 
-/* Payload keys are top-level member names (a nested path such as "a.b"
- * selects nothing unless a member is literally named so). */
+/* Payload keys are Qdrant JSON paths ("a", "a.b", "a[].b"), selected as
+ * payload.h's payload_select does. */
 typedef struct {
     int mode; /* COLLECTION_SEL_* */
     const char *const *keys;

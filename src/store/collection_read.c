@@ -18,6 +18,7 @@
 #include "base/err.h"
 #include "base/util.h"
 #include "index/filter.h"
+#include "index/payload.h"
 #include "store/collection_internal.h"
 #include "store/store.h"
 
@@ -169,13 +170,6 @@ int coll_output_resolve(Collection *c, const CollectionSelector *wp,
     return 0;
 }
 
-static int key_listed(const CollectionSelector *s, const char *key)
-{
-    for (size_t i = 0; i < s->n_keys; i++)
-        if (!strcmp(s->keys[i], key)) return 1;
-    return 0;
-}
-
 /* output_payload copies the selected part of a stored payload into arena. */
 static void output_payload(const Output *o, Scratch *s, const ScanRec *r, Arena *arena,
                            CollectionPoint *p)
@@ -192,15 +186,13 @@ static void output_payload(const Output *o, Scratch *s, const ScanRec *r, Arena 
     buf_init(&b);
     JsonWriter w;
     jw_init(&w, &b);
-    jw_object_begin(&w);
-    for (uint32_t i = 0; doc && doc->type == JSON_OBJECT && i < doc->len; i++) {
-        const JsonMember *m = &doc->u.members[i];
-        int listed = key_listed(sel, m->key);
-        if (listed != (sel->mode == COLLECTION_SEL_INCLUDE)) continue;
-        jw_key_len(&w, m->key, m->key_len);
-        jw_value(&w, &m->value);
+    /* The paths were checked when the selector was made (an unparsable
+     * one selects nothing here). */
+    if (payload_select(&w, doc, sel->keys, sel->n_keys, sel->mode == COLLECTION_SEL_INCLUDE,
+                       &s->arena, NULL, 0)) {
+        b.len = 0;
+        buf_append_str(&b, "{}");
     }
-    jw_object_end(&w);
     p->payload = arena_strndup(arena, b.data, b.len);
     p->payload_len = b.len;
     buf_free(&b);
