@@ -174,6 +174,10 @@ int api_point_ids(ApiJob *j, const JsonValue *arr, const char *what, PointId **o
 /* api_floats reads an array of numbers as floats (exact rounding) into the
  * arena; NaN/Inf or a non-number is a format error. */
 int api_floats(ApiJob *j, const JsonValue *arr, const char *what, float **out, size_t *n);
+/* api_check_filter applies Qdrant's validators to a filter: a field
+ * condition needs one of match, range, geo_*, values_count, is_empty,
+ * is_null (422 naming its path). The engine checks the rest. */
+int api_check_filter(ApiJob *j, const JsonValue *filter);
 /* api_query_bool reads ?name=true|false (absent: dflt). */
 int api_query_bool(ApiJob *j, const char *name, int dflt, int *out);
 /* api_arena is the request's arena (everything a job allocates lives there). */

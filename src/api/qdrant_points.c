@@ -231,7 +231,7 @@ static int parse_selector(ApiJob *j, const JsonValue *obj, Selector *s)
         if (filter->type != JSON_OBJECT)
             return api_fail(j, QERR_FORMAT, "invalid type, expected struct Filter at `filter`");
         s->filter = filter;
-        return 0;
+        return api_check_filter(j, filter);
     }
     return api_fail(j, QERR_FORMAT, "Either list of point ids or filter must be provided");
 }

@@ -261,7 +261,7 @@ static int parse_node(ApiJob *j, QueryReq *q, const JsonValue *obj, QNode *n, in
     n->limit = QDRANT_DEFAULT_LIMIT;
     if (api_get_size(j, obj, "limit", 1, &n->limit)) return -1;
     const JsonValue *f;
-    if (api_get_object(j, obj, "filter", &f)) return -1;
+    if (api_get_object(j, obj, "filter", &f) || api_check_filter(j, f)) return -1;
     n->filter = f;
     if (api_get_str(j, obj, "using", &n->using)) return -1;
     const JsonValue *p;

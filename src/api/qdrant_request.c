@@ -175,3 +175,79 @@ int api_floats(ApiJob *j, const JsonValue *arr, const char *what, float **out, s
     *n = arr->len;
     return 0;
 }
+
+/* ---- filter validation ---- */
+
+/* Condition keys that make a field condition ({"key": ..., ...}) whole. */
+static const char *const field_conditions[] = {
+    "match", "range", "geo_bounding_box", "geo_radius", "geo_polygon", "values_count",
+    "is_empty", "is_null",
+};
+
+static int check_condition(ApiJob *j, const JsonValue *c, char *path, size_t cap);
+
+static int check_clause(ApiJob *j, const JsonValue *f, const char *name, char *path, size_t cap)
+{
+    const JsonValue *v = json_get(f, name);
+    if (!v || v->type == JSON_NULL) return 0;
+    size_t len = strlen(path);
+    if (v->type == JSON_OBJECT) {
+        snprintf(path + len, cap - len, "%s%s", len ? "." : "", name);
+        int rc = check_condition(j, v, path, cap);
+        path[len] = '\0';
+        return rc;
+    }
+    for (uint32_t i = 0; v->type == JSON_ARRAY && i < v->len; i++) {
+        JsonValue item = json_item(v, i);
+        snprintf(path + len, cap - len, "%s%s[%u]", len ? "." : "", name, i);
+        int rc = check_condition(j, &item, path, cap);
+        path[len] = '\0';
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int check_filter(ApiJob *j, const JsonValue *f, char *path, size_t cap)
+{
+    if (!f || f->type != JSON_OBJECT) return 0;
+    if (check_clause(j, f, "must", path, cap) || check_clause(j, f, "should", path, cap) ||
+        check_clause(j, f, "must_not", path, cap))
+        return -1;
+    const JsonValue *ms = json_get(f, "min_should");
+    if (ms && ms->type == JSON_OBJECT) {
+        size_t len = strlen(path);
+        snprintf(path + len, cap - len, "%smin_should", len ? "." : "");
+        int rc = check_clause(j, ms, "conditions", path, cap);
+        path[len] = '\0';
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int check_condition(ApiJob *j, const JsonValue *c, char *path, size_t cap)
+{
+    if (c->type != JSON_OBJECT) return 0;
+    if (json_get(c, "key")) {
+        for (size_t i = 0; i < sizeof field_conditions / sizeof *field_conditions; i++) {
+            const JsonValue *x = json_get(c, field_conditions[i]);
+            if (x && x->type != JSON_NULL) return 0;
+        }
+        return api_fail(j, QERR_VALIDATION, "%s%s: At least one field condition must be specified",
+                        j->vpath, path);
+    }
+    const JsonValue *nested = json_get(c, "nested");
+    if (nested && nested->type == JSON_OBJECT) {
+        size_t len = strlen(path);
+        snprintf(path + len, cap - len, ".nested.filter");
+        int rc = check_filter(j, json_get(nested, "filter"), path, cap);
+        path[len] = '\0';
+        return rc;
+    }
+    return check_filter(j, c, path, cap);
+}
+
+int api_check_filter(ApiJob *j, const JsonValue *filter)
+{
+    char path[512] = "filter";
+    return check_filter(j, filter, path, sizeof path);
+}

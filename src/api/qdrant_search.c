@@ -52,7 +52,7 @@ int api_parse_common(ApiJob *j, const JsonValue *obj, ApiCommon *c, int required
     memset(c, 0, sizeof *c);
     c->limit = QDRANT_DEFAULT_LIMIT;
     const JsonValue *f;
-    if (api_get_object(j, obj, "filter", &f)) return -1;
+    if (api_get_object(j, obj, "filter", &f) || api_check_filter(j, f)) return -1;
     c->filter = f;
     if (parse_params(j, obj, c)) return -1;
     /* "top" is the old name of limit, still accepted by Qdrant. */
@@ -336,7 +336,7 @@ static void scroll(ApiJob *j)
     snprintf(j->vpath, sizeof j->vpath, "scroll_request.");
     if (api_get_size(j, body, "limit", 1, &s.limit)) return;
     const JsonValue *f;
-    if (api_get_object(j, body, "filter", &f)) return;
+    if (api_get_object(j, body, "filter", &f) || api_check_filter(j, f)) return;
     s.filter = f;
     if (api_payload_selector(j, json_get(body, "with_payload"), COLLECTION_SEL_ALL, &s.with_payload)) return;
     const JsonValue *wv = json_get(body, "with_vector");
@@ -363,7 +363,7 @@ static void count(ApiJob *j)
 {
     if (api_body_object(j, 1)) return;
     const JsonValue *f;
-    if (api_get_object(j, j->body, "filter", &f)) return;
+    if (api_get_object(j, j->body, "filter", &f) || api_check_filter(j, f)) return;
     int exact = 1;
     if (api_get_bool(j, j->body, "exact", &exact)) return;
     uint64_t n;
