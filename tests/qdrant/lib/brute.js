@@ -74,8 +74,16 @@ export function smallerIsBetter(distance) {
 }
 
 // Internal similarity (larger is better) as Qdrant's raw scorers use it for
-// recommendation and MMR: Euclid and Manhattan are negated distances.
+// recommendation and MMR (lib/segment/src/spaces/simple.rs): Euclid is the
+// negated SQUARED distance (euclid_similarity; only nearest-search results
+// are postprocessed to the distance, local_shard/search.rs), Manhattan the
+// negated L1 distance, Cosine the dot of unit vectors, Dot the dot.
 export function similarity(distance, a, b) {
+    if (distance === 'Euclid') {
+        let s = 0;
+        for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
+        return -s;
+    }
     const s = score(distance, a, b);
     return smallerIsBetter(distance) ? -s : s;
 }
