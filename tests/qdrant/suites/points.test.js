@@ -135,7 +135,7 @@ test('named vectors: list and batch forms; with_vector by name; a point may lack
 test('Cosine vectors are stored normalised and read back normalised', async () => {
     const name = await plain(3, 'Cosine');
     await client.upsert(name, { wait: true, points: [{ id: 1, vector: [3, 0, 4] }] });
-    const [p] = await client.retrieve(name, { ids: [1], with_vector: true });
+    const [p] = await client.retrieve(name, { ids: [1], with_vector: true, with_payload: true });
     // CosineMetric::preprocess (lib/segment/src/spaces/simple.rs).
     assert.ok(Math.abs(p.vector[0] - 0.6) < 1e-6 && Math.abs(p.vector[1]) < 1e-6 && Math.abs(p.vector[2] - 0.8) < 1e-6, JSON.stringify(p.vector));
 });
@@ -144,14 +144,19 @@ test('retrieve: missing ids are skipped; with_payload and with_vector default an
     const name = await plain();
     const pts = makePoints(16, 5, 4);
     await upsertAll(client, name, pts);
-    const res = await raw(srv.base, 'POST', `/collections/${name}/points`, { ids: [1, 2, 999] });
+    const res = await raw(srv.base, 'POST', `/collections/${name}/points`, { ids: [2, 1, 999, 2] });
     const got = expectOk(res);
-    assert.deepEqual(got.map((p) => p.id).sort(), [1, 2]);
-    // PointRequestInternal: with_payload defaults to true, with_vector to false
-    // (lib/collection/src/operations/types.rs).
+    // Records in request order, missing ids skipped, duplicates collapsed
+    // (lib/collection/src/collection/point_ops.rs retrieve).
+    assert.deepEqual(got.map((p) => p.id), [2, 1]);
+    // The code defaults with_payload to false (point_ops.rs retrieve:
+    // `unwrap_or(&WithPayloadInterface::Bool(false))`, although the doc
+    // comment says true) and with_vector to false.
     const p1 = got.find((p) => p.id === 1);
-    assert.deepEqual(p1.payload, pts[0].payload);
+    assert.ok(p1.payload == null, `no payload unless asked: ${JSON.stringify(p1)}`);
     assert.ok(p1.vector == null, 'no vector unless asked');
+    const withP = await client.retrieve(name, { ids: [1], with_payload: true });
+    assert.deepEqual(withP[0].payload, pts[0].payload);
     const keys = await client.retrieve(name, { ids: [1], with_payload: ['color', 'count'] });
     assert.deepEqual(keys[0].payload, { color: pts[0].payload.color, count: pts[0].payload.count });
     const none = await client.retrieve(name, { ids: [1], with_payload: false });
@@ -179,7 +184,7 @@ test('upsert overwrites an existing point whole (vector and payload)', async () 
     const name = await plain();
     await client.upsert(name, { wait: true, points: [{ id: 1, vector: [1, 1, 1, 1], payload: { a: 1, b: 2 } }] });
     await client.upsert(name, { wait: true, points: [{ id: 1, vector: [2, 2, 2, 2], payload: { c: 3 } }] });
-    const [p] = await client.retrieve(name, { ids: [1], with_vector: true });
+    const [p] = await client.retrieve(name, { ids: [1], with_vector: true, with_payload: true });
     assert.deepEqual(p.payload, { c: 3 });
     assert.deepEqual(p.vector, [2, 2, 2, 2]);
     assert.equal((await client.count(name)).count, 1);
@@ -211,13 +216,13 @@ test('vectors: update one named vector, delete one by name', async () => {
     // named vectors given change (lib/api/src/rest/schema.rs PointVectors).
     const res = await client.updateVectors(name, { wait: true, points: [{ id: 1, vector: { image: newImg } }] });
     assert.equal(res.status, 'completed');
-    let [p] = await client.retrieve(name, { ids: [1], with_vector: true });
+    let [p] = await client.retrieve(name, { ids: [1], with_vector: true, with_payload: true });
     assert.deepEqual(p.vector.image, newImg);
     assertVectorEqual(p.vector.text, pts[0].vectors.text, { distance: 'Cosine' });
     assert.deepEqual(p.payload, pts[0].payload, 'payload untouched');
     // POST /points/vectors/delete {points, vector: [names]}.
     await client.deleteVectors(name, { wait: true, points: [1, 2], vector: ['text'] });
-    [p] = await client.retrieve(name, { ids: [1], with_vector: true });
+    [p] = await client.retrieve(name, { ids: [1], with_vector: true, with_payload: true });
     assert.deepEqual(Object.keys(p.vector), ['image']);
     // The point itself stays.
     assert.equal((await client.count(name)).count, 6);
@@ -232,7 +237,7 @@ test('update vectors of an unnamed-vector collection', async () => {
     const name = await plain();
     await client.upsert(name, { wait: true, points: [{ id: 1, vector: [1, 1, 1, 1], payload: { k: 1 } }] });
     await client.updateVectors(name, { wait: true, points: [{ id: 1, vector: [4, 3, 2, 1] }] });
-    const [p] = await client.retrieve(name, { ids: [1], with_vector: true });
+    const [p] = await client.retrieve(name, { ids: [1], with_vector: true, with_payload: true });
     assert.deepEqual(p.vector, [4, 3, 2, 1]);
     assert.deepEqual(p.payload, { k: 1 });
     // A missing point: 404 (PointIdError -> "No point with id {id} found",
@@ -332,6 +337,6 @@ test('payload values of every JSON kind round-trip unchanged', async () => {
         empty: {},
     };
     await client.upsert(name, { wait: true, points: [{ id: 1, vector: [1, 2, 3, 4], payload }] });
-    const [p] = await client.retrieve(name, { ids: [1] });
+    const [p] = await client.retrieve(name, { ids: [1], with_payload: true });
     assert.deepEqual(p.payload, payload);
 });
