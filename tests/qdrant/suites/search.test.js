@@ -108,8 +108,11 @@ test('score_threshold keeps scores at least as good as the threshold', async () 
 test('with_payload and with_vector forms on search results', async () => {
     const query = randVec(rng(47), DIM);
     const byId = new Map(data.map((p) => [p.id, p]));
-    const none = await client.search(cols.Dot, { vector: query, limit: 3 });
     // SearchRequestInternal: with_payload and with_vector default to false.
+    // (The JS client's search() sends with_payload: true unless told, so
+    // the defaults are checked with a raw request.)
+    const none = expectOk(await raw(srv.base, 'POST', `/collections/${cols.Dot}/points/search`, { vector: query, limit: 3 }));
+    assert.equal(none.length, 3);
     for (const p of none) {
         assert.ok(p.payload == null, 'no payload by default');
         assert.ok(p.vector == null, 'no vector by default');
