@@ -63,9 +63,9 @@ mkdir -p .records
 export QDRANT_RECORD=$here/.records/responses.jsonl
 : >"$QDRANT_RECORD"
 
-# One suite file at a time: each runs its own server, and 2 cores are
-# shared. The node runner prints TAP and exits non-zero on any failure.
-node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+# Two suite files at a time: each runs its own server and mostly waits on
+# it; the node runner exits non-zero on any failure.
+node --test --test-concurrency=2 --test-reporter=spec "${files[@]}"
 node_status=$?
 
 schema_status=0

@@ -405,9 +405,13 @@ export function close(a, b, tol = 1e-4) {
 
 // Asserts that a scored list from vitrine equals the brute-force one: the
 // same ids in the same order, scores within float32 tolerance. Ties (scores
-// within tolerance) may come in either order.
-export function assertRanking(actual, expected, { tol = 1e-4, what = 'ranking' } = {}) {
+// within tolerance) may come in either order, also across the cut of the
+// list: `pool` is the whole reference ranking (defaults to `expected`), and
+// a returned id is accepted at a rank when its reference score there ties.
+export function assertRanking(actual, expected, { tol = 1e-4, what = 'ranking', pool } = {}) {
+    const ref = new Map((pool ?? expected).map((e) => [String(e.id), e.score]));
     const got = actual.map((p) => ({ id: p.id, score: p.score }));
+    assert.equal(new Set(got.map((p) => String(p.id))).size, got.length, `${what}: an id came back twice: ${JSON.stringify(got)}`);
     assert.equal(got.length, expected.length,
         `${what}: ${got.length} results, expected ${expected.length}\n got ${JSON.stringify(got)}\n want ${JSON.stringify(expected)}`);
     for (let i = 0; i < expected.length; i++) {
@@ -415,8 +419,8 @@ export function assertRanking(actual, expected, { tol = 1e-4, what = 'ranking' }
             `${what}: score at rank ${i} is ${got[i].score}, expected ${expected[i].score} (id ${expected[i].id})\n got ${JSON.stringify(got)}\n want ${JSON.stringify(expected)}`);
         if (String(got[i].id) !== String(expected[i].id)) {
             // Accept a swap among equal scores only.
-            const tied = expected.filter((e) => close(e.score, expected[i].score, tol)).map((e) => String(e.id));
-            assert.ok(tied.includes(String(got[i].id)),
+            const refScore = ref.get(String(got[i].id));
+            assert.ok(refScore !== undefined && close(refScore, expected[i].score, tol),
                 `${what}: id at rank ${i} is ${got[i].id}, expected ${expected[i].id}\n got ${JSON.stringify(got)}\n want ${JSON.stringify(expected)}`);
         }
     }
@@ -453,4 +457,17 @@ export function assertVectorEqual(got, want, { distance = 'Dot', what = 'vector'
             assert.equal(Math.fround(got[i]), Math.fround(w[i]), `${what}[${i}]: ${got[i]} vs ${w[i]} (float32 round trip)`);
         }
     }
+}
+
+// A threshold strictly between two distinct score levels of a ranking
+// (larger is better), at or after rank `from`: returns {threshold, keep}
+// where `keep` is how many leading entries pass it.
+export function thresholdAfter(ranking, from, { smallerBetter = false } = {}) {
+    for (let i = from; i + 1 < ranking.length; i++) {
+        const a = ranking[i].score, b = ranking[i + 1].score;
+        if (Math.abs(a - b) > 1e-3 * Math.max(1, Math.abs(a))) {
+            return { threshold: (a + b) / 2, keep: i + 1 };
+        }
+    }
+    throw new Error('no distinct score levels to put a threshold between');
 }

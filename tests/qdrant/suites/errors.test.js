@@ -44,7 +44,30 @@ async function snapshotState() {
     return { points, named: n.points, cols, count: (await client.count(name, { exact: true })).count, vectors: info.config.params.vectors, schema: info.payload_schema };
 }
 
+// On a mismatch the stored data is put back before the assertion error
+// propagates, so one bad answer fails one test instead of every later one.
 async function assertUnchanged(what) {
+    try {
+        await compareWithBaseline(what);
+    } catch (e) {
+        await restore();
+        throw e;
+    }
+}
+
+async function restore() {
+    for (const n of (await client.getCollections()).collections.map((c) => c.name)) {
+        if (!baseline.cols.includes(n)) await client.deleteCollection(n);
+    }
+    await client.deleteCollection(name);
+    await client.createCollection(name, { vectors: { size: 4, distance: 'Dot' } });
+    await upsertAll(client, name, data);
+    await client.deleteCollection(named);
+    await client.createCollection(named, { vectors: { image: { size: 3, distance: 'Dot' } } });
+    await client.upsert(named, { wait: true, points: [{ id: 1, vector: { image: [1, 2, 3] }, payload: { k: 'v' } }] });
+}
+
+async function compareWithBaseline(what) {
     const now = await snapshotState();
     assert.equal(now.count, baseline.count, `${what}: count changed`);
     assert.deepEqual(now.cols, baseline.cols, `${what}: collections changed`);

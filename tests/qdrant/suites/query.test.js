@@ -8,7 +8,7 @@ import { startVitrine, raw, uniqueName } from '../lib/harness.js';
 import { expectOk, expectError } from '../lib/expect.js';
 import {
     rng, randVec, topK, assertRanking, assertApproxRanking, averageVectorQuery, bestScore, sumScores,
-    rankBy, rrf, dbsf, mmr, cmpId,
+    rankBy, rrf, dbsf, mmr, cmpId, thresholdAfter,
 } from '../lib/brute.js';
 import { makePoints, makeNamedPoints, upsertAll, view } from '../lib/data.js';
 
@@ -190,14 +190,14 @@ test('fusion rrf over two prefetches equals the RRF of the two exact lists', asy
     });
     // reciprocal_rank_fusion.rs rrf_scoring with k = 2 (see lib/brute.js);
     // the same formula as tests/openapi/helpers/helpers.py.
-    assertRanking(got.points, rrf([l1, l2]).slice(0, 10), { tol: 1e-5, what: 'rrf' });
+    assertRanking(got.points, rrf([l1, l2]).slice(0, 10), { tol: 1e-5, what: 'rrf', pool: rrf([l1, l2]) });
     // Parametrised RRF (Rrf {k, weights}, lib/api/src/rest/schema.rs).
     const k5 = await client.query(dot, {
         prefetch: [{ query: q1, limit: 15, params: exact }, { query: q2, limit: 15, params: exact }],
         query: { rrf: { k: 5, weights: [2, 0.5] } },
         limit: 10,
     });
-    assertRanking(k5.points, rrf([l1, l2], { k: 5, weights: [2, 0.5] }).slice(0, 10), { tol: 1e-5, what: 'rrf k=5 weighted' });
+    assertRanking(k5.points, rrf([l1, l2], { k: 5, weights: [2, 0.5] }).slice(0, 10), { tol: 1e-5, what: 'rrf k=5 weighted', pool: rrf([l1, l2], { k: 5, weights: [2, 0.5] }) });
     // A prefetch with a filter only contributes matching points.
     const filter = { must: [{ key: 'color', match: { value: 'green' } }] };
     const f = await client.query(dot, {
@@ -205,7 +205,8 @@ test('fusion rrf over two prefetches equals the RRF of the two exact lists', asy
         query: { fusion: 'rrf' },
         limit: 10,
     });
-    assertRanking(f.points, rrf([topK(data, q1, 'Dot', { limit: 10, filter }), topK(data, q2, 'Dot', { limit: 10 })]).slice(0, 10), { tol: 1e-5, what: 'rrf filtered prefetch' });
+    const fusedF = rrf([topK(data, q1, 'Dot', { limit: 10, filter }), topK(data, q2, 'Dot', { limit: 10 })]);
+    assertRanking(f.points, fusedF.slice(0, 10), { tol: 1e-5, what: 'rrf filtered prefetch', pool: fusedF });
 });
 
 test('fusion dbsf over two prefetches equals distribution-based score fusion', async () => {
@@ -230,13 +231,14 @@ test('fusion: limit, offset and score_threshold apply to the fused list; fusion 
         prefetch: [{ query: q1, limit: 10, params: exact }, { query: q2, limit: 10, params: exact }],
         query: { fusion: 'rrf' }, limit: 4, offset: 2,
     });
-    assertRanking(got.points, fused.slice(2, 6), { tol: 1e-5, what: 'rrf offset' });
-    const thr = (fused[2].score + fused[3].score) / 2;
+    assertRanking(got.points, fused.slice(2, 6), { tol: 1e-5, what: 'rrf offset', pool: fused });
+    // RRF scores tie often: the threshold sits between two distinct levels.
+    const { threshold: thr, keep } = thresholdAfter(fused, 2);
     const t = await client.query(dot, {
         prefetch: [{ query: q1, limit: 10, params: exact }, { query: q2, limit: 10, params: exact }],
-        query: { fusion: 'rrf' }, limit: 10, score_threshold: thr,
+        query: { fusion: 'rrf' }, limit: 20, score_threshold: thr,
     });
-    assertRanking(t.points, fused.slice(0, 3), { tol: 1e-5, what: 'rrf threshold' });
+    assertRanking(t.points, fused.slice(0, keep), { tol: 1e-5, what: 'rrf threshold', pool: fused });
     // test_query_full.py:135.
     const res = await raw(srv.base, 'POST', `/collections/${named}/points/query`, {
         prefetch: [{ query: [1, 0, 0, 0, 0, 0], using: 'image' }], query: { fusion: 'rrf' }, using: 'image',
@@ -299,7 +301,8 @@ test('query/batch answers one QueryResponse per request', async () => {
     assert.equal(got.length, 3);
     assertRanking(got[0].points, topK(data, q1, 'Dot', { limit: 3 }), { what: 'batch 0' });
     assertRanking(got[1].points, topK(data, q2, 'Dot', { limit: 4, filter: { must: [{ key: 'in_stock', match: { value: true } }] } }), { what: 'batch 1' });
-    assertRanking(got[2].points, rrf([topK(data, q1, 'Dot', { limit: 10 }), topK(data, q2, 'Dot', { limit: 10 })]).slice(0, 5), { tol: 1e-5, what: 'batch 2' });
+    const fusedB = rrf([topK(data, q1, 'Dot', { limit: 10 }), topK(data, q2, 'Dot', { limit: 10 })]);
+    assertRanking(got[2].points, fusedB.slice(0, 5), { tol: 1e-5, what: 'batch 2', pool: fusedB });
 });
 
 test('query validation errors use Qdrant\'s wording', async () => {

@@ -141,7 +141,7 @@ test('hybrid: dense and sparse prefetches fused with rrf and with dbsf', async (
         { query: sq, using: 'text', limit: 20 },
     ];
     const got = await client.query(name, { prefetch, query: { fusion: 'rrf' }, limit: 10 });
-    assertRanking(got.points, rrf([dl, sl]).slice(0, 10), { tol: 1e-5, what: 'hybrid rrf' });
+    assertRanking(got.points, rrf([dl, sl]).slice(0, 10), { tol: 1e-5, what: 'hybrid rrf', pool: rrf([dl, sl]) });
     const gotD = await client.query(name, { prefetch, query: { fusion: 'dbsf' }, limit: 10 });
     assertRanking(gotD.points, dbsf([dl, sl]).slice(0, 10), { tol: 1e-4, what: 'hybrid dbsf' });
 });
