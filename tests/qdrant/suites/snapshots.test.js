@@ -3,7 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startVitrine, raw, uniqueName, findFile } from '../lib/harness.js';
 import { expectOk, expectError } from '../lib/expect.js';
 import { makePoints, upsertAll } from '../lib/data.js';
@@ -129,9 +130,13 @@ test('recover errors use Qdrant\'s wording', async () => {
         'Bad request: Invalid snapshot URI, file path must be absolute or on localhost');
     expectError(await raw(srv.base, 'PUT', `/collections/${name}/snapshots/recover`, { location: 'file:///whatever.snapshot' }), 400,
         'Bad request: Snapshot file "/whatever.snapshot" does not exist');
-    // A file outside the snapshots directory: 403 Forbidden
-    // (test_snapshot.py; download.rs). /etc/hostname exists on Debian.
-    const res = await raw(srv.base, 'PUT', `/collections/${name}/snapshots/recover`, { location: 'file:///etc/hostname' });
+    // A file that exists outside the snapshots directory: 403 Forbidden
+    // (test_snapshot.py; download.rs checks existence first, then the
+    // directory). The server's temp folder holds the data folder, so a file
+    // at its top is outside wherever vitrine keeps snapshots below it.
+    const outside = join(srv.work, 'outside.snapshot');
+    writeFileSync(outside, 'not a snapshot');
+    const res = await raw(srv.base, 'PUT', `/collections/${name}/snapshots/recover`, { location: `file://${outside}` });
     expectError(res, 403, /^Forbidden: Snapshot file path must be inside the snapshots directory/);
     assert.equal((await client.count(name)).count, 3, 'nothing changed');
 });
