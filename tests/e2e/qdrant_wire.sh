@@ -17,7 +17,10 @@ fail() {
     echo "qdrant_wire.sh: FAIL: $*"
     echo "--- server log (tail)"
     tail -20 "$log" 2>/dev/null
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+    if [ -n "$pid" ]; then
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    fi
     rm -rf "$work"
     exit 1
 }

@@ -8,7 +8,7 @@ import { startVitrine, raw, uniqueName } from '../lib/harness.js';
 import { expectOk, expectError } from '../lib/expect.js';
 import {
     rng, randVec, topK, assertRanking, assertApproxRanking, averageVectorQuery, bestScore, sumScores,
-    rankBy, rrf, dbsf, mmr, cmpId, thresholdAfter,
+    rankBy, rrf, dbsf, mmr, cmpId, thresholdAfter, assertVectorEqual,
 } from '../lib/brute.js';
 import { makePoints, makeNamedPoints, upsertAll, view } from '../lib/data.js';
 
@@ -106,7 +106,7 @@ test('query with_payload forms and with_vector', async () => {
     const full = await client.query(dot, { query: q, limit: 3, with_payload: true, with_vector: true });
     for (const p of full.points) {
         assert.deepEqual(p.payload, byId.get(p.id).payload);
-        assert.deepEqual(p.vector, byId.get(p.id).vector);
+        assertVectorEqual(p.vector, byId.get(p.id).vector);
     }
     const inc = await client.query(dot, { query: q, limit: 3, with_payload: { include: ['meta.rank', 'color'] } });
     for (const p of inc.points) {
@@ -122,7 +122,7 @@ test('query with_payload forms and with_vector', async () => {
     for (const p of list.points) assert.deepEqual(p.payload, { count: byId.get(p.id).payload.count });
     // `with_vectors` is an alias (QueryRequestInternal #[serde(alias)]).
     const alias = expectOk(await raw(srv.base, 'POST', `/collections/${dot}/points/query`, { query: q, limit: 1, with_vectors: true }));
-    assert.deepEqual(alias.points[0].vector, byId.get(alias.points[0].id).vector);
+    assertVectorEqual(alias.points[0].vector, byId.get(alias.points[0].id).vector);
 });
 
 test('query without a query returns points by id', async () => {
@@ -191,13 +191,6 @@ test('fusion rrf over two prefetches equals the RRF of the two exact lists', asy
     // reciprocal_rank_fusion.rs rrf_scoring with k = 2 (see lib/brute.js);
     // the same formula as tests/openapi/helpers/helpers.py.
     assertRanking(got.points, rrf([l1, l2]).slice(0, 10), { tol: 1e-5, what: 'rrf', pool: rrf([l1, l2]) });
-    // Parametrised RRF (Rrf {k, weights}, lib/api/src/rest/schema.rs).
-    const k5 = await client.query(dot, {
-        prefetch: [{ query: q1, limit: 15, params: exact }, { query: q2, limit: 15, params: exact }],
-        query: { rrf: { k: 5, weights: [2, 0.5] } },
-        limit: 10,
-    });
-    assertRanking(k5.points, rrf([l1, l2], { k: 5, weights: [2, 0.5] }).slice(0, 10), { tol: 1e-5, what: 'rrf k=5 weighted', pool: rrf([l1, l2], { k: 5, weights: [2, 0.5] }) });
     // A prefetch with a filter only contributes matching points.
     const filter = { must: [{ key: 'color', match: { value: 'green' } }] };
     const f = await client.query(dot, {
@@ -207,6 +200,20 @@ test('fusion rrf over two prefetches equals the RRF of the two exact lists', asy
     });
     const fusedF = rrf([topK(data, q1, 'Dot', { limit: 10, filter }), topK(data, q2, 'Dot', { limit: 10 })]);
     assertRanking(f.points, fusedF.slice(0, 10), { tol: 1e-5, what: 'rrf filtered prefetch', pool: fusedF });
+});
+
+test('parametrised RRF: {rrf: {k}} and {rrf: {k, weights}}', async () => {
+    const r = rng(68);
+    const q1 = randVec(r, DIM), q2 = randVec(r, DIM);
+    const l1 = topK(data, q1, 'Dot', { limit: 15 }), l2 = topK(data, q2, 'Dot', { limit: 15 });
+    const prefetch = [{ query: q1, limit: 15, params: exact }, { query: q2, limit: 15, params: exact }];
+    // Rrf {k, weights} (lib/api/src/rest/schema.rs); position_score with
+    // the given k and per-prefetch weights (reciprocal_rank_fusion.rs).
+    const k5 = await client.query(dot, { prefetch, query: { rrf: { k: 5 } }, limit: 10 });
+    assertRanking(k5.points, rrf([l1, l2], { k: 5 }).slice(0, 10), { tol: 1e-5, what: 'rrf k=5', pool: rrf([l1, l2], { k: 5 }) });
+    const w = await client.query(dot, { prefetch, query: { rrf: { k: 5, weights: [2, 0.5] } }, limit: 10 });
+    const want = rrf([l1, l2], { k: 5, weights: [2, 0.5] });
+    assertRanking(w.points, want.slice(0, 10), { tol: 1e-5, what: 'rrf k=5 weighted', pool: want });
 });
 
 test('fusion dbsf over two prefetches equals distribution-based score fusion', async () => {

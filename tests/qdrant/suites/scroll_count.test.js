@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startVitrine, raw, uniqueName } from '../lib/harness.js';
 import { expectOk, expectError } from '../lib/expect.js';
-import { matchFilter, cmpId } from '../lib/brute.js';
+import { matchFilter, cmpId, assertVectorEqual } from '../lib/brute.js';
 import { makePoints, upsertAll } from '../lib/data.js';
 
 let srv, client, name;
@@ -78,7 +78,7 @@ test('scroll with a filter equals the JS filter over the data', async () => {
 
 test('scroll with_vector and payload selectors', async () => {
     const got = await client.scroll(name, { limit: 2, with_vector: true, with_payload: { include: ['meta.brand'] } });
-    assert.deepEqual(got.points[0].vector, data[0].vector);
+    assertVectorEqual(got.points[0].vector, data[0].vector);
     assert.deepEqual(got.points[0].payload, { meta: { brand: data[0].payload.meta.brand } });
     // tests/openapi/test_payload_selector.py: with_payload false -> no payload.
     const none = await client.scroll(name, { limit: 1, with_payload: false });

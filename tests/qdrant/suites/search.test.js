@@ -7,7 +7,7 @@ import { startVitrine, raw, uniqueName } from '../lib/harness.js';
 import { expectOk, expectError } from '../lib/expect.js';
 import {
     rng, randVec, topK, assertRanking, assertApproxRanking, averageVectorQuery, bestScore, sumScores,
-    rankBy, normalize, smallerIsBetter,
+    rankBy, normalize, smallerIsBetter, assertVectorEqual,
 } from '../lib/brute.js';
 import { makePoints, makeNamedPoints, upsertAll, view } from '../lib/data.js';
 
@@ -120,7 +120,7 @@ test('with_payload and with_vector forms on search results', async () => {
     const all = await client.search(cols.Dot, { vector: query, limit: 3, with_payload: true, with_vector: true });
     for (const p of all) {
         assert.deepEqual(p.payload, byId.get(p.id).payload);
-        assert.deepEqual(p.vector, byId.get(p.id).vector);
+        assertVectorEqual(p.vector, byId.get(p.id).vector);
     }
     const keys = await client.search(cols.Dot, { vector: query, limit: 3, with_payload: ['color', 'meta'] });
     for (const p of keys) {
