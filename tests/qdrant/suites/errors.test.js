@@ -328,3 +328,36 @@ test('a failing operation in points/batch leaves the earlier ones applied, as Qd
     expectError(res, 400, 'Wrong input: Vector dimension error: expected dim: 4, got 2');
     await assertUnchanged('batch');
 });
+
+test('features vitrine does not serve answer 400 or 501 naming them, never a crash or an invalid body', async () => {
+    // Issue 9: "What vitrine does not serve (sharding, cluster, discover,
+    // facet, multi-vectors, formula queries, ...) answers 400 or 501 with a
+    // message that names the feature". A 200 is accepted too (the feature
+    // was implemented); its body is then checked by validate_schema.py.
+    const v = [1, 2, 3, 4];
+    const cases = [
+        ['POST', `${P()}/points/discover`, { target: v, context: [{ positive: 1, negative: 2 }], limit: 3 }, /discover/i],
+        ['POST', `${P()}/points/discover/batch`, { searches: [{ target: v, limit: 3 }] }, /discover/i],
+        ['POST', `${P()}/facet`, { key: 'color' }, /facet/i],
+        ['POST', `${P()}/points/search/matrix/pairs`, { sample: 10, limit: 2 }, /matrix/i],
+        ['POST', `${P()}/points/search/matrix/offsets`, { sample: 10, limit: 2 }, /matrix/i],
+        ['PUT', `${P()}/shards`, { shard_key: 'a' }, /shard/i],
+        ['POST', `${P()}/points/query`, { query: { formula: { sum: ['$score', 1] } } }, /formula/i],
+        ['POST', `${P()}/points/query`, { query: { context: [{ positive: 1, negative: 2 }] } }, /context/i],
+        ['PUT', `/collections/${uniqueName('multi')}`, { vectors: { size: 4, distance: 'Dot', multivector_config: { comparator: 'max_sim' } } }, /multi/i],
+    ];
+    for (const [m, p, body, name] of cases) {
+        const res = await raw(srv.base, m, p, body);
+        if (res.status === 200) continue;
+        assert.ok(res.status === 400 || res.status === 501, `${m} ${p}: HTTP ${res.status} ${res.text}`);
+        const msg = expectError(res, res.status, undefined, `${m} ${p}`);
+        assert.match(msg, name, `${m} ${p}: the message names the feature`);
+    }
+    // Still serving. A multivector collection that was accepted is dropped
+    // so the stored state can be compared with the baseline.
+    expectOk(await raw(srv.base, 'GET', `${P()}`));
+    for (const c of (await client.getCollections()).collections) {
+        if (c.name.startsWith('multi_')) await client.deleteCollection(c.name);
+    }
+    await assertUnchanged('unsupported features');
+});
