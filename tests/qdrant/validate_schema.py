@@ -125,15 +125,127 @@ def describe(errors, limit=3):
     return "; ".join(lines)
 
 
+def check_record(contract, rec, skip_prefixes):
+    """Check one recorded response. Returns (outcome, detail): ("ok",
+    (method, template)), ("fail", message), ("skipped", None) or
+    ("unlisted", None); an unlisted record whose body is not Qdrant's error
+    shape is a "fail"."""
+    method, path, status, kind = rec["method"], rec["path"], rec["status"], rec.get("kind")
+    where = f"{rec.get('file', '?')}: {method} {path}{rec.get('query', '')} -> {status}"
+    if any(path.startswith(p) for p in skip_prefixes):
+        return "skipped", None
+    if path != "/" and path.endswith("/"):
+        # Qdrant normalises a trailing slash away (NormalizePath::trim).
+        path = path.rstrip("/")
+    if rec.get("unlisted"):
+        if kind == "json":
+            errs = contract.validate(contract.error_schema(), rec["body"])
+            if errs or not isinstance(rec["body"], dict) or not isinstance(rec["body"].get("status"), dict):
+                return "fail", (f"{where}: error body of an unlisted route is not Qdrant's error shape: "
+                                f"{describe(errs) or json.dumps(rec['body'])[:200]}")
+        elif kind not in ("empty", "text"):
+            return "fail", f"{where}: unlisted route answered a {kind} body"
+        return "unlisted", None
+    if method in ("OPTIONS", "HEAD"):
+        # CORS preflights and HEAD are not operations of the document.
+        return "skipped", None
+    template, op = contract.match(method, path)
+    if op is None:
+        return "fail", (f"{where}: route not in the OpenAPI document"
+                        + (f" (path {template} has no {method})" if template else ""))
+    key, resp = contract.response_for(op, status)
+    if resp is None:
+        return "fail", f"{where}: status {status} is not documented for {method} {template}"
+    content = resp.get("content")
+    if not content:
+        # e.g. GET / "4XX": description only, nothing to validate.
+        return "ok", (method, template)
+    if "application/json" in content:
+        if kind != "json":
+            return "fail", (f"{where}: documented as application/json ({key}), got {kind} "
+                            f"({rec.get('content_type')!r}): {str(rec.get('body'))[:200]}")
+        if not rec.get("content_type", "").lower().startswith("application/json"):
+            return "fail", f"{where}: Content-Type {rec.get('content_type')!r}, documented application/json"
+        errs = contract.validate(content["application/json"].get("schema", {}), rec["body"])
+        if errs:
+            return "fail", f"{where}: invalid against {key} schema: {describe(errs)}"
+    elif "text/plain" in content:
+        if kind not in ("text", "empty"):
+            return "fail", f"{where}: documented as text/plain, got {kind} ({rec.get('content_type')!r})"
+    elif kind == "json" and isinstance(rec["body"], dict) and "status" in rec["body"]:
+        # A file download (application/octet-stream and the like).
+        return "fail", f"{where}: documented as a file, got a JSON envelope"
+    return "ok", (method, template)
+
+
+SELF_TEST = [
+    # (expected outcome, record)
+    ("ok", {"method": "POST", "path": "/collections/c/points/search", "status": 200, "kind": "json",
+            "content_type": "application/json",
+            "body": {"result": [{"id": 1, "version": 0, "score": 0.5, "payload": None},
+                                {"id": "550e8400-e29b-41d4-a716-446655440000", "version": 2, "score": 1}],
+                     "status": "ok", "time": 0.1}}),
+    ("fail", {"method": "POST", "path": "/collections/c/points/search", "status": 200, "kind": "json",
+              "content_type": "application/json",
+              "body": {"result": [{"id": -1, "version": 0, "score": 0.5}], "status": "ok", "time": 0.1}}),
+    ("fail", {"method": "POST", "path": "/collections/c/points/query", "status": 200, "kind": "json",
+              "content_type": "application/json",
+              "body": {"result": {"points": [{"id": 1, "version": 0, "score": None}]}, "status": "ok", "time": 0}}),
+    ("ok", {"method": "POST", "path": "/collections/c/points/scroll", "status": 200, "kind": "json",
+            "content_type": "application/json",
+            "body": {"result": {"points": [{"id": 1, "payload": {"a": 1}, "vector": {"s": {"indices": [1], "values": [0.5]}}}],
+                                "next_page_offset": None}, "status": "ok", "time": 0}}),
+    ("ok", {"method": "GET", "path": "/collections/c", "status": 404, "kind": "json",
+            "content_type": "application/json",
+            "body": {"status": {"error": "Not found: Collection `c` doesn't exist!"}, "time": 0}}),
+    ("fail", {"method": "GET", "path": "/collections/c", "status": 200, "kind": "json",
+              "content_type": "application/json",
+              "body": {"result": {"status": "green"}, "status": "ok", "time": 0}}),
+    ("fail", {"method": "POST", "path": "/collections/c/teleport", "status": 200, "kind": "json",
+              "content_type": "application/json", "body": {"result": True, "status": "ok", "time": 0}}),
+    ("fail", {"method": "GET", "path": "/healthz", "status": 200, "kind": "json",
+              "content_type": "application/json", "body": {"result": "ok"}}),
+    ("ok", {"method": "GET", "path": "/healthz", "status": 200, "kind": "text",
+            "content_type": "text/plain", "body": "healthz check passed"}),
+    ("unlisted", {"method": "GET", "path": "/no/such", "status": 404, "kind": "empty", "body": None, "unlisted": True}),
+    ("fail", {"method": "GET", "path": "/no/such", "status": 404, "kind": "json", "content_type": "application/json",
+              "body": {"error": "x"}, "unlisted": True}),
+    ("skipped", {"method": "GET", "path": "/v1/embeddings", "status": 200, "kind": "json", "body": {}}),
+    ("ok", {"method": "PUT", "path": "/collections/c/points", "status": 200, "kind": "json",
+            "content_type": "application/json",
+            "body": {"result": {"operation_id": 3, "status": "completed"}, "status": "ok", "time": 0}}),
+    ("fail", {"method": "PUT", "path": "/collections/c/points", "status": 200, "kind": "json",
+              "content_type": "application/json",
+              "body": {"result": {"operation_id": 3, "status": "done"}, "status": "ok", "time": 0}}),
+]
+
+
+def self_test(contract):
+    """Prove the checker can fail: each built-in record must get its outcome."""
+    bad = 0
+    for want, rec in SELF_TEST:
+        got, detail = check_record(contract, rec, ["/v1/", "/ui"])
+        if got != want:
+            bad += 1
+            print(f"self-test: {rec['method']} {rec['path']} -> {rec['status']}: expected {want}, got {got} ({detail})")
+    print(f"self-test: {len(SELF_TEST) - bad} passed, {bad} failed")
+    return 1 if bad else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("records")
+    ap.add_argument("records", nargs="?")
+    ap.add_argument("--self-test", action="store_true", help="check the checker on built-in records")
     ap.add_argument("--openapi", default=os.path.join(HERE, "openapi-1.17.1.json"))
     ap.add_argument("--skip-prefix", action="append", default=["/v1/", "/ui"])
     ap.add_argument("--max-failures", type=int, default=40)
     args = ap.parse_args()
 
     contract = Contract(args.openapi)
+    if args.self_test:
+        return self_test(contract)
+    if not args.records:
+        ap.error("RECORDS.jsonl is required")
     failures = []
     covered = Counter()
     statuses = defaultdict(set)
@@ -141,67 +253,19 @@ def main():
 
     with open(args.records) as f:
         lines = [l for l in f if l.strip()]
-    for n, line in enumerate(lines, 1):
+    for line in lines:
         rec = json.loads(line)
-        method, path, status, kind = rec["method"], rec["path"], rec["status"], rec.get("kind")
-        where = f"{rec.get('file', '?')}: {method} {path}{rec.get('query', '')} -> {status}"
-        if any(path.startswith(p) for p in args.skip_prefix):
+        outcome, detail = check_record(contract, rec, args.skip_prefix)
+        if outcome == "fail":
+            failures.append(detail)
+        elif outcome == "skipped":
             skipped += 1
-            continue
-        if path != "/" and path.endswith("/"):
-            # Qdrant normalises a trailing slash away (NormalizePath::trim).
-            path = path.rstrip("/")
-        if rec.get("unlisted"):
+        elif outcome == "unlisted":
             unlisted += 1
-            if kind == "json":
-                errs = contract.validate(contract.error_schema(), rec["body"])
-                if errs or not isinstance(rec["body"].get("status"), dict):
-                    failures.append(f"{where}: error body of an unlisted route is not Qdrant's error shape: "
-                                    f"{describe(errs) or json.dumps(rec['body'])[:200]}")
-            elif kind not in ("empty", "text"):
-                failures.append(f"{where}: unlisted route answered a {kind} body")
-            continue
-        if method == "OPTIONS" or method == "HEAD":
-            # CORS preflights and HEAD are not operations of the document.
-            skipped += 1
-            continue
-        template, op = contract.match(method, path)
-        if op is None:
-            failures.append(f"{where}: route not in the OpenAPI document"
-                            + (f" (path {template} has no {method})" if template else ""))
-            continue
-        covered[(method, template)] += 1
-        statuses[(method, template)].add(status)
-        key, resp = contract.response_for(op, status)
-        if resp is None:
-            failures.append(f"{where}: status {status} is not documented for {method} {template}")
-            continue
-        content = resp.get("content")
-        if not content:
-            # e.g. GET / "4XX": description only, nothing to validate.
+        else:
             validated += 1
-            continue
-        if "application/json" in content:
-            if kind != "json":
-                failures.append(f"{where}: documented as application/json ({key}), got {kind} "
-                                f"({rec.get('content_type')!r}): {str(rec.get('body'))[:200]}")
-                continue
-            if not rec.get("content_type", "").lower().startswith("application/json"):
-                failures.append(f"{where}: Content-Type {rec.get('content_type')!r}, documented application/json")
-                continue
-            errs = contract.validate(content["application/json"].get("schema", {}), rec["body"])
-            if errs:
-                failures.append(f"{where}: invalid against {key} schema: {describe(errs)}")
-                continue
-        elif "text/plain" in content:
-            if kind not in ("text", "empty"):
-                failures.append(f"{where}: documented as text/plain, got {kind} ({rec.get('content_type')!r})")
-                continue
-        elif "application/octet-stream" in content or any("octet" in c or "snapshot" in c for c in content):
-            if kind == "json" and isinstance(rec["body"], dict) and "status" in rec["body"]:
-                failures.append(f"{where}: documented as a file, got a JSON envelope")
-                continue
-        validated += 1
+            covered[detail] += 1
+            statuses[detail].add(rec["status"])
 
     doc_routes = len(contract.templates)
     print(f"schema: {len(lines)} responses recorded, {validated} validated against the OpenAPI document, "
