@@ -36,7 +36,7 @@ fi
 # The schema check needs jsonschema; Debian's python3-jsonschema lives in
 # /usr/bin/python3, which a python3 earlier on PATH may not see.
 py=
-for cand in python3 /usr/bin/python3; do
+for cand in /usr/bin/python3 python3; do
     if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import jsonschema' 2>/dev/null; then
         py=$cand
         break

@@ -55,8 +55,12 @@ req() {
 header() { grep -i "^$1:" "$work/h" | head -1 | sed 's/^[^:]*: *//' | tr -d '\r'; }
 
 # json_check PYTHON-EXPRESSION: evaluates with `b` bound to the parsed body.
+# Debian's interpreter first: a version manager's python3 shim on PATH can
+# cost seconds per start on a loaded machine.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
 json_check() {
-    python3 - "$work/b" "$1" <<'EOF' || fail "JSON check failed: $1 on $(head -c 400 "$work/b")"
+    "$PY" - "$work/b" "$1" <<'EOF' || fail "JSON check failed: $1 on $(head -c 400 "$work/b")"
 import json, sys
 b = json.load(open(sys.argv[1]))
 if not eval(sys.argv[2]):

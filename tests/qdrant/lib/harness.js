@@ -148,17 +148,26 @@ export async function startVitrine(testFileUrl) {
     const base = `http://127.0.0.1:${proxy.port}`;
     const client = new QdrantClient({ url: base, checkCompatibility: false, timeout: 30000 });
 
+    // Stops the proxy and the server. A server that died on its own before
+    // (a crash under some request), or that does not exit 0 on SIGTERM (a
+    // sanitizer report at exit, a hang), fails the suite with its log.
     async function stop() {
         proxy.server.closeAllConnections?.();
         await new Promise((ok) => proxy.server.close(() => ok()));
         proxy.agent.destroy();
+        const diedEarly = exited;
+        let hung = false;
         if (!exited) {
             child.kill('SIGTERM');
-            const t = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+            const t = setTimeout(() => { hung = true; child.kill('SIGKILL'); }, STOP_TIMEOUT_MS);
             await exitPromise;
             clearTimeout(t);
         }
         if (!process.env.QDRANT_KEEP_WORK) rmSync(work, { recursive: true, force: true });
+        const tail = log.split('\n').slice(-60).join('\n');
+        if (diedEarly) throw new Error(`vitrine died during the suite (${JSON.stringify(diedEarly)}); log tail:\n${tail}`);
+        if (hung) throw new Error(`vitrine did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM; log tail:\n${tail}`);
+        if (exited.code !== 0) throw new Error(`vitrine exited with ${JSON.stringify(exited)} after SIGTERM; log tail:\n${tail}`);
     }
     return { base, direct: `http://127.0.0.1:${port}`, work, dataDir, client, log: () => log, stop, child };
 }
