@@ -78,7 +78,7 @@ UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLI
              $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS)
 
 # End-to-end tests: tests/e2e/<name>.sh, run against the real binary.
-E2E_TESTS = serve embed
+E2E_TESTS = serve embed qdrant_wire qdrant_client
 
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
