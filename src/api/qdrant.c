@@ -68,7 +68,8 @@ static int error_status(QErr kind, const char **prefix)
     case QERR_EXISTS: *prefix = "Wrong input: "; return 409;
     case QERR_BAD_REQUEST: *prefix = "Bad request: "; return 400;
     case QERR_FORMAT: *prefix = "Format error in JSON body: "; return 400;
-    case QERR_VALIDATION: return 422;
+    case QERR_VALIDATION:
+    case QERR_VALIDATION_PATH: return 422;
     case QERR_QUERY: *prefix = "Deserialize error in query parameters: "; return 400;
     case QERR_PAYLOAD: *prefix = "Payload error: "; return 400;
     case QERR_UNAVAILABLE: *prefix = "Service unavailable: "; return 503;
@@ -84,8 +85,9 @@ static void send_error(ApiJob *j)
     const char *prefix;
     int status = error_status(j->qerr, &prefix);
     if (j->qerr == QERR_UNAVAILABLE) http_set_header(j->req, "Retry-After", "1");
-    if (j->qerr == QERR_VALIDATION)
-        http_respond_error(j->req, status, "Validation error in JSON body: [%s]", j->msg);
+    if (j->qerr == QERR_VALIDATION || j->qerr == QERR_VALIDATION_PATH)
+        http_respond_error(j->req, status, "Validation error in %s: [%s]",
+                           j->qerr == QERR_VALIDATION ? "JSON body" : "path parameters", j->msg);
     else
         http_respond_error(j->req, status, "%s%s", prefix, j->msg);
 }
@@ -141,6 +143,8 @@ static int json_content_type(const char *ct)
     return 0;
 }
 
+static void parse_params(ApiJob *j);
+
 static void parse_request(ApiJob *j)
 {
     HttpRequest *req = j->req;
@@ -161,6 +165,12 @@ static void parse_request(ApiJob *j)
         }
         j->body = v;
     }
+    parse_params(j);
+}
+
+static void parse_params(ApiJob *j)
+{
+    HttpRequest *req = j->req;
     /* wait, ordering and timeout are accepted on every route that writes
      * (Qdrant's query parameters); reads ignore them. */
     if (api_query_bool(j, "wait", 0, &j->wait)) return;
@@ -261,7 +271,7 @@ typedef struct {
     Api *api;
 } RouteBinding;
 
-#define API_MAX_ROUTES 128
+#define API_MAX_ROUTES ROUTER_MAX_ROUTES
 
 typedef struct {
     Api api;
@@ -280,7 +290,8 @@ static void dispatch(HttpRequest *req, void *ctx)
     int rc = 0;
     switch (b->route->kind) {
     case API_LOOP:
-        parse_request(j);
+        /* Loop routes take no body: parsing one would block the loop. */
+        parse_params(j);
         if (!api_failed(j)) b->route->run(j);
         finish(j);
         return;

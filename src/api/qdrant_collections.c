@@ -29,13 +29,14 @@ static int check_name(ApiJob *j, const char *name)
 {
     size_t n = strlen(name);
     if (n < 1 || n > COLLECTION_MAX_NAME)
-        return api_fail(j, QERR_VALIDATION, "collection_name: value must be from 1 to %d characters",
-                        COLLECTION_MAX_NAME);
+        return api_fail(j, QERR_VALIDATION_PATH,
+                        "collection_name: value \"%.300s\" invalid, must be from 1 to %d characters",
+                        name, COLLECTION_MAX_NAME);
     static const char bad[] = "<>:\"/\\|?*\x1f";
     for (const char *p = bad; *p; p++)
         if (strchr(name, *p))
-            return api_fail(j, QERR_VALIDATION, "collection_name: collection name cannot contain \"%c\" char",
-                            *p);
+            return api_fail(j, QERR_VALIDATION_PATH,
+                            "collection_name: collection name cannot contain \"%c\" char", *p);
     return 0;
 }
 
@@ -67,8 +68,11 @@ static int parse_vector_params(ApiJob *j, const JsonValue *v, const char *name,
     const JsonValue *size = json_get(v, "size");
     uint64_t n;
     if (!size) return api_fail(j, QERR_FORMAT, "missing field `size` at `%s`", field);
-    if (size->type != JSON_NUMBER || json_as_uint64(size, &n))
-        return api_fail(j, QERR_FORMAT, "invalid value for `%s.size`, expected a positive integer",
+    if (size->type != JSON_NUMBER || json_as_uint64(size, &n) || n == 0)
+        return api_fail(j, QERR_FORMAT,
+                        "invalid value: %s, expected a nonzero u64 at `%s.size`",
+                        size->type == JSON_NUMBER && size->num_kind == JSON_NUM_INT && size->n.i == 0
+                            ? "integer `0`" : "not a nonzero integer",
                         field);
     if (n < 1 || n > 65536)
         return api_fail(j, QERR_VALIDATION, "%s.size: value %llu invalid, must be from 1 to 65536",
@@ -347,6 +351,11 @@ static int parse_create(ApiJob *j, CollectionConfig *cfg)
         }
         cfg->n_vectors = (int)vectors->len;
     }
+    /* Qdrant's defaults when the body leaves them out (config.yaml):
+     * m 16 (the engine's too) and ef_construct 100 (the engine's own
+     * default, 200, serves its CLI and benchmarks). */
+    cfg->m = 16;
+    cfg->ef_construct = 100;
     if (parse_hnsw(j, body, &cfg->m, &cfg->ef_construct)) return -1;
     if (validate_sections(j, body)) return -1;
     const JsonValue *init = json_get(body, "init_from");

@@ -95,7 +95,8 @@ int qdrant_selector_from_json(const JsonValue *v, int dflt, Arena *arena,
                        "expected true, false, a list of names, or {\"include\"|\"exclude\": [...]}");
     const char **keys = arena_alloc(arena, (list->len + 1) * sizeof *keys);
     for (uint32_t i = 0; i < list->len; i++) {
-        keys[i] = json_as_str(&list->u.items[i]);
+        JsonValue item = json_item(list, i); /* a list of numbers comes packed */
+        keys[i] = json_as_str(&item);
         if (!keys[i]) return err_set(err, errlen, ERR_INVAL, "expected a list of strings");
     }
     out->keys = keys;

@@ -80,7 +80,8 @@ static int value_key(const JsonValue *v, GroupKey *k)
 }
 
 /* collect_keys gathers the group keys at a dotted path ("a.b"; arrays on
- * the way are walked element by element). */
+ * the way are walked element by element). Payloads come from json_parse,
+ * which never packs, so u.items is safe here. */
 static void collect_keys(const JsonValue *v, const char *path, GroupKey *out, size_t *n, size_t cap)
 {
     while (v && *path) {

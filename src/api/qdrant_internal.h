@@ -66,6 +66,7 @@ typedef enum {
     QERR_BAD_REQUEST, /* 400 "Bad request: ..." */
     QERR_FORMAT,      /* 400 "Format error in JSON body: ..." (does not parse into the schema) */
     QERR_VALIDATION,  /* 422 "Validation error in JSON body: [...]" */
+    QERR_VALIDATION_PATH, /* 422 "Validation error in path parameters: [...]" */
     QERR_QUERY,       /* 400 "Deserialize error in query parameters: ..." */
     QERR_PAYLOAD,     /* 400 "Payload error: ..." (a body that is not JSON at all) */
     QERR_UNAVAILABLE, /* 503 with Retry-After: a queue is full or we are stopping */
@@ -180,6 +181,11 @@ int api_floats(ApiJob *j, const JsonValue *arr, const char *what, float **out, s
 int api_check_filter(ApiJob *j, const JsonValue *filter);
 /* api_query_bool reads ?name=true|false (absent: dflt). */
 int api_query_bool(ApiJob *j, const char *name, int dflt, int *out);
+/* api_item returns item i of a request-body array as a pointer that
+ * stays valid for the request: bodies are parsed packed, so an array of
+ * numbers has no item nodes and must be read through this (or json_item),
+ * never through u.items. */
+const JsonValue *api_item(ApiJob *j, const JsonValue *arr, size_t i);
 /* api_arena is the request's arena (everything a job allocates lives there). */
 static inline Arena *api_arena(ApiJob *j) { return &j->req->arena; }
 

@@ -94,7 +94,7 @@ static int parse_points_list(ApiJob *j, const JsonValue *list, UpsertState *st)
     st->n = list->len;
     st->points = arena_calloc(api_arena(j), (st->n ? st->n : 1) * sizeof *st->points);
     for (size_t i = 0; i < st->n; i++) {
-        const JsonValue *p = &list->u.items[i];
+        const JsonValue *p = api_item(j, list, i);
         CollectionPointIn *out = &st->points[i];
         char what[64];
         snprintf(what, sizeof what, "points[%zu]", i);
@@ -127,9 +127,8 @@ static int parse_batch(ApiJob *j, const JsonValue *b, UpsertState *st)
     const JsonValue *vectors = json_get(b, "vectors");
     const JsonValue *payloads = json_get(b, "payloads");
     if (!vectors) return api_fail(j, QERR_FORMAT, "missing field `vectors` at `batch`");
-    if (payloads && payloads->type != JSON_NULL &&
-        (payloads->type != JSON_ARRAY || payloads->len != n))
-        return api_fail(j, QERR_BAD_INPUT, "batch.payloads must be a list of %zu payloads", n);
+    if (payloads && payloads->type != JSON_NULL && payloads->type != JSON_ARRAY)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected a sequence at `batch.payloads`");
     Arena *a = api_arena(j);
     st->n = n;
     st->points = arena_calloc(a, (n ? n : 1) * sizeof *st->points);
@@ -137,12 +136,26 @@ static int parse_batch(ApiJob *j, const JsonValue *b, UpsertState *st)
     size_t n_names = vectors->type == JSON_OBJECT ? vectors->len : 1;
     if (vectors->type != JSON_OBJECT && vectors->type != JSON_ARRAY)
         return api_fail(j, QERR_FORMAT, "invalid type, expected BatchVectorStruct at `batch.vectors`");
+    /* Qdrant's Batch validator (lib/api/src/rest/validate.rs). */
+    for (size_t k = 0; k < n_names; k++) {
+        const JsonValue *col = vectors->type == JSON_OBJECT ? &vectors->u.members[k].value : vectors;
+        if (col->type != JSON_ARRAY)
+            return api_fail(j, QERR_FORMAT, "invalid type, expected a sequence at `batch.vectors`");
+        if (col->len != n)
+            return api_fail(j, QERR_VALIDATION,
+                            "batch.batch: number of ids and vectors must be equal (%zu != %u)", n,
+                            col->len);
+    }
+    if (payloads && payloads->type == JSON_ARRAY && payloads->len != n)
+        return api_fail(j, QERR_VALIDATION,
+                        "batch.batch: number of ids and payloads must be equal (%zu != %u)", n,
+                        payloads->len);
     for (size_t i = 0; i < n; i++) {
         st->points[i].id = pids[i];
         st->points[i].vectors = arena_calloc(a, n_names * sizeof(CollectionVectorIn));
         st->points[i].n_vectors = n_names;
         if (payloads && payloads->type == JSON_ARRAY) {
-            const JsonValue *pl = &payloads->u.items[i];
+            const JsonValue *pl = api_item(j, payloads, i);
             if (pl->type != JSON_NULL && pl->type != JSON_OBJECT)
                 return api_fail(j, QERR_FORMAT, "invalid type, expected a map at `batch.payloads[%zu]`", i);
             st->points[i].payload = pl;
@@ -151,17 +164,15 @@ static int parse_batch(ApiJob *j, const JsonValue *b, UpsertState *st)
     for (size_t k = 0; k < n_names; k++) {
         const JsonValue *col = vectors->type == JSON_OBJECT ? &vectors->u.members[k].value : vectors;
         const char *name = vectors->type == JSON_OBJECT ? vectors->u.members[k].key : "";
-        if (col->type != JSON_ARRAY || col->len != n)
-            return api_fail(j, QERR_BAD_INPUT, "batch.vectors%s%s must be a list of %zu vectors",
-                            *name ? "." : "", name, n);
         for (size_t i = 0; i < n; i++) {
             CollectionVectorIn *in = (CollectionVectorIn *)&st->points[i].vectors[k];
             char what[96];
             snprintf(what, sizeof what, "batch.vectors[%zu]", i);
             float *f;
-            if (col->u.items[i].type == JSON_OBJECT)
+            JsonValue item = json_item(col, i);
+            if (item.type == JSON_OBJECT)
                 return api_fail(j, QERR_UNSUPPORTED, "sparse or inference vectors in batch.vectors");
-            if (api_floats(j, &col->u.items[i], what, &f, &in->dim)) return -1;
+            if (api_floats(j, &item, what, &f, &in->dim)) return -1;
             in->name = name;
             in->data = f;
         }
@@ -288,7 +299,7 @@ static void payload_prepare(ApiJob *j, PayloadOp op)
         if (st->arg->type != JSON_ARRAY)
             return (void)api_fail(j, QERR_FORMAT, "invalid type, expected a sequence at `keys`");
         for (uint32_t i = 0; i < st->arg->len; i++)
-            if (st->arg->u.items[i].type != JSON_STRING)
+            if (api_item(j, st->arg, i)->type != JSON_STRING)
                 return (void)api_fail(j, QERR_FORMAT, "invalid type, expected a string at `keys`");
     }
     j->state = st;

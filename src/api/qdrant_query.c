@@ -290,7 +290,7 @@ static int parse_node(ApiJob *j, QueryReq *q, const JsonValue *obj, QNode *n, in
         n->prefetch = arena_calloc(api_arena(j), (np ? np : 1) * sizeof *n->prefetch);
         n->n_prefetch = np;
         for (size_t i = 0; i < np; i++) {
-            const JsonValue *one = pf->type == JSON_ARRAY ? &pf->u.items[i] : pf;
+            const JsonValue *one = pf->type == JSON_ARRAY ? api_item(j, pf, i) : pf;
             char sub[32];
             snprintf(sub, sizeof sub, "prefetch[%zu].", i);
             if (parse_node(j, q, one, &n->prefetch[i], depth + 1, sub)) return -1;
@@ -526,7 +526,8 @@ static int cmp_desc(const void *pa, const void *pb)
 }
 
 /* key_values collects the numbers at a dotted key path of a payload
- * (arrays give one value per number). */
+ * (arrays give one value per number). Payloads come from json_parse, which
+ * never packs, so u.items is safe here. */
 static void key_values(const JsonValue *v, const char *path, double *vals, size_t *n, size_t cap)
 {
     while (v && *path) {
@@ -887,7 +888,7 @@ static void query_batch(ApiJob *j)
     for (uint32_t i = 0; i < arr->len; i++) {
         QueryReq q;
         snprintf(j->vpath, sizeof j->vpath, "searches[%u].", i);
-        if (qdrant_query_parse(j, &arr->u.items[i], &q, "internal.") || run_query(j, &q, &res[i])) return;
+        if (qdrant_query_parse(j, api_item(j, arr, i), &q, "internal.") || run_query(j, &q, &res[i])) return;
     }
     JsonWriter *w = api_result(j);
     jw_array_begin(w);

@@ -11,6 +11,7 @@
 
 #include "api/qdrant_internal.h"
 #include "base/err.h"
+#include "index/filter.h"
 
 /* type_desc describes a JSON value the way serde's "invalid type" errors
  * do: `string "x"`, `integer 5`, `floating point 1.5`, `boolean true`... */
@@ -132,13 +133,19 @@ int api_get_array(ApiJob *j, const JsonValue *obj, const char *key, const JsonVa
 int api_point_id(ApiJob *j, const JsonValue *v, const char *what, PointId *out)
 {
     char err[160];
-    if (point_id_from_json(v, out, err, sizeof err) == 0) return 0;
-    /* Qdrant's ExtendedPointId is an untagged enum: serde says so. */
     (void)what;
-    if (v->type == JSON_STRING)
-        return api_fail(j, QERR_FORMAT, "Unable to parse UUID: %.64s", v->u.str);
-    return api_fail(j, QERR_FORMAT,
-                    "data did not match any variant of untagged enum ExtendedPointId at `%s`", what);
+    if (point_id_from_json(v, out, err, sizeof err) == 0) return 0;
+    /* Qdrant's ExtendedPointId deserializer (lib/segment/src/types.rs). */
+    Buf b;
+    buf_init(&b);
+    JsonWriter w;
+    jw_init(&w, &b);
+    jw_value(&w, v);
+    api_fail(j, QERR_FORMAT,
+             "value %.80s is not a valid point ID, valid values are either an unsigned integer or a UUID",
+             b.data);
+    buf_free(&b);
+    return -1;
 }
 
 int api_point_ids(ApiJob *j, const JsonValue *arr, const char *what, PointId **out, size_t *n)
@@ -249,5 +256,22 @@ static int check_condition(ApiJob *j, const JsonValue *c, char *path, size_t cap
 int api_check_filter(ApiJob *j, const JsonValue *filter)
 {
     char path[512] = "filter";
-    return check_filter(j, filter, path, sizeof path);
+    if (!filter || check_filter(j, filter, path, sizeof path)) return filter ? -1 : 0;
+    /* The rest of the filter's shape is what serde would refuse while
+     * reading the body: compile it once here to say so as Qdrant does. */
+    Filter *f;
+    char err[256];
+    int rc = filter_compile(filter, &f, err, sizeof err);
+    if (rc == ERR_UNSUPPORTED) return api_fail(j, QERR_UNSUPPORTED, "%s", err);
+    if (rc) return api_fail(j, QERR_FORMAT, "%s", err);
+    filter_free(f);
+    return 0;
+}
+
+const JsonValue *api_item(ApiJob *j, const JsonValue *arr, size_t i)
+{
+    if (!(arr->flags & JSON_FLAG_PACKED)) return &arr->u.items[i];
+    JsonValue *v = arena_alloc(api_arena(j), sizeof *v);
+    *v = json_item(arr, i);
+    return v;
 }

@@ -188,7 +188,7 @@ static void search_batch(ApiJob *j)
     for (uint32_t i = 0; i < arr->len; i++) {
         SearchReq r;
         snprintf(j->vpath, sizeof j->vpath, "searches[%u].", i);
-        if (parse_search(j, &arr->u.items[i], &r) || run_search(j, &r, &res[i])) return;
+        if (parse_search(j, api_item(j, arr, i), &r) || run_search(j, &r, &res[i])) return;
     }
     JsonWriter *w = api_result(j);
     jw_array_begin(w);
@@ -310,7 +310,7 @@ static void recommend_batch(ApiJob *j)
     for (uint32_t i = 0; i < arr->len; i++) {
         CollectionRecommend r;
         snprintf(j->vpath, sizeof j->vpath, "searches[%u].", i);
-        if (parse_recommend(j, &arr->u.items[i], &r) || run_recommend(j, &r, &res[i])) return;
+        if (parse_recommend(j, api_item(j, arr, i), &r) || run_recommend(j, &r, &res[i])) return;
     }
     JsonWriter *w = api_result(j);
     jw_array_begin(w);

@@ -70,21 +70,16 @@ static int name_valid(const char *name)
     return 1;
 }
 
-/* coll_vector_index resolves a vector name (NULL or "" for the unnamed one). */
+/* coll_vector_index resolves a vector name (NULL or "" for the unnamed
+ * one). The error is worded as Qdrant words it, which clients match on:
+ * the unnamed vector asked of a collection of named ones is the name "". */
 int coll_vector_index(const Collection *c, const char *name, char *err, size_t errlen)
 {
-    if (!name || !*name) {
-        if (c->config.unnamed) return 0;
-        return err_set(err, errlen, ERR_INVAL,
-                       "collection %s has named vectors; say which vector to use", c->name);
-    }
-    for (int i = 0; i < c->config.n_vectors; i++)
+    if (!name) name = "";
+    if (!*name && c->config.unnamed) return 0;
+    for (int i = 0; *name && i < c->config.n_vectors; i++)
         if (!strcmp(c->config.vectors[i].name, name)) return i;
-    if (c->config.unnamed)
-        return err_set(err, errlen, ERR_INVAL, "collection %s has one unnamed vector, not \"%s\"",
-                       c->name, name);
-    return err_set(err, errlen, ERR_INVAL, "collection %s has no vector named \"%s\"", c->name,
-                   name);
+    return err_set(err, errlen, ERR_INVAL, "Not existing vector name error: %s", name);
 }
 
 /*

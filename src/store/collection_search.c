@@ -146,6 +146,19 @@ typedef struct {
 
 static float sigmoid_scaled(float x) { return 0.5f * (x / (1.0f + fabsf(x)) + 1.0f); }
 
+/* raw_similarity is Qdrant's raw score of two vectors, larger is closer:
+ * the dot product, or minus the squared L2 / the L1 distance. The
+ * recommendation objectives work on it, not on the reported distance. */
+static float raw_similarity(Collection *c, int v, const float *a, const float *b)
+{
+    float x = hnsw_score_between(c->idx[v].index, a, b);
+    switch (c->config.vectors[v].distance) {
+    case COLLECTION_EUCLID: return -(x * x);
+    case COLLECTION_MANHATTAN: return -x;
+    default: return x;
+    }
+}
+
 /* score_vec scores a stored vector; returns (score, goodness). */
 static float score_vec(Collection *c, int v, const Scorer *sc, const float *vec, float *good)
 {
@@ -160,26 +173,18 @@ static float score_vec(Collection *c, int v, const Scorer *sc, const float *vec,
     if (sc->strategy == COLLECTION_RECO_BEST_SCORE) {
         float bp = -INFINITY, bn = -INFINITY;
         for (size_t i = 0; i < sc->n_pos; i++) {
-            float x = hnsw_score_between(h, sc->pos[i], vec);
-            if (euclid) x = -x;
+            float x = raw_similarity(c, v, sc->pos[i], vec);
             if (x > bp) bp = x;
         }
         for (size_t i = 0; i < sc->n_neg; i++) {
-            float x = hnsw_score_between(h, sc->neg[i], vec);
-            if (euclid) x = -x;
+            float x = raw_similarity(c, v, sc->neg[i], vec);
             if (x > bn) bn = x;
         }
         s = bp > bn ? sigmoid_scaled(bp) : -sigmoid_scaled(bn);
     } else {
         float sp = 0, sn = 0;
-        for (size_t i = 0; i < sc->n_pos; i++) {
-            float x = hnsw_score_between(h, sc->pos[i], vec);
-            sp += euclid ? -x : x;
-        }
-        for (size_t i = 0; i < sc->n_neg; i++) {
-            float x = hnsw_score_between(h, sc->neg[i], vec);
-            sn += euclid ? -x : x;
-        }
+        for (size_t i = 0; i < sc->n_pos; i++) sp += raw_similarity(c, v, sc->pos[i], vec);
+        for (size_t i = 0; i < sc->n_neg; i++) sn += raw_similarity(c, v, sc->neg[i], vec);
         s = sp - sn;
     }
     *good = s;
@@ -414,7 +419,7 @@ int collection_search(Db *db, const char *name, const CollectionSearch *req, Are
     if (!e) {
         const CollectionVectorParams *p = &c->config.vectors[v];
         if (!req->vector || req->dim != p->size)
-            e = err_set(err, errlen, ERR_INVAL, "wrong query vector dimension: expected %u, got %zu",
+            e = err_set(err, errlen, ERR_INVAL, "Vector dimension error: expected dim: %u, got %zu",
                         p->size, req->dim);
         else if (!vec_is_finite(req->vector, req->dim))
             e = err_set(err, errlen, ERR_INVAL, "query vector contains NaN or Inf");
@@ -492,7 +497,7 @@ int collection_recommend(Db *db, const char *name, const CollectionRecommend *re
     const float **pos = NULL, **neg = NULL;
     if (!e && req->n_positive_vectors + req->n_negative_vectors &&
         sr->dim != c->config.vectors[v].size)
-        e = err_set(err, errlen, ERR_INVAL, "wrong example vector dimension: expected %u, got %zu",
+        e = err_set(err, errlen, ERR_INVAL, "Vector dimension error: expected dim: %u, got %zu",
                     c->config.vectors[v].size, sr->dim);
     if (!e) {
         dim = c->config.vectors[v].size;

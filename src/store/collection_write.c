@@ -113,9 +113,8 @@ static int prepare_vector(Collection *c, const char *what, const CollectionVecto
     if (v < 0) return v;
     const CollectionVectorParams *p = &c->config.vectors[v];
     if (!in->data || in->dim != p->size)
-        return err_set(err, errlen, ERR_INVAL,
-                       "%s: wrong vector dimension for \"%s\": expected %u, got %zu", what,
-                       p->name, p->size, in->dim);
+        return err_set(err, errlen, ERR_INVAL, "Vector dimension error: expected dim: %u, got %zu",
+                       p->size, in->dim);
     if (!vec_is_finite(in->data, in->dim))
         return err_set(err, errlen, ERR_INVAL, "%s: vector \"%s\" contains NaN or Inf", what,
                        p->name);
