@@ -16,10 +16,15 @@
  * a slow loop cannot make completed results pile up unboundedly either.
  * Batching: the thread takes the first item, then, when max_batch > 1 and a
  * wait is configured, waits until the batch is full or the wait elapsed.
+ * Early completion: work_queue_complete appends an item of the running
+ * batch to `done` at once and flags its slot in `early`; after the batch
+ * the thread appends only the unflagged items, and never looks at a
+ * flagged one again (the loop may have freed it already).
  */
 #include "server/work.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +105,8 @@ struct WorkQueue {
     size_t depth;
     int stopping;
     WorkItem **batch; /* max_batch slots, used by the thread only */
+    uint8_t *early;   /* per batch slot: completed early (thread only) */
+    size_t batch_n;   /* items in the running batch (thread only) */
 };
 
 static void queue_thread(void *arg)
@@ -131,19 +138,43 @@ static void queue_thread(void *arg)
         q->n_pending -= n;
         uv_mutex_unlock(&q->lock);
 
+        memset(q->early, 0, n);
+        q->batch_n = n;
         q->cfg.run(q->cfg.ctx, q->batch, n);
+        q->batch_n = 0;
 
         uv_mutex_lock(&q->lock);
         for (size_t i = 0; i < n; i++) {
+            if (q->early[i]) continue;
             if (q->done_tail)
                 q->done_tail->next = q->batch[i];
             else
                 q->done_head = q->batch[i];
             q->done_tail = q->batch[i];
         }
+        int idle = q->cfg.idle && !q->pending_head;
         uv_mutex_unlock(&q->lock);
         uv_async_send(&q->async);
+        if (idle) q->cfg.idle(q->cfg.ctx);
     }
+}
+
+int work_queue_complete(WorkQueue *q, WorkItem *item)
+{
+    size_t i = 0;
+    while (i < q->batch_n && (q->batch[i] != item || q->early[i])) i++;
+    if (i == q->batch_n) return ERR_INVAL;
+    q->early[i] = 1;
+    uv_mutex_lock(&q->lock);
+    item->next = NULL;
+    if (q->done_tail)
+        q->done_tail->next = item;
+    else
+        q->done_head = item;
+    q->done_tail = item;
+    uv_mutex_unlock(&q->lock);
+    uv_async_send(&q->async);
+    return 0;
 }
 
 /* deliver hands every completed item to the done callback, in order. */
@@ -177,6 +208,7 @@ static void queue_close_cb(uv_handle_t *h)
     uv_mutex_destroy(&q->lock);
     uv_cond_destroy(&q->cond);
     free(q->batch);
+    free(q->early);
     free(q);
 }
 
@@ -192,6 +224,7 @@ int work_queue_start(uv_loop_t *loop, const WorkQueueConfig *cfg, WorkQueue **ou
     q->cfg.name = q->name;
     snprintf(q->gauge_labels, sizeof q->gauge_labels, "queue=\"%s\"", q->name);
     q->batch = xcalloc(cfg->max_batch, sizeof(WorkItem *));
+    q->early = xcalloc(cfg->max_batch, 1);
     if (uv_mutex_init(&q->lock) || uv_cond_init(&q->cond)) {
         log_error("work: %s: cannot create mutex", q->name);
         abort(); /* only fails on resource exhaustion at start-up */
@@ -202,6 +235,7 @@ int work_queue_start(uv_loop_t *loop, const WorkQueueConfig *cfg, WorkQueue **ou
         uv_mutex_destroy(&q->lock);
         uv_cond_destroy(&q->cond);
         free(q->batch);
+        free(q->early);
         free(q);
         return ERR_IO;
     }

@@ -17,6 +17,12 @@
  *    uv_async_send coalesces, its callback drains the whole completion list.
  *    A full queue says ERR_FULL (-> 503 with Retry-After).
  *
+ * Early completion: the batch function may hand an item back before its
+ * batch ends (work_queue_complete), e.g. the writer acknowledging a
+ * wait=false client as soon as the group's commit is durable while the
+ * group's in-memory changes are still being applied. Every item is
+ * delivered exactly once, early or after its batch.
+ *
  * Items are intrusive: embed a WorkItem as the first member of your own
  * struct and cast back in the callbacks, so a push allocates nothing.
  *
@@ -64,8 +70,12 @@ struct WorkItem {
 
 /* Runs on the queue's thread with 1..max_batch items in FIFO order. */
 typedef void (*WorkBatchFn)(void *ctx, WorkItem **items, size_t n);
-/* Runs on the loop thread once per item, in FIFO order, after its batch. */
+/* Runs on the loop thread once per item: after its batch, in FIFO order,
+ * or earlier, in the order of the work_queue_complete calls, for the items
+ * completed early. */
 typedef void (*WorkItemDoneFn)(void *ctx, WorkItem *item);
+/* Runs on the queue's thread when a batch has left the queue empty. */
+typedef void (*WorkIdleFn)(void *ctx);
 
 typedef struct {
     const char *name;       /* for logs and the depth gauge: "embed", "writer" */
@@ -74,6 +84,10 @@ typedef struct {
     unsigned batch_wait_us; /* how long to wait for a batch to fill (0 = take what is there) */
     WorkBatchFn run;
     WorkItemDoneFn done;
+    /* Optional: called after a batch whenever no item is waiting (the
+     * writer saves deferred state there, collection_db_flush). Items pushed
+     * meanwhile wait for it to return; completions are not held up. */
+    WorkIdleFn idle;
     void *ctx;
 } WorkQueueConfig;
 
@@ -86,6 +100,16 @@ int work_queue_start(struct uv_loop_s *loop, const WorkQueueConfig *cfg, WorkQue
 /* work_queue_push enqueues item. ERR_FULL when at capacity, ERR_BUSY once
  * stopping; on error the queue did not take the item. */
 int work_queue_push(WorkQueue *q, WorkItem *item);
+
+/*
+ * work_queue_complete delivers item, one of the batch being run, to the
+ * done callback on the loop now, without waiting for the batch to end.
+ * Call it only from the batch function (on the queue's thread); from then
+ * on the item belongs to the loop (its done callback may free it), so the
+ * batch function must not touch it again. ERR_INVAL when item is not in
+ * the running batch or was completed already.
+ */
+int work_queue_complete(WorkQueue *q, WorkItem *item);
 
 /* work_queue_depth is the number of items pushed and not yet delivered. */
 size_t work_queue_depth(WorkQueue *q);
