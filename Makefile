@@ -72,7 +72,7 @@ IMAGE_TESTS = test_image
 CLIP_TESTS = test_nn test_safetensors test_clip_parity test_clip_realweights
 HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete
 FILTER_TESTS = test_pointid test_filter test_payload test_filter_packed
-STORE_TESTS = test_store_reopen test_store_crash test_collection test_snapshot
+STORE_TESTS = test_store_reopen test_store_crash test_store_group test_collection test_snapshot
 API_TESTS = test_qdrant_convert
 UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLIP_TESTS) \
              $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS)

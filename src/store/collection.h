@@ -7,12 +7,15 @@
  *   - A Db opens one data directory (one Store) and every collection in it.
  *     Each collection keeps one HnswIndex per named vector, all sharing the
  *     collection's dense node ids; a node table maps node -> PointId.
- *   - Writes are durable before they are visible: an upsert or delete
- *     validates the whole batch (nothing is written when any point is
- *     bad), writes it in one LMDB transaction (group commit), and only after
- *     that commit changes the in-memory graph. The graph's changed nodes are
- *     then saved in a second transaction; a crash between the two leaves
- *     "pending" markers that the next open replays (see docs/storage.md).
+ *   - Writes are durable before they are visible, and group-committed:
+ *     collection_write_group applies a group of writes (each a list of
+ *     operations, atomic together) in ONE LMDB transaction, one fsync for
+ *     the group; a write that fails leaves no trace and the others still
+ *     commit. Only after the commit do the node table and the graphs
+ *     change in memory. The graph records that change dirtied are saved
+ *     in the next group's transaction (or by collection_db_flush when the
+ *     writer goes idle); until then "pending" markers, committed with the
+ *     points, make a crash recoverable (see docs/storage.md).
  *   - Reads (search, get, scroll, count, recommend) run concurrently from
  *     any number of threads, each in one short LMDB read transaction.
  *     Writes are serialised by a mutex inside the Db (the HTTP layer runs
@@ -219,14 +222,107 @@ typedef struct {
     PointId next_offset; /* scroll: its first id */
 } CollectionResult;
 
-/* ---- point operations ---- */
+/* ---- writes: groups of operations, one commit ---- */
+
+typedef enum {
+    COLLECTION_OP_UPSERT = 0,        /* points: insert or replace whole points */
+    COLLECTION_OP_DELETE,            /* ids or filter: delete points (missing ids ignored) */
+    COLLECTION_OP_SET_PAYLOAD,       /* ids or filter: merge payload (under key) */
+    COLLECTION_OP_OVERWRITE_PAYLOAD, /* ids or filter: replace the payload by payload */
+    COLLECTION_OP_DELETE_PAYLOAD,    /* ids or filter: remove the key paths in keys */
+    COLLECTION_OP_CLEAR_PAYLOAD,     /* ids or filter: empty the payload */
+    COLLECTION_OP_UPDATE_VECTORS,    /* points: replace only the vectors given */
+    COLLECTION_OP_DELETE_VECTORS,    /* ids or filter: remove the named vectors */
+} CollectionOpKind;
 
 /*
- * collection_upsert inserts or replaces a batch of points in one durable
- * transaction. Every point is validated first (id, payload object, known
- * vector names, dimensions, finite values); on any error nothing changes.
- * Cosine vectors are normalised. A point given twice: the last one wins.
+ * One operation. Points are selected by ids (n_ids of them) or, with ids
+ * NULL, by filter (NULL matches every point). Rules, as Qdrant's:
+ *   - upsert: every point is validated (id, payload object or NULL, known
+ *     vector names, dimensions, finite values; cosine vectors are
+ *     normalised); a point given twice: the last one wins; vectors not
+ *     given are removed from an existing point.
+ *   - update_vectors: only the named vectors given are replaced, the
+ *     others and the payload are kept (each point needs at least one
+ *     vector); a missing point is ERR_NOTFOUND.
+ *   - payload updates and delete_vectors on ids: a missing point is
+ *     ERR_NOTFOUND ("No point with id N found"); delete ignores missing
+ *     ids; by filter, the points matching at that moment of the write.
+ *   - delete_vectors: vector_names must all exist ("Not existing vector
+ *     name error: x").
+ * Operations of one write see the effects of the ones before them.
  */
+typedef struct {
+    CollectionOpKind kind;
+    const CollectionPointIn *points; /* upsert, update_vectors */
+    size_t n_points;
+    const PointId *ids; /* the points; NULL: those the filter matches */
+    size_t n_ids;
+    const JsonValue *filter;
+    const JsonValue *payload; /* set / overwrite payload: an object */
+    const char *key;          /* set payload: nested key path, or NULL */
+    const JsonValue *keys;    /* delete payload: an array of key paths */
+    const char *const *vector_names; /* delete vectors */
+    size_t n_vector_names;
+} CollectionOp;
+
+/*
+ * One write: the operations of one client request, applied in order and
+ * atomically (all or none). collection (a name or an alias) and ops are
+ * read until the write is released (see CollectionWriteHooks); the out
+ * fields are set by collection_write_group.
+ */
+typedef struct {
+    const char *collection;
+    const CollectionOp *ops;
+    size_t n_ops;
+    /* out: */
+    int status;            /* 0, or the ERR_* the write failed with */
+    char err[256];         /* the message when status != 0 */
+    uint64_t operation_id; /* status 0: strictly increasing per database, persisted */
+    size_t n_affected;     /* points upserted, deleted or changed, over all ops */
+} CollectionWrite;
+
+/*
+ * Called for each successful write of a group, on the calling thread,
+ * with the Db's write lock held (so they must not write; they may read).
+ *   durable(w): the group's commit is on disk (fsync returned). Return
+ *     nonzero to release w: the engine then never touches w again (the
+ *     caller may free it at once, e.g. after answering a wait=false
+ *     client) and visible is not called for it. Return 0 to keep it.
+ *   visible(w): the write is in the in-memory node table and graphs, so
+ *     any search started from now on sees it (wait=true clients).
+ * Either may be NULL (a NULL durable keeps every write).
+ */
+typedef struct {
+    int (*durable)(CollectionWrite *w, void *ctx);
+    void (*visible)(CollectionWrite *w, void *ctx);
+    void *ctx;
+} CollectionWriteHooks;
+
+/*
+ * collection_write_group applies writes[0..n) in order, in one LMDB write
+ * transaction (one fsync). Each write is validated and applied inside a
+ * sub-transaction: one that fails (unknown collection, bad input, missing
+ * point) gets its own status and message and leaves no trace; the others
+ * commit. Then durable hooks, then the memory changes, then visible hooks
+ * (hooks may be NULL). Returns 0 when the group's transaction committed
+ * (look at each write's status), or a storage error (ERR_FULL, ERR_IO,
+ * ...) that failed the whole group: every write then carries it and
+ * nothing changed.
+ *
+ * The graph records a group changes are saved by the next group's
+ * transaction; collection_db_flush saves them now (the writer calls it
+ * when its queue is empty; collection_db_close calls it).
+ */
+int collection_write_group(Db *db, CollectionWrite *const *writes, size_t n,
+                           const CollectionWriteHooks *hooks);
+int collection_db_flush(Db *db);
+
+/* ---- single writes (each a one-write group) ---- */
+
+/* collection_upsert inserts or replaces a batch of points (see
+ * COLLECTION_OP_UPSERT); on any error nothing changes. */
 int collection_upsert(Db *db, const char *name, const CollectionPointIn *points, size_t n,
                       char *err, size_t errlen);
 
@@ -239,12 +335,12 @@ int collection_delete_by_filter(Db *db, const char *name, const JsonValue *filte
                                 size_t *n_deleted, char *err, size_t errlen);
 
 /*
- * Payload updates. The points are named by ids, or (ids NULL) matched by
- * filter. set merges payload into each point's payload (payload.h's
- * payload_set; key: a nested key path to merge under, or NULL); overwrite
- * replaces it by payload; delete removes the key paths in keys (an array
- * of strings); clear empties it. Missing ids: ERR_NOTFOUND and nothing
- * changed (as Qdrant).
+ * Payload updates (the COLLECTION_OP_*_PAYLOAD operations). The points are
+ * named by ids, or (ids NULL) matched by filter. set merges payload into
+ * each point's payload (payload.h's payload_set; key: a nested key path to
+ * merge under, or NULL); overwrite replaces it by payload; delete removes
+ * the key paths in keys (an array of strings); clear empties it. Missing
+ * ids: ERR_NOTFOUND and nothing changed (as Qdrant).
  */
 typedef struct {
     const PointId *ids; /* NULL: the points the filter matches */

@@ -10,7 +10,8 @@
  *   collection_open.c    opening a data directory: load, replay, graph
  *                        persistence (dirty tracking and saving), close,
  *                        locks, the graph digest
- *   collection_write.c   upsert, delete, payload updates
+ *   collection_write.c   write groups (upsert, delete, payload and vector
+ *                        updates; group commit) and the single writes
  *   collection_read.c    scanning points, output selection, get, scroll,
  *                        count
  *   collection_search.c  the planner, exact scan, top-k, search,
@@ -74,6 +75,10 @@ typedef struct Collection {
     size_t n_free, free_cap;
     uint32_t *pending; /* nodes whose pending markers the next save deletes */
     size_t n_pending, pending_cap;
+    /* Node allocation inside a write group's transaction (see
+     * collection_write.c): free nodes taken, and the next new node. */
+    size_t g_free_taken;
+    uint32_t g_high;
     uint32_t *links; /* scratch for hnsw_node_get */
     size_t links_cap;
     int counts[HNSW_MAX_LEVEL + 1];
@@ -136,8 +141,17 @@ void coll_apply_vector(Collection *c, int v, uint32_t node, const float *vec, in
 /* coll_add_pending remembers a node whose pending marker the next graph
  * save deletes. */
 void coll_add_pending(Collection *c, uint32_t node);
-/* coll_graph_save writes the dirty graph records and clears the pending
- * markers, in a transaction of its own. */
+/*
+ * Saving the graph: coll_graph_dirty says whether c has graph records or
+ * pending markers not yet saved; coll_graph_save_txn writes the dirty
+ * records and deletes the pending markers inside the caller's write
+ * transaction, and after that transaction committed coll_graph_saved
+ * forgets them (a no-op for a clean collection). coll_graph_save does all
+ * three in a transaction of its own. Writer only.
+ */
+int coll_graph_dirty(const Collection *c);
+int coll_graph_save_txn(StoreTxn *txn, Collection *c);
+void coll_graph_saved(Collection *c);
 int coll_graph_save(Db *db, Collection *c);
 /*
  * Rebuilding a graph with other parameters (collection_update):

@@ -4,14 +4,15 @@
  * operation takes. See collection.h for the contract and docs/storage.md
  * for the on-disk layout.
  *
- * Graph persistence. A write commits points, vectors and a "pending"
- * marker per touched node (collection_write.c); only then does the graph
- * change in memory (coll_apply_vector), which marks every node whose
- * record changed "dirty". coll_graph_save then writes the dirty records
- * and deletes the pending markers in one transaction. A crash in between
- * leaves markers: the next open loads the last saved graph (a consistent
- * whole, since the save is atomic) and replays the marked nodes from the
- * committed vectors.
+ * Graph persistence. A write group commits points, vectors and a
+ * "pending" marker per touched node (collection_write.c); only then does
+ * the graph change in memory (coll_apply_vector), which marks every node
+ * whose record changed "dirty". The next group's transaction (or
+ * collection_db_flush) writes the dirty records and deletes the pending
+ * markers (coll_graph_save_txn). A crash in between leaves markers: the
+ * next open loads the last saved graph (a consistent whole, since every
+ * save writes one settled in-memory state atomically) and replays the
+ * marked nodes from the committed vectors.
  *   Which graph nodes change: an insert or update rewrites the node's own
  *   links and those of the nodes it links to; a delete repairs the nodes it
  *   linked to. So the "dirty" set is the node plus its links before and
@@ -210,14 +211,16 @@ void coll_apply_vector(Collection *c, int v, uint32_t node, const float *vec, in
 
 /* ---- graph persistence ---- */
 
-typedef struct {
-    Collection *c;
-} GraphSaveCtx;
-
-static int graph_save_fn(StoreTxn *txn, void *vctx)
+int coll_graph_dirty(const Collection *c)
 {
-    GraphSaveCtx *g = vctx;
-    Collection *c = g->c;
+    if (c->n_pending) return 1;
+    for (int v = 0; v < c->config.n_vectors; v++)
+        if (c->idx[v].n_dirty || c->idx[v].wipe) return 1;
+    return 0;
+}
+
+int coll_graph_save_txn(StoreTxn *txn, Collection *c)
+{
     uint8_t key[STORE_KEY_MAX];
     int err;
     for (int v = 0; v < c->config.n_vectors; v++) {
@@ -258,20 +261,8 @@ static int graph_save_fn(StoreTxn *txn, void *vctx)
     return 0;
 }
 
-/*
- * coll_graph_save writes the dirty graph records and clears the pending
- * markers. On failure everything stays dirty and is retried by the next
- * write; the markers guarantee a replay on open if none succeeds.
- */
-int coll_graph_save(Db *db, Collection *c)
+void coll_graph_saved(Collection *c)
 {
-    GraphSaveCtx g = { c };
-    int err = store_write(db->store, graph_save_fn, &g);
-    if (err) {
-        log_error("collection %s: saving the graph failed (%s); it will be retried", c->name,
-                  err_str(err));
-        return err;
-    }
     for (int v = 0; v < c->config.n_vectors; v++) {
         CollIndex *ix = &c->idx[v];
         for (size_t i = 0; i < ix->n_dirty; i++) ix->dirty_flag[ix->dirty[i]] = 0;
@@ -279,7 +270,51 @@ int coll_graph_save(Db *db, Collection *c)
         ix->wipe = 0;
     }
     c->n_pending = 0;
+}
+
+static int graph_save_fn(StoreTxn *txn, void *vctx)
+{
+    return coll_graph_save_txn(txn, vctx);
+}
+
+/*
+ * coll_graph_save writes the dirty graph records and clears the pending
+ * markers. On failure everything stays dirty and is retried by the next
+ * write; the markers guarantee a replay on open if none succeeds.
+ */
+int coll_graph_save(Db *db, Collection *c)
+{
+    int err = store_write(db->store, graph_save_fn, c);
+    if (err) {
+        log_error("collection %s: saving the graph failed (%s); it will be retried", c->name,
+                  err_str(err));
+        return err;
+    }
+    coll_graph_saved(c);
     return 0;
+}
+
+static int flush_fn(StoreTxn *txn, void *vctx)
+{
+    Db *db = vctx;
+    int err = 0;
+    for (size_t i = 0; i < db->n_colls && !err; i++)
+        if (coll_graph_dirty(db->colls[i])) err = coll_graph_save_txn(txn, db->colls[i]);
+    return err;
+}
+
+int collection_db_flush(Db *db)
+{
+    pthread_mutex_lock(&db->write);
+    int dirty = 0, err = 0;
+    for (size_t i = 0; i < db->n_colls; i++) dirty |= coll_graph_dirty(db->colls[i]);
+    if (dirty) err = store_write(db->store, flush_fn, db);
+    if (err)
+        log_error("store: saving the graphs failed (%s); the next write retries", err_str(err));
+    else
+        for (size_t i = 0; i < db->n_colls; i++) coll_graph_saved(db->colls[i]);
+    pthread_mutex_unlock(&db->write);
+    return err;
 }
 
 void coll_add_pending(Collection *c, uint32_t node)
@@ -684,13 +719,8 @@ int collection_db_open(const char *dir, const DbOptions *opt, Db **out)
 void collection_db_close(Db *db)
 {
     if (!db) return;
-    for (size_t i = 0; i < db->n_colls; i++) {
-        Collection *c = db->colls[i];
-        int dirty = c->n_pending != 0;
-        for (int v = 0; v < c->config.n_vectors; v++) dirty |= c->idx[v].n_dirty != 0;
-        if (dirty) coll_graph_save(db, c);
-        coll_free(c);
-    }
+    collection_db_flush(db);
+    for (size_t i = 0; i < db->n_colls; i++) coll_free(db->colls[i]);
     free(db->colls);
     store_close(db->store);
     pthread_rwlock_destroy(&db->lock);

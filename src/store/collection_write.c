@@ -1,17 +1,46 @@
 /*
- * collection_write.c - changing points: upsert, delete (by ids or
- * filter), payload updates.
+ * collection_write.c - changing points: groups of writes (upsert, delete,
+ * payload and vector updates), each group one LMDB transaction.
  *
- * Write path (one writer at a time, Db.write):
- *   1. validate the whole batch and prepare every value (payload text,
- *      normalised vectors) before touching the store;
- *   2. one LMDB write transaction writes points, vectors and a "pending"
- *      marker per touched node, and commits (fsync): the acknowledgement;
- *   3. the node table and the graphs change in memory (they never run
- *      ahead of LMDB);
- *   4. a second transaction saves the graph records of every node the
- *      step-3 changes touched and deletes the pending markers
- *      (coll_graph_save; see collection_open.c for the crash argument).
+ * Write path (one writer at a time, Db.write), per group:
+ *   1. prepare: resolve each write's collection, validate every operation
+ *      and prepare its values (payload text, normalised vectors, compiled
+ *      filters) without touching the store. A write that fails here gets
+ *      its status and takes no further part.
+ *   2. one LMDB write transaction:
+ *      a. saves the graph records the previous groups dirtied and deletes
+ *         their pending markers (the deferred half of the last commit);
+ *      b. applies each write in a sub-transaction (LMDB nested
+ *         transaction): points, vectors and a pending marker per touched
+ *         node; reads inside see the writes before. A write that fails
+ *         (a missing point, a bad payload path, a storage error of its
+ *         own) is aborted alone, with its node allocations rolled back;
+ *      c. stores the next operation id;
+ *      and commits: one fsync for the whole group.
+ *   3. durable hooks; then the node table and the graphs change in memory,
+ *      write by write in order (they never run ahead of LMDB), marking the
+ *      graph records they change dirty and the nodes pending; then visible
+ *      hooks.
+ *   The dirty records are saved by step 2a of the next group, or by
+ *   collection_db_flush when the writer goes idle. At any commit the saved
+ *   graph is therefore the in-memory graph as of the previous group (a
+ *   consistent whole), and the pending markers name exactly the nodes the
+ *   groups since then touched: what an open after a crash replays (see
+ *   collection_open.c).
+ *
+ * Why sub-transactions rather than validating everything first: the
+ * operations of a write see each other (an upsert then a set_payload of the
+ * same point, a delete by filter after an upsert), so whether a later
+ * operation fails depends on the earlier ones' effects. Checking that
+ * without writing would mean simulating the store; a nested transaction is
+ * LMDB's own rollback for exactly this, and costs a page-list copy per
+ * write, small next to the fsync it shares.
+ *
+ * Node ids: allocated inside the transaction from the free list as of the
+ * group's start (never from nodes freed by the same group) and then from
+ * node_high; Collection.g_free_taken / g_high hold the group's position,
+ * restored when a write aborts and applied to the free list after the
+ * commit.
  */
 #include "store/collection.h"
 
@@ -29,79 +58,73 @@
 #include "store/collection_internal.h"
 #include "store/store.h"
 
-/* ---- upsert ---- */
+/* The meta record holding the next operation id (u64). */
+#define COLL_META_NEXT_OP "next_op"
 
+/* ---- a group, prepared ---- */
+
+/* One point of an upsert or update_vectors, validated and prepared. */
 typedef struct {
     PointId id;
-    uint32_t mask;
+    uint32_t mask;                            /* vectors given */
     const float *vec[COLLECTION_MAX_VECTORS]; /* prepared (normalised) */
-    size_t payload_off, payload_len;          /* in UpsertCtx.payloads */
-} UpsertItem;
+    const char *payload;                      /* upsert: the JSON text */
+    size_t payload_len;
+} PrepPoint;
 
 typedef struct {
-    Collection *c;
-    UpsertItem *items;
+    CollectionOpKind kind;
+    PrepPoint *points; /* upsert, update_vectors */
+    size_t n_points;
+    const PointId *ids; /* NULL: by filter */
+    size_t n_ids;
+    Filter *filter;           /* compiled; NULL matches every point */
+    const JsonValue *payload; /* set / overwrite */
+    const char *key;          /* set */
+    const JsonValue *keys;    /* delete payload */
+    uint32_t vmask;           /* delete vectors */
+} PrepOp;
+
+/* What a committed write does to memory, per point, in order. */
+enum { EFF_INSERT, EFF_REPLACE, EFF_DELETE, EFF_VECTORS };
+
+typedef struct {
+    uint32_t node;
+    int kind;
+    uint32_t clear;     /* EFF_VECTORS: vectors removed */
+    const PrepPoint *p; /* INSERT, REPLACE, VECTORS: the vectors set (p->mask) */
+    PointId id;
+} Effect;
+
+typedef struct {
+    CollectionWrite *w;
+    Collection *c; /* NULL: the collection does not exist */
+    PrepOp *ops;
+    size_t n_ops;
+    int prep_status; /* the preparation's verdict (0: go ahead) */
+    size_t eff_begin, eff_end;
+} GroupWrite;
+
+typedef struct {
+    Db *db;
+    Arena arena;
+    GroupWrite *gw;
     size_t n;
-    Buf payloads;
-    /* Results of the last transaction attempt. */
-    uint32_t *nodes;
-    uint8_t *is_new;
-    size_t free_taken;
-    uint32_t high;
-} UpsertCtx;
+    Effect *eff;
+    size_t n_eff, cap_eff;
+    /* Scratch for payload edits inside the transaction. */
+    Scratch s;
+    Buf buf;
+} Group;
 
-/* alloc_node hands out a node inside a write attempt without changing the
- * collection: the attempt's counters are committed to it only after the
- * transaction commits. */
-static uint32_t alloc_node(Collection *c, size_t *free_taken, uint32_t *high)
+static void effect_add(Group *g, int kind, uint32_t node, const PointId *id, const PrepPoint *p,
+                       uint32_t clear)
 {
-    if (*free_taken < c->n_free) return c->free_nodes[c->n_free - 1 - (*free_taken)++];
-    return (*high)++;
-}
-
-static int upsert_fn(StoreTxn *txn, void *vctx)
-{
-    UpsertCtx *x = vctx;
-    Collection *c = x->c;
-    x->free_taken = 0;
-    x->high = c->node_high;
-    uint8_t key[STORE_KEY_MAX], idkey[POINT_ID_KEY_MAX], head[COLLECTION_REC_HEADER];
-    int err;
-    for (size_t i = 0; i < x->n; i++) {
-        UpsertItem *it = &x->items[i];
-        size_t kl = store_key_point(key, c->cid, idkey, point_id_key(&it->id, idkey));
-        Slice old;
-        err = store_get(txn, STORE_DB_POINTS, key, kl, &old);
-        uint32_t node;
-        if (err == 0 && old.len >= COLLECTION_REC_HEADER) {
-            node = store_get_le32((const uint8_t *)old.ptr);
-            x->is_new[i] = 0;
-        } else if (err == 0) {
-            return ERR_FORMAT;
-        } else if (err == ERR_NOTFOUND) {
-            node = alloc_node(c, &x->free_taken, &x->high);
-            if (node >= HNSW_MAX_NODES) return ERR_FULL;
-            x->is_new[i] = 1;
-        } else {
-            return err;
-        }
-        x->nodes[i] = node;
-        store_put_le32(head, node);
-        store_put_le32(head + 4, it->mask);
-        err = store_put2(txn, STORE_DB_POINTS, key, kl, head, sizeof head,
-                         x->payloads.data + it->payload_off, it->payload_len);
-        if (err) return err;
-        for (int v = 0; v < c->config.n_vectors; v++) {
-            if (!it->vec[v]) continue;
-            size_t nk = store_key_node(key, c->cid, (uint16_t)v, node);
-            err = store_put(txn, STORE_DB_VECTORS, key, nk, it->vec[v],
-                            c->config.vectors[v].size * sizeof(float));
-            if (err) return err;
-        }
-        size_t pk = store_key_pending(key, c->cid, node);
-        if ((err = store_put(txn, STORE_DB_PENDING, key, pk, "", 0))) return err;
+    if (g->n_eff == g->cap_eff) {
+        g->cap_eff = g->cap_eff ? g->cap_eff * 2 : 256;
+        g->eff = xrealloc(g->eff, g->cap_eff * sizeof *g->eff);
     }
-    return 0;
+    g->eff[g->n_eff++] = (Effect){ node, kind, clear, p, *id };
 }
 
 /* prepare_vector validates one input vector and copies it (normalised for
@@ -128,179 +151,175 @@ static int prepare_vector(Collection *c, const char *what, const CollectionVecto
     return 0;
 }
 
-int collection_upsert(Db *db, const char *name, const CollectionPointIn *points, size_t n,
-                      char *err, size_t errlen)
+/* prepare_points validates the points of an upsert (with_payload) or an
+ * update_vectors (vectors only, at least one each). */
+static int prepare_points(Group *g, Collection *c, const CollectionOp *op, int upsert,
+                          PrepOp *out, char *err, size_t errlen)
 {
-    if (n > COLLECTION_MAX_BATCH)
+    if (op->n_points > COLLECTION_MAX_BATCH)
         return err_set(err, errlen, ERR_TOOLARGE, "at most %d points per batch",
                        COLLECTION_MAX_BATCH);
-    if (n == 0) {
-        Collection *c;
-        int e = coll_read_begin(db, name, &c, err, errlen);
-        if (!e) coll_read_end(db, c);
-        return e;
-    }
-    Collection *c;
-    int e = coll_write_begin(db, name, &c, err, errlen);
-    if (e) return e;
-    Arena arena;
-    arena_init(&arena, 0);
-    UpsertCtx x = { .c = c, .n = n };
-    buf_init(&x.payloads);
-    x.items = arena_calloc(&arena, n * sizeof *x.items);
-    x.nodes = arena_alloc(&arena, n * sizeof *x.nodes);
-    x.is_new = arena_alloc(&arena, n);
-
-    /* 1. Validate and prepare everything; nothing is written on error. */
-    JsonWriter w;
-    for (size_t i = 0; i < n && !e; i++) {
-        const CollectionPointIn *p = &points[i];
-        UpsertItem *it = &x.items[i];
+    if (op->n_points && !op->points) return err_set(err, errlen, ERR_INVAL, "points missing");
+    out->points = arena_calloc(&g->arena, (op->n_points ? op->n_points : 1) * sizeof *out->points);
+    out->n_points = op->n_points;
+    for (size_t i = 0; i < op->n_points; i++) {
+        const CollectionPointIn *p = &op->points[i];
+        PrepPoint *pp = &out->points[i];
         char what[64 + POINT_ID_TEXT_MAX];
         char idbuf[POINT_ID_TEXT_MAX];
+        if (p->id.kind != POINT_ID_NUM && p->id.kind != POINT_ID_UUID)
+            return err_set(err, errlen, ERR_INVAL, "point %zu: invalid id", i);
         snprintf(what, sizeof what, "point %s", point_id_format(&p->id, idbuf));
-        it->id = p->id;
-        if (p->id.kind != POINT_ID_NUM && p->id.kind != POINT_ID_UUID) {
-            e = err_set(err, errlen, ERR_INVAL, "point %zu: invalid id", i);
-            break;
-        }
-        if (p->payload && p->payload->type != JSON_OBJECT && p->payload->type != JSON_NULL) {
-            e = err_set(err, errlen, ERR_INVAL, "%s: payload must be a JSON object", what);
-            break;
-        }
-        for (size_t j = 0; j < p->n_vectors && !e; j++) {
+        pp->id = p->id;
+        if (upsert && p->payload && p->payload->type != JSON_OBJECT &&
+            p->payload->type != JSON_NULL)
+            return err_set(err, errlen, ERR_INVAL, "%s: payload must be a JSON object", what);
+        if (!upsert && p->n_vectors == 0)
+            return err_set(err, errlen, ERR_INVAL, "%s: no vector to update", what);
+        for (size_t j = 0; j < p->n_vectors; j++) {
             int v = 0;
             const float *f = NULL;
-            e = prepare_vector(c, what, &p->vectors[j], &arena, &v, &f, err, errlen);
-            if (e) break;
-            if (it->mask >> v & 1) {
-                e = err_set(err, errlen, ERR_INVAL, "%s: vector \"%s\" given twice", what,
-                            c->config.vectors[v].name);
-                break;
-            }
-            it->mask |= 1u << v;
-            it->vec[v] = f;
+            int e = prepare_vector(c, what, &p->vectors[j], &g->arena, &v, &f, err, errlen);
+            if (e) return e;
+            if (pp->mask >> v & 1)
+                return err_set(err, errlen, ERR_INVAL, "%s: vector \"%s\" given twice", what,
+                               c->config.vectors[v].name);
+            pp->mask |= 1u << v;
+            pp->vec[v] = f;
         }
-        if (e) break;
-        it->payload_off = x.payloads.len;
+        if (!upsert) continue;
         if (p->payload && p->payload->type == JSON_OBJECT) {
-            jw_init(&w, &x.payloads);
+            g->buf.len = 0;
+            JsonWriter w;
+            jw_init(&w, &g->buf);
             jw_value(&w, p->payload);
+            pp->payload = arena_strndup(&g->arena, g->buf.data, g->buf.len);
+            pp->payload_len = g->buf.len;
         } else {
-            buf_append_str(&x.payloads, "{}");
+            pp->payload = "{}";
+            pp->payload_len = 2;
         }
-        it->payload_len = x.payloads.len - it->payload_off;
-    }
-
-    /* 2. One durable transaction. */
-    if (!e) {
-        e = store_write(db->store, upsert_fn, &x);
-        if (e) err_set(err, errlen, e, "storage error: %s", err_str(e));
-    }
-
-    /* 3. Memory follows the commit. */
-    if (!e) {
-        pthread_rwlock_wrlock(&c->lock);
-        coll_node_table_reserve(c, x.high + 1);
-        for (size_t i = 0; i < n; i++) {
-            uint32_t node = x.nodes[i];
-            c->node_ids[node] = x.items[i].id;
-            if (x.is_new[i]) {
-                c->node_live[node] = 1;
-                c->points_count++;
-            }
-        }
-        c->n_free -= x.free_taken;
-        c->node_high = x.high;
-        pthread_rwlock_unlock(&c->lock);
-        for (size_t i = 0; i < n; i++) {
-            for (int v = 0; v < c->config.n_vectors; v++)
-                coll_apply_vector(c, v, x.nodes[i], x.items[i].vec[v], 0);
-            coll_add_pending(c, x.nodes[i]);
-        }
-        /* 4. Save the graph changes; a failure here is not the client's:
-         * the points are committed and the markers make it recoverable. */
-        coll_graph_save(db, c);
-    }
-    coll_write_end(db);
-    buf_free(&x.payloads);
-    arena_free(&arena);
-    return e;
-}
-
-/* ---- delete ---- */
-
-typedef struct {
-    Collection *c;
-    const PointId *ids;
-    size_t n;
-    uint32_t *nodes; /* per id; HNSW_NO_NODE when missing */
-    size_t n_found;
-} DeleteCtx;
-
-static int delete_fn(StoreTxn *txn, void *vctx)
-{
-    DeleteCtx *x = vctx;
-    Collection *c = x->c;
-    uint8_t key[STORE_KEY_MAX], idkey[POINT_ID_KEY_MAX];
-    x->n_found = 0;
-    for (size_t i = 0; i < x->n; i++) {
-        x->nodes[i] = HNSW_NO_NODE;
-        size_t kl = store_key_point(key, c->cid, idkey, point_id_key(&x->ids[i], idkey));
-        Slice v;
-        int err = store_get(txn, STORE_DB_POINTS, key, kl, &v);
-        if (err == ERR_NOTFOUND) continue;
-        if (err) return err;
-        if (v.len < COLLECTION_REC_HEADER) return ERR_FORMAT;
-        uint32_t node = store_get_le32((const uint8_t *)v.ptr);
-        if ((err = store_del(txn, STORE_DB_POINTS, key, kl))) return err;
-        size_t pk = store_key_pending(key, c->cid, node);
-        if ((err = store_put(txn, STORE_DB_PENDING, key, pk, "", 0))) return err;
-        x->nodes[i] = node;
-        x->n_found++;
     }
     return 0;
 }
 
-/* delete_locked deletes ids; the caller holds the write lock. */
-static int delete_locked(Db *db, Collection *c, const PointId *ids, size_t n, size_t *n_deleted)
+/* prepare_op validates one operation against collection c. */
+static int prepare_op(Group *g, Collection *c, const CollectionOp *op, PrepOp *out, char *err,
+                      size_t errlen)
 {
-    DeleteCtx x = { c, ids, n, xmalloc((n ? n : 1) * sizeof(uint32_t)), 0 };
-    int err = store_write(db->store, delete_fn, &x);
-    if (!err) {
-        pthread_rwlock_wrlock(&c->lock);
-        for (size_t i = 0; i < n; i++) {
-            uint32_t node = x.nodes[i];
-            if (node == HNSW_NO_NODE || !c->node_live[node]) continue;
-            c->node_live[node] = 0;
-            c->points_count--;
-            coll_grow_u32(&c->free_nodes, &c->free_cap, c->n_free + 1);
-            c->free_nodes[c->n_free++] = node;
+    memset(out, 0, sizeof *out);
+    out->kind = op->kind;
+    switch (op->kind) {
+    case COLLECTION_OP_UPSERT: return prepare_points(g, c, op, 1, out, err, errlen);
+    case COLLECTION_OP_UPDATE_VECTORS: return prepare_points(g, c, op, 0, out, err, errlen);
+    case COLLECTION_OP_SET_PAYLOAD:
+    case COLLECTION_OP_OVERWRITE_PAYLOAD:
+        if (!op->payload || op->payload->type != JSON_OBJECT)
+            return err_set(err, errlen, ERR_INVAL, "payload must be a JSON object");
+        out->payload = op->payload;
+        out->key = op->kind == COLLECTION_OP_SET_PAYLOAD ? op->key : NULL;
+        break;
+    case COLLECTION_OP_DELETE_PAYLOAD:
+        if (!op->keys || op->keys->type != JSON_ARRAY)
+            return err_set(err, errlen, ERR_INVAL, "keys must be an array of strings");
+        out->keys = op->keys;
+        break;
+    case COLLECTION_OP_DELETE_VECTORS:
+        if (!op->n_vector_names || !op->vector_names)
+            return err_set(err, errlen, ERR_INVAL, "no vector names given");
+        for (size_t i = 0; i < op->n_vector_names; i++) {
+            const char *name = op->vector_names[i] ? op->vector_names[i] : "";
+            int v = -1;
+            for (int j = 0; j < c->config.n_vectors && v < 0; j++)
+                if (!strcmp(c->config.vectors[j].name, name)) v = j;
+            if (v < 0)
+                return err_set(err, errlen, ERR_INVAL, "Not existing vector name error: %s", name);
+            out->vmask |= 1u << v;
         }
-        pthread_rwlock_unlock(&c->lock);
-        for (size_t i = 0; i < n; i++) {
-            if (x.nodes[i] == HNSW_NO_NODE) continue;
-            for (int v = 0; v < c->config.n_vectors; v++) coll_apply_vector(c, v, x.nodes[i], NULL, 0);
-            coll_add_pending(c, x.nodes[i]);
-        }
-        coll_graph_save(db, c);
-        if (n_deleted) *n_deleted = x.n_found;
+        break;
+    case COLLECTION_OP_DELETE:
+    case COLLECTION_OP_CLEAR_PAYLOAD: break;
+    default: return err_set(err, errlen, ERR_INVAL, "unknown operation %d", (int)op->kind);
     }
-    free(x.nodes);
-    return err;
+    /* Every kind but the point lists selects points by ids or filter. */
+    if (op->ids) {
+        if (op->n_ids > COLLECTION_MAX_BATCH)
+            return err_set(err, errlen, ERR_TOOLARGE, "at most %d ids per operation",
+                           COLLECTION_MAX_BATCH);
+        out->ids = op->ids;
+        out->n_ids = op->n_ids;
+        return 0;
+    }
+    return coll_compile_filter(op->filter, &out->filter, err, errlen);
 }
 
-int collection_delete_points(Db *db, const char *name, const PointId *ids, size_t n,
-                             size_t *n_deleted)
+/* ---- a group, applied inside the transaction ---- */
+
+/* alloc_node hands out a node inside the group's transaction without
+ * changing the collection's lists: the group's position is applied to
+ * them only after the commit (group_apply_nodes). */
+static uint32_t alloc_node(Collection *c)
 {
-    if (n_deleted) *n_deleted = 0;
-    if (n > COLLECTION_MAX_BATCH) return ERR_TOOLARGE;
-    Collection *c;
-    int err = coll_write_begin(db, name, &c, NULL, 0);
-    if (err) return err;
-    err = delete_locked(db, c, ids, n, n_deleted);
-    coll_write_end(db);
-    return err;
+    if (c->g_free_taken < c->n_free) return c->free_nodes[c->n_free - 1 - c->g_free_taken++];
+    return c->g_high++;
+}
+
+static int put_pending(StoreTxn *txn, Collection *c, uint32_t node)
+{
+    uint8_t key[STORE_KEY_MAX];
+    size_t pk = store_key_pending(key, c->cid, node);
+    return store_put(txn, STORE_DB_PENDING, key, pk, "", 0);
+}
+
+static int put_vectors(StoreTxn *txn, Collection *c, uint32_t node, const PrepPoint *p)
+{
+    uint8_t key[STORE_KEY_MAX];
+    for (int v = 0; v < c->config.n_vectors; v++) {
+        if (!(p->mask >> v & 1)) continue;
+        size_t nk = store_key_node(key, c->cid, (uint16_t)v, node);
+        int err = store_put(txn, STORE_DB_VECTORS, key, nk, p->vec[v],
+                            c->config.vectors[v].size * sizeof(float));
+        if (err) return err;
+    }
+    return 0;
+}
+
+static int apply_upsert(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn,
+                        CollectionWrite *w)
+{
+    uint8_t key[STORE_KEY_MAX], idkey[POINT_ID_KEY_MAX], head[COLLECTION_REC_HEADER];
+    for (size_t i = 0; i < op->n_points; i++) {
+        const PrepPoint *p = &op->points[i];
+        size_t kl = store_key_point(key, c->cid, idkey, point_id_key(&p->id, idkey));
+        Slice old;
+        int err = store_get(txn, STORE_DB_POINTS, key, kl, &old);
+        uint32_t node;
+        int kind;
+        if (err == 0 && old.len >= COLLECTION_REC_HEADER) {
+            node = store_get_le32((const uint8_t *)old.ptr);
+            kind = EFF_REPLACE;
+        } else if (err == 0) {
+            return ERR_FORMAT;
+        } else if (err == ERR_NOTFOUND) {
+            node = alloc_node(c);
+            if (node >= HNSW_MAX_NODES)
+                return err_set(w->err, sizeof w->err, ERR_FULL,
+                               "collection %s holds the most points it can", c->name);
+            kind = EFF_INSERT;
+        } else {
+            return err;
+        }
+        store_put_le32(head, node);
+        store_put_le32(head + 4, p->mask);
+        err = store_put2(txn, STORE_DB_POINTS, key, kl, head, sizeof head, p->payload,
+                         p->payload_len);
+        if (!err) err = put_vectors(txn, c, node, p);
+        if (!err) err = put_pending(txn, c, node);
+        if (err) return err;
+        effect_add(g, kind, node, &p->id, p, 0);
+    }
+    w->n_affected += op->n_points;
+    return 0;
 }
 
 /* Collecting ids from a scan. */
@@ -320,74 +339,77 @@ static int collect_id(void *ctx, const ScanRec *r)
     return 0;
 }
 
-/* matching_ids lists the ids matching f, in a read transaction. */
-static int matching_ids(Db *db, Collection *c, const Filter *f, IdList *out)
+/* select_ids resolves an operation's points: its ids, or the ids its
+ * filter matches in txn (which sees the write's earlier operations). The
+ * list is owned by *l when it was scanned. */
+static int select_ids(Collection *c, const PrepOp *op, StoreTxn *txn, IdList *l,
+                      const PointId **ids, size_t *n)
 {
-    StoreTxn *txn;
-    int err = store_read_begin(db->store, &txn);
-    if (err) return err;
-    err = coll_scan_points(c, txn, f, NULL, collect_id, out);
-    store_read_end(txn);
+    if (op->ids) {
+        *ids = op->ids;
+        *n = op->n_ids;
+        return 0;
+    }
+    int err = coll_scan_points(c, txn, op->filter, NULL, collect_id, l);
+    *ids = l->ids;
+    *n = l->n;
     return err;
 }
 
-int collection_delete_by_filter(Db *db, const char *name, const JsonValue *filter,
-                                size_t *n_deleted, char *err, size_t errlen)
+static int apply_delete(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn,
+                        CollectionWrite *w)
 {
-    if (n_deleted) *n_deleted = 0;
-    Filter *f;
-    int e = coll_compile_filter(filter, &f, err, errlen);
-    if (e) return e;
-    Collection *c;
-    if ((e = coll_write_begin(db, name, &c, err, errlen))) {
-        filter_free(f);
-        return e;
-    }
-    /* The scan and the delete see the same state: the write lock keeps
-     * other writers out in between. */
     IdList l = { 0 };
-    e = matching_ids(db, c, f, &l);
-    if (!e) e = delete_locked(db, c, l.ids, l.n, n_deleted);
-    coll_write_end(db);
-    free(l.ids);
-    filter_free(f);
-    return e;
-}
-
-/* ---- payload updates ---- */
-
-enum { PAYLOAD_SET, PAYLOAD_OVERWRITE, PAYLOAD_DELETE, PAYLOAD_CLEAR };
-
-typedef struct {
-    Collection *c;
-    int op;
-    const JsonValue *arg; /* the payload to set / overwrite, or the keys */
-    const char *key;      /* set: nested key path */
     const PointId *ids;
     size_t n;
-    char *err;
-    size_t errlen;
-} PayloadCtx;
-
-static int payload_fn(StoreTxn *txn, void *vctx)
-{
-    PayloadCtx *x = vctx;
-    Collection *c = x->c;
     uint8_t key[STORE_KEY_MAX], idkey[POINT_ID_KEY_MAX];
-    Scratch s;
-    coll_scratch_init(&s);
-    Buf out;
-    buf_init(&out);
-    int err = 0;
-    for (size_t i = 0; i < x->n && !err; i++) {
-        size_t kl = store_key_point(key, c->cid, idkey, point_id_key(&x->ids[i], idkey));
+    int err = select_ids(c, op, txn, &l, &ids, &n);
+    for (size_t i = 0; i < n && !err; i++) {
+        size_t kl = store_key_point(key, c->cid, idkey, point_id_key(&ids[i], idkey));
         Slice v;
         err = store_get(txn, STORE_DB_POINTS, key, kl, &v);
         if (err == ERR_NOTFOUND) {
-            char idbuf[POINT_ID_TEXT_MAX];
-            err_set(x->err, x->errlen, err, "No point with id %s found",
-                    point_id_format(&x->ids[i], idbuf));
+            err = 0; /* deleting a missing point is no error (Qdrant's too) */
+            continue;
         }
+        if (err) break;
+        if (v.len < COLLECTION_REC_HEADER) {
+            err = ERR_FORMAT;
+            break;
+        }
+        uint32_t node = store_get_le32((const uint8_t *)v.ptr);
+        err = store_del(txn, STORE_DB_POINTS, key, kl);
+        if (!err) err = put_pending(txn, c, node);
+        if (!err) {
+            effect_add(g, EFF_DELETE, node, &ids[i], NULL, 0);
+            w->n_affected++;
+        }
+    }
+    free(l.ids);
+    return err;
+}
+
+static int point_missing(CollectionWrite *w, const PointId *id)
+{
+    char idbuf[POINT_ID_TEXT_MAX];
+    return err_set(w->err, sizeof w->err, ERR_NOTFOUND, "No point with id %s found",
+                   point_id_format(id, idbuf));
+}
+
+/* apply_payload runs a set / overwrite / delete / clear payload operation. */
+static int apply_payload(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn,
+                         CollectionWrite *w)
+{
+    IdList l = { 0 };
+    const PointId *ids;
+    size_t n;
+    uint8_t key[STORE_KEY_MAX], idkey[POINT_ID_KEY_MAX];
+    int err = select_ids(c, op, txn, &l, &ids, &n);
+    for (size_t i = 0; i < n && !err; i++) {
+        size_t kl = store_key_point(key, c->cid, idkey, point_id_key(&ids[i], idkey));
+        Slice v;
+        err = store_get(txn, STORE_DB_POINTS, key, kl, &v);
+        if (err == ERR_NOTFOUND) err = point_missing(w, &ids[i]);
         if (err) break;
         if (v.len < COLLECTION_REC_HEADER) {
             err = ERR_FORMAT;
@@ -395,92 +417,387 @@ static int payload_fn(StoreTxn *txn, void *vctx)
         }
         uint8_t head[COLLECTION_REC_HEADER];
         memcpy(head, v.ptr, sizeof head);
-        const JsonValue *old = coll_payload_parse(&s, v.ptr + sizeof head, v.len - sizeof head);
+        const JsonValue *old =
+            coll_payload_parse(&g->s, v.ptr + sizeof head, v.len - sizeof head);
         JsonValue *nv = NULL;
-        out.len = 0;
-        switch (x->op) {
-        case PAYLOAD_SET:
-            err = payload_set(&s.arena, old, x->arg, x->key, &nv, x->err, x->errlen);
+        switch (op->kind) {
+        case COLLECTION_OP_SET_PAYLOAD:
+            err = payload_set(&g->s.arena, old, op->payload, op->key, &nv, w->err,
+                              sizeof w->err);
             break;
-        case PAYLOAD_OVERWRITE: nv = (JsonValue *)x->arg; break;
-        case PAYLOAD_DELETE:
-            err = payload_delete_keys(&s.arena, old, x->arg, &nv, x->err, x->errlen);
+        case COLLECTION_OP_OVERWRITE_PAYLOAD: nv = (JsonValue *)op->payload; break;
+        case COLLECTION_OP_DELETE_PAYLOAD:
+            err = payload_delete_keys(&g->s.arena, old, op->keys, &nv, w->err, sizeof w->err);
             break;
-        default: break;
+        default: break; /* clear */
         }
         if (err) break;
+        g->buf.len = 0;
         if (nv && nv->type == JSON_OBJECT) {
-            JsonWriter w;
-            jw_init(&w, &out);
-            jw_value(&w, nv);
+            JsonWriter jw;
+            jw_init(&jw, &g->buf);
+            jw_value(&jw, nv);
         } else {
-            buf_append_str(&out, "{}");
+            buf_append_str(&g->buf, "{}");
         }
-        err = store_put2(txn, STORE_DB_POINTS, key, kl, head, sizeof head, out.data, out.len);
+        err = store_put2(txn, STORE_DB_POINTS, key, kl, head, sizeof head, g->buf.data,
+                         g->buf.len);
+        if (!err) w->n_affected++;
     }
-    buf_free(&out);
-    coll_scratch_free(&s);
+    free(l.ids);
     return err;
 }
 
-/* payload_op runs one payload update: the arguments are checked, the
- * points resolved (ids, or the filter's matches) and every change written
- * in one transaction, or nothing. */
-static int payload_op(Db *db, const char *name, int op, const CollectionPayloadUpdate *u,
+/* set_mask rewrites a point record's vector mask, keeping its payload
+ * (copied first: the old value lives in the page the put rewrites). */
+static int set_mask(Group *g, StoreTxn *txn, const uint8_t *key, size_t kl, Slice old,
+                    uint32_t mask)
+{
+    uint8_t head[COLLECTION_REC_HEADER];
+    memcpy(head, old.ptr, sizeof head);
+    store_put_le32(head + 4, mask);
+    g->buf.len = 0;
+    buf_append(&g->buf, old.ptr + sizeof head, old.len - sizeof head);
+    return store_put2(txn, STORE_DB_POINTS, key, kl, head, sizeof head, g->buf.data, g->buf.len);
+}
+
+static int apply_update_vectors(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn,
+                                CollectionWrite *w)
+{
+    uint8_t key[STORE_KEY_MAX], idkey[POINT_ID_KEY_MAX];
+    for (size_t i = 0; i < op->n_points; i++) {
+        const PrepPoint *p = &op->points[i];
+        size_t kl = store_key_point(key, c->cid, idkey, point_id_key(&p->id, idkey));
+        Slice old;
+        int err = store_get(txn, STORE_DB_POINTS, key, kl, &old);
+        if (err == ERR_NOTFOUND) return point_missing(w, &p->id);
+        if (err) return err;
+        if (old.len < COLLECTION_REC_HEADER) return ERR_FORMAT;
+        uint32_t node = store_get_le32((const uint8_t *)old.ptr);
+        uint32_t mask = store_get_le32((const uint8_t *)old.ptr + 4) | p->mask;
+        err = set_mask(g, txn, key, kl, old, mask);
+        if (!err) err = put_vectors(txn, c, node, p);
+        if (!err) err = put_pending(txn, c, node);
+        if (err) return err;
+        effect_add(g, EFF_VECTORS, node, &p->id, p, 0);
+    }
+    w->n_affected += op->n_points;
+    return 0;
+}
+
+static int apply_delete_vectors(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn,
+                                CollectionWrite *w)
+{
+    IdList l = { 0 };
+    const PointId *ids;
+    size_t n;
+    uint8_t key[STORE_KEY_MAX], idkey[POINT_ID_KEY_MAX];
+    int err = select_ids(c, op, txn, &l, &ids, &n);
+    for (size_t i = 0; i < n && !err; i++) {
+        size_t kl = store_key_point(key, c->cid, idkey, point_id_key(&ids[i], idkey));
+        Slice old;
+        err = store_get(txn, STORE_DB_POINTS, key, kl, &old);
+        if (err == ERR_NOTFOUND) err = point_missing(w, &ids[i]);
+        if (err) break;
+        if (old.len < COLLECTION_REC_HEADER) {
+            err = ERR_FORMAT;
+            break;
+        }
+        uint32_t node = store_get_le32((const uint8_t *)old.ptr);
+        uint32_t mask = store_get_le32((const uint8_t *)old.ptr + 4);
+        /* The vector rows stay, as for a deleted point: the graph keeps
+         * routing through the node until it is reused (hnsw.h). */
+        err = set_mask(g, txn, key, kl, old, mask & ~op->vmask);
+        if (!err) err = put_pending(txn, c, node);
+        if (!err) {
+            effect_add(g, EFF_VECTORS, node, &ids[i], NULL, mask & op->vmask);
+            w->n_affected++;
+        }
+    }
+    free(l.ids);
+    return err;
+}
+
+static int apply_op(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn, CollectionWrite *w)
+{
+    switch (op->kind) {
+    case COLLECTION_OP_UPSERT: return apply_upsert(g, c, op, txn, w);
+    case COLLECTION_OP_DELETE: return apply_delete(g, c, op, txn, w);
+    case COLLECTION_OP_UPDATE_VECTORS: return apply_update_vectors(g, c, op, txn, w);
+    case COLLECTION_OP_DELETE_VECTORS: return apply_delete_vectors(g, c, op, txn, w);
+    default: return apply_payload(g, c, op, txn, w);
+    }
+}
+
+static int group_fn(StoreTxn *txn, void *vctx)
+{
+    Group *g = vctx;
+    Db *db = g->db;
+    /* A retry (after the map grew) starts over. */
+    g->n_eff = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        GroupWrite *gw = &g->gw[i];
+        gw->w->status = gw->prep_status;
+        gw->w->operation_id = 0;
+        gw->w->n_affected = 0;
+        gw->eff_begin = gw->eff_end = 0;
+        if (gw->c) {
+            gw->c->g_free_taken = 0;
+            gw->c->g_high = gw->c->node_high;
+        }
+    }
+    /* 2a. What earlier groups left unsaved. */
+    int err = 0;
+    for (size_t i = 0; i < db->n_colls && !err; i++)
+        if (coll_graph_dirty(db->colls[i])) err = coll_graph_save_txn(txn, db->colls[i]);
+    if (err) return err;
+
+    uint64_t op_id = 0;
+    Slice v;
+    if (store_get(txn, STORE_DB_META, COLL_META_NEXT_OP, strlen(COLL_META_NEXT_OP), &v) == 0 &&
+        v.len == 8)
+        op_id = store_get_le64((const uint8_t *)v.ptr);
+    int any = 0;
+    /* 2b. Each write alone in a sub-transaction. */
+    for (size_t i = 0; i < g->n; i++) {
+        GroupWrite *gw = &g->gw[i];
+        CollectionWrite *w = gw->w;
+        if (gw->prep_status) continue;
+        Collection *c = gw->c;
+        size_t taken = c->g_free_taken, eff = g->n_eff;
+        uint32_t high = c->g_high;
+        StoreTxn *sub;
+        if ((err = store_sub_begin(txn, &sub))) return err;
+        w->err[0] = '\0';
+        int e = 0;
+        for (size_t j = 0; j < w->n_ops && !e; j++) e = apply_op(g, c, &gw->ops[j], sub, w);
+        if (e) store_sub_abort(sub);
+        else e = store_sub_commit(sub);
+        if (store_txn_retrying(txn)) return ERR_FULL; /* store_write grows and retries */
+        if (e) {
+            c->g_free_taken = taken;
+            c->g_high = high;
+            g->n_eff = eff;
+            w->status = e;
+            w->n_affected = 0;
+            if (!w->err[0]) err_set(w->err, sizeof w->err, e, "storage error: %s", err_str(e));
+            continue;
+        }
+        gw->eff_begin = eff;
+        gw->eff_end = g->n_eff;
+        w->operation_id = op_id++;
+        any = 1;
+    }
+    /* 2c. */
+    if (!any) return 0;
+    uint8_t rec[8];
+    store_put_le64(rec, op_id);
+    return store_put(txn, STORE_DB_META, COLL_META_NEXT_OP, strlen(COLL_META_NEXT_OP), rec,
+                     sizeof rec);
+}
+
+/* ---- a group, applied to memory after the commit ---- */
+
+/* group_apply_nodes settles the group's node allocations of c: the free
+ * nodes it took leave the free list, node_high moves on. */
+static void group_apply_nodes(Collection *c)
+{
+    if (!c->g_free_taken && c->g_high == c->node_high) return;
+    pthread_rwlock_wrlock(&c->lock);
+    coll_node_table_reserve(c, c->g_high + 1);
+    c->n_free -= c->g_free_taken;
+    c->node_high = c->g_high;
+    pthread_rwlock_unlock(&c->lock);
+    c->g_free_taken = 0;
+}
+
+/* apply_effects changes the node table, then the graphs, for one write. */
+static void apply_effects(Collection *c, const Effect *eff, size_t n)
+{
+    if (!n) return;
+    pthread_rwlock_wrlock(&c->lock);
+    for (size_t i = 0; i < n; i++) {
+        const Effect *e = &eff[i];
+        switch (e->kind) {
+        case EFF_INSERT:
+            c->node_ids[e->node] = e->id;
+            c->node_live[e->node] = 1;
+            c->points_count++;
+            break;
+        case EFF_REPLACE: c->node_ids[e->node] = e->id; break;
+        case EFF_DELETE:
+            if (!c->node_live[e->node]) break;
+            c->node_live[e->node] = 0;
+            c->points_count--;
+            coll_grow_u32(&c->free_nodes, &c->free_cap, c->n_free + 1);
+            c->free_nodes[c->n_free++] = e->node;
+            break;
+        default: break;
+        }
+    }
+    pthread_rwlock_unlock(&c->lock);
+    for (size_t i = 0; i < n; i++) {
+        const Effect *e = &eff[i];
+        for (int v = 0; v < c->config.n_vectors; v++) {
+            int given = e->p && (e->p->mask >> v & 1);
+            if (e->kind == EFF_VECTORS && !given && !(e->clear >> v & 1))
+                continue; /* a vector this operation leaves alone */
+            coll_apply_vector(c, v, e->node, given ? e->p->vec[v] : NULL, 0);
+        }
+        coll_add_pending(c, e->node);
+    }
+}
+
+/* ---- the group ---- */
+
+int collection_write_group(Db *db, CollectionWrite *const *writes, size_t n,
+                           const CollectionWriteHooks *hooks)
+{
+    static const CollectionWriteHooks none = { NULL, NULL, NULL };
+    if (!hooks) hooks = &none;
+    Group g = { .db = db, .n = n };
+    arena_init(&g.arena, 0);
+    coll_scratch_init(&g.s);
+    buf_init(&g.buf);
+    g.gw = arena_calloc(&g.arena, (n ? n : 1) * sizeof *g.gw);
+    pthread_mutex_lock(&db->write);
+
+    /* 1. Prepare; the write lock keeps the collection list still. */
+    int any = 0;
+    for (size_t i = 0; i < n; i++) {
+        GroupWrite *gw = &g.gw[i];
+        CollectionWrite *w = writes[i];
+        gw->w = w;
+        w->err[0] = '\0';
+        w->operation_id = 0;
+        w->n_affected = 0;
+        gw->c = coll_db_find(db, w->collection);
+        gw->ops = arena_calloc(&g.arena, (w->n_ops ? w->n_ops : 1) * sizeof *gw->ops);
+        gw->n_ops = w->n_ops;
+        int e = 0;
+        if (!gw->c)
+            e = err_set(w->err, sizeof w->err, ERR_NOTFOUND, "Collection `%s` doesn't exist!",
+                        w->collection ? w->collection : "");
+        for (size_t j = 0; j < w->n_ops && !e; j++)
+            e = prepare_op(&g, gw->c, &w->ops[j], &gw->ops[j], w->err, sizeof w->err);
+        gw->prep_status = w->status = e;
+        any |= !e;
+    }
+
+    /* 2. One transaction, one fsync. */
+    int err = 0;
+    if (any) {
+        err = store_write(db->store, group_fn, &g);
+        if (err) {
+            for (size_t i = 0; i < n; i++) {
+                CollectionWrite *w = g.gw[i].w;
+                if (g.gw[i].prep_status) continue;
+                w->status = err;
+                w->operation_id = 0;
+                w->n_affected = 0;
+                err_set(w->err, sizeof w->err, err, "storage error: %s", err_str(err));
+            }
+        } else {
+            /* What earlier groups left unsaved is saved now. */
+            for (size_t i = 0; i < db->n_colls; i++) coll_graph_saved(db->colls[i]);
+        }
+    }
+
+    /* 3. Durable, then visible. */
+    uint8_t *kept = arena_calloc(&g.arena, n ? n : 1);
+    if (any && !err) {
+        for (size_t i = 0; i < n; i++) {
+            if (g.gw[i].w->status) continue;
+            kept[i] = 1;
+            if (hooks->durable && hooks->durable(g.gw[i].w, hooks->ctx)) kept[i] = 0;
+        }
+        /* From here on only the prepared copies are used: a released
+         * write may already be gone. */
+        for (size_t i = 0; i < n; i++)
+            if (g.gw[i].c) group_apply_nodes(g.gw[i].c);
+        for (size_t i = 0; i < n; i++) {
+            GroupWrite *gw = &g.gw[i];
+            if (gw->eff_end > gw->eff_begin)
+                apply_effects(gw->c, g.eff + gw->eff_begin, gw->eff_end - gw->eff_begin);
+        }
+        for (size_t i = 0; i < n; i++)
+            if (kept[i] && hooks->visible) hooks->visible(g.gw[i].w, hooks->ctx);
+    }
+    pthread_mutex_unlock(&db->write);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < g.gw[i].n_ops; j++) filter_free(g.gw[i].ops[j].filter);
+    free(g.eff);
+    buf_free(&g.buf);
+    coll_scratch_free(&g.s);
+    arena_free(&g.arena);
+    return err;
+}
+
+/* ---- single writes ---- */
+
+/* write_one runs a one-write group of one operation on collection name. */
+static int write_one(Db *db, const char *name, const CollectionOp *op, size_t *n_affected,
+                     char *err, size_t errlen)
+{
+    CollectionWrite w = { .collection = name, .ops = op, .n_ops = 1 };
+    CollectionWrite *wp = &w;
+    collection_write_group(db, &wp, 1, NULL);
+    if (n_affected) *n_affected = w.status ? 0 : w.n_affected;
+    if (w.status && err && errlen) snprintf(err, errlen, "%s", w.err);
+    return w.status;
+}
+
+int collection_upsert(Db *db, const char *name, const CollectionPointIn *points, size_t n,
                       char *err, size_t errlen)
 {
-    const JsonValue *arg = op == PAYLOAD_DELETE ? u->keys : u->payload;
-    const PointId *ids = u->ids;
-    size_t n = u->n_ids;
-    if ((op == PAYLOAD_SET || op == PAYLOAD_OVERWRITE) && (!arg || arg->type != JSON_OBJECT))
-        return err_set(err, errlen, ERR_INVAL, "payload must be a JSON object");
-    if (op == PAYLOAD_DELETE && (!arg || arg->type != JSON_ARRAY))
-        return err_set(err, errlen, ERR_INVAL, "keys must be an array of strings");
-    if (n > COLLECTION_MAX_BATCH) return ERR_TOOLARGE;
-    Filter *f = NULL;
-    int e = 0;
-    if (!ids && (e = coll_compile_filter(u->filter, &f, err, errlen))) return e;
-    Collection *c;
-    if ((e = coll_write_begin(db, name, &c, err, errlen))) {
-        filter_free(f);
-        return e;
-    }
-    IdList l = { 0 };
-    if (!ids) {
-        e = matching_ids(db, c, f, &l);
-        ids = l.ids;
-        n = l.n;
-    }
-    if (!e) {
-        PayloadCtx x = { c, op, arg, op == PAYLOAD_SET ? u->key : NULL, ids, n, err, errlen };
-        e = store_write(db->store, payload_fn, &x);
-    }
-    coll_write_end(db);
-    free(l.ids);
-    filter_free(f);
-    return e;
+    CollectionOp op = { .kind = COLLECTION_OP_UPSERT, .points = points, .n_points = n };
+    return write_one(db, name, &op, NULL, err, errlen);
+}
+
+int collection_delete_points(Db *db, const char *name, const PointId *ids, size_t n,
+                             size_t *n_deleted)
+{
+    /* ids must not be NULL here: NULL would select by (no) filter, all. */
+    static const PointId none;
+    CollectionOp op = { .kind = COLLECTION_OP_DELETE, .ids = ids ? ids : &none, .n_ids = n };
+    return write_one(db, name, &op, n_deleted, NULL, 0);
+}
+
+int collection_delete_by_filter(Db *db, const char *name, const JsonValue *filter,
+                                size_t *n_deleted, char *err, size_t errlen)
+{
+    CollectionOp op = { .kind = COLLECTION_OP_DELETE, .filter = filter };
+    return write_one(db, name, &op, n_deleted, err, errlen);
+}
+
+static int payload_one(Db *db, const char *name, CollectionOpKind kind,
+                       const CollectionPayloadUpdate *u, char *err, size_t errlen)
+{
+    CollectionOp op = { .kind = kind, .ids = u->ids, .n_ids = u->n_ids, .filter = u->filter,
+                        .payload = u->payload, .key = u->key, .keys = u->keys };
+    return write_one(db, name, &op, NULL, err, errlen);
 }
 
 int collection_set_payload(Db *db, const char *name, const CollectionPayloadUpdate *u, char *err,
                            size_t errlen)
 {
-    return payload_op(db, name, PAYLOAD_SET, u, err, errlen);
+    return payload_one(db, name, COLLECTION_OP_SET_PAYLOAD, u, err, errlen);
 }
 
 int collection_overwrite_payload(Db *db, const char *name, const CollectionPayloadUpdate *u,
                                  char *err, size_t errlen)
 {
-    return payload_op(db, name, PAYLOAD_OVERWRITE, u, err, errlen);
+    return payload_one(db, name, COLLECTION_OP_OVERWRITE_PAYLOAD, u, err, errlen);
 }
 
 int collection_delete_payload(Db *db, const char *name, const CollectionPayloadUpdate *u,
                               char *err, size_t errlen)
 {
-    return payload_op(db, name, PAYLOAD_DELETE, u, err, errlen);
+    return payload_one(db, name, COLLECTION_OP_DELETE_PAYLOAD, u, err, errlen);
 }
 
 int collection_clear_payload(Db *db, const char *name, const CollectionPayloadUpdate *u,
                              char *err, size_t errlen)
 {
-    return payload_op(db, name, PAYLOAD_CLEAR, u, err, errlen);
+    return payload_one(db, name, COLLECTION_OP_CLEAR_PAYLOAD, u, err, errlen);
 }

@@ -57,6 +57,7 @@ struct StoreTxn {
     MDB_txn *txn;
     int write;
     int map_full; /* an operation hit MDB_MAP_FULL: abort, grow, retry */
+    StoreTxn *parent; /* a sub-transaction's parent, else NULL */
 };
 
 struct StoreCursor {
@@ -253,6 +254,53 @@ int store_write(Store *s, StoreWriteFn fn, void *ctx)
         int gerr = store_grow(s);
         if (gerr) return gerr;
     }
+}
+
+int store_sub_begin(StoreTxn *parent, StoreTxn **out)
+{
+    StoreTxn *t = xcalloc(1, sizeof *t);
+    t->s = parent->s;
+    t->write = 1;
+    t->parent = parent;
+    int rc = mdb_txn_begin(parent->s->env, parent->txn, 0, &t->txn);
+    if (rc) {
+        free(t);
+        return store_op_result(parent, "begin sub-transaction", rc);
+    }
+    *out = t;
+    return 0;
+}
+
+int store_sub_commit(StoreTxn *t)
+{
+    StoreTxn *parent = t->parent;
+    int err = 0;
+    if (t->map_full) {
+        /* The parent is retried as a whole; this part is thrown away. */
+        mdb_txn_abort(t->txn);
+        parent->map_full = 1;
+        err = ERR_FULL;
+    } else {
+        int rc = mdb_txn_commit(t->txn);
+        if (rc) err = store_op_result(parent, "commit sub-transaction", rc);
+    }
+    free(t);
+    return err;
+}
+
+int store_txn_retrying(const StoreTxn *t)
+{
+    for (; t; t = t->parent)
+        if (t->map_full) return 1;
+    return 0;
+}
+
+void store_sub_abort(StoreTxn *t)
+{
+    if (!t) return;
+    if (t->map_full) t->parent->map_full = 1;
+    mdb_txn_abort(t->txn);
+    free(t);
 }
 
 /* ---- records ---- */

@@ -69,7 +69,8 @@
 
 /* The named databases. */
 typedef enum {
-    STORE_DB_META = 0,    /* "format" -> magic + version; "next_cid" -> u32 */
+    STORE_DB_META = 0,    /* "format" -> magic + version; "next_cid" -> u32;
+                             "next_op" -> u64 */
     STORE_DB_COLLECTIONS, /* name -> u32 cid + config JSON */
     STORE_DB_POINTS,      /* cid + point id key -> u32 node + u32 vector mask + payload JSON */
     STORE_DB_VECTORS,     /* cid + u16 vector index + node -> float32[dim] */
@@ -120,6 +121,24 @@ void store_read_end(StoreTxn *txn);
  */
 typedef int (*StoreWriteFn)(StoreTxn *txn, void *ctx);
 int store_write(Store *s, StoreWriteFn fn, void *ctx);
+
+/*
+ * Sub-transactions (LMDB's nested transactions) of a write transaction:
+ * what a sub-transaction writes becomes part of its parent when
+ * store_sub_commit succeeds (durable only with the parent's commit) and
+ * vanishes with store_sub_abort, so one of several changes in a
+ * transaction can fail without a trace while the others commit. While a
+ * sub-transaction is open its parent must not be used. A full map inside
+ * a sub-transaction marks the parent too, so store_write still grows the
+ * map and retries its function. Both calls free sub.
+ */
+int store_sub_begin(StoreTxn *parent, StoreTxn **out);
+int store_sub_commit(StoreTxn *sub);
+void store_sub_abort(StoreTxn *sub);
+/* store_txn_retrying: 1 when the write transaction (or a sub-transaction of
+ * it) hit a full map, so store_write will grow the map and call its
+ * function again: the function may stop early. */
+int store_txn_retrying(const StoreTxn *txn);
 
 /*
  * Record access. Values returned through Slice point into the map and stay
