@@ -54,7 +54,8 @@ CLIP_SRCS = src/model/nn.c src/model/safetensors.c src/model/clip.c
 HNSW_SRCS = src/base/vec.c src/index/hnsw.c src/index/hnsw_build.c src/index/hnsw_search.c
 FILTER_SRCS = src/index/pointid.c src/index/filter.c src/index/payload.c
 STORE_SRCS = src/store/store.c src/store/collection_config.c src/store/collection_open.c \
-             src/store/collection_write.c src/store/collection_read.c src/store/collection_search.c
+             src/store/collection_write.c src/store/collection_read.c src/store/collection_search.c \
+             src/store/collection_alias.c
 API_SRCS = src/api/qdrant.c src/api/qdrant_request.c src/api/qdrant_service.c \
            src/api/qdrant_collections.c src/api/qdrant_points.c src/api/qdrant_search.c \
            src/api/qdrant_query.c src/api/qdrant_groups.c src/api/qdrant_convert.c
@@ -72,7 +73,8 @@ IMAGE_TESTS = test_image
 CLIP_TESTS = test_nn test_safetensors test_clip_parity test_clip_realweights
 HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete
 FILTER_TESTS = test_pointid test_filter test_payload test_filter_packed
-STORE_TESTS = test_store_reopen test_store_crash test_store_group test_collection test_snapshot
+STORE_TESTS = test_store_reopen test_store_crash test_store_group test_store_alias test_collection \
+              test_snapshot
 API_TESTS = test_qdrant_convert
 UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLIP_TESTS) \
              $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS)

@@ -171,6 +171,54 @@ int collection_info(Db *db, const char *name, CollectionInfo *out);
  * arena. */
 int collection_list(Db *db, Arena *arena, char ***names, size_t *n);
 
+/* ---- aliases ---- */
+
+/*
+ * Aliases are other names of collections (Qdrant's): every function here
+ * that takes a collection name takes an alias too, except
+ * collection_create and collection_delete, which name collections
+ * themselves (as Qdrant's). Aliases and collections share one namespace;
+ * deleting a collection deletes its aliases.
+ */
+typedef enum {
+    COLLECTION_ALIAS_CREATE = 0, /* alias_name -> collection_name */
+    COLLECTION_ALIAS_DELETE,     /* alias_name */
+    COLLECTION_ALIAS_RENAME,     /* old_alias_name -> new_alias_name */
+} CollectionAliasOp;
+
+typedef struct {
+    CollectionAliasOp kind;
+    const char *collection_name; /* create */
+    const char *alias_name;      /* create, delete */
+    const char *old_alias_name;  /* rename */
+    const char *new_alias_name;  /* rename */
+} CollectionAliasAction;
+
+/*
+ * collection_alias_apply applies actions in order, atomically: all of
+ * them, persisted in one transaction, or none. Errors, with Qdrant's
+ * messages: create of an alias to a missing collection (or to an alias)
+ * ERR_NOTFOUND "Collection `x` doesn't exist!"; an alias named like a
+ * collection (create or rename) ERR_EXISTS "Collection `x` already
+ * exists!"; rename of a missing alias ERR_NOTFOUND "Alias x does not
+ * exists!"; a bad name ERR_INVAL. As in Qdrant, creating an alias that
+ * exists points it at the new collection, renaming onto an existing alias
+ * replaces it, and deleting a missing alias is no error.
+ */
+int collection_alias_apply(Db *db, const CollectionAliasAction *actions, size_t n, char *err,
+                           size_t errlen);
+
+typedef struct {
+    const char *alias_name;
+    const char *collection_name;
+} CollectionAlias;
+
+/* collection_alias_list lists the aliases of collection (its own name; no
+ * error when it does not exist: none), or every alias when collection is
+ * NULL, sorted by alias name, allocated in arena. */
+int collection_alias_list(Db *db, const char *collection, Arena *arena, CollectionAlias **out,
+                          size_t *n);
+
 /* ---- points: input ---- */
 
 typedef struct {

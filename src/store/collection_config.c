@@ -58,7 +58,7 @@ int coll_config_validate(CollectionConfig *c, char *err, size_t errlen)
     return 0;
 }
 
-static int name_valid(const char *name)
+int coll_name_valid(const char *name)
 {
     size_t n = name ? strlen(name) : 0;
     if (n == 0 || n > COLLECTION_MAX_NAME) return 0;
@@ -99,8 +99,6 @@ int coll_vector_index(const Collection *c, const char *name, char *err, size_t e
  * Qdrant's JSON shapes live in src/api and may change without touching a
  * stored byte.
  */
-#define COLL_RECORD_V1 0x01
-
 /* A little reader over a record that fails once it would run past the end. */
 typedef struct {
     const uint8_t *p, *end;
@@ -310,7 +308,7 @@ static int create_fn(StoreTxn *txn, void *vctx)
 int collection_create(Db *db, const char *name, const CollectionConfig *config, char *err,
                       size_t errlen)
 {
-    if (!name_valid(name))
+    if (!coll_name_valid(name))
         return err_set(err, errlen, ERR_INVAL,
                        "collection name must have 1..%d bytes and none of / \\ < > : \" | ? *",
                        COLLECTION_MAX_NAME);
@@ -318,6 +316,14 @@ int collection_create(Db *db, const char *name, const CollectionConfig *config, 
     int e = coll_config_validate(&cfg, err, errlen);
     if (e) return e;
     pthread_mutex_lock(&db->write);
+    if (coll_alias_target(db, name)) {
+        /* Qdrant's words and code (400) for a name taken by an alias. */
+        pthread_mutex_unlock(&db->write);
+        return err_set(err, errlen, ERR_INVAL,
+                       "Can't create collection with name %s. Alias with the same name already "
+                       "exists",
+                       name);
+    }
     CreateCtx x = { name, &cfg, (int64_t)time(NULL), 0 };
     e = store_write(db->store, create_fn, &x);
     if (e == ERR_EXISTS) err_set(err, errlen, e, "Collection `%s` already exists!", name);
@@ -337,6 +343,7 @@ int collection_create(Db *db, const char *name, const CollectionConfig *config, 
 }
 
 typedef struct {
+    Db *db;
     const char *name;
     uint32_t cid;
 } DropCtx;
@@ -347,6 +354,10 @@ static int drop_fn(StoreTxn *txn, void *vctx)
     uint8_t p[STORE_KEY_MAX];
     size_t pl = store_key_cid(p, x->cid);
     int err = store_del(txn, STORE_DB_COLLECTIONS, x->name, strlen(x->name));
+    /* Its aliases go with it (Qdrant's rule). */
+    for (size_t i = 0; i < x->db->n_aliases && !err; i++)
+        if (!strcmp(x->db->aliases[i].collection, x->name))
+            err = coll_alias_record_del(txn, x->db->aliases[i].alias);
     if (!err) err = store_del_prefix(txn, STORE_DB_POINTS, p, pl, NULL);
     if (!err) err = store_del_prefix(txn, STORE_DB_VECTORS, p, pl, NULL);
     if (!err) err = store_del_prefix(txn, STORE_DB_GRAPH, p, pl, NULL);
@@ -357,14 +368,14 @@ static int drop_fn(StoreTxn *txn, void *vctx)
 int collection_delete(Db *db, const char *name)
 {
     pthread_mutex_lock(&db->write);
-    pthread_rwlock_rdlock(&db->lock);
-    Collection *c = coll_db_find(db, name);
-    pthread_rwlock_unlock(&db->lock);
+    /* The collection's own name only, as Qdrant's delete: an alias names a
+     * collection for reading and writing points, not for dropping it. */
+    Collection *c = coll_db_find_collection(db, name);
     if (!c) {
         pthread_mutex_unlock(&db->write);
         return ERR_NOTFOUND;
     }
-    DropCtx x = { name, c->cid };
+    DropCtx x = { db, c->name, c->cid };
     int err = store_write(db->store, drop_fn, &x);
     if (!err) {
         /* Exclusive: every reader of c has finished when this returns. */
@@ -374,6 +385,7 @@ int collection_delete(Db *db, const char *name)
                 db->colls[i] = db->colls[--db->n_colls];
                 break;
             }
+        coll_alias_drop_collection(db, c->name);
         pthread_rwlock_unlock(&db->lock);
         coll_free(c);
     }

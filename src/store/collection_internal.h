@@ -87,13 +87,21 @@ typedef struct Collection {
     float *vec; /* scratch: one vector of the largest dimension */
 } Collection;
 
+/* An alias: another name of a collection (collection_alias.c). */
+typedef struct {
+    char *alias;
+    char *collection;
+} CollAlias;
+
 struct Db {
     Store *store;
     uint64_t full_scan_threshold;
-    pthread_rwlock_t lock;  /* the collection list: shared by operations */
+    pthread_rwlock_t lock;  /* the collection list and aliases: shared by operations */
     pthread_mutex_t write;  /* one writer at a time */
     Collection **colls;
     size_t n_colls, cap_colls;
+    CollAlias *aliases;
+    size_t n_aliases, cap_aliases;
 };
 
 /* coll_is_distance: vector v's score is a distance (Euclid, Manhattan),
@@ -103,6 +111,12 @@ static inline int coll_is_distance(const Collection *c, int v)
     CollectionDistance d = c->config.vectors[v].distance;
     return d == COLLECTION_EUCLID || d == COLLECTION_MANHATTAN;
 }
+
+/* Record tags of STORE_DB_COLLECTIONS values, after the u32 cid (0 for an
+ * alias): the engine's config record, and an alias record. A config record
+ * in the first, JSON encoding starts with '{' there instead. */
+#define COLL_RECORD_V1 0x01
+#define COLL_RECORD_ALIAS 0x02
 
 static inline void coll_grow_u32(uint32_t **a, size_t *cap, size_t need)
 {
@@ -115,6 +129,8 @@ static inline void coll_grow_u32(uint32_t **a, size_t *cap, size_t need)
 
 /* ---- collection_config.c ---- */
 
+/* coll_name_valid: 1 when name may name a collection or an alias. */
+int coll_name_valid(const char *name);
 /* coll_config_validate checks a configuration and fills in the default
  * m / ef_construct. ERR_INVAL with a message. */
 int coll_config_validate(CollectionConfig *c, char *err, size_t errlen);
@@ -165,13 +181,33 @@ int coll_graph_save(Db *db, Collection *c);
 int coll_graph_rebuild(Collection *c, const CollectionConfig *cfg, int v, HnswIndex **out);
 int coll_graph_put_all(StoreTxn *txn, Collection *c, int v, HnswIndex *h);
 void coll_graph_replace(Collection *c, HnswIndex *const *h);
-/* The collection list: find (caller holds Db.lock or Db.write), and the
- * locks of a read or a write operation on a named collection. */
+/* The collection list (caller holds Db.lock or Db.write):
+ * coll_db_find_collection finds a collection by its own name,
+ * coll_db_find by its name or an alias of it. Then the locks of a read
+ * or a write operation on a named (or aliased) collection. */
+Collection *coll_db_find_collection(Db *db, const char *name);
 Collection *coll_db_find(Db *db, const char *name);
 int coll_read_begin(Db *db, const char *name, Collection **out, char *err, size_t errlen);
 void coll_read_end(Db *db, Collection *c);
 int coll_write_begin(Db *db, const char *name, Collection **out, char *err, size_t errlen);
 void coll_write_end(Db *db);
+
+/* ---- collection_alias.c ---- */
+
+/* The alias table (caller holds Db.lock, or Db.write to read it):
+ * coll_alias_target is the collection an alias names (NULL: not an
+ * alias); coll_alias_add adds one (at open); coll_alias_drop_collection
+ * removes every alias of a collection (after its deletion committed, with
+ * Db.lock exclusive); coll_alias_free_all empties the table. */
+const char *coll_alias_target(Db *db, const char *name);
+void coll_alias_add(Db *db, const char *alias, const char *collection);
+void coll_alias_drop_collection(Db *db, const char *collection);
+void coll_alias_free_all(Db *db);
+/* Alias records: coll_alias_record_is tells one from a collection's
+ * record; put / del write them inside the caller's transaction. */
+int coll_alias_record_is(Slice val);
+int coll_alias_record_put(StoreTxn *txn, const char *alias, const char *collection);
+int coll_alias_record_del(StoreTxn *txn, const char *alias);
 
 /* ---- collection_read.c ---- */
 

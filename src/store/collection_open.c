@@ -660,6 +660,13 @@ static int db_load_all(Db *db)
     int e;
     for (e = store_cursor_seek(cur, NULL, 0, &k, &v); e == 0; e = store_cursor_next(cur, &k, &v)) {
         char *name = xstrndup(k.ptr, k.len);
+        if (coll_alias_record_is(v)) {
+            char *target = xstrndup(v.ptr + 5, v.len - 5);
+            coll_alias_add(db, name, target);
+            free(target);
+            free(name);
+            continue;
+        }
         Loaded l;
         err = load_collection(txn, name, v, &l);
         free(name);
@@ -721,6 +728,7 @@ void collection_db_close(Db *db)
     if (!db) return;
     collection_db_flush(db);
     for (size_t i = 0; i < db->n_colls; i++) coll_free(db->colls[i]);
+    coll_alias_free_all(db);
     free(db->colls);
     store_close(db->store);
     pthread_rwlock_destroy(&db->lock);
@@ -742,12 +750,19 @@ unsigned collection_db_map_grows(Db *db)
 
 /* ---- finding collections ---- */
 
-Collection *coll_db_find(Db *db, const char *name)
+Collection *coll_db_find_collection(Db *db, const char *name)
 {
     if (!name) return NULL;
     for (size_t i = 0; i < db->n_colls; i++)
         if (!strcmp(db->colls[i]->name, name)) return db->colls[i];
     return NULL;
+}
+
+Collection *coll_db_find(Db *db, const char *name)
+{
+    /* An alias first, as Qdrant resolves names (the two never collide). */
+    const char *target = name ? coll_alias_target(db, name) : NULL;
+    return coll_db_find_collection(db, target ? target : name);
 }
 
 /* coll_read_begin takes the shared locks of a read operation on name. */

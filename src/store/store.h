@@ -71,7 +71,7 @@
 typedef enum {
     STORE_DB_META = 0,    /* "format" -> magic + version; "next_cid" -> u32;
                              "next_op" -> u64 */
-    STORE_DB_COLLECTIONS, /* name -> u32 cid + config JSON */
+    STORE_DB_COLLECTIONS, /* name -> u32 cid + config record; alias -> u32 0 + alias record */
     STORE_DB_POINTS,      /* cid + point id key -> u32 node + u32 vector mask + payload JSON */
     STORE_DB_VECTORS,     /* cid + u16 vector index + node -> float32[dim] */
     STORE_DB_GRAPH,       /* cid + u16 vector index + node -> hnsw node blob;
