@@ -87,7 +87,7 @@ LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
 LIB = $(BUILD)/libvitrine.a
 TEST_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
-.PHONY: all test test-only unit run deps weights clean bench-json
+.PHONY: all test test-only unit run deps weights clean bench-json bench-write
 all: $(BIN)
 
 $(BIN): $(BUILD)/src/cmd/main.o $(LIB)
@@ -145,6 +145,20 @@ bench-json: $(BUILD)/tools/bench_json
 	$(BUILD)/tools/bench_json --unpacked 10000 512 5
 
 $(BUILD)/tools/bench_json: tools/bench_json.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# Engine write throughput, one write per commit vs 64 per group
+# (tools/bench_write.c); not part of `make test`. The directory must be on
+# the disk under test: the point is the cost of fsync.
+BENCH_WRITE_DIR ?= $(or $(TMPDIR),/tmp)/vitrine_bench_write
+bench-write: $(BUILD)/tools/bench_write
+	@for c in "sync 1 1000" "64 1 1000" "sync 100 64" "64 100 64"; do \
+	    rm -rf $(BENCH_WRITE_DIR) && mkdir -p $(BENCH_WRITE_DIR) && \
+	    $(BUILD)/tools/bench_write $(BENCH_WRITE_DIR) $$c || exit 1; done; \
+	rm -rf $(BENCH_WRITE_DIR)
+
+$(BUILD)/tools/bench_write: tools/bench_write.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 

@@ -11,10 +11,10 @@
  * Prints writes/s and points/s. The directory should be on the disk the
  * server would use: the point is the cost of fsync.
  *
- * Build and run (from the repository root, after `make`):
- *   cc -std=c11 -O2 -D_GNU_SOURCE -Isrc -I/usr/include/yajl -pthread \
- *      -o build/bench_write tools/bench_write.c build/release/libvitrine.a -llmdb -lyajl -lm
- *   build/bench_write DIR sync|G POINTS_PER_WRITE WRITES [DIM]
+ * Build and run (from the repository root):
+ *   make bench-write                      (the four cases below, in a fresh
+ *                                          directory under $TMPDIR each)
+ *   build/release/tools/bench_write DIR sync|G POINTS_PER_WRITE WRITES [DIM]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +74,6 @@ int main(int argc, char **argv)
                 return 1;
             }
     } else {
-#ifdef BENCH_WRITE_GROUPS
         CollectionOp *ops = xcalloc(writes, sizeof *ops);
         CollectionWrite *ws = xcalloc(writes, sizeof *ws);
         CollectionWrite **wp = xmalloc(writes * sizeof *wp);
@@ -97,10 +96,6 @@ int main(int argc, char **argv)
         free(ops);
         free(ws);
         free(wp);
-#else
-        fprintf(stderr, "this build has no collection_write_group\n");
-        return 2;
-#endif
     }
     double dt = now_seconds() - t0;
     printf("%s, %zu points x %zu-d per write, %zu writes: %.1f writes/s, %.0f points/s (%.2f s)\n",
