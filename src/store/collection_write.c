@@ -228,12 +228,8 @@ static int prepare_op(Group *g, Collection *c, const CollectionOp *op, PrepOp *o
         if (!op->n_vector_names || !op->vector_names)
             return err_set(err, errlen, ERR_INVAL, "no vector names given");
         for (size_t i = 0; i < op->n_vector_names; i++) {
-            const char *name = op->vector_names[i] ? op->vector_names[i] : "";
-            int v = -1;
-            for (int j = 0; j < c->config.n_vectors && v < 0; j++)
-                if (!strcmp(c->config.vectors[j].name, name)) v = j;
-            if (v < 0)
-                return err_set(err, errlen, ERR_INVAL, "Not existing vector name error: %s", name);
+            int v = coll_vector_index(c, op->vector_names[i], err, errlen);
+            if (v < 0) return v;
             out->vmask |= 1u << v;
         }
         break;
