@@ -9,6 +9,7 @@
 #include "api/qdrant.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,14 +248,129 @@ static void write_prepared_cb(void *arg, int status)
     }
 }
 
-/* The writer thread: every queued write, in arrival order. */
-static void writer_run(void *ctx, WorkItem **items, size_t n)
+void api_point_write(ApiJob *j, const CollectionOp *op)
+{
+    CollectionOp *copy = arena_alloc(api_arena(j), sizeof *copy);
+    *copy = *op;
+    memset(&j->write, 0, sizeof j->write);
+    j->write.collection = j->collection;
+    j->write.ops = copy;
+    j->write.n_ops = 1;
+    j->grouped = 1;
+}
+
+/*
+ * The writer thread. Every queued write runs here, in arrival order.
+ * Consecutive point writes form one group: one LMDB transaction, one
+ * fsync (collection_write_group). A wait=false client is answered as soon
+ * as the group is durable (work_queue_complete from the durable hook);
+ * a wait=true one once the write is also searchable. Collection-level
+ * writes (create, delete, aliases, indexes) end the group before them, so
+ * everything stays in order.
+ */
+typedef struct {
+    Api *api;
+    ApiJob **jobs;
+    uint8_t *released;
+} WriterGroup;
+
+static ApiJob *job_of_write(CollectionWrite *w)
+{
+    return (ApiJob *)((char *)w - offsetof(ApiJob, write));
+}
+
+static int durable_hook(CollectionWrite *w, void *ctx)
+{
+    WriterGroup *g = ctx;
+    ApiJob *j = job_of_write(w);
+    if (j->wait) return 0;
+    api_result_update(j, w->operation_id);
+    g->released[j->group_index] = 1;
+    /* After this the loop may answer and free j: not a byte of it is
+     * touched again (the engine does not either: we return 1). */
+    work_queue_complete(g->api->writer, &j->item);
+    return 1;
+}
+
+static void visible_hook(CollectionWrite *w, void *ctx)
 {
     (void)ctx;
+    ApiJob *j = job_of_write(w);
+    api_result_update(j, w->operation_id);
+}
+
+static void write_group(Api *api, ApiJob **jobs, size_t n)
+{
+    if (!n) return;
+    CollectionWrite *writes[QDRANT_WRITER_BATCH] = { 0 };
+    uint8_t released[QDRANT_WRITER_BATCH] = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        jobs[i]->group_index = i;
+        writes[i] = &jobs[i]->write;
+    }
+    WriterGroup g = { api, jobs, released };
+    CollectionWriteHooks hooks = { durable_hook, visible_hook, &g };
+    int rc = collection_write_group(api->db, writes, n, &hooks);
+    for (size_t i = 0; i < n; i++) {
+        if (released[i]) continue;
+        ApiJob *j = jobs[i];
+        if (j->write.status) api_fail_collection(j, j->write.status, j->write.err);
+        else if (rc && !j->w) api_fail_engine(j, rc, NULL);
+    }
+}
+
+/* points/batch: its operations one after the other, each its own write,
+ * stopping at the first that fails (the ones before it stay applied, as
+ * in Qdrant); the answer lists one UpdateResult per operation. */
+static void write_batch(Api *api, ApiJob *j)
+{
+    for (size_t i = 0; i < j->n_batch; i++) {
+        CollectionWrite *w = &j->batch[i];
+        CollectionWrite *one[1] = { w };
+        collection_write_group(api->db, one, 1, NULL);
+        if (w->status) {
+            api_fail_collection(j, w->status, w->err);
+            return;
+        }
+    }
+    JsonWriter *w = api_result(j);
+    jw_array_begin(w);
+    for (size_t i = 0; i < j->n_batch; i++) {
+        jw_object_begin(w);
+        jw_key(w, "operation_id");
+        jw_uint(w, j->batch[i].operation_id);
+        jw_key(w, "status");
+        jw_string(w, j->wait ? "completed" : "acknowledged");
+        jw_object_end(w);
+    }
+    jw_array_end(w);
+}
+
+static void writer_run(void *ctx, WorkItem **items, size_t n)
+{
+    Api *api = ctx;
+    ApiJob *group[QDRANT_WRITER_BATCH];
+    size_t ng = 0;
     for (size_t i = 0; i < n; i++) {
         ApiJob *j = (ApiJob *)items[i];
-        j->route->run(j);
+        if (j->grouped) {
+            group[ng++] = j;
+            continue;
+        }
+        write_group(api, group, ng);
+        ng = 0;
+        if (j->batch) write_batch(api, j);
+        else j->route->run(j);
     }
+    write_group(api, group, ng);
+}
+
+/* When the writer has nothing queued, the graph records the last groups
+ * changed are saved (they would otherwise wait for the next write). */
+static void writer_idle(void *ctx)
+{
+    Api *api = ctx;
+    collection_db_flush(api->db);
 }
 
 static void writer_done(void *ctx, WorkItem *item)
@@ -344,6 +460,7 @@ static int module_start(Server *srv, Router *router, void **state)
         .batch_wait_us = 0,
         .run = writer_run,
         .done = writer_done,
+        .idle = writer_idle,
         .ctx = &m->api,
     };
     if ((rc = work_queue_start(server_loop(srv), &qc, &m->api.writer))) {

@@ -652,7 +652,110 @@ static void info(ApiJob *j)
     jw_object_end(w);
 }
 
+/* ---- aliases ---- */
+
+typedef struct {
+    CollectionAliasAction *actions;
+    size_t n;
+} AliasActions;
+
+/* POST /collections/aliases: {"actions": [{"create_alias": {...}} |
+ * {"delete_alias": {...}} | {"rename_alias": {...}}]}, all or none. */
+static void aliases_prepare(ApiJob *j)
+{
+    if (api_body_object(j, 0)) return;
+    const JsonValue *actions;
+    if (api_get_array(j, j->body, "actions", &actions)) return;
+    if (!actions) return (void)api_fail(j, QERR_FORMAT, "missing field `actions`");
+    AliasActions *st = arena_calloc(api_arena(j), sizeof *st);
+    CollectionAliasAction *a = arena_calloc(api_arena(j), (actions->len + 1) * sizeof *a);
+    for (uint32_t i = 0; i < actions->len; i++) {
+        const JsonValue *x = api_item(j, actions, i);
+        const JsonValue *v;
+        if (x->type != JSON_OBJECT || x->len != 1)
+            return (void)api_fail(j, QERR_FORMAT,
+                                  "data did not match any variant of untagged enum AliasOperations at `actions[%u]`",
+                                  i);
+        const char *k = x->u.members[0].key;
+        v = &x->u.members[0].value;
+        if (v->type != JSON_OBJECT)
+            return (void)api_fail(j, QERR_FORMAT, "invalid type, expected a map at `actions[%u].%s`", i, k);
+        const char *fields[2] = { NULL, NULL };
+        const char *need[2];
+        if (!strcmp(k, "create_alias")) {
+            a[i].kind = COLLECTION_ALIAS_CREATE;
+            need[0] = "collection_name";
+            need[1] = "alias_name";
+        } else if (!strcmp(k, "delete_alias")) {
+            a[i].kind = COLLECTION_ALIAS_DELETE;
+            need[0] = "alias_name";
+            need[1] = NULL;
+        } else if (!strcmp(k, "rename_alias")) {
+            a[i].kind = COLLECTION_ALIAS_RENAME;
+            need[0] = "old_alias_name";
+            need[1] = "new_alias_name";
+        } else {
+            return (void)api_fail(j, QERR_FORMAT,
+                                  "unknown variant `%s`, expected one of `create_alias`, `delete_alias`, `rename_alias`",
+                                  k);
+        }
+        for (int f = 0; f < 2 && need[f]; f++) {
+            if (api_get_str(j, v, need[f], &fields[f])) return;
+            if (!fields[f]) return (void)api_fail(j, QERR_FORMAT, "missing field `%s`", need[f]);
+        }
+        if (a[i].kind == COLLECTION_ALIAS_CREATE) {
+            a[i].collection_name = fields[0];
+            a[i].alias_name = fields[1];
+        } else if (a[i].kind == COLLECTION_ALIAS_DELETE) {
+            a[i].alias_name = fields[0];
+        } else {
+            a[i].old_alias_name = fields[0];
+            a[i].new_alias_name = fields[1];
+        }
+    }
+    st->actions = a;
+    st->n = actions->len;
+    j->state = st;
+}
+
+static void aliases_run(ApiJob *j)
+{
+    char err[256] = "";
+    const AliasActions *st = j->state;
+    int rc = collection_alias_apply(j->api->db, st->actions, st->n, err, sizeof err);
+    if (rc) return (void)api_fail_engine(j, rc, err);
+    api_result_true(j);
+}
+
+static void write_aliases(ApiJob *j, const char *collection)
+{
+    CollectionAlias *al;
+    size_t n;
+    int rc = collection_alias_list(j->api->db, collection, api_arena(j), &al, &n);
+    if (rc) return (void)api_fail_engine(j, rc, NULL);
+    JsonWriter *w = api_result(j);
+    jw_object_begin(w);
+    jw_key(w, "aliases");
+    jw_array_begin(w);
+    for (size_t i = 0; i < n; i++) {
+        jw_object_begin(w);
+        jw_key(w, "alias_name");
+        jw_string(w, al[i].alias_name);
+        jw_key(w, "collection_name");
+        jw_string(w, al[i].collection_name);
+        jw_object_end(w);
+    }
+    jw_array_end(w);
+    jw_object_end(w);
+}
+
+static void list_aliases(ApiJob *j) { write_aliases(j, NULL); }
+static void collection_aliases(ApiJob *j) { write_aliases(j, j->collection); }
+
 const ApiRoute qdrant_collection_routes[] = {
+    { "POST", "/collections/aliases", API_WRITE, aliases_prepare, aliases_run },
+    { "GET", "/aliases", API_READ, NULL, list_aliases },
+    { "GET", "/collections/{collection_name}/aliases", API_READ, NULL, collection_aliases },
     { "GET", "/collections", API_READ, NULL, list_collections },
     { "GET", "/collections/{collection_name}", API_READ, NULL, info },
     { "PUT", "/collections/{collection_name}", API_WRITE, create_prepare, create_run },

@@ -93,7 +93,7 @@ typedef struct {
     const char *pattern;
     ApiKind kind;
     ApiFn prepare; /* API_WRITE: parse and validate off the loop (may be NULL) */
-    ApiFn run;
+    ApiFn run;     /* API_WRITE: NULL when prepare built a point write (see ApiJob) */
 } ApiRoute;
 
 struct Api {
@@ -118,6 +118,13 @@ struct ApiJob {
     int http_status;        /* 0: 200 */
     int answered;           /* the route sent its own response (GET /) */
     void *state;            /* the route's own data between prepare and run */
+    /* Point writes: the engine write that prepare built (grouped set), or
+     * points/batch's writes, one per operation (n_batch of them). */
+    int grouped;
+    CollectionWrite write;
+    CollectionWrite *batch;
+    size_t n_batch;
+    size_t group_index; /* the writer's bookkeeping */
     /* Where in the body the fields being read sit, for Qdrant's validation
      * messages: "search_request." or "searches[2].search_request.". */
     char vpath[96];
@@ -149,6 +156,10 @@ void api_result_true(ApiJob *j);
 /* api_result_update answers {"operation_id": id, "status": "completed"
  * | "acknowledged"}. */
 void api_result_update(ApiJob *j, uint64_t operation_id);
+/* api_write_points_op makes j a point write of one operation on
+ * j->collection (the op is copied); the writer thread group-commits it
+ * with the other queued writes. */
+void api_point_write(ApiJob *j, const CollectionOp *op);
 
 /* ---- reading the body ---- */
 

@@ -180,43 +180,37 @@ static int parse_batch(ApiJob *j, const JsonValue *b, UpsertState *st)
     return 0;
 }
 
-static void upsert_prepare(ApiJob *j)
+/* parse_upsert reads PointInsertOperations ({"points": [...]} or
+ * {"batch": {...}}) from obj into an upsert op. */
+static int parse_upsert(ApiJob *j, const JsonValue *obj, CollectionOp *op)
 {
-    if (api_body_object(j, 0)) return;
-    UpsertState *st = arena_calloc(api_arena(j), sizeof *st);
-    const JsonValue *points = json_get(j->body, "points");
-    const JsonValue *batch = json_get(j->body, "batch");
-    const JsonValue *uf = json_get(j->body, "update_filter");
-    if (uf && uf->type != JSON_NULL)
-        return (void)api_fail(j, QERR_UNSUPPORTED, "conditional updates (update_filter)");
+    if (obj->type != JSON_OBJECT)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected PointInsertOperations");
+    UpsertState st = { 0 };
+    const JsonValue *points = json_get(obj, "points");
+    const JsonValue *batch = json_get(obj, "batch");
+    const JsonValue *uf = json_get(obj, "update_filter");
+    if (uf && uf->type != JSON_NULL) return api_fail(j, QERR_UNSUPPORTED, "conditional updates (update_filter)");
+    const char *mode = NULL;
+    if (api_get_str(j, obj, "update_mode", &mode)) return -1;
+    if (mode && strcmp(mode, "upsert"))
+        return api_fail(j, QERR_UNSUPPORTED, "update_mode \"%s\" (only upsert is served)", mode);
     if (points && batch)
-        return (void)api_fail(j, QERR_FORMAT, "expected either `points` or `batch`, not both");
+        return api_fail(j, QERR_FORMAT, "expected either `points` or `batch`, not both");
     if (points) {
-        if (parse_points_list(j, points, st)) return;
+        if (parse_points_list(j, points, &st)) return -1;
     } else if (batch) {
-        if (parse_batch(j, batch, st)) return;
+        if (parse_batch(j, batch, &st)) return -1;
     } else {
-        return (void)api_fail(j, QERR_FORMAT,
-                              "data did not match any variant of untagged enum PointInsertOperations");
+        return api_fail(j, QERR_FORMAT,
+                        "data did not match any variant of untagged enum PointInsertOperations");
     }
-    if (st->n == 0) return (void)api_fail(j, QERR_BAD_REQUEST, "Empty update request");
-    j->state = st;
-}
-
-/* The operation id: increases with every acknowledged write. */
-static uint64_t next_operation_id(void)
-{
-    static _Atomic uint64_t seq;
-    return seq++;
-}
-
-static void upsert_run(ApiJob *j)
-{
-    UpsertState *st = j->state;
-    char err[512] = "";
-    int rc = collection_upsert(j->api->db, j->collection, st->points, st->n, err, sizeof err);
-    if (rc) return (void)api_fail_collection(j, rc, err);
-    api_result_update(j, next_operation_id());
+    if (st.n == 0) return api_fail(j, QERR_BAD_REQUEST, "Empty update request");
+    memset(op, 0, sizeof *op);
+    op->kind = COLLECTION_OP_UPSERT;
+    op->points = st.points;
+    op->n_points = st.n;
+    return 0;
 }
 
 /* ---- point selectors: ids or a filter ---- */
@@ -228,7 +222,7 @@ typedef struct {
 } Selector;
 
 /* parse_selector reads Qdrant's PointsSelector from obj: "points": [ids]
- * or "filter": {...}; exactly one. */
+ * or "filter": {...}. */
 static int parse_selector(ApiJob *j, const JsonValue *obj, Selector *s)
 {
     memset(s, 0, sizeof *s);
@@ -247,88 +241,179 @@ static int parse_selector(ApiJob *j, const JsonValue *obj, Selector *s)
     return api_fail(j, QERR_FORMAT, "Either list of point ids or filter must be provided");
 }
 
-static void delete_prepare(ApiJob *j)
+/* parse_points_selector fills op's ids or filter from a PointsSelector. */
+static int parse_points_selector(ApiJob *j, const JsonValue *obj, CollectionOp *op)
 {
-    if (api_body_object(j, 0)) return;
-    Selector *s = arena_calloc(api_arena(j), sizeof *s);
-    if (parse_selector(j, j->body, s)) return;
-    if (s->ids && s->n == 0) return (void)api_fail(j, QERR_BAD_REQUEST, "Empty update request");
-    j->state = s;
+    Selector s;
+    if (parse_selector(j, obj, &s)) return -1;
+    op->ids = s.ids;
+    op->n_ids = s.n;
+    op->filter = s.filter;
+    return 0;
 }
 
-static void delete_run(ApiJob *j)
+static int parse_delete(ApiJob *j, const JsonValue *obj, CollectionOp *op)
 {
-    Selector *s = j->state;
-    char err[512] = "";
-    int rc;
-    if (s->ids)
-        rc = collection_delete_points(j->api->db, j->collection, s->ids, s->n, NULL);
-    else
-        rc = collection_delete_by_filter(j->api->db, j->collection, s->filter, NULL, err, sizeof err);
-    if (rc) return (void)api_fail_collection(j, rc, err);
-    api_result_update(j, next_operation_id());
+    memset(op, 0, sizeof *op);
+    op->kind = COLLECTION_OP_DELETE;
+    if (obj->type != JSON_OBJECT) return api_fail(j, QERR_FORMAT, "invalid type, expected PointsSelector");
+    if (parse_points_selector(j, obj, op)) return -1;
+    if (op->ids && op->n_ids == 0) return api_fail(j, QERR_BAD_REQUEST, "Empty update request");
+    return 0;
 }
 
-/* ---- payload ---- */
-
-typedef enum { PAYLOAD_SET, PAYLOAD_OVERWRITE, PAYLOAD_DELETE, PAYLOAD_CLEAR } PayloadOp;
-
-typedef struct {
-    PayloadOp op;
-    Selector sel;
-    const JsonValue *arg; /* payload, or keys */
-    const char *key;
-} PayloadState;
-
-static void payload_prepare(ApiJob *j, PayloadOp op)
+static int parse_payload_op(ApiJob *j, const JsonValue *obj, CollectionOpKind kind, CollectionOp *op)
 {
-    if (api_body_object(j, 0)) return;
-    PayloadState *st = arena_calloc(api_arena(j), sizeof *st);
-    st->op = op;
-    if (parse_selector(j, j->body, &st->sel)) return;
-    if (op == PAYLOAD_SET || op == PAYLOAD_OVERWRITE) {
-        st->arg = json_get(j->body, "payload");
-        if (!st->arg) return (void)api_fail(j, QERR_FORMAT, "missing field `payload`");
-        if (st->arg->type != JSON_OBJECT)
-            return (void)api_fail(j, QERR_FORMAT, "invalid type, expected a map at `payload`");
-        if (api_get_str(j, j->body, "key", &st->key)) return;
-        if (op == PAYLOAD_OVERWRITE) st->key = NULL;
-    } else if (op == PAYLOAD_DELETE) {
-        st->arg = json_get(j->body, "keys");
-        if (!st->arg) return (void)api_fail(j, QERR_FORMAT, "missing field `keys`");
-        if (st->arg->type != JSON_ARRAY)
-            return (void)api_fail(j, QERR_FORMAT, "invalid type, expected a sequence at `keys`");
-        for (uint32_t i = 0; i < st->arg->len; i++)
-            if (api_item(j, st->arg, i)->type != JSON_STRING)
-                return (void)api_fail(j, QERR_FORMAT, "invalid type, expected a string at `keys`");
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    if (obj->type != JSON_OBJECT) return api_fail(j, QERR_FORMAT, "invalid type, expected a map");
+    if (parse_points_selector(j, obj, op)) return -1;
+    if (kind == COLLECTION_OP_SET_PAYLOAD || kind == COLLECTION_OP_OVERWRITE_PAYLOAD) {
+        op->payload = json_get(obj, "payload");
+        if (!op->payload) return api_fail(j, QERR_FORMAT, "missing field `payload`");
+        if (op->payload->type != JSON_OBJECT)
+            return api_fail(j, QERR_FORMAT, "invalid type, expected a map at `payload`");
+        if (kind == COLLECTION_OP_SET_PAYLOAD && api_get_str(j, obj, "key", &op->key)) return -1;
+    } else if (kind == COLLECTION_OP_DELETE_PAYLOAD) {
+        op->keys = json_get(obj, "keys");
+        if (!op->keys) return api_fail(j, QERR_FORMAT, "missing field `keys`");
+        if (op->keys->type != JSON_ARRAY)
+            return api_fail(j, QERR_FORMAT, "invalid type, expected a sequence at `keys`");
+        for (uint32_t i = 0; i < op->keys->len; i++)
+            if (api_item(j, op->keys, i)->type != JSON_STRING)
+                return api_fail(j, QERR_FORMAT, "invalid type, expected a string at `keys`");
     }
-    j->state = st;
+    return 0;
 }
 
-static void set_payload_prepare(ApiJob *j) { payload_prepare(j, PAYLOAD_SET); }
-static void overwrite_payload_prepare(ApiJob *j) { payload_prepare(j, PAYLOAD_OVERWRITE); }
-static void delete_payload_prepare(ApiJob *j) { payload_prepare(j, PAYLOAD_DELETE); }
-static void clear_payload_prepare(ApiJob *j) { payload_prepare(j, PAYLOAD_CLEAR); }
-
-static void payload_run(ApiJob *j)
+/* update_vectors: {"points": [{"id", "vector": [..] | {name: [..]}}]}. */
+static int parse_update_vectors(ApiJob *j, const JsonValue *obj, CollectionOp *op)
 {
-    PayloadState *st = j->state;
-    Db *db = j->api->db;
-    const char *name = j->collection;
-    char err[512] = "";
-    int rc;
-    CollectionPayloadUpdate u = {
-        .ids = st->sel.ids, .n_ids = st->sel.n, .filter = st->sel.filter,
-        .payload = st->arg, .key = st->key, .keys = st->arg,
+    memset(op, 0, sizeof *op);
+    op->kind = COLLECTION_OP_UPDATE_VECTORS;
+    if (obj->type != JSON_OBJECT) return api_fail(j, QERR_FORMAT, "invalid type, expected UpdateVectors");
+    const JsonValue *uf = json_get(obj, "update_filter");
+    if (uf && uf->type != JSON_NULL) return api_fail(j, QERR_UNSUPPORTED, "conditional updates (update_filter)");
+    const JsonValue *points;
+    if (api_get_array(j, obj, "points", &points)) return -1;
+    if (!points) return api_fail(j, QERR_FORMAT, "missing field `points`");
+    if (points->len == 0) return api_fail(j, QERR_VALIDATION, "points: must specify points to update");
+    UpsertState st = { 0 };
+    st.n = points->len;
+    st.points = arena_calloc(api_arena(j), st.n * sizeof *st.points);
+    for (size_t i = 0; i < st.n; i++) {
+        const JsonValue *p = api_item(j, points, i);
+        char what[64];
+        snprintf(what, sizeof what, "points[%zu]", i);
+        if (p->type != JSON_OBJECT)
+            return api_fail(j, QERR_FORMAT, "invalid type, expected struct PointVectors at `%s`", what);
+        const JsonValue *id = json_get(p, "id");
+        if (!id) return api_fail(j, QERR_FORMAT, "missing field `id` at `%s`", what);
+        if (api_point_id(j, id, what, &st.points[i].id)) return -1;
+        const JsonValue *vec = json_get(p, "vector");
+        if (!vec) return api_fail(j, QERR_FORMAT, "missing field `vector` at `%s`", what);
+        CollectionVectorIn *vin = NULL;
+        if (parse_vector_struct(j, vec, what, &vin, &st.points[i].n_vectors)) return -1;
+        if (st.points[i].n_vectors == 0)
+            return api_fail(j, QERR_VALIDATION, "%s.vector: must specify vectors to update for point", what);
+        st.points[i].vectors = vin;
+    }
+    op->points = st.points;
+    op->n_points = st.n;
+    return 0;
+}
+
+/* delete_vectors: {"points" | "filter", "vector": [names]}. */
+static int parse_delete_vectors(ApiJob *j, const JsonValue *obj, CollectionOp *op)
+{
+    memset(op, 0, sizeof *op);
+    op->kind = COLLECTION_OP_DELETE_VECTORS;
+    if (obj->type != JSON_OBJECT) return api_fail(j, QERR_FORMAT, "invalid type, expected DeleteVectors");
+    if (parse_points_selector(j, obj, op)) return -1;
+    const JsonValue *names = json_get(obj, "vector");
+    if (!names) names = json_get(obj, "vectors");
+    if (!names) return api_fail(j, QERR_FORMAT, "missing field `vector`");
+    if (names->type != JSON_ARRAY)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected a sequence at `vector`");
+    if (names->len == 0) return api_fail(j, QERR_VALIDATION, "vector: must specify vector names to delete");
+    const char **v = arena_alloc(api_arena(j), names->len * sizeof *v);
+    for (uint32_t i = 0; i < names->len; i++) {
+        v[i] = json_as_str(api_item(j, names, i));
+        if (!v[i]) return api_fail(j, QERR_FORMAT, "invalid type, expected a string at `vector`");
+    }
+    op->vector_names = v;
+    op->n_vector_names = names->len;
+    return 0;
+}
+
+/* The single-operation write routes: parse off the loop, then the writer
+ * group-commits the op (api_point_write). */
+#define POINT_WRITE_ROUTE(fn, parse)                        \
+    static void fn(ApiJob *j)                               \
+    {                                                       \
+        if (api_body_object(j, 0)) return;                  \
+        CollectionOp op;                                    \
+        if (parse) return;                                  \
+        api_point_write(j, &op);                            \
+    }
+
+POINT_WRITE_ROUTE(upsert_prepare, parse_upsert(j, j->body, &op))
+POINT_WRITE_ROUTE(delete_prepare, parse_delete(j, j->body, &op))
+POINT_WRITE_ROUTE(set_payload_prepare, parse_payload_op(j, j->body, COLLECTION_OP_SET_PAYLOAD, &op))
+POINT_WRITE_ROUTE(overwrite_payload_prepare,
+                  parse_payload_op(j, j->body, COLLECTION_OP_OVERWRITE_PAYLOAD, &op))
+POINT_WRITE_ROUTE(delete_payload_prepare,
+                  parse_payload_op(j, j->body, COLLECTION_OP_DELETE_PAYLOAD, &op))
+POINT_WRITE_ROUTE(clear_payload_prepare, parse_payload_op(j, j->body, COLLECTION_OP_CLEAR_PAYLOAD, &op))
+POINT_WRITE_ROUTE(update_vectors_prepare, parse_update_vectors(j, j->body, &op))
+POINT_WRITE_ROUTE(delete_vectors_prepare, parse_delete_vectors(j, j->body, &op))
+
+/* POST .../points/batch: {"operations": [{"upsert": {...}} | {"delete":
+ * {...}} | {"set_payload": ...} | ...]}, applied in order. */
+static void batch_prepare(ApiJob *j)
+{
+    if (api_body_object(j, 0)) return;
+    const JsonValue *ops;
+    if (api_get_array(j, j->body, "operations", &ops)) return;
+    if (!ops) return (void)api_fail(j, QERR_FORMAT, "missing field `operations`");
+    static const struct {
+        const char *name;
+        int kind; /* -1 upsert, -2 delete, -3 update_vectors, -4 delete_vectors, else a payload op */
+    } names[] = {
+        { "upsert", -1 }, { "delete", -2 }, { "update_vectors", -3 }, { "delete_vectors", -4 },
+        { "set_payload", COLLECTION_OP_SET_PAYLOAD },
+        { "overwrite_payload", COLLECTION_OP_OVERWRITE_PAYLOAD },
+        { "delete_payload", COLLECTION_OP_DELETE_PAYLOAD },
+        { "clear_payload", COLLECTION_OP_CLEAR_PAYLOAD },
     };
-    switch (st->op) {
-    case PAYLOAD_SET: rc = collection_set_payload(db, name, &u, err, sizeof err); break;
-    case PAYLOAD_OVERWRITE: rc = collection_overwrite_payload(db, name, &u, err, sizeof err); break;
-    case PAYLOAD_DELETE: rc = collection_delete_payload(db, name, &u, err, sizeof err); break;
-    default: rc = collection_clear_payload(db, name, &u, err, sizeof err); break;
+    Arena *a = api_arena(j);
+    j->batch = arena_calloc(a, (ops->len ? ops->len : 1) * sizeof *j->batch);
+    j->n_batch = ops->len;
+    for (uint32_t i = 0; i < ops->len; i++) {
+        const JsonValue *o = api_item(j, ops, i);
+        if (o->type != JSON_OBJECT || o->len != 1)
+            return (void)api_fail(j, QERR_FORMAT,
+                                  "data did not match any variant of untagged enum UpdateOperation at `operations[%u]`",
+                                  i);
+        const JsonMember *m = &o->u.members[0];
+        size_t k = 0;
+        while (k < sizeof names / sizeof *names && strcmp(names[k].name, m->key)) k++;
+        if (k == sizeof names / sizeof *names)
+            return (void)api_fail(j, QERR_FORMAT, "unknown variant `%s` at `operations[%u]`", m->key, i);
+        CollectionOp *op = arena_alloc(a, sizeof *op);
+        int rc;
+        switch (names[k].kind) {
+        case -1: rc = parse_upsert(j, &m->value, op); break;
+        case -2: rc = parse_delete(j, &m->value, op); break;
+        case -3: rc = parse_update_vectors(j, &m->value, op); break;
+        case -4: rc = parse_delete_vectors(j, &m->value, op); break;
+        default: rc = parse_payload_op(j, &m->value, (CollectionOpKind)names[k].kind, op); break;
+        }
+        if (rc) return;
+        j->batch[i].collection = j->collection;
+        j->batch[i].ops = op;
+        j->batch[i].n_ops = 1;
     }
-    if (rc) return (void)api_fail_collection(j, rc, err);
-    api_result_update(j, next_operation_id());
 }
 
 /* ---- reading points by id ---- */
@@ -380,17 +465,21 @@ static void get_point(ApiJob *j)
 }
 
 const ApiRoute qdrant_point_routes[] = {
-    { "PUT", "/collections/{collection_name}/points", API_WRITE, upsert_prepare, upsert_run },
+    { "PUT", "/collections/{collection_name}/points", API_WRITE, upsert_prepare, NULL },
     { "POST", "/collections/{collection_name}/points", API_READ, NULL, retrieve },
     { "GET", "/collections/{collection_name}/points/{id}", API_READ, NULL, get_point },
-    { "POST", "/collections/{collection_name}/points/delete", API_WRITE, delete_prepare, delete_run },
-    { "POST", "/collections/{collection_name}/points/payload", API_WRITE, set_payload_prepare,
-      payload_run },
+    { "POST", "/collections/{collection_name}/points/delete", API_WRITE, delete_prepare, NULL },
+    { "POST", "/collections/{collection_name}/points/payload", API_WRITE, set_payload_prepare, NULL },
     { "PUT", "/collections/{collection_name}/points/payload", API_WRITE, overwrite_payload_prepare,
-      payload_run },
+      NULL },
     { "POST", "/collections/{collection_name}/points/payload/delete", API_WRITE,
-      delete_payload_prepare, payload_run },
+      delete_payload_prepare, NULL },
     { "POST", "/collections/{collection_name}/points/payload/clear", API_WRITE,
-      clear_payload_prepare, payload_run },
+      clear_payload_prepare, NULL },
+    { "PUT", "/collections/{collection_name}/points/vectors", API_WRITE, update_vectors_prepare,
+      NULL },
+    { "POST", "/collections/{collection_name}/points/vectors/delete", API_WRITE,
+      delete_vectors_prepare, NULL },
+    { "POST", "/collections/{collection_name}/points/batch", API_WRITE, batch_prepare, NULL },
     { NULL, NULL, 0, NULL, NULL },
 };
