@@ -593,7 +593,7 @@ TEST(test_invalid_filters)
                   "filter.must: expected a condition or an array of conditions, got an integer");
     ASSERT_STR_EQ(compile_err("{'must': [], 'must': []}", ERR_INVAL), "filter: duplicate field \"must\"");
     ASSERT_STR_EQ(compile_err("{'filter': {}}", ERR_INVAL),
-                  "filter: unknown field \"filter\" (expected must, should, must_not or min_should)");
+                  "unknown field `filter`, expected one of `should`, `min_should`, `must`, `must_not` at `filter`");
     ASSERT_STR_EQ(compile_err("{'must': [{'key': 'a', 'match': {'value': 1.5}}]}", ERR_INVAL),
                   "filter.must[0].match.value: expected a string, a 64-bit integer or a bool, got a number "
                   "with a fraction (use range for other numbers, is_null for null)");
@@ -603,7 +603,7 @@ TEST(test_invalid_filters)
                   "filter.must[0].match: expected one of value, any, except, text, phrase or text_any, "
                   "got both value and any");
     ASSERT_STR_EQ(compile_err("{'must': [{'key': 'a', 'match': {'vale': 1}}]}", ERR_INVAL),
-                  "filter.must[0].match: unknown field \"vale\" (expected value, any, except, text, phrase or text_any)");
+                  "unknown field `vale`, expected value, any, except, text, phrase or text_any at `filter.must[0].match`");
     ASSERT_STR_EQ(compile_err("{'should': [{'key': 'a', 'match': {'any': ['x', 2]}}]}", ERR_INVAL),
                   "filter.should[0].match.any[1]: expected a string like the first item, got an integer");
     ASSERT_STR_EQ(compile_err("{'should': [{'key': 'a', 'match': {'except': [1, 2.5]}}]}", ERR_INVAL),
@@ -612,7 +612,7 @@ TEST(test_invalid_filters)
                   "filter.must[0]: field condition on \"a\" has no condition (expected match, range, "
                   "values_count, is_empty or is_null)");
     ASSERT_STR_EQ(compile_err("{'must': [{'key': 'a', 'rnage': {}}]}", ERR_INVAL),
-                  "filter.must[0]: unknown field \"rnage\" (expected key, match, range, values_count, is_empty or is_null)");
+                  "unknown field `rnage`, expected key, match, range, values_count, is_empty or is_null at `filter.must[0]`");
     ASSERT_STR_EQ(compile_err("{'must': [{'key': 7, 'match': {'value': 1}}]}", ERR_INVAL),
                   "filter.must[0].key: expected a key path string, got an integer");
     ASSERT_STR_EQ(compile_err("{'must_not': [{'key': 'a..b', 'match': {'value': 1}}]}", ERR_INVAL),
@@ -632,7 +632,7 @@ TEST(test_invalid_filters)
     ASSERT_STR_EQ(compile_err("{'must': [{'key': 'a', 'is_empty': 'yes'}]}", ERR_INVAL),
                   "filter.must[0].is_empty: expected a bool, got a string");
     ASSERT_STR_EQ(compile_err("{'must': [{'is_empty': {'field': 'a'}}]}", ERR_INVAL),
-                  "filter.must[0].is_empty: unknown field \"field\" (expected key)");
+                  "unknown field `field`, expected key at `filter.must[0].is_empty`");
     ASSERT_STR_EQ(compile_err("{'must': [{'is_null': 'a'}]}", ERR_INVAL),
                   "filter.must[0].is_null: expected an object {\"key\": ...}, got a string");
     ASSERT_STR_EQ(compile_err("{'must': [{'has_id': [1, -1]}]}", ERR_INVAL),
@@ -645,7 +645,7 @@ TEST(test_invalid_filters)
     ASSERT_STR_EQ(compile_err("{'must': [{'has_id': 1}]}", ERR_INVAL),
                   "filter.must[0].has_id: expected an array of point ids, got an integer");
     ASSERT_STR_EQ(compile_err("{'must': [{'has_id': [1], 'must': []}]}", ERR_INVAL),
-                  "filter.must[0]: unknown field \"must\" (expected has_id)");
+                  "unknown field `must`, expected has_id at `filter.must[0]`");
     ASSERT_STR_EQ(compile_err("{'must': [{'color': 'red'}]}", ERR_INVAL),
                   "filter.must[0]: unknown condition field \"color\" (expected a field condition with \"key\", "
                   "is_empty, is_null, has_id, nested, or a filter with must, should, must_not, min_should)");

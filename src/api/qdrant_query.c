@@ -231,8 +231,8 @@ static int parse_query(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
         if (api_get_u64(j, x, "k", 1, UINT64_MAX, &k)) return -1;
         n->rrf_k = (size_t)k;
         const JsonValue *w = json_get(x, "weights");
-        if (w && w->type != JSON_NULL)
-            return api_fail(j, QERR_UNSUPPORTED, "weighted RRF (rrf.weights)");
+        if (w && w->type != JSON_NULL && api_floats(j, w, "rrf.weights", &n->weights, &n->n_weights))
+            return -1;
         return 0;
     }
     if ((x = json_get(v, "order_by"))) return parse_order_by(j, x, n);
@@ -310,6 +310,10 @@ static int parse_node(ApiJob *j, QueryReq *q, const JsonValue *obj, QNode *n, in
         return api_fail(j, QERR_BAD_REQUEST, "Fusion queries cannot be combined with the 'using' field.");
     if (n->kind == QN_FUSION && !n->n_prefetch)
         return api_fail(j, QERR_BAD_INPUT, "Validation failed: cannot apply Fusion without prefetches");
+    if (n->weights && n->n_weights != n->n_prefetch)
+        return api_fail(j, QERR_BAD_INPUT,
+                        "Validation failed: Number of weights in RRF should match number of pre-fetches: got %zu, expected %zu",
+                        n->n_weights, n->n_prefetch);
     if (n->kind == QN_MMR && !n->candidates_limit) n->candidates_limit = n->limit;
     return 0;
 }
@@ -647,8 +651,9 @@ static int cmp_fused(const void *pa, const void *pb)
     return a->first < b->first ? -1 : a->first > b->first;
 }
 
-/* fuse merges the prefetch lists: RRF sums 1 / (rank + k) over the lists
- * a point is in; DBSF normalises each list's scores by mean +- 3 sample
+/* fuse merges the prefetch lists: RRF sums 1 / ((rank + 1) / w + k - 1)
+ * (w: the list's weight, 1 by default; rank from 0) over the lists a
+ * point is in; DBSF normalises each list's scores by mean +- 3 sample
  * standard deviations (a one-point list gives 0.5, a flat one 0.5) and
  * sums them (lib/segment/src/common/score_fusion.rs). */
 static void fuse(ApiJob *j, const QNode *n, const Hits *lists, size_t n_lists, Hits *out)
@@ -676,7 +681,12 @@ static void fuse(ApiJob *j, const QNode *n, const Hits *lists, size_t n_lists, H
         }
         for (size_t i = 0; i < h->n; i++) {
             float s;
-            if (!n->dbsf) s = 1.0f / ((float)(i + 1) + (float)n->rrf_k - 1.0f);
+            if (!n->dbsf) {
+                /* Qdrant's position_score: a weight stretches the ranks;
+                 * a weight of 0 or less contributes nothing. */
+                float w = n->weights ? n->weights[l] : 1.0f;
+                s = w <= 0 ? 0 : 1.0f / ((float)(i + 1) / w + (float)n->rrf_k - 1.0f);
+            }
             else if (h->n < 2 || hi == lo) s = 0.5f;
             else s = (float)((h->h[i].score - (float)lo) / (float)(hi - lo));
             size_t k = 0;

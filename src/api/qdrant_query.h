@@ -33,6 +33,8 @@ struct QNode {
     /* fusion */
     int dbsf;
     size_t rrf_k;
+    float *weights; /* rrf: one per prefetch, or NULL (all 1) */
+    size_t n_weights;
     /* order_by */
     const char *order_key;
     int desc;

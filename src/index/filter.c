@@ -403,9 +403,14 @@ static int check_members(Compiler *c, const JsonValue *obj, const char *const *n
 {
     for (uint32_t i = 0; i < obj->len; i++) {
         const JsonMember *m = &obj->u.members[i];
-        if (!member_in(m, names, n))
-            return fail(c, ERR_INVAL, "unknown field \"%.*s\" (expected %s)", (int)MIN(m->key_len, 64),
-                        m->key, expected);
+        if (!member_in(m, names, n)) {
+            /* serde's wording for deny_unknown_fields (what Qdrant answers),
+             * the place after it. */
+            if (c->err && c->errlen)
+                snprintf(c->err, c->errlen, "unknown field `%.*s`, expected %s at `%s`",
+                         (int)MIN(m->key_len, 64), m->key, expected, c->where);
+            return ERR_INVAL;
+        }
         for (uint32_t j = 0; j < i; j++) {
             const JsonMember *o = &obj->u.members[j];
             if (o->key_len == m->key_len && memcmp(o->key, m->key, m->key_len) == 0)
@@ -855,7 +860,7 @@ static int compile_node(Compiler *c, const JsonValue *v, FilterNode **out)
 {
     static const char *const names[] = { "must", "should", "must_not", "min_should" };
     int rc = expect_type(c, v, JSON_OBJECT, "a filter object");
-    if (!rc) rc = check_members(c, v, names, ARRAY_LEN(names), "must, should, must_not or min_should");
+    if (!rc) rc = check_members(c, v, names, ARRAY_LEN(names), "one of `should`, `min_should`, `must`, `must_not`");
     if (rc) return rc;
     if (c->depth >= FILTER_MAX_DEPTH)
         return fail(c, ERR_INVAL, "filters nest deeper than %d levels", FILTER_MAX_DEPTH);
