@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "api/qdrant.h"
+#include "api/v1.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "cmd/cmd.h"
@@ -17,6 +18,7 @@
  * declares `extern const ServerModule x_module;` in its header and adds one
  * line here. */
 static const ServerModule *const serve_modules[] = {
+    &api_v1_module, /* first: it owns the embedder the Qdrant module uses */
     &api_qdrant_module,
     NULL,
 };
@@ -42,8 +44,14 @@ int cmd_serve(int argc, char **argv)
 {
     ServerConfig cfg;
     server_config_defaults(&cfg);
-    int rc = server_config_parse(&cfg, argc, argv);
-    if (rc == 1) return 0;
+    /* The embedding flags (--embed-*) first: the server's parser refuses
+     * flags it does not know. */
+    int rc = v1_options_take(&argc, argv);
+    if (rc == 0) rc = server_config_parse(&cfg, argc, argv);
+    if (rc == 1) {
+        v1_options_usage(stdout);
+        return 0;
+    }
     if (rc) return 2;
 
     if (mkdir_p(cfg.data_dir)) {

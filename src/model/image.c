@@ -584,6 +584,32 @@ int image_decode(const void *bytes, size_t len, Image *out, char *err, size_t er
     }
 }
 
+int image_info(const void *bytes, size_t len, ImageInfo *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (err && errlen) err[0] = '\0';
+    if (!bytes || len == 0) return err_set(err, errlen, ERR_FORMAT, "empty image data");
+    const uint8_t *p = bytes;
+    ImageFormat f = format_sniff(p, len);
+    if (f == IMAGE_FMT_UNKNOWN)
+        return err_set(err, errlen, ERR_FORMAT,
+                       "unsupported image format (expected JPEG, PNG, GIF, BMP or WebP)");
+    out->format = format_name(f);
+    if (f == IMAGE_FMT_WEBP) {
+        WebPBitstreamFeatures feat;
+        VP8StatusCode st = WebPGetFeatures(p, len, &feat);
+        if (st != VP8_STATUS_OK)
+            return err_set(err, errlen, ERR_FORMAT, "corrupt or truncated WebP header (%s)",
+                           webp_status_str(st));
+        out->width = feat.width;
+        out->height = feat.height;
+        return 0;
+    }
+    if (header_dims(p, len, f, &out->width, &out->height))
+        return err_set(err, errlen, ERR_FORMAT, "corrupt or truncated %s header", out->format);
+    return 0;
+}
+
 int image_load_file(const char *path, Image *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);

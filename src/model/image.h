@@ -62,6 +62,22 @@ typedef struct {
  */
 int image_decode(const void *bytes, size_t len, Image *out, char *err, size_t errlen);
 
+/* What an image's header declares, read without decoding any pixels. */
+typedef struct {
+    const char *format; /* "JPEG", "PNG", "GIF", "BMP", "WebP" (static) */
+    int64_t width, height;
+} ImageInfo;
+
+/*
+ * image_info sniffs the format of an encoded image and reads the size its
+ * header declares, without decoding: a server checks its own pixel limit
+ * (lower than IMAGE_MAX_PIXELS on a small box) before any decode buffer
+ * exists. Returns 0, or ERR_FORMAT (not a format image_decode reads, or a
+ * header too short to hold the size) with a sentence in err. A file that
+ * passes may still fail image_decode (corrupt or truncated data).
+ */
+int image_info(const void *bytes, size_t len, ImageInfo *out, char *err, size_t errlen);
+
 /* image_load_file reads path and decodes it; errors as image_decode plus
  * ERR_NOTFOUND and ERR_IO. The message names the path. */
 int image_load_file(const char *path, Image *out, char *err, size_t errlen);
