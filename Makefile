@@ -77,8 +77,9 @@ FILTER_TESTS = test_pointid test_filter test_payload test_filter_packed
 STORE_TESTS = test_store_reopen test_store_crash test_store_group test_store_alias test_collection \
               test_snapshot
 API_TESTS = test_qdrant_convert
+V1_TESTS = test_embedder
 UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLIP_TESTS) \
-             $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS)
+             $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS) $(V1_TESTS)
 
 # End-to-end tests: tests/e2e/<name>.sh, run against the real binary.
 E2E_TESTS = serve embed qdrant_wire qdrant_client
