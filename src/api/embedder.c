@@ -60,6 +60,7 @@
 #include "model/clip.h"
 #include "model/tokenizer.h"
 #include "server/metrics.h"
+#include "server/server.h"
 #include "server/work.h"
 
 /* The batcher's queue holds tickets: at most one waiting, one running and
@@ -264,7 +265,7 @@ struct Embedder {
     size_t plane;     /* floats of one preprocessed image */
     char id[256];
     int64_t created;
-    char unavailable[512];
+    char unavailable[SERVER_MAX_PATH + 384];
     WorkQueue *queue;
 
     pthread_mutex_t mu;
@@ -734,11 +735,30 @@ int embedder_start(struct uv_loop_s *loop, const char *weights_dir, int have_wei
     if (rc) return rc;
     metrics_init();
     Embedder *e = embedder_alloc(opt);
+    char why[SERVER_MAX_PATH + 64];
+    snprintf(why, sizeof why, "no weights at %s", weights_dir ? weights_dir : "(none given)");
+    if (have_weights && weights_dir) {
+        /* A folder without the model's files (an interrupted download left
+         * only its .partial directory) is no model, as a missing folder
+         * is: the server runs as a vector database. Files that exist but
+         * do not load stop the start-up below. */
+        static const char *const needed[] = { "config.json", "model.safetensors" };
+        for (size_t k = 0; k < ARRAY_LEN(needed) && have_weights; k++) {
+            char path[SERVER_MAX_PATH + 32];
+            struct stat sb;
+            snprintf(path, sizeof path, "%s/%s", weights_dir, needed[k]);
+            if (stat(path, &sb) != 0) {
+                snprintf(why, sizeof why, "%.*s has no %s", SERVER_MAX_PATH, weights_dir, needed[k]);
+                log_warn("embedder: %s: serving without a CLIP model", why);
+                have_weights = 0;
+            }
+        }
+    }
     if (!have_weights) {
         snprintf(e->unavailable, sizeof e->unavailable,
-                 "no CLIP model is loaded (no weights at %s): install them with `make weights`, "
+                 "no CLIP model is loaded (%s): install the weights with `make weights`, "
                  "or restart the server with --weights DIR naming a Hugging Face CLIP folder",
-                 weights_dir ? weights_dir : "(none given)");
+                 why);
         cache_init(&e->cache, 0, 0);
         *out = e;
         return 0;
@@ -752,7 +772,7 @@ int embedder_start(struct uv_loop_s *loop, const char *weights_dir, int have_wei
     e->max_tokens = MIN(cfg->positions, TOKENIZER_MAX_TOKENS);
     e->plane = (size_t)cfg->channels * clip_image_size(e->model) * clip_image_size(e->model);
     model_id(weights_dir, e->id, sizeof e->id);
-    char path[4200];
+    char path[SERVER_MAX_PATH + 32];
     snprintf(path, sizeof path, "%s/model.safetensors", weights_dir);
     struct stat sb;
     if (stat(path, &sb) == 0) e->created = (int64_t)sb.st_mtime;

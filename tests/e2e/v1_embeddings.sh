@@ -342,8 +342,12 @@ code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' \
     --data-binary '{"model":"tiny-p32","input":["a","b","c","d"]}' "http://127.0.0.1:$port/v1/embeddings")
 [ "$code" = 200 ] || fail "4 inputs with --embed-queue 4 gave $code"
 
-# No weights: the embedding routes say how to install them; the rest works.
-start noweights --weights "$work/no-such-weights"
+# No weights (a folder an interrupted download left behind, without the
+# model's files): the embedding routes say how to install them; the rest works.
+mkdir -p "$work/weights-partial/.partial"
+start noweights --weights "$work/weights-partial"
+grep -q "weights-partial has no config.json: serving without a CLIP model" "$work/noweights.log" ||
+    fail "no log line for the folder without model files"
 for path in /v1/embeddings /v1/models; do
     if [ $path = /v1/models ]; then
         code=$(curl -sS --max-time 10 -o "$work/nw.json" -w '%{http_code}' "http://127.0.0.1:$port$path")
