@@ -47,6 +47,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,12 @@
 #define EMBED_TICKET_CAPACITY WORK_QUEUE_MAX_CAPACITY
 /* Weight of the newest batch in the time estimates. */
 #define EMBED_EWMA_NEW 0.25
+/* Images decoded and waiting for the batcher, all calls together, at
+ * least (or max_images when larger): each holds its preprocessed pixels
+ * (600 KB for a 224 x 224 model), and a 100-byte PNG decodes to that as
+ * well as a photo does, so the queue bound alone (inputs) would let small
+ * requests hold gigabytes. Beyond it an image fails with ERR_FULL. */
+#define EMBED_HELD_IMAGES 256
 /* The text the warm-up embeds (and times per token). */
 #define EMBED_WARMUP_TEXT "a photo of a cat"
 
@@ -273,6 +280,8 @@ struct Embedder {
     EmbedCall *lane_head[N_LANES], *lane_tail[N_LANES];
     size_t pending[N_LANES]; /* units in each lane */
     size_t reserved;         /* inputs admitted and not done */
+    atomic_size_t held;      /* images holding pixels (EMBED_HELD_IMAGES) */
+    size_t held_limit;
     int ticket_pending;      /* a ticket waits in the queue */
     int stopping;
 
@@ -466,6 +475,16 @@ static void finish_early(EmbedCall *c, size_t i)
     pthread_mutex_unlock(&e->mu);
 }
 
+/* pixels_free releases an image unit's pixels and its place among the
+ * held images. */
+static void pixels_free(Embedder *e, EmbedUnit *u)
+{
+    if (!u->pixels) return;
+    free(u->pixels);
+    u->pixels = NULL;
+    atomic_fetch_sub(&e->held, 1);
+}
+
 /* ---- tickets ---- */
 
 /* push_ticket_locked makes sure the batcher will look at the lanes. */
@@ -553,8 +572,7 @@ static size_t take_batch_locked(Embedder *e, int lane, EmbedCall **completed)
         }
         size_t i = (size_t)(u - c->units);
         if (skip) {
-            free(u->pixels);
-            u->pixels = NULL;
+            pixels_free(e, u);
             u->skipped = 1;
             status_set(&c->st[i], ERR_BUSY, "not embedded: another input of this request failed");
             unit_done_locked(e, c, completed);
@@ -582,8 +600,7 @@ static void infer(Embedder *e, int lane, size_t nb)
     if (lane == LANE_IMAGE) {
         for (size_t b = 0; b < nb; b++) {
             memcpy(e->batch_pixels + b * e->plane, e->batch[b]->pixels, e->plane * sizeof(float));
-            free(e->batch[b]->pixels);
-            e->batch[b]->pixels = NULL;
+            pixels_free(e, e->batch[b]);
         }
         rc = clip_encode_images(e->model, e->state, e->batch_pixels, (int)nb, e->batch_out, 1);
     } else {
@@ -713,6 +730,8 @@ static Embedder *embedder_alloc(const EmbedderOptions *opt)
 {
     Embedder *e = xcalloc(1, sizeof *e);
     e->opt = *opt;
+    atomic_init(&e->held, 0);
+    e->held_limit = MAX((size_t)EMBED_HELD_IMAGES, opt->max_images);
     pthread_mutex_init(&e->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -833,8 +852,7 @@ void embedder_stop(Embedder *e)
                 EmbedUnit *u = c->pend_head[lane];
                 c->pend_head[lane] = u->next;
                 u->next = NULL;
-                free(u->pixels);
-                u->pixels = NULL;
+                pixels_free(e, u);
                 status_set(&c->st[u - c->units], ERR_BUSY, "the server is shutting down");
                 unit_done_locked(e, c, &completed);
             }
@@ -956,8 +974,7 @@ static void enqueue(EmbedCall *c, size_t i, int lane)
     u->queued_ns = now_ns();
     pthread_mutex_lock(&e->mu);
     if (e->stopping) {
-        free(u->pixels);
-        u->pixels = NULL;
+        pixels_free(e, u);
         status_set(&c->st[i], ERR_BUSY, "the server is shutting down");
         c->failed = 1;
         unit_done_locked(e, c, NULL);
@@ -1051,16 +1068,23 @@ static void add_image(EmbedCall *c, size_t i, const void *bytes, size_t len)
         finish_early(c, i);
         return;
     }
+    if (atomic_fetch_add(&e->held, 1) >= e->held_limit) {
+        atomic_fetch_sub(&e->held, 1);
+        status_set(st, ERR_FULL, "%zu images are waiting for inference already, retry later",
+                   e->held_limit);
+        finish_early(c, i);
+        return;
+    }
     u->pixels = malloc(e->plane * sizeof(float));
     if (!u->pixels) {
+        atomic_fetch_sub(&e->held, 1);
         status_set(st, ERR_NOMEM, "out of memory for the image's pixels");
         finish_early(c, i);
         return;
     }
     rc = clip_preprocess_image(e->model, bytes, len, u->pixels, why, sizeof why);
     if (rc) {
-        free(u->pixels);
-        u->pixels = NULL;
+        pixels_free(e, u);
         status_set(st, rc, "%s", why);
         finish_early(c, i);
         return;

@@ -190,7 +190,8 @@ typedef struct {
     /* 0: embedded. ERR_INVAL (bad text: empty, invalid UTF-8, too long),
      * ERR_FORMAT (not an image, corrupt, truncated), ERR_TOOLARGE (image
      * bytes or pixels over the limit, too many inputs), ERR_UNSUPPORTED
-     * (no weights), ERR_FULL (queue full: retry later), ERR_BUSY (stopping,
+     * (no weights), ERR_FULL (queue full, or too many decoded images
+     * waiting: retry later), ERR_BUSY (stopping,
      * or skipped because another input of an EMBED_FAIL_FAST call failed). */
     int code;
     /* Usage: a text's CLIP tokens (start and end included, at most 77),
