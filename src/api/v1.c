@@ -107,10 +107,13 @@ int v1_options_take(int *argc, char **argv)
 
 void v1_options_usage(FILE *f)
 {
-    fprintf(f, "\nEmbedding service (/v1/embeddings; also VITRINE_EMBED_<NAME>):\n");
-    for (size_t k = 0; k < ARRAY_LEN(opt_specs); k++)
-        fprintf(f, "  %-26s N %s (default %lld)\n", opt_specs[k].flag, opt_specs[k].help,
-                (long long)opt_specs[k].dflt);
+    fprintf(f, "\nEmbedding service (/v1/embeddings, Qdrant's Document and Image objects):\n");
+    for (size_t k = 0; k < ARRAY_LEN(opt_specs); k++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "%s N", opt_specs[k].flag);
+        fprintf(f, "  %-27s %s\n  %-27s (%s, default %lld)\n", flag, opt_specs[k].help, "",
+                opt_specs[k].env, (long long)opt_specs[k].dflt);
+    }
 }
 
 /* ---- the module ---- */
