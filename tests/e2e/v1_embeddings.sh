@@ -45,6 +45,9 @@ fail() {
 }
 [ -f "$FIX/expected/tiny-p32/outputs.json" ] || fail "no fixtures at $FIX (set VITRINE_FIXTURES)"
 command -v curl >/dev/null || fail "curl is needed"
+# Debian's python3 first: a pyenv shim costs seconds per start under load.
+py=python3
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3
 
 # start NAME ARGS...: starts a server, sets $port.
 start() {
@@ -76,7 +79,7 @@ start main --weights "$FIX/models/tiny-p32" --embed-max-texts 20 --embed-max-ima
 main_pid=${pids[-1]}
 base=http://127.0.0.1:$port
 
-/usr/bin/env python3 - "$base" "$FIX" "$work" <<'EOF' || fail "checks above"
+"$py" - "$base" "$FIX" "$work" <<'EOF' || fail "checks above"
 import base64, json, math, struct, subprocess, sys, threading
 base, fix, work = sys.argv[1:]
 exp = json.load(open(fix + "/expected/tiny-p32/outputs.json"))
