@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api/qdrant_internal.h"
+#include "api/qdrant_sparse.h"
 #include "base/err.h"
 #include "base/util.h"
 
@@ -309,6 +310,7 @@ static int build_options(ApiJob *j, const JsonValue *old, const JsonValue *body,
         jw_object_end(&w);
     }
     jw_object_end(&w);
+    qdrant_sparse_options(&w, old, body);
     jw_object_end(&w);
     if (out->len >= COLLECTION_MAX_OPTIONS)
         return api_fail(j, QERR_BAD_INPUT, "the collection settings take %zu bytes, more than the %d vitrine keeps",
@@ -322,15 +324,15 @@ static int parse_create(ApiJob *j, CollectionConfig *cfg)
     if (api_body_object(j, 1)) return -1;
     const JsonValue *body = j->body;
     const JsonValue *vectors = json_get(body, "vectors");
-    const JsonValue *sparse = json_get(body, "sparse_vectors");
-    if (sparse && sparse->type == JSON_OBJECT && sparse->len > 0)
-        return api_fail(j, QERR_UNSUPPORTED, "sparse vectors (sparse_vectors) are not served yet");
-    if (!vectors || vectors->type == JSON_NULL)
-        return api_fail(j, QERR_BAD_INPUT,
-                        "a collection needs dense vectors (\"vectors\"): vitrine has no sparse-only collections");
-    if (vectors->type != JSON_OBJECT)
+    if (qdrant_sparse_parse_config(j, json_get(body, "sparse_vectors"), cfg)) return -1;
+    if (vectors && vectors->type == JSON_NULL) vectors = NULL;
+    if (vectors && vectors->type != JSON_OBJECT)
         return api_fail(j, QERR_FORMAT, "invalid type, expected VectorsConfig at `vectors`");
-    if (json_get(vectors, "size") || json_get(vectors, "distance")) {
+    /* Without "vectors" Qdrant makes no dense vector (VectorsConfig's
+     * default, an empty map): sparse vectors only, or none. */
+    if (!vectors) {
+        cfg->n_vectors = 0;
+    } else if (json_get(vectors, "size") || json_get(vectors, "distance")) {
         cfg->unnamed = 1;
         cfg->n_vectors = 1;
         if (parse_vector_params(j, vectors, "", &cfg->vectors[0])) return -1;
@@ -338,9 +340,6 @@ static int parse_create(ApiJob *j, CollectionConfig *cfg)
         if (vectors->len > COLLECTION_MAX_VECTORS)
             return api_fail(j, QERR_BAD_INPUT, "at most %d named vectors per collection",
                             COLLECTION_MAX_VECTORS);
-        if (vectors->len == 0)
-            return api_fail(j, QERR_BAD_INPUT,
-                            "a collection needs at least one dense vector in \"vectors\"");
         for (uint32_t i = 0; i < vectors->len; i++) {
             const JsonMember *m = &vectors->u.members[i];
             if (m->key_len == 0 || m->key_len > COLLECTION_MAX_VECTOR_NAME ||
@@ -439,9 +438,6 @@ static void update_prepare(ApiJob *j)
     const JsonValue *params;
     if (api_get_object(j, body, "params", &params)) return;
     if (params && validate_sections(j, params)) return;
-    const JsonValue *sparse = json_get(body, "sparse_vectors");
-    if (sparse && sparse->type == JSON_OBJECT && sparse->len)
-        return (void)api_fail(j, QERR_UNSUPPORTED, "sparse vectors (sparse_vectors) are not served yet");
     const JsonValue *vectors;
     if (api_get_object(j, body, "vectors", &vectors)) return;
 }
@@ -463,13 +459,17 @@ static void update_run(ApiJob *j)
     }
     int m = 0, ef = 0;
     if (parse_hnsw(j, body, &m, &ef)) return;
+    CollectionSparseParams *sparse;
+    size_t n_sparse;
+    if (qdrant_sparse_check_patch(j, body, &ci.config, &sparse, &n_sparse)) return;
     Buf opts;
     buf_init(&opts);
     if (build_options(j, options_parse(j, ci.config.options), body, &opts)) {
         buf_free(&opts);
         return;
     }
-    CollectionUpdate u = { .options = opts.data, .m = m, .ef_construct = ef };
+    CollectionUpdate u = { .options = opts.data, .m = m, .ef_construct = ef,
+                           .sparse = sparse, .n_sparse = n_sparse };
     char err[256] = "";
     rc = collection_update(j->api->db, j->collection, &u, err, sizeof err);
     buf_free(&opts);
@@ -547,6 +547,7 @@ static void write_config(JsonWriter *w, const CollectionConfig *c, const JsonVal
         }
         jw_object_end(w);
     }
+    qdrant_sparse_write_config(w, c, opts);
     static const Setting params[] = {
         { "shard_number", 0, 1 }, { "replication_factor", 0, 1 },
         { "write_consistency_factor", 0, 1 }, { "on_disk_payload", 2, 1 },

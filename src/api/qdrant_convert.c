@@ -21,9 +21,27 @@ const char *qdrant_distance_name(CollectionDistance d)
     }
 }
 
+/* write_sparse writes a sparse vector: {"indices": [...], "values": [...]}. */
+static void write_sparse(JsonWriter *w, const CollectionSparseVector *v)
+{
+    jw_object_begin(w);
+    jw_key(w, "indices");
+    jw_array_begin(w);
+    for (size_t i = 0; i < v->n; i++) jw_uint(w, v->indices[i]);
+    jw_array_end(w);
+    jw_key(w, "values");
+    jw_floats(w, v->values, v->n);
+    jw_object_end(w);
+}
+
 static void write_vectors(JsonWriter *w, const CollectionResult *r, const CollectionPoint *p)
 {
-    if (r->config.unnamed) {
+    /* A point with only the unnamed dense vector gets a plain array;
+     * with sparse vectors too, a map where the dense one is "" (Qdrant's
+     * VectorStructInternal from NamedVectors). */
+    int n_sparse = 0;
+    for (int s = 0; p->sparse && s < r->config.n_sparse; s++) n_sparse += p->sparse[s] != NULL;
+    if (r->config.unnamed && !n_sparse) {
         if (p->vectors[0]) jw_floats(w, p->vectors[0], r->config.vectors[0].size);
         else jw_null(w);
         return;
@@ -33,6 +51,11 @@ static void write_vectors(JsonWriter *w, const CollectionResult *r, const Collec
         if (!p->vectors[v]) continue;
         jw_key(w, r->config.vectors[v].name);
         jw_floats(w, p->vectors[v], r->config.vectors[v].size);
+    }
+    for (int s = 0; n_sparse && s < r->config.n_sparse; s++) {
+        if (!p->sparse[s]) continue;
+        jw_key(w, r->config.sparse[s].name);
+        write_sparse(w, p->sparse[s]);
     }
     jw_object_end(w);
 }

@@ -14,6 +14,7 @@
 
 #include "api/qdrant_convert.h"
 #include "api/qdrant_internal.h"
+#include "api/qdrant_sparse.h"
 #include "base/err.h"
 #include "base/util.h"
 #include "index/filter.h"
@@ -64,9 +65,15 @@ static int parse_vector_struct(ApiJob *j, const JsonValue *v, const char *what,
     CollectionVectorIn *in = arena_calloc(a, (v->len ? v->len : 1) * sizeof *in);
     for (uint32_t i = 0; i < v->len; i++) {
         const JsonMember *m = &v->u.members[i];
+        if (qdrant_is_sparse(&m->value)) {
+            /* Qdrant's validation path names the map entry "?". */
+            char path[96];
+            snprintf(path, sizeof path, "%s.vector.?", what);
+            in[i].name = m->key;
+            if (qdrant_sparse_vector(j, &m->value, path, &in[i].sparse)) return -1;
+            continue;
+        }
         if (m->value.type == JSON_OBJECT) {
-            if (json_get(&m->value, "indices"))
-                return api_fail(j, QERR_UNSUPPORTED, "sparse vectors (\"%s\" of %s)", m->key, what);
             return api_fail(j, QERR_UNSUPPORTED,
                             "inference objects (\"%s\" of %s): send the vector, or use /v1/embeddings",
                             m->key, what);
@@ -170,8 +177,15 @@ static int parse_batch(ApiJob *j, const JsonValue *b, UpsertState *st)
             snprintf(what, sizeof what, "batch.vectors[%zu]", i);
             float *f;
             JsonValue item = json_item(col, i);
+            if (qdrant_is_sparse(&item)) {
+                char path[96 + COLLECTION_MAX_VECTOR_NAME];
+                snprintf(path, sizeof path, "batch.vectors.%s[%zu]", name, i);
+                in->name = name;
+                if (qdrant_sparse_vector(j, &item, path, &in->sparse)) return -1;
+                continue;
+            }
             if (item.type == JSON_OBJECT)
-                return api_fail(j, QERR_UNSUPPORTED, "sparse or inference vectors in batch.vectors");
+                return api_fail(j, QERR_UNSUPPORTED, "inference vectors in batch.vectors");
             if (api_floats(j, &item, what, &f, &in->dim)) return -1;
             in->name = name;
             in->data = f;

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "api/qdrant_query.h"
+#include "api/qdrant_sparse.h"
 #include "base/err.h"
 #include "base/util.h"
 #include "base/vec.h"
@@ -116,7 +117,7 @@ static void add_ref(ApiJob *j, QueryReq *q, const PointId *id)
     q->refs[q->n_refs++] = *id;
 }
 
-/* parse_nearest reads a VectorInput: a dense vector or a point id. */
+/* parse_nearest reads a VectorInput: a dense or sparse vector or a point id. */
 static int parse_nearest(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
 {
     if (v->type == JSON_ARRAY) {
@@ -131,8 +132,7 @@ static int parse_nearest(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
         return 0;
     }
     if (v->type == JSON_OBJECT) {
-        if (json_get(v, "indices"))
-            return api_fail(j, QERR_UNSUPPORTED, "sparse vectors are not served yet");
+        if (qdrant_is_sparse(v)) return qdrant_sparse_vector(j, v, "query", &n->sparse);
         if (json_get(v, "text") || json_get(v, "image") || json_get(v, "object"))
             return api_fail(j, QERR_UNSUPPORTED,
                             "inference objects in queries are not served yet: send the vector");
@@ -349,8 +349,11 @@ static int hits_from_result(ApiJob *j, const CollectionResult *r, Hits *out)
     return 0;
 }
 
-/* point_vector reads point id's vector `using` (for a query by id). */
-static int point_vector(ApiJob *j, const PointId *id, const char *using, float **vec, size_t *dim)
+/* point_vector reads point id's vector `using` (for a query by id): a
+ * dense one into vec and dim, a sparse one into *sparse (may be NULL
+ * when only a dense vector will do). */
+static int point_vector(ApiJob *j, const PointId *id, const char *using, float **vec, size_t *dim,
+                        const CollectionSparseVector **sparse)
 {
     const char *names[1] = { using ? using : "" };
     CollectionSelector none = { COLLECTION_SEL_NONE, NULL, 0 };
@@ -364,6 +367,11 @@ static int point_vector(ApiJob *j, const PointId *id, const char *using, float *
         if (r.points[0].vectors && r.points[0].vectors[v]) {
             src = r.points[0].vectors[v];
             break;
+        }
+    for (int s = 0; !src && sparse && r.n && r.points[0].sparse && s < r.config.n_sparse; s++)
+        if (r.points[0].sparse[s]) {
+            *sparse = r.points[0].sparse[s];
+            return 0;
         }
     char buf[POINT_ID_TEXT_MAX];
     if (!src) return api_fail(j, QERR_NOT_FOUND, "No point with id %s found", point_id_format(id, buf));
@@ -408,7 +416,8 @@ static int search_node(ApiJob *j, const QNode *n, const JsonValue *filter, size_
         s.with_vectors = with_using_vectors ? vecs : none;
         float *vec = n->vector;
         size_t dim = n->dim;
-        if (n->by_id && point_vector(j, &n->id, n->using, &vec, &dim)) return -1;
+        s.sparse = n->sparse;
+        if (n->by_id && point_vector(j, &n->id, n->using, &vec, &dim, &s.sparse)) return -1;
         s.vector = vec;
         s.dim = dim;
         rc = collection_search(j->api->db, j->collection, &s, api_arena(j), out, err, sizeof err);
@@ -437,6 +446,16 @@ static int mmr_select(ApiJob *j, const QNode *n, const CollectionResult *cand, s
     if (rc) return api_fail_collection(j, rc, NULL);
     int v = 0;
     const char *using = n->using ? n->using : "";
+    /* Sparse candidates have a similarity of their own. */
+    for (int s = 0; s < info.config.n_sparse; s++) {
+        if (strcmp(info.config.sparse[s].name, using)) continue;
+        const CollectionSparseVector *sq = n->sparse;
+        float *unused = NULL;
+        size_t udim = 0;
+        if (n->by_id && point_vector(j, &n->id, n->using, &unused, &udim, &sq)) return -1;
+        if (!sq) return api_fail(j, QERR_BAD_INPUT, "Conversion between sparse and regular vectors failed");
+        return qdrant_sparse_mmr(j, n, s, sq, cand, limit, out);
+    }
     while (v < info.config.n_vectors && strcmp(info.config.vectors[v].name, using)) v++;
     if (v == info.config.n_vectors)
         return api_fail(j, QERR_BAD_INPUT, "Not existing vector name error: %s", using);
@@ -464,7 +483,7 @@ static int mmr_select(ApiJob *j, const QNode *n, const CollectionResult *cand, s
     float *q = arena_alloc(a, dim * sizeof *q);
     float *query = n->vector;
     size_t qdim = n->dim;
-    if (n->by_id && point_vector(j, &n->id, n->using, &query, &qdim)) return -1;
+    if (n->by_id && point_vector(j, &n->id, n->using, &query, &qdim, NULL)) return -1;
     if (qdim != dim)
         return api_fail(j, QERR_BAD_INPUT, "Vector dimension error: expected dim: %zu, got %zu", dim,
                         qdim);
@@ -846,9 +865,9 @@ int qdrant_query_root_search(ApiJob *j, const JsonValue *obj, QueryReq *q)
         if (!name || !inner)
             return api_fail(j, QERR_FORMAT,
                             "data did not match any variant of untagged enum NamedVectorStruct");
-        if (inner->type == JSON_OBJECT)
-            return api_fail(j, QERR_UNSUPPORTED, "sparse vectors are not served yet");
         q->root.using = name;
+        if (inner->type == JSON_OBJECT)
+            return qdrant_sparse_vector(j, inner, "vector.vector", &q->root.sparse);
         v = inner;
     }
     return api_floats(j, v, "vector", &q->root.vector, &q->root.dim);

@@ -24,6 +24,7 @@ struct QNode {
     /* nearest and mmr */
     float *vector;
     size_t dim;
+    const CollectionSparseVector *sparse; /* a sparse query instead of vector */
     int by_id;
     PointId id;
     float lambda;

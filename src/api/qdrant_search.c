@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "api/qdrant_internal.h"
+#include "api/qdrant_sparse.h"
 #include "base/err.h"
 #include "base/util.h"
 #include "base/vec.h"
@@ -95,9 +96,11 @@ void api_common_to_search(const ApiCommon *c, CollectionSearch *s)
     s->with_vectors = c->with_vector;
 }
 
-/* NamedVectorStruct: [floats], or {"name": N, "vector": [floats]}. */
+/* NamedVectorStruct: [floats], {"name": N, "vector": [floats]}, or
+ * NamedSparseVector {"name": N, "vector": {"indices", "values"}} (into
+ * *sparse). */
 static int parse_named_vector(ApiJob *j, const JsonValue *v, const char **using, float **vec,
-                              size_t *dim)
+                              size_t *dim, const CollectionSparseVector **sparse)
 {
     if (!v) return api_fail(j, QERR_FORMAT, "missing field `vector`");
     if (v->type == JSON_ARRAY) return api_floats(j, v, "vector", vec, dim);
@@ -107,9 +110,8 @@ static int parse_named_vector(ApiJob *j, const JsonValue *v, const char **using,
         if (!name || !inner)
             return api_fail(j, QERR_FORMAT,
                             "data did not match any variant of untagged enum NamedVectorStruct");
-        if (inner->type == JSON_OBJECT)
-            return api_fail(j, QERR_UNSUPPORTED, "sparse vectors are not served yet");
         *using = name;
+        if (inner->type == JSON_OBJECT) return qdrant_sparse_vector(j, inner, "vector.vector", sparse);
         return api_floats(j, inner, "vector", vec, dim);
     }
     return api_fail(j, QERR_FORMAT, "data did not match any variant of untagged enum NamedVectorStruct");
@@ -129,10 +131,10 @@ static int parse_search(ApiJob *j, const JsonValue *obj, SearchReq *r)
     ApiCommon c;
     if (api_parse_common(j, obj, &c, 1, COLLECTION_SEL_NONE)) return -1;
     api_common_to_search(&c, &r->s);
-    float *vec;
-    size_t dim;
+    float *vec = NULL;
+    size_t dim = 0;
     const char *using = c.using;
-    if (parse_named_vector(j, json_get(obj, "vector"), &using, &vec, &dim)) return -1;
+    if (parse_named_vector(j, json_get(obj, "vector"), &using, &vec, &dim, &r->s.sparse)) return -1;
     r->s.using = using;
     r->s.vector = vec;
     r->s.dim = dim;
@@ -213,20 +215,24 @@ static int parse_strategy(ApiJob *j, const JsonValue *obj, CollectionRecoStrateg
     return 0;
 }
 
-/* parse_examples splits an array of RecommendExample (point ids or dense
- * vectors) into ids and vectors; *dim gets the vectors' length. */
+/* parse_examples splits an array of RecommendExample (point ids, dense
+ * or sparse vectors) into ids and vectors; *dim gets the dense vectors'
+ * length. */
 static int parse_examples(ApiJob *j, const JsonValue *arr, const char *what, const PointId **ids,
-                          size_t *n_ids, const float *const **vecs, size_t *n_vecs, size_t *dim)
+                          size_t *n_ids, const float *const **vecs, size_t *n_vecs, size_t *dim,
+                          const CollectionSparseVector **sparse, size_t *n_sparse)
 {
     *ids = NULL;
     *vecs = NULL;
-    *n_ids = *n_vecs = 0;
+    *sparse = NULL;
+    *n_ids = *n_vecs = *n_sparse = 0;
     if (!arr || arr->type == JSON_NULL) return 0;
     if (arr->type != JSON_ARRAY)
         return api_fail(j, QERR_FORMAT, "invalid type, expected a sequence at `%s`", what);
     Arena *a = api_arena(j);
     PointId *pi = arena_alloc(a, (arr->len + 1) * sizeof *pi);
     const float **pv = arena_alloc(a, (arr->len + 1) * sizeof *pv);
+    CollectionSparseVector *ps = arena_alloc(a, (arr->len + 1) * sizeof *ps);
     for (uint32_t i = 0; i < arr->len; i++) {
         JsonValue item = json_item(arr, i); /* ids of numbers come packed */
         const JsonValue *x = &item;
@@ -240,7 +246,9 @@ static int parse_examples(ApiJob *j, const JsonValue *arr, const char *what, con
             *dim = d;
             pv[(*n_vecs)++] = f;
         } else if (x->type == JSON_OBJECT) {
-            return api_fail(j, QERR_UNSUPPORTED, "sparse vectors are not served yet");
+            const CollectionSparseVector *sv;
+            if (qdrant_sparse_vector(j, x, what, &sv)) return -1;
+            ps[(*n_sparse)++] = *sv;
         } else {
             if (api_point_id(j, x, what, &pi[*n_ids])) return -1;
             (*n_ids)++;
@@ -248,6 +256,7 @@ static int parse_examples(ApiJob *j, const JsonValue *arr, const char *what, con
     }
     *ids = pi;
     *vecs = pv;
+    *sparse = ps;
     return 0;
 }
 
@@ -255,10 +264,12 @@ int api_parse_recommend_input(ApiJob *j, const JsonValue *obj, CollectionRecomme
 {
     size_t dim = 0;
     if (parse_examples(j, json_get(obj, "positive"), "positive", &r->positive, &r->n_positive,
-                       &r->positive_vectors, &r->n_positive_vectors, &dim))
+                       &r->positive_vectors, &r->n_positive_vectors, &dim, &r->positive_sparse,
+                       &r->n_positive_sparse))
         return -1;
     if (parse_examples(j, json_get(obj, "negative"), "negative", &r->negative, &r->n_negative,
-                       &r->negative_vectors, &r->n_negative_vectors, &dim))
+                       &r->negative_vectors, &r->n_negative_vectors, &dim, &r->negative_sparse,
+                       &r->n_negative_sparse))
         return -1;
     if (parse_strategy(j, obj, &r->strategy)) return -1;
     r->search.dim = dim;
@@ -276,7 +287,8 @@ static int parse_recommend(ApiJob *j, const JsonValue *obj, CollectionRecommend 
     api_common_to_search(&c, &r->search);
     if (api_parse_recommend_input(j, obj, r)) return -1;
     /* The REST recommend routes' own checks (recommendations.rs). */
-    size_t pos = r->n_positive + r->n_positive_vectors, neg = r->n_negative + r->n_negative_vectors;
+    size_t pos = r->n_positive + r->n_positive_vectors + r->n_positive_sparse;
+    size_t neg = r->n_negative + r->n_negative_vectors + r->n_negative_sparse;
     if (r->strategy == COLLECTION_RECO_AVERAGE_VECTOR && pos == 0)
         return api_fail(j, QERR_BAD_REQUEST, "At least one positive vector ID required with this strategy");
     if (pos + neg == 0)

@@ -33,6 +33,13 @@
  *     as an accept callback. Like Qdrant's full_scan_threshold, but counted
  *     in points.
  *
+ *   - Sparse vectors (Qdrant's sparse_vectors: {indices, values}) live
+ *     beside the dense ones under their own names: stored sorted by index
+ *     in LMDB, indexed in memory by an inverted index per name
+ *     (index/sparse.h) rebuilt at open, and searched exactly by dot
+ *     product (collection_sparse.c). A search or recommendation whose
+ *     `using` names a sparse vector is answered there.
+ *
  * Errors: ERR_NOTFOUND (unknown collection, point, or vector name),
  * ERR_EXISTS (collection exists), ERR_INVAL (bad input; a message is
  * written to the caller's err buffer), ERR_UNSUPPORTED (filter feature),
@@ -48,11 +55,14 @@
 #include "index/hnsw.h"
 #include "base/json.h"
 #include "index/pointid.h"
+#include "index/sparse.h"
 
 /* Limits. */
 #define COLLECTION_MAX_NAME 255        /* bytes of a collection name */
 #define COLLECTION_MAX_VECTORS 16      /* named vectors per collection */
 #define COLLECTION_MAX_VECTOR_NAME 64  /* bytes of a vector name */
+#define COLLECTION_MAX_SPARSE 16       /* sparse vectors per collection */
+#define COLLECTION_MAX_SPARSE_LEN SPARSE_MAX_LEN /* entries of one sparse vector */
 #define COLLECTION_MAX_DIM HNSW_MAX_DIM
 #define COLLECTION_MAX_LIMIT 100000    /* results per search / scroll page */
 #define COLLECTION_MAX_BATCH 100000    /* points per upsert / delete batch */
@@ -87,10 +97,35 @@ typedef struct {
     CollectionDistance distance;
 } CollectionVectorParams;
 
+/* What a sparse vector's scores are made of (Qdrant's modifier). */
+typedef enum {
+    COLLECTION_MODIFIER_NONE = 0, /* plain dot product */
+    COLLECTION_MODIFIER_IDF = 1,  /* query weights times the dimension's IDF */
+} CollectionModifier;
+
 typedef struct {
-    int n_vectors; /* 1..COLLECTION_MAX_VECTORS */
+    char name[COLLECTION_MAX_VECTOR_NAME + 1]; /* never "" */
+    CollectionModifier modifier;
+} CollectionSparseParams;
+
+/* A sparse vector: n (index, value) pairs. As input, in any index order
+ * (indices unique); as output, sorted by index. */
+typedef struct {
+    const uint32_t *indices;
+    const float *values;
+    size_t n;
+} CollectionSparseVector;
+
+typedef struct {
+    /* Dense vectors: 0..COLLECTION_MAX_VECTORS (0 with sparse vectors only,
+     * or none at all: a collection of payloads, as Qdrant allows). */
+    int n_vectors;
     int unnamed;   /* 1: one vector without a name (Qdrant's "vectors": {size, distance}) */
     CollectionVectorParams vectors[COLLECTION_MAX_VECTORS];
+    /* Sparse vectors: their names share one namespace with the dense
+     * ones. */
+    int n_sparse; /* 0..COLLECTION_MAX_SPARSE */
+    CollectionSparseParams sparse[COLLECTION_MAX_SPARSE];
     int m;            /* 0 in a create request: the default */
     int ef_construct; /* 0 in a create request: the default */
     /* Opaque text the engine persists and returns untouched ("" by
@@ -103,7 +138,7 @@ typedef struct {
 typedef struct {
     CollectionConfig config;
     uint64_t points_count;
-    uint64_t vectors_count; /* live vectors over all named vectors */
+    uint64_t vectors_count; /* live vectors over all named vectors, sparse ones too */
     int64_t created_at;     /* unix seconds */
     size_t memory_bytes;    /* in-memory index size */
 } CollectionInfo;
@@ -154,6 +189,10 @@ typedef struct {
     const char *options; /* replaces CollectionConfig.options; NULL: unchanged */
     int m;               /* HNSW m; 0: unchanged */
     int ef_construct;    /* HNSW ef_construct; 0: unchanged */
+    /* New modifiers of the named sparse vectors (each must exist); they
+     * apply to the next query. */
+    const CollectionSparseParams *sparse;
+    size_t n_sparse;
 } CollectionUpdate;
 
 /*
@@ -225,6 +264,9 @@ typedef struct {
     const char *name; /* NULL or "" for the unnamed vector */
     const float *data;
     size_t dim;
+    /* Non-NULL: a sparse vector for the sparse vector `name` (data and
+     * dim unused). Indices unique, values finite; stored sorted. */
+    const CollectionSparseVector *sparse;
 } CollectionVectorIn;
 
 typedef struct {
@@ -259,6 +301,9 @@ typedef struct {
     size_t payload_len;
     const float **vectors; /* [config.n_vectors]: NULL entries when absent or
                               not selected; NULL when no vector is selected */
+    /* [config.n_sparse]: likewise for the sparse vectors (sorted by
+     * index); NULL when the point has none of the selected ones. */
+    const CollectionSparseVector **sparse;
 } CollectionPoint;
 
 typedef struct {
@@ -442,6 +487,10 @@ typedef struct {
     int has_score_threshold;
     float score_threshold; /* cosine/dot: score >= t; euclid: distance <= t */
     CollectionSelector with_payload, with_vectors;
+    /* Non-NULL: a sparse query on the sparse vector `using` (vector and
+     * dim unused); only points sharing an index with it are results.
+     * Any index order; indices unique. */
+    const CollectionSparseVector *sparse;
 } CollectionSearch;
 
 int collection_search(Db *db, const char *name, const CollectionSearch *req, Arena *arena,
@@ -462,6 +511,11 @@ typedef struct {
     size_t n_positive_vectors;
     const float *const *negative_vectors;
     size_t n_negative_vectors;
+    /* Raw sparse examples (for a sparse `using`). */
+    const CollectionSparseVector *positive_sparse;
+    size_t n_positive_sparse;
+    const CollectionSparseVector *negative_sparse;
+    size_t n_negative_sparse;
     CollectionRecoStrategy strategy;
     /* using, limit, offset, ef, exact, filter, score_threshold and the
      * selectors as for a search. search.dim is the length of every raw
@@ -478,7 +532,10 @@ typedef struct {
  * similarity s as sigmoid(s) when it beats the best negative one, else
  * -sigmoid(best negative); sum_scores by sum(pos) - sum(neg) (Qdrant's
  * formulas, sigmoid(x) = 0.5 * (x / (1 + |x|) + 1)). For euclid the
- * similarity is the negated distance.
+ * similarity is the negated distance. On a sparse vector the average is
+ * taken over the union of indices (a missing index counts 0) and searched
+ * like a sparse query; best_score and sum_scores score every point that
+ * has the vector, a similarity without shared index being 0 (Qdrant).
  */
 int collection_recommend(Db *db, const char *name, const CollectionRecommend *req,
                          Arena *arena, CollectionResult *out, char *err, size_t errlen);

@@ -22,8 +22,8 @@
 
 int coll_config_validate(CollectionConfig *c, char *err, size_t errlen)
 {
-    if (c->n_vectors < 1 || c->n_vectors > COLLECTION_MAX_VECTORS)
-        return err_set(err, errlen, ERR_INVAL, "a collection needs 1..%d vectors",
+    if (c->n_vectors < 0 || c->n_vectors > COLLECTION_MAX_VECTORS)
+        return err_set(err, errlen, ERR_INVAL, "a collection has at most %d dense vectors",
                        COLLECTION_MAX_VECTORS);
     if (c->unnamed && (c->n_vectors != 1 || c->vectors[0].name[0]))
         return err_set(err, errlen, ERR_INVAL, "an unnamed vector must be the only one");
@@ -43,6 +43,8 @@ int coll_config_validate(CollectionConfig *c, char *err, size_t errlen)
             if (!strcmp(c->vectors[j].name, p->name))
                 return err_set(err, errlen, ERR_INVAL, "vector %s given twice", p->name);
     }
+    int e = coll_sparse_validate(c, err, errlen);
+    if (e) return e;
     if (!c->m) c->m = COLLECTION_DEFAULT_M;
     if (!c->ef_construct) c->ef_construct = COLLECTION_DEFAULT_EF_CONSTRUCT;
     if (c->m < COLLECTION_MIN_M || c->m > COLLECTION_MAX_M)
@@ -77,6 +79,9 @@ int coll_vector_index(const Collection *c, const char *name, char *err, size_t e
 {
     if (!name) name = "";
     if (!*name && c->config.unnamed) return 0;
+    /* A sparse vector taken for a dense one: Qdrant's wording. */
+    if (coll_sparse_index(c, name) >= 0)
+        return err_set(err, errlen, ERR_INVAL, "Conversion between sparse and regular vectors failed");
     for (int i = 0; *name && i < c->config.n_vectors; i++)
         if (!strcmp(c->config.vectors[i].name, name)) return i;
     return err_set(err, errlen, ERR_INVAL, "Not existing vector name error: %s", name);
@@ -89,7 +94,11 @@ int coll_vector_index(const Collection *c, const char *name, char *err, size_t e
  *   engine record (written since): u8 COLL_RECORD_V1, i64 created_at,
  *     u32 m, u32 ef_construct, u8 unnamed, u8 n_vectors, then per vector
  *     u32 size, u8 distance, u8 name length, the name; then u32 options
- *     length and the options text. Integers little-endian.
+ *     length and the options text. Integers little-endian. A collection
+ *     with sparse vectors has the tag COLL_RECORD_V2 and, after the dense
+ *     vectors, u8 n_sparse and per sparse vector u8 modifier, u8 name
+ *     length, the name (one without keeps writing V1, so older binaries
+ *     still open it).
  *   JSON record (the first format, read only): Qdrant's config shape plus
  *     "created_at", e.g. {"vectors":{"size":4,"distance":"Dot"},
  *     "hnsw_config":{"m":16,"ef_construct":100},"created_at":1732300000}.
@@ -128,8 +137,9 @@ static uint8_t rec_u8(RecReader *r)
     return p ? *p : 0;
 }
 
-static int config_record_parse_v1(const uint8_t *p, size_t len, CollectionConfig *cfg,
-                                  int64_t *created)
+/* config_record_parse_engine reads an engine record (V1 or V2, by its tag). */
+static int config_record_parse_engine(const uint8_t *p, size_t len, CollectionConfig *cfg,
+                                      int64_t *created)
 {
     RecReader r = { p + 1, p + len, 0 }; /* past the tag */
     const uint8_t *c8 = rec_take(&r, 8);
@@ -148,6 +158,19 @@ static int config_record_parse_v1(const uint8_t *p, size_t len, CollectionConfig
         if (!name || nl > COLLECTION_MAX_VECTOR_NAME) return ERR_FORMAT;
         memcpy(v->name, name, nl);
         v->name[nl] = '\0';
+    }
+    if (p[0] == COLL_RECORD_V2) {
+        cfg->n_sparse = rec_u8(&r);
+        if (cfg->n_sparse > COLLECTION_MAX_SPARSE) return ERR_FORMAT;
+        for (int i = 0; i < cfg->n_sparse && !r.bad; i++) {
+            CollectionSparseParams *sp = &cfg->sparse[i];
+            sp->modifier = (CollectionModifier)rec_u8(&r);
+            uint8_t nl = rec_u8(&r);
+            const uint8_t *name = rec_take(&r, nl);
+            if (!name || nl > COLLECTION_MAX_VECTOR_NAME) return ERR_FORMAT;
+            memcpy(sp->name, name, nl);
+            sp->name[nl] = '\0';
+        }
     }
     uint32_t ol = rec_u32(&r);
     const uint8_t *opt = rec_take(&r, ol);
@@ -225,7 +248,8 @@ int coll_config_record_parse(const char *name, Slice val, uint32_t *cid, Collect
     const uint8_t *p = (const uint8_t *)val.ptr;
     *cid = store_get_le32(p);
     int e;
-    if (p[4] == COLL_RECORD_V1) e = config_record_parse_v1(p + 4, val.len - 4, cfg, created);
+    if (p[4] == COLL_RECORD_V1 || p[4] == COLL_RECORD_V2)
+        e = config_record_parse_engine(p + 4, val.len - 4, cfg, created);
     else if (p[4] == '{') e = config_record_parse_json(p + 4, val.len - 4, cfg, created);
     else e = ERR_FORMAT;
     if (!e) e = coll_config_validate(cfg, err, sizeof err);
@@ -239,7 +263,7 @@ int coll_config_record_parse(const char *name, Slice val, uint32_t *cid, Collect
 void coll_config_record_build(const CollectionConfig *cfg, int64_t created, Buf *out)
 {
     uint8_t b[8];
-    b[0] = COLL_RECORD_V1;
+    b[0] = cfg->n_sparse ? COLL_RECORD_V2 : COLL_RECORD_V1;
     buf_append(out, b, 1);
     store_put_le64(b, (uint64_t)created);
     buf_append(out, b, 8);
@@ -258,6 +282,17 @@ void coll_config_record_build(const CollectionConfig *cfg, int64_t created, Buf 
         b[5] = (uint8_t)nl;
         buf_append(out, b, 6);
         buf_append(out, v->name, nl);
+    }
+    if (cfg->n_sparse) {
+        b[0] = (uint8_t)cfg->n_sparse;
+        buf_append(out, b, 1);
+        for (int i = 0; i < cfg->n_sparse; i++) {
+            size_t nl = strlen(cfg->sparse[i].name);
+            b[0] = (uint8_t)cfg->sparse[i].modifier;
+            b[1] = (uint8_t)nl;
+            buf_append(out, b, 2);
+            buf_append(out, cfg->sparse[i].name, nl);
+        }
     }
     size_t ol = strlen(cfg->options);
     store_put_le32(b, (uint32_t)ol);
@@ -427,7 +462,8 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
     if (u->options) snprintf(cfg.options, sizeof cfg.options, "%s", u->options);
     if (u->m) cfg.m = u->m;
     if (u->ef_construct) cfg.ef_construct = u->ef_construct;
-    e = coll_config_validate(&cfg, err, errlen);
+    if (u->n_sparse) e = coll_sparse_update(&cfg, u, err, errlen);
+    if (!e) e = coll_config_validate(&cfg, err, errlen);
     HnswIndex *graphs[COLLECTION_MAX_VECTORS] = { 0 };
     int rebuild = cfg.m != c->config.m || cfg.ef_construct != c->config.ef_construct;
     /* The new graphs are built beside the live ones, which readers keep
@@ -465,6 +501,7 @@ int collection_info(Db *db, const char *name, CollectionInfo *out)
         out->memory_bytes += hnsw_memory_bytes(c->idx[i].index);
     }
     out->memory_bytes += (size_t)c->node_cap * (sizeof(PointId) + 1);
+    coll_sparse_stats(c, &out->vectors_count, &out->memory_bytes);
     coll_read_end(db, c);
     return 0;
 }

@@ -16,6 +16,10 @@
  *                        count
  *   collection_search.c  the planner, exact scan, top-k, search,
  *                        recommend
+ *   collection_sparse.c  sparse vectors: their records, the in-memory
+ *                        inverted indexes, sparse search and recommend
+ *                        (the other phases call it through the coll_sparse_*
+ *                        hooks below)
  * Every function here is prefixed coll_ (the engine's private namespace);
  * the public ones in collection.h are collection_*.
  */
@@ -30,6 +34,7 @@
 #include "base/util.h"
 #include "index/filter.h"
 #include "index/hnsw.h"
+#include "index/sparse.h"
 #include "store/collection.h"
 #include "store/store.h"
 
@@ -43,6 +48,14 @@
 #define COLLECTION_REC_HEADER 8
 /* Graph entry record: u32 entry node + u32 max level. */
 #define COLLECTION_ENTRY_LEN 8
+/* Sparse vector s has bit COLL_SPARSE_SLOT(s) in a point's vector mask and
+ * that vector index in its STORE_DB_VECTORS key: the slots after the
+ * dense vectors' (16 + 16 fill the u32 mask exactly). */
+#define COLL_SPARSE_SLOT(s) (COLLECTION_MAX_VECTORS + (s))
+#define COLL_SPARSE_MASK(n_sparse) \
+    ((uint32_t)((((uint64_t)1 << (n_sparse)) - 1) << COLLECTION_MAX_VECTORS))
+/* Every sparse slot of collection c. */
+#define COLL_SPARSE_ALL(c) COLL_SPARSE_MASK((c)->config.n_sparse)
 
 typedef struct {
     HnswIndex *index;
@@ -63,6 +76,9 @@ typedef struct Collection {
     CollectionConfig config;
     int64_t created_at;
     CollIndex idx[COLLECTION_MAX_VECTORS];
+    /* The inverted index of each sparse vector: read under the node-table
+     * lock shared, changed under it exclusively (sparse.h has no locks). */
+    SparseIndex *sparse[COLLECTION_MAX_SPARSE];
     /* Node table: readers shared, the writer exclusive while it edits. */
     pthread_rwlock_t lock;
     PointId *node_ids; /* [node_cap] the point owning each node */
@@ -117,6 +133,8 @@ static inline int coll_is_distance(const Collection *c, int v)
  * in the first, JSON encoding starts with '{' there instead. */
 #define COLL_RECORD_V1 0x01
 #define COLL_RECORD_ALIAS 0x02
+/* The engine config record with sparse vectors (collection_config.c). */
+#define COLL_RECORD_V2 0x03
 
 static inline void coll_grow_u32(uint32_t **a, size_t *cap, size_t need)
 {
@@ -258,5 +276,59 @@ int coll_output_resolve(Collection *c, const CollectionSelector *wp, const Colle
 int coll_output_point(Collection *c, const Output *o, StoreTxn *txn, Scratch *s, const ScanRec *r,
                       float score, Arena *arena, CollectionPoint *p);
 void coll_result_init(Collection *c, CollectionResult *out, Arena *arena, size_t cap);
+
+/* ---- collection_sparse.c ---- */
+
+/* coll_sparse_index resolves a sparse vector's name to its index, or -1
+ * when no sparse vector has that name. */
+int coll_sparse_index(const Collection *c, const char *name);
+/* coll_sparse_validate checks the sparse part of a configuration (names
+ * unique across dense and sparse ones, modifiers). ERR_INVAL with a
+ * message. */
+int coll_sparse_validate(const CollectionConfig *cfg, char *err, size_t errlen);
+/* coll_sparse_update applies u's modifiers to cfg (ERR_INVAL with a
+ * message for a name that is not a sparse vector). */
+int coll_sparse_update(CollectionConfig *cfg, const CollectionUpdate *u, char *err, size_t errlen);
+/* Creating and freeing c's inverted indexes (coll_new, coll_free). */
+int coll_sparse_create(Collection *c);
+void coll_sparse_free(Collection *c);
+/* coll_sparse_load fills the inverted indexes from the stored sparse
+ * vectors of c's live nodes (at open; the node table is loaded). */
+int coll_sparse_load(Collection *c, StoreTxn *txn);
+/* coll_sparse_prepare validates a sparse input vector of a point and
+ * copies it into arena, sorted by index: *s receives its sparse index. */
+int coll_sparse_prepare(Collection *c, const char *what, const CollectionVectorIn *in,
+                        Arena *arena, int *s, CollectionSparseVector *out, char *err,
+                        size_t errlen);
+/*
+ * coll_sparse_put writes node's sparse vectors of the slots in touch,
+ * inside the caller's transaction: sv[s] where mask has the slot too, a
+ * deleted record where it has not; the other slots are left alone. An
+ * upsert touches COLL_SPARSE_ALL(c) (the point's whole set), a deleted
+ * point too with mask 0 and sv NULL; updating or deleting named vectors
+ * touches just those.
+ */
+int coll_sparse_put(StoreTxn *txn, Collection *c, uint32_t node, uint32_t touch, uint32_t mask,
+                    const CollectionSparseVector *sv);
+/* coll_sparse_apply brings the inverted indexes in line with what
+ * coll_sparse_put committed for node (same arguments). The caller holds
+ * c->lock exclusively. */
+void coll_sparse_apply(Collection *c, uint32_t node, uint32_t touch, uint32_t mask,
+                       const CollectionSparseVector *sv);
+/* coll_sparse_output reads the sparse vectors of node selected in want
+ * (slot bits) into p->sparse. */
+int coll_sparse_output(Collection *c, uint32_t want, StoreTxn *txn, uint32_t node, Arena *arena,
+                       CollectionPoint *p);
+/* Searches and recommendations whose `using` names a sparse vector, or
+ * that carry a sparse query: the caller holds the read locks (from
+ * coll_query_begin) and owns f; limit is resolved. */
+int coll_sparse_search(Db *db, Collection *c, const Filter *f, const CollectionSearch *req,
+                       size_t limit, Arena *arena, CollectionResult *out, char *err,
+                       size_t errlen);
+int coll_sparse_recommend(Db *db, Collection *c, const Filter *f, const CollectionRecommend *req,
+                          size_t limit, Arena *arena, CollectionResult *out, char *err,
+                          size_t errlen);
+/* Live sparse vectors and their index memory, for collection_info. */
+void coll_sparse_stats(Collection *c, uint64_t *vectors, size_t *memory_bytes);
 
 #endif

@@ -88,6 +88,7 @@ void coll_free(Collection *c)
         free(c->idx[i].dirty);
         free(c->idx[i].dirty_flag);
     }
+    coll_sparse_free(c);
     pthread_rwlock_destroy(&c->lock);
     free(c->node_ids);
     free(c->node_live);
@@ -117,6 +118,11 @@ int coll_new(const char *name, uint32_t cid, const CollectionConfig *cfg, int64_
             coll_free(c);
             return err;
         }
+    }
+    int err = coll_sparse_create(c);
+    if (err) {
+        coll_free(c);
+        return err;
     }
     scratch_fit(c);
     size_t maxdim = 1;
@@ -518,6 +524,10 @@ static int load_collection(StoreTxn *txn, const char *name, Slice rec, Loaded *o
         goto fail;
     }
     coll_node_table_reserve(c, c->node_high + 1);
+
+    /* Sparse vectors: their inverted indexes are memory only, rebuilt
+     * from the committed records (no replay needed). */
+    if ((err = coll_sparse_load(c, txn))) goto fail;
 
     /* Graphs. */
     for (int i = 0; i < cfg.n_vectors; i++) {

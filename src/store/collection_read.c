@@ -157,12 +157,17 @@ int coll_output_resolve(Collection *c, const CollectionSelector *wp,
     o->vector_mask = 0;
     if (!wv || wv->mode == COLLECTION_SEL_NONE) return 0;
     if (wv->mode == COLLECTION_SEL_ALL) {
-        o->vector_mask = (1u << c->config.n_vectors) - 1;
+        o->vector_mask = ((1u << c->config.n_vectors) - 1) | COLL_SPARSE_MASK(c->config.n_sparse);
         return 0;
     }
     if (wv->mode != COLLECTION_SEL_INCLUDE)
         return err_set(err, errlen, ERR_INVAL, "with_vector: expected true, false or names");
     for (size_t i = 0; i < wv->n_keys; i++) {
+        int s = coll_sparse_index(c, wv->keys[i]);
+        if (s >= 0) {
+            o->vector_mask |= 1u << COLL_SPARSE_SLOT(s);
+            continue;
+        }
         int v = coll_vector_index(c, wv->keys[i], err, errlen);
         if (v < 0) return v;
         o->vector_mask |= 1u << v;
@@ -203,7 +208,8 @@ static int output_vectors(Collection *c, const Output *o, StoreTxn *txn, const S
 {
     uint32_t want = o->vector_mask & r->mask;
     if (!o->vector_mask) return 0;
-    p->vectors = arena_calloc(arena, (size_t)c->config.n_vectors * sizeof *p->vectors);
+    /* Never NULL once selected, even without dense vectors. */
+    p->vectors = arena_calloc(arena, (size_t)MAX(c->config.n_vectors, 1) * sizeof *p->vectors);
     for (int v = 0; v < c->config.n_vectors; v++) {
         if (!(want >> v & 1)) continue;
         uint8_t key[STORE_KEY_MAX];
@@ -217,7 +223,7 @@ static int output_vectors(Collection *c, const Output *o, StoreTxn *txn, const S
         memcpy(f, s.ptr, s.len);
         p->vectors[v] = f;
     }
-    return 0;
+    return coll_sparse_output(c, want, txn, r->node, arena, p);
 }
 
 int coll_output_point(Collection *c, const Output *o, StoreTxn *txn, Scratch *s,

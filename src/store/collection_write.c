@@ -70,6 +70,9 @@ typedef struct {
     const float *vec[COLLECTION_MAX_VECTORS]; /* prepared (normalised) */
     const char *payload;                      /* upsert: the JSON text */
     size_t payload_len;
+    /* [config.n_sparse] prepared (sorted) where the mask has the slot
+     * (collection_sparse.c); NULL when the point gives no sparse vector. */
+    CollectionSparseVector *sparse;
 } PrepPoint;
 
 typedef struct {
@@ -151,6 +154,23 @@ static int prepare_vector(Collection *c, const char *what, const CollectionVecto
     return 0;
 }
 
+/* prepare_sparse validates one sparse input vector into pp->sparse. */
+static int prepare_sparse(Group *g, Collection *c, const char *what, const CollectionVectorIn *in,
+                          PrepPoint *pp, char *err, size_t errlen)
+{
+    CollectionSparseVector sv;
+    int s;
+    int e = coll_sparse_prepare(c, what, in, &g->arena, &s, &sv, err, errlen);
+    if (e) return e;
+    if (pp->mask >> COLL_SPARSE_SLOT(s) & 1)
+        return err_set(err, errlen, ERR_INVAL, "%s: vector \"%s\" given twice", what,
+                       c->config.sparse[s].name);
+    if (!pp->sparse) pp->sparse = arena_calloc(&g->arena, (size_t)c->config.n_sparse * sizeof sv);
+    pp->sparse[s] = sv;
+    pp->mask |= 1u << COLL_SPARSE_SLOT(s);
+    return 0;
+}
+
 /* prepare_points validates the points of an upsert (with_payload) or an
  * update_vectors (vectors only, at least one each). */
 static int prepare_points(Group *g, Collection *c, const CollectionOp *op, int upsert,
@@ -177,6 +197,11 @@ static int prepare_points(Group *g, Collection *c, const CollectionOp *op, int u
         if (!upsert && p->n_vectors == 0)
             return err_set(err, errlen, ERR_INVAL, "%s: no vector to update", what);
         for (size_t j = 0; j < p->n_vectors; j++) {
+            if (p->vectors[j].sparse) {
+                int e = prepare_sparse(g, c, what, &p->vectors[j], pp, err, errlen);
+                if (e) return e;
+                continue;
+            }
             int v = 0;
             const float *f = NULL;
             int e = prepare_vector(c, what, &p->vectors[j], &g->arena, &v, &f, err, errlen);
@@ -228,6 +253,11 @@ static int prepare_op(Group *g, Collection *c, const CollectionOp *op, PrepOp *o
         if (!op->n_vector_names || !op->vector_names)
             return err_set(err, errlen, ERR_INVAL, "no vector names given");
         for (size_t i = 0; i < op->n_vector_names; i++) {
+            int s = coll_sparse_index(c, op->vector_names[i]);
+            if (s >= 0) {
+                out->vmask |= 1u << COLL_SPARSE_SLOT(s);
+                continue;
+            }
             int v = coll_vector_index(c, op->vector_names[i], err, errlen);
             if (v < 0) return v;
             out->vmask |= 1u << v;
@@ -310,6 +340,8 @@ static int apply_upsert(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn
         err = store_put2(txn, STORE_DB_POINTS, key, kl, head, sizeof head, p->payload,
                          p->payload_len);
         if (!err) err = put_vectors(txn, c, node, p);
+        if (!err && c->config.n_sparse)
+            err = coll_sparse_put(txn, c, node, COLL_SPARSE_ALL(c), p->mask, p->sparse);
         if (!err) err = put_pending(txn, c, node);
         if (err) return err;
         effect_add(g, kind, node, &p->id, p, 0);
@@ -375,6 +407,8 @@ static int apply_delete(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn
         }
         uint32_t node = store_get_le32((const uint8_t *)v.ptr);
         err = store_del(txn, STORE_DB_POINTS, key, kl);
+        if (!err && c->config.n_sparse)
+            err = coll_sparse_put(txn, c, node, COLL_SPARSE_ALL(c), 0, NULL);
         if (!err) err = put_pending(txn, c, node);
         if (!err) {
             effect_add(g, EFF_DELETE, node, &ids[i], NULL, 0);
@@ -473,6 +507,8 @@ static int apply_update_vectors(Group *g, Collection *c, const PrepOp *op, Store
         uint32_t mask = store_get_le32((const uint8_t *)old.ptr + 4) | p->mask;
         err = set_mask(g, txn, key, kl, old, mask);
         if (!err) err = put_vectors(txn, c, node, p);
+        if (!err && c->config.n_sparse)
+            err = coll_sparse_put(txn, c, node, p->mask & COLL_SPARSE_ALL(c), p->mask, p->sparse);
         if (!err) err = put_pending(txn, c, node);
         if (err) return err;
         effect_add(g, EFF_VECTORS, node, &p->id, p, 0);
@@ -502,8 +538,11 @@ static int apply_delete_vectors(Group *g, Collection *c, const PrepOp *op, Store
         uint32_t node = store_get_le32((const uint8_t *)old.ptr);
         uint32_t mask = store_get_le32((const uint8_t *)old.ptr + 4);
         /* The vector rows stay, as for a deleted point: the graph keeps
-         * routing through the node until it is reused (hnsw.h). */
+         * routing through the node until it is reused (hnsw.h). Sparse
+         * records go (collection_sparse.c). */
         err = set_mask(g, txn, key, kl, old, mask & ~op->vmask);
+        if (!err && (op->vmask & COLL_SPARSE_ALL(c)))
+            err = coll_sparse_put(txn, c, node, op->vmask & COLL_SPARSE_ALL(c), 0, NULL);
         if (!err) err = put_pending(txn, c, node);
         if (!err) {
             effect_add(g, EFF_VECTORS, node, &ids[i], NULL, mask & op->vmask);
@@ -629,6 +668,14 @@ static void apply_effects(Collection *c, const Effect *eff, size_t n)
             c->free_nodes[c->n_free++] = e->node;
             break;
         default: break;
+        }
+        /* Sparse vectors change with the node table (collection_sparse.c):
+         * a whole point's set, or the vectors given and cleared. */
+        if (c->config.n_sparse) {
+            uint32_t set = e->p ? e->p->mask : 0;
+            uint32_t touch = e->kind == EFF_VECTORS ? set | e->clear : COLL_SPARSE_ALL(c);
+            coll_sparse_apply(c, e->node, touch & COLL_SPARSE_ALL(c), set,
+                              e->p ? e->p->sparse : NULL);
         }
     }
     pthread_rwlock_unlock(&c->lock);
