@@ -763,6 +763,89 @@ TEST(test_bad_input_changes_nothing)
     ASSERT_TRUE(coll_check(&ck));
 }
 
+/* write_one runs one operation as a one-write group; its status. */
+static int write_one(const CollectionOp *op, char *err, size_t errlen)
+{
+    CollectionWrite w = { .collection = "c", .ops = op, .n_ops = 1 };
+    CollectionWrite *wp = &w;
+    int e = collection_write_group(g_db, &wp, 1, NULL);
+    if (!e) e = w.status;
+    snprintf(err, errlen, "%s", w.err);
+    return e;
+}
+
+TEST(test_update_and_delete_vectors)
+{
+    char err[256] = "";
+    /* update_vectors: new "text" for 10 points; "kw" and "img" stay. */
+    int ids[10], n = 0;
+    for (int id = 400; n < 10; id++)
+        if (g_pts[id].live && g_pts[id].kw.present) ids[n++] = id;
+    Arena a;
+    arena_init(&a, 0);
+    CollectionPointIn pts[10];
+    for (int i = 0; i < 10; i++) {
+        Pt *p = &g_pts[ids[i]];
+        rand_vec(&p->text, 1);
+        CollectionSparseVector *sv = arena_alloc(&a, sizeof *sv);
+        *sv = (CollectionSparseVector){ p->text.idx, p->text.val, (size_t)p->text.n };
+        CollectionVectorIn *vin = arena_alloc(&a, sizeof *vin);
+        *vin = (CollectionVectorIn){ "text", NULL, 0, sv };
+        pts[i] = (CollectionPointIn){ point_id_num((uint64_t)ids[i]), NULL, vin, 1 };
+    }
+    CollectionOp up = { .kind = COLLECTION_OP_UPDATE_VECTORS, .points = pts, .n_points = 10 };
+    int e = write_one(&up, err, sizeof err);
+    if (e) HARNESS_FAIL("update_vectors: %s", err);
+    /* delete_vectors: "kw" of 5 of them, and "text" of 5 others. */
+    PointId del_kw[5], del_text[5];
+    for (int i = 0; i < 5; i++) {
+        del_kw[i] = point_id_num((uint64_t)ids[i]);
+        g_pts[ids[i]].kw.present = 0;
+    }
+    int k = 0;
+    for (int id = 450; k < 5; id++)
+        if (g_pts[id].live && g_pts[id].text.present) {
+            del_text[k++] = point_id_num((uint64_t)id);
+            g_pts[id].text.present = 0;
+        }
+    const char *kw_name[1] = { "kw" }, *text_name[1] = { "text" };
+    CollectionOp d1 = { .kind = COLLECTION_OP_DELETE_VECTORS, .ids = del_kw, .n_ids = 5,
+                        .vector_names = kw_name, .n_vector_names = 1 };
+    CollectionOp d2 = { .kind = COLLECTION_OP_DELETE_VECTORS, .ids = del_text, .n_ids = 5,
+                        .vector_names = text_name, .n_vector_names = 1 };
+    if ((e = write_one(&d1, err, sizeof err)) || (e = write_one(&d2, err, sizeof err)))
+        HARNESS_FAIL("delete_vectors: %s", err);
+    /* Read back: what the model says, "img" still everywhere. */
+    PointId all_ids[N_POINTS];
+    for (int i = 0; i < N_POINTS; i++) all_ids[i] = point_id_num((uint64_t)i);
+    CollectionSelector none = { COLLECTION_SEL_NONE, NULL, 0 }, all = { COLLECTION_SEL_ALL, NULL, 0 };
+    CollectionResult r;
+    ASSERT_OK(collection_get(g_db, "c", all_ids, N_POINTS, &none, &all, &a, &r));
+    for (size_t i = 0; i < r.n; i++) {
+        const Pt *p = &g_pts[r.points[i].id.num];
+        ASSERT_TRUE(r.points[i].vectors[0] != NULL);
+        const Vec *want[2] = { &p->text, &p->kw };
+        for (int s2 = 0; s2 < 2; s2++) {
+            const CollectionSparseVector *got = r.points[i].sparse ? r.points[i].sparse[s2] : NULL;
+            ASSERT_EQ_INT(got != NULL, want[s2]->present);
+            if (!got) continue;
+            uint32_t idx[MAX_LEN];
+            float val[MAX_LEN];
+            sorted(want[s2], idx, val);
+            ASSERT_EQ_INT(got->n, want[s2]->n);
+            for (size_t m = 0; m < got->n; m++) ASSERT_TRUE(got->indices[m] == idx[m] && got->values[m] == val[m]);
+        }
+    }
+    arena_free(&a);
+    /* Searches follow (IDF counts too). */
+    for (int t = 0; t < 16; t++) {
+        Vec q;
+        rand_vec(&q, 1);
+        Check ck = { t % 2 ? "text" : "kw", &q, 20, 0, -1, t % 2 == 0, 0, 0 };
+        if (!coll_check(&ck)) HARNESS_FAIL("query %d after vector updates", t);
+    }
+}
+
 /* ref_recommend scores every live point with "text" by Qdrant's
  * formulas in double, examples as in the model. */
 static size_t ref_recommend(CollectionRecoStrategy st, const int *pos, int n_pos, const int *neg,
@@ -982,6 +1065,7 @@ int main(void)
     RUN(test_updates_and_deletes);
     RUN(test_bad_input_changes_nothing);
     RUN(test_recommend);
+    RUN(test_update_and_delete_vectors);
     RUN(test_reopen_and_modifier);
     collection_db_close(g_db);
     nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);

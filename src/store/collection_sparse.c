@@ -8,9 +8,10 @@
  * cid + u16 COLL_SPARSE_SLOT(s) + u32 node: n u32 indices (strictly
  * increasing) then n f32 values, little-endian; an empty vector is an
  * empty record. It is written in the transaction of the point's upsert
- * and deleted in the transaction that deletes the point or upserts it
- * without that vector, so a record exists exactly when the live point
- * owning the node has the vector. (Dense rows outlive their points
+ * (or vector update) and deleted in the transaction that deletes the
+ * point, upserts it without that vector or deletes that vector, so a
+ * record exists exactly when the live point owning the node has the
+ * vector. (Dense rows outlive their points
  * because the graph routes through deleted nodes; nothing routes through
  * an inverted index.) The inverted indexes are memory only: built from
  * these records at open and changed after each commit under the
