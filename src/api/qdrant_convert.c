@@ -41,11 +41,12 @@ static void write_vectors(JsonWriter *w, const CollectionResult *r, const Collec
      * VectorStructInternal from NamedVectors). */
     int n_sparse = 0;
     for (int s = 0; p->sparse && s < r->config.n_sparse; s++) n_sparse += p->sparse[s] != NULL;
-    if (r->config.unnamed && !n_sparse) {
-        if (p->vectors[0]) jw_floats(w, p->vectors[0], r->config.vectors[0].size);
-        else jw_null(w);
+    if (r->config.unnamed && !n_sparse && p->vectors[0]) {
+        jw_floats(w, p->vectors[0], r->config.vectors[0].size);
         return;
     }
+    /* Otherwise a map, {} when the point has none of the vectors asked
+     * for (Qdrant's empty NamedVectors). */
     jw_object_begin(w);
     for (int v = 0; v < r->config.n_vectors; v++) {
         if (!p->vectors[v]) continue;
