@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/qdrant_convert.h"
@@ -432,20 +433,49 @@ static void batch_prepare(ApiJob *j)
 
 /* ---- reading points by id ---- */
 
+/* dedup_ids collapses repeated ids to their first place, as Qdrant's
+ * retrieve does, in n log n: sort positions by id, keep the first of each
+ * run, then restore the request's order. Returns the new count. */
+typedef struct {
+    PointId id;
+    size_t pos;
+} IdPos;
+
+static int cmp_idpos(const void *pa, const void *pb)
+{
+    const IdPos *a = pa, *b = pb;
+    int c = point_id_cmp(&a->id, &b->id);
+    if (c) return c;
+    return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+static int cmp_pos(const void *pa, const void *pb)
+{
+    const IdPos *a = pa, *b = pb;
+    return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+static size_t dedup_ids(ApiJob *j, PointId *ids, size_t n)
+{
+    if (n < 2) return n;
+    IdPos *t = arena_alloc(api_arena(j), n * sizeof *t);
+    for (size_t i = 0; i < n; i++) t[i] = (IdPos){ ids[i], i };
+    qsort(t, n, sizeof *t, cmp_idpos);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || !point_id_equal(&t[i].id, &t[i - 1].id)) t[m++] = t[i];
+    qsort(t, m, sizeof *t, cmp_pos);
+    for (size_t i = 0; i < m; i++) ids[i] = t[i].id;
+    return m;
+}
+
 static void retrieve(ApiJob *j)
 {
     if (api_body_object(j, 0)) return;
     PointId *ids;
     size_t n;
     if (api_point_ids(j, json_get(j->body, "ids"), "ids", &ids, &n)) return;
-    /* Duplicates collapse to their first place, as Qdrant's do. */
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t k = 0;
-        while (k < m && !point_id_equal(&ids[k], &ids[i])) k++;
-        if (k == m) ids[m++] = ids[i];
-    }
-    n = m;
+    n = dedup_ids(j, ids, n);
     /* Without with_payload Qdrant returns none (its code's default, not
      * its documentation's). */
     CollectionSelector wp, wv;
@@ -455,6 +485,21 @@ static void retrieve(ApiJob *j)
     if (api_selector(j, wvj, COLLECTION_SEL_NONE, &wv)) return;
     CollectionResult r;
     int rc = collection_get(j->api->db, j->collection, ids, n, &wp, &wv, api_arena(j), &r);
+    if (rc == ERR_INVAL && wv.mode == COLLECTION_SEL_INCLUDE) {
+        /* collection_get says only "invalid": name the vector as Qdrant does. */
+        CollectionInfo ci;
+        if (collection_info(j->api->db, j->collection, &ci) == 0)
+            for (size_t k = 0; k < wv.n_keys; k++) {
+                int found = 0;
+                for (int v = 0; v < ci.config.n_vectors; v++)
+                    found |= !strcmp(ci.config.vectors[v].name, wv.keys[k]);
+                for (int v = 0; v < ci.config.n_sparse; v++)
+                    found |= !strcmp(ci.config.sparse[v].name, wv.keys[k]);
+                if (!found)
+                    return (void)api_fail(j, QERR_BAD_INPUT, "Not existing vector name error: %s",
+                                          wv.keys[k]);
+            }
+    }
     if (rc) return (void)api_fail_collection(j, rc, NULL);
     qdrant_write_points(api_result(j), &r, 0);
 }
