@@ -21,6 +21,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "server/metrics.h"
 
 /* ---- errors ---- */
 
@@ -440,6 +441,37 @@ static int add_routes(ApiModule *m, Router *r, const ApiRoute *routes)
     return 0;
 }
 
+/* The gauges Qdrant's exporter has and tools read: app_info,
+ * collections_total, and each collection's points (labelled id=...). */
+static void collect_metrics(void *ctx)
+{
+    Api *api = ctx;
+    metrics_gauge_set("app_info", "name=\"qdrant\",version=\"" QDRANT_API_VERSION "\"", 1);
+    Arena a;
+    arena_init(&a, 0);
+    char **names;
+    size_t n = 0;
+    if (collection_list(api->db, &a, &names, &n) == 0) {
+        metrics_gauge_set("collections_total", NULL, (double)n);
+        for (size_t i = 0; i < n; i++) {
+            CollectionInfo ci;
+            if (collection_info(api->db, names[i], &ci)) continue;
+            char labels[METRICS_MAX_LABELS];
+            /* Collection names may hold quotes and backslashes: escape
+             * them as the text format asks. */
+            size_t o = 0;
+            o += (size_t)snprintf(labels, sizeof labels, "id=\"");
+            for (const char *p = names[i]; *p && o + 3 < sizeof labels; p++) {
+                if (*p == '"' || *p == '\\') labels[o++] = '\\';
+                labels[o++] = *p == '\n' ? ' ' : *p;
+            }
+            snprintf(labels + o, sizeof labels - o, "\"");
+            metrics_gauge_set("collection_points", labels, (double)ci.points_count);
+        }
+    }
+    arena_free(&a);
+}
+
 static int module_start(Server *srv, Router *router, void **state)
 {
     const ServerConfig *cfg = server_config(srv);
@@ -481,6 +513,11 @@ static int module_start(Server *srv, Router *router, void **state)
         free(m);
         return rc;
     }
+    metrics_describe("app_info", METRICS_GAUGE, "information about qdrant server");
+    metrics_describe("collections_total", METRICS_GAUGE, "number of collections");
+    metrics_describe("collection_points", METRICS_GAUGE, "approximate amount of points per collection");
+    metrics_describe("rest_responses_total", METRICS_COUNTER, "total number of responses");
+    metrics_add_collector(collect_metrics, &m->api);
     *state = m;
     return 0;
 }
@@ -488,6 +525,7 @@ static int module_start(Server *srv, Router *router, void **state)
 static void module_stop(void *state)
 {
     ApiModule *m = state;
+    metrics_remove_collector(collect_metrics, &m->api);
     if (m->api.writer) work_queue_stop(m->api.writer);
     m->api.writer = NULL;
 }

@@ -530,11 +530,11 @@ static void write_vector_params(JsonWriter *w, const CollectionVectorParams *p, 
 /* write_config writes CollectionConfig as Qdrant reports it: Qdrant's
  * defaults (config/config.yaml, lib/collection/src/optimizers_builder.rs)
  * overridden by the settings given at create or PATCH. */
-static void write_config(JsonWriter *w, const CollectionConfig *c, const JsonValue *opts)
+/* write_params writes CollectionParams: the vectors and the settings
+ * Qdrant keeps beside them. */
+static void write_params(JsonWriter *w, const CollectionConfig *c, const JsonValue *opts)
 {
     const JsonValue *vx = opts ? json_get(opts, "vectors") : NULL;
-    jw_object_begin(w);
-    jw_key(w, "params");
     jw_object_begin(w);
     jw_key(w, "vectors");
     if (c->unnamed) {
@@ -560,6 +560,13 @@ static void write_config(JsonWriter *w, const CollectionConfig *c, const JsonVal
         else jw_uint(w, (uint64_t)params[i].dflt);
     }
     jw_object_end(w);
+}
+
+static void write_config(JsonWriter *w, const CollectionConfig *c, const JsonValue *opts)
+{
+    jw_object_begin(w);
+    jw_key(w, "params");
+    write_params(w, c, opts);
 
     /* m and ef_construct are the engine's own; the rest Qdrant's. */
     const JsonValue *h = opts ? json_get(opts, "hnsw_config") : NULL;
@@ -752,6 +759,31 @@ static void write_aliases(ApiJob *j, const char *collection)
 
 static void list_aliases(ApiJob *j) { write_aliases(j, NULL); }
 static void collection_aliases(ApiJob *j) { write_aliases(j, j->collection); }
+
+void qdrant_write_collection_telemetry(ApiJob *j, JsonWriter *w, const char *name, int level)
+{
+    CollectionInfo ci;
+    if (collection_info(j->api->db, name, &ci)) return;
+    const JsonValue *opts = options_parse(j, ci.config.options);
+    jw_object_begin(w);
+    if (level <= 1) {
+        /* CollectionsAggregatedTelemetry. */
+        jw_key(w, "vectors");
+        jw_uint(w, ci.vectors_count);
+        jw_key(w, "optimizers_status");
+        jw_string(w, "ok");
+        jw_key(w, "params");
+        write_params(w, &ci.config, opts);
+    } else {
+        jw_key(w, "id");
+        jw_string(w, name);
+        jw_key(w, "init_time_ms");
+        jw_uint(w, 0);
+        jw_key(w, "config");
+        write_config(w, &ci.config, opts);
+    }
+    jw_object_end(w);
+}
 
 const ApiRoute qdrant_collection_routes[] = {
     { "POST", "/collections/aliases", API_WRITE, aliases_prepare, aliases_run },

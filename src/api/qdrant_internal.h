@@ -229,6 +229,11 @@ void api_common_to_search(const ApiCommon *c, CollectionSearch *s);
 /* api_parse_recommend_input reads positive, negative and strategy. */
 int api_parse_recommend_input(ApiJob *j, const JsonValue *obj, CollectionRecommend *r);
 
+/* qdrant_write_collection_telemetry writes a collection's telemetry at a
+ * details level: 1 aggregated {vectors, optimizers_status, params}, 2 and
+ * more {id, init_time_ms, config} (qdrant_collections.c). */
+void qdrant_write_collection_telemetry(ApiJob *j, JsonWriter *w, const char *name, int level);
+
 /* The value of an engine selector for with_vector (api_selector) or
  * with_payload (api_payload_selector: keys are checked JSON paths). */
 int api_payload_selector(ApiJob *j, const JsonValue *v, int dflt, CollectionSelector *out);

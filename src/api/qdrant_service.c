@@ -4,11 +4,14 @@
  * /metrics are the server's own built-in routes.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/qdrant_internal.h"
 #include "base/util.h"
+#include "server/metrics.h"
 
 /* The source commit, 40 hex digits as Qdrant reports its own; the Makefile
  * passes git's, and a build outside a git checkout has none. */
@@ -37,8 +40,83 @@ static void root(ApiJob *j)
     j->answered = 1;
 }
 
+/* process_rss_bytes reads the resident set size (Linux /proc). */
+static uint64_t process_rss_bytes(void)
+{
+    char *text;
+    size_t len;
+    uint64_t rss = 0;
+    if (file_read_all("/proc/self/statm", 4096, &text, &len) == 0) {
+        unsigned long long pages_total, pages_res;
+        if (sscanf(text, "%llu %llu", &pages_total, &pages_res) == 2)
+            rss = (uint64_t)pages_res * (uint64_t)sysconf(_SC_PAGESIZE);
+        free(text);
+    }
+    return rss;
+}
+
+/* The request statistics grouped by endpoint, as Qdrant's WebApiTelemetry:
+ * {"PUT /collections/{collection_name}/points": {"200": {count, ...}}}. */
+typedef struct {
+    MetricsRequestStats *s;
+    size_t n, cap;
+} StatsList;
+
+static void take_stats(void *ctx, const MetricsRequestStats *s)
+{
+    StatsList *l = ctx;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->s = xrealloc(l->s, l->cap * sizeof *l->s);
+    }
+    l->s[l->n++] = *s;
+}
+
+static void write_responses(JsonWriter *w)
+{
+    StatsList l = { 0 };
+    metrics_requests_foreach(take_stats, &l);
+    jw_object_begin(w);
+    for (size_t i = 0; i < l.n; i++) {
+        int first = 1;
+        for (size_t k = 0; k < i && first; k++) first = strcmp(l.s[k].endpoint, l.s[i].endpoint) != 0;
+        if (!first) continue;
+        jw_key(w, l.s[i].endpoint);
+        jw_object_begin(w);
+        for (size_t k = i; k < l.n; k++) {
+            const MetricsRequestStats *s = &l.s[k];
+            if (strcmp(s->endpoint, l.s[i].endpoint)) continue;
+            char status[16];
+            snprintf(status, sizeof status, "%d", s->status);
+            jw_key(w, status);
+            jw_object_begin(w);
+            jw_key(w, "count");
+            jw_uint(w, s->count);
+            jw_key(w, "avg_duration_micros");
+            jw_double(w, s->total_seconds / (double)s->count * 1e6);
+            jw_key(w, "min_duration_micros");
+            jw_double(w, s->min_seconds * 1e6);
+            jw_key(w, "max_duration_micros");
+            jw_double(w, s->max_seconds * 1e6);
+            jw_key(w, "total_duration_micros");
+            jw_uint(w, (uint64_t)(s->total_seconds * 1e6));
+            jw_key(w, "last_responded");
+            char ts[40];
+            time_t t = (time_t)s->last_unix;
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+            jw_string(w, ts);
+            jw_object_end(w);
+        }
+        jw_object_end(w);
+    }
+    jw_object_end(w);
+    free(l.s);
+}
+
 /* GET /telemetry: the parts of Qdrant's TelemetryData that mean something
- * here (identity, uptime, collections count). */
+ * here (identity, uptime, collections, request statistics). */
 static void telemetry(ApiJob *j)
 {
     Arena *a = api_arena(j);
@@ -75,10 +153,63 @@ static void telemetry(ApiJob *j)
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
     jw_string(w, ts);
     jw_object_end(w);
+    /* details_level (Qdrant's): 0 the summary; 1 and more the memory,
+     * hardware and each collection (shard and segment details of levels 3
+     * and 4 have no counterpart here and are left out). */
+    const char *dl = http_query_get(j->req, "details_level");
+    long level = 0;
+    if (dl && parse_int(dl, 0, 1000, &level))
+        return (void)api_fail(j, QERR_QUERY, "invalid digit found in string");
     jw_key(w, "collections");
     jw_object_begin(w);
     jw_key(w, "number_of_collections");
     jw_uint(w, n);
+    if (level >= 1) {
+        jw_key(w, "collections");
+        jw_array_begin(w);
+        for (size_t i = 0; i < n; i++) qdrant_write_collection_telemetry(j, w, names[i], (int)level);
+        jw_array_end(w);
+        jw_key(w, "snapshots");
+        jw_array_begin(w);
+        jw_array_end(w);
+    }
+    jw_object_end(w);
+    if (level >= 1) {
+        jw_key(w, "memory");
+        jw_object_begin(w);
+        static const char *const mem[] = { "active_bytes", "allocated_bytes", "metadata_bytes",
+                                           "resident_bytes", "retained_bytes" };
+        uint64_t rss = process_rss_bytes();
+        for (size_t i = 0; i < sizeof mem / sizeof *mem; i++) {
+            jw_key(w, mem[i]);
+            jw_uint(w, i == 2 ? 0 : rss);
+        }
+        jw_object_end(w);
+        jw_key(w, "hardware");
+        jw_object_begin(w);
+        jw_key(w, "collection_data");
+        jw_object_begin(w);
+        jw_object_end(w);
+        jw_object_end(w);
+    }
+    jw_key(w, "cluster");
+    jw_object_begin(w);
+    jw_key(w, "enabled");
+    jw_bool(w, 0);
+    jw_object_end(w);
+    jw_key(w, "requests");
+    jw_object_begin(w);
+    jw_key(w, "rest");
+    jw_object_begin(w);
+    jw_key(w, "responses");
+    write_responses(w);
+    jw_object_end(w);
+    jw_key(w, "grpc");
+    jw_object_begin(w);
+    jw_key(w, "responses");
+    jw_object_begin(w);
+    jw_object_end(w);
+    jw_object_end(w);
     jw_object_end(w);
     jw_object_end(w);
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/log.h"
 
@@ -172,14 +173,105 @@ double metrics_get(const char *name, const char *labels)
     return v;
 }
 
+/* Per route and status: what Qdrant's telemetry reports of each endpoint. */
+static MetricsRequestStats metrics_requests[METRICS_MAX_REQUEST_STATS];
+static size_t metrics_n_requests;
+
+static void request_stats_add(const char *method, const char *route, int status, double seconds)
+{
+    char key[sizeof metrics_requests[0].endpoint];
+    snprintf(key, sizeof key, "%s %s", method, route);
+    MetricsRequestStats *s = NULL;
+    for (size_t i = 0; i < metrics_n_requests && !s; i++)
+        if (metrics_requests[i].status == status && !strcmp(metrics_requests[i].endpoint, key))
+            s = &metrics_requests[i];
+    if (!s) {
+        if (metrics_n_requests == METRICS_MAX_REQUEST_STATS) return;
+        s = &metrics_requests[metrics_n_requests++];
+        memset(s, 0, sizeof *s);
+        snprintf(s->endpoint, sizeof s->endpoint, "%s", key);
+        s->status = status;
+        s->min_seconds = seconds;
+    }
+    s->count++;
+    s->total_seconds += seconds;
+    if (seconds < s->min_seconds) s->min_seconds = seconds;
+    if (seconds > s->max_seconds) s->max_seconds = seconds;
+    s->last_unix = (double)time(NULL);
+}
+
 void metrics_observe_request(const char *method, const char *route, int status, double seconds)
 {
     char labels[METRICS_MAX_LABELS];
     if (!route) route = "unmatched";
     snprintf(labels, sizeof labels, "method=\"%s\",route=\"%s\",status=\"%d\"", method, route, status);
     metrics_counter_add("vitrine_http_requests_total", labels, 1);
+    /* The same count under the name and labels of Qdrant's exporter,
+     * which dashboards and Qdrant's own tests read. */
+    snprintf(labels, sizeof labels, "method=\"%s\",endpoint=\"%s\",status=\"%d\"", method, route,
+             status);
+    metrics_counter_add("rest_responses_total", labels, 1);
     snprintf(labels, sizeof labels, "route=\"%s\"", route);
     metrics_histogram_observe("vitrine_http_request_duration_seconds", labels, seconds);
+    if (strcmp(route, "unmatched")) {
+        pthread_mutex_lock(&metrics_lock);
+        request_stats_add(method, route, status, seconds);
+        pthread_mutex_unlock(&metrics_lock);
+    }
+}
+
+void metrics_requests_foreach(MetricsRequestFn fn, void *ctx)
+{
+    pthread_mutex_lock(&metrics_lock);
+    size_t n = metrics_n_requests;
+    MetricsRequestStats *copy = malloc((n ? n : 1) * sizeof *copy);
+    if (copy) memcpy(copy, metrics_requests, n * sizeof *copy);
+    pthread_mutex_unlock(&metrics_lock);
+    for (size_t i = 0; copy && i < n; i++) fn(ctx, &copy[i]);
+    free(copy);
+}
+
+/* Collectors: set gauges from their owners' state just before a render. */
+static struct {
+    MetricsCollectFn fn;
+    void *ctx;
+} metrics_collectors[METRICS_MAX_COLLECTORS];
+static size_t metrics_n_collectors;
+
+void metrics_add_collector(MetricsCollectFn fn, void *ctx)
+{
+    pthread_mutex_lock(&metrics_lock);
+    if (metrics_n_collectors < METRICS_MAX_COLLECTORS) {
+        metrics_collectors[metrics_n_collectors].fn = fn;
+        metrics_collectors[metrics_n_collectors++].ctx = ctx;
+    }
+    pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_remove_collector(MetricsCollectFn fn, void *ctx)
+{
+    pthread_mutex_lock(&metrics_lock);
+    for (size_t i = 0; i < metrics_n_collectors; i++)
+        if (metrics_collectors[i].fn == fn && metrics_collectors[i].ctx == ctx) {
+            metrics_collectors[i] = metrics_collectors[--metrics_n_collectors];
+            break;
+        }
+    pthread_mutex_unlock(&metrics_lock);
+}
+
+static void run_collectors(void)
+{
+    pthread_mutex_lock(&metrics_lock);
+    size_t n = metrics_n_collectors;
+    MetricsCollectFn fns[METRICS_MAX_COLLECTORS];
+    void *ctxs[METRICS_MAX_COLLECTORS];
+    for (size_t i = 0; i < n; i++) {
+        fns[i] = metrics_collectors[i].fn;
+        ctxs[i] = metrics_collectors[i].ctx;
+    }
+    pthread_mutex_unlock(&metrics_lock);
+    /* Outside the lock: collectors set gauges, which take it. */
+    for (size_t i = 0; i < n; i++) fns[i](ctxs[i]);
 }
 
 static const char *type_name(MetricsType t)
@@ -195,6 +287,7 @@ static void render_le(Buf *out, const char *labels, const char *le)
 
 void metrics_render(Buf *out)
 {
+    run_collectors();
     pthread_mutex_lock(&metrics_lock);
     for (Family *f = metrics_families; f; f = f->next) {
         if (!f->first) continue;
@@ -230,6 +323,8 @@ void metrics_render(Buf *out)
 void metrics_reset(void)
 {
     pthread_mutex_lock(&metrics_lock);
+    metrics_n_requests = 0;
+    metrics_n_collectors = 0;
     for (size_t h = 0; h < METRICS_HASH_SIZE; h++) {
         Series *s = metrics_table[h];
         while (s) {

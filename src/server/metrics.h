@@ -19,6 +19,8 @@
 #ifndef VITRINE_METRICS_H
 #define VITRINE_METRICS_H
 
+#include <stdint.h>
+
 #include "base/util.h"
 
 typedef enum { METRICS_COUNTER = 0, METRICS_GAUGE, METRICS_HISTOGRAM } MetricsType;
@@ -49,6 +51,33 @@ double metrics_get(const char *name, const char *labels);
  * ("/collections/{name}"), never a raw path, so series stay bounded.
  */
 void metrics_observe_request(const char *method, const char *route, int status, double seconds);
+
+/*
+ * Per endpoint ("PUT /collections/{collection_name}/points") and status,
+ * the statistics Qdrant's telemetry reports: count, durations, last time.
+ * metrics_requests_foreach calls fn for each, on a copy taken under the
+ * lock (fn may take it again).
+ */
+#define METRICS_MAX_REQUEST_STATS 512
+typedef struct {
+    char endpoint[160];
+    int status;
+    uint64_t count;
+    double total_seconds, min_seconds, max_seconds;
+    double last_unix; /* when the last one was answered */
+} MetricsRequestStats;
+typedef void (*MetricsRequestFn)(void *ctx, const MetricsRequestStats *s);
+void metrics_requests_foreach(MetricsRequestFn fn, void *ctx);
+
+/*
+ * Collectors set gauges from the state of their owner (collections and
+ * their sizes) just before each render; a module adds one at start and
+ * removes it at stop. They run on the rendering thread.
+ */
+#define METRICS_MAX_COLLECTORS 8
+typedef void (*MetricsCollectFn)(void *ctx);
+void metrics_add_collector(MetricsCollectFn fn, void *ctx);
+void metrics_remove_collector(MetricsCollectFn fn, void *ctx);
 
 /* metrics_render appends every family in the text format to out. */
 void metrics_render(Buf *out);
