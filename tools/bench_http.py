@@ -126,6 +126,10 @@ def upload_one(a, bodies, n, batch, uploaders, name):
     cpu = server_cpu(a.server_pid) - cpu0
     if errors:
         sys.exit(f"bench_http: {errors[0]}")
+    # A fresh connection: the first one sat idle through the upload and the
+    # server may have closed it (idle timeout).
+    conn.close()
+    conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=600)
     info = request(conn, "GET", f"/collections/{name}")["result"]
     if info["points_count"] != n:
         sys.exit(f"bench_http: {name} holds {info['points_count']} points, not {n}")
@@ -148,6 +152,30 @@ def format_rows(args):
     return [vector_text(row, digits) for row in rows]
 
 
+def vector_texts(path, n, digits):
+    """The JSON texts of all n vectors of an fvecs file, one per line of a
+    cache file next to it (PATH without .fvecs + .<digits>g.txt), written
+    on first use on every core: formatting 51M floats costs a core-minute
+    of Python, which each run need not pay again."""
+    cache = os.path.splitext(path)[0] + f".{digits}g.txt"
+    if not (os.path.exists(cache) and os.path.getmtime(cache) >= os.path.getmtime(path)):
+        import multiprocessing
+        t = time.perf_counter()
+        step = 5000
+        with multiprocessing.Pool(os.cpu_count()) as pool:
+            parts = pool.map(format_rows, [(path, lo, min(n, lo + step), digits) for lo in range(0, n, step)])
+        with open(cache + ".tmp", "w") as f:
+            for part in parts:
+                f.write("\n".join(part) + "\n")
+        os.replace(cache + ".tmp", cache)
+        print(f"bench_http: {n} vectors formatted in {time.perf_counter() - t:.1f} s -> {cache}", file=sys.stderr)
+    with open(cache) as f:
+        texts = f.read().split("\n")[:n]
+    if len(texts) != n:
+        sys.exit(f"bench_http: {cache} holds {len(texts)} vectors, not {n}; delete it")
+    return texts
+
+
 def cmd_upload(a):
     base = read_vecs(a.base, np.float32)
     a.dim = int(base.shape[1])
@@ -155,16 +183,7 @@ def cmd_upload(a):
     n = max(int(r[3]) for r in runs)
     if n > len(base):
         sys.exit(f"bench_http: {a.base} holds {len(base)} vectors, not {n}")
-    # Each vector's JSON text once, on every core; each batch size's bodies
-    # (bytes) are joined from them before its runs start.
-    import multiprocessing
-    t = time.perf_counter()
-    step = 5000
-    with multiprocessing.Pool(os.cpu_count()) as pool:
-        parts = pool.map(format_rows, [(a.base, lo, min(n, lo + step), a.digits) for lo in range(0, n, step)])
-    texts = [t for part in parts for t in part]
-    del parts
-    print(f"bench_http: {n} vectors formatted in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    texts = vector_texts(a.base, len(base), a.digits)[:n]
     bodies, key = None, None
     for batch, uploaders, name, count in runs:
         batch, uploaders, count = int(batch), int(uploaders), int(count)
