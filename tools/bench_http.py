@@ -19,8 +19,9 @@ measured.
   bodies  --query Q.fvecs --ef EF --out FILE [--digits D]
       Writes one search body per line (the wrk script cycles through them).
   recall  --port P --query Q.fvecs --gt G.ivecs --ef EF --collection C
+          [--server-pid PID]
       One pass over the queries on one connection; prints
-        recall ef=EF recall@10=R queries=Q seq_qps=S
+        recall ef=EF recall@10=R queries=Q seq_qps=S server_cpu=S
 
   cputime -- COMMAND...
       Runs COMMAND and prints its output lines, each with ` cpu=S` appended
@@ -214,14 +215,16 @@ def cmd_recall(a):
     conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=600)
     path = f"/collections/{a.collection}/points/search"
     hits = 0
+    cpu0 = server_cpu(a.server_pid)
     t0 = time.perf_counter()
     for qi, body in enumerate(bodies):
         res = request(conn, "POST", path, body)["result"]
         got = {p["id"] for p in res}
         hits += len(got & set(gt[qi, :K].tolist()))
     wall = time.perf_counter() - t0
+    cpu = server_cpu(a.server_pid) - cpu0
     print(f"recall ef={a.ef} recall@{K}={hits / (K * len(bodies)):.4f} queries={len(bodies)} "
-          f"seq_qps={len(bodies) / wall:.0f}", flush=True)
+          f"seq_qps={len(bodies) / wall:.0f} server_cpu={cpu:.2f}", flush=True)
 
 
 def cmd_cputime(a):
@@ -258,6 +261,7 @@ def main():
     re_.add_argument("--gt", required=True)
     re_.add_argument("--ef", type=int, required=True)
     re_.add_argument("--collection", required=True)
+    re_.add_argument("--server-pid", type=int, default=0)
     re_.add_argument("--digits", type=int, default=9)
     ct = sub.add_parser("cputime")
     ct.add_argument("command", nargs=argparse.REMAINDER)

@@ -163,7 +163,7 @@ for ef in "${ef_list[@]}"; do
         END { printf "wrk ef=%s qps=%.0f requests=%s secs=%s server_cpu=%.2f p50=%s p99=%s\n", ef, qps, reqs, secs, cpu, p50, p99 }
     ' "$work/wrk_$ef.txt" | tee -a "$work/search.txt"
     "${NICE[@]}" $PY tools/bench_http.py recall --port "$port" --query "$dir/query.fvecs" --gt "$dir/gt.ivecs" \
-        --ef "$ef" --collection bench --digits "$digits" | tee -a "$work/search.txt"
+        --ef "$ef" --collection bench --digits "$digits" --server-pid "$server" | tee -a "$work/search.txt"
 done
 
 if [ $perf = 1 ]; then
@@ -205,7 +205,8 @@ awk -v cores="$cores" -v clients="$clients" -v nq="$nq_have" '
     }
     /^wrk / { ef = field($0, "ef"); order[++ne] = ef; hq[ef] = field($0, "qps"); hr[ef] = field($0, "requests")
               hc[ef] = field($0, "server_cpu"); h50[ef] = field($0, "p50"); h99[ef] = field($0, "p99") }
-    /^recall / { ef = field($0, "ef"); hrec[ef] = field($0, "recall@10"); hseq[ef] = field($0, "seq_qps") }
+    /^recall / { ef = field($0, "ef"); hrec[ef] = field($0, "recall@10"); hseq[ef] = field($0, "seq_qps")
+                 hseqc[ef] = field($0, "server_cpu") }
     END {
         printf "upsert over HTTP; in-process build of %d vectors (bench ann, 2 threads): %s vectors/s, %.0f per CPU-second\n",
                nq_base, build, nq_base / build_cpu
@@ -223,15 +224,19 @@ awk -v cores="$cores" -v clients="$clients" -v nq="$nq_have" '
             printf "  %4s %7s %7s %8s %8s %8.2fx %8.2fx %8s %8s %8s\n", ef, hrec[ef], annr[ef], annq[ef], hq[ef],
                    hq[ef] / annq[ef], hq[ef] / cores / annq[ef], h50[ef], h99[ef], hseq[ef]
         }
-        printf "  per CPU-second (fair under contention): queries the server answered per CPU-second it used\n"
-        printf "  %4s %12s %12s %9s %14s\n", "ef", "ann q/cpu-s", "http q/cpu-s", "http/ann", "overhead/query"
+        printf "  per CPU-second (fair under contention): queries answered per CPU-second the server (or bench ann) used\n"
+        printf "  %4s %11s %11s %8s %14s %11s %8s %14s\n", "ef", "ann", "http 8 cl", "vs ann", "overhead/query",
+               "http 1 cl", "vs ann", "overhead/query"
         for (i = 1; i <= ne; i++) {
             ef = order[i]
             aq = anncpu[ef] > 0 ? nq / anncpu[ef] : 0
             hqc = hc[ef] > 0 ? hr[ef] / hc[ef] : 0
-            printf "  %4s %12.0f %12.0f %8.2fx %11.0f us\n", ef, aq, hqc, (aq > 0 ? hqc / aq : 0),
-                   ((hqc > 0 && aq > 0) ? 1e6 / hqc - 1e6 / aq : 0)
+            sqc = hseqc[ef] > 0 ? nq / hseqc[ef] : 0
+            printf "  %4s %11.0f %11.0f %7.2fx %11.0f us %11.0f %7.2fx %11.0f us\n", ef, aq,
+                   hqc, (aq > 0 ? hqc / aq : 0), ((hqc > 0 && aq > 0) ? 1e6 / hqc - 1e6 / aq : 0),
+                   sqc, (aq > 0 ? sqc / aq : 0), ((sqc > 0 && aq > 0) ? 1e6 / sqc - 1e6 / aq : 0)
         }
         print "  http/ann: HTTP QPS / in-process QPS (wall); per core: the same with HTTP QPS divided by the cores;"
+        print "  seq qps, http 1 cl: the recall pass (one query at a time on one connection, Python client);"
         print "  overhead/query: server CPU per HTTP query minus CPU per in-process query (HTTP, JSON, collection layer)"
     }' nq_base="$n" "$work/ann.txt" "$work/upload.txt" "$work/search.txt"
