@@ -20,7 +20,9 @@
 #    takes about 4x as long); then all N points in batches of 1000 from U
 #    uploaders into the collection searched next. Client: Python
 #    http.client, one persistent connection per thread, every body built
-#    before the clock starts (tools/bench_http.py).
+#    before the clock starts (tools/bench_http.py). The vectors' JSON texts
+#    are cached next to the data (DIR/base.<D>g.txt, 0.7 GB for 100k): the
+#    first run spends a core-minute formatting them.
 # 4. Search over HTTP: wrk (Debian) with C (default 8) keep-alive
 #    connections on 2 threads for S seconds (default 10) per ef, POSTing
 #    pre-built {"vector", "limit": 10, "params": {"hnsw_ef"}} bodies that
@@ -28,14 +30,18 @@
 #    pass over all queries with http.client for recall@10 against the
 #    ground truth.
 # 5. A table: upload points/s; HTTP QPS next to in-process QPS, raw, per
-#    core of the machine, and per CPU-second the server actually used
-#    (wrk and the server share the cores).
+#    core of the machine, and per CPU-second the server actually used (wrk
+#    and the server share the cores, and on a busy machine wall-clock rates
+#    swing with the load; CPU-seconds from /proc/PID/stat swing less). The
+#    in-process side's CPU-seconds per ef come from bench ann's process at
+#    each output line (tools/bench_http.py cputime).
 # --perf also samples the server with `perf record -g` during an extra wrk
 # run at the first (smallest) ef and prints where its time goes.
 #
 # Needs python3-numpy and wrk (Debian), and a built ./vitrine (or
 # VITRINE=path/to/vitrine). Everything runs under nice -n N (default 10,
-# like tools/bench_ann.sh; 0 on a quiet machine).
+# like tools/bench_ann.sh). About 5-6 minutes on 2 idle cores (bench ann's
+# build ~1 min, the 100k upload through one writer thread ~2 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=100000 nq=2000 dir=/tmp/vitrine_ann efs=40,100,300 clients=8 duration=10 uploaders=4 digits=9 perf=0 niceness=10 upload_n=20000
@@ -80,6 +86,11 @@ files=(--base "$dir/base.fvecs" --query "$dir/query.fvecs" --gt "$dir/gt.ivecs")
 work=$(mktemp -d /tmp/vitrine_bench_http.XXXXXX)
 server=""
 cleanup() {
+    local rc=$?
+    if [ $rc -ne 0 ] && [ -s "$work/serve.log" ]; then
+        echo "bench_http: failed ($rc); the server's log ends:" >&2
+        tail -20 "$work/serve.log" >&2
+    fi
     if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
         kill -TERM "$server"
         wait "$server" 2>/dev/null || true
@@ -225,8 +236,8 @@ awk -v cores="$cores" -v clients="$clients" -v nq="$nq_have" '
                    hq[ef] / annq[ef], hq[ef] / cores / annq[ef], h50[ef], h99[ef], hseq[ef]
         }
         printf "  per CPU-second (fair under contention): queries answered per CPU-second the server (or bench ann) used\n"
-        printf "  %4s %11s %11s %8s %14s %11s %8s %14s\n", "ef", "ann", "http 8 cl", "vs ann", "overhead/query",
-               "http 1 cl", "vs ann", "overhead/query"
+        printf "  %4s %11s %11s %8s %14s %11s %8s %14s\n", "ef", "ann", "http " clients " cl", "vs ann",
+               "overhead/query", "http 1 cl", "vs ann", "overhead/query"
         for (i = 1; i <= ne; i++) {
             ef = order[i]
             aq = anncpu[ef] > 0 ? nq / anncpu[ef] : 0
