@@ -20,8 +20,10 @@ measured.
       Writes one search body per line (the wrk script cycles through them).
   recall  --port P --query Q.fvecs --gt G.ivecs --ef EF --collection C
           [--server-pid PID]
-      One pass over the queries on one connection; prints
+      One pass over the queries on one connection, then one more with 100
+      searches per /points/search/batch request; prints
         recall ef=EF recall@10=R queries=Q seq_qps=S server_cpu=S
+          batch_qps=S batch_cpu=S
 
   cputime -- COMMAND...
       Runs COMMAND and prints its output lines, each with ` cpu=S` appended
@@ -43,6 +45,7 @@ import time
 import numpy as np
 
 K = 10
+BATCH_SEARCHES = 100
 
 
 def read_vecs(path, dtype):
@@ -223,8 +226,30 @@ def cmd_recall(a):
         hits += len(got & set(gt[qi, :K].tolist()))
     wall = time.perf_counter() - t0
     cpu = server_cpu(a.server_pid) - cpu0
+
+    # The same queries again, BATCH_SEARCHES per /points/search/batch
+    # request: the server runs a batch's searches one after another on one
+    # thread, so this is the engine's own rate with the per-request cost
+    # (HTTP, thread hand-offs) spread over many queries, measured on the
+    # same server in the same minute as the single searches. Its answers
+    # must equal the single searches' (same ef, deterministic search).
+    batch_hits = 0
+    bcpu0 = server_cpu(a.server_pid)
+    t0 = time.perf_counter()
+    for lo in range(0, len(bodies), BATCH_SEARCHES):
+        chunk = bodies[lo:lo + BATCH_SEARCHES]
+        res = request(conn, "POST", path + "/batch", b'{"searches":[' + b",".join(chunk) + b"]}")["result"]
+        if len(res) != len(chunk):
+            sys.exit(f"bench_http: a batch of {len(chunk)} searches answered {len(res)} lists")
+        for qi, points in enumerate(res, lo):
+            batch_hits += len({p["id"] for p in points} & set(gt[qi, :K].tolist()))
+    bwall = time.perf_counter() - t0
+    bcpu = server_cpu(a.server_pid) - bcpu0
+    if batch_hits != hits:
+        print(f"bench_http: search/batch found {batch_hits} true neighbours, single searches {hits}", file=sys.stderr)
     print(f"recall ef={a.ef} recall@{K}={hits / (K * len(bodies)):.4f} queries={len(bodies)} "
-          f"seq_qps={len(bodies) / wall:.0f} server_cpu={cpu:.2f}", flush=True)
+          f"seq_qps={len(bodies) / wall:.0f} server_cpu={cpu:.2f} "
+          f"batch_qps={len(bodies) / bwall:.0f} batch_cpu={bcpu:.2f}", flush=True)
 
 
 def cmd_cputime(a):

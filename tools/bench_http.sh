@@ -28,7 +28,9 @@
 #    pre-built {"vector", "limit": 10, "params": {"hnsw_ef"}} bodies that
 #    cycle through the queries (tools/bench_http.lua); then one sequential
 #    pass over all queries with http.client for recall@10 against the
-#    ground truth.
+#    ground truth, and one more with 100 searches per /points/search/batch
+#    request (the engine's rate with the per-request cost amortised,
+#    measured on the same server minutes after the single searches).
 # 5. A table: upload points/s; HTTP QPS next to in-process QPS, raw, per
 #    core of the machine, and per CPU-second the server actually used (wrk
 #    and the server share the cores, and on a busy machine wall-clock rates
@@ -217,7 +219,7 @@ awk -v cores="$cores" -v clients="$clients" -v nq="$nq_have" '
     /^wrk / { ef = field($0, "ef"); order[++ne] = ef; hq[ef] = field($0, "qps"); hr[ef] = field($0, "requests")
               hc[ef] = field($0, "server_cpu"); h50[ef] = field($0, "p50"); h99[ef] = field($0, "p99") }
     /^recall / { ef = field($0, "ef"); hrec[ef] = field($0, "recall@10"); hseq[ef] = field($0, "seq_qps")
-                 hseqc[ef] = field($0, "server_cpu") }
+                 hseqc[ef] = field($0, "server_cpu"); hbq[ef] = field($0, "batch_qps"); hbc[ef] = field($0, "batch_cpu") }
     END {
         printf "upsert over HTTP; in-process build of %d vectors (bench ann, 2 threads): %s vectors/s, %.0f per CPU-second\n",
                nq_base, build, nq_base / build_cpu
@@ -235,19 +237,21 @@ awk -v cores="$cores" -v clients="$clients" -v nq="$nq_have" '
             printf "  %4s %7s %7s %8s %8s %8.2fx %8.2fx %8s %8s %8s\n", ef, hrec[ef], annr[ef], annq[ef], hq[ef],
                    hq[ef] / annq[ef], hq[ef] / cores / annq[ef], h50[ef], h99[ef], hseq[ef]
         }
-        printf "  per CPU-second (fair under contention): queries answered per CPU-second the server (or bench ann) used\n"
-        printf "  %4s %11s %11s %8s %14s %11s %8s %14s\n", "ef", "ann", "http " clients " cl", "vs ann",
-               "overhead/query", "http 1 cl", "vs ann", "overhead/query"
+        printf "  per CPU-second (fairer under contention): queries answered per CPU-second the server (or bench ann) used;\n"
+        printf "  batch: 100 searches per /points/search/batch request, on the same server in the same minute\n"
+        printf "  %4s %7s %7s %9s %7s %7s %8s %14s %7s %8s %14s\n", "ef", "ann", "batch", "batch qps", "http " clients,
+               "vs ann", "vs batch", "overhead/query", "http 1", "vs batch", "overhead/query"
         for (i = 1; i <= ne; i++) {
             ef = order[i]
             aq = anncpu[ef] > 0 ? nq / anncpu[ef] : 0
+            bq = hbc[ef] > 0 ? nq / hbc[ef] : 0
             hqc = hc[ef] > 0 ? hr[ef] / hc[ef] : 0
             sqc = hseqc[ef] > 0 ? nq / hseqc[ef] : 0
-            printf "  %4s %11.0f %11.0f %7.2fx %11.0f us %11.0f %7.2fx %11.0f us\n", ef, aq,
-                   hqc, (aq > 0 ? hqc / aq : 0), ((hqc > 0 && aq > 0) ? 1e6 / hqc - 1e6 / aq : 0),
-                   sqc, (aq > 0 ? sqc / aq : 0), ((sqc > 0 && aq > 0) ? 1e6 / sqc - 1e6 / aq : 0)
+            printf "  %4s %7.0f %7.0f %9s %7.0f %6.2fx %7.2fx %11.0f us %7.0f %7.2fx %11.0f us\n", ef, aq, bq, hbq[ef],
+                   hqc, (aq > 0 ? hqc / aq : 0), (bq > 0 ? hqc / bq : 0), ((hqc > 0 && bq > 0) ? 1e6 / hqc - 1e6 / bq : 0),
+                   sqc, (bq > 0 ? sqc / bq : 0), ((sqc > 0 && bq > 0) ? 1e6 / sqc - 1e6 / bq : 0)
         }
         print "  http/ann: HTTP QPS / in-process QPS (wall); per core: the same with HTTP QPS divided by the cores;"
-        print "  seq qps, http 1 cl: the recall pass (one query at a time on one connection, Python client);"
-        print "  overhead/query: server CPU per HTTP query minus CPU per in-process query (HTTP, JSON, collection layer)"
+        print "  seq qps, http 1: the recall pass (one query at a time on one connection, Python client);"
+        print "  overhead/query: server CPU per single-search request minus per query in a batch (HTTP, JSON, hand-offs)"
     }' nq_base="$n" "$work/ann.txt" "$work/upload.txt" "$work/search.txt"
