@@ -43,6 +43,7 @@
 
 #include "base/err.h"
 #include "base/util.h"
+#include "index/geo.h"
 
 /* Longest location prefix ("filter.must[1].range") kept for messages. */
 #define FILTER_WHERE_MAX 160
@@ -105,6 +106,10 @@ typedef struct {
     Match match;
     Range range;
     Count count;
+    /* Geo conditions (geo.h), NULL when absent; in the filter's arena. */
+    const GeoBox *geo_box;
+    const GeoRadius *geo_radius;
+    const GeoPolygon *geo_polygon;
 } FieldCond;
 
 typedef struct FilterNode FilterNode;
@@ -633,6 +638,194 @@ static int compile_count(Compiler *c, const JsonValue *v, Count *n)
     return 0;
 }
 
+/* ---- geo conditions (the geometry is geo.c's) ---- */
+
+/* fail_at writes "<message> at `<where>`": the wording of Qdrant's own
+ * messages, where serde would name a line and column instead. */
+static int fail_at(Compiler *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail_at(Compiler *c, int code, const char *fmt, ...)
+{
+    if (c->err && c->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(c->err, c->errlen, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < c->errlen) snprintf(c->err + n, c->errlen - (size_t)n, " at `%s`", c->where);
+    }
+    return code;
+}
+
+/* member_required returns obj's member named key, or fails with serde's
+ * "missing field" (null counts as missing: the fields are not optional). */
+static int member_required(Compiler *c, const JsonValue *obj, const char *key, const JsonValue **out)
+{
+    *out = get_present(obj, key);
+    if (!*out) return fail_at(c, ERR_INVAL, "missing field `%s`", key);
+    return 0;
+}
+
+/* compile_geo_number reads member key of obj as a double (serde's f64
+ * takes any JSON number). */
+static int compile_geo_number(Compiler *c, const JsonValue *obj, const char *key, double *out)
+{
+    const JsonValue *x;
+    int rc = member_required(c, obj, key, &x);
+    if (rc) return rc;
+    size_t o = where_push(c, ".%s", key);
+    rc = expect_type(c, x, JSON_NUMBER, "a number");
+    where_pop(c, o);
+    if (!rc) *out = x->u.num;
+    return rc;
+}
+
+/* compile_geo_point reads {"lon": x, "lat": y} (other members ignored, as
+ * serde does) within Qdrant's ranges. */
+static int compile_geo_point(Compiler *c, const JsonValue *v, GeoPoint *out)
+{
+    int rc = expect_type(c, v, JSON_OBJECT, "an object {\"lon\": ..., \"lat\": ...}");
+    if (!rc) rc = compile_geo_number(c, v, "lon", &out->lon);
+    if (!rc) rc = compile_geo_number(c, v, "lat", &out->lat);
+    if (rc) return rc;
+    if (!geo_point_valid(out->lon, out->lat)) {
+        /* GeoPointValidationError, numbers as Rust prints an f64. */
+        char lat[64], lon[64];
+        geo_format_degrees(lat, sizeof lat, out->lat);
+        geo_format_degrees(lon, sizeof lon, out->lon);
+        return fail_at(c, ERR_INVAL,
+                       "Wrong format of GeoPoint payload: expected `lat` = %s within [-90;90] and "
+                       "`lon` = %s within [-180;180]", lat, lon);
+    }
+    return 0;
+}
+
+/* compile_geo_member reads obj.key as a point, located for messages. */
+static int compile_geo_member(Compiler *c, const JsonValue *obj, const char *key, GeoPoint *out)
+{
+    const JsonValue *x;
+    int rc = member_required(c, obj, key, &x);
+    if (rc) return rc;
+    size_t o = where_push(c, ".%s", key);
+    rc = compile_geo_point(c, x, out);
+    where_pop(c, o);
+    return rc;
+}
+
+/* compile_geo_points reads a GeoLineString {"points": [...]} into an
+ * arena array with room for the closing point geo_ring_init may add. */
+static int compile_geo_points(Compiler *c, const JsonValue *v, GeoPoint **pts, uint32_t *n)
+{
+    const JsonValue *arr;
+    int rc = expect_type(c, v, JSON_OBJECT, "an object {\"points\": [...]}");
+    if (!rc) rc = member_required(c, v, "points", &arr);
+    if (rc) return rc;
+    size_t o = where_push(c, ".points");
+    rc = expect_type(c, arr, JSON_ARRAY, "an array of {\"lon\", \"lat\"} points");
+    if (!rc) {
+        *pts = arena_alloc(c->arena, ((size_t)arr->len + 1) * sizeof(GeoPoint));
+        *n = arr->len;
+    }
+    for (uint32_t i = 0; !rc && i < arr->len; i++) {
+        size_t oi = where_push(c, "[%u]", i);
+        JsonValue item = json_item(arr, i);
+        rc = compile_geo_point(c, &item, &(*pts)[i]);
+        where_pop(c, oi);
+    }
+    where_pop(c, o);
+    return rc;
+}
+
+static int compile_geo_ring(Compiler *c, GeoPoint *pts, uint32_t n, GeoRing *ring)
+{
+    char msg[160];
+    if (geo_ring_init(pts, n, ring, msg, sizeof msg) != 0) return fail_at(c, ERR_INVAL, "%s", msg);
+    return 0;
+}
+
+/* compile_geo_polygon reads {"exterior": {"points"}, "interiors": [...]}:
+ * every point first, then each ring's size and closure (the order of
+ * Qdrant's deserializer and GeoPolygon::try_from). */
+static int compile_geo_polygon(Compiler *c, const JsonValue *v, GeoPolygon *out)
+{
+    const JsonValue *ext, *ints = NULL;
+    int rc = expect_type(c, v, JSON_OBJECT, "an object {\"exterior\": ..., \"interiors\": [...]}");
+    if (!rc) rc = member_required(c, v, "exterior", &ext);
+    if (rc) return rc;
+    GeoPoint *ext_pts = NULL, **int_pts = NULL;
+    uint32_t ext_n = 0, *int_n = NULL, n_int = 0;
+    size_t o = where_push(c, ".exterior");
+    rc = compile_geo_points(c, ext, &ext_pts, &ext_n);
+    where_pop(c, o);
+    if (rc) return rc;
+    if ((ints = get_present(v, "interiors"))) {
+        o = where_push(c, ".interiors");
+        rc = expect_type(c, ints, JSON_ARRAY, "an array of {\"points\": [...]} rings");
+        if (!rc) {
+            n_int = ints->len;
+            int_pts = arena_calloc(c->arena, (n_int ? n_int : 1) * sizeof *int_pts);
+            int_n = arena_calloc(c->arena, (n_int ? n_int : 1) * sizeof *int_n);
+        }
+        for (uint32_t i = 0; !rc && i < n_int; i++) {
+            size_t oi = where_push(c, "[%u]", i);
+            JsonValue item = json_item(ints, i);
+            rc = compile_geo_points(c, &item, &int_pts[i], &int_n[i]);
+            where_pop(c, oi);
+        }
+        where_pop(c, o);
+        if (rc) return rc;
+    }
+    o = where_push(c, ".exterior");
+    rc = compile_geo_ring(c, ext_pts, ext_n, &out->exterior);
+    where_pop(c, o);
+    if (rc) return rc;
+    GeoRing *holes = arena_calloc(c->arena, (n_int ? n_int : 1) * sizeof *holes);
+    for (uint32_t i = 0; i < n_int; i++) {
+        o = where_push(c, ".interiors[%u]", i);
+        rc = compile_geo_ring(c, int_pts[i], int_n[i], &holes[i]);
+        where_pop(c, o);
+        if (rc) return rc;
+    }
+    out->interiors = holes;
+    out->n_interiors = n_int;
+    return 0;
+}
+
+/* compile_geo reads the geo conditions of a field condition into f. */
+static int compile_geo(Compiler *c, const JsonValue *v, FieldCond *f)
+{
+    const JsonValue *x;
+    int rc = 0;
+    size_t o;
+    if ((x = get_present(v, "geo_bounding_box"))) {
+        GeoBox *b = arena_calloc(c->arena, sizeof *b);
+        o = where_push(c, ".geo_bounding_box");
+        rc = expect_type(c, x, JSON_OBJECT, "an object {\"top_left\": ..., \"bottom_right\": ...}");
+        if (!rc) rc = compile_geo_member(c, x, "top_left", &b->top_left);
+        if (!rc) rc = compile_geo_member(c, x, "bottom_right", &b->bottom_right);
+        where_pop(c, o);
+        if (rc) return rc;
+        f->geo_box = b;
+    }
+    if ((x = get_present(v, "geo_radius"))) {
+        GeoRadius *r = arena_calloc(c->arena, sizeof *r);
+        o = where_push(c, ".geo_radius");
+        rc = expect_type(c, x, JSON_OBJECT, "an object {\"center\": ..., \"radius\": meters}");
+        if (!rc) rc = compile_geo_member(c, x, "center", &r->center);
+        if (!rc) rc = compile_geo_number(c, x, "radius", &r->radius);
+        where_pop(c, o);
+        if (rc) return rc;
+        f->geo_radius = r;
+    }
+    if ((x = get_present(v, "geo_polygon"))) {
+        GeoPolygon *p = arena_calloc(c->arena, sizeof *p);
+        o = where_push(c, ".geo_polygon");
+        rc = compile_geo_polygon(c, x, p);
+        where_pop(c, o);
+        if (rc) return rc;
+        f->geo_polygon = p;
+    }
+    return 0;
+}
+
 static int compile_field(Compiler *c, const JsonValue *v, Cond *out)
 {
     static const char *const names[] = { "key", "match", "range", "values_count", "is_empty",
@@ -646,9 +839,7 @@ static int compile_field(Compiler *c, const JsonValue *v, Cond *out)
     rc = compile_path(c, json_get(v, "key"), &f->path);
     where_pop(c, o);
     if (rc) return rc;
-    for (size_t i = 6; i < ARRAY_LEN(names); i++)
-        if (get_present(v, names[i]))
-            return fail(c, ERR_UNSUPPORTED, "%s conditions are not supported by this server", names[i]);
+    if ((rc = compile_geo(c, v, f))) return rc;
     const JsonValue *x;
     if ((x = get_present(v, "match"))) {
         o = where_push(c, ".match");
@@ -681,9 +872,11 @@ static int compile_field(Compiler *c, const JsonValue *v, Cond *out)
         if (rc) return rc;
         *dest[i] = (int8_t)(x->u.boolean != 0);
     }
-    if (!f->has_match && !f->has_range && !f->has_count && f->is_empty < 0 && f->is_null < 0)
+    if (!f->has_match && !f->has_range && !f->has_count && f->is_empty < 0 && f->is_null < 0 &&
+        !f->geo_box && !f->geo_radius && !f->geo_polygon)
         return fail(c, ERR_INVAL, "field condition on \"%s\" has no condition (expected match, "
-                                  "range, values_count, is_empty or is_null)", json_get(v, "key")->u.str);
+                                  "range, geo_bounding_box, geo_radius, geo_polygon, values_count, "
+                                  "is_empty or is_null)", json_get(v, "key")->u.str);
     out->kind = COND_FIELD;
     out->u.field = f;
     return 0;
@@ -1048,10 +1241,33 @@ static int value_has_null(const JsonValue *v)
     return 0;
 }
 
+/* geo_point_of reads a payload value as Qdrant's geo checkers do: an
+ * object whose "lon" and "lat" are numbers, ranges not checked. */
+static int geo_point_of(const JsonValue *v, GeoPoint *p)
+{
+    if (v->type != JSON_OBJECT) return 0;
+    const JsonValue *lon = member_get(v, "lon", 3), *lat = member_get(v, "lat", 3);
+    if (!lon || !lat || lon->type != JSON_NUMBER || lat->type != JSON_NUMBER) return 0;
+    p->lon = lon->u.num;
+    p->lat = lat->u.num;
+    return 1;
+}
+
+/* geo_match is the geo part of a field condition for one point: any of
+ * its geo conditions holds (FieldCondition::check_match ORs them). */
+static int geo_match(const FieldCond *f, GeoPoint p)
+{
+    return (f->geo_radius && geo_radius_contains(f->geo_radius, p)) ||
+           (f->geo_box && geo_box_contains(f->geo_box, p)) ||
+           (f->geo_polygon && geo_polygon_contains(f->geo_polygon, p));
+}
+
 /* field_one is a field condition's test of one non-array value. */
 static int field_one(const FieldCond *f, const JsonValue *v)
 {
-    return (f->has_match && match_value(&f->match, v)) || (f->has_range && range_value(&f->range, v));
+    GeoPoint p;
+    return (f->has_match && match_value(&f->match, v)) || (f->has_range && range_value(&f->range, v)) ||
+           ((f->geo_box || f->geo_radius || f->geo_polygon) && geo_point_of(v, &p) && geo_match(f, p));
 }
 
 /* field_value is Qdrant's FieldCondition::check for one value the key
