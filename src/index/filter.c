@@ -33,6 +33,10 @@
  *   conditions (an empty list with min_count > 0 is false, qdrant#9369).
  * - values_count on a missing key counts 0 values (the documented
  *   behaviour; some Qdrant versions return false, qdrant#9065).
+ * - geo conditions see a value as a point when it is an object whose
+ *   "lon" and "lat" are numbers (payload points are not range-checked:
+ *   GeoPoint::new_unchecked); the geometry is geo.c's. Several conditions
+ *   in one field condition pass when any passes (check_match ORs them).
  */
 #include "index/filter.h"
 

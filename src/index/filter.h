@@ -19,11 +19,18 @@
  *                                     datetime strings (a datetime range)
  *               {"key": K, "values_count": {gt, gte, lt, lte}}
  *               {"key": K, "is_empty": bool}, {"key": K, "is_null": bool}
+ *               {"key": K, "geo_bounding_box": {"top_left": {lon, lat},
+ *                                               "bottom_right": {lon, lat}}}
+ *               {"key": K, "geo_radius": {"center": {lon, lat},
+ *                                         "radius": meters}}
+ *               {"key": K, "geo_polygon": {"exterior": {"points": [...]},
+ *                                          "interiors": [{"points"}, ...]}}
+ *                                     on {"lon", "lat"} payload objects,
+ *                                     with geo.h's (Qdrant's) geometry
  *   other       {"is_empty": {"key": K}}, {"is_null": {"key": K}},
  *               {"has_id": [ids]}, {"nested": {"key": K, "filter": {...}}}
  * Keys are Qdrant JSON paths: `a.b`, `a[]`, `a[0]`, `a."key with.dots"`.
- * Not supported (ERR_UNSUPPORTED with a message): geo conditions and
- * has_vector.
+ * Not supported (ERR_UNSUPPORTED with a message): has_vector.
  */
 #ifndef VITRINE_FILTER_H
 #define VITRINE_FILTER_H
@@ -81,7 +88,13 @@ typedef struct Filter Filter;
  * matches every point. An invalid filter gives ERR_INVAL with a message
  * naming the problem and where it is, e.g.
  *   filter.must[1].range: expected an object
- * and a valid but unsupported one (geo, has_vector) ERR_UNSUPPORTED.
+ * and a valid but unsupported one (has_vector) ERR_UNSUPPORTED. Geo
+ * input Qdrant's deserializer refuses gives ERR_INVAL with Qdrant's own
+ * message and the place, e.g.
+ *   Wrong format of GeoPoint payload: expected `lat` = 91 within [-90;90]
+ *   and `lon` = 10 within [-180;180] at `filter.must[0].geo_radius.center`
+ *   Validation failed: polygon invalid, the size must be at least 4, got 3
+ *   at `filter.must[0].geo_polygon.exterior`
  */
 int filter_compile(const JsonValue *json, Filter **out, char *err, size_t errlen);
 
