@@ -52,10 +52,11 @@ TOKENIZER_SRCS = src/model/tokenizer.c
 IMAGE_SRCS = src/model/image.c src/model/image_stb.c
 CLIP_SRCS = src/model/nn.c src/model/safetensors.c src/model/clip.c
 HNSW_SRCS = src/base/vec.c src/index/hnsw.c src/index/hnsw_build.c src/index/hnsw_search.c
-FILTER_SRCS = src/index/pointid.c src/index/filter.c src/index/payload.c
+FILTER_SRCS = src/index/pointid.c src/index/filter.c src/index/payload.c src/index/payload_index.c
 STORE_SRCS = src/store/store.c src/store/collection_config.c src/store/collection_open.c \
              src/store/collection_write.c src/store/collection_read.c src/store/collection_search.c \
-             src/store/collection_alias.c
+             src/store/collection_alias.c \
+             src/store/collection_index.c
 API_SRCS = src/api/qdrant.c src/api/qdrant_request.c src/api/qdrant_service.c \
            src/api/qdrant_collections.c src/api/qdrant_points.c src/api/qdrant_search.c \
            src/api/qdrant_query.c src/api/qdrant_groups.c src/api/qdrant_convert.c
