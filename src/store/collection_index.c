@@ -100,13 +100,20 @@ static int find_index(const Collection *c, const char *field)
     return -1;
 }
 
-/* append_index adds ix (with its params text, owned) to c. */
-static void append_index(Collection *c, PayloadIndex *ix, char *params)
+/* add_index adds ix (with its params text, owned) to c, keeping the
+ * indexes sorted by field name (the order LMDB gives them back in). */
+static void add_index(Collection *c, PayloadIndex *ix, char *params)
 {
     c->pindex = xrealloc(c->pindex, (c->n_pindex + 1) * sizeof *c->pindex);
     c->pindex_params = xrealloc(c->pindex_params, (c->n_pindex + 1) * sizeof *c->pindex_params);
-    c->pindex[c->n_pindex] = ix;
-    c->pindex_params[c->n_pindex] = params;
+    size_t at = c->n_pindex;
+    while (at > 0 && strcmp(payload_index_field(c->pindex[at - 1]), payload_index_field(ix)) > 0) {
+        c->pindex[at] = c->pindex[at - 1];
+        c->pindex_params[at] = c->pindex_params[at - 1];
+        at--;
+    }
+    c->pindex[at] = ix;
+    c->pindex_params[at] = params;
     c->n_pindex++;
 }
 
@@ -184,7 +191,7 @@ int coll_index_load(StoreTxn *txn, Collection *c)
             break;
         }
         free(field);
-        append_index(c, ix, params);
+        add_index(c, ix, params);
     }
     store_cursor_close(cur);
     if (!err && e != 0 && e != ERR_NOTFOUND) err = e;
@@ -306,7 +313,7 @@ int collection_index_create(Db *db, const char *name, const char *field,
         c->pindex[at] = ix;
         c->pindex_params[at] = xstrdup(p->params ? p->params : "");
     } else {
-        append_index(c, ix, xstrdup(p->params ? p->params : ""));
+        add_index(c, ix, xstrdup(p->params ? p->params : ""));
     }
     pthread_rwlock_unlock(&c->lock);
     coll_write_end(db);
