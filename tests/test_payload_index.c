@@ -35,9 +35,9 @@
 #include "index/payload_index.h"
 #include "store/collection.h"
 
-#define N_POINTS 3000
+#define N_POINTS 2000
 #define DIM 8
-#define N_FILTERS 160
+#define N_FILTERS 100
 
 static uint64_t rng_state = 0x2545F4914F6CDD1DULL;
 static uint64_t rng_next(void)
@@ -881,7 +881,7 @@ static int compare_filters(int n_filters, int *n_nonempty)
 static void open_db(void)
 {
     DbOptions o = { 0 };
-    o.full_scan_threshold = 300; /* so both plans run on 3000 points */
+    o.full_scan_threshold = 200; /* so both plans run on 2000 points */
     if (collection_db_open(g_dir, &o, &g_db)) abort();
 }
 

@@ -293,14 +293,17 @@ int collection_alias_list(Db *db, const char *collection, Arena *arena, Collecti
  * the definition is committed, the index built from every point (writes
  * wait meanwhile, reads go on without it) and then used by filters,
  * order_by and the schema. An identical index is left as it is.
- * ERR_INVAL with a message for a malformed field, an unknown type,
- * params too long or too many indexes; ERR_NOTFOUND.
+ * *operation_id (may be NULL) receives the operation id the change took
+ * (from the same counter as point writes, as Qdrant's WAL). ERR_INVAL
+ * with a message for a malformed field, an unknown type, params too long
+ * or too many indexes; ERR_NOTFOUND.
  */
 int collection_index_create(Db *db, const char *name, const char *field,
-                            const CollectionIndexParams *p, char *err, size_t errlen);
+                            const CollectionIndexParams *p, uint64_t *operation_id, char *err,
+                            size_t errlen);
 /* collection_index_delete drops field's index; 0 also when there is none
  * (as Qdrant). ERR_NOTFOUND for the collection. */
-int collection_index_delete(Db *db, const char *name, const char *field);
+int collection_index_delete(Db *db, const char *name, const char *field, uint64_t *operation_id);
 
 /* ---- points: input ---- */
 

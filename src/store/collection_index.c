@@ -223,11 +223,17 @@ typedef struct {
     uint8_t key[4 + COLLECTION_MAX_INDEX_FIELD];
     size_t klen;
     const Buf *rec; /* NULL: delete */
+    int keep;       /* the definition stays as it is: only an operation id */
+    uint64_t op;    /* the operation id taken */
 } DefWrite;
 
+/* def_write_fn writes or deletes a definition, taking an operation id
+ * (Qdrant's index changes are WAL operations and consume one). */
 static int def_write_fn(StoreTxn *txn, void *ctx)
 {
     DefWrite *d = ctx;
+    int err = coll_take_operation_id(txn, &d->op);
+    if (err || d->keep) return err;
     if (!d->rec) {
         int err = store_del(txn, STORE_DB_PAYLOAD_INDEX, d->key, d->klen);
         return err == ERR_NOTFOUND ? 0 : err;
@@ -247,8 +253,10 @@ static int same_definition(const Collection *c, int i, const CollectionIndexPara
 }
 
 int collection_index_create(Db *db, const char *name, const char *field,
-                            const CollectionIndexParams *p, char *err, size_t errlen)
+                            const CollectionIndexParams *p, uint64_t *operation_id, char *err,
+                            size_t errlen)
 {
+    if (operation_id) *operation_id = 0;
     if (!field || !*field || strlen(field) > COLLECTION_MAX_INDEX_FIELD)
         return err_set(err, errlen, ERR_INVAL, "a payload index field name has 1 to %d bytes",
                        COLLECTION_MAX_INDEX_FIELD);
@@ -271,9 +279,13 @@ int collection_index_create(Db *db, const char *name, const char *field,
     }
     int at = find_index(c, field);
     if (at >= 0 && same_definition(c, at, p)) {
+        DefWrite keep = { .keep = 1 };
+        e = store_write(db->store, def_write_fn, &keep);
+        if (!e && operation_id) *operation_id = keep.op;
+        if (e) err_set(err, errlen, e, "storage error: %s", err_str(e));
         coll_write_end(db);
         payload_index_free(ix);
-        return 0;
+        return e;
     }
     if (at < 0 && c->n_pindex >= COLLECTION_MAX_INDEXES) {
         coll_write_end(db);
@@ -289,6 +301,7 @@ int collection_index_create(Db *db, const char *name, const char *field,
     d.klen = def_key(d.key, c->cid, field);
     e = store_write(db->store, def_write_fn, &d);
     buf_free(&rec);
+    if (!e && operation_id) *operation_id = d.op;
     /* 2. The contents, from the committed points (the write lock keeps
      * other writers out, so none is missed). */
     StoreTxn *txn = NULL;
@@ -322,21 +335,19 @@ int collection_index_create(Db *db, const char *name, const char *field,
     return 0;
 }
 
-int collection_index_delete(Db *db, const char *name, const char *field)
+int collection_index_delete(Db *db, const char *name, const char *field, uint64_t *operation_id)
 {
-    if (!field || !*field || strlen(field) > COLLECTION_MAX_INDEX_FIELD) {
-        Collection *c;
-        int e = coll_read_begin(db, name, &c, NULL, 0);
-        if (!e) coll_read_end(db, c);
-        return e; /* no such index can exist */
-    }
+    if (operation_id) *operation_id = 0;
     Collection *c;
     int e = coll_write_begin(db, name, &c, NULL, 0);
     if (e) return e;
     DefWrite d = { .rec = NULL };
-    d.klen = def_key(d.key, c->cid, field);
+    /* A field no index can have (too long) deletes nothing. */
+    d.keep = !field || !*field || strlen(field) > COLLECTION_MAX_INDEX_FIELD;
+    if (!d.keep) d.klen = def_key(d.key, c->cid, field);
     e = store_write(db->store, def_write_fn, &d);
-    int at = e ? -1 : find_index(c, field);
+    if (!e && operation_id) *operation_id = d.op;
+    int at = e || d.keep ? -1 : find_index(c, field);
     PayloadIndex *old = NULL;
     char *old_params = NULL;
     if (at >= 0) {

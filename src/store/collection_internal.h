@@ -339,6 +339,12 @@ int coll_sparse_recommend(Db *db, Collection *c, const Filter *f, const Collecti
 /* Live sparse vectors and their index memory, for collection_info. */
 void coll_sparse_stats(Collection *c, uint64_t *vectors, size_t *memory_bytes);
 
+/* ---- collection_write.c ---- */
+
+/* coll_take_operation_id takes the next operation id (the counter point
+ * writes use) inside a write transaction. */
+int coll_take_operation_id(StoreTxn *txn, uint64_t *out);
+
 /* ---- collection_index.c ---- */
 
 /* coll_index_load reads c's index definitions and builds the indexes from

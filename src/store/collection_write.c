@@ -644,6 +644,22 @@ static int group_fn(StoreTxn *txn, void *vctx)
                      sizeof rec);
 }
 
+/* coll_take_operation_id takes the next operation id inside txn (for
+ * writes outside groups: payload index changes). */
+int coll_take_operation_id(StoreTxn *txn, uint64_t *out)
+{
+    uint64_t op_id = 0;
+    Slice v;
+    if (store_get(txn, STORE_DB_META, COLL_META_NEXT_OP, strlen(COLL_META_NEXT_OP), &v) == 0 &&
+        v.len == 8)
+        op_id = store_get_le64((const uint8_t *)v.ptr);
+    *out = op_id;
+    uint8_t rec[8];
+    store_put_le64(rec, op_id + 1);
+    return store_put(txn, STORE_DB_META, COLL_META_NEXT_OP, strlen(COLL_META_NEXT_OP), rec,
+                     sizeof rec);
+}
+
 /* ---- a group, applied to memory after the commit ---- */
 
 /* group_apply_nodes settles the group's node allocations of c: the free
