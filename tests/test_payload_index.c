@@ -1084,6 +1084,8 @@ TEST(test_order_by)
         "{\"must\":[{\"key\":\"city\",\"match\":{\"any\":[\"London\",\"Rome\"]}}],"
         "\"must_not\":[{\"key\":\"z\",\"match\":{\"value\":3}}]}",
         "{\"must_not\":[{\"key\":\"b\",\"match\":{\"value\":true}}]}",
+        "{\"must\":[{\"has_id\":[0,3,6,9,12,15,18,21,24,27,30,33,36,39,42,45,48,51,54,57,60,63,66,69,"
+        "72,75,78,81,84,87,90,93,96,99,1999,2001,2199]}]}",
     };
     OV *all = malloc(N_POINTS * 2 * 64 * sizeof *all);
     PointId *match = malloc(N_POINTS * 2 * sizeof *match);

@@ -31,7 +31,15 @@
  *     are found by a scan and scored exactly (selective filters would
  *     otherwise starve the graph walk); above it, HNSW runs with the filter
  *     as an accept callback. Like Qdrant's full_scan_threshold, but counted
- *     in points.
+ *     in points. The estimate comes from the payload indexes (exact counts
+ *     for terms) and, when it straddles the threshold, from a sample.
+ *   - Payload indexes (collection_index_create): per field, the values
+ *     of every point in memory (rebuilt from the points at open), kept
+ *     current by every write. Conditions on an indexed field are answered
+ *     from the index instead of the payload JSON, with the same results;
+ *     a selective indexed condition names the candidate points outright
+ *     (exact scan, count, scroll); order_by walks an integer, float or
+ *     datetime index in order.
  *
  *   - Sparse vectors (Qdrant's sparse_vectors: {indices, values}) live
  *     beside the dense ones under their own names: stored sorted by index

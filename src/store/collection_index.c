@@ -606,8 +606,21 @@ int collection_order_by(Db *db, const char *name, const CollectionOrderBy *req, 
         oc.hits = xmalloc(limit * sizeof *oc.hits);
         uint32_t *cand = NULL;
         size_t n_cand = 0;
-        if (!filter_matches_all(f) &&
-            filter_candidates(f, c->points_count, db->full_scan_threshold, &cand, &n_cand)) {
+        const PointId *ids;
+        size_t n_ids;
+        if (!filter_matches_all(f) && filter_id_candidates(f, &ids, &n_ids) &&
+            n_ids <= db->full_scan_threshold) {
+            /* A has_id filter (a query's prefetch results): its points. */
+            cand = xmalloc((n_ids ? n_ids : 1) * sizeof *cand);
+            for (size_t i = 0; i < n_ids; i++) {
+                ScanRec rec;
+                if (coll_point_lookup(c, txn, &ids[i], &rec) == 0 && rec.node < c->node_cap &&
+                    c->node_live[rec.node] && point_id_equal(&c->node_ids[rec.node], &ids[i]))
+                    cand[n_cand++] = rec.node;
+            }
+            order_from_candidates(&oc, ix, &r, cand, n_cand);
+        } else if (!filter_matches_all(f) &&
+                   filter_candidates(f, c->points_count, db->full_scan_threshold, &cand, &n_cand)) {
             order_from_candidates(&oc, ix, &r, cand, n_cand);
         } else {
             payload_index_order(ix, req->desc, &r, order_take, &oc);
