@@ -35,7 +35,7 @@
 #include "index/payload_index.h"
 #include "store/collection.h"
 
-#define N_POINTS 2000
+#define N_POINTS 1500
 #define DIM 8
 #define N_FILTERS 100
 
@@ -881,7 +881,7 @@ static int compare_filters(int n_filters, int *n_nonempty)
 static void open_db(void)
 {
     DbOptions o = { 0 };
-    o.full_scan_threshold = 200; /* so both plans run on 2000 points */
+    o.full_scan_threshold = 150; /* so both plans run on 1500 points */
     if (collection_db_open(g_dir, &o, &g_db)) abort();
 }
 
@@ -1085,7 +1085,7 @@ TEST(test_order_by)
         "\"must_not\":[{\"key\":\"z\",\"match\":{\"value\":3}}]}",
         "{\"must_not\":[{\"key\":\"b\",\"match\":{\"value\":true}}]}",
         "{\"must\":[{\"has_id\":[0,3,6,9,12,15,18,21,24,27,30,33,36,39,42,45,48,51,54,57,60,63,66,69,"
-        "72,75,78,81,84,87,90,93,96,99,1999,2001,2199]}]}",
+        "72,75,78,81,84,87,90,93,96,99,1650,1699,2199]}]}",
     };
     OV *all = malloc(N_POINTS * 2 * 64 * sizeof *all);
     PointId *match = malloc(N_POINTS * 2 * sizeof *match);
