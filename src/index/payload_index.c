@@ -177,7 +177,7 @@ static void set_bulk_end(OrdSet *s)
 {
     if (!s->bulk) return;
     s->bulk = 0;
-    qsort(s->base, s->n_base, sizeof *s->base, cmp_entry);
+    if (s->n_base > 1) qsort(s->base, s->n_base, sizeof *s->base, cmp_entry);
 }
 
 static void set_free(OrdSet *s)

@@ -546,7 +546,7 @@ static void order_from_candidates(OrderCtx *o, const PayloadIndex *ix, const Pay
             all[n++] = (OrderHit){ v == 0 ? 0.0 : v, node, o->c->node_ids[node] };
         }
     }
-    qsort(all, n, sizeof *all, o->desc ? cmp_hit_desc : cmp_hit_asc);
+    if (n > 1) qsort(all, n, sizeof *all, o->desc ? cmp_hit_desc : cmp_hit_asc);
     for (size_t i = 0; i < n && o->n_hits < o->limit; i++) o->hits[o->n_hits++] = all[i];
     free(all);
 }
