@@ -321,8 +321,8 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
     if (plan == PLAN_SCAN) {
         /* Index candidates or the node table when they spare the walk
          * over every stored point. */
-        int done = coll_filter_nodes(c, q->txn, f, threshold > c->points_count / 2 ? threshold : c->points_count / 2,
-                                     exact_take_node, &x);
+        uint64_t max_cand = MAX(threshold, c->points_count / 2);
+        int done = coll_filter_nodes(c, q->txn, f, max_cand, exact_take_node, &x);
         if (done < 0) err = done;
         else if (!done) err = coll_scan_points(c, q->txn, f, NULL, exact_take, &x);
     } else if (plan == PLAN_ALL) {
