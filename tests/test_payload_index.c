@@ -677,7 +677,7 @@ static void index_all(const char *name)
     for (size_t i = 0; i < ARRAY_LEN(defs); i++) {
         CollectionIndexParams p = { defs[i].type, { PAYLOAD_TOKENIZER_WORD, 1, 0, 0 }, "" };
         char err[256];
-        if (collection_index_create(g_db, name, defs[i].field, &p, err, sizeof err)) {
+        if (collection_index_create(g_db, name, defs[i].field, &p, NULL, err, sizeof err)) {
             printf("index %s: %s\n", defs[i].field, err);
             abort();
         }
@@ -1236,15 +1236,80 @@ TEST(test_text_match)
     arena_free(&a);
 }
 
-/* ---- 6. definitions ---- */
+/* ---- 6. writes grouped in one transaction ---- */
+
+static uint64_t count_of(const char *coll, const char *fj)
+{
+    Arena a;
+    arena_init(&a, 0);
+    uint64_t n = UINT64_MAX;
+    char err[256];
+    if (collection_count(g_db, coll, parse(&a, fj), &n, err, sizeof err)) printf("count: %s\n", err);
+    arena_free(&a);
+    return n;
+}
+
+TEST(test_group_write)
+{
+    /* One write: upsert two points, then delete by a filter on the
+     * indexed field (it must see the upsert, which the index does not hold
+     * until the commit), then set a payload by filter; a second write in
+     * the same group changes a point the first one touched. */
+    Arena a;
+    arena_init(&a, 0);
+    float v[DIM] = { 1, 0, 0, 0, 0, 0, 0, 0 };
+    CollectionVectorIn vin = { NULL, v, DIM };
+    CollectionPointIn pts[2] = {
+        { point_id_num(900001), parse(&a, "{\"city\":\"Zurich\",\"n\":1}"), &vin, 1 },
+        { point_id_num(900002), parse(&a, "{\"city\":\"Zurich\",\"n\":2}"), &vin, 1 },
+    };
+    CollectionOp ops1[3] = {
+        { .kind = COLLECTION_OP_UPSERT, .points = pts, .n_points = 2 },
+        { .kind = COLLECTION_OP_DELETE,
+          .filter = parse(&a, "{\"must\":[{\"key\":\"city\",\"match\":{\"value\":\"Zurich\"}},"
+                              "{\"key\":\"n\",\"match\":{\"value\":1}}]}") },
+        { .kind = COLLECTION_OP_SET_PAYLOAD,
+          .filter = parse(&a, "{\"must\":[{\"key\":\"city\",\"match\":{\"value\":\"Zurich\"}}]}"),
+          .payload = parse(&a, "{\"n\":123456,\"tag\":\"seen\"}") },
+    };
+    PointId id2 = point_id_num(900002);
+    CollectionOp ops2[1] = {
+        { .kind = COLLECTION_OP_OVERWRITE_PAYLOAD, .ids = &id2, .n_ids = 1,
+          .payload = parse(&a, "{\"city\":\"Geneva\",\"n\":7}") },
+    };
+    CollectionWrite w1 = { .collection = "indexed", .ops = ops1, .n_ops = 3 };
+    CollectionWrite w2 = { .collection = "indexed", .ops = ops2, .n_ops = 1 };
+    CollectionWrite *ws[2] = { &w1, &w2 };
+    ASSERT_OK(collection_write_group(g_db, ws, 2, NULL));
+    ASSERT_OK(w1.status);
+    ASSERT_OK(w2.status);
+    ASSERT_TRUE(w2.operation_id > w1.operation_id);
+    arena_free(&a);
+    /* 900001 was deleted inside the write; 900002 ended as Geneva, 7. */
+    ASSERT_EQ_U64(count_of("indexed", "{\"must\":[{\"key\":\"city\",\"match\":{\"value\":\"Zurich\"}}]}"), 0);
+    ASSERT_EQ_U64(count_of("indexed", "{\"must\":[{\"key\":\"city\",\"match\":{\"value\":\"Geneva\"}}]}"), 1);
+    ASSERT_EQ_U64(count_of("indexed", "{\"must\":[{\"has_id\":[900001,900002]}]}"), 1);
+    ASSERT_EQ_U64(count_of("indexed", "{\"must\":[{\"key\":\"n\",\"range\":{\"gte\":7,\"lte\":7}},"
+                                      "{\"has_id\":[900002]}]}"), 1);
+    ASSERT_EQ_U64(count_of("indexed", "{\"must\":[{\"key\":\"n\",\"match\":{\"value\":123456}}]}"), 0);
+    /* The same reads without the index (the payload path) agree. */
+    PointId both[2] = { point_id_num(900001), point_id_num(900002) };
+    ASSERT_OK(collection_delete_points(g_db, "indexed", both, 2, NULL));
+    ASSERT_EQ_U64(count_of("indexed", "{\"must\":[{\"key\":\"city\",\"match\":{\"value\":\"Geneva\"}}]}"), 0);
+}
+
+/* ---- 7. definitions ---- */
 
 TEST(test_definitions)
 {
     char err[256];
     CollectionIndexParams p = { PAYLOAD_INDEX_KEYWORD, { 0, 1, 0, 0 }, "{\"type\":\"keyword\",\"is_tenant\":true}" };
-    ASSERT_EQ_INT(collection_index_create(g_db, "nope", "x", &p, err, sizeof err), ERR_NOTFOUND);
-    ASSERT_EQ_INT(collection_index_create(g_db, "plain", "a..b", &p, err, sizeof err), ERR_INVAL);
-    ASSERT_OK(collection_index_create(g_db, "plain", "z", &p, err, sizeof err));
+    uint64_t op1 = 0, op2 = 0, op3 = 0, op4 = 0;
+    ASSERT_EQ_INT(collection_index_create(g_db, "nope", "x", &p, NULL, err, sizeof err), ERR_NOTFOUND);
+    ASSERT_EQ_INT(collection_index_create(g_db, "plain", "a..b", &p, NULL, err, sizeof err), ERR_INVAL);
+    ASSERT_OK(collection_index_create(g_db, "plain", "z", &p, &op1, err, sizeof err));
+    /* Point writes and index changes share one operation counter. */
+    ASSERT_TRUE(op1 > 0);
     CollectionInfo ci;
     ASSERT_OK(collection_info(g_db, "plain", &ci));
     ASSERT_EQ_INT(ci.n_indexes, 1);
@@ -1253,7 +1318,8 @@ TEST(test_definitions)
     ASSERT_EQ_U64(ci.indexes[0].points, 0); /* z holds integers */
     /* Replace it by an integer index: the points count follows. */
     CollectionIndexParams ip = { PAYLOAD_INDEX_INTEGER, { 0, 1, 0, 0 }, "" };
-    ASSERT_OK(collection_index_create(g_db, "plain", "z", &ip, err, sizeof err));
+    ASSERT_OK(collection_index_create(g_db, "plain", "z", &ip, &op2, err, sizeof err));
+    ASSERT_EQ_U64(op2, op1 + 1);
     ASSERT_OK(collection_info(g_db, "plain", &ci));
     ASSERT_EQ_INT(ci.n_indexes, 1);
     ASSERT_EQ_INT(ci.indexes[0].type, PAYLOAD_INDEX_INTEGER);
@@ -1282,9 +1348,11 @@ TEST(test_definitions)
     ASSERT_TRUE(r.order_values[0] == 0);
     arena_free(&a);
     /* Delete: gone, also after a reopen; deleting again is no error. */
-    ASSERT_OK(collection_index_delete(g_db, "plain", "z"));
-    ASSERT_OK(collection_index_delete(g_db, "plain", "z"));
-    ASSERT_EQ_INT(collection_index_delete(g_db, "nope", "z"), ERR_NOTFOUND);
+    ASSERT_OK(collection_index_delete(g_db, "plain", "z", &op3));
+    ASSERT_OK(collection_index_delete(g_db, "plain", "z", &op4));
+    ASSERT_EQ_U64(op3, op2 + 1); /* survives the reopen */
+    ASSERT_EQ_U64(op4, op3 + 1);
+    ASSERT_EQ_INT(collection_index_delete(g_db, "nope", "z", NULL), ERR_NOTFOUND);
     collection_db_close(g_db);
     open_db();
     ASSERT_OK(collection_info(g_db, "plain", &ci));
@@ -1311,6 +1379,7 @@ int main(void)
     RUN(test_equivalence_after_reopen);
     RUN(test_order_by);
     RUN(test_text_match);
+    RUN(test_group_write);
     RUN(test_definitions);
     collection_db_close(g_db);
     rm_rf(g_dir);

@@ -185,15 +185,15 @@ int main(int argc, char **argv)
     printf("points %llu; open %.3f s; memory %.1f MB\n", (unsigned long long)info.points_count, open_plain,
            info.memory_bytes / 1e6);
 #else
-    collection_index_delete(db, "bench", "tier");
-    collection_index_delete(db, "bench", "price");
+    collection_index_delete(db, "bench", "tier", NULL);
+    collection_index_delete(db, "bench", "price", NULL);
     double open_plain = reopen(dir, &db);
     collection_info(db, "bench", &info);
     size_t mem_plain = info.memory_bytes;
     run_phase(db, "no index", dim);
     CollectionIndexParams kw = { PAYLOAD_INDEX_KEYWORD, { 0, 1, 0, 0 }, "" };
     double t0 = now_seconds();
-    if (collection_index_create(db, "bench", "tier", &kw, err, sizeof err)) {
+    if (collection_index_create(db, "bench", "tier", &kw, NULL, err, sizeof err)) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
@@ -203,7 +203,7 @@ int main(int argc, char **argv)
     size_t mem_kw = info.memory_bytes;
     run_phase(db, "keyword", dim);
     CollectionIndexParams in = { PAYLOAD_INDEX_INTEGER, { 0, 1, 0, 0 }, "" };
-    collection_index_create(db, "bench", "price", &in, err, sizeof err);
+    collection_index_create(db, "bench", "price", &in, NULL, err, sizeof err);
     double open_two = reopen(dir, &db);
     collection_info(db, "bench", &info);
     printf("points %llu; create keyword index %.3f s; open: no index %.3f s, keyword %.3f s, "

@@ -235,7 +235,7 @@ static int def_write_fn(StoreTxn *txn, void *ctx)
     int err = coll_take_operation_id(txn, &d->op);
     if (err || d->keep) return err;
     if (!d->rec) {
-        int err = store_del(txn, STORE_DB_PAYLOAD_INDEX, d->key, d->klen);
+        err = store_del(txn, STORE_DB_PAYLOAD_INDEX, d->key, d->klen);
         return err == ERR_NOTFOUND ? 0 : err;
     }
     return store_put(txn, STORE_DB_PAYLOAD_INDEX, d->key, d->klen, d->rec->data, d->rec->len);
