@@ -698,7 +698,7 @@ static void upsert_both(int from, int to)
             Buf b;
             buf_init(&b);
             rand_payload(&b, i);
-            vin[i - start] = (CollectionVectorIn){ NULL, g_vec[i], DIM };
+            vin[i - start] = (CollectionVectorIn){ .data = g_vec[i], .dim = DIM };
             pts[i - start] = (CollectionPointIn){ point_id_num((uint64_t)i), parse(&a, b.data), &vin[i - start], 1 };
             buf_free(&b);
         }
@@ -1258,7 +1258,7 @@ TEST(test_group_write)
     Arena a;
     arena_init(&a, 0);
     float v[DIM] = { 1, 0, 0, 0, 0, 0, 0, 0 };
-    CollectionVectorIn vin = { NULL, v, DIM };
+    CollectionVectorIn vin = { .data = v, .dim = DIM };
     CollectionPointIn pts[2] = {
         { point_id_num(900001), parse(&a, "{\"city\":\"Zurich\",\"n\":1}"), &vin, 1 },
         { point_id_num(900002), parse(&a, "{\"city\":\"Zurich\",\"n\":2}"), &vin, 1 },
@@ -1296,6 +1296,79 @@ TEST(test_group_write)
     PointId both[2] = { point_id_num(900001), point_id_num(900002) };
     ASSERT_OK(collection_delete_points(g_db, "indexed", both, 2, NULL));
     ASSERT_EQ_U64(count_of("indexed", "{\"must\":[{\"key\":\"city\",\"match\":{\"value\":\"Geneva\"}}]}"), 0);
+}
+
+/* A payload write leaves a point's vectors alone, sparse ones included
+ * (the payload effect touches the indexes only), and a sparse search's
+ * filter goes through the payload index. */
+TEST(test_sparse_with_index)
+{
+    CollectionConfig cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.n_vectors = 1;
+    cfg.vectors[0].size = DIM;
+    cfg.vectors[0].distance = COLLECTION_DOT;
+    snprintf(cfg.vectors[0].name, sizeof cfg.vectors[0].name, "dense");
+    cfg.n_sparse = 1;
+    snprintf(cfg.sparse[0].name, sizeof cfg.sparse[0].name, "words");
+    char err[256];
+    ASSERT_OK(collection_create(g_db, "mixed", &cfg, err, sizeof err));
+    CollectionIndexParams kw = { PAYLOAD_INDEX_KEYWORD, { 0, 1, 0, 0 }, "" };
+    ASSERT_OK(collection_index_create(g_db, "mixed", "city", &kw, NULL, err, sizeof err));
+    Arena a;
+    arena_init(&a, 0);
+    float v[DIM] = { 1, 0, 0, 0, 0, 0, 0, 0 };
+    uint32_t idx[2] = { 3, 7 };
+    float val[2] = { 1.0f, 2.0f };
+    CollectionSparseVector sv = { idx, val, 2 };
+    CollectionPointIn pts[10];
+    CollectionVectorIn vin[10][2];
+    for (int i = 0; i < 10; i++) {
+        vin[i][0] = (CollectionVectorIn){ .name = "dense", .data = v, .dim = DIM };
+        vin[i][1] = (CollectionVectorIn){ .name = "words", .sparse = &sv };
+        pts[i] = (CollectionPointIn){ point_id_num((uint64_t)i), parse(&a, i < 5 ? "{\"city\":\"Oslo\"}" : "{\"city\":\"Rome\"}"),
+                                      vin[i], 2 };
+    }
+    ASSERT_OK(collection_upsert(g_db, "mixed", pts, 10, err, sizeof err));
+    CollectionPayloadUpdate u;
+    memset(&u, 0, sizeof u);
+    PointId two[2] = { point_id_num(0), point_id_num(9) };
+    u.ids = two;
+    u.n_ids = 2;
+    u.payload = parse(&a, "{\"city\":\"Bern\"}");
+    ASSERT_OK(collection_set_payload(g_db, "mixed", &u, err, sizeof err));
+    ASSERT_EQ_U64(count_of("mixed", "{\"must\":[{\"key\":\"city\",\"match\":{\"value\":\"Bern\"}}]}"), 2);
+    ASSERT_EQ_U64(count_of("mixed", "{\"must\":[{\"key\":\"city\",\"match\":{\"value\":\"Oslo\"}}]}"), 4);
+    /* Sparse search restricted to Bern: both points, with their sparse
+     * vectors intact (score 1*1 + 2*2 for the query (3:1, 7:2)). */
+    uint32_t qi[2] = { 3, 7 };
+    float qv[2] = { 1.0f, 2.0f };
+    CollectionSparseVector q = { qi, qv, 2 };
+    CollectionSearch s;
+    memset(&s, 0, sizeof s);
+    s.using = "words";
+    s.sparse = &q;
+    s.limit = 10;
+    s.filter = parse(&a, "{\"must\":[{\"key\":\"city\",\"match\":{\"value\":\"Bern\"}}]}");
+    CollectionResult r;
+    ASSERT_OK(collection_search(g_db, "mixed", &s, &a, &r, err, sizeof err));
+    ASSERT_EQ_INT(r.n, 2);
+    ASSERT_NEAR(r.points[0].score, 5.0, 1e-6);
+    ASSERT_NEAR(r.points[1].score, 5.0, 1e-6);
+    /* And the dense vector is still there. */
+    CollectionSearch d;
+    memset(&d, 0, sizeof d);
+    d.using = "dense";
+    d.vector = v;
+    d.dim = DIM;
+    d.limit = 10;
+    d.exact = 1;
+    d.filter = s.filter;
+    ASSERT_OK(collection_search(g_db, "mixed", &d, &a, &r, err, sizeof err));
+    ASSERT_EQ_INT(r.n, 2);
+    ASSERT_NEAR(r.points[0].score, 1.0, 1e-6);
+    arena_free(&a);
+    ASSERT_OK(collection_delete(g_db, "mixed"));
 }
 
 /* ---- 7. definitions ---- */
@@ -1380,6 +1453,7 @@ int main(void)
     RUN(test_order_by);
     RUN(test_text_match);
     RUN(test_group_write);
+    RUN(test_sparse_with_index);
     RUN(test_definitions);
     collection_db_close(g_db);
     rm_rf(g_dir);

@@ -77,7 +77,7 @@ static int fill(Db *db, size_t n, size_t dim)
                      (unsigned)(rnext() % 100), (unsigned)(rnext() % 12), (unsigned)(rnext() % 6));
             JsonValue *p;
             if (json_parse(&a, text, strlen(text), &p, NULL, 0)) return 1;
-            vin[i] = (CollectionVectorIn){ NULL, vecs + i * dim, dim };
+            vin[i] = (CollectionVectorIn){ .data = vecs + i * dim, .dim = dim };
             pts[i] = (CollectionPointIn){ point_id_num(id), p, &vin[i], 1 };
         }
         if (collection_upsert(db, "bench", pts, m, err, sizeof err)) {
