@@ -52,13 +52,15 @@ TOKENIZER_SRCS = src/model/tokenizer.c
 IMAGE_SRCS = src/model/image.c src/model/image_stb.c
 CLIP_SRCS = src/model/nn.c src/model/safetensors.c src/model/clip.c
 HNSW_SRCS = src/base/vec.c src/index/hnsw.c src/index/hnsw_build.c src/index/hnsw_search.c
-FILTER_SRCS = src/index/pointid.c src/index/filter.c src/index/payload.c src/index/geo.c
+FILTER_SRCS = src/index/pointid.c src/index/filter.c src/index/payload.c src/index/geo.c src/index/payload_index.c
 STORE_SRCS = src/store/store.c src/store/collection_config.c src/store/collection_open.c \
              src/store/collection_write.c src/store/collection_read.c src/store/collection_search.c \
-             src/store/collection_alias.c
+             src/store/collection_alias.c \
+             src/store/collection_index.c
 API_SRCS = src/api/qdrant.c src/api/qdrant_request.c src/api/qdrant_service.c \
            src/api/qdrant_collections.c src/api/qdrant_points.c src/api/qdrant_search.c \
-           src/api/qdrant_query.c src/api/qdrant_groups.c src/api/qdrant_convert.c
+           src/api/qdrant_query.c src/api/qdrant_groups.c src/api/qdrant_convert.c \
+           src/api/qdrant_index.c
 V1_SRCS = src/api/embedder.c src/api/v1.c src/api/v1_openai.c
 # Sparse vectors: the inverted index, the engine's sparse phase, Qdrant's shapes.
 SPARSE_SRCS = src/index/sparse.c src/store/collection_sparse.c src/api/qdrant_sparse.c
@@ -76,7 +78,7 @@ TOKENIZER_TESTS = test_tokenizer
 IMAGE_TESTS = test_image
 CLIP_TESTS = test_nn test_safetensors test_clip_parity test_clip_realweights
 HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete
-FILTER_TESTS = test_pointid test_filter test_payload test_filter_packed test_filter_geo
+FILTER_TESTS = test_pointid test_filter test_payload test_filter_packed test_filter_geo test_payload_index
 STORE_TESTS = test_store_reopen test_store_crash test_store_group test_store_alias test_collection \
               test_snapshot
 API_TESTS = test_qdrant_convert
@@ -89,6 +91,7 @@ UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLI
 E2E_TESTS = serve embed qdrant_wire qdrant_client
 E2E_TESTS += v1_embeddings v1_openai
 E2E_TESTS += qdrant_sparse
+E2E_TESTS += qdrant_index
 
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)

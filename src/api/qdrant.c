@@ -505,7 +505,8 @@ static int module_start(Server *srv, Router *router, void **state)
         (rc = add_routes(m, router, qdrant_point_routes)) ||
         (rc = add_routes(m, router, qdrant_search_routes)) ||
         (rc = add_routes(m, router, qdrant_query_routes)) ||
-        (rc = add_routes(m, router, qdrant_group_routes))) {
+        (rc = add_routes(m, router, qdrant_group_routes)) ||
+        (rc = add_routes(m, router, qdrant_index_routes))) {
         /* The server does not start without this module, so the routes
          * already added are never dispatched. */
         work_queue_stop(m->api.writer);

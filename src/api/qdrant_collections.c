@@ -648,8 +648,24 @@ static void info(ApiJob *j)
     jw_uint(w, 1);
     jw_key(w, "config");
     write_config(w, &ci.config, options_parse(j, ci.config.options));
+    /* Qdrant's PayloadIndexInfo: params only when the index was created
+     * with a params object (the API keeps it as the engine's opaque text). */
     jw_key(w, "payload_schema");
     jw_object_begin(w);
+    for (size_t i = 0; i < ci.n_indexes; i++) {
+        const CollectionIndexInfo *ii = &ci.indexes[i];
+        jw_key(w, ii->field);
+        jw_object_begin(w);
+        jw_key(w, "data_type");
+        jw_string(w, payload_index_type_name(ii->type));
+        if (ii->params[0]) {
+            jw_key(w, "params");
+            jw_raw(w, ii->params, strlen(ii->params));
+        }
+        jw_key(w, "points");
+        jw_uint(w, ii->points);
+        jw_object_end(w);
+    }
     jw_object_end(w);
     /* Writes are applied as they are committed: nothing waits. */
     jw_key(w, "update_queue");

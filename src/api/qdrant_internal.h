@@ -208,6 +208,13 @@ extern const ApiRoute qdrant_point_routes[];
 extern const ApiRoute qdrant_search_routes[];
 extern const ApiRoute qdrant_query_routes[];
 extern const ApiRoute qdrant_group_routes[];
+extern const ApiRoute qdrant_index_routes[];
+
+/* qdrant_parse_order_by reads Qdrant's OrderByInterface: "key" or {"key",
+ * "direction": "asc"|"desc", "start_from": number | datetime string (as
+ * microseconds)} (qdrant_index.c). Limit, filter and selectors are the
+ * caller's. */
+int qdrant_parse_order_by(ApiJob *j, const JsonValue *v, CollectionOrderBy *out);
 
 /* The search parameters shared by search, recommend and query. */
 typedef struct {

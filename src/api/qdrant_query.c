@@ -40,8 +40,6 @@
 #define QDRANT_MMR_DEFAULT_LAMBDA 0.5f
 /* Largest MMR candidate pool (Qdrant validates candidates_limit <= 16384). */
 #define QDRANT_MMR_MAX_CANDIDATES 16384
-/* Points an order_by reads at most: it sorts every match by its key. */
-#define QDRANT_ORDER_BY_MAX_SCAN 1000000
 
 /* ---- filters the query composes ---- */
 
@@ -143,26 +141,12 @@ static int parse_nearest(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
 static int parse_order_by(ApiJob *j, const JsonValue *v, QNode *n)
 {
     n->kind = QN_ORDER_BY;
-    if (v->type == JSON_STRING) {
-        n->order_key = v->u.str;
-        return 0;
-    }
-    if (v->type != JSON_OBJECT)
-        return api_fail(j, QERR_FORMAT, "invalid type, expected OrderByInterface at `order_by`");
-    if (api_get_str(j, v, "key", &n->order_key)) return -1;
-    if (!n->order_key) return api_fail(j, QERR_FORMAT, "missing field `key` at `order_by`");
-    const char *dir = NULL;
-    if (api_get_str(j, v, "direction", &dir)) return -1;
-    if (dir && strcmp(dir, "asc") && strcmp(dir, "desc"))
-        return api_fail(j, QERR_FORMAT, "unknown variant `%s`, expected `asc` or `desc`", dir);
-    n->desc = dir && !strcmp(dir, "desc");
-    const JsonValue *sf = json_get(v, "start_from");
-    if (sf && sf->type != JSON_NULL) {
-        if (sf->type != JSON_NUMBER)
-            return api_fail(j, QERR_UNSUPPORTED, "order_by.start_from as a datetime");
-        n->has_start = 1;
-        n->start = sf->u.num;
-    }
+    CollectionOrderBy o;
+    if (qdrant_parse_order_by(j, v, &o)) return -1;
+    n->order_key = o.key;
+    n->desc = o.desc;
+    n->has_start = o.has_start;
+    n->start = o.start;
     return 0;
 }
 
@@ -529,113 +513,24 @@ static int mmr_select(ApiJob *j, const QNode *n, const CollectionResult *cand, s
 
 /* ---- order_by (by a payload key) ---- */
 
-typedef struct {
-    PointId id;
-    double value;
-} Ordered;
-
-static int cmp_asc(const void *pa, const void *pb)
-{
-    const Ordered *a = pa, *b = pb;
-    if (a->value != b->value) return a->value < b->value ? -1 : 1;
-    return point_id_cmp(&a->id, &b->id);
-}
-
-static int cmp_desc(const void *pa, const void *pb)
-{
-    const Ordered *a = pa, *b = pb;
-    if (a->value != b->value) return a->value > b->value ? -1 : 1;
-    return point_id_cmp(&b->id, &a->id);
-}
-
-/* key_values collects the numbers at a dotted key path of a payload
- * (arrays give one value per number). Payloads come from json_parse, which
- * never packs, so u.items is safe here. */
-static void key_values(const JsonValue *v, const char *path, double *vals, size_t *n, size_t cap)
-{
-    while (v && *path) {
-        if (v->type == JSON_ARRAY) {
-            for (uint32_t i = 0; i < v->len; i++) key_values(&v->u.items[i], path, vals, n, cap);
-            return;
-        }
-        const char *dot = strchr(path, '.');
-        size_t len = dot ? (size_t)(dot - path) : strlen(path);
-        const JsonValue *next = NULL;
-        for (uint32_t i = 0; v->type == JSON_OBJECT && i < v->len; i++)
-            if (v->u.members[i].key_len == len && !memcmp(v->u.members[i].key, path, len))
-                next = &v->u.members[i].value;
-        v = next;
-        path = dot ? dot + 1 : path + len;
-    }
-    if (!v) return;
-    if (v->type == JSON_NUMBER) {
-        if (*n < cap) vals[(*n)++] = v->u.num;
-    } else if (v->type == JSON_ARRAY) {
-        for (uint32_t i = 0; i < v->len; i++)
-            if (v->u.items[i].type == JSON_NUMBER && *n < cap) vals[(*n)++] = v->u.items[i].u.num;
-    }
-}
-
-/* order_node scrolls every point under filter and orders them by the key
- * (a point with several values appears once per distinct value). */
+/* order_node orders the points under filter by the key's range index
+ * (collection_order_by: a point once per distinct value, ties by id). */
 static int order_node(ApiJob *j, const QNode *n, const JsonValue *filter, size_t limit, Hits *out)
 {
-    Arena *a = api_arena(j);
-    size_t cap = 1024, cnt = 0;
-    Ordered *all = xmalloc(cap * sizeof *all);
-    CollectionScroll s;
-    memset(&s, 0, sizeof s);
-    s.limit = 1024;
-    s.filter = filter;
-    s.with_payload.mode = COLLECTION_SEL_ALL;
-    PointId next;
-    int rc = 0;
-    size_t scanned = 0;
-    Arena page;
-    for (;;) {
-        arena_init(&page, 0);
-        CollectionResult r;
-        char err[512] = "";
-        rc = collection_scroll(j->api->db, j->collection, &s, &page, &r, err, sizeof err);
-        if (rc) {
-            arena_free(&page);
-            free(all);
-            return api_fail_collection(j, rc, err);
-        }
-        for (size_t i = 0; i < r.n; i++) {
-            JsonValue *doc;
-            char perr[64];
-            if (json_parse(&page, r.points[i].payload, r.points[i].payload_len, &doc, perr, sizeof perr))
-                continue;
-            double vals[64];
-            size_t nv = 0;
-            key_values(doc, n->order_key, vals, &nv, 64);
-            for (size_t k = 0; k < nv; k++) {
-                int dup = 0;
-                for (size_t m = 0; m < k; m++) dup |= vals[m] == vals[k];
-                if (dup) continue;
-                if (n->has_start && (n->desc ? vals[k] > n->start : vals[k] < n->start)) continue;
-                if (cnt == cap) all = xrealloc(all, (cap *= 2) * sizeof *all);
-                all[cnt].id = r.points[i].id;
-                all[cnt++].value = vals[k];
-            }
-        }
-        scanned += r.n;
-        int more = r.has_next && scanned < QDRANT_ORDER_BY_MAX_SCAN;
-        if (more) next = r.next_offset;
-        arena_free(&page);
-        if (!more) break;
-        s.offset = &next;
-    }
-    qsort(all, cnt, sizeof *all, n->desc ? cmp_desc : cmp_asc);
-    out->n = cnt < limit ? cnt : limit;
-    out->h = arena_alloc(a, (out->n ? out->n : 1) * sizeof *out->h);
-    for (size_t i = 0; i < out->n; i++) {
-        out->h[i].id = all[i].id;
-        out->h[i].score = 1.0f;
-        out->h[i].order_value = all[i].value;
-    }
-    free(all);
+    CollectionOrderBy o;
+    memset(&o, 0, sizeof o);
+    o.key = n->order_key;
+    o.desc = n->desc;
+    o.has_start = n->has_start;
+    o.start = n->start;
+    o.limit = limit;
+    o.filter = filter;
+    CollectionResult r;
+    char err[512] = "";
+    int rc = collection_order_by(j->api->db, j->collection, &o, api_arena(j), &r, err, sizeof err);
+    if (rc) return api_fail_collection(j, rc, err);
+    hits_from_result(j, &r, out);
+    for (size_t i = 0; i < out->n; i++) out->h[i].score = 1.0f;
     return 0;
 }
 

@@ -27,8 +27,6 @@
 /* Nesting of prefetches. */
 #define QDRANT_MAX_PREFETCH_DEPTH 8
 /* MMR candidates when candidates_limit is not given: the limit (Qdrant). */
-/* Points order_by sorts at most (it reads the key of every match). */
-#define QDRANT_MAX_ORDER_BY_SCAN 1000000
 
 /* ---- common request parts ---- */
 
@@ -355,11 +353,26 @@ static void scroll(ApiJob *j)
     if (!wv) wv = json_get(body, "with_vectors");
     if (api_selector(j, wv, COLLECTION_SEL_NONE, &s.with_vectors)) return;
     const JsonValue *ob = json_get(body, "order_by");
-    if (ob && ob->type != JSON_NULL)
-        return (void)api_fail(j, QERR_UNSUPPORTED, "scroll with order_by is not served yet");
     CollectionResult r;
     char err[512] = "";
-    int rc = collection_scroll(j->api->db, j->collection, &s, api_arena(j), &r, err, sizeof err);
+    int rc;
+    if (ob && ob->type != JSON_NULL) {
+        /* Ordered by a payload key: one page, no next offset (Qdrant). */
+        if (s.offset)
+            return (void)api_fail(j, QERR_BAD_INPUT,
+                                  "Cannot use an `offset` when using `order_by`. The alternative for paging is "
+                                  "to use `order_by.start_from` and a filter to exclude the IDs that you've "
+                                  "already seen for the `order_by.start_from` value");
+        CollectionOrderBy o;
+        if (qdrant_parse_order_by(j, ob, &o)) return;
+        o.limit = s.limit;
+        o.filter = s.filter;
+        o.with_payload = s.with_payload;
+        o.with_vectors = s.with_vectors;
+        rc = collection_order_by(j->api->db, j->collection, &o, api_arena(j), &r, err, sizeof err);
+    } else {
+        rc = collection_scroll(j->api->db, j->collection, &s, api_arena(j), &r, err, sizeof err);
+    }
     if (rc) return (void)engine_error(j, rc, err);
     JsonWriter *w = api_result(j);
     jw_object_begin(w);

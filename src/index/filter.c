@@ -48,6 +48,7 @@
 #include "base/err.h"
 #include "base/util.h"
 #include "index/geo.h"
+#include "index/payload_index.h"
 
 /* Longest location prefix ("filter.must[1].range") kept for messages. */
 #define FILTER_WHERE_MAX 160
@@ -72,8 +73,9 @@ enum {
     MATCH_ANY_INT,
     MATCH_EXCEPT_STR,
     MATCH_EXCEPT_INT,
-    MATCH_TEXT,     /* also "phrase": substring without a full-text index */
-    MATCH_TEXT_ANY, /* any whitespace-separated word is a substring */
+    MATCH_TEXT,     /* substring; all tokens with a text index */
+    MATCH_TEXT_ANY, /* any whitespace-separated word is a substring; any token with a text index */
+    MATCH_PHRASE,   /* substring (also with a text index: phrase search needs positions) */
 };
 
 /* Bound slots of a range or a values_count, in this order. */
@@ -118,8 +120,30 @@ typedef struct {
 
 typedef struct FilterNode FilterNode;
 
+/* How a bound condition reads its index (filter_bind). */
+enum {
+    BIND_SHAPE = 1,  /* values_count, is_empty, is_null: the shapes */
+    BIND_VALUES = 2, /* match / range: the values of the index's type */
+};
+
+typedef struct {
+    const PayloadIndex *ix;
+    uint8_t kind;      /* BIND_* */
+    uint8_t type;      /* the index's PayloadIndexType */
+    uint8_t unknown;   /* text: a query token no document has */
+    uint32_t term;     /* match value string: its term, or PAYLOAD_NO_TERM */
+    uint32_t *terms;   /* any / except strings: the known terms, sorted */
+    uint32_t n_terms;
+    Slice *toks;       /* text: the query's distinct tokens */
+    uint32_t n_toks;
+    uint32_t *tok_ids; /* text: the known tokens' ids, sorted */
+    uint32_t n_tok_ids;
+    PayloadRange range; /* range bounds as the index takes them */
+} Bind;
+
 typedef struct {
     uint8_t kind; /* COND_* */
+    Bind *bind;   /* field, is_empty, is_null: the index answering it, or NULL */
     union {
         FilterNode *filter;
         FieldCond *field;
@@ -149,6 +173,8 @@ struct FilterNode {
 struct Filter {
     Arena arena;      /* owns every node, list and string below */
     FilterNode *root; /* NULL: JSON null, matches everything */
+    uint8_t bound;    /* filter_bind ran with use_index: bound conditions read indexes */
+    uint8_t needs_payload; /* (bound) some condition reads the payload */
 };
 
 /* ---- key paths ---- */
@@ -270,7 +296,7 @@ static int digits_at(const char *s, size_t len, size_t *pos, int n, int *out)
  * optional :SS and .fraction, and an optional zone Z, +HH:MM or +HHMM.
  * Without a zone the time is UTC. Result: microseconds since the epoch.
  */
-static int datetime_parse(const char *s, size_t len, int64_t *out)
+int filter_datetime_parse(const char *s, size_t len, int64_t *out)
 {
     size_t pos = 0;
     int y, mo, d, h = 0, mi = 0, sec = 0;
@@ -582,7 +608,7 @@ static int compile_match(Compiler *c, const JsonValue *v, Match *m)
                 if (s > w) m->strs[m->n++] = arena_slice(c->arena, w, (size_t)(s - w));
             }
         } else if (!rc) {
-            m->kind = MATCH_TEXT;
+            m->kind = strcmp(name, "phrase") == 0 ? MATCH_PHRASE : MATCH_TEXT;
             m->str = arena_slice(c->arena, which->u.str, which->len);
         }
     }
@@ -605,7 +631,7 @@ static int compile_range(Compiler *c, const JsonValue *v, Range *r)
             r->num[b] = x->u.num;
         } else if (x->type == JSON_STRING) {
             strings++;
-            if (datetime_parse(x->u.str, x->len, &r->us[b]) != 0)
+            if (filter_datetime_parse(x->u.str, x->len, &r->us[b]) != 0)
                 rc = fail(c, ERR_INVAL,
                           "\"%.*s\" is not an RFC 3339 datetime (e.g. 2023-02-08T10:49:00Z)",
                           (int)MIN(x->len, 64), x->u.str);
@@ -1114,7 +1140,7 @@ void filter_free(Filter *f)
 
 /* A visitor gets each value a path reaches; returning 1 stops the walk
  * (the answer is known) and makes walk return 1. */
-typedef int (*VisitFn)(void *ctx, const JsonValue *v);
+typedef FilterVisitFn VisitFn;
 
 static const JsonValue *member_get(const JsonValue *obj, const char *key, uint32_t len)
 {
@@ -1158,6 +1184,24 @@ static int walk_payload(const FilterPath *p, const JsonValue *payload, VisitFn f
     return walk(p->items, p->n, payload, fn, ctx);
 }
 
+int filter_path_walk(const FilterPath *p, const JsonValue *payload, FilterVisitFn fn, void *ctx)
+{
+    return walk_payload(p, payload, fn, ctx);
+}
+
+int filter_path_equal(const FilterPath *a, const FilterPath *b)
+{
+    if (a->n != b->n) return 0;
+    for (uint32_t i = 0; i < a->n; i++) {
+        const FilterPathItem *x = &a->items[i], *y = &b->items[i];
+        if (x->kind != y->kind) return 0;
+        if (x->kind == FILTER_PATH_KEY && (x->len != y->len || memcmp(x->key, y->key, x->len) != 0))
+            return 0;
+        if (x->kind == FILTER_PATH_INDEX && x->index != y->index) return 0;
+    }
+    return 1;
+}
+
 static int find_slice(const Slice *list, uint32_t n, const char *s, size_t len)
 {
     Slice key = { s, len };
@@ -1169,22 +1213,83 @@ static int find_i64(const int64_t *list, uint32_t n, int64_t x)
     return n && bsearch(&x, list, n, sizeof(int64_t), cmp_i64) != NULL;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int find_u32(const uint32_t *list, uint32_t n, uint32_t x)
+{
+    return n && bsearch(&x, list, n, sizeof(uint32_t), cmp_u32) != NULL;
+}
+
 static int contains(const JsonValue *v, Slice needle)
 {
     return memmem(v->u.str, v->len, needle.ptr, needle.len) != NULL;
 }
 
-/* match_value is Qdrant's Match::check_match for one (non-array) value. */
-static int match_value(const Match *m, const JsonValue *v)
+/* Token matching of a string against a bound text query (payload path). */
+typedef struct {
+    const Bind *b;
+    uint64_t seen;    /* bit k: query token k occurs (when n_toks <= 64) */
+    uint32_t want;    /* the query token looked for (n_toks > 64) */
+    int found;
+} TokMatch;
+
+static int tok_seen(void *ctx, const char *tok, size_t len)
+{
+    TokMatch *t = ctx;
+    const Bind *b = t->b;
+    if (b->n_toks > 64) {
+        const Slice *q = &b->toks[t->want];
+        if (q->len == len && memcmp(q->ptr, tok, len) == 0) t->found = 1;
+        return t->found;
+    }
+    for (uint32_t k = 0; k < b->n_toks; k++)
+        if (b->toks[k].len == len && memcmp(b->toks[k].ptr, tok, len) == 0) t->seen |= 1ULL << k;
+    return 0;
+}
+
+/* text_tokens answers match text (all 1) or text_any (all 0) for a
+ * string value by tokenizing it as the bound text index does. */
+static int text_tokens(const Bind *b, const JsonValue *v, int all)
+{
+    if (v->type != JSON_STRING || b->n_toks == 0) return 0;
+    TokMatch t = { b, 0, 0, 0 };
+    if (b->n_toks <= 64) {
+        payload_index_tokenize(b->ix, v->u.str, v->len, tok_seen, &t);
+        uint64_t full = b->n_toks == 64 ? UINT64_MAX : (1ULL << b->n_toks) - 1;
+        return all ? t.seen == full : t.seen != 0;
+    }
+    /* Many query tokens: one pass over the value per token. */
+    for (uint32_t k = 0; k < b->n_toks; k++) {
+        t.want = k;
+        t.found = 0;
+        payload_index_tokenize(b->ix, v->u.str, v->len, tok_seen, &t);
+        if (t.found && !all) return 1;
+        if (!t.found && all) return 0;
+    }
+    return all;
+}
+
+/* match_value is Qdrant's Match::check_match for one (non-array) value;
+ * b is the condition's text index binding, if any. */
+static int match_value(const Match *m, const Bind *b, const JsonValue *v)
 {
     int64_t i;
+    int text = b && b->type == PAYLOAD_INDEX_TEXT;
     switch (m->kind) {
     case MATCH_VALUE_STR:
         return v->type == JSON_STRING && v->len == m->str.len && memcmp(v->u.str, m->str.ptr, v->len) == 0;
     case MATCH_VALUE_INT: return json_i64(v, &i) && i == m->integer;
     case MATCH_VALUE_BOOL: return v->type == JSON_BOOL && !v->u.boolean == !m->boolean;
-    case MATCH_TEXT: return v->type == JSON_STRING && contains(v, m->str);
+    case MATCH_TEXT:
+        if (text) return text_tokens(b, v, 1);
+        return v->type == JSON_STRING && contains(v, m->str);
+    case MATCH_PHRASE: return v->type == JSON_STRING && contains(v, m->str);
     case MATCH_TEXT_ANY:
+        if (text) return text_tokens(b, v, 0);
         if (v->type != JSON_STRING) return 0;
         for (uint32_t k = 0; k < m->n; k++)
             if (contains(v, m->strs[k])) return 1;
@@ -1201,22 +1306,28 @@ static int match_value(const Match *m, const JsonValue *v)
     return 0;
 }
 
-static int range_value(const Range *r, const JsonValue *v)
+static int range_num(const Range *r, double x)
 {
-    if (!r->datetime) {
-        if (v->type != JSON_NUMBER) return 0;
-        double x = v->u.num;
-        return (!r->present[BOUND_GT] || x > r->num[BOUND_GT]) &&
-               (!r->present[BOUND_GTE] || x >= r->num[BOUND_GTE]) &&
-               (!r->present[BOUND_LT] || x < r->num[BOUND_LT]) &&
-               (!r->present[BOUND_LTE] || x <= r->num[BOUND_LTE]);
-    }
-    int64_t t;
-    if (v->type != JSON_STRING || datetime_parse(v->u.str, v->len, &t) != 0) return 0;
+    return (!r->present[BOUND_GT] || x > r->num[BOUND_GT]) &&
+           (!r->present[BOUND_GTE] || x >= r->num[BOUND_GTE]) &&
+           (!r->present[BOUND_LT] || x < r->num[BOUND_LT]) &&
+           (!r->present[BOUND_LTE] || x <= r->num[BOUND_LTE]);
+}
+
+static int range_time(const Range *r, int64_t t)
+{
     return (!r->present[BOUND_GT] || t > r->us[BOUND_GT]) &&
            (!r->present[BOUND_GTE] || t >= r->us[BOUND_GTE]) &&
            (!r->present[BOUND_LT] || t < r->us[BOUND_LT]) &&
            (!r->present[BOUND_LTE] || t <= r->us[BOUND_LTE]);
+}
+
+static int range_value(const Range *r, const JsonValue *v)
+{
+    if (!r->datetime) return v->type == JSON_NUMBER && range_num(r, v->u.num);
+    int64_t t;
+    if (v->type != JSON_STRING || filter_datetime_parse(v->u.str, v->len, &t) != 0) return 0;
+    return range_time(r, t);
 }
 
 static int count_ok(const Count *c, uint64_t n)
@@ -1267,17 +1378,17 @@ static int geo_match(const FieldCond *f, GeoPoint p)
 }
 
 /* field_one is a field condition's test of one non-array value. */
-static int field_one(const FieldCond *f, const JsonValue *v)
+static int field_one(const FieldCond *f, const Bind *b, const JsonValue *v)
 {
     GeoPoint p;
-    return (f->has_match && match_value(&f->match, v)) || (f->has_range && range_value(&f->range, v)) ||
+    return (f->has_match && match_value(&f->match, b, v)) || (f->has_range && range_value(&f->range, v)) ||
            ((f->geo_box || f->geo_radius || f->geo_polygon) && geo_point_of(v, &p) && geo_match(f, p));
 }
 
 /* field_value is Qdrant's FieldCondition::check for one value the key
  * path reached: values_count, is_empty and is_null look at the value as
  * a whole; match and range at each element of an array. */
-static int field_value(const FieldCond *f, const JsonValue *v)
+static int field_value(const FieldCond *f, const Bind *b, const JsonValue *v)
 {
     if (f->has_count) return count_ok(&f->count, values_in(v));
     if (f->is_empty >= 0) return value_is_empty(v) == f->is_empty;
@@ -1285,11 +1396,11 @@ static int field_value(const FieldCond *f, const JsonValue *v)
     if (v->type == JSON_ARRAY) {
         for (uint32_t i = 0; i < v->len; i++) {
             JsonValue item = json_item(v, i);
-            if (field_one(f, &item)) return 1;
+            if (field_one(f, b, &item)) return 1;
         }
         return 0;
     }
-    return field_one(f, v);
+    return field_one(f, b, v);
 }
 
 /* field_missing answers a field condition whose key yields no value. */
@@ -1303,6 +1414,7 @@ static int field_missing(const FieldCond *f)
 
 typedef struct {
     const FieldCond *f;
+    const Bind *b;
     int seen;
 } FieldVisit;
 
@@ -1310,7 +1422,7 @@ static int field_visit(void *ctx, const JsonValue *v)
 {
     FieldVisit *x = ctx;
     x->seen = 1;
-    return field_value(x->f, v);
+    return field_value(x->f, x->b, v);
 }
 
 static int nonempty_visit(void *ctx, const JsonValue *v)
@@ -1325,52 +1437,201 @@ static int null_visit(void *ctx, const JsonValue *v)
     return v->type == JSON_NULL;
 }
 
-static int node_match(const FilterNode *n, const PointId *id, const JsonValue *payload);
+/* ---- evaluation from an index ---- */
+
+static uint32_t shape_count(uint32_t s) { return s & PAYLOAD_SHAPE_COUNT_MASK; }
+
+/* shape_field answers values_count / is_empty / is_null of a field
+ * condition from the shapes of the reached values (field_value's first
+ * three cases, field_missing when there are none). */
+static int shape_field(const FieldCond *f, const PayloadValues *pv)
+{
+    if (!pv->n_shapes) return field_missing(f);
+    for (uint32_t i = 0; i < pv->n_shapes; i++) {
+        uint32_t s = pv->shapes[i];
+        int ok;
+        if (f->has_count) ok = count_ok(&f->count, shape_count(s));
+        else if (f->is_empty >= 0) ok = (shape_count(s) == 0) == f->is_empty;
+        else ok = ((s & (PAYLOAD_SHAPE_NULL | PAYLOAD_SHAPE_HAS_NULL)) != 0) == f->is_null;
+        if (ok) return 1;
+    }
+    return 0;
+}
+
+static int match_term(const Match *m, const Bind *b, uint32_t t)
+{
+    switch (m->kind) {
+    case MATCH_VALUE_STR: return t == b->term;
+    case MATCH_ANY_STR: return find_u32(b->terms, b->n_terms, t);
+    case MATCH_EXCEPT_STR: return !find_u32(b->terms, b->n_terms, t);
+    case MATCH_VALUE_BOOL: return t == (m->boolean ? 1u : 0u);
+    }
+    return 0;
+}
+
+static int match_num(const Match *m, const PayloadNum *n)
+{
+    switch (m->kind) {
+    case MATCH_VALUE_INT: return n->is_int && n->i == m->integer;
+    case MATCH_ANY_INT: return n->is_int && find_i64(m->ints, m->n, n->i);
+    case MATCH_EXCEPT_INT: return !n->is_int || !find_i64(m->ints, m->n, n->i);
+    }
+    return 0;
+}
+
+/* subset: every id of q (sorted) is in d (sorted); intersects: some is. */
+static int ids_subset(const uint32_t *q, uint32_t nq, const uint32_t *d, uint32_t nd)
+{
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < nq; i++) {
+        while (j < nd && d[j] < q[i]) j++;
+        if (j == nd || d[j] != q[i]) return 0;
+    }
+    return 1;
+}
+
+static int ids_intersect(const uint32_t *q, uint32_t nq, const uint32_t *d, uint32_t nd)
+{
+    uint32_t i = 0, j = 0;
+    while (i < nq && j < nd) {
+        if (q[i] == d[j]) return 1;
+        if (q[i] < d[j]) i++;
+        else j++;
+    }
+    return 0;
+}
+
+/* values_field answers match / range from the values of the index's type:
+ * true when some element passes, as field_value over the payload. */
+static int values_field(const FieldCond *f, const Bind *b, const PayloadValues *pv)
+{
+    if (!pv->n_shapes) return 0;
+    const Match *m = &f->match;
+    /* An element of another type (not null) passes an except. */
+    if (f->has_match && (m->kind == MATCH_EXCEPT_STR || m->kind == MATCH_EXCEPT_INT) && pv->n_other)
+        return 1;
+    switch (b->type) {
+    case PAYLOAD_INDEX_KEYWORD:
+    case PAYLOAD_INDEX_UUID:
+    case PAYLOAD_INDEX_BOOL:
+        for (uint32_t i = 0; i < pv->n_vals; i++)
+            if (match_term(m, b, pv->terms[i])) return 1;
+        return 0;
+    case PAYLOAD_INDEX_INTEGER:
+    case PAYLOAD_INDEX_FLOAT:
+        for (uint32_t i = 0; i < pv->n_vals; i++)
+            if ((f->has_match && match_num(m, &pv->nums[i])) ||
+                (f->has_range && range_num(&f->range, pv->nums[i].d)))
+                return 1;
+        return 0;
+    case PAYLOAD_INDEX_DATETIME:
+        for (uint32_t i = 0; i < pv->n_vals; i++)
+            if (range_time(&f->range, pv->times[i])) return 1;
+        return 0;
+    case PAYLOAD_INDEX_TEXT: {
+        int all = m->kind == MATCH_TEXT;
+        if (b->n_tok_ids == 0 || (all && b->unknown)) return 0;
+        const uint32_t *w = pv->tokens;
+        for (uint32_t s = 0; s < pv->n_vals; s++) {
+            uint32_t n = *w++;
+            if (all ? ids_subset(b->tok_ids, b->n_tok_ids, w, n) : ids_intersect(b->tok_ids, b->n_tok_ids, w, n))
+                return 1;
+            w += n;
+        }
+        return 0;
+    }
+    default: return 0;
+    }
+}
+
+/* The point being evaluated: its id, its node in the indexes (when they
+ * may be used) and its payload, read on first need. */
+typedef struct {
+    const PointId *id;
+    uint32_t node;
+    int indexed;
+    const JsonValue *payload;
+    int have;
+    FilterPayloadFn fn;
+    void *ctx;
+} Eval;
+
+static const JsonValue *eval_payload(Eval *e)
+{
+    if (!e->have) {
+        e->payload = e->fn ? e->fn(e->ctx) : NULL;
+        if (e->payload && e->payload->type != JSON_OBJECT) e->payload = NULL;
+        e->have = 1;
+    }
+    return e->payload;
+}
+
+static int node_match(const FilterNode *n, Eval *e);
 
 static int nested_visit(void *ctx, const JsonValue *v)
 {
     const FilterNode *n = ctx;
-    return v->type == JSON_OBJECT && node_match(n, NULL, v);
+    if (v->type != JSON_OBJECT) return 0;
+    Eval sub = { NULL, 0, 0, v, 1, NULL, NULL };
+    return node_match(n, &sub);
 }
 
-static int cond_match(const Cond *c, const PointId *id, const JsonValue *payload)
+static int cond_match(const Cond *c, Eval *e)
 {
+    const Bind *b = c->bind;
+    PayloadValues pv;
+    if (b && e->indexed) payload_index_values(b->ix, e->node, &pv);
+    else memset(&pv, 0, sizeof pv);
     switch (c->kind) {
-    case COND_FILTER: return node_match(c->u.filter, id, payload);
+    case COND_FILTER: return node_match(c->u.filter, e);
     case COND_FIELD: {
-        FieldVisit x = { c->u.field, 0 };
-        if (walk_payload(&c->u.field->path, payload, field_visit, &x)) return 1;
+        if (b && e->indexed)
+            return b->kind == BIND_SHAPE ? shape_field(c->u.field, &pv) : values_field(c->u.field, b, &pv);
+        FieldVisit x = { c->u.field, b, 0 };
+        if (walk_payload(&c->u.field->path, eval_payload(e), field_visit, &x)) return 1;
         return x.seen ? 0 : field_missing(c->u.field);
     }
-    case COND_IS_EMPTY: return !walk_payload(&c->u.path, payload, nonempty_visit, NULL);
-    case COND_IS_NULL: return walk_payload(&c->u.path, payload, null_visit, NULL);
+    case COND_IS_EMPTY:
+        if (b && e->indexed) {
+            for (uint32_t i = 0; i < pv.n_shapes; i++)
+                if (shape_count(pv.shapes[i])) return 0;
+            return 1;
+        }
+        return !walk_payload(&c->u.path, eval_payload(e), nonempty_visit, NULL);
+    case COND_IS_NULL:
+        if (b && e->indexed) {
+            for (uint32_t i = 0; i < pv.n_shapes; i++)
+                if (pv.shapes[i] & PAYLOAD_SHAPE_NULL) return 1;
+            return 0;
+        }
+        return walk_payload(&c->u.path, eval_payload(e), null_visit, NULL);
     case COND_HAS_ID:
-        return id && c->u.has_id.n &&
-               bsearch(id, c->u.has_id.ids, c->u.has_id.n, sizeof(PointId),
+        return e->id && c->u.has_id.n &&
+               bsearch(e->id, c->u.has_id.ids, c->u.has_id.n, sizeof(PointId),
                        cmp_point_id) != NULL;
     case COND_NESTED:
-        return walk_payload(&c->u.nested.path, payload, nested_visit, c->u.nested.filter);
+        return walk_payload(&c->u.nested.path, eval_payload(e), nested_visit, c->u.nested.filter);
     }
     return 0;
 }
 
 /* node_match is Qdrant's check_filter; clauses are checked cheapest-first
  * in effect only by order, the result does not depend on it. */
-static int node_match(const FilterNode *n, const PointId *id, const JsonValue *payload)
+static int node_match(const FilterNode *n, Eval *e)
 {
     for (uint32_t i = 0; i < n->must.n; i++)
-        if (!cond_match(&n->must.conds[i], id, payload)) return 0;
+        if (!cond_match(&n->must.conds[i], e)) return 0;
     for (uint32_t i = 0; i < n->must_not.n; i++)
-        if (cond_match(&n->must_not.conds[i], id, payload)) return 0;
+        if (cond_match(&n->must_not.conds[i], e)) return 0;
     if (n->should.present) {
         uint32_t i = 0;
-        while (i < n->should.n && !cond_match(&n->should.conds[i], id, payload)) i++;
+        while (i < n->should.n && !cond_match(&n->should.conds[i], e)) i++;
         if (i == n->should.n) return 0;
     }
     if (n->min_should.present) {
         uint64_t hits = 0;
         for (uint32_t i = 0; i < n->min_should.n && hits < n->min_count; i++)
-            hits += (uint64_t)cond_match(&n->min_should.conds[i], id, payload);
+            hits += (uint64_t)cond_match(&n->min_should.conds[i], e);
         if (hits < n->min_count) return 0;
     }
     return 1;
@@ -1381,7 +1642,16 @@ int filter_match(const Filter *f, const PointId *id, const JsonValue *payload)
     if (!f || !f->root) return 1;
     /* A payload is an object; anything else is treated as empty. */
     if (payload && payload->type != JSON_OBJECT) payload = NULL;
-    return node_match(f->root, id, payload);
+    Eval e = { id, 0, 0, payload, 1, NULL, NULL };
+    return node_match(f->root, &e);
+}
+
+int filter_match_node(const Filter *f, const PointId *id, uint32_t node, FilterPayloadFn payload,
+                      void *ctx)
+{
+    if (!f || !f->root) return 1;
+    Eval e = { id, node, f->bound, NULL, 0, payload, ctx };
+    return node_match(f->root, &e);
 }
 
 int filter_matches_all(const Filter *f)
@@ -1403,4 +1673,538 @@ int filter_id_candidates(const Filter *f, const PointId **ids, size_t *n)
         }
     }
     return 0;
+}
+
+/* ---- binding to payload indexes ---- */
+
+typedef struct {
+    Arena *arena;
+    PayloadIndex *const *ix;
+    size_t n_ix;
+    int needs_payload;
+} Binder;
+
+static const PayloadIndex *find_index(const Binder *bd, const FilterPath *p)
+{
+    for (size_t i = 0; i < bd->n_ix; i++)
+        if (filter_path_equal(payload_index_path(bd->ix[i]), p)) return bd->ix[i];
+    return NULL;
+}
+
+/* match_ok: can an index of type t answer match m exactly? */
+static int match_ok(const Match *m, int t)
+{
+    switch (m->kind) {
+    case MATCH_VALUE_STR:
+    case MATCH_ANY_STR:
+    case MATCH_EXCEPT_STR: return t == PAYLOAD_INDEX_KEYWORD || t == PAYLOAD_INDEX_UUID;
+    case MATCH_VALUE_INT:
+    case MATCH_ANY_INT:
+    case MATCH_EXCEPT_INT: return t == PAYLOAD_INDEX_INTEGER || t == PAYLOAD_INDEX_FLOAT;
+    case MATCH_VALUE_BOOL: return t == PAYLOAD_INDEX_BOOL;
+    case MATCH_TEXT:
+    case MATCH_TEXT_ANY: return t == PAYLOAD_INDEX_TEXT;
+    default: return 0;
+    }
+}
+
+static int range_ok(const Range *r, int t)
+{
+    if (r->datetime) return t == PAYLOAD_INDEX_DATETIME;
+    return t == PAYLOAD_INDEX_INTEGER || t == PAYLOAD_INDEX_FLOAT;
+}
+
+/* to_payload_range gives the tightest lower and upper bound of r. */
+static void to_payload_range(const Range *r, PayloadRange *out)
+{
+    memset(out, 0, sizeof *out);
+    if (r->datetime) {
+        if (r->present[BOUND_GT] || r->present[BOUND_GTE]) {
+            out->has_lo = 1;
+            int gt = r->present[BOUND_GT] && (!r->present[BOUND_GTE] || r->us[BOUND_GT] >= r->us[BOUND_GTE]);
+            out->lo_t = gt ? r->us[BOUND_GT] : r->us[BOUND_GTE];
+            out->lo_incl = !gt;
+        }
+        if (r->present[BOUND_LT] || r->present[BOUND_LTE]) {
+            out->has_hi = 1;
+            int lt = r->present[BOUND_LT] && (!r->present[BOUND_LTE] || r->us[BOUND_LT] <= r->us[BOUND_LTE]);
+            out->hi_t = lt ? r->us[BOUND_LT] : r->us[BOUND_LTE];
+            out->hi_incl = !lt;
+        }
+        return;
+    }
+    if (r->present[BOUND_GT] || r->present[BOUND_GTE]) {
+        out->has_lo = 1;
+        int gt = r->present[BOUND_GT] && (!r->present[BOUND_GTE] || r->num[BOUND_GT] >= r->num[BOUND_GTE]);
+        out->lo = gt ? r->num[BOUND_GT] : r->num[BOUND_GTE];
+        out->lo_incl = !gt;
+    }
+    if (r->present[BOUND_LT] || r->present[BOUND_LTE]) {
+        out->has_hi = 1;
+        int lt = r->present[BOUND_LT] && (!r->present[BOUND_LTE] || r->num[BOUND_LT] <= r->num[BOUND_LTE]);
+        out->hi = lt ? r->num[BOUND_LT] : r->num[BOUND_LTE];
+        out->hi_incl = !lt;
+    }
+}
+
+/* Collecting a text query's distinct tokens. */
+typedef struct {
+    Arena *arena;
+    Slice *toks;
+    uint32_t n, cap;
+} TokList;
+
+static int tok_collect(void *ctx, const char *tok, size_t len)
+{
+    TokList *l = ctx;
+    for (uint32_t k = 0; k < l->n; k++)
+        if (l->toks[k].len == len && memcmp(l->toks[k].ptr, tok, len) == 0) return 0;
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? l->cap * 2 : 8;
+        Slice *n = arena_alloc(l->arena, cap * sizeof *n);
+        if (l->n) memcpy(n, l->toks, l->n * sizeof *n);
+        l->toks = n;
+        l->cap = cap;
+    }
+    l->toks[l->n++] = arena_slice(l->arena, tok, len);
+    return 0;
+}
+
+/* bind_values resolves a match / range condition's operands against ix. */
+static void bind_values(Binder *bd, const FieldCond *f, Bind *b)
+{
+    const Match *m = &f->match;
+    const PayloadIndex *ix = b->ix;
+    b->term = PAYLOAD_NO_TERM;
+    if (f->has_range) to_payload_range(&f->range, &b->range);
+    if (!f->has_match) return;
+    switch (m->kind) {
+    case MATCH_VALUE_STR: b->term = payload_index_term(ix, m->str.ptr, m->str.len); break;
+    case MATCH_ANY_STR:
+    case MATCH_EXCEPT_STR:
+        b->terms = arena_alloc(bd->arena, (m->n ? m->n : 1) * sizeof *b->terms);
+        for (uint32_t i = 0; i < m->n; i++) {
+            uint32_t t = payload_index_term(ix, m->strs[i].ptr, m->strs[i].len);
+            if (t != PAYLOAD_NO_TERM) b->terms[b->n_terms++] = t;
+        }
+        qsort(b->terms, b->n_terms, sizeof *b->terms, cmp_u32);
+        break;
+    case MATCH_TEXT:
+    case MATCH_TEXT_ANY: {
+        TokList l = { bd->arena, NULL, 0, 0 };
+        payload_index_tokenize(ix, m->str.ptr, m->str.len, tok_collect, &l);
+        if (m->kind == MATCH_TEXT_ANY)
+            for (uint32_t k = 0; k < m->n; k++)
+                payload_index_tokenize(ix, m->strs[k].ptr, m->strs[k].len, tok_collect, &l);
+        b->toks = l.toks;
+        b->n_toks = l.n;
+        b->tok_ids = arena_alloc(bd->arena, (l.n ? l.n : 1) * sizeof *b->tok_ids);
+        for (uint32_t k = 0; k < l.n; k++) {
+            uint32_t t = payload_index_term(ix, l.toks[k].ptr, l.toks[k].len);
+            if (t == PAYLOAD_NO_TERM) b->unknown = 1;
+            else b->tok_ids[b->n_tok_ids++] = t;
+        }
+        qsort(b->tok_ids, b->n_tok_ids, sizeof *b->tok_ids, cmp_u32);
+        break;
+    }
+    default: break;
+    }
+}
+
+static void bind_node(Binder *bd, FilterNode *n);
+
+static void bind_cond(Binder *bd, Cond *c)
+{
+    c->bind = NULL;
+    const PayloadIndex *ix = NULL;
+    switch (c->kind) {
+    case COND_FILTER: bind_node(bd, c->u.filter); return;
+    case COND_HAS_ID: return;
+    case COND_NESTED: bd->needs_payload = 1; return;
+    case COND_IS_EMPTY:
+    case COND_IS_NULL:
+        if (!(ix = find_index(bd, &c->u.path))) {
+            bd->needs_payload = 1;
+            return;
+        }
+        c->bind = arena_calloc(bd->arena, sizeof *c->bind);
+        c->bind->ix = ix;
+        c->bind->kind = BIND_SHAPE;
+        c->bind->type = (uint8_t)payload_index_type(ix);
+        return;
+    case COND_FIELD: break;
+    default: return;
+    }
+    const FieldCond *f = c->u.field;
+    if (!(ix = find_index(bd, &f->path))) {
+        bd->needs_payload = 1;
+        return;
+    }
+    int t = payload_index_type(ix);
+    Bind *b = arena_calloc(bd->arena, sizeof *b);
+    b->ix = ix;
+    b->type = (uint8_t)t;
+    if (f->has_count || f->is_empty >= 0 || f->is_null >= 0) {
+        b->kind = BIND_SHAPE;
+    } else if ((!f->has_match || match_ok(&f->match, t)) && (!f->has_range || range_ok(&f->range, t))) {
+        b->kind = BIND_VALUES;
+        bind_values(bd, f, b);
+    } else if (t == PAYLOAD_INDEX_TEXT && f->has_match &&
+               (f->match.kind == MATCH_TEXT || f->match.kind == MATCH_TEXT_ANY)) {
+        /* Unreachable today (text conditions have no range), kept so a
+         * text index's semantics never depend on the planner. */
+        b->kind = BIND_VALUES;
+        bind_values(bd, f, b);
+    } else {
+        bd->needs_payload = 1;
+        return;
+    }
+    c->bind = b;
+}
+
+static void bind_clause(Binder *bd, Clause *cl)
+{
+    for (uint32_t i = 0; i < cl->n; i++) bind_cond(bd, &cl->conds[i]);
+}
+
+static void bind_node(Binder *bd, FilterNode *n)
+{
+    bind_clause(bd, &n->must);
+    bind_clause(bd, &n->should);
+    bind_clause(bd, &n->must_not);
+    bind_clause(bd, &n->min_should);
+}
+
+void filter_bind(Filter *f, PayloadIndex *const *indexes, size_t n, int use_index)
+{
+    if (!f) return;
+    Binder bd = { &f->arena, indexes, n, 0 };
+    if (f->root) bind_node(&bd, f->root);
+    f->bound = use_index != 0;
+    f->needs_payload = (uint8_t)(bd.needs_payload || !use_index);
+}
+
+int filter_needs_payload(const Filter *f)
+{
+    if (!f || !f->root) return 0;
+    if (f->bound) return f->needs_payload;
+    return !filter_matches_all(f);
+}
+
+/* ---- cardinality ---- */
+
+typedef struct {
+    double min, exp, max;
+} Card;
+
+static Card card_unknown(double total) { return (Card){ 0, total / 2, total }; }
+
+static double clampd(double x, double total) { return x < 0 ? 0 : x > total ? total : x; }
+
+/* values_card: the size of a bound match / range condition's node set
+ * (exact for terms, an upper bound for ranges); -1 when the index cannot
+ * list it (except, a match and a range together). *sizes: an upper bound
+ * of the candidate list it would give. */
+static double values_size(const FieldCond *f, const Bind *b, int *exact)
+{
+    const Match *m = &f->match;
+    const PayloadIndex *ix = b->ix;
+    *exact = 0;
+    if (f->has_match && f->has_range) return -1;
+    if (f->has_range) {
+        PayloadRange r = b->range;
+        return (double)payload_index_range_count(ix, &r);
+    }
+    if (!f->has_match) return -1;
+    double sum = 0;
+    switch (m->kind) {
+    case MATCH_VALUE_STR:
+        *exact = 1;
+        return b->term == PAYLOAD_NO_TERM ? 0 : (double)payload_index_term_count(ix, b->term);
+    case MATCH_ANY_STR:
+        for (uint32_t i = 0; i < b->n_terms; i++) sum += (double)payload_index_term_count(ix, b->terms[i]);
+        *exact = b->n_terms <= 1;
+        return sum;
+    case MATCH_VALUE_BOOL:
+        *exact = 1;
+        return (double)payload_index_term_count(ix, m->boolean ? 1 : 0);
+    case MATCH_VALUE_INT:
+    case MATCH_ANY_INT: {
+        uint32_t n = m->kind == MATCH_VALUE_INT ? 1 : m->n;
+        for (uint32_t i = 0; i < n; i++) {
+            double x = (double)(m->kind == MATCH_VALUE_INT ? m->integer : m->ints[i]);
+            PayloadRange r = { 1, 1, 1, 1, x, x, 0, 0 };
+            sum += (double)payload_index_range_count(ix, &r);
+        }
+        return sum;
+    }
+    case MATCH_TEXT: {
+        if (b->unknown || b->n_tok_ids == 0) {
+            *exact = 1;
+            return 0;
+        }
+        double best = -1;
+        for (uint32_t i = 0; i < b->n_tok_ids; i++) {
+            double c = (double)payload_index_term_count(ix, b->tok_ids[i]);
+            if (best < 0 || c < best) best = c;
+        }
+        return best;
+    }
+    case MATCH_TEXT_ANY:
+        for (uint32_t i = 0; i < b->n_tok_ids; i++) sum += (double)payload_index_term_count(ix, b->tok_ids[i]);
+        return sum;
+    default: return -1;
+    }
+}
+
+static Card node_card(const FilterNode *n, double total);
+
+static Card cond_card(const Cond *c, double total)
+{
+    switch (c->kind) {
+    case COND_FILTER: return node_card(c->u.filter, total);
+    case COND_HAS_ID: {
+        double k = clampd((double)c->u.has_id.n, total);
+        return (Card){ 0, k, k };
+    }
+    case COND_FIELD:
+        if (c->bind && c->bind->kind == BIND_VALUES) {
+            int exact;
+            double s = values_size(c->u.field, c->bind, &exact);
+            if (s >= 0) {
+                s = clampd(s, total);
+                return (Card){ exact ? s : 0, s, s };
+            }
+            const Match *m = &c->u.field->match;
+            if (c->u.field->has_match && !c->u.field->has_range &&
+                (m->kind == MATCH_EXCEPT_STR || m->kind == MATCH_EXCEPT_INT))
+                return (Card){ 0, total, total };
+        }
+        return card_unknown(total);
+    default: return card_unknown(total);
+    }
+}
+
+/* Qdrant's combine_must_estimations and combine_should_estimations. */
+static Card card_must(const Card *cs, size_t n, double total)
+{
+    if (!n) return (Card){ total, total, total };
+    double smin = 0, pexp = 1, mmax = total;
+    for (size_t i = 0; i < n; i++) {
+        smin += cs[i].min;
+        pexp *= total > 0 ? cs[i].exp / total : 0;
+        if (cs[i].max < mmax) mmax = cs[i].max;
+    }
+    Card r = { clampd(smin - total * (double)(n - 1), total), total * pexp, mmax };
+    if (r.exp > r.max) r.exp = r.max;
+    if (r.exp < r.min) r.exp = r.min;
+    return r;
+}
+
+static Card card_should(const Card *cs, size_t n, double total)
+{
+    if (!n) return (Card){ 0, 0, 0 };
+    double mmin = 0, pmiss = 1, smax = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (cs[i].min > mmin) mmin = cs[i].min;
+        pmiss *= total > 0 ? 1 - cs[i].exp / total : 1;
+        smax += cs[i].max;
+    }
+    Card r = { mmin, total * (1 - pmiss), clampd(smax, total) };
+    if (r.exp > r.max) r.exp = r.max;
+    if (r.exp < r.min) r.exp = r.min;
+    return r;
+}
+
+static Card node_card(const FilterNode *n, double total)
+{
+    size_t cap = n->must.n + n->must_not.n + 2;
+    Card stack[32];
+    Card *cs = cap <= 32 ? stack : xmalloc(cap * sizeof *cs);
+    size_t k = 0;
+    for (uint32_t i = 0; i < n->must.n; i++) cs[k++] = cond_card(&n->must.conds[i], total);
+    for (uint32_t i = 0; i < n->must_not.n; i++) {
+        Card c = cond_card(&n->must_not.conds[i], total);
+        cs[k++] = (Card){ total - c.max, total - c.exp, total - c.min };
+    }
+    const Clause *subs[2] = { &n->should, &n->min_should };
+    for (int s = 0; s < 2; s++) {
+        const Clause *cl = subs[s];
+        if (!cl->present) continue;
+        if (s == 1 && n->min_count == 0) continue;
+        Card one[32];
+        Card *sc = cl->n <= 32 ? one : xmalloc(cl->n * sizeof *sc);
+        for (uint32_t i = 0; i < cl->n; i++) sc[i] = cond_card(&cl->conds[i], total);
+        Card u = card_should(sc, cl->n, total);
+        if (s == 1 && n->min_count > 1) u.min = 0;
+        cs[k++] = u;
+        if (sc != one) free(sc);
+    }
+    Card r = card_must(cs, k, total);
+    if (cs != stack) free(cs);
+    return r;
+}
+
+static uint64_t card_u64(double x) { return x <= 0 ? 0 : (uint64_t)(x + 0.5); }
+
+void filter_estimate(const Filter *f, uint64_t total, FilterCardinality *out)
+{
+    if (!f || !f->root) {
+        *out = (FilterCardinality){ total, total, total };
+        return;
+    }
+    Card c = node_card(f->root, (double)total);
+    out->min = card_u64(c.min);
+    out->exp = card_u64(c.exp);
+    out->max = card_u64(c.max);
+    if (out->max > total) out->max = total;
+    if (out->exp > out->max) out->exp = out->max;
+    if (out->min > out->exp) out->min = out->exp;
+}
+
+/* ---- candidates ---- */
+
+/* cond_list_size: the size bound of the candidate list a condition can
+ * give, or -1 when it cannot give one. */
+static double node_list_size(const FilterNode *n, const Cond **best);
+
+static double cond_list_size(const Cond *c)
+{
+    if (c->kind == COND_FILTER) {
+        const Cond *unused;
+        return node_list_size(c->u.filter, &unused);
+    }
+    if (c->kind != COND_FIELD || !c->bind || c->bind->kind != BIND_VALUES) return -1;
+    const Match *m = &c->u.field->match;
+    if (c->u.field->has_match && (m->kind == MATCH_EXCEPT_STR || m->kind == MATCH_EXCEPT_INT)) return -1;
+    int exact;
+    return values_size(c->u.field, c->bind, &exact);
+}
+
+/* node_list_size picks the smallest list source of a node: a must
+ * condition (*best), or the union of a should / min_should whose
+ * conditions all give lists (*best NULL; the union's size). */
+static double node_list_size(const FilterNode *n, const Cond **best)
+{
+    double size = -1;
+    *best = NULL;
+    for (uint32_t i = 0; i < n->must.n; i++) {
+        double s = cond_list_size(&n->must.conds[i]);
+        if (s >= 0 && (size < 0 || s < size)) {
+            size = s;
+            *best = &n->must.conds[i];
+        }
+    }
+    if (*best) return size;
+    const Clause *subs[2] = { &n->should, &n->min_should };
+    for (int k = 0; k < 2; k++) {
+        const Clause *cl = subs[k];
+        if (!cl->present || (k == 1 && n->min_count == 0)) continue;
+        double sum = 0;
+        uint32_t i;
+        for (i = 0; i < cl->n; i++) {
+            double s = cond_list_size(&cl->conds[i]);
+            if (s < 0) break;
+            sum += s;
+        }
+        if (i == cl->n && (size < 0 || sum < size)) size = sum;
+    }
+    return size;
+}
+
+static void node_list(const FilterNode *n, PayloadNodeList *out);
+
+static void cond_list(const Cond *c, PayloadNodeList *out)
+{
+    if (c->kind == COND_FILTER) {
+        node_list(c->u.filter, out);
+        return;
+    }
+    const FieldCond *f = c->u.field;
+    const Bind *b = c->bind;
+    const Match *m = &f->match;
+    if (f->has_range) {
+        PayloadRange r = b->range;
+        payload_index_range_nodes(b->ix, &r, out);
+        return;
+    }
+    switch (m->kind) {
+    case MATCH_VALUE_STR: payload_index_term_nodes(b->ix, b->term, out); break;
+    case MATCH_ANY_STR:
+        for (uint32_t i = 0; i < b->n_terms; i++) payload_index_term_nodes(b->ix, b->terms[i], out);
+        break;
+    case MATCH_VALUE_BOOL: payload_index_term_nodes(b->ix, m->boolean ? 1 : 0, out); break;
+    case MATCH_VALUE_INT:
+    case MATCH_ANY_INT: {
+        uint32_t n = m->kind == MATCH_VALUE_INT ? 1 : m->n;
+        for (uint32_t i = 0; i < n; i++) {
+            double x = (double)(m->kind == MATCH_VALUE_INT ? m->integer : m->ints[i]);
+            PayloadRange r = { 1, 1, 1, 1, x, x, 0, 0 };
+            payload_index_range_nodes(b->ix, &r, out);
+        }
+        break;
+    }
+    case MATCH_TEXT: {
+        if (b->unknown || !b->n_tok_ids) break;
+        uint32_t rare = b->tok_ids[0];
+        for (uint32_t i = 1; i < b->n_tok_ids; i++)
+            if (payload_index_term_count(b->ix, b->tok_ids[i]) < payload_index_term_count(b->ix, rare))
+                rare = b->tok_ids[i];
+        payload_index_term_nodes(b->ix, rare, out);
+        break;
+    }
+    case MATCH_TEXT_ANY:
+        for (uint32_t i = 0; i < b->n_tok_ids; i++) payload_index_term_nodes(b->ix, b->tok_ids[i], out);
+        break;
+    default: break;
+    }
+}
+
+static void node_list(const FilterNode *n, PayloadNodeList *out)
+{
+    const Cond *best;
+    double size = node_list_size(n, &best);
+    if (size < 0) return;
+    if (best) {
+        cond_list(best, out);
+        return;
+    }
+    /* The cheapest union of should / min_should. */
+    const Clause *subs[2] = { &n->should, &n->min_should };
+    const Clause *pick = NULL;
+    double pick_size = -1;
+    for (int k = 0; k < 2; k++) {
+        const Clause *cl = subs[k];
+        if (!cl->present || (k == 1 && n->min_count == 0)) continue;
+        double sum = 0;
+        uint32_t i;
+        for (i = 0; i < cl->n; i++) {
+            double s = cond_list_size(&cl->conds[i]);
+            if (s < 0) break;
+            sum += s;
+        }
+        if (i == cl->n && (pick_size < 0 || sum < pick_size)) {
+            pick = cl;
+            pick_size = sum;
+        }
+    }
+    for (uint32_t i = 0; pick && i < pick->n; i++) cond_list(&pick->conds[i], out);
+}
+
+int filter_candidates(const Filter *f, uint64_t total, uint64_t max_size, uint32_t **nodes,
+                      size_t *n)
+{
+    (void)total;
+    *nodes = NULL;
+    *n = 0;
+    if (!f || !f->root || !f->bound) return 0;
+    const Cond *best;
+    double size = node_list_size(f->root, &best);
+    if (size < 0 || size > (double)max_size) return 0;
+    PayloadNodeList l = { 0 };
+    node_list(f->root, &l);
+    payload_node_list_sort_unique(&l);
+    *nodes = l.nodes;
+    *n = l.n;
+    return 1;
 }

@@ -78,9 +78,31 @@ typedef struct {
  */
 int filter_path_parse(Arena *arena, const char *s, size_t len, FilterPath *out);
 
+/*
+ * filter_path_walk calls fn for every value path p reaches in payload
+ * (Qdrant's JsonPath value_get: `.key` into objects, `[N]` into one array
+ * element, `[]` into each; no implicit flattening on the way). fn
+ * returning nonzero stops the walk, which then returns 1. A NULL payload
+ * reaches nothing.
+ */
+typedef int (*FilterVisitFn)(void *ctx, const JsonValue *v);
+int filter_path_walk(const FilterPath *p, const JsonValue *payload, FilterVisitFn fn, void *ctx);
+/* filter_path_equal: the same path item for item. */
+int filter_path_equal(const FilterPath *a, const FilterPath *b);
+
+/*
+ * filter_datetime_parse reads the datetime formats Qdrant accepts for
+ * datetime payloads and ranges: YYYY-MM-DD, optionally followed by `T` or
+ * a space and HH:MM[:SS[.fraction]], and an optional zone Z, +HH:MM or
+ * +HHMM (none: UTC). *out_us: microseconds since the epoch. ERR_INVAL
+ * otherwise.
+ */
+int filter_datetime_parse(const char *s, size_t len, int64_t *out_us);
+
 /* ---- filters ---- */
 
 typedef struct Filter Filter;
+typedef struct PayloadIndex PayloadIndex; /* payload_index.h */
 
 /*
  * filter_compile validates json and compiles it into *out (owned by the
@@ -106,6 +128,67 @@ void filter_free(Filter *f);
  * filters without has_id (a has_id condition then fails). f NULL matches.
  */
 int filter_match(const Filter *f, const PointId *id, const JsonValue *payload);
+
+/* ---- payload indexes ---- */
+
+/*
+ * filter_bind ties f's conditions to the payload indexes of the fields
+ * they test (an index per distinct key path; a condition binds only to an
+ * index of its exact path that can answer it, see filter.c). With
+ * use_index 0 only the semantics bind (text tokens, below) and every
+ * condition still reads payloads: for a writer whose transaction holds
+ * changes the indexes do not have yet. Afterwards, with use_index 1:
+ *   - filter_match_node answers bound conditions from the indexes at a
+ *     node, without the payload, with the same result as the payload
+ *     would give (payload indexes change speed, not answers);
+ *   - text conditions (match text / text_any) on a field with a text
+ *     index mean what they mean in Qdrant with that index: every query
+ *     token (any, for text_any) among the value's tokens, rather than a
+ *     substring, whether the index or the payload answers them.
+ * Binding again replaces the previous binding. The indexes must not
+ * change while the bound filter is used.
+ */
+void filter_bind(Filter *f, PayloadIndex *const *indexes, size_t n, int use_index);
+
+/* filter_needs_payload: evaluating f reads payloads (some condition is
+ * not answered by an index). 1 for an unbound filter with conditions on
+ * payload fields. */
+int filter_needs_payload(const Filter *f);
+
+/*
+ * filter_match_node is filter_match for a point whose index entries live
+ * at node: bound conditions read the indexes, the others the payload,
+ * which payload(ctx) is called for once, the first time one is needed
+ * (it may return NULL: an empty payload).
+ */
+typedef const JsonValue *(*FilterPayloadFn)(void *ctx);
+int filter_match_node(const Filter *f, const PointId *id, uint32_t node, FilterPayloadFn payload,
+                      void *ctx);
+
+/* A cardinality estimate over `total` points: min <= exp <= max. */
+typedef struct {
+    uint64_t min, exp, max;
+} FilterCardinality;
+
+/*
+ * filter_estimate estimates how many of total points f matches, as
+ * Qdrant's estimate_cardinality: bound conditions count from their index
+ * (exact for terms, an upper bound for ranges), others are unknown
+ * (0..total, expected total/2); must multiplies selectivities, should
+ * unites them, must_not inverts.
+ */
+void filter_estimate(const Filter *f, uint64_t total, FilterCardinality *out);
+
+/*
+ * filter_candidates lists, from the bound indexes, the nodes that can
+ * match f when that set is at most max_size nodes (estimated before it is
+ * built): the smallest indexable condition of the top-level must (or of
+ * a must-nested filter), or the union of a should whose conditions are
+ * all indexable. Returns 1 and a sorted, distinct node list (free() it),
+ * or 0. The nodes still have to pass filter_match_node.
+ */
+int filter_candidates(const Filter *f, uint64_t total, uint64_t max_size, uint32_t **nodes,
+                      size_t *n);
 
 /* ---- hints for the planner ---- */
 

@@ -31,7 +31,15 @@
  *     are found by a scan and scored exactly (selective filters would
  *     otherwise starve the graph walk); above it, HNSW runs with the filter
  *     as an accept callback. Like Qdrant's full_scan_threshold, but counted
- *     in points.
+ *     in points. The estimate comes from the payload indexes (exact counts
+ *     for terms) and, when it straddles the threshold, from a sample.
+ *   - Payload indexes (collection_index_create): per field, the values
+ *     of every point in memory (rebuilt from the points at open), kept
+ *     current by every write. Conditions on an indexed field are answered
+ *     from the index instead of the payload JSON, with the same results;
+ *     a selective indexed condition names the candidate points outright
+ *     (exact scan, count, scroll); order_by walks an integer, float or
+ *     datetime index in order.
  *
  *   - Sparse vectors (Qdrant's sparse_vectors: {indices, values}) live
  *     beside the dense ones under their own names: stored sorted by index
@@ -54,6 +62,7 @@
 #include "base/arena.h"
 #include "index/hnsw.h"
 #include "base/json.h"
+#include "index/payload_index.h"
 #include "index/pointid.h"
 #include "index/sparse.h"
 
@@ -76,6 +85,11 @@
 #define COLLECTION_FULL_SCAN_BYTES ((uint64_t)10000 * 1024)
 /* Points sampled to estimate how many points a filter matches. */
 #define COLLECTION_FILTER_SAMPLE 256
+/* Payload indexes: per collection, bytes of a field name (a key path) and
+ * of the opaque params text (with its NUL). */
+#define COLLECTION_MAX_INDEXES 32
+#define COLLECTION_MAX_INDEX_FIELD 255
+#define COLLECTION_MAX_INDEX_PARAMS 512
 /* HNSW parameters: the triples of hnsw.h. */
 #define COLLECTION_MIN_M HNSW_MIN_M
 #define COLLECTION_DEFAULT_M HNSW_DEFAULT_M
@@ -135,12 +149,33 @@ typedef struct {
     char options[COLLECTION_MAX_OPTIONS];
 } CollectionConfig;
 
+/* A payload index: its field, type and parameters. */
+typedef struct {
+    PayloadIndexType type;
+    PayloadTextParams text; /* text indexes: the tokenizer */
+    /* Opaque text the engine persists and returns untouched ("" by
+     * default): the API keeps the params object as Qdrant reports it.
+     * NUL-terminated, < COLLECTION_MAX_INDEX_PARAMS bytes. */
+    const char *params;
+} CollectionIndexParams;
+
+typedef struct {
+    char field[COLLECTION_MAX_INDEX_FIELD + 1];
+    PayloadIndexType type;
+    PayloadTextParams text;
+    char params[COLLECTION_MAX_INDEX_PARAMS];
+    uint64_t points; /* points with a value of the index's type at field */
+} CollectionIndexInfo;
+
 typedef struct {
     CollectionConfig config;
     uint64_t points_count;
     uint64_t vectors_count; /* live vectors over all named vectors, sparse ones too */
     int64_t created_at;     /* unix seconds */
-    size_t memory_bytes;    /* in-memory index size */
+    size_t memory_bytes;    /* in-memory index size (graphs and payload indexes) */
+    /* The payload schema: the collection's payload indexes, by field name. */
+    CollectionIndexInfo indexes[COLLECTION_MAX_INDEXES];
+    size_t n_indexes;
 } CollectionInfo;
 
 typedef struct Db Db;
@@ -257,6 +292,26 @@ typedef struct {
  * NULL, sorted by alias name, allocated in arena. */
 int collection_alias_list(Db *db, const char *collection, Arena *arena, CollectionAlias **out,
                           size_t *n);
+
+/* ---- payload indexes ---- */
+
+/*
+ * collection_index_create makes (or replaces) the payload index of field
+ * (a key path: `city`, `a.b`, `a[].b`) with p's type and parameters:
+ * the definition is committed, the index built from every point (writes
+ * wait meanwhile, reads go on without it) and then used by filters,
+ * order_by and the schema. An identical index is left as it is.
+ * *operation_id (may be NULL) receives the operation id the change took
+ * (from the same counter as point writes, as Qdrant's WAL). ERR_INVAL
+ * with a message for a malformed field, an unknown type, params too long
+ * or too many indexes; ERR_NOTFOUND.
+ */
+int collection_index_create(Db *db, const char *name, const char *field,
+                            const CollectionIndexParams *p, uint64_t *operation_id, char *err,
+                            size_t errlen);
+/* collection_index_delete drops field's index; 0 also when there is none
+ * (as Qdrant). ERR_NOTFOUND for the collection. */
+int collection_index_delete(Db *db, const char *name, const char *field, uint64_t *operation_id);
 
 /* ---- points: input ---- */
 
@@ -474,6 +529,29 @@ int collection_scroll(Db *db, const char *name, const CollectionScroll *req, Are
 /* collection_count counts the points matching filter (NULL: all), exactly. */
 int collection_count(Db *db, const char *name, const JsonValue *filter, uint64_t *count,
                      char *err, size_t errlen);
+
+typedef struct {
+    const char *key; /* payload key with an integer, float or datetime index */
+    int desc;        /* 1: descending */
+    int has_start;
+    double start; /* inclusive: asc values >= start, desc values <= start;
+                     datetime indexes: microseconds since the epoch */
+    size_t limit; /* 0: 10 */
+    const JsonValue *filter;
+    CollectionSelector with_payload, with_vectors;
+} CollectionOrderBy;
+
+/*
+ * collection_order_by returns up to limit points matching the filter in
+ * the order of their values at key (Qdrant's order_by): ascending or
+ * descending by value, ties by point id in the same direction; a point
+ * with several values comes once per distinct value. out->order_values
+ * holds each result's value (an integer index gives integer values only,
+ * a datetime index microseconds). No next page (has_next 0). ERR_INVAL
+ * with Qdrant's message when key has no integer, float or datetime index.
+ */
+int collection_order_by(Db *db, const char *name, const CollectionOrderBy *req, Arena *arena,
+                        CollectionResult *out, char *err, size_t errlen);
 
 typedef struct {
     const char *using; /* vector name; NULL or "" for the only/unnamed vector */

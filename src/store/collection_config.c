@@ -397,6 +397,7 @@ static int drop_fn(StoreTxn *txn, void *vctx)
     if (!err) err = store_del_prefix(txn, STORE_DB_VECTORS, p, pl, NULL);
     if (!err) err = store_del_prefix(txn, STORE_DB_GRAPH, p, pl, NULL);
     if (!err) err = store_del_prefix(txn, STORE_DB_PENDING, p, pl, NULL);
+    if (!err) err = store_del_prefix(txn, STORE_DB_PAYLOAD_INDEX, p, pl, NULL);
     return err;
 }
 
@@ -502,6 +503,7 @@ int collection_info(Db *db, const char *name, CollectionInfo *out)
     }
     out->memory_bytes += (size_t)c->node_cap * (sizeof(PointId) + 1);
     coll_sparse_stats(c, &out->vectors_count, &out->memory_bytes);
+    coll_index_info(c, out);
     coll_read_end(db, c);
     return 0;
 }

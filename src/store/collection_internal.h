@@ -20,6 +20,8 @@
  *                        inverted indexes, sparse search and recommend
  *                        (the other phases call it through the coll_sparse_*
  *                        hooks below)
+ *   collection_index.c   payload indexes: definitions, building,
+ *                        upkeep on writes, filters over them, order_by
  * Every function here is prefixed coll_ (the engine's private namespace);
  * the public ones in collection.h are collection_*.
  */
@@ -34,6 +36,7 @@
 #include "base/util.h"
 #include "index/filter.h"
 #include "index/hnsw.h"
+#include "index/payload_index.h"
 #include "index/sparse.h"
 #include "store/collection.h"
 #include "store/store.h"
@@ -101,6 +104,11 @@ typedef struct Collection {
     uint8_t *blob; /* scratch for hnsw_node_encode */
     size_t blob_cap;
     float *vec; /* scratch: one vector of the largest dimension */
+    /* Payload indexes (collection_index.c), by field; changed by the
+     * writer with `lock` held exclusively, read under it shared. */
+    PayloadIndex **pindex;
+    char **pindex_params; /* [n_pindex] the opaque params text of each */
+    size_t n_pindex;
 } Collection;
 
 /* An alias: another name of a collection (collection_alias.c). */
@@ -252,7 +260,7 @@ static inline void coll_scratch_free(Scratch *s) { arena_free(&s->arena); }
 const JsonValue *coll_payload_parse(Scratch *s, const char *text, size_t len);
 /* coll_point_lookup reads one point's record. */
 int coll_point_lookup(Collection *c, StoreTxn *txn, const PointId *id, ScanRec *r);
-int coll_filter_accepts(const Filter *f, Scratch *s, const ScanRec *r);
+int coll_filter_accepts(Collection *c, const Filter *f, Scratch *s, const ScanRec *r);
 /* coll_scan_points calls fn for every point matching f in id order, from
  * start (NULL: the first). */
 int coll_scan_points(Collection *c, StoreTxn *txn, const Filter *f, const PointId *start,
@@ -330,5 +338,49 @@ int coll_sparse_recommend(Db *db, Collection *c, const Filter *f, const Collecti
                           size_t errlen);
 /* Live sparse vectors and their index memory, for collection_info. */
 void coll_sparse_stats(Collection *c, uint64_t *vectors, size_t *memory_bytes);
+
+/* ---- collection_write.c ---- */
+
+/* coll_take_operation_id takes the next operation id (the counter point
+ * writes use) inside a write transaction. */
+int coll_take_operation_id(StoreTxn *txn, uint64_t *out);
+
+/* ---- collection_index.c ---- */
+
+/* coll_index_load reads c's index definitions and builds the indexes from
+ * the points in txn (open). */
+int coll_index_load(StoreTxn *txn, Collection *c);
+void coll_index_free(Collection *c);
+/*
+ * coll_index_update is the write path's one hook: node's payload is now
+ * the JSON object text payload[0..len) (NULL: the point is gone). Called
+ * once per changed point after the commit, with c->lock held
+ * exclusively; does nothing for a collection without indexes.
+ */
+void coll_index_update(Collection *c, uint32_t node, const char *payload, size_t len);
+/* coll_index_info adds the payload schema (and index memory) to out. */
+void coll_index_info(Collection *c, CollectionInfo *out);
+/* coll_filter_bind ties f to c's indexes (filter_bind; use_index 0 in
+ * the write path, whose transaction runs ahead of the indexes). */
+void coll_filter_bind(Collection *c, Filter *f, int use_index);
+/*
+ * coll_filter_node: does node pass f? Bound conditions read the indexes;
+ * the payload comes from r when given (a scanned record), else from txn
+ * on first need. A record whose node the node table does not agree on
+ * (it lags the transaction by at most one write) is judged by its
+ * payload alone; a node whose point is gone from txn fails.
+ */
+int coll_filter_node(Collection *c, StoreTxn *txn, const Filter *f, Scratch *s, uint32_t node,
+                     const ScanRec *r);
+/*
+ * coll_filter_nodes calls fn for every live node matching f, in node
+ * order, when it can do so without walking LMDB: from index candidates
+ * (at most max_cand of them) or, when f reads no payload, over the node
+ * table. Returns 1 when it did (fn's nonzero return stops it), 0 when the
+ * caller should scan points instead (coll_scan_points), or an error < 0.
+ */
+typedef int (*NodeFn)(void *ctx, uint32_t node);
+int coll_filter_nodes(Collection *c, StoreTxn *txn, const Filter *f, uint64_t max_cand, NodeFn fn,
+                      void *ctx);
 
 #endif

@@ -97,6 +97,7 @@ void coll_free(Collection *c)
     free(c->links);
     free(c->blob);
     free(c->vec);
+    coll_index_free(c);
     free(c->name);
     free(c);
 }
@@ -528,6 +529,9 @@ static int load_collection(StoreTxn *txn, const char *name, Slice rec, Loaded *o
     /* Sparse vectors: their inverted indexes are memory only, rebuilt
      * from the committed records (no replay needed). */
     if ((err = coll_sparse_load(c, txn))) goto fail;
+
+    /* Payload indexes: their definitions, and contents built from the points. */
+    if ((err = coll_index_load(txn, c))) goto fail;
 
     /* Graphs. */
     for (int i = 0; i < cfg.n_vectors; i++) {

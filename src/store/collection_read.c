@@ -66,15 +66,37 @@ int coll_point_lookup(Collection *c, StoreTxn *txn, const PointId *id, ScanRec *
     return rec_decode(c->cid, (Slice){ (const char *)key, kl }, v, r);
 }
 
-int coll_filter_accepts(const Filter *f, Scratch *s, const ScanRec *r)
+int coll_filter_accepts(Collection *c, const Filter *f, Scratch *s, const ScanRec *r)
 {
     if (filter_matches_all(f)) return 1;
-    return filter_match(f, &r->id, coll_payload_parse(s, r->payload, r->payload_len));
+    return coll_filter_node(c, NULL, f, s, r->node, r);
+}
+
+static int cmp_id(const void *a, const void *b) { return point_id_cmp(a, b); }
+
+/* index_candidate_ids lists, in id order, the ids of the nodes a payload
+ * index names as f's only possible matches, when they are few (at most a
+ * sixteenth of the points: then looking them up beats walking them all). */
+static int index_candidate_ids(Collection *c, const Filter *f, PointId **ids, size_t *n)
+{
+    uint32_t *nodes;
+    size_t n_nodes;
+    if (!filter_candidates(f, c->points_count, c->points_count / 16, &nodes, &n_nodes)) return 0;
+    PointId *out = xmalloc((n_nodes ? n_nodes : 1) * sizeof *out);
+    size_t k = 0;
+    for (size_t i = 0; i < n_nodes; i++)
+        if (nodes[i] < c->node_cap && c->node_live[nodes[i]]) out[k++] = c->node_ids[nodes[i]];
+    free(nodes);
+    qsort(out, k, sizeof *out, cmp_id);
+    *ids = out;
+    *n = k;
+    return 1;
 }
 
 /*
  * coll_scan_points calls fn for every point matching f in id order, from start
- * (NULL: the first). A has_id filter is answered by direct lookups.
+ * (NULL: the first). A has_id filter, or a payload index naming few
+ * candidates, is answered by direct lookups.
  */
 int coll_scan_points(Collection *c, StoreTxn *txn, const Filter *f, const PointId *start,
                      ScanFn fn, void *ctx)
@@ -84,7 +106,9 @@ int coll_scan_points(Collection *c, StoreTxn *txn, const Filter *f, const PointI
     int err = 0;
     const PointId *cand;
     size_t n_cand;
-    if (filter_id_candidates(f, &cand, &n_cand)) {
+    PointId *owned = NULL;
+    if (filter_id_candidates(f, &cand, &n_cand) ||
+        (index_candidate_ids(c, f, &owned, &n_cand) && (cand = owned, 1))) {
         for (size_t i = 0; i < n_cand; i++) {
             if (start && point_id_cmp(&cand[i], start) < 0) continue;
             ScanRec r;
@@ -94,8 +118,9 @@ int coll_scan_points(Collection *c, StoreTxn *txn, const Filter *f, const PointI
                 err = e;
                 break;
             }
-            if (coll_filter_accepts(f, &s, &r) && fn(ctx, &r)) break;
+            if (coll_filter_accepts(c, f, &s, &r) && fn(ctx, &r)) break;
         }
+        free(owned);
         coll_scratch_free(&s);
         return err;
     }
@@ -116,7 +141,7 @@ int coll_scan_points(Collection *c, StoreTxn *txn, const Filter *f, const PointI
             err = ERR_FORMAT;
             break;
         }
-        if (coll_filter_accepts(f, &s, &r) && fn(ctx, &r)) break;
+        if (coll_filter_accepts(c, f, &s, &r) && fn(ctx, &r)) break;
     }
     if (!err && e != 0 && e != ERR_NOTFOUND) err = e;
     store_cursor_close(cur);
@@ -143,8 +168,10 @@ int coll_query_begin(Db *db, const char *name, const JsonValue *filter, Collecti
     if ((e = coll_read_begin(db, name, c, err, errlen))) {
         filter_free(*f);
         *f = NULL;
+        return e;
     }
-    return e;
+    coll_filter_bind(*c, *f, 1);
+    return 0;
 }
 
 /* ---- output ---- */
@@ -336,6 +363,13 @@ static int count_one(void *ctx, const ScanRec *r)
     return 0;
 }
 
+static int count_node(void *ctx, uint32_t node)
+{
+    (void)node;
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
 int collection_count(Db *db, const char *name, const JsonValue *filter, uint64_t *count,
                      char *err, size_t errlen)
 {
@@ -349,7 +383,12 @@ int collection_count(Db *db, const char *name, const JsonValue *filter, uint64_t
     } else {
         StoreTxn *txn;
         if (!(e = store_read_begin(db->store, &txn))) {
-            e = coll_scan_points(c, txn, f, NULL, count_one, count);
+            /* Index candidates pay off while they are fewer than the
+             * points a scan would parse; without payload reads, always. */
+            uint64_t max = filter_needs_payload(f) ? c->points_count / 2 : c->points_count;
+            int done = coll_filter_nodes(c, txn, f, max, count_node, count);
+            if (done < 0) e = done;
+            else if (!done) e = coll_scan_points(c, txn, f, NULL, count_one, count);
             store_read_end(txn);
         }
     }

@@ -55,9 +55,7 @@ static int accept_node(uint32_t node, void *vctx)
     const PointId *id = &c->node_ids[node];
     if (excluded(a->ex, id)) return 0;
     if (filter_matches_all(a->f)) return 1;
-    ScanRec r;
-    if (coll_point_lookup(c, a->txn, id, &r) != 0 || r.node != node) return 0;
-    return coll_filter_accepts(a->f, &a->s, &r);
+    return coll_filter_node(c, a->txn, a->f, &a->s, node, NULL);
 }
 
 /* A bounded heap of the k best hits (worst on top), by goodness. */
@@ -209,6 +207,13 @@ static void exact_consider(ExactCtx *x, uint32_t node)
     topk_push(x->top, node, s, good);
 }
 
+static int exact_take_node(void *vctx, uint32_t node)
+{
+    ExactCtx *x = vctx;
+    if (!excluded(x->ex, &x->c->node_ids[node])) exact_consider(x, node);
+    return 0;
+}
+
 static int exact_take(void *vctx, const ScanRec *r)
 {
     ExactCtx *x = vctx;
@@ -241,10 +246,8 @@ static uint64_t estimate_matches(Collection *c, StoreTxn *txn, const Filter *f)
         state ^= state << 17;
         uint32_t node = (uint32_t)(state % c->node_high);
         if (!c->node_live[node]) continue;
-        ScanRec r;
-        if (coll_point_lookup(c, txn, &c->node_ids[node], &r) != 0) continue;
         sampled++;
-        matched += (size_t)coll_filter_accepts(f, &s, &r);
+        matched += (size_t)coll_filter_node(c, txn, f, &s, node, NULL);
     }
     coll_scratch_free(&s);
     if (!sampled) return 0;
@@ -299,7 +302,16 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
     else if (sc->strategy >= 0 && sc->n_pos == 0) plan = all ? PLAN_ALL : PLAN_SCAN;
     else if (all) plan = PLAN_HNSW;
     else if (c->points_count <= threshold) plan = PLAN_SCAN;
-    else plan = estimate_matches(c, q->txn, f) < threshold ? PLAN_SCAN : PLAN_HNSW;
+    else {
+        /* Qdrant's planner: the cardinality estimate from the payload
+         * indexes decides when it is clear; sampling when it straddles
+         * the threshold. */
+        FilterCardinality est;
+        filter_estimate(f, c->points_count, &est);
+        if (est.max < threshold) plan = PLAN_SCAN;
+        else if (est.min > threshold) plan = PLAN_HNSW;
+        else plan = estimate_matches(c, q->txn, f) < threshold ? PLAN_SCAN : PLAN_HNSW;
+    }
 
     TopK top = { arena_alloc(q->arena, (k ? k : 1) * sizeof(HnswHit)),
                  arena_alloc(q->arena, (k ? k : 1) * sizeof(float)), 0, k };
@@ -307,7 +319,12 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
     ExactCtx x = { c, v, sc, ex, &top, vec };
     int err = 0;
     if (plan == PLAN_SCAN) {
-        err = coll_scan_points(c, q->txn, f, NULL, exact_take, &x);
+        /* Index candidates or the node table when they spare the walk
+         * over every stored point. */
+        uint64_t max_cand = MAX(threshold, c->points_count / 2);
+        int done = coll_filter_nodes(c, q->txn, f, max_cand, exact_take_node, &x);
+        if (done < 0) err = done;
+        else if (!done) err = coll_scan_points(c, q->txn, f, NULL, exact_take, &x);
     } else if (plan == PLAN_ALL) {
         for (uint32_t node = 0; node < c->node_high; node++)
             if (c->node_live[node] && !excluded(ex, &c->node_ids[node])) exact_consider(&x, node);

@@ -331,9 +331,7 @@ static int accept_node(uint32_t node, void *vctx)
     for (size_t i = 0; i < a->n_ex; i++)
         if (point_id_equal(&a->ex[i], id)) return 0;
     if (filter_matches_all(a->f)) return 1;
-    ScanRec r;
-    if (coll_point_lookup(c, a->txn, id, &r) != 0 || r.node != node) return 0;
-    return coll_filter_accepts(a->f, &a->s, &r);
+    return coll_filter_node(c, a->txn, a->f, &a->s, node, NULL);
 }
 
 /* resolve finds the sparse vector `using` names, given that the query is

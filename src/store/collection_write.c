@@ -89,7 +89,7 @@ typedef struct {
 } PrepOp;
 
 /* What a committed write does to memory, per point, in order. */
-enum { EFF_INSERT, EFF_REPLACE, EFF_DELETE, EFF_VECTORS };
+enum { EFF_INSERT, EFF_REPLACE, EFF_DELETE, EFF_VECTORS, EFF_PAYLOAD };
 
 typedef struct {
     uint32_t node;
@@ -97,6 +97,8 @@ typedef struct {
     uint32_t clear;     /* EFF_VECTORS: vectors removed */
     const PrepPoint *p; /* INSERT, REPLACE, VECTORS: the vectors set (p->mask) */
     PointId id;
+    const char *payload; /* EFF_PAYLOAD: the new payload text (group arena) */
+    size_t payload_len;
 } Effect;
 
 typedef struct {
@@ -127,7 +129,7 @@ static void effect_add(Group *g, int kind, uint32_t node, const PointId *id, con
         g->cap_eff = g->cap_eff ? g->cap_eff * 2 : 256;
         g->eff = xrealloc(g->eff, g->cap_eff * sizeof *g->eff);
     }
-    g->eff[g->n_eff++] = (Effect){ node, kind, clear, p, *id };
+    g->eff[g->n_eff++] = (Effect){ node, kind, clear, p, *id, NULL, 0 };
 }
 
 /* prepare_vector validates one input vector and copies it (normalised for
@@ -276,7 +278,12 @@ static int prepare_op(Group *g, Collection *c, const CollectionOp *op, PrepOp *o
         out->n_ids = op->n_ids;
         return 0;
     }
-    return coll_compile_filter(op->filter, &out->filter, err, errlen);
+    int e = coll_compile_filter(op->filter, &out->filter, err, errlen);
+    /* The filter runs inside the transaction, which sees the group's
+     * earlier writes while the payload indexes do not yet: it reads
+     * payloads (keeping a text index's token semantics). */
+    if (!e && c) coll_filter_bind(c, out->filter, 0);
+    return e;
 }
 
 /* ---- a group, applied inside the transaction ---- */
@@ -473,6 +480,12 @@ static int apply_payload(Group *g, Collection *c, const PrepOp *op, StoreTxn *tx
         err = store_put2(txn, STORE_DB_POINTS, key, kl, head, sizeof head, g->buf.data,
                          g->buf.len);
         if (!err) w->n_affected++;
+        if (!err && c->n_pindex) {
+            /* The payload indexes learn the new payload after the commit. */
+            effect_add(g, EFF_PAYLOAD, store_get_le32(head), &ids[i], NULL, 0);
+            g->eff[g->n_eff - 1].payload = arena_strndup(&g->arena, g->buf.data, g->buf.len);
+            g->eff[g->n_eff - 1].payload_len = g->buf.len;
+        }
     }
     free(l.ids);
     return err;
@@ -631,6 +644,22 @@ static int group_fn(StoreTxn *txn, void *vctx)
                      sizeof rec);
 }
 
+/* coll_take_operation_id takes the next operation id inside txn (for
+ * writes outside groups: payload index changes). */
+int coll_take_operation_id(StoreTxn *txn, uint64_t *out)
+{
+    uint64_t op_id = 0;
+    Slice v;
+    if (store_get(txn, STORE_DB_META, COLL_META_NEXT_OP, strlen(COLL_META_NEXT_OP), &v) == 0 &&
+        v.len == 8)
+        op_id = store_get_le64((const uint8_t *)v.ptr);
+    *out = op_id;
+    uint8_t rec[8];
+    store_put_le64(rec, op_id + 1);
+    return store_put(txn, STORE_DB_META, COLL_META_NEXT_OP, strlen(COLL_META_NEXT_OP), rec,
+                     sizeof rec);
+}
+
 /* ---- a group, applied to memory after the commit ---- */
 
 /* group_apply_nodes settles the group's node allocations of c: the free
@@ -671,16 +700,23 @@ static void apply_effects(Collection *c, const Effect *eff, size_t n)
         }
         /* Sparse vectors change with the node table (collection_sparse.c):
          * a whole point's set, or the vectors given and cleared. */
-        if (c->config.n_sparse) {
+        if (c->config.n_sparse && e->kind != EFF_PAYLOAD) {
             uint32_t set = e->p ? e->p->mask : 0;
             uint32_t touch = e->kind == EFF_VECTORS ? set | e->clear : COLL_SPARSE_ALL(c);
             coll_sparse_apply(c, e->node, touch & COLL_SPARSE_ALL(c), set,
                               e->p ? e->p->sparse : NULL);
         }
+        /* The payload indexes: the point's new payload, or none. */
+        if (e->kind != EFF_VECTORS) {
+            const char *text = e->kind == EFF_PAYLOAD ? e->payload : e->p ? e->p->payload : NULL;
+            size_t len = e->kind == EFF_PAYLOAD ? e->payload_len : e->p ? e->p->payload_len : 0;
+            coll_index_update(c, e->node, text, len);
+        }
     }
     pthread_rwlock_unlock(&c->lock);
     for (size_t i = 0; i < n; i++) {
         const Effect *e = &eff[i];
+        if (e->kind == EFF_PAYLOAD) continue; /* no vector changed */
         for (int v = 0; v < c->config.n_vectors; v++) {
             int given = e->p && (e->p->mask >> v & 1);
             if (e->kind == EFF_VECTORS && !given && !(e->clear >> v & 1))

@@ -77,6 +77,7 @@ typedef enum {
     STORE_DB_GRAPH,       /* cid + u16 vector index + node -> hnsw node blob;
                              cid + u16 vector index -> entry record */
     STORE_DB_PENDING,     /* cid + node -> empty: graph changes not yet saved */
+    STORE_DB_PAYLOAD_INDEX, /* cid + field name -> payload index definition */
     STORE_DB_COUNT
 } StoreDb;
 
