@@ -296,6 +296,78 @@ TEST(test_index_terms_and_shapes)
     arena_free(&a);
 }
 
+/* no_payload stands for a payload that must not be read. */
+static const JsonValue *no_payload(void *ctx)
+{
+    int *reads = ctx;
+    (*reads)++;
+    return NULL;
+}
+
+/* Geo conditions bind to a geo index only, and are then answered from the
+ * stored points without reading a payload; the answers are the ones
+ * Qdrant's check_point gives for those points (hand-checked). */
+TEST(test_geo_binding)
+{
+    PayloadIndex *ix[2];
+    ASSERT_OK(payload_index_new("g", PAYLOAD_INDEX_GEO, NULL, &ix[0]));
+    ASSERT_OK(payload_index_new("city", PAYLOAD_INDEX_KEYWORD, NULL, &ix[1]));
+    Arena a;
+    arena_init(&a, 0);
+    static const char *const docs[] = {
+        "{\"g\":{\"lon\":0.5,\"lat\":0.5}}",                            /* 0: in the box */
+        "{\"g\":[{\"lon\":50,\"lat\":50},{\"lon\":5,\"lat\":5}]}",        /* 1: 5,5 is the center */
+        "{\"g\":{\"lon\":1,\"lat\":0.5}}",                              /* 2: on the box edge */
+        "{\"g\":{\"lon\":200,\"lat\":0}}",                              /* 3: out of range */
+        "{\"g\":\"here\",\"city\":\"Berlin\"}",                             /* 4 */
+    };
+    for (uint32_t i = 0; i < ARRAY_LEN(docs); i++) {
+        payload_index_set(ix[0], i, parse(&a, docs[i]));
+        payload_index_set(ix[1], i, parse(&a, docs[i]));
+    }
+    ASSERT_EQ_U64(payload_index_points(ix[0]), 3);
+    static const struct {
+        const char *filter;
+        int needs_payload;
+        unsigned want; /* bit per node */
+    } cases[] = {
+        { "{\"must\":{\"key\":\"g\",\"geo_bounding_box\":{\"top_left\":{\"lon\":0,\"lat\":1},"
+          "\"bottom_right\":{\"lon\":1,\"lat\":0}}}}", 0, 1u << 0 },
+        { "{\"must\":{\"key\":\"g\",\"geo_radius\":{\"center\":{\"lon\":5,\"lat\":5},\"radius\":1}}}", 0, 1u << 1 },
+        /* Below the diagonal y = x: node 2 is inside; node 0 lies on the
+         * diagonal, a polygon's edge, so it is not. */
+        { "{\"must_not\":{\"key\":\"g\",\"geo_polygon\":{\"exterior\":{\"points\":[{\"lon\":-1,\"lat\":-1},"
+          "{\"lon\":2,\"lat\":-1},{\"lon\":2,\"lat\":2},{\"lon\":-1,\"lat\":-1}]}}}}", 0, 0x1f & ~(1u << 2) },
+        /* A box across the antimeridian: the index holds no lon 200. */
+        { "{\"must\":{\"key\":\"g\",\"geo_bounding_box\":{\"top_left\":{\"lon\":170,\"lat\":10},"
+          "\"bottom_right\":{\"lon\":-170,\"lat\":-10}}}}", 0, 0 },
+        /* Not a geo index, or a match beside: the payload answers. */
+        { "{\"must\":{\"key\":\"city\",\"geo_radius\":{\"center\":{\"lon\":5,\"lat\":5},\"radius\":1}}}", 1, 0 },
+        { "{\"must\":{\"key\":\"g\",\"match\":{\"value\":\"here\"},"
+          "\"geo_radius\":{\"center\":{\"lon\":5,\"lat\":5},\"radius\":1}}}", 1, 0 },
+    };
+    for (size_t k = 0; k < ARRAY_LEN(cases); k++) {
+        Filter *f;
+        char err[256];
+        ASSERT_OK(filter_compile(parse(&a, cases[k].filter), &f, err, sizeof err));
+        filter_bind(f, ix, 2, 1);
+        ASSERT_EQ_INT(filter_needs_payload(f), cases[k].needs_payload);
+        if (!cases[k].needs_payload) {
+            unsigned got = 0;
+            int reads = 0;
+            PointId id = point_id_num(0);
+            for (uint32_t i = 0; i < ARRAY_LEN(docs); i++)
+                if (filter_match_node(f, &id, i, no_payload, &reads)) got |= 1u << i;
+            ASSERT_EQ_INT(reads, 0);
+            ASSERT_EQ_INT(got, cases[k].want);
+        }
+        filter_free(f);
+    }
+    payload_index_free(ix[0]);
+    payload_index_free(ix[1]);
+    arena_free(&a);
+}
+
 /* ---- 2. tokenizer ---- */
 
 typedef struct {
@@ -472,6 +544,21 @@ static void rand_payload(Buf *b, int i)
         }
     }
     if (rnd(10) < 6) {
+        /* Geo points on a grid (so some fall on box and polygon edges),
+         * arrays of them, and values that are not points. */
+        KEY("g");
+        int r = rnd(8);
+        if (r < 4)
+            buf_printf(b, "{\"lon\":%d.5,\"lat\":%d}", rnd(41) - 20, rnd(41) - 20);
+        else if (r < 6)
+            buf_printf(b, "[{\"lat\":%d,\"lon\":%d},{\"lon\":%d,\"lat\":%d.25}]", rnd(41) - 20,
+                       rnd(41) - 20, rnd(41) - 20, rnd(41) - 20);
+        else if (r == 6)
+            buf_printf(b, "{\"lon\":%d}", rnd(41) - 20);
+        else
+            buf_append_str(b, rnd(2) ? "null" : "\"here\"");
+    }
+    if (rnd(10) < 6) {
         KEY("arr");
         int k = rnd(4);
         buf_append_str(b, "[");
@@ -541,9 +628,42 @@ static void rand_ints(Buf *b)
 
 static void rand_filter(Buf *b, int depth);
 
+/* rand_geo writes a geo condition on g (a geo index), city (a keyword
+ * index: the payload must answer) or a (a geo index of non-points). */
+static void rand_geo(Buf *b)
+{
+    int r = rnd(8);
+    buf_printf(b, "{\"key\":\"%s\",", r == 0 ? "city" : r == 1 ? "a" : "g");
+    int lon = rnd(41) - 20, lat = rnd(41) - 20, w = 1 + rnd(20), h = 1 + rnd(20);
+    switch (rnd(3)) {
+    case 0: /* a box, sometimes across the antimeridian (then it holds nothing here) */
+        buf_printf(b, "\"geo_bounding_box\":{\"top_left\":{\"lon\":%d,\"lat\":%d},"
+                      "\"bottom_right\":{\"lon\":%d,\"lat\":%d}}}",
+                   rnd(8) ? lon : 179, lat + h, lon + w, lat);
+        break;
+    case 1:
+        buf_printf(b, "\"geo_radius\":{\"center\":{\"lon\":%d,\"lat\":%d},\"radius\":%d}}", lon, lat,
+                   20000 + rnd(1000000));
+        break;
+    default: /* a triangle, with a square hole sometimes */
+        buf_printf(b, "\"geo_polygon\":{\"exterior\":{\"points\":[{\"lon\":%d,\"lat\":%d},"
+                      "{\"lon\":%d,\"lat\":%d},{\"lon\":%d,\"lat\":%d},{\"lon\":%d,\"lat\":%d}]}",
+                   lon, lat, lon + 2 * w, lat, lon, lat + 2 * h, lon, lat);
+        if (rnd(2))
+            buf_printf(b, ",\"interiors\":[{\"points\":[{\"lon\":%d,\"lat\":%d},{\"lon\":%d,\"lat\":%d},"
+                          "{\"lon\":%d,\"lat\":%d},{\"lon\":%d,\"lat\":%d},{\"lon\":%d,\"lat\":%d}]}]",
+                       lon + 1, lat + 1, lon + 3, lat + 1, lon + 3, lat + 3, lon + 1, lat + 3, lon + 1, lat + 1);
+        buf_append_str(b, "}}");
+    }
+}
+
 static void rand_cond(Buf *b, int depth)
 {
-    int r = rnd(depth < 2 ? 16 : 14);
+    int r = rnd(depth < 2 ? 17 : 15);
+    if (r == 14) {
+        rand_geo(b);
+        return;
+    }
     switch (r) {
     case 0:
     case 1:
@@ -673,6 +793,7 @@ static void index_all(const char *name)
         { "b", PAYLOAD_INDEX_BOOL },       { "t", PAYLOAD_INDEX_DATETIME }, { "u", PAYLOAD_INDEX_UUID },
         { "a.b", PAYLOAD_INDEX_KEYWORD },  { "arr[].x", PAYLOAD_INDEX_INTEGER },
         { "d", PAYLOAD_INDEX_TEXT },       { "a", PAYLOAD_INDEX_GEO },
+        { "g", PAYLOAD_INDEX_GEO },
     };
     for (size_t i = 0; i < ARRAY_LEN(defs); i++) {
         CollectionIndexParams p = { defs[i].type, { PAYLOAD_TOKENIZER_WORD, 1, 0, 0 }, "" };
@@ -1000,7 +1121,7 @@ TEST(test_equivalence_after_reopen)
     CollectionInfo after;
     ASSERT_OK(collection_info(g_db, "indexed", &after));
     ASSERT_EQ_INT(after.n_indexes, before.n_indexes);
-    ASSERT_EQ_INT(after.n_indexes, 10);
+    ASSERT_EQ_INT(after.n_indexes, 11);
     for (size_t i = 0; i < after.n_indexes; i++) {
         ASSERT_STR_EQ(after.indexes[i].field, before.indexes[i].field);
         ASSERT_EQ_INT(after.indexes[i].type, before.indexes[i].type);
@@ -1446,6 +1567,7 @@ int main(void)
     open_db();
     RUN(test_index_structure_random);
     RUN(test_index_terms_and_shapes);
+    RUN(test_geo_binding);
     RUN(test_tokenizer);
     RUN(test_equivalence_random);
     RUN(test_equivalence_after_writes);

@@ -1528,6 +1528,12 @@ static int values_field(const FieldCond *f, const Bind *b, const PayloadValues *
         for (uint32_t i = 0; i < pv->n_vals; i++)
             if (range_time(&f->range, pv->times[i])) return 1;
         return 0;
+    case PAYLOAD_INDEX_GEO:
+        /* Points out of Qdrant's ranges are not in the index (nor in
+         * Qdrant's geo index), so they never match here. */
+        for (uint32_t i = 0; i < pv->n_vals; i++)
+            if (geo_match(f, (GeoPoint){ pv->geos[i].lon, pv->geos[i].lat })) return 1;
+        return 0;
     case PAYLOAD_INDEX_TEXT: {
         int all = m->kind == MATCH_TEXT;
         if (b->n_tok_ids == 0 || (all && b->unknown)) return 0;
@@ -1846,6 +1852,15 @@ static void bind_cond(Binder *bd, Cond *c)
     b->type = (uint8_t)t;
     if (f->has_count || f->is_empty >= 0 || f->is_null >= 0) {
         b->kind = BIND_SHAPE;
+    } else if (f->geo_box || f->geo_radius || f->geo_polygon) {
+        /* Geo conditions read a geo index's points (values_field); with a
+         * match or a range beside them, or on another index type, the
+         * payload answers. */
+        if (t != PAYLOAD_INDEX_GEO || f->has_match || f->has_range) {
+            bd->needs_payload = 1;
+            return;
+        }
+        b->kind = BIND_VALUES;
     } else if ((!f->has_match || match_ok(&f->match, t)) && (!f->has_range || range_ok(&f->range, t))) {
         b->kind = BIND_VALUES;
         bind_values(bd, f, b);
