@@ -2,7 +2,7 @@
  * test_image.c - image decoding and CLIP preprocessing against the
  * reference pipeline (transformers' CLIPImageProcessor on Pillow).
  *
- * The reference is the fixture set in ../shared/fixtures/clip: every image
+ * The reference is the fixture set in tests/fixtures/clip: every image
  * in images/ was preprocessed by the reference into expected/pixels/<name>.f32
  * (float32 LE, CHW 3x224x224), and manifest.json records the resized size
  * before the crop. Tolerances are the README's: PNG and WebP within one
