@@ -180,16 +180,19 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz_%.c $(FUZZ_OBJS)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -DFUZZING -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 # Each target runs on a scratch copy of its corpus (new inputs stay out of
-# the repository until someone adds them on purpose); a crash is written to
-# build/fuzz/<target>-crash-* and fails this target.
+# the repository until someone adds them on purpose: `build/fuzz/fuzz_json
+# -merge=1 tests/corpus/json build/fuzz/corpus/json` adds the ones with new
+# coverage), with tests/<target>.dict when there is one; a crash is written
+# to build/fuzz/<target>-crash-* and fails this target.
 fuzz-smoke: fuzz
 	@for t in $(FUZZ_TESTS); do \
 	    name=$${t#fuzz_}; log=$(FUZZ_BUILD)/$$t.log; \
 	    rm -rf $(FUZZ_BUILD)/corpus/$$name; mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
 	    cp tests/corpus/$$name/* $(FUZZ_BUILD)/corpus/$$name/; \
 	    echo "== $$t for $(FUZZ_SECONDS) s (log: $$log)"; \
+	    dict=; [ -f tests/$$t.dict ] && dict=-dict=tests/$$t.dict; \
 	    if $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
-	        -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/$$t- \
+	        -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/$$t- $$dict \
 	        $(FUZZ_BUILD)/corpus/$$name tests/corpus/$$name >$$log 2>&1; then \
 	        grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' $$log; \
 	    else \
