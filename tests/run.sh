@@ -7,8 +7,8 @@
 #
 # A program passes with exit status 0, skips with 77 (automake's
 # convention) and fails with anything else. It says why it skips on a line
-# "SKIP: <why>" (the whole program) or "SKIP <case>: <why>" (one case of
-# it); every such line is repeated above the summary, also
+# "SKIP: <why>" (the whole program; "<program>: SKIP: <why>" too) or
+# "SKIP <case>: <why>" (one case of it); every such line is repeated above the summary, also
 # for the single cases a passing program skipped (the program still counts
 # as passed: its other cases ran). A program that runs past TEST_TIMEOUT
 # seconds is killed with its whole process group and fails as "timed out";
@@ -66,7 +66,7 @@ for t in "$@"; do
     wait "$lpid"
     tpid=
     elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
-    mapfile -t skips < <(sed -n 's/^SKIP:\{0,1\} //p' "$log")
+    mapfile -t skips < <(sed -n 's/^\([^ ]*: \)\{0,1\}SKIP:\{0,1\} //p' "$log")
     for s in "${skips[@]}"; do
         if [ $rc -eq 77 ]; then
             skip_lines+=("skipped: $t: $s")
