@@ -42,7 +42,7 @@ static void check(int ok, const char *what, const uint8_t *data, size_t size)
 {
     if (ok) return;
     fprintf(stderr, "fuzz_json: %s for input of %zu bytes: %.*s\n", what, size,
-            (int)(size < 200 ? size : 200), (const char *)data);
+            (int)(size < 200 ? size : 200), data ? (const char *)data : "");
     abort();
 }
 
