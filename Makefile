@@ -95,9 +95,13 @@ UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLI
              $(FUZZ_TESTS)
 # The tests that run threads of their own (a server loop, work queues and
 # the threadpool, nn's pool, concurrent tokenizing, concurrent HNSW inserts
-# and searches, store readers beside a writer and snapshots): what
-# `make SANITIZER=thread test-threads` runs, as CI does.
-THREAD_TESTS = test_server test_nn test_tokenizer test_hnsw_recall test_collection test_snapshot
+# and searches, store readers beside a writer and snapshots), and the
+# end-to-end scripts that drive the server's threads (loop, threadpool
+# searches, the writer thread): what `make SANITIZER=thread test-threads`
+# runs, as CI does.
+THREAD_TESTS = test_server test_work test_nn test_tokenizer test_hnsw_recall test_collection \
+               test_snapshot
+THREAD_E2E_TESTS = serve qdrant_wire
 
 # End-to-end tests: tests/e2e/<name>.sh, run against the real binary
 # (layers: the include rules of docs/architecture.md, tools/check_layers.sh).
@@ -151,8 +155,11 @@ test-only: $(BIN) $(TEST_BINS)
 unit: $(TEST_BINS)
 	@BIN=$(BIN) BUILD=$(BUILD) tests/run.sh $(UNIT_TESTS) --
 
-test-threads: $(THREAD_TESTS:%=$(BUILD)/tests/%)
-	@BIN=$(BIN) BUILD=$(BUILD) tests/run.sh $(THREAD_TESTS) --
+# TSan stops a program at its first report, so a race in the server of an
+# end-to-end script fails that script too (its exit status is not checked).
+test-threads: $(BIN) $(THREAD_TESTS:%=$(BUILD)/tests/%)
+	@TSAN_OPTIONS="halt_on_error=1 $${TSAN_OPTIONS:-}" BIN=$(BIN) BUILD=$(BUILD) \
+	    tests/run.sh $(THREAD_TESTS) -- $(THREAD_E2E_TESTS)
 
 # libFuzzer builds: clang (Debian's, with libclang-rt-*-dev), ASan + UBSan,
 # the base sources the targets need compiled with fuzzer coverage.
