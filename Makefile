@@ -7,6 +7,7 @@
 #   make weights    download openai/clip-vit-base-patch32 (needs the internet)
 #   make SANITIZER=address|undefined|thread [test]
 #                   the same in build/<sanitizer>/, binary build/<sanitizer>/vitrine
+#                   (SANITIZER=address,undefined: both in one build, as CI does)
 #   make SANITIZER=thread test-threads
 #                   only the tests that run threads (what CI runs under TSan)
 #   make fuzz       build the libFuzzer targets with clang into build/fuzz/
