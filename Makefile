@@ -95,14 +95,14 @@ UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLI
              $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS) $(V1_TESTS) $(SPARSE_TESTS) \
              $(FUZZ_TESTS)
 # The tests that run threads of their own (a server loop, work queues and
-# the threadpool, nn's pool, concurrent tokenizing, concurrent HNSW inserts
-# and searches, store readers beside a writer and snapshots), and the
-# end-to-end scripts that drive the server's threads (loop, threadpool
-# searches, the writer thread): what `make SANITIZER=thread test-threads`
-# runs, as CI does.
-THREAD_TESTS = test_server test_work test_nn test_tokenizer test_hnsw_recall test_collection \
-               test_snapshot
-THREAD_E2E_TESTS = serve qdrant_wire
+# the threadpool, nn's pool, concurrent tokenizing and embedding, concurrent
+# HNSW inserts and searches, store readers beside a writer and snapshots),
+# and the end-to-end scripts that drive the server's threads (loop,
+# threadpool searches, the writer and the embedding batcher): what
+# `make SANITIZER=thread test-threads` runs, as CI does.
+THREAD_TESTS = test_server test_work test_nn test_tokenizer test_embedder test_hnsw_recall \
+               test_collection test_snapshot
+THREAD_E2E_TESTS = serve qdrant_wire v1_embeddings
 
 # End-to-end tests: tests/e2e/<name>.sh, run against the real binary
 # (layers: the include rules of docs/architecture.md, tools/check_layers.sh).
