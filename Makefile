@@ -5,8 +5,14 @@
 #   make run        install what is missing, build, and serve on 127.0.0.1:6333
 #   make deps       install the Debian packages (apt-get; via sudo when not root)
 #   make weights    download openai/clip-vit-base-patch32 (needs the internet)
-#   make SANITIZER=address|undefined [test]
+#   make SANITIZER=address|undefined|thread [test]
 #                   the same in build/<sanitizer>/, binary build/<sanitizer>/vitrine
+#                   (SANITIZER=address,undefined: both in one build, as CI does)
+#   make SANITIZER=thread test-threads
+#                   only the tests that run threads (what CI runs under TSan)
+#   make fuzz       build the libFuzzer targets with clang into build/fuzz/
+#   make fuzz-smoke run each of them FUZZ_SECONDS (default 60) on a copy of
+#                   its corpus; what it finds lands in build/fuzz/<target>-*
 #   make OPTFLAGS=-march=native     tune for this CPU
 #   make WERROR=1   turn warnings into errors (CI does)
 
@@ -84,11 +90,25 @@ STORE_TESTS = test_store_reopen test_store_crash test_store_group test_store_ali
 API_TESTS = test_qdrant_convert
 V1_TESTS = test_embedder
 SPARSE_TESTS = test_sparse
+# Fuzz targets: tests/fuzz_<name>.c. In the test list they are built
+# without libFuzzer and replay their committed corpus (tests/corpus/<name>).
+FUZZ_TESTS = fuzz_json
 UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLIP_TESTS) \
-             $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS) $(V1_TESTS) $(SPARSE_TESTS)
+             $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS) $(V1_TESTS) $(SPARSE_TESTS) \
+             $(FUZZ_TESTS)
+# The tests that run threads of their own (a server loop, work queues and
+# the threadpool, nn's pool, concurrent tokenizing and embedding, concurrent
+# HNSW inserts and searches, store readers beside a writer and snapshots),
+# and the end-to-end scripts that drive the server's threads (loop,
+# threadpool searches, the writer and the embedding batcher): what
+# `make SANITIZER=thread test-threads` runs, as CI does.
+THREAD_TESTS = test_server test_work test_nn test_tokenizer test_embedder test_hnsw_recall \
+               test_collection test_snapshot
+THREAD_E2E_TESTS = serve qdrant_wire v1_embeddings
 
-# End-to-end tests: tests/e2e/<name>.sh, run against the real binary.
-E2E_TESTS = serve embed qdrant_wire qdrant_client
+# End-to-end tests: tests/e2e/<name>.sh, run against the real binary
+# (layers: the include rules of docs/architecture.md, tools/check_layers.sh).
+E2E_TESTS = layers serve embed qdrant_wire qdrant_client
 E2E_TESTS += v1_embeddings v1_openai
 E2E_TESTS += qdrant_sparse
 E2E_TESTS += qdrant_index
@@ -98,7 +118,8 @@ LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
 LIB = $(BUILD)/libvitrine.a
 TEST_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
-.PHONY: all test test-only unit run deps weights clean bench-json bench-write
+.PHONY: all test test-only unit test-threads fuzz fuzz-smoke run deps weights clean bench-json \
+        bench-write
 all: $(BIN)
 
 $(BIN): $(BUILD)/src/cmd/main.o $(LIB)
@@ -138,6 +159,58 @@ test-only: $(BIN) $(TEST_BINS)
 unit: $(TEST_BINS)
 	@BIN=$(BIN) BUILD=$(BUILD) tests/run.sh $(UNIT_TESTS) --
 
+# TSan stops a program at its first report, so a race in the server of an
+# end-to-end script fails that script too (its exit status is not checked).
+test-threads: $(BIN) $(THREAD_TESTS:%=$(BUILD)/tests/%)
+	@TSAN_OPTIONS="halt_on_error=1 $${TSAN_OPTIONS:-}" BIN=$(BIN) BUILD=$(BUILD) \
+	    tests/run.sh $(THREAD_TESTS) -- $(THREAD_E2E_TESTS)
+
+# libFuzzer builds: clang (Debian's, with libclang-rt-*-dev), ASan + UBSan,
+# the base sources the targets need compiled with fuzzer coverage.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD = build/fuzz
+FUZZ_CFLAGS = -std=c11 -g -O1 -fno-omit-frame-pointer -pthread \
+              -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OBJS = $(CORE_SRCS:src/%.c=$(FUZZ_BUILD)/src/%.o)
+FUZZ_BINS = $(FUZZ_TESTS:%=$(FUZZ_BUILD)/%)
+
+fuzz:
+	@tools/deps.sh --fuzz --if-missing
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+# Kept between builds (make would delete them as intermediate files).
+.SECONDARY: $(FUZZ_OBJS)
+
+$(FUZZ_BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz_%.c $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -DFUZZING -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# Each target runs on a scratch copy of its corpus (new inputs stay out of
+# the repository until someone adds them on purpose: `build/fuzz/fuzz_json
+# -merge=1 tests/corpus/json build/fuzz/corpus/json` adds the ones with new
+# coverage), with tests/<target>.dict when there is one; a crash is written
+# to build/fuzz/<target>-crash-* and fails this target.
+fuzz-smoke: fuzz
+	@for t in $(FUZZ_TESTS); do \
+	    name=$${t#fuzz_}; log=$(FUZZ_BUILD)/$$t.log; \
+	    rm -rf $(FUZZ_BUILD)/corpus/$$name; mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
+	    cp tests/corpus/$$name/* $(FUZZ_BUILD)/corpus/$$name/; \
+	    echo "== $$t for $(FUZZ_SECONDS) s (log: $$log)"; \
+	    dict=; [ -f tests/$$t.dict ] && dict=-dict=tests/$$t.dict; \
+	    if $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	        -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/$$t- $$dict \
+	        $(FUZZ_BUILD)/corpus/$$name tests/corpus/$$name >$$log 2>&1; then \
+	        grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' $$log; \
+	    else \
+	        tail -n 60 $$log; echo "$$t: FAILED, the input is in $(FUZZ_BUILD)/$$t-*"; exit 1; \
+	    fi; \
+	done
+
 run:
 	@tools/deps.sh --if-missing
 	@$(MAKE) --no-print-directory $(BIN)
@@ -176,4 +249,4 @@ $(BUILD)/tools/bench_write: tools/bench_write.c $(LIB)
 clean:
 	rm -rf build vitrine
 
--include $(LIB_OBJS:.o=.d) $(BUILD)/src/cmd/main.d $(TEST_BINS:=.d)
+-include $(LIB_OBJS:.o=.d) $(BUILD)/src/cmd/main.d $(TEST_BINS:=.d) $(FUZZ_OBJS:.o=.d)

@@ -5,17 +5,27 @@
  * text again and require it to succeed, to be json_equal to the first DOM,
  * and to write back byte-identical text (the writer is a fixed point). The
  * typed accessors and json_get_floats are exercised on whatever came out.
+ * The same input through json_parse_packed must fail or succeed alike and
+ * give the same DOM item for item (json_item against the nodes: number
+ * kind, bits, exact integers and float fixes), the same json_get_floats
+ * results, the same written text, arrays packed where the rule says so,
+ * and the same nodes again after json_array_unpack.
  * Independently, the raw bytes are escaped as a string, which must always
  * parse (the writer replaces invalid UTF-8) and, when the bytes were valid
  * UTF-8 that the reader accepts, give the same bytes back.
  * Any violation calls abort() so the fuzzer records the input.
  *
  * Built two ways:
- *   libFuzzer:  clang -DFUZZING -fsanitize=fuzzer,address ... (see below)
+ *   libFuzzer:  `make fuzz` (clang -DFUZZING -fsanitize=fuzzer,address,undefined)
+ *               gives build/fuzz/fuzz_json; `make fuzz-smoke` runs it a while.
  *   replay:     without -DFUZZING a main() runs every file or directory named
- *               on the command line through the same checks.
+ *               on the command line, by default the committed corpus
+ *               tests/corpus/json, through the same checks; `make test` runs
+ *               it (also under the sanitizers), so an input that once broke
+ *               the reader fails CI if the bug comes back.
  */
 #include <dirent.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +42,7 @@ static void check(int ok, const char *what, const uint8_t *data, size_t size)
 {
     if (ok) return;
     fprintf(stderr, "fuzz_json: %s for input of %zu bytes: %.*s\n", what, size,
-            (int)(size < 200 ? size : 200), (const char *)data);
+            (int)(size < 200 ? size : 200), data ? (const char *)data : "");
     abort();
 }
 
@@ -63,6 +73,131 @@ static void touch(const JsonValue *v)
     }
 }
 
+/* The input being checked, for the messages of the packed checks. */
+static const uint8_t *cur_data;
+static size_t cur_size;
+
+/* same_value: b is exactly the value a, as the reader built it (stronger
+ * than json_equal, which compares numbers by value): type, length, number
+ * kind and bits, the exact integer, the float of a halfway number; arrays
+ * item by item through json_item, so a packed b is read the public way. */
+static int same_value(const JsonValue *a, const JsonValue *b)
+{
+    if (a->type != b->type || a->len != b->len) return 0;
+    switch (a->type) {
+    case JSON_NULL: return 1;
+    case JSON_BOOL: return !a->u.boolean == !b->u.boolean;
+    case JSON_STRING: return memcmp(a->u.str, b->u.str, a->len) == 0;
+    case JSON_NUMBER:
+        if (a->num_kind != b->num_kind || memcmp(&a->u.num, &b->u.num, sizeof a->u.num) != 0)
+            return 0;
+        if (a->num_kind != JSON_NUM_DOUBLE) return a->n.u == b->n.u;
+        if ((a->flags & JSON_FLAG_FLOAT) != (b->flags & JSON_FLAG_FLOAT)) return 0;
+        return !(a->flags & JSON_FLAG_FLOAT) || memcmp(&a->n.f, &b->n.f, sizeof a->n.f) == 0;
+    case JSON_ARRAY:
+        for (uint32_t i = 0; i < a->len; i++) {
+            JsonValue x = json_item(a, i), y = json_item(b, i);
+            if (!same_value(&x, &y)) return 0;
+        }
+        return 1;
+    case JSON_OBJECT:
+        for (uint32_t i = 0; i < a->len; i++) {
+            const JsonMember *x = &a->u.members[i], *y = &b->u.members[i];
+            if (x->key_len != y->key_len || memcmp(x->key, y->key, x->key_len) != 0) return 0;
+            if (!same_value(&x->value, &y->value)) return 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* should_pack is 1 for an array that json_parse_packed must pack by its
+ * rule: non-empty, only numbers, no integer it could not hold in a double
+ * (well inside the rule's +-2^53 bound, so the edge itself is not judged
+ * here). */
+static int should_pack(const JsonValue *plain)
+{
+    if (plain->len == 0) return 0;
+    for (uint32_t i = 0; i < plain->len; i++) {
+        const JsonValue *x = &plain->u.items[i];
+        if (x->type != JSON_NUMBER || x->num_kind == JSON_NUM_UINT) return 0;
+        if (x->num_kind == JSON_NUM_INT && (x->n.i > (1LL << 52) || x->n.i < -(1LL << 52)))
+            return 0;
+    }
+    return 1;
+}
+
+/* compare_packed walks the json_parse DOM (plain) and the
+ * json_parse_packed DOM (packed) together, checks each array's packing and
+ * json_get_floats, then unpacks the packed arrays in place, which must
+ * give plain's nodes. */
+static void compare_packed(Arena *a, const JsonValue *plain, JsonValue *packed)
+{
+    const uint8_t *data = cur_data;
+    size_t size = cur_size;
+    if (plain->type == JSON_OBJECT) {
+        for (uint32_t i = 0; i < plain->len; i++)
+            compare_packed(a, &plain->u.members[i].value, &packed->u.members[i].value);
+        return;
+    }
+    if (plain->type != JSON_ARRAY) return;
+    int is_packed = (packed->flags & JSON_FLAG_PACKED) != 0;
+    check(!should_pack(plain) || is_packed, "an array of numbers was not packed", data, size);
+    check(!is_packed || (plain->len > 0 && packed->u.items == NULL),
+          "an empty array packed, or a packed one with items", data, size);
+    if (plain->len > 0) {
+        float *f1 = malloc(plain->len * sizeof *f1), *f2 = malloc(plain->len * sizeof *f2);
+        check(f1 && f2, "out of memory", data, size);
+        int r1 = json_get_floats(plain, f1, plain->len), r2 = json_get_floats(packed, f2, plain->len);
+        check(r1 == r2, "json_get_floats fails on one DOM only", data, size);
+        check(r1 != 0 || memcmp(f1, f2, plain->len * sizeof(float)) == 0,
+              "json_get_floats differs between the DOMs", data, size);
+        free(f1);
+        free(f2);
+    }
+    if (is_packed) {
+        json_array_unpack(a, packed);
+        check(!(packed->flags & JSON_FLAG_PACKED) && packed->u.items != NULL,
+              "json_array_unpack left it packed", data, size);
+        for (uint32_t i = 0; i < plain->len; i++)
+            check(same_value(&plain->u.items[i], &packed->u.items[i]),
+                  "an unpacked item differs from json_parse's", data, size);
+        return;
+    }
+    for (uint32_t i = 0; i < plain->len; i++) compare_packed(a, &plain->u.items[i], &packed->u.items[i]);
+}
+
+/* check_packed: json_parse_packed against json_parse's result (rc, v). */
+static void check_packed(Arena *a, const uint8_t *data, size_t size, int rc, const JsonValue *v)
+{
+    JsonValue *vp = NULL;
+    char err[160];
+    int rcp = json_parse_packed(a, (const char *)data, size, &vp, err, sizeof err);
+    check(rcp == rc, "json_parse_packed and json_parse disagree on success", data, size);
+    if (rc != 0) {
+        check(vp == NULL, "*out set on error (packed)", data, size);
+        return;
+    }
+    check(same_value(v, vp), "packed DOM differs from json_parse's", data, size);
+    check(json_equal(v, vp) && json_equal(vp, v), "packed DOM not json_equal", data, size);
+    Buf b1, b2;
+    buf_init(&b1);
+    buf_init(&b2);
+    JsonWriter w;
+    jw_init(&w, &b1);
+    jw_value(&w, v);
+    jw_init(&w, &b2);
+    jw_value(&w, vp);
+    check(b1.len == b2.len && memcmp(b1.data, b2.data, b1.len) == 0,
+          "packed DOM writes other text", data, size);
+    buf_free(&b1);
+    buf_free(&b2);
+    cur_data = data;
+    cur_size = size;
+    compare_packed(a, v, vp);
+    check(same_value(v, vp), "DOM differs after json_array_unpack", data, size);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     Arena a;
@@ -90,6 +225,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(v1 == NULL, "*out set on error", data, size);
         check(strstr(err, "at byte ") != NULL, "error without offset", data, size);
     }
+    check_packed(&a, data, size, rc, v1);
 
     /* Any bytes escaped as a string must parse as one string. */
     Buf s;
@@ -108,6 +244,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef FUZZING
+/* The input being replayed, named when a check or a sanitizer kills us. */
+static const char *replay_path = "";
+
+/* Defined by the sanitizer runtimes (ASan, UBSan, TSan), absent otherwise:
+ * the weak reference is NULL in a plain build. */
+extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+
+static void name_input(void)
+{
+    fprintf(stderr, "fuzz_json: the input was %s\n", replay_path);
+}
+
+static void on_abort(int sig)
+{
+    (void)sig;
+    /* Not async-signal-safe in general, but we are dying anyway and the
+     * name is what makes the report useful. */
+    name_input();
+    signal(SIGABRT, SIG_DFL);
+    abort();
+}
+
 static int run_file(const char *path)
 {
     char *buf;
@@ -116,34 +274,51 @@ static int run_file(const char *path)
         fprintf(stderr, "fuzz_json: cannot read %s\n", path);
         return 1;
     }
+    replay_path = path;
     LLVMFuzzerTestOneInput((const uint8_t *)buf, len);
     free(buf);
     return 0;
 }
 
-/* Replays files, or every regular file in a directory, through the target. */
+/* Replays files, or every regular file in a directory, through the target;
+ * without arguments the committed corpus (tests/corpus/json, relative to
+ * the repository root where tests/run.sh runs it). */
 int main(int argc, char **argv)
 {
+    static char *corpus[] = { NULL, "tests/corpus/json" };
+    if (argc < 2) {
+        argc = 2;
+        argv = corpus;
+    }
+    if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(name_input);
+    signal(SIGABRT, on_abort);
     int failed = 0, n = 0;
     for (int i = 1; i < argc; i++) {
         struct stat st;
         if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
             DIR *d = opendir(argv[i]);
+            if (!d) {
+                fprintf(stderr, "fuzz_json: cannot open %s\n", argv[i]);
+                failed++;
+                continue;
+            }
             struct dirent *e;
-            while (d && (e = readdir(d))) {
+            while ((e = readdir(d))) {
                 if (e->d_name[0] == '.') continue;
                 char path[4096];
                 snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
                 failed += run_file(path);
                 n++;
             }
-            if (d) closedir(d);
+            closedir(d);
         } else {
             failed += run_file(argv[i]);
             n++;
         }
     }
     printf("fuzz_json: %d inputs replayed, %d unreadable\n", n, failed);
-    return failed ? 1 : 0;
+    /* An empty corpus proves nothing: say so rather than pass. */
+    if (n == 0) printf("fuzz_json: no inputs found\n");
+    return failed || n == 0 ? 1 : 0;
 }
 #endif

@@ -5,7 +5,16 @@
  * from main with RUN(name), and returns harness_report(). A failed assert
  * prints the file, line, expression and both values, marks the current test
  * failed and returns from it, so one broken test does not hide the others.
- * The last line printed is "<file>: N passed, N failed".
+ *
+ * A test that cannot run here (no real weights, a sandbox that forbids
+ * changing the CPU mask) calls SKIP("why") instead of passing silently: it
+ * prints "SKIP <test>: <why>", which tests/run.sh collects and reports. The
+ * last line printed is "<file>: N passed, N failed, N skipped", and
+ * harness_report returns the exit status tests/run.sh reads: 1 when a test
+ * failed, HARNESS_EXIT_SKIP (77, automake's convention) when every test
+ * skipped, else 0. A binary that cannot run at all returns
+ * harness_skip_all("why") from main, which prints "SKIP: <why>" and gives
+ * HARNESS_EXIT_SKIP.
  */
 #ifndef VITRINE_TEST_HARNESS_H
 #define VITRINE_TEST_HARNESS_H
@@ -18,8 +27,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int harness_passed, harness_failed, harness_current_failed;
+/* The exit status that tells tests/run.sh "skipped, not passed". */
+#define HARNESS_EXIT_SKIP 77
+
+static int harness_passed, harness_failed, harness_skipped, harness_current_failed,
+    harness_current_skipped;
 static const char *harness_current = "";
+
+/* stdout is line-buffered even into a pipe or file (tests/run.sh captures
+ * it), so the lines printed before a crash or a timeout are not lost. */
+__attribute__((constructor)) static void harness_init(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+}
 
 #define TEST(name) static void name(void)
 
@@ -27,10 +47,13 @@ static const char *harness_current = "";
     do {                                                             \
         harness_current = #name;                                     \
         harness_current_failed = 0;                                  \
+        harness_current_skipped = 0;                                 \
         name();                                                      \
         if (harness_current_failed) {                                \
             harness_failed++;                                        \
             printf("FAIL %s\n", #name);                              \
+        } else if (harness_current_skipped) {                        \
+            harness_skipped++;                                       \
         } else {                                                     \
             harness_passed++;                                        \
             printf("ok   %s\n", #name);                              \
@@ -44,6 +67,18 @@ static const char *harness_current = "";
         printf(__VA_ARGS__);                                         \
         printf("\n");                                                \
         harness_current_failed = 1;                                  \
+        return;                                                      \
+    } while (0)
+
+/* SKIP ends the current test as skipped, with the reason printed on the
+ * line tests/run.sh collects. Use it only for what the machine cannot do,
+ * never for a failure. */
+#define SKIP(...)                                                    \
+    do {                                                             \
+        printf("SKIP %s: ", harness_current);                        \
+        printf(__VA_ARGS__);                                         \
+        printf("\n");                                                \
+        harness_current_skipped = 1;                                 \
         return;                                                      \
     } while (0)
 
@@ -96,20 +131,32 @@ static const char *harness_current = "";
 
 static inline int harness_report(const char *file)
 {
-    printf("%s: %d passed, %d failed\n", file, harness_passed, harness_failed);
-    return harness_failed ? 1 : 0;
+    printf("%s: %d passed, %d failed, %d skipped\n", file, harness_passed, harness_failed,
+           harness_skipped);
+    if (harness_failed) return 1;
+    return harness_skipped && !harness_passed ? HARNESS_EXIT_SKIP : 0;
+}
+
+/* harness_skip_all reports a binary that cannot run any of its tests here
+ * (file: the test file, why: the reason) and returns HARNESS_EXIT_SKIP for
+ * main to return. */
+static inline int harness_skip_all(const char *file, const char *why)
+{
+    printf("SKIP: %s\n", why);
+    printf("%s: 0 passed, 0 failed, all skipped\n", file);
+    return HARNESS_EXIT_SKIP;
 }
 
 /*
  * fixture_path joins the CLIP fixture directory with rel into a static
- * buffer. The directory is VITRINE_FIXTURES, or ../shared/fixtures/clip
- * relative to the repository root where tests run.
+ * buffer. The directory is VITRINE_FIXTURES, or tests/fixtures/clip (the
+ * copy in the repository) relative to the repository root where tests run.
  */
 static inline const char *fixture_path(const char *rel)
 {
     static char buf[4096];
     const char *dir = getenv("VITRINE_FIXTURES");
-    if (!dir || !*dir) dir = "../shared/fixtures/clip";
+    if (!dir || !*dir) dir = "tests/fixtures/clip";
     snprintf(buf, sizeof buf, "%s/%s", dir, rel);
     return buf;
 }

@@ -2,7 +2,7 @@
  * test_clip_parity.c - the CLIP towers against the reference (transformers'
  * CLIPModel on PyTorch), on both fixture models.
  *
- * The reference is ../shared/fixtures/clip/expected/<model>/outputs.json:
+ * The reference is tests/fixtures/clip/expected/<model>/outputs.json:
  * image_embeds computed from expected/pixels/<image>.f32 and text_embeds
  * from the listed input_ids, both raw (not normalised), plus logit_scale
  * and logits_per_image. Model parity is measured from those pixels and ids,

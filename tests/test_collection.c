@@ -812,53 +812,97 @@ TEST(test_named_vectors_and_euclid)
     ASSERT_OK(collection_delete(g_db, "named"));
 }
 
-/* One writer and two readers at once: no errors, and the final state
- * is the writer's. */
+/* One writer and two readers at once: no errors, the readers searched
+ * while the writer wrote, and the final state is the writer's. */
+#define N_READERS 2
+/* How long the writer waits for the readers to make progress before the
+ * test fails instead of hanging (generous for sanitizer builds). */
+#define READER_WAIT_NS (60ull * 1000 * 1000 * 1000)
 static Db *t_db;
-static volatile int t_stop;
-static int t_errors;
+static int t_stop;                 /* atomic */
+static int t_errors;               /* atomic */
+static uint64_t t_searches[N_READERS]; /* per reader, atomic */
 
 static void *reader_main(void *arg)
 {
-    (void)arg;
+    int me = (int)(intptr_t)arg;
     float q[DIM];
-    uint64_t state = 12345;
-    while (!__atomic_load_n(&t_stop, __ATOMIC_RELAXED)) {
+    uint64_t state = 12345 + (uint64_t)me;
+    while (!__atomic_load_n(&t_stop, __ATOMIC_SEQ_CST)) {
         for (int d = 0; d < DIM; d++) {
             state = state * 6364136223846793005ULL + 1442695040888963407ULL;
             q[d] = (float)((state >> 33) % 1000) / 500.0f - 1.0f;
         }
         uint64_t ids[10];
         size_t n;
-        if (search_ids(t_db, "main", q, 10, 0, NULL, ids, NULL, &n)) __sync_fetch_and_add(&t_errors, 1);
+        if (search_ids(t_db, "main", q, 10, 0, NULL, ids, NULL, &n)) __atomic_fetch_add(&t_errors, 1, __ATOMIC_SEQ_CST);
         Arena a;
         arena_init(&a, 0);
         const JsonValue *f = parse(&a, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":1}}]}");
-        if (search_ids(t_db, "main", q, 5, 0, f, ids, NULL, &n)) __sync_fetch_and_add(&t_errors, 1);
+        if (search_ids(t_db, "main", q, 5, 0, f, ids, NULL, &n)) __atomic_fetch_add(&t_errors, 1, __ATOMIC_SEQ_CST);
         for (size_t i = 0; i < n; i++)
-            if (ids[i] < N_POINTS && cat_of((int)ids[i]) != 1) __sync_fetch_and_add(&t_errors, 1);
+            if (ids[i] < N_POINTS && cat_of((int)ids[i]) != 1) __atomic_fetch_add(&t_errors, 1, __ATOMIC_SEQ_CST);
         arena_free(&a);
+        __atomic_fetch_add(&t_searches[me], 2, __ATOMIC_SEQ_CST);
     }
     return NULL;
+}
+
+/* readers_progress waits until every reader has finished a search pair
+ * after the counts in since; 0, or -1 at the deadline. */
+static int readers_progress(const uint64_t *since)
+{
+    uint64_t deadline = now_ns() + READER_WAIT_NS;
+    for (int i = 0; i < N_READERS; i++)
+        while (__atomic_load_n(&t_searches[i], __ATOMIC_SEQ_CST) <= since[i]) {
+            if (now_ns() > deadline) return -1;
+            usleep(1000);
+        }
+    return 0;
+}
+
+/* The writer's part: delete and re-insert a range, twice, each round
+ * while the readers search (each must finish a search during or after the
+ * round's writes before the next begins). Returns early on a failed
+ * assert; the caller stops the readers either way. */
+static void concurrent_writes(void)
+{
+    uint64_t seen[N_READERS] = { 0 };
+    if (readers_progress(seen)) HARNESS_FAIL("the readers did not start searching");
+    PointId ids[100];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N_READERS; i++) seen[i] = __atomic_load_n(&t_searches[i], __ATOMIC_SEQ_CST);
+        for (int i = 0; i < 100; i++) ids[i] = point_id_num((uint64_t)(300 + i));
+        size_t nd;
+        ASSERT_OK(collection_delete_points(g_db, "main", ids, 100, &nd));
+        ASSERT_OK(upsert_range(g_db, "main", 300, 400));
+        if (readers_progress(seen)) HARNESS_FAIL("the readers stopped searching in round %d", round);
+    }
 }
 
 TEST(test_concurrent_readers_and_writer)
 {
     t_db = g_db;
-    __atomic_store_n(&t_stop, 0, __ATOMIC_RELAXED);
-    t_errors = 0;
-    pthread_t th[2];
-    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, reader_main, NULL);
-    /* The writer: delete and re-insert a range, twice. */
-    PointId ids[100];
-    for (int round = 0; round < 2; round++) {
-        for (int i = 0; i < 100; i++) ids[i] = point_id_num((uint64_t)(300 + i));
-        size_t nd;
-        ASSERT_OK(collection_delete_points(g_db, "main", ids, 100, &nd));
-        ASSERT_OK(upsert_range(g_db, "main", 300, 400));
+    __atomic_store_n(&t_stop, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&t_errors, 0, __ATOMIC_SEQ_CST);
+    pthread_t th[N_READERS];
+    int started = 0;
+    for (int i = 0; i < N_READERS; i++) {
+        __atomic_store_n(&t_searches[i], 0, __ATOMIC_SEQ_CST);
+        if (pthread_create(&th[i], NULL, reader_main, (void *)(intptr_t)i) == 0) started++;
     }
-    __atomic_store_n(&t_stop, 1, __ATOMIC_RELAXED);
-    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    if (started == N_READERS) concurrent_writes();
+    /* Also after a failed assert: the readers must stop before the
+     * collection they search is closed. */
+    __atomic_store_n(&t_stop, 1, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    ASSERT_EQ_INT(started, N_READERS);
+    uint64_t searches = 0;
+    for (int i = 0; i < N_READERS; i++) searches += t_searches[i];
+    printf("  %llu searches by %d readers while the writer ran\n", (unsigned long long)searches,
+           N_READERS);
+    /* Each reader searched at the start and in both rounds. */
+    for (int i = 0; i < N_READERS; i++) ASSERT_GE((double)t_searches[i], 3 * 2);
     ASSERT_EQ_INT(t_errors, 0);
     uint64_t live = 0;
     for (int i = 0; i < N_POINTS; i++) live += g_live[i];

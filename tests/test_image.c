@@ -2,7 +2,7 @@
  * test_image.c - image decoding and CLIP preprocessing against the
  * reference pipeline (transformers' CLIPImageProcessor on Pillow).
  *
- * The reference is the fixture set in ../shared/fixtures/clip: every image
+ * The reference is the fixture set in tests/fixtures/clip: every image
  * in images/ was preprocessed by the reference into expected/pixels/<name>.f32
  * (float32 LE, CHW 3x224x224), and manifest.json records the resized size
  * before the crop. Tolerances are the README's: PNG and WebP within one
@@ -527,6 +527,38 @@ TEST(test_huge_declared_size)
     ASSERT_EQ_INT(image_decode(png, IMAGE_MAX_BYTES + 1, &img, err, sizeof err), ERR_TOOLARGE);
 }
 
+/* The largest size a PNG header can declare, 4294967295 x 4294967295, in a
+ * complete 33-byte file (signature, IHDR with a correct CRC, nothing
+ * else): the product of the sides overflows 64-bit arithmetic, which once
+ * aborted a UBSan build and, in a release build, let the header pass the
+ * limit and be refused by stb as "corrupt". It must be "too large". */
+TEST(test_png_max_declared_size)
+{
+    static const uint8_t png[33] = {
+        0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 8, 2, 0, 0, 0, 0x5D, 0x94, 0xB9, 0x69,
+    };
+    Image img = { 0 };
+    char err[256] = "";
+    int rc = image_decode(png, sizeof png, &img, err, sizeof err);
+    printf("  png 4294967295 x 4294967295: %s\n", err);
+    ASSERT_EQ_INT(rc, ERR_TOOLARGE);
+    ASSERT_TRUE(strstr(err, "4294967295x4294967295") != NULL);
+    ASSERT_TRUE(strstr(err, "more than the limit") != NULL);
+    ASSERT_TRUE(img.rgb == NULL);
+    /* One side at the maximum, the other 1 (no overflow, still over the
+     * limit): refused the same way, whichever side it is. The CRC no longer
+     * matches; nothing reads it before the size check. */
+    uint8_t one[33];
+    memcpy(one, png, sizeof one);
+    memset(one + 20, 0, 3);
+    one[23] = 1; /* 4294967295 x 1 */
+    ASSERT_EQ_INT(image_decode(one, sizeof one, &img, err, sizeof err), ERR_TOOLARGE);
+    memcpy(one + 16, one + 20, 4);
+    memset(one + 20, 0xFF, 4); /* 1 x 4294967295 */
+    ASSERT_EQ_INT(image_decode(one, sizeof one, &img, err, sizeof err), ERR_TOOLARGE);
+}
+
 TEST(test_unsupported_and_empty)
 {
     Image img;
@@ -737,6 +769,7 @@ int main(void)
     RUN(test_webp_animation_first_frame);
     RUN(test_one_pixel);
     RUN(test_huge_declared_size);
+    RUN(test_png_max_declared_size);
     RUN(test_unsupported_and_empty);
     RUN(test_truncated_fixtures);
     RUN(test_jpeg_oversized_huffman_table);

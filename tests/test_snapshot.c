@@ -144,32 +144,54 @@ TEST(test_snapshot_restore_same_results)
 
 /* A writer thread upserting batches while snapshots are taken. */
 static Db *w_db;
-static volatile int w_acked; /* batches acknowledged */
-static volatile int w_stop;
+static int w_acked; /* batches acknowledged (atomic) */
+static int w_stop;  /* set by the test to end the writer (atomic) */
+static int w_done;  /* set by the writer when it returns (atomic) */
+static int w_error; /* upsert_batch's error, if one ended the writer */
+
+/* How long the test waits for the writer to reach a batch before it fails
+ * instead of hanging (generous for sanitizer builds on a busy machine). */
+#define WRITER_WAIT_NS (60ull * 1000 * 1000 * 1000)
 
 static void *writer_main(void *arg)
 {
     (void)arg;
-    for (int i = 0; i < N_POINTS && !__atomic_load_n(&w_stop, __ATOMIC_RELAXED); i += BATCH) {
-        if (upsert_batch(w_db, i)) break;
+    for (int i = 0; i < N_POINTS && !__atomic_load_n(&w_stop, __ATOMIC_SEQ_CST); i += BATCH) {
+        int e = upsert_batch(w_db, i);
+        if (e) {
+            w_error = e; /* published by the store of w_done below */
+            break;
+        }
         __atomic_store_n(&w_acked, i / BATCH + 1, __ATOMIC_SEQ_CST);
     }
+    __atomic_store_n(&w_done, 1, __ATOMIC_SEQ_CST);
     return NULL;
 }
 
-TEST(test_snapshot_while_writing)
+/* wait_acked waits until the writer has acknowledged at least n batches;
+ * 0, or -1 when the writer ended first or the deadline passed. */
+static int wait_acked(int n)
 {
-    char src[256], file[300];
-    make_tmpdir(src, sizeof src, "snaplive");
-    ASSERT_OK(collection_db_open(src, NULL, &w_db));
-    ASSERT_OK(create(w_db));
-    w_acked = 0;
-    w_stop = 0;
-    pthread_t th;
-    pthread_create(&th, NULL, writer_main, NULL);
-    int snaps = 0;
+    uint64_t deadline = now_ns() + WRITER_WAIT_NS;
+    while (__atomic_load_n(&w_acked, __ATOMIC_SEQ_CST) < n) {
+        if (__atomic_load_n(&w_done, __ATOMIC_SEQ_CST) || now_ns() > deadline) return -1;
+        usleep(1000);
+    }
+    return 0;
+}
+
+/* snapshot_rounds takes four snapshots as the writer goes and checks each
+ * restored copy; it returns early on a failed assert, and its caller stops
+ * the writer either way. */
+static void snapshot_rounds(const char *src, int *snaps)
+{
+    char file[300];
     for (int s = 0; s < 4; s++) {
-        while (__atomic_load_n(&w_acked, __ATOMIC_SEQ_CST) < (s + 1) * 10) usleep(1000);
+        if (wait_acked((s + 1) * 10))
+            HARNESS_FAIL("the writer did not reach batch %d (acknowledged %d, %s, error %d)",
+                         (s + 1) * 10, __atomic_load_n(&w_acked, __ATOMIC_SEQ_CST),
+                         __atomic_load_n(&w_done, __ATOMIC_SEQ_CST) ? "it ended" : "timed out",
+                         __atomic_load_n(&w_done, __ATOMIC_SEQ_CST) ? w_error : 0);
         int acked_before = __atomic_load_n(&w_acked, __ATOMIC_SEQ_CST);
         snprintf(file, sizeof file, "%s/snap%d.mdb", src, s);
         ASSERT_OK(collection_db_snapshot(w_db, file));
@@ -183,11 +205,7 @@ TEST(test_snapshot_while_writing)
         ASSERT_OK(collection_db_open(dir, NULL, &copy));
         uint64_t n;
         char err[128];
-        ASSERT_OK(collection_count(copy, "s", NULL, &n, err, sizeof err));
-        /* Whole batches, at least those acknowledged before it began. */
-        ASSERT_EQ_INT(n % BATCH, 0);
-        ASSERT_GE((double)n, (double)acked_before * BATCH);
-        ASSERT_LE((double)n, (double)(acked_after + 1) * BATCH);
+        int rc = collection_count(copy, "s", NULL, &n, err, sizeof err);
         /* Every point in it is complete and findable. */
         Arena a;
         arena_init(&a, 0);
@@ -195,22 +213,45 @@ TEST(test_snapshot_while_writing)
         sc.limit = 10000;
         sc.with_payload.mode = COLLECTION_SEL_ALL;
         sc.with_vectors.mode = COLLECTION_SEL_ALL;
-        CollectionResult r;
-        ASSERT_OK(collection_scroll(copy, "s", &sc, &a, &r, err, sizeof err));
-        ASSERT_EQ_U64(r.n, n);
-        for (size_t i = 0; i < r.n; i++) {
-            ASSERT_TRUE(r.points[i].vectors && r.points[i].vectors[0]);
-            ASSERT_TRUE(memcmp(r.points[i].vectors[0], g_vec[r.points[i].id.num], DIM * 4) == 0);
-        }
+        CollectionResult r = { 0 };
+        int rc2 = rc ? rc : collection_scroll(copy, "s", &sc, &a, &r, err, sizeof err);
+        size_t bad = 0;
+        for (size_t i = 0; !rc2 && i < r.n; i++)
+            if (!r.points[i].vectors || !r.points[i].vectors[0] ||
+                memcmp(r.points[i].vectors[0], g_vec[r.points[i].id.num], DIM * 4) != 0)
+                bad++;
         arena_free(&a);
         collection_db_close(copy);
-        snaps++;
+        ASSERT_OK(rc);
+        ASSERT_OK(rc2);
+        /* Whole batches, at least those acknowledged before it began. */
+        ASSERT_EQ_INT(n % BATCH, 0);
+        ASSERT_GE((double)n, (double)acked_before * BATCH);
+        ASSERT_LE((double)n, (double)(acked_after + 1) * BATCH);
+        ASSERT_EQ_U64(r.n, n);
+        ASSERT_EQ_U64(bad, 0);
+        (*snaps)++;
     }
-    __atomic_store_n(&w_stop, 1, __ATOMIC_RELAXED);
+}
+
+TEST(test_snapshot_while_writing)
+{
+    char src[256];
+    make_tmpdir(src, sizeof src, "snaplive");
+    ASSERT_OK(collection_db_open(src, NULL, &w_db));
+    ASSERT_OK(create(w_db));
+    w_acked = w_stop = w_done = w_error = 0;
+    pthread_t th;
+    ASSERT_OK(pthread_create(&th, NULL, writer_main, NULL));
+    int snaps = 0;
+    snapshot_rounds(src, &snaps);
+    /* Also after a failed assert: stop and join the writer before the
+     * store closes under it. */
+    __atomic_store_n(&w_stop, 1, __ATOMIC_SEQ_CST);
     pthread_join(th, NULL);
     collection_db_close(w_db);
-    ASSERT_EQ_INT(snaps, 4);
     rm_rf(src);
+    ASSERT_EQ_INT(snaps, 4);
 }
 
 int main(void)

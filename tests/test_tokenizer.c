@@ -718,7 +718,7 @@ int main(void)
 
 /*
  * The reference that produced REF_CASES (run from the repository root as
- * `/usr/bin/python3 ref.py ../shared/fixtures/clip/models/tiny-p32`; it also
+ * `/usr/bin/python3 ref.py tests/fixtures/clip/models/tiny-p32`; it also
  * reproduces every fixture text's ids):
  *
  *   # Reference CLIP tokenizer: OpenAI's simple_tokenizer.py algorithm with the

@@ -18,7 +18,7 @@ Each figure is the best of --runs timed runs after a warm-up.
 
 Usage:
   /usr/bin/python3 tools/bench_torch.py --weights weights/random-b32 [--threads 2] [--runs 5]
-  /usr/bin/python3 tools/bench_torch.py --check ../shared/fixtures/clip/models/tiny-p32
+  /usr/bin/python3 tools/bench_torch.py --check tests/fixtures/clip/models/tiny-p32
 Needs Debian's python3-torch and python3-numpy.
 """
 import argparse

@@ -5,6 +5,8 @@
 #   tools/deps.sh --if-missing  install only when one is missing (make run/test)
 #   tools/deps.sh --bench       also the peers the benchmarks compare against
 #                               (PyTorch, hnswlib, numpy)
+#   tools/deps.sh --fuzz        also clang and its libFuzzer runtime (make fuzz,
+#                               CI); combines with --if-missing
 #
 # Runs apt-get directly as root, through sudo otherwise.
 set -eu
@@ -13,17 +15,20 @@ BUILD_PKGS="build-essential pkg-config libuv1-dev node-llhttp libstb-dev libopen
 liblmdb-dev libutf8proc-dev libwebp-dev libyajl-dev"
 TEST_PKGS="curl ca-certificates python3 procps"
 BENCH_PKGS="python3-numpy python3-torch python3-hnswlib"
+# Debian's default clang; libclang-rt-dev holds libFuzzer and the sanitizer
+# runtimes clang links.
+FUZZ_PKGS="clang libclang-rt-dev"
 
 mode=all
-case "${1:-}" in
-    --if-missing) mode=missing ;;
-    --bench) mode=bench ;;
-    "") ;;
-    *) echo "usage: tools/deps.sh [--if-missing|--bench]" >&2; exit 2 ;;
-esac
-
 pkgs="$BUILD_PKGS $TEST_PKGS"
-[ $mode = bench ] && pkgs="$pkgs $BENCH_PKGS"
+for arg in "$@"; do
+    case "$arg" in
+        --if-missing) mode=missing ;;
+        --bench) pkgs="$pkgs $BENCH_PKGS" ;;
+        --fuzz) pkgs="$pkgs $FUZZ_PKGS" ;;
+        *) echo "usage: tools/deps.sh [--if-missing] [--bench] [--fuzz]" >&2; exit 2 ;;
+    esac
+done
 
 missing=""
 for p in $pkgs; do

@@ -11,7 +11,7 @@ merges.txt, preprocessor_config.json copied from a fixture model.
 
 Usage:
   /usr/bin/python3 tools/gen_weights.py --out weights/random-b32 [--arch b32|b16|l14]
-      [--dtype f32|f16] [--seed 0] [--fixture ../shared/fixtures/clip/models/tiny-p32]
+      [--dtype f32|f16] [--seed 0] [--fixture tests/fixtures/clip/models/tiny-p32]
   any dimension can be overridden: --vision-width 768 --vision-layers 12 ...
 
 Weights are drawn N(0, 1/fan_in) (biases and layer norms near 0 and 1),
@@ -120,9 +120,8 @@ def main():
     ap.add_argument("--arch", choices=sorted(ARCHS), default="b32")
     ap.add_argument("--dtype", choices=("f32", "f16"), default="f32")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--fixture", default=os.path.join(os.path.dirname(__file__), "..", "..",
-                                                      "shared", "fixtures", "clip", "models",
-                                                      "tiny-p32"))
+    ap.add_argument("--fixture", default=os.path.join(os.path.dirname(__file__), "..", "tests",
+                                                      "fixtures", "clip", "models", "tiny-p32"))
     for key in ARCHS["b32"]:
         ap.add_argument("--" + {"vw": "vision-width", "vl": "vision-layers", "vh": "vision-heads",
                                 "vi": "vision-mlp", "patch": "patch", "image": "image-size",

@@ -10,6 +10,7 @@
 #include "base/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static int log_level = -1;
+/* Read by every thread that logs and set by the first of them (or by
+ * log_set_level): an atomic, since the first may be any thread, and a
+ * plain int read while another thread sets it is a data race (TSan saw one
+ * between the embedder's batcher thread and main). */
+static atomic_int log_level = -1;
 
 static int log_level_from_env(void)
 {
@@ -29,12 +34,19 @@ static int log_level_from_env(void)
     return LOG_INFO;
 }
 
-void log_set_level(int level) { log_level = level; }
+void log_set_level(int level) { atomic_store_explicit(&log_level, level, memory_order_relaxed); }
 
 int log_get_level(void)
 {
-    if (log_level < 0) log_level = log_level_from_env();
-    return log_level;
+    int level = atomic_load_explicit(&log_level, memory_order_relaxed);
+    if (level >= 0) return level;
+    int unset = -1;
+    level = log_level_from_env();
+    /* A level set meanwhile (log_set_level, another first caller) wins. */
+    if (!atomic_compare_exchange_strong_explicit(&log_level, &unset, level, memory_order_relaxed,
+                                                 memory_order_relaxed))
+        level = unset;
+    return level;
 }
 
 void log_msg(int level, const char *fmt, ...)

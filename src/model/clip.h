@@ -17,7 +17,7 @@
  * under the causal mask later positions cannot change the pooled output.
  * More inputs than max_batch are processed in chunks of max_batch.
  *
- * The math is transformers' CLIPModel (see ../shared/fixtures/clip/README.md):
+ * The math is transformers' CLIPModel (see tests/fixtures/clip/README.md):
  * pre-LN blocks, quick_gelu, causal text attention, CLS pooling after
  * post_layernorm for images, end-token pooling after final_layer_norm for
  * texts, projections without bias. Embeddings are raw projections unless

@@ -311,7 +311,10 @@ static int check_pixels(int64_t w, int64_t h, const char *fmt, char *err, size_t
     if (w <= 0 || h <= 0)
         return err_set(err, errlen, ERR_FORMAT, "%s image declares an empty size (%lldx%lld)",
                        fmt, (long long)w, (long long)h);
-    if (w * h > IMAGE_MAX_PIXELS)
+    /* Divided, not multiplied: a PNG header declares up to 2^32 - 1 per
+     * side, and w * h would overflow int64 (undefined, and in practice a
+     * negative product that passes the check). */
+    if (w > IMAGE_MAX_PIXELS / h)
         return err_set(err, errlen, ERR_TOOLARGE,
                        "%s image is %lldx%lld, more than the limit of %ld pixels", fmt,
                        (long long)w, (long long)h, (long)IMAGE_MAX_PIXELS);

@@ -93,8 +93,12 @@
 
 #define MIN_I(a, b) ((a) < (b) ? (a) : (b))
 
+/* Not in the ASan and TSan builds, which check correctness, where the
+ * baseline kernels are enough: target_clones makes an ifunc resolver that
+ * the dynamic loader runs before the sanitizer runtime is set up, and
+ * TSan's instrumentation of it crashes every program at start. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
+    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 #define NN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define NN_CLONES

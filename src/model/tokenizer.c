@@ -1,7 +1,7 @@
 /*
  * tokenizer.c - CLIP's byte-level BPE tokenizer, bit-compatible with the
  * reference (OpenAI's simple_tokenizer.py under the fixture contract in
- * ../shared/fixtures/clip/README.md).
+ * tests/fixtures/clip/README.md).
  *
  * Design. Loading parses vocab.json (through json.h) and merges.txt into
  * two things only: for each byte, the ids of its GPT-2 character with and

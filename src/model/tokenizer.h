@@ -8,7 +8,7 @@
  * call keeps its scratch to itself).
  *
  * tokenizer_encode reproduces OpenAI CLIP's tokenizer under the contract in
- * ../shared/fixtures/clip/README.md: Unicode NFC, HTML unescape twice,
+ * tests/fixtures/clip/README.md: Unicode NFC, HTML unescape twice,
  * whitespace collapse and trim, Unicode lower case, the CLIP pre-tokenising
  * pattern, GPT-2 byte-to-unicode mapping, BPE by merge rank, ids from
  * vocab.json, wrapped in <|startoftext|> ... <|endoftext|> and truncated to

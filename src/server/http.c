@@ -66,18 +66,36 @@ HttpRequest *http_request_new(void)
     req->http_major = 1;
     req->http_minor = 1;
     req->start_ns = now_ns();
+    req->refs = 1; /* the owner's */
     return req;
 }
 
-void http_request_free(HttpRequest *req)
+void http_request_hold(HttpRequest *req)
+{
+    req->refs++;
+}
+
+void http_request_release(HttpRequest *req)
 {
     if (!req) return;
+    if (req->refs <= 0) {
+        /* More releases than holds: the caller's bug. Leaking this one
+         * request beats freeing memory someone may still use. */
+        log_error("http: request released more often than held (%d)", req->refs);
+        return;
+    }
+    if (--req->refs > 0) return;
     arena_free(&req->arena);
     buf_free(&req->body);
     buf_free(&req->resp_headers);
     buf_free(&req->resp_head);
     buf_free(&req->resp_body);
     free(req);
+}
+
+void http_request_free(HttpRequest *req)
+{
+    http_request_release(req);
 }
 
 static const char *pair_find(const HttpPair *pairs, size_t n, const char *name, int nocase)
@@ -477,7 +495,10 @@ void http_build_head(HttpRequest *req, int keep_alive)
     buf_append(h, "\r\n", 2);
 }
 
-/* finish records the status and hands the request to its owner. */
+/* finish records the status and hands the request to its owner. Reading
+ * req->status is safe on a second answer too: whoever answers holds a
+ * reference (the server's during the handler, http_request_hold's LATER),
+ * so the request outlives the first answer's write. */
 static void finish(HttpRequest *req, int status)
 {
     if (req->status) {
@@ -488,7 +509,8 @@ static void finish(HttpRequest *req, int status)
     }
     req->status = status;
     if (req->orphaned || !req->on_response) {
-        http_request_free(req);
+        /* Nobody will write it: drop the reference the owner left behind. */
+        http_request_release(req);
         return;
     }
     req->on_response(req);

@@ -23,6 +23,17 @@
  * server's connection). When the client went away meanwhile, the owner marks
  * the request orphaned instead of freeing it, and the response call frees it:
  * memory a pending job references is never freed under it.
+ *
+ * Lifetime. A request is counted: its owner holds one reference (dropped
+ * by http_request_free once the response is written, or by the answer to
+ * an orphan), the server holds one while the handler runs, and code that
+ * keeps the request past the handler to answer LATER (a job's done
+ * callback) holds one with http_request_hold until it is done with it,
+ * answer included, then calls http_request_release. The memory goes with
+ * the last reference. So a second answer, a handler bug that release
+ * builds log and ignore, always finds the request alive to be recognised
+ * as one: it is never a read of freed memory, even when the first answer
+ * was already written and its owner let go.
  */
 #ifndef VITRINE_HTTP_H
 #define VITRINE_HTTP_H
@@ -96,7 +107,8 @@ struct HttpRequest {
     /* ---- the owner (the server's connection); private ---- */
     void (*on_response)(HttpRequest *req); /* called once by http_respond* */
     void *owner;
-    int orphaned;            /* owner gone: http_respond* frees the request */
+    int orphaned;            /* owner gone: http_respond* drops its reference */
+    int refs;                /* references (see Lifetime above); loop thread only */
 };
 
 /* ---- request accessors ---- */
@@ -114,11 +126,17 @@ const char *http_method_str(HttpMethod m);
  * s[0..len) into a NUL-terminated arena string; invalid escapes stay literal. */
 char *http_url_decode(Arena *a, const char *s, size_t len, int plus_space);
 
-/* http_request_new allocates an empty request (the parser does this; tests
- * and handlers that fabricate requests may too). http_request_free releases
- * its arena, body and response buffers and the struct itself. */
+/* http_request_new allocates an empty request holding one reference, its
+ * owner's (the parser does this; tests and handlers that fabricate requests
+ * may too; answering a request without an owner drops that reference).
+ * http_request_free drops the owner's reference; the arena, body and
+ * response buffers and the struct go with the last one. NULL is ignored. */
 HttpRequest *http_request_new(void);
 void http_request_free(HttpRequest *req);
+/* http_request_hold takes one more reference, http_request_release drops
+ * one (see Lifetime above). Loop thread only. */
+void http_request_hold(HttpRequest *req);
+void http_request_release(HttpRequest *req);
 
 /* ---- responses (loop thread only; exactly one per request) ---- */
 

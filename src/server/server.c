@@ -360,7 +360,11 @@ static void conn_dispatch(Conn *c, HttpRequest *req)
     req->on_response = conn_on_response;
     c->cur = req;
     if (cors_handle(req)) return;
+    /* The handler's reference: an answer inside it may free the owner's
+     * (a failed write), and a mistaken second answer must still find req. */
+    http_request_hold(req);
     router_dispatch(c->srv->router, req);
+    http_request_release(req);
 }
 
 /* conn_parse feeds data to the parser and serves complete requests until

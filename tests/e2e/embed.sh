@@ -8,10 +8,12 @@
 # image, invalid UTF-8) giving an "error" line without stopping the others,
 # with exit status 1. More images than one batch (8) are given, so the
 # parallel decoding and the batching are both crossed.
-# VITRINE_BIN is exported by tests/run.sh; fixtures from VITRINE_FIXTURES.
+# VITRINE_BIN is exported by tests/run.sh; the fixtures are the copy in
+# tests/fixtures/clip, or the folder named by VITRINE_FIXTURES.
 set -u
+cd "$(dirname "$0")/../.."
 BIN=${VITRINE_BIN:-./vitrine}
-FIX=${VITRINE_FIXTURES:-../shared/fixtures/clip}
+FIX=${VITRINE_FIXTURES:-tests/fixtures/clip}
 MODEL=$FIX/models/tiny-p32
 EXPECTED=$FIX/expected/tiny-p32/outputs.json
 work=$(mktemp -d)
