@@ -45,7 +45,7 @@ endif
 # (a module includes only headers of its own folder or a lower one). Grouped
 # by the issue that owns them so parallel work does not collide in this file.
 CORE_SRCS = src/base/err.c src/base/log.c src/base/util.c src/base/arena.c src/base/json.c \
-            src/base/cli.c
+            src/base/cli.c src/base/sha256.c
 HTTP_SRCS = src/server/http.c src/server/router.c src/server/server.c src/server/work.c \
             src/server/metrics.c
 TOKENIZER_SRCS = src/model/tokenizer.c
@@ -55,7 +55,7 @@ HNSW_SRCS = src/base/vec.c src/index/hnsw.c src/index/hnsw_build.c src/index/hns
 FILTER_SRCS = src/index/pointid.c src/index/filter.c src/index/payload.c src/index/geo.c
 STORE_SRCS = src/store/store.c src/store/collection_config.c src/store/collection_open.c \
              src/store/collection_write.c src/store/collection_read.c src/store/collection_search.c \
-             src/store/collection_alias.c
+             src/store/collection_alias.c src/store/collection_snapshot.c
 API_SRCS = src/api/qdrant.c src/api/qdrant_request.c src/api/qdrant_service.c \
            src/api/qdrant_collections.c src/api/qdrant_points.c src/api/qdrant_search.c \
            src/api/qdrant_query.c src/api/qdrant_groups.c src/api/qdrant_convert.c
@@ -70,7 +70,7 @@ LIB_SRCS = $(CORE_SRCS) $(HTTP_SRCS) $(TOKENIZER_SRCS) $(IMAGE_SRCS) $(CLIP_SRCS
 LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)/llhttp.c
 
 # Unit tests: tests/<name>.c, each its own binary linked against the library.
-CORE_TESTS = test_util test_json
+CORE_TESTS = test_util test_json test_sha256
 HTTP_TESTS = test_http_parse test_router test_server test_work
 TOKENIZER_TESTS = test_tokenizer
 IMAGE_TESTS = test_image
@@ -78,7 +78,7 @@ CLIP_TESTS = test_nn test_safetensors test_clip_parity test_clip_realweights
 HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete
 FILTER_TESTS = test_pointid test_filter test_payload test_filter_packed test_filter_geo
 STORE_TESTS = test_store_reopen test_store_crash test_store_group test_store_alias test_collection \
-              test_snapshot
+              test_snapshot test_collection_snapshot
 API_TESTS = test_qdrant_convert
 V1_TESTS = test_embedder
 SPARSE_TESTS = test_sparse

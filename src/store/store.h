@@ -80,6 +80,20 @@ typedef enum {
     STORE_DB_COUNT
 } StoreDb;
 
+/*
+ * Every database from STORE_DB_FIRST_COLLECTION_DB on holds collection data
+ * only, each key starting with the collection's cid (4 bytes, big-endian):
+ * one collection's records are the cid-prefixed ranges of those databases,
+ * which is all that collection snapshots copy and what dropping a
+ * collection deletes. A database added later must keep that rule.
+ */
+#define STORE_DB_FIRST_COLLECTION_DB (STORE_DB_COLLECTIONS + 1)
+
+/* store_db_name is a database's name in the environment ("points");
+ * store_db_by_name finds one by name, ERR_NOTFOUND for an unknown name. */
+const char *store_db_name(StoreDb db);
+int store_db_by_name(const char *name, size_t len, StoreDb *out);
+
 typedef struct {
     size_t map_size; /* 0: STORE_DEFAULT_MAP_SIZE */
 } StoreOptions;
@@ -157,6 +171,11 @@ int store_del(StoreTxn *txn, StoreDb db, const void *key, size_t klen);
  * (may be NULL) receives how many. */
 int store_del_prefix(StoreTxn *txn, StoreDb db, const void *prefix, size_t plen,
                      size_t *n_deleted);
+/* store_del_prefix_max deletes at most max of them, so a large range can
+ * be deleted over several short transactions: fewer than max deleted
+ * (*n_deleted) means none is left. */
+int store_del_prefix_max(StoreTxn *txn, StoreDb db, const void *prefix, size_t plen, size_t max,
+                         size_t *n_deleted);
 
 /*
  * Cursors walk keys in memcmp order. store_cursor_seek positions at the
