@@ -47,7 +47,7 @@ endif
 CORE_SRCS = src/base/err.c src/base/log.c src/base/util.c src/base/arena.c src/base/json.c \
             src/base/cli.c src/base/sha256.c
 HTTP_SRCS = src/server/http.c src/server/router.c src/server/server.c src/server/work.c \
-            src/server/metrics.c
+            src/server/metrics.c src/server/multipart.c
 TOKENIZER_SRCS = src/model/tokenizer.c
 IMAGE_SRCS = src/model/image.c src/model/image_stb.c
 CLIP_SRCS = src/model/nn.c src/model/safetensors.c src/model/clip.c
@@ -71,7 +71,7 @@ LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)
 
 # Unit tests: tests/<name>.c, each its own binary linked against the library.
 CORE_TESTS = test_util test_json test_sha256
-HTTP_TESTS = test_http_parse test_router test_server test_work
+HTTP_TESTS = test_http_parse test_router test_server test_work test_multipart
 TOKENIZER_TESTS = test_tokenizer
 IMAGE_TESTS = test_image
 CLIP_TESTS = test_nn test_safetensors test_clip_parity test_clip_realweights
