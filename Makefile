@@ -58,7 +58,8 @@ STORE_SRCS = src/store/store.c src/store/collection_config.c src/store/collectio
              src/store/collection_alias.c src/store/collection_snapshot.c
 API_SRCS = src/api/qdrant.c src/api/qdrant_request.c src/api/qdrant_service.c \
            src/api/qdrant_collections.c src/api/qdrant_points.c src/api/qdrant_search.c \
-           src/api/qdrant_query.c src/api/qdrant_groups.c src/api/qdrant_convert.c
+           src/api/qdrant_query.c src/api/qdrant_groups.c src/api/qdrant_convert.c \
+           src/api/qdrant_snapshots.c
 V1_SRCS = src/api/embedder.c src/api/v1.c src/api/v1_openai.c
 # Sparse vectors: the inverted index, the engine's sparse phase, Qdrant's shapes.
 SPARSE_SRCS = src/index/sparse.c src/store/collection_sparse.c src/api/qdrant_sparse.c
