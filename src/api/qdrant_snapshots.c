@@ -8,6 +8,8 @@
  *   DELETE /collections/{c}/snapshots/{s}?wait=    delete it (and its .checksum)
  *   PUT    /collections/{c}/snapshots/recover      recover from a file:// location
  *   POST   /collections/{c}/snapshots/upload       recover from a multipart upload
+ *   GET, POST /snapshots, GET, DELETE /snapshots/{s}   the same for full snapshots
+ *                                                  (the whole database, collection_db_snapshot)
  *
  * Files. A collection's snapshots live in <data>/snapshots/<collection>/
  * as Qdrant names them, `{collection}-{peer}-{YYYY-MM-DD-HH-MM-SS}.snapshot`
@@ -17,7 +19,11 @@
  * so a listing never shows a half-written snapshot or one without its
  * checksum. A recover reads only files inside <data>/snapshots (any
  * collection's folder, as Qdrant's global snapshots directory), checked on
- * the canonical path, so symlinks and ".." cannot leave it.
+ * the canonical path, so symlinks and ".." cannot leave it. Full
+ * snapshots lie in <data>/snapshots itself, as Qdrant's. Only file://
+ * locations are recovered from: Qdrant also downloads http(s) ones, which
+ * here answer Qdrant's words for an unsupported scheme (an upload is the
+ * way to bring a file from elsewhere).
  *
  * Threads. Creating and recovering read or write a whole collection, for
  * seconds on a large one, so they run one at a time on a worker thread of
@@ -73,7 +79,7 @@ struct ApiSnapshots {
     int downloads;      /* files being read for a download (loop and pool: atomic) */
 };
 
-typedef enum { SNAP_CREATE, SNAP_RECOVER } SnapOp;
+typedef enum { SNAP_CREATE, SNAP_FULL, SNAP_RECOVER } SnapOp;
 
 /* One job of the worker; malloc'd, freed by its done callback. */
 typedef struct {
@@ -110,6 +116,21 @@ static int resolve(ApiJob *j, char *out, size_t cap)
 static void collection_dir(const Api *api, const char *collection, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%s", api->snapshots->dir, collection);
+}
+
+/* snap_dir is the folder a route's snapshots are in: the collection's
+ * (which must exist) for /collections/{c}/snapshots..., the snapshots
+ * directory itself for the full snapshots of /snapshots... */
+static int snap_dir(ApiJob *j, char *out, size_t cap)
+{
+    if (!j->collection) {
+        snprintf(out, cap, "%s", j->api->snapshots->dir);
+        return 0;
+    }
+    char coll[COLLECTION_MAX_NAME + 1];
+    if (resolve(j, coll, sizeof coll)) return -1;
+    collection_dir(j->api, coll, out, cap);
+    return 0;
 }
 
 /* The time formats: Qdrant's names use %Y-%m-%d-%H-%M-%S, its
@@ -218,15 +239,13 @@ static int sha256_file(const char *path, uint8_t out[SHA256_DIGEST_LEN])
     return err;
 }
 
-/* snapshot_file finds snapshot `name` of the collection: Qdrant's rules
+/* snapshot_file finds snapshot `name` in folder dir: Qdrant's rules
  * (lib/collection/src/common/snapshots_manager.rs get_snapshot_path): the
- * canonical path must be a regular file inside the collection's folder,
- * else "Snapshot {name} not found". */
-static int snapshot_file(ApiJob *j, const char *collection, const char *name, char *out,
-                         size_t cap)
+ * canonical path must be a regular file inside the folder, else
+ * "Snapshot {name} not found". */
+static int snapshot_file(ApiJob *j, const char *dir, const char *name, char *out, size_t cap)
 {
-    char dir[SNAP_PATH_MAX], canon_dir[PATH_MAX], path[SNAP_PATH_MAX], canon[PATH_MAX];
-    collection_dir(j->api, collection, dir, sizeof dir);
+    char canon_dir[PATH_MAX], path[SNAP_PATH_MAX], canon[PATH_MAX];
     if (!realpath(dir, canon_dir))
         return api_fail(j, QERR_NOT_FOUND, "Snapshot directory: %s not found", dir);
     int pl = snprintf(path, sizeof path, "%s/%s", canon_dir, name);
@@ -281,22 +300,35 @@ static int check_priority(ApiJob *j, const char *p, QErr kind)
 
 /* ---- the worker ---- */
 
+/* snap_create makes a collection snapshot, or (SNAP_FULL) a snapshot of
+ * the whole database: collection_db_snapshot's compacted LMDB copy, named
+ * as Qdrant names its full snapshots (full-snapshot-{time}.snapshot); it
+ * is restored by making it the data.mdb of an empty data directory. */
 static void snap_create(SnapJob *sj)
 {
     Api *api = sj->api;
     ApiJob *j = sj->job;
+    int full = sj->op == SNAP_FULL;
     char dir[SNAP_PATH_MAX], name[COLLECTION_MAX_NAME + 64], path[SNAP_PATH_MAX + 330],
         part[SNAP_PATH_MAX + 340], sumpath[SNAP_PATH_MAX + 350], when[32], msg[512] = "";
-    collection_dir(api, sj->collection, dir, sizeof dir);
+    if (full) snprintf(dir, sizeof dir, "%s", api->snapshots->dir);
+    else collection_dir(api, sj->collection, dir, sizeof dir);
     format_time(time(NULL), "%Y-%m-%d-%H-%M-%S", when, sizeof when);
-    snprintf(name, sizeof name, "%s-%d-%s.snapshot", sj->collection, QDRANT_SNAPSHOT_PEER, when);
+    if (full) snprintf(name, sizeof name, "full-snapshot-%s.snapshot", when);
+    else snprintf(name, sizeof name, "%s-%d-%s.snapshot", sj->collection, QDRANT_SNAPSHOT_PEER, when);
     snprintf(path, sizeof path, "%s/%s", dir, name);
     snprintf(part, sizeof part, "%s.part", path);
     snprintf(sumpath, sizeof sumpath, "%s.checksum", path);
     CollectionSnapshotInfo info;
     int rc = mkdir_p(dir);
     if (rc) snprintf(msg, sizeof msg, "cannot create %.300s: %s", dir, strerror(errno));
-    if (!rc) rc = collection_snapshot(api->db, sj->collection, part, &info, msg, sizeof msg);
+    if (!rc && !full)
+        rc = collection_snapshot(api->db, sj->collection, part, &info, msg, sizeof msg);
+    if (!rc && full) {
+        rc = collection_db_snapshot(api->db, part);
+        if (!rc) rc = sha256_file(part, info.sha256);
+        if (rc) snprintf(msg, sizeof msg, "the database snapshot failed: %s", err_str(rc));
+    }
     char hex[SHA256_HEX_LEN + 1];
     if (!rc) {
         sha256_hex(info.sha256, hex);
@@ -358,8 +390,8 @@ static void worker_run(void *ctx, WorkItem **items, size_t n)
     (void)ctx;
     for (size_t i = 0; i < n; i++) {
         SnapJob *sj = (SnapJob *)items[i];
-        if (sj->op == SNAP_CREATE) snap_create(sj);
-        else snap_recover(sj);
+        if (sj->op == SNAP_RECOVER) snap_recover(sj);
+        else snap_create(sj);
     }
 }
 
@@ -437,9 +469,8 @@ static int cmp_cstr(const void *a, const void *b)
 
 static void list_run(ApiJob *j)
 {
-    char coll[COLLECTION_MAX_NAME + 1], dir[SNAP_PATH_MAX];
-    if (resolve(j, coll, sizeof coll)) return;
-    collection_dir(j->api, coll, dir, sizeof dir);
+    char dir[SNAP_PATH_MAX];
+    if (snap_dir(j, dir, sizeof dir)) return;
     char **names = NULL;
     size_t n = 0, cap = 0;
     DIR *d = opendir(dir);
@@ -482,10 +513,10 @@ static void create_prepare(ApiJob *j)
 {
     Queued *q = arena_calloc(api_arena(j), sizeof *q);
     if (wait_param(j, &q->wait)) return;
-    char coll[COLLECTION_MAX_NAME + 1];
-    if (resolve(j, coll, sizeof coll)) return;
+    char coll[COLLECTION_MAX_NAME + 1] = "";
+    if (j->collection && resolve(j, coll, sizeof coll)) return;
     q->sj = xcalloc(1, sizeof *q->sj);
-    q->sj->op = SNAP_CREATE;
+    q->sj->op = j->collection ? SNAP_CREATE : SNAP_FULL;
     q->sj->api = j->api;
     snprintf(q->sj->collection, sizeof q->sj->collection, "%s", coll);
     j->state = q;
@@ -517,9 +548,9 @@ static void download_prepare(ApiJob *j)
     Download *d = arena_calloc(api_arena(j), sizeof *d);
     buf_init(&d->data);
     j->state = d;
-    char coll[COLLECTION_MAX_NAME + 1], path[PATH_MAX];
+    char dir[SNAP_PATH_MAX], path[PATH_MAX];
     const char *name = http_param(j->req, "snapshot_name");
-    if (resolve(j, coll, sizeof coll) || snapshot_file(j, coll, name, path, sizeof path)) return;
+    if (snap_dir(j, dir, sizeof dir) || snapshot_file(j, dir, name, path, sizeof path)) return;
     struct stat sb;
     if (stat(path, &sb) != 0) {
         api_fail(j, QERR_NOT_FOUND, "Snapshot %s not found", name);
@@ -590,9 +621,9 @@ static void delete_prepare(ApiJob *j)
 {
     int *wait = arena_calloc(api_arena(j), sizeof *wait);
     if (wait_param(j, wait)) return;
-    char coll[COLLECTION_MAX_NAME + 1], path[PATH_MAX], sum[PATH_MAX + 16];
+    char dir[SNAP_PATH_MAX], path[PATH_MAX], sum[PATH_MAX + 16];
     const char *name = http_param(j->req, "snapshot_name");
-    if (resolve(j, coll, sizeof coll) || snapshot_file(j, coll, name, path, sizeof path)) return;
+    if (snap_dir(j, dir, sizeof dir) || snapshot_file(j, dir, name, path, sizeof path)) return;
     if (unlink(path) != 0) {
         if (errno == ENOENT) api_fail(j, QERR_NOT_FOUND, "Snapshot %s not found", name);
         else api_fail(j, QERR_SERVICE, "cannot delete %s: %s", path, strerror(errno));
@@ -634,7 +665,6 @@ static void debug_path(const char *p, char *out, size_t cap)
  * (lib/storage/src/content_manager/snapshots/download.rs): a file URL
  * must have no host but localhost and an absolute path; the file must
  * exist; its canonical path must lie inside the snapshots directory (403).
- * http(s) locations (Qdrant downloads them) are not served here.
  */
 static int location_path(ApiJob *j, const char *url, char *out, size_t cap)
 {
@@ -645,12 +675,9 @@ static int location_path(ApiJob *j, const char *url, char *out, size_t cap)
     snprintf(scheme, sizeof scheme, "%.*s", (int)MIN(sl, sizeof scheme - 1), url);
     for (char *c = scheme; *c; c++)
         if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
-    if (!strcmp(scheme, "http") || !strcmp(scheme, "https"))
-        return api_fail(j, QERR_UNSUPPORTED,
-                        "recovering from an %s location (vitrine does not download snapshots); "
-                        "put the file in the snapshots directory and recover from its file:// "
-                        "location, or upload it (POST /collections/{name}/snapshots/upload)",
-                        scheme);
+    /* Qdrant downloads http(s) locations; vitrine reads only files already
+     * in the snapshots directory (an upload puts one there), so every
+     * scheme but file gets Qdrant's words for an unsupported one. */
     if (strcmp(scheme, "file"))
         return api_fail(j, QERR_BAD_REQUEST, "URL %s with scheme %s is not supported", url, scheme);
     const char *rest = url + sl + 1, *path;
@@ -836,5 +863,10 @@ const ApiRoute qdrant_snapshot_routes[] = {
       queued_run },
     { "POST", "/collections/{collection_name}/snapshots/upload", API_ASYNC_RAW, upload_prepare,
       queued_run },
+    /* Full snapshots: the whole database. */
+    { "GET", "/snapshots", API_READ, NULL, list_run },
+    { "POST", "/snapshots", API_ASYNC, create_prepare, queued_run },
+    { "GET", "/snapshots/{snapshot_name}", API_ASYNC, download_prepare, download_run },
+    { "DELETE", "/snapshots/{snapshot_name}", API_ASYNC, delete_prepare, delete_run },
     { NULL, NULL, 0, NULL, NULL },
 };
