@@ -3,7 +3,8 @@
  *
  *   - a snapshot recovered into a new name and into the same (changed)
  *     collection gives back the state of the moment it was taken: every
- *     point, payload and vector, the same search results bit for bit, and
+ *     point, payload, dense and sparse vector, the same search results bit
+ *     for bit (sparse ones with IDF, so the index statistics too), and
  *     the same graph (collection_graph_digest), also after a reopen; the
  *     file's size and SHA-256 are what stat and sha256sum say;
  *   - snapshots taken while a writer thread upserts hold whole batches only
@@ -87,10 +88,14 @@ static void fill_vectors(void)
     }
 }
 
-/* Two named vectors, so both graphs and the vector mask travel. */
+/* Two named dense vectors and a sparse one (with IDF, whose statistics
+ * come from every stored sparse vector), so both graphs, the vector mask
+ * and the inverted index travel. */
 static int create(Db *db, const char *name)
 {
-    CollectionConfig cfg = { .n_vectors = 2, .m = 8, .ef_construct = 40 };
+    CollectionConfig cfg = { .n_vectors = 2, .n_sparse = 1, .m = 8, .ef_construct = 40 };
+    snprintf(cfg.sparse[0].name, sizeof cfg.sparse[0].name, "s");
+    cfg.sparse[0].modifier = COLLECTION_MODIFIER_IDF;
     snprintf(cfg.vectors[0].name, sizeof cfg.vectors[0].name, "a");
     cfg.vectors[0].size = DIM_A;
     cfg.vectors[0].distance = COLLECTION_COSINE;
@@ -102,23 +107,43 @@ static int create(Db *db, const char *name)
     return collection_create(db, name, &cfg, err, sizeof err);
 }
 
+/* The sparse vector of point id (every other point has one). */
+static uint32_t g_si[N_POINTS * 2][3];
+static float g_sv[N_POINTS * 2][3];
+static CollectionSparseVector g_sparse[N_POINTS * 2];
+
+static void fill_sparse(void)
+{
+    for (int id = 0; id < N_POINTS * 2; id++) {
+        g_si[id][0] = (uint32_t)(id % 50);
+        g_si[id][1] = (uint32_t)(100 + id % 13);
+        g_si[id][2] = (uint32_t)(1000 + id % 7);
+        for (int k = 0; k < 3; k++) g_sv[id][k] = g_a[id][k] + 0.75f;
+        g_sparse[id] = (CollectionSparseVector){ g_si[id], g_sv[id], 3 };
+    }
+}
+
 /* upsert writes points [from, from + n) in one write; every third point
- * has no "b" vector, and each payload names the batch. */
+ * has no "b" vector, every other one a sparse "s", and each payload names
+ * the batch. */
 static int upsert(Db *db, const char *name, int from, int n, int batch)
 {
     Arena a;
     arena_init(&a, 0);
     CollectionPointIn *p = xcalloc((size_t)n, sizeof *p);
-    CollectionVectorIn *v = xcalloc((size_t)n * 2, sizeof *v);
+    CollectionVectorIn *v = xcalloc((size_t)n * 3, sizeof *v);
     for (int i = 0; i < n; i++) {
         int id = from + i;
         char text[96];
         snprintf(text, sizeof text, "{\"i\":%d,\"batch\":%d,\"tag\":\"t%d\"}", id, batch, id % 7);
         JsonValue *pl;
         if (json_parse(&a, text, strlen(text), &pl, NULL, 0)) abort();
-        v[2 * i] = (CollectionVectorIn){ "a", g_a[id], DIM_A };
-        v[2 * i + 1] = (CollectionVectorIn){ "b", g_b[id], DIM_B };
-        p[i] = (CollectionPointIn){ point_id_num((uint64_t)id), pl, &v[2 * i], id % 3 ? 2 : 1 };
+        CollectionVectorIn *pv = &v[3 * i];
+        size_t k = 0;
+        pv[k++] = (CollectionVectorIn){ "a", g_a[id], DIM_A, NULL };
+        if (id % 3) pv[k++] = (CollectionVectorIn){ "b", g_b[id], DIM_B, NULL };
+        if (id % 2 == 0) pv[k++] = (CollectionVectorIn){ "s", NULL, 0, &g_sparse[id] };
+        p[i] = (CollectionPointIn){ point_id_num((uint64_t)id), pl, pv, k };
     }
     char err[256];
     int e = collection_upsert(db, name, p, (size_t)n, err, sizeof err);
@@ -164,13 +189,19 @@ static int state_of(Db *db, const char *name, State *s)
         s->points = fnv(s->points, p->payload, p->payload_len);
         if (p->vectors && p->vectors[0]) s->points = fnv(s->points, p->vectors[0], DIM_A * 4);
         if (p->vectors && p->vectors[1]) s->points = fnv(s->points, p->vectors[1], DIM_B * 4);
+        const CollectionSparseVector *sv = p->sparse ? p->sparse[0] : NULL;
+        if (sv) {
+            s->points = fnv(s->points, sv->indices, sv->n * 4);
+            s->points = fnv(s->points, sv->values, sv->n * 4);
+        }
     }
     s->results = 0xcbf29ce484222325ULL;
-    for (int q = 0; q < 16 && !e; q++) {
+    for (int q = 0; q < 24 && !e; q++) {
         CollectionSearch cs = { 0 };
-        cs.using = q % 2 ? "b" : "a";
-        cs.vector = q % 2 ? g_b[q * 71 % N_POINTS] : g_a[q * 71 % N_POINTS];
-        cs.dim = q % 2 ? DIM_B : DIM_A;
+        cs.using = q % 3 == 2 ? "s" : q % 3 ? "b" : "a";
+        cs.vector = q % 3 == 1 ? g_b[q * 71 % N_POINTS] : g_a[q * 71 % N_POINTS];
+        cs.dim = q % 3 == 1 ? DIM_B : DIM_A;
+        if (q % 3 == 2) cs.sparse = &g_sparse[q * 71 % N_POINTS]; /* IDF-weighted */
         cs.limit = 10;
         cs.ef = 16; /* the graph, not an exact scan, answers */
         if ((e = collection_search(db, name, &cs, &a, &r, err, sizeof err))) break;
@@ -465,6 +496,14 @@ TEST(test_snapshot_while_writing)
             ASSERT_TRUE(r.points[i].vectors && r.points[i].vectors[0]);
             ASSERT_TRUE(memcmp(r.points[i].vectors[0], want, sizeof want) == 0);
             ASSERT_EQ_INT(r.points[i].vectors[1] != NULL, id % 3 != 0);
+            const CollectionSparseVector *sv = r.points[i].sparse ? r.points[i].sparse[0] : NULL;
+            ASSERT_EQ_INT(sv != NULL, id % 2 == 0);
+            if (sv) {
+                ASSERT_EQ_INT(sv->n, 3);
+                /* Already in index order as written (x%50 < 100.. < 1000..). */
+                ASSERT_TRUE(memcmp(sv->indices, g_si[id], 12) == 0);
+                ASSERT_TRUE(memcmp(sv->values, g_sv[id], 12) == 0);
+            }
         }
         /* A search over the copy finds its own points. */
         CollectionSearch cs = { 0 };
@@ -741,6 +780,7 @@ int main(void)
 {
     log_set_level(LOG_WARN);
     fill_vectors();
+    fill_sparse();
     RUN(test_recover_new_and_same_name);
     RUN(test_unknown_collection_and_bad_name);
     RUN(test_recover_through_alias);
