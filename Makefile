@@ -90,13 +90,14 @@ UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLI
 E2E_TESTS = serve embed qdrant_wire qdrant_client
 E2E_TESTS += v1_embeddings v1_openai
 E2E_TESTS += qdrant_sparse
+E2E_TESTS += qdrant_snapshots
 
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
 LIB = $(BUILD)/libvitrine.a
 TEST_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
-.PHONY: all test test-only unit run deps weights clean bench-json bench-write
+.PHONY: all test test-only unit run deps weights clean bench-json bench-write bench-snapshot
 all: $(BIN)
 
 $(BIN): $(BUILD)/src/cmd/main.o $(LIB)
@@ -166,6 +167,18 @@ bench-write: $(BUILD)/tools/bench_write
 	    rm -rf $(BENCH_WRITE_DIR) && mkdir -p $(BENCH_WRITE_DIR) && \
 	    $(BUILD)/tools/bench_write $(BENCH_WRITE_DIR) $$c || exit 1; done; \
 	rm -rf $(BENCH_WRITE_DIR)
+
+# Collection snapshot and recover of 100k x 512 (tools/bench_snapshot.c);
+# not part of `make test`. The build of the collection takes minutes.
+BENCH_SNAPSHOT_DIR ?= $(or $(TMPDIR),/tmp)/vitrine_bench_snapshot
+bench-snapshot: $(BUILD)/tools/bench_snapshot
+	@rm -rf $(BENCH_SNAPSHOT_DIR) && mkdir -p $(BENCH_SNAPSHOT_DIR)
+	$(BUILD)/tools/bench_snapshot $(BENCH_SNAPSHOT_DIR) 100000 512
+	@rm -rf $(BENCH_SNAPSHOT_DIR)
+
+$(BUILD)/tools/bench_snapshot: tools/bench_snapshot.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(BUILD)/tools/bench_write: tools/bench_write.c $(LIB)
 	@mkdir -p $(dir $@)

@@ -351,6 +351,21 @@ int store_put(StoreTxn *t, StoreDb db, const void *key, size_t klen, const void 
     return store_put2(t, db, key, klen, val, vlen, NULL, 0);
 }
 
+int store_put_append(StoreTxn *t, StoreDb db, const void *key, size_t klen, const void *val,
+                     size_t vlen)
+{
+    MDB_val k = { klen, (void *)key }, v = { vlen, NULL };
+    int rc = mdb_put(t->txn, t->s->dbi[db], &k, &v, MDB_APPEND | MDB_RESERVE);
+    if (rc == MDB_KEYEXIST) {
+        /* Not past the last key: an ordinary put. */
+        v = (MDB_val){ vlen, NULL };
+        rc = mdb_put(t->txn, t->s->dbi[db], &k, &v, MDB_RESERVE);
+    }
+    if (rc) return store_op_result(t, "put", rc);
+    if (vlen) memcpy(v.mv_data, val, vlen);
+    return 0;
+}
+
 int store_del(StoreTxn *t, StoreDb db, const void *key, size_t klen)
 {
     MDB_val k = { klen, (void *)key };

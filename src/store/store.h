@@ -165,6 +165,12 @@ int store_put(StoreTxn *txn, StoreDb db, const void *key, size_t klen, const voi
 /* store_put2 stores the concatenation of two byte strings as one value. */
 int store_put2(StoreTxn *txn, StoreDb db, const void *key, size_t klen, const void *a,
                size_t alen, const void *b, size_t blen);
+/* store_put_append is store_put for keys written in increasing order past
+ * every key of the database (a bulk load under a new cid): LMDB then fills
+ * pages to the brim instead of splitting them, and skips the search. A key
+ * out of that order is simply put as store_put would. */
+int store_put_append(StoreTxn *txn, StoreDb db, const void *key, size_t klen, const void *val,
+                     size_t vlen);
 /* store_del deletes a key; ERR_NOTFOUND when it was absent. */
 int store_del(StoreTxn *txn, StoreDb db, const void *key, size_t klen);
 /* store_del_prefix deletes every key starting with prefix; *n_deleted
