@@ -403,6 +403,36 @@ TEST(test_unknown_collection_and_bad_name)
     rm_rf(dir);
 }
 
+TEST(test_empty_collection)
+{
+    char dir[256], file[320];
+    make_tmpdir(dir, sizeof dir, "csnapempty");
+    snprintf(file, sizeof file, "%s/e.snapshot", dir);
+    Db *db;
+    ASSERT_OK(collection_db_open(dir, NULL, &db));
+    ASSERT_OK(create(db, "e"));
+    char err[256];
+    CollectionSnapshotInfo info;
+    ASSERT_OK(collection_snapshot(db, "e", file, &info, err, sizeof err));
+    ASSERT_EQ_U64(info.points, 0);
+    ASSERT_OK(upsert(db, "e", 0, 5, 0));
+    ASSERT_OK(collection_recover(db, "e", file, NULL, err, sizeof err));
+    ASSERT_OK(collection_recover(db, "e2", file, NULL, err, sizeof err));
+    uint64_t n = 1;
+    ASSERT_OK(collection_count(db, "e", NULL, &n, err, sizeof err));
+    ASSERT_EQ_U64(n, 0);
+    CollectionInfo ci;
+    ASSERT_OK(collection_info(db, "e2", &ci));
+    ASSERT_EQ_U64(ci.points_count, 0);
+    ASSERT_EQ_INT(ci.config.n_sparse, 1);
+    ASSERT_OK(upsert(db, "e2", 0, 5, 0)); /* and it takes writes */
+    ASSERT_OK(collection_count(db, "e2", NULL, &n, err, sizeof err));
+    ASSERT_EQ_U64(n, 5);
+    collection_db_close(db);
+    ASSERT_EQ_INT(leaked_cids(dir), 0);
+    rm_rf(dir);
+}
+
 TEST(test_recover_through_alias)
 {
     char dir[256], file[320];
@@ -783,6 +813,7 @@ int main(void)
     fill_sparse();
     RUN(test_recover_new_and_same_name);
     RUN(test_unknown_collection_and_bad_name);
+    RUN(test_empty_collection);
     RUN(test_recover_through_alias);
     RUN(test_snapshot_while_writing);
     RUN(test_refuses_bad_files);

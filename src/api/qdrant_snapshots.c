@@ -488,7 +488,7 @@ static void list_run(ApiJob *j)
         names[n++] = arena_strndup(api_arena(j), e->d_name, l);
     }
     if (d) closedir(d);
-    qsort(names, n, sizeof *names, cmp_cstr);
+    if (n > 1) qsort(names, n, sizeof *names, cmp_cstr); /* names is NULL when n is 0 */
     JsonWriter *w = api_result(j);
     jw_array_begin(w);
     for (size_t i = 0; i < n; i++) {
