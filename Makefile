@@ -51,9 +51,9 @@ endif
 # (a module includes only headers of its own folder or a lower one). Grouped
 # by the issue that owns them so parallel work does not collide in this file.
 CORE_SRCS = src/base/err.c src/base/log.c src/base/util.c src/base/arena.c src/base/json.c \
-            src/base/cli.c
+            src/base/cli.c src/base/sha256.c
 HTTP_SRCS = src/server/http.c src/server/router.c src/server/server.c src/server/work.c \
-            src/server/metrics.c
+            src/server/metrics.c src/server/multipart.c
 TOKENIZER_SRCS = src/model/tokenizer.c
 IMAGE_SRCS = src/model/image.c src/model/image_stb.c
 CLIP_SRCS = src/model/nn.c src/model/safetensors.c src/model/clip.c
@@ -61,12 +61,12 @@ HNSW_SRCS = src/base/vec.c src/index/hnsw.c src/index/hnsw_build.c src/index/hns
 FILTER_SRCS = src/index/pointid.c src/index/filter.c src/index/payload.c src/index/geo.c src/index/payload_index.c
 STORE_SRCS = src/store/store.c src/store/collection_config.c src/store/collection_open.c \
              src/store/collection_write.c src/store/collection_read.c src/store/collection_search.c \
-             src/store/collection_alias.c \
+             src/store/collection_alias.c src/store/collection_snapshot.c \
              src/store/collection_index.c
 API_SRCS = src/api/qdrant.c src/api/qdrant_request.c src/api/qdrant_service.c \
            src/api/qdrant_collections.c src/api/qdrant_points.c src/api/qdrant_search.c \
            src/api/qdrant_query.c src/api/qdrant_groups.c src/api/qdrant_convert.c \
-           src/api/qdrant_index.c
+           src/api/qdrant_index.c src/api/qdrant_snapshots.c
 V1_SRCS = src/api/embedder.c src/api/v1.c src/api/v1_openai.c
 # Sparse vectors: the inverted index, the engine's sparse phase, Qdrant's shapes.
 SPARSE_SRCS = src/index/sparse.c src/store/collection_sparse.c src/api/qdrant_sparse.c
@@ -78,15 +78,15 @@ LIB_SRCS = $(CORE_SRCS) $(HTTP_SRCS) $(TOKENIZER_SRCS) $(IMAGE_SRCS) $(CLIP_SRCS
 LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)/llhttp.c
 
 # Unit tests: tests/<name>.c, each its own binary linked against the library.
-CORE_TESTS = test_util test_json
-HTTP_TESTS = test_http_parse test_router test_server test_work
+CORE_TESTS = test_util test_json test_sha256
+HTTP_TESTS = test_http_parse test_router test_server test_work test_multipart
 TOKENIZER_TESTS = test_tokenizer
 IMAGE_TESTS = test_image
 CLIP_TESTS = test_nn test_safetensors test_clip_parity test_clip_realweights
 HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete
 FILTER_TESTS = test_pointid test_filter test_payload test_filter_packed test_filter_geo test_payload_index
 STORE_TESTS = test_store_reopen test_store_crash test_store_group test_store_alias test_collection \
-              test_snapshot
+              test_snapshot test_collection_snapshot
 API_TESTS = test_qdrant_convert
 V1_TESTS = test_embedder
 SPARSE_TESTS = test_sparse
@@ -112,6 +112,7 @@ E2E_TESTS = layers serve embed qdrant_wire qdrant_client
 E2E_TESTS += v1_embeddings v1_openai
 E2E_TESTS += qdrant_sparse
 E2E_TESTS += qdrant_index
+E2E_TESTS += qdrant_snapshots
 
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
@@ -119,7 +120,7 @@ LIB = $(BUILD)/libvitrine.a
 TEST_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 .PHONY: all test test-only unit test-threads fuzz fuzz-smoke run deps weights clean bench-json \
-        bench-write
+        bench-write bench-snapshot
 all: $(BIN)
 
 $(BIN): $(BUILD)/src/cmd/main.o $(LIB)
@@ -241,6 +242,18 @@ bench-write: $(BUILD)/tools/bench_write
 	    rm -rf $(BENCH_WRITE_DIR) && mkdir -p $(BENCH_WRITE_DIR) && \
 	    $(BUILD)/tools/bench_write $(BENCH_WRITE_DIR) $$c || exit 1; done; \
 	rm -rf $(BENCH_WRITE_DIR)
+
+# Collection snapshot and recover of 100k x 512 (tools/bench_snapshot.c);
+# not part of `make test`. The build of the collection takes minutes.
+BENCH_SNAPSHOT_DIR ?= $(or $(TMPDIR),/tmp)/vitrine_bench_snapshot
+bench-snapshot: $(BUILD)/tools/bench_snapshot
+	@rm -rf $(BENCH_SNAPSHOT_DIR) && mkdir -p $(BENCH_SNAPSHOT_DIR)
+	$(BUILD)/tools/bench_snapshot $(BENCH_SNAPSHOT_DIR) 100000 512
+	@rm -rf $(BENCH_SNAPSHOT_DIR)
+
+$(BUILD)/tools/bench_snapshot: tools/bench_snapshot.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(BUILD)/tools/bench_write: tools/bench_write.c $(LIB)
 	@mkdir -p $(dir $@)

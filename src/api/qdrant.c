@@ -77,6 +77,8 @@ static int error_status(QErr kind, const char **prefix)
     case QERR_UNAVAILABLE: *prefix = "Service unavailable: "; return 503;
     case QERR_NO_SPACE: return 507;
     case QERR_UNSUPPORTED: *prefix = "Not supported by vitrine: "; return 501;
+    case QERR_FORBIDDEN: *prefix = "Forbidden: "; return 403;
+    case QERR_CHECKSUM: *prefix = "Checksum mismatch: "; return 400;
     case QERR_SERVICE:
     default: *prefix = "Service internal error: "; return 500;
     }
@@ -129,6 +131,12 @@ static void finish(ApiJob *j)
     } else {
         http_result_end(j->req, j->http_status ? j->http_status : 200);
     }
+}
+
+void api_finish(ApiJob *j)
+{
+    j->answered = 0;
+    finish(j);
 }
 
 /* ---- the request body and the common query parameters ---- */
@@ -247,6 +255,23 @@ static void write_prepared_cb(void *arg, int status)
                  rc == ERR_FULL ? "too many writes queued, retry later" : "the server is shutting down");
         finish(j);
     }
+}
+
+/* Async routes: prepare on a threadpool thread, then run on the loop. */
+static void async_prepare_cb(void *arg)
+{
+    ApiJob *j = arg;
+    if (j->route->kind == API_ASYNC_RAW) parse_params(j);
+    else parse_request(j);
+    if (!api_failed(j) && j->route->prepare) j->route->prepare(j);
+}
+
+static void async_prepared_cb(void *arg, int status)
+{
+    ApiJob *j = arg;
+    if (status && !api_failed(j)) api_fail(j, QERR_UNAVAILABLE, "the server is shutting down");
+    j->route->run(j);
+    finish(j);
 }
 
 void api_point_write(ApiJob *j, const CollectionOp *op)
@@ -418,6 +443,10 @@ static void dispatch(HttpRequest *req, void *ctx)
     case API_WRITE:
         rc = work_submit(server_loop(b->api->srv), write_prepare_cb, write_prepared_cb, j);
         break;
+    case API_ASYNC:
+    case API_ASYNC_RAW:
+        rc = work_submit(server_loop(b->api->srv), async_prepare_cb, async_prepared_cb, j);
+        break;
     }
     if (rc) {
         api_fail(j, QERR_UNAVAILABLE, "too many requests in flight, retry later");
@@ -500,15 +529,24 @@ static int module_start(Server *srv, Router *router, void **state)
         free(m);
         return rc;
     }
+    if ((rc = qdrant_snapshots_start(&m->api))) {
+        work_queue_stop(m->api.writer);
+        collection_db_close(m->api.db);
+        free(m);
+        return rc;
+    }
     if ((rc = add_routes(m, router, qdrant_service_routes)) ||
         (rc = add_routes(m, router, qdrant_collection_routes)) ||
         (rc = add_routes(m, router, qdrant_point_routes)) ||
         (rc = add_routes(m, router, qdrant_search_routes)) ||
         (rc = add_routes(m, router, qdrant_query_routes)) ||
         (rc = add_routes(m, router, qdrant_group_routes)) ||
-        (rc = add_routes(m, router, qdrant_index_routes))) {
+        (rc = add_routes(m, router, qdrant_index_routes)) ||
+        (rc = add_routes(m, router, qdrant_snapshot_routes))) {
         /* The server does not start without this module, so the routes
          * already added are never dispatched. */
+        qdrant_snapshots_stop(&m->api);
+        qdrant_snapshots_free(&m->api);
         work_queue_stop(m->api.writer);
         collection_db_close(m->api.db);
         free(m);
@@ -529,12 +567,14 @@ static void module_stop(void *state)
     metrics_remove_collector(collect_metrics, &m->api);
     if (m->api.writer) work_queue_stop(m->api.writer);
     m->api.writer = NULL;
+    qdrant_snapshots_stop(&m->api);
 }
 
 static void module_destroy(void *state)
 {
     ApiModule *m = state;
     if (!m) return;
+    qdrant_snapshots_free(&m->api);
     collection_db_close(m->api.db);
     free(m);
 }

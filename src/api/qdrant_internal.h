@@ -73,6 +73,8 @@ typedef enum {
     QERR_NO_SPACE,    /* 507: the disk is full */
     QERR_SERVICE,     /* 500 "Service internal error: ..." */
     QERR_UNSUPPORTED, /* 501: a Qdrant feature vitrine does not serve, named */
+    QERR_FORBIDDEN,   /* 403 "Forbidden: ..." */
+    QERR_CHECKSUM,    /* 400 "Checksum mismatch: ..." */
 } QErr;
 
 typedef struct Api Api;
@@ -86,6 +88,12 @@ typedef enum {
     API_LOOP = 0, /* run on the loop thread (no I/O, no body) */
     API_READ,     /* run on the threadpool */
     API_WRITE,    /* prepare on the threadpool, run on the writer thread */
+    /* prepare on the threadpool, then run on the loop, which may start
+     * work elsewhere and answer later: it sets j->answered and calls
+     * api_finish when done. run is called even when prepare failed (or
+     * never ran), so it can release what prepare made. */
+    API_ASYNC,
+    API_ASYNC_RAW, /* the same, with the body left unparsed (multipart uploads) */
 } ApiKind;
 
 typedef struct {
@@ -96,10 +104,13 @@ typedef struct {
     ApiFn run;     /* API_WRITE: NULL when prepare built a point write (see ApiJob) */
 } ApiRoute;
 
+struct ApiSnapshots;
+
 struct Api {
     Server *srv;
     Db *db;
     WorkQueue *writer;
+    struct ApiSnapshots *snapshots; /* qdrant_snapshots.c's worker */
     char snapshots_dir[SERVER_MAX_PATH + 16];
     int64_t started_unix; /* wall-clock start, for /telemetry */
 };
@@ -147,6 +158,10 @@ int api_fail_collection(ApiJob *j, int err, const char *msg);
 static inline int api_failed(const ApiJob *j) { return j->qerr != QERR_NONE; }
 
 /* ---- results ---- */
+
+/* api_finish sends the answer of a job whose route set j->answered to
+ * answer later (API_ASYNC); loop thread. */
+void api_finish(ApiJob *j);
 
 /* api_result starts {"result": and returns the writer for the one result
  * value; the envelope is finished on the loop. */
@@ -209,12 +224,19 @@ extern const ApiRoute qdrant_search_routes[];
 extern const ApiRoute qdrant_query_routes[];
 extern const ApiRoute qdrant_group_routes[];
 extern const ApiRoute qdrant_index_routes[];
+extern const ApiRoute qdrant_snapshot_routes[];
 
 /* qdrant_parse_order_by reads Qdrant's OrderByInterface: "key" or {"key",
  * "direction": "asc"|"desc", "start_from": number | datetime string (as
  * microseconds)} (qdrant_index.c). Limit, filter and selectors are the
  * caller's. */
 int qdrant_parse_order_by(ApiJob *j, const JsonValue *v, CollectionOrderBy *out);
+
+/* The snapshot worker of qdrant_snapshots.c, started and stopped with the
+ * module: start after the database opened, stop with the writer. */
+int qdrant_snapshots_start(Api *api);
+void qdrant_snapshots_stop(Api *api);
+void qdrant_snapshots_free(Api *api);
 
 /* The search parameters shared by search, recommend and query. */
 typedef struct {

@@ -281,7 +281,6 @@ static void unserved(ApiJob *j)
                        : strstr(p, "/shards") ? "shards and shard keys"
                        : strstr(p, "/cluster") ? "cluster operations"
                        : strstr(p, "/optimizations") ? "optimization reports"
-                       : !strncmp(p, "/snapshots", 10) ? "full storage snapshots (use collection snapshots)"
                        : "this route";
     api_fail(j, QERR_UNSUPPORTED, "%s", what);
 }
@@ -313,9 +312,5 @@ const ApiRoute qdrant_service_routes[] = {
     { "POST", "/cluster/recover", API_LOOP, NULL, unserved },
     { "DELETE", "/cluster/peer/{peer_id}", API_LOOP, NULL, unserved },
     { "GET", "/collections/{collection_name}/optimizations", API_LOOP, NULL, unserved },
-    { "GET", "/snapshots", API_LOOP, NULL, unserved },
-    { "POST", "/snapshots", API_LOOP, NULL, unserved },
-    { "GET", "/snapshots/{snapshot_name}", API_LOOP, NULL, unserved },
-    { "DELETE", "/snapshots/{snapshot_name}", API_LOOP, NULL, unserved },
     { NULL, NULL, 0, NULL, NULL },
 };

@@ -200,6 +200,50 @@ void collection_db_close(Db *db);
  * database to the file path while reads and writes go on. Restore with
  * store_restore(path, new_dir) and open new_dir. */
 int collection_db_snapshot(Db *db, const char *path);
+/* ---- collection snapshots (collection_snapshot.c) ---- */
+
+/* The snapshot file format this build writes and reads (docs/storage.md). */
+#define COLLECTION_SNAPSHOT_VERSION 1
+
+typedef struct {
+    uint64_t size;      /* bytes of the snapshot file */
+    uint8_t sha256[32]; /* SHA-256 of the whole file, as `sha256sum` prints it */
+    uint64_t points;    /* points in it */
+} CollectionSnapshotInfo;
+
+/*
+ * collection_snapshot writes collection name (or the collection an alias
+ * names) into one self-contained file at path: its config, points,
+ * vectors, graph and every other record of it, as they were at one
+ * moment, while reads and writes go on (every write is wholly in it or
+ * not at all). The graph changes not yet saved are saved first, under
+ * the write lock, so the file holds the live graph node for node; the
+ * rest is streamed from one read transaction. Written through path.tmp,
+ * fsync'd and renamed, so path is never half a file. info (may be NULL)
+ * gets its size and SHA-256. ERR_NOTFOUND ("Collection `x` doesn't
+ * exist!"), ERR_IO, with a message in err.
+ */
+int collection_snapshot(Db *db, const char *name, const char *path, CollectionSnapshotInfo *info,
+                        char *err, size_t errlen);
+
+/*
+ * collection_recover makes collection name (or the collection an alias
+ * names) hold exactly what the snapshot file at path holds, replacing it,
+ * or creating it when no collection has that name. Atomic: until the end
+ * the old collection is served and written as usual; a failure at any
+ * point (a damaged, truncated or foreign file, a full disk, a crash) leaves
+ * it as it was, and only a successful recover replaces it, in one commit.
+ * Writes made to the old collection while the recover runs are replaced
+ * with it. The saved graph is loaded, not rebuilt (it is rebuilt only when
+ * it does not validate). info (may be NULL) gets the file's size, SHA-256
+ * and points. Errors, with a message in err: ERR_NOTFOUND (no such file),
+ * ERR_FORMAT (not a vitrine snapshot, another format version, truncated,
+ * damaged), ERR_INVAL (a name no collection may have), ERR_FULL / ERR_IO /
+ * ERR_STORE from the store.
+ */
+int collection_recover(Db *db, const char *name, const char *path, CollectionSnapshotInfo *info,
+                       char *err, size_t errlen);
+
 /* How many times the LMDB map has grown since open (tests, metrics). */
 unsigned collection_db_map_grows(Db *db);
 

@@ -22,6 +22,8 @@
  *                        hooks below)
  *   collection_index.c   payload indexes: definitions, building,
  *                        upkeep on writes, filters over them, order_by
+ *   collection_snapshot.c  one collection to a file and back (snapshots,
+ *                        recovery)
  * Every function here is prefixed coll_ (the engine's private namespace);
  * the public ones in collection.h are collection_*.
  */
@@ -207,6 +209,11 @@ int coll_graph_save(Db *db, Collection *c);
 int coll_graph_rebuild(Collection *c, const CollectionConfig *cfg, int v, HnswIndex **out);
 int coll_graph_put_all(StoreTxn *txn, Collection *c, int v, HnswIndex *h);
 void coll_graph_replace(Collection *c, HnswIndex *const *h);
+/* coll_load makes the memory state of collection name from the store:
+ * rec is its collections record (u32 cid + config record); the nodes its
+ * pending markers name are replayed and saved, as collection_db_open does
+ * for each collection. The new collection is in no list yet. */
+int coll_load(Db *db, const char *name, Slice rec, Collection **out);
 /* The collection list (caller holds Db.lock or Db.write):
  * coll_db_find_collection finds a collection by its own name,
  * coll_db_find by its name or an alias of it. Then the locks of a read
@@ -234,6 +241,13 @@ void coll_alias_free_all(Db *db);
 int coll_alias_record_is(Slice val);
 int coll_alias_record_put(StoreTxn *txn, const char *alias, const char *collection);
 int coll_alias_record_del(StoreTxn *txn, const char *alias);
+
+/* ---- collection_snapshot.c ---- */
+
+/* coll_snapshot_cleanup deletes the records of every cid marked dead
+ * (the collection a recover replaced, or one a recover was staging when
+ * the process died); collection_db_open calls it after loading. */
+int coll_snapshot_cleanup(Db *db);
 
 /* ---- collection_read.c ---- */
 

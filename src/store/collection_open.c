@@ -711,6 +711,27 @@ static int db_load_all(Db *db)
     return err;
 }
 
+int coll_load(Db *db, const char *name, Slice rec, Collection **out)
+{
+    StoreTxn *txn;
+    int err = store_read_begin(db->store, &txn);
+    if (err) return err;
+    Loaded l;
+    err = load_collection(txn, name, rec, &l);
+    store_read_end(txn);
+    if (err) return err;
+    l.n_replay = sort_unique(l.replay, l.n_replay);
+    if (l.n_replay || l.rebuild || l.c->n_pending)
+        err = replay_graphs(db, l.c, l.replay, l.n_replay, l.rebuild);
+    free(l.replay);
+    if (err) {
+        coll_free(l.c);
+        return err;
+    }
+    *out = l.c;
+    return 0;
+}
+
 int collection_db_open(const char *dir, const DbOptions *opt, Db **out)
 {
     StoreOptions so = { .map_size = opt ? opt->map_size : 0 };
@@ -725,7 +746,9 @@ int collection_db_open(const char *dir, const DbOptions *opt, Db **out)
     db->full_scan_threshold = opt && opt->full_scan_threshold ? opt->full_scan_threshold
                                                                : COLLECTION_FULL_SCAN_THRESHOLD;
     double t0 = now_seconds();
-    if ((err = db_load_all(db))) {
+    /* Then the data of collections a recover replaced (or left half
+     * staged when the process died) goes. */
+    if ((err = db_load_all(db)) || (err = coll_snapshot_cleanup(db))) {
         collection_db_close(db);
         return err;
     }

@@ -104,6 +104,23 @@ static int store_op_result(StoreTxn *t, const char *what, int rc)
     return rc ? store_fail(what, rc) : 0;
 }
 
+/* ---- database names ---- */
+
+const char *store_db_name(StoreDb db)
+{
+    return (unsigned)db < STORE_DB_COUNT ? store_db_names[db] : "?";
+}
+
+int store_db_by_name(const char *name, size_t len, StoreDb *out)
+{
+    for (int i = 0; i < STORE_DB_COUNT; i++)
+        if (strlen(store_db_names[i]) == len && !memcmp(store_db_names[i], name, len)) {
+            *out = (StoreDb)i;
+            return 0;
+        }
+    return ERR_NOTFOUND;
+}
+
 /* ---- byte codecs and keys ---- */
 
 void store_put_be32(uint8_t *p, uint32_t v)
@@ -334,6 +351,21 @@ int store_put(StoreTxn *t, StoreDb db, const void *key, size_t klen, const void 
     return store_put2(t, db, key, klen, val, vlen, NULL, 0);
 }
 
+int store_put_append(StoreTxn *t, StoreDb db, const void *key, size_t klen, const void *val,
+                     size_t vlen)
+{
+    MDB_val k = { klen, (void *)key }, v = { vlen, NULL };
+    int rc = mdb_put(t->txn, t->s->dbi[db], &k, &v, MDB_APPEND | MDB_RESERVE);
+    if (rc == MDB_KEYEXIST) {
+        /* Not past the last key: an ordinary put. */
+        v = (MDB_val){ vlen, NULL };
+        rc = mdb_put(t->txn, t->s->dbi[db], &k, &v, MDB_RESERVE);
+    }
+    if (rc) return store_op_result(t, "put", rc);
+    if (vlen) memcpy(v.mv_data, val, vlen);
+    return 0;
+}
+
 int store_del(StoreTxn *t, StoreDb db, const void *key, size_t klen)
 {
     MDB_val k = { klen, (void *)key };
@@ -343,11 +375,17 @@ int store_del(StoreTxn *t, StoreDb db, const void *key, size_t klen)
 
 int store_del_prefix(StoreTxn *t, StoreDb db, const void *prefix, size_t plen, size_t *n_deleted)
 {
+    return store_del_prefix_max(t, db, prefix, plen, SIZE_MAX, n_deleted);
+}
+
+int store_del_prefix_max(StoreTxn *t, StoreDb db, const void *prefix, size_t plen, size_t max,
+                         size_t *n_deleted)
+{
     MDB_cursor *c;
     size_t n = 0;
     int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &c);
     if (rc) return store_op_result(t, "open cursor", rc);
-    for (;;) {
+    while (n < max) {
         /* Seek again after each delete: simple, and O(log n) per key. */
         MDB_val k = { plen, (void *)prefix }, v;
         rc = mdb_cursor_get(c, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);

@@ -81,6 +81,20 @@ typedef enum {
     STORE_DB_COUNT
 } StoreDb;
 
+/*
+ * Every database from STORE_DB_FIRST_COLLECTION_DB on holds collection data
+ * only, each key starting with the collection's cid (4 bytes, big-endian):
+ * one collection's records are the cid-prefixed ranges of those databases,
+ * which is all that collection snapshots copy and what dropping a
+ * collection deletes. A database added later must keep that rule.
+ */
+#define STORE_DB_FIRST_COLLECTION_DB (STORE_DB_COLLECTIONS + 1)
+
+/* store_db_name is a database's name in the environment ("points");
+ * store_db_by_name finds one by name, ERR_NOTFOUND for an unknown name. */
+const char *store_db_name(StoreDb db);
+int store_db_by_name(const char *name, size_t len, StoreDb *out);
+
 typedef struct {
     size_t map_size; /* 0: STORE_DEFAULT_MAP_SIZE */
 } StoreOptions;
@@ -152,12 +166,23 @@ int store_put(StoreTxn *txn, StoreDb db, const void *key, size_t klen, const voi
 /* store_put2 stores the concatenation of two byte strings as one value. */
 int store_put2(StoreTxn *txn, StoreDb db, const void *key, size_t klen, const void *a,
                size_t alen, const void *b, size_t blen);
+/* store_put_append is store_put for keys written in increasing order past
+ * every key of the database (a bulk load under a new cid): LMDB then fills
+ * pages to the brim instead of splitting them, and skips the search. A key
+ * out of that order is simply put as store_put would. */
+int store_put_append(StoreTxn *txn, StoreDb db, const void *key, size_t klen, const void *val,
+                     size_t vlen);
 /* store_del deletes a key; ERR_NOTFOUND when it was absent. */
 int store_del(StoreTxn *txn, StoreDb db, const void *key, size_t klen);
 /* store_del_prefix deletes every key starting with prefix; *n_deleted
  * (may be NULL) receives how many. */
 int store_del_prefix(StoreTxn *txn, StoreDb db, const void *prefix, size_t plen,
                      size_t *n_deleted);
+/* store_del_prefix_max deletes at most max of them, so a large range can
+ * be deleted over several short transactions: fewer than max deleted
+ * (*n_deleted) means none is left. */
+int store_del_prefix_max(StoreTxn *txn, StoreDb db, const void *prefix, size_t plen, size_t max,
+                         size_t *n_deleted);
 
 /*
  * Cursors walk keys in memcmp order. store_cursor_seek positions at the
