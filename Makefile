@@ -62,11 +62,13 @@ API_SRCS = src/api/qdrant.c src/api/qdrant_request.c src/api/qdrant_service.c \
 V1_SRCS = src/api/embedder.c src/api/v1.c src/api/v1_openai.c
 # Sparse vectors: the inverted index, the engine's sparse phase, Qdrant's shapes.
 SPARSE_SRCS = src/index/sparse.c src/store/collection_sparse.c src/api/qdrant_sparse.c
+# Multivectors: MaxSim kernels, the engine's multivector phase, Qdrant's shapes.
+MULTIVEC_SRCS = src/index/multivec.c src/store/collection_multivec.c src/api/qdrant_multivec.c
 CMD_SRCS = src/cmd/serve.c src/cmd/embed.c src/cmd/bench.c src/cmd/bench_ann.c
 
 LIB_SRCS = $(CORE_SRCS) $(HTTP_SRCS) $(TOKENIZER_SRCS) $(IMAGE_SRCS) $(CLIP_SRCS) \
            $(HNSW_SRCS) $(FILTER_SRCS) $(STORE_SRCS) $(API_SRCS) $(V1_SRCS) $(SPARSE_SRCS) \
-           $(CMD_SRCS)
+           $(MULTIVEC_SRCS) $(CMD_SRCS)
 LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)/llhttp.c
 
 # Unit tests: tests/<name>.c, each its own binary linked against the library.
@@ -82,13 +84,16 @@ STORE_TESTS = test_store_reopen test_store_crash test_store_group test_store_ali
 API_TESTS = test_qdrant_convert
 V1_TESTS = test_embedder
 SPARSE_TESTS = test_sparse
+MULTIVEC_TESTS = test_multivec
 UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLIP_TESTS) \
-             $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS) $(V1_TESTS) $(SPARSE_TESTS)
+             $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS) $(V1_TESTS) $(SPARSE_TESTS) \
+             $(MULTIVEC_TESTS)
 
 # End-to-end tests: tests/e2e/<name>.sh, run against the real binary.
 E2E_TESTS = serve embed qdrant_wire qdrant_client
 E2E_TESTS += v1_embeddings v1_openai
 E2E_TESTS += qdrant_sparse
+E2E_TESTS += qdrant_multivec
 
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
