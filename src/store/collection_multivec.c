@@ -651,11 +651,11 @@ static int average(const Example *ex, size_t n, size_t dim, Flat *out, int *plai
                    size_t errlen)
 {
     size_t n_plain = 0;
+    *out = (Flat){ NULL, 0 };
     for (size_t i = 0; i < n; i++) n_plain += ex[i].plain;
     if (n_plain && n_plain != n)
         return err_set(err, errlen, ERR_INVAL, "Can't average vectors with different types");
     *plain = n_plain > 0;
-    *out = (Flat){ NULL, 0 };
     if (*plain) {
         out->f = xcalloc(dim, sizeof *out->f);
         out->n = 1;
