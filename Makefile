@@ -70,11 +70,13 @@ API_SRCS = src/api/qdrant.c src/api/qdrant_request.c src/api/qdrant_service.c \
 V1_SRCS = src/api/embedder.c src/api/v1.c src/api/v1_openai.c
 # Sparse vectors: the inverted index, the engine's sparse phase, Qdrant's shapes.
 SPARSE_SRCS = src/index/sparse.c src/store/collection_sparse.c src/api/qdrant_sparse.c
+# Multivectors: MaxSim kernels, the engine's multivector phase, Qdrant's shapes.
+MULTIVEC_SRCS = src/index/multivec.c src/store/collection_multivec.c src/api/qdrant_multivec.c
 CMD_SRCS = src/cmd/serve.c src/cmd/embed.c src/cmd/bench.c src/cmd/bench_ann.c
 
 LIB_SRCS = $(CORE_SRCS) $(HTTP_SRCS) $(TOKENIZER_SRCS) $(IMAGE_SRCS) $(CLIP_SRCS) \
            $(HNSW_SRCS) $(FILTER_SRCS) $(STORE_SRCS) $(API_SRCS) $(V1_SRCS) $(SPARSE_SRCS) \
-           $(CMD_SRCS)
+           $(MULTIVEC_SRCS) $(CMD_SRCS)
 LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)/llhttp.c
 
 # Unit tests: tests/<name>.c, each its own binary linked against the library.
@@ -93,9 +95,10 @@ SPARSE_TESTS = test_sparse
 # Fuzz targets: tests/fuzz_<name>.c. In the test list they are built
 # without libFuzzer and replay their committed corpus (tests/corpus/<name>).
 FUZZ_TESTS = fuzz_json
+MULTIVEC_TESTS = test_multivec
 UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLIP_TESTS) \
              $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS) $(V1_TESTS) $(SPARSE_TESTS) \
-             $(FUZZ_TESTS)
+             $(MULTIVEC_TESTS) $(FUZZ_TESTS)
 # The tests that run threads of their own (a server loop, work queues and
 # the threadpool, nn's pool, concurrent tokenizing and embedding, concurrent
 # HNSW inserts and searches, store readers beside a writer and snapshots),
@@ -113,6 +116,7 @@ E2E_TESTS += v1_embeddings v1_openai
 E2E_TESTS += qdrant_sparse
 E2E_TESTS += qdrant_index
 E2E_TESTS += qdrant_snapshots
+E2E_TESTS += qdrant_multivec
 
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)

@@ -103,7 +103,7 @@ static int upsert_range(Db *db, const char *coll, int from, int to)
             snprintf(text, sizeof text,
                      "{\"cat\":%d,\"price\":%d,\"color\":\"%s\",\"name\":\"p%d\",\"tags\":[\"t%d\",\"u%d\"]}",
                      cat_of(i), price_of(i), color_of(i), i, i % 5, i % 11);
-            vin[i - start] = (CollectionVectorIn){ NULL, g_vec[i], DIM, NULL };
+            vin[i - start] = (CollectionVectorIn){ NULL, g_vec[i], DIM, NULL, NULL };
             pts[i - start] = (CollectionPointIn){ point_id_num((uint64_t)i), parse(&a, text),
                                                   &vin[i - start], 1 };
         }
@@ -428,9 +428,9 @@ TEST(test_bad_input_changes_nothing)
     for (int d = 0; d < DIM - 1; d++) wrong[d] = 1;
     nan_v[7] = NAN;
     inf_v[3] = INFINITY;
-    CollectionVectorIn vg = { NULL, good, DIM, NULL }, vw = { NULL, wrong, DIM - 1, NULL },
-                       vn = { NULL, nan_v, DIM, NULL }, vi = { NULL, inf_v, DIM, NULL },
-                       vname = { "nope", good, DIM, NULL };
+    CollectionVectorIn vg = { NULL, good, DIM, NULL, NULL }, vw = { NULL, wrong, DIM - 1, NULL, NULL },
+                       vn = { NULL, nan_v, DIM, NULL, NULL }, vi = { NULL, inf_v, DIM, NULL, NULL },
+                       vname = { "nope", good, DIM, NULL, NULL };
     CollectionPointIn batch[2] = { { point_id_num(500000), NULL, &vg, 1 },
                                    { point_id_num(500001), NULL, &vw, 1 } };
     ASSERT_EQ_INT(collection_upsert(g_db, "main", batch, 2, err, sizeof err), ERR_INVAL);
@@ -538,7 +538,7 @@ TEST(test_uuid_ids_order)
     const char *uuids[] = { "ffffffff-0000-0000-0000-000000000000",
                             "00000000-0000-0000-0000-000000000001", "7a000000-1111-2222-3333-444455556666" };
     float v[4] = { 1, 2, 3, 4 };
-    CollectionVectorIn vin = { NULL, v, 4, NULL };
+    CollectionVectorIn vin = { NULL, v, 4, NULL, NULL };
     CollectionPointIn p[6];
     for (int i = 0; i < 3; i++) {
         ASSERT_OK(point_id_from_str(uuids[i], strlen(uuids[i]), &p[i].id));
@@ -764,8 +764,8 @@ TEST(test_named_vectors_and_euclid)
     CollectionVectorIn vin[100][2];
     for (int i = 0; i < 100; i++) {
         for (int d = 0; d < 8; d++) text[i][d] = (float)((i * 7 + d * 3) % 17);
-        vin[i][0] = (CollectionVectorIn){ "image", g_vec[i], DIM, NULL };
-        vin[i][1] = (CollectionVectorIn){ "text", text[i], 8, NULL };
+        vin[i][0] = (CollectionVectorIn){ "image", g_vec[i], DIM, NULL, NULL };
+        vin[i][1] = (CollectionVectorIn){ "text", text[i], 8, NULL, NULL };
         /* Odd points have no text vector. */
         p[i] = (CollectionPointIn){ point_id_num((uint64_t)i), NULL, vin[i], i % 2 ? 1 : 2 };
     }

@@ -140,9 +140,9 @@ static int upsert(Db *db, const char *name, int from, int n, int batch)
         if (json_parse(&a, text, strlen(text), &pl, NULL, 0)) abort();
         CollectionVectorIn *pv = &v[3 * i];
         size_t k = 0;
-        pv[k++] = (CollectionVectorIn){ "a", g_a[id], DIM_A, NULL };
-        if (id % 3) pv[k++] = (CollectionVectorIn){ "b", g_b[id], DIM_B, NULL };
-        if (id % 2 == 0) pv[k++] = (CollectionVectorIn){ "s", NULL, 0, &g_sparse[id] };
+        pv[k++] = (CollectionVectorIn){ "a", g_a[id], DIM_A, NULL, NULL };
+        if (id % 3) pv[k++] = (CollectionVectorIn){ "b", g_b[id], DIM_B, NULL, NULL };
+        if (id % 2 == 0) pv[k++] = (CollectionVectorIn){ "s", NULL, 0, &g_sparse[id], NULL };
         p[i] = (CollectionPointIn){ point_id_num((uint64_t)id), pl, pv, k };
     }
     char err[256];

@@ -80,8 +80,8 @@ TEST(test_write_point)
     const float v0[3] = { 0.5f, -1.0f, 0.25f };
     const float *vecs[1] = { v0 };
     CollectionPoint p[2] = {
-        { point_id_num(5), 0.0f, "{\"color\":\"blue\"}", 16, NULL, NULL },
-        { point_id_num(7), 0.75f, NULL, 0, vecs, NULL },
+        { point_id_num(5), 0.0f, "{\"color\":\"blue\"}", 16, NULL, NULL, NULL },
+        { point_id_num(7), 0.75f, NULL, 0, vecs, NULL, NULL },
     };
     r.points = p;
     r.n = 2;
@@ -103,7 +103,7 @@ TEST(test_write_point)
     n.config.vectors[1].size = 2;
     const float t0[2] = { 1.0f, 2.0f };
     const float *nv[2] = { NULL, t0 };
-    CollectionPoint q = { point_id_num(9), 0.0f, "{}", 2, nv, NULL };
+    CollectionPoint q = { point_id_num(9), 0.0f, "{}", 2, nv, NULL, NULL };
     n.points = &q;
     n.n = 1;
     s = write_point_text(&n, 0, 0);

@@ -63,7 +63,7 @@ static int upsert_batch(Db *db, int from)
         snprintf(text, sizeof text, "{\"i\":%d}", i);
         JsonValue *pl;
         if (json_parse(&a, text, strlen(text), &pl, NULL, 0)) abort();
-        v[i - from] = (CollectionVectorIn){ NULL, g_vec[i], DIM, NULL };
+        v[i - from] = (CollectionVectorIn){ NULL, g_vec[i], DIM, NULL, NULL };
         p[i - from] = (CollectionPointIn){ point_id_num((uint64_t)i), pl, &v[i - from], 1 };
     }
     char err[256];

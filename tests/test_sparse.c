@@ -459,16 +459,16 @@ static int upsert_pts(int from, int to, char *err, size_t errlen)
         Pt *p = &g_pts[id];
         CollectionVectorIn *vin = arena_calloc(&a, 3 * sizeof *vin);
         size_t nv = 0;
-        vin[nv++] = (CollectionVectorIn){ "img", p->img, 4, NULL };
+        vin[nv++] = (CollectionVectorIn){ "img", p->img, 4, NULL, NULL };
         if (p->text.present) {
             CollectionSparseVector *sv = arena_alloc(&a, sizeof *sv);
             *sv = (CollectionSparseVector){ p->text.idx, p->text.val, (size_t)p->text.n };
-            vin[nv++] = (CollectionVectorIn){ "text", NULL, 0, sv };
+            vin[nv++] = (CollectionVectorIn){ "text", NULL, 0, sv, NULL };
         }
         if (p->kw.present) {
             CollectionSparseVector *sv = arena_alloc(&a, sizeof *sv);
             *sv = (CollectionSparseVector){ p->kw.idx, p->kw.val, (size_t)p->kw.n };
-            vin[nv++] = (CollectionVectorIn){ "kw", NULL, 0, sv };
+            vin[nv++] = (CollectionVectorIn){ "kw", NULL, 0, sv, NULL };
         }
         char text[64];
         snprintf(text, sizeof text, "{\"cat\":%d}", cat_of(id));
@@ -731,14 +731,14 @@ TEST(test_bad_input_changes_nothing)
     Arena a;
     arena_init(&a, 0);
     float f[4] = { 1, 2, 3, 4 };
-    CollectionVectorIn vin = { "text", f, 4, NULL };
+    CollectionVectorIn vin = { "text", f, 4, NULL, NULL };
     CollectionPointIn p = { point_id_num(7), NULL, &vin, 1 };
     ASSERT_EQ_INT(collection_upsert(g_db, "c", &p, 1, err, sizeof err), ERR_INVAL);
     ASSERT_STR_EQ(err, "Conversion between sparse and regular vectors failed");
     uint32_t i1 = 1;
     float v1 = 1;
     CollectionSparseVector sv = { &i1, &v1, 1 };
-    vin = (CollectionVectorIn){ "img", NULL, 0, &sv };
+    vin = (CollectionVectorIn){ "img", NULL, 0, &sv, NULL };
     ASSERT_EQ_INT(collection_upsert(g_db, "c", &p, 1, err, sizeof err), ERR_INVAL);
     ASSERT_STR_EQ(err, "Conversion between sparse and regular vectors failed");
     /* A dense query on a sparse vector. */
@@ -790,7 +790,7 @@ TEST(test_update_and_delete_vectors)
         CollectionSparseVector *sv = arena_alloc(&a, sizeof *sv);
         *sv = (CollectionSparseVector){ p->text.idx, p->text.val, (size_t)p->text.n };
         CollectionVectorIn *vin = arena_alloc(&a, sizeof *vin);
-        *vin = (CollectionVectorIn){ "text", NULL, 0, sv };
+        *vin = (CollectionVectorIn){ "text", NULL, 0, sv, NULL };
         pts[i] = (CollectionPointIn){ point_id_num((uint64_t)ids[i]), NULL, vin, 1 };
     }
     CollectionOp up = { .kind = COLLECTION_OP_UPDATE_VECTORS, .points = pts, .n_points = 10 };

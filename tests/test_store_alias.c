@@ -44,7 +44,7 @@ static int create(Db *db, const char *name)
 static int upsert(Db *db, const char *name, uint64_t id)
 {
     float v[DIM] = { (float)id, 1, 2, 3 };
-    CollectionVectorIn vin = { NULL, v, DIM, NULL };
+    CollectionVectorIn vin = { NULL, v, DIM, NULL, NULL };
     CollectionPointIn p = { point_id_num(id), NULL, &vin, 1 };
     char err[256];
     return collection_upsert(db, name, &p, 1, err, sizeof err);

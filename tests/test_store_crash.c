@@ -157,7 +157,7 @@ static void child_main(int round, int fd, uint64_t seed)
                 Ack intent = { id, DOOMED };
                 write_all(fd, &intent, sizeof intent);
                 vector_of(id, 1, cw->vec[0]);
-                cw->v[0] = (CollectionVectorIn){ NULL, cw->vec[0], DIM, NULL };
+                cw->v[0] = (CollectionVectorIn){ NULL, cw->vec[0], DIM, NULL, NULL };
                 cw->p[0] = (CollectionPointIn){ point_id_num(id), payload_of(&a, id, 1), cw->v, 1 };
                 cw->missing = point_id_num(id + 1);
                 cw->ops[0] = (CollectionOp){ .kind = COLLECTION_OP_UPSERT, .points = cw->p,
@@ -196,7 +196,7 @@ static void child_main(int round, int fd, uint64_t seed)
                 }
                 uint64_t id = (uint64_t)round * IDS_PER_ROUND + (uint64_t)k;
                 vector_of(id, version[k], cw->vec[j]);
-                cw->v[j] = (CollectionVectorIn){ NULL, cw->vec[j], DIM, NULL };
+                cw->v[j] = (CollectionVectorIn){ NULL, cw->vec[j], DIM, NULL, NULL };
                 cw->p[j] = (CollectionPointIn){ point_id_num(id), payload_of(&a, id, version[k]),
                                                 &cw->v[j], 1 };
                 cw->acks[cw->n_acks++] = (Ack){ id, version[k] };

@@ -78,8 +78,8 @@ static void point_make(PointBuf *pb, Arena *ar, int id, int gen, int with_a, int
     int n = 0;
     vec_of(id, gen, pb->a, DIM_A);
     vec_of(id, gen + 100, pb->b, DIM_B);
-    if (with_a) pb->v[n++] = (CollectionVectorIn){ "a", pb->a, DIM_A, NULL };
-    if (with_b) pb->v[n++] = (CollectionVectorIn){ "b", pb->b, DIM_B, NULL };
+    if (with_a) pb->v[n++] = (CollectionVectorIn){ "a", pb->a, DIM_A, NULL, NULL };
+    if (with_b) pb->v[n++] = (CollectionVectorIn){ "b", pb->b, DIM_B, NULL, NULL };
     snprintf(pb->text, sizeof pb->text, "{\"id\":%d,\"gen\":%d}", id, gen);
     pb->p = (CollectionPointIn){ point_id_num((uint64_t)id), parse(ar, pb->text), pb->v,
                                  (size_t)n };

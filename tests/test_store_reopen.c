@@ -110,8 +110,8 @@ static int upsert_range(Db *db, const char *name, int from, int to, float gen)
             char text[96];
             snprintf(text, sizeof text, "{\"i\":%d,\"even\":%s}", i, i % 2 ? "false" : "true");
             for (int d = 0; d < DIM; d++) img[i - s][d] = g_vec[i][d] + gen * (float)((d * 7 + i) % 5);
-            v[i - s][0] = (CollectionVectorIn){ "image", img[i - s], DIM, NULL };
-            v[i - s][1] = (CollectionVectorIn){ "text", g_text[i], 8, NULL };
+            v[i - s][0] = (CollectionVectorIn){ "image", img[i - s], DIM, NULL, NULL };
+            v[i - s][1] = (CollectionVectorIn){ "text", g_text[i], 8, NULL, NULL };
             p[i - s] = (CollectionPointIn){ point_id_num((uint64_t)i), parse(&a, text), v[i - s],
                                             i % 3 ? 2 : 1 };
         }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api/qdrant_internal.h"
+#include "api/qdrant_multivec.h"
 #include "api/qdrant_sparse.h"
 #include "base/err.h"
 #include "base/util.h"
@@ -82,13 +83,7 @@ static int parse_vector_params(ApiJob *j, const JsonValue *v, const char *name,
         return api_fail(j, QERR_BAD_INPUT, "vector size %llu is above vitrine's limit of %d",
                         (unsigned long long)n, COLLECTION_MAX_DIM);
     if (parse_distance(j, json_get(v, "distance"), field, &out->distance)) return -1;
-    const JsonValue *mv = json_get(v, "multivector_config");
-    if (mv && mv->type != JSON_NULL)
-        return api_fail(j, QERR_UNSUPPORTED, "multivectors (%s.multivector_config)", field);
-    const char *dt = json_as_str(json_get(v, "datatype"));
-    if (dt && strcmp(dt, "float32"))
-        return api_fail(j, QERR_UNSUPPORTED, "vector datatype %s (%s.datatype): vectors are float32",
-                        dt, field);
+    if (qdrant_multivec_parse_params(j, v, field, out)) return -1;
     out->size = (uint32_t)n;
     snprintf(out->name, sizeof out->name, "%s", name);
     return 0;
@@ -524,6 +519,7 @@ static void write_vector_params(JsonWriter *w, const CollectionVectorParams *p, 
         jw_key(w, vector_extras[k]);
         jw_value(w, x);
     }
+    qdrant_multivec_write_params(w, p);
     jw_object_end(w);
 }
 

@@ -34,21 +34,38 @@ static void write_sparse(JsonWriter *w, const CollectionSparseVector *v)
     jw_object_end(w);
 }
 
+/* write_multi writes a multivector: [[...], ...]. */
+static void write_multi(JsonWriter *w, const CollectionMultiVector *m)
+{
+    jw_array_begin(w);
+    for (size_t i = 0; i < m->n; i++) jw_floats(w, m->data + i * m->dim, m->dim);
+    jw_array_end(w);
+}
+
 static void write_vectors(JsonWriter *w, const CollectionResult *r, const CollectionPoint *p)
 {
-    /* A point with only the unnamed dense vector gets a plain array;
-     * with sparse vectors too, a map where the dense one is "" (Qdrant's
-     * VectorStructInternal from NamedVectors). */
+    /* A point with only the unnamed dense vector gets a plain array (a
+     * multivector a list of them); with sparse vectors too, a map where
+     * the dense one is "" (Qdrant's VectorStructInternal from
+     * NamedVectors). */
     int n_sparse = 0;
     for (int s = 0; p->sparse && s < r->config.n_sparse; s++) n_sparse += p->sparse[s] != NULL;
     if (r->config.unnamed && !n_sparse && p->vectors[0]) {
         jw_floats(w, p->vectors[0], r->config.vectors[0].size);
         return;
     }
+    if (r->config.unnamed && !n_sparse && p->multi && p->multi[0]) {
+        write_multi(w, p->multi[0]);
+        return;
+    }
     /* Otherwise a map, {} when the point has none of the vectors asked
      * for (Qdrant's empty NamedVectors). */
     jw_object_begin(w);
     for (int v = 0; v < r->config.n_vectors; v++) {
+        if (p->multi && p->multi[v]) {
+            jw_key(w, r->config.vectors[v].name);
+            write_multi(w, p->multi[v]);
+        }
         if (!p->vectors[v]) continue;
         jw_key(w, r->config.vectors[v].name);
         jw_floats(w, p->vectors[v], r->config.vectors[v].size);

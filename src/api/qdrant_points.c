@@ -15,6 +15,7 @@
 
 #include "api/qdrant_convert.h"
 #include "api/qdrant_internal.h"
+#include "api/qdrant_multivec.h"
 #include "api/qdrant_sparse.h"
 #include "base/err.h"
 #include "base/util.h"
@@ -52,8 +53,12 @@ static int parse_vector_struct(ApiJob *j, const JsonValue *v, const char *what,
     Arena *a = api_arena(j);
     if (v->type == JSON_ARRAY) {
         CollectionVectorIn *in = arena_calloc(a, sizeof *in);
-        float *f;
-        if (api_floats(j, v, what, &f, &in->dim)) return -1;
+        float *f = NULL;
+        char path[96];
+        snprintf(path, sizeof path, "%s.vector", what);
+        if (qdrant_is_multi(v) ? qdrant_multivec_vector(j, v, path, &in->multi)
+                               : api_floats(j, v, what, &f, &in->dim))
+            return -1;
         in->name = "";
         in->data = f;
         *out = in;
@@ -72,6 +77,13 @@ static int parse_vector_struct(ApiJob *j, const JsonValue *v, const char *what,
             snprintf(path, sizeof path, "%s.vector.?", what);
             in[i].name = m->key;
             if (qdrant_sparse_vector(j, &m->value, path, &in[i].sparse)) return -1;
+            continue;
+        }
+        if (qdrant_is_multi(&m->value)) {
+            char path[96];
+            snprintf(path, sizeof path, "%s.vector.?", what);
+            in[i].name = m->key;
+            if (qdrant_multivec_vector(j, &m->value, path, &in[i].multi)) return -1;
             continue;
         }
         if (m->value.type == JSON_OBJECT) {
@@ -183,6 +195,13 @@ static int parse_batch(ApiJob *j, const JsonValue *b, UpsertState *st)
                 snprintf(path, sizeof path, "batch.vectors.%s[%zu]", name, i);
                 in->name = name;
                 if (qdrant_sparse_vector(j, &item, path, &in->sparse)) return -1;
+                continue;
+            }
+            if (qdrant_is_multi(&item)) {
+                in->name = name;
+                if (qdrant_multivec_vector(j, &item, *name ? "batch.vectors.?" : "batch.vectors",
+                                           &in->multi))
+                    return -1;
                 continue;
             }
             if (item.type == JSON_OBJECT)

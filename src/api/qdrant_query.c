@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/qdrant_multivec.h"
 #include "api/qdrant_query.h"
 #include "api/qdrant_sparse.h"
 #include "base/err.h"
@@ -115,12 +116,16 @@ static void add_ref(ApiJob *j, QueryReq *q, const PointId *id)
     q->refs[q->n_refs++] = *id;
 }
 
-/* parse_nearest reads a VectorInput: a dense or sparse vector or a point id. */
+/* parse_nearest reads a VectorInput: a dense, multi or sparse vector or a
+ * point id. */
 static int parse_nearest(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
 {
     if (v->type == JSON_ARRAY) {
-        if (v->len && json_item(v, 0).type == JSON_ARRAY)
-            return api_fail(j, QERR_UNSUPPORTED, "multivector queries");
+        if (qdrant_is_multi(v)) {
+            char path[128];
+            snprintf(path, sizeof path, "%squery", j->vpath);
+            return qdrant_multivec_vector(j, v, path, &n->multi);
+        }
         return api_floats(j, v, "query", &n->vector, &n->dim);
     }
     if (v->type == JSON_NUMBER || v->type == JSON_STRING) {
@@ -334,10 +339,10 @@ static int hits_from_result(ApiJob *j, const CollectionResult *r, Hits *out)
 }
 
 /* point_vector reads point id's vector `using` (for a query by id): a
- * dense one into vec and dim, a sparse one into *sparse (may be NULL
- * when only a dense vector will do). */
+ * dense one into vec and dim, a sparse one into *sparse, a multivector
+ * into *multi (either may be NULL when only a dense vector will do). */
 static int point_vector(ApiJob *j, const PointId *id, const char *using, float **vec, size_t *dim,
-                        const CollectionSparseVector **sparse)
+                        const CollectionSparseVector **sparse, const CollectionMultiVector **multi)
 {
     const char *names[1] = { using ? using : "" };
     CollectionSelector none = { COLLECTION_SEL_NONE, NULL, 0 };
@@ -355,6 +360,11 @@ static int point_vector(ApiJob *j, const PointId *id, const char *using, float *
     for (int s = 0; !src && sparse && r.n && r.points[0].sparse && s < r.config.n_sparse; s++)
         if (r.points[0].sparse[s]) {
             *sparse = r.points[0].sparse[s];
+            return 0;
+        }
+    for (int m = 0; !src && multi && r.n && r.points[0].multi && m < r.config.n_vectors; m++)
+        if (r.points[0].multi[m]) {
+            *multi = r.points[0].multi[m];
             return 0;
         }
     char buf[POINT_ID_TEXT_MAX];
@@ -401,7 +411,9 @@ static int search_node(ApiJob *j, const QNode *n, const JsonValue *filter, size_
         float *vec = n->vector;
         size_t dim = n->dim;
         s.sparse = n->sparse;
-        if (n->by_id && point_vector(j, &n->id, n->using, &vec, &dim, &s.sparse)) return -1;
+        s.multi = n->multi;
+        if (n->by_id && point_vector(j, &n->id, n->using, &vec, &dim, &s.sparse, &s.multi))
+            return -1;
         s.vector = vec;
         s.dim = dim;
         rc = collection_search(j->api->db, j->collection, &s, api_arena(j), out, err, sizeof err);
@@ -436,13 +448,22 @@ static int mmr_select(ApiJob *j, const QNode *n, const CollectionResult *cand, s
         const CollectionSparseVector *sq = n->sparse;
         float *unused = NULL;
         size_t udim = 0;
-        if (n->by_id && point_vector(j, &n->id, n->using, &unused, &udim, &sq)) return -1;
+        if (n->by_id && point_vector(j, &n->id, n->using, &unused, &udim, &sq, NULL)) return -1;
         if (!sq) return api_fail(j, QERR_BAD_INPUT, "Conversion between sparse and regular vectors failed");
         return qdrant_sparse_mmr(j, n, s, sq, cand, limit, out);
     }
     while (v < info.config.n_vectors && strcmp(info.config.vectors[v].name, using)) v++;
     if (v == info.config.n_vectors)
         return api_fail(j, QERR_BAD_INPUT, "Not existing vector name error: %s", using);
+    if (info.config.vectors[v].multivector != COLLECTION_SINGLE) {
+        /* Multivectors have a similarity of their own: MaxSim. */
+        CollectionMultiVector one = { n->vector, 1, n->dim };
+        const CollectionMultiVector *mq = n->multi ? n->multi : &one;
+        float *unused = NULL;
+        size_t udim = 0;
+        if (n->by_id && point_vector(j, &n->id, n->using, &unused, &udim, NULL, &mq)) return -1;
+        return qdrant_multivec_mmr(j, n, v, &info.config.vectors[v], mq, cand, limit, out);
+    }
     CollectionDistance dist = info.config.vectors[v].distance;
     size_t dim = info.config.vectors[v].size;
     Arena *a = api_arena(j);
@@ -467,7 +488,7 @@ static int mmr_select(ApiJob *j, const QNode *n, const CollectionResult *cand, s
     float *q = arena_alloc(a, dim * sizeof *q);
     float *query = n->vector;
     size_t qdim = n->dim;
-    if (n->by_id && point_vector(j, &n->id, n->using, &query, &qdim, NULL)) return -1;
+    if (n->by_id && point_vector(j, &n->id, n->using, &query, &qdim, NULL, NULL)) return -1;
     if (qdim != dim)
         return api_fail(j, QERR_BAD_INPUT, "Vector dimension error: expected dim: %zu, got %zu", dim,
                         qdim);

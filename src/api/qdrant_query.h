@@ -25,6 +25,7 @@ struct QNode {
     float *vector;
     size_t dim;
     const CollectionSparseVector *sparse; /* a sparse query instead of vector */
+    const CollectionMultiVector *multi;   /* a multivector query instead of vector */
     int by_id;
     PointId id;
     float lambda;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "api/qdrant_internal.h"
+#include "api/qdrant_multivec.h"
 #include "api/qdrant_sparse.h"
 #include "base/err.h"
 #include "base/util.h"
@@ -213,17 +214,19 @@ static int parse_strategy(ApiJob *j, const JsonValue *obj, CollectionRecoStrateg
     return 0;
 }
 
-/* parse_examples splits an array of RecommendExample (point ids, dense
- * or sparse vectors) into ids and vectors; *dim gets the dense vectors'
- * length. */
+/* parse_examples splits an array of RecommendExample (point ids, dense,
+ * sparse or multi vectors) into ids and vectors; *dim gets the dense
+ * vectors' length. */
 static int parse_examples(ApiJob *j, const JsonValue *arr, const char *what, const PointId **ids,
                           size_t *n_ids, const float *const **vecs, size_t *n_vecs, size_t *dim,
-                          const CollectionSparseVector **sparse, size_t *n_sparse)
+                          const CollectionSparseVector **sparse, size_t *n_sparse,
+                          const CollectionMultiVector **multi, size_t *n_multi)
 {
     *ids = NULL;
     *vecs = NULL;
     *sparse = NULL;
-    *n_ids = *n_vecs = *n_sparse = 0;
+    *multi = NULL;
+    *n_ids = *n_vecs = *n_sparse = *n_multi = 0;
     if (!arr || arr->type == JSON_NULL) return 0;
     if (arr->type != JSON_ARRAY)
         return api_fail(j, QERR_FORMAT, "invalid type, expected a sequence at `%s`", what);
@@ -231,10 +234,17 @@ static int parse_examples(ApiJob *j, const JsonValue *arr, const char *what, con
     PointId *pi = arena_alloc(a, (arr->len + 1) * sizeof *pi);
     const float **pv = arena_alloc(a, (arr->len + 1) * sizeof *pv);
     CollectionSparseVector *ps = arena_alloc(a, (arr->len + 1) * sizeof *ps);
+    CollectionMultiVector *pm = arena_alloc(a, (arr->len + 1) * sizeof *pm);
     for (uint32_t i = 0; i < arr->len; i++) {
         JsonValue item = json_item(arr, i); /* ids of numbers come packed */
         const JsonValue *x = &item;
-        if (x->type == JSON_ARRAY) {
+        if (qdrant_is_multi(x)) {
+            const CollectionMultiVector *mv;
+            char path[sizeof j->vpath + 64];
+            snprintf(path, sizeof path, "%s%s[%u]", j->vpath, what, i);
+            if (qdrant_multivec_vector(j, x, path, &mv)) return -1;
+            pm[(*n_multi)++] = *mv;
+        } else if (x->type == JSON_ARRAY) {
             float *f;
             size_t d;
             if (api_floats(j, x, what, &f, &d)) return -1;
@@ -255,6 +265,7 @@ static int parse_examples(ApiJob *j, const JsonValue *arr, const char *what, con
     *ids = pi;
     *vecs = pv;
     *sparse = ps;
+    *multi = pm;
     return 0;
 }
 
@@ -263,11 +274,11 @@ int api_parse_recommend_input(ApiJob *j, const JsonValue *obj, CollectionRecomme
     size_t dim = 0;
     if (parse_examples(j, json_get(obj, "positive"), "positive", &r->positive, &r->n_positive,
                        &r->positive_vectors, &r->n_positive_vectors, &dim, &r->positive_sparse,
-                       &r->n_positive_sparse))
+                       &r->n_positive_sparse, &r->positive_multi, &r->n_positive_multi))
         return -1;
     if (parse_examples(j, json_get(obj, "negative"), "negative", &r->negative, &r->n_negative,
                        &r->negative_vectors, &r->n_negative_vectors, &dim, &r->negative_sparse,
-                       &r->n_negative_sparse))
+                       &r->n_negative_sparse, &r->negative_multi, &r->n_negative_multi))
         return -1;
     if (parse_strategy(j, obj, &r->strategy)) return -1;
     r->search.dim = dim;
@@ -285,8 +296,8 @@ static int parse_recommend(ApiJob *j, const JsonValue *obj, CollectionRecommend 
     api_common_to_search(&c, &r->search);
     if (api_parse_recommend_input(j, obj, r)) return -1;
     /* The REST recommend routes' own checks (recommendations.rs). */
-    size_t pos = r->n_positive + r->n_positive_vectors + r->n_positive_sparse;
-    size_t neg = r->n_negative + r->n_negative_vectors + r->n_negative_sparse;
+    size_t pos = r->n_positive + r->n_positive_vectors + r->n_positive_sparse + r->n_positive_multi;
+    size_t neg = r->n_negative + r->n_negative_vectors + r->n_negative_sparse + r->n_negative_multi;
     if (r->strategy == COLLECTION_RECO_AVERAGE_VECTOR && pos == 0)
         return api_fail(j, QERR_BAD_REQUEST, "At least one positive vector ID required with this strategy");
     if (pos + neg == 0)

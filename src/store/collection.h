@@ -47,6 +47,12 @@
  *     (index/sparse.h) rebuilt at open, and searched exactly by dot
  *     product (collection_sparse.c). A search or recommendation whose
  *     `using` names a sparse vector is answered there.
+ *   - Multivectors (Qdrant's multivector_config, comparator max_sim): a
+ *     dense vector whose value is a list of vectors of its size per point
+ *     (CollectionVectorParams.multivector). Stored as one record per point
+ *     in LMDB, indexed by no graph, and searched exactly by MaxSim over
+ *     every point having it (collection_multivec.c); a plain vector given
+ *     for one is a list of one.
  *
  * Errors: ERR_NOTFOUND (unknown collection, point, or vector name),
  * ERR_EXISTS (collection exists), ERR_INVAL (bad input; a message is
@@ -72,6 +78,9 @@
 #define COLLECTION_MAX_VECTOR_NAME 64  /* bytes of a vector name */
 #define COLLECTION_MAX_SPARSE 16       /* sparse vectors per collection */
 #define COLLECTION_MAX_SPARSE_LEN SPARSE_MAX_LEN /* entries of one sparse vector */
+/* Floats of one multivector, all its vectors together (Qdrant's
+ * MAX_MULTIVECTOR_FLATTENED_LEN: a multivector must be shorter). */
+#define COLLECTION_MAX_MULTIVEC_FLOATS (1u << 20)
 #define COLLECTION_MAX_DIM HNSW_MAX_DIM
 #define COLLECTION_MAX_LIMIT 100000    /* results per search / scroll page */
 #define COLLECTION_MAX_BATCH 100000    /* points per upsert / delete batch */
@@ -105,10 +114,27 @@ typedef enum {
     COLLECTION_MANHATTAN = 3, /* L1 distance; like Euclid, smaller is closer */
 } CollectionDistance;
 
+/* Whether a dense vector holds one vector per point or several. */
+typedef enum {
+    COLLECTION_SINGLE = 0,  /* one vector of `size` floats */
+    COLLECTION_MAX_SIM = 1, /* a multivector: 1.. vectors of `size`, compared by MaxSim */
+} CollectionMultivector;
+
+/* What the stored values are rounded to (Qdrant's datatype); they are
+ * kept and computed on as floats. Multivectors only: a single vector is
+ * float32. */
+typedef enum {
+    COLLECTION_FLOAT32 = 0,
+    COLLECTION_UINT8 = 1,   /* integers 0..255: truncated, saturated (Rust's `as u8`) */
+    COLLECTION_FLOAT16 = 2, /* half precision */
+} CollectionDatatype;
+
 typedef struct {
     char name[COLLECTION_MAX_VECTOR_NAME + 1]; /* "" for the unnamed vector */
     uint32_t size;
     CollectionDistance distance;
+    CollectionMultivector multivector;
+    CollectionDatatype datatype;
 } CollectionVectorParams;
 
 /* What a sparse vector's scores are made of (Qdrant's modifier). */
@@ -129,6 +155,13 @@ typedef struct {
     const float *values;
     size_t n;
 } CollectionSparseVector;
+
+/* A multivector: n vectors of dim floats, one after the other in data. */
+typedef struct {
+    const float *data; /* [n * dim] */
+    size_t n;
+    size_t dim;
+} CollectionMultiVector;
 
 typedef struct {
     /* Dense vectors: 0..COLLECTION_MAX_VECTORS (0 with sparse vectors only,
@@ -366,6 +399,11 @@ typedef struct {
     /* Non-NULL: a sparse vector for the sparse vector `name` (data and
      * dim unused). Indices unique, values finite; stored sorted. */
     const CollectionSparseVector *sparse;
+    /* Non-NULL: a multivector for the multivector `name` (data and dim
+     * unused): at least one vector, each of the vector's size, finite;
+     * stored prepared as a search query is (see collection_multivec_prepare).
+     * A multivector may also be given data and dim: a list of one. */
+    const CollectionMultiVector *multi;
 } CollectionVectorIn;
 
 typedef struct {
@@ -403,6 +441,10 @@ typedef struct {
     /* [config.n_sparse]: likewise for the sparse vectors (sorted by
      * index); NULL when the point has none of the selected ones. */
     const CollectionSparseVector **sparse;
+    /* [config.n_vectors]: the multivectors, where `vectors` has NULL
+     * (a multivector is never in `vectors`); NULL when the point has none
+     * of the selected ones. */
+    const CollectionMultiVector **multi;
 } CollectionPoint;
 
 typedef struct {
@@ -613,6 +655,14 @@ typedef struct {
      * dim unused); only points sharing an index with it are results.
      * Any index order; indices unique. */
     const CollectionSparseVector *sparse;
+    /* Non-NULL: a multivector query on the multivector `using` (vector
+     * and dim unused), scored by MaxSim; a plain vector is a list of one.
+     * Every point having the vector is scored (exactly, no graph).
+     * Scores: the MaxSim sum for cosine and dot, its postprocessed form
+     * for euclid (sqrt(|sum|) of the negated squared distances) and
+     * manhattan (|sum|), as Qdrant reports them; a threshold keeps
+     * score >= t, or <= t for euclid and manhattan. */
+    const CollectionMultiVector *multi;
 } CollectionSearch;
 
 int collection_search(Db *db, const char *name, const CollectionSearch *req, Arena *arena,
@@ -638,6 +688,11 @@ typedef struct {
     size_t n_positive_sparse;
     const CollectionSparseVector *negative_sparse;
     size_t n_negative_sparse;
+    /* Raw multivector examples (for a multivector `using`). */
+    const CollectionMultiVector *positive_multi;
+    size_t n_positive_multi;
+    const CollectionMultiVector *negative_multi;
+    size_t n_negative_multi;
     CollectionRecoStrategy strategy;
     /* using, limit, offset, ef, exact, filter, score_threshold and the
      * selectors as for a search. search.dim is the length of every raw
@@ -658,8 +713,29 @@ typedef struct {
  * taken over the union of indices (a missing index counts 0) and searched
  * like a sparse query; best_score and sum_scores score every point that
  * has the vector, a similarity without shared index being 0 (Qdrant).
+ * On a multivector (Qdrant's recommendations.rs): every example is a
+ * multivector (a raw plain vector a list of one) and a similarity is
+ * MaxSim with the example as the query; average_vector averages raw
+ * plain examples as vectors but concatenates multivector examples (the
+ * negatives' negated) into one query, and mixing the two kinds is
+ * ERR_INVAL, as in Qdrant.
  */
 int collection_recommend(Db *db, const char *name, const CollectionRecommend *req,
                          Arena *arena, CollectionResult *out, char *err, size_t errlen);
+
+/* ---- multivectors ---- */
+
+/*
+ * collection_multivec_prepare prepares n vectors of p's size in place as
+ * the engine stores them and queries with them: each normalised under
+ * cosine (except uint8, which Qdrant keeps as given), then rounded to
+ * p's datatype. collection_multivec_score is MaxSim's raw score of the
+ * prepared multivector d against the prepared query q on p's metric
+ * (larger is closer; no postprocessing): what Qdrant's MMR compares
+ * multivectors by.
+ */
+void collection_multivec_prepare(const CollectionVectorParams *p, float *v, size_t n);
+float collection_multivec_score(const CollectionVectorParams *p, const CollectionMultiVector *q,
+                                const CollectionMultiVector *d);
 
 #endif

@@ -44,6 +44,7 @@ int coll_config_validate(CollectionConfig *c, char *err, size_t errlen)
                 return err_set(err, errlen, ERR_INVAL, "vector %s given twice", p->name);
     }
     int e = coll_sparse_validate(c, err, errlen);
+    if (!e) e = coll_multi_validate(c, err, errlen);
     if (e) return e;
     if (!c->m) c->m = COLLECTION_DEFAULT_M;
     if (!c->ef_construct) c->ef_construct = COLLECTION_DEFAULT_EF_CONSTRUCT;
@@ -98,7 +99,11 @@ int coll_vector_index(const Collection *c, const char *name, char *err, size_t e
  *     with sparse vectors has the tag COLL_RECORD_V2 and, after the dense
  *     vectors, u8 n_sparse and per sparse vector u8 modifier, u8 name
  *     length, the name (one without keeps writing V1, so older binaries
- *     still open it).
+ *     still open it). A collection with a multivector or a datatype other
+ *     than float32 has the tag COLL_RECORD_V3: the V2 layout (its sparse
+ *     part always present, n_sparse possibly 0) and then, per dense
+ *     vector, u8 multivector and u8 datatype (CollectionMultivector,
+ *     CollectionDatatype); older binaries refuse it, as they must.
  *   JSON record (the first format, read only): Qdrant's config shape plus
  *     "created_at", e.g. {"vectors":{"size":4,"distance":"Dot"},
  *     "hnsw_config":{"m":16,"ef_construct":100},"created_at":1732300000}.
@@ -137,7 +142,7 @@ static uint8_t rec_u8(RecReader *r)
     return p ? *p : 0;
 }
 
-/* config_record_parse_engine reads an engine record (V1 or V2, by its tag). */
+/* config_record_parse_engine reads an engine record (V1, V2 or V3, by its tag). */
 static int config_record_parse_engine(const uint8_t *p, size_t len, CollectionConfig *cfg,
                                       int64_t *created)
 {
@@ -159,7 +164,7 @@ static int config_record_parse_engine(const uint8_t *p, size_t len, CollectionCo
         memcpy(v->name, name, nl);
         v->name[nl] = '\0';
     }
-    if (p[0] == COLL_RECORD_V2) {
+    if (p[0] == COLL_RECORD_V2 || p[0] == COLL_RECORD_V3) {
         cfg->n_sparse = rec_u8(&r);
         if (cfg->n_sparse > COLLECTION_MAX_SPARSE) return ERR_FORMAT;
         for (int i = 0; i < cfg->n_sparse && !r.bad; i++) {
@@ -171,6 +176,10 @@ static int config_record_parse_engine(const uint8_t *p, size_t len, CollectionCo
             memcpy(sp->name, name, nl);
             sp->name[nl] = '\0';
         }
+    }
+    for (int i = 0; p[0] == COLL_RECORD_V3 && i < cfg->n_vectors; i++) {
+        cfg->vectors[i].multivector = (CollectionMultivector)rec_u8(&r);
+        cfg->vectors[i].datatype = (CollectionDatatype)rec_u8(&r);
     }
     uint32_t ol = rec_u32(&r);
     const uint8_t *opt = rec_take(&r, ol);
@@ -248,7 +257,7 @@ int coll_config_record_parse(const char *name, Slice val, uint32_t *cid, Collect
     const uint8_t *p = (const uint8_t *)val.ptr;
     *cid = store_get_le32(p);
     int e;
-    if (p[4] == COLL_RECORD_V1 || p[4] == COLL_RECORD_V2)
+    if (p[4] == COLL_RECORD_V1 || p[4] == COLL_RECORD_V2 || p[4] == COLL_RECORD_V3)
         e = config_record_parse_engine(p + 4, val.len - 4, cfg, created);
     else if (p[4] == '{') e = config_record_parse_json(p + 4, val.len - 4, cfg, created);
     else e = ERR_FORMAT;
@@ -263,7 +272,11 @@ int coll_config_record_parse(const char *name, Slice val, uint32_t *cid, Collect
 void coll_config_record_build(const CollectionConfig *cfg, int64_t created, Buf *out)
 {
     uint8_t b[8];
-    b[0] = cfg->n_sparse ? COLL_RECORD_V2 : COLL_RECORD_V1;
+    int v3 = 0;
+    for (int i = 0; i < cfg->n_vectors; i++)
+        v3 |= cfg->vectors[i].multivector != COLLECTION_SINGLE ||
+              cfg->vectors[i].datatype != COLLECTION_FLOAT32;
+    b[0] = v3 ? COLL_RECORD_V3 : cfg->n_sparse ? COLL_RECORD_V2 : COLL_RECORD_V1;
     buf_append(out, b, 1);
     store_put_le64(b, (uint64_t)created);
     buf_append(out, b, 8);
@@ -283,7 +296,7 @@ void coll_config_record_build(const CollectionConfig *cfg, int64_t created, Buf 
         buf_append(out, b, 6);
         buf_append(out, v->name, nl);
     }
-    if (cfg->n_sparse) {
+    if (cfg->n_sparse || v3) {
         b[0] = (uint8_t)cfg->n_sparse;
         buf_append(out, b, 1);
         for (int i = 0; i < cfg->n_sparse; i++) {
@@ -293,6 +306,11 @@ void coll_config_record_build(const CollectionConfig *cfg, int64_t created, Buf 
             buf_append(out, b, 2);
             buf_append(out, cfg->sparse[i].name, nl);
         }
+    }
+    for (int i = 0; v3 && i < cfg->n_vectors; i++) {
+        b[0] = (uint8_t)cfg->vectors[i].multivector;
+        b[1] = (uint8_t)cfg->vectors[i].datatype;
+        buf_append(out, b, 2);
     }
     size_t ol = strlen(cfg->options);
     store_put_le32(b, (uint32_t)ol);
@@ -504,6 +522,7 @@ int collection_info(Db *db, const char *name, CollectionInfo *out)
     out->memory_bytes += (size_t)c->node_cap * (sizeof(PointId) + 1);
     coll_sparse_stats(c, &out->vectors_count, &out->memory_bytes);
     coll_index_info(c, out);
+    coll_multi_stats(c, &out->vectors_count, &out->memory_bytes);
     coll_read_end(db, c);
     return 0;
 }

@@ -24,6 +24,9 @@
  *                        upkeep on writes, filters over them, order_by
  *   collection_snapshot.c  one collection to a file and back (snapshots,
  *                        recovery)
+ *   collection_multivec.c  multivectors: their records, which nodes have
+ *                        them, MaxSim search and recommend (through the
+ *                        coll_multi_* hooks)
  * Every function here is prefixed coll_ (the engine's private namespace);
  * the public ones in collection.h are collection_*.
  */
@@ -75,6 +78,13 @@ typedef struct {
     int wipe;
 } CollIndex;
 
+/* The nodes having one multivector: has[node] is 1 for those. */
+typedef struct {
+    uint8_t *has; /* [cap] */
+    uint32_t cap;
+    uint64_t count; /* nodes with has[node] == 1 */
+} CollMulti;
+
 typedef struct Collection {
     char *name;
     uint32_t cid;
@@ -84,6 +94,9 @@ typedef struct Collection {
     /* The inverted index of each sparse vector: read under the node-table
      * lock shared, changed under it exclusively (sparse.h has no locks). */
     SparseIndex *sparse[COLLECTION_MAX_SPARSE];
+    /* Which nodes have each multivector (collection_multivec.c), by dense
+     * vector index; under the node-table lock as the sparse indexes. */
+    CollMulti multi[COLLECTION_MAX_VECTORS];
     /* Node table: readers shared, the writer exclusive while it edits. */
     pthread_rwlock_t lock;
     PointId *node_ids; /* [node_cap] the point owning each node */
@@ -145,6 +158,8 @@ static inline int coll_is_distance(const Collection *c, int v)
 #define COLL_RECORD_ALIAS 0x02
 /* The engine config record with sparse vectors (collection_config.c). */
 #define COLL_RECORD_V2 0x03
+/* ... and with the multivector and datatype of each dense vector. */
+#define COLL_RECORD_V3 0x04
 
 static inline void coll_grow_u32(uint32_t **a, size_t *cap, size_t need)
 {
@@ -396,5 +411,63 @@ int coll_filter_node(Collection *c, StoreTxn *txn, const Filter *f, Scratch *s, 
 typedef int (*NodeFn)(void *ctx, uint32_t node);
 int coll_filter_nodes(Collection *c, StoreTxn *txn, const Filter *f, uint64_t max_cand, NodeFn fn,
                       void *ctx);
+/* ---- collection_multivec.c ---- */
+
+/* coll_multi_mask: the dense vector indexes of c that are multivectors
+ * (bits). No graph is built for them: the graph code skips them. */
+static inline uint32_t coll_multi_mask(const Collection *c)
+{
+    uint32_t m = 0;
+    for (int v = 0; v < c->config.n_vectors; v++)
+        if (c->config.vectors[v].multivector != COLLECTION_SINGLE) m |= 1u << v;
+    return m;
+}
+static inline int coll_is_multi(const Collection *c, int v)
+{
+    return c->config.vectors[v].multivector != COLLECTION_SINGLE;
+}
+/* coll_multi_index resolves name to the index of a multivector, or -1
+ * when it names no multivector (another vector, or nothing). */
+int coll_multi_index(const Collection *c, const char *name);
+/* coll_multi_validate checks the multivector settings of a configuration
+ * (comparator, datatype). ERR_INVAL with a message. */
+int coll_multi_validate(const CollectionConfig *cfg, char *err, size_t errlen);
+void coll_multi_free(Collection *c);
+/* coll_multi_load marks the nodes having each multivector from its
+ * records (at open; the node table is loaded), checking their sizes. */
+int coll_multi_load(Collection *c, StoreTxn *txn);
+/* coll_multi_prepare validates an input vector for the multivector (or
+ * of a multivector input for any vector) and copies it prepared into
+ * arena: *v its vector index, *out n vectors of the vector's size. */
+int coll_multi_prepare(Collection *c, const char *what, const CollectionVectorIn *in,
+                       Arena *arena, int *v, const float **out, uint32_t *n, char *err,
+                       size_t errlen);
+/*
+ * coll_multi_put writes node's multivectors of the vector indexes in
+ * touch, inside the caller's transaction: vec[v] (n[v] vectors) where
+ * mask has v too, no record where it has not. As for sparse vectors, a
+ * record exists exactly when the live point owning the node has the
+ * vector: an upsert or a point deletion touches every multivector,
+ * updating or deleting named vectors those.
+ */
+int coll_multi_put(StoreTxn *txn, Collection *c, uint32_t node, uint32_t touch, uint32_t mask,
+                   const float *const *vec, const uint32_t *n);
+/* coll_multi_apply brings the node sets in line with what coll_multi_put
+ * committed (touch, mask as there); c->lock held exclusively. */
+void coll_multi_apply(Collection *c, uint32_t node, uint32_t touch, uint32_t mask);
+/* coll_multi_output reads node's multivectors selected in want into
+ * p->multi. */
+int coll_multi_output(Collection *c, uint32_t want, StoreTxn *txn, uint32_t node, Arena *arena,
+                      CollectionPoint *p);
+/* Searches and recommendations on a multivector (or with a multivector
+ * query or example): as coll_sparse_search / coll_sparse_recommend. */
+int coll_multi_search(Db *db, Collection *c, const Filter *f, const CollectionSearch *req,
+                      size_t limit, Arena *arena, CollectionResult *out, char *err,
+                      size_t errlen);
+int coll_multi_recommend(Db *db, Collection *c, const Filter *f, const CollectionRecommend *req,
+                         size_t limit, Arena *arena, CollectionResult *out, char *err,
+                         size_t errlen);
+/* Live multivectors and the memory of their node sets, for collection_info. */
+void coll_multi_stats(Collection *c, uint64_t *vectors, size_t *memory_bytes);
 
 #endif

@@ -89,6 +89,7 @@ void coll_free(Collection *c)
         free(c->idx[i].dirty_flag);
     }
     coll_sparse_free(c);
+    coll_multi_free(c);
     pthread_rwlock_destroy(&c->lock);
     free(c->node_ids);
     free(c->node_live);
@@ -529,12 +530,15 @@ static int load_collection(StoreTxn *txn, const char *name, Slice rec, Loaded *o
     /* Sparse vectors: their inverted indexes are memory only, rebuilt
      * from the committed records (no replay needed). */
     if ((err = coll_sparse_load(c, txn))) goto fail;
+    /* Multivectors likewise: no graph, their node sets from their records. */
+    if ((err = coll_multi_load(c, txn))) goto fail;
 
     /* Payload indexes: their definitions, and contents built from the points. */
     if ((err = coll_index_load(txn, c))) goto fail;
 
-    /* Graphs. */
+    /* Graphs (a multivector has none: its graph stays empty). */
     for (int i = 0; i < cfg.n_vectors; i++) {
+        if (coll_is_multi(c, i)) continue;
         hnsw_reserve(c->idx[i].index, c->node_high ? c->node_high : 1);
         int broken = 0;
         if ((err = load_graph(out, txn, i, &broken))) goto fail;
@@ -610,6 +614,7 @@ static int replay_graphs(Db *db, Collection *c, const uint32_t *replay, size_t n
     float *vec = xmalloc(maxdim * sizeof *vec);
     size_t total = 0;
     for (int i = 0; i < c->config.n_vectors; i++) {
+        if (coll_is_multi(c, i)) continue; /* no graph to replay */
         size_t dim = c->config.vectors[i].size;
         int all = rebuild >> i & 1;
         size_t n = all ? c->node_high : n_replay;

@@ -238,7 +238,7 @@ static int output_vectors(Collection *c, const Output *o, StoreTxn *txn, const S
     /* Never NULL once selected, even without dense vectors. */
     p->vectors = arena_calloc(arena, (size_t)MAX(c->config.n_vectors, 1) * sizeof *p->vectors);
     for (int v = 0; v < c->config.n_vectors; v++) {
-        if (!(want >> v & 1)) continue;
+        if (!(want >> v & 1) || coll_is_multi(c, v)) continue; /* multivectors: below */
         uint8_t key[STORE_KEY_MAX];
         size_t kl = store_key_node(key, c->cid, (uint16_t)v, r->node);
         Slice s;
@@ -250,7 +250,8 @@ static int output_vectors(Collection *c, const Output *o, StoreTxn *txn, const S
         memcpy(f, s.ptr, s.len);
         p->vectors[v] = f;
     }
-    return coll_sparse_output(c, want, txn, r->node, arena, p);
+    int err = coll_multi_output(c, want, txn, r->node, arena, p);
+    return err ? err : coll_sparse_output(c, want, txn, r->node, arena, p);
 }
 
 int coll_output_point(Collection *c, const Output *o, StoreTxn *txn, Scratch *s,

@@ -427,6 +427,13 @@ int collection_search(Db *db, const char *name, const CollectionSearch *req, Are
     Collection *c;
     e = coll_query_begin(db, name, req->filter, &c, &f, err, errlen);
     if (e) return e;
+    /* Multivectors are scored exactly by MaxSim (collection_multivec.c). */
+    if (req->multi || coll_multi_index(c, req->using) >= 0) {
+        e = coll_multi_search(db, c, f, req, limit, arena, out, err, errlen);
+        coll_read_end(db, c);
+        filter_free(f);
+        return e;
+    }
     /* Sparse vectors have an index of their own (collection_sparse.c). */
     if (req->sparse || coll_sparse_index(c, req->using) >= 0) {
         e = coll_sparse_search(db, c, f, req, limit, arena, out, err, errlen);
@@ -497,8 +504,10 @@ int collection_recommend(Db *db, const char *name, const CollectionRecommend *re
     size_t limit;
     int e = search_params(sr, &limit, err, errlen);
     if (e) return e;
-    size_t n_pos = req->n_positive + req->n_positive_vectors + req->n_positive_sparse;
-    size_t n_neg = req->n_negative + req->n_negative_vectors + req->n_negative_sparse;
+    size_t n_pos = req->n_positive + req->n_positive_vectors + req->n_positive_sparse +
+                   req->n_positive_multi;
+    size_t n_neg = req->n_negative + req->n_negative_vectors + req->n_negative_sparse +
+                   req->n_negative_multi;
     if ((unsigned)req->strategy > COLLECTION_RECO_SUM_SCORES)
         return err_set(err, errlen, ERR_INVAL, "unknown recommend strategy");
     if (req->strategy == COLLECTION_RECO_AVERAGE_VECTOR && n_pos == 0)
@@ -511,6 +520,12 @@ int collection_recommend(Db *db, const char *name, const CollectionRecommend *re
     Collection *c;
     e = coll_query_begin(db, name, sr->filter, &c, &f, err, errlen);
     if (e) return e;
+    if (req->n_positive_multi + req->n_negative_multi || coll_multi_index(c, sr->using) >= 0) {
+        e = coll_multi_recommend(db, c, f, req, limit, arena, out, err, errlen);
+        coll_read_end(db, c);
+        filter_free(f);
+        return e;
+    }
     if (req->n_positive_sparse + req->n_negative_sparse || coll_sparse_index(c, sr->using) >= 0) {
         e = coll_sparse_recommend(db, c, f, req, limit, arena, out, err, errlen);
         coll_read_end(db, c);

@@ -73,6 +73,9 @@ typedef struct {
     /* [config.n_sparse] prepared (sorted) where the mask has the slot
      * (collection_sparse.c); NULL when the point gives no sparse vector. */
     CollectionSparseVector *sparse;
+    /* [config.n_vectors] how many vectors vec[v] holds where v is a
+     * multivector (collection_multivec.c); NULL when none is given. */
+    uint32_t *multi_n;
 } PrepPoint;
 
 typedef struct {
@@ -206,7 +209,17 @@ static int prepare_points(Group *g, Collection *c, const CollectionOp *op, int u
             }
             int v = 0;
             const float *f = NULL;
-            int e = prepare_vector(c, what, &p->vectors[j], &g->arena, &v, &f, err, errlen);
+            int e;
+            if (p->vectors[j].multi || coll_multi_index(c, p->vectors[j].name) >= 0) {
+                uint32_t n = 0;
+                e = coll_multi_prepare(c, what, &p->vectors[j], &g->arena, &v, &f, &n, err,
+                                       errlen);
+                if (!e && !pp->multi_n)
+                    pp->multi_n = arena_calloc(&g->arena, (size_t)c->config.n_vectors * sizeof n);
+                if (!e) pp->multi_n[v] = n;
+            } else {
+                e = prepare_vector(c, what, &p->vectors[j], &g->arena, &v, &f, err, errlen);
+            }
             if (e) return e;
             if (pp->mask >> v & 1)
                 return err_set(err, errlen, ERR_INVAL, "%s: vector \"%s\" given twice", what,
@@ -308,7 +321,7 @@ static int put_vectors(StoreTxn *txn, Collection *c, uint32_t node, const PrepPo
 {
     uint8_t key[STORE_KEY_MAX];
     for (int v = 0; v < c->config.n_vectors; v++) {
-        if (!(p->mask >> v & 1)) continue;
+        if (!(p->mask >> v & 1) || coll_is_multi(c, v)) continue; /* coll_multi_put's */
         size_t nk = store_key_node(key, c->cid, (uint16_t)v, node);
         int err = store_put(txn, STORE_DB_VECTORS, key, nk, p->vec[v],
                             c->config.vectors[v].size * sizeof(float));
@@ -349,6 +362,8 @@ static int apply_upsert(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn
         if (!err) err = put_vectors(txn, c, node, p);
         if (!err && c->config.n_sparse)
             err = coll_sparse_put(txn, c, node, COLL_SPARSE_ALL(c), p->mask, p->sparse);
+        if (!err && coll_multi_mask(c))
+            err = coll_multi_put(txn, c, node, coll_multi_mask(c), p->mask, p->vec, p->multi_n);
         if (!err) err = put_pending(txn, c, node);
         if (err) return err;
         effect_add(g, kind, node, &p->id, p, 0);
@@ -416,6 +431,8 @@ static int apply_delete(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn
         err = store_del(txn, STORE_DB_POINTS, key, kl);
         if (!err && c->config.n_sparse)
             err = coll_sparse_put(txn, c, node, COLL_SPARSE_ALL(c), 0, NULL);
+        if (!err && coll_multi_mask(c))
+            err = coll_multi_put(txn, c, node, coll_multi_mask(c), 0, NULL, NULL);
         if (!err) err = put_pending(txn, c, node);
         if (!err) {
             effect_add(g, EFF_DELETE, node, &ids[i], NULL, 0);
@@ -522,6 +539,9 @@ static int apply_update_vectors(Group *g, Collection *c, const PrepOp *op, Store
         if (!err) err = put_vectors(txn, c, node, p);
         if (!err && c->config.n_sparse)
             err = coll_sparse_put(txn, c, node, p->mask & COLL_SPARSE_ALL(c), p->mask, p->sparse);
+        if (!err && (p->mask & coll_multi_mask(c)))
+            err = coll_multi_put(txn, c, node, p->mask & coll_multi_mask(c), p->mask, p->vec,
+                                 p->multi_n);
         if (!err) err = put_pending(txn, c, node);
         if (err) return err;
         effect_add(g, EFF_VECTORS, node, &p->id, p, 0);
@@ -552,10 +572,13 @@ static int apply_delete_vectors(Group *g, Collection *c, const PrepOp *op, Store
         uint32_t mask = store_get_le32((const uint8_t *)old.ptr + 4);
         /* The vector rows stay, as for a deleted point: the graph keeps
          * routing through the node until it is reused (hnsw.h). Sparse
-         * records go (collection_sparse.c). */
+         * records and multivectors go (collection_sparse.c,
+         * collection_multivec.c). */
         err = set_mask(g, txn, key, kl, old, mask & ~op->vmask);
         if (!err && (op->vmask & COLL_SPARSE_ALL(c)))
             err = coll_sparse_put(txn, c, node, op->vmask & COLL_SPARSE_ALL(c), 0, NULL);
+        if (!err && (op->vmask & coll_multi_mask(c)))
+            err = coll_multi_put(txn, c, node, op->vmask & coll_multi_mask(c), 0, NULL, NULL);
         if (!err) err = put_pending(txn, c, node);
         if (!err) {
             effect_add(g, EFF_VECTORS, node, &ids[i], NULL, mask & op->vmask);
@@ -712,12 +735,20 @@ static void apply_effects(Collection *c, const Effect *eff, size_t n)
             size_t len = e->kind == EFF_PAYLOAD ? e->payload_len : e->p ? e->p->payload_len : 0;
             coll_index_update(c, e->node, text, len);
         }
+        /* So do the multivectors' node sets (collection_multivec.c). */
+        uint32_t mm = coll_multi_mask(c);
+        if (mm && e->kind != EFF_PAYLOAD) {
+            uint32_t set = e->p ? e->p->mask : 0;
+            uint32_t touch = e->kind == EFF_VECTORS ? set | e->clear : mm;
+            coll_multi_apply(c, e->node, touch & mm, set);
+        }
     }
     pthread_rwlock_unlock(&c->lock);
     for (size_t i = 0; i < n; i++) {
         const Effect *e = &eff[i];
         if (e->kind == EFF_PAYLOAD) continue; /* no vector changed */
         for (int v = 0; v < c->config.n_vectors; v++) {
+            if (coll_is_multi(c, v)) continue; /* no graph */
             int given = e->p && (e->p->mask >> v & 1);
             if (e->kind == EFF_VECTORS && !given && !(e->clear >> v & 1))
                 continue; /* a vector this operation leaves alone */
