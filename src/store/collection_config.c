@@ -397,6 +397,7 @@ static int drop_fn(StoreTxn *txn, void *vctx)
     if (!err) err = store_del_prefix(txn, STORE_DB_VECTORS, p, pl, NULL);
     if (!err) err = store_del_prefix(txn, STORE_DB_GRAPH, p, pl, NULL);
     if (!err) err = store_del_prefix(txn, STORE_DB_PENDING, p, pl, NULL);
+    if (!err) err = store_del_prefix(txn, STORE_DB_BLOBS, p, pl, NULL);
     return err;
 }
 

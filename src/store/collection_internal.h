@@ -20,6 +20,8 @@
  *                        inverted indexes, sparse search and recommend
  *                        (the other phases call it through the coll_sparse_*
  *                        hooks below)
+ *   collection_record.c  points' blobs and database records (the
+ *                        API layer's data outside collections)
  * Every function here is prefixed coll_ (the engine's private namespace);
  * the public ones in collection.h are collection_*.
  */
@@ -330,5 +332,13 @@ int coll_sparse_recommend(Db *db, Collection *c, const Filter *f, const Collecti
                           size_t errlen);
 /* Live sparse vectors and their index memory, for collection_info. */
 void coll_sparse_stats(Collection *c, uint64_t *vectors, size_t *memory_bytes);
+
+/* ---- collection_record.c ---- */
+
+/* coll_records_check validates records (key and value sizes) before a
+ * write; coll_records_put stores them (or deletes, for a NULL value)
+ * inside the caller's write transaction. */
+int coll_records_check(const CollectionRecord *r, size_t n, char *err, size_t errlen);
+int coll_records_put(StoreTxn *txn, const CollectionRecord *r, size_t n);
 
 #endif

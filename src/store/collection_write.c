@@ -73,6 +73,8 @@ typedef struct {
     /* [config.n_sparse] prepared (sorted) where the mask has the slot
      * (collection_sparse.c); NULL when the point gives no sparse vector. */
     CollectionSparseVector *sparse;
+    const void *blob; /* upsert: the caller's blob (read inside the transaction only) */
+    size_t blob_len;
 } PrepPoint;
 
 typedef struct {
@@ -213,6 +215,12 @@ static int prepare_points(Group *g, Collection *c, const CollectionOp *op, int u
             pp->vec[v] = f;
         }
         if (!upsert) continue;
+        const CollectionBlob *blob = op->blobs && op->blobs[i].data ? &op->blobs[i] : NULL;
+        if (blob && blob->len > COLLECTION_MAX_BLOB)
+            return err_set(err, errlen, ERR_TOOLARGE, "%s: blob of %zu bytes (at most %d)", what,
+                           blob->len, COLLECTION_MAX_BLOB);
+        pp->blob = blob ? blob->data : NULL;
+        pp->blob_len = blob ? blob->len : 0;
         if (p->payload && p->payload->type == JSON_OBJECT) {
             g->buf.len = 0;
             JsonWriter w;
@@ -310,6 +318,15 @@ static int put_vectors(StoreTxn *txn, Collection *c, uint32_t node, const PrepPo
     return 0;
 }
 
+/* put_blob stores a point's blob, or deletes the one it had (key: the
+ * point's key). */
+static int put_blob(StoreTxn *txn, const uint8_t *key, size_t kl, const void *blob, size_t len)
+{
+    if (blob) return store_put(txn, STORE_DB_BLOBS, key, kl, blob, len);
+    int err = store_del(txn, STORE_DB_BLOBS, key, kl);
+    return err == ERR_NOTFOUND ? 0 : err;
+}
+
 static int apply_upsert(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn,
                         CollectionWrite *w)
 {
@@ -343,6 +360,7 @@ static int apply_upsert(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn
         if (!err && c->config.n_sparse)
             err = coll_sparse_put(txn, c, node, COLL_SPARSE_ALL(c), p->mask, p->sparse);
         if (!err) err = put_pending(txn, c, node);
+        if (!err && (p->blob || kind == EFF_REPLACE)) err = put_blob(txn, key, kl, p->blob, p->blob_len);
         if (err) return err;
         effect_add(g, kind, node, &p->id, p, 0);
     }
@@ -409,6 +427,7 @@ static int apply_delete(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn
         err = store_del(txn, STORE_DB_POINTS, key, kl);
         if (!err && c->config.n_sparse)
             err = coll_sparse_put(txn, c, node, COLL_SPARSE_ALL(c), 0, NULL);
+        if (!err) err = put_blob(txn, key, kl, NULL, 0);
         if (!err) err = put_pending(txn, c, node);
         if (!err) {
             effect_add(g, EFF_DELETE, node, &ids[i], NULL, 0);
@@ -606,6 +625,7 @@ static int group_fn(StoreTxn *txn, void *vctx)
         w->err[0] = '\0';
         int e = 0;
         for (size_t j = 0; j < w->n_ops && !e; j++) e = apply_op(g, c, &gw->ops[j], sub, w);
+        if (!e) e = coll_records_put(sub, w->records, w->n_records);
         if (e) store_sub_abort(sub);
         else e = store_sub_commit(sub);
         if (store_txn_retrying(txn)) return ERR_FULL; /* store_write grows and retries */
@@ -723,6 +743,7 @@ int collection_write_group(Db *db, CollectionWrite *const *writes, size_t n,
                         w->collection ? w->collection : "");
         for (size_t j = 0; j < w->n_ops && !e; j++)
             e = prepare_op(&g, gw->c, &w->ops[j], &gw->ops[j], w->err, sizeof w->err);
+        if (!e) e = coll_records_check(w->records, w->n_records, w->err, sizeof w->err);
         gw->prep_status = w->status = e;
         any |= !e;
     }

@@ -34,7 +34,7 @@
 
 /* Names of the databases, in StoreDb order. */
 static const char *const store_db_names[STORE_DB_COUNT] = {
-    "meta", "collections", "points", "vectors", "graph", "pending",
+    "meta", "collections", "points", "vectors", "graph", "pending", "blobs", "records",
 };
 
 /* The meta record's key and its value: magic (8 bytes) + LE u32 version. */

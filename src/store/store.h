@@ -77,6 +77,11 @@ typedef enum {
     STORE_DB_GRAPH,       /* cid + u16 vector index + node -> hnsw node blob;
                              cid + u16 vector index -> entry record */
     STORE_DB_PENDING,     /* cid + node -> empty: graph changes not yet saved */
+    STORE_DB_BLOBS,       /* cid + point id key -> bytes: a point's blob (an item's
+                             thumbnail), deleted with the point */
+    STORE_DB_RECORDS,     /* key -> value: database-wide records of the layers above
+                             the engine (embedding cache, settings), keys namespaced
+                             by their owner */
     STORE_DB_COUNT
 } StoreDb;
 
