@@ -55,17 +55,21 @@ HNSW_SRCS = src/base/vec.c src/index/hnsw.c src/index/hnsw_build.c src/index/hns
 FILTER_SRCS = src/index/pointid.c src/index/filter.c src/index/payload.c
 STORE_SRCS = src/store/store.c src/store/collection_config.c src/store/collection_open.c \
              src/store/collection_write.c src/store/collection_read.c src/store/collection_search.c \
-             src/store/collection_alias.c
+             src/store/collection_alias.c src/store/collection_record.c
 API_SRCS = src/api/qdrant.c src/api/qdrant_request.c src/api/qdrant_service.c \
            src/api/qdrant_collections.c src/api/qdrant_points.c src/api/qdrant_search.c \
            src/api/qdrant_query.c src/api/qdrant_groups.c src/api/qdrant_convert.c
 V1_SRCS = src/api/embedder.c src/api/v1.c src/api/v1_openai.c
 # Sparse vectors: the inverted index, the engine's sparse phase, Qdrant's shapes.
 SPARSE_SRCS = src/index/sparse.c src/store/collection_sparse.c src/api/qdrant_sparse.c
+# Issue 10, part 2: items, search, classify, moderation, Qdrant inference objects.
+V1_ITEMS_SRCS = src/base/sha256.c src/server/multipart.c src/api/v1_embed.c src/api/qdrant_inference.c \
+                src/api/v1_items.c src/api/v1_classify.c
 CMD_SRCS = src/cmd/serve.c src/cmd/embed.c src/cmd/bench.c src/cmd/bench_ann.c
 
 LIB_SRCS = $(CORE_SRCS) $(HTTP_SRCS) $(TOKENIZER_SRCS) $(IMAGE_SRCS) $(CLIP_SRCS) \
            $(HNSW_SRCS) $(FILTER_SRCS) $(STORE_SRCS) $(API_SRCS) $(V1_SRCS) $(SPARSE_SRCS) \
+           $(V1_ITEMS_SRCS) \
            $(CMD_SRCS)
 LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)/llhttp.c
 
@@ -82,13 +86,16 @@ STORE_TESTS = test_store_reopen test_store_crash test_store_group test_store_ali
 API_TESTS = test_qdrant_convert
 V1_TESTS = test_embedder
 SPARSE_TESTS = test_sparse
+V1_ITEMS_TESTS = test_sha256 test_multipart test_store_blobs
 UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLIP_TESTS) \
-             $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS) $(V1_TESTS) $(SPARSE_TESTS)
+             $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS) $(V1_TESTS) $(SPARSE_TESTS) \
+             $(V1_ITEMS_TESTS)
 
 # End-to-end tests: tests/e2e/<name>.sh, run against the real binary.
 E2E_TESTS = serve embed qdrant_wire qdrant_client
 E2E_TESTS += v1_embeddings v1_openai
 E2E_TESTS += qdrant_sparse
+E2E_TESTS += v1_items v1_inference
 
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)

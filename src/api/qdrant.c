@@ -121,6 +121,8 @@ static void finish(ApiJob *j)
     if (j->answered) return;
     if (api_failed(j)) {
         send_error(j);
+    } else if (j->respond) {
+        j->respond(j);
     } else if (!j->w) {
         /* A route that wrote nothing has nothing to say: a bug, not the
          * client's fault, but never a hang. */
@@ -150,6 +152,10 @@ static void parse_params(ApiJob *j);
 static void parse_request(ApiJob *j)
 {
     HttpRequest *req = j->req;
+    if (j->route->kind & API_RAW_BODY) {
+        parse_params(j);
+        return;
+    }
     if (req->body.len > 0 && !json_content_type(http_header(req, "Content-Type"))) {
         j->qerr = QERR_PAYLOAD;
         snprintf(j->msg, sizeof j->msg, "Content type error");
@@ -231,6 +237,7 @@ static void write_prepare_cb(void *arg)
     ApiJob *j = arg;
     parse_request(j);
     if (!api_failed(j) && j->route->prepare) j->route->prepare(j);
+    api_inference_wait(j);
 }
 
 static void write_prepared_cb(void *arg, int status)
@@ -405,7 +412,7 @@ static void dispatch(HttpRequest *req, void *ctx)
     j->route = b->route;
     j->collection = http_param(req, "collection_name");
     int rc = 0;
-    switch (b->route->kind) {
+    switch (API_KIND(b->route->kind)) {
     case API_LOOP:
         /* Loop routes take no body: parsing one would block the loop. */
         parse_params(j);
@@ -505,7 +512,9 @@ static int module_start(Server *srv, Router *router, void **state)
         (rc = add_routes(m, router, qdrant_point_routes)) ||
         (rc = add_routes(m, router, qdrant_search_routes)) ||
         (rc = add_routes(m, router, qdrant_query_routes)) ||
-        (rc = add_routes(m, router, qdrant_group_routes))) {
+        (rc = add_routes(m, router, qdrant_group_routes)) ||
+        (rc = add_routes(m, router, v1_item_routes)) ||
+        (rc = add_routes(m, router, v1_classify_routes))) {
         /* The server does not start without this module, so the routes
          * already added are never dispatched. */
         work_queue_stop(m->api.writer);

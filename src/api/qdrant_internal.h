@@ -86,7 +86,12 @@ typedef enum {
     API_LOOP = 0, /* run on the loop thread (no I/O, no body) */
     API_READ,     /* run on the threadpool */
     API_WRITE,    /* prepare on the threadpool, run on the writer thread */
+    /* A flag or'ed into API_READ or API_WRITE: the body is not parsed as
+     * JSON and its content type is not checked; the route reads
+     * req->body itself (multipart uploads). */
+    API_RAW_BODY = 0x100,
 } ApiKind;
+#define API_KIND(k) ((k) & 0xff)
 
 typedef struct {
     const char *method;
@@ -128,6 +133,13 @@ struct ApiJob {
     /* Where in the body the fields being read sit, for Qdrant's validation
      * messages: "search_request." or "searches[2].search_request.". */
     char vpath[96];
+    /* Set by a route that answers with something other than the JSON
+     * envelope (an image, a 304, a body of its own): called on the loop
+     * instead of sending the result when no error was recorded. */
+    void (*respond)(ApiJob *j);
+    /* Inference objects of a write waiting to be embedded (see
+     * qdrant_inference.c); NULL when none. */
+    void *inference;
 };
 
 /* ---- errors ---- */
@@ -208,6 +220,35 @@ extern const ApiRoute qdrant_point_routes[];
 extern const ApiRoute qdrant_search_routes[];
 extern const ApiRoute qdrant_query_routes[];
 extern const ApiRoute qdrant_group_routes[];
+/* vitrine's own routes that run on this module's jobs (src/api/v1_*.c):
+ * items and search over collections, classification, moderation. */
+extern const ApiRoute v1_item_routes[];
+extern const ApiRoute v1_classify_routes[];
+
+/* ---- Qdrant's inference objects (qdrant_inference.c) ---- */
+
+/* api_inference_object: 1 when v is one of Qdrant's inference objects,
+ * Document {"text", "model"}, Image {"image", "model"} or InferenceObject
+ * {"object", "model"}: an object with a string "model" and one of those
+ * keys (a map of named vectors never has a string value). */
+int api_inference_object(const JsonValue *v);
+/*
+ * api_inference turns the inference object v into a vector, embedded by
+ * this server's CLIP model: *vec (in the request arena) and *dim. In a
+ * read job it embeds now; in a write job's prepare it only reserves the
+ * vector, and every object of the request is embedded at once, as one
+ * batch, when prepare has returned (api_inference_wait), before the job
+ * goes to the writer thread. `what` names the place in the body for
+ * messages ("points[3].vector.image"). -1 after api_fail: 503 without
+ * weights (saying how to install them), 404 for a model not served, 400
+ * for an InferenceObject ({"object": ...}), a bad image or text.
+ */
+int api_inference(ApiJob *j, const JsonValue *v, const char *what, float **vec, size_t *dim);
+/* api_inference_wait embeds the objects a write's prepare reserved (no-op
+ * when none) and records the first failure with api_fail. Called by the
+ * job machinery after every prepare, even a failed one (the embedder must
+ * be done with the request's memory before it goes). */
+void api_inference_wait(ApiJob *j);
 
 /* The search parameters shared by search, recommend and query. */
 typedef struct {
