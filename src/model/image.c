@@ -18,7 +18,8 @@
  * inside stb_image 2.27 (Debian's; fixed upstream in 2.28).
  *
  * Thumbnails are the same bicubic resize followed by stb_image_write's
- * JPEG encoder, which writes through a callback into a Buf.
+ * JPEG encoder (its implementation is in image_stbw.c), which writes
+ * through a callback into a Buf.
  *
  * WebP goes to libwebp's simple decoder; an animation's first frame is
  * rewrapped as a still WebP (see decode_webp_anim) because the demux

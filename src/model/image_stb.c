@@ -8,9 +8,6 @@
  * linear-light conversion. Allocation stays malloc/realloc/free, which is
  * why image_free may release stb's buffers with free().
  *
- * stb_image_write's implementation lives here too (JPEG thumbnails,
- * image_thumbnail_jpeg): memory output only (STBI_WRITE_NO_STDIO).
- *
  * stb_image is third-party code compiled as shipped by Debian; the pragmas
  * below silence warnings from our strict set that we cannot fix in it.
  * The configuration macros must match the ones image.c defines before it
@@ -37,7 +34,4 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include <stdlib.h>
 #include <stb/stb_image.h>
-#define STBI_WRITE_NO_STDIO
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb/stb_image_write.h>
 #pragma GCC diagnostic pop
