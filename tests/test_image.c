@@ -759,6 +759,65 @@ TEST(test_config_load)
     ASSERT_EQ_INT(bad, 0);
 }
 
+/*
+ * Thumbnails: the JPEG decodes (with this module's own decoder) to the
+ * size asked, aspect kept, and its pixels are the bicubic resize's up to
+ * JPEG's loss: measured 2.7 levels of mean absolute difference on the
+ * astronaut, 4.8 and 6.0 on the detailed thin strips (4:2:0 chroma); a
+ * wrong image (transposed, shifted, another image's pixels) is tens of
+ * levels off. An image already small enough keeps its size.
+ */
+TEST(test_thumbnail_jpeg)
+{
+    static const struct {
+        const char *rel;
+        int side, w, h;
+    } cases[] = {
+        { "images/astronaut.png", 256, 256, 256 },
+        { "images/panorama_1200x100.jpg", 256, 256, 21 },
+        { "images/tall_90x600.png", 128, 19, 128 },
+        { "images/tiny_7x5.png", 256, 7, 5 },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char err[256];
+        Image img, back, ref;
+        ASSERT_OK(image_load_file(fixture_path(cases[k].rel), &img, err, sizeof err));
+        Buf jpg;
+        buf_init(&jpg);
+        ASSERT_OK(image_thumbnail_jpeg(&img, cases[k].side, 90, &jpg));
+        ASSERT_TRUE(jpg.len > 100 && (uint8_t)jpg.data[0] == 0xFF && (uint8_t)jpg.data[1] == 0xD8);
+        ASSERT_OK(image_decode(jpg.data, jpg.len, &back, err, sizeof err));
+        ASSERT_EQ_INT(back.width, cases[k].w);
+        ASSERT_EQ_INT(back.height, cases[k].h);
+        if (img.width == back.width && img.height == back.height) {
+            ref = img;
+            img.rgb = NULL;
+        } else {
+            ASSERT_OK(image_resize_bicubic(&img, back.width, back.height, &ref));
+        }
+        double sum = 0;
+        size_t n = (size_t)back.width * back.height * 3;
+        for (size_t i = 0; i < n; i++) sum += abs((int)back.rgb[i] - (int)ref.rgb[i]);
+        if (sum / n > 8.0) HARNESS_FAIL("%s: mean |diff| %.2f levels", cases[k].rel, sum / n);
+        image_free(&img);
+        image_free(&back);
+        image_free(&ref);
+        buf_free(&jpg);
+    }
+    Image img;
+    char err[256];
+    ASSERT_OK(image_load_file(fixture_path("images/tiny_7x5.png"), &img, err, sizeof err));
+    Buf b;
+    buf_init(&b);
+    ASSERT_EQ_INT(image_thumbnail_jpeg(&img, 0, 80, &b), ERR_INVAL);
+    ASSERT_EQ_INT(image_thumbnail_jpeg(&img, 64, 101, &b), ERR_INVAL);
+    Image empty = { 0 };
+    ASSERT_EQ_INT(image_thumbnail_jpeg(&empty, 64, 80, &b), ERR_INVAL);
+    ASSERT_EQ_INT(b.len, 0);
+    buf_free(&b);
+    image_free(&img);
+}
+
 int main(void)
 {
     RUN(test_fixture_parity);
@@ -775,5 +834,6 @@ int main(void)
     RUN(test_jpeg_oversized_huffman_table);
     RUN(test_garbage_never_crashes);
     RUN(test_config_load);
+    RUN(test_thumbnail_jpeg);
     return harness_report(__FILE__);
 }

@@ -123,6 +123,8 @@ static void finish(ApiJob *j)
     if (j->answered) return;
     if (api_failed(j)) {
         send_error(j);
+    } else if (j->respond) {
+        j->respond(j);
     } else if (!j->w) {
         /* A route that wrote nothing has nothing to say: a bug, not the
          * client's fault, but never a hang. */
@@ -158,6 +160,10 @@ static void parse_params(ApiJob *j);
 static void parse_request(ApiJob *j)
 {
     HttpRequest *req = j->req;
+    if (j->route->kind & API_RAW_BODY) {
+        parse_params(j);
+        return;
+    }
     if (req->body.len > 0 && !json_content_type(http_header(req, "Content-Type"))) {
         j->qerr = QERR_PAYLOAD;
         snprintf(j->msg, sizeof j->msg, "Content type error");
@@ -239,6 +245,7 @@ static void write_prepare_cb(void *arg)
     ApiJob *j = arg;
     parse_request(j);
     if (!api_failed(j) && j->route->prepare) j->route->prepare(j);
+    api_inference_wait(j);
 }
 
 static void write_prepared_cb(void *arg, int status)
@@ -261,8 +268,7 @@ static void write_prepared_cb(void *arg, int status)
 static void async_prepare_cb(void *arg)
 {
     ApiJob *j = arg;
-    if (j->route->kind == API_ASYNC_RAW) parse_params(j);
-    else parse_request(j);
+    parse_request(j);
     if (!api_failed(j) && j->route->prepare) j->route->prepare(j);
 }
 
@@ -430,7 +436,7 @@ static void dispatch(HttpRequest *req, void *ctx)
     j->route = b->route;
     j->collection = http_param(req, "collection_name");
     int rc = 0;
-    switch (b->route->kind) {
+    switch (API_KIND(b->route->kind)) {
     case API_LOOP:
         /* Loop routes take no body: parsing one would block the loop. */
         parse_params(j);
@@ -444,7 +450,6 @@ static void dispatch(HttpRequest *req, void *ctx)
         rc = work_submit(server_loop(b->api->srv), write_prepare_cb, write_prepared_cb, j);
         break;
     case API_ASYNC:
-    case API_ASYNC_RAW:
         rc = work_submit(server_loop(b->api->srv), async_prepare_cb, async_prepared_cb, j);
         break;
     }
@@ -542,7 +547,9 @@ static int module_start(Server *srv, Router *router, void **state)
         (rc = add_routes(m, router, qdrant_query_routes)) ||
         (rc = add_routes(m, router, qdrant_group_routes)) ||
         (rc = add_routes(m, router, qdrant_index_routes)) ||
-        (rc = add_routes(m, router, qdrant_snapshot_routes))) {
+        (rc = add_routes(m, router, qdrant_snapshot_routes)) ||
+        (rc = add_routes(m, router, v1_item_routes)) ||
+        (rc = add_routes(m, router, v1_classify_routes))) {
         /* The server does not start without this module, so the routes
          * already added are never dispatched. */
         qdrant_snapshots_stop(&m->api);

@@ -93,8 +93,12 @@ typedef enum {
      * api_finish when done. run is called even when prepare failed (or
      * never ran), so it can release what prepare made. */
     API_ASYNC,
-    API_ASYNC_RAW, /* the same, with the body left unparsed (multipart uploads) */
+    /* A flag or'ed into API_READ, API_WRITE or API_ASYNC: the body is not
+     * parsed as JSON and its content type is not checked; the route reads
+     * req->body itself (multipart uploads). */
+    API_RAW_BODY = 0x100,
 } ApiKind;
+#define API_KIND(k) ((k) & 0xff)
 
 typedef struct {
     const char *method;
@@ -139,6 +143,13 @@ struct ApiJob {
     /* Where in the body the fields being read sit, for Qdrant's validation
      * messages: "search_request." or "searches[2].search_request.". */
     char vpath[96];
+    /* Set by a route that answers with something other than the JSON
+     * envelope (an image, a 304, a body of its own): called on the loop
+     * instead of sending the result when no error was recorded. */
+    void (*respond)(ApiJob *j);
+    /* Inference objects of a write waiting to be embedded (see
+     * qdrant_inference.c); NULL when none. */
+    void *inference;
 };
 
 /* ---- errors ---- */
@@ -237,6 +248,36 @@ int qdrant_parse_order_by(ApiJob *j, const JsonValue *v, CollectionOrderBy *out)
 int qdrant_snapshots_start(Api *api);
 void qdrant_snapshots_stop(Api *api);
 void qdrant_snapshots_free(Api *api);
+
+/* vitrine's own routes that run on this module's jobs (src/api/v1_*.c):
+ * items and search over collections, classification, moderation. */
+extern const ApiRoute v1_item_routes[];
+extern const ApiRoute v1_classify_routes[];
+
+/* ---- Qdrant's inference objects (qdrant_inference.c) ---- */
+
+/* api_inference_object: 1 when v is one of Qdrant's inference objects,
+ * Document {"text", "model"}, Image {"image", "model"} or InferenceObject
+ * {"object", "model"}: an object with a string "model" and one of those
+ * keys (a map of named vectors never has a string value). */
+int api_inference_object(const JsonValue *v);
+/*
+ * api_inference turns the inference object v into a vector, embedded by
+ * this server's CLIP model: *vec (in the request arena) and *dim. In a
+ * read job it embeds now; in a write job's prepare it only reserves the
+ * vector, and every object of the request is embedded at once, as one
+ * batch, when prepare has returned (api_inference_wait), before the job
+ * goes to the writer thread. `what` names the place in the body for
+ * messages ("points[3].vector.image"). -1 after api_fail: 503 without
+ * weights (saying how to install them), 404 for a model not served, 400
+ * for an InferenceObject ({"object": ...}), a bad image or text.
+ */
+int api_inference(ApiJob *j, const JsonValue *v, const char *what, float **vec, size_t *dim);
+/* api_inference_wait embeds the objects a write's prepare reserved (no-op
+ * when none) and records the first failure with api_fail. Called by the
+ * job machinery after every prepare, even a failed one (the embedder must
+ * be done with the request's memory before it goes). */
+void api_inference_wait(ApiJob *j);
 
 /* The search parameters shared by search, recommend and query. */
 typedef struct {

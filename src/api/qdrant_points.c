@@ -68,6 +68,17 @@ static int parse_vector_struct(ApiJob *j, const JsonValue *v, const char *what,
     if (v->type != JSON_OBJECT)
         return api_fail(j, QERR_FORMAT,
                         "data did not match any variant of untagged enum VectorStruct at `%s`", what);
+    if (api_inference_object(v)) {
+        /* A Document or Image for the unnamed vector. */
+        CollectionVectorIn *in = arena_calloc(a, sizeof *in);
+        float *f;
+        in->name = "";
+        if (api_inference(j, v, what, &f, &in->dim)) return -1;
+        in->data = f;
+        *out = in;
+        *n = 1;
+        return 0;
+    }
     CollectionVectorIn *in = arena_calloc(a, (v->len ? v->len : 1) * sizeof *in);
     for (uint32_t i = 0; i < v->len; i++) {
         const JsonMember *m = &v->u.members[i];
@@ -86,13 +97,14 @@ static int parse_vector_struct(ApiJob *j, const JsonValue *v, const char *what,
             if (qdrant_multivec_vector(j, &m->value, path, &in[i].multi)) return -1;
             continue;
         }
-        if (m->value.type == JSON_OBJECT) {
-            return api_fail(j, QERR_UNSUPPORTED,
-                            "inference objects (\"%s\" of %s): send the vector, or use /v1/embeddings",
-                            m->key, what);
-        }
         float *f;
-        if (api_floats(j, &m->value, what, &f, &in[i].dim)) return -1;
+        if (api_inference_object(&m->value)) {
+            char w[160];
+            snprintf(w, sizeof w, "%s.vector.%s", what, m->key);
+            if (api_inference(j, &m->value, w, &f, &in[i].dim)) return -1;
+        } else if (api_floats(j, &m->value, what, &f, &in[i].dim)) {
+            return -1;
+        }
         in[i].name = m->key;
         in[i].data = f;
     }
@@ -204,9 +216,11 @@ static int parse_batch(ApiJob *j, const JsonValue *b, UpsertState *st)
                     return -1;
                 continue;
             }
-            if (item.type == JSON_OBJECT)
-                return api_fail(j, QERR_UNSUPPORTED, "inference vectors in batch.vectors");
-            if (api_floats(j, &item, what, &f, &in->dim)) return -1;
+            if (api_inference_object(&item)) {
+                if (api_inference(j, &item, what, &f, &in->dim)) return -1;
+            } else if (api_floats(j, &item, what, &f, &in->dim)) {
+                return -1;
+            }
             in->name = name;
             in->data = f;
         }

@@ -136,9 +136,7 @@ static int parse_nearest(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
     }
     if (v->type == JSON_OBJECT) {
         if (qdrant_is_sparse(v)) return qdrant_sparse_vector(j, v, "query", &n->sparse);
-        if (json_get(v, "text") || json_get(v, "image") || json_get(v, "object"))
-            return api_fail(j, QERR_UNSUPPORTED,
-                            "inference objects in queries are not served yet: send the vector");
+        if (api_inference_object(v)) return api_inference(j, v, "query", &n->vector, &n->dim);
     }
     return api_fail(j, QERR_FORMAT, "Expected some form of vector, id, or a type of query");
 }
@@ -231,8 +229,10 @@ static int parse_query(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
     if (json_get(v, "sample")) return api_fail(j, QERR_UNSUPPORTED, "random sampling (sample)");
     if (json_get(v, "relevance_feedback"))
         return api_fail(j, QERR_UNSUPPORTED, "relevance feedback queries");
-    if (json_get(v, "text") || json_get(v, "image") || json_get(v, "object"))
-        return api_fail(j, QERR_UNSUPPORTED, "inference objects in queries are not served yet: send the vector");
+    if (api_inference_object(v)) {
+        n->kind = QN_NEAREST;
+        return parse_nearest(j, q, v, n);
+    }
     return api_fail(j, QERR_FORMAT, "Expected some form of vector, id, or a type of query");
 }
 
@@ -775,12 +775,17 @@ int qdrant_query_root_search(ApiJob *j, const JsonValue *obj, QueryReq *q)
     q->root.kind = QN_NEAREST;
     const JsonValue *v = json_get(obj, "vector");
     if (!v) return api_fail(j, QERR_FORMAT, "missing field `vector`");
+    if (api_inference_object(v)) return api_inference(j, v, "vector", &q->root.vector, &q->root.dim);
     if (v->type == JSON_OBJECT) {
         const char *name = json_as_str(json_get(v, "name"));
         const JsonValue *inner = json_get(v, "vector");
         if (!name || !inner)
             return api_fail(j, QERR_FORMAT,
                             "data did not match any variant of untagged enum NamedVectorStruct");
+        if (api_inference_object(inner)) {
+            q->root.using = name;
+            return api_inference(j, inner, "vector", &q->root.vector, &q->root.dim);
+        }
         q->root.using = name;
         if (inner->type == JSON_OBJECT)
             return qdrant_sparse_vector(j, inner, "vector.vector", &q->root.sparse);

@@ -103,12 +103,17 @@ static int parse_named_vector(ApiJob *j, const JsonValue *v, const char **using,
 {
     if (!v) return api_fail(j, QERR_FORMAT, "missing field `vector`");
     if (v->type == JSON_ARRAY) return api_floats(j, v, "vector", vec, dim);
+    if (api_inference_object(v)) return api_inference(j, v, "vector", vec, dim);
     if (v->type == JSON_OBJECT) {
         const char *name = json_as_str(json_get(v, "name"));
         const JsonValue *inner = json_get(v, "vector");
         if (!name || !inner)
             return api_fail(j, QERR_FORMAT,
                             "data did not match any variant of untagged enum NamedVectorStruct");
+        if (api_inference_object(inner)) {
+            *using = name;
+            return api_inference(j, inner, "vector", vec, dim);
+        }
         *using = name;
         if (inner->type == JSON_OBJECT) return qdrant_sparse_vector(j, inner, "vector.vector", sparse);
         return api_floats(j, inner, "vector", vec, dim);
@@ -244,10 +249,11 @@ static int parse_examples(ApiJob *j, const JsonValue *arr, const char *what, con
             snprintf(path, sizeof path, "%s%s[%u]", j->vpath, what, i);
             if (qdrant_multivec_vector(j, x, path, &mv)) return -1;
             pm[(*n_multi)++] = *mv;
-        } else if (x->type == JSON_ARRAY) {
+        } else if (x->type == JSON_ARRAY || api_inference_object(x)) {
             float *f;
             size_t d;
-            if (api_floats(j, x, what, &f, &d)) return -1;
+            if (x->type == JSON_ARRAY ? api_floats(j, x, what, &f, &d) : api_inference(j, x, what, &f, &d))
+                return -1;
             if (*dim && d != *dim)
                 return api_fail(j, QERR_BAD_INPUT, "Vector dimension error: expected dim: %zu, got %zu",
                                 *dim, d);

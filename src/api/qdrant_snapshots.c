@@ -861,7 +861,7 @@ const ApiRoute qdrant_snapshot_routes[] = {
       delete_prepare, delete_run },
     { "PUT", "/collections/{collection_name}/snapshots/recover", API_ASYNC, recover_prepare,
       queued_run },
-    { "POST", "/collections/{collection_name}/snapshots/upload", API_ASYNC_RAW, upload_prepare,
+    { "POST", "/collections/{collection_name}/snapshots/upload", API_ASYNC | API_RAW_BODY, upload_prepare,
       queued_run },
     /* Full snapshots: the whole database. */
     { "GET", "/snapshots", API_READ, NULL, list_run },

@@ -17,6 +17,10 @@
  * refuses Huffman tables with more than 256 codes, which overflow arrays
  * inside stb_image 2.27 (Debian's; fixed upstream in 2.28).
  *
+ * Thumbnails are the same bicubic resize followed by stb_image_write's
+ * JPEG encoder (its implementation is in image_stbw.c), which writes
+ * through a callback into a Buf.
+ *
  * WebP goes to libwebp's simple decoder; an animation's first frame is
  * rewrapped as a still WebP (see decode_webp_anim) because the demux
  * library is not linked.
@@ -48,6 +52,8 @@
 #define STBI_NO_LINEAR
 #define STBI_NO_HDR
 #include <stb/stb_image.h>
+#define STBI_WRITE_NO_STDIO
+#include <stb/stb_image_write.h>
 #include <webp/decode.h>
 
 #include "base/arena.h"
@@ -1040,4 +1046,46 @@ done:
     arena_free(&arena);
     free(text);
     return rc;
+}
+
+/* ---- thumbnails ---- */
+
+static void thumb_write_cb(void *ctx, void *data, int size)
+{
+    buf_append(ctx, data, (size_t)size);
+}
+
+int image_thumbnail_jpeg(const Image *in, int max_side, int quality, Buf *out)
+{
+    if (!in || !in->rgb || in->width < 1 || in->height < 1) return ERR_INVAL;
+    if (max_side < 1 || max_side > IMAGE_THUMB_MAX_SIDE || quality < 1 || quality > 100)
+        return ERR_INVAL;
+    Image small = { 0 };
+    const Image *src = in;
+    int w = in->width, h = in->height;
+    if (w > max_side || h > max_side) {
+        /* Scale the long side to max_side, the short one proportionally,
+         * rounded to nearest (Pillow's thumbnail() rounds too). */
+        if (w >= h) {
+            h = (int)(((int64_t)h * max_side + w / 2) / w);
+            w = max_side;
+        } else {
+            w = (int)(((int64_t)w * max_side + h / 2) / h);
+            h = max_side;
+        }
+        if (w < 1) w = 1;
+        if (h < 1) h = 1;
+        int rc = image_resize_bicubic(in, w, h, &small);
+        if (rc) return rc;
+        src = &small;
+    }
+    size_t before = out->len;
+    int ok = stbi_write_jpg_to_func(thumb_write_cb, out, src->width, src->height, 3, src->rgb,
+                                    quality);
+    image_free(&small);
+    if (!ok) {
+        out->len = before;
+        return ERR_NOMEM;
+    }
+    return 0;
 }

@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/util.h"
+
 /* Decoded pixels allowed in one image (width * height); more is ERR_TOOLARGE.
  * 40 megapixels hold a full-size photo from any current camera while
  * bounding one decode at 120 MB of RGB. */
@@ -130,5 +132,22 @@ int image_preprocess(const Image *in, const ImagePreprocess *pp, float *out_chw,
  */
 int image_preprocess_config_load(const char *path, ImagePreprocess *out, char *err,
                                  size_t errlen);
+
+/* Thumbnails: the long side at most this many pixels (never enlarged),
+ * JPEG quality 1..100. 256 px fills a grid cell of a result page on a
+ * high-density screen and costs 10-20 KB. */
+#define IMAGE_THUMB_DEFAULT_SIDE 256
+#define IMAGE_THUMB_MAX_SIDE 2048
+#define IMAGE_THUMB_DEFAULT_QUALITY 80
+
+/*
+ * image_thumbnail_jpeg encodes a JPEG thumbnail of in (baseline, 4:2:0,
+ * stb_image_write) into out (appended): in resized with Pillow's bicubic
+ * filter so that its longer side is max_side, keeping the aspect ratio
+ * (each side at least 1 pixel), or in unchanged when it is no larger.
+ * Returns 0, ERR_INVAL (an empty image, max_side outside
+ * 1..IMAGE_THUMB_MAX_SIDE, quality outside 1..100) or ERR_NOMEM.
+ */
+int image_thumbnail_jpeg(const Image *in, int max_side, int quality, Buf *out);
 
 #endif

@@ -443,6 +443,7 @@ const char *http_status_reason(int status)
     case 201: return "Created";
     case 202: return "Accepted";
     case 204: return "No Content";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -485,8 +486,12 @@ void http_build_head(HttpRequest *req, int keep_alive)
 {
     Buf *h = &req->resp_head;
     h->len = 0;
-    buf_printf(h, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n", req->status,
-               http_status_reason(req->status), req->resp_body.len);
+    buf_printf(h, "HTTP/1.1 %d %s\r\n", req->status, http_status_reason(req->status));
+    /* A 304 answers a conditional GET without a body, and its
+     * Content-Length would have to be the full response's (RFC 9110
+     * 8.6); a 204 has none either. */
+    if (req->status != 304 && req->status != 204)
+        buf_printf(h, "Content-Length: %zu\r\n", req->resp_body.len);
     if (req->resp_headers.len) buf_append(h, req->resp_headers.data, req->resp_headers.len);
     if (!keep_alive)
         buf_append_str(h, "Connection: close\r\n");

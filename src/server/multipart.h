@@ -24,7 +24,7 @@
 /* RFC 2046: a boundary is 1..70 characters. */
 #define MULTIPART_MAX_BOUNDARY 70
 /* Parts per body, and header bytes per part. */
-#define MULTIPART_MAX_PARTS 64
+#define MULTIPART_MAX_PARTS 4096
 #define MULTIPART_MAX_HEADER_BYTES (8 * 1024)
 
 typedef struct {

@@ -85,6 +85,9 @@
 #define COLLECTION_MAX_LIMIT 100000    /* results per search / scroll page */
 #define COLLECTION_MAX_BATCH 100000    /* points per upsert / delete batch */
 #define COLLECTION_MAX_OPTIONS 4096    /* bytes of CollectionConfig.options, with its NUL */
+#define COLLECTION_MAX_BLOB (1 << 20)  /* bytes of a point's blob (a thumbnail is ~20 KB) */
+#define COLLECTION_MAX_RECORD_KEY 256  /* bytes of a database record's key (LMDB allows 511) */
+#define COLLECTION_MAX_RECORD (16 << 20) /* bytes of a database record's value */
 /* Filtered searches whose estimated matches are below this many points are
  * answered by an exact scan (Qdrant's full_scan_threshold, in points). */
 #define COLLECTION_FULL_SCAN_THRESHOLD 5000
@@ -413,6 +416,13 @@ typedef struct {
     size_t n_vectors;
 } CollectionPointIn;
 
+/* An opaque blob kept with a point (an item's thumbnail, read back by
+ * collection_blob_get), at most COLLECTION_MAX_BLOB bytes. */
+typedef struct {
+    const void *data; /* NULL: none */
+    size_t len;
+} CollectionBlob;
+
 /* ---- points: output ---- */
 
 /* What to return of each point's payload or vectors. */
@@ -490,6 +500,10 @@ typedef struct {
     CollectionOpKind kind;
     const CollectionPointIn *points; /* upsert, update_vectors */
     size_t n_points;
+    /* Upsert: NULL, or one blob per point. A point upserted without one
+     * has none (an existing point's is deleted, as the whole point is
+     * replaced); blobs are deleted with their points. */
+    const CollectionBlob *blobs;
     const PointId *ids; /* the points; NULL: those the filter matches */
     size_t n_ids;
     const JsonValue *filter;
@@ -501,15 +515,34 @@ typedef struct {
 } CollectionOp;
 
 /*
+ * A database record: a key and a value that the layers above the engine
+ * keep in the database (an embedding cache entry keyed by an image's
+ * digest, a settings document), outside any collection. Keys are the
+ * owner's business; by convention they start with the owner's name and a
+ * '/' ("v1/...") so owners never collide. A key is 1..
+ * COLLECTION_MAX_RECORD_KEY bytes, a value at most COLLECTION_MAX_RECORD.
+ */
+typedef struct {
+    const void *key;
+    size_t klen;
+    const void *val;
+    size_t vlen;
+} CollectionRecord;
+
+/*
  * One write: the operations of one client request, applied in order and
  * atomically (all or none). collection (a name or an alias) and ops are
  * read until the write is released (see CollectionWriteHooks); the out
- * fields are set by collection_write_group.
+ * fields are set by collection_write_group. records are stored (inserted
+ * or replaced) with the operations, in the same sub-transaction: only
+ * when the write succeeds.
  */
 typedef struct {
     const char *collection;
     const CollectionOp *ops;
     size_t n_ops;
+    const CollectionRecord *records;
+    size_t n_records;
     /* out: */
     int status;            /* 0, or the ERR_* the write failed with */
     char err[256];         /* the message when status != 0 */
@@ -593,6 +626,27 @@ int collection_delete_payload(Db *db, const char *name, const CollectionPayloadU
                               char *err, size_t errlen);
 int collection_clear_payload(Db *db, const char *name, const CollectionPayloadUpdate *u,
                              char *err, size_t errlen);
+
+/*
+ * collection_blob_get copies the blob of point id (see CollectionPointIn)
+ * into arena. ERR_NOTFOUND when the collection, the point or its blob
+ * does not exist.
+ */
+int collection_blob_get(Db *db, const char *name, const PointId *id, Arena *arena,
+                        const void **data, size_t *len);
+
+/* ---- database records (see CollectionRecord) ---- */
+
+/* collection_record_get copies the value of key into arena (NUL-terminated
+ * past vlen, so a text value can be read as a string). ERR_NOTFOUND when
+ * absent. Any thread, one short read transaction. */
+int collection_record_get(Db *db, const void *key, size_t klen, Arena *arena, void **val,
+                          size_t *vlen);
+/* collection_record_put stores records[0..n) (vlen 0 with val NULL
+ * deletes the key) in one write transaction of its own, durable on
+ * return. For the writer thread, like every write. ERR_INVAL for a key or
+ * value out of bounds. */
+int collection_record_put(Db *db, const CollectionRecord *records, size_t n);
 
 /* collection_get returns the points that exist among ids, in the order
  * asked (missing ids are skipped, as Qdrant does). */

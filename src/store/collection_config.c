@@ -411,11 +411,9 @@ static int drop_fn(StoreTxn *txn, void *vctx)
     for (size_t i = 0; i < x->db->n_aliases && !err; i++)
         if (!strcmp(x->db->aliases[i].collection, x->name))
             err = coll_alias_record_del(txn, x->db->aliases[i].alias);
-    if (!err) err = store_del_prefix(txn, STORE_DB_POINTS, p, pl, NULL);
-    if (!err) err = store_del_prefix(txn, STORE_DB_VECTORS, p, pl, NULL);
-    if (!err) err = store_del_prefix(txn, STORE_DB_GRAPH, p, pl, NULL);
-    if (!err) err = store_del_prefix(txn, STORE_DB_PENDING, p, pl, NULL);
-    if (!err) err = store_del_prefix(txn, STORE_DB_PAYLOAD_INDEX, p, pl, NULL);
+    /* Every collection database holds only cid-prefixed records (store.h). */
+    for (int d = STORE_DB_FIRST_COLLECTION_DB; d < STORE_DB_COUNT && !err; d++)
+        err = store_del_prefix(txn, (StoreDb)d, p, pl, NULL);
     return err;
 }
 

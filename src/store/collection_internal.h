@@ -27,6 +27,8 @@
  *   collection_multivec.c  multivectors: their records, which nodes have
  *                        them, MaxSim search and recommend (through the
  *                        coll_multi_* hooks)
+ *   collection_record.c  points' blobs and database records (the
+ *                        API layer's data outside collections)
  * Every function here is prefixed coll_ (the engine's private namespace);
  * the public ones in collection.h are collection_*.
  */
@@ -469,5 +471,13 @@ int coll_multi_recommend(Db *db, Collection *c, const Filter *f, const Collectio
                          size_t errlen);
 /* Live multivectors and the memory of their node sets, for collection_info. */
 void coll_multi_stats(Collection *c, uint64_t *vectors, size_t *memory_bytes);
+
+/* ---- collection_record.c ---- */
+
+/* coll_records_check validates records (key and value sizes) before a
+ * write; coll_records_put stores them (or deletes, for a NULL value)
+ * inside the caller's write transaction. */
+int coll_records_check(const CollectionRecord *r, size_t n, char *err, size_t errlen);
+int coll_records_put(StoreTxn *txn, const CollectionRecord *r, size_t n);
 
 #endif

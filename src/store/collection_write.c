@@ -76,6 +76,8 @@ typedef struct {
     /* [config.n_vectors] how many vectors vec[v] holds where v is a
      * multivector (collection_multivec.c); NULL when none is given. */
     uint32_t *multi_n;
+    const void *blob; /* upsert: the caller's blob (read inside the transaction only) */
+    size_t blob_len;
 } PrepPoint;
 
 typedef struct {
@@ -228,6 +230,12 @@ static int prepare_points(Group *g, Collection *c, const CollectionOp *op, int u
             pp->vec[v] = f;
         }
         if (!upsert) continue;
+        const CollectionBlob *blob = op->blobs && op->blobs[i].data ? &op->blobs[i] : NULL;
+        if (blob && blob->len > COLLECTION_MAX_BLOB)
+            return err_set(err, errlen, ERR_TOOLARGE, "%s: blob of %zu bytes (at most %d)", what,
+                           blob->len, COLLECTION_MAX_BLOB);
+        pp->blob = blob ? blob->data : NULL;
+        pp->blob_len = blob ? blob->len : 0;
         if (p->payload && p->payload->type == JSON_OBJECT) {
             g->buf.len = 0;
             JsonWriter w;
@@ -330,6 +338,15 @@ static int put_vectors(StoreTxn *txn, Collection *c, uint32_t node, const PrepPo
     return 0;
 }
 
+/* put_blob stores a point's blob, or deletes the one it had (key: the
+ * point's key). */
+static int put_blob(StoreTxn *txn, const uint8_t *key, size_t kl, const void *blob, size_t len)
+{
+    if (blob) return store_put(txn, STORE_DB_BLOBS, key, kl, blob, len);
+    int err = store_del(txn, STORE_DB_BLOBS, key, kl);
+    return err == ERR_NOTFOUND ? 0 : err;
+}
+
 static int apply_upsert(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn,
                         CollectionWrite *w)
 {
@@ -365,6 +382,7 @@ static int apply_upsert(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn
         if (!err && coll_multi_mask(c))
             err = coll_multi_put(txn, c, node, coll_multi_mask(c), p->mask, p->vec, p->multi_n);
         if (!err) err = put_pending(txn, c, node);
+        if (!err && (p->blob || kind == EFF_REPLACE)) err = put_blob(txn, key, kl, p->blob, p->blob_len);
         if (err) return err;
         effect_add(g, kind, node, &p->id, p, 0);
     }
@@ -433,6 +451,7 @@ static int apply_delete(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn
             err = coll_sparse_put(txn, c, node, COLL_SPARSE_ALL(c), 0, NULL);
         if (!err && coll_multi_mask(c))
             err = coll_multi_put(txn, c, node, coll_multi_mask(c), 0, NULL, NULL);
+        if (!err) err = put_blob(txn, key, kl, NULL, 0);
         if (!err) err = put_pending(txn, c, node);
         if (!err) {
             effect_add(g, EFF_DELETE, node, &ids[i], NULL, 0);
@@ -642,6 +661,7 @@ static int group_fn(StoreTxn *txn, void *vctx)
         w->err[0] = '\0';
         int e = 0;
         for (size_t j = 0; j < w->n_ops && !e; j++) e = apply_op(g, c, &gw->ops[j], sub, w);
+        if (!e) e = coll_records_put(sub, w->records, w->n_records);
         if (e) store_sub_abort(sub);
         else e = store_sub_commit(sub);
         if (store_txn_retrying(txn)) return ERR_FULL; /* store_write grows and retries */
@@ -790,6 +810,7 @@ int collection_write_group(Db *db, CollectionWrite *const *writes, size_t n,
                         w->collection ? w->collection : "");
         for (size_t j = 0; j < w->n_ops && !e; j++)
             e = prepare_op(&g, gw->c, &w->ops[j], &gw->ops[j], w->err, sizeof w->err);
+        if (!e) e = coll_records_check(w->records, w->n_records, w->err, sizeof w->err);
         gw->prep_status = w->status = e;
         any |= !e;
     }

@@ -34,7 +34,7 @@
 
 /* Names of the databases, in StoreDb order. */
 static const char *const store_db_names[STORE_DB_COUNT] = {
-    "meta", "collections", "points", "vectors", "graph", "pending", "payload_index",
+    "meta", "collections", "records", "points", "vectors", "graph", "pending", "payload_index", "blobs",
 };
 
 /* The meta record's key and its value: magic (8 bytes) + LE u32 version. */

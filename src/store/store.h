@@ -72,12 +72,17 @@ typedef enum {
     STORE_DB_META = 0,    /* "format" -> magic + version; "next_cid" -> u32;
                              "next_op" -> u64 */
     STORE_DB_COLLECTIONS, /* name -> u32 cid + config record; alias -> u32 0 + alias record */
+    STORE_DB_RECORDS,     /* key -> value: database-wide records of the layers above
+                             the engine (embedding cache, settings), keys namespaced
+                             by their owner */
     STORE_DB_POINTS,      /* cid + point id key -> u32 node + u32 vector mask + payload JSON */
     STORE_DB_VECTORS,     /* cid + u16 vector index + node -> float32[dim] */
     STORE_DB_GRAPH,       /* cid + u16 vector index + node -> hnsw node blob;
                              cid + u16 vector index -> entry record */
     STORE_DB_PENDING,     /* cid + node -> empty: graph changes not yet saved */
     STORE_DB_PAYLOAD_INDEX, /* cid + field name -> payload index definition */
+    STORE_DB_BLOBS,       /* cid + point id key -> bytes: a point's blob (an item's
+                             thumbnail), deleted with the point */
     STORE_DB_COUNT
 } StoreDb;
 
@@ -88,7 +93,7 @@ typedef enum {
  * which is all that collection snapshots copy and what dropping a
  * collection deletes. A database added later must keep that rule.
  */
-#define STORE_DB_FIRST_COLLECTION_DB (STORE_DB_COLLECTIONS + 1)
+#define STORE_DB_FIRST_COLLECTION_DB (STORE_DB_RECORDS + 1)
 
 /* store_db_name is a database's name in the environment ("points");
  * store_db_by_name finds one by name, ERR_NOTFOUND for an unknown name. */
