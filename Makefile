@@ -149,7 +149,7 @@ $(BUILD)/src/%.o: src/%.c
 
 # stb_image_write's JPEG bit writer shifts a signed int past its top bit
 # (see src/model/image_stbw.c): that one UBSan check is off for that file.
-$(BUILD)/src/model/image_stbw.o: CFLAGS += $(if $(filter undefined,$(SANITIZER)),-fno-sanitize=shift-base)
+$(BUILD)/src/model/image_stbw.o: CFLAGS += $(if $(findstring undefined,$(SANITIZER)),-fno-sanitize=shift-base)
 
 # llhttp is generated C from Debian's node-llhttp: compile it as shipped,
 # without our warning set (it is not our code to fix).

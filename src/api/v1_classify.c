@@ -651,7 +651,7 @@ int v1_moderate_vector(Db *db, Embedder *e, const float *image, V1Moderation *ou
         out->n_fired += s->fired;
     }
     ruleset_release(rs);
-    qsort(out->rules, out->n, sizeof *out->rules, by_rule_score);
+    if (out->n) qsort(out->rules, out->n, sizeof *out->rules, by_rule_score);
     return 0;
 }
 

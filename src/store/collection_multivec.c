@@ -536,7 +536,7 @@ static int run(Collection *c, int v, const Filter *f, const Scorer *sc, const Po
     Scan s = { .c = c, .v = v, .txn = txn, .sc = sc, .ex = ex, .n_ex = n_ex };
     int e = scan_all(&s, f);
     if (!e) {
-        qsort(s.hits, s.n_hits, sizeof *s.hits, cmp_hit);
+        if (s.n_hits) qsort(s.hits, s.n_hits, sizeof *s.hits, cmp_hit);
         e = fill(&s, req, limit, o, arena, out);
     }
     free(s.buf);
