@@ -236,6 +236,13 @@ static void merge_object(JsonWriter *w, const JsonValue *base, const JsonValue *
     jw_object_end(w);
 }
 
+/* is_disabled: the string "Disabled" (Qdrant's QuantizationConfigDiff
+ * variant that turns quantization off). */
+static int is_disabled(const JsonValue *v)
+{
+    return v->type == JSON_STRING && !strcmp(v->u.str, "Disabled");
+}
+
 /* build_options writes the options object: old (may be NULL) updated by
  * the settings in body. */
 static int build_options(ApiJob *j, const JsonValue *old, const JsonValue *body, Buf *out)
@@ -248,6 +255,8 @@ static int build_options(ApiJob *j, const JsonValue *old, const JsonValue *body,
         const JsonValue *given = json_get(body, key);
         if (!given && option_objects[i].alias) given = json_get(body, option_objects[i].alias);
         const JsonValue *prev = old ? json_get(old, key) : NULL;
+        /* QuantizationConfigDiff's "Disabled" removes the quantization. */
+        if (given && is_disabled(given) && !strcmp(key, "quantization_config")) continue;
         if (given && given->type != JSON_NULL && given->type != JSON_OBJECT)
             return api_fail(j, QERR_FORMAT, "invalid type, expected a map at `%s`", key);
         if (!given || given->type == JSON_NULL) {
@@ -299,6 +308,7 @@ static int build_options(ApiJob *j, const JsonValue *old, const JsonValue *body,
             const JsonValue *x = json_get(vp, vector_extras[k]);
             if (!x || x->type == JSON_NULL) x = prev ? json_get(prev, vector_extras[k]) : NULL;
             if (!x) continue;
+            if (is_disabled(x) && !strcmp(vector_extras[k], "quantization_config")) continue;
             jw_key(&w, vector_extras[k]);
             jw_value(&w, x);
         }
