@@ -216,6 +216,8 @@ int api_floats(ApiJob *j, const JsonValue *arr, const char *what, float **out, s
  * condition needs one of match, range, geo_*, values_count, is_empty,
  * is_null (422 naming its path). The engine checks the rest. */
 int api_check_filter(ApiJob *j, const JsonValue *filter);
+/* The same for a filter under another key (name: "update_filter"). */
+int api_check_filter_at(ApiJob *j, const JsonValue *filter, const char *name);
 /* api_query_bool reads ?name=true|false (absent: dflt). */
 int api_query_bool(ApiJob *j, const char *name, int dflt, int *out);
 /* api_item returns item i of a request-body array as a pointer that

@@ -237,12 +237,19 @@ static int parse_upsert(ApiJob *j, const JsonValue *obj, CollectionOp *op)
     UpsertState st = { 0 };
     const JsonValue *points = json_get(obj, "points");
     const JsonValue *batch = json_get(obj, "batch");
-    const JsonValue *uf = json_get(obj, "update_filter");
-    if (uf && uf->type != JSON_NULL) return api_fail(j, QERR_UNSUPPORTED, "conditional updates (update_filter)");
+    const JsonValue *uf;
+    if (api_get_object(j, obj, "update_filter", &uf) || api_check_filter_at(j, uf, "update_filter"))
+        return -1;
     const char *mode = NULL;
+    CollectionUpdateMode update_mode = COLLECTION_UPSERT_ANY;
     if (api_get_str(j, obj, "update_mode", &mode)) return -1;
-    if (mode && strcmp(mode, "upsert"))
-        return api_fail(j, QERR_UNSUPPORTED, "update_mode \"%s\" (only upsert is served)", mode);
+    if (!mode || !strcmp(mode, "upsert")) update_mode = COLLECTION_UPSERT_ANY;
+    else if (!strcmp(mode, "insert_only")) update_mode = COLLECTION_UPSERT_INSERT_ONLY;
+    else if (!strcmp(mode, "update_only")) update_mode = COLLECTION_UPSERT_UPDATE_ONLY;
+    else
+        return api_fail(j, QERR_FORMAT,
+                        "unknown variant `%s`, expected one of `upsert`, `insert_only`, `update_only`",
+                        mode);
     if (points && batch)
         return api_fail(j, QERR_FORMAT, "expected either `points` or `batch`, not both");
     if (points) {
@@ -258,6 +265,8 @@ static int parse_upsert(ApiJob *j, const JsonValue *obj, CollectionOp *op)
     op->kind = COLLECTION_OP_UPSERT;
     op->points = st.points;
     op->n_points = st.n;
+    op->update_mode = update_mode;
+    op->update_filter = uf;
     return 0;
 }
 
@@ -340,8 +349,10 @@ static int parse_update_vectors(ApiJob *j, const JsonValue *obj, CollectionOp *o
     memset(op, 0, sizeof *op);
     op->kind = COLLECTION_OP_UPDATE_VECTORS;
     if (obj->type != JSON_OBJECT) return api_fail(j, QERR_FORMAT, "invalid type, expected UpdateVectors");
-    const JsonValue *uf = json_get(obj, "update_filter");
-    if (uf && uf->type != JSON_NULL) return api_fail(j, QERR_UNSUPPORTED, "conditional updates (update_filter)");
+    const JsonValue *uf;
+    if (api_get_object(j, obj, "update_filter", &uf) || api_check_filter_at(j, uf, "update_filter"))
+        return -1;
+    op->update_filter = uf;
     const JsonValue *points;
     if (api_get_array(j, obj, "points", &points)) return -1;
     if (!points) return api_fail(j, QERR_FORMAT, "missing field `points`");

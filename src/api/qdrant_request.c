@@ -255,7 +255,13 @@ static int check_condition(ApiJob *j, const JsonValue *c, char *path, size_t cap
 
 int api_check_filter(ApiJob *j, const JsonValue *filter)
 {
-    char path[512] = "filter";
+    return api_check_filter_at(j, filter, "filter");
+}
+
+int api_check_filter_at(ApiJob *j, const JsonValue *filter, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s", name);
     if (!filter || check_filter(j, filter, path, sizeof path)) return filter ? -1 : 0;
     /* The rest of the filter's shape is what serde would refuse while
      * reading the body: compile it once here to say so as Qdrant does. */

@@ -479,6 +479,13 @@ typedef enum {
     COLLECTION_OP_DELETE_VECTORS,    /* ids or filter: remove the named vectors */
 } CollectionOpKind;
 
+/* Which points an upsert may write (Qdrant's update_mode). */
+typedef enum {
+    COLLECTION_UPSERT_ANY = 0,    /* insert new points, replace existing ones */
+    COLLECTION_UPSERT_INSERT_ONLY, /* only points that do not exist yet */
+    COLLECTION_UPSERT_UPDATE_ONLY, /* only points that exist */
+} CollectionUpdateMode;
+
 /*
  * One operation. Points are selected by ids (n_ids of them) or, with ids
  * NULL, by filter (NULL matches every point). Rules, as Qdrant's:
@@ -512,6 +519,14 @@ typedef struct {
     const JsonValue *keys;    /* delete payload: an array of key paths */
     const char *const *vector_names; /* delete vectors */
     size_t n_vector_names;
+    /* Upsert: which points it writes; the points it leaves alone are not
+     * counted in n_affected. */
+    CollectionUpdateMode update_mode;
+    /* Upsert and update_vectors: NULL, or a filter an existing point must
+     * match to be written (Qdrant's update_filter: a point that does not
+     * match keeps its state; one that does not exist is not affected by
+     * the filter). */
+    const JsonValue *update_filter;
 } CollectionOp;
 
 /*

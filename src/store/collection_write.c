@@ -91,6 +91,8 @@ typedef struct {
     const char *key;          /* set */
     const JsonValue *keys;    /* delete payload */
     uint32_t vmask;           /* delete vectors */
+    CollectionUpdateMode update_mode; /* upsert */
+    Filter *update_filter;    /* upsert, update vectors: compiled; NULL: none */
 } PrepOp;
 
 /* What a committed write does to memory, per point, in order. */
@@ -258,8 +260,17 @@ static int prepare_op(Group *g, Collection *c, const CollectionOp *op, PrepOp *o
     memset(out, 0, sizeof *out);
     out->kind = op->kind;
     switch (op->kind) {
-    case COLLECTION_OP_UPSERT: return prepare_points(g, c, op, 1, out, err, errlen);
-    case COLLECTION_OP_UPDATE_VECTORS: return prepare_points(g, c, op, 0, out, err, errlen);
+    case COLLECTION_OP_UPSERT:
+    case COLLECTION_OP_UPDATE_VECTORS: {
+        int e = prepare_points(g, c, op, op->kind == COLLECTION_OP_UPSERT, out, err, errlen);
+        out->update_mode = op->update_mode;
+        if (!e && op->update_filter && op->update_filter->type != JSON_NULL) {
+            e = coll_compile_filter(op->update_filter, &out->update_filter, err, errlen);
+            /* Read inside the transaction, as the filters below. */
+            if (!e && c) coll_filter_bind(c, out->update_filter, 0);
+        }
+        return e;
+    }
     case COLLECTION_OP_SET_PAYLOAD:
     case COLLECTION_OP_OVERWRITE_PAYLOAD:
         if (!op->payload || op->payload->type != JSON_OBJECT)
@@ -347,6 +358,20 @@ static int put_blob(StoreTxn *txn, const uint8_t *key, size_t kl, const void *bl
     return err == ERR_NOTFOUND ? 0 : err;
 }
 
+/* update_filter_rejects: does the existing point record old fail op's
+ * update filter (so the operation leaves that point alone)? */
+static int update_filter_rejects(Group *g, Collection *c, const PrepOp *op, const PointId *id,
+                                 Slice old)
+{
+    if (!op->update_filter) return 0;
+    ScanRec r = { .id = *id,
+                  .node = store_get_le32((const uint8_t *)old.ptr),
+                  .mask = store_get_le32((const uint8_t *)old.ptr + 4),
+                  .payload = old.ptr + COLLECTION_REC_HEADER,
+                  .payload_len = old.len - COLLECTION_REC_HEADER };
+    return !coll_filter_accepts(c, op->update_filter, &g->s, &r);
+}
+
 static int apply_upsert(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn,
                         CollectionWrite *w)
 {
@@ -359,11 +384,15 @@ static int apply_upsert(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn
         uint32_t node;
         int kind;
         if (err == 0 && old.len >= COLLECTION_REC_HEADER) {
+            if (op->update_mode == COLLECTION_UPSERT_INSERT_ONLY ||
+                update_filter_rejects(g, c, op, &p->id, old))
+                continue;
             node = store_get_le32((const uint8_t *)old.ptr);
             kind = EFF_REPLACE;
         } else if (err == 0) {
             return ERR_FORMAT;
         } else if (err == ERR_NOTFOUND) {
+            if (op->update_mode == COLLECTION_UPSERT_UPDATE_ONLY) continue;
             node = alloc_node(c);
             if (node >= HNSW_MAX_NODES)
                 return err_set(w->err, sizeof w->err, ERR_FULL,
@@ -385,8 +414,8 @@ static int apply_upsert(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn
         if (!err && (p->blob || kind == EFF_REPLACE)) err = put_blob(txn, key, kl, p->blob, p->blob_len);
         if (err) return err;
         effect_add(g, kind, node, &p->id, p, 0);
+        w->n_affected++;
     }
-    w->n_affected += op->n_points;
     return 0;
 }
 
@@ -552,6 +581,7 @@ static int apply_update_vectors(Group *g, Collection *c, const PrepOp *op, Store
         if (err == ERR_NOTFOUND) return point_missing(w, &p->id);
         if (err) return err;
         if (old.len < COLLECTION_REC_HEADER) return ERR_FORMAT;
+        if (update_filter_rejects(g, c, op, &p->id, old)) continue;
         uint32_t node = store_get_le32((const uint8_t *)old.ptr);
         uint32_t mask = store_get_le32((const uint8_t *)old.ptr + 4) | p->mask;
         err = set_mask(g, txn, key, kl, old, mask);
@@ -564,8 +594,8 @@ static int apply_update_vectors(Group *g, Collection *c, const PrepOp *op, Store
         if (!err) err = put_pending(txn, c, node);
         if (err) return err;
         effect_add(g, EFF_VECTORS, node, &p->id, p, 0);
+        w->n_affected++;
     }
-    w->n_affected += op->n_points;
     return 0;
 }
 
@@ -856,7 +886,10 @@ int collection_write_group(Db *db, CollectionWrite *const *writes, size_t n,
     }
     pthread_mutex_unlock(&db->write);
     for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < g.gw[i].n_ops; j++) filter_free(g.gw[i].ops[j].filter);
+        for (size_t j = 0; j < g.gw[i].n_ops; j++) {
+            filter_free(g.gw[i].ops[j].filter);
+            filter_free(g.gw[i].ops[j].update_filter);
+        }
     free(g.eff);
     buf_free(&g.buf);
     coll_scratch_free(&g.s);

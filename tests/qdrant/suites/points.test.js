@@ -340,3 +340,69 @@ test('payload values of every JSON kind round-trip unchanged', async () => {
     const [p] = await client.retrieve(name, { ids: [1], with_payload: true });
     assert.deepEqual(p.payload, payload);
 });
+
+// Conditional writes (Qdrant 1.17, lib/shard/src/update.rs conditional_upsert
+// and update_vectors_conditional): update_mode picks which points an upsert
+// writes; update_filter leaves existing points that do not match it alone,
+// while points that do not exist are unaffected by it.
+test('update_mode insert_only / update_only and update_filter on upsert and update vectors', async () => {
+    const name = await plain();
+    await client.upsert(name, { wait: true, points: [
+        { id: 1, vector: [1, 0, 0, 0], payload: { v: 1 } },
+        { id: 2, vector: [0, 1, 0, 0], payload: { v: 5 } },
+    ] });
+    const payloads = async () => {
+        const got = await client.retrieve(name, { ids: [1, 2, 3, 4], with_payload: true, with_vector: true });
+        return new Map(got.map((r) => [r.id, r]));
+    };
+    // insert_only: 1 exists (kept), 3 is new (inserted).
+    await client.upsert(name, { wait: true, update_mode: 'insert_only', points: [
+        { id: 1, vector: [9, 9, 9, 9], payload: { v: 100 } },
+        { id: 3, vector: [0, 0, 1, 0], payload: { v: 3 } },
+    ] });
+    let m = await payloads();
+    assert.deepEqual(m.get(1).payload, { v: 1 });
+    assert.deepEqual(m.get(3).payload, { v: 3 });
+    // update_only: 2 exists (replaced), 4 is new (not inserted).
+    await client.upsert(name, { wait: true, update_mode: 'update_only', points: [
+        { id: 2, vector: [0, 2, 0, 0], payload: { v: 6 } },
+        { id: 4, vector: [0, 0, 0, 1], payload: { v: 4 } },
+    ] });
+    m = await payloads();
+    assert.deepEqual(m.get(2).payload, { v: 6 });
+    assert.equal(m.has(4), false);
+    // update_filter v < 5: 1 matches (replaced), 2 does not (kept), 4 is
+    // new (inserted regardless of the filter).
+    const vlt5 = { must: [{ key: 'v', range: { lt: 5 } }] };
+    await client.upsert(name, { wait: true, update_filter: vlt5, points: [
+        { id: 1, vector: [1, 1, 0, 0], payload: { v: 2 } },
+        { id: 2, vector: [0, 0, 0, 0], payload: { v: 0 } },
+        { id: 4, vector: [0, 0, 0, 1], payload: { v: 4 } },
+    ] });
+    m = await payloads();
+    assert.deepEqual(m.get(1).payload, { v: 2 });
+    assert.deepEqual(m.get(2).payload, { v: 6 });
+    assert.deepEqual(m.get(2).vector, [0, 2, 0, 0]);
+    assert.deepEqual(m.get(4).payload, { v: 4 });
+    // update vectors with a filter: 3 (v 3) matches, 2 (v 6) does not (the
+    // JS client's updateVectors does not pass update_filter: raw request).
+    expectOk(await raw(srv.base, 'PUT', `/collections/${name}/points/vectors?wait=true`, { update_filter: vlt5, points: [
+        { id: 3, vector: [5, 5, 5, 5] },
+        { id: 2, vector: [7, 7, 7, 7] },
+    ] }));
+    m = await payloads();
+    assert.deepEqual(m.get(3).vector, [5, 5, 5, 5]);
+    assert.deepEqual(m.get(2).vector, [0, 2, 0, 0]);
+    // A field condition without a condition is Qdrant's 422; an unknown
+    // mode a 400 format error; nothing changes.
+    const bad = await raw(srv.base, 'PUT', `/collections/${name}/points?wait=true`, {
+        points: [{ id: 1, vector: [0, 0, 0, 0] }], update_filter: { must: [{ key: 'v' }] },
+    });
+    expectError(bad, 422, /At least one field condition must be specified/);
+    const badMode = await raw(srv.base, 'PUT', `/collections/${name}/points?wait=true`, {
+        points: [{ id: 1, vector: [0, 0, 0, 0] }], update_mode: 'sometimes',
+    });
+    expectError(badMode, 400, /unknown variant `sometimes`/);
+    m = await payloads();
+    assert.deepEqual(m.get(1).payload, { v: 2 });
+});
