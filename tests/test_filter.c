@@ -584,6 +584,59 @@ TEST(test_multiple_conditions_in_one_field)
                     "{'x': ['a', 'b']}"), 1);
 }
 
+/* resolve_abc: vectors "a", "b", "" at bits 0, 1 and 5; any other name is
+ * not in the collection. */
+static int resolve_abc(void *ctx, const char *name)
+{
+    (void)ctx;
+    if (!strcmp(name, "a")) return 0;
+    if (!strcmp(name, "b")) return 1;
+    if (!strcmp(name, "")) return 5;
+    return -1;
+}
+
+/* has_vector: the point has the named vector (its bit in the mask); an
+ * unknown name matches nothing (Qdrant's condition_converter), an unbound
+ * filter or a point of unknown mask nothing either; must_not and should
+ * combine it as any condition. Every mask of the three bits against the
+ * truth table written out. */
+TEST(test_has_vector)
+{
+    static const struct {
+        const char *filter;
+        unsigned want; /* bit m: the point whose mask has a (m&1), b (m&2), "" (m&4) passes */
+    } cases[] = {
+        { "{'must': [{'has_vector': 'a'}]}", 0xAAu },
+        { "{'must': [{'has_vector': 'b'}]}", 0xCCu },
+        { "{'must': [{'has_vector': ''}]}", 0xF0u },
+        { "{'must_not': [{'has_vector': 'a'}]}", 0x55u },
+        { "{'should': [{'has_vector': 'a'}, {'has_vector': 'b'}]}", 0xEEu },
+        { "{'must': [{'has_vector': 'a'}, {'has_vector': 'b'}]}", 0x88u },
+        { "{'must': [{'has_vector': 'zzz'}]}", 0x00u },
+        { "{'must_not': [{'has_vector': 'zzz'}]}", 0xFFu },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        Filter *f = F(cases[k].filter);
+        ASSERT_TRUE(f != NULL);
+        PointId id = point_id_num(1);
+        int neg = strstr(cases[k].filter, "must_not") != NULL;
+        /* Unbound: has_vector is false whatever the mask. */
+        ASSERT_EQ_INT(filter_match_vectors(f, &id, NULL, 0xFFFFFFFFu), neg);
+        filter_bind_vectors(f, resolve_abc, NULL);
+        unsigned got = 0;
+        for (unsigned m = 0; m < 8; m++) {
+            uint32_t mask = (m & 1 ? 1u : 0) | (m & 2 ? 2u : 0) | (m & 4 ? 32u : 0);
+            if (filter_match_vectors(f, &id, NULL, mask)) got |= 1u << m;
+        }
+        if (got != cases[k].want)
+            fprintf(stderr, "  %s: got 0x%02X, want 0x%02X\n", cases[k].filter, got, cases[k].want);
+        ASSERT_EQ_INT(got, cases[k].want);
+        /* Without a mask (filter_match) has_vector is false. */
+        ASSERT_EQ_INT(filter_match(f, &id, NULL), neg);
+        filter_free(f);
+    }
+}
+
 TEST(test_invalid_filters)
 {
     ASSERT_STR_EQ(compile_err("{'must': [{'key': 'a', 'match': {'value': 'x'}}, {'key': 'b', 'range': 'x'}]}", ERR_INVAL),
@@ -648,7 +701,7 @@ TEST(test_invalid_filters)
                   "unknown field `must`, expected has_id at `filter.must[0]`");
     ASSERT_STR_EQ(compile_err("{'must': [{'color': 'red'}]}", ERR_INVAL),
                   "filter.must[0]: unknown condition field \"color\" (expected a field condition with \"key\", "
-                  "is_empty, is_null, has_id, nested, or a filter with must, should, must_not, min_should)");
+                  "is_empty, is_null, has_id, nested, has_vector, or a filter with must, should, must_not, min_should)");
     ASSERT_STR_EQ(compile_err("{'min_should': {'conditions': []}}", ERR_INVAL),
                   "filter.min_should: missing field \"min_count\"");
     ASSERT_STR_EQ(compile_err("{'min_should': {'conditions': {}, 'min_count': 1}}", ERR_INVAL),
@@ -662,9 +715,12 @@ TEST(test_invalid_filters)
                   "filter.must[0].nested: missing field \"filter\"");
     ASSERT_STR_EQ(compile_err("{'should': [{'must': [{'should': [{'key': 'a', 'match': {'text': 3}}]}]}]}", ERR_INVAL),
                   "filter.should[0].must[0].should[0].match.text: expected a string, got an integer");
-    /* Valid but unsupported here (geo conditions: test_filter_geo.c). */
-    ASSERT_STR_EQ(compile_err("{'must': [{'has_vector': 'image'}]}", ERR_UNSUPPORTED),
-                  "filter.must[0].has_vector: has_vector conditions are not supported by this server");
+    ASSERT_STR_EQ(compile_err("{'must': [{'has_vector': 3}]}", ERR_INVAL),
+                  "filter.must[0].has_vector: expected a vector name, got an integer");
+    ASSERT_STR_EQ(compile_err("{'must': [{'nested': {'key': 'd', 'filter': {'must': [{'has_vector': 'a'}]}}}]}",
+                              ERR_INVAL),
+                  "filter.must[0].nested.filter.must[0].has_vector: has_vector is not supported inside a "
+                  "nested filter; put it in an adjacent must");
     /* A filter nested beyond the limit (built by hand: the reader would
      * refuse the JSON text itself). */
     JsonValue levels[FILTER_MAX_DEPTH + 2];
@@ -745,6 +801,7 @@ int main(void)
     RUN(test_empty_clauses);
     RUN(test_multiple_conditions_in_one_field);
     RUN(test_invalid_filters);
+    RUN(test_has_vector);
     RUN(test_path_parse);
     arena_free(&arena);
     return harness_report(__FILE__);

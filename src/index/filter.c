@@ -63,6 +63,7 @@ enum {
     COND_IS_NULL,
     COND_HAS_ID,
     COND_NESTED,
+    COND_HAS_VECTOR,
 };
 
 enum {
@@ -156,6 +157,10 @@ typedef struct {
             FilterPath path; /* ends with [] */
             FilterNode *filter;
         } nested;
+        struct {
+            const char *name; /* the vector's name ("" for the unnamed one) */
+            int bit;          /* its bit in the point's vector mask; -1: none */
+        } has_vector;
     } u;
 } Cond;
 
@@ -989,6 +994,24 @@ static int compile_nested(Compiler *c, const JsonValue *v, Cond *out)
     return rc;
 }
 
+/* compile_has_vector: {"has_vector": "name"}. The name is resolved to a
+ * bit of the point's vector mask when the engine binds the filter
+ * (filter_bind_vectors); until then, and for a name the collection does
+ * not have, the condition matches no point (Qdrant's condition_converter
+ * answers false for an unknown vector). */
+static int compile_has_vector(Compiler *c, const JsonValue *v, Cond *out)
+{
+    if (c->in_nested)
+        return fail(c, ERR_INVAL, "has_vector is not supported inside a nested filter; "
+                                  "put it in an adjacent must");
+    int rc = expect_type(c, v, JSON_STRING, "a vector name");
+    if (rc) return rc;
+    out->kind = COND_HAS_VECTOR;
+    out->u.has_vector.name = arena_strndup(c->arena, v->u.str, v->len);
+    out->u.has_vector.bit = -1;
+    return 0;
+}
+
 /* A condition with exactly one member named name (is_empty, has_id, ...). */
 static int single_member(Compiler *c, const JsonValue *v, const char *name)
 {
@@ -1017,7 +1040,7 @@ static int compile_cond(Compiler *c, const JsonValue *v, Cond *out)
             break;
         case 2: rc = compile_has_id(c, x, out); break;
         case 3: rc = compile_nested(c, x, out); break;
-        default: rc = fail(c, ERR_UNSUPPORTED, "has_vector conditions are not supported by this server");
+        default: rc = compile_has_vector(c, x, out);
         }
         where_pop(c, o);
         return rc;
@@ -1027,7 +1050,7 @@ static int compile_cond(Compiler *c, const JsonValue *v, Cond *out)
         if (!member_in(&v->u.members[i], clauses, ARRAY_LEN(clauses)))
             return fail(c, ERR_INVAL,
                         "unknown condition field \"%.*s\" (expected a field condition with \"key\", "
-                        "is_empty, is_null, has_id, nested, or a filter with must, should, "
+                        "is_empty, is_null, has_id, nested, has_vector, or a filter with must, should, "
                         "must_not, min_should)",
                         (int)MIN(v->u.members[i].key_len, 64), v->u.members[i].key);
     }
@@ -1560,12 +1583,15 @@ typedef struct {
     int have;
     FilterPayloadFn fn;
     void *ctx;
+    uint32_t mask;  /* the point's vectors (has_vector), with the payload */
+    int have_mask;  /* 0: unknown, has_vector fails */
 } Eval;
 
 static const JsonValue *eval_payload(Eval *e)
 {
     if (!e->have) {
-        e->payload = e->fn ? e->fn(e->ctx) : NULL;
+        e->payload = e->fn ? e->fn(e->ctx, &e->mask) : NULL;
+        e->have_mask = e->fn != NULL;
         if (e->payload && e->payload->type != JSON_OBJECT) e->payload = NULL;
         e->have = 1;
     }
@@ -1578,7 +1604,7 @@ static int nested_visit(void *ctx, const JsonValue *v)
 {
     const FilterNode *n = ctx;
     if (v->type != JSON_OBJECT) return 0;
-    Eval sub = { NULL, 0, 0, v, 1, NULL, NULL };
+    Eval sub = { NULL, 0, 0, v, 1, NULL, NULL, 0, 0 };
     return node_match(n, &sub);
 }
 
@@ -1617,6 +1643,10 @@ static int cond_match(const Cond *c, Eval *e)
                        cmp_point_id) != NULL;
     case COND_NESTED:
         return walk_payload(&c->u.nested.path, eval_payload(e), nested_visit, c->u.nested.filter);
+    case COND_HAS_VECTOR:
+        if (c->u.has_vector.bit < 0) return 0;
+        eval_payload(e);
+        return e->have_mask && (e->mask >> c->u.has_vector.bit & 1);
     }
     return 0;
 }
@@ -1648,7 +1678,16 @@ int filter_match(const Filter *f, const PointId *id, const JsonValue *payload)
     if (!f || !f->root) return 1;
     /* A payload is an object; anything else is treated as empty. */
     if (payload && payload->type != JSON_OBJECT) payload = NULL;
-    Eval e = { id, 0, 0, payload, 1, NULL, NULL };
+    Eval e = { id, 0, 0, payload, 1, NULL, NULL, 0, 0 };
+    return node_match(f->root, &e);
+}
+
+int filter_match_vectors(const Filter *f, const PointId *id, const JsonValue *payload,
+                         uint32_t vector_mask)
+{
+    if (!f || !f->root) return 1;
+    if (payload && payload->type != JSON_OBJECT) payload = NULL;
+    Eval e = { id, 0, 0, payload, 1, NULL, NULL, vector_mask, 1 };
     return node_match(f->root, &e);
 }
 
@@ -1656,7 +1695,7 @@ int filter_match_node(const Filter *f, const PointId *id, uint32_t node, FilterP
                       void *ctx)
 {
     if (!f || !f->root) return 1;
-    Eval e = { id, node, f->bound, NULL, 0, payload, ctx };
+    Eval e = { id, node, f->bound, NULL, 0, payload, ctx, 0, 0 };
     return node_match(f->root, &e);
 }
 
@@ -1826,7 +1865,8 @@ static void bind_cond(Binder *bd, Cond *c)
     switch (c->kind) {
     case COND_FILTER: bind_node(bd, c->u.filter); return;
     case COND_HAS_ID: return;
-    case COND_NESTED: bd->needs_payload = 1; return;
+    case COND_NESTED:
+    case COND_HAS_VECTOR: bd->needs_payload = 1; return; /* the point's record */
     case COND_IS_EMPTY:
     case COND_IS_NULL:
         if (!(ix = find_index(bd, &c->u.path))) {
@@ -1888,6 +1928,30 @@ static void bind_node(Binder *bd, FilterNode *n)
     bind_clause(bd, &n->should);
     bind_clause(bd, &n->must_not);
     bind_clause(bd, &n->min_should);
+}
+
+static void bind_vectors_node(FilterNode *n, FilterVectorFn resolve, void *ctx);
+
+static void bind_vectors_clause(Clause *cl, FilterVectorFn resolve, void *ctx)
+{
+    for (uint32_t i = 0; i < cl->n; i++) {
+        Cond *c = &cl->conds[i];
+        if (c->kind == COND_FILTER) bind_vectors_node(c->u.filter, resolve, ctx);
+        else if (c->kind == COND_HAS_VECTOR) c->u.has_vector.bit = resolve(ctx, c->u.has_vector.name);
+    }
+}
+
+static void bind_vectors_node(FilterNode *n, FilterVectorFn resolve, void *ctx)
+{
+    bind_vectors_clause(&n->must, resolve, ctx);
+    bind_vectors_clause(&n->should, resolve, ctx);
+    bind_vectors_clause(&n->must_not, resolve, ctx);
+    bind_vectors_clause(&n->min_should, resolve, ctx);
+}
+
+void filter_bind_vectors(Filter *f, FilterVectorFn resolve, void *ctx)
+{
+    if (f && f->root) bind_vectors_node(f->root, resolve, ctx);
 }
 
 void filter_bind(Filter *f, PayloadIndex *const *indexes, size_t n, int use_index)

@@ -28,9 +28,10 @@
  *                                     on {"lon", "lat"} payload objects,
  *                                     with geo.h's (Qdrant's) geometry
  *   other       {"is_empty": {"key": K}}, {"is_null": {"key": K}},
- *               {"has_id": [ids]}, {"nested": {"key": K, "filter": {...}}}
+ *               {"has_id": [ids]}, {"nested": {"key": K, "filter": {...}}},
+ *               {"has_vector": "name"} (the point has that vector: see
+ *                                     filter_bind_vectors)
  * Keys are Qdrant JSON paths: `a.b`, `a[]`, `a[0]`, `a."key with.dots"`.
- * Not supported (ERR_UNSUPPORTED with a message): has_vector.
  */
 #ifndef VITRINE_FILTER_H
 #define VITRINE_FILTER_H
@@ -110,7 +111,7 @@ typedef struct PayloadIndex PayloadIndex; /* payload_index.h */
  * matches every point. An invalid filter gives ERR_INVAL with a message
  * naming the problem and where it is, e.g.
  *   filter.must[1].range: expected an object
- * and a valid but unsupported one (has_vector) ERR_UNSUPPORTED. Geo
+ * and a valid but unsupported one ERR_UNSUPPORTED. Geo
  * input Qdrant's deserializer refuses gives ERR_INVAL with Qdrant's own
  * message and the place, e.g.
  *   Wrong format of GeoPoint payload: expected `lat` = 91 within [-90;90]
@@ -128,6 +129,16 @@ void filter_free(Filter *f);
  * filters without has_id (a has_id condition then fails). f NULL matches.
  */
 int filter_match(const Filter *f, const PointId *id, const JsonValue *payload);
+/* filter_match_vectors is filter_match for a point whose vector mask
+ * (bit i: it has the vector filter_bind_vectors resolved to i) is known:
+ * has_vector conditions read it (filter_match fails them). */
+int filter_match_vectors(const Filter *f, const PointId *id, const JsonValue *payload,
+                         uint32_t vector_mask);
+/* filter_bind_vectors resolves f's has_vector names to mask bits:
+ * resolve returns the bit of a vector name, or -1 for a name the
+ * collection does not have (the condition then matches no point). */
+typedef int (*FilterVectorFn)(void *ctx, const char *name);
+void filter_bind_vectors(Filter *f, FilterVectorFn resolve, void *ctx);
 
 /* ---- payload indexes ---- */
 
@@ -158,10 +169,11 @@ int filter_needs_payload(const Filter *f);
 /*
  * filter_match_node is filter_match for a point whose index entries live
  * at node: bound conditions read the indexes, the others the payload,
- * which payload(ctx) is called for once, the first time one is needed
- * (it may return NULL: an empty payload).
+ * which payload(ctx, &mask) is called for once, the first time one is
+ * needed (it may return NULL: an empty payload); it also sets the point's
+ * vector mask, which has_vector conditions read.
  */
-typedef const JsonValue *(*FilterPayloadFn)(void *ctx);
+typedef const JsonValue *(*FilterPayloadFn)(void *ctx, uint32_t *vector_mask);
 int filter_match_node(const Filter *f, const PointId *id, uint32_t node, FilterPayloadFn payload,
                       void *ctx);
 

@@ -384,9 +384,23 @@ void coll_index_info(Collection *c, CollectionInfo *out)
 
 /* ---- filtering ---- */
 
+/* vector_bit: the bit of vector name in a point record's mask (dense
+ * vectors by index, sparse ones at COLL_SPARSE_SLOT), or -1. */
+static int vector_bit(void *ctx, const char *name)
+{
+    Collection *c = ctx;
+    int s = coll_sparse_index(c, name);
+    if (s >= 0) return COLL_SPARSE_SLOT(s);
+    char err[8];
+    int v = coll_vector_index(c, name, err, sizeof err);
+    return v >= 0 ? v : -1;
+}
+
 void coll_filter_bind(Collection *c, Filter *f, int use_index)
 {
-    if (f) filter_bind(f, c->pindex, c->n_pindex, use_index);
+    if (!f) return;
+    filter_bind(f, c->pindex, c->n_pindex, use_index);
+    filter_bind_vectors(f, vector_bit, c);
 }
 
 typedef struct {
@@ -398,16 +412,21 @@ typedef struct {
     int gone;
 } LazyPayload;
 
-static const JsonValue *lazy_payload(void *ctx)
+static const JsonValue *lazy_payload(void *ctx, uint32_t *mask)
 {
     LazyPayload *l = ctx;
-    if (l->r) return coll_payload_parse(l->s, l->r->payload, l->r->payload_len);
+    *mask = 0;
+    if (l->r) {
+        *mask = l->r->mask;
+        return coll_payload_parse(l->s, l->r->payload, l->r->payload_len);
+    }
     ScanRec rec;
     if (!l->txn || coll_point_lookup(l->c, l->txn, &l->c->node_ids[l->node], &rec) != 0 ||
         rec.node != l->node) {
         l->gone = 1;
         return NULL;
     }
+    *mask = rec.mask;
     return coll_payload_parse(l->s, rec.payload, rec.payload_len);
 }
 
@@ -419,7 +438,8 @@ int coll_filter_node(Collection *c, StoreTxn *txn, const Filter *f, Scratch *s, 
                 (!r || point_id_equal(&c->node_ids[node], &r->id));
     if (!agree) {
         if (!r) return 0;
-        return filter_match(f, &r->id, coll_payload_parse(s, r->payload, r->payload_len));
+        return filter_match_vectors(f, &r->id, coll_payload_parse(s, r->payload, r->payload_len),
+                                    r->mask);
     }
     LazyPayload l = { c, txn, s, node, r, 0 };
     int ok = filter_match_node(f, &c->node_ids[node], node, lazy_payload, &l);

@@ -406,3 +406,34 @@ test('update_mode insert_only / update_only and update_filter on upsert and upda
     m = await payloads();
     assert.deepEqual(m.get(1).payload, { v: 2 });
 });
+
+// has_vector (Qdrant's HasVectorCondition): the points that have the named
+// dense, sparse or unnamed vector; an unknown name matches nothing.
+test('has_vector filters on dense, sparse and unnamed vectors', async () => {
+    const name = uniqueName('hasvec');
+    await client.createCollection(name, {
+        vectors: { image: { size: 2, distance: 'Dot' }, text: { size: 2, distance: 'Dot' } },
+        sparse_vectors: { words: {} },
+    });
+    const pts = [
+        { id: 1, vector: { image: [1, 0] } },
+        { id: 2, vector: { text: [0, 1] } },
+        { id: 3, vector: { image: [1, 1], words: { indices: [3], values: [1] } } },
+        { id: 4, vector: { words: { indices: [1], values: [2] } } },
+        { id: 5, vector: {} },
+    ];
+    await client.upsert(name, { wait: true, points: pts });
+    const has = (p, v) => Object.prototype.hasOwnProperty.call(p.vector, v);
+    const ids = async (filter) => (await client.scroll(name, { filter, limit: 100 })).points.map((p) => p.id);
+    for (const v of ['image', 'text', 'words', 'nothing']) {
+        assert.deepEqual(await ids({ must: [{ has_vector: v }] }), pts.filter((p) => has(p, v)).map((p) => p.id), v);
+        assert.deepEqual(await ids({ must_not: [{ has_vector: v }] }), pts.filter((p) => !has(p, v)).map((p) => p.id), `not ${v}`);
+    }
+    // Deleting a vector takes the point out of its has_vector set.
+    await client.deleteVectors(name, { wait: true, points: [3], vector: ['words'] });
+    assert.deepEqual(await ids({ must: [{ has_vector: 'words' }] }), [4]);
+    // Unnamed vector: its name is "".
+    const plainName = await plain(2);
+    await client.upsert(plainName, { wait: true, points: [{ id: 1, vector: [1, 0] }] });
+    assert.deepEqual((await client.scroll(plainName, { filter: { must: [{ has_vector: '' }] } })).points.map((p) => p.id), [1]);
+});
