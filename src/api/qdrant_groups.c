@@ -140,7 +140,9 @@ static size_t group_round(ApiJob *j, const GroupReq *g, const Hits *hits, const 
                     cap *= 2;
                 }
                 groups[ng].key = keys[k];
-                groups[ng].hits = arena_alloc(a, g->group_size * sizeof(size_t));
+                /* No group holds more than the hits there are. */
+                size_t cap_hits = g->group_size < hits->n ? g->group_size : hits->n;
+                groups[ng].hits = arena_alloc(a, (cap_hits ? cap_hits : 1) * sizeof(size_t));
                 groups[ng].n = 0;
                 groups[ng].best = i;
                 ng++;
@@ -176,6 +178,11 @@ static int parse_group_fields(ApiJob *j, const JsonValue *obj, GroupReq *g, int 
     if (!defaults && !json_get(obj, "limit")) return api_fail(j, QERR_FORMAT, "missing field `limit`");
     if (api_get_size(j, obj, "group_size", 1, &g->group_size)) return -1;
     if (api_get_size(j, obj, "limit", 1, &g->limit)) return -1;
+    /* Qdrant's group_size and limit are u32 (serde refuses more). */
+    if (g->group_size > UINT32_MAX || g->limit > UINT32_MAX)
+        return api_fail(j, QERR_FORMAT, "invalid value: integer `%zu`, expected u32 at `%s`",
+                        g->group_size > UINT32_MAX ? g->group_size : g->limit,
+                        g->group_size > UINT32_MAX ? "group_size" : "limit");
     const JsonValue *lk = json_get(obj, "with_lookup");
     if (lk && lk->type != JSON_NULL) {
         g->lookup_payload.mode = COLLECTION_SEL_ALL;
@@ -206,6 +213,7 @@ static void run_groups(ApiJob *j, const QueryReq *q, const GroupReq *g)
     CollectionResult pl = { 0 };
     Group *groups = NULL;
     size_t ng = 0;
+    /* Both are at most u32, so the product fits. */
     size_t want = g->limit * g->group_size;
     for (int round = 0; round < QDRANT_GROUP_ROUNDS; round++) {
         if (want > QDRANT_GROUP_MAX_POINTS) want = QDRANT_GROUP_MAX_POINTS;

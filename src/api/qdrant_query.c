@@ -746,7 +746,10 @@ int qdrant_query_fetch(ApiJob *j, const Hits *hits, size_t from, const Collectio
 static int run_query(ApiJob *j, QueryReq *q, CollectionResult *res)
 {
     Hits hits;
-    if (qdrant_query_eval(j, q, NULL, q->root.limit + q->offset, &hits)) return -1;
+    /* limit and offset are any u64 (Qdrant's): the sum saturates, and the
+     * engine bounds it by the points there are. */
+    size_t want = q->root.limit > SIZE_MAX - q->offset ? SIZE_MAX : q->root.limit + q->offset;
+    if (qdrant_query_eval(j, q, NULL, want, &hits)) return -1;
     return qdrant_query_fetch(j, &hits, q->offset, &q->with_payload, &q->with_vector,
                               q->root.kind == QN_ORDER_BY, res);
 }

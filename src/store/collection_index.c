@@ -575,12 +575,14 @@ int collection_order_by(Db *db, const char *name, const CollectionOrderBy *req, 
                         CollectionResult *out, char *err, size_t errlen)
 {
     size_t limit = req->limit ? req->limit : COLLECTION_DEFAULT_LIMIT;
-    if (limit > COLLECTION_MAX_LIMIT)
-        return err_set(err, errlen, ERR_INVAL, "limit must be at most %d", COLLECTION_MAX_LIMIT);
     Filter *f;
     Collection *c;
     int e = coll_query_begin(db, name, req->filter, &c, &f, err, errlen);
     if (e) return e;
+    /* Any limit is valid (Qdrant's u64): a large one is bounded by the
+     * points there are, which the read lock holds still. */
+    if (limit > COLLECTION_MAX_LIMIT && limit > c->points_count)
+        limit = c->points_count ? (size_t)c->points_count : 1;
     /* The key's range-capable index (Qdrant: "No range index"). */
     const PayloadIndex *ix = NULL;
     Arena pa;

@@ -405,28 +405,39 @@ static int fill_results(const Query *q, const HnswHit *hits, size_t n_hits, Coll
     return err;
 }
 
+/* clamp_to_points bounds a large limit and offset by the points there are
+ * (the read lock holds that count still): any limit is valid, as in
+ * Qdrant, where u64::MAX returns every point, but nothing is sized or
+ * summed by more than the collection holds. */
+static void clamp_to_points(const Collection *c, size_t *limit, size_t *offset)
+{
+    size_t n = (size_t)c->points_count;
+    if (*offset > n) *offset = n;
+    if (*limit > COLLECTION_MAX_LIMIT && *limit > n) *limit = n ? n : 1;
+}
+
 /* search_common validates the shared parameters of search and recommend. */
 static int search_params(const CollectionSearch *req, size_t *limit, char *err, size_t errlen)
 {
     *limit = req->limit ? req->limit : COLLECTION_DEFAULT_LIMIT;
-    if (*limit > COLLECTION_MAX_LIMIT || req->offset > COLLECTION_MAX_LIMIT)
-        return err_set(err, errlen, ERR_INVAL, "limit and offset must be at most %d",
-                       COLLECTION_MAX_LIMIT);
     if (req->ef < 0 || req->ef > HNSW_MAX_EF)
         return err_set(err, errlen, ERR_INVAL, "hnsw_ef must be in 0..%d", HNSW_MAX_EF);
     return 0;
 }
 
-int collection_search(Db *db, const char *name, const CollectionSearch *req, Arena *arena,
+int collection_search(Db *db, const char *name, const CollectionSearch *req_in, Arena *arena,
                       CollectionResult *out, char *err, size_t errlen)
 {
     size_t limit;
-    int e = search_params(req, &limit, err, errlen);
+    int e = search_params(req_in, &limit, err, errlen);
     if (e) return e;
     Filter *f;
     Collection *c;
-    e = coll_query_begin(db, name, req->filter, &c, &f, err, errlen);
+    e = coll_query_begin(db, name, req_in->filter, &c, &f, err, errlen);
     if (e) return e;
+    CollectionSearch req_copy = *req_in;
+    const CollectionSearch *req = &req_copy;
+    clamp_to_points(c, &limit, &req_copy.offset);
     /* Multivectors are scored exactly by MaxSim (collection_multivec.c). */
     if (req->multi || coll_multi_index(c, req->using) >= 0) {
         e = coll_multi_search(db, c, f, req, limit, arena, out, err, errlen);
@@ -497,9 +508,11 @@ static int example_vector(Collection *c, StoreTxn *txn, int v, const PointId *id
     return 0;
 }
 
-int collection_recommend(Db *db, const char *name, const CollectionRecommend *req,
+int collection_recommend(Db *db, const char *name, const CollectionRecommend *req_in,
                          Arena *arena, CollectionResult *out, char *err, size_t errlen)
 {
+    CollectionRecommend req_copy = *req_in; /* its offset is clamped below */
+    const CollectionRecommend *req = &req_copy;
     const CollectionSearch *sr = &req->search;
     size_t limit;
     int e = search_params(sr, &limit, err, errlen);
@@ -520,6 +533,7 @@ int collection_recommend(Db *db, const char *name, const CollectionRecommend *re
     Collection *c;
     e = coll_query_begin(db, name, sr->filter, &c, &f, err, errlen);
     if (e) return e;
+    clamp_to_points(c, &limit, &req_copy.search.offset);
     if (req->n_positive_multi + req->n_negative_multi || coll_multi_index(c, sr->using) >= 0) {
         e = coll_multi_recommend(db, c, f, req, limit, arena, out, err, errlen);
         coll_read_end(db, c);
