@@ -48,7 +48,11 @@ int api_fail_engine(ApiJob *j, int err, const char *msg)
     case ERR_BUSY: return api_fail(j, QERR_UNAVAILABLE, "%s", m);
     /* The store reports a full disk as ERR_FULL once growing the map
      * failed; a queue that is full never reaches this function. */
-    case ERR_FULL: return api_fail(j, QERR_NO_SPACE, "No space left on device: %s", m);
+    case ERR_FULL:
+        /* The engine's text is only "storage error: full". */
+        return api_fail(j, QERR_NO_SPACE,
+                        "No space left on device: the data directory's disk is full and nothing of this "
+                        "request was stored; reads keep working, writes resume once space is freed");
     default: return api_fail(j, QERR_SERVICE, "%s", m);
     }
 }

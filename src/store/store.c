@@ -28,6 +28,7 @@
 #include <dirent.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "base/err.h"
@@ -87,6 +88,10 @@ static int store_err(int rc)
     case MDB_PAGE_NOTFOUND: return ERR_FORMAT;
     case MDB_READERS_FULL: return ERR_BUSY;
     case ENOMEM: return ERR_NOMEM;
+    /* A full disk or quota fails the commit's page writes; the transaction
+     * is aborted whole, so it is "full" like a map that cannot grow. */
+    case ENOSPC:
+    case EDQUOT: return ERR_FULL;
     default: return rc > 0 ? ERR_IO : ERR_STORE;
     }
 }
@@ -252,6 +257,32 @@ static int store_grow(Store *s)
     return err;
 }
 
+/* Below this many free bytes on the data directory's filesystem, a
+ * commit that failed with EIO is taken for a full disk. */
+#define STORE_FULL_SLACK_BYTES (1u << 20)
+
+/* store_commit_fail translates a failed commit. LMDB reports a short page
+ * write as EIO ("short write, filesystem full?" in mdb_page_flush) rather
+ * than ENOSPC, so an EIO on a filesystem with next to no free space is a
+ * full disk: ERR_FULL, which the API answers with 507, not a 500. The
+ * transaction was aborted whole either way. */
+static int store_commit_fail(Store *s, int rc)
+{
+    struct statvfs vfs;
+    if (rc == EIO && statvfs(s->dir, &vfs) == 0 &&
+        (unsigned long long)vfs.f_bavail * vfs.f_frsize < STORE_FULL_SLACK_BYTES) {
+        log_error("store: commit: no space left on the filesystem of %s (%llu bytes free); the write "
+                  "was not stored", s->dir, (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+        return ERR_FULL;
+    }
+    if (rc == ENOSPC || rc == EDQUOT)
+        log_error("store: commit: no space left on the filesystem of %s (%s); the write was not stored",
+                  s->dir, mdb_strerror(rc));
+    else
+        log_error("store: commit: %s", mdb_strerror(rc));
+    return store_err(rc);
+}
+
 int store_write(Store *s, StoreWriteFn fn, void *ctx)
 {
     for (;;) {
@@ -269,7 +300,7 @@ int store_write(Store *s, StoreWriteFn fn, void *ctx)
             /* On failure mdb_txn_commit frees the transaction itself. */
             rc = mdb_txn_commit(t.txn);
             if (rc == MDB_MAP_FULL) t.map_full = 1;
-            else if (rc) err = store_fail("commit", rc);
+            else if (rc) err = store_commit_fail(s, rc);
         }
         pthread_rwlock_unlock(&s->resize);
         if (!t.map_full) return err;
