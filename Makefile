@@ -125,7 +125,7 @@ E2E_TESTS += qdrant_snapshots
 E2E_TESTS += qdrant_multivec
 E2E_TESTS += v1_items v1_inference
 # Issue 12: API keys, crash safety, disk full, refused data directories.
-E2E_TESTS += auth crash_http data_dir disk_full
+E2E_TESTS += auth crash_http data_dir disk_full path_safety
 
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
