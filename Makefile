@@ -86,7 +86,7 @@ LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)
 
 # Unit tests: tests/<name>.c, each its own binary linked against the library.
 CORE_TESTS = test_util test_json test_sha256
-HTTP_TESTS = test_http_parse test_router test_server test_work test_multipart
+HTTP_TESTS = test_http_parse test_router test_server test_work test_multipart test_auth
 TOKENIZER_TESTS = test_tokenizer
 IMAGE_TESTS = test_image
 CLIP_TESTS = test_nn test_safetensors test_clip_parity test_clip_realweights
