@@ -125,6 +125,7 @@ class Model:
         self.pending = []       # ops in flight at the kill: (client, op)
         self.writes_acked = 0   # acknowledged writes (requests)
         self.points_acked = 0   # points those writes touched
+        self.nowait_acked = 0   # of the writes, those sent with wait=false
 
 
 def op_after(model_points, op):
@@ -224,6 +225,7 @@ def client_run(idx, port, model, lock, stop, rng, acked_ops, errors):
                     model.points[pid] = state
             model.writes_acked += 1
             model.points_acked += len(ids)
+            model.nowait_acked += wait == "false"
             acked_ops[0] += 1
 
 
@@ -355,10 +357,10 @@ def main():
         srv.kill()
         print("crash_http.py: FAIL (seed %d, after %d acknowledged writes): %s" % (seed, model.writes_acked, e))
         return 1
-    print("crash_http.py: ok: %d rounds in %.1f s (seed %d): %d acknowledged writes (%d point updates) "
-          "checked, %d points verified after restarts, %d in the final state"
-          % (done, time.time() - t0, seed, model.writes_acked, model.points_acked, verified_points,
-             len(model.points)))
+    print("crash_http.py: ok: %d rounds in %.1f s (seed %d): %d acknowledged writes (%d with wait=false; "
+          "%d point updates) checked, %d points verified after restarts, %d in the final state"
+          % (done, time.time() - t0, seed, model.writes_acked, model.nowait_acked, model.points_acked,
+             verified_points, len(model.points)))
     if done < rounds:
         print("crash_http.py: FAIL: only %d of %d rounds within %.0f s" % (done, rounds, budget))
         return 1
