@@ -152,10 +152,12 @@ TEST(test_check)
     ASSERT_EQ_INT(run(&a, rt, "POST", "/nowhere", "api-key", "ro-key", NULL, NULL, NULL, 0), 200);
 
     /* Open paths, and only those. */
-    const char *open_paths[] = { "/", "/healthz", "/livez", "/readyz", "/readyz/", "/healthz/" };
+    const char *open_paths[] = { "/", "/healthz", "/livez", "/readyz", "/readyz/", "/healthz/", "/ui", "/ui/",
+                                 "/ui/app.js" };
     for (size_t i = 0; i < sizeof open_paths / sizeof *open_paths; i++)
         ASSERT_EQ_INT(run(&a, rt, "GET", open_paths[i], NULL, NULL, NULL, NULL, NULL, 0), 200);
-    const char *closed[] = { "/metrics", "/healthzz", "/livez/../collections", "/readyz/x", "/collections" };
+    const char *closed[] = { "/metrics", "/healthzz", "/livez/../collections", "/readyz/x", "/collections",
+                             "/ui/../collections", "/ui/a/b", "/uix", "/ui//collections" };
     for (size_t i = 0; i < sizeof closed / sizeof *closed; i++)
         ASSERT_EQ_INT(run(&a, rt, "GET", closed[i], NULL, NULL, NULL, NULL, NULL, 0), 401);
     a.metrics = AUTH_METRICS_OPEN;

@@ -104,6 +104,12 @@ static int path_is_open(const AuthConfig *a, const char *path)
     if (n > 1 && path[n - 1] == '/') n--;
     for (size_t i = 0; i < ARRAY_LEN(auth_open_paths); i++)
         if (strlen(auth_open_paths[i]) == n && !memcmp(path, auth_open_paths[i], n)) return 1;
+    /* The web UI's page and its static files (/ui, /ui/{file}; Qdrant
+     * likewise opens its /dashboard): a browser cannot send a header when
+     * it loads a page, so the page asks for the key and sends it with its
+     * API calls. One segment only, so nothing deeper is opened by this. */
+    if (n == 3 && !memcmp(path, "/ui", 3)) return 1;
+    if (n > 4 && !memcmp(path, "/ui/", 4) && !memchr(path + 4, '/', n - 4)) return 1;
     return a->metrics == AUTH_METRICS_OPEN && n == 8 && !memcmp(path, "/metrics", 8);
 }
 

@@ -13,7 +13,8 @@
  * key, 401 text/plain "Invalid API key or JWT" with a wrong one, 403 in
  * the JSON error shape "Forbidden: Global manage access is required" for a
  * write with the read-only key. Open without a key: "/", the probes
- * (/healthz, /livez, /readyz) and, with AUTH_METRICS_OPEN, /metrics; CORS
+ * (/healthz, /livez, /readyz), the web UI's static files (/ui,
+ * /ui/{file}) and, with AUTH_METRICS_OPEN, /metrics; CORS
  * preflights are answered before this check, as Qdrant's CORS middleware
  * wraps its auth.
  *
