@@ -75,16 +75,18 @@ SPARSE_SRCS = src/index/sparse.c src/store/collection_sparse.c src/api/qdrant_sp
 MULTIVEC_SRCS = src/index/multivec.c src/store/collection_multivec.c src/api/qdrant_multivec.c
 # Issue 10, part 2: items, search, classify, moderation, Qdrant inference objects.
 V1_ITEMS_SRCS = src/api/v1_embed.c src/api/qdrant_inference.c src/api/v1_items.c src/api/v1_classify.c
+# Issue 12, security: API keys.
+SECURE_SRCS = src/server/auth.c
 CMD_SRCS = src/cmd/serve.c src/cmd/embed.c src/cmd/bench.c src/cmd/bench_ann.c
 
 LIB_SRCS = $(CORE_SRCS) $(HTTP_SRCS) $(TOKENIZER_SRCS) $(IMAGE_SRCS) $(CLIP_SRCS) \
            $(HNSW_SRCS) $(FILTER_SRCS) $(STORE_SRCS) $(API_SRCS) $(V1_SRCS) $(SPARSE_SRCS) \
-           $(MULTIVEC_SRCS) $(V1_ITEMS_SRCS) $(CMD_SRCS)
+           $(MULTIVEC_SRCS) $(V1_ITEMS_SRCS) $(SECURE_SRCS) $(CMD_SRCS)
 LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)/llhttp.c
 
 # Unit tests: tests/<name>.c, each its own binary linked against the library.
 CORE_TESTS = test_util test_json test_sha256
-HTTP_TESTS = test_http_parse test_router test_server test_work test_multipart
+HTTP_TESTS = test_http_parse test_router test_server test_work test_multipart test_auth
 TOKENIZER_TESTS = test_tokenizer
 IMAGE_TESTS = test_image
 CLIP_TESTS = test_nn test_safetensors test_clip_parity test_clip_realweights
@@ -122,6 +124,8 @@ E2E_TESTS += qdrant_index
 E2E_TESTS += qdrant_snapshots
 E2E_TESTS += qdrant_multivec
 E2E_TESTS += v1_items v1_inference
+# Issue 12: API keys, crash safety, disk full, refused data directories.
+E2E_TESTS += auth crash_http data_dir disk_full path_safety
 
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)

@@ -46,9 +46,13 @@ int api_fail_engine(ApiJob *j, int err, const char *msg)
     case ERR_TOOLARGE: return api_fail(j, QERR_BAD_REQUEST, "%s", m);
     case ERR_UNSUPPORTED: return api_fail(j, QERR_UNSUPPORTED, "%s", m);
     case ERR_BUSY: return api_fail(j, QERR_UNAVAILABLE, "%s", m);
-    /* The store reports a full disk as ERR_FULL once growing the map
-     * failed; a queue that is full never reaches this function. */
-    case ERR_FULL: return api_fail(j, QERR_NO_SPACE, "No space left on device: %s", m);
+    /* The store reports a full disk (ENOSPC, EDQUOT, a short write) and a
+     * map that cannot grow as ERR_FULL; a queue that is full never reaches
+     * this function. The engine's own text is only "storage error: full". */
+    case ERR_FULL:
+        return api_fail(j, QERR_NO_SPACE,
+                        "No space left on device: the data directory's disk is full and nothing of this "
+                        "request was stored; reads keep working, writes resume once space is freed");
     default: return api_fail(j, QERR_SERVICE, "%s", m);
     }
 }

@@ -281,6 +281,12 @@ static int check_collection_name(ApiJob *j, const char *name)
         return api_fail(j, QERR_VALIDATION_PATH,
                         "collection_name: value \"%.300s\" invalid, must be from 1 to %d characters",
                         name, COLLECTION_MAX_NAME);
+    /* "." and ".." pass Qdrant's character rules but would name the
+     * snapshots directory or the data directory itself as the
+     * collection's folder: an upload would then write beside data.mdb. The
+     * engine refuses them as names too (coll_name_valid). */
+    if (!strcmp(name, ".") || !strcmp(name, ".."))
+        return api_fail(j, QERR_BAD_INPUT, "collection name cannot be \".\" or \"..\"");
     static const char bad[] = "<>:\"/\\|?*\x1f";
     for (const char *p = bad; *p; p++)
         if (strchr(name, *p))

@@ -363,7 +363,7 @@ static void conn_dispatch(Conn *c, HttpRequest *req)
     /* The handler's reference: an answer inside it may free the owner's
      * (a failed write), and a mistaken second answer must still find req. */
     http_request_hold(req);
-    router_dispatch(c->srv->router, req);
+    if (auth_check(&c->srv->cfg.auth, c->srv->router, req)) router_dispatch(c->srv->router, req);
     http_request_release(req);
 }
 
@@ -574,6 +574,9 @@ int server_new(uv_loop_t *loop, const ServerConfig *cfg, Server **out)
     metrics_describe("vitrine_http_rejected_connections_total", METRICS_COUNTER,
                      "Connections refused because max_connections were open.");
     metrics_describe("vitrine_work_jobs_in_flight", METRICS_GAUGE, "Threadpool jobs submitted and not done.");
+    metrics_describe("vitrine_auth_failures_total", METRICS_COUNTER,
+                     "Requests refused for a missing or wrong API key (401) or a write with the read-only "
+                     "key (403), by reason.");
     gauge_connections(s);
 
     static const char *const probes[][2] = {
@@ -584,7 +587,8 @@ int server_new(uv_loop_t *loop, const ServerConfig *cfg, Server **out)
     int rc = 0;
     for (size_t i = 0; i < ARRAY_LEN(probes) && !rc; i++)
         rc = router_add(s->router, "GET", probes[i][0], handle_probe, (void *)probes[i][1]);
-    if (!rc) rc = router_add(s->router, "GET", "/metrics", handle_metrics, s);
+    if (!rc && cfg->auth.metrics != AUTH_METRICS_OFF)
+        rc = router_add(s->router, "GET", "/metrics", handle_metrics, s);
     if (rc) abort(); /* the built-in table is ours: a clash is a bug */
     *out = s;
     return 0;

@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 
+#include "server/auth.h"
 #include "server/http.h"
 #include "server/router.h"
 
@@ -78,6 +79,7 @@ typedef struct {
     unsigned idle_timeout_ms;
     unsigned request_timeout_ms;
     unsigned shutdown_timeout_ms;
+    AuthConfig auth; /* API keys and /metrics access (auth.h); none by default */
 } ServerConfig;
 
 /* server_config_defaults fills every field with its SERVER_/HTTP_ default. */

@@ -25,7 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "base/err.h"
@@ -40,6 +43,8 @@ static const char *const store_db_names[STORE_DB_COUNT] = {
 /* The meta record's key and its value: magic (8 bytes) + LE u32 version. */
 #define STORE_META_FORMAT_KEY "format"
 #define STORE_META_FORMAT_LEN 12
+/* The lock file of a data directory (store_lock_dir). */
+#define STORE_LOCK_FILE "vitrine.lock"
 /* Copy buffer of store_restore. */
 #define STORE_COPY_CHUNK (1 << 20)
 
@@ -50,6 +55,7 @@ struct Store {
     size_t map_size;
     unsigned grows;
     char *dir;
+    int lock_fd; /* DIR/vitrine.lock, flock'ed exclusively while open (store_lock_dir) */
 };
 
 struct StoreTxn {
@@ -82,6 +88,10 @@ static int store_err(int rc)
     case MDB_PAGE_NOTFOUND: return ERR_FORMAT;
     case MDB_READERS_FULL: return ERR_BUSY;
     case ENOMEM: return ERR_NOMEM;
+    /* A full disk or quota fails the commit's page writes; the transaction
+     * is aborted whole, so it is "full" like a map that cannot grow. */
+    case ENOSPC:
+    case EDQUOT: return ERR_FULL;
     default: return rc > 0 ? ERR_IO : ERR_STORE;
     }
 }
@@ -247,6 +257,32 @@ static int store_grow(Store *s)
     return err;
 }
 
+/* Below this many free bytes on the data directory's filesystem, a
+ * commit that failed with EIO is taken for a full disk. */
+#define STORE_FULL_SLACK_BYTES (1u << 20)
+
+/* store_commit_fail translates a failed commit. LMDB reports a short page
+ * write as EIO ("short write, filesystem full?" in mdb_page_flush) rather
+ * than ENOSPC, so an EIO on a filesystem with next to no free space is a
+ * full disk: ERR_FULL, which the API answers with 507, not a 500. The
+ * transaction was aborted whole either way. */
+static int store_commit_fail(Store *s, int rc)
+{
+    struct statvfs vfs;
+    if (rc == EIO && statvfs(s->dir, &vfs) == 0 &&
+        (unsigned long long)vfs.f_bavail * vfs.f_frsize < STORE_FULL_SLACK_BYTES) {
+        log_error("store: commit: no space left on the filesystem of %s (%llu bytes free); the write "
+                  "was not stored", s->dir, (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+        return ERR_FULL;
+    }
+    if (rc == ENOSPC || rc == EDQUOT)
+        log_error("store: commit: no space left on the filesystem of %s (%s); the write was not stored",
+                  s->dir, mdb_strerror(rc));
+    else
+        log_error("store: commit: %s", mdb_strerror(rc));
+    return store_err(rc);
+}
+
 int store_write(Store *s, StoreWriteFn fn, void *ctx)
 {
     for (;;) {
@@ -264,7 +300,7 @@ int store_write(Store *s, StoreWriteFn fn, void *ctx)
             /* On failure mdb_txn_commit frees the transaction itself. */
             rc = mdb_txn_commit(t.txn);
             if (rc == MDB_MAP_FULL) t.map_full = 1;
-            else if (rc) err = store_fail("commit", rc);
+            else if (rc) err = store_commit_fail(s, rc);
         }
         pthread_rwlock_unlock(&s->resize);
         if (!t.map_full) return err;
@@ -529,6 +565,118 @@ static int store_init_fn(StoreTxn *t, void *ctx)
     return 0;
 }
 
+/* ---- the data directory: one process, our files ---- */
+
+/*
+ * store_lock_dir takes an exclusive flock on DIR/vitrine.lock and writes
+ * our pid into it; the lock lasts while *fd_out stays open (the kernel
+ * drops it when the process dies, SIGKILL included, so a crash never
+ * leaves a stale lock). LMDB alone would let a second process open the
+ * same environment, and two servers on one directory would each keep
+ * their own in-memory index of data the other changes. ERR_BUSY (logged,
+ * with the holder's pid) when another process holds the directory,
+ * ERR_IO when the file cannot be opened.
+ */
+static int store_lock_dir(const char *dir, int *fd_out)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, STORE_LOCK_FILE);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        log_error("store: cannot open the lock file %s: %s", path, strerror(errno));
+        return ERR_IO;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        if (e == EWOULDBLOCK)
+            log_error("store: %s is in use by another process (pid %s, holding %s); one directory serves "
+                      "one vitrine at a time: stop the other one or use another --data",
+                      dir, *pid ? pid : "?", path);
+        else
+            log_error("store: cannot lock %s: %s", path, strerror(e));
+        close(fd);
+        return e == EWOULDBLOCK ? ERR_BUSY : ERR_IO;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+        log_warn("store: cannot write the pid into %s: %s", path, strerror(errno));
+    *fd_out = fd;
+    return 0;
+}
+
+/* store_check_files refuses, before LMDB maps anything, a data.mdb that
+ * cannot be a vitrine environment (empty, a directory, a link) and a
+ * directory without data.mdb that holds files of another program (a
+ * Qdrant storage folder, say), which would otherwise get a fresh empty
+ * database beside them. */
+static int store_check_files(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode)) {
+            log_error("store: %s is not a regular file; refusing to open the directory", path);
+            return ERR_FORMAT;
+        }
+        if (st.st_size == 0) {
+            log_error("store: %s is empty (truncated?); refusing to open it, which would start a new "
+                      "empty database over it. Restore it, or remove it to start afresh", path);
+            return ERR_FORMAT;
+        }
+        return 0;
+    }
+    DIR *d = opendir(dir);
+    if (!d) return 0; /* store_open's own open reports it */
+    const char *other = NULL;
+    struct dirent *e;
+    char first[256] = "";
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, "lock.mdb") || !strcmp(n, STORE_LOCK_FILE) ||
+            !strcmp(n, "snapshots"))
+            continue;
+        snprintf(first, sizeof first, "%s", n);
+        other = first;
+        break;
+    }
+    closedir(d);
+    if (other) {
+        log_error("store: %s holds '%s' but no data.mdb: not a vitrine data directory; refusing to "
+                  "create a database in it (use an empty or new directory)", dir, other);
+        return ERR_FORMAT;
+    }
+    return 0;
+}
+
+/* store_check_size refuses a data.mdb shorter than the pages its meta
+ * page says are in use: LMDB would map it and fault (SIGBUS) on the first
+ * read past its end. */
+static int store_check_size(Store *s)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_env_info(s->env, &info);
+    mdb_env_stat(s->env, &st);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data.mdb", s->dir);
+    struct stat fs;
+    if (stat(path, &fs) != 0) return 0;
+    uint64_t need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    if ((uint64_t)fs.st_size < need) {
+        log_error("store: %s is truncated: %lld bytes, but its pages in use end at %llu bytes; "
+                  "refusing to open it (restore it from a copy or a snapshot)",
+                  path, (long long)fs.st_size, (unsigned long long)need);
+        return ERR_FORMAT;
+    }
+    return 0;
+}
+
 int store_open(const char *dir, const StoreOptions *opt, Store **out)
 {
     size_t map_size = opt && opt->map_size ? opt->map_size : STORE_DEFAULT_MAP_SIZE;
@@ -538,8 +686,17 @@ int store_open(const char *dir, const StoreOptions *opt, Store **out)
         log_error("store: cannot create data directory %s: %s", dir, strerror(errno));
         return ERR_IO;
     }
+    int lock_fd;
+    int lerr = store_lock_dir(dir, &lock_fd);
+    if (lerr) return lerr;
+    lerr = store_check_files(dir);
+    if (lerr) {
+        close(lock_fd);
+        return lerr;
+    }
     Store *s = xcalloc(1, sizeof *s);
     s->dir = xstrdup(dir);
+    s->lock_fd = lock_fd;
     rwlock_init_writer_pref(&s->resize); /* map growth must not be starved by readers */
     int rc = mdb_env_create(&s->env);
     if (!rc) rc = mdb_env_set_maxdbs(s->env, STORE_DB_COUNT + 2);
@@ -558,15 +715,21 @@ int store_open(const char *dir, const StoreOptions *opt, Store **out)
             log_error("store: cannot open %s: %s", dir, mdb_strerror(rc));
         if (s->env) mdb_env_close(s->env);
         pthread_rwlock_destroy(&s->resize);
+        close(s->lock_fd);
         free(s->dir);
         free(s);
+        return err;
+    }
+    int err = store_check_size(s);
+    if (err) {
+        store_close(s);
         return err;
     }
     /* An existing file may have been grown beyond the requested size. */
     MDB_envinfo info;
     mdb_env_info(s->env, &info);
     s->map_size = info.me_mapsize;
-    int err = store_write(s, store_init_fn, NULL);
+    err = store_write(s, store_init_fn, NULL);
     if (err) {
         store_close(s);
         return err;
@@ -580,6 +743,7 @@ void store_close(Store *s)
     if (!s) return;
     mdb_env_close(s->env);
     pthread_rwlock_destroy(&s->resize);
+    close(s->lock_fd);
     free(s->dir);
     free(s);
 }

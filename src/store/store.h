@@ -33,7 +33,8 @@
  * store_write returns 0.
  *
  * Errors. MDB_* codes are translated once here: MDB_NOTFOUND -> ERR_NOTFOUND,
- * MDB_MAP_FULL -> ERR_FULL (handled inside store_write), MDB_TXN_FULL ->
+ * MDB_MAP_FULL -> ERR_FULL (handled inside store_write), ENOSPC and
+ * EDQUOT (a full disk) -> ERR_FULL, MDB_TXN_FULL ->
  * ERR_TOOLARGE, MDB_INVALID / MDB_VERSION_MISMATCH / MDB_CORRUPTED ->
  * ERR_FORMAT, ENOMEM -> ERR_NOMEM, other errno values -> ERR_IO, the rest
  * ERR_STORE. Each failure is logged once, here, with the LMDB message.

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# crash_http.sh - durability through HTTP under SIGKILL: 4 clients write
+# (single and batch upserts, payload merges, deletes; wait=true and
+# wait=false) while the server is killed at random moments, then every
+# acknowledged write, the all-or-nothing fate of each request in flight and
+# exact searches against a brute-force oracle are checked after each
+# restart (tests/e2e/crash_http.py says what exactly).
+#
+#   CRASH_ROUNDS (default 50) rounds, stopping with a failure if they do
+#   not fit in CRASH_SECONDS (default 120); CRASH_SEED repeats a run.
+set -u
+BIN=${VITRINE_BIN:-./vitrine}
+command -v python3 >/dev/null 2>&1 || { echo "crash_http.sh: SKIP: python3 is needed"; exit 77; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 "$(dirname "$0")/crash_http.py" "$BIN" "$work" "${CRASH_ROUNDS:-50}" "${CRASH_SECONDS:-120}"
+rc=$?
+if [ $rc -ne 0 ]; then
+    echo "--- server log (last 40 lines)"
+    tail -n 40 "$work/server.log"
+fi
+exit $rc
