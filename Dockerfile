@@ -1,22 +1,61 @@
-# vitrine in a container: build on Debian 12, run on a slim Debian 12.
+# vitrine in a container: one binary, its shared libraries, nothing else.
+#
 #   docker build -t vitrine .
-#   docker run -p 6333:6333 -v vitrine-data:/data -v $PWD/weights:/weights vitrine
+#   docker run -p 6333:6333 -v vitrine-data:/data -v "$PWD/weights:/weights:ro" vitrine
+#
+# Build arguments:
+#   VITRINE_FETCH_WEIGHTS=1   run `make weights` in the build stage and put
+#                             openai/clip-vit-base-patch32 into the image at
+#                             /weights (605 MB; needs the internet)
+#   VITRINE_COMMIT=$(git rev-parse HEAD)
+#                             the commit GET / reports (.git is not sent)
+#
+# The build stage runs tools/build-release.sh, the script tests/e2e/release.sh
+# runs in `make test`: the binary, the health probe and the list of runtime
+# packages come from it, so the image holds what the tests checked.
+# docs/operations.md has the details (volumes, users, ports, upgrades).
 # Inference uses one thread per CPU the container may use (docker --cpus and
 # --cpuset-cpus are honoured); OPENBLAS_NUM_THREADS=N overrides that.
-FROM debian:12 AS build
-WORKDIR /src
-COPY . .
-RUN tools/deps.sh && make -j"$(nproc)" WERROR=1
 
-FROM debian:12-slim
-RUN apt-get update -qq \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    libuv1 liblmdb0 libopenblas0-pthread libutf8proc2 libwebp7 libyajl2 ca-certificates \
- && rm -rf /var/lib/apt/lists/*
-COPY --from=build /src/vitrine /usr/local/bin/vitrine
-ENV VITRINE_HOST=0.0.0.0 VITRINE_PORT=6333 VITRINE_DATA=/data \
-    VITRINE_WEIGHTS=/weights/clip-vit-base-patch32
+FROM debian:bookworm-slim AS build
+ENV DEBIAN_FRONTEND=noninteractive
+WORKDIR /src
+# The build packages first, in a layer of their own that source changes
+# do not invalidate.
+COPY tools/deps.sh tools/deps.sh
+RUN tools/deps.sh && rm -rf /var/lib/apt/lists/*
+COPY . .
+ARG VITRINE_COMMIT=
+RUN tools/build-release.sh --prefix /opt/vitrine
+ARG VITRINE_FETCH_WEIGHTS=0
+RUN mkdir -p /opt/weights \
+ && if [ "$VITRINE_FETCH_WEIGHTS" = 1 ]; then \
+        make weights && mv weights/clip-vit-base-patch32 /opt/weights/; \
+    fi
+
+FROM debian:bookworm-slim
+# Exactly the packages that own the libraries the binary loads, as
+# build-release.sh found them with ldd and dpkg -S.
+COPY --from=build /opt/vitrine/share/vitrine/runtime-packages /tmp/runtime-packages
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive xargs -a /tmp/runtime-packages \
+        apt-get install -y --no-install-recommends \
+ && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages
+RUN groupadd --system --gid 10001 vitrine \
+ && useradd --system --uid 10001 --gid vitrine --home-dir /data --no-create-home \
+        --shell /usr/sbin/nologin vitrine \
+ && mkdir -p /data /weights \
+ && chown vitrine:vitrine /data
+COPY --from=build /opt/vitrine/ /usr/local/
+COPY --from=build /opt/weights/ /weights/
+USER vitrine
+WORKDIR /data
 VOLUME /data
 EXPOSE 6333
-ENTRYPOINT ["/usr/local/bin/vitrine"]
-CMD ["serve"]
+# The probe reads $VITRINE_PORT like the server: set it (-e VITRINE_PORT=N)
+# to move both. start-period covers a restart that loads a large graph.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["vitrine-healthcheck"]
+# Arguments after the image name are appended: later flags win
+# (docker run vitrine --max-body 104857600). Other commands:
+# docker run --entrypoint vitrine IMAGE index|search|export ...
+ENTRYPOINT ["vitrine", "serve", "--host", "0.0.0.0", "--data", "/data", "--weights", "/weights/clip-vit-base-patch32"]

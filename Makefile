@@ -126,6 +126,8 @@ E2E_TESTS += qdrant_multivec
 E2E_TESTS += v1_items v1_inference
 # Issue 12: API keys, crash safety, disk full, refused data directories.
 E2E_TESTS += auth crash_http data_dir disk_full path_safety
+# Packaging: tools/build-release.sh (what the Dockerfile runs) and its output.
+E2E_TESTS += release
 
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
@@ -133,7 +135,7 @@ LIB = $(BUILD)/libvitrine.a
 TEST_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 .PHONY: all test test-only unit test-threads fuzz fuzz-smoke run deps weights clean bench-json \
-        bench-write bench-snapshot
+        bench-write bench-snapshot bench-footprint
 all: $(BIN)
 
 $(BIN): $(BUILD)/src/cmd/main.o $(LIB)
@@ -267,6 +269,12 @@ bench-snapshot: $(BUILD)/tools/bench_snapshot
 	@rm -rf $(BENCH_SNAPSHOT_DIR) && mkdir -p $(BENCH_SNAPSHOT_DIR)
 	$(BUILD)/tools/bench_snapshot $(BENCH_SNAPSHOT_DIR) 100000 512
 	@rm -rf $(BENCH_SNAPSHOT_DIR)
+
+# Memory, disk and startup of a server with full-size random ViT-B/32
+# weights and 100k items (tools/bench_footprint.py); not part of `make
+# test`. It takes several minutes; the numbers are in docs/operations.md.
+bench-footprint: $(BIN)
+	/usr/bin/python3 tools/bench_footprint.py --bin $(BIN)
 
 $(BUILD)/tools/bench_snapshot: tools/bench_snapshot.c $(LIB)
 	@mkdir -p $(dir $@)
