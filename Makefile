@@ -128,6 +128,8 @@ E2E_TESTS += v1_items v1_inference
 E2E_TESTS += auth crash_http data_dir disk_full path_safety
 # Packaging: tools/build-release.sh (what the Dockerfile runs) and its output.
 E2E_TESTS += release
+# docs/http-api.md: every curl example runs against the real binary.
+E2E_TESTS += docs_examples
 
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
