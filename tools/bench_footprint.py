@@ -195,12 +195,74 @@ class Searcher(threading.Thread):
                 time.sleep(0.5)
 
 
-def start_server(args, data, log):
+class MemoryCgroup:
+    """A memory cgroup (v1's memory controller, else v2) with a limit, as
+    `docker run --memory` sets one: the server's anonymous memory and the
+    page cache it touches (the model's pages, LMDB's) are charged to it,
+    and the kernel reclaims file pages before it kills. Needs root."""
+
+    def __init__(self, limit):
+        name = f"vitrine-footprint-{os.getpid()}"
+        v1, v2 = "/sys/fs/cgroup/memory", "/sys/fs/cgroup"
+        if os.path.isfile(os.path.join(v1, "memory.limit_in_bytes")):
+            self.path, self.v1 = os.path.join(v1, name), True
+        elif os.path.isfile(os.path.join(v2, "cgroup.controllers")):
+            self.path, self.v1 = os.path.join(v2, name), False
+        else:
+            sys.exit("bench_footprint: --memory-limit needs a memory cgroup (none is mounted)")
+        os.mkdir(self.path)
+        self.write("memory.limit_in_bytes" if self.v1 else "memory.max", str(limit))
+        if self.v1:
+            # No swap for it either, as `docker run --memory X --memory-swap X`.
+            try:
+                self.write("memory.memsw.limit_in_bytes", str(limit))
+            except OSError:
+                pass
+
+    def write(self, f, value):
+        with open(os.path.join(self.path, f), "w") as fh:
+            fh.write(value)
+
+    def read(self, f):
+        try:
+            with open(os.path.join(self.path, f)) as fh:
+                return fh.read()
+        except OSError:
+            return ""
+
+    def enter(self):
+        """Runs in the child before exec: the server starts inside."""
+        self.write("cgroup.procs", str(os.getpid()))
+
+    def stats(self):
+        out = {}
+        if self.v1:
+            out["cgroup_peak_bytes"] = int(self.read("memory.max_usage_in_bytes") or 0)
+            out["cgroup_failcnt"] = int(self.read("memory.failcnt") or 0)
+            for line in self.read("memory.oom_control").splitlines():
+                if line.startswith("oom_kill "):
+                    out["cgroup_oom_kills"] = int(line.split()[1])
+        else:
+            out["cgroup_peak_bytes"] = int(self.read("memory.peak") or 0)
+            for line in self.read("memory.events").splitlines():
+                k, v = line.split()
+                if k in ("max", "oom_kill"):
+                    out["cgroup_" + k] = int(v)
+        return out
+
+    def remove(self):
+        try:
+            os.rmdir(self.path)
+        except OSError:
+            pass
+
+
+def start_server(args, data, log, cgroup=None):
     port = free_port()
     cmd = [args.bin, "serve", "--port", str(port), "--data", data, "--weights", args.weights,
            "--max-body", str(256 << 20)]
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=log, stderr=log)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=log, preexec_fn=cgroup.enter if cgroup else None)
     client = Client(port, timeout=5)
     while True:
         if proc.poll() is not None:
@@ -239,6 +301,8 @@ def main():
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--work", help="working folder (default: a new one under $TMPDIR, removed after)")
     ap.add_argument("--json", help="also write the results as JSON to this file")
+    ap.add_argument("--memory-limit", type=int, metavar="BYTES",
+                    help="run the server in a memory cgroup with this limit (as docker --memory; root)")
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -264,7 +328,9 @@ def main():
     print(f"bench_footprint: {len(bodies)} upsert bodies made, {sum(len(b) for _, b in bodies) / 2**20:.0f} MiB",
           flush=True)
 
-    proc, port, res["startup_empty_s"] = start_server(args, data, log)
+    cgroup = MemoryCgroup(args.memory_limit) if args.memory_limit else None
+    res["memory_limit"] = args.memory_limit
+    proc, port, res["startup_empty_s"] = start_server(args, data, log, cgroup)
     print(f"bench_footprint: server pid {proc.pid} ready in {res['startup_empty_s']:.2f} s "
           f"(empty data directory); idle RSS {proc_status(proc.pid).get('VmRSS', 0) / 2**20:.0f} MiB", flush=True)
     sampler = Sampler(proc.pid)
@@ -302,7 +368,15 @@ def main():
     imager.start()
     next_report = time.monotonic() + 30
     for last_id, body in bodies:
-        c.request("PUT", f"/collections/{COLLECTION}/points?wait=true", body)
+        try:
+            c.request("PUT", f"/collections/{COLLECTION}/points?wait=true", body)
+        except Exception as e:  # noqa: BLE001 - the server may have died
+            if proc.poll() is None:
+                raise
+            st = cgroup.stats() if cgroup else {}
+            sys.exit(f"bench_footprint: the server died (exit status {proc.returncode}) after "
+                     f"{last_id - args.batch} points: {e}; peak RSS {sampler.peak.get('VmRSS', 0) / 2**20:.0f} MiB; "
+                     f"cgroup {st}; see {log.name}")
         if time.monotonic() >= next_report:
             next_report += 30
             st = proc_status(proc.pid)
@@ -335,18 +409,22 @@ def main():
     res["text_searches"] = len(searcher.text_ms)
     res["text_search_p50_ms"] = percentile(searcher.text_ms, 50)
     res["search_errors"] = len(searcher.errors)
+    if cgroup:
+        res.update(cgroup.stats())
     rc = stop_server(proc)
     if rc != 0:
         sys.exit(f"bench_footprint: the server exited with {rc} after SIGTERM; see {log.name}")
     res["data_apparent_bytes"], res["data_allocated_bytes"] = dir_size(data)
 
     # Restart on the full data directory: open, graph load, model load.
-    proc, port, res["startup_full_s"] = start_server(args, data, log)
+    proc, port, res["startup_full_s"] = start_server(args, data, log, cgroup)
     Client(port).request("POST", f"/collections/{COLLECTION}/points/search", {
         "vector": {"name": "image", "vector": vector(rnd)}, "limit": 10})
     res["restart_rss_bytes"] = proc_status(proc.pid)["VmRSS"]
     stop_server(proc)
     log.close()
+    if cgroup:
+        cgroup.remove()
 
     mib = 2 ** 20
     n = count
@@ -359,6 +437,10 @@ RSS at end:    {res['end_rss_bytes'] / mib:.0f} MiB; after a restart and one sea
 data dir:      {res['data_apparent_bytes'] / mib:.0f} MiB ({res['data_apparent_bytes'] / n:.0f} bytes/item; {res['data_allocated_bytes'] / n:.0f} allocated)
 search:        {res['searches']} vector searches while ingesting, p50 {res['search_p50_ms']:.1f} ms, p99 {res['search_p99_ms']:.1f} ms; {res['text_searches']} text searches p50 {res['text_search_p50_ms']:.0f} ms; {res['search_errors']} errors
 startup:       {res['startup_empty_s']:.2f} s to /readyz with an empty data directory, {res['startup_full_s']:.2f} s with {count} items""")
+    if cgroup:
+        print(f"memory cgroup: limit {args.memory_limit / mib:.0f} MiB, peak charge {res['cgroup_peak_bytes'] / mib:.0f} MiB, "
+              f"OOM kills {res.get('cgroup_oom_kills', res.get('cgroup_oom_kill', 0))}, "
+              f"times at the limit {res.get('cgroup_failcnt', res.get('cgroup_max', 0))}")
     if image_errors:
         print(f"bench_footprint: photo errors: {image_errors[:3]}")
     if searcher.errors:

@@ -22,7 +22,7 @@
 # VITRINE_BIN is exported by tests/run.sh; the fixtures are the copy in
 # tests/fixtures/clip, or the folder named by VITRINE_FIXTURES.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BIN=${VITRINE_BIN:-./vitrine}
 FIX=${VITRINE_FIXTURES:-tests/fixtures/clip}
 MODEL=$FIX/models/tiny-p32
