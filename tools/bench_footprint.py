@@ -230,6 +230,21 @@ class MemoryCgroup:
         except OSError:
             return ""
 
+    @staticmethod
+    def uncache(folder):
+        """Drops the clean page-cache pages of the files in folder, so the
+        server's cgroup is charged for the model when it reads it (a page
+        is charged to the cgroup that first brought it in, and an earlier
+        run may have)."""
+        for name in os.listdir(folder):
+            path = os.path.join(folder, name)
+            if os.path.isfile(path):
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                finally:
+                    os.close(fd)
+
     def enter(self):
         """Runs in the child before exec: the server starts inside."""
         self.write("cgroup.procs", str(os.getpid()))
@@ -261,6 +276,8 @@ def start_server(args, data, log, cgroup=None):
     port = free_port()
     cmd = [args.bin, "serve", "--port", str(port), "--data", data, "--weights", args.weights,
            "--max-body", str(256 << 20)]
+    if cgroup:
+        cgroup.uncache(args.weights)
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=log, stderr=log, preexec_fn=cgroup.enter if cgroup else None)
     client = Client(port, timeout=5)
