@@ -45,7 +45,7 @@ mkdir -p "$work/cwd" "$work/blocks"
 cp "$FIX/images/astronaut_q95_444.jpg" "$work/cwd/shoe.jpg"
 cp "$FIX/images/rocket.jpg" "$work/cwd/boot.jpg"
 
-python3 - "$DOC" "$work/blocks" "$port" "$dim" "$work/data" <<'EOF' || fail "could not extract the examples"
+python3 - "$DOC" "$work/blocks" "$port" "$dim" "$work/data" >/dev/null <<'EOF' || fail "could not extract the examples"
 import re, sys
 doc, out, port, dim, data = sys.argv[1:]
 lines = open(doc).read().split("\n")
