@@ -75,7 +75,8 @@ static int error_status(QErr kind, const char **prefix)
     case QERR_BAD_REQUEST: *prefix = "Bad request: "; return 400;
     case QERR_FORMAT: *prefix = "Format error in JSON body: "; return 400;
     case QERR_VALIDATION:
-    case QERR_VALIDATION_PATH: return 422;
+    case QERR_VALIDATION_PATH:
+    case QERR_VALIDATION_QUERY: return 422;
     case QERR_QUERY: *prefix = "Deserialize error in query parameters: "; return 400;
     case QERR_PAYLOAD: *prefix = "Payload error: "; return 400;
     case QERR_UNAVAILABLE: *prefix = "Service unavailable: "; return 503;
@@ -93,9 +94,13 @@ static void send_error(ApiJob *j)
     const char *prefix;
     int status = error_status(j->qerr, &prefix);
     if (j->qerr == QERR_UNAVAILABLE) http_set_header(j->req, "Retry-After", "1");
-    if (j->qerr == QERR_VALIDATION || j->qerr == QERR_VALIDATION_PATH)
+    if (j->qerr == QERR_VALIDATION || j->qerr == QERR_VALIDATION_PATH ||
+        j->qerr == QERR_VALIDATION_QUERY)
         http_respond_error(j->req, status, "Validation error in %s: [%s]",
-                           j->qerr == QERR_VALIDATION ? "JSON body" : "path parameters", j->msg);
+                           j->qerr == QERR_VALIDATION        ? "JSON body"
+                           : j->qerr == QERR_VALIDATION_PATH ? "path parameters"
+                                                              : "query parameters",
+                           j->msg);
     else
         http_respond_error(j->req, status, "%s%s", prefix, j->msg);
 }
@@ -207,6 +212,8 @@ static void parse_params(ApiJob *j)
         api_fail(j, QERR_QUERY, "invalid digit found in string");
         return;
     }
+    /* Qdrant's WaitTimeout: #[validate(range(min = 1))]. */
+    if (timeout && t == 0) api_fail(j, QERR_VALIDATION_QUERY, "timeout: value 0 invalid, must be 1 or larger");
 }
 
 int api_query_bool(ApiJob *j, const char *name, int dflt, int *out)
@@ -431,6 +438,15 @@ typedef struct {
     size_t n_bindings;
 } ApiModule;
 
+/* utf8_chars counts the characters of UTF-8 text (the bytes that do not
+ * continue a sequence). */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
 static void dispatch(HttpRequest *req, void *ctx)
 {
     RouteBinding *b = ctx;
@@ -440,6 +456,15 @@ static void dispatch(HttpRequest *req, void *ctx)
     j->route = b->route;
     j->collection = http_param(req, "collection_name");
     int rc = 0;
+    /* Qdrant's CollectionPath: #[validate(length(min = 1, max = 255))],
+     * counted in characters. */
+    if (j->collection && utf8_chars(j->collection) > COLLECTION_MAX_NAME) {
+        api_fail(j, QERR_VALIDATION_PATH,
+                 "collection_name: value \"%.64s...\" invalid, must be from 1 to %d characters",
+                 j->collection, COLLECTION_MAX_NAME);
+        finish(j);
+        return;
+    }
     switch (API_KIND(b->route->kind)) {
     case API_LOOP:
         /* Loop routes take no body: parsing one would block the loop. */

@@ -67,6 +67,7 @@ typedef enum {
     QERR_FORMAT,      /* 400 "Format error in JSON body: ..." (does not parse into the schema) */
     QERR_VALIDATION,  /* 422 "Validation error in JSON body: [...]" */
     QERR_VALIDATION_PATH, /* 422 "Validation error in path parameters: [...]" */
+    QERR_VALIDATION_QUERY, /* 422 "Validation error in query parameters: [...]" */
     QERR_QUERY,       /* 400 "Deserialize error in query parameters: ..." */
     QERR_PAYLOAD,     /* 400 "Payload error: ..." (a body that is not JSON at all) */
     QERR_UNAVAILABLE, /* 503 with Retry-After: a queue is full or we are stopping */

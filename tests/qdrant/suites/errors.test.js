@@ -361,3 +361,20 @@ test('features vitrine does not serve answer 400 or 501 naming them, never a cra
     }
     await assertUnchanged('unsupported features');
 });
+
+// Qdrant validates query and path parameters before anything else
+// (src/actix/mod.rs validation_error_handler: 422 "Validation error in
+// query parameters" / "path parameters").
+test('timeout=0 and a collection name over 255 characters are 422 validation errors', async () => {
+    const name = uniqueName('val');
+    const t0 = await raw(srv.base, 'PUT', `/collections/${name}?timeout=0`, { vectors: { size: 2, distance: 'Dot' } });
+    expectError(t0, 422, /^Validation error in query parameters: \[timeout: value 0 invalid, must be 1 or larger\]$/);
+    const exists = await raw(srv.base, 'GET', `/collections/${name}/exists`);
+    assert.equal(exists.json.result.exists, false);
+    const long = 'n'.repeat(256);
+    const r = await raw(srv.base, 'GET', `/collections/${long}/points/1`);
+    expectError(r, 422, /^Validation error in path parameters: \[collection_name: .*must be from 1 to 255 characters\]$/);
+    // 255 characters (two bytes each) are a valid name: an unknown collection.
+    const ok = await raw(srv.base, 'GET', `/collections/${encodeURIComponent('é'.repeat(255))}/points/1`);
+    assert.equal(ok.status, 404);
+});
