@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "api/qdrant_multivec.h"
 #include "api/qdrant_query.h"
@@ -226,7 +228,12 @@ static int parse_query(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
     if (json_get(v, "discover")) return api_fail(j, QERR_UNSUPPORTED, "discovery queries (discover)");
     if (json_get(v, "context")) return api_fail(j, QERR_UNSUPPORTED, "context queries (context)");
     if (json_get(v, "formula")) return api_fail(j, QERR_UNSUPPORTED, "formula queries (formula)");
-    if (json_get(v, "sample")) return api_fail(j, QERR_UNSUPPORTED, "random sampling (sample)");
+    if ((x = json_get(v, "sample"))) {
+        if (x->type != JSON_STRING || strcmp(x->u.str, "random"))
+            return api_fail(j, QERR_FORMAT, "unknown variant, expected `random` at `sample`");
+        n->kind = QN_SAMPLE;
+        return 0;
+    }
     if (json_get(v, "relevance_feedback"))
         return api_fail(j, QERR_UNSUPPORTED, "relevance feedback queries");
     if (api_inference_object(v)) {
@@ -571,6 +578,32 @@ static int scroll_node(ApiJob *j, const JsonValue *filter, size_t limit, Hits *o
     return 0;
 }
 
+/* sample_node picks limit points at random among those filter passes
+ * (Qdrant's ScrollOrder::Random, its score that of a scroll): all of them
+ * are listed, then a partial Fisher-Yates shuffle takes the first limit,
+ * with a generator seeded per request from the kernel. */
+static int sample_node(ApiJob *j, const JsonValue *filter, size_t limit, Hits *out)
+{
+    if (scroll_node(j, filter, SIZE_MAX, out)) return -1;
+    uint64_t x = 0;
+    if (getrandom(&x, sizeof x, 0) != (ssize_t)sizeof x) x = (uint64_t)(uintptr_t)out ^ (uint64_t)time(NULL);
+    x |= 1;
+    size_t take = limit < out->n ? limit : out->n;
+    for (size_t i = 0; i < take; i++) {
+        /* xorshift64*: plenty for picking sample points. */
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        uint64_t r = x * 0x2545F4914F6CDD1DULL;
+        size_t k = i + (size_t)(r % (out->n - i));
+        Hit t = out->h[i];
+        out->h[i] = out->h[k];
+        out->h[k] = t;
+    }
+    out->n = take;
+    return 0;
+}
+
 /* ---- fusion ---- */
 
 typedef struct {
@@ -690,6 +723,7 @@ static int eval_node(ApiJob *j, const QNode *n, const JsonValue *inherited, size
     switch (n->kind) {
     case QN_NONE: return scroll_node(j, filter, limit, out);
     case QN_ORDER_BY: return order_node(j, n, filter, limit, out);
+    case QN_SAMPLE: return sample_node(j, filter, limit, out);
     case QN_MMR: {
         QNode near = *n;
         near.kind = QN_NEAREST;
@@ -748,9 +782,12 @@ static int run_query(ApiJob *j, QueryReq *q, CollectionResult *res)
     Hits hits;
     /* limit and offset are any u64 (Qdrant's): the sum saturates, and the
      * engine bounds it by the points there are. */
-    size_t want = q->root.limit > SIZE_MAX - q->offset ? SIZE_MAX : q->root.limit + q->offset;
+    /* A random sample ignores the offset (Qdrant: its output is not
+     * stable), unless it samples prefetched points. */
+    size_t offset = q->root.kind == QN_SAMPLE && !q->root.n_prefetch ? 0 : q->offset;
+    size_t want = q->root.limit > SIZE_MAX - offset ? SIZE_MAX : q->root.limit + offset;
     if (qdrant_query_eval(j, q, NULL, want, &hits)) return -1;
-    return qdrant_query_fetch(j, &hits, q->offset, &q->with_payload, &q->with_vector,
+    return qdrant_query_fetch(j, &hits, offset, &q->with_payload, &q->with_vector,
                               q->root.kind == QN_ORDER_BY, res);
 }
 

@@ -15,6 +15,7 @@ typedef enum {
     QN_MMR,       /* nearest with maximal marginal relevance */
     QN_FUSION,    /* rrf or dbsf over the prefetches */
     QN_ORDER_BY,  /* by a payload key */
+    QN_SAMPLE,    /* random points (sample: random) */
 } QKind;
 
 typedef struct QNode QNode;

@@ -326,3 +326,30 @@ test('query validation errors use Qdrant\'s wording', async () => {
     // The official client surfaces the same status.
     await assert.rejects(client.query(dot, { query: [1, 2, 3, 4, 5, 6, 7, 8], limit: 0 }), (e) => e.status === 422);
 });
+
+// {"sample": "random"} (Qdrant's ScrollOrder::Random): `limit` distinct
+// points drawn from those the filter passes, in an order that changes from
+// call to call; the offset is ignored without prefetches.
+test('sample random: distinct points from the filtered set, varying order, offset ignored', async () => {
+    const red = data.filter((p) => p.payload.color === 'red').map((p) => p.id).sort((a, b) => a - b);
+    assert.ok(red.length > 5);
+    const orders = new Set();
+    for (let round = 0; round < 6; round++) {
+        const res = await client.query(dot, { query: { sample: 'random' }, limit: 1000, offset: 7,
+            filter: { must: [{ key: 'color', match: { value: 'red' } }] } });
+        const ids = res.points.map((p) => p.id);
+        assert.deepEqual([...ids].sort((a, b) => a - b), red);
+        orders.add(ids.join(','));
+    }
+    assert.ok(orders.size > 1, 'six samples came back in the same order');
+    const few = await client.query(dot, { query: { sample: 'random' }, limit: 5 });
+    assert.equal(few.points.length, 5);
+    assert.equal(new Set(few.points.map((p) => p.id)).size, 5);
+    for (const p of few.points) assert.ok(byId.has(p.id));
+    // Sampling prefetched points keeps to them.
+    const pre = await client.query(dot, { prefetch: { query: data[0].vector, limit: 10 }, query: { sample: 'random' }, limit: 10 });
+    const near = await client.query(dot, { query: data[0].vector, limit: 10, params: exact });
+    assert.deepEqual(pre.points.map((p) => p.id).sort((a, b) => a - b), near.points.map((p) => p.id).sort((a, b) => a - b));
+    const bad = await raw(srv.base, 'POST', `/collections/${dot}/points/query`, { query: { sample: 'sometimes' } });
+    expectError(bad, 400, /expected `random`/);
+});
