@@ -126,6 +126,8 @@ E2E_TESTS += qdrant_multivec
 E2E_TESTS += v1_items v1_inference
 # Issue 12: API keys, crash safety, disk full, refused data directories.
 E2E_TESTS += auth crash_http data_dir disk_full path_safety
+# Issue 12: the request memory budget and slow-client deadlines under load.
+E2E_TESTS += limits
 
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)

@@ -906,8 +906,9 @@ static int request_memory_settles(TestServer *ts, size_t want, size_t *used)
     return -1;
 }
 
-/* The request memory budget: with 3 MiB for bodies, a 2 MiB body that is
- * still arriving holds 2 MiB; a second large body that does not fit is
+/* The request memory budget: with 9 MiB (6.75 for admissions), a 2 MiB
+ * body that is still arriving holds 6 MiB (body and parse reservation); a
+ * second large body that does not fit is
  * refused at its headers (503, Retry-After, connection closed) while a
  * small one still goes through; a chunked body is refused at the chunk
  * that overflows; once the first is done the refused one goes through.
@@ -918,7 +919,7 @@ TEST(test_memory_budget)
     ServerConfig cfg;
     config_for_test(&cfg);
     cfg.max_body_bytes = 2u << 20;
-    cfg.max_request_memory = 3u << 20;
+    cfg.max_request_memory = 9u << 20; /* admits 6.75 MiB: one 2 MiB body and its 4 MiB reservation */
     TestServer ts;
     int p = server_start_test(&ts, &cfg);
     ASSERT_TRUE(p > 0);
@@ -941,10 +942,10 @@ TEST(test_memory_budget)
     /* Wait for the server to have charged a's whole body. */
     for (int i = 0; i < 2000; i++) {
         server_request_memory(ts.srv, &used, &peak);
-        if (used >= big) break;
+        if (used >= 3 * big) break;
         sleep_ms(1);
     }
-    ASSERT_TRUE(used >= big);
+    ASSERT_TRUE(used >= 3 * big);
 
     ASSERT_OK(client_open(&b, p));
     ASSERT_OK(client_send_str(&b, head));
@@ -963,8 +964,9 @@ TEST(test_memory_budget)
     ASSERT_STR_EQ(r.body, "len=3 sum=294");
     client_close(&small);
 
-    /* Chunked: 64 KiB chunks until the body no longer fits (about 1 MiB
-     * is left); the server answers 503 and stops reading. */
+    /* Chunked: 64 KiB chunks until the body no longer fits (0.75 MiB of
+     * the admission share is left, a chunked body reserves nothing ahead); the server
+     * answers 503 and stops reading. */
     ASSERT_OK(client_open(&ch, p));
     ASSERT_OK(client_send_str(&ch, "PUT /bodylen HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"));
     int refused = 0;
@@ -984,7 +986,7 @@ TEST(test_memory_budget)
     client_close(&ch);
 
     server_request_memory(ts.srv, &used, &peak);
-    ASSERT_LE((double)peak, (double)cfg.max_request_memory);
+    ASSERT_LE((double)peak, (double)cfg.max_request_memory * HTTP_BUDGET_ADMIT_PERCENT / 100 + 8192);
 
     /* a finishes; the counter goes back to zero; b's retry fits. */
     ASSERT_OK(client_send(&a, body + 1000, big - 1000));
@@ -1015,7 +1017,7 @@ TEST(test_budget_accounting)
 {
     MemBudget b;
     size_t limit = 1u << 20;
-    budget_init(&b, limit);
+    budget_init(&b, limit, limit);
     ASSERT_OK(budget_try_charge(&b, limit - 10));
     ASSERT_EQ_INT(budget_try_charge(&b, 11), ERR_FULL);
     ASSERT_EQ_INT(budget_used(&b), limit - 10);
@@ -1060,7 +1062,7 @@ TEST(test_budget_accounting)
     arena_free(&a);
     ASSERT_EQ_INT(budget_used(&b), 0);
     /* The same text parses with room to spare. */
-    budget_init(&b, 64u << 20);
+    budget_init(&b, 64u << 20, 64u << 20);
     arena_init(&a, 0);
     arena_set_budget(&a, &b);
     ASSERT_OK(json_parse_packed(&a, text, o, &v, err, sizeof err));
@@ -1239,11 +1241,11 @@ TEST(test_config_parse)
     ASSERT_EQ_INT(server_config_parse(&cfg, 3, bad3), ERR_INVAL);
     /* The limits' flags and their bounds. */
     server_config_defaults(&cfg);
-    char *lim[] = { "serve", "--max-request-memory", "67108864", "--max-connections", "10",
+    char *lim[] = { "serve", "--max-request-memory", "167772160", "--max-connections", "10",
                     "--header-timeout", "1500", "--body-timeout", "2500", "--min-body-rate", "4096",
                     "--request-timeout", "7000", "--idle-timeout", "8000", NULL };
     ASSERT_OK(server_config_parse(&cfg, 15, lim));
-    ASSERT_EQ_INT(cfg.max_request_memory, 67108864);
+    ASSERT_EQ_INT(cfg.max_request_memory, 167772160);
     ASSERT_EQ_INT(cfg.max_connections, 10);
     ASSERT_EQ_INT(cfg.header_timeout_ms, 1500);
     ASSERT_EQ_INT(cfg.body_timeout_ms, 2500);
@@ -1254,7 +1256,7 @@ TEST(test_config_parse)
     ASSERT_EQ_INT(server_config_parse(&cfg, 3, bad4), ERR_INVAL);
     /* A budget that cannot hold one largest body is refused. */
     server_config_defaults(&cfg);
-    char *bad5[] = { "serve", "--max-request-memory", "2000000", "--max-body", "4000000", NULL };
+    char *bad5[] = { "serve", "--max-request-memory", "15000000", "--max-body", "4000000", NULL };
     ASSERT_EQ_INT(server_config_parse(&cfg, 5, bad5), ERR_INVAL);
 }
 

@@ -30,6 +30,7 @@ void arena_init(Arena *a, size_t chunk_size)
     a->total = 0;
     a->budget = NULL;
     a->charged = 0;
+    a->prepaid = 0;
 }
 
 void arena_set_budget(Arena *a, MemBudget *b)
@@ -39,6 +40,13 @@ void arena_set_budget(Arena *a, MemBudget *b)
     if (b) budget_charge(b, a->charged);
 }
 
+void arena_prepay(Arena *a, size_t n)
+{
+    a->charged += n;
+    a->prepaid += n;
+}
+
+
 /* chunk_new allocates a chunk of cap bytes and charges it to the budget:
  * the memory is already taken, so the charge cannot be refused; whoever
  * decides (admission, the JSON parser) looks at the budget afterwards. */
@@ -47,8 +55,15 @@ static ArenaChunk *chunk_new(Arena *a, size_t cap)
     ArenaChunk *c = xmalloc(sizeof(ArenaChunk) + cap);
     c->used = 0;
     c->cap = cap;
-    a->charged += sizeof(ArenaChunk) + cap;
-    if (a->budget) budget_charge(a->budget, sizeof(ArenaChunk) + cap);
+    size_t cost = sizeof(ArenaChunk) + cap;
+    if (a->prepaid >= cost) {
+        a->prepaid -= cost;
+        return c;
+    }
+    cost -= a->prepaid;
+    a->prepaid = 0;
+    a->charged += cost;
+    if (a->budget) budget_charge(a->budget, cost);
     return c;
 }
 
@@ -109,4 +124,5 @@ void arena_free(Arena *a)
     a->total = 0;
     if (a->budget) budget_release(a->budget, a->charged);
     a->charged = 0;
+    a->prepaid = 0;
 }

@@ -8,11 +8,12 @@
 
 #include "base/err.h"
 
-void budget_init(MemBudget *b, size_t limit)
+void budget_init(MemBudget *b, size_t admit, size_t limit)
 {
     atomic_store(&b->used, 0);
     atomic_store(&b->peak, 0);
     b->limit = limit;
+    b->admit = limit && admit > limit ? limit : admit;
 }
 
 static void note_peak(MemBudget *b, size_t used)
@@ -26,7 +27,7 @@ int budget_try_charge(MemBudget *b, size_t n)
 {
     size_t used = atomic_load(&b->used);
     for (;;) {
-        if (b->limit && (n > b->limit || used > b->limit - n)) return ERR_FULL;
+        if (b->limit && (n > b->admit || used > b->admit - n)) return ERR_FULL;
         if (atomic_compare_exchange_weak(&b->used, &used, used + n)) break;
     }
     note_peak(b, used + n);

@@ -231,18 +231,20 @@ static int on_message_begin(llhttp_t *ll)
     return 0;
 }
 
-/* body_charge charges n more bytes of req's body to the budget. A body
- * that ends up bigger than HTTP_BUDGET_SMALL_BYTES must fit (ERR_FULL
- * when not); a smaller one is always admitted (see http.h). */
-static int body_charge(HttpParser *p, HttpRequest *req, size_t n)
+/* body_charge charges n more bytes of req's body to the budget, and
+ * parse bytes reserved for its JSON (prepaid to the request's arena). A
+ * body that ends up bigger than HTTP_BUDGET_SMALL_BYTES must fit (ERR_FULL
+ * when not, nothing charged); a smaller one is always admitted (http.h). */
+static int body_charge(HttpParser *p, HttpRequest *req, size_t n, size_t parse)
 {
     MemBudget *b = p->limits.budget;
     if (b) {
         if (req->body_charged + n > HTTP_BUDGET_SMALL_BYTES) {
-            if (budget_try_charge(b, n)) return ERR_FULL;
+            if (budget_try_charge(b, n + parse)) return ERR_FULL;
         } else {
-            budget_charge(b, n);
+            budget_charge(b, n + parse);
         }
+        arena_prepay(&req->arena, parse);
     }
     req->body_charged += n;
     return 0;
@@ -325,7 +327,8 @@ static int on_headers_complete(llhttp_t *ll)
         /* Admission: the whole announced body (and its NUL) is charged
          * now, so a request that could not finish within the budget is
          * refused before it costs anything. */
-        if (body_charge(p, req, (size_t)ll->content_length + 1))
+        size_t parse = (size_t)ll->content_length * HTTP_BUDGET_PARSE_FACTOR;
+        if (body_charge(p, req, (size_t)ll->content_length + 1, parse))
             return parser_fail(p, 503, "request memory budget exhausted, retry later");
         size_t pre = (size_t)MIN(ll->content_length, (uint64_t)HTTP_BODY_PREALLOC_BYTES);
         req->body.data = xrealloc(req->body.data, pre + 1);
@@ -352,7 +355,7 @@ static int on_body(llhttp_t *ll, const char *at, size_t len)
         size_t cap = b->cap ? b->cap : 256;
         while (cap < need) cap *= 2;
         if (ll->flags & F_CONTENT_LENGTH) cap = MAX(need, MIN(cap, req->body_charged));
-        if (cap > req->body_charged && body_charge(p, req, cap - req->body_charged))
+        if (cap > req->body_charged && body_charge(p, req, cap - req->body_charged, 0))
             return parser_fail(p, 503, "request memory budget exhausted, retry later");
         b->data = xrealloc(b->data, cap);
         b->cap = cap;

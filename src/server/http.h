@@ -64,15 +64,26 @@
  * The request memory budget (HttpLimits.budget). Every request's body and
  * arena (where its JSON is parsed) are charged to one process-wide
  * MemBudget. A body with a Content-Length is charged in full when its
- * headers arrive; a chunked one as it grows. A body bigger than
- * HTTP_BUDGET_SMALL_BYTES that does not fit is refused with 503 and
- * Retry-After (at headers time, or at the chunk that would overflow) and
- * the connection is closed; a smaller one is always admitted, so probes,
- * searches and single-point writes keep working while uploads wait: their
- * total is bounded by the connection limit (1,024 x 64 KiB = 64 MiB). The
- * JSON parser stops with 503 when a DOM pushes the budget over (json.h).
+ * headers arrive, together with HTTP_BUDGET_PARSE_FACTOR times its length
+ * reserved for its parsed JSON and what the handler builds from it in the
+ * request's arena (arena_prepay); a chunked body is charged as it grows
+ * and its arena as it fills. A body bigger than HTTP_BUDGET_SMALL_BYTES
+ * that does not fit within HTTP_BUDGET_ADMIT_PERCENT of the budget is
+ * refused with 503 and Retry-After (at headers time, or at the chunk that
+ * would overflow) and the connection is closed; a smaller one
+ * is always admitted, so probes, searches and single-point writes keep
+ * working while uploads wait: their total is bounded by the connection
+ * limit (1,024 x 3 x 64 KiB = 192 MiB at worst, a few MiB in practice).
+ * A JSON parse stops with 503 when its DOM pushes the budget past the
+ * whole limit (json.h): the DOM is 0.3x its text for float32 vectors,
+ * 1.7x for 16-d ones, 5x for payload-heavy points and up to 15x for
+ * hostile input such as [[],[],...] (measured, json_parse_packed). The
+ * last quarter of the budget is kept for those overshoots and the small
+ * requests, so searches are not refused while uploads fill the rest.
  */
 #define HTTP_BUDGET_SMALL_BYTES (64 * 1024)
+#define HTTP_BUDGET_PARSE_FACTOR 2
+#define HTTP_BUDGET_ADMIT_PERCENT 75
 
 typedef enum {
     HTTP_METHOD_OTHER = 0,
@@ -111,7 +122,7 @@ struct HttpRequest {
     int http_major, http_minor;
     int keep_alive;          /* the client allows another request after this one */
     uint64_t start_ns;       /* when the first byte of the request was parsed */
-    MemBudget *budget;       /* the body and arena are charged here, or NULL */
+    MemBudget *budget;       /* the body is charged here (the arena too), or NULL */
     size_t body_charged;     /* bytes of the body charged to budget */
     const char *route;       /* matched route pattern ("/collections/{name}"), or NULL */
 

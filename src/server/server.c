@@ -573,6 +573,15 @@ static void handle_metrics(HttpRequest *req, void *ctx)
 
 /* ---- server ---- */
 
+/* server_min_request_memory is the smallest budget that admits a body of
+ * max_body bytes alone: the body, its NUL and its parse reservation
+ * within the admission share of the budget. */
+static size_t server_min_request_memory(size_t max_body)
+{
+    return ((max_body + 1) * (1 + HTTP_BUDGET_PARSE_FACTOR) + HTTP_BUDGET_ADMIT_PERCENT - 1) /
+           HTTP_BUDGET_ADMIT_PERCENT * 100;
+}
+
 void server_config_defaults(ServerConfig *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -612,14 +621,14 @@ int server_new(uv_loop_t *loop, const ServerConfig *cfg, Server **out)
         cfg->min_body_rate < SERVER_MIN_BODY_RATE || cfg->min_body_rate > SERVER_MAX_BODY_RATE ||
         cfg->max_request_memory < SERVER_MIN_REQUEST_MEMORY ||
         cfg->max_request_memory > SERVER_MAX_REQUEST_MEMORY ||
-        cfg->max_request_memory <= cfg->max_body_bytes)
+        cfg->max_request_memory < server_min_request_memory(cfg->max_body_bytes))
         return ERR_INVAL;
     Server *s = xcalloc(1, sizeof *s);
     s->loop = loop;
     s->cfg = *cfg;
     s->limits.max_body_bytes = cfg->max_body_bytes;
     s->limits.max_header_bytes = cfg->max_header_bytes;
-    budget_init(&s->budget, cfg->max_request_memory);
+    budget_init(&s->budget, cfg->max_request_memory / 100 * HTTP_BUDGET_ADMIT_PERCENT, cfg->max_request_memory);
     s->limits.budget = &s->budget;
     s->router = router_new();
     uv_tcp_init(loop, &s->listener);
@@ -987,10 +996,12 @@ int server_config_parse(ServerConfig *cfg, int argc, char **argv)
             return ERR_INVAL;
         }
     }
-    if (cfg->max_request_memory <= cfg->max_body_bytes) {
-        fprintf(stderr, "vitrine serve: --max-request-memory (%zu) must be larger than --max-body (%zu): "
-                        "a largest body could never be admitted\n",
-                cfg->max_request_memory, cfg->max_body_bytes);
+    if (cfg->max_request_memory < server_min_request_memory(cfg->max_body_bytes)) {
+        fprintf(stderr, "vitrine serve: --max-request-memory (%zu) must be at least %zu: %d times "
+                        "--max-body (%zu), the body and its parse reservation, within %d%% of it, "
+                        "so a largest body can be admitted\n",
+                cfg->max_request_memory, server_min_request_memory(cfg->max_body_bytes),
+                1 + HTTP_BUDGET_PARSE_FACTOR, cfg->max_body_bytes, HTTP_BUDGET_ADMIT_PERCENT);
         return ERR_INVAL;
     }
     return 0;
