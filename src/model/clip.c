@@ -179,7 +179,7 @@ static int clip_cfg_tower(const JsonValue *sec, const char *name, ClipTowerConfi
 
 /* clip_config_load parses config.json; missing keys take the defaults of
  * transformers' CLIPTextConfig / CLIPVisionConfig (which are ViT-B/32's). */
-static int clip_config_load(const char *path, ClipConfig *c, char *err, size_t errlen)
+int clip_config_load(const char *path, ClipConfig *c, char *err, size_t errlen)
 {
     char *text = NULL;
     size_t len = 0;
