@@ -906,7 +906,7 @@ static int request_memory_settles(TestServer *ts, size_t want, size_t *used)
     return -1;
 }
 
-/* The request memory budget: with 9 MiB (6.75 for admissions), a 2 MiB
+/* The request memory budget: with 9 MiB (7.2 for admissions), a 2 MiB
  * body that is still arriving holds 6 MiB (body and parse reservation); a
  * second large body that does not fit is
  * refused at its headers (503, Retry-After, connection closed) while a
@@ -919,7 +919,7 @@ TEST(test_memory_budget)
     ServerConfig cfg;
     config_for_test(&cfg);
     cfg.max_body_bytes = 2u << 20;
-    cfg.max_request_memory = 9u << 20; /* admits 6.75 MiB: one 2 MiB body and its 4 MiB reservation */
+    cfg.max_request_memory = 9u << 20; /* admits 7.2 MiB: one 2 MiB body and its 4 MiB reservation */
     TestServer ts;
     int p = server_start_test(&ts, &cfg);
     ASSERT_TRUE(p > 0);
@@ -964,7 +964,7 @@ TEST(test_memory_budget)
     ASSERT_STR_EQ(r.body, "len=3 sum=294");
     client_close(&small);
 
-    /* Chunked: 64 KiB chunks until the body no longer fits (0.75 MiB of
+    /* Chunked: 64 KiB chunks until the body no longer fits (1.2 MiB of
      * the admission share is left, a chunked body reserves nothing ahead); the server
      * answers 503 and stops reading. */
     ASSERT_OK(client_open(&ch, p));

@@ -234,17 +234,18 @@ static int on_message_begin(llhttp_t *ll)
 /* body_charge charges n more bytes of req's body to the budget, and
  * parse bytes reserved for its JSON (prepaid to the request's arena). A
  * body that ends up bigger than HTTP_BUDGET_SMALL_BYTES must fit (ERR_FULL
- * when not, nothing charged); a smaller one is always admitted (http.h). */
+ * when not, nothing charged); a smaller one is always admitted and
+ * reserves nothing: its arena is charged as it fills (http.h). */
 static int body_charge(HttpParser *p, HttpRequest *req, size_t n, size_t parse)
 {
     MemBudget *b = p->limits.budget;
     if (b) {
         if (req->body_charged + n > HTTP_BUDGET_SMALL_BYTES) {
             if (budget_try_charge(b, n + parse)) return ERR_FULL;
+            arena_prepay(&req->arena, parse);
         } else {
-            budget_charge(b, n + parse);
+            budget_charge(b, n);
         }
-        arena_prepay(&req->arena, parse);
     }
     req->body_charged += n;
     return 0;

@@ -71,19 +71,20 @@
  * that does not fit within HTTP_BUDGET_ADMIT_PERCENT of the budget is
  * refused with 503 and Retry-After (at headers time, or at the chunk that
  * would overflow) and the connection is closed; a smaller one
- * is always admitted, so probes, searches and single-point writes keep
- * working while uploads wait: their total is bounded by the connection
- * limit (1,024 x 3 x 64 KiB = 192 MiB at worst, a few MiB in practice).
+ * is always admitted (and reserves nothing ahead), so probes, searches and
+ * single-point writes keep working while uploads wait: their bodies are
+ * bounded by the connection limit (1,024 x 64 KiB = 64 MiB at worst, a few
+ * MiB in practice) and their DOMs by the budget's hard limit.
  * A JSON parse stops with 503 when its DOM pushes the budget past the
  * whole limit (json.h): the DOM is 0.3x its text for float32 vectors,
  * 1.7x for 16-d ones, 5x for payload-heavy points and up to 15x for
  * hostile input such as [[],[],...] (measured, json_parse_packed). The
- * last quarter of the budget is kept for those overshoots and the small
+ * last fifth of the budget is kept for those overshoots and the small
  * requests, so searches are not refused while uploads fill the rest.
  */
 #define HTTP_BUDGET_SMALL_BYTES (64 * 1024)
 #define HTTP_BUDGET_PARSE_FACTOR 2
-#define HTTP_BUDGET_ADMIT_PERCENT 75
+#define HTTP_BUDGET_ADMIT_PERCENT 80
 
 typedef enum {
     HTTP_METHOD_OTHER = 0,

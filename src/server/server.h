@@ -87,7 +87,7 @@ struct uv_loop_s; /* from uv.h, which only server.c and work.c include */
  * stacks ~60 MB, an index of 20k 512-d vectors ~50 MB, and small requests
  * admitted past the budget at most 64 MiB (http.h): 128 MiB on top leaves
  * ~100 MB for the allocator and responses. Large bodies are admitted in
- * the first 96 MiB, each reserving three times its length (http.h): one
+ * the first 102 MiB (80%), each reserving three times its length (http.h): one
  * 32 MiB upsert at a time, or eight of 4 MiB. It must hold at least one
  * body of max_body_bytes with its reservation in that share, so a largest
  * body can always be admitted alone.
