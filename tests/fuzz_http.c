@@ -239,8 +239,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < whole.n && i < FUZZ_HTTP_MAX_REQUESTS; i++)
         check(whole.digest[i] == pieces.digest[i], "a request differs when fed in pieces");
     /* Limits and the budget are charged by totals, not by fragments, so
-     * even a 413, 431 or 503 comes at the same request. */
-    check(whole.err_status == pieces.err_status, "a different ending when fed in pieces");
+     * a 413, 431 or 503 comes at the same request. One difference is
+     * llhttp's: it hands over a URL or header span when the span ends or
+     * the read does, so a request that is both too long and malformed is
+     * 431 when the long part arrived in pieces and 400 when llhttp saw the
+     * syntax error first (tests/corpus/http holds such an input). */
+    int a = whole.err_status, b = pieces.err_status;
+    check(a == b || (a && b && (a == 400 || b == 400)), "a different ending when fed in pieces");
     return 0;
 }
 
