@@ -387,6 +387,7 @@ typedef struct {
     size_t nfixes, capfixes;
     JsonValue root;
     int have_root;
+    size_t root_end; /* bytes of text up to the end of the root value */
     int completing; /* inside yajl_complete_parse, whose byte count restarts */
     size_t text_len;
     /* Bytes of the stacks above charged to the arena's budget (they are
@@ -568,6 +569,8 @@ static int parse_emit(JsonParse *p, const JsonValue *v)
     if (p->depth == 0) {
         p->root = *v;
         p->have_root = 1;
+        /* Where the root value ends; see the trailing check in parse_text. */
+        p->root_end = p->completing ? p->text_len : yajl_get_bytes_consumed(p->h);
         return 1;
     }
     JsonFrame *f = &p->frames[p->depth - 1];
@@ -720,6 +723,14 @@ static void set_error(char *err, size_t errlen, const char *msg, size_t offset)
     snprintf(err, errlen, "%.*s at byte %zu", (int)n, msg, offset);
 }
 
+/* trailing_space is 1 when text[from..len) is JSON whitespace only. */
+static int trailing_space(const char *text, size_t from, size_t len)
+{
+    for (size_t i = from; i < len; i++)
+        if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r') return 0;
+    return 1;
+}
+
 static int parse_text(Arena *arena, const char *text, size_t len, int pack, JsonValue **out,
                       char *err, size_t errlen)
 {
@@ -765,6 +776,12 @@ static int parse_text(Arena *arena, const char *text, size_t len, int pack, Json
     } else if (!p->have_root) {
         rc = ERR_INVAL;
         set_error(err, errlen, "empty input", len);
+    } else if (!trailing_space(text, p->root_end, len)) {
+        /* yajl lets an unterminated string after the value through
+         * ({"a":1}"x parsed as {"a":1}): it waits for the string's end and
+         * never calls it garbage. Found by tests/fuzz_filter.c. */
+        rc = ERR_INVAL;
+        set_error(err, errlen, "parse error: trailing garbage", p->root_end);
     } else {
         JsonValue *v = arena_alloc(arena, sizeof *v);
         *v = p->root;
