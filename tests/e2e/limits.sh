@@ -38,7 +38,7 @@ done
 
 # The RSS bound means nothing under AddressSanitizer (quarantine, redzones).
 check_rss=1
-grep -qa AddressSanitizer "$BIN" && check_rss=0
+grep -qa __asan_init "$BIN" && check_rss=0
 "$PY" "$(dirname "$0")/limits.py" "$port" "$pid" "$budget" "$check_rss" || fail "load (see above)"
 kill -0 "$pid" 2>/dev/null || fail "the server died"
 kill -TERM "$pid"
