@@ -6,7 +6,8 @@
 #                       [--points N] [--dim K] [--threads T]
 #
 # 1. `vitrine serve --port 0` on a fresh data directory with
-#    --max-connections C + S + 64 (the defaults for everything else), one
+#    --max-connections C + 2 S + 64 (a cut slow client reconnects while its
+#    old connection still lingers; the defaults for everything else), one
 #    collection of N (default 20000) random K-d (default 128) cosine points
 #    loaded in batches of 1000.
 # 2. Start: the server's RSS once idle (VmRSS, /proc/PID/status).
@@ -56,7 +57,7 @@ trap cleanup EXIT
 
 echo "== machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$VITRINE" serve --port 0 --data "$work/data" --weights "$work/none" \
-    --max-connections $((conns + slow + 64)) 2>"$work/serve.log" &
+    --max-connections $((conns + 2 * slow + 64)) 2>"$work/serve.log" &
 server=$!
 port=""
 for _ in $(seq 100); do
@@ -66,6 +67,8 @@ for _ in $(seq 100); do
 done
 [ -n "$port" ] || { echo "bench_load: the server did not start" >&2; cat "$work/serve.log" >&2; exit 1; }
 rss() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$server/status"; }
+# The resident size split: heap and stacks (anon) vs the LMDB map (file).
+rss_split() { awk '/^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 } END { printf "anon %.1f + file %.1f", a / 1024, f / 1024 }' "/proc/$server/status"; }
 hwm() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$server/status"; }
 open_conns() {
     curl -s "http://127.0.0.1:$port/metrics" | awk '/^vitrine_http_open_connections / { print $2 }'
@@ -97,7 +100,8 @@ with open(work + "/upsert.txt", "w") as f:
 PYEOF
 sleep 2
 rss_start=$(rss)
-echo "== loaded $points points of $dim-d; server RSS at the start: $rss_start MiB"
+split_start=$(rss_split)
+echo "== loaded $points points of $dim-d; server RSS at the start: $rss_start MiB ($split_start)"
 
 echo "== load for $duration s: $search_conns search + $upsert_conns upsert keep-alive connections (wrk, $threads threads each), $slow slow-header clients"
 $PY tools/slow_clients.py "$port" "$slow" $((duration + 4)) 1 >"$work/slow.txt" &
@@ -126,11 +130,12 @@ for _ in $(seq 60); do
 done
 sleep 2
 rss_end=$(rss)
+split_end=$(rss_split)
 echo "== wrk search ($search_conns connections)"
 grep -E "Requests/sec|Socket errors|Non-2xx|non-200|latency p50|requests in" "$work/wrk_search.txt"
 echo "== wrk upsert ($upsert_conns connections, wait=true)"
 grep -E "Requests/sec|Socket errors|Non-2xx|non-200|latency p50|requests in" "$work/wrk_upsert.txt"
 echo "== slow-header clients"
 cat "$work/slow.txt"
-echo "== server: most open connections seen $peak; RSS start $rss_start MiB, peak $(hwm) MiB, end (idle) $rss_end MiB ($(awk -v a="$rss_start" -v b="$rss_end" 'BEGIN { printf "%+.1f%%", (b - a) / a * 100 }'))"
+echo "== server: most open connections seen $peak; RSS start $rss_start MiB ($split_start), peak $(hwm) MiB, end (idle) $rss_end MiB ($split_end; $(awk -v a="$rss_start" -v b="$rss_end" 'BEGIN { printf "%+.1f%%", (b - a) / a * 100 }'))"
 curl -s "http://127.0.0.1:$port/metrics" | grep -E '^vitrine_http_(request_timeouts_total|budget_rejections_total|rejected_connections_total|request_memory_peak_bytes)' || true

@@ -28,6 +28,7 @@
 #include "server/server.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,7 @@ struct Server {
     uv_signal_t sigint, sigterm;
     uv_async_t stop_async;
     uv_timer_t shutdown_timer;
+    uv_timer_t trim_timer; /* gives freed memory back once idle */
     int listening;
     int signals_on;
     int shutting_down;
@@ -129,6 +131,17 @@ static void conn_handle_close_cb(uv_handle_t *h)
     free(c);
 }
 
+/* trim_timer_cb runs SERVER_IDLE_TRIM_MS after the last connection
+ * closed, unless one opened meanwhile: a burst of connections and bodies
+ * leaves freed memory in malloc's arenas (the threadpool threads' ones
+ * too), which malloc_trim returns to the system, so the resident size
+ * after a load comes back near where it was (tools/bench_load.sh). */
+static void trim_timer_cb(uv_timer_t *t)
+{
+    Server *s = t->data;
+    if (s->n_conns + s->n_rejects == 0) malloc_trim(0);
+}
+
 /* conn_close closes both handles now; pending writes complete with
  * UV_ECANCELED before the close callbacks run. */
 static void conn_close(Conn *c)
@@ -152,6 +165,8 @@ static void conn_close(Conn *c)
     else
         s->n_conns--;
     gauge_connections(s);
+    if (s->n_conns + s->n_rejects == 0 && !s->shutting_down)
+        uv_timer_start(&s->trim_timer, trim_timer_cb, SERVER_IDLE_TRIM_MS, 0);
     uv_close((uv_handle_t *)&c->tcp, conn_handle_close_cb);
     uv_close((uv_handle_t *)&c->timer, conn_handle_close_cb);
     server_check_done(s);
@@ -637,6 +652,9 @@ int server_new(uv_loop_t *loop, const ServerConfig *cfg, Server **out)
     s->stop_async.data = s;
     uv_timer_init(loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
+    uv_timer_init(loop, &s->trim_timer);
+    s->trim_timer.data = s;
+    uv_unref((uv_handle_t *)&s->trim_timer);
 
     metrics_describe("vitrine_http_requests_total", METRICS_COUNTER, "HTTP requests answered, by route and status.");
     metrics_describe("vitrine_http_request_duration_seconds", METRICS_HISTOGRAM,
@@ -778,6 +796,7 @@ static void server_check_done(Server *s)
     for (size_t i = s->n_modules; i-- > 0;)
         if (s->modules[i]->stop) s->modules[i]->stop(s->module_state[i]);
     uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
+    uv_close((uv_handle_t *)&s->trim_timer, NULL);
     uv_close((uv_handle_t *)&s->stop_async, NULL);
     if (s->signals_on) {
         uv_close((uv_handle_t *)&s->sigint, NULL);

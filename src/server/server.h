@@ -95,6 +95,8 @@ struct uv_loop_s; /* from uv.h, which only server.c and work.c include */
 #define SERVER_MIN_REQUEST_MEMORY (1024 * 1024)
 #define SERVER_DEFAULT_REQUEST_MEMORY ((size_t)128 * 1024 * 1024)
 #define SERVER_MAX_REQUEST_MEMORY ((size_t)1024 * 1024 * 1024 * 1024)
+/* malloc_trim runs this long after the last connection closed. */
+#define SERVER_IDLE_TRIM_MS 1000
 /* How long shutdown waits for in-flight requests before closing them. */
 #define SERVER_DEFAULT_SHUTDOWN_TIMEOUT_MS 10000
 /* How long a closing connection drains input after its last response. */
