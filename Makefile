@@ -11,8 +11,10 @@
 #   make SANITIZER=thread test-threads
 #                   only the tests that run threads (what CI runs under TSan)
 #   make fuzz       build the libFuzzer targets with clang into build/fuzz/
-#   make fuzz-smoke run each of them FUZZ_SECONDS (default 60) on a copy of
-#                   its corpus; what it finds lands in build/fuzz/<target>-*
+#   make fuzz-smoke run them for FUZZ_SECONDS in all (default 180, split evenly,
+#                   at least FUZZ_MIN_SECONDS=10 each; FUZZ_TARGETS=fuzz_http
+#                   picks some) on a copy of each corpus; what it finds lands
+#                   in build/fuzz/<target>-*
 #   make OPTFLAGS=-march=native     tune for this CPU
 #   make WERROR=1   turn warnings into errors (CI does)
 
@@ -50,8 +52,8 @@ endif
 # Sources, one file per module, in the layer folders of docs/architecture.md
 # (a module includes only headers of its own folder or a lower one). Grouped
 # by the issue that owns them so parallel work does not collide in this file.
-CORE_SRCS = src/base/err.c src/base/log.c src/base/util.c src/base/arena.c src/base/json.c \
-            src/base/cli.c src/base/sha256.c
+CORE_SRCS = src/base/err.c src/base/log.c src/base/util.c src/base/budget.c src/base/arena.c src/base/json.c \
+            src/base/cli.c src/base/sha256.c src/base/base64.c
 HTTP_SRCS = src/server/http.c src/server/router.c src/server/server.c src/server/work.c \
             src/server/metrics.c src/server/multipart.c
 TOKENIZER_SRCS = src/model/tokenizer.c
@@ -100,6 +102,11 @@ SPARSE_TESTS = test_sparse
 # Fuzz targets: tests/fuzz_<name>.c. In the test list they are built
 # without libFuzzer and replay their committed corpus (tests/corpus/<name>).
 FUZZ_TESTS = fuzz_json
+# Issue 12: the HTTP request path, multipart bodies, base64, image decoding
+# and preprocessing, safetensors, config.json and preprocessor_config.json,
+# payload filters, the tokenizer.
+FUZZ_TESTS += fuzz_http fuzz_multipart fuzz_base64 fuzz_image fuzz_safetensors fuzz_model_config \
+              fuzz_filter fuzz_tokenizer
 MULTIVEC_TESTS = test_multivec
 V1_ITEMS_TESTS = test_store_blobs
 UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLIP_TESTS) \
@@ -130,6 +137,8 @@ E2E_TESTS += auth crash_http data_dir disk_full path_safety
 E2E_TESTS += release
 # docs/http-api.md: every curl example runs against the real binary.
 E2E_TESTS += docs_examples
+# Issue 12: the request memory budget and slow-client deadlines under load.
+E2E_TESTS += limits
 
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
@@ -188,13 +197,18 @@ test-threads: $(BIN) $(THREAD_TESTS:%=$(BUILD)/tests/%)
 	    tests/run.sh $(THREAD_TESTS) -- $(THREAD_E2E_TESTS)
 
 # libFuzzer builds: clang (Debian's, with libclang-rt-*-dev), ASan + UBSan,
-# the base sources the targets need compiled with fuzzer coverage.
+# the whole library (and llhttp) compiled with fuzzer coverage into
+# build/fuzz/libvitrine.a, each target linked against it.
 FUZZ_CC ?= clang
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 180
+FUZZ_MIN_SECONDS ?= 10
+FUZZ_TARGETS ?= $(FUZZ_TESTS)
 FUZZ_BUILD = build/fuzz
 FUZZ_CFLAGS = -std=c11 -g -O1 -fno-omit-frame-pointer -pthread \
               -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_OBJS = $(CORE_SRCS:src/%.c=$(FUZZ_BUILD)/src/%.o)
+FUZZ_OBJS = $(LIB_SRCS:src/%.c=$(FUZZ_BUILD)/src/%.o)
+FUZZ_LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(FUZZ_BUILD)/llhttp/%.o)
+FUZZ_LIB = $(FUZZ_BUILD)/libvitrine.a
 FUZZ_BINS = $(FUZZ_TESTS:%=$(FUZZ_BUILD)/%)
 
 fuzz:
@@ -202,15 +216,25 @@ fuzz:
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 
 # Kept between builds (make would delete them as intermediate files).
-.SECONDARY: $(FUZZ_OBJS)
+.SECONDARY: $(FUZZ_OBJS) $(FUZZ_LLHTTP_OBJS)
 
 $(FUZZ_BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz_%.c $(FUZZ_OBJS)
+$(FUZZ_BUILD)/src/model/image_stbw.o: FUZZ_CFLAGS += -fno-sanitize=shift-base
+
+$(FUZZ_BUILD)/llhttp/%.o: $(LLHTTP_SRC_DIR)/%.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -DFUZZING -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(FUZZ_CC) -I$(LLHTTP_INC_DIR) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -w -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_OBJS) $(FUZZ_LLHTTP_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz_%.c $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -Itests $(FUZZ_CFLAGS) -DFUZZING -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_LIB) $(LDLIBS)
 
 # Each target runs on a scratch copy of its corpus (new inputs stay out of
 # the repository until someone adds them on purpose: `build/fuzz/fuzz_json
@@ -218,13 +242,15 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz_%.c $(FUZZ_OBJS)
 # coverage), with tests/<target>.dict when there is one; a crash is written
 # to build/fuzz/<target>-crash-* and fails this target.
 fuzz-smoke: fuzz
-	@for t in $(FUZZ_TESTS); do \
+	@n=$(words $(FUZZ_TARGETS)); secs=$$(( $(FUZZ_SECONDS) / n )); \
+	[ $$secs -lt $(FUZZ_MIN_SECONDS) ] && secs=$(FUZZ_MIN_SECONDS); \
+	for t in $(FUZZ_TARGETS); do \
 	    name=$${t#fuzz_}; log=$(FUZZ_BUILD)/$$t.log; \
 	    rm -rf $(FUZZ_BUILD)/corpus/$$name; mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
 	    cp tests/corpus/$$name/* $(FUZZ_BUILD)/corpus/$$name/; \
-	    echo "== $$t for $(FUZZ_SECONDS) s (log: $$log)"; \
+	    echo "== $$t for $$secs s (log: $$log)"; \
 	    dict=; [ -f tests/$$t.dict ] && dict=-dict=tests/$$t.dict; \
-	    if $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    if $(FUZZ_BUILD)/$$t -max_total_time=$$secs -timeout=10 -rss_limit_mb=2048 \
 	        -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/$$t- $$dict \
 	        $(FUZZ_BUILD)/corpus/$$name tests/corpus/$$name >$$log 2>&1; then \
 	        grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' $$log; \
@@ -289,4 +315,4 @@ $(BUILD)/tools/bench_write: tools/bench_write.c $(LIB)
 clean:
 	rm -rf build vitrine
 
--include $(LIB_OBJS:.o=.d) $(BUILD)/src/cmd/main.d $(TEST_BINS:=.d) $(FUZZ_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(BUILD)/src/cmd/main.d $(TEST_BINS:=.d) $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d)

@@ -18,19 +18,16 @@
  * Built two ways:
  *   libFuzzer:  `make fuzz` (clang -DFUZZING -fsanitize=fuzzer,address,undefined)
  *               gives build/fuzz/fuzz_json; `make fuzz-smoke` runs it a while.
- *   replay:     without -DFUZZING a main() runs every file or directory named
- *               on the command line, by default the committed corpus
- *               tests/corpus/json, through the same checks; `make test` runs
- *               it (also under the sanitizers), so an input that once broke
- *               the reader fails CI if the bug comes back.
+ *   replay:     without -DFUZZING, fuzz_replay.h's main() runs every file or
+ *               directory named on the command line, by default the
+ *               committed corpus tests/corpus/json, through the same checks;
+ *               `make test` runs it (also under the sanitizers), so an input
+ *               that once broke the reader fails CI if the bug comes back.
  */
-#include <dirent.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/arena.h"
 #include "base/json.h"
@@ -243,82 +240,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-#ifndef FUZZING
-/* The input being replayed, named when a check or a sanitizer kills us. */
-static const char *replay_path = "";
-
-/* Defined by the sanitizer runtimes (ASan, UBSan, TSan), absent otherwise:
- * the weak reference is NULL in a plain build. */
-extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
-
-static void name_input(void)
-{
-    fprintf(stderr, "fuzz_json: the input was %s\n", replay_path);
-}
-
-static void on_abort(int sig)
-{
-    (void)sig;
-    /* Not async-signal-safe in general, but we are dying anyway and the
-     * name is what makes the report useful. */
-    name_input();
-    signal(SIGABRT, SIG_DFL);
-    abort();
-}
-
-static int run_file(const char *path)
-{
-    char *buf;
-    size_t len;
-    if (file_read_all(path, 64u << 20, &buf, &len) != 0) {
-        fprintf(stderr, "fuzz_json: cannot read %s\n", path);
-        return 1;
-    }
-    replay_path = path;
-    LLVMFuzzerTestOneInput((const uint8_t *)buf, len);
-    free(buf);
-    return 0;
-}
-
-/* Replays files, or every regular file in a directory, through the target;
- * without arguments the committed corpus (tests/corpus/json, relative to
- * the repository root where tests/run.sh runs it). */
-int main(int argc, char **argv)
-{
-    static char *corpus[] = { NULL, "tests/corpus/json" };
-    if (argc < 2) {
-        argc = 2;
-        argv = corpus;
-    }
-    if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(name_input);
-    signal(SIGABRT, on_abort);
-    int failed = 0, n = 0;
-    for (int i = 1; i < argc; i++) {
-        struct stat st;
-        if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-            DIR *d = opendir(argv[i]);
-            if (!d) {
-                fprintf(stderr, "fuzz_json: cannot open %s\n", argv[i]);
-                failed++;
-                continue;
-            }
-            struct dirent *e;
-            while ((e = readdir(d))) {
-                if (e->d_name[0] == '.') continue;
-                char path[4096];
-                snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
-                failed += run_file(path);
-                n++;
-            }
-            closedir(d);
-        } else {
-            failed += run_file(argv[i]);
-            n++;
-        }
-    }
-    printf("fuzz_json: %d inputs replayed, %d unreadable\n", n, failed);
-    /* An empty corpus proves nothing: say so rather than pass. */
-    if (n == 0) printf("fuzz_json: no inputs found\n");
-    return failed || n == 0 ? 1 : 0;
-}
-#endif
+#define FUZZ_NAME "json"
+#include "fuzz_replay.h"

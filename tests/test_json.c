@@ -231,6 +231,12 @@ static const struct {
     { "[1,2,", 0, 5, 0 },                 /* truncated: at the end */
     { "{\"a\":", 0, 5, 0 },               /* truncated */
     { "\"abc", 0, 4, 0 },                 /* unterminated string */
+    /* An unterminated string after the value: yajl alone accepted these
+     * (found by tests/fuzz_filter.c); the error is at the value's end. */
+    { "{\"a\":1}\"x", 0, 7, 0 },
+    { "[1]\"", 0, 3, 0 },
+    { "1 \"", 0, 1, 0 },
+    { "true\"", 0, 4, 0 },
     { "[1,2,]", 0, 5, 1 },                /* trailing comma in array */
     { "{\"a\":1,}", 0, 7, 1 },            /* trailing comma in object */
     { "[\"\\q\"]", 0, 3, 1 },             /* bad escape */

@@ -28,6 +28,8 @@
 #include "base/err.h"
 #include "harness.h"
 #include "base/json.h"
+#include "base/budget.h"
+#include "base/arena.h"
 #include "server/metrics.h"
 #include "server/work.h"
 
@@ -72,6 +74,18 @@ static void h_body(HttpRequest *req, void *ctx)
     buf_printf(&b, "len=%zu:", req->body.len);
     buf_append(&b, req->body.data, req->body.len);
     http_respond_buf(req, 200, "text/plain", &b);
+}
+
+/* h_bodylen answers the body's length and the sum of its bytes, so a big
+ * body can be checked against what the client sent without echoing it. */
+static void h_bodylen(HttpRequest *req, void *ctx)
+{
+    (void)ctx;
+    uint32_t sum = 0;
+    for (size_t i = 0; i < req->body.len; i++) sum += (unsigned char)req->body.data[i];
+    char out[64];
+    snprintf(out, sizeof out, "len=%zu sum=%u", req->body.len, sum);
+    http_respond_text(req, 200, out);
 }
 
 static void h_big(HttpRequest *req, void *ctx)
@@ -190,6 +204,7 @@ static int module_start(Server *srv, Router *r, void **state)
     router_add(r, "GET", "/echo/{name}", h_echo, m);
     router_add(r, "POST", "/body", h_body, m);
     router_add(r, "PUT", "/body", h_body, m);
+    router_add(r, "PUT", "/bodylen", h_bodylen, m);
     router_add(r, "GET", "/slow/{id}", h_slow_real, m);
     router_add(r, "GET", "/queued/{id}", h_queued, m);
     router_add(r, "GET", "/big/{id}", h_big, m);
@@ -794,6 +809,270 @@ TEST(test_timeouts)
     ASSERT_EQ_INT(server_stop_test(&ts), 0);
 }
 
+/* client_trickle sends s one byte every gap_ms until the server answers
+ * or closes (send fails); returns the seconds it took. */
+static double client_trickle(Client *c, const char *s, int gap_ms)
+{
+    uint64_t t0 = now_ns();
+    for (const char *p = s; *p; p++) {
+        if (client_send(c, p, 1)) break;
+        sleep_ms(gap_ms);
+        /* Stop once something came back: the 408 is waiting. */
+        char tmp;
+        if (recv(c->fd, &tmp, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) break;
+    }
+    return (double)(now_ns() - t0) / 1e9;
+}
+
+/* A client trickling a byte every 20 ms never trips the request timeout
+ * (no pause is long), but must be cut off by the header deadline, by the
+ * body deadline (minimum rate), and a silent new connection by the header
+ * deadline from its accept; a client that keeps the rate gets through. */
+TEST(test_slow_client_deadlines)
+{
+    ServerConfig cfg;
+    config_for_test(&cfg);
+    cfg.idle_timeout_ms = 20000;
+    cfg.request_timeout_ms = 20000;
+    cfg.header_timeout_ms = 300;
+    cfg.body_timeout_ms = 300;
+    cfg.min_body_rate = 1000; /* bytes/s: one byte per 20 ms is 50 B/s */
+    TestServer ts;
+    int p = server_start_test(&ts, &cfg);
+    ASSERT_TRUE(p > 0);
+    Client c;
+    Resp r;
+
+    /* Headers, one byte per 20 ms: 408 after ~0.3 s, long before the
+     * 20 s request timeout and before the headers (~1.2 s) are done. */
+    ASSERT_OK(client_open(&c, p));
+    double took = client_trickle(&c, "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Pad: aaaaaaaaaaaaaaaa\r\n\r\n", 20);
+    ASSERT_OK(client_read(&c, &r));
+    ASSERT_EQ_INT(r.status, 408);
+    ASSERT_TRUE(strstr(r.body, "header deadline") != NULL);
+    ASSERT_TRUE(took >= 0.25 && took < 1.0);
+    ASSERT_TRUE(client_closed(&c));
+    client_close(&c);
+
+    /* Body of 200 bytes, one byte per 20 ms (50 B/s against 1000 B/s):
+     * the deadline is 0.3 s + received / 1000 s, so ~0.31 s. */
+    ASSERT_OK(client_open(&c, p));
+    ASSERT_OK(client_send_str(&c, "PUT /bodylen HTTP/1.1\r\nContent-Length: 200\r\n\r\n"));
+    char body[201];
+    memset(body, 'b', 200);
+    body[200] = '\0';
+    took = client_trickle(&c, body, 20);
+    ASSERT_OK(client_read(&c, &r));
+    ASSERT_EQ_INT(r.status, 408);
+    ASSERT_TRUE(strstr(r.body, "body deadline") != NULL);
+    ASSERT_TRUE(took >= 0.25 && took < 1.5);
+    client_close(&c);
+
+    /* A silent new connection: closed at the header deadline, without
+     * waiting for the 20 s idle timeout. */
+    ASSERT_OK(client_open(&c, p));
+    uint64_t t0 = now_ns();
+    ASSERT_TRUE(client_closed(&c));
+    ASSERT_LE((double)(now_ns() - t0) / 1e9, 1.5);
+    client_close(&c);
+
+    /* Keeping the rate: 2,000 bytes in 10 pieces 50 ms apart is 4,000 B/s
+     * (0.5 s, past the 0.3 s grace) and must be served in full. */
+    ASSERT_OK(client_open(&c, p));
+    ASSERT_OK(client_send_str(&c, "PUT /bodylen HTTP/1.1\r\nContent-Length: 2000\r\n\r\n"));
+    char piece[200];
+    memset(piece, 'x', sizeof piece);
+    for (int i = 0; i < 10; i++) {
+        ASSERT_OK(client_send(&c, piece, sizeof piece));
+        sleep_ms(50);
+    }
+    ASSERT_OK(client_read(&c, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_STR_EQ(r.body, "len=2000 sum=240000"); /* 'x' is 120 */
+    client_close(&c);
+    ASSERT_EQ_INT(server_stop_test(&ts), 0);
+}
+
+/* request_memory_settles waits until the budget's counter is back to
+ * want (requests are freed after their response is written). */
+static int request_memory_settles(TestServer *ts, size_t want, size_t *used)
+{
+    size_t peak;
+    for (int i = 0; i < 2000; i++) {
+        server_request_memory(ts->srv, used, &peak);
+        if (*used == want) return 0;
+        sleep_ms(1);
+    }
+    return -1;
+}
+
+/* The request memory budget: with 9 MiB (7.2 for admissions), a 2 MiB
+ * body that is still arriving holds 6 MiB (body and parse reservation); a
+ * second large body that does not fit is
+ * refused at its headers (503, Retry-After, connection closed) while a
+ * small one still goes through; a chunked body is refused at the chunk
+ * that overflows; once the first is done the refused one goes through.
+ * The counter never passes the limit (large bodies are admitted only
+ * within it, small ones add at most their size) and returns to zero. */
+TEST(test_memory_budget)
+{
+    ServerConfig cfg;
+    config_for_test(&cfg);
+    cfg.max_body_bytes = 2u << 20;
+    cfg.max_request_memory = 9u << 20; /* admits 7.2 MiB: one 2 MiB body and its 4 MiB reservation */
+    TestServer ts;
+    int p = server_start_test(&ts, &cfg);
+    ASSERT_TRUE(p > 0);
+    size_t used, peak;
+    Client a, b, small, ch;
+    Resp r;
+    size_t big = 2u << 20;
+    char *body = xmalloc(big);
+    uint32_t sum = 0;
+    for (size_t i = 0; i < big; i++) {
+        body[i] = (char)('a' + i % 26);
+        sum += (unsigned char)body[i];
+    }
+    char head[128], want[64];
+
+    ASSERT_OK(client_open(&a, p));
+    snprintf(head, sizeof head, "PUT /bodylen HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", big);
+    ASSERT_OK(client_send_str(&a, head));
+    ASSERT_OK(client_send(&a, body, 1000)); /* the body has begun */
+    /* Wait for the server to have charged a's whole body. */
+    for (int i = 0; i < 2000; i++) {
+        server_request_memory(ts.srv, &used, &peak);
+        if (used >= 3 * big) break;
+        sleep_ms(1);
+    }
+    ASSERT_TRUE(used >= 3 * big);
+
+    ASSERT_OK(client_open(&b, p));
+    ASSERT_OK(client_send_str(&b, head));
+    ASSERT_OK(client_read(&b, &r));
+    ASSERT_EQ_INT(r.status, 503);
+    ASSERT_TRUE(has_header(&r, "Retry-After: 1"));
+    ASSERT_TRUE(strstr(r.body, "memory budget") != NULL);
+    ASSERT_TRUE(client_closed(&b));
+    client_close(&b);
+
+    /* Small requests are always admitted. */
+    ASSERT_OK(client_open(&small, p));
+    ASSERT_OK(client_send_str(&small, "PUT /bodylen HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"));
+    ASSERT_OK(client_read(&small, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_STR_EQ(r.body, "len=3 sum=294");
+    client_close(&small);
+
+    /* Chunked: 64 KiB chunks until the body no longer fits (1.2 MiB of
+     * the admission share is left, a chunked body reserves nothing ahead); the server
+     * answers 503 and stops reading. */
+    ASSERT_OK(client_open(&ch, p));
+    ASSERT_OK(client_send_str(&ch, "PUT /bodylen HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    int refused = 0;
+    for (int i = 0; i < 64 && !refused; i++) {
+        if (client_send_str(&ch, "10000\r\n") || client_send(&ch, body, 0x10000) ||
+            client_send_str(&ch, "\r\n"))
+            break;
+        char tmp;
+        for (int w = 0; w < 20 && !refused; w++) {
+            if (recv(ch.fd, &tmp, 1, MSG_PEEK | MSG_DONTWAIT) > 0) refused = 1;
+            else sleep_ms(1);
+        }
+    }
+    ASSERT_OK(client_read(&ch, &r));
+    ASSERT_EQ_INT(r.status, 503);
+    ASSERT_TRUE(has_header(&r, "Retry-After: 1"));
+    client_close(&ch);
+
+    server_request_memory(ts.srv, &used, &peak);
+    ASSERT_LE((double)peak, (double)cfg.max_request_memory * HTTP_BUDGET_ADMIT_PERCENT / 100 + 8192);
+
+    /* a finishes; the counter goes back to zero; b's retry fits. */
+    ASSERT_OK(client_send(&a, body + 1000, big - 1000));
+    ASSERT_OK(client_read(&a, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    snprintf(want, sizeof want, "len=%zu sum=%u", big, sum);
+    ASSERT_STR_EQ(r.body, want);
+    client_close(&a);
+    ASSERT_OK(request_memory_settles(&ts, 0, &used));
+    ASSERT_OK(client_open(&b, p));
+    ASSERT_OK(client_send_str(&b, head));
+    ASSERT_OK(client_send(&b, body, big));
+    ASSERT_OK(client_read(&b, &r));
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_STR_EQ(r.body, want);
+    client_close(&b);
+    ASSERT_OK(request_memory_settles(&ts, 0, &used));
+    server_request_memory(ts.srv, &used, &peak);
+    ASSERT_LE((double)peak, (double)cfg.max_request_memory);
+    free(body);
+    ASSERT_EQ_INT(server_stop_test(&ts), 0);
+}
+
+/* The budget itself, an arena charged to it, and the JSON parser that
+ * stops when a DOM pushes it over (reference figures: the chunk sizes the
+ * arena took, the exact counter after release). */
+TEST(test_budget_accounting)
+{
+    MemBudget b;
+    size_t limit = 1u << 20;
+    budget_init(&b, limit, limit);
+    ASSERT_OK(budget_try_charge(&b, limit - 10));
+    ASSERT_EQ_INT(budget_try_charge(&b, 11), ERR_FULL);
+    ASSERT_EQ_INT(budget_used(&b), limit - 10);
+    ASSERT_OK(budget_try_charge(&b, 10));
+    ASSERT_EQ_INT(budget_exceeded(&b), 0);
+    budget_charge(&b, 5); /* committed memory is counted whatever the limit */
+    ASSERT_EQ_INT(budget_exceeded(&b), 1);
+    ASSERT_EQ_INT(budget_peak(&b), limit + 5);
+    budget_release(&b, limit + 5);
+    ASSERT_EQ_INT(budget_used(&b), 0);
+
+    /* An arena's chunks: 1 chunk of 4096, then a big one-off of 10000. */
+    Arena a;
+    arena_init(&a, 4096);
+    arena_set_budget(&a, &b);
+    arena_alloc(&a, 100);
+    size_t one = budget_used(&b);
+    ASSERT_TRUE(one >= 4096 && one < 4096 + 64);
+    arena_alloc(&a, 10000);
+    ASSERT_TRUE(budget_used(&b) >= one + 10000 && budget_used(&b) < one + 10000 + 64);
+    arena_free(&a);
+    ASSERT_EQ_INT(budget_used(&b), 0);
+
+    /* [[],[],...]: 3 bytes of text a node; 200k of them are a DOM of
+     * several MB, over the 1 MiB budget: ERR_FULL, and nothing stays
+     * charged once the arena is freed. */
+    size_t n = 200000;
+    char *text = xmalloc(3 * n + 2);
+    size_t o = 0;
+    text[o++] = '[';
+    for (size_t i = 0; i < n; i++) {
+        memcpy(text + o, i ? ",[]" : "[]", i ? 3 : 2);
+        o += i ? 3 : 2;
+    }
+    text[o++] = ']';
+    JsonValue *v;
+    char err[128];
+    arena_init(&a, 0);
+    arena_set_budget(&a, &b);
+    ASSERT_EQ_INT(json_parse_packed(&a, text, o, &v, err, sizeof err), ERR_FULL);
+    ASSERT_TRUE(strstr(err, "memory budget") != NULL);
+    arena_free(&a);
+    ASSERT_EQ_INT(budget_used(&b), 0);
+    /* The same text parses with room to spare. */
+    budget_init(&b, 64u << 20, 64u << 20);
+    arena_init(&a, 0);
+    arena_set_budget(&a, &b);
+    ASSERT_OK(json_parse_packed(&a, text, o, &v, err, sizeof err));
+    ASSERT_EQ_INT(v->len, n);
+    ASSERT_TRUE(budget_used(&b) >= a.total);
+    arena_free(&a);
+    ASSERT_EQ_INT(budget_used(&b), 0);
+    free(text);
+}
+
 TEST(test_max_connections)
 {
     ServerConfig cfg;
@@ -960,6 +1239,25 @@ TEST(test_config_parse)
     ASSERT_EQ_INT(server_config_parse(&cfg, 2, bad2), ERR_INVAL);
     char *bad3[] = { "serve", "--max-body", "12k", NULL };
     ASSERT_EQ_INT(server_config_parse(&cfg, 3, bad3), ERR_INVAL);
+    /* The limits' flags and their bounds. */
+    server_config_defaults(&cfg);
+    char *lim[] = { "serve", "--max-request-memory", "167772160", "--max-connections", "10",
+                    "--header-timeout", "1500", "--body-timeout", "2500", "--min-body-rate", "4096",
+                    "--request-timeout", "7000", "--idle-timeout", "8000", NULL };
+    ASSERT_OK(server_config_parse(&cfg, 15, lim));
+    ASSERT_EQ_INT(cfg.max_request_memory, 167772160);
+    ASSERT_EQ_INT(cfg.max_connections, 10);
+    ASSERT_EQ_INT(cfg.header_timeout_ms, 1500);
+    ASSERT_EQ_INT(cfg.body_timeout_ms, 2500);
+    ASSERT_EQ_INT(cfg.min_body_rate, 4096);
+    ASSERT_EQ_INT(cfg.request_timeout_ms, 7000);
+    ASSERT_EQ_INT(cfg.idle_timeout_ms, 8000);
+    char *bad4[] = { "serve", "--max-connections", "0", NULL };
+    ASSERT_EQ_INT(server_config_parse(&cfg, 3, bad4), ERR_INVAL);
+    /* A budget that cannot hold one largest body is refused. */
+    server_config_defaults(&cfg);
+    char *bad5[] = { "serve", "--max-request-memory", "15000000", "--max-body", "4000000", NULL };
+    ASSERT_EQ_INT(server_config_parse(&cfg, 5, bad5), ERR_INVAL);
 }
 
 int main(void)
@@ -991,6 +1289,9 @@ int main(void)
         harness_failed++;
     }
     RUN(test_timeouts);
+    RUN(test_slow_client_deadlines);
+    RUN(test_memory_budget);
+    RUN(test_budget_accounting);
     RUN(test_max_connections);
     RUN(test_graceful_shutdown);
     RUN(test_work_queue_bounded_and_batched);

@@ -55,6 +55,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/base64.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -1170,52 +1171,6 @@ int embedder_embed(Embedder *e, const EmbedInput *in, size_t n, float *out, Embe
 
 /* ---- images in JSON ---- */
 
-static int b64_value(unsigned char ch)
-{
-    if (ch >= 'A' && ch <= 'Z') return ch - 'A';
-    if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9') return ch - '0' + 52;
-    if (ch == '+' || ch == '-') return 62;
-    if (ch == '/' || ch == '_') return 63;
-    return -1;
-}
-
-/* b64_decode decodes s[0..len) into out (room for len / 4 * 3 + 3 bytes).
- * 0, or ERR_INVAL with the offending offset in *bad. */
-static int b64_decode(const char *s, size_t len, uint8_t *out, size_t *n, size_t *bad)
-{
-    uint32_t acc = 0;
-    int bits = 0, pad = 0;
-    size_t o = 0, sextets = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') continue;
-        if (ch == '=') {
-            pad++;
-            continue;
-        }
-        int v = b64_value(ch);
-        if (v < 0 || pad) {
-            *bad = i;
-            return ERR_INVAL;
-        }
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        sextets++;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    /* One sextet alone cannot end a byte; padding never exceeds two. */
-    if (sextets % 4 == 1 || pad > 2) {
-        *bad = len;
-        return ERR_INVAL;
-    }
-    *n = o;
-    return 0;
-}
-
 /* url_scheme says whether s starts with "scheme://". */
 static int url_scheme(const char *s, size_t len)
 {
@@ -1251,9 +1206,9 @@ int embedder_image_from_string(const Embedder *e, Arena *arena, const char *s, s
         s = comma + 1;
         if (len == 0) return err_set(err, errlen, ERR_INVAL, "data: URL holds no image data");
     }
-    uint8_t *out = arena_alloc(arena, len / 4 * 3 + 3);
+    uint8_t *out = arena_alloc(arena, base64_decoded_max(len));
     size_t bad = 0, got = 0;
-    if (b64_decode(s, len, out, &got, &bad)) {
+    if (base64_decode(s, len, out, &got, &bad)) {
         if (bad < len)
             return err_set(err, errlen, ERR_INVAL,
                            "image is not valid base64 (unexpected character at offset %zu)", bad);

@@ -184,7 +184,14 @@ static void parse_request(ApiJob *j)
         /* Packed: a body's number arrays (vectors, ids) take 4-8 bytes a
          * number instead of a DOM node each; every array walk in this
          * module goes through json_item. */
-        if (json_parse_packed(&req->arena, req->body.data, req->body.len, &v, err, sizeof err)) {
+        int rc = json_parse_packed(&req->arena, req->body.data, req->body.len, &v, err, sizeof err);
+        if (rc == ERR_FULL) {
+            /* The server's request memory budget ran out while this body
+             * was parsed (json.h): retry later, as for a full queue. */
+            api_fail(j, QERR_UNAVAILABLE, "%s", err);
+            return;
+        }
+        if (rc) {
             api_fail(j, QERR_FORMAT, "%s", err);
             return;
         }

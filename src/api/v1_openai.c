@@ -256,7 +256,10 @@ static int parse_body(EmbReq *r)
     if (req->body.len == 0)
         return req_fail(r, 400, NULL, "invalid_json",
                         "the request needs a JSON body: {\"model\": ..., \"input\": ...}");
-    if (json_parse(&req->arena, req->body.data, req->body.len, &body, err, sizeof err))
+    int rc = json_parse(&req->arena, req->body.data, req->body.len, &body, err, sizeof err);
+    if (rc == ERR_FULL) /* the server's request memory budget ran out: retry later */
+        return req_fail(r, 503, NULL, "server_busy", "%s", err);
+    if (rc)
         return req_fail(r, 400, NULL, "invalid_json",
                         "We could not parse the JSON body of your request: %s", err);
     if (body->type != JSON_OBJECT)

@@ -28,6 +28,43 @@ void arena_init(Arena *a, size_t chunk_size)
     a->head = NULL;
     a->chunk_size = chunk_size ? chunk_size : ARENA_DEFAULT_CHUNK;
     a->total = 0;
+    a->budget = NULL;
+    a->charged = 0;
+    a->prepaid = 0;
+}
+
+void arena_set_budget(Arena *a, MemBudget *b)
+{
+    if (a->budget) budget_release(a->budget, a->charged);
+    a->budget = b;
+    if (b) budget_charge(b, a->charged);
+}
+
+void arena_prepay(Arena *a, size_t n)
+{
+    a->charged += n;
+    a->prepaid += n;
+}
+
+
+/* chunk_new allocates a chunk of cap bytes and charges it to the budget:
+ * the memory is already taken, so the charge cannot be refused; whoever
+ * decides (admission, the JSON parser) looks at the budget afterwards. */
+static ArenaChunk *chunk_new(Arena *a, size_t cap)
+{
+    ArenaChunk *c = xmalloc(sizeof(ArenaChunk) + cap);
+    c->used = 0;
+    c->cap = cap;
+    size_t cost = sizeof(ArenaChunk) + cap;
+    if (a->prepaid >= cost) {
+        a->prepaid -= cost;
+        return c;
+    }
+    cost -= a->prepaid;
+    a->prepaid = 0;
+    a->charged += cost;
+    if (a->budget) budget_charge(a->budget, cost);
+    return c;
 }
 
 void *arena_alloc(Arena *a, size_t n)
@@ -41,9 +78,7 @@ void *arena_alloc(Arena *a, size_t n)
     n = (n + 15) & ~(size_t)15;
     if (!a->head || a->head->cap - a->head->used < n) {
         size_t cap = n > a->chunk_size ? n : a->chunk_size;
-        ArenaChunk *c = xmalloc(sizeof(ArenaChunk) + cap);
-        c->used = 0;
-        c->cap = cap;
+        ArenaChunk *c = chunk_new(a, cap);
         if (a->head && n > a->chunk_size) {
             /* A big one-off goes behind the current chunk so the current
              * chunk's free space stays usable for the small ones. */
@@ -87,4 +122,7 @@ void arena_free(Arena *a)
     }
     a->head = NULL;
     a->total = 0;
+    if (a->budget) budget_release(a->budget, a->charged);
+    a->charged = 0;
+    a->prepaid = 0;
 }

@@ -387,8 +387,13 @@ typedef struct {
     size_t nfixes, capfixes;
     JsonValue root;
     int have_root;
+    size_t root_end; /* bytes of text up to the end of the root value */
     int completing; /* inside yajl_complete_parse, whose byte count restarts */
     size_t text_len;
+    /* Bytes of the stacks above charged to the arena's budget (they are
+     * malloc'd, not in the arena, but they are the parse's memory too). */
+    size_t stack_charged;
+    int over_budget; /* canceled because the arena's budget ran out */
     /* Set by a callback that cancels the parse; otherwise yajl's message. */
     char msg[96];
     size_t msg_offset;
@@ -401,6 +406,25 @@ static int parse_fail(JsonParse *p, const char *msg)
     snprintf(p->msg, sizeof p->msg, "%s", msg);
     p->msg_offset = p->completing ? p->text_len : yajl_get_bytes_consumed(p->h);
     return 0;
+}
+
+/* stack_charge charges the growth of a parse stack from old_bytes to
+ * new_bytes to the arena's budget, if it has one. */
+static void stack_charge(JsonParse *p, size_t old_bytes, size_t new_bytes)
+{
+    p->stack_charged += new_bytes - old_bytes;
+    if (p->arena->budget) budget_charge(p->arena->budget, new_bytes - old_bytes);
+}
+
+/* parse_check_budget cancels the parse once the arena's budget (a
+ * server's request memory, budget.h) is exceeded: a hostile body whose
+ * DOM is many times its text stops here instead of growing the process.
+ * The caller answers ERR_FULL (503, retry later). */
+static int parse_check_budget(JsonParse *p)
+{
+    if (!p->arena->budget || !budget_exceeded(p->arena->budget)) return 1;
+    p->over_budget = 1;
+    return parse_fail(p, "request memory budget exhausted");
 }
 
 /* fix_find returns the fix for item i, or NULL. */
@@ -443,8 +467,10 @@ static void pack_reset(JsonParse *p)
 static void vals_push(JsonParse *p, const JsonValue *v)
 {
     if (p->nvals == p->capvals) {
+        size_t old = p->capvals * sizeof *p->vals;
         p->capvals = p->capvals ? p->capvals * 2 : JSON_STACK_INIT;
         p->vals = xrealloc(p->vals, p->capvals * sizeof *p->vals);
+        stack_charge(p, old, p->capvals * sizeof *p->vals);
     }
     p->vals[p->nvals++] = *v;
 }
@@ -470,8 +496,11 @@ static int pack_push(JsonParse *p, const JsonValue *v)
     if (p->nnums == p->capnums) {
         if (p->nnums >= UINT32_MAX) return parse_fail(p, "array too large");
         size_t oldw = p->capnums ? p->capnums / 64 + 1 : 0;
+        size_t old = p->capnums * sizeof *p->nums + oldw * sizeof *p->ints;
+        if (!parse_check_budget(p)) return 0;
         p->capnums = p->capnums ? p->capnums * 2 : JSON_STACK_INIT;
         size_t neww = p->capnums / 64 + 1;
+        stack_charge(p, old, p->capnums * sizeof *p->nums + neww * sizeof *p->ints);
         p->nums = xrealloc(p->nums, p->capnums * sizeof *p->nums);
         p->ints = xrealloc(p->ints, neww * sizeof *p->ints);
         memset(p->ints + oldw, 0, (neww - oldw) * sizeof *p->ints);
@@ -536,16 +565,21 @@ static JsonValue pack_build(JsonParse *p, const JsonFrame *f)
  * root. Returns 1 to continue, 0 to cancel (yajl's convention). */
 static int parse_emit(JsonParse *p, const JsonValue *v)
 {
+    if (!parse_check_budget(p)) return 0;
     if (p->depth == 0) {
         p->root = *v;
         p->have_root = 1;
+        /* Where the root value ends; see the trailing check in parse_text. */
+        p->root_end = p->completing ? p->text_len : yajl_get_bytes_consumed(p->h);
         return 1;
     }
     JsonFrame *f = &p->frames[p->depth - 1];
     if (f->is_object) {
         if (p->nmems == p->capmems) {
+            size_t old = p->capmems * sizeof *p->mems;
             p->capmems = p->capmems ? p->capmems * 2 : JSON_STACK_INIT;
             p->mems = xrealloc(p->mems, p->capmems * sizeof *p->mems);
+            stack_charge(p, old, p->capmems * sizeof *p->mems);
         }
         JsonMember *m = &p->mems[p->nmems++];
         m->key = f->key;
@@ -588,6 +622,7 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
     JsonParse *p = ctx;
     if (len > UINT32_MAX) return parse_fail(p, "string too long");
     if (utf8_valid_prefix(s, len) != len) return parse_fail(p, "invalid UTF-8 in string");
+    if (!parse_check_budget(p)) return 0;
     JsonValue v = { .type = JSON_STRING, .len = (uint32_t)len };
     v.u.str = arena_strndup(p->arena, (const char *)s, len);
     return parse_emit(p, &v);
@@ -596,6 +631,7 @@ static int on_string(void *ctx, const unsigned char *s, size_t len)
 static int on_start(JsonParse *p, int is_object)
 {
     if (p->depth >= JSON_MAX_DEPTH) return parse_fail(p, "nesting too deep");
+    if (!parse_check_budget(p)) return 0;
     /* A container inside an array that is being packed: that array holds
      * more than numbers, and its number stack is needed for the child. */
     if (p->depth > 0 && p->frames[p->depth - 1].packing) pack_spill(p);
@@ -687,6 +723,14 @@ static void set_error(char *err, size_t errlen, const char *msg, size_t offset)
     snprintf(err, errlen, "%.*s at byte %zu", (int)n, msg, offset);
 }
 
+/* trailing_space is 1 when text[from..len) is JSON whitespace only. */
+static int trailing_space(const char *text, size_t from, size_t len)
+{
+    for (size_t i = from; i < len; i++)
+        if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r') return 0;
+    return 1;
+}
+
 static int parse_text(Arena *arena, const char *text, size_t len, int pack, JsonValue **out,
                       char *err, size_t errlen)
 {
@@ -718,7 +762,7 @@ static int parse_text(Arena *arena, const char *text, size_t len, int pack, Json
         st = yajl_complete_parse(p->h);
     }
     if (st != yajl_status_ok) {
-        rc = ERR_INVAL;
+        rc = p->over_budget ? ERR_FULL : ERR_INVAL;
         if (st == yajl_status_client_canceled && p->msg[0]) {
             set_error(err, errlen, p->msg, p->msg_offset);
         } else {
@@ -732,12 +776,19 @@ static int parse_text(Arena *arena, const char *text, size_t len, int pack, Json
     } else if (!p->have_root) {
         rc = ERR_INVAL;
         set_error(err, errlen, "empty input", len);
+    } else if (!trailing_space(text, p->root_end, len)) {
+        /* yajl lets an unterminated string after the value through
+         * ({"a":1}"x parsed as {"a":1}): it waits for the string's end and
+         * never calls it garbage. Found by tests/fuzz_filter.c. */
+        rc = ERR_INVAL;
+        set_error(err, errlen, "parse error: trailing garbage", p->root_end);
     } else {
         JsonValue *v = arena_alloc(arena, sizeof *v);
         *v = p->root;
         *out = v;
     }
     yajl_free(p->h);
+    if (p->arena->budget) budget_release(p->arena->budget, p->stack_charged);
     free(p->vals);
     free(p->mems);
     free(p->nums);

@@ -98,6 +98,9 @@ struct JsonMember {
  * json_parse parses text[0..len) into a DOM allocated in arena; *out points
  * into the arena. On ERR_INVAL (bad syntax, invalid UTF-8, too deep, trailing
  * garbage) a message with the byte offset is written to err[0..errlen).
+ * When the arena is charged to a budget (arena_set_budget) and the budget
+ * is exceeded while parsing, the parse stops with ERR_FULL and the message
+ * "request memory budget exhausted"; its temporary stacks are charged too.
  */
 int json_parse(Arena *arena, const char *text, size_t len, JsonValue **out,
                char *err, size_t errlen);

@@ -159,7 +159,9 @@ static int clip_cfg_tower(const JsonValue *sec, const char *name, ClipTowerConfi
     double eps = 1e-5;
     const JsonValue *e = json_get(sec, "layer_norm_eps");
     if (e && json_as_double(e, &eps) != 0) eps = -1;
-    if (!(eps > 0 && eps < 1)) {
+    /* In float, as the layer norm uses it: 1e-50 is positive as a double
+     * and 0 as a float (found by tests/fuzz_model_config.c). */
+    if (!(eps > 0 && eps < 1) || !((float)eps > 0)) {
         snprintf(err, errlen, "%s: %s.layer_norm_eps must be a number in (0, 1)", path, name);
         return ERR_FORMAT;
     }
@@ -179,7 +181,7 @@ static int clip_cfg_tower(const JsonValue *sec, const char *name, ClipTowerConfi
 
 /* clip_config_load parses config.json; missing keys take the defaults of
  * transformers' CLIPTextConfig / CLIPVisionConfig (which are ViT-B/32's). */
-static int clip_config_load(const char *path, ClipConfig *c, char *err, size_t errlen)
+int clip_config_load(const char *path, ClipConfig *c, char *err, size_t errlen)
 {
     char *text = NULL;
     size_t len = 0;

@@ -71,6 +71,11 @@ typedef struct {
  * ERR_NOMEM.
  */
 int clip_load(const char *dir, ClipModel **out, char *err, size_t errlen);
+/* clip_config_load reads and checks config.json alone (clip_load's first
+ * step; the fuzz target tests/fuzz_model_config.c drives it): 0, or
+ * ERR_NOTFOUND, ERR_IO, ERR_TOOLARGE, ERR_FORMAT, ERR_UNSUPPORTED with err
+ * naming the path and the key. */
+int clip_config_load(const char *path, ClipConfig *c, char *err, size_t errlen);
 void clip_free(ClipModel *m);
 
 const ClipConfig *clip_config(const ClipModel *m);

@@ -207,7 +207,14 @@ static int bmp_check_complete(const uint8_t *p, size_t len)
         bpp = rd_le16(p + 28);
         comp = rd_le32(p + 30);
     }
-    if (comp != 0 && comp != 3) return 0;
+    /* stb_image refuses RLE (1, 2) itself, and 4 and 5 (JPEG, PNG inside)
+     * too, but it reads the field as a signed int: a value of 2^31 or more
+     * passes its check and is decoded as uncompressed rows that are not
+     * there (a 134-byte file declaring 3 x 6.4M pixels took seconds of
+     * zero-filling; tests/corpus/image). Anything but 0 and 3 is refused
+     * here. */
+    if (comp == 1 || comp == 2) return 0;
+    if (comp != 0 && comp != 3) return ERR_FORMAT;
     if (w < 0) w = -w;
     if (h < 0) h = -h;
     uint64_t stride = ((uint64_t)w * bpp + 31) / 32 * 4;
@@ -351,7 +358,8 @@ static int decode_stb(const uint8_t *p, size_t len, ImageFormat f, Image *out, c
                        "truncated GIF: the data ends inside the first image");
     if (f == IMAGE_FMT_BMP && bmp_check_complete(p, len))
         return err_set(err, errlen, ERR_FORMAT,
-                       "truncated BMP: fewer pixel bytes than the header declares");
+                       "truncated BMP: fewer pixel bytes than the header declares "
+                       "(or an unsupported compression)");
     int w = 0, h = 0, comp = 0;
     /* len <= IMAGE_MAX_BYTES, which fits stb's int length. */
     if (!stbi_info_from_memory(p, (int)len, &w, &h, &comp))

@@ -89,6 +89,7 @@ float safetensors_bf16_to_f32(uint16_t h)
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 /* st_f16_f16c converts the first n rounded down to 8 F16 values with
  * vcvtph2ps and returns how many it converted. */
@@ -100,6 +101,16 @@ __attribute__((target("avx,f16c"))) static size_t st_f16_f16c(const unsigned cha
         _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + 2 * i))));
     return i;
 }
+
+/* st_have_f16c: AVX usable (the builtin also checks the OS saves the
+ * registers) and F16C, asked of cpuid (leaf 1, ECX bit 29) because clang
+ * 14's __builtin_cpu_supports does not know "f16c" (the fuzz targets
+ * build this file with clang). */
+static int st_have_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __builtin_cpu_supports("avx") && __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
 #endif
 
 void safetensors_to_f32(const SafeTensor *t, size_t first, size_t n, float *dst)
@@ -110,7 +121,7 @@ void safetensors_to_f32(const SafeTensor *t, size_t first, size_t n, float *dst)
     switch (t->dtype) {
     case ST_DTYPE_F16:
 #if defined(__x86_64__) && defined(__GNUC__)
-        if (__builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c"))
+        if (st_have_f16c())
             i = st_f16_f16c(src, n, dst);
 #endif
         for (; i < n; i++) {

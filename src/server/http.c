@@ -44,6 +44,7 @@ struct HttpParser {
     size_t n_hdrs;
     size_t header_bytes;
     uint64_t start_ns;
+    uint64_t headers_ns; /* when the header section was complete; 0 before */
     int headers_done;
     int want_continue;
     int dead;
@@ -85,6 +86,7 @@ void http_request_release(HttpRequest *req)
         return;
     }
     if (--req->refs > 0) return;
+    if (req->budget) budget_release(req->budget, req->body_charged);
     arena_free(&req->arena);
     buf_free(&req->body);
     buf_free(&req->resp_headers);
@@ -215,12 +217,37 @@ static int on_message_begin(llhttp_t *ll)
 {
     HttpParser *p = ll->data;
     p->req = http_request_new();
+    if (p->limits.budget) {
+        p->req->budget = p->limits.budget;
+        arena_set_budget(&p->req->arena, p->limits.budget);
+    }
     p->start_ns = p->req->start_ns;
+    p->headers_ns = 0;
     p->header_bytes = 0;
     p->n_hdrs = 0;
     p->headers_done = 0;
     p->want_continue = 0;
     p->url.len = p->field.len = p->value.len = 0;
+    return 0;
+}
+
+/* body_charge charges n more bytes of req's body to the budget, and
+ * parse bytes reserved for its JSON (prepaid to the request's arena). A
+ * body that ends up bigger than HTTP_BUDGET_SMALL_BYTES must fit (ERR_FULL
+ * when not, nothing charged); a smaller one is always admitted and
+ * reserves nothing: its arena is charged as it fills (http.h). */
+static int body_charge(HttpParser *p, HttpRequest *req, size_t n, size_t parse)
+{
+    MemBudget *b = p->limits.budget;
+    if (b) {
+        if (req->body_charged + n > HTTP_BUDGET_SMALL_BYTES) {
+            if (budget_try_charge(b, n + parse)) return ERR_FULL;
+            arena_prepay(&req->arena, parse);
+        } else {
+            budget_charge(b, n);
+        }
+    }
+    req->body_charged += n;
     return 0;
 }
 
@@ -294,10 +321,20 @@ static int on_headers_complete(llhttp_t *ll)
     parse_query(req, req->query_string);
 
     p->headers_done = 1;
+    p->headers_ns = now_ns();
     if ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > p->limits.max_body_bytes)
         return parser_fail(p, 413, "request body too large");
-    if (ll->flags & F_CONTENT_LENGTH)
-        buf_reserve(&req->body, (size_t)MIN(ll->content_length, (uint64_t)HTTP_BODY_PREALLOC_BYTES));
+    if ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > 0) {
+        /* Admission: the whole announced body (and its NUL) is charged
+         * now, so a request that could not finish within the budget is
+         * refused before it costs anything. */
+        size_t parse = (size_t)ll->content_length * HTTP_BUDGET_PARSE_FACTOR;
+        if (body_charge(p, req, (size_t)ll->content_length + 1, parse))
+            return parser_fail(p, 503, "request memory budget exhausted, retry later");
+        size_t pre = (size_t)MIN(ll->content_length, (uint64_t)HTTP_BODY_PREALLOC_BYTES);
+        req->body.data = xrealloc(req->body.data, pre + 1);
+        req->body.cap = pre + 1;
+    }
     const char *expect = http_header(req, "Expect");
     if (expect && !strcasecmp(expect, "100-continue") && req->http_major == 1 && req->http_minor >= 1 &&
         ((ll->flags & F_CHUNKED) || ((ll->flags & F_CONTENT_LENGTH) && ll->content_length > 0)))
@@ -311,7 +348,22 @@ static int on_body(llhttp_t *ll, const char *at, size_t len)
     HttpRequest *req = p->req;
     p->want_continue = 0;
     if (req->body.len + len > p->limits.max_body_bytes) return parser_fail(p, 413, "request body too large");
-    buf_append(&req->body, at, len);
+    Buf *b = &req->body;
+    size_t need = b->len + len + 1;
+    if (need > b->cap) {
+        /* Grow by doubling, but never past an announced length: a body
+         * with Content-Length ends at exactly its charged size. */
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < need) cap *= 2;
+        if (ll->flags & F_CONTENT_LENGTH) cap = MAX(need, MIN(cap, req->body_charged));
+        if (cap > req->body_charged && body_charge(p, req, cap - req->body_charged, 0))
+            return parser_fail(p, 503, "request memory budget exhausted, retry later");
+        b->data = xrealloc(b->data, cap);
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, at, len);
+    b->len += len;
+    b->data[b->len] = '\0';
     return 0;
 }
 
@@ -368,6 +420,12 @@ void http_parser_free(HttpParser *p)
 int http_parser_started(const HttpParser *p) { return p->req != NULL; }
 
 uint64_t http_parser_started_ns(const HttpParser *p) { return p->req ? p->start_ns : 0; }
+
+void http_parser_body_progress(const HttpParser *p, uint64_t *headers_done_ns, size_t *body_bytes)
+{
+    *headers_done_ns = p->req ? p->headers_ns : 0;
+    *body_bytes = p->req ? p->req->body.len : 0;
+}
 
 int http_parser_take_continue(HttpParser *p)
 {

@@ -42,6 +42,7 @@
 #include <stdint.h>
 
 #include "base/arena.h"
+#include "base/budget.h"
 #include "base/json.h"
 #include "base/util.h"
 
@@ -56,8 +57,34 @@
 #define HTTP_DEFAULT_BODY_BYTES (32u * 1024 * 1024)
 #define HTTP_MAX_BODY_BYTES (1024u * 1024 * 1024)
 /* Bodies up to this size are reserved up front from Content-Length; bigger
- * ones grow as bytes actually arrive, so a lying header costs nothing. */
+ * ones grow as bytes actually arrive, so a lying header costs no memory
+ * (only budget, below, until the connection's deadline ends it). */
 #define HTTP_BODY_PREALLOC_BYTES (1024 * 1024)
+/*
+ * The request memory budget (HttpLimits.budget). Every request's body and
+ * arena (where its JSON is parsed) are charged to one process-wide
+ * MemBudget. A body with a Content-Length is charged in full when its
+ * headers arrive, together with HTTP_BUDGET_PARSE_FACTOR times its length
+ * reserved for its parsed JSON and what the handler builds from it in the
+ * request's arena (arena_prepay); a chunked body is charged as it grows
+ * and its arena as it fills. A body bigger than HTTP_BUDGET_SMALL_BYTES
+ * that does not fit within HTTP_BUDGET_ADMIT_PERCENT of the budget is
+ * refused with 503 and Retry-After (at headers time, or at the chunk that
+ * would overflow) and the connection is closed; a smaller one
+ * is always admitted (and reserves nothing ahead), so probes, searches and
+ * single-point writes keep working while uploads wait: their bodies are
+ * bounded by the connection limit (1,024 x 64 KiB = 64 MiB at worst, a few
+ * MiB in practice) and their DOMs by the budget's hard limit.
+ * A JSON parse stops with 503 when its DOM pushes the budget past the
+ * whole limit (json.h): the DOM is 0.3x its text for float32 vectors,
+ * 1.7x for 16-d ones, 5x for payload-heavy points and up to 15x for
+ * hostile input such as [[],[],...] (measured, json_parse_packed). The
+ * last fifth of the budget is kept for those overshoots and the small
+ * requests, so searches are not refused while uploads fill the rest.
+ */
+#define HTTP_BUDGET_SMALL_BYTES (64 * 1024)
+#define HTTP_BUDGET_PARSE_FACTOR 2
+#define HTTP_BUDGET_ADMIT_PERCENT 80
 
 typedef enum {
     HTTP_METHOD_OTHER = 0,
@@ -96,6 +123,8 @@ struct HttpRequest {
     int http_major, http_minor;
     int keep_alive;          /* the client allows another request after this one */
     uint64_t start_ns;       /* when the first byte of the request was parsed */
+    MemBudget *budget;       /* the body is charged here (the arena too), or NULL */
+    size_t body_charged;     /* bytes of the body charged to budget */
     const char *route;       /* matched route pattern ("/collections/{name}"), or NULL */
 
     /* ---- the response, built by http_respond*; private ---- */
@@ -189,6 +218,7 @@ double http_request_seconds(const HttpRequest *req);
 typedef struct {
     size_t max_header_bytes; /* 431 beyond */
     size_t max_body_bytes;   /* 413 beyond */
+    MemBudget *budget;       /* request memory (503 beyond, see above), or NULL */
 } HttpLimits;
 
 typedef struct HttpParser HttpParser;
@@ -220,6 +250,11 @@ int http_parser_started(const HttpParser *p);
 int http_parser_take_continue(HttpParser *p);
 /* http_parser_started_ns is when the request in progress began (0 if none). */
 uint64_t http_parser_started_ns(const HttpParser *p);
+/* http_parser_body_progress tells, for the request in progress, when its
+ * header section was complete (0 while it is not) and how many body bytes
+ * arrived since: what the server's header and body deadlines are checked
+ * against. */
+void http_parser_body_progress(const HttpParser *p, uint64_t *headers_done_ns, size_t *body_bytes);
 
 #define HTTP_CONTINUE_LINE "HTTP/1.1 100 Continue\r\n\r\n"
 

@@ -146,6 +146,11 @@ static int split_path(HttpRequest *req, char **segs)
         const char *slash = memchr(p + i, '/', plen - i);
         size_t len = slash ? (size_t)(slash - (p + i)) : plen - i;
         if (n >= ROUTER_MAX_SEGMENTS) return -1;
+        /* %00 would decode to a NUL inside the segment, and the C string
+         * handlers see would silently end there ("a%00b" naming "a"):
+         * such a path matches no route. */
+        for (size_t k = 0; k + 2 < len; k++)
+            if (p[i + k] == '%' && p[i + k + 1] == '0' && p[i + k + 2] == '0') return -1;
         segs[n++] = http_url_decode(&req->arena, p + i, len, 0);
         i += len + 1;
     }

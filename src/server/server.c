@@ -18,13 +18,17 @@
  *   lingering    (after an error response) write side shut down, input drained
  *                until EOF or SERVER_LINGER_MS
  *   closing      uv_close issued on both handles
- * The timer means: idle_timeout while waiting for a first byte, the request
- * timeout while a request is partially received or a response is unread,
- * off while serving, SERVER_LINGER_MS while lingering.
+ * The timer means: idle_timeout while waiting for the first byte of a
+ * later request (header_timeout for a connection's first one), the
+ * request timeout or the request's header or body deadline, whichever
+ * comes first, while a request is partially received (server.h), the
+ * request timeout while a response is unread, off while serving,
+ * SERVER_LINGER_MS while lingering.
  */
 #include "server/server.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,11 +50,13 @@ struct Server {
     uv_loop_t *loop;
     ServerConfig cfg;
     HttpLimits limits;
+    MemBudget budget; /* request memory: bodies and request arenas */
     Router *router;
     uv_tcp_t listener;
     uv_signal_t sigint, sigterm;
     uv_async_t stop_async;
     uv_timer_t shutdown_timer;
+    uv_timer_t trim_timer; /* gives freed memory back once idle */
     int listening;
     int signals_on;
     int shutting_down;
@@ -85,6 +91,8 @@ struct Conn {
     int closing;
     int in_parse;    /* conn_parse is on the stack: a synchronous answer
                         must not re-enter it */
+    int served;      /* requests dispatched on this connection */
+    uint64_t accepted_ns;
     Conn *prev, *next;
 };
 
@@ -123,6 +131,17 @@ static void conn_handle_close_cb(uv_handle_t *h)
     free(c);
 }
 
+/* trim_timer_cb runs SERVER_IDLE_TRIM_MS after the last connection
+ * closed, unless one opened meanwhile: a burst of connections and bodies
+ * leaves freed memory in malloc's arenas (the threadpool threads' ones
+ * too), which malloc_trim returns to the system, so the resident size
+ * after a load comes back near where it was (tools/bench_load.sh). */
+static void trim_timer_cb(uv_timer_t *t)
+{
+    Server *s = t->data;
+    if (s->n_conns + s->n_rejects == 0) malloc_trim(0);
+}
+
 /* conn_close closes both handles now; pending writes complete with
  * UV_ECANCELED before the close callbacks run. */
 static void conn_close(Conn *c)
@@ -146,6 +165,8 @@ static void conn_close(Conn *c)
     else
         s->n_conns--;
     gauge_connections(s);
+    if (s->n_conns + s->n_rejects == 0 && !s->shutting_down)
+        uv_timer_start(&s->trim_timer, trim_timer_cb, SERVER_IDLE_TRIM_MS, 0);
     uv_close((uv_handle_t *)&c->tcp, conn_handle_close_cb);
     uv_close((uv_handle_t *)&c->timer, conn_handle_close_cb);
     server_check_done(s);
@@ -226,16 +247,43 @@ static void shutdown_cb(uv_shutdown_t *req, int status)
     if (status < 0 && !c->closing) conn_close(c);
 }
 
+/* conn_deadline_ms is how long the request being received may still take
+ * under the header and body deadlines (server.h), in ms from now; it
+ * sets *what to the deadline's name. */
+static uint64_t conn_deadline_ms(const Conn *c, const char **what)
+{
+    const ServerConfig *cfg = &c->srv->cfg;
+    uint64_t headers_ns, now = now_ns(), deadline;
+    size_t body;
+    http_parser_body_progress(c->parser, &headers_ns, &body);
+    if (!headers_ns) {
+        uint64_t start = http_parser_started_ns(c->parser);
+        if (!start) start = c->accepted_ns;
+        deadline = start + (uint64_t)cfg->header_timeout_ms * 1000000u;
+        *what = "request header deadline exceeded";
+    } else {
+        deadline = headers_ns + (uint64_t)cfg->body_timeout_ms * 1000000u +
+                   (uint64_t)((double)body / (double)cfg->min_body_rate * 1e9);
+        *what = "request body deadline exceeded (too slow)";
+    }
+    return deadline > now ? (deadline - now + 999999) / 1000000 : 0;
+}
+
 static void timer_cb(uv_timer_t *t)
 {
     Conn *c = t->data;
     if (c->closing) return;
     if (!c->lingering && !c->cur && !c->no_more && http_parser_started(c->parser)) {
-        log_debug("server: request timed out");
-        conn_send_simple(c, 408, "request timed out", NULL);
+        const char *what;
+        uint64_t left = conn_deadline_ms(c, &what);
+        log_debug("server: %s", left ? "request timed out" : what);
+        metrics_counter_add("vitrine_http_request_timeouts_total", NULL, 1);
+        conn_send_simple(c, 408, left ? "request timed out" : what, NULL);
         conn_update(c);
         return;
     }
+    if (!c->lingering && !c->cur && !c->no_more && !c->served && !c->pending_writes)
+        metrics_counter_add("vitrine_http_request_timeouts_total", NULL, 1);
     conn_close(c);
 }
 
@@ -299,12 +347,22 @@ static void conn_update(Conn *c)
     size_t buffered = c->in.len - c->in_off;
     conn_set_reading(c, !c->eof && buffered < SERVER_MAX_BUFFERED_BYTES && !conn_backlogged(c));
     if (c->closing) return;
-    if (c->cur)
+    const char *what;
+    if (c->cur) {
         uv_timer_stop(&c->timer);
-    else if (http_parser_started(c->parser) || c->pending_writes)
+    } else if (http_parser_started(c->parser)) {
+        uint64_t left = conn_deadline_ms(c, &what);
+        uv_timer_start(&c->timer, timer_cb, MIN(left, (uint64_t)s->cfg.request_timeout_ms), 0);
+    } else if (c->pending_writes) {
         uv_timer_start(&c->timer, timer_cb, s->cfg.request_timeout_ms, 0);
-    else
+    } else if (!c->served) {
+        /* A new connection owes us a request: the header deadline runs
+         * from the accept (and the idle timeout, when that is shorter). */
+        uint64_t left = conn_deadline_ms(c, &what);
+        uv_timer_start(&c->timer, timer_cb, MIN(left, (uint64_t)s->cfg.idle_timeout_ms), 0);
+    } else {
         uv_timer_start(&c->timer, timer_cb, s->cfg.idle_timeout_ms, 0);
+    }
 }
 
 /* ---- requests ---- */
@@ -359,6 +417,7 @@ static void conn_dispatch(Conn *c, HttpRequest *req)
     req->owner = c;
     req->on_response = conn_on_response;
     c->cur = req;
+    c->served++;
     if (cors_handle(req)) return;
     /* The handler's reference: an answer inside it may free the owner's
      * (a failed write), and a mistaken second answer must still find req. */
@@ -388,7 +447,10 @@ static size_t conn_parse(Conn *c, const char *data, size_t len)
             break;
         }
         if (r == HTTP_FEED_ERROR) {
-            conn_send_simple(c, status, msg, NULL);
+            /* 503: the request memory budget is spent (http.h); the
+             * client may retry once other requests are done. */
+            if (status == 503) metrics_counter_add("vitrine_http_budget_rejections_total", NULL, 1);
+            conn_send_simple(c, status, msg, status == 503 ? "Retry-After: 1\r\n" : NULL);
             off = len; /* nothing after a broken request can be trusted */
             break;
         }
@@ -471,6 +533,7 @@ static void on_connection(uv_stream_t *listener, int status)
     c->tcp.data = c;
     c->timer.data = c;
     c->open_handles = 2;
+    c->accepted_ns = now_ns();
     c->parser = http_parser_new(&s->limits);
     buf_init(&c->in);
     if (uv_accept(listener, (uv_stream_t *)&c->tcp)) {
@@ -515,6 +578,8 @@ static void handle_metrics(HttpRequest *req, void *ctx)
     Server *s = ctx;
     gauge_connections(s);
     metrics_gauge_set("vitrine_work_jobs_in_flight", NULL, (double)work_jobs_in_flight());
+    metrics_gauge_set("vitrine_http_request_memory_bytes", NULL, (double)budget_used(&s->budget));
+    metrics_gauge_set("vitrine_http_request_memory_peak_bytes", NULL, (double)budget_peak(&s->budget));
     Buf b;
     buf_init(&b);
     metrics_render(&b);
@@ -522,6 +587,15 @@ static void handle_metrics(HttpRequest *req, void *ctx)
 }
 
 /* ---- server ---- */
+
+/* server_min_request_memory is the smallest budget that admits a body of
+ * max_body bytes alone: the body, its NUL and its parse reservation
+ * within the admission share of the budget. */
+static size_t server_min_request_memory(size_t max_body)
+{
+    return ((max_body + 1) * (1 + HTTP_BUDGET_PARSE_FACTOR) + HTTP_BUDGET_ADMIT_PERCENT - 1) /
+           HTTP_BUDGET_ADMIT_PERCENT * 100;
+}
 
 void server_config_defaults(ServerConfig *cfg)
 {
@@ -535,6 +609,10 @@ void server_config_defaults(ServerConfig *cfg)
     cfg->max_connections = SERVER_DEFAULT_MAX_CONNECTIONS;
     cfg->idle_timeout_ms = SERVER_DEFAULT_IDLE_TIMEOUT_MS;
     cfg->request_timeout_ms = SERVER_DEFAULT_REQUEST_TIMEOUT_MS;
+    cfg->header_timeout_ms = SERVER_DEFAULT_HEADER_TIMEOUT_MS;
+    cfg->body_timeout_ms = SERVER_DEFAULT_BODY_TIMEOUT_MS;
+    cfg->min_body_rate = SERVER_DEFAULT_BODY_RATE;
+    cfg->max_request_memory = SERVER_DEFAULT_REQUEST_MEMORY;
     cfg->shutdown_timeout_ms = SERVER_DEFAULT_SHUTDOWN_TIMEOUT_MS;
 }
 
@@ -551,13 +629,22 @@ int server_new(uv_loop_t *loop, const ServerConfig *cfg, Server **out)
         cfg->max_header_bytes > HTTP_MAX_HEADER_BYTES ||
         cfg->idle_timeout_ms < SERVER_MIN_IDLE_TIMEOUT_MS || cfg->idle_timeout_ms > SERVER_MAX_IDLE_TIMEOUT_MS ||
         cfg->request_timeout_ms < SERVER_MIN_REQUEST_TIMEOUT_MS ||
-        cfg->request_timeout_ms > SERVER_MAX_REQUEST_TIMEOUT_MS)
+        cfg->request_timeout_ms > SERVER_MAX_REQUEST_TIMEOUT_MS ||
+        cfg->header_timeout_ms < SERVER_MIN_HEADER_TIMEOUT_MS ||
+        cfg->header_timeout_ms > SERVER_MAX_HEADER_TIMEOUT_MS ||
+        cfg->body_timeout_ms < SERVER_MIN_BODY_TIMEOUT_MS || cfg->body_timeout_ms > SERVER_MAX_BODY_TIMEOUT_MS ||
+        cfg->min_body_rate < SERVER_MIN_BODY_RATE || cfg->min_body_rate > SERVER_MAX_BODY_RATE ||
+        cfg->max_request_memory < SERVER_MIN_REQUEST_MEMORY ||
+        cfg->max_request_memory > SERVER_MAX_REQUEST_MEMORY ||
+        cfg->max_request_memory < server_min_request_memory(cfg->max_body_bytes))
         return ERR_INVAL;
     Server *s = xcalloc(1, sizeof *s);
     s->loop = loop;
     s->cfg = *cfg;
     s->limits.max_body_bytes = cfg->max_body_bytes;
     s->limits.max_header_bytes = cfg->max_header_bytes;
+    budget_init(&s->budget, cfg->max_request_memory / 100 * HTTP_BUDGET_ADMIT_PERCENT, cfg->max_request_memory);
+    s->limits.budget = &s->budget;
     s->router = router_new();
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
@@ -565,6 +652,9 @@ int server_new(uv_loop_t *loop, const ServerConfig *cfg, Server **out)
     s->stop_async.data = s;
     uv_timer_init(loop, &s->shutdown_timer);
     s->shutdown_timer.data = s;
+    uv_timer_init(loop, &s->trim_timer);
+    s->trim_timer.data = s;
+    uv_unref((uv_handle_t *)&s->trim_timer);
 
     metrics_describe("vitrine_http_requests_total", METRICS_COUNTER, "HTTP requests answered, by route and status.");
     metrics_describe("vitrine_http_request_duration_seconds", METRICS_HISTOGRAM,
@@ -577,6 +667,14 @@ int server_new(uv_loop_t *loop, const ServerConfig *cfg, Server **out)
     metrics_describe("vitrine_auth_failures_total", METRICS_COUNTER,
                      "Requests refused for a missing or wrong API key (401) or a write with the read-only "
                      "key (403), by reason.");
+    metrics_describe("vitrine_http_request_memory_bytes", METRICS_GAUGE,
+                     "Request bodies and parsed JSON in memory now (the --max-request-memory budget).");
+    metrics_describe("vitrine_http_request_memory_peak_bytes", METRICS_GAUGE,
+                     "The most request memory in use at once since the start.");
+    metrics_describe("vitrine_http_budget_rejections_total", METRICS_COUNTER,
+                     "Requests refused with 503 because the request memory budget was spent.");
+    metrics_describe("vitrine_http_request_timeouts_total", METRICS_COUNTER,
+                     "Connections cut off by the header, body or request deadline.");
     gauge_connections(s);
 
     static const char *const probes[][2] = {
@@ -614,6 +712,12 @@ const ServerConfig *server_config(const Server *s) { return &s->cfg; }
 uv_loop_t *server_loop(Server *s) { return s->loop; }
 int server_port(const Server *s) { return s->port; }
 size_t server_open_connections(const Server *s) { return s->n_conns + s->n_rejects; }
+
+void server_request_memory(const Server *s, size_t *used, size_t *peak)
+{
+    *used = budget_used(&s->budget);
+    *peak = budget_peak(&s->budget);
+}
 
 int server_listen(Server *s)
 {
@@ -692,6 +796,7 @@ static void server_check_done(Server *s)
     for (size_t i = s->n_modules; i-- > 0;)
         if (s->modules[i]->stop) s->modules[i]->stop(s->module_state[i]);
     uv_close((uv_handle_t *)&s->shutdown_timer, NULL);
+    uv_close((uv_handle_t *)&s->trim_timer, NULL);
     uv_close((uv_handle_t *)&s->stop_async, NULL);
     if (s->signals_on) {
         uv_close((uv_handle_t *)&s->sigint, NULL);
@@ -781,9 +886,32 @@ static void serve_usage(FILE *f)
             "  --data DIR         data directory, created if missing (VITRINE_DATA, default %s)\n"
             "  --weights DIR      CLIP model folder (VITRINE_WEIGHTS, default %s)\n"
             "  --max-body BYTES   largest request body (VITRINE_MAX_BODY, default %u)\n"
+            "\n"
+            "Limits (docs/http-api.md, Limits):\n"
+            "  --max-request-memory BYTES\n"
+            "                     request bodies and their parsed JSON, all connections\n"
+            "                     together; a large request beyond gets 503 + Retry-After\n"
+            "                     (VITRINE_MAX_REQUEST_MEMORY, default %zu)\n"
+            "  --max-connections N\n"
+            "                     open connections; beyond, 503 and close\n"
+            "                     (VITRINE_MAX_CONNECTIONS, default %d)\n"
+            "  --header-timeout MS\n"
+            "                     a request's headers must arrive within this\n"
+            "                     (VITRINE_HEADER_TIMEOUT, default %d)\n"
+            "  --body-timeout MS  a body must arrive within this plus 1 s per\n"
+            "                     --min-body-rate bytes (VITRINE_BODY_TIMEOUT, default %d)\n"
+            "  --min-body-rate BYTES_PER_S\n"
+            "                     (VITRINE_MIN_BODY_RATE, default %d)\n"
+            "  --request-timeout MS\n"
+            "                     a request or response making no progress for this long\n"
+            "                     is cut off (VITRINE_REQUEST_TIMEOUT, default %d)\n"
+            "  --idle-timeout MS  an idle keep-alive connection is closed after this\n"
+            "                     (VITRINE_IDLE_TIMEOUT, default %d)\n"
             "  --help             show this text\n",
             SERVER_DEFAULT_HOST, SERVER_DEFAULT_PORT, SERVER_DEFAULT_DATA, SERVER_DEFAULT_WEIGHTS,
-            HTTP_DEFAULT_BODY_BYTES);
+            HTTP_DEFAULT_BODY_BYTES, SERVER_DEFAULT_REQUEST_MEMORY, SERVER_DEFAULT_MAX_CONNECTIONS,
+            SERVER_DEFAULT_HEADER_TIMEOUT_MS, SERVER_DEFAULT_BODY_TIMEOUT_MS, SERVER_DEFAULT_BODY_RATE,
+            SERVER_DEFAULT_REQUEST_TIMEOUT_MS, SERVER_DEFAULT_IDLE_TIMEOUT_MS);
 }
 
 /* config_set applies one named setting; the source names it in errors. */
@@ -809,6 +937,35 @@ static int config_set(ServerConfig *cfg, const char *key, const char *value, con
             return ERR_INVAL;
         }
         cfg->max_body_bytes = (size_t)v;
+    } else {
+        /* The numeric limits: one table, bounds from server.h. */
+        static const struct {
+            const char *key;
+            long min, max;
+        } nums[] = {
+            { "max-request-memory", (long)SERVER_MIN_REQUEST_MEMORY, (long)SERVER_MAX_REQUEST_MEMORY },
+            { "max-connections", SERVER_MIN_CONNECTIONS, SERVER_MAX_CONNECTIONS },
+            { "header-timeout", SERVER_MIN_HEADER_TIMEOUT_MS, SERVER_MAX_HEADER_TIMEOUT_MS },
+            { "body-timeout", SERVER_MIN_BODY_TIMEOUT_MS, SERVER_MAX_BODY_TIMEOUT_MS },
+            { "min-body-rate", SERVER_MIN_BODY_RATE, SERVER_MAX_BODY_RATE },
+            { "request-timeout", SERVER_MIN_REQUEST_TIMEOUT_MS, SERVER_MAX_REQUEST_TIMEOUT_MS },
+            { "idle-timeout", SERVER_MIN_IDLE_TIMEOUT_MS, SERVER_MAX_IDLE_TIMEOUT_MS },
+        };
+        size_t k = 0;
+        while (k < ARRAY_LEN(nums) && strcmp(nums[k].key, key)) k++;
+        if (k == ARRAY_LEN(nums)) return 0;
+        if (parse_int(value, nums[k].min, nums[k].max, &v)) {
+            fprintf(stderr, "vitrine serve: %s: '%s' is not a number in [%ld, %ld]\n", source, value,
+                    nums[k].min, nums[k].max);
+            return ERR_INVAL;
+        }
+        if (!strcmp(key, "max-request-memory")) cfg->max_request_memory = (size_t)v;
+        else if (!strcmp(key, "max-connections")) cfg->max_connections = (unsigned)v;
+        else if (!strcmp(key, "header-timeout")) cfg->header_timeout_ms = (unsigned)v;
+        else if (!strcmp(key, "body-timeout")) cfg->body_timeout_ms = (unsigned)v;
+        else if (!strcmp(key, "min-body-rate")) cfg->min_body_rate = (size_t)v;
+        else if (!strcmp(key, "request-timeout")) cfg->request_timeout_ms = (unsigned)v;
+        else cfg->idle_timeout_ms = (unsigned)v;
     }
     return 0;
 bad:
@@ -826,6 +983,13 @@ int server_config_parse(ServerConfig *cfg, int argc, char **argv)
         { "data", "--data", "VITRINE_DATA" },
         { "weights", "--weights", "VITRINE_WEIGHTS" },
         { "max-body", "--max-body", "VITRINE_MAX_BODY" },
+        { "max-request-memory", "--max-request-memory", "VITRINE_MAX_REQUEST_MEMORY" },
+        { "max-connections", "--max-connections", "VITRINE_MAX_CONNECTIONS" },
+        { "header-timeout", "--header-timeout", "VITRINE_HEADER_TIMEOUT" },
+        { "body-timeout", "--body-timeout", "VITRINE_BODY_TIMEOUT" },
+        { "min-body-rate", "--min-body-rate", "VITRINE_MIN_BODY_RATE" },
+        { "request-timeout", "--request-timeout", "VITRINE_REQUEST_TIMEOUT" },
+        { "idle-timeout", "--idle-timeout", "VITRINE_IDLE_TIMEOUT" },
     };
     for (size_t k = 0; k < ARRAY_LEN(opts); k++) {
         const char *v = getenv(opts[k].env);
@@ -850,6 +1014,14 @@ int server_config_parse(ServerConfig *cfg, int argc, char **argv)
             fprintf(stderr, "vitrine serve: unknown option '%s' (see vitrine serve --help)\n", argv[i]);
             return ERR_INVAL;
         }
+    }
+    if (cfg->max_request_memory < server_min_request_memory(cfg->max_body_bytes)) {
+        fprintf(stderr, "vitrine serve: --max-request-memory (%zu) must be at least %zu: %d times "
+                        "--max-body (%zu), the body and its parse reservation, within %d%% of it, "
+                        "so a largest body can be admitted\n",
+                cfg->max_request_memory, server_min_request_memory(cfg->max_body_bytes),
+                1 + HTTP_BUDGET_PARSE_FACTOR, cfg->max_body_bytes, HTTP_BUDGET_ADMIT_PERCENT);
+        return ERR_INVAL;
     }
     return 0;
 }

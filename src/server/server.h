@@ -56,6 +56,47 @@ struct uv_loop_s; /* from uv.h, which only server.c and work.c include */
 #define SERVER_MIN_REQUEST_TIMEOUT_MS 10
 #define SERVER_DEFAULT_REQUEST_TIMEOUT_MS 30000
 #define SERVER_MAX_REQUEST_TIMEOUT_MS 3600000
+/*
+ * Deadlines, so that a client trickling bytes cannot hold a connection
+ * (and the memory charged for its request) forever; the request timeout
+ * above only catches a client that stops altogether.
+ * - Header deadline: a request's header section must be complete within
+ *   header_timeout_ms of its first byte (of the accept, for a connection's
+ *   first request: a client that connects and sends nothing is a slow
+ *   header client too).
+ * - Body deadline: the body must be complete within body_timeout_ms of the
+ *   end of the headers plus one second for every min_body_rate bytes that
+ *   arrived: a client must keep up an average of min_body_rate bytes/s
+ *   once the grace period is spent. A 32 MiB body at 64 KiB/s may take
+ *   30 s + 512 s; one byte a second is cut off after about 30 s.
+ * Past a deadline the client gets 408 and the connection is closed.
+ */
+#define SERVER_MIN_HEADER_TIMEOUT_MS 10
+#define SERVER_DEFAULT_HEADER_TIMEOUT_MS 10000
+#define SERVER_MAX_HEADER_TIMEOUT_MS 3600000
+#define SERVER_MIN_BODY_TIMEOUT_MS 10
+#define SERVER_DEFAULT_BODY_TIMEOUT_MS 30000
+#define SERVER_MAX_BODY_TIMEOUT_MS 3600000
+#define SERVER_MIN_BODY_RATE 1                    /* bytes per second */
+#define SERVER_DEFAULT_BODY_RATE (64 * 1024)
+#define SERVER_MAX_BODY_RATE (1024 * 1024 * 1024)
+/*
+ * Request memory (http.h's budget): bodies and their parsed JSON, all
+ * connections together. The default keeps `serve` with ViT-B/32 loaded
+ * under 1 GB: weights ~605 MB (mapped f32), inference buffers and thread
+ * stacks ~60 MB, an index of 20k 512-d vectors ~50 MB, and small requests
+ * admitted past the budget at most 64 MiB (http.h): 128 MiB on top leaves
+ * ~100 MB for the allocator and responses. Large bodies are admitted in
+ * the first 102 MiB (80%), each reserving three times its length (http.h): one
+ * 32 MiB upsert at a time, or eight of 4 MiB. It must hold at least one
+ * body of max_body_bytes with its reservation in that share, so a largest
+ * body can always be admitted alone.
+ */
+#define SERVER_MIN_REQUEST_MEMORY (1024 * 1024)
+#define SERVER_DEFAULT_REQUEST_MEMORY ((size_t)128 * 1024 * 1024)
+#define SERVER_MAX_REQUEST_MEMORY ((size_t)1024 * 1024 * 1024 * 1024)
+/* malloc_trim runs this long after the last connection closed. */
+#define SERVER_IDLE_TRIM_MS 1000
 /* How long shutdown waits for in-flight requests before closing them. */
 #define SERVER_DEFAULT_SHUTDOWN_TIMEOUT_MS 10000
 /* How long a closing connection drains input after its last response. */
@@ -78,6 +119,10 @@ typedef struct {
     unsigned max_connections;
     unsigned idle_timeout_ms;
     unsigned request_timeout_ms;
+    unsigned header_timeout_ms;
+    unsigned body_timeout_ms;
+    size_t min_body_rate;      /* bytes per second */
+    size_t max_request_memory; /* the request memory budget, bytes */
     unsigned shutdown_timeout_ms;
     AuthConfig auth; /* API keys and /metrics access (auth.h); none by default */
 } ServerConfig;
@@ -87,7 +132,8 @@ void server_config_defaults(ServerConfig *cfg);
 
 /*
  * server_config_parse reads VITRINE_HOST, VITRINE_PORT, VITRINE_DATA,
- * VITRINE_WEIGHTS, VITRINE_MAX_BODY, then the flags in argv[1..] (argv[0]
+ * VITRINE_WEIGHTS, VITRINE_MAX_BODY and the VITRINE_ names of the limits
+ * (see serve --help), then the flags in argv[1..] (argv[0]
  * is "serve"; flags win over the environment). 0 on success, 1 when --help
  * was printed, ERR_INVAL (message printed) on a bad flag or value.
  */
@@ -142,6 +188,9 @@ void server_request_shutdown(Server *s);
 
 /* server_open_connections counts accepted, not yet closed connections. */
 size_t server_open_connections(const Server *s);
+/* server_request_memory is the request memory budget's counter: bytes of
+ * bodies and request arenas in use now, and the most seen at once. */
+void server_request_memory(const Server *s, size_t *used, size_t *peak);
 
 /*
  * server_run runs a whole server: a loop, the server with the given modules
