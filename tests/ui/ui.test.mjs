@@ -20,9 +20,10 @@
 //     results; classify shows the API's labels and scores in order;
 //   - keyboard focus order; no horizontal scrolling at phone width;
 //   - no console error, page error, failed request or HTTP error at all.
-// Server B has no weights and one empty collection: the page says no
-// model is loaded (the API's 503 message), the collection is empty, and a
-// search shows the API's 503 message in the alert; its only console
+// Server B has no weights, first no collection and then one empty one:
+// the page says how to add a collection, that no model is loaded (the
+// API's 503 message), that the collection is empty, and a search shows
+// the API's 503 message in the alert; its only console
 // errors are the browser's notes of those 503 answers.
 // Screenshots (desktop and phone width, and B) go to UI_ARTIFACTS.
 import { spawn } from 'node:child_process';
@@ -333,7 +334,7 @@ async function serverA() {
   await context.close();
 
   // Phone width: the same page, one column, no horizontal scrolling.
-  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
   const ppage = await phone.newPage();
   const pproblems = watch(ppage);
   await ppage.goto(`${s.url}/ui?collection=shop&q=${encodeURIComponent('a photo of a cat')}`);
@@ -348,6 +349,17 @@ async function serverA() {
 
 async function serverB() {
   const s = await startServer('nomodel', ['--weights', join(work, 'no-weights')]);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const problems = watch(page);
+
+  // No collection at all yet: the page says how to add one.
+  await page.goto(s.url + '/ui');
+  await page.waitForSelector('html[data-ready="1"]');
+  const none = await page.textContent('#collection-note');
+  check(/There are no collections yet\. Add products with PUT \/v1\/collections\/\{name\}\/items/.test(none),
+    `no collections: note "${none}"`);
+
   const mk = await api(s, 'PUT', '/collections/shop', {
     vectors: { image: { size: 64, distance: 'Cosine' }, text: { size: 64, distance: 'Cosine' } },
   });
@@ -356,10 +368,7 @@ async function serverB() {
   check(r503.status === 503, `search without a model: ${r503.status}`);
   const apiMsg = r503.data.status.error;
 
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const problems = watch(page);
-  await page.goto(s.url + '/ui');
+  await page.reload();
   await page.waitForSelector('html[data-ready="1"]');
   const banner = await page.textContent('#model-status');
   check(await page.isVisible('#model-status') && /^No model is loaded: searching and classifying need one. The server says: no CLIP model is loaded/.test(banner) && /make weights/.test(banner),

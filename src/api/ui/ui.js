@@ -484,10 +484,10 @@
     el.more.hidden = true;
     setStatus('');
     clearError();
-    if (state.query) {
-      state.query.collection = el.collection.value;
-      search(state.query.q, state.query.label, false);
-    }
+    // The same words or photo in the newly chosen collection; an item id
+    // belongs to the collection it came from, so "more like this" is not
+    // carried over.
+    if (state.query && !('id' in state.query.q)) search(state.query.q, state.query.label, false);
   });
 
   el.more.addEventListener('click', () => {
