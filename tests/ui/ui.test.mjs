@@ -252,14 +252,14 @@ async function serverA() {
 
   // Keyboard: the focus order follows the page.
   const order = [];
-  for (let i = 0; i < 6; i++) {
+  for (let i = 0; i < 7; i++) {
     await page.keyboard.press('Tab');
     order.push(await page.evaluate(() => {
       const a = document.activeElement;
       return a.id || `${a.tagName.toLowerCase()}:${a.textContent.trim().slice(0, 20)}`;
     }));
   }
-  const wantOrder = ['a:Skip to the results', 'collection', 'q', 'button:Search', 'photo', 'summary:Filter and options'];
+  const wantOrder = ['a:Skip to the results', 'collection', 'q', 'button:Search', 'summary:Filter and options', 'photo', 'labels'];
   check(JSON.stringify(order) === JSON.stringify(wantOrder), `focus order ${JSON.stringify(order)}, want ${JSON.stringify(wantOrder)}`);
 
   // A typed query.
@@ -277,7 +277,6 @@ async function serverA() {
   check(cards[0].title === 'Chelsea the cat, framed photo' && cards[0].score === 'score 1.000',
     `photo search: first is "${cards[0].title}" ${cards[0].score}`);
   check(await page.isVisible('#preview'), 'no preview of the chosen photo');
-  await page.screenshot({ path: join(ART, 'desktop.png'), fullPage: true });
 
   // Classify the chosen photo against typed labels.
   await page.fill('#labels', 'cat, dog, motorcycle');
@@ -288,6 +287,7 @@ async function serverA() {
   check(cls.status === 200, `API classify: ${cls.status}`);
   const want = cls.data.result.map((r) => [r.label, `${(r.score * 100).toFixed(1)}%`]);
   check(JSON.stringify(shown) === JSON.stringify(want), `classify shows ${JSON.stringify(shown)}, the API ${JSON.stringify(want)}`);
+  await page.screenshot({ path: join(ART, 'desktop.png'), fullPage: true });
 
   // Click a result: more like this.
   const second = cards[1];
