@@ -20,6 +20,10 @@
 //     results; classify shows the API's labels and scores in order;
 //   - keyboard focus order; no horizontal scrolling at phone width;
 //   - no console error, page error, failed request or HTTP error at all.
+// Then the same data behind --api-key: the page asks for the key (focus on
+// its field, the API's 401 message shown), then searches with it and
+// shows thumbnails fetched with the key (blob: URLs); its only console
+// errors are the browser's notes of the 401 answers before the key.
 // Server B has no weights, first no collection and then one empty one:
 // the page says how to add a collection, that no model is loaded (the
 // API's 503 message), that the collection is empty, and a search shows
@@ -60,10 +64,10 @@ function check(cond, msg) {
   if (!cond) throw new Error(msg);
 }
 
-function startServer(name, args) {
+function startServer(name, args, dataName = name) {
   const log = join(work, `${name}.log`);
   const out = createWriteStream(log);
-  const proc = spawn(BIN, ['serve', '--port', '0', '--data', join(work, `data-${name}`), ...args],
+  const proc = spawn(BIN, ['serve', '--port', '0', '--data', join(work, `data-${dataName}`), ...args],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   const s = { name, proc, log, url: null };
   servers.push(s);
@@ -345,6 +349,31 @@ async function serverA() {
   await ppage.screenshot({ path: join(ART, 'phone.png'), fullPage: true });
   check(pproblems.length === 0, `phone page: ${pproblems.join('; ')}`);
   await phone.close();
+
+  // The same data behind an API key: the page (open) asks for the key,
+  // then sends it, thumbnails included (fetched with it: an <img> cannot).
+  s.proc.kill('SIGTERM');
+  await new Promise((resolve) => (s.proc.exitCode !== null ? resolve() : s.proc.on('exit', resolve)));
+  const k = await startServer('keyed', ['--weights', join(FIX, 'models/tiny-p32'), '--api-key', 'ui-test-key'], 'model');
+  const kcontext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const kpage = await kcontext.newPage();
+  const kproblems = watch(kpage);
+  await kpage.goto(k.url + '/ui');
+  await kpage.waitForSelector('#key-form:not([hidden])');
+  check(await kpage.evaluate(() => document.activeElement.id) === 'api-key', 'the key field does not get the focus');
+  const kerr = await kpage.textContent('#error');
+  check(/answered 401: Must provide an API key.*: this server needs an API key, type it above$/.test(kerr), `without the key: alert "${kerr}"`);
+  await kpage.fill('#api-key', 'ui-test-key');
+  await kpage.press('#api-key', 'Enter');
+  await kpage.waitForFunction(() => document.getElementById('collection').value === 'shop');
+  check(await kpage.isHidden('#key-form') && await kpage.isHidden('#error'), 'the key form or the alert stays');
+  await kpage.fill('#q', query);
+  await kpage.press('#q', 'Enter');
+  cards = await waitResults(kpage, /results for "a red summer dress"/, 'search with the key');
+  check(cards.length > 0 && cards.every((c) => c.loaded && /^blob:/.test(c.src)), `with the key: thumbnails ${JSON.stringify(cards.slice(0, 2))}`);
+  const kother = kproblems.filter((p) => !/^console error: Failed to load resource: .* 401/.test(p) && !/^HTTP 401: /.test(p));
+  check(kother.length === 0, `page with a key: ${kother.join('; ')}`);
+  await kcontext.close();
 }
 
 async function serverB() {

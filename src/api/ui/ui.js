@@ -30,7 +30,13 @@
     resultsHeading: $('results-heading'),
     results: $('results'),
     more: $('more'),
+    keyForm: $('key-form'),
+    apiKey: $('api-key'),
   };
+
+  // A server started with --api-key wants the key on every API call
+  // (the page itself is open). It is kept for this tab only.
+  const KEY_STORE = 'vitrine.api-key';
 
   // What is on screen: the query that produced the results (so "Show
   // more" asks for the next page of the same search), the photo chosen
@@ -42,6 +48,8 @@
     offset: 0,
     photo: null, // {dataUrl, name, objectUrl}
     seq: 0,
+    apiKey: sessionStorage.getItem(KEY_STORE) || '',
+    thumbUrls: [], // object URLs of thumbnails fetched with the key
   };
 
   // ---- talking to the API ----
@@ -58,6 +66,7 @@
   // {"status": {"error"}} and OpenAI's {"error": {"message"}} both occur.
   async function api(method, path, body) {
     const init = { method, headers: { Accept: 'application/json' } };
+    if (state.apiKey) init.headers['api-key'] = state.apiKey;
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
@@ -80,6 +89,11 @@
       if (data && data.status && typeof data.status.error === 'string') msg = data.status.error;
       else if (data && data.error && typeof data.error.message === 'string') msg = data.error.message;
       else msg = text.trim().slice(0, 500) || res.statusText;
+      if (res.status === 401) {
+        askForKey();
+        msg += state.apiKey ? ': the API key given is not accepted, type it again above'
+          : ': this server needs an API key, type it above';
+      }
       throw new ApiError(res.status, msg);
     }
     if (data === null) throw new ApiError(res.status, `${method} ${path}: the answer is not JSON`);
@@ -109,6 +123,12 @@
     el.status.textContent = text;
   }
 
+  function askForKey() {
+    if (!el.keyForm.hidden) return;
+    el.keyForm.hidden = false;
+    el.apiKey.focus();
+  }
+
   // ---- the model ----
 
   // checkModel asks GET /v1/models once: without weights it answers 503
@@ -121,6 +141,11 @@
       el.modelStatus.hidden = true;
       return names;
     } catch (err) {
+      // Without the key the model is unknown yet: the key form says why.
+      if (err.status === 401) {
+        el.modelStatus.hidden = true;
+        return null;
+      }
       el.modelStatus.textContent = err.status === 503
         ? `No model is loaded: searching and classifying need one. The server says: ${err.message}`
         : `Cannot read the model list: ${describe(err)}`;
@@ -259,6 +284,30 @@
     return `/v1/collections/${enc(collection)}/items/${enc(String(id))}/thumbnail`;
   }
 
+  // setThumbnail points img at a thumbnail. An <img> cannot send the API
+  // key, so with a key the bytes are fetched with it and shown from an
+  // object URL (freed when the results are replaced).
+  function setThumbnail(img, url) {
+    if (!state.apiKey) {
+      img.src = url;
+      return;
+    }
+    fetch(url, { headers: { 'api-key': state.apiKey } })
+      .then((res) => (res.ok ? res.blob() : Promise.reject(new Error(`HTTP ${res.status}`))))
+      .then((blob) => {
+        const u = URL.createObjectURL(blob);
+        state.thumbUrls.push(u);
+        img.src = u;
+      })
+      .catch(() => img.dispatchEvent(new Event('error')));
+  }
+
+  function clearResults() {
+    el.results.replaceChildren();
+    for (const u of state.thumbUrls) URL.revokeObjectURL(u);
+    state.thumbUrls = [];
+  }
+
   function renderHit(collection, hit) {
     const li = document.createElement('li');
     li.className = 'card';
@@ -282,7 +331,7 @@
       span.textContent = 'no photo';
       img.replaceWith(span);
     }, { once: true });
-    img.src = thumbnailUrl(collection, hit.id);
+    setThumbnail(img, thumbnailUrl(collection, hit.id));
     const sr = document.createElement('span');
     sr.className = 'visually-hidden';
     sr.textContent = `: show items like ${name}`;
@@ -350,7 +399,7 @@
       if (seq === state.seq) el.results.removeAttribute('aria-busy');
     }
     if (seq !== state.seq) return;
-    if (!more) el.results.replaceChildren();
+    if (!more) clearResults();
     for (const hit of hits) el.results.append(renderHit(query.collection, hit));
     state.offset += hits.length;
     el.more.hidden = hits.length < PAGE_SIZE;
@@ -480,7 +529,7 @@
 
   el.collection.addEventListener('change', () => {
     noteCollection();
-    el.results.replaceChildren();
+    clearResults();
     el.more.hidden = true;
     setStatus('');
     clearError();
@@ -535,6 +584,16 @@
         return;
       }
     }
+  });
+
+  el.keyForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    state.apiKey = el.apiKey.value.trim();
+    if (state.apiKey) sessionStorage.setItem(KEY_STORE, state.apiKey);
+    else sessionStorage.removeItem(KEY_STORE);
+    el.keyForm.hidden = true;
+    clearError();
+    start();
   });
 
   async function start() {
