@@ -79,11 +79,15 @@ MULTIVEC_SRCS = src/index/multivec.c src/store/collection_multivec.c src/api/qdr
 V1_ITEMS_SRCS = src/api/v1_embed.c src/api/qdrant_inference.c src/api/v1_items.c src/api/v1_classify.c
 # Issue 12, security: API keys.
 SECURE_SRCS = src/server/auth.c
+# The web page at /ui: its module, and its files compiled in at build time
+# (tools/embed_files.sh writes them as C arrays into $(BUILD)/gen/).
+UI_SRCS = src/api/ui.c
+UI_FILES = src/api/ui/index.html src/api/ui/ui.css src/api/ui/ui.js src/api/ui/icon.svg
 CMD_SRCS = src/cmd/serve.c src/cmd/embed.c src/cmd/bench.c src/cmd/bench_ann.c
 
 LIB_SRCS = $(CORE_SRCS) $(HTTP_SRCS) $(TOKENIZER_SRCS) $(IMAGE_SRCS) $(CLIP_SRCS) \
            $(HNSW_SRCS) $(FILTER_SRCS) $(STORE_SRCS) $(API_SRCS) $(V1_SRCS) $(SPARSE_SRCS) \
-           $(MULTIVEC_SRCS) $(V1_ITEMS_SRCS) $(SECURE_SRCS) $(CMD_SRCS)
+           $(MULTIVEC_SRCS) $(V1_ITEMS_SRCS) $(SECURE_SRCS) $(UI_SRCS) $(CMD_SRCS)
 LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)/llhttp.c
 
 # Unit tests: tests/<name>.c, each its own binary linked against the library.
@@ -96,7 +100,7 @@ HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete
 FILTER_TESTS = test_pointid test_filter test_payload test_filter_packed test_filter_geo test_payload_index
 STORE_TESTS = test_store_reopen test_store_crash test_store_group test_store_alias test_collection \
               test_snapshot test_collection_snapshot
-API_TESTS = test_qdrant_convert
+API_TESTS = test_qdrant_convert test_ui
 V1_TESTS = test_embedder
 SPARSE_TESTS = test_sparse
 # Fuzz targets: tests/fuzz_<name>.c. In the test list they are built
@@ -139,8 +143,10 @@ E2E_TESTS += release
 E2E_TESTS += docs_examples
 # Issue 12: the request memory budget and slow-client deadlines under load.
 E2E_TESTS += limits
+# The web page at /ui in headless Chromium.
+E2E_TESTS += ui
 
-LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
+LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o) $(BUILD)/gen/ui_assets.o
 LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
 LIB = $(BUILD)/libvitrine.a
 TEST_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/%)
@@ -162,6 +168,13 @@ $(BUILD)/src/api/qdrant_service.o: CPPFLAGS += $(if $(VITRINE_COMMIT),-DVITRINE_
 
 $(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/ui_assets.c: $(UI_FILES) tools/embed_files.sh
+	@mkdir -p $(dir $@)
+	tools/embed_files.sh $@ $(UI_FILES)
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # stb_image_write's JPEG bit writer shifts a signed int past its top bit

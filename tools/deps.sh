@@ -13,7 +13,8 @@ set -eu
 
 BUILD_PKGS="build-essential pkg-config libuv1-dev node-llhttp libstb-dev libopenblas-dev
 liblmdb-dev libutf8proc-dev libwebp-dev libyajl-dev"
-TEST_PKGS="curl ca-certificates python3 procps"
+# chromium: the browser the web page test (tests/e2e/ui.sh) drives headless.
+TEST_PKGS="curl ca-certificates python3 procps chromium"
 BENCH_PKGS="python3-numpy python3-torch python3-hnswlib"
 # Debian's default clang; libclang-rt-dev holds libFuzzer and the sanitizer
 # runtimes clang links.

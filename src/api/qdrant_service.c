@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api/qdrant_internal.h"
+#include "api/ui.h"
 #include "base/util.h"
 #include "server/metrics.h"
 
@@ -21,9 +22,15 @@
 
 /* GET / answers VersionInfo without the envelope, as Qdrant does, with
  * Qdrant's title: the official clients compare "version" with their own
- * and warn on a mismatch, and Qdrant's own API tests check every field. */
+ * and warn on a mismatch, and Qdrant's own API tests check every field.
+ * A browser (Accept: text/html) is sent to the web page instead; API
+ * clients do not ask for HTML and get the JSON as before. */
 static void root(ApiJob *j)
 {
+    if (ui_redirect_browser(j->req)) {
+        j->answered = 1;
+        return;
+    }
     Buf b;
     buf_init(&b);
     JsonWriter w;

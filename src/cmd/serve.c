@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "api/qdrant.h"
+#include "api/ui.h"
 #include "api/v1.h"
 #include "base/cli.h"
 #include "base/err.h"
@@ -24,6 +25,7 @@
 static const ServerModule *const serve_modules[] = {
     &api_v1_module, /* first: it owns the embedder the Qdrant module uses */
     &api_qdrant_module,
+    &api_ui_module, /* the web page at /ui, a client of the two above */
     NULL,
 };
 
