@@ -23,7 +23,7 @@ WORKDIR /src
 # The build packages first, in a layer of their own that source changes
 # do not invalidate.
 COPY tools/deps.sh tools/deps.sh
-RUN tools/deps.sh && rm -rf /var/lib/apt/lists/*
+RUN tools/deps.sh --build && rm -rf /var/lib/apt/lists/*
 COPY . .
 ARG VITRINE_COMMIT=
 RUN tools/build-release.sh --prefix /opt/vitrine

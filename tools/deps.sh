@@ -2,6 +2,7 @@
 # Installs the Debian packages vitrine needs to build and test.
 #
 #   tools/deps.sh               install (apt-get update + install) all of them
+#   tools/deps.sh --build       only what building needs (the Dockerfile's build stage)
 #   tools/deps.sh --if-missing  install only when one is missing (make run/test)
 #   tools/deps.sh --bench       also the peers the benchmarks compare against
 #                               (PyTorch, hnswlib, numpy)
@@ -13,8 +14,9 @@ set -eu
 
 BUILD_PKGS="build-essential pkg-config libuv1-dev node-llhttp libstb-dev libopenblas-dev
 liblmdb-dev libutf8proc-dev libwebp-dev libyajl-dev"
-# chromium: the browser the web page test (tests/e2e/ui.sh) drives headless.
-TEST_PKGS="curl ca-certificates python3 procps chromium"
+# chromium: the browser the web page test (tests/e2e/ui.sh) drives headless;
+# python3-jsonschema: the OpenAPI check of tests/e2e/qdrant_client.sh.
+TEST_PKGS="curl ca-certificates python3 python3-jsonschema procps chromium"
 BENCH_PKGS="python3-numpy python3-torch python3-hnswlib"
 # Debian's default clang; libclang-rt-dev holds libFuzzer and the sanitizer
 # runtimes clang links.
@@ -25,9 +27,10 @@ pkgs="$BUILD_PKGS $TEST_PKGS"
 for arg in "$@"; do
     case "$arg" in
         --if-missing) mode=missing ;;
+        --build) pkgs="$BUILD_PKGS" ;;
         --bench) pkgs="$pkgs $BENCH_PKGS" ;;
         --fuzz) pkgs="$pkgs $FUZZ_PKGS" ;;
-        *) echo "usage: tools/deps.sh [--if-missing] [--bench] [--fuzz]" >&2; exit 2 ;;
+        *) echo "usage: tools/deps.sh [--if-missing] [--build] [--bench] [--fuzz]" >&2; exit 2 ;;
     esac
 done
 
