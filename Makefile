@@ -80,6 +80,8 @@ V1_ITEMS_SRCS = src/api/v1_embed.c src/api/qdrant_inference.c src/api/v1_items.c
 # Issue 12, security: API keys.
 SECURE_SRCS = src/server/auth.c
 CMD_SRCS = src/cmd/serve.c src/cmd/embed.c src/cmd/bench.c src/cmd/bench_ann.c
+# Issue 11: the client commands (index, search, classify, export) and their HTTP client.
+CMD_SRCS += src/cmd/httpc.c src/cmd/client.c src/cmd/index.c src/cmd/search.c src/cmd/export.c
 
 LIB_SRCS = $(CORE_SRCS) $(HTTP_SRCS) $(TOKENIZER_SRCS) $(IMAGE_SRCS) $(CLIP_SRCS) \
            $(HNSW_SRCS) $(FILTER_SRCS) $(STORE_SRCS) $(API_SRCS) $(V1_SRCS) $(SPARSE_SRCS) \
@@ -109,9 +111,10 @@ FUZZ_TESTS += fuzz_http fuzz_multipart fuzz_base64 fuzz_image fuzz_safetensors f
               fuzz_filter fuzz_tokenizer
 MULTIVEC_TESTS = test_multivec
 V1_ITEMS_TESTS = test_store_blobs
+CLI_TESTS = test_httpc
 UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLIP_TESTS) \
              $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS) $(V1_TESTS) $(SPARSE_TESTS) \
-             $(MULTIVEC_TESTS) $(V1_ITEMS_TESTS) $(FUZZ_TESTS)
+             $(MULTIVEC_TESTS) $(V1_ITEMS_TESTS) $(CLI_TESTS) $(FUZZ_TESTS)
 # The tests that run threads of their own (a server loop, work queues and
 # the threadpool, nn's pool, concurrent tokenizing and embedding, concurrent
 # HNSW inserts and searches, store readers beside a writer and snapshots),
@@ -139,6 +142,8 @@ E2E_TESTS += release
 E2E_TESTS += docs_examples
 # Issue 12: the request memory budget and slow-client deadlines under load.
 E2E_TESTS += limits
+# Issue 11: the client commands against real servers.
+E2E_TESTS += cli
 
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o)
 LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
