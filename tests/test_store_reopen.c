@@ -618,11 +618,11 @@ TEST(test_lock_one_process)
 {
     char dir[256];
     make_tmpdir(dir, sizeof dir, "lock");
-    Store *s, *s2;
+    Store *s, *other;
     ASSERT_OK(store_open(dir, NULL, &s));
     ASSERT_EQ_INT(child_open_status(dir), 1);
     log_set_level(LOG_ERROR + 1);
-    ASSERT_EQ_INT(store_open(dir, NULL, &s2), ERR_BUSY);
+    ASSERT_EQ_INT(store_open(dir, NULL, &other), ERR_BUSY);
     log_set_level(LOG_WARN);
     /* The lock file names the holder. */
     char path[300], text[32] = "";
@@ -651,7 +651,7 @@ TEST(test_lock_one_process)
     char c;
     ASSERT_EQ_INT(read(ready[0], &c, 1), 1);
     log_set_level(LOG_ERROR + 1);
-    ASSERT_EQ_INT(store_open(dir, NULL, &s2), ERR_BUSY);
+    ASSERT_EQ_INT(store_open(dir, NULL, &other), ERR_BUSY);
     log_set_level(LOG_WARN);
     kill(pid, SIGKILL);
     int st;
