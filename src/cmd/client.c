@@ -181,12 +181,13 @@ int client_call(Client *c, const char *method, const char *path, const char *con
             return ERR_IO;
         }
         *status = r.status;
-        if (r.status == 503 && attempt < CLIENT_BUSY_RETRIES) {
+        if (r.status == 503 && r.retry_after[0] && attempt < CLIENT_BUSY_RETRIES) {
             /* Queues full (the server says when to come back): wait and
              * send the same request again; every request here is
-             * idempotent. */
+             * idempotent. A 503 without Retry-After (no model loaded) is
+             * not going to change: it is reported at once. */
             long wait = 1;
-            if (r.retry_after[0]) parse_int(r.retry_after, 1, CLIENT_MAX_RETRY_WAIT_S, &wait);
+            parse_int(r.retry_after, 1, CLIENT_MAX_RETRY_WAIT_S, &wait);
             httpc_response_free(&r);
             sleep((unsigned)wait);
             continue;

@@ -55,8 +55,10 @@ void client_usage(FILE *f);
 /*
  * client_connect prepares the connection: to --url, or (with --data) to a
  * server started in this process on 127.0.0.1 with a free port. cmd names
- * the command in messages. 0, or ERR_* after printing why (the data
- * directory held by another process, bad URL).
+ * the command in messages. 0, or ERR_* after printing why: ERR_INVAL for
+ * the options (--url with --data, a URL that is not http://, a key with a
+ * line break), which the commands answer with exit status 2; ERR_IO when
+ * the data directory cannot be opened (held by another process).
  */
 int client_connect(Client *c, const char *cmd);
 
@@ -73,8 +75,8 @@ const char *client_url(const Client *c);
  * *status gets the HTTP status and *doc the parsed body (NULL when the
  * body is not JSON). Returns 0 for a 2xx answer; otherwise a negative
  * ERR_* with err holding "HTTP 404: <the server's message>" or the
- * transport's error: ERR_NOTFOUND (404), ERR_BUSY (503, after retrying up
- * to CLIENT_BUSY_RETRIES times as Retry-After asks), ERR_IO (no answer),
+ * transport's error: ERR_NOTFOUND (404), ERR_BUSY (503; one with a Retry-After
+ * is first retried up to CLIENT_BUSY_RETRIES times as it asks), ERR_IO (no answer),
  * ERR_INVAL (another status). *doc is set on error statuses too.
  */
 #define CLIENT_BUSY_RETRIES 20

@@ -234,9 +234,13 @@ int cmd_export(int argc, char **argv)
     char err[1024];
     Arena a;
     arena_init(&a, 0);
-    if (client_connect(&src, "export")) goto out_noconn;
-    if (client_connect(&dst, "export")) {
-        client_close(&src);
+    int crc = client_connect(&src, "export");
+    if (!crc) {
+        crc = client_connect(&dst, "export");
+        if (crc) client_close(&src);
+    }
+    if (crc) {
+        if (crc == ERR_INVAL) status = 2; /* the options (see client_connect) */
         goto out_noconn;
     }
     /* Which source this is, for the state file: the URL, or the data

@@ -1036,7 +1036,7 @@ static int batch_duplicates(Indexer *ix, Pending *b, size_t n, char *err, size_t
             Report *r = &ix->report;
             int seen = 0;
             for (size_t d = 0; d < r->n_dups && !seen; d++)
-                seen = !strcmp(r->dups[d].id, other) && !strcmp(r->dups[d].other_id, b[i].id);
+                seen = r->dups[d].id && !strcmp(r->dups[d].id, other) && !strcmp(r->dups[d].other_id, b[i].id);
             if (score >= ix->dup_threshold && !seen) {
                 GROW(r->dups, r->n_dups, r->cap_dups);
                 const char *of = json_as_str(json_get_path(hit, "payload." INDEX_FILE_KEY));
@@ -1406,8 +1406,9 @@ int cmd_index(int argc, char **argv)
     for (size_t i = 0; i < bad.n; i++) report_fail(&ix.report, bad.v[i].path, bad.v[i].rel);
 
     int status = 0;
-    if (client_connect(&client, "index")) {
-        status = 1;
+    int crc = client_connect(&client, "index");
+    if (crc) {
+        status = crc == ERR_INVAL ? 2 : 1; /* ERR_INVAL: the options (see client_connect) */
         goto out;
     }
     srand((unsigned)(time(NULL) ^ (unsigned)getpid()));

@@ -207,7 +207,11 @@ int cmd_search(int argc, char **argv)
     jw_object_end(&w);
 
     int status = 1;
-    if (client_connect(&client, "search")) goto out;
+    int crc = client_connect(&client, "search");
+    if (crc) {
+        if (crc == ERR_INVAL) status = 2; /* the options (see client_connect) */
+        goto out;
+    }
     Buf path;
     buf_init(&path);
     buf_append_str(&path, "/v1/collections/");
@@ -399,7 +403,9 @@ int cmd_classify(int argc, char **argv)
         goto done;
     }
     jw_object_end(&w);
-    if (client_connect(&client, "classify")) {
+    int crc = client_connect(&client, "classify");
+    if (crc) {
+        if (crc == ERR_INVAL) status = 2; /* the options (see client_connect) */
         buf_free(&body);
         goto done;
     }
