@@ -592,7 +592,7 @@ typedef struct {
     size_t cap, n;
 } SeenSet;
 
-static uint64_t hex_hash(const char *h) /* FNV-1a */
+static uint64_t str_hash(const char *h) /* FNV-1a */
 {
     uint64_t x = 1469598103934665603ull;
     for (; *h; h++) x = (x ^ (unsigned char)*h) * 1099511628211ull;
@@ -602,7 +602,7 @@ static uint64_t hex_hash(const char *h) /* FNV-1a */
 static const char *seen_get(const SeenSet *s, const char *hash)
 {
     if (!s->cap) return NULL;
-    for (size_t i = hex_hash(hash) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+    for (size_t i = str_hash(hash) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
         if (!s->keys[i]) return NULL;
         if (!strcmp(s->keys[i], hash)) return s->vals[i];
     }
@@ -616,7 +616,7 @@ static void seen_put(SeenSet *s, const char *hash, const char *file)
         g.vals = xcalloc(g.cap, sizeof *g.vals);
         for (size_t i = 0; i < s->cap; i++)
             if (s->keys[i]) {
-                size_t j = hex_hash(s->keys[i]) & (g.cap - 1);
+                size_t j = str_hash(s->keys[i]) & (g.cap - 1);
                 while (g.keys[j]) j = (j + 1) & (g.cap - 1);
                 g.keys[j] = s->keys[i];
                 g.vals[j] = s->vals[i];
@@ -626,7 +626,7 @@ static void seen_put(SeenSet *s, const char *hash, const char *file)
         free(s->vals);
         *s = g;
     }
-    size_t j = hex_hash(hash) & (s->cap - 1);
+    size_t j = str_hash(hash) & (s->cap - 1);
     while (s->keys[j]) j = (j + 1) & (s->cap - 1);
     s->keys[j] = xstrdup(hash);
     s->vals[j] = xstrdup(file);
@@ -731,6 +731,7 @@ typedef struct {
     SeenSet seen;
     double dup_threshold;
     int check_dups;
+    int force;      /* --force: send every photo, stored or not */
     int index_made; /* the keyword index on _sha256 exists */
 } Indexer;
 
@@ -1116,7 +1117,7 @@ static int index_batch(Indexer *ix, const IndexFile *files, size_t n, char *err,
         p->row = ix->have_meta ? meta_match(ix->meta, p->f) : NULL;
         item_id(p->row, p->f, p->id, sizeof p->id);
     }
-    int rc = batch_skip_stored(ix, b, n, err, errlen);
+    int rc = ix->force ? 0 : batch_skip_stored(ix, b, n, err, errlen);
     if (!rc) rc = batch_send(ix, b, n, err, errlen);
     int stored = 0;
     for (size_t i = 0; i < n; i++) stored |= b[i].state == 3;
@@ -1271,6 +1272,9 @@ static void index_usage(FILE *f)
             "  --dup-threshold X    report a photo whose image cosine to another item is at\n"
             "                       least X as a near-duplicate (default %.2f)\n"
             "  --no-dup-check       skip the near-duplicate search\n"
+            "  --force              send every photo, also those already in the collection (to\n"
+            "                       apply edited metadata; the server's image cache spares the\n"
+            "                       inference of photos it has seen)\n"
             "  --report FILE        also write the final report as JSON\n"
             "  --no-progress        no progress output\n"
             "\n"
@@ -1295,7 +1299,7 @@ int cmd_index(int argc, char **argv)
     const char *collection = NULL, *meta_path = NULL, *report_path = NULL;
     long batch = INDEX_DEFAULT_BATCH;
     double dup = INDEX_DEFAULT_DUP_THRESHOLD;
-    int check_dups = 1, progress_on = 1;
+    int check_dups = 1, progress_on = 1, force = 0;
     char **paths = xcalloc((size_t)argc + 1, sizeof *paths);
     size_t n_paths = 0;
     for (int i = 1; i < argc; i++) {
@@ -1334,6 +1338,8 @@ int cmd_index(int argc, char **argv)
             }
         } else if (!strcmp(argv[i], "--no-dup-check")) {
             check_dups = 0;
+        } else if (!strcmp(argv[i], "--force")) {
+            force = 1;
         } else if (!strcmp(argv[i], "--no-progress")) {
             progress_on = 0;
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -1396,6 +1402,7 @@ int cmd_index(int argc, char **argv)
     ix.have_meta = meta_path != NULL;
     ix.dup_threshold = dup;
     ix.check_dups = check_dups;
+    ix.force = force;
     Buf cp;
     buf_init(&cp);
     buf_append_str(&cp, "/collections/");

@@ -421,6 +421,25 @@ if metric(A, "vitrine_embeddings_total", 'kind="image"') != infer1:
 if count(A, "shop") != len(GOOD):
     fail("the second run changed the number of points")
 
+# ---- --force applies edited metadata; the image cache spares inference ----
+rows[1][3] = "8.25"
+with open(f"{WORK}/products2.csv", "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["file", "id", "title", "price", "sku", "description"])
+    w.writerows(rows)
+infer2 = metric(A, "vitrine_embeddings_total", 'kind="image"')
+run("index", "--url", url(A), "--collection", "shop", photos, "--meta", f"{WORK}/products2.csv", "--force",
+    "--no-dup-check", "--report", f"{WORK}/rf.json")
+repf = json.load(open(f"{WORK}/rf.json"))
+st, _, b = req(A, "GET", "/v1/collections/shop/items/2")
+if repf["indexed"] != len(GOOD) or b["result"]["payload"].get("price") != 8.25 or count(A, "shop") != len(GOOD):
+    fail(f"--force: {json.dumps(repf)[:300]}, item 2 {b}")
+if metric(A, "vitrine_embeddings_total", 'kind="image"') != infer2:
+    fail("--force ran image inference for photos the server had seen")
+rows[1][3] = "7.5"
+run("index", "--url", url(A), "--collection", "shop", photos, "--meta", f"{WORK}/products.csv", "--force",
+    "--no-dup-check")  # back to the first metadata, which the checks below expect
+
 # ---- JSON lines metadata ----
 with open(f"{WORK}/products.jsonl", "w") as f:
     f.write(json.dumps({"image": "chelsea.png", "id": 7, "title": "Mug", "tags": ["cat", "mug"],
@@ -507,7 +526,15 @@ while count(A, "big") < 3:
     time.sleep(0.005)
 p.kill()
 p.wait()
+# A request sent just before the kill is still stored by the server: wait
+# until the count settles.
 have = count(A, "big")
+while True:
+    time.sleep(0.3)
+    now = count(A, "big")
+    if now == have:
+        break
+    have = now
 if have >= N_ALL:
     fail("could not interrupt the index run (it finished first)")
 rc, out, err = run("index", "--url", url(A), "--collection", "big", allp, "--batch", "4", "--report", f"{WORK}/r3.json")
@@ -640,7 +667,7 @@ if rc != 2 or "not both" not in err:
     fail(f"--url with --data: rc {rc}, {err}")
 
 # ---- help tells the truth: each documented option is one the parser takes ----
-for cmd, opts in [("index", ["--collection", "--meta", "--batch", "--dup-threshold", "--report", "--url", "--data", "--weights", "--api-key"]),
+for cmd, opts in [("index", ["--collection", "--meta", "--batch", "--dup-threshold", "--report", "--force", "--no-dup-check", "--no-progress", "--url", "--data", "--weights", "--api-key"]),
                   ("search", ["--collection", "--text", "--image", "--id", "--limit", "--json", "--filter", "--using"]),
                   ("classify", ["--image", "--labels", "--template", "--templates", "--json"]),
                   ("export", ["--collection", "--to", "--api-key", "--batch", "--state", "--restart", "--to-collection"])]:
