@@ -1447,9 +1447,9 @@ int cmd_index(int argc, char **argv)
     double seconds = now_seconds() - t0;
     size_t unmatched = 0;
     for (size_t k = 0; k < meta.n; k++) unmatched += !meta.used[k];
-    if (!status) {
-        report_print(&ix, stdout, seconds, ix.have_meta ? unmatched : 0);
-    }
+    /* The report also after a stop: what failed so far is worth fixing
+     * before the run is resumed. */
+    report_print(&ix, stdout, seconds, ix.have_meta ? unmatched : 0);
     if (report_path && report_write_json(&ix, report_path, seconds, ix.have_meta ? unmatched : 0)) status = 1;
     if (client_close(&client)) status = 1;
 out:
