@@ -42,7 +42,9 @@
 
 #define EXPORT_MIN_BATCH 1
 #define EXPORT_DEFAULT_BATCH 256
-#define EXPORT_MAX_BATCH 10000
+/* 1000 points of two 512-d vectors are about 11 MB of JSON: well under the
+ * default request body limit (32 MiB) of a vitrine target. */
+#define EXPORT_MAX_BATCH 1000
 #define EXPORT_PROGRESS_S 5.0
 #define EXPORT_MAX_STATE_BYTES (64 * 1024)
 

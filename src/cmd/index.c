@@ -728,7 +728,8 @@ typedef struct {
     Meta *meta;
     int have_meta;
     Report report;
-    SeenSet seen;
+    SeenSet seen; /* file hash -> the first file with it, this run */
+    SeenSet ids;  /* point id -> the file it went to, this run */
     double dup_threshold;
     int check_dups;
     int force;      /* --force: send every photo, stored or not */
@@ -1113,9 +1114,19 @@ static int index_batch(Indexer *ix, const IndexFile *files, size_t n, char *err,
             p->state = 1;
             continue;
         }
-        seen_put(&ix->seen, p->sha, p->f->path);
         p->row = ix->have_meta ? meta_match(ix->meta, p->f) : NULL;
         item_id(p->row, p->f, p->id, sizeof p->id);
+        /* Two photos matched to one metadata row would get its id and the
+         * second would silently replace the first: refuse the second. */
+        const char *owner = seen_get(&ix->ids, p->id);
+        if (owner) {
+            snprintf(why, sizeof why, "its metadata row (id %s) already went to %s", p->id, owner);
+            report_fail(&ix->report, p->f->path, why);
+            p->state = 2;
+            continue;
+        }
+        seen_put(&ix->ids, p->id, p->f->path);
+        seen_put(&ix->seen, p->sha, p->f->path);
     }
     int rc = ix->force ? 0 : batch_skip_stored(ix, b, n, err, errlen);
     if (!rc) rc = batch_send(ix, b, n, err, errlen);
@@ -1455,6 +1466,7 @@ int cmd_index(int argc, char **argv)
 out:
     report_free(&ix.report);
     seen_free(&ix.seen);
+    seen_free(&ix.ids);
     files_free(&files);
     files_free(&bad);
     if (meta_path) meta_free(&meta);

@@ -445,8 +445,15 @@ with open(f"{WORK}/products.jsonl", "w") as f:
     f.write(json.dumps({"image": "chelsea.png", "id": 7, "title": "Mug", "tags": ["cat", "mug"],
                         "dims": {"h": 9.5}, "text": "a photo of a cat"}) + "\n\n")
     f.write(json.dumps({"id": "coffee", "title": "Coffee", "price": 3}) + "\n")
+# Another photo also named chelsea.png matches the same row: refused, not
+# stored over the first under the row's id.
+os.makedirs(f"{WORK}/other")
+shutil.copy(FIX + "/images/horse.png", f"{WORK}/other/chelsea.png")
 run("index", "--url", url(A), "--collection", "jl", photos + "/chelsea.png", photos + "/coffee.png",
-    "--meta", f"{WORK}/products.jsonl", "--no-dup-check")
+    f"{WORK}/other/chelsea.png", "--meta", f"{WORK}/products.jsonl", "--no-dup-check", "--report", f"{WORK}/rj.json")
+repj = json.load(open(f"{WORK}/rj.json"))
+if [f["path"] for f in repj["failed"]] != [f"{WORK}/other/chelsea.png"] or "already went to" not in repj["failed"][0]["reason"]:
+    fail(f"a second photo for one metadata row: {repj['failed']}")
 jl = scroll_all(A, "jl")
 for p in jl.values():
     p["payload"].pop("_moderation", None)  # the cat rule may flag them
