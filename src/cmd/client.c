@@ -4,6 +4,7 @@
 #include "cmd/client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "cmd/cmd.h"
+#include "server/auth.h"
 
 /* The longest a 503's Retry-After is honoured for, in seconds. */
 #define CLIENT_MAX_RETRY_WAIT_S 30
@@ -82,6 +84,19 @@ void client_usage(FILE *f)
             CLIENT_DEFAULT_URL, SERVER_DEFAULT_WEIGHTS, HTTPC_DEFAULT_TIMEOUT_MS / 1000);
 }
 
+/* client_random_key writes 32 random bytes as hex into out (65 bytes). */
+static int client_random_key(char *out, size_t cap)
+{
+    unsigned char raw[32];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ERR_IO;
+    ssize_t n = read(fd, raw, sizeof raw);
+    close(fd);
+    if (n != (ssize_t)sizeof raw || cap < 2 * sizeof raw + 1) return ERR_IO;
+    for (size_t i = 0; i < sizeof raw; i++) snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
 const char *client_url(const Client *c)
 {
     return c->server ? c->base_url : c->url;
@@ -116,6 +131,15 @@ int client_connect(Client *c, const char *cmd)
         }
         struct stat st;
         c->cfg.have_weights = stat(c->cfg.weights_dir, &st) == 0 && S_ISDIR(st.st_mode);
+        /* The in-process server listens on loopback, where any local user
+         * could reach it while the command runs: it gets a random key of
+         * its own (an --api-key given is for a remote server, not this). */
+        if (client_random_key(c->standalone_key, sizeof c->standalone_key) ||
+            auth_config_set_keys(&c->cfg.auth, c->standalone_key, NULL)) {
+            fprintf(stderr, "vitrine %s: cannot make a key for the in-process server\n", cmd);
+            return ERR_IO;
+        }
+        c->api_key = c->standalone_key;
         if (!c->verbose && log_get_level() < LOG_WARN) log_set_level(LOG_WARN);
         size_t n;
         const ServerModule *const *mods = serve_module_list(&n);

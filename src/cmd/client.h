@@ -37,6 +37,7 @@ typedef struct {
     ServerConfig cfg;        /* standalone: the in-process server's settings */
     ServerThread *server;    /* standalone: the in-process server */
     char base_url[64];       /* standalone: http://127.0.0.1:PORT */
+    char standalone_key[65]; /* standalone: the in-process server's random API key */
     HttpClient http;
 } Client;
 

@@ -624,6 +624,18 @@ rc, _, err = run("export", "--url", url(A), "--collection", "shop", "--to", url(
 if rc != 1 or "other vectors" not in err:
     fail(f"export into an incompatible collection: rc {rc}: {err}")
 
+# API keys: --api-key is the target's, --source-api-key the source's.
+K = start("K", "--api-key", "s3cret-key")
+rc, _, err = run("export", "--url", url(A), "--collection", "jl", "--to", url(K), "--state", f"{WORK}/k.state", ok=False)
+if rc != 1 or "401" not in err:
+    fail(f"export to a server with a key, without it: rc {rc}: {err}")
+run("export", "--url", url(A), "--collection", "jl", "--to", url(K), "--api-key", "s3cret-key", "--state", f"{WORK}/k.state")
+rc, out, err = run("export", "--url", url(K), "--source-api-key", "s3cret-key", "--collection", "jl", "--to", url(C),
+                   "--to-collection", "jl-back", "--state", f"{WORK}/k2.state")
+if same_points(scroll_all(A, "jl"), scroll_all(C, "jl-back"), {"image", "text"}):
+    fail("export through a keyed server and back differs")
+stop(K)
+
 # ---- standalone mode ----
 S = f"{WORK}/standalone"
 rc, out, err = run("index", "--data", S, "--weights", WEIGHTS, "--collection", "shop", photos,
