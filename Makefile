@@ -84,6 +84,8 @@ SECURE_SRCS = src/server/auth.c
 UI_SRCS = src/api/ui.c
 UI_FILES = src/api/ui/index.html src/api/ui/ui.css src/api/ui/ui.js src/api/ui/icon.svg
 CMD_SRCS = src/cmd/serve.c src/cmd/embed.c src/cmd/bench.c src/cmd/bench_ann.c
+# Issue 11: the client commands (index, search, classify, export) and their HTTP client.
+CMD_SRCS += src/cmd/httpc.c src/cmd/client.c src/cmd/index.c src/cmd/search.c src/cmd/export.c
 
 LIB_SRCS = $(CORE_SRCS) $(HTTP_SRCS) $(TOKENIZER_SRCS) $(IMAGE_SRCS) $(CLIP_SRCS) \
            $(HNSW_SRCS) $(FILTER_SRCS) $(STORE_SRCS) $(API_SRCS) $(V1_SRCS) $(SPARSE_SRCS) \
@@ -113,9 +115,10 @@ FUZZ_TESTS += fuzz_http fuzz_multipart fuzz_base64 fuzz_image fuzz_safetensors f
               fuzz_filter fuzz_tokenizer
 MULTIVEC_TESTS = test_multivec
 V1_ITEMS_TESTS = test_store_blobs
+CLI_TESTS = test_httpc
 UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLIP_TESTS) \
              $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS) $(V1_TESTS) $(SPARSE_TESTS) \
-             $(MULTIVEC_TESTS) $(V1_ITEMS_TESTS) $(FUZZ_TESTS)
+             $(MULTIVEC_TESTS) $(V1_ITEMS_TESTS) $(CLI_TESTS) $(FUZZ_TESTS)
 # The tests that run threads of their own (a server loop, work queues and
 # the threadpool, nn's pool, concurrent tokenizing and embedding, concurrent
 # HNSW inserts and searches, store readers beside a writer and snapshots),
@@ -145,6 +148,8 @@ E2E_TESTS += docs_examples
 E2E_TESTS += limits
 # The web page at /ui in headless Chromium.
 E2E_TESTS += ui
+# Issue 11: the client commands against real servers.
+E2E_TESTS += cli
 
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/src/%.o) $(BUILD)/gen/ui_assets.o
 LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)

@@ -13,9 +13,12 @@
  *     before the engine's own record hold it, opens unchanged; the engine
  *     record's bytes are the ones docs/storage.md describes;
  *   - collection_update persists options, and a new m / ef_construct
- *     rebuilds the graphs exactly as a collection created with them.
+ *     rebuilds the graphs exactly as a collection created with them;
+ *   - one process at a time opens a directory (vitrine.lock's flock).
  */
 #include <ftw.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -589,6 +592,77 @@ TEST(test_update_options_and_hnsw)
     rm_rf(dir);
 }
 
+/* child_open_status forks a child that tries store_open(dir) and exits
+ * with 0 (opened), 1 (ERR_BUSY) or 2 (another error); returns that. */
+static int child_open_status(const char *dir)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        log_set_level(LOG_ERROR + 1);
+        Store *cs;
+        int rc = store_open(dir, NULL, &cs);
+        if (rc == 0) store_close(cs);
+        _exit(rc == 0 ? 0 : rc == ERR_BUSY ? 1 : 2);
+    }
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st)) return -1;
+    return WEXITSTATUS(st);
+}
+
+/* One process at a time holds a data directory: another process's open
+ * (and a second open in this process) is ERR_BUSY while it is open; the
+ * lock goes with store_close, and with the death of a process killed
+ * while holding it. */
+TEST(test_lock_one_process)
+{
+    char dir[256];
+    make_tmpdir(dir, sizeof dir, "lock");
+    Store *s, *other;
+    ASSERT_OK(store_open(dir, NULL, &s));
+    ASSERT_EQ_INT(child_open_status(dir), 1);
+    log_set_level(LOG_ERROR + 1);
+    ASSERT_EQ_INT(store_open(dir, NULL, &other), ERR_BUSY);
+    log_set_level(LOG_WARN);
+    /* The lock file names the holder. */
+    char path[300], text[32] = "";
+    snprintf(path, sizeof path, "%s/vitrine.lock", dir);
+    FILE *f = fopen(path, "r");
+    ASSERT_TRUE(f != NULL);
+    ASSERT_TRUE(fgets(text, sizeof text, f) != NULL);
+    fclose(f);
+    ASSERT_EQ_INT(atol(text), (long)getpid());
+    store_close(s);
+    ASSERT_EQ_INT(child_open_status(dir), 0);
+
+    /* A holder killed with SIGKILL releases it. */
+    int ready[2];
+    ASSERT_OK(pipe(ready));
+    fflush(stdout);
+    pid_t pid = fork();
+    ASSERT_TRUE(pid >= 0);
+    if (pid == 0) {
+        Store *cs;
+        if (store_open(dir, NULL, &cs)) _exit(2);
+        if (write(ready[1], "x", 1) != 1) _exit(3);
+        pause();
+        _exit(0);
+    }
+    char c;
+    ASSERT_EQ_INT(read(ready[0], &c, 1), 1);
+    log_set_level(LOG_ERROR + 1);
+    ASSERT_EQ_INT(store_open(dir, NULL, &other), ERR_BUSY);
+    log_set_level(LOG_WARN);
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    close(ready[0]);
+    close(ready[1]);
+    ASSERT_OK(store_open(dir, NULL, &s));
+    store_close(s);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     log_set_level(LOG_WARN);
@@ -599,5 +673,6 @@ int main(void)
     RUN(test_lost_graph_is_rebuilt);
     RUN(test_legacy_json_config_record);
     RUN(test_update_options_and_hnsw);
+    RUN(test_lock_one_process);
     return harness_report(__FILE__);
 }

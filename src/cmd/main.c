@@ -20,6 +20,10 @@ typedef struct {
 static const Command commands[] = {
     /* subcommands: one line each */
     { "serve", cmd_serve, "serve the HTTP API (Qdrant-compatible) on 127.0.0.1:6333" },
+    { "index", cmd_index, "index a folder of product photos (and a .csv/.jsonl of product data)" },
+    { "search", cmd_search, "search a collection by words, by a photo, or like an item" },
+    { "classify", cmd_classify, "zero-shot classify a photo against labels" },
+    { "export", cmd_export, "copy a collection into a Qdrant server" },
     { "embed", cmd_embed, "print CLIP embeddings of texts and image files as JSON lines" },
     { "bench", cmd_bench, "benchmarks: bench embed (CLIP towers), bench ann (HNSW recall/qps)" },
     { NULL, NULL, NULL },

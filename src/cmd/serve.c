@@ -29,8 +29,16 @@ static const ServerModule *const serve_modules[] = {
     NULL,
 };
 
+const ServerModule *const *serve_module_list(size_t *n)
+{
+    size_t k = 0;
+    while (serve_modules[k]) k++;
+    *n = k;
+    return serve_modules;
+}
+
 /* mkdir_p creates dir and its missing parents (start-up only: blocks). */
-static int mkdir_p(const char *dir)
+int mkdir_p(const char *dir)
 {
     char tmp[SERVER_MAX_PATH];
     snprintf(tmp, sizeof tmp, "%s", dir);

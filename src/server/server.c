@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -838,6 +839,43 @@ void server_free(Server *s)
 
 /* ---- running a server ---- */
 
+/* server_setup creates the server on loop with its modules, the signal
+ * handlers when asked, and the listener. On failure the server is shutting
+ * down (run the loop to close it) and *status is 1. */
+static Server *server_setup(uv_loop_t *loop, const ServerConfig *cfg, const ServerModule *const *modules,
+                            size_t n_modules, int signals, int *status)
+{
+    Server *s;
+    *status = 0;
+    if (server_new(loop, cfg, &s)) {
+        log_error("invalid server configuration");
+        *status = 1;
+        return NULL;
+    }
+    for (size_t i = 0; i < n_modules && !*status; i++)
+        if (server_add_module(s, modules[i])) *status = 1;
+    if (*status || (signals && server_handle_signals(s)) || server_listen(s)) {
+        *status = 1;
+        server_shutdown(s);
+    }
+    return s;
+}
+
+/* server_teardown runs the loop to its end and frees what server_setup
+ * made; returns the final status. */
+static int server_teardown(uv_loop_t *loop, Server *s, int status)
+{
+    uv_run(loop, UV_RUN_DEFAULT);
+    server_free(s);
+    int rc = uv_loop_close(loop);
+    if (rc) {
+        log_error("event loop closed with handles still open: %s", uv_strerror(rc));
+        status = 1;
+    }
+    metrics_reset();
+    return status;
+}
+
 int server_run(const ServerConfig *cfg, const ServerModule *const *modules, size_t n_modules)
 {
     /* A client that vanishes mid-write must not kill the process. */
@@ -848,27 +886,102 @@ int server_run(const ServerConfig *cfg, const ServerModule *const *modules, size
         log_error("cannot create the event loop");
         return 1;
     }
-    Server *s;
-    if (server_new(&loop, cfg, &s)) {
-        log_error("invalid server configuration");
+    int status;
+    Server *s = server_setup(&loop, cfg, modules, n_modules, 1, &status);
+    if (!s) {
         uv_loop_close(&loop);
         return 1;
     }
-    int status = 0;
-    for (size_t i = 0; i < n_modules && !status; i++)
-        if (server_add_module(s, modules[i])) status = 1;
-    if (status || server_handle_signals(s) || server_listen(s)) {
-        status = 1;
-        server_shutdown(s);
+    return server_teardown(&loop, s, status);
+}
+
+/* ---- a server on a thread of its own (commands' standalone mode) ---- */
+
+struct ServerThread {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int ready;  /* under mu: setup finished (listening, or failed) */
+    int status; /* setup's status, then the final one after the join */
+    Server *server;
+    int port;
+    ServerConfig cfg;
+    const ServerModule *const *modules;
+    size_t n_modules;
+};
+
+static void *server_thread_main(void *arg)
+{
+    ServerThread *t = arg;
+    uv_loop_t loop;
+    int status = 1;
+    Server *s = NULL;
+    if (uv_loop_init(&loop) == 0) {
+        s = server_setup(&loop, &t->cfg, t->modules, t->n_modules, 0, &status);
+        if (!s) uv_loop_close(&loop);
+    } else {
+        log_error("cannot create the event loop");
     }
-    uv_run(&loop, UV_RUN_DEFAULT);
-    server_free(s);
-    int rc = uv_loop_close(&loop);
-    if (rc) {
-        log_error("event loop closed with handles still open: %s", uv_strerror(rc));
-        status = 1;
+    pthread_mutex_lock(&t->mu);
+    t->server = status ? NULL : s;
+    t->port = s && !status ? server_port(s) : 0;
+    t->status = status;
+    t->ready = 1;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    if (s) status = server_teardown(&loop, s, status);
+    t->status = status; /* read by server_thread_stop after the join */
+    return NULL;
+}
+
+int server_thread_start(const ServerConfig *cfg, const ServerModule *const *modules, size_t n_modules,
+                        ServerThread **out)
+{
+    signal(SIGPIPE, SIG_IGN); /* as server_run: a vanished peer must not kill us */
+    ServerThread *t = xcalloc(1, sizeof *t);
+    t->cfg = *cfg;
+    t->modules = modules;
+    t->n_modules = n_modules;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+    if (pthread_create(&t->thread, NULL, server_thread_main, t)) {
+        log_error("cannot start the server thread");
+        pthread_mutex_destroy(&t->mu);
+        pthread_cond_destroy(&t->cv);
+        free(t);
+        return ERR_IO;
     }
-    metrics_reset();
+    pthread_mutex_lock(&t->mu);
+    while (!t->ready) pthread_cond_wait(&t->cv, &t->mu);
+    int failed = t->status;
+    pthread_mutex_unlock(&t->mu);
+    if (failed) {
+        /* The thread has already run its shutdown to the end (or is about
+         * to): join it and report the failure its log lines explained. */
+        pthread_join(t->thread, NULL);
+        pthread_mutex_destroy(&t->mu);
+        pthread_cond_destroy(&t->cv);
+        free(t);
+        return ERR_IO;
+    }
+    *out = t;
+    return 0;
+}
+
+int server_thread_port(const ServerThread *t)
+{
+    return t->port;
+}
+
+int server_thread_stop(ServerThread *t)
+{
+    if (!t) return 0;
+    server_request_shutdown(t->server);
+    pthread_join(t->thread, NULL);
+    int status = t->status;
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+    free(t);
     return status;
 }
 

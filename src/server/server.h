@@ -199,6 +199,25 @@ void server_request_memory(const Server *s, size_t *used, size_t *peak);
  * logging why). `vitrine serve` is this plus its flags.
  */
 int server_run(const ServerConfig *cfg, const ServerModule *const *modules, size_t n_modules);
+
+/*
+ * A whole server on a thread of its own, for commands that work on a data
+ * directory directly (`vitrine index --data DIR`): they start one on
+ * 127.0.0.1 with port 0 and talk to it over HTTP like to any other, so a
+ * command behaves the same against a remote server and alone. No signal
+ * handlers are installed (the command keeps its own). server_thread_start
+ * returns once the server listens (0) or failed to start (ERR_IO, the
+ * reason logged: e.g. the data directory held by another process).
+ * server_thread_stop shuts it down gracefully, joins the thread and
+ * returns its exit status (0 or 1); cfg and modules must outlive the
+ * thread.
+ */
+typedef struct ServerThread ServerThread;
+int server_thread_start(const ServerConfig *cfg, const ServerModule *const *modules, size_t n_modules,
+                        ServerThread **out);
+int server_thread_port(const ServerThread *t);
+int server_thread_stop(ServerThread *t);
+
 /* server_free releases the server after uv_run returned (every handle closed). */
 void server_free(Server *s);
 

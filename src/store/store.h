@@ -119,9 +119,12 @@ typedef struct StoreCursor StoreCursor;
  * store_open opens (creating when missing) the environment in directory
  * dir and checks or writes the meta record. ERR_FORMAT (logged with the
  * reason) for a foreign or incompatible directory, ERR_IO when the
- * directory cannot be created or opened. Open a directory at most once per
- * process (an LMDB rule: a second open would break its locks). Free with
- * store_close.
+ * directory cannot be created or opened, ERR_BUSY (logged, naming the
+ * holder's pid) when another open Store holds the directory: store_open
+ * takes an exclusive flock on dir/vitrine.lock for the Store's life, so
+ * one process at a time serves a data directory. Open a directory at most
+ * once per process (an LMDB rule: a second open would break its locks;
+ * the flock refuses it too). Free with store_close.
  */
 int store_open(const char *dir, const StoreOptions *opt, Store **out);
 /* store_close closes the environment; no transaction may be active. */
