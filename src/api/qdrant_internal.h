@@ -301,6 +301,12 @@ int api_parse_common(ApiJob *j, const JsonValue *obj, ApiCommon *c, int required
 void api_common_to_search(const ApiCommon *c, CollectionSearch *s);
 /* api_parse_recommend_input reads positive, negative and strategy. */
 int api_parse_recommend_input(ApiJob *j, const JsonValue *obj, CollectionRecommend *r);
+/* api_parse_discover_input reads a discovery's target (NULL or JSON null:
+ * none, a context search) and context (a pair object, an array of pairs,
+ * or null) into d's examples; each example is a point id or a dense
+ * vector (sparse and multivector examples are 400, not served). */
+int api_parse_discover_input(ApiJob *j, const JsonValue *target, const JsonValue *context,
+                             CollectionDiscover *d);
 
 /* qdrant_write_collection_telemetry writes a collection's telemetry at a
  * details level: 1 aggregated {vectors, optimizers_status, params}, 2 and

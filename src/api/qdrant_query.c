@@ -6,13 +6,13 @@
  * follows Qdrant's planner (lib/shard/src/query/planned_query.rs):
  *   - a node without prefetches is a "leaf": its query runs over the whole
  *     collection under the filters of its ancestors and its own (nearest,
- *     recommend, order_by, no query = id order, mmr = nearest over
+ *     recommend, discover, context, order_by, no query = id order, mmr = nearest over
  *     candidates_limit then MMR);
  *   - a node with prefetches evaluates them, then either fuses their
  *     ranked lists (rrf, dbsf) or rescores the union of their points with
  *     its own query (only those points are candidates);
- *   - every point id the request refers to (query by id, recommend
- *     examples) is excluded from the results;
+ *   - every point id the request refers to (query by id, recommend,
+ *     discover and context examples) is excluded from the results;
  *   - the root fetches limit + offset, drops the offset, and reads the
  *     payload and vectors of what is left.
  * Scores: searches give the distance's score; fusion gives its own; points
@@ -143,6 +143,16 @@ static int parse_nearest(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
     return api_fail(j, QERR_FORMAT, "Expected some form of vector, id, or a type of query");
 }
 
+/* add_discover_refs excludes a discovery's example points from results. */
+static void add_discover_refs(ApiJob *j, QueryReq *q, const CollectionDiscover *d)
+{
+    if (d->target && d->target->by_id) add_ref(j, q, &d->target->id);
+    for (size_t i = 0; i < d->n_pairs; i++) {
+        if (d->positive[i].by_id) add_ref(j, q, &d->positive[i].id);
+        if (d->negative[i].by_id) add_ref(j, q, &d->negative[i].id);
+    }
+}
+
 static int parse_order_by(ApiJob *j, const JsonValue *v, QNode *n)
 {
     n->kind = QN_ORDER_BY;
@@ -225,8 +235,23 @@ static int parse_query(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
         return 0;
     }
     if ((x = json_get(v, "order_by"))) return parse_order_by(j, x, n);
-    if (json_get(v, "discover")) return api_fail(j, QERR_UNSUPPORTED, "discovery queries (discover)");
-    if (json_get(v, "context")) return api_fail(j, QERR_UNSUPPORTED, "context queries (context)");
+    if ((x = json_get(v, "discover"))) {
+        if (x->type != JSON_OBJECT)
+            return api_fail(j, QERR_FORMAT, "invalid type, expected struct DiscoverInput");
+        const JsonValue *t = json_get(x, "target");
+        if (!t || t->type == JSON_NULL) return api_fail(j, QERR_FORMAT, "missing field `target`");
+        n->kind = QN_DISCOVER;
+        if (api_parse_discover_input(j, t, json_get(x, "context"), &n->disc)) return -1;
+        add_discover_refs(j, q, &n->disc);
+        return 0;
+    }
+    if ((x = json_get(v, "context"))) {
+        /* A context query without pairs scores every point 0, as Qdrant's. */
+        n->kind = QN_DISCOVER;
+        if (api_parse_discover_input(j, NULL, x, &n->disc)) return -1;
+        add_discover_refs(j, q, &n->disc);
+        return 0;
+    }
     if (json_get(v, "formula")) return api_fail(j, QERR_UNSUPPORTED, "formula queries (formula)");
     if ((x = json_get(v, "sample"))) {
         if (x->type != JSON_STRING || strcmp(x->u.str, "random"))
@@ -403,6 +428,19 @@ static int search_node(ApiJob *j, const QNode *n, const JsonValue *filter, size_
         r.search.with_payload = none;
         r.search.with_vectors = with_using_vectors ? vecs : none;
         rc = collection_recommend(j->api->db, j->collection, &r, api_arena(j), out, err, sizeof err);
+    } else if (n->kind == QN_DISCOVER) {
+        CollectionDiscover d = n->disc;
+        memset(&d.search, 0, sizeof d.search);
+        d.search.using = n->using;
+        d.search.limit = limit;
+        d.search.ef = n->ef;
+        d.search.exact = n->exact;
+        d.search.filter = filter;
+        d.search.has_score_threshold = n->has_threshold;
+        d.search.score_threshold = n->threshold;
+        d.search.with_payload = none;
+        d.search.with_vectors = with_using_vectors ? vecs : none;
+        rc = collection_discover(j->api->db, j->collection, &d, api_arena(j), out, err, sizeof err);
     } else {
         CollectionSearch s;
         memset(&s, 0, sizeof s);
@@ -732,6 +770,7 @@ static int eval_node(ApiJob *j, const QNode *n, const JsonValue *inherited, size
     }
     case QN_NEAREST:
     case QN_RECOMMEND:
+    case QN_DISCOVER:
         if (search_node(j, n, filter, limit, 0, &r)) return -1;
         return hits_from_result(j, &r, out);
     default:

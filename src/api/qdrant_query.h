@@ -16,6 +16,7 @@ typedef enum {
     QN_FUSION,    /* rrf or dbsf over the prefetches */
     QN_ORDER_BY,  /* by a payload key */
     QN_SAMPLE,    /* random points (sample: random) */
+    QN_DISCOVER,  /* discover (target and context) or context (pairs only) */
 } QKind;
 
 typedef struct QNode QNode;
@@ -33,6 +34,8 @@ struct QNode {
     size_t candidates_limit;
     /* recommend */
     CollectionRecommend reco;
+    /* discover and context (disc.target NULL) */
+    CollectionDiscover disc;
     /* fusion */
     int dbsf;
     size_t rrf_k;

@@ -1,6 +1,6 @@
 /*
  * qdrant_search.c - Qdrant's read routes over many points: search,
- * recommend, query (with prefetch, fusion, MMR, order_by), scroll, count,
+ * recommend, discover, query (with prefetch, fusion, MMR, order_by), scroll, count,
  * and their batch and groups forms.
  *
  * The query API is evaluated as a tree: a node's prefetches run first
@@ -345,6 +345,125 @@ static void recommend_batch(ApiJob *j)
     jw_array_end(w);
 }
 
+/* ---- discover ---- */
+
+/* parse_example reads a RecommendExample / VectorInput of a discovery. */
+static int parse_example(ApiJob *j, const JsonValue *v, const char *what, CollectionExample *x)
+{
+    memset(x, 0, sizeof *x);
+    if (!v || v->type == JSON_NULL) return api_fail(j, QERR_FORMAT, "missing field `%s`", what);
+    if (qdrant_is_multi(v) || (v->type == JSON_OBJECT && qdrant_is_sparse(v)))
+        return api_fail(j, QERR_BAD_REQUEST,
+                        "%s: sparse and multivector examples of discovery and context search are not supported by vitrine",
+                        what);
+    if (v->type == JSON_ARRAY) {
+        float *f;
+        if (api_floats(j, v, what, &f, &x->dim)) return -1;
+        x->vector = f;
+        return 0;
+    }
+    if (api_inference_object(v)) {
+        float *f;
+        if (api_inference(j, v, what, &f, &x->dim)) return -1;
+        x->vector = f;
+        return 0;
+    }
+    if (v->type == JSON_NUMBER || v->type == JSON_STRING) {
+        x->by_id = 1;
+        return api_point_id(j, v, what, &x->id);
+    }
+    return api_fail(j, QERR_FORMAT, "Expected some form of vector or id at `%s`", what);
+}
+
+int api_parse_discover_input(ApiJob *j, const JsonValue *target, const JsonValue *context,
+                             CollectionDiscover *d)
+{
+    Arena *a = api_arena(j);
+    d->target = NULL;
+    d->positive = d->negative = NULL;
+    d->n_pairs = 0;
+    if (target && target->type != JSON_NULL) {
+        CollectionExample *t = arena_alloc(a, sizeof *t);
+        if (parse_example(j, target, "target", t)) return -1;
+        d->target = t;
+    }
+    if (!context || context->type == JSON_NULL) return 0;
+    /* Qdrant's MaybeOneOrMany: one pair or a list of them. */
+    if (context->type != JSON_ARRAY && context->type != JSON_OBJECT)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected a sequence of context pairs at `context`");
+    size_t n = context->type == JSON_ARRAY ? context->len : 1;
+    CollectionExample *pos = arena_alloc(a, (n + 1) * sizeof *pos);
+    CollectionExample *neg = arena_alloc(a, (n + 1) * sizeof *neg);
+    for (size_t i = 0; i < n; i++) {
+        const JsonValue *pair = context->type == JSON_ARRAY ? api_item(j, context, i) : context;
+        if (!pair || pair->type != JSON_OBJECT)
+            return api_fail(j, QERR_FORMAT, "invalid type, expected struct ContextPair at `context`");
+        if (parse_example(j, json_get(pair, "positive"), "positive", &pos[i]) ||
+            parse_example(j, json_get(pair, "negative"), "negative", &neg[i]))
+            return -1;
+    }
+    d->positive = pos;
+    d->negative = neg;
+    d->n_pairs = n;
+    return 0;
+}
+
+static int parse_discover(ApiJob *j, const JsonValue *obj, CollectionDiscover *d)
+{
+    memset(d, 0, sizeof *d);
+    if (obj->type != JSON_OBJECT)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected struct DiscoverRequest");
+    snprintf(j->vpath + strlen(j->vpath), sizeof j->vpath - strlen(j->vpath), "discover_request.");
+    ApiCommon c;
+    if (api_parse_common(j, obj, &c, 1, COLLECTION_SEL_NONE)) return -1;
+    api_common_to_search(&c, &d->search);
+    /* DiscoverRequest has no score_threshold (Qdrant searches without one). */
+    d->search.has_score_threshold = 0;
+    const JsonValue *sk = json_get(obj, "shard_key");
+    if (sk && sk->type != JSON_NULL) return api_fail(j, QERR_UNSUPPORTED, "shard keys");
+    if (api_parse_discover_input(j, json_get(obj, "target"), json_get(obj, "context"), d)) return -1;
+    /* discovery.rs: a request needs a target, context pairs, or both. */
+    if (!d->target && !d->n_pairs)
+        return api_fail(j, QERR_BAD_REQUEST, "target and/or context_pairs must be specified");
+    return 0;
+}
+
+static int run_discover(ApiJob *j, const CollectionDiscover *d, CollectionResult *out)
+{
+    char err[512] = "";
+    int rc = collection_discover(j->api->db, j->collection, d, api_arena(j), out, err, sizeof err);
+    if (rc) return engine_error(j, rc, err);
+    return 0;
+}
+
+static void discover(ApiJob *j)
+{
+    if (api_body_object(j, 0)) return;
+    CollectionDiscover d;
+    CollectionResult out;
+    if (parse_discover(j, j->body, &d) || run_discover(j, &d, &out)) return;
+    qdrant_write_points(api_result(j), &out, 1);
+}
+
+static void discover_batch(ApiJob *j)
+{
+    const JsonValue *arr = batch_list(j, "searches");
+    if (!arr) return;
+    CollectionDiscover *d = arena_calloc(api_arena(j), (arr->len + 1) * sizeof *d);
+    CollectionResult *res = arena_calloc(api_arena(j), (arr->len + 1) * sizeof *res);
+    /* Qdrant validates the whole batch before it searches. */
+    for (uint32_t i = 0; i < arr->len; i++) {
+        snprintf(j->vpath, sizeof j->vpath, "searches[%u].", i);
+        if (parse_discover(j, api_item(j, arr, i), &d[i])) return;
+    }
+    for (uint32_t i = 0; i < arr->len; i++)
+        if (run_discover(j, &d[i], &res[i])) return;
+    JsonWriter *w = api_result(j);
+    jw_array_begin(w);
+    for (uint32_t i = 0; i < arr->len; i++) qdrant_write_points(w, &res[i], 1);
+    jw_array_end(w);
+}
+
 /* ---- scroll and count ---- */
 
 static void scroll(ApiJob *j)
@@ -425,6 +544,9 @@ const ApiRoute qdrant_search_routes[] = {
     { "POST", "/collections/{collection_name}/points/recommend", API_READ, NULL, recommend },
     { "POST", "/collections/{collection_name}/points/recommend/batch", API_READ, NULL,
       recommend_batch },
+    { "POST", "/collections/{collection_name}/points/discover", API_READ, NULL, discover },
+    { "POST", "/collections/{collection_name}/points/discover/batch", API_READ, NULL,
+      discover_batch },
     { "POST", "/collections/{collection_name}/points/scroll", API_READ, NULL, scroll },
     { "POST", "/collections/{collection_name}/points/count", API_READ, NULL, count },
     { NULL, NULL, 0, NULL, NULL },

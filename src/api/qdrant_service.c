@@ -282,8 +282,7 @@ static void issues_clear(ApiJob *j) { api_result_true(j); }
 static void unserved(ApiJob *j)
 {
     const char *p = j->route->pattern;
-    const char *what = strstr(p, "/discover") ? "discovery search (points/discover)"
-                       : strstr(p, "/facet") ? "facet counts (facet)"
+    const char *what = strstr(p, "/facet") ? "facet counts (facet)"
                        : strstr(p, "/matrix") ? "distance matrices (search/matrix)"
                        : strstr(p, "/shards") ? "shards and shard keys"
                        : strstr(p, "/cluster") ? "cluster operations"
@@ -299,8 +298,6 @@ const ApiRoute qdrant_service_routes[] = {
     { "GET", "/collections/{collection_name}/cluster", API_READ, NULL, collection_cluster },
     { "GET", "/issues", API_LOOP, NULL, issues },
     { "DELETE", "/issues", API_LOOP, NULL, issues_clear },
-    { "POST", "/collections/{collection_name}/points/discover", API_LOOP, NULL, unserved },
-    { "POST", "/collections/{collection_name}/points/discover/batch", API_LOOP, NULL, unserved },
     { "POST", "/collections/{collection_name}/facet", API_LOOP, NULL, unserved },
     { "POST", "/collections/{collection_name}/points/search/matrix/pairs", API_LOOP, NULL, unserved },
     { "POST", "/collections/{collection_name}/points/search/matrix/offsets", API_LOOP, NULL, unserved },

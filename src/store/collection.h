@@ -792,6 +792,44 @@ typedef struct {
 int collection_recommend(Db *db, const char *name, const CollectionRecommend *req,
                          Arena *arena, CollectionResult *out, char *err, size_t errlen);
 
+/* One example of a discovery: a point id, or a raw dense vector. */
+typedef struct {
+    int by_id;
+    PointId id;
+    const float *vector; /* dim floats when !by_id */
+    size_t dim;
+} CollectionExample;
+
+typedef struct {
+    /* NULL: a context search (pairs only); else a discovery search. */
+    const CollectionExample *target;
+    /* n_pairs context pairs: positive[i] against negative[i]. */
+    const CollectionExample *positive;
+    const CollectionExample *negative;
+    size_t n_pairs;
+    /* using, limit, offset, ef, exact, filter, score_threshold and the
+     * selectors as for a search; search.vector and search.dim unused. */
+    CollectionSearch search;
+} CollectionDiscover;
+
+/*
+ * collection_discover runs Qdrant's discovery search (with a target) or
+ * context search (without), excluding the example points themselves.
+ * With s(x) the raw similarity of a candidate to x (as for recommend:
+ * dot product, or the negated squared L2 / L1 distance):
+ *   discovery: rank + 0.5 * (s(t) / (1 + |s(t)|) + 1), rank summing over
+ *              the pairs +1, 0 or -1 as s(pos) is above, equal to or
+ *              below s(neg) (in float total order);
+ *   context:   the sum over the pairs of m / (1 + |m|),
+ *              m = min(s(pos) - s(neg) - FLT_EPSILON, 0)
+ * (discover_query.rs, context_query.rs). Every point having the vector
+ * is scored (exactly, no graph search). Dense vectors only: a sparse or
+ * multivector `using` is ERR_INVAL. A context search without pairs
+ * scores every point 0.
+ */
+int collection_discover(Db *db, const char *name, const CollectionDiscover *req, Arena *arena,
+                        CollectionResult *out, char *err, size_t errlen);
+
 /* ---- multivectors ---- */
 
 /*

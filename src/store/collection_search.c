@@ -6,6 +6,7 @@
  */
 #include "store/collection.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,7 +133,12 @@ static void topk_sort(TopK *t)
     t->n = n;
 }
 
-/* A query scorer: plain (one vector) or a recommendation objective. */
+/* Scorer strategies beyond the recommendation ones (CollectionRecoStrategy). */
+enum { SCORER_DISCOVER = 8, SCORER_CONTEXT = 9 };
+
+/* A query scorer: plain (one vector), a recommendation objective, or a
+ * discovery / context objective (pos[i] and neg[i] a pair, n_pos ==
+ * n_neg; q the discovery target). */
 typedef struct {
     int strategy; /* -1: plain similarity to q */
     const float *q;
@@ -142,7 +148,21 @@ typedef struct {
     size_t n_neg;
 } Scorer;
 
-static float sigmoid_scaled(float x) { return 0.5f * (x / (1.0f + fabsf(x)) + 1.0f); }
+/* Qdrant's common::math fast_sigmoid and scaled_fast_sigmoid, in f32. */
+static float fast_sigmoid(float x) { return x / (1.0f + fabsf(x)); }
+static float sigmoid_scaled(float x) { return 0.5f * (fast_sigmoid(x) + 1.0f); }
+
+/* total_cmp is Rust's f32::total_cmp as -1, 0 or 1 (the sign a discovery
+ * pair adds to the rank): IEEE total order, so -0 < +0 and NaN ranks too. */
+static int total_cmp(float a, float b)
+{
+    int32_t ia, ib;
+    memcpy(&ia, &a, sizeof ia);
+    memcpy(&ib, &b, sizeof ib);
+    ia ^= (int32_t)((uint32_t)(ia >> 31) >> 1);
+    ib ^= (int32_t)((uint32_t)(ib >> 31) >> 1);
+    return (ia > ib) - (ia < ib);
+}
 
 /* raw_similarity is Qdrant's raw score of two vectors, larger is closer:
  * the dot product, or minus the squared L2 / the L1 distance. The
@@ -168,7 +188,24 @@ static float score_vec(Collection *c, int v, const Scorer *sc, const float *vec,
         return s;
     }
     float s;
-    if (sc->strategy == COLLECTION_RECO_BEST_SCORE) {
+    if (sc->strategy == SCORER_DISCOVER) {
+        /* discover_query.rs: the pairs' rank, then the target's
+         * similarity squashed into (0, 1) as the fraction. */
+        int rank = 0;
+        for (size_t i = 0; i < sc->n_pos; i++)
+            rank += total_cmp(raw_similarity(c, v, sc->pos[i], vec),
+                              raw_similarity(c, v, sc->neg[i], vec));
+        s = (float)rank + sigmoid_scaled(raw_similarity(c, v, sc->q, vec));
+    } else if (sc->strategy == SCORER_CONTEXT) {
+        /* context_query.rs: a pair loses nothing once the point is
+         * closer to its positive than its negative by a margin. */
+        s = 0;
+        for (size_t i = 0; i < sc->n_pos; i++) {
+            float d = raw_similarity(c, v, sc->pos[i], vec) - raw_similarity(c, v, sc->neg[i], vec) -
+                      FLT_EPSILON;
+            s += fast_sigmoid(d < 0.0f ? d : 0.0f);
+        }
+    } else if (sc->strategy == COLLECTION_RECO_BEST_SCORE) {
         float bp = -INFINITY, bn = -INFINITY;
         for (size_t i = 0; i < sc->n_pos; i++) {
             float x = raw_similarity(c, v, sc->pos[i], vec);
@@ -300,6 +337,11 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
     int small = (uint64_t)c->points_count * dim * sizeof(float) < COLLECTION_FULL_SCAN_BYTES;
     if (q->req->exact || k > HNSW_MAX_EF || small) plan = all ? PLAN_ALL : PLAN_SCAN;
     else if (sc->strategy >= 0 && sc->n_pos == 0) plan = all ? PLAN_ALL : PLAN_SCAN;
+    /* Discovery and context objectives are not monotone in any one
+     * example's similarity, so no single graph search proposes their
+     * candidates: they score every point (Qdrant walks the graph with the
+     * objective itself; the exact scan is its ground truth). */
+    else if (sc->strategy >= SCORER_DISCOVER) plan = all ? PLAN_ALL : PLAN_SCAN;
     else if (all) plan = PLAN_HNSW;
     else if (c->points_count <= threshold) plan = PLAN_SCAN;
     else {
@@ -607,6 +649,84 @@ int collection_recommend(Db *db, const char *name, const CollectionRecommend *re
             sc.strategy = -1;
             sc.q = q;
         }
+        Query qr = { db, c, v, txn, &sc, f, &ex, sr, limit, &o, arena };
+        HnswHit *hits;
+        size_t n_hits;
+        e = run_query(&qr, &hits, &n_hits);
+        if (!e) e = fill_results(&qr, hits, n_hits, out);
+    }
+    if (txn) store_read_end(txn);
+    coll_read_end(db, c);
+    filter_free(f);
+    return e;
+}
+
+/* discover_example resolves one example of a discovery into a prepared
+ * vector of graph v (normalised under cosine, as the stored ones). */
+static int discover_example(Collection *c, StoreTxn *txn, int v, const CollectionExample *x,
+                            Arena *arena, const float **out, char *err, size_t errlen)
+{
+    if (x->by_id) return example_vector(c, txn, v, &x->id, arena, out, err, errlen);
+    size_t dim = c->config.vectors[v].size;
+    if (!x->vector || x->dim != dim)
+        return err_set(err, errlen, ERR_INVAL, "Vector dimension error: expected dim: %zu, got %zu",
+                       dim, x->dim);
+    if (!vec_is_finite(x->vector, dim))
+        return err_set(err, errlen, ERR_INVAL, "example vector contains NaN or Inf");
+    float *cp = arena_alloc(arena, dim * sizeof *cp);
+    memcpy(cp, x->vector, dim * sizeof *cp);
+    if (c->config.vectors[v].distance == COLLECTION_COSINE) vec_normalize(cp, dim);
+    *out = cp;
+    return 0;
+}
+
+int collection_discover(Db *db, const char *name, const CollectionDiscover *req, Arena *arena,
+                        CollectionResult *out, char *err, size_t errlen)
+{
+    const CollectionSearch *sr = &req->search;
+    size_t limit;
+    int e = search_params(sr, &limit, err, errlen);
+    if (e) return e;
+    if (req->n_pairs > COLLECTION_MAX_BATCH) return ERR_TOOLARGE;
+    Filter *f;
+    Collection *c;
+    e = coll_query_begin(db, name, sr->filter, &c, &f, err, errlen);
+    if (e) return e;
+    Output o;
+    StoreTxn *txn = NULL;
+    int v = -1;
+    if (coll_multi_index(c, sr->using) >= 0 || coll_sparse_index(c, sr->using) >= 0)
+        e = err_set(err, errlen, ERR_INVAL,
+                    "discovery and context search on sparse vectors or multivectors (vector `%s`) are not supported by vitrine",
+                    sr->using ? sr->using : "");
+    if (!e) v = coll_vector_index(c, sr->using, err, errlen);
+    if (v < 0 && !e) e = v;
+    if (!e) e = coll_output_resolve(c, &sr->with_payload, &sr->with_vectors, &o, err, errlen);
+    if (!e) e = store_read_begin(db->store, &txn);
+    const float *target = NULL;
+    const float **pos = NULL, **neg = NULL;
+    size_t np = req->n_pairs;
+    if (!e && req->target) e = discover_example(c, txn, v, req->target, arena, &target, err, errlen);
+    if (!e) {
+        pos = arena_alloc(arena, (np + 1) * sizeof *pos);
+        neg = arena_alloc(arena, (np + 1) * sizeof *neg);
+    }
+    for (size_t i = 0; i < np && !e; i++) {
+        e = discover_example(c, txn, v, &req->positive[i], arena, &pos[i], err, errlen);
+        if (!e) e = discover_example(c, txn, v, &req->negative[i], arena, &neg[i], err, errlen);
+    }
+    if (!e) {
+        /* Example points never come back as results (discovery.rs). */
+        PointId *exids = arena_alloc(arena, (2 * np + 2) * sizeof *exids);
+        size_t n_ex = 0;
+        if (req->target && req->target->by_id) exids[n_ex++] = req->target->id;
+        for (size_t i = 0; i < np; i++) {
+            if (req->positive[i].by_id) exids[n_ex++] = req->positive[i].id;
+            if (req->negative[i].by_id) exids[n_ex++] = req->negative[i].id;
+        }
+        Exclude ex = { exids, n_ex };
+        Scorer sc = { .strategy = req->target ? SCORER_DISCOVER : SCORER_CONTEXT, .q = target,
+                      .pos = pos, .n_pos = np, .neg = neg, .n_neg = np };
         Query qr = { db, c, v, txn, &sc, f, &ex, sr, limit, &o, arena };
         HnswHit *hits;
         size_t n_hits;
