@@ -385,6 +385,33 @@ export function sumScores(distance, positives, negatives, vec) {
     return sp - sn;
 }
 
+// --- Discovery ---------------------------------------------------------------
+
+// lib/common/common/src/math.rs fast_sigmoid(x) = x / (1 + |x|).
+export function fastSigmoid(x) {
+    return x / (1 + Math.abs(x));
+}
+
+// lib/segment/src/vector_storage/query/discover_query.rs DiscoverQuery:
+// rank = sum over pairs of sign(sim(pos) - sim(neg)) (f32::total_cmp),
+// score = rank + scaled_fast_sigmoid(sim(target)). pairs: [{positive, negative}] vectors.
+export function discoverScore(distance, target, pairs, vec) {
+    let rank = 0;
+    for (const p of pairs) rank += Math.sign(similarity(distance, p.positive, vec) - similarity(distance, p.negative, vec));
+    return rank + scaledFastSigmoid(similarity(distance, target, vec));
+}
+
+// context_query.rs ContextPair::loss_by summed: fast_sigmoid(min(sim(pos) -
+// sim(neg) - f32::EPSILON, 0)); at most 0, and 0 inside the best zone.
+export function contextScore(distance, pairs, vec) {
+    let s = 0;
+    for (const p of pairs) {
+        const d = similarity(distance, p.positive, vec) - similarity(distance, p.negative, vec) - 2 ** -23;
+        s += fastSigmoid(Math.min(d, 0));
+    }
+    return s;
+}
+
 // Ranks points by a custom larger-is-better scorer.
 export function rankBy(points, scorer, { limit = 10, filter, exclude } = {}) {
     const rows = [];

@@ -334,16 +334,14 @@ test('features vitrine does not serve answer 400 or 501 naming them, never a cra
     // facet, multi-vectors, formula queries, ...) answers 400 or 501 with a
     // message that names the feature". A 200 is accepted too (the feature
     // was implemented); its body is then checked by validate_schema.py.
+    // Discovery and context search are served (discover.test.js).
     const v = [1, 2, 3, 4];
     const cases = [
-        ['POST', `${P()}/points/discover`, { target: v, context: [{ positive: 1, negative: 2 }], limit: 3 }, /discover/i],
-        ['POST', `${P()}/points/discover/batch`, { searches: [{ target: v, limit: 3 }] }, /discover/i],
         ['POST', `${P()}/facet`, { key: 'color' }, /facet/i],
         ['POST', `${P()}/points/search/matrix/pairs`, { sample: 10, limit: 2 }, /matrix/i],
         ['POST', `${P()}/points/search/matrix/offsets`, { sample: 10, limit: 2 }, /matrix/i],
         ['PUT', `${P()}/shards`, { shard_key: 'a' }, /shard/i],
         ['POST', `${P()}/points/query`, { query: { formula: { sum: ['$score', 1] } } }, /formula/i],
-        ['POST', `${P()}/points/query`, { query: { context: [{ positive: 1, negative: 2 }] } }, /context/i],
         ['PUT', `/collections/${uniqueName('multi')}`, { vectors: { size: 4, distance: 'Dot', multivector_config: { comparator: 'max_sim' } } }, /multi/i],
     ];
     for (const [m, p, body, name] of cases) {
