@@ -680,9 +680,11 @@ static int discover_example(Collection *c, StoreTxn *txn, int v, const Collectio
     return 0;
 }
 
-int collection_discover(Db *db, const char *name, const CollectionDiscover *req, Arena *arena,
+int collection_discover(Db *db, const char *name, const CollectionDiscover *req_in, Arena *arena,
                         CollectionResult *out, char *err, size_t errlen)
 {
+    CollectionDiscover req_copy = *req_in; /* its offset is clamped below */
+    const CollectionDiscover *req = &req_copy;
     const CollectionSearch *sr = &req->search;
     size_t limit;
     int e = search_params(sr, &limit, err, errlen);
@@ -692,6 +694,7 @@ int collection_discover(Db *db, const char *name, const CollectionDiscover *req,
     Collection *c;
     e = coll_query_begin(db, name, sr->filter, &c, &f, err, errlen);
     if (e) return e;
+    clamp_to_points(c, &limit, &req_copy.search.offset);
     Output o;
     StoreTxn *txn = NULL;
     int v = -1;
