@@ -28,7 +28,7 @@ set -u
 BIN=${VITRINE_BIN:-./vitrine}
 FIX=${VITRINE_FIXTURES:-}
 if [ -z "$FIX" ]; then
-    for d in tests/fixtures/clip ../shared/fixtures/clip ../../shared/fixtures/clip; do
+    for d in tests/fixtures/clip ; do
         [ -d "$d" ] && { FIX=$d; break; }
     done
 fi

@@ -10,14 +10,14 @@
 # or npm is missing, or when npm cannot install playwright-core (no
 # registry). `make test` installs chromium first (tools/deps.sh).
 # VITRINE_BIN is exported by tests/run.sh; fixtures from VITRINE_FIXTURES,
-# else tests/fixtures/clip, else ../shared/fixtures/clip. VITRINE_CHROMIUM
+# else tests/fixtures/clip. VITRINE_CHROMIUM
 # names another Chromium or Chrome binary.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 BIN=${VITRINE_BIN:-./vitrine}
 FIX=${VITRINE_FIXTURES:-}
 if [ -z "$FIX" ]; then
-    for d in tests/fixtures/clip ../shared/fixtures/clip ../../shared/fixtures/clip; do
+    for d in tests/fixtures/clip ; do
         [ -d "$d" ] && { FIX=$d; break; }
     done
 fi

@@ -21,7 +21,7 @@ if [ ! -d node_modules/@qdrant/js-client-rest ]; then
 fi
 FIX=${VITRINE_FIXTURES:-}
 if [ -z "$FIX" ]; then
-    for d in ../fixtures/clip ../../../shared/fixtures/clip ../../../../shared/fixtures/clip; do
+    for d in ../fixtures/clip ; do
         [ -d "$d" ] && { FIX=$(cd "$d" && pwd); break; }
     done
 fi

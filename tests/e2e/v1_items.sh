@@ -28,12 +28,12 @@
 # still answering, nothing stored for the failed item; without weights,
 # 503 saying how to install them.
 # VITRINE_BIN is exported by tests/run.sh; fixtures from VITRINE_FIXTURES,
-# else tests/fixtures/clip, else ../shared/fixtures/clip.
+# else tests/fixtures/clip.
 set -u
 BIN=${VITRINE_BIN:-./vitrine}
 FIX=${VITRINE_FIXTURES:-}
 if [ -z "$FIX" ]; then
-    for d in tests/fixtures/clip ../shared/fixtures/clip ../../shared/fixtures/clip; do
+    for d in tests/fixtures/clip ; do
         [ -d "$d" ] && { FIX=$d; break; }
     done
 fi

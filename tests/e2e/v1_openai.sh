@@ -5,12 +5,12 @@
 # missing, or when the SDK is not installed and npm cannot install it
 # (tests/openai/package-lock.json pins it; no registry, no SDK).
 # VITRINE_BIN is exported by tests/run.sh; fixtures from VITRINE_FIXTURES,
-# else tests/fixtures/clip, else ../shared/fixtures/clip.
+# else tests/fixtures/clip.
 set -u
 BIN=${VITRINE_BIN:-./vitrine}
 FIX=${VITRINE_FIXTURES:-}
 if [ -z "$FIX" ]; then
-    for d in tests/fixtures/clip ../shared/fixtures/clip ../../shared/fixtures/clip; do
+    for d in tests/fixtures/clip ; do
         [ -d "$d" ] && { FIX=$d; break; }
     done
 fi
