@@ -94,6 +94,11 @@ struct Conn {
                         must not re-enter it */
     int served;      /* requests dispatched on this connection */
     uint64_t accepted_ns;
+    /* When the request timeout (no bytes for request_timeout_ms) runs out,
+     * in now_ns() time, while a request is being received: the timer is
+     * armed for that or an earlier deadline, and libuv's cached loop time
+     * can make it fire a little early (timer_cb re-arms then). */
+    uint64_t request_due_ns;
     Conn *prev, *next;
 };
 
@@ -277,6 +282,14 @@ static void timer_cb(uv_timer_t *t)
     if (!c->lingering && !c->cur && !c->no_more && http_parser_started(c->parser)) {
         const char *what;
         uint64_t left = conn_deadline_ms(c, &what);
+        uint64_t now = now_ns();
+        if (left && now < c->request_due_ns) {
+            /* Neither the deadline nor the request timeout has passed: an
+             * early firing (loop time behind the clock). Wait for the rest. */
+            uint64_t idle_left = (c->request_due_ns - now + 999999) / 1000000;
+            uv_timer_start(&c->timer, timer_cb, MIN(left, idle_left), 0);
+            return;
+        }
         log_debug("server: %s", left ? "request timed out" : what);
         metrics_counter_add("vitrine_http_request_timeouts_total", NULL, 1);
         conn_send_simple(c, 408, left ? "request timed out" : what, NULL);
@@ -353,6 +366,7 @@ static void conn_update(Conn *c)
         uv_timer_stop(&c->timer);
     } else if (http_parser_started(c->parser)) {
         uint64_t left = conn_deadline_ms(c, &what);
+        c->request_due_ns = now_ns() + (uint64_t)s->cfg.request_timeout_ms * 1000000u;
         uv_timer_start(&c->timer, timer_cb, MIN(left, (uint64_t)s->cfg.request_timeout_ms), 0);
     } else if (c->pending_writes) {
         uv_timer_start(&c->timer, timer_cb, s->cfg.request_timeout_ms, 0);
@@ -360,6 +374,7 @@ static void conn_update(Conn *c)
         /* A new connection owes us a request: the header deadline runs
          * from the accept (and the idle timeout, when that is shorter). */
         uint64_t left = conn_deadline_ms(c, &what);
+        c->request_due_ns = now_ns() + (uint64_t)s->cfg.idle_timeout_ms * 1000000u;
         uv_timer_start(&c->timer, timer_cb, MIN(left, (uint64_t)s->cfg.idle_timeout_ms), 0);
     } else {
         uv_timer_start(&c->timer, timer_cb, s->cfg.idle_timeout_ms, 0);
