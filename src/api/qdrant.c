@@ -582,6 +582,8 @@ static int module_start(Server *srv, Router *router, void **state)
         (rc = add_routes(m, router, qdrant_search_routes)) ||
         (rc = add_routes(m, router, qdrant_query_routes)) ||
         (rc = add_routes(m, router, qdrant_group_routes)) ||
+        (rc = add_routes(m, router, qdrant_facet_routes)) ||
+        (rc = add_routes(m, router, qdrant_matrix_routes)) ||
         (rc = add_routes(m, router, qdrant_index_routes)) ||
         (rc = add_routes(m, router, qdrant_snapshot_routes)) ||
         (rc = add_routes(m, router, v1_item_routes)) ||

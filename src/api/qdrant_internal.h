@@ -237,6 +237,8 @@ extern const ApiRoute qdrant_point_routes[];
 extern const ApiRoute qdrant_search_routes[];
 extern const ApiRoute qdrant_query_routes[];
 extern const ApiRoute qdrant_group_routes[];
+extern const ApiRoute qdrant_facet_routes[];
+extern const ApiRoute qdrant_matrix_routes[];
 extern const ApiRoute qdrant_index_routes[];
 extern const ApiRoute qdrant_snapshot_routes[];
 

@@ -282,9 +282,7 @@ static void issues_clear(ApiJob *j) { api_result_true(j); }
 static void unserved(ApiJob *j)
 {
     const char *p = j->route->pattern;
-    const char *what = strstr(p, "/facet") ? "facet counts (facet)"
-                       : strstr(p, "/matrix") ? "distance matrices (search/matrix)"
-                       : strstr(p, "/shards") ? "shards and shard keys"
+    const char *what = strstr(p, "/shards") ? "shards and shard keys"
                        : strstr(p, "/cluster") ? "cluster operations"
                        : strstr(p, "/optimizations") ? "optimization reports"
                        : "this route";
@@ -298,9 +296,6 @@ const ApiRoute qdrant_service_routes[] = {
     { "GET", "/collections/{collection_name}/cluster", API_READ, NULL, collection_cluster },
     { "GET", "/issues", API_LOOP, NULL, issues },
     { "DELETE", "/issues", API_LOOP, NULL, issues_clear },
-    { "POST", "/collections/{collection_name}/facet", API_LOOP, NULL, unserved },
-    { "POST", "/collections/{collection_name}/points/search/matrix/pairs", API_LOOP, NULL, unserved },
-    { "POST", "/collections/{collection_name}/points/search/matrix/offsets", API_LOOP, NULL, unserved },
     { "GET", "/collections/{collection_name}/shards", API_LOOP, NULL, unserved },
     { "PUT", "/collections/{collection_name}/shards", API_LOOP, NULL, unserved },
     { "POST", "/collections/{collection_name}/shards/delete", API_LOOP, NULL, unserved },

@@ -902,6 +902,20 @@ uint64_t payload_index_term_count(const PayloadIndex *ix, uint32_t term)
     return ix->dict.count[term];
 }
 
+uint32_t payload_index_term_total(const PayloadIndex *ix)
+{
+    if (ix->type == PAYLOAD_INDEX_BOOL) return 2;
+    return has_terms(ix->type) ? ix->dict.n : 0;
+}
+
+const char *payload_index_term_string(const PayloadIndex *ix, uint32_t term, size_t *len)
+{
+    if (!has_terms(ix->type) || term >= ix->dict.n) return NULL;
+    const TermRef *r = &ix->dict.refs[term];
+    *len = r->len;
+    return ix->dict.pool + r->off;
+}
+
 static int push_entry_node(void *ctx, const Entry *e)
 {
     payload_node_list_push(ctx, e->node);

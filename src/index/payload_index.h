@@ -178,6 +178,14 @@ void payload_index_values(const PayloadIndex *ix, uint32_t node, PayloadValues *
 uint32_t payload_index_term(const PayloadIndex *ix, const char *s, size_t len);
 /* payload_index_term_count: nodes having the term (bool: 0 / 1), exactly. */
 uint64_t payload_index_term_count(const PayloadIndex *ix, uint32_t term);
+/* payload_index_term_total: how many term ids the dictionary has handed
+ * out (ids are 0..total-1; bool: 2). Ids are never reused, so a term no
+ * node holds any more keeps its id with a count of 0. */
+uint32_t payload_index_term_total(const PayloadIndex *ix);
+/* payload_index_term_string: the string of term id (NUL-terminated, *len
+ * its length), valid while the index is not changed; NULL for bool, text
+ * token ids out of range, or an id never handed out. */
+const char *payload_index_term_string(const PayloadIndex *ix, uint32_t term, size_t *len);
 /* payload_index_term_nodes appends the nodes having the term, ascending. */
 void payload_index_term_nodes(const PayloadIndex *ix, uint32_t term, PayloadNodeList *out);
 

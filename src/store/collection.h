@@ -708,6 +708,36 @@ typedef struct {
 int collection_order_by(Db *db, const char *name, const CollectionOrderBy *req, Arena *arena,
                         CollectionResult *out, char *err, size_t errlen);
 
+/* Facet hits returned when a request sets no limit (Qdrant's default). */
+#define COLLECTION_DEFAULT_FACET_LIMIT 10
+
+typedef struct {
+    const char *key; /* payload key with a keyword, integer, uuid or bool index */
+    size_t limit;    /* 0: COLLECTION_DEFAULT_FACET_LIMIT */
+    const JsonValue *filter;
+} CollectionFacet;
+
+enum { COLLECTION_FACET_STRING = 0, COLLECTION_FACET_INT = 1, COLLECTION_FACET_BOOL = 2 };
+
+typedef struct {
+    int kind;        /* COLLECTION_FACET_* */
+    const char *str; /* STRING: a keyword, or a UUID written canonically */
+    int64_t i;       /* INT */
+    int b;           /* BOOL */
+    uint64_t count;  /* points holding the value */
+} CollectionFacetHit;
+
+/*
+ * collection_facet counts, for each value of key, the points matching the
+ * filter that hold it (Qdrant's facet), from the key's payload index: a
+ * point counts once per distinct value. *hits (in the arena) are the
+ * limit most frequent values, by count descending then value ascending.
+ * ERR_INVAL with Qdrant's message when key has no keyword, integer, uuid
+ * or bool index.
+ */
+int collection_facet(Db *db, const char *name, const CollectionFacet *req, Arena *arena,
+                     CollectionFacetHit **hits, size_t *n_hits, char *err, size_t errlen);
+
 typedef struct {
     const char *using; /* vector name; NULL or "" for the only/unnamed vector */
     const float *vector;
