@@ -246,6 +246,7 @@ static void read_run_cb(void *arg)
 {
     ApiJob *j = arg;
     parse_request(j);
+    if (!api_failed(j)) qdrant_strict_check(j);
     if (!api_failed(j)) j->route->run(j);
 }
 
@@ -262,6 +263,7 @@ static void write_prepare_cb(void *arg)
 {
     ApiJob *j = arg;
     parse_request(j);
+    if (!api_failed(j)) qdrant_strict_check(j);
     if (!api_failed(j) && j->route->prepare) j->route->prepare(j);
     api_inference_wait(j);
 }

@@ -237,6 +237,10 @@ extern const ApiRoute qdrant_point_routes[];
 extern const ApiRoute qdrant_search_routes[];
 extern const ApiRoute qdrant_query_routes[];
 extern const ApiRoute qdrant_group_routes[];
+/* qdrant_strict_check enforces the collection's strict_mode_config on a
+ * parsed request before its route runs (qdrant_strict.c): 0, or -1 after
+ * api_fail with Qdrant's message. */
+int qdrant_strict_check(ApiJob *j);
 extern const ApiRoute qdrant_facet_routes[];
 extern const ApiRoute qdrant_matrix_routes[];
 extern const ApiRoute qdrant_index_routes[];

@@ -207,6 +207,7 @@ typedef struct {
     CollectionConfig config;
     uint64_t points_count;
     uint64_t vectors_count; /* live vectors over all named vectors, sparse ones too */
+    uint64_t vector_counts[COLLECTION_MAX_VECTORS]; /* live vectors per dense vector */
     int64_t created_at;     /* unix seconds */
     size_t memory_bytes;    /* in-memory index size (graphs and payload indexes) */
     /* The payload schema: the collection's payload indexes, by field name. */

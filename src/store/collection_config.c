@@ -514,7 +514,8 @@ int collection_info(Db *db, const char *name, CollectionInfo *out)
     out->points_count = c->points_count;
     out->created_at = c->created_at;
     for (int i = 0; i < c->config.n_vectors; i++) {
-        out->vectors_count += hnsw_count(c->idx[i].index);
+        out->vector_counts[i] = hnsw_count(c->idx[i].index);
+        out->vectors_count += out->vector_counts[i];
         out->memory_bytes += hnsw_memory_bytes(c->idx[i].index);
     }
     out->memory_bytes += (size_t)c->node_cap * (sizeof(PointId) + 1);

@@ -5,67 +5,13 @@ suite expects for the same data (tests/openapi/test_facets.py and
 test_distance_matrix.py of Qdrant 1.17, basic_collection_setup), plus
 errors, filters, a restart, and a brute-force oracle for the matrix on
 random data."""
-import json, math, os, random, re, subprocess, sys, time, urllib.request, urllib.error
+import math, os, random, sys
 
-BIN, WORK = sys.argv[1], sys.argv[2]
-LOG = os.path.join(WORK, "serve.log")
-proc = None
-base = None
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qdrant_http import Server  # noqa: E402
 
-
-def fail(msg):
-    print("qdrant_facet.py: FAIL:", msg)
-    try:
-        print("--- server log")
-        print("".join(open(LOG).readlines()[-20:]))
-    except OSError:
-        pass
-    if proc:
-        proc.kill()
-    sys.exit(1)
-
-
-def start():
-    global proc, base
-    logf = open(LOG, "w")
-    proc = subprocess.Popen([BIN, "serve", "--port", "0", "--data", os.path.join(WORK, "data"),
-                             "--weights", os.path.join(WORK, "no-weights")], stderr=logf)
-    for _ in range(100):
-        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", open(LOG).read())
-        if m:
-            base = "http://127.0.0.1:" + m.group(1)
-            return
-        if proc.poll() is not None:
-            fail("server exited early")
-        time.sleep(0.1)
-    fail("no 'listening on' line")
-
-
-def stop():
-    global proc
-    proc.terminate()
-    if proc.wait(20) != 0:
-        fail("server exit status %d" % proc.returncode)
-    proc = None
-
-
-def req(method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    r = urllib.request.Request(base + path, data=data, method=method,
-                               headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(r, timeout=30) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
-def ok(method, path, body=None):
-    code, out = req(method, path, body)
-    if code != 200:
-        fail("%s %s: %d %s" % (method, path, code, out))
-    return out["result"]
-
+srv = Server("qdrant_facet.py", sys.argv[1], sys.argv[2])
+fail, req, ok, start, stop = srv.fail, srv.req, srv.ok, srv.start, srv.stop
 
 start()
 C = "/collections/facets"

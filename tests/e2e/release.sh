@@ -149,7 +149,10 @@ grep -q 'not found' "$work/ldd" && fail "unresolved libraries: $(grep 'not found
 # covered when the path ldd gives, or the file it resolves to (through
 # /lib -> usr/lib or /etc/alternatives), is one of them under either
 # prefix of the merged /usr.
-for p in "${listed[@]}"; do dpkg -L "$p"; done | sort -u >"$work/files"
+# With a second architecture installed (arm64 for the cross build) a bare
+# name is ambiguous to dpkg -L; the host's architecture is the one linked.
+arch=$(dpkg --print-architecture)
+for p in "${listed[@]}"; do dpkg -L "$p:$arch" 2>/dev/null || dpkg -L "$p"; done | sort -u >"$work/files"
 nlibs=0
 while read -r lib; do
     nlibs=$((nlibs + 1))

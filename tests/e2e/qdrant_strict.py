@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""qdrant_strict.py BIN WORKDIR - a collection's strict_mode_config enforced
+as Qdrant enforces it, against the real binary: the request sequences of
+Qdrant's own tests/openapi/test_strictmode.py (query limit, timeout,
+unindexed filters for reads and writes, hnsw_ef, exact, oversampling,
+batch sizes, collection size, sparse and multivector lengths, filter
+condition count and size, payload index count), each first passing with
+strict mode off or within its limit, then refused with Qdrant's message,
+then passing again once the limit allows it; and a restart keeps it."""
+import os, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qdrant_http import Server  # noqa: E402
+
+srv = Server("qdrant_strict.py", sys.argv[1], sys.argv[2])
+fail, req, ok = srv.fail, srv.req, srv.ok
+C = "/collections/strict"
+
+POINTS = [
+    {"id": 1, "vector": [0.05, 0.61, 0.76, 0.74], "payload": {"city": "Berlin", "price": 10.0}},
+    {"id": 2, "vector": [0.19, 0.81, 0.75, 0.11], "payload": {"city": ["Berlin", "London"], "price": 11.0}},
+    {"id": 3, "vector": [0.36, 0.55, 0.47, 0.94], "payload": {"city": ["Berlin", "Moscow"], "price": 9.5}},
+    {"id": 4, "vector": [0.18, 0.01, 0.85, 0.80], "payload": {"city": ["London", "Moscow"], "price": 9}},
+    {"id": 5, "vector": [0.24, 0.18, 0.22, 0.44], "payload": {"count": 0}},
+    {"id": 6, "vector": [0.35, 0.08, 0.11, 0.44]},
+    {"id": 7, "vector": [0.25, 0.98, 0.14, 0.43], "payload": {"city": None, "price": None}},
+    {"id": 8, "vector": [0.79, 0.53, 0.72, 0.15], "payload": {"city": [], "price": []}},
+    {"id": 9, "vector": {"sparse-text": {"indices": [66, 12], "values": [0.5, 0.5]}}},
+    {"id": 10, "vector": {"sparse-text": {"indices": [1, 2, 3], "values": [0.1, 0.2, 0.3]}}},
+]
+
+
+def setup():
+    """Qdrant's basic_collection_setup: a fresh collection, strict mode off."""
+    req("DELETE", C)
+    ok("PUT", C, {"vectors": {"size": 4, "distance": "Dot"}, "sparse_vectors": {"sparse-text": {}}})
+    ok("PUT", C + "/points?wait=true", {"points": POINTS})
+
+
+def strict(cfg):
+    ok("PATCH", C, {"strict_mode_config": cfg})
+
+
+def refused(code_body, words, what):
+    code, out = code_body
+    if code != 400:
+        fail("%s: want 400, got %d %s" % (what, code, out))
+    msg = out["status"]["error"]
+    for w in words:
+        if w not in msg:
+            fail("%s: %r lacks %r" % (what, msg, w))
+
+
+def passes(code_body, what):
+    code, out = code_body
+    if code != 200:
+        fail("%s: want 200, got %d %s" % (what, code, out))
+
+
+def query(body, params=""):
+    return req("POST", C + "/points/query" + params, body)
+
+
+srv.start()
+setup()
+q4 = {"query": [0.2, 0.1, 0.9, 0.7], "limit": 4}
+
+# Limit and timeout.
+passes(query(q4), "limit 4, strict off")
+strict({"enabled": True, "max_query_limit": 4})
+passes(query(q4), "limit 4 <= 4")
+strict({"max_query_limit": 3})
+refused(query(q4), ['Limit exceeded 4 > 3 for "limit"', 'Help: Reduce the "limit" parameter to or below 3.'], "limit 4 > 3")
+refused(req("POST", C + "/points/scroll", {"limit": 5}), ['"limit"'], "scroll limit")
+passes(req("POST", C + "/points/scroll", {"limit": 3}), "scroll limit 3")
+refused(req("POST", C + "/points/query/groups", {"query": [0.2, 0.1, 0.9, 0.7], "group_by": "city", "limit": 2, "group_size": 2}),
+        ['Limit exceeded 4 > 3'], "groups limit x group_size")
+strict({"max_query_limit": None, "max_timeout": 2})
+q3 = {"query": [0.2, 0.1, 0.9, 0.7], "limit": 3}
+passes(query(q3, "?timeout=2"), "timeout 2")
+refused(query(q3, "?timeout=3"), ['for "timeout"'], "timeout 3 > 2")
+strict({"max_timeout": None})
+
+# Unindexed filters on reads.
+fq = dict(q3, filter={"must": [{"key": "city", "match": {"value": "Berlin"}}]})
+strict({"unindexed_filtering_retrieve": True})
+passes(query(fq), "unindexed filter allowed")
+strict({"unindexed_filtering_retrieve": False})
+refused(query(fq), ['Index required but not found for "city" of one of the following types: [keyword]',
+                    'Help: Create an index for this key or use a different filter.'], "unindexed city")
+refused(req("POST", C + "/points/count", {"filter": fq["filter"], "exact": False}), ['"city"'], "count with an unindexed filter")
+ok("PUT", C + "/index?wait=true", {"field_name": "city", "field_schema": "keyword"})
+passes(query(fq), "indexed city")
+iq = dict(q3, filter={"must": [{"key": "count", "match": {"value": 1}}]})
+refused(query(iq), ['"count"', "[integer]"], "unindexed count")
+ok("PUT", C + "/index?wait=true", {"field_name": "count", "field_schema": {"type": "integer", "lookup": True, "range": True}})
+passes(query(iq), "integer index with lookup")
+ok("PUT", C + "/index?wait=true", {"field_name": "count", "field_schema": {"type": "integer", "lookup": False, "range": True}})
+refused(query(iq), ['"count"'], "integer index without lookup")
+passes(query(dict(q3, filter={"must": [{"key": "count", "range": {"gte": 1}}]})), "range on an integer index with range")
+refused(query(dict(q3, filter={"should": [{"key": "price", "range": {"gte": 1}}]})), ['"price"', "[float, integer]"], "unindexed range")
+refused(query(dict(q3, filter={"must": [{"nested": {"key": "parts", "filter": {"must": [{"key": "sku", "match": {"value": "x"}}]}}}]})),
+        ['"parts[].sku"'], "unindexed key inside nested")
+passes(query(dict(q3, filter={"must": [{"has_id": [1, 2]}]})), "has_id needs no index")
+strict({"unindexed_filtering_retrieve": None})
+setup()
+
+# Unindexed filters on writes.
+delete = {"filter": {"must": [{"key": "city", "match": {"value": "Berlin"}}]}}
+strict({"enabled": True, "unindexed_filtering_update": True})
+passes(req("POST", C + "/points/delete?wait=true", delete), "unindexed delete allowed")
+strict({"unindexed_filtering_update": False})
+refused(req("POST", C + "/points/delete?wait=true", delete), ['"city"'], "unindexed delete")
+refused(req("POST", C + "/points/payload?wait=true", dict(delete, payload={"a": 1})), ['"city"'], "unindexed set_payload")
+refused(req("POST", C + "/points/batch?wait=true", {"operations": [{"delete": delete}]}), ['"city"'], "unindexed delete in a batch")
+passes(req("POST", C + "/points/delete?wait=true", {"points": [1]}), "delete by id needs no index")
+ok("PUT", C + "/index?wait=true", {"field_name": "city", "field_schema": "keyword"})
+passes(req("POST", C + "/points/delete?wait=true", delete), "indexed delete")
+setup()
+
+# Search parameters.
+for key, cfg_ok, cfg_bad, params in (
+        ("hnsw_ef", {"search_max_hnsw_ef": 5}, {"search_max_hnsw_ef": 4}, {"hnsw_ef": 5}),
+        ("oversampling", {"search_max_oversampling": 2.0}, {"search_max_oversampling": 1.9}, {"quantization": {"oversampling": 2.0}})):
+    body = dict(q4, params=params)
+    passes(query(body), key + " strict off")
+    strict(dict(cfg_ok, enabled=True))
+    passes(query(body), key + " within the limit")
+    strict(cfg_bad)
+    refused(query(body), ['for "%s"' % key], key + " over the limit")
+    strict({list(cfg_ok)[0]: None})
+exact = dict(q4, params={"exact": True})
+strict({"enabled": True, "search_allow_exact": True})
+passes(query(exact), "exact allowed")
+strict({"search_allow_exact": False})
+refused(query(exact), ["Exact search disabled!", "Help: Set exact=false."], "exact refused")
+refused(req("POST", C + "/points/count", {}), ["Exact search disabled!"], "count is exact by default")
+passes(req("POST", C + "/points/count", {"exact": False}), "an approximate count")
+strict({"search_allow_exact": None})
+
+# Batch sizes.
+batch = {"batch": {"ids": [1, 2, 3, 4, 5, 6], "payloads": [{}] * 6, "vectors": [[1, 2, 3, 5]] * 6}}
+passes(req("PUT", C + "/points?wait=true", batch), "upsert 6, strict off")
+strict({"upsert_max_batchsize": 6})
+passes(req("PUT", C + "/points?wait=true", batch), "upsert 6 <= 6")
+strict({"upsert_max_batchsize": 5})
+refused(req("PUT", C + "/points?wait=true", batch), ['Limit exceeded 6 > 5 for "upsert limit"'], "upsert 6 > 5")
+refused(req("POST", C + "/points/batch?wait=true", {"operations": [{"upsert": batch}]}), ['"upsert limit"'], "upsert in a batch")
+vecs = {"points": [{"id": i, "vector": {"": [1, 2, 3, 4]}} for i in range(1, 7)]}
+refused(req("PUT", C + "/points/vectors?wait=true", vecs), ['"update limit"'], "vector update 6 > 5")
+strict({"upsert_max_batchsize": None, "search_max_batchsize": 2})
+searches = {"searches": [{"vector": [1, 2, 3, 4], "limit": 2}] * 3}
+refused(req("POST", C + "/points/search/batch", searches), ['Limit exceeded 3 > 2 for "search batch size"'], "search batch")
+passes(req("POST", C + "/points/search/batch", {"searches": searches["searches"][:2]}), "search batch of 2")
+strict({"search_max_batchsize": None})
+
+# Collection size: refused once the collection is at the limit.
+setup()
+up = lambda ids: req("PUT", C + "/points?wait=true", {"batch": {"ids": ids, "payloads": [{}] * len(ids), "vectors": [[1, 2, 3, 5]] * len(ids)}})
+strict({"enabled": True, "max_collection_vector_size_bytes": 240})
+passes(up([6, 7, 8, 9, 10]), "8 x 16 bytes + 2 more")  # 160 bytes of dense vectors after this
+passes(up([12, 13, 14, 15, 16]), "160 < 240")
+refused(up([17]), ["Max vector storage size limit of 0.00022888184MB reached!"], "240 >= 240")
+strict({"max_collection_vector_size_bytes": None, "max_points_count": 15})
+refused(up([17]), ["Max points count limit of 15 reached!"], "points count")
+strict({"max_points_count": 16})
+passes(up([17]), "15 < 16")
+strict({"max_points_count": None})
+
+# Sparse and multivector lengths.
+strict({"sparse_config": {"config": {"sparse-text": {"max_length": 2}}}})
+sp = lambda idx: req("PUT", C + "/points?wait=true", {"points": [{"id": 30, "vector": {"sparse-text": {"indices": idx, "values": [0.5] * len(idx)}}}]})
+passes(sp([1, 2]), "sparse of 2")
+refused(sp([1, 2, 3]), ["Sparse vector 'sparse-text' has a limit of 2 indices, but 3 were provided!"], "sparse of 3")
+strict({"sparse_config": None})
+
+# Filter conditions.
+many = dict(q3, filter={"should": [{"key": "city", "match": {"value": c}} for c in ("a", "b", "c")]})
+strict({"filter_max_conditions": 2})
+refused(query(many), ["Filter condition limit reached (3 > 2)"], "3 conditions")
+passes(query(dict(q3, filter={"should": many["filter"]["should"][:2]})), "2 conditions")
+strict({"filter_max_conditions": None, "condition_max_size": 2})
+refused(query(dict(q3, filter={"must": [{"key": "city", "match": {"any": ["a", "b", "c"]}}]})), ["Condition size limit reached (3 > 2)"], "any of 3")
+strict({"condition_max_size": None})
+
+# Payload index count.
+strict({"max_payload_index_count": 0})
+refused(req("PUT", C + "/index?wait=true", {"field_name": "price", "field_schema": {"type": "float"}}),
+        ["Collection already has the maximum number of payload indices (0). Help: Please delete an existing index before creating a new one."], "index count 0")
+strict({"max_payload_index_count": 1})
+passes(req("PUT", C + "/index?wait=true", {"field_name": "city", "field_schema": {"type": "keyword"}}), "first index")
+refused(req("PUT", C + "/index?wait=true", {"field_name": "price", "field_schema": {"type": "float"}}), ["(1)"], "second index")
+
+# Disabled: nothing is enforced; the settings survive a restart.
+strict({"max_query_limit": 1, "enabled": False})
+passes(query(q4), "strict mode disabled")
+strict({"enabled": True})
+srv.stop()
+srv.start()
+refused(query(q4), ['Limit exceeded 4 > 1 for "limit"'], "after a restart")
+cfg = ok("GET", C)["config"]["strict_mode_config"]
+if cfg.get("max_query_limit") != 1 or cfg.get("enabled") is not True:
+    fail("strict_mode_config after a restart: %s" % cfg)
+srv.stop()
+print("qdrant_strict.py: ok (strict mode: limits, timeout, unindexed filters, search params, batch and "
+      "collection sizes, sparse lengths, filter conditions, index count, disabled, after a restart)")
