@@ -84,6 +84,7 @@ static int error_status(QErr kind, const char **prefix)
     case QERR_UNSUPPORTED: *prefix = "Not supported by vitrine: "; return 501;
     case QERR_FORBIDDEN: *prefix = "Forbidden: "; return 403;
     case QERR_CHECKSUM: *prefix = "Checksum mismatch: "; return 400;
+    case QERR_RATE_LIMITED: *prefix = "Rate limiting exceeded: "; return 429;
     case QERR_SERVICE:
     default: *prefix = "Service internal error: "; return 500;
     }
@@ -94,6 +95,11 @@ static void send_error(ApiJob *j)
     const char *prefix;
     int status = error_status(j->qerr, &prefix);
     if (j->qerr == QERR_UNAVAILABLE) http_set_header(j->req, "Retry-After", "1");
+    if (j->qerr == QERR_RATE_LIMITED && j->retry_after) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%u", j->retry_after);
+        http_set_header(j->req, "Retry-After", secs);
+    }
     if (j->qerr == QERR_VALIDATION || j->qerr == QERR_VALIDATION_PATH ||
         j->qerr == QERR_VALIDATION_QUERY)
         http_respond_error(j->req, status, "Validation error in %s: [%s]",
@@ -550,10 +556,12 @@ static int module_start(Server *srv, Router *router, void **state)
     ApiModule *m = xcalloc(1, sizeof *m);
     m->api.srv = srv;
     m->api.started_unix = (int64_t)time(NULL);
+    qdrant_strict_start(&m->api);
     snprintf(m->api.snapshots_dir, sizeof m->api.snapshots_dir, "%s/snapshots", cfg->data_dir);
     int rc = collection_db_open(cfg->data_dir, NULL, &m->api.db);
     if (rc) {
         log_error("cannot open the data directory %s: %s", cfg->data_dir, err_str(rc));
+        qdrant_strict_free(&m->api);
         free(m);
         return rc;
     }
@@ -569,12 +577,14 @@ static int module_start(Server *srv, Router *router, void **state)
     };
     if ((rc = work_queue_start(server_loop(srv), &qc, &m->api.writer))) {
         collection_db_close(m->api.db);
+        qdrant_strict_free(&m->api);
         free(m);
         return rc;
     }
     if ((rc = qdrant_snapshots_start(&m->api))) {
         work_queue_stop(m->api.writer);
         collection_db_close(m->api.db);
+        qdrant_strict_free(&m->api);
         free(m);
         return rc;
     }
@@ -596,6 +606,7 @@ static int module_start(Server *srv, Router *router, void **state)
         qdrant_snapshots_free(&m->api);
         work_queue_stop(m->api.writer);
         collection_db_close(m->api.db);
+        qdrant_strict_free(&m->api);
         free(m);
         return rc;
     }
@@ -623,6 +634,7 @@ static void module_destroy(void *state)
     if (!m) return;
     qdrant_snapshots_free(&m->api);
     collection_db_close(m->api.db);
+    qdrant_strict_free(&m->api);
     free(m);
 }
 

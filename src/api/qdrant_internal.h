@@ -76,6 +76,7 @@ typedef enum {
     QERR_UNSUPPORTED, /* 501: a Qdrant feature vitrine does not serve, named */
     QERR_FORBIDDEN,   /* 403 "Forbidden: ..." */
     QERR_CHECKSUM,    /* 400 "Checksum mismatch: ..." */
+    QERR_RATE_LIMITED, /* 429 "Rate limiting exceeded: ..." (Retry-After: ApiJob.retry_after) */
 } QErr;
 
 typedef struct Api Api;
@@ -116,6 +117,7 @@ struct Api {
     Db *db;
     WorkQueue *writer;
     struct ApiSnapshots *snapshots; /* qdrant_snapshots.c's worker */
+    struct ApiRates *rates;         /* qdrant_strict.c's rate limiters */
     char snapshots_dir[SERVER_MAX_PATH + 16];
     int64_t started_unix; /* wall-clock start, for /telemetry */
 };
@@ -151,6 +153,8 @@ struct ApiJob {
     /* Inference objects of a write waiting to be embedded (see
      * qdrant_inference.c); NULL when none. */
     void *inference;
+    /* QERR_RATE_LIMITED: seconds for the Retry-After header (0: none). */
+    unsigned retry_after;
 };
 
 /* ---- errors ---- */
@@ -241,6 +245,9 @@ extern const ApiRoute qdrant_group_routes[];
  * parsed request before its route runs (qdrant_strict.c): 0, or -1 after
  * api_fail with Qdrant's message. */
 int qdrant_strict_check(ApiJob *j);
+/* The rate limiters' state: made at module start, freed at destroy. */
+void qdrant_strict_start(Api *api);
+void qdrant_strict_free(Api *api);
 extern const ApiRoute qdrant_facet_routes[];
 extern const ApiRoute qdrant_matrix_routes[];
 extern const ApiRoute qdrant_index_routes[];

@@ -24,11 +24,20 @@
  *     the write: at or over the limit refuses further upserts),
  *     sparse_config max_length and multivector_config max_vectors per
  *     vector, max_payload_index_count (creating an index).
- * Not enforced: read_rate_limit / write_rate_limit and
- * max_collection_payload_size_bytes (docs/http-api.md says so); they are
- * kept and reported like every other setting.
+ *   - read_rate_limit / write_rate_limit: per collection token buckets
+ *     of that many tokens a minute, starting full (Qdrant's RateLimiter);
+ *     a read costs 1 plus its filter's conditions per search (a retrieve:
+ *     its ids), a write the points it touches (at least 1; by filter: the
+ *     points the filter matches now). Over budget is Qdrant's 429 with
+ *     Retry-After.
+ * Not enforced: max_collection_payload_size_bytes (Qdrant's estimate is of
+ * its own storage files, which have no counterpart here); it is kept and
+ * reported like every other setting.
  */
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/qdrant_internal.h"
@@ -47,6 +56,7 @@ typedef struct {
     int unindexed_retrieve; /* -1 unset, else the bool */
     int unindexed_update;
     int allow_exact;
+    Limit read_rate_limit, write_rate_limit;
     const JsonValue *sparse_config;      /* {"config": {name: {"max_length": n}}} */
     const JsonValue *multivector_config; /* {"config": {name: {"max_vectors": n}}} */
     CollectionInfo *info;
@@ -486,6 +496,146 @@ static int check_update_op(ApiJob *j, const Strict *s, const JsonValue *op)
     return check_filter(j, s, json_get(body, "filter"), 1);
 }
 
+/* ---- rate limits ---- */
+
+/* One collection's bucket (per kind), keyed by name and creation time so
+ * that a collection made again under the same name starts afresh. */
+typedef struct {
+    char *name;
+    int64_t created_at;
+    int write;
+    double capacity; /* tokens a minute, as configured */
+    double tokens;
+    uint64_t last_ns;
+} RateBucket;
+
+struct ApiRates {
+    pthread_mutex_t lock;
+    RateBucket *b;
+    size_t n, cap;
+};
+
+void qdrant_strict_start(Api *api)
+{
+    api->rates = xcalloc(1, sizeof *api->rates);
+    pthread_mutex_init(&api->rates->lock, NULL);
+}
+
+void qdrant_strict_free(Api *api)
+{
+    if (!api->rates) return;
+    for (size_t i = 0; i < api->rates->n; i++) free(api->rates->b[i].name);
+    free(api->rates->b);
+    pthread_mutex_destroy(&api->rates->lock);
+    free(api->rates);
+    api->rates = NULL;
+}
+
+/* filter_cost: Qdrant's filter_rate_cost, the filter's conditions. */
+static size_t filter_cost(ApiJob *j, const JsonValue *f)
+{
+    FilterWalk w = { 0 };
+    walk_filter(j, &w, f, NULL);
+    return w.conditions;
+}
+
+/* search_cost: 1 and the filter's conditions per search, prefetches too. */
+static size_t search_cost(ApiJob *j, const JsonValue *o)
+{
+    if (!o || o->type != JSON_OBJECT) return 1;
+    size_t cost = 1 + filter_cost(j, json_get(o, "filter"));
+    const JsonValue *pf = json_get(o, "prefetch");
+    size_t n = pf ? (pf->type == JSON_ARRAY ? pf->len : 1) : 0;
+    for (size_t i = 0; i < n; i++) cost += search_cost(j, pf->type == JSON_ARRAY ? api_item(j, pf, i) : pf);
+    return cost;
+}
+
+/* matched: the points a write's filter selects now (at least 1). */
+static size_t matched(ApiJob *j, const JsonValue *f)
+{
+    uint64_t n = 0;
+    char err[256];
+    if (collection_count(j->api->db, j->collection, f, &n, err, sizeof err)) n = 0;
+    return n ? (size_t)n : 1;
+}
+
+/* write_cost: the points one write operation touches. */
+static size_t write_cost(ApiJob *j, const JsonValue *body)
+{
+    if (!body || body->type != JSON_OBJECT) return 1;
+    const JsonValue *pts = json_get(body, "points"), *batch = json_get(body, "batch");
+    const JsonValue *f = json_get(body, "filter");
+    size_t n = 0;
+    if (pts && pts->type == JSON_ARRAY) n = pts->len;
+    else if (batch && batch->type == JSON_OBJECT) {
+        const JsonValue *ids = json_get(batch, "ids");
+        n = ids && ids->type == JSON_ARRAY ? ids->len : 0;
+    } else if (f && f->type == JSON_OBJECT) {
+        n = matched(j, f);
+    }
+    return n ? n : 1;
+}
+
+/* rate_consume: Qdrant's RateLimiter::try_consume on the collection's
+ * bucket; 0, or -1 after api_fail (429). */
+static int rate_consume(ApiJob *j, const Strict *s, int write, size_t cost)
+{
+    Limit limit = write ? s->write_rate_limit : s->read_rate_limit;
+    if (!limit.has || limit.v < 1) return 0;
+    const char *kind = write ? "Write" : "Read";
+    if ((double)cost > limit.v)
+        return api_fail(j, QERR_RATE_LIMITED,
+                        "%s rate limit exceeded, request larger than rate limiter capacity, please "
+                        "try to split your request",
+                        kind);
+    struct ApiRates *r = j->api->rates;
+    uint64_t now = now_ns();
+    double available = 0, retry = 0;
+    int ok;
+    pthread_mutex_lock(&r->lock);
+    RateBucket *b = NULL;
+    for (size_t i = 0; i < r->n && !b; i++)
+        if (r->b[i].write == write && r->b[i].created_at == s->info->created_at &&
+            !strcmp(r->b[i].name, j->collection))
+            b = &r->b[i];
+    if (!b) {
+        if (r->n == r->cap) {
+            r->cap = r->cap ? r->cap * 2 : 8;
+            r->b = xrealloc(r->b, r->cap * sizeof *r->b);
+        }
+        b = &r->b[r->n++];
+        memset(b, 0, sizeof *b);
+        b->name = xstrdup(j->collection);
+        b->created_at = s->info->created_at;
+        b->write = write;
+    }
+    if (b->capacity != limit.v) {
+        /* A new or changed limit starts with a full bucket, as Qdrant
+         * makes a new limiter when the config changes. */
+        b->capacity = limit.v;
+        b->tokens = limit.v;
+        b->last_ns = now;
+    }
+    double per_sec = b->capacity / 60.0;
+    b->tokens += per_sec * (double)(now - b->last_ns) / 1e9;
+    if (b->tokens > b->capacity) b->tokens = b->capacity;
+    b->last_ns = now;
+    ok = b->tokens >= (double)cost;
+    if (ok) b->tokens -= (double)cost;
+    else {
+        available = b->tokens;
+        retry = ((double)cost - b->tokens) / per_sec;
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (ok) return 0;
+    unsigned secs = (unsigned)ceil(retry);
+    j->retry_after = secs ? secs : 1;
+    return api_fail(j, QERR_RATE_LIMITED,
+                    "%s rate limit exceeded: Operation requires %zu tokens but only %.1f were "
+                    "available. Retry after %us",
+                    kind, cost, available, j->retry_after);
+}
+
 /* ---- the entry point ---- */
 
 static int load(ApiJob *j, Strict *s)
@@ -514,6 +664,8 @@ static int load(ApiJob *j, Strict *s)
     s->unindexed_retrieve = get_flag(c, "unindexed_filtering_retrieve");
     s->unindexed_update = get_flag(c, "unindexed_filtering_update");
     s->allow_exact = get_flag(c, "search_allow_exact");
+    s->read_rate_limit = get_limit(c, "read_rate_limit");
+    s->write_rate_limit = get_limit(c, "write_rate_limit");
     s->sparse_config = json_get(c, "sparse_config");
     s->multivector_config = json_get(c, "multivector_config");
     return 1;
@@ -525,16 +677,10 @@ static int is(const char *pattern, const char *method, const ApiJob *j, const ch
     return !strcmp(j->route->method, method) && !strcmp(pattern, suffix);
 }
 
-int qdrant_strict_check(ApiJob *j)
+/* check_limits: every limit but the rates, for the route pat. */
+static int check_limits(ApiJob *j, const Strict *sp, const char *pat)
 {
-    static const char prefix[] = "/collections/{collection_name}";
-    const char *pat = j->route->pattern;
-    if (!j->collection || strncmp(pat, prefix, sizeof prefix - 1)) return 0;
-    pat += sizeof prefix - 1;
-    /* Only routes that strict mode governs pay for reading the config. */
-    if (strncmp(pat, "/points", 7) && strcmp(pat, "/facet") && strcmp(pat, "/index")) return 0;
-    Strict s;
-    if (!load(j, &s)) return 0;
+    Strict s = *sp;
     const char *timeout = http_query_get(j->req, "timeout");
     if (timeout) {
         uint64_t t;
@@ -603,4 +749,63 @@ int qdrant_strict_check(ApiJob *j)
                             s.max_payload_index_count.v);
     }
     return 0;
+}
+
+/* rate_cost: what the request costs, and whether it is a write (-1: the
+ * route is not rate limited). */
+static int rate_cost(ApiJob *j, const char *pat, size_t *cost)
+{
+    const JsonValue *b = j->body;
+    *cost = 1;
+    if (!strcmp(j->route->method, "GET")) return !strcmp(pat, "/points/{id}") ? 0 : -1;
+    if (!strcmp(pat, "/points")) {
+        if (!strcmp(j->route->method, "PUT")) {
+            *cost = write_cost(j, b);
+            return 1;
+        }
+        const JsonValue *ids = json_get(b, "ids");
+        *cost = ids && ids->type == JSON_ARRAY && ids->len ? ids->len : 1;
+        return 0;
+    }
+    if (!strcmp(pat, "/points/batch")) {
+        const JsonValue *ops = json_get(b, "operations");
+        size_t total = 0;
+        for (uint32_t i = 0; ops && ops->type == JSON_ARRAY && i < ops->len; i++) {
+            const JsonValue *op = api_item(j, ops, i);
+            if (op->type == JSON_OBJECT && op->len == 1) total += write_cost(j, &op->u.members[0].value);
+        }
+        *cost = total ? total : 1;
+        return 1;
+    }
+    if (!strcmp(pat, "/points/vectors") || !strcmp(pat, "/points/delete") || !strncmp(pat, "/points/payload", 15) ||
+        !strcmp(pat, "/points/vectors/delete")) {
+        *cost = write_cost(j, b);
+        return 1;
+    }
+    if (!strcmp(pat, "/index")) return -1;
+    const JsonValue *list = json_get(b, "searches");
+    if (list && list->type == JSON_ARRAY) {
+        size_t total = 0;
+        for (uint32_t i = 0; i < list->len; i++) total += search_cost(j, api_item(j, list, i));
+        *cost = total ? total : 1;
+        return 0;
+    }
+    *cost = search_cost(j, b);
+    return 0;
+}
+
+int qdrant_strict_check(ApiJob *j)
+{
+    static const char prefix[] = "/collections/{collection_name}";
+    const char *pat = j->route->pattern;
+    if (!j->collection || strncmp(pat, prefix, sizeof prefix - 1)) return 0;
+    pat += sizeof prefix - 1;
+    /* Only routes that strict mode governs pay for reading the config. */
+    if (strncmp(pat, "/points", 7) && strcmp(pat, "/facet") && strcmp(pat, "/index")) return 0;
+    Strict s;
+    if (!load(j, &s)) return 0;
+    if (check_limits(j, &s, pat)) return -1;
+    size_t cost;
+    int write = rate_cost(j, pat, &cost);
+    return write < 0 ? 0 : rate_consume(j, &s, write, cost);
 }

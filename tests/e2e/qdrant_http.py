@@ -10,6 +10,7 @@ class Server:
         self.log = os.path.join(work, "serve.log")
         self.proc = None
         self.base = None
+        self.headers = {}  # the last response's headers
 
     def fail(self, msg):
         print("%s: FAIL: %s" % (self.name, msg))
@@ -50,8 +51,10 @@ class Server:
                                    headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(r, timeout=30) as resp:
+                self.headers = dict(resp.headers)
                 return resp.status, json.loads(resp.read())
         except urllib.error.HTTPError as e:
+            self.headers = dict(e.headers)
             return e.code, json.loads(e.read())
 
     def ok(self, method, path, body=None):

@@ -191,6 +191,37 @@ strict({"max_payload_index_count": 1})
 passes(req("PUT", C + "/index?wait=true", {"field_name": "city", "field_schema": {"type": "keyword"}}), "first index")
 refused(req("PUT", C + "/index?wait=true", {"field_name": "price", "field_schema": {"type": "float"}}), ["(1)"], "second index")
 
+# Rate limits: a bucket of N tokens a minute, full at first (Qdrant's
+# test_strict_mode_read/write_rate_limiting).
+setup()
+for kind, cfg, call in (("Read", "read_rate_limit", lambda: query(q4)),
+                        ("Write", "write_rate_limit",
+                         lambda: req("PUT", C + "/points?wait=true", {"points": [{"id": 1, "vector": [0.05, 0.61, 0.76, 0.74]}]}))):
+    strict({"enabled": True, cfg: 1})
+    failed = 0
+    for i in range(10):
+        code, out = call()
+        if code == 200:
+            continue
+        failed += 1
+        if code != 429 or "Rate limiting exceeded: %s rate limit exceeded" % kind not in out["status"]["error"]:
+            fail("%s rate limit: %d %s" % (kind, code, out))
+        ra = int(srv.headers.get("Retry-After", "0"))
+        if not 55 < ra <= 60:
+            fail("%s rate limit: Retry-After %s" % (kind, ra))
+    if failed != 9:
+        fail("%s rate limit of 1 a minute: %d of 10 refused, want 9" % (kind, failed))
+    strict({"enabled": False})
+    for i in range(5):
+        passes(call(), "%s rate limit disabled" % kind)
+    strict({cfg: None})
+strict({"enabled": True, "write_rate_limit": 3})
+refused_code, out = req("PUT", C + "/points?wait=true", {"points": [{"id": i, "vector": [1, 2, 3, 4]} for i in range(1, 5)]})
+if refused_code != 429 or "request larger than rate limiter capacity" not in out["status"]["error"]:
+    fail("a write over the whole capacity: %d %s" % (refused_code, out))
+strict({"write_rate_limit": None, "enabled": False})
+setup()
+
 # Disabled: nothing is enforced; the settings survive a restart.
 strict({"max_query_limit": 1, "enabled": False})
 passes(query(q4), "strict mode disabled")
@@ -203,4 +234,4 @@ if cfg.get("max_query_limit") != 1 or cfg.get("enabled") is not True:
     fail("strict_mode_config after a restart: %s" % cfg)
 srv.stop()
 print("qdrant_strict.py: ok (strict mode: limits, timeout, unindexed filters, search params, batch and "
-      "collection sizes, sparse lengths, filter conditions, index count, disabled, after a restart)")
+      "collection sizes, sparse lengths, filter conditions, index count, rate limits, disabled, after a restart)")
