@@ -384,6 +384,26 @@ static int check_search(ApiJob *j, const Strict *s, const JsonValue *o, int grou
     size_t n_pf = pf ? (pf->type == JSON_ARRAY ? pf->len : 1) : 0;
     for (size_t i = 0; i < n_pf; i++)
         if (check_search(j, s, pf->type == JSON_ARRAY ? api_item(j, pf, i) : pf, 0)) return -1;
+    const char *group_by = group ? json_as_str(json_get(o, "group_by")) : NULL;
+    if (group_by && s->unindexed_retrieve == 0) {
+        /* Qdrant's check_grouping_field: an index that answers match. */
+        static const char *const kinds[] = { "Keyword", "Integer", "Float", "Bool", "Datetime", "Uuid", "Text", "Geo" };
+        const CollectionIndexInfo *ix = NULL;
+        for (size_t i = 0; i < s->info->n_indexes && !ix; i++)
+            if (!strcmp(s->info->indexes[i].field, group_by)) ix = &s->info->indexes[i];
+        if (!ix)
+            return api_fail(j, QERR_BAD_REQUEST,
+                            "Index required but not found for \"%s\". Help: Create an index supporting "
+                            "`match` for this key.",
+                            group_by);
+        int caps = index_caps(j, s, group_by);
+        if (!(caps & (CAP_KEYWORD | CAP_INT_MATCH | CAP_UUID | CAP_BOOL)))
+            return api_fail(j, QERR_BAD_REQUEST,
+                            "Index of type \"%s\" found for \"%s\". Help: Create an index supporting "
+                            "`match` for this key.",
+                            (unsigned)ix->type < sizeof kinds / sizeof *kinds ? kinds[ix->type] : "Unknown",
+                            group_by);
+    }
     double limit = json_get(o, "limit") ? number_or(o, "limit", QDRANT_DEFAULT_LIMIT)
                                         : number_or(o, "top", QDRANT_DEFAULT_LIMIT);
     if (group) limit = number_or(o, "limit", 0) * number_or(o, "group_size", 1);

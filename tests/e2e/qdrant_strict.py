@@ -102,6 +102,11 @@ refused(query(dict(q3, filter={"should": [{"key": "price", "range": {"gte": 1}}]
 refused(query(dict(q3, filter={"must": [{"nested": {"key": "parts", "filter": {"must": [{"key": "sku", "match": {"value": "x"}}]}}}]})),
         ['"parts[].sku"'], "unindexed key inside nested")
 passes(query(dict(q3, filter={"must": [{"has_id": [1, 2]}]})), "has_id needs no index")
+groups = {"query": [0.2, 0.1, 0.9, 0.7], "group_by": "price", "limit": 2, "group_size": 1}
+refused(req("POST", C + "/points/query/groups", groups), ['Index required but not found for "price"'], "group_by unindexed")
+ok("PUT", C + "/index?wait=true", {"field_name": "price", "field_schema": "float"})
+refused(req("POST", C + "/points/query/groups", groups), ['Index of type "Float" found for "price"'], "group_by on a float index")
+passes(req("POST", C + "/points/query/groups", dict(groups, group_by="city")), "group_by on a keyword index")
 strict({"unindexed_filtering_retrieve": None})
 setup()
 
