@@ -295,6 +295,35 @@ int api_inference(ApiJob *j, const JsonValue *v, const char *what, float **vec, 
  * be done with the request's memory before it goes). */
 void api_inference_wait(ApiJob *j);
 
+/* lookup_from: example ids name points of another collection
+ * (qdrant_lookup.c). */
+typedef struct {
+    const char *collection;
+    const char *vector; /* NULL: the request's `using` */
+    int set;            /* lookup_from was given */
+    int checked;        /* the collection and vector were found */
+} ApiLookup;
+
+/* One looked-up vector: exactly one of dense (dim floats), sparse, multi. */
+typedef struct {
+    const float *dense;
+    size_t dim;
+    const CollectionSparseVector *sparse;
+    const CollectionMultiVector *multi;
+} ApiLookupVector;
+
+/* api_lookup_parse reads obj's lookup_from (absent: out->set 0). */
+int api_lookup_parse(ApiJob *j, const JsonValue *obj, ApiLookup *out);
+/* api_lookup_vector reads point id's vector from the lookup collection
+ * (the vector named by lk, or using). */
+int api_lookup_vector(ApiJob *j, const ApiLookup *lk, const char *using, const PointId *id,
+                      ApiLookupVector *out);
+/* api_lookup_recommend / _discover replace the example ids of r / d by
+ * their vectors from the lookup collection (nothing when !lk->set);
+ * r->search.using / d->search.using must be set. */
+int api_lookup_recommend(ApiJob *j, const ApiLookup *lk, CollectionRecommend *r);
+int api_lookup_discover(ApiJob *j, const ApiLookup *lk, CollectionDiscover *d);
+
 /* The search parameters shared by search, recommend and query. */
 typedef struct {
     const char *using;
@@ -304,6 +333,7 @@ typedef struct {
     int has_threshold;
     float threshold;
     CollectionSelector with_payload, with_vector;
+    ApiLookup lookup; /* lookup_from */
 } ApiCommon;
 
 /* api_parse_common reads filter, params, limit (or "top"), offset,

@@ -268,6 +268,31 @@ static int parse_query(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
     return api_fail(j, QERR_FORMAT, "Expected some form of vector, id, or a type of query");
 }
 
+/* resolve_lookup replaces the ids of n's query by the vectors of the
+ * lookup collection (lookup_from). */
+static int resolve_lookup(ApiJob *j, const ApiLookup *lk, QNode *n)
+{
+    switch (n->kind) {
+    case QN_NEAREST:
+    case QN_MMR: {
+        if (!n->by_id) return 0;
+        ApiLookupVector v;
+        if (api_lookup_vector(j, lk, n->using, &n->id, &v)) return -1;
+        n->by_id = 0;
+        n->vector = (float *)v.dense;
+        n->dim = v.dim;
+        n->sparse = v.sparse;
+        n->multi = v.multi;
+        return 0;
+    }
+    case QN_RECOMMEND: return api_lookup_recommend(j, lk, &n->reco);
+    case QN_DISCOVER:
+        n->disc.search.using = n->using;
+        return api_lookup_discover(j, lk, &n->disc);
+    default: return 0;
+    }
+}
+
 static int parse_node(ApiJob *j, QueryReq *q, const JsonValue *obj, QNode *n, int depth,
                       const char *path)
 {
@@ -298,12 +323,14 @@ static int parse_node(ApiJob *j, QueryReq *q, const JsonValue *obj, QNode *n, in
         if (api_get_float(j, obj, "score_threshold", &n->threshold)) return -1;
         n->has_threshold = 1;
     }
-    const JsonValue *lookup = json_get(obj, "lookup_from");
-    if (lookup && lookup->type != JSON_NULL)
-        return api_fail(j, QERR_BAD_REQUEST,
-                        "lookup_from (vectors from another collection) is not supported by vitrine");
+    ApiLookup lk;
+    if (api_lookup_parse(j, obj, &lk)) return -1;
+    size_t refs_before = q->n_refs;
     if (parse_query(j, q, json_get(obj, "query"), n)) return -1;
     if (n->kind == QN_RECOMMEND) n->reco.search.using = n->using;
+    if (lk.set && resolve_lookup(j, &lk, n)) return -1;
+    /* Ids looked up in another collection are no points of this one. */
+    if (lk.set) q->n_refs = refs_before;
 
     const JsonValue *pf = json_get(obj, "prefetch");
     if (pf && pf->type != JSON_NULL) {
@@ -881,6 +908,8 @@ int qdrant_query_root_recommend(ApiJob *j, const JsonValue *obj, QueryReq *q)
     root_from_common(q, &c);
     q->root.kind = QN_RECOMMEND;
     if (api_parse_recommend_input(j, obj, &q->root.reco)) return -1;
+    q->root.reco.search.using = q->root.using;
+    if (api_lookup_recommend(j, &c.lookup, &q->root.reco)) return -1;
     for (size_t i = 0; i < q->root.reco.n_positive; i++) add_ref(j, q, &q->root.reco.positive[i]);
     for (size_t i = 0; i < q->root.reco.n_negative; i++) add_ref(j, q, &q->root.reco.negative[i]);
     return 0;

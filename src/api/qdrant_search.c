@@ -74,10 +74,7 @@ int api_parse_common(ApiJob *j, const JsonValue *obj, ApiCommon *c, int required
     const char *using = NULL;
     if (api_get_str(j, obj, "using", &using)) return -1;
     c->using = using;
-    const JsonValue *lookup = json_get(obj, "lookup_from");
-    if (lookup && lookup->type != JSON_NULL)
-        return api_fail(j, QERR_BAD_REQUEST, "lookup_from (vectors from another collection) is not supported by vitrine");
-    return 0;
+    return api_lookup_parse(j, obj, &c->lookup);
 }
 
 void api_common_to_search(const ApiCommon *c, CollectionSearch *s)
@@ -300,7 +297,7 @@ static int parse_recommend(ApiJob *j, const JsonValue *obj, CollectionRecommend 
     ApiCommon c;
     if (api_parse_common(j, obj, &c, 1, COLLECTION_SEL_NONE)) return -1;
     api_common_to_search(&c, &r->search);
-    if (api_parse_recommend_input(j, obj, r)) return -1;
+    if (api_parse_recommend_input(j, obj, r) || api_lookup_recommend(j, &c.lookup, r)) return -1;
     /* The REST recommend routes' own checks (recommendations.rs). */
     size_t pos = r->n_positive + r->n_positive_vectors + r->n_positive_sparse + r->n_positive_multi;
     size_t neg = r->n_negative + r->n_negative_vectors + r->n_negative_sparse + r->n_negative_multi;
@@ -421,7 +418,9 @@ static int parse_discover(ApiJob *j, const JsonValue *obj, CollectionDiscover *d
     d->search.has_score_threshold = 0;
     const JsonValue *sk = json_get(obj, "shard_key");
     if (sk && sk->type != JSON_NULL) return api_fail(j, QERR_UNSUPPORTED, "shard keys");
-    if (api_parse_discover_input(j, json_get(obj, "target"), json_get(obj, "context"), d)) return -1;
+    if (api_parse_discover_input(j, json_get(obj, "target"), json_get(obj, "context"), d) ||
+        api_lookup_discover(j, &c.lookup, d))
+        return -1;
     /* discovery.rs: a request needs a target, context pairs, or both. */
     if (!d->target && !d->n_pairs)
         return api_fail(j, QERR_BAD_REQUEST, "target and/or context_pairs must be specified");

@@ -267,8 +267,14 @@ test('discover errors: Qdrant status and message', async () => {
         'Wrong input: Vector dimension error: expected dim: 8, got 3');
     expectError(await raw(srv.base, 'POST', `${P}/discover`, { target: v, using: 'nope', limit: 3 }), 400,
         'Wrong input: Not existing vector name error: nope');
+    // lookup_from: the target id names a point of the lookup collection
+    // (here this one), so it is not excluded, and its vector is the target.
     const lookup = await raw(srv.base, 'POST', `${P}/discover`, { target: 1, limit: 3, lookup_from: { collection: cols.Cosine } });
-    assert.match(expectError(lookup, 400), /lookup_from/);
+    const byVector = await raw(srv.base, 'POST', `${P}/discover`, { target: byId.get(1).vector, limit: 3 });
+    assert.equal(lookup.status, 200, lookup.text);
+    assert.deepEqual(lookup.json.result.map((p) => p.id), byVector.json.result.map((p) => p.id));
+    expectError(await raw(srv.base, 'POST', `${P}/discover`, { target: 1, limit: 3, lookup_from: { collection: 'nowhere' } }), 404,
+        'Not found: Collection nowhere not found');
     const sparse = await raw(srv.base, 'POST', `${P}/discover`, { target: { indices: [1], values: [0.5] }, limit: 3 });
     assert.match(expectError(sparse, 400), /sparse/);
     const missing = await raw(srv.base, 'POST', `${P}/discover`, { target: v });
