@@ -217,13 +217,16 @@ static int validate_sections(ApiJob *j, const JsonValue *body)
 }
 
 /* merge_object writes the members of base overridden (and extended) by
- * those of patch; null members of patch remove the key. */
-static void merge_object(JsonWriter *w, const JsonValue *base, const JsonValue *patch)
+ * those of patch; null members of patch remove the key, or, when
+ * null_keeps, leave it as it was (Qdrant's StrictModeConfig diff, whose
+ * null is "not given": a rate limit cannot be unset by PATCH). */
+static void merge_object(JsonWriter *w, const JsonValue *base, const JsonValue *patch, int null_keeps)
 {
     jw_object_begin(w);
     for (uint32_t i = 0; base && base->type == JSON_OBJECT && i < base->len; i++) {
         const JsonMember *m = &base->u.members[i];
-        if (patch && json_get(patch, m->key)) continue;
+        const JsonValue *p = patch ? json_get(patch, m->key) : NULL;
+        if (p && !(null_keeps && p->type == JSON_NULL)) continue;
         jw_key_len(w, m->key, m->key_len);
         jw_value(w, &m->value);
     }
@@ -268,7 +271,7 @@ static int build_options(ApiJob *j, const JsonValue *old, const JsonValue *body,
         jw_key(&w, key);
         /* quantization is replaced whole; the diffs are merged. */
         if (!strcmp(key, "quantization_config")) jw_value(&w, given);
-        else merge_object(&w, prev, given);
+        else merge_object(&w, prev, given, !strcmp(key, "strict_mode_config"));
     }
     /* PATCH puts the scalars under "params" (CollectionParamsDiff). */
     const JsonValue *params = json_get(body, "params");
@@ -479,6 +482,8 @@ static void update_run(ApiJob *j)
     rc = collection_update(j->api->db, j->collection, &u, err, sizeof err);
     buf_free(&opts);
     if (rc) return (void)api_fail_collection(j, rc, err);
+    /* Qdrant makes new rate limiters whenever the config is patched. */
+    if (json_get(body, "strict_mode_config")) qdrant_strict_reset(j->api, ci.id);
     api_result_true(j);
 }
 

@@ -248,6 +248,9 @@ int qdrant_strict_check(ApiJob *j);
 /* The rate limiters' state: made at module start, freed at destroy. */
 void qdrant_strict_start(Api *api);
 void qdrant_strict_free(Api *api);
+/* qdrant_strict_reset forgets collection id's rate limiters (a PATCH of
+ * its strict_mode_config starts them full again). */
+void qdrant_strict_reset(Api *api, uint32_t id);
 extern const ApiRoute qdrant_facet_routes[];
 extern const ApiRoute qdrant_matrix_routes[];
 extern const ApiRoute qdrant_index_routes[];

@@ -8,9 +8,9 @@
  * collection holds under the lookup vector name (`lookup_from.vector`, or
  * the request's `using`), so the engine runs an ordinary search by raw
  * examples. Such ids are not excluded from the results: they name points
- * of another collection. Errors are Qdrant's: "Collection X not found"
- * (404), "Not existing vector name error: X" (400), "No point with id N
- * found" (404), checked in that order.
+ * of another collection. Errors are Qdrant's, checked in its order:
+ * "Collection X not found" (404), "No point with id N found" (404), "Not
+ * existing vector name error: X" (400).
  */
 #include <stdio.h>
 #include <string.h>
@@ -42,8 +42,18 @@ int api_lookup_parse(ApiJob *j, const JsonValue *obj, ApiLookup *out)
     return 0;
 }
 
-/* check_location: the lookup collection exists and has the vector. */
-static int check_location(ApiJob *j, const ApiLookup *lk, const char *using)
+/* check_collection: the lookup collection exists. */
+static int check_collection(ApiJob *j, const ApiLookup *lk)
+{
+    CollectionInfo *ci = arena_alloc(api_arena(j), sizeof *ci);
+    int rc = collection_info(j->api->db, lk->collection, ci);
+    if (rc == ERR_NOTFOUND) return api_fail(j, QERR_NOT_FOUND, "Collection %s not found", lk->collection);
+    if (rc) return api_fail_collection(j, rc, NULL);
+    return 0;
+}
+
+/* check_vector: the lookup collection has the vector. */
+static int check_vector(ApiJob *j, const ApiLookup *lk, const char *using)
 {
     if (lk->checked) return 0;
     CollectionInfo *ci = arena_alloc(api_arena(j), sizeof *ci);
@@ -63,12 +73,19 @@ int api_lookup_vector(ApiJob *j, const ApiLookup *lk, const char *using, const P
                       ApiLookupVector *out)
 {
     memset(out, 0, sizeof *out);
-    if (check_location(j, lk, using)) return -1;
     const char *names[1] = { lk->vector ? lk->vector : using ? using : "" };
     CollectionSelector none = { COLLECTION_SEL_NONE, NULL, 0 };
     CollectionSelector one = { COLLECTION_SEL_INCLUDE, names, 1 };
     CollectionResult r;
-    int rc = collection_get(j->api->db, lk->collection, id, 1, &none, &one, api_arena(j), &r);
+    /* Qdrant reads the points first: a missing one is 404 even when the
+     * vector name is wrong too. */
+    int rc = collection_get(j->api->db, lk->collection, id, 1, &none, &none, api_arena(j), &r);
+    if (rc == ERR_NOTFOUND) return api_fail(j, QERR_NOT_FOUND, "Collection %s not found", lk->collection);
+    if (rc) return api_fail_collection(j, rc, NULL);
+    char buf[POINT_ID_TEXT_MAX];
+    if (!r.n) return api_fail(j, QERR_NOT_FOUND, "No point with id %s found", point_id_format(id, buf));
+    if (check_vector(j, lk, using)) return -1;
+    rc = collection_get(j->api->db, lk->collection, id, 1, &none, &one, api_arena(j), &r);
     if (rc == ERR_NOTFOUND) return api_fail(j, QERR_NOT_FOUND, "Collection %s not found", lk->collection);
     if (rc) return api_fail_collection(j, rc, NULL);
     const CollectionPoint *p = r.n ? &r.points[0] : NULL;
@@ -88,7 +105,6 @@ int api_lookup_vector(ApiJob *j, const ApiLookup *lk, const char *using, const P
             out->multi = p->multi[m];
             return 0;
         }
-    char buf[POINT_ID_TEXT_MAX];
     return api_fail(j, QERR_NOT_FOUND, "No point with id %s found", point_id_format(id, buf));
 }
 
@@ -132,7 +148,7 @@ int api_lookup_recommend(ApiJob *j, const ApiLookup *lk, CollectionRecommend *r)
 {
     if (!lk->set) return 0;
     const char *using = r->search.using;
-    if (check_location(j, lk, using)) return -1;
+    if (check_collection(j, lk)) return -1;
     size_t dim = r->search.dim;
     if (resolve_ids(j, lk, using, r->positive, r->n_positive, &r->positive_vectors,
                     &r->n_positive_vectors, &r->positive_sparse, &r->n_positive_sparse,
@@ -165,7 +181,7 @@ int api_lookup_discover(ApiJob *j, const ApiLookup *lk, CollectionDiscover *d)
 {
     if (!lk->set) return 0;
     const char *using = d->search.using;
-    if (check_location(j, lk, using)) return -1;
+    if (check_collection(j, lk)) return -1;
     if (d->target && resolve_example(j, lk, using, (CollectionExample *)d->target)) return -1;
     for (size_t i = 0; i < d->n_pairs; i++)
         if (resolve_example(j, lk, using, (CollectionExample *)&d->positive[i]) ||

@@ -57,8 +57,8 @@ typedef struct {
     int unindexed_update;
     int allow_exact;
     Limit read_rate_limit, write_rate_limit;
-    const JsonValue *sparse_config;      /* {"config": {name: {"max_length": n}}} */
-    const JsonValue *multivector_config; /* {"config": {name: {"max_vectors": n}}} */
+    const JsonValue *sparse_config;      /* {name: {"max_length": n}} */
+    const JsonValue *multivector_config; /* {name: {"max_vectors": n}} */
     CollectionInfo *info;
 } Strict;
 
@@ -419,8 +419,11 @@ static int check_search(ApiJob *j, const Strict *s, const JsonValue *o, int grou
 static int check_vector_struct(ApiJob *j, const Strict *s, const JsonValue *v)
 {
     if (!v || v->type != JSON_OBJECT) return 0;
-    const JsonValue *sc = s->sparse_config ? json_get(s->sparse_config, "config") : NULL;
-    const JsonValue *mc = s->multivector_config ? json_get(s->multivector_config, "config") : NULL;
+    /* {name: {max_length}} (Qdrant flattens its config map into the
+     * object; a "config" member holding the map is read too). */
+    const JsonValue *sc = s->sparse_config, *mc = s->multivector_config;
+    if (sc && json_get(sc, "config")) sc = json_get(sc, "config");
+    if (mc && json_get(mc, "config")) mc = json_get(mc, "config");
     for (uint32_t i = 0; i < v->len; i++) {
         const JsonMember *m = &v->u.members[i];
         if (m->value.type == JSON_OBJECT && json_get(&m->value, "indices")) {
@@ -518,11 +521,10 @@ static int check_update_op(ApiJob *j, const Strict *s, const JsonValue *op)
 
 /* ---- rate limits ---- */
 
-/* One collection's bucket (per kind), keyed by name and creation time so
+/* One collection's bucket (per kind), keyed by the collection's id, so
  * that a collection made again under the same name starts afresh. */
 typedef struct {
-    char *name;
-    int64_t created_at;
+    uint32_t id;
     int write;
     double capacity; /* tokens a minute, as configured */
     double tokens;
@@ -544,11 +546,21 @@ void qdrant_strict_start(Api *api)
 void qdrant_strict_free(Api *api)
 {
     if (!api->rates) return;
-    for (size_t i = 0; i < api->rates->n; i++) free(api->rates->b[i].name);
     free(api->rates->b);
     pthread_mutex_destroy(&api->rates->lock);
     free(api->rates);
     api->rates = NULL;
+}
+
+void qdrant_strict_reset(Api *api, uint32_t id)
+{
+    struct ApiRates *r = api->rates;
+    pthread_mutex_lock(&r->lock);
+    size_t k = 0;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->b[i].id != id) r->b[k++] = r->b[i];
+    r->n = k;
+    pthread_mutex_unlock(&r->lock);
 }
 
 /* filter_cost: Qdrant's filter_rate_cost, the filter's conditions. */
@@ -559,28 +571,86 @@ static size_t filter_cost(ApiJob *j, const JsonValue *f)
     return w.conditions;
 }
 
-/* search_cost: 1 and the filter's conditions per search, prefetches too. */
+/* is_id: a point id given where a vector could be. */
+static int is_id(const JsonValue *v)
+{
+    return v && (v->type == JSON_NUMBER || v->type == JSON_STRING);
+}
+
+/* count_ids: the point ids among examples (a value or an array). */
+static size_t count_ids(ApiJob *j, const JsonValue *v)
+{
+    if (!v) return 0;
+    if (v->type != JSON_ARRAY) return is_id(v);
+    size_t n = 0;
+    for (uint32_t i = 0; i < v->len; i++) n += is_id(api_item(j, v, i));
+    return n;
+}
+
+/* context_ids: the ids of a discovery context (a pair or a list of pairs). */
+static size_t context_ids(ApiJob *j, const JsonValue *c)
+{
+    if (!c) return 0;
+    size_t n = 0, k = c->type == JSON_ARRAY ? c->len : 1;
+    for (size_t i = 0; i < k; i++) {
+        const JsonValue *p = c->type == JSON_ARRAY ? api_item(j, c, i) : c;
+        n += count_ids(j, json_get(p, "positive")) + count_ids(j, json_get(p, "negative"));
+    }
+    return n;
+}
+
+/* example_ids: the points a request reads as examples (Qdrant rate-limits
+ * their retrieval: one token each). */
+static size_t example_ids(ApiJob *j, const JsonValue *o)
+{
+    size_t n = count_ids(j, json_get(o, "positive")) + count_ids(j, json_get(o, "negative")) +
+               count_ids(j, json_get(o, "target")) + context_ids(j, json_get(o, "context"));
+    const JsonValue *q = json_get(o, "query");
+    if (is_id(q)) return n + 1;
+    if (q && q->type == JSON_OBJECT) {
+        const JsonValue *x;
+        if ((x = json_get(q, "nearest"))) n += is_id(x);
+        if ((x = json_get(q, "recommend")))
+            n += count_ids(j, json_get(x, "positive")) + count_ids(j, json_get(x, "negative"));
+        if ((x = json_get(q, "discover"))) n += count_ids(j, json_get(x, "target")) + context_ids(j, json_get(x, "context"));
+        if ((x = json_get(q, "context"))) n += context_ids(j, x);
+    }
+    return n;
+}
+
+/* search_cost: per search, its query vectors (a multivector's count) and
+ * its filter's conditions, plus the example points it reads and, when it
+ * reads some, the filter that excludes them; prefetches too. */
 static size_t search_cost(ApiJob *j, const JsonValue *o)
 {
     if (!o || o->type != JSON_OBJECT) return 1;
-    size_t cost = 1 + filter_cost(j, json_get(o, "filter"));
+    const JsonValue *q = json_get(o, "query");
+    size_t vectors = 1;
+    if (q && q->type == JSON_ARRAY && q->len && api_item(j, q, 0)->type == JSON_ARRAY) vectors = q->len;
+    size_t ids = example_ids(j, o);
+    size_t cost = vectors + filter_cost(j, json_get(o, "filter")) + ids + (ids ? 1 : 0);
     const JsonValue *pf = json_get(o, "prefetch");
     size_t n = pf ? (pf->type == JSON_ARRAY ? pf->len : 1) : 0;
     for (size_t i = 0; i < n; i++) cost += search_cost(j, pf->type == JSON_ARRAY ? api_item(j, pf, i) : pf);
     return cost;
 }
 
-/* matched: the points a write's filter selects now (at least 1). */
-static size_t matched(ApiJob *j, const JsonValue *f)
+/* matched: the points a write's filter selects, estimated as Qdrant
+ * does: exactly when every key it reads is indexed, else half the
+ * collection (an unindexed condition's expected cardinality); at least 1. */
+static size_t matched(ApiJob *j, const Strict *s, const JsonValue *f)
 {
+    FilterWalk w = { .s = s, .check_index = 1 };
+    walk_filter(j, &w, f, NULL);
     uint64_t n = 0;
     char err[256];
-    if (collection_count(j->api->db, j->collection, f, &n, err, sizeof err)) n = 0;
+    if (w.unindexed) n = s->info->points_count / 2;
+    else if (collection_count(j->api->db, j->collection, f, &n, err, sizeof err)) n = 0;
     return n ? (size_t)n : 1;
 }
 
 /* write_cost: the points one write operation touches. */
-static size_t write_cost(ApiJob *j, const JsonValue *body)
+static size_t write_cost(ApiJob *j, const Strict *s, const JsonValue *body)
 {
     if (!body || body->type != JSON_OBJECT) return 1;
     const JsonValue *pts = json_get(body, "points"), *batch = json_get(body, "batch");
@@ -591,7 +661,7 @@ static size_t write_cost(ApiJob *j, const JsonValue *body)
         const JsonValue *ids = json_get(batch, "ids");
         n = ids && ids->type == JSON_ARRAY ? ids->len : 0;
     } else if (f && f->type == JSON_OBJECT) {
-        n = matched(j, f);
+        n = matched(j, s, f);
     }
     return n ? n : 1;
 }
@@ -615,8 +685,7 @@ static int rate_consume(ApiJob *j, const Strict *s, int write, size_t cost)
     pthread_mutex_lock(&r->lock);
     RateBucket *b = NULL;
     for (size_t i = 0; i < r->n && !b; i++)
-        if (r->b[i].write == write && r->b[i].created_at == s->info->created_at &&
-            !strcmp(r->b[i].name, j->collection))
+        if (r->b[i].write == write && r->b[i].id == s->info->id)
             b = &r->b[i];
     if (!b) {
         if (r->n == r->cap) {
@@ -625,8 +694,7 @@ static int rate_consume(ApiJob *j, const Strict *s, int write, size_t cost)
         }
         b = &r->b[r->n++];
         memset(b, 0, sizeof *b);
-        b->name = xstrdup(j->collection);
-        b->created_at = s->info->created_at;
+        b->id = s->info->id;
         b->write = write;
     }
     if (b->capacity != limit.v) {
@@ -773,14 +841,14 @@ static int check_limits(ApiJob *j, const Strict *sp, const char *pat)
 
 /* rate_cost: what the request costs, and whether it is a write (-1: the
  * route is not rate limited). */
-static int rate_cost(ApiJob *j, const char *pat, size_t *cost)
+static int rate_cost(ApiJob *j, const Strict *s, const char *pat, size_t *cost)
 {
     const JsonValue *b = j->body;
     *cost = 1;
     if (!strcmp(j->route->method, "GET")) return !strcmp(pat, "/points/{id}") ? 0 : -1;
     if (!strcmp(pat, "/points")) {
         if (!strcmp(j->route->method, "PUT")) {
-            *cost = write_cost(j, b);
+            *cost = write_cost(j, s, b);
             return 1;
         }
         const JsonValue *ids = json_get(b, "ids");
@@ -792,14 +860,14 @@ static int rate_cost(ApiJob *j, const char *pat, size_t *cost)
         size_t total = 0;
         for (uint32_t i = 0; ops && ops->type == JSON_ARRAY && i < ops->len; i++) {
             const JsonValue *op = api_item(j, ops, i);
-            if (op->type == JSON_OBJECT && op->len == 1) total += write_cost(j, &op->u.members[0].value);
+            if (op->type == JSON_OBJECT && op->len == 1) total += write_cost(j, s, &op->u.members[0].value);
         }
         *cost = total ? total : 1;
         return 1;
     }
     if (!strcmp(pat, "/points/vectors") || !strcmp(pat, "/points/delete") || !strncmp(pat, "/points/payload", 15) ||
         !strcmp(pat, "/points/vectors/delete")) {
-        *cost = write_cost(j, b);
+        *cost = write_cost(j, s, b);
         return 1;
     }
     if (!strcmp(pat, "/index")) return -1;
@@ -826,6 +894,6 @@ int qdrant_strict_check(ApiJob *j)
     if (!load(j, &s)) return 0;
     if (check_limits(j, &s, pat)) return -1;
     size_t cost;
-    int write = rate_cost(j, pat, &cost);
+    int write = rate_cost(j, &s, pat, &cost);
     return write < 0 ? 0 : rate_consume(j, &s, write, cost);
 }

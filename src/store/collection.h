@@ -208,6 +208,8 @@ typedef struct {
     uint64_t points_count;
     uint64_t vectors_count; /* live vectors over all named vectors, sparse ones too */
     uint64_t vector_counts[COLLECTION_MAX_VECTORS]; /* live vectors per dense vector */
+    uint32_t id; /* the collection's id in the database: never reused, so a collection
+                    made again under the same name has another */
     int64_t created_at;     /* unix seconds */
     size_t memory_bytes;    /* in-memory index size (graphs and payload indexes) */
     /* The payload schema: the collection's payload indexes, by field name. */

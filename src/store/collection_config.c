@@ -513,6 +513,7 @@ int collection_info(Db *db, const char *name, CollectionInfo *out)
     out->config = c->config;
     out->points_count = c->points_count;
     out->created_at = c->created_at;
+    out->id = c->cid;
     for (int i = 0; i < c->config.n_vectors; i++) {
         out->vector_counts[i] = hnsw_count(c->idx[i].index);
         out->vectors_count += out->vector_counts[i];
