@@ -252,7 +252,10 @@ static int parse_query(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
         add_discover_refs(j, q, &n->disc);
         return 0;
     }
-    if (json_get(v, "formula")) return api_fail(j, QERR_UNSUPPORTED, "formula queries (formula)");
+    if (json_get(v, "formula")) {
+        n->kind = QN_FORMULA;
+        return qdrant_formula_parse(j, v, &n->formula);
+    }
     if ((x = json_get(v, "sample"))) {
         if (x->type != JSON_STRING || strcmp(x->u.str, "random"))
             return api_fail(j, QERR_FORMAT, "unknown variant, expected `random` at `sample`");
@@ -777,6 +780,10 @@ static int eval_node(ApiJob *j, const QNode *n, const JsonValue *inherited, size
             fuse(j, &lim, lists, n->n_prefetch, out);
             return 0;
         }
+        if (n->kind == QN_FORMULA) {
+            QFormulaCut cut = { limit, n->has_threshold, n->threshold };
+            return qdrant_formula_rescore(j, n->formula, lists, n->n_prefetch, &cut, out);
+        }
         size_t n_ids;
         /* The node's filter already shaped its prefetches; candidates
          * come from them only. */
@@ -800,6 +807,8 @@ static int eval_node(ApiJob *j, const QNode *n, const JsonValue *inherited, size
     case QN_DISCOVER:
         if (search_node(j, n, filter, limit, 0, &r)) return -1;
         return hits_from_result(j, &r, out);
+    case QN_FORMULA:
+        return api_fail(j, QERR_BAD_INPUT, "Validation failed: cannot apply Formula without prefetches");
     default:
         return api_fail(j, QERR_BAD_INPUT, "Validation failed: cannot apply Fusion without prefetches");
     }

@@ -17,9 +17,11 @@ typedef enum {
     QN_ORDER_BY,  /* by a payload key */
     QN_SAMPLE,    /* random points (sample: random) */
     QN_DISCOVER,  /* discover (target and context) or context (pairs only) */
+    QN_FORMULA,   /* a formula over the prefetches' scores and the payload */
 } QKind;
 
 typedef struct QNode QNode;
+typedef struct QFormula QFormula; /* qdrant_formula.c */
 struct QNode {
     QKind kind;
     const char *using;
@@ -41,6 +43,8 @@ struct QNode {
     size_t rrf_k;
     float *weights; /* rrf: one per prefetch, or NULL (all 1) */
     size_t n_weights;
+    /* formula */
+    QFormula *formula;
     /* order_by */
     const char *order_key;
     int desc;
@@ -95,5 +99,18 @@ int qdrant_query_fetch(ApiJob *j, const Hits *hits, size_t from, const Collectio
 /* qdrant_filter_and / qdrant_filter_ids compose filters in the DOM. */
 const JsonValue *qdrant_filter_and(Arena *a, const JsonValue *x, const JsonValue *y);
 const JsonValue *qdrant_filter_ids(Arena *a, const char *clause, const PointId *ids, size_t n);
+
+/* qdrant_formula_parse reads a FormulaQuery ({"formula", "defaults"}). */
+int qdrant_formula_parse(ApiJob *j, const JsonValue *query, QFormula **out);
+/* The cut applied to rescored points. */
+typedef struct {
+    size_t limit;
+    int has_threshold;
+    float threshold;
+} QFormulaCut;
+/* qdrant_formula_rescore scores the points of the prefetch lists with the
+ * formula into out, best first, cut by threshold and limit. */
+int qdrant_formula_rescore(ApiJob *j, const QFormula *q, const Hits *lists, size_t n_lists,
+                           const QFormulaCut *cut, Hits *out);
 
 #endif
