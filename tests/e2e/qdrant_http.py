@@ -1,7 +1,7 @@
 """qdrant_http.py - a vitrine server for the Python e2e scripts: start one on
 a free port with a data folder in WORK, stop it, and send JSON requests.
 Used by qdrant_facet.py and qdrant_strict.py."""
-import json, os, re, subprocess, sys, time, urllib.error, urllib.request
+import atexit, json, os, re, subprocess, sys, time, urllib.error, urllib.request
 
 
 class Server:
@@ -25,6 +25,8 @@ class Server:
 
     def start(self):
         logf = open(self.log, "w")
+        # A script that dies of an exception must not leave its server running.
+        atexit.register(self.kill)
         self.proc = subprocess.Popen([self.binary, "serve", "--port", "0", "--data",
                                       os.path.join(self.work, "data"), "--weights",
                                       os.path.join(self.work, "no-weights")], stderr=logf)
@@ -37,6 +39,11 @@ class Server:
                 self.fail("server exited early")
             time.sleep(0.1)
         self.fail("no 'listening on' line")
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def stop(self):
         self.proc.terminate()
