@@ -129,73 +129,51 @@ void qdrant_multivec_write_params(JsonWriter *w, const CollectionVectorParams *p
 
 /* ---- MMR ---- */
 
+typedef struct {
+    const CollectionVectorParams *p;
+    CollectionMultiVector q;
+    const CollectionMultiVector **vecs;
+} MultiMmr;
+
+static float multi_relevance(void *ctx, size_t i)
+{
+    const MultiMmr *mm = ctx;
+    return collection_multivec_score(mm->p, &mm->q, mm->vecs[i]);
+}
+
+/* MaxSim is not symmetric: Qdrant scores the picked point with the
+ * candidate as the query (LazyMatrix::get_similarity(candidate, picked)). */
+static float multi_similarity(void *ctx, size_t i, size_t k)
+{
+    const MultiMmr *mm = ctx;
+    return collection_multivec_score(mm->p, mm->vecs[i], mm->vecs[k]);
+}
+
 int qdrant_multivec_mmr(ApiJob *j, const QNode *n, int v, const CollectionVectorParams *p,
                         const CollectionMultiVector *query, const CollectionResult *cand,
                         size_t limit, Hits *out)
 {
     Arena *a = api_arena(j);
     size_t m = 0;
-    const CollectionMultiVector **vecs = arena_alloc(a, (cand->n + 1) * sizeof *vecs);
+    MultiMmr mm = { p, { NULL, 0, 0 }, arena_alloc(a, (cand->n + 1) * sizeof *mm.vecs) };
     size_t *idx = arena_alloc(a, (cand->n + 1) * sizeof *idx);
     for (size_t i = 0; i < cand->n; i++) {
         const CollectionMultiVector *x = cand->points[i].multi ? cand->points[i].multi[v] : NULL;
         if (!x) continue; /* points without this vector are dropped, as Qdrant does */
-        vecs[m] = x;
+        mm.vecs[m] = x;
         idx[m++] = i;
     }
-    out->h = arena_alloc(a, (m ? m : 1) * sizeof *out->h);
-    out->n = 0;
-    if (m < 2) {
-        for (size_t i = 0; i < m && i < limit; i++) {
-            out->h[out->n].id = cand->points[idx[i]].id;
-            out->h[out->n++].score = cand->points[idx[i]].score;
-        }
-        return 0;
+    if (m >= 2) {
+        /* The search that found the candidates has checked the query. */
+        if (query->dim != p->size || !query->n)
+            return api_fail(j, QERR_BAD_INPUT, "Vector dimension error: expected dim: %u, got %zu",
+                            p->size, query->dim);
+        float *qf = arena_alloc(a, query->n * query->dim * sizeof *qf);
+        memcpy(qf, query->data, query->n * query->dim * sizeof *qf);
+        collection_multivec_prepare(p, qf, query->n);
+        mm.q = (CollectionMultiVector){ qf, query->n, query->dim };
     }
-    /* The search that found the candidates has checked the query. */
-    if (query->dim != p->size || !query->n)
-        return api_fail(j, QERR_BAD_INPUT, "Vector dimension error: expected dim: %u, got %zu",
-                        p->size, query->dim);
-    float *qf = arena_alloc(a, query->n * query->dim * sizeof *qf);
-    memcpy(qf, query->data, query->n * query->dim * sizeof *qf);
-    collection_multivec_prepare(p, qf, query->n);
-    CollectionMultiVector q = { qf, query->n, query->dim };
-    float *rel = arena_alloc(a, m * sizeof *rel);
-    float *maxsim = arena_alloc(a, m * sizeof *maxsim);
-    uint8_t *taken = arena_calloc(a, m);
-    for (size_t i = 0; i < m; i++) {
-        rel[i] = collection_multivec_score(p, &q, vecs[i]);
-        maxsim[i] = -INFINITY;
-    }
-    size_t first = 0;
-    for (size_t i = 1; i < m; i++)
-        if (rel[i] > rel[first]) first = i;
-    size_t last = first;
-    taken[first] = 1;
-    out->h[out->n].id = cand->points[idx[first]].id;
-    out->h[out->n++].score = cand->points[idx[first]].score;
-    while (out->n < limit && out->n < m) {
-        size_t best = m;
-        float best_score = -INFINITY;
-        for (size_t i = 0; i < m; i++) {
-            if (taken[i]) continue;
-            /* Only the last selection can raise a candidate's max
-             * similarity to the selected set; MaxSim is not symmetric:
-             * Qdrant scores the selected point with the candidate as the
-             * query (LazyMatrix::get_similarity(candidate, selected)). */
-            float sim = collection_multivec_score(p, vecs[i], vecs[last]);
-            if (sim > maxsim[i]) maxsim[i] = sim;
-            float score = n->lambda * rel[i] - (1.0f - n->lambda) * maxsim[i];
-            if (best == m || score > best_score) {
-                best = i;
-                best_score = score;
-            }
-        }
-        if (best == m) break;
-        taken[best] = 1;
-        last = best;
-        out->h[out->n].id = cand->points[idx[best]].id;
-        out->h[out->n++].score = cand->points[idx[best]].score;
-    }
+    QMmrSim sim = { &mm, multi_relevance, multi_similarity };
+    qdrant_mmr_pick(j, cand, idx, m, n->lambda, limit, &sim, out);
     return 0;
 }

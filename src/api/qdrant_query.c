@@ -497,60 +497,10 @@ static int search_node(ApiJob *j, const QNode *n, const JsonValue *filter, size_
     return 0;
 }
 
-/* similarity between two stored vectors as Qdrant's MMR uses it: the raw
- * metric, larger is better (negated squared distance for Euclid). */
-static float mmr_similarity(CollectionDistance d, const float *a, const float *b, size_t dim)
+void qdrant_mmr_pick(ApiJob *j, const CollectionResult *cand, const size_t *idx, size_t m,
+                     float lambda, size_t limit, const QMmrSim *sim, Hits *out)
 {
-    return d == COLLECTION_EUCLID ? -vec_l2sq(a, b, dim) : vec_dot(a, b, dim);
-}
-
-/* mmr selects up to limit of the candidates (which carry their vectors)
- * by maximal marginal relevance (lib/shard/src/query/mmr/mod.rs): first
- * the most relevant, then repeatedly the candidate maximising
- * lambda * relevance - (1 - lambda) * max similarity to those selected.
- * Selected points keep their search score. */
-static int mmr_select(ApiJob *j, const QNode *n, const CollectionResult *cand, size_t limit,
-                      Hits *out)
-{
-    CollectionInfo info;
-    int rc = collection_info(j->api->db, j->collection, &info);
-    if (rc) return api_fail_collection(j, rc, NULL);
-    int v = 0;
-    const char *using = n->using ? n->using : "";
-    /* Sparse candidates have a similarity of their own. */
-    for (int s = 0; s < info.config.n_sparse; s++) {
-        if (strcmp(info.config.sparse[s].name, using)) continue;
-        const CollectionSparseVector *sq = n->sparse;
-        float *unused = NULL;
-        size_t udim = 0;
-        if (n->by_id && point_vector(j, &n->id, n->using, &unused, &udim, &sq, NULL)) return -1;
-        if (!sq) return api_fail(j, QERR_BAD_INPUT, "Conversion between sparse and regular vectors failed");
-        return qdrant_sparse_mmr(j, n, s, sq, cand, limit, out);
-    }
-    while (v < info.config.n_vectors && strcmp(info.config.vectors[v].name, using)) v++;
-    if (v == info.config.n_vectors)
-        return api_fail(j, QERR_BAD_INPUT, "Not existing vector name error: %s", using);
-    if (info.config.vectors[v].multivector != COLLECTION_SINGLE) {
-        /* Multivectors have a similarity of their own: MaxSim. */
-        CollectionMultiVector one = { n->vector, 1, n->dim };
-        const CollectionMultiVector *mq = n->multi ? n->multi : &one;
-        float *unused = NULL;
-        size_t udim = 0;
-        if (n->by_id && point_vector(j, &n->id, n->using, &unused, &udim, NULL, &mq)) return -1;
-        return qdrant_multivec_mmr(j, n, v, &info.config.vectors[v], mq, cand, limit, out);
-    }
-    CollectionDistance dist = info.config.vectors[v].distance;
-    size_t dim = info.config.vectors[v].size;
     Arena *a = api_arena(j);
-    size_t m = 0;
-    const float **vecs = arena_alloc(a, (cand->n + 1) * sizeof *vecs);
-    size_t *idx = arena_alloc(a, (cand->n + 1) * sizeof *idx);
-    for (size_t i = 0; i < cand->n; i++) {
-        const float *x = cand->points[i].vectors ? cand->points[i].vectors[v] : NULL;
-        if (!x) continue; /* points without this vector are dropped, as Qdrant does */
-        vecs[m] = x;
-        idx[m++] = i;
-    }
     out->h = arena_alloc(a, (m ? m : 1) * sizeof *out->h);
     out->n = 0;
     if (m < 2) {
@@ -558,22 +508,13 @@ static int mmr_select(ApiJob *j, const QNode *n, const CollectionResult *cand, s
             out->h[out->n].id = cand->points[idx[i]].id;
             out->h[out->n++].score = cand->points[idx[i]].score;
         }
-        return 0;
+        return;
     }
-    float *q = arena_alloc(a, dim * sizeof *q);
-    float *query = n->vector;
-    size_t qdim = n->dim;
-    if (n->by_id && point_vector(j, &n->id, n->using, &query, &qdim, NULL, NULL)) return -1;
-    if (qdim != dim)
-        return api_fail(j, QERR_BAD_INPUT, "Vector dimension error: expected dim: %zu, got %zu", dim,
-                        qdim);
-    memcpy(q, query, dim * sizeof *q);
-    if (dist == COLLECTION_COSINE) vec_normalize(q, dim);
     float *rel = arena_alloc(a, m * sizeof *rel);
     float *maxsim = arena_alloc(a, m * sizeof *maxsim);
     uint8_t *taken = arena_calloc(a, m);
     for (size_t i = 0; i < m; i++) {
-        rel[i] = mmr_similarity(dist, q, vecs[i], dim);
+        rel[i] = sim->relevance(sim->ctx, i);
         maxsim[i] = -INFINITY;
     }
     size_t first = 0;
@@ -590,9 +531,9 @@ static int mmr_select(ApiJob *j, const QNode *n, const CollectionResult *cand, s
             if (taken[i]) continue;
             /* Incrementally keep each candidate's max similarity to the
              * selected set: only the last selection can raise it. */
-            float s = mmr_similarity(dist, vecs[i], vecs[last], dim);
+            float s = sim->similarity(sim->ctx, i, last);
             if (s > maxsim[i]) maxsim[i] = s;
-            float score = n->lambda * rel[i] - (1.0f - n->lambda) * maxsim[i];
+            float score = lambda * rel[i] - (1.0f - lambda) * maxsim[i];
             if (best == m || score > best_score) {
                 best = i;
                 best_score = score;
@@ -604,6 +545,90 @@ static int mmr_select(ApiJob *j, const QNode *n, const CollectionResult *cand, s
         out->h[out->n].id = cand->points[idx[best]].id;
         out->h[out->n++].score = cand->points[idx[best]].score;
     }
+}
+
+/* Dense candidates for the picker: the raw metric as Qdrant's MMR uses it. */
+typedef struct {
+    CollectionDistance dist;
+    size_t dim;
+    const float *q;
+    const float **vecs;
+} DenseMmr;
+
+static float dense_sim(CollectionDistance d, const float *a, const float *b, size_t dim)
+{
+    return d == COLLECTION_EUCLID ? -vec_l2sq(a, b, dim) : vec_dot(a, b, dim);
+}
+
+static float dense_relevance(void *ctx, size_t i)
+{
+    const DenseMmr *d = ctx;
+    return dense_sim(d->dist, d->q, d->vecs[i], d->dim);
+}
+
+static float dense_similarity(void *ctx, size_t i, size_t k)
+{
+    const DenseMmr *d = ctx;
+    return dense_sim(d->dist, d->vecs[i], d->vecs[k], d->dim);
+}
+
+/* mmr selects up to limit of the candidates (which carry their vectors)
+ * by maximal marginal relevance (qdrant_mmr_pick); sparse vectors and
+ * multivectors have similarities of their own (qdrant_sparse_mmr,
+ * qdrant_multivec_mmr). */
+static int mmr_select(ApiJob *j, const QNode *n, const CollectionResult *cand, size_t limit,
+                      Hits *out)
+{
+    CollectionInfo info;
+    int rc = collection_info(j->api->db, j->collection, &info);
+    if (rc) return api_fail_collection(j, rc, NULL);
+    int v = 0;
+    const char *using = n->using ? n->using : "";
+    for (int s = 0; s < info.config.n_sparse; s++) {
+        if (strcmp(info.config.sparse[s].name, using)) continue;
+        const CollectionSparseVector *sq = n->sparse;
+        float *unused = NULL;
+        size_t udim = 0;
+        if (n->by_id && point_vector(j, &n->id, n->using, &unused, &udim, &sq, NULL)) return -1;
+        if (!sq) return api_fail(j, QERR_BAD_INPUT, "Conversion between sparse and regular vectors failed");
+        return qdrant_sparse_mmr(j, n, s, sq, cand, limit, out);
+    }
+    while (v < info.config.n_vectors && strcmp(info.config.vectors[v].name, using)) v++;
+    if (v == info.config.n_vectors)
+        return api_fail(j, QERR_BAD_INPUT, "Not existing vector name error: %s", using);
+    if (info.config.vectors[v].multivector != COLLECTION_SINGLE) {
+        CollectionMultiVector one = { n->vector, 1, n->dim };
+        const CollectionMultiVector *mq = n->multi ? n->multi : &one;
+        float *unused = NULL;
+        size_t udim = 0;
+        if (n->by_id && point_vector(j, &n->id, n->using, &unused, &udim, NULL, &mq)) return -1;
+        return qdrant_multivec_mmr(j, n, v, &info.config.vectors[v], mq, cand, limit, out);
+    }
+    Arena *a = api_arena(j);
+    DenseMmr d = { info.config.vectors[v].distance, info.config.vectors[v].size, NULL, NULL };
+    size_t m = 0;
+    d.vecs = arena_alloc(a, (cand->n + 1) * sizeof *d.vecs);
+    size_t *idx = arena_alloc(a, (cand->n + 1) * sizeof *idx);
+    for (size_t i = 0; i < cand->n; i++) {
+        const float *x = cand->points[i].vectors ? cand->points[i].vectors[v] : NULL;
+        if (!x) continue; /* points without this vector are dropped, as Qdrant does */
+        d.vecs[m] = x;
+        idx[m++] = i;
+    }
+    if (m >= 2) {
+        float *query = n->vector;
+        size_t qdim = n->dim;
+        if (n->by_id && point_vector(j, &n->id, n->using, &query, &qdim, NULL, NULL)) return -1;
+        if (qdim != d.dim)
+            return api_fail(j, QERR_BAD_INPUT, "Vector dimension error: expected dim: %zu, got %zu",
+                            d.dim, qdim);
+        float *q = arena_alloc(a, d.dim * sizeof *q);
+        memcpy(q, query, d.dim * sizeof *q);
+        if (d.dist == COLLECTION_COSINE) vec_normalize(q, d.dim);
+        d.q = q;
+    }
+    QMmrSim sim = { &d, dense_relevance, dense_similarity };
+    qdrant_mmr_pick(j, cand, idx, m, n->lambda, limit, &sim, out);
     return 0;
 }
 

@@ -100,6 +100,19 @@ int qdrant_query_fetch(ApiJob *j, const Hits *hits, size_t from, const Collectio
 const JsonValue *qdrant_filter_and(Arena *a, const JsonValue *x, const JsonValue *y);
 const JsonValue *qdrant_filter_ids(Arena *a, const char *clause, const PointId *ids, size_t n);
 
+/* Maximal marginal relevance (lib/shard/src/query/mmr/mod.rs), for
+ * candidates idx[0..m) of cand: the first pick is the most relevant, then
+ * repeatedly the candidate maximising lambda * relevance - (1 - lambda) *
+ * its max similarity to those picked. Picks keep their search score. The
+ * similarities come from the caller (dense, sparse, MaxSim). */
+typedef struct {
+    void *ctx;
+    float (*relevance)(void *ctx, size_t i);                /* to the query */
+    float (*similarity)(void *ctx, size_t i, size_t picked); /* candidate to a pick */
+} QMmrSim;
+void qdrant_mmr_pick(ApiJob *j, const CollectionResult *cand, const size_t *idx, size_t m,
+                     float lambda, size_t limit, const QMmrSim *sim, Hits *out);
+
 /* qdrant_formula_parse reads a FormulaQuery ({"formula", "defaults"}). */
 int qdrant_formula_parse(ApiJob *j, const JsonValue *query, QFormula **out);
 /* The cut applied to rescored points. */

@@ -267,27 +267,38 @@ void qdrant_sparse_write_config(JsonWriter *w, const CollectionConfig *c, const 
 
 /* ---- MMR ---- */
 
+typedef struct {
+    const uint32_t *qi;
+    const float *qv;
+    size_t qn;
+    const CollectionSparseVector **vecs;
+} SparseMmr;
+
+static float sparse_relevance(void *ctx, size_t i)
+{
+    const SparseMmr *s = ctx;
+    return sparse_dot(s->qi, s->qv, s->qn, s->vecs[i]->indices, s->vecs[i]->values, s->vecs[i]->n, NULL);
+}
+
+static float sparse_similarity(void *ctx, size_t i, size_t k)
+{
+    const SparseMmr *s = ctx;
+    return sparse_dot(s->vecs[i]->indices, s->vecs[i]->values, s->vecs[i]->n, s->vecs[k]->indices,
+                      s->vecs[k]->values, s->vecs[k]->n, NULL);
+}
+
 int qdrant_sparse_mmr(ApiJob *j, const QNode *n, int s, const CollectionSparseVector *query,
                       const CollectionResult *cand, size_t limit, Hits *out)
 {
     Arena *a = api_arena(j);
     size_t m = 0;
-    const CollectionSparseVector **vecs = arena_alloc(a, (cand->n + 1) * sizeof *vecs);
+    SparseMmr sm = { NULL, NULL, 0, arena_alloc(a, (cand->n + 1) * sizeof *sm.vecs) };
     size_t *idx = arena_alloc(a, (cand->n + 1) * sizeof *idx);
     for (size_t i = 0; i < cand->n; i++) {
         const CollectionSparseVector *x = cand->points[i].sparse ? cand->points[i].sparse[s] : NULL;
         if (!x) continue; /* points without this vector are dropped, as Qdrant does */
-        vecs[m] = x;
+        sm.vecs[m] = x;
         idx[m++] = i;
-    }
-    out->h = arena_alloc(a, (m ? m : 1) * sizeof *out->h);
-    out->n = 0;
-    if (m < 2) {
-        for (size_t i = 0; i < m && i < limit; i++) {
-            out->h[out->n].id = cand->points[idx[i]].id;
-            out->h[out->n++].score = cand->points[idx[i]].score;
-        }
-        return 0;
     }
     /* The relevance is the plain dot product with the query as given
      * (sorted; no IDF), as Qdrant's volatile storage scores it. */
@@ -297,43 +308,12 @@ int qdrant_sparse_mmr(ApiJob *j, const QNode *n, int s, const CollectionSparseVe
         memcpy(qi, query->indices, query->n * sizeof *qi);
         memcpy(qv, query->values, query->n * sizeof *qv);
     }
-    if (sparse_sort(qi, qv, query->n))
+    if (m >= 2 && sparse_sort(qi, qv, query->n))
         return api_fail(j, QERR_VALIDATION, "query.indices: Validation error: must be unique [{}]");
-    float *rel = arena_alloc(a, m * sizeof *rel);
-    float *maxsim = arena_alloc(a, m * sizeof *maxsim);
-    uint8_t *taken = arena_calloc(a, m);
-    for (size_t i = 0; i < m; i++) {
-        rel[i] = sparse_dot(qi, qv, query->n, vecs[i]->indices, vecs[i]->values, vecs[i]->n, NULL);
-        maxsim[i] = -INFINITY;
-    }
-    size_t first = 0;
-    for (size_t i = 1; i < m; i++)
-        if (rel[i] > rel[first]) first = i;
-    size_t last = first;
-    taken[first] = 1;
-    out->h[out->n].id = cand->points[idx[first]].id;
-    out->h[out->n++].score = cand->points[idx[first]].score;
-    while (out->n < limit && out->n < m) {
-        size_t best = m;
-        float best_score = -INFINITY;
-        for (size_t i = 0; i < m; i++) {
-            if (taken[i]) continue;
-            /* Only the last selection can raise a candidate's max
-             * similarity to the selected set. */
-            float sim = sparse_dot(vecs[i]->indices, vecs[i]->values, vecs[i]->n,
-                                   vecs[last]->indices, vecs[last]->values, vecs[last]->n, NULL);
-            if (sim > maxsim[i]) maxsim[i] = sim;
-            float score = n->lambda * rel[i] - (1.0f - n->lambda) * maxsim[i];
-            if (best == m || score > best_score) {
-                best = i;
-                best_score = score;
-            }
-        }
-        if (best == m) break;
-        taken[best] = 1;
-        last = best;
-        out->h[out->n].id = cand->points[idx[best]].id;
-        out->h[out->n++].score = cand->points[idx[best]].score;
-    }
+    sm.qi = qi;
+    sm.qv = qv;
+    sm.qn = query->n;
+    QMmrSim sim = { &sm, sparse_relevance, sparse_similarity };
+    qdrant_mmr_pick(j, cand, idx, m, n->lambda, limit, &sim, out);
     return 0;
 }
