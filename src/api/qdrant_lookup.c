@@ -18,6 +18,16 @@
 #include "api/qdrant_internal.h"
 #include "base/err.h"
 
+/* check_collection: the lookup collection exists. */
+static int check_collection(ApiJob *j, const ApiLookup *lk)
+{
+    CollectionInfo *ci = arena_alloc(api_arena(j), sizeof *ci);
+    int rc = collection_info(j->api->db, lk->collection, ci);
+    if (rc == ERR_NOTFOUND) return api_fail(j, QERR_NOT_FOUND, "Collection %s not found", lk->collection);
+    if (rc) return api_fail_collection(j, rc, NULL);
+    return 0;
+}
+
 int api_lookup_parse(ApiJob *j, const JsonValue *obj, ApiLookup *out)
 {
     memset(out, 0, sizeof *out);
@@ -39,17 +49,8 @@ int api_lookup_parse(ApiJob *j, const JsonValue *obj, ApiLookup *out)
     const JsonValue *sk = json_get(lk, "shard_key");
     if (sk && sk->type != JSON_NULL) return api_fail(j, QERR_UNSUPPORTED, "shard keys");
     out->set = 1;
-    return 0;
-}
-
-/* check_collection: the lookup collection exists. */
-static int check_collection(ApiJob *j, const ApiLookup *lk)
-{
-    CollectionInfo *ci = arena_alloc(api_arena(j), sizeof *ci);
-    int rc = collection_info(j->api->db, lk->collection, ci);
-    if (rc == ERR_NOTFOUND) return api_fail(j, QERR_NOT_FOUND, "Collection %s not found", lk->collection);
-    if (rc) return api_fail_collection(j, rc, NULL);
-    return 0;
+    /* Qdrant resolves the location even when no example needs it. */
+    return check_collection(j, out);
 }
 
 /* check_vector: the lookup collection has the vector. */

@@ -63,20 +63,21 @@ int coll_sparse_validate(const CollectionConfig *cfg, char *err, size_t errlen)
     if (cfg->n_sparse < 0 || cfg->n_sparse > COLLECTION_MAX_SPARSE)
         return err_set(err, errlen, ERR_INVAL, "a collection has at most %d sparse vectors",
                        COLLECTION_MAX_SPARSE);
+    /* Qdrant's checks, wording and order (CreateCollectionOperation::new):
+     * an empty sparse name before any duplicate. */
+    for (int i = 0; i < cfg->n_sparse; i++)
+        if (!cfg->sparse[i].name[0]) return err_set(err, errlen, ERR_INVAL, "Sparse vector name cannot be empty");
     for (int i = 0; i < cfg->n_sparse; i++) {
         const CollectionSparseParams *p = &cfg->sparse[i];
         if (!memchr(p->name, '\0', sizeof p->name))
             return err_set(err, errlen, ERR_INVAL, "a vector name must have at most %d bytes",
                            COLLECTION_MAX_VECTOR_NAME);
-        /* Qdrant's check and wording (CreateCollectionOperation::new);
-         * the unnamed dense vector is named "". */
+        /* The unnamed dense vector is named "". */
         for (int v = 0; v < cfg->n_vectors; v++)
             if (!strcmp(cfg->vectors[v].name, p->name))
                 return err_set(err, errlen, ERR_INVAL,
                                "Dense and sparse vector names must be unique - duplicate found with '%s'",
                                p->name);
-        if (!p->name[0])
-            return err_set(err, errlen, ERR_INVAL, "a sparse vector needs a name");
         for (int j = 0; j < i; j++)
             if (!strcmp(cfg->sparse[j].name, p->name))
                 return err_set(err, errlen, ERR_INVAL, "vector %s given twice", p->name);
