@@ -10,9 +10,9 @@
  * and the token length limits; the other params (on_disk, is_tenant,
  * is_principal, lookup, range, enable_hnsw) tune Qdrant's storage and are
  * accepted and reported. Text features vitrine does not have (prefix and
- * multilingual tokenizers, stopwords, stemming, ASCII folding, phrase
- * positions) answer 501 naming the feature rather than indexing
- * differently. The params object is kept as Qdrant serializes it (its
+ * multilingual tokenizers, stopwords, stemming, ASCII folding) answer
+ * 501 naming the feature rather than indexing differently; phrase
+ * matching is served (see filter.c). The params object is kept as Qdrant serializes it (its
  * struct's field order; lookup, range and is_principal written even when
  * null, the rest only when given) and stored by the engine as opaque
  * text.
@@ -124,7 +124,10 @@ static int parse_params(ApiJob *j, const JsonValue *o, IndexReq *r, Buf *out)
         int b = 0;
         if (api_get_bool(j, o, f->name, &b)) return -1;
         if (!strcmp(f->name, "lowercase") && present) r->p.text.lowercase = b;
-        if ((!strcmp(f->name, "ascii_folding") || !strcmp(f->name, "phrase_matching")) && b)
+        /* phrase_matching needs nothing of the index: a phrase is
+         * checked on the re-tokenized payload of the points having its
+         * tokens (filter.c), with or without it. */
+        if (!strcmp(f->name, "ascii_folding") && b)
             return api_fail(j, QERR_UNSUPPORTED, "%s in text indexes", f->name);
         if (!present && f->kind == PF_BOOL) continue;
         jw_key(&w, f->name);

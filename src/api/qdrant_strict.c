@@ -309,6 +309,33 @@ static void walk_filter(ApiJob *j, FilterWalk *w, const JsonValue *f, const char
     if (ms && ms->type == JSON_OBJECT) walk_conditions(j, w, json_get(ms, "conditions"), prefix);
 }
 
+/* unindexed_fail: Qdrant's message for a key without a suitable index;
+ * what names the thing to change ("filter", "formula expression"). */
+static int unindexed_fail(ApiJob *j, const FilterWalk *w, const char *what)
+{
+    const char *names[16];
+    size_t n = 0;
+    for (int cap = 1; cap <= CAP_GEO; cap <<= 1) {
+        if (!(w->unindexed_caps & cap)) continue;
+        const char *name = cap_schema(cap);
+        size_t k = 0;
+        while (k < n && strcmp(names[k], name) < 0) k++;
+        if (k < n && !strcmp(names[k], name)) continue;
+        memmove(names + k + 1, names + k, (n - k) * sizeof *names);
+        names[k] = name;
+        n++;
+    }
+    Buf b;
+    buf_init(&b);
+    for (size_t i = 0; i < n; i++) buf_printf(&b, "%s%s", i ? ", " : "", names[i]);
+    api_fail(j, QERR_BAD_REQUEST,
+             "Index required but not found for \"%s\" of one of the following types: [%s]. "
+             "Help: Create an index for this key or use a different %s.",
+             w->unindexed, b.data ? b.data : "", what);
+    buf_free(&b);
+    return -1;
+}
+
 /* check_filter: Qdrant's check_request_filter for one filter; update
  * selects unindexed_filtering_update over _retrieve. */
 static int check_filter(ApiJob *j, const Strict *s, const JsonValue *f, int update)
@@ -316,30 +343,7 @@ static int check_filter(ApiJob *j, const Strict *s, const JsonValue *f, int upda
     if (!f || f->type != JSON_OBJECT) return 0;
     FilterWalk w = { .s = s, .check_index = (update ? s->unindexed_update : s->unindexed_retrieve) == 0 };
     walk_filter(j, &w, f, NULL);
-    if (w.unindexed) {
-        /* The schemas that would do, sorted and without repeats, as Qdrant lists them. */
-        const char *names[16];
-        size_t n = 0;
-        for (int cap = 1; cap <= CAP_GEO; cap <<= 1) {
-            if (!(w.unindexed_caps & cap)) continue;
-            const char *name = cap_schema(cap);
-            size_t k = 0;
-            while (k < n && strcmp(names[k], name) < 0) k++;
-            if (k < n && !strcmp(names[k], name)) continue;
-            memmove(names + k + 1, names + k, (n - k) * sizeof *names);
-            names[k] = name;
-            n++;
-        }
-        Buf b;
-        buf_init(&b);
-        for (size_t i = 0; i < n; i++) buf_printf(&b, "%s%s", i ? ", " : "", names[i]);
-        api_fail(j, QERR_BAD_REQUEST,
-                 "Index required but not found for \"%s\" of one of the following types: [%s]. "
-                 "Help: Create an index for this key or use a different filter.",
-                 w.unindexed, b.data ? b.data : "");
-        buf_free(&b);
-        return -1;
-    }
+    if (w.unindexed) return unindexed_fail(j, &w, "filter");
     if (s->filter_max_conditions.has && (double)w.conditions > s->filter_max_conditions.v)
         return api_fail(j, QERR_BAD_REQUEST,
                         "Filter condition limit reached (%zu > %.0f). Help: Reduce the amount of "
@@ -373,6 +377,69 @@ static double number_or(const JsonValue *o, const char *key, double dflt)
 {
     const JsonValue *v = json_get(o, key);
     return v && v->type == JSON_NUMBER ? v->u.num : dflt;
+}
+
+/* walk_expr finds the first payload key a formula expression reads that
+ * has no index able to answer it (Qdrant's update_from_expression):
+ * number variables need an integer or float index, geo_distance's `to` a
+ * geo one, datetime_key a datetime one; conditions as in filters. */
+static void walk_expr(ApiJob *j, FilterWalk *w, const JsonValue *e)
+{
+    if (!e || w->unindexed) return;
+    if (e->type == JSON_STRING) {
+        if (e->u.str[0] == '$') return;
+        if (!(index_caps(j, w->s, e->u.str) & (CAP_INT_MATCH | CAP_INT_RANGE | CAP_FLOAT_RANGE))) {
+            w->unindexed = e->u.str;
+            w->unindexed_caps = CAP_INT_MATCH | CAP_INT_RANGE | CAP_FLOAT_RANGE;
+        }
+        return;
+    }
+    if (e->type == JSON_ARRAY) {
+        for (uint32_t i = 0; i < e->len && !w->unindexed; i++) walk_expr(j, w, api_item(j, e, i));
+        return;
+    }
+    if (e->type != JSON_OBJECT) return;
+    const JsonValue *x;
+    if ((x = json_get(e, "geo_distance"))) {
+        const char *to = json_as_str(json_get(x, "to"));
+        if (to && !(index_caps(j, w->s, to) & CAP_GEO)) {
+            w->unindexed = to;
+            w->unindexed_caps = CAP_GEO;
+        }
+        return;
+    }
+    if ((x = json_get(e, "datetime_key"))) {
+        if (x->type == JSON_STRING && !(index_caps(j, w->s, x->u.str) & CAP_DATETIME)) {
+            w->unindexed = x->u.str;
+            w->unindexed_caps = CAP_DATETIME;
+        }
+        return;
+    }
+    if (json_get(e, "datetime")) return;
+    if (json_get(e, "key") || json_get(e, "is_empty") || json_get(e, "is_null") || json_get(e, "has_id") ||
+        json_get(e, "nested") || json_get(e, "must") || json_get(e, "should") || json_get(e, "must_not")) {
+        /* A condition: checked as a one-condition filter. */
+        JsonValue list = { .type = JSON_ARRAY, .len = 1, .u.items = (JsonValue *)e };
+        walk_conditions(j, w, &list, NULL);
+        return;
+    }
+    static const char *const subs[] = { "sum", "mult", "neg", "abs", "sqrt", "exp", "log10", "ln" };
+    for (size_t i = 0; i < sizeof subs / sizeof *subs; i++)
+        if ((x = json_get(e, subs[i]))) walk_expr(j, w, x);
+    if ((x = json_get(e, "div"))) {
+        walk_expr(j, w, json_get(x, "left"));
+        walk_expr(j, w, json_get(x, "right"));
+    }
+    if ((x = json_get(e, "pow"))) {
+        walk_expr(j, w, json_get(x, "base"));
+        walk_expr(j, w, json_get(x, "exponent"));
+    }
+    static const char *const decays[] = { "lin_decay", "exp_decay", "gauss_decay" };
+    for (size_t i = 0; i < 3; i++)
+        if ((x = json_get(e, decays[i]))) {
+            walk_expr(j, w, json_get(x, "x"));
+            walk_expr(j, w, json_get(x, "target"));
+        }
 }
 
 /* check_search: a search, recommend, discover or query request object
@@ -409,6 +476,12 @@ static int check_search(ApiJob *j, const Strict *s, const JsonValue *o, int grou
     if (group) limit = number_or(o, "limit", 0) * number_or(o, "group_size", 1);
     if (check_limit(j, limit, s->max_query_limit, "limit")) return -1;
     if (check_filter(j, s, json_get(o, "filter"), 0)) return -1;
+    const JsonValue *q = json_get(o, "query");
+    if (s->unindexed_retrieve == 0 && q && q->type == JSON_OBJECT && json_get(q, "formula")) {
+        FilterWalk w = { .s = s, .check_index = 1 };
+        walk_expr(j, &w, json_get(q, "formula"));
+        if (w.unindexed) return unindexed_fail(j, &w, "formula expression");
+    }
     return check_params(j, s, json_get(o, "params"));
 }
 

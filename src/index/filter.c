@@ -76,7 +76,7 @@ enum {
     MATCH_EXCEPT_INT,
     MATCH_TEXT,     /* substring; all tokens with a text index */
     MATCH_TEXT_ANY, /* any whitespace-separated word is a substring; any token with a text index */
-    MATCH_PHRASE,   /* substring (also with a text index: phrase search needs positions) */
+    MATCH_PHRASE,   /* substring; with a text index, the query's tokens in a row */
 };
 
 /* Bound slots of a range or a values_count, in this order. */
@@ -125,6 +125,10 @@ typedef struct FilterNode FilterNode;
 enum {
     BIND_SHAPE = 1,  /* values_count, is_empty, is_null: the shapes */
     BIND_VALUES = 2, /* match / range: the values of the index's type */
+    /* match phrase on a text index: candidates are the points having every
+     * token, the answer comes from the payload re-tokenized (the index
+     * keeps no positions) */
+    BIND_PHRASE = 3,
 };
 
 typedef struct {
@@ -139,6 +143,8 @@ typedef struct {
     uint32_t n_toks;
     uint32_t *tok_ids; /* text: the known tokens' ids, sorted */
     uint32_t n_tok_ids;
+    uint32_t *seq;     /* phrase: the query's token ids in order, repeats kept */
+    uint32_t n_seq;
     PayloadRange range; /* range bounds as the index takes them */
 } Bind;
 
@@ -1296,6 +1302,41 @@ static int text_tokens(const Bind *b, const JsonValue *v, int all)
     return all;
 }
 
+/* PhraseScan matches the query's token ids against a value's tokens as
+ * they stream: last[] holds the value's last n_seq token ids (a ring). */
+typedef struct {
+    const Bind *b;
+    uint32_t *last;
+    uint32_t n, pos;
+    int found;
+} PhraseScan;
+
+static int phrase_tok(void *ctx, const char *tok, size_t len)
+{
+    PhraseScan *p = ctx;
+    const Bind *b = p->b;
+    p->last[p->pos % b->n_seq] = payload_index_term(b->ix, tok, len);
+    p->pos++;
+    if (p->pos < b->n_seq) return 0;
+    for (uint32_t k = 0; k < b->n_seq; k++)
+        if (p->last[(p->pos - b->n_seq + k) % b->n_seq] != b->seq[k]) return 0;
+    p->found = 1;
+    return 1;
+}
+
+/* phrase_tokens: the value, tokenized as the bound text index does, holds
+ * the query's tokens in a row (Qdrant's phrase match); an empty phrase or
+ * one with a token no document has matches nothing. */
+static int phrase_tokens(const Bind *b, const JsonValue *v)
+{
+    if (v->type != JSON_STRING || b->n_seq == 0 || b->unknown) return 0;
+    uint32_t small[64];
+    PhraseScan p = { b, b->n_seq <= 64 ? small : xmalloc(b->n_seq * sizeof *p.last), 0, 0, 0 };
+    payload_index_tokenize(b->ix, v->u.str, v->len, phrase_tok, &p);
+    if (p.last != small) free(p.last);
+    return p.found;
+}
+
 /* match_value is Qdrant's Match::check_match for one (non-array) value;
  * b is the condition's text index binding, if any. */
 static int match_value(const Match *m, const Bind *b, const JsonValue *v)
@@ -1310,7 +1351,9 @@ static int match_value(const Match *m, const Bind *b, const JsonValue *v)
     case MATCH_TEXT:
         if (text) return text_tokens(b, v, 1);
         return v->type == JSON_STRING && contains(v, m->str);
-    case MATCH_PHRASE: return v->type == JSON_STRING && contains(v, m->str);
+    case MATCH_PHRASE:
+        if (text) return phrase_tokens(b, v);
+        return v->type == JSON_STRING && contains(v, m->str);
     case MATCH_TEXT_ANY:
         if (text) return text_tokens(b, v, 0);
         if (v->type != JSON_STRING) return 0;
@@ -1612,12 +1655,12 @@ static int cond_match(const Cond *c, Eval *e)
 {
     const Bind *b = c->bind;
     PayloadValues pv;
-    if (b && e->indexed) payload_index_values(b->ix, e->node, &pv);
+    if (b && e->indexed && b->kind != BIND_PHRASE) payload_index_values(b->ix, e->node, &pv);
     else memset(&pv, 0, sizeof pv);
     switch (c->kind) {
     case COND_FILTER: return node_match(c->u.filter, e);
     case COND_FIELD: {
-        if (b && e->indexed)
+        if (b && e->indexed && b->kind != BIND_PHRASE)
             return b->kind == BIND_SHAPE ? shape_field(c->u.field, &pv) : values_field(c->u.field, b, &pv);
         FieldVisit x = { c->u.field, b, 0 };
         if (walk_payload(&c->u.field->path, eval_payload(e), field_visit, &x)) return 1;
@@ -1815,6 +1858,49 @@ static int tok_collect(void *ctx, const char *tok, size_t len)
     return 0;
 }
 
+typedef struct {
+    Arena *arena;
+    const PayloadIndex *ix;
+    uint32_t *ids;
+    uint32_t n, cap;
+    int unknown;
+} SeqList;
+
+static int seq_collect(void *ctx, const char *tok, size_t len)
+{
+    SeqList *l = ctx;
+    uint32_t t = payload_index_term(l->ix, tok, len);
+    if (t == PAYLOAD_NO_TERM) l->unknown = 1;
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? l->cap * 2 : 8;
+        uint32_t *n = arena_alloc(l->arena, cap * sizeof *n);
+        if (l->n) memcpy(n, l->ids, l->n * sizeof *n);
+        l->ids = n;
+        l->cap = cap;
+    }
+    l->ids[l->n++] = t;
+    return 0;
+}
+
+/* bind_phrase resolves a phrase's tokens: in order for the check, and
+ * distinct and sorted (tok_ids) for the candidates, as match text. */
+static void bind_phrase(Binder *bd, const FieldCond *f, Bind *b)
+{
+    SeqList l = { bd->arena, b->ix, NULL, 0, 0, 0 };
+    payload_index_tokenize(b->ix, f->match.str.ptr, f->match.str.len, seq_collect, &l);
+    b->seq = l.ids;
+    b->n_seq = l.n;
+    b->unknown = (uint8_t)l.unknown;
+    b->tok_ids = arena_alloc(bd->arena, (l.n ? l.n : 1) * sizeof *b->tok_ids);
+    for (uint32_t k = 0; k < l.n; k++)
+        if (l.ids[k] != PAYLOAD_NO_TERM) b->tok_ids[b->n_tok_ids++] = l.ids[k];
+    qsort(b->tok_ids, b->n_tok_ids, sizeof *b->tok_ids, cmp_u32);
+    uint32_t m = 0;
+    for (uint32_t k = 0; k < b->n_tok_ids; k++)
+        if (!m || b->tok_ids[m - 1] != b->tok_ids[k]) b->tok_ids[m++] = b->tok_ids[k];
+    b->n_tok_ids = m;
+}
+
 /* bind_values resolves a match / range condition's operands against ix. */
 static void bind_values(Binder *bd, const FieldCond *f, Bind *b)
 {
@@ -1901,6 +1987,10 @@ static void bind_cond(Binder *bd, Cond *c)
             return;
         }
         b->kind = BIND_VALUES;
+    } else if (t == PAYLOAD_INDEX_TEXT && f->has_match && f->match.kind == MATCH_PHRASE && !f->has_range) {
+        b->kind = BIND_PHRASE;
+        bind_phrase(bd, f, b);
+        bd->needs_payload = 1;
     } else if ((!f->has_match || match_ok(&f->match, t)) && (!f->has_range || range_ok(&f->range, t))) {
         b->kind = BIND_VALUES;
         bind_values(bd, f, b);
@@ -2017,6 +2107,7 @@ static double values_size(const FieldCond *f, const Bind *b, int *exact)
         }
         return sum;
     }
+    case MATCH_PHRASE: /* every token present: an upper bound of the phrase's points */
     case MATCH_TEXT: {
         if (b->unknown || b->n_tok_ids == 0) {
             *exact = 1;
@@ -2047,7 +2138,7 @@ static Card cond_card(const Cond *c, double total)
         return (Card){ 0, k, k };
     }
     case COND_FIELD:
-        if (c->bind && c->bind->kind == BIND_VALUES) {
+        if (c->bind && (c->bind->kind == BIND_VALUES || c->bind->kind == BIND_PHRASE)) {
             int exact;
             double s = values_size(c->u.field, c->bind, &exact);
             if (s >= 0) {
@@ -2153,7 +2244,8 @@ static double cond_list_size(const Cond *c)
         const Cond *unused;
         return node_list_size(c->u.filter, &unused);
     }
-    if (c->kind != COND_FIELD || !c->bind || c->bind->kind != BIND_VALUES) return -1;
+    if (c->kind != COND_FIELD || !c->bind || (c->bind->kind != BIND_VALUES && c->bind->kind != BIND_PHRASE))
+        return -1;
     const Match *m = &c->u.field->match;
     if (c->u.field->has_match && (m->kind == MATCH_EXCEPT_STR || m->kind == MATCH_EXCEPT_INT)) return -1;
     int exact;
@@ -2223,6 +2315,7 @@ static void cond_list(const Cond *c, PayloadNodeList *out)
         }
         break;
     }
+    case MATCH_PHRASE:
     case MATCH_TEXT: {
         if (b->unknown || !b->n_tok_ids) break;
         uint32_t rare = b->tok_ids[0];

@@ -108,6 +108,11 @@ refused(req("POST", C + "/points/query/groups", groups), ['Index required but no
 ok("PUT", C + "/index?wait=true", {"field_name": "price", "field_schema": "float"})
 refused(req("POST", C + "/points/query/groups", groups), ['Index of type "Float" found for "price"'], "group_by on a float index")
 passes(req("POST", C + "/points/query/groups", dict(groups, group_by="city")), "group_by on a keyword index")
+formula = {"prefetch": {"query": [0.1, 0.2, 0.3, 0.4]},
+           "query": {"formula": {"sum": ["discount", "$score"]}, "defaults": {"discount": 0}}}
+refused(query(formula), ['Index required but not found for "discount"', "formula expression"], "formula on an unindexed key")
+ok("PUT", C + "/index?wait=true", {"field_name": "discount", "field_schema": {"type": "integer", "lookup": True, "range": False}})
+passes(query(formula), "formula on an indexed key")
 setup()
 
 # Unindexed filters on writes.
