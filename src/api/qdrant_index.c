@@ -9,8 +9,8 @@
  * type and, for text, on the tokenizer (word or whitespace), lowercase
  * and the token length limits; the other params (on_disk, is_tenant,
  * is_principal, lookup, range, enable_hnsw) tune Qdrant's storage and are
- * accepted and reported. Text features vitrine does not have (prefix and
- * multilingual tokenizers, stopwords, stemming, ASCII folding) answer
+ * accepted and reported. Text features vitrine does not have (the
+ * multilingual tokenizer, stopwords, stemming, ASCII folding) answer
  * 501 naming the feature rather than indexing differently; phrase
  * matching is served (see filter.c). The params object is kept as Qdrant serializes it (its
  * struct's field order; lookup, range and is_principal written even when
@@ -93,9 +93,10 @@ static int parse_params(ApiJob *j, const JsonValue *o, IndexReq *r, Buf *out)
         if (api_get_str(j, o, "tokenizer", &tok)) return -1;
         if (!tok || !strcmp(tok, "word")) r->p.text.tokenizer = PAYLOAD_TOKENIZER_WORD;
         else if (!strcmp(tok, "whitespace")) r->p.text.tokenizer = PAYLOAD_TOKENIZER_WHITESPACE;
-        else if (!strcmp(tok, "prefix") || !strcmp(tok, "multilingual"))
-            return api_fail(j, QERR_UNSUPPORTED, "the %s tokenizer of text indexes (word and whitespace are served)",
-                            tok);
+        else if (!strcmp(tok, "prefix")) r->p.text.tokenizer = PAYLOAD_TOKENIZER_PREFIX;
+        else if (!strcmp(tok, "multilingual"))
+            return api_fail(j, QERR_UNSUPPORTED,
+                            "the multilingual tokenizer of text indexes (word, whitespace and prefix are served)");
         else
             return api_fail(j, QERR_FORMAT,
                             "unknown variant `%s`, expected one of `prefix`, `whitespace`, `word`, `multilingual`", tok);

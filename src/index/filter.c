@@ -1887,7 +1887,7 @@ static int seq_collect(void *ctx, const char *tok, size_t len)
 static void bind_phrase(Binder *bd, const FieldCond *f, Bind *b)
 {
     SeqList l = { bd->arena, b->ix, NULL, 0, 0, 0 };
-    payload_index_tokenize(b->ix, f->match.str.ptr, f->match.str.len, seq_collect, &l);
+    payload_index_tokenize_query(b->ix, f->match.str.ptr, f->match.str.len, seq_collect, &l);
     b->seq = l.ids;
     b->n_seq = l.n;
     b->unknown = (uint8_t)l.unknown;
@@ -1923,10 +1923,10 @@ static void bind_values(Binder *bd, const FieldCond *f, Bind *b)
     case MATCH_TEXT:
     case MATCH_TEXT_ANY: {
         TokList l = { bd->arena, NULL, 0, 0 };
-        payload_index_tokenize(ix, m->str.ptr, m->str.len, tok_collect, &l);
+        payload_index_tokenize_query(ix, m->str.ptr, m->str.len, tok_collect, &l);
         if (m->kind == MATCH_TEXT_ANY)
             for (uint32_t k = 0; k < m->n; k++)
-                payload_index_tokenize(ix, m->strs[k].ptr, m->strs[k].len, tok_collect, &l);
+                payload_index_tokenize_query(ix, m->strs[k].ptr, m->strs[k].len, tok_collect, &l);
         b->toks = l.toks;
         b->n_toks = l.n;
         b->tok_ids = arena_alloc(bd->arena, (l.n ? l.n : 1) * sizeof *b->tok_ids);

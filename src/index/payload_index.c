@@ -557,8 +557,43 @@ static int emit_token(const PayloadTextParams *p, const char *tok, size_t len, s
     return fn(ctx, tok, len);
 }
 
-void payload_index_tokenize(const PayloadIndex *ix, const char *s, size_t len, PayloadTokenFn fn,
-                            void *ctx)
+/* utf8_boundary: the byte length of the first n characters of tok. */
+static size_t utf8_prefix(const char *tok, size_t len, size_t n)
+{
+    size_t i = 0;
+    while (n && i < len) {
+        utf8_next(tok, len, &i);
+        n--;
+    }
+    return i;
+}
+
+/* emit_word hands one word to fn as the tokenizer makes tokens of it:
+ * itself within the length limits, or (prefix, documents) its prefixes
+ * of min_token_len (at least 1) to max_token_len characters, the last
+ * being the word when it is no longer than that; (prefix, query) itself
+ * cut to max_token_len. */
+static int emit_word(const PayloadTextParams *p, int query, const char *tok, size_t len,
+                     size_t chars, PayloadTokenFn fn, void *ctx)
+{
+    if (!len) return 0;
+    if (p->tokenizer != PAYLOAD_TOKENIZER_PREFIX) return emit_token(p, tok, len, chars, fn, ctx);
+    size_t max = p->max_token_len ? p->max_token_len : SIZE_MAX;
+    if (query) {
+        if (p->min_token_len && chars < p->min_token_len) return 0;
+        return fn(ctx, tok, chars > max ? utf8_prefix(tok, len, max) : len);
+    }
+    size_t min = p->min_token_len ? p->min_token_len : 1;
+    for (size_t n = min; n <= max; n++) {
+        if (n >= chars) return fn(ctx, tok, len);
+        int rc = fn(ctx, tok, utf8_prefix(tok, len, n));
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static void tokenize(const PayloadIndex *ix, int query, const char *s, size_t len, PayloadTokenFn fn,
+                     void *ctx)
 {
     const PayloadTextParams *p = &ix->text;
     char tok[PAYLOAD_TOKEN_MAX + 4];
@@ -568,7 +603,7 @@ void payload_index_tokenize(const PayloadIndex *ix, const char *s, size_t len, P
         uint32_t c = utf8_next(s, len, &i);
         int in_word = p->tokenizer == PAYLOAD_TOKENIZER_WHITESPACE ? !is_space(c) : is_word_char(c);
         if (!in_word) {
-            if (emit_token(p, tok, tl, chars, fn, ctx)) return;
+            if (emit_word(p, query, tok, tl, chars, fn, ctx)) return;
             tl = chars = 0;
             full = 0;
             continue;
@@ -584,7 +619,19 @@ void payload_index_tokenize(const PayloadIndex *ix, const char *s, size_t len, P
         memcpy(tok + tl, enc, n);
         tl += n;
     }
-    emit_token(p, tok, tl, chars, fn, ctx);
+    emit_word(p, query, tok, tl, chars, fn, ctx);
+}
+
+void payload_index_tokenize(const PayloadIndex *ix, const char *s, size_t len, PayloadTokenFn fn,
+                            void *ctx)
+{
+    tokenize(ix, 0, s, len, fn, ctx);
+}
+
+void payload_index_tokenize_query(const PayloadIndex *ix, const char *s, size_t len,
+                                  PayloadTokenFn fn, void *ctx)
+{
+    tokenize(ix, 1, s, len, fn, ctx);
 }
 
 /* ---- extraction ---- */

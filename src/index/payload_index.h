@@ -68,6 +68,10 @@ typedef enum {
 enum {
     PAYLOAD_TOKENIZER_WORD = 0,       /* runs of letters and digits */
     PAYLOAD_TOKENIZER_WHITESPACE = 1, /* runs of non-whitespace */
+    /* words, each also as its prefixes of min_token_len (1) to
+     * max_token_len characters (documents; a query's words are taken whole,
+     * cut to max_token_len: Qdrant's prefix tokenizer) */
+    PAYLOAD_TOKENIZER_PREFIX = 2,
 };
 
 /* Longest token kept, in bytes; longer tokens are cut at a character
@@ -203,6 +207,11 @@ void payload_index_term_nodes(const PayloadIndex *ix, uint32_t term, PayloadNode
 typedef int (*PayloadTokenFn)(void *ctx, const char *tok, size_t len);
 void payload_index_tokenize(const PayloadIndex *ix, const char *s, size_t len, PayloadTokenFn fn,
                             void *ctx);
+/* payload_index_tokenize_query splits a query's text: as a document's,
+ * except that the prefix tokenizer gives each word once, whole (cut to
+ * max_token_len characters; shorter than min_token_len: none). */
+void payload_index_tokenize_query(const PayloadIndex *ix, const char *s, size_t len,
+                                  PayloadTokenFn fn, void *ctx);
 
 /* ---- ranges (integer, float, datetime) ---- */
 

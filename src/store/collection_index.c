@@ -266,7 +266,7 @@ int collection_index_create(Db *db, const char *name, const char *field,
         return err_set(err, errlen, ERR_INVAL, "payload index params are longer than %d bytes",
                        COLLECTION_MAX_INDEX_PARAMS - 1);
     if (p->type == PAYLOAD_INDEX_TEXT && p->text.tokenizer != PAYLOAD_TOKENIZER_WORD &&
-        p->text.tokenizer != PAYLOAD_TOKENIZER_WHITESPACE)
+        p->text.tokenizer != PAYLOAD_TOKENIZER_WHITESPACE && p->text.tokenizer != PAYLOAD_TOKENIZER_PREFIX)
         return err_set(err, errlen, ERR_INVAL, "unknown tokenizer");
     PayloadIndex *ix;
     if (payload_index_new(field, p->type, &p->text, &ix) != 0)

@@ -4,7 +4,8 @@ against the real binary: on a text index, the query's tokens in a row in
 the document's tokens (Qdrant's test_phrase_matching.py cases, a
 brute-force tokenizer here for random sentences, scroll and count, the
 word and whitespace tokenizers, lowercase), and without an index a
-substring, as Qdrant checks an unindexed payload."""
+substring, as Qdrant checks an unindexed payload; and the prefix
+tokenizer (search as you type) with and without length limits."""
 import os, random, re, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -65,6 +66,24 @@ ok("PUT", "/collections/plain/points?wait=true", {"points": [{"id": i + 1, "vect
 got = ids({"filter": {"must": [{"key": "text", "match": {"phrase": "own fox"}}]}}, "/collections/plain")
 if got != [1, 3]:
     fail("unindexed phrase as a substring: %s" % got)
+# The prefix tokenizer: documents are indexed with every prefix of each
+# word (min_token_len..max_token_len characters), a query's words whole
+# (cut to max_token_len): "ROBO" matches "robot" and "robotics".
+for params, cases in (({}, [("ROBO", [1, 2, 3]), ("robot", [1, 2, 3]), ("robotic", [2]), ("vac", [3]), ("bot", [])]),
+                      ({"min_token_len": 3, "max_token_len": 4}, [("ro", []), ("rob", [1, 2, 3]), ("robotic", [1, 2, 3]),
+                                                                  ("vacuum", [3])])):
+    C = "/collections/prefix%d" % len(params)
+    ok("PUT", C, {"vectors": {"size": 2, "distance": "Dot"}})
+    ok("PUT", C + "/index?wait=true", {"field_name": "title", "field_schema": dict({"type": "text", "tokenizer": "prefix"}, **params)})
+    ok("PUT", C + "/points?wait=true", {"points": [
+        {"id": 1, "vector": [1, 0], "payload": {"title": "Robot arm"}},
+        {"id": 2, "vector": [1, 0], "payload": {"title": "Robotics kit"}},
+        {"id": 3, "vector": [1, 0], "payload": {"title": "robot vacuum cleaner"}},
+        {"id": 4, "vector": [1, 0], "payload": {"title": "Kitchen scale"}}]})
+    for q, want in cases:
+        got = ids({"filter": {"must": [{"key": "title", "match": {"text": q}}]}}, C)
+        if got != want:
+            fail("prefix tokenizer %s, text %r: %s, want %s" % (params, q, got, want))
 srv.stop()
 print("qdrant_phrase.py: ok (phrase matching on word and whitespace text indexes equals a brute-force "
-      "tokenizer, scroll and count, after a restart; a substring without an index)")
+      "tokenizer, scroll and count, after a restart; a substring without an index; the prefix tokenizer)")
