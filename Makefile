@@ -68,7 +68,7 @@ STORE_SRCS = src/store/store.c src/store/collection_config.c src/store/collectio
              src/store/collection_record.c
 API_SRCS = src/api/qdrant.c src/api/qdrant_request.c src/api/qdrant_service.c \
            src/api/qdrant_collections.c src/api/qdrant_points.c src/api/qdrant_search.c \
-           src/api/qdrant_query.c src/api/qdrant_groups.c src/api/qdrant_facet.c src/api/qdrant_matrix.c src/api/qdrant_strict.c src/api/qdrant_lookup.c src/api/qdrant_formula.c src/api/qdrant_convert.c \
+           src/api/qdrant_query.c src/api/qdrant_groups.c src/api/qdrant_facet.c src/api/qdrant_matrix.c src/api/qdrant_strict.c src/api/qdrant_lookup.c src/api/qdrant_formula.c src/api/qdrant_feedback.c src/api/qdrant_convert.c \
            src/api/qdrant_index.c src/api/qdrant_snapshots.c
 V1_SRCS = src/api/embedder.c src/api/v1.c src/api/v1_openai.c
 # Sparse vectors: the inverted index, the engine's sparse phase, Qdrant's shapes.
@@ -134,7 +134,7 @@ THREAD_E2E_TESTS = serve qdrant_wire v1_embeddings
 E2E_TESTS = layers serve embed qdrant_wire qdrant_client
 E2E_TESTS += v1_embeddings v1_openai
 E2E_TESTS += qdrant_sparse
-E2E_TESTS += qdrant_index qdrant_facet qdrant_strict qdrant_lookup qdrant_formula qdrant_mmr qdrant_phrase
+E2E_TESTS += qdrant_index qdrant_facet qdrant_strict qdrant_lookup qdrant_formula qdrant_mmr qdrant_phrase qdrant_feedback
 E2E_TESTS += qdrant_snapshots
 E2E_TESTS += qdrant_multivec
 E2E_TESTS += v1_items v1_inference

@@ -106,7 +106,7 @@ const JsonValue *qdrant_filter_ids(Arena *a, const char *clause, const PointId *
 
 /* ---- parsing ---- */
 
-static void add_ref(ApiJob *j, QueryReq *q, const PointId *id)
+void qdrant_query_add_ref(ApiJob *j, QueryReq *q, const PointId *id)
 {
     if (q->n_refs == q->cap_refs) {
         size_t cap = q->cap_refs ? q->cap_refs * 2 : 16;
@@ -133,7 +133,7 @@ static int parse_nearest(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
     if (v->type == JSON_NUMBER || v->type == JSON_STRING) {
         if (api_point_id(j, v, "query", &n->id)) return -1;
         n->by_id = 1;
-        add_ref(j, q, &n->id);
+        qdrant_query_add_ref(j, q, &n->id);
         return 0;
     }
     if (v->type == JSON_OBJECT) {
@@ -146,10 +146,10 @@ static int parse_nearest(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
 /* add_discover_refs excludes a discovery's example points from results. */
 static void add_discover_refs(ApiJob *j, QueryReq *q, const CollectionDiscover *d)
 {
-    if (d->target && d->target->by_id) add_ref(j, q, &d->target->id);
+    if (d->target && d->target->by_id) qdrant_query_add_ref(j, q, &d->target->id);
     for (size_t i = 0; i < d->n_pairs; i++) {
-        if (d->positive[i].by_id) add_ref(j, q, &d->positive[i].id);
-        if (d->negative[i].by_id) add_ref(j, q, &d->negative[i].id);
+        if (d->positive[i].by_id) qdrant_query_add_ref(j, q, &d->positive[i].id);
+        if (d->negative[i].by_id) qdrant_query_add_ref(j, q, &d->negative[i].id);
     }
 }
 
@@ -206,8 +206,8 @@ static int parse_query(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
             return api_fail(j, QERR_FORMAT, "invalid type, expected struct RecommendInput");
         n->kind = QN_RECOMMEND;
         if (api_parse_recommend_input(j, x, &n->reco)) return -1;
-        for (size_t i = 0; i < n->reco.n_positive; i++) add_ref(j, q, &n->reco.positive[i]);
-        for (size_t i = 0; i < n->reco.n_negative; i++) add_ref(j, q, &n->reco.negative[i]);
+        for (size_t i = 0; i < n->reco.n_positive; i++) qdrant_query_add_ref(j, q, &n->reco.positive[i]);
+        for (size_t i = 0; i < n->reco.n_negative; i++) qdrant_query_add_ref(j, q, &n->reco.negative[i]);
         return 0;
     }
     if ((x = json_get(v, "fusion"))) {
@@ -262,8 +262,10 @@ static int parse_query(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
         n->kind = QN_SAMPLE;
         return 0;
     }
-    if (json_get(v, "relevance_feedback"))
-        return api_fail(j, QERR_UNSUPPORTED, "relevance feedback queries");
+    if ((x = json_get(v, "relevance_feedback"))) {
+        n->kind = QN_FEEDBACK;
+        return qdrant_feedback_parse(j, q, x, &n->feedback);
+    }
     if (api_inference_object(v)) {
         n->kind = QN_NEAREST;
         return parse_nearest(j, q, v, n);
@@ -832,6 +834,28 @@ static int eval_node(ApiJob *j, const QNode *n, const JsonValue *inherited, size
     case QN_DISCOVER:
         if (search_node(j, n, filter, limit, 0, &r)) return -1;
         return hits_from_result(j, &r, out);
+    case QN_FEEDBACK: {
+        /* A nearest search by the feedback's one vector; the threshold
+         * applies to the scores scaled back to Qdrant's. */
+        QNode near = *n;
+        float scale;
+        near.kind = QN_NEAREST;
+        near.by_id = 0;
+        near.sparse = NULL;
+        near.multi = NULL;
+        near.has_threshold = 0;
+        if (qdrant_feedback_vector(j, n, &near.vector, &near.dim, &scale) ||
+            search_node(j, &near, filter, limit, 0, &r))
+            return -1;
+        size_t k = 0;
+        for (size_t i = 0; i < r.n; i++) {
+            r.points[i].score *= scale;
+            if (n->has_threshold && r.points[i].score < n->threshold) continue;
+            r.points[k++] = r.points[i];
+        }
+        r.n = k;
+        return hits_from_result(j, &r, out);
+    }
     case QN_FORMULA:
         return api_fail(j, QERR_BAD_INPUT, "Validation failed: cannot apply Formula without prefetches");
     default:
@@ -944,8 +968,8 @@ int qdrant_query_root_recommend(ApiJob *j, const JsonValue *obj, QueryReq *q)
     if (api_parse_recommend_input(j, obj, &q->root.reco)) return -1;
     q->root.reco.search.using = q->root.using;
     if (api_lookup_recommend(j, &c.lookup, &q->root.reco)) return -1;
-    for (size_t i = 0; i < q->root.reco.n_positive; i++) add_ref(j, q, &q->root.reco.positive[i]);
-    for (size_t i = 0; i < q->root.reco.n_negative; i++) add_ref(j, q, &q->root.reco.negative[i]);
+    for (size_t i = 0; i < q->root.reco.n_positive; i++) qdrant_query_add_ref(j, q, &q->root.reco.positive[i]);
+    for (size_t i = 0; i < q->root.reco.n_negative; i++) qdrant_query_add_ref(j, q, &q->root.reco.negative[i]);
     return 0;
 }
 

@@ -18,10 +18,12 @@ typedef enum {
     QN_SAMPLE,    /* random points (sample: random) */
     QN_DISCOVER,  /* discover (target and context) or context (pairs only) */
     QN_FORMULA,   /* a formula over the prefetches' scores and the payload */
+    QN_FEEDBACK,  /* relevance feedback: a target and scored examples */
 } QKind;
 
 typedef struct QNode QNode;
 typedef struct QFormula QFormula; /* qdrant_formula.c */
+typedef struct QFeedback QFeedback; /* qdrant_feedback.c */
 struct QNode {
     QKind kind;
     const char *using;
@@ -45,6 +47,8 @@ struct QNode {
     size_t n_weights;
     /* formula */
     QFormula *formula;
+    /* relevance feedback */
+    QFeedback *feedback;
     /* order_by */
     const char *order_key;
     int desc;
@@ -99,6 +103,18 @@ int qdrant_query_fetch(ApiJob *j, const Hits *hits, size_t from, const Collectio
 /* qdrant_filter_and / qdrant_filter_ids compose filters in the DOM. */
 const JsonValue *qdrant_filter_and(Arena *a, const JsonValue *x, const JsonValue *y);
 const JsonValue *qdrant_filter_ids(Arena *a, const char *clause, const PointId *ids, size_t n);
+
+/* qdrant_query_add_ref notes a point id the request refers to (an
+ * example): never a result. */
+void qdrant_query_add_ref(ApiJob *j, QueryReq *q, const PointId *id);
+
+/* qdrant_feedback_parse reads a RelevanceFeedbackInput (Qdrant's
+ * validations; example ids become refs). */
+int qdrant_feedback_parse(ApiJob *j, QueryReq *q, const JsonValue *v, QFeedback **out);
+/* qdrant_feedback_vector turns node n's feedback into the one vector w a
+ * nearest search by which ranks as Qdrant's naive feedback scores, and
+ * the factor (scale) its scores need to equal Qdrant's. */
+int qdrant_feedback_vector(ApiJob *j, const QNode *n, float **w, size_t *dim, float *scale);
 
 /* Maximal marginal relevance (lib/shard/src/query/mmr/mod.rs), for
  * candidates idx[0..m) of cand: the first pick is the most relevant, then
