@@ -1,0 +1,463 @@
+/*
+ * nn_quant.c - reduced-precision linear layers (see nn_quant.h): weight
+ * conversion and packing, the run-time conversion of activations, the
+ * scalar reference kernels, the choice of kernel, and the tiled, threaded
+ * driver that nn_linear_multi hands a layer with NnLinearOut.qw to.
+ *
+ * A call converts its input rows once (bf16 pairs, or u8 codes with a
+ * scale and zero point per row) into a per-thread scratch buffer that
+ * grows to the largest layer on first use and is then reused, so a
+ * forward pass does not allocate after the first. The outputs are split
+ * over the pool by panels of NN_Q_TILE_N columns; for each, every tile
+ * of up to NN_Q_TILE_M rows runs the kernel over the whole reduction
+ * (the panel's weights stay in L2 meanwhile), then the epilogue scales,
+ * adds the bias and the residual and applies the activation while the
+ * tile is in cache.
+ */
+#include "model/nn_quant.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/util.h"
+#include "model/nn.h"
+#include "model/nn_quant_kern.h"
+
+#define NN_Q_ALIGN 64
+/* Conversion of activations below this many floats runs on the caller
+ * alone (waking the pool costs more). */
+#define NN_Q_PREP_PARALLEL_MIN 16384
+
+/* See the comment over NN_CLONES in nn.c: not under ASan and TSan. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#define NN_Q_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NN_Q_CLONES
+#endif
+
+int nn_precision_parse(const char *s, NnPrecision *out)
+{
+    if (!s) return ERR_INVAL;
+    if (!strcmp(s, "f32") || !strcmp(s, "fp32") || !strcmp(s, "float32")) {
+        *out = NN_PREC_F32;
+    } else if (!strcmp(s, "bf16") || !strcmp(s, "bfloat16")) {
+        *out = NN_PREC_BF16;
+    } else if (!strcmp(s, "int8") || !strcmp(s, "i8")) {
+        *out = NN_PREC_INT8;
+    } else {
+        return ERR_INVAL;
+    }
+    return 0;
+}
+
+const char *nn_precision_name(NnPrecision p)
+{
+    return p == NN_PREC_BF16 ? "bf16" : p == NN_PREC_INT8 ? "int8" : "f32";
+}
+
+/* ---- bf16 ---- */
+
+uint16_t nn_bf16_from_f32(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    /* A NaN stays a (quiet) NaN; rounding could carry it into infinity. */
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+float nn_bf16_to_f32(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* ---- weights ---- */
+
+static void *nn_q_alloc(size_t bytes)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, NN_Q_ALIGN, bytes ? bytes : 1) != 0) return NULL;
+    return p;
+}
+
+int nn_qweight_init(NnQWeight *q, const float *w, int out, int in, NnPrecision p)
+{
+    memset(q, 0, sizeof *q);
+    if ((p != NN_PREC_BF16 && p != NN_PREC_INT8) || out < 1 || in < 1) return ERR_INVAL;
+    q->prec = p;
+    q->out = out;
+    q->in = in;
+    q->kp = (in + 3) / 4 * 4;
+    /* Whole panels, so that every kernel call has NN_Q_PANEL blocks. */
+    q->nblocks = (out + NN_Q_TILE_N - 1) / NN_Q_TILE_N * NN_Q_PANEL;
+    size_t cols = (size_t)q->nblocks * NN_Q_BLOCK;
+    if (p == NN_PREC_BF16) {
+        /* (block, k / 2, 16, 2): element (c, k) at block c / 16, pair k / 2, lane c % 16, half k % 2. */
+        uint16_t *d = nn_q_alloc(cols * (size_t)q->kp * sizeof *d);
+        if (!d) return ERR_NOMEM;
+        memset(d, 0, cols * (size_t)q->kp * sizeof *d);
+        size_t kg = (size_t)q->kp / 2;
+        for (int c = 0; c < out; c++) {
+            uint16_t *blk = d + (size_t)(c / NN_Q_BLOCK) * kg * NN_Q_BLOCK * 2 + (c % NN_Q_BLOCK) * 2;
+            const float *wr = w + (size_t)c * in;
+            for (int k = 0; k < in; k++)
+                blk[(size_t)(k / 2) * NN_Q_BLOCK * 2 + (k & 1)] = nn_bf16_from_f32(wr[k]);
+        }
+        q->data = d;
+        return 0;
+    }
+    /* int8: (block, k / 4, 16, 4). */
+    int8_t *d = nn_q_alloc(cols * (size_t)q->kp);
+    q->scale = nn_q_alloc(cols * sizeof *q->scale);
+    q->wsum = nn_q_alloc(cols * sizeof *q->wsum);
+    if (!d || !q->scale || !q->wsum) {
+        free(d);
+        nn_qweight_free(q);
+        return ERR_NOMEM;
+    }
+    memset(d, 0, cols * (size_t)q->kp);
+    memset(q->scale, 0, cols * sizeof *q->scale);
+    memset(q->wsum, 0, cols * sizeof *q->wsum);
+    size_t kg = (size_t)q->kp / 4;
+    for (int c = 0; c < out; c++) {
+        const float *wr = w + (size_t)c * in;
+        float mx = 0.0f;
+        for (int k = 0; k < in; k++) mx = fmaxf(mx, fabsf(wr[k]));
+        /* sw = max|w| / 127; an all-zero channel keeps codes 0 and scale 0. */
+        float sw = mx / 127.0f, inv = mx > 0 ? 127.0f / mx : 0.0f;
+        int8_t *blk = d + (size_t)(c / NN_Q_BLOCK) * kg * NN_Q_BLOCK * 4 + (c % NN_Q_BLOCK) * 4;
+        int32_t sum = 0;
+        for (int k = 0; k < in; k++) {
+            float v = rintf(wr[k] * inv);
+            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+            int8_t qk = (int8_t)(v == v ? v : 0.0f);
+            blk[(size_t)(k / 4) * NN_Q_BLOCK * 4 + (k & 3)] = qk;
+            sum += qk;
+        }
+        q->scale[c] = sw;
+        q->wsum[c] = sum;
+    }
+    q->data = d;
+    return 0;
+}
+
+void nn_qweight_free(NnQWeight *q)
+{
+    if (!q) return;
+    free(q->data);
+    free(q->scale);
+    free(q->wsum);
+    memset(q, 0, sizeof *q);
+}
+
+size_t nn_qweight_bytes(const NnQWeight *q)
+{
+    if (!q->data) return 0;
+    size_t cols = (size_t)q->nblocks * NN_Q_BLOCK;
+    if (q->prec == NN_PREC_BF16) return cols * (size_t)q->kp * 2;
+    return cols * (size_t)q->kp + cols * (sizeof *q->scale + sizeof *q->wsum);
+}
+
+/* ---- scalar reference kernels ---- */
+
+static void nn_i8_scalar(const uint8_t *a, size_t lda, int mb, const int8_t *w, size_t wblock,
+                         int kg, int32_t *acc)
+{
+    for (int i = 0; i < mb; i++)
+        for (int c = 0; c < NN_Q_TILE_N; c++) {
+            const int8_t *wc = w + (size_t)(c / NN_Q_BLOCK) * wblock + (c % NN_Q_BLOCK) * 4;
+            const uint8_t *ai = a + (size_t)i * lda;
+            int32_t s = 0;
+            for (int g = 0; g < kg; g++)
+                for (int t = 0; t < 4; t++)
+                    s += (int32_t)ai[g * 4 + t] * (int32_t)wc[(size_t)g * NN_Q_BLOCK * 4 + t];
+            acc[i * NN_Q_TILE_N + c] = s;
+        }
+}
+
+static void nn_bf16_scalar(const uint32_t *a, size_t lda, int mb, const uint32_t *w,
+                           size_t wblock, int kg, float *acc)
+{
+    for (int i = 0; i < mb; i++)
+        for (int c = 0; c < NN_Q_TILE_N; c++) {
+            const uint32_t *wc = w + (size_t)(c / NN_Q_BLOCK) * wblock + c % NN_Q_BLOCK;
+            const uint32_t *ai = a + (size_t)i * lda;
+            float s = 0.0f;
+            for (int g = 0; g < kg; g++) {
+                uint32_t x = ai[g], y = wc[(size_t)g * NN_Q_BLOCK];
+                /* The odd k first, then the even one (vdpbf16ps's order); each
+                 * product is exact, so each line rounds once, as the kernels do. */
+                s += nn_bf16_to_f32((uint16_t)(x >> 16)) * nn_bf16_to_f32((uint16_t)(y >> 16));
+                s += nn_bf16_to_f32((uint16_t)x) * nn_bf16_to_f32((uint16_t)y);
+            }
+            acc[i * NN_Q_TILE_N + c] = s;
+        }
+}
+
+/* ---- kernel choice ---- */
+
+#define NN_Q_MAX_KERNELS 4
+
+typedef struct {
+    const char *name;
+    NnI8Kernel i8;
+    NnBf16Kernel bf16;
+} NnQKernel;
+
+/* The kernels of each precision, scalar first, then slowest to fastest;
+ * the *_get of an unavailable one returns NULL. */
+static NnQKernel nn_q_list(NnPrecision p, int i)
+{
+    NnQKernel k = { NULL, NULL, NULL };
+    if (p == NN_PREC_INT8) {
+        switch (i) {
+        case 0: k = (NnQKernel){ "scalar", nn_i8_scalar, NULL }; break;
+        case 1: k = (NnQKernel){ "avx2", nn_i8_kernel_avx2(), NULL }; break;
+        case 2: k = (NnQKernel){ "avx-vnni", nn_i8_kernel_avxvnni(), NULL }; break;
+        case 3: k = (NnQKernel){ "avx512-vnni", nn_i8_kernel_avx512vnni(), NULL }; break;
+        default: break;
+        }
+        if (!k.i8) k.name = NULL;
+    } else if (p == NN_PREC_BF16) {
+        switch (i) {
+        case 0: k = (NnQKernel){ "scalar", NULL, nn_bf16_scalar }; break;
+        case 1: k = (NnQKernel){ "avx2", NULL, nn_bf16_kernel_avx2() }; break;
+        case 2: k = (NnQKernel){ "avx512f", NULL, nn_bf16_kernel_avx512f() }; break;
+        case 3: k = (NnQKernel){ "avx512-bf16", NULL, nn_bf16_kernel_avx512bf16() }; break;
+        default: break;
+        }
+        if (!k.bf16) k.name = NULL;
+    }
+    return k;
+}
+
+/* The chosen kernel index per precision (-1: not chosen yet). */
+static int nn_q_chosen[3] = { -1, -1, -1 };
+
+const char *nn_quant_kernel_name(NnPrecision p, int i)
+{
+    if (i < 0 || i >= NN_Q_MAX_KERNELS) return NULL;
+    return nn_q_list(p, i).name;
+}
+
+static int nn_q_best(NnPrecision p)
+{
+    for (int i = NN_Q_MAX_KERNELS - 1; i > 0; i--)
+        if (nn_q_list(p, i).name) return i;
+    return 0;
+}
+
+int nn_quant_set_kernel(NnPrecision p, int i)
+{
+    if (p != NN_PREC_BF16 && p != NN_PREC_INT8) return ERR_INVAL;
+    if (i < 0) i = nn_q_best(p);
+    if (!nn_quant_kernel_name(p, i)) return ERR_INVAL;
+    __atomic_store_n(&nn_q_chosen[p], i, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static NnQKernel nn_q_kernel(NnPrecision p)
+{
+    int i = __atomic_load_n(&nn_q_chosen[p], __ATOMIC_RELAXED);
+    if (i < 0) {
+        /* Racing first calls agree on the answer. */
+        i = nn_q_best(p);
+        __atomic_store_n(&nn_q_chosen[p], i, __ATOMIC_RELAXED);
+    }
+    return nn_q_list(p, i);
+}
+
+const char *nn_quant_kernel(NnPrecision p)
+{
+    if (p != NN_PREC_BF16 && p != NN_PREC_INT8) return "sgemm";
+    return nn_q_kernel(p).name;
+}
+
+/* ---- activations ---- */
+
+/* The converted input of one call: bf16 pairs (rows, kp / 2), or u8 codes
+ * (rows, kp) with a scale and zero point per row. */
+typedef struct {
+    const float *x;
+    int ldx, in, kp;
+    NnPrecision prec;
+    uint8_t *a;   /* int8 codes, row stride kp bytes; bf16 pairs, row stride kp * 2 bytes */
+    float *xs;    /* (rows) int8 row scales */
+    int32_t *zp;  /* (rows) int8 zero points */
+} NnQAct;
+
+/* nn_q_row_i8 quantizes x[0..in) to u8 codes a[0..kp) (padding 0; its
+ * weights are 0), with *xs and *zp (see nn_quant.h). */
+NN_Q_CLONES static void nn_q_row_i8(const float *x, int in, int kp, uint8_t *a, float *xs,
+                                    int32_t *zp)
+{
+    float mn = 0.0f, mx = 0.0f;
+    for (int k = 0; k < in; k++) {
+        mn = x[k] < mn ? x[k] : mn;
+        mx = x[k] > mx ? x[k] : mx;
+    }
+    float s = (mx - mn) / 255.0f;
+    if (!(s > 0.0f) || !isfinite(s)) s = 1.0f;
+    float inv = 1.0f / s;
+    float z = floorf(-mn * inv + 0.5f);
+    z = z < 0.0f ? 0.0f : z > 255.0f ? 255.0f : z;
+    for (int k = 0; k < in; k++) {
+        /* a = clamp(round(x / s) + zp, 0, 255); a NaN becomes 0. */
+        float v = x[k] * inv + z + 0.5f;
+        v = v >= 0.0f ? v : 0.0f;
+        v = v <= 255.0f ? v : 255.0f;
+        a[k] = (uint8_t)(int32_t)v;
+    }
+    for (int k = in; k < kp; k++) a[k] = 0;
+    *xs = s;
+    *zp = (int32_t)z;
+}
+
+NN_Q_CLONES static void nn_q_row_bf16(const float *x, int in, int kp, uint16_t *a)
+{
+    for (int k = 0; k < in; k++) {
+        uint32_t u;
+        memcpy(&u, &x[k], 4);
+        uint32_t r = u + 0x7FFFu + ((u >> 16) & 1u);
+        /* NaN stays NaN (see nn_bf16_from_f32), without a branch. */
+        a[k] = (uint16_t)((u & 0x7FFFFFFFu) > 0x7F800000u ? (u >> 16) | 0x40 : r >> 16);
+    }
+    for (int k = in; k < kp; k++) a[k] = 0;
+}
+
+static void nn_q_prep_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    const NnQAct *q = ctx;
+    for (int r = begin; r < end; r++) {
+        const float *x = q->x + (size_t)r * q->ldx;
+        if (q->prec == NN_PREC_INT8)
+            nn_q_row_i8(x, q->in, q->kp, q->a + (size_t)r * q->kp, &q->xs[r], &q->zp[r]);
+        else
+            nn_q_row_bf16(x, q->in, q->kp, (uint16_t *)(void *)(q->a + (size_t)r * q->kp * 2));
+    }
+}
+
+/* Per-thread scratch for converted activations (see the file comment). */
+static _Thread_local struct {
+    void *p;
+    size_t cap;
+} nn_q_scratch;
+
+static void *nn_q_scratch_get(size_t bytes)
+{
+    if (bytes > nn_q_scratch.cap) {
+        free(nn_q_scratch.p);
+        nn_q_scratch.p = xmalloc(bytes);
+        nn_q_scratch.cap = bytes;
+    }
+    return nn_q_scratch.p;
+}
+
+/* ---- the driver ---- */
+
+typedef struct {
+    const NnQAct *act;
+    int rows;
+    const NnLinearOut *outs;
+    int n;
+    int first[NN_LINEAR_MAX_OUTS + 1]; /* panels of out i: [first[i], first[i + 1]) */
+    NnQKernel kern;
+} NnQJob;
+
+/* nn_q_panel computes panel p (NN_Q_TILE_N columns) of output o. */
+static void nn_q_panel(const NnQJob *j, const NnLinearOut *o, int p)
+{
+    const NnQWeight *w = o->qw;
+    const NnQAct *a = j->act;
+    int ldy = o->ldy > 0 ? o->ldy : o->out;
+    int c0 = p * NN_Q_TILE_N, nc = o->out - c0 < NN_Q_TILE_N ? o->out - c0 : NN_Q_TILE_N;
+    int rows = j->rows;
+    /* Rows in tiles of equal height (50 as 5 x 6 + 4 x 5, not 8 x 6 + 2). */
+    int tiles = (rows + NN_Q_TILE_M - 1) / NN_Q_TILE_M;
+    int base = rows / tiles, extra = rows % tiles;
+    _Alignas(64) union {
+        int32_t i[NN_Q_TILE_M * NN_Q_TILE_N];
+        float f[NN_Q_TILE_M * NN_Q_TILE_N];
+    } acc;
+    for (int t = 0, m0 = 0; t < tiles; t++) {
+        int mb = base + (t < extra);
+        if (w->prec == NN_PREC_INT8) {
+            size_t wblock = (size_t)w->kp * NN_Q_BLOCK;
+            const int8_t *wp = (const int8_t *)w->data + (size_t)p * NN_Q_PANEL * wblock;
+            j->kern.i8(a->a + (size_t)m0 * a->kp, (size_t)a->kp, mb, wp, wblock, w->kp / 4, acc.i);
+        } else {
+            size_t wblock = (size_t)w->kp / 2 * NN_Q_BLOCK;
+            const uint32_t *wp = (const uint32_t *)w->data + (size_t)p * NN_Q_PANEL * wblock;
+            j->kern.bf16((const uint32_t *)(const void *)(a->a + (size_t)m0 * a->kp * 2),
+                         (size_t)a->kp / 2, mb, wp, wblock, w->kp / 2, acc.f);
+        }
+        for (int i = 0; i < mb; i++) {
+            float *yr = o->y + (size_t)(m0 + i) * ldy + c0;
+            float v[NN_Q_TILE_N];
+            if (w->prec == NN_PREC_INT8) {
+                /* y = xs * sw * (sum a q - zp * sum q) */
+                float xs = a->xs[m0 + i];
+                int32_t zp = a->zp[m0 + i];
+                for (int c = 0; c < nc; c++)
+                    v[c] = (float)(acc.i[i * NN_Q_TILE_N + c] - zp * w->wsum[c0 + c]) *
+                           (xs * w->scale[c0 + c]);
+            } else {
+                for (int c = 0; c < nc; c++) v[c] = acc.f[i * NN_Q_TILE_N + c];
+            }
+            /* torch: y = x @ w.T + b (+ residual), then the activation */
+            if (o->b)
+                for (int c = 0; c < nc; c++) v[c] += o->b[c0 + c];
+            if (o->accumulate)
+                for (int c = 0; c < nc; c++) yr[c] += v[c];
+            else
+                memcpy(yr, v, (size_t)nc * sizeof *yr);
+            nn_activate(yr, (size_t)nc, o->act);
+        }
+        m0 += mb;
+    }
+}
+
+static void nn_q_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    const NnQJob *j = ctx;
+    for (int u = begin; u < end; u++) {
+        int i = 0;
+        while (u >= j->first[i + 1]) i++;
+        nn_q_panel(j, &j->outs[i], u - j->first[i]);
+    }
+}
+
+void nn_quant_linear_multi(const float *x, int ldx, int rows, int in, const NnLinearOut *outs,
+                           int n)
+{
+    NnPrecision p = outs[0].qw->prec;
+    int kp = outs[0].qw->kp;
+    /* nn_linear_multi sends only outputs of one precision and shape here. */
+    for (int i = 0; i < n; i++)
+        assert(outs[i].qw && outs[i].qw->prec == p && outs[i].qw->in == in &&
+               outs[i].qw->out == outs[i].out);
+    NnQAct act = { x, ldx > 0 ? ldx : in, in, kp, p, NULL, NULL, NULL };
+    size_t codes = (size_t)rows * kp * (p == NN_PREC_INT8 ? 1 : 2);
+    size_t codes_al = (codes + 63) / 64 * 64;
+    uint8_t *buf = nn_q_scratch_get(codes_al + (size_t)rows * (sizeof(float) + sizeof(int32_t)));
+    act.a = buf;
+    act.xs = (float *)(void *)(buf + codes_al);
+    act.zp = (int32_t *)(void *)(buf + codes_al + (size_t)rows * sizeof(float));
+    if ((size_t)rows * in < NN_Q_PREP_PARALLEL_MIN)
+        nn_q_prep_task(&act, 0, rows, 0);
+    else
+        nn_parallel(nn_q_prep_task, &act, rows, 0);
+    NnQJob j = { &act, rows, outs, n, { 0 }, nn_q_kernel(p) };
+    for (int i = 0; i < n; i++) j.first[i + 1] = j.first[i] + outs[i].qw->nblocks / NN_Q_PANEL;
+    nn_parallel(nn_q_task, &j, j.first[n], 0);
+}
