@@ -30,6 +30,8 @@
 /* Conversion of activations below this many floats runs on the caller
  * alone (waking the pool costs more). */
 #define NN_Q_PREP_PARALLEL_MIN 16384
+/* Floats per step of the vectorisable loops (one 512-bit register). */
+#define NN_Q_LANES 16
 
 /* See the comment over NN_CLONES in nn.c: not under ASan and TSan. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
@@ -130,7 +132,10 @@ int nn_qweight_init(NnQWeight *q, const float *w, int out, int in, NnPrecision p
     for (int c = 0; c < out; c++) {
         const float *wr = w + (size_t)c * in;
         float mx = 0.0f;
-        for (int k = 0; k < in; k++) mx = fmaxf(mx, fabsf(wr[k]));
+        for (int k = 0; k < in; k++) {
+            float v = fabsf(wr[k]);
+            mx = v > mx ? v : mx;
+        }
         /* sw = max|w| / 127; an all-zero channel keeps codes 0 and scale 0. */
         float sw = mx / 127.0f, inv = mx > 0 ? 127.0f / mx : 0.0f;
         int8_t *blk = d + (size_t)(c / NN_Q_BLOCK) * kg * NN_Q_BLOCK * 4 + (c % NN_Q_BLOCK) * 4;
@@ -296,11 +301,35 @@ typedef struct {
 
 /* nn_q_row_i8 quantizes x[0..in) to u8 codes a[0..kp) (padding 0; its
  * weights are 0), with *xs and *zp (see nn_quant.h). */
+/* nn_q_code is one u8 code: clamp(round(x / s) + zp, 0, 255) with inv =
+ * 1 / s and zh = zp + 0.5 (the rounding folded in); a NaN becomes 0. */
+static inline uint8_t nn_q_code(float x, float inv, float zh)
+{
+    float v = x * inv + zh;
+    v = v >= 0.0f ? v : 0.0f;
+    v = v <= 255.0f ? v : 255.0f;
+    return (uint8_t)(int32_t)v;
+}
+
 NN_Q_CLONES static void nn_q_row_i8(const float *x, int in, int kp, uint8_t *a, float *xs,
                                     int32_t *zp)
 {
+    /* Lane-wise minimum and maximum in fixed-width blocks, which GCC
+     * vectorises at -O2 (a plain loop of unknown length it does not). */
+    float mnl[NN_Q_LANES] = { 0 }, mxl[NN_Q_LANES] = { 0 };
+    int k = 0;
+    for (; k + NN_Q_LANES <= in; k += NN_Q_LANES)
+        for (int l = 0; l < NN_Q_LANES; l++) {
+            float v = x[k + l];
+            mnl[l] = v < mnl[l] ? v : mnl[l];
+            mxl[l] = v > mxl[l] ? v : mxl[l];
+        }
     float mn = 0.0f, mx = 0.0f;
-    for (int k = 0; k < in; k++) {
+    for (int l = 0; l < NN_Q_LANES; l++) {
+        mn = mnl[l] < mn ? mnl[l] : mn;
+        mx = mxl[l] > mx ? mxl[l] : mx;
+    }
+    for (; k < in; k++) {
         mn = x[k] < mn ? x[k] : mn;
         mx = x[k] > mx ? x[k] : mx;
     }
@@ -309,14 +338,12 @@ NN_Q_CLONES static void nn_q_row_i8(const float *x, int in, int kp, uint8_t *a, 
     float inv = 1.0f / s;
     float z = floorf(-mn * inv + 0.5f);
     z = z < 0.0f ? 0.0f : z > 255.0f ? 255.0f : z;
-    for (int k = 0; k < in; k++) {
-        /* a = clamp(round(x / s) + zp, 0, 255); a NaN becomes 0. */
-        float v = x[k] * inv + z + 0.5f;
-        v = v >= 0.0f ? v : 0.0f;
-        v = v <= 255.0f ? v : 255.0f;
-        a[k] = (uint8_t)(int32_t)v;
-    }
-    for (int k = in; k < kp; k++) a[k] = 0;
+    float zh = z + 0.5f;
+    k = 0;
+    for (; k + NN_Q_LANES <= in; k += NN_Q_LANES)
+        for (int l = 0; l < NN_Q_LANES; l++) a[k + l] = nn_q_code(x[k + l], inv, zh);
+    for (; k < in; k++) a[k] = nn_q_code(x[k], inv, zh);
+    for (; k < kp; k++) a[k] = 0;
     *xs = s;
     *zp = (int32_t)z;
 }
@@ -373,6 +400,41 @@ typedef struct {
     NnQKernel kern;
 } NnQJob;
 
+/* What the epilogue of one panel adds to the kernel's sums. The panel's
+ * padded columns have scale 0, sum 0 and their bias is read only up to
+ * out (bias is NULL for a partial panel's padding: see nn_q_panel). */
+typedef struct {
+    const float *scale;  /* (NN_Q_TILE_N) int8 weight scales, NULL for bf16 */
+    const int32_t *wsum; /* (NN_Q_TILE_N) int8 weight sums */
+    const float *b;      /* (NN_Q_TILE_N) bias, or NULL */
+    int accumulate;
+} NnQEpilogue;
+
+/* nn_q_epilogue turns one tile row of sums (int32 for int8, float32 bits
+ * for bf16) into v = x @ w^T + b, in fixed-width loops that vectorise:
+ * int8: y = xs * sw * (sum a q - zp * sum q). */
+NN_Q_CLONES static void nn_q_epilogue(const NnQEpilogue *e, const int32_t *acc, float xs,
+                                      int32_t zp, float *restrict v)
+{
+    if (e->scale) {
+        for (int c = 0; c < NN_Q_TILE_N; c++)
+            v[c] = (float)(acc[c] - zp * e->wsum[c]) * (xs * e->scale[c]);
+    } else {
+        memcpy(v, acc, NN_Q_TILE_N * sizeof *v);
+    }
+    if (e->b)
+        for (int c = 0; c < NN_Q_TILE_N; c++) v[c] += e->b[c];
+}
+
+/* nn_q_store writes a full tile row: y = v, or y += v (the residual). */
+NN_Q_CLONES static void nn_q_store(const NnQEpilogue *e, const float *restrict v, float *restrict y)
+{
+    if (e->accumulate)
+        for (int c = 0; c < NN_Q_TILE_N; c++) y[c] += v[c];
+    else
+        for (int c = 0; c < NN_Q_TILE_N; c++) y[c] = v[c];
+}
+
 /* nn_q_panel computes panel p (NN_Q_TILE_N columns) of output o. */
 static void nn_q_panel(const NnQJob *j, const NnLinearOut *o, int p)
 {
@@ -388,6 +450,14 @@ static void nn_q_panel(const NnQJob *j, const NnLinearOut *o, int p)
         int32_t i[NN_Q_TILE_M * NN_Q_TILE_N];
         float f[NN_Q_TILE_M * NN_Q_TILE_N];
     } acc;
+    /* The bias of a partial panel, padded with zeros (b has out entries). */
+    const float *bias = o->b ? o->b + c0 : NULL;
+    float bpad[NN_Q_TILE_N];
+    if (bias && nc < NN_Q_TILE_N) {
+        memset(bpad, 0, sizeof bpad);
+        memcpy(bpad, bias, (size_t)nc * sizeof *bpad);
+        bias = bpad;
+    }
     for (int t = 0, m0 = 0; t < tiles; t++) {
         int mb = base + (t < extra);
         if (w->prec == NN_PREC_INT8) {
@@ -400,23 +470,16 @@ static void nn_q_panel(const NnQJob *j, const NnLinearOut *o, int p)
             j->kern.bf16((const uint32_t *)(const void *)(a->a + (size_t)m0 * a->kp * 2),
                          (size_t)a->kp / 2, mb, wp, wblock, w->kp / 2, acc.f);
         }
+        NnQEpilogue e = { w->prec == NN_PREC_INT8 ? w->scale + c0 : NULL,
+                          w->prec == NN_PREC_INT8 ? w->wsum + c0 : NULL, bias, o->accumulate };
         for (int i = 0; i < mb; i++) {
             float *yr = o->y + (size_t)(m0 + i) * ldy + c0;
-            float v[NN_Q_TILE_N];
-            if (w->prec == NN_PREC_INT8) {
-                /* y = xs * sw * (sum a q - zp * sum q) */
-                float xs = a->xs[m0 + i];
-                int32_t zp = a->zp[m0 + i];
-                for (int c = 0; c < nc; c++)
-                    v[c] = (float)(acc.i[i * NN_Q_TILE_N + c] - zp * w->wsum[c0 + c]) *
-                           (xs * w->scale[c0 + c]);
-            } else {
-                for (int c = 0; c < nc; c++) v[c] = acc.f[i * NN_Q_TILE_N + c];
-            }
-            /* torch: y = x @ w.T + b (+ residual), then the activation */
-            if (o->b)
-                for (int c = 0; c < nc; c++) v[c] += o->b[c0 + c];
-            if (o->accumulate)
+            _Alignas(64) float v[NN_Q_TILE_N];
+            nn_q_epilogue(&e, acc.i + i * NN_Q_TILE_N, a->xs ? a->xs[m0 + i] : 0.0f,
+                          a->zp ? a->zp[m0 + i] : 0, v);
+            if (nc == NN_Q_TILE_N)
+                nn_q_store(&e, v, yr);
+            else if (o->accumulate)
                 for (int c = 0; c < nc; c++) yr[c] += v[c];
             else
                 memcpy(yr, v, (size_t)nc * sizeof *yr);
