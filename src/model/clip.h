@@ -76,7 +76,7 @@ int clip_load(const char *dir, ClipModel **out, char *err, size_t errlen);
  * clip_load_precision is clip_load with the linear layers in precision
  * prec: NN_PREC_F32 (clip_load: the reference), NN_PREC_BF16 or
  * NN_PREC_INT8 (weights converted at load, their float32 pages released;
- * under int8 the patch embedding and the projections are bf16). Layer
+ * under int8 the two projections are bf16). Layer
  * norms, softmax, attention and residuals stay float32 in every precision.
  * The fidelity each precision keeps is tested in tests/test_clip_precision.c
  * and documented in docs/operations.md.
