@@ -14,6 +14,10 @@
  * fixed-width blocks the compiler vectorises, with AVX2/AVX-512 clones
  * chosen at run time, so a portable binary still uses the wide units.
  *
+ * A linear layer whose NnLinearOut.qw is set has its weight in bf16 or
+ * int8 (converted at load, see nn_quant.h); nn_linear_multi hands it to
+ * nn_quant.c, which uses the same thread pool.
+ *
  * Threads: nn's own pool (nn_parallel) runs everything, large GEMMs as
  * column slices each computed by single-threaded OpenBLAS (OpenBLAS's own
  * idle threads would spin against the pool; see nn.c); nn_set_threads
