@@ -58,7 +58,7 @@ HTTP_SRCS = src/server/http.c src/server/router.c src/server/server.c src/server
             src/server/metrics.c src/server/multipart.c
 TOKENIZER_SRCS = src/model/tokenizer.c
 IMAGE_SRCS = src/model/image.c src/model/image_stb.c src/model/image_stbw.c
-CLIP_SRCS = src/model/nn.c src/model/nn_quant.c src/model/nn_int8.c src/model/nn_bf16.c \
+CLIP_SRCS = src/model/nn.c src/model/nn_quant.c src/model/nn_int8.c src/model/nn_bf16.c src/model/nn_amx.c \
             src/model/safetensors.c src/model/clip.c
 HNSW_SRCS = src/base/vec.c src/index/hnsw.c src/index/hnsw_build.c src/index/hnsw_search.c
 FILTER_SRCS = src/index/pointid.c src/index/filter.c src/index/payload.c src/index/geo.c src/index/payload_index.c

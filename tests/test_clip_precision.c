@@ -289,10 +289,24 @@ TEST(test_kernels_and_threads_agree)
         nn_set_threads(2);
         size_t ib = (size_t)inputs_p32.nimg * best.dim * sizeof(float);
         size_t tb = (size_t)inputs_p32.ntxt * best.dim * sizeof(float);
-        ASSERT_TRUE(memcmp(best.img, scalar.img, ib) == 0 && memcmp(best.txt, scalar.txt, tb) == 0);
+        if (p == NN_PREC_BF16 && strstr(nn_quant_kernel(p), "amx")) {
+            /* AMX's bf16 sums round in their own order (nn_quant.h). */
+            double worst = 1;
+            for (int i = 0; i < inputs_p32.nimg; i++)
+                worst = fmin(worst, dot(best.img + (size_t)i * best.dim,
+                                        scalar.img + (size_t)i * best.dim, best.dim));
+            for (int t = 0; t < inputs_p32.ntxt; t++)
+                worst = fmin(worst, dot(best.txt + (size_t)t * best.dim,
+                                        scalar.txt + (size_t)t * best.dim, best.dim));
+            printf("  bf16: AMX against the scalar kernel: worst cosine %.9f\n", worst);
+            ASSERT_GE(worst, 0.99995);
+        } else {
+            ASSERT_TRUE(memcmp(best.img, scalar.img, ib) == 0 &&
+                        memcmp(best.txt, scalar.txt, tb) == 0);
+        }
         ASSERT_TRUE(memcmp(best.img, one.img, ib) == 0 && memcmp(best.txt, one.txt, tb) == 0);
-        printf("  %s: kernel %s = scalar, 1 thread = 2 threads\n", nn_precision_name(p),
-               nn_quant_kernel(p));
+        printf("  %s: kernel %s agrees with scalar, 1 thread = 2 threads\n",
+               nn_precision_name(p), nn_quant_kernel(p));
         embeds_free(&best);
         embeds_free(&scalar);
         embeds_free(&one);

@@ -18,6 +18,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,7 +102,7 @@ int nn_qweight_init(NnQWeight *q, const float *w, int out, int in, NnPrecision p
     q->prec = p;
     q->out = out;
     q->in = in;
-    q->kp = (in + 3) / 4 * 4;
+    q->kp = (in + NN_Q_KPAD - 1) / NN_Q_KPAD * NN_Q_KPAD;
     /* Whole panels, so that every kernel call has NN_Q_PANEL blocks. */
     q->nblocks = (out + NN_Q_TILE_N - 1) / NN_Q_TILE_N * NN_Q_PANEL;
     size_t cols = (size_t)q->nblocks * NN_Q_BLOCK;
@@ -213,34 +214,38 @@ static void nn_bf16_scalar(const uint32_t *a, size_t lda, int mb, const uint32_t
 
 /* ---- kernel choice ---- */
 
-#define NN_Q_MAX_KERNELS 4
+#define NN_Q_MAX_KERNELS 5
 
 typedef struct {
     const char *name;
     NnI8Kernel i8;
     NnBf16Kernel bf16;
+    int tile_m; /* rows per kernel call */
 } NnQKernel;
 
 /* The kernels of each precision, scalar first, then slowest to fastest;
  * the *_get of an unavailable one returns NULL. */
 static NnQKernel nn_q_list(NnPrecision p, int i)
 {
-    NnQKernel k = { NULL, NULL, NULL };
+    NnQKernel k = { NULL, NULL, NULL, NN_Q_TILE_M };
+    const int M = NN_Q_TILE_M, A = NN_AMX_TILE_M;
     if (p == NN_PREC_INT8) {
         switch (i) {
-        case 0: k = (NnQKernel){ "scalar", nn_i8_scalar, NULL }; break;
-        case 1: k = (NnQKernel){ "avx2", nn_i8_kernel_avx2(), NULL }; break;
-        case 2: k = (NnQKernel){ "avx-vnni", nn_i8_kernel_avxvnni(), NULL }; break;
-        case 3: k = (NnQKernel){ "avx512-vnni", nn_i8_kernel_avx512vnni(), NULL }; break;
+        case 0: k = (NnQKernel){ "scalar", nn_i8_scalar, NULL, M }; break;
+        case 1: k = (NnQKernel){ "avx2", nn_i8_kernel_avx2(), NULL, M }; break;
+        case 2: k = (NnQKernel){ "avx-vnni", nn_i8_kernel_avxvnni(), NULL, M }; break;
+        case 3: k = (NnQKernel){ "avx512-vnni", nn_i8_kernel_avx512vnni(), NULL, M }; break;
+        case 4: k = (NnQKernel){ "amx", nn_i8_kernel_amx(), NULL, A }; break;
         default: break;
         }
         if (!k.i8) k.name = NULL;
     } else if (p == NN_PREC_BF16) {
         switch (i) {
-        case 0: k = (NnQKernel){ "scalar", NULL, nn_bf16_scalar }; break;
-        case 1: k = (NnQKernel){ "avx2", NULL, nn_bf16_kernel_avx2() }; break;
-        case 2: k = (NnQKernel){ "avx512f", NULL, nn_bf16_kernel_avx512f() }; break;
-        case 3: k = (NnQKernel){ "avx512-bf16", NULL, nn_bf16_kernel_avx512bf16() }; break;
+        case 0: k = (NnQKernel){ "scalar", NULL, nn_bf16_scalar, M }; break;
+        case 1: k = (NnQKernel){ "avx2", NULL, nn_bf16_kernel_avx2(), M }; break;
+        case 2: k = (NnQKernel){ "avx512f", NULL, nn_bf16_kernel_avx512f(), M }; break;
+        case 3: k = (NnQKernel){ "avx512-bf16", NULL, nn_bf16_kernel_avx512bf16(), M }; break;
+        case 4: k = (NnQKernel){ "amx", NULL, nn_bf16_kernel_amx(), A }; break;
         default: break;
         }
         if (!k.bf16) k.name = NULL;
@@ -248,8 +253,16 @@ static NnQKernel nn_q_list(NnPrecision p, int i)
     return k;
 }
 
-/* The chosen kernel index per precision (-1: not chosen yet). */
+/* The kernel index forced per precision (nn_quant_set_kernel), or -1:
+ * the automatic choice (nn_q_kernel). */
 static int nn_q_chosen[3] = { -1, -1, -1 };
+/* The AMX kernels' index in nn_q_list. */
+#define NN_Q_AMX 4
+/* Below this many rows the automatic choice skips AMX: a call computes
+ * whole 32-row tiles, so a 7-token text or a pooled row wastes most of
+ * them (measured, 7 x 512 x 2048 int8: 0.094 ms on AMX, 0.050 ms on
+ * AVX-512 VNNI; 50 rows: AMX 1.8x faster). */
+#define NN_AMX_MIN_ROWS 16
 
 const char *nn_quant_kernel_name(NnPrecision p, int i)
 {
@@ -257,9 +270,10 @@ const char *nn_quant_kernel_name(NnPrecision p, int i)
     return nn_q_list(p, i).name;
 }
 
-static int nn_q_best(NnPrecision p)
+/* nn_q_best returns the fastest available kernel below index `below`. */
+static int nn_q_best(NnPrecision p, int below)
 {
-    for (int i = NN_Q_MAX_KERNELS - 1; i > 0; i--)
+    for (int i = below - 1; i > 0; i--)
         if (nn_q_list(p, i).name) return i;
     return 0;
 }
@@ -267,27 +281,29 @@ static int nn_q_best(NnPrecision p)
 int nn_quant_set_kernel(NnPrecision p, int i)
 {
     if (p != NN_PREC_BF16 && p != NN_PREC_INT8) return ERR_INVAL;
-    if (i < 0) i = nn_q_best(p);
-    if (!nn_quant_kernel_name(p, i)) return ERR_INVAL;
-    __atomic_store_n(&nn_q_chosen[p], i, __ATOMIC_RELAXED);
+    if (i >= 0 && !nn_quant_kernel_name(p, i)) return ERR_INVAL;
+    __atomic_store_n(&nn_q_chosen[p], i < 0 ? -1 : i, __ATOMIC_RELAXED);
     return 0;
 }
 
-static NnQKernel nn_q_kernel(NnPrecision p)
+/* nn_q_kernel returns the kernel for a call of `rows` rows: the forced
+ * one, else the fastest, AMX only from NN_AMX_MIN_ROWS rows. */
+static NnQKernel nn_q_kernel(NnPrecision p, int rows)
 {
     int i = __atomic_load_n(&nn_q_chosen[p], __ATOMIC_RELAXED);
-    if (i < 0) {
-        /* Racing first calls agree on the answer. */
-        i = nn_q_best(p);
-        __atomic_store_n(&nn_q_chosen[p], i, __ATOMIC_RELAXED);
-    }
+    if (i < 0) i = nn_q_best(p, rows >= NN_AMX_MIN_ROWS ? NN_Q_MAX_KERNELS : NN_Q_AMX);
     return nn_q_list(p, i);
 }
 
 const char *nn_quant_kernel(NnPrecision p)
 {
     if (p != NN_PREC_BF16 && p != NN_PREC_INT8) return "sgemm";
-    return nn_q_kernel(p).name;
+    NnQKernel many = nn_q_kernel(p, NN_AMX_MIN_ROWS), few = nn_q_kernel(p, 1);
+    if (many.name == few.name) return many.name;
+    static _Thread_local char both[3][64]; /* one per precision: two may be printed at once */
+    snprintf(both[p], sizeof both[p], "%s, %s below %d rows", many.name, few.name,
+             NN_AMX_MIN_ROWS);
+    return both[p];
 }
 
 /* ---- activations ---- */
@@ -516,13 +532,16 @@ static void nn_q_panel(const NnQJob *j, const NnLinearOut *o, int p)
     const NnQAct *a = j->act;
     int ldy = o->ldy > 0 ? o->ldy : o->out;
     int c0 = p * NN_Q_TILE_N, nc = o->out - c0 < NN_Q_TILE_N ? o->out - c0 : NN_Q_TILE_N;
-    int rows = j->rows;
-    /* Rows in tiles of equal height (50 as 5 x 6 + 4 x 5, not 8 x 6 + 2). */
-    int tiles = (rows + NN_Q_TILE_M - 1) / NN_Q_TILE_M;
+    int rows = j->rows, tm = j->kern.tile_m;
+    /* Rows in tiles of equal height (50 as 5 x 6 + 4 x 5, not 8 x 6 + 2);
+     * AMX's in whole tiles but the last (its padding rows are computed
+     * anyway). */
+    int tiles = (rows + tm - 1) / tm;
     int base = rows / tiles, extra = rows % tiles;
+    if (tm == NN_AMX_TILE_M) base = tm, extra = 0;
     _Alignas(64) union {
-        int32_t i[NN_Q_TILE_M * NN_Q_TILE_N];
-        float f[NN_Q_TILE_M * NN_Q_TILE_N];
+        int32_t i[NN_AMX_TILE_M * NN_Q_TILE_N];
+        float f[NN_AMX_TILE_M * NN_Q_TILE_N];
     } acc;
     /* The bias of a partial panel, padded with zeros (b has out entries). */
     const float *bias = o->b ? o->b + c0 : NULL;
@@ -533,7 +552,7 @@ static void nn_q_panel(const NnQJob *j, const NnLinearOut *o, int p)
         bias = bpad;
     }
     for (int t = 0, m0 = 0; t < tiles; t++) {
-        int mb = base + (t < extra);
+        int mb = MIN(base + (t < extra), rows - m0);
         if (w->prec == NN_PREC_INT8) {
             size_t wblock = (size_t)w->kp * NN_Q_BLOCK;
             const int8_t *wp = (const int8_t *)w->data + (size_t)p * NN_Q_PANEL * wblock;
@@ -584,17 +603,21 @@ void nn_quant_linear_multi(const float *x, int ldx, int rows, int in, const NnLi
         assert(outs[i].qw && outs[i].qw->prec == p && outs[i].qw->in == in &&
                outs[i].qw->out == outs[i].out);
     NnQAct act = { x, ldx > 0 ? ldx : in, in, kp, p, NULL, NULL, NULL, nn_q_have_avx512bw() };
-    size_t codes = (size_t)rows * kp * (p == NN_PREC_INT8 ? 1 : 2);
+    /* Rows padded to whole AMX tiles, the padding zero (see nn_amx.c). */
+    int prows = (rows + NN_AMX_TILE_M - 1) / NN_AMX_TILE_M * NN_AMX_TILE_M;
+    size_t row_bytes = (size_t)kp * (p == NN_PREC_INT8 ? 1 : 2);
+    size_t codes = (size_t)prows * row_bytes;
     size_t codes_al = (codes + 63) / 64 * 64;
     uint8_t *buf = nn_q_scratch_get(codes_al + (size_t)rows * (sizeof(float) + sizeof(int32_t)));
     act.a = buf;
     act.xs = (float *)(void *)(buf + codes_al);
     act.zp = (int32_t *)(void *)(buf + codes_al + (size_t)rows * sizeof(float));
+    memset(buf + (size_t)rows * row_bytes, 0, (size_t)(prows - rows) * row_bytes);
     if ((size_t)rows * in < NN_Q_PREP_PARALLEL_MIN)
         nn_q_prep_task(&act, 0, rows, 0);
     else
         nn_parallel(nn_q_prep_task, &act, rows, 0);
-    NnQJob j = { &act, rows, outs, n, { 0 }, nn_q_kernel(p) };
+    NnQJob j = { &act, rows, outs, n, { 0 }, nn_q_kernel(p, rows) };
     for (int i = 0; i < n; i++) j.first[i + 1] = j.first[i] + outs[i].qw->nblocks / NN_Q_PANEL;
     nn_parallel(nn_q_task, &j, j.first[n], 0);
 }

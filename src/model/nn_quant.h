@@ -24,11 +24,14 @@
  * with the sums in int32 (exact), so every int8 kernel gives the same bits.
  *
  * Kernels (chosen at run time by CPU feature; nn_quant_set_kernel forces
- * one for the tests): int8: AVX-512 VNNI, AVX-VNNI (256-bit), AVX2
+ * one for the tests): int8: AMX tiles (from 16 rows), AVX-512 VNNI,
+ * AVX-VNNI (256-bit), AVX2
  * (operands widened to int16 and vpmaddwd: vpmaddubsw would saturate on
  * u8 x s8 pairs above 32767, and avoiding that by 7-bit codes would make
- * the results depend on the CPU), scalar. bf16: AVX512_BF16, AVX-512F and
- * AVX2 (bf16 widened to float32, FMA), scalar. Work is split over the
+ * the results depend on the CPU), scalar; all give the same bits. bf16:
+ * AMX tiles (from 16 rows), AVX512_BF16, AVX-512F and AVX2 (bf16 widened
+ * to float32, FMA), scalar; all but AMX give the same bits (AMX adds a
+ * tile's products in its own order: the last bits may differ). Work is split over the
  * thread pool by blocks of output columns only, and every output's sum
  * runs in one fixed order, so results never depend on the thread count.
  */
@@ -78,15 +81,17 @@ void nn_qweight_free(NnQWeight *q);
 size_t nn_qweight_bytes(const NnQWeight *q);
 
 /* Kernel selection. Index 0 is the scalar reference; the default is the
- * fastest kernel this CPU has. nn_quant_kernel_name returns the name of
+ * fastest kernel this CPU has for the call's row count (AMX tiles only
+ * from 16 rows). nn_quant_kernel_name returns the name of
  * kernel i for precision p, or NULL when i is past the end or the CPU
  * lacks the features it needs. */
 const char *nn_quant_kernel_name(NnPrecision p, int i);
 /* nn_quant_set_kernel makes kernel i (as above) the one used for p; -1
- * restores the default. Returns 0, or ERR_INVAL when the kernel is not
+ * restores the automatic choice. Returns 0, or ERR_INVAL when the kernel is not
  * available here. Not thread-safe against running layers: for tests. */
 int nn_quant_set_kernel(NnPrecision p, int i);
-/* The name of the kernel now used for p. */
+/* The name of the kernel now used for p (or of the two the automatic
+ * choice uses: "amx, avx512-vnni below 16 rows"). */
 const char *nn_quant_kernel(NnPrecision p);
 
 /*

@@ -23,6 +23,12 @@
 #define NN_Q_TILE_M 6
 #define NN_Q_PANEL 4
 #define NN_Q_TILE_N (NN_Q_PANEL * NN_Q_BLOCK)
+/* The AMX kernels' tile height: two 16-row A tiles. nn_quant.c keeps the
+ * activation scratch padded to a multiple of it. */
+#define NN_AMX_TILE_M 32
+/* The reduction is padded to this many k (one AMX A tile of int8 codes;
+ * two of bf16 pairs' 32 values), in zeros that add nothing. */
+#define NN_Q_KPAD 64
 
 /*
  * int8: a holds u8 codes, row i at a + i * lda (bytes), kg * 4 of them;
@@ -48,5 +54,8 @@ NnI8Kernel nn_i8_kernel_avx2(void);
 NnBf16Kernel nn_bf16_kernel_avx512bf16(void);
 NnBf16Kernel nn_bf16_kernel_avx512f(void);
 NnBf16Kernel nn_bf16_kernel_avx2(void);
+/* nn_amx.c: rows in tiles of NN_AMX_TILE_M (any mb up to it). */
+NnI8Kernel nn_i8_kernel_amx(void);
+NnBf16Kernel nn_bf16_kernel_amx(void);
 
 #endif
