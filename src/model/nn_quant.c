@@ -18,6 +18,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -469,12 +470,31 @@ static _Thread_local struct {
     size_t cap;
 } nn_q_scratch;
 
+/* A thread's scratch is freed when the thread exits (the key's
+ * destructor), so a server's batcher thread leaves nothing behind. */
+static pthread_key_t nn_q_scratch_key;
+static pthread_once_t nn_q_scratch_once = PTHREAD_ONCE_INIT;
+
+static void nn_q_scratch_free(void *p)
+{
+    free(p);
+    nn_q_scratch.p = NULL;
+    nn_q_scratch.cap = 0;
+}
+
+static void nn_q_scratch_key_make(void)
+{
+    (void)pthread_key_create(&nn_q_scratch_key, nn_q_scratch_free);
+}
+
 static void *nn_q_scratch_get(size_t bytes)
 {
     if (bytes > nn_q_scratch.cap) {
+        pthread_once(&nn_q_scratch_once, nn_q_scratch_key_make);
         free(nn_q_scratch.p);
         nn_q_scratch.p = xmalloc(bytes);
         nn_q_scratch.cap = bytes;
+        (void)pthread_setspecific(nn_q_scratch_key, nn_q_scratch.p);
     }
     return nn_q_scratch.p;
 }
