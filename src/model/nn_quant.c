@@ -434,9 +434,12 @@ static void nn_q_prep_task(void *ctx, int begin, int end, int thread)
     const NnQAct *q = ctx;
     for (int r = begin; r < end; r++) {
         const float *x = q->x + (size_t)r * q->ldx;
+#if defined(__x86_64__) && defined(__GNUC__)
         if (q->prec == NN_PREC_INT8 && q->avx512)
             nn_q_row_i8_avx512(x, q->in, q->kp, q->a + (size_t)r * q->kp, &q->xs[r], &q->zp[r]);
-        else if (q->prec == NN_PREC_INT8)
+        else
+#endif
+        if (q->prec == NN_PREC_INT8)
             nn_q_row_i8(x, q->in, q->kp, q->a + (size_t)r * q->kp, &q->xs[r], &q->zp[r]);
         else
             nn_q_row_bf16(x, q->in, q->kp, (uint16_t *)(void *)(q->a + (size_t)r * q->kp * 2));
