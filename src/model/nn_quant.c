@@ -36,6 +36,14 @@
 /* Conversion of activations below this many floats runs on the caller
  * alone (waking the pool costs more). */
 #define NN_Q_PREP_PARALLEL_MIN 16384
+/* A call with fewer multiply-adds than this (int8; bf16 counts 4 each, its
+ * kernels being about 4 times slower) runs on the caller alone: 8 M int8
+ * multiply-adds take about 30 us on one core, the order of what waking
+ * and waiting for the pool costs on a shared core. Measured on a loaded
+ * 2-vCPU VM: an int8 text query (every GEMM below it) took 7.3 ms on two
+ * threads and 3.7 ms on one. Images (50 rows: 88 M for q, k and v) still
+ * use every thread. */
+#define NN_Q_SERIAL_MACS ((size_t)8 << 20)
 /* Floats per step of the vectorisable loops (one 512-bit register). */
 #define NN_Q_LANES 16
 
@@ -641,6 +649,10 @@ void nn_quant_linear_multi(const float *x, int ldx, int rows, int in, const NnLi
     else
         nn_parallel(nn_q_prep_task, &act, rows, 0);
     NnQJob j = { &act, rows, outs, n, { 0 }, nn_q_kernel(p, rows) };
-    for (int i = 0; i < n; i++) j.first[i + 1] = j.first[i] + outs[i].qw->nblocks / NN_Q_PANEL;
-    nn_parallel(nn_q_task, &j, j.first[n], 0);
+    size_t macs = 0;
+    for (int i = 0; i < n; i++) {
+        j.first[i + 1] = j.first[i] + outs[i].qw->nblocks / NN_Q_PANEL;
+        macs += (size_t)rows * (size_t)in * (size_t)outs[i].out * (p == NN_PREC_INT8 ? 1 : 4);
+    }
+    nn_parallel(nn_q_task, &j, j.first[n], macs < NN_Q_SERIAL_MACS ? 1 : 0);
 }
