@@ -58,7 +58,8 @@ HTTP_SRCS = src/server/http.c src/server/router.c src/server/server.c src/server
             src/server/metrics.c src/server/multipart.c
 TOKENIZER_SRCS = src/model/tokenizer.c
 IMAGE_SRCS = src/model/image.c src/model/image_stb.c src/model/image_stbw.c
-CLIP_SRCS = src/model/nn.c src/model/safetensors.c src/model/clip.c
+CLIP_SRCS = src/model/nn.c src/model/nn_quant.c src/model/nn_int8.c src/model/nn_bf16.c src/model/nn_amx.c \
+            src/model/safetensors.c src/model/clip.c
 HNSW_SRCS = src/base/vec.c src/index/hnsw.c src/index/hnsw_build.c src/index/hnsw_search.c
 FILTER_SRCS = src/index/pointid.c src/index/filter.c src/index/payload.c src/index/geo.c src/index/payload_index.c
 STORE_SRCS = src/store/store.c src/store/collection_config.c src/store/collection_open.c \
@@ -97,7 +98,8 @@ CORE_TESTS = test_util test_json test_sha256
 HTTP_TESTS = test_http_parse test_router test_server test_work test_multipart test_auth
 TOKENIZER_TESTS = test_tokenizer
 IMAGE_TESTS = test_image
-CLIP_TESTS = test_nn test_safetensors test_clip_parity test_clip_realweights
+CLIP_TESTS = test_nn test_nn_quant test_safetensors test_clip_parity test_clip_precision \
+             test_clip_realweights
 HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete
 FILTER_TESTS = test_pointid test_filter test_payload test_filter_packed test_filter_geo test_payload_index
 STORE_TESTS = test_store_reopen test_store_crash test_store_group test_store_alias test_collection \
@@ -125,7 +127,7 @@ UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLI
 # and the end-to-end scripts that drive the server's threads (loop,
 # threadpool searches, the writer and the embedding batcher): what
 # `make SANITIZER=thread test-threads` runs, as CI does.
-THREAD_TESTS = test_server test_work test_nn test_tokenizer test_embedder test_hnsw_recall \
+THREAD_TESTS = test_server test_work test_nn test_nn_quant test_tokenizer test_embedder test_hnsw_recall \
                test_collection test_snapshot
 THREAD_E2E_TESTS = serve qdrant_wire v1_embeddings
 

@@ -12,6 +12,9 @@
  *   - cosine similarities of image/description pairs, and the property
  *     that each image's own description scores highest;
  *   - checks whose image is not shipped (COCO) are reported as skipped.
+ * The checks run once per precision (f32, bf16, int8: clip_load_precision),
+ * with the same published bounds: reduced precision must keep the real
+ * model's published behaviour (docs/operations.md records the result).
  */
 #include "model/clip.h"
 
@@ -138,7 +141,7 @@ static int check_pairs(const JsonValue *c)
     return ok < 0 ? -1 : ok ? 0 : 1;
 }
 
-TEST(test_published_checks)
+static void published_checks(void)
 {
     const JsonValue *checks = json_get(published, "checks");
     ASSERT_TRUE(checks && checks->type == JSON_ARRAY);
@@ -165,6 +168,38 @@ TEST(test_published_checks)
     ASSERT_GE(ran, 2);
 }
 
+static const char *real_dir;
+
+/* run_in loads the real model in precision p and runs the checks. */
+static void run_in(NnPrecision p)
+{
+    char err[1024];
+    if (clip_load_precision(real_dir, p, &model, err, sizeof err) != 0)
+        HARNESS_FAIL("clip_load_precision(%s, %s): %s", real_dir, nn_precision_name(p), err);
+    state = clip_state_new(model, 1);
+    printf("  precision %s\n", nn_precision_name(p));
+    published_checks();
+    clip_state_free(state);
+    clip_free(model);
+    state = NULL;
+    model = NULL;
+}
+
+TEST(test_published_checks_f32)
+{
+    run_in(NN_PREC_F32);
+}
+
+TEST(test_published_checks_bf16)
+{
+    run_in(NN_PREC_BF16);
+}
+
+TEST(test_published_checks_int8)
+{
+    run_in(NN_PREC_INT8);
+}
+
 int main(void)
 {
     const char *dir = env_or("VITRINE_REAL_WEIGHTS", REAL_DEFAULT_DIR);
@@ -178,11 +213,7 @@ int main(void)
         return harness_skip_all(__FILE__, why);
     }
     char err[1024];
-    if (clip_load(dir, &model, err, sizeof err) != 0) {
-        printf("clip_load(%s): %s\n", dir, err);
-        return 1;
-    }
-    state = clip_state_new(model, 1);
+    real_dir = dir;
     char *text = NULL;
     size_t len = 0;
     Arena arena;
@@ -193,9 +224,9 @@ int main(void)
         return 1;
     }
     free(text);
-    RUN(test_published_checks);
+    RUN(test_published_checks_f32);
+    RUN(test_published_checks_bf16);
+    RUN(test_published_checks_int8);
     arena_free(&arena);
-    clip_state_free(state);
-    clip_free(model);
     return harness_report(__FILE__);
 }

@@ -55,7 +55,7 @@ static double check_linear(int rows, int in, int ldx, const int *outs, int nout,
         int ldy = outs[i] + (pad_y ? 16 : 0);
         o[i] = (NnLinearOut){ rnd_alloc((size_t)outs[i] * in), use_bias ? rnd_alloc(outs[i]) : NULL,
                               outs[i], rnd_alloc((size_t)rows * ldy), accumulate, act,
-                              pad_y ? ldy : 0 };
+                              pad_y ? ldy : 0, NULL };
         y0[i] = malloc((size_t)rows * ldy * sizeof(float));
         memcpy(y0[i], o[i].y, (size_t)rows * ldy * sizeof(float));
     }

@@ -312,6 +312,7 @@ void embedder_options_default(EmbedderOptions *o)
     o->batch_ms = EMBED_DEFAULT_BATCH_MS;
     o->batch_wait_ms = EMBED_DEFAULT_BATCH_WAIT_MS;
     o->text_cache = EMBED_DEFAULT_TEXT_CACHE;
+    o->precision = NN_PREC_F32;
 }
 
 static int options_check(const EmbedderOptions *o, char *err, size_t errlen)
@@ -783,8 +784,11 @@ int embedder_start(struct uv_loop_s *loop, const char *weights_dir, int have_wei
         *out = e;
         return 0;
     }
-    rc = clip_load(weights_dir, &e->model, err, errlen);
+    rc = clip_load_precision(weights_dir, opt->precision, &e->model, err, errlen);
     if (rc) goto fail;
+    if (opt->precision != NN_PREC_F32)
+        log_info("embedder: model in %s (kernel %s)", nn_precision_name(opt->precision),
+                 nn_quant_kernel(opt->precision));
     const ClipConfig *cfg = clip_config(e->model);
     e->dim = clip_embed_dim(e->model);
     int side = clip_image_size(e->model) / cfg->patch_size;

@@ -52,6 +52,7 @@
 
 #include "base/arena.h"
 #include "model/image.h"
+#include "model/nn_quant.h"
 
 struct uv_loop_s; /* from uv.h (see server/work.h) */
 
@@ -114,6 +115,7 @@ typedef struct {
     unsigned batch_ms;
     unsigned batch_wait_ms;
     size_t text_cache;
+    NnPrecision precision; /* of the model's linear layers (clip_load_precision); f32 */
 } EmbedderOptions;
 
 /* embedder_options_default fills every field with its EMBED_DEFAULT_. */

@@ -77,6 +77,22 @@ static int opt_set(const OptSpec *s, const char *value, const char *source)
     return 0;
 }
 
+int v1_options_precision(const char *flag_value)
+{
+    if (!v1_opts_set) {
+        embedder_options_default(&v1_opts);
+        v1_opts_set = 1;
+    }
+    const char *v = flag_value ? flag_value : getenv(NN_ENV_PRECISION);
+    if (!v || !*v) return 0;
+    if (nn_precision_parse(v, &v1_opts.precision) != 0) {
+        fprintf(stderr, "vitrine: %s '%s' is not a precision (f32, bf16 or int8)\n",
+                flag_value ? "--precision" : NN_ENV_PRECISION, v);
+        return ERR_INVAL;
+    }
+    return 0;
+}
+
 int v1_options_take(int *argc, char **argv)
 {
     embedder_options_default(&v1_opts);
@@ -85,9 +101,17 @@ int v1_options_take(int *argc, char **argv)
         const char *v = getenv(opt_specs[k].env);
         if (v && *v && opt_set(&opt_specs[k], v, opt_specs[k].env)) return ERR_INVAL;
     }
+    if (v1_options_precision(NULL)) return ERR_INVAL;
     int out = 1;
     for (int i = 1; i < *argc; i++) {
         int taken = 0, start = i;
+        const char *pv;
+        int pr = cli_take_value(*argc, argv, &i, "--precision", &pv);
+        if (pr < 0) return ERR_INVAL;
+        if (pr == 1) {
+            if (v1_options_precision(pv)) return ERR_INVAL;
+            continue;
+        }
         for (size_t k = 0; k < ARRAY_LEN(opt_specs) && !taken; k++) {
             const char *v;
             int r = cli_take_value(*argc, argv, &i, opt_specs[k].flag, &v);
@@ -114,6 +138,9 @@ void v1_options_usage(FILE *f)
         fprintf(f, "  %-27s %s\n  %-27s (%s, default %lld)\n", flag, opt_specs[k].help, "",
                 opt_specs[k].env, (long long)opt_specs[k].dflt);
     }
+    fprintf(f, "  %-27s %s\n  %-27s %s\n  %-27s (%s, default f32)\n", "--precision P",
+            "the model's linear layers: f32 (the reference), bf16 or int8", "",
+            "(faster and smaller; fidelity in docs/operations.md)", "", NN_ENV_PRECISION);
 }
 
 /* ---- the module ---- */
@@ -129,6 +156,9 @@ static int module_start(Server *srv, Router *router, void **state)
     if (!v1_opts_set) {
         embedder_options_default(&v1_opts);
         v1_opts_set = 1;
+        /* A server started without v1_options_take (tests) still honours
+         * VITRINE_PRECISION. */
+        if (v1_options_precision(NULL)) return ERR_INVAL;
     }
     V1 *v = xcalloc(1, sizeof *v);
     v->srv = srv;

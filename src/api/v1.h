@@ -33,12 +33,18 @@ Embedder *v1_embedder(void);
 /*
  * v1_options_take reads VITRINE_EMBED_MAX_IMAGE_BYTES, _MAX_PIXELS,
  * _MAX_TEXTS, _MAX_IMAGES, _QUEUE, _BATCH, _BATCH_MS, _BATCH_WAIT_MS and
- * _TEXT_CACHE, then the matching --embed-* flags, which it removes from
+ * _TEXT_CACHE and VITRINE_PRECISION, then the matching --embed-* flags and
+ * --precision, which it removes from
  * argv (shifting the rest down and lowering *argc); flags win over the
  * environment. The module starts with these settings. 0, or ERR_INVAL
  * after printing what is wrong.
  */
 int v1_options_take(int *argc, char **argv);
+/* v1_options_precision reads --precision (flag, else VITRINE_PRECISION;
+ * NULL flag: the environment only) into the module's settings, for serve
+ * (from v1_options_take) and the in-process server of the client commands.
+ * 0, or ERR_INVAL after printing what is wrong. */
+int v1_options_precision(const char *flag_value);
 /* v1_options_usage prints the --embed-* flags for serve --help. */
 void v1_options_usage(FILE *f);
 

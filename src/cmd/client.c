@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/v1.h"
 #include "base/cli.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -48,6 +49,10 @@ int client_take_option(Client *c, int argc, char **argv, int *i)
         if (r > 0) c->weights_dir = v;
         return r;
     }
+    if ((r = cli_take_value(argc, argv, i, "--precision", &v))) {
+        if (r > 0 && v1_options_precision(v)) return -1;
+        return r;
+    }
     if ((r = cli_take_value(argc, argv, i, "--api-key", &v))) {
         if (r > 0) c->api_key = v;
         return r;
@@ -78,6 +83,8 @@ void client_usage(FILE *f)
             "  --data DIR         no server: open the data directory DIR in this process (refused\n"
             "                     while a `vitrine serve` holds it)\n"
             "  --weights DIR      with --data: the CLIP model folder (VITRINE_WEIGHTS, default %s)\n"
+            "  --precision P      with --data: the model in f32 (default), bf16 or int8\n"
+            "                     (VITRINE_PRECISION; see docs/cli.md)\n"
             "  --api-key KEY      sent as the api-key header (VITRINE_API_KEY)\n"
             "  --timeout SECONDS  give up on a request making no progress this long (default %d)\n"
             "  --verbose          with --data: show the in-process server's log\n",

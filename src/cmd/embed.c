@@ -11,14 +11,17 @@
  * image, invalid UTF-8) prints a line with "error" and makes the exit
  * status 1, but the other inputs are still embedded.
  *
- * bench embed prints exactly five lines on stdout (image batch=1, image
- * batch=8, text, sgemm, achieved) and context (BLAS build, model, RSS) on
+ * bench embed prints exactly seven lines on stdout (image batch=1, image
+ * batch=8, text, sgemm, achieved, then the fidelity of images and texts:
+ * mean and worst cosine of built-in inputs' embeddings to those of the f32
+ * model) and context (BLAS build, precision and kernel, model, RSS) on
  * stderr. Each figure is the best of several timed runs after a warm-up,
  * which is how the PyTorch comparison (tools/bench_torch.py) measures too.
  */
 #include "base/cli.h"
 #include "cmd/cmd.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,7 @@
 #include "base/err.h"
 #include "base/json.h"
 #include "model/nn.h"
+#include "model/nn_quant.h"
 #include "model/tokenizer.h"
 #include "base/util.h"
 
@@ -58,13 +62,32 @@ static void embed_usage(FILE *f)
 {
     fprintf(f,
             "usage: vitrine embed --weights DIR [--text T]... [--image PATH]... [--raw]\n"
-            "                     [--threads N]\n"
+            "                     [--threads N] [--precision f32|bf16|int8]\n"
             "  Prints one JSON object per input, in argument order:\n"
             "  {\"kind\":\"text\"|\"image\",\"input\":\"...\",\"embedding\":[...]}\n"
             "  --weights DIR  Hugging Face CLIP folder (default $VITRINE_WEIGHTS or %s)\n"
             "  --raw          print the projections without L2 normalisation\n"
-            "  --threads N    OpenBLAS threads (default: one per core)\n",
+            "  --threads N    OpenBLAS threads (default: one per core)\n"
+            "  --precision P  linear layers in f32 (the reference), bf16 or int8\n"
+            "                 (default $VITRINE_PRECISION or f32; see docs/cli.md)\n",
             EMBED_DEFAULT_WEIGHTS);
+}
+
+/* embed_precision parses a --precision value (or $VITRINE_PRECISION when
+ * v is NULL) into *p; prints the error and returns -1 when it is not one. */
+static int embed_precision(const char *cmd, const char *v, NnPrecision *p)
+{
+    const char *src = v ? "--precision" : NN_ENV_PRECISION;
+    if (!v) v = getenv(NN_ENV_PRECISION);
+    if (!v || !*v) {
+        *p = NN_PREC_F32;
+        return 0;
+    }
+    if (nn_precision_parse(v, p) != 0) {
+        fprintf(stderr, "%s: %s '%s' is not a precision (f32, bf16 or int8)\n", cmd, src, v);
+        return -1;
+    }
+    return 0;
 }
 
 /* One batch of image inputs being read and preprocessed in parallel. */
@@ -178,8 +201,10 @@ int cmd_embed(int argc, char **argv)
 {
     const char *weights = embed_default_weights();
     const char *v = NULL;
+    const char *prec_arg = NULL;
     int normalize = 1, n = 0;
     long threads = 0;
+    NnPrecision prec = NN_PREC_F32;
     EmbedInput *in = xcalloc((size_t)argc, sizeof *in);
     for (int i = 1; i < argc; i++) {
         int r;
@@ -194,6 +219,9 @@ int cmd_embed(int argc, char **argv)
             weights = v;
         } else if ((r = cli_take_value(argc, argv, &i, "--threads", &v)) != 0) {
             if (r < 0 || parse_int(v, 1, 1024, &threads) != 0) goto usage;
+        } else if ((r = cli_take_value(argc, argv, &i, "--precision", &v)) != 0) {
+            if (r < 0) goto usage;
+            prec_arg = v;
         } else if ((r = cli_take_value(argc, argv, &i, "--text", &v)) != 0) {
             if (r < 0) goto usage;
             in[n++] = (EmbedInput){ .is_image = 0, .arg = v };
@@ -209,11 +237,12 @@ int cmd_embed(int argc, char **argv)
         fprintf(stderr, "vitrine embed: give at least one --text or --image\n");
         goto usage;
     }
+    if (embed_precision("vitrine embed", prec_arg, &prec) != 0) goto usage;
     nn_set_threads((int)threads);
 
     char err[1024];
     ClipModel *m = NULL;
-    if (clip_load(weights, &m, err, sizeof err) != 0) {
+    if (clip_load_precision(weights, prec, &m, err, sizeof err) != 0) {
         fprintf(stderr, "vitrine embed: cannot load weights: %s\n", err);
         free(in);
         return 1;
@@ -305,6 +334,45 @@ static void bench_text(BenchCtx *b)
     clip_embed_text(b->m, b->st, query, sizeof query - 1, b->out, 1);
 }
 
+/* The texts the fidelity lines compare (with the BENCH_BATCH images). */
+static const char *const bench_texts[] = {
+    "a photo of a cat",
+    "a red leather handbag with a gold buckle",
+    "white sneakers",
+    "a wooden dining table for six people, oak finish",
+    "blue denim jacket",
+    "stainless steel kitchen knife set",
+    "a vintage poster of the Eiffel tower at night",
+    "kids' rain boots with frog eyes",
+};
+#define BENCH_TEXTS ((int)(sizeof bench_texts / sizeof bench_texts[0]))
+
+/* bench_inputs embeds the fidelity inputs: the BENCH_BATCH images of px,
+ * then the BENCH_TEXTS texts, normalised, into out (rows of dim). */
+static void bench_inputs(const ClipModel *m, ClipState *st, const float *px, float *out)
+{
+    int dim = clip_embed_dim(m);
+    clip_encode_images(m, st, px, BENCH_BATCH, out, 1);
+    for (int i = 0; i < BENCH_TEXTS; i++)
+        clip_embed_text(m, st, bench_texts[i], strlen(bench_texts[i]),
+                        out + (size_t)(BENCH_BATCH + i) * dim, 1);
+}
+
+/* bench_cosines prints the mean and the worst cosine of rows [first, first
+ * + n) of a against b (unit rows of dim). */
+static void bench_cosines(const char *what, const float *a, const float *b, int first, int n,
+                          int dim)
+{
+    double sum = 0, worst = 2;
+    for (int i = first; i < first + n; i++) {
+        double d = 0;
+        for (int k = 0; k < dim; k++) d += (double)a[(size_t)i * dim + k] * b[(size_t)i * dim + k];
+        sum += d;
+        if (d < worst) worst = d;
+    }
+    printf("fidelity %s: mean cosine %.6f, worst %.6f (%d inputs)\n", what, sum / n, worst, n);
+}
+
 static void bench_sgemm(BenchCtx *b)
 {
     nn_sgemm_reference(b->a, BENCH_GEMM_M, BENCH_GEMM_K, b->w, BENCH_GEMM_N, b->c);
@@ -328,14 +396,19 @@ static double bench_best(void (*fn)(BenchCtx *), BenchCtx *b, int min_runs, doub
 int cmd_bench_embed(int argc, char **argv)
 {
     const char *weights = embed_default_weights();
-    const char *v = NULL;
+    const char *v = NULL, *prec_arg = NULL;
     long threads = 0;
     long runs = BENCH_MIN_RUNS;
+    NnPrecision prec = NN_PREC_F32;
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: vitrine bench embed --weights DIR [--threads N] [--runs N]\n");
+            printf("usage: vitrine bench embed --weights DIR [--threads N] [--runs N]\n"
+                   "                           [--precision f32|bf16|int8]\n");
             return 0;
+        } else if ((r = cli_take_value(argc, argv, &i, "--precision", &v)) != 0) {
+            if (r < 0) return 2;
+            prec_arg = v;
         } else if ((r = cli_take_value(argc, argv, &i, "--weights", &v)) != 0) {
             if (r < 0) return 2;
             weights = v;
@@ -348,28 +421,61 @@ int cmd_bench_embed(int argc, char **argv)
             return 2;
         }
     }
+    if (embed_precision("vitrine bench embed", prec_arg, &prec) != 0) return 2;
     nn_set_threads((int)threads);
     char err[1024];
+    /* The f32 reference embeddings of the fidelity inputs first, from a
+     * model freed before the measured one loads (its pages then do not
+     * count in the RSS below). */
     ClipModel *m = NULL;
     if (clip_load(weights, &m, err, sizeof err) != 0) {
         fprintf(stderr, "vitrine bench embed: cannot load weights: %s\n", err);
         return 1;
     }
-    const ClipConfig *c = clip_config(m);
-    fprintf(stderr, "bench embed: %s; vision %d wide x %d layers (patch %d), text %d x %d\n",
-            nn_blas_info(), c->vision.width, c->vision.layers, c->patch_size, c->text.width,
-            c->text.layers);
-    ClipState *st = clip_state_new(m, BENCH_BATCH);
-    int S = clip_image_size(m);
+    int S = clip_image_size(m), dim = clip_embed_dim(m);
     size_t plane = (size_t)3 * S * S;
     float *px = xmalloc(BENCH_BATCH * plane * sizeof *px);
-    float *out = xmalloc((size_t)BENCH_BATCH * clip_embed_dim(m) * sizeof *out);
-    /* Deterministic pseudo-pixels in the normalised range. */
+    float *ref = xmalloc((size_t)(BENCH_BATCH + BENCH_TEXTS) * dim * sizeof *ref);
+    float *got = xmalloc((size_t)(BENCH_BATCH + BENCH_TEXTS) * dim * sizeof *got);
+    /* Deterministic images: pseudo-random pixels in the normalised range,
+     * blended with a smooth gradient (half the images) so that not all
+     * are pure noise. */
     uint32_t seed = 12345;
     for (size_t i = 0; i < BENCH_BATCH * plane; i++) {
         seed = seed * 1664525u + 1013904223u;
-        px[i] = (float)(seed >> 8) / (float)(1u << 24) * 4.0f - 2.0f;
+        float noise = (float)(seed >> 8) / (float)(1u << 24) * 4.0f - 2.0f;
+        size_t img = i / plane, pos = i % plane, ch = pos / ((size_t)S * S);
+        size_t y = pos % ((size_t)S * S) / (size_t)S, x = pos % (size_t)S;
+        float smooth = sinf((float)(x * (img + 1)) * 0.05f + (float)ch) *
+                       cosf((float)y * 0.03f * (float)(ch + 1));
+        px[i] = img % 2 ? noise : 0.25f * noise + 1.5f * smooth;
     }
+    ClipState *st = clip_state_new(m, BENCH_BATCH);
+    if (!st) {
+        fprintf(stderr, "vitrine bench embed: out of memory\n");
+        return 1;
+    }
+    bench_inputs(m, st, px, ref);
+    clip_state_free(st);
+    clip_free(m);
+    m = NULL;
+    if (clip_load_precision(weights, prec, &m, err, sizeof err) != 0) {
+        fprintf(stderr, "vitrine bench embed: cannot load weights: %s\n", err);
+        return 1;
+    }
+    double rss_loaded = bench_rss_mb();
+    const ClipConfig *c = clip_config(m);
+    fprintf(stderr,
+            "bench embed: %s; vision %d wide x %d layers (patch %d), text %d x %d; "
+            "precision %s (kernel %s)\n",
+            nn_blas_info(), c->vision.width, c->vision.layers, c->patch_size, c->text.width,
+            c->text.layers, nn_precision_name(prec), nn_quant_kernel(prec));
+    st = clip_state_new(m, BENCH_BATCH);
+    if (!st) {
+        fprintf(stderr, "vitrine bench embed: out of memory\n");
+        return 1;
+    }
+    float *out = xmalloc((size_t)BENCH_BATCH * dim * sizeof *out);
     BenchCtx b = { .m = m, .st = st, .pixels = px, .out = out };
     b.batch = 1;
     double t1 = bench_best(bench_images, &b, (int)runs, BENCH_DEFAULT_SECONDS);
@@ -394,16 +500,21 @@ int cmd_bench_embed(int argc, char **argv)
     printf("text: %.1f ms/text\n", tt * 1e3);
     printf("sgemm: %.1f GFLOP/s\n", gemm_flops / tg / 1e9);
     printf("achieved: %.1f GFLOP/s\n", clip_flops_image(m) * BENCH_BATCH / t8 / 1e9);
+    bench_inputs(m, st, px, got);
+    bench_cosines("image", ref, got, 0, BENCH_BATCH, dim);
+    bench_cosines("text", ref, got, BENCH_BATCH, BENCH_TEXTS, dim);
     fflush(stdout);
     fprintf(stderr,
             "bench embed: image tower %.2f GFLOP/image; batch=1 achieves %.1f GFLOP/s; "
-            "RSS after the runs %.0f MB\n",
-            clip_flops_image(m) / 1e9, clip_flops_image(m) / t1 / 1e9, rss);
+            "RSS with the model loaded %.0f MB, after the runs %.0f MB\n",
+            clip_flops_image(m) / 1e9, clip_flops_image(m) / t1 / 1e9, rss_loaded, rss);
     free(ga);
     free(gw);
     free(gc);
     free(px);
     free(out);
+    free(ref);
+    free(got);
     clip_state_free(st);
     clip_free(m);
     return 0;

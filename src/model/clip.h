@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/nn_quant.h"
 #include "model/tokenizer.h"
 
 /* Bounds on what clip_load accepts from config.json (B/32 is 768 wide, 12
@@ -71,6 +72,18 @@ typedef struct {
  * ERR_NOMEM.
  */
 int clip_load(const char *dir, ClipModel **out, char *err, size_t errlen);
+/*
+ * clip_load_precision is clip_load with the linear layers in precision
+ * prec: NN_PREC_F32 (clip_load: the reference), NN_PREC_BF16 or
+ * NN_PREC_INT8 (weights converted at load, their float32 pages released;
+ * under int8 the two projections are bf16). Layer
+ * norms, softmax, attention and residuals stay float32 in every precision.
+ * The fidelity each precision keeps is tested in tests/test_clip_precision.c
+ * and documented in docs/operations.md.
+ */
+int clip_load_precision(const char *dir, NnPrecision prec, ClipModel **out, char *err,
+                        size_t errlen);
+NnPrecision clip_precision(const ClipModel *m);
 /* clip_config_load reads and checks config.json alone (clip_load's first
  * step; the fuzz target tests/fuzz_model_config.c drives it): 0, or
  * ERR_NOTFOUND, ERR_IO, ERR_TOOLARGE, ERR_FORMAT, ERR_UNSUPPORTED with err

@@ -52,6 +52,7 @@
 #include <cblas.h>
 
 #include "base/util.h"
+#include "model/nn_quant.h"
 
 /* Floats processed per step by the vectorisable kernels (one AVX-512
  * register; two AVX2 registers). */
@@ -488,6 +489,14 @@ typedef struct {
     int cols; /* columns per slice (large GEMMs) */
 } NnGemmJob;
 
+void nn_activate(float *x, size_t n, NnAct act)
+{
+    if (act == NN_ACT_GELU)
+        nn_gelu_serial(x, n);
+    else if (act == NN_ACT_QUICK_GELU)
+        nn_quick_gelu_serial(x, n);
+}
+
 /* nn_act_cols applies j->act to columns [c0, c1) of every row of j->y,
  * just written by the GEMM and still in cache. */
 static void nn_act_cols(const NnGemmJob *j, int c0, int c1)
@@ -785,6 +794,20 @@ void nn_linear_multi(const float *x, int ldx, int rows, int in, const NnLinearOu
         return;
     }
     if (ldx <= 0) ldx = in;
+    /* bf16 and int8 weights go to nn_quant.c, together when all outputs
+     * share a precision (the input is then converted once), else one by one. */
+    int nq = 0;
+    for (int i = 0; i < n; i++) nq += outs[i].qw != NULL;
+    if (nq > 0) {
+        int same = nq == n;
+        for (int i = 1; same && i < n; i++) same = outs[i].qw->prec == outs[0].qw->prec;
+        if (same) {
+            nn_quant_linear_multi(x, ldx, rows, in, outs, n);
+        } else {
+            for (int i = 0; i < n; i++) nn_linear_multi(x, ldx, rows, in, &outs[i], 1);
+        }
+        return;
+    }
     NnMultiJob mj = { .n = n, .fn = nn_blas_task };
 #ifdef NN_HAVE_X86
     if (rows <= nn_skinny_max_rows()) {
@@ -831,7 +854,7 @@ void nn_linear_multi(const float *x, int ldx, int rows, int in, const NnLinearOu
 void nn_linear(const float *x, int rows, int in, const float *w, const float *b, int out,
                float *y, int accumulate)
 {
-    NnLinearOut o = { w, b, out, y, accumulate, NN_ACT_NONE, 0 };
+    NnLinearOut o = { w, b, out, y, accumulate, NN_ACT_NONE, 0, NULL };
     nn_linear_multi(x, 0, rows, in, &o, 1);
 }
 

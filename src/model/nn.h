@@ -14,6 +14,10 @@
  * fixed-width blocks the compiler vectorises, with AVX2/AVX-512 clones
  * chosen at run time, so a portable binary still uses the wide units.
  *
+ * A linear layer whose NnLinearOut.qw is set has its weight in bf16 or
+ * int8 (converted at load, see nn_quant.h); nn_linear_multi hands it to
+ * nn_quant.c, which uses the same thread pool.
+ *
  * Threads: nn's own pool (nn_parallel) runs everything, large GEMMs as
  * column slices each computed by single-threaded OpenBLAS (OpenBLAS's own
  * idle threads would spin against the pool; see nn.c); nn_set_threads
@@ -63,8 +67,12 @@ void nn_linear(const float *x, int rows, int in, const float *w, const float *b,
  * 0.5 * x * (1 + erf(x / sqrt(2))). */
 typedef enum { NN_ACT_NONE = 0, NN_ACT_QUICK_GELU, NN_ACT_GELU } NnAct;
 
+/* A weight converted to bf16 or int8 (nn_quant.h). */
+typedef struct NnQWeight NnQWeight;
+
 /* One output of nn_linear_multi: y (rows, out) = act(x @ w^T + b), or
- * with accumulate y = act(y + x @ w^T + b). */
+ * with accumulate y = act(y + x @ w^T + b). With qw set, the weight is
+ * qw (bf16 or int8, see nn_quant.h) and w is not read. */
 typedef struct {
     const float *w; /* (out, in) */
     const float *b; /* (out) or NULL */
@@ -73,7 +81,11 @@ typedef struct {
     int accumulate;
     NnAct act;
     int ldy; /* y's row stride in floats; 0 means out */
+    const NnQWeight *qw; /* NULL: the float32 w */
 } NnLinearOut;
+
+/* nn_activate applies act to x[0..n) in place (NN_ACT_NONE: nothing). */
+void nn_activate(float *x, size_t n, NnAct act);
 
 /* At most this many outputs per nn_linear_multi call (q, k, v is three). */
 #define NN_LINEAR_MAX_OUTS 4

@@ -6,7 +6,9 @@
 # JPEG within stb's decoder difference), --raw giving the unnormalised
 # projection, an image read from a pipe, and inputs that fail (a missing file, a file that is not an
 # image, invalid UTF-8) giving an "error" line without stopping the others,
-# with exit status 1. More images than one batch (8) are given, so the
+# with exit status 1; --precision int8 and VITRINE_PRECISION=bf16 within
+# their fidelity bounds, and an unknown precision refused (exit 2). More
+# images than one batch (8) are given, so the
 # parallel decoding and the batching are both crossed.
 # VITRINE_BIN is exported by tests/run.sh; the fixtures are the copy in
 # tests/fixtures/clip, or the folder named by VITRINE_FIXTURES.
@@ -99,3 +101,35 @@ if piped.get("input") != "/dev/stdin" or cos(piped.get("embedding", [0]), lines[
     fail(f"--image /dev/stdin: {str(piped)[:200]}")
 print(f"embed.sh: ok ({len(lines)} inputs; worst cosine PNG/text {worst_png:.7f}, JPEG {worst_jpg:.7f})")
 EOF
+[ $? -eq 0 ] || exit 1
+
+# --precision (and VITRINE_PRECISION): the same inputs within the fidelity
+# contract of bf16 and int8 (docs/cli.md); a name that is no precision is
+# a usage error naming it.
+"$BIN" embed --weights "$MODEL" --precision int8 --text "a photo of a cat" \
+    --image "$FIX/images/astronaut.png" >"$work/int8.jsonl" 2>>"$work/err.txt" ||
+    fail "--precision int8 failed: $(cat "$work/err.txt")"
+VITRINE_PRECISION=bf16 "$BIN" embed --weights "$MODEL" --text "a photo of a cat" \
+    --image "$FIX/images/astronaut.png" >"$work/bf16.jsonl" 2>>"$work/err.txt" ||
+    fail "VITRINE_PRECISION=bf16 failed: $(cat "$work/err.txt")"
+"$BIN" embed --weights "$MODEL" --precision fp8 --text x >/dev/null 2>"$work/bad.txt"
+status=$?
+[ $status -eq 2 ] || fail "--precision fp8: exit status $status, expected 2"
+grep -q "'fp8' is not a precision" "$work/bad.txt" || fail "--precision fp8: $(cat "$work/bad.txt")"
+/usr/bin/env python3 - "$work/int8.jsonl" "$work/bf16.jsonl" "$EXPECTED" <<'EOF2' || exit 1
+import json, math, sys
+int8, bf16, expected = sys.argv[1:]
+exp = json.load(open(expected))
+refs = [next(t["text_embeds"] for t in exp["texts"] if t["text"] == "a photo of a cat"),
+        exp["images"]["astronaut.png"]["image_embeds"]]
+def cos(a, b):
+    return sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+for path, bound in ((int8, 0.998), (bf16, 0.9995)):
+    lines = [json.loads(l) for l in open(path)]
+    for line, ref in zip(lines, refs):
+        c = cos(line["embedding"], ref)
+        if c < bound:
+            print(f"embed.sh: FAIL: {path}: {line['input']}: cosine {c:.6f} < {bound}")
+            sys.exit(1)
+print("embed.sh: precision ok (int8, bf16 within their bounds; fp8 refused)")
+EOF2
