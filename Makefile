@@ -113,6 +113,9 @@ FUZZ_TESTS = fuzz_json
 # payload filters, the tokenizer.
 FUZZ_TESTS += fuzz_http fuzz_multipart fuzz_base64 fuzz_image fuzz_safetensors fuzz_model_config \
               fuzz_filter fuzz_tokenizer
+# The routes' JSON bodies through an in-process server (tests/fuzz_server.h):
+# the Qdrant API, and /v1 with the tiny fixture model.
+FUZZ_TESTS += fuzz_qdrant fuzz_v1
 MULTIVEC_TESTS = test_multivec
 V1_ITEMS_TESTS = test_store_blobs
 CLI_TESTS = test_httpc
@@ -224,7 +227,7 @@ FUZZ_TARGETS ?= $(FUZZ_TESTS)
 FUZZ_BUILD = build/fuzz
 FUZZ_CFLAGS = -std=c11 -g -O1 -fno-omit-frame-pointer -pthread \
               -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_OBJS = $(LIB_SRCS:src/%.c=$(FUZZ_BUILD)/src/%.o)
+FUZZ_OBJS = $(LIB_SRCS:src/%.c=$(FUZZ_BUILD)/src/%.o) $(FUZZ_BUILD)/gen/ui_assets.o
 FUZZ_LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(FUZZ_BUILD)/llhttp/%.o)
 FUZZ_LIB = $(FUZZ_BUILD)/libvitrine.a
 FUZZ_BINS = $(FUZZ_TESTS:%=$(FUZZ_BUILD)/%)
@@ -239,6 +242,12 @@ fuzz:
 $(FUZZ_BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+# The web page's files, which serve.c's module list links in (the route
+# targets reach serve.c through mkdir_p).
+$(FUZZ_BUILD)/gen/ui_assets.o: $(BUILD)/gen/ui_assets.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_BUILD)/src/model/image_stbw.o: FUZZ_CFLAGS += -fno-sanitize=shift-base
 
