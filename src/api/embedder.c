@@ -88,9 +88,10 @@
 #define EMBED_HELD_IMAGES 256
 /* Decode threads: one per CPU, at most this many. */
 #define EMBED_MAX_DECODE_THREADS 4
-/* Their nice value: decoding runs when inference leaves a core idle and
- * otherwise takes about a quarter of a core from it (CFS weights 335 vs
- * 1024), so a text's inference is barely slowed by images being decoded. */
+/* Their nice value above the process's: decoding runs when inference
+ * leaves a core idle and otherwise takes about a quarter of a core from
+ * it (CFS weights 335 vs 1024 at nice 5 vs 0), so a text's inference is
+ * barely slowed by images being decoded. */
 #define EMBED_DECODE_NICE 5
 /* A text joined its lane this recently: image batches stay within
  * batch_ms (so the next text waits for at most one short batch); after a
@@ -1220,8 +1221,13 @@ static void *decoder_main(void *arg)
 {
     Embedder *e = arg;
 #ifdef __linux__
-    /* Best effort: without it decoding competes with inference as equals. */
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), EMBED_DECODE_NICE) != 0)
+    /* Best effort: without it decoding competes with inference as equals.
+     * Relative to the nice value the thread started with (the process's),
+     * so a server started with nice keeps the same gap. */
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int nice_now = getpriority(PRIO_PROCESS, tid);
+    if (errno == 0 && setpriority(PRIO_PROCESS, tid, MIN(19, nice_now + EMBED_DECODE_NICE)) != 0)
         log_debug("embedder: cannot lower the decode thread's priority: %s", strerror(errno));
 #endif
     pthread_mutex_lock(&e->decode_mu);
