@@ -17,12 +17,9 @@
  * Lanes. Texts and images wait in two lanes; the batcher always serves the
  * text lane first, and cuts every batch where its estimated time (measured
  * seconds per image and per text token, updated after each batch) passes
- * EmbedderOptions.batch_ms while texts are about (one joined its lane in
- * the last second). So a text query waits for at most one short image
- * batch, however many images are queued: on two cores and full-size
- * ViT-B/32 such a batch is one image (about 40 ms). With no text for a
- * second, image batches grow to the batch size (the engine's best rate;
- * the first text after a quiet spell may wait for one such batch). Within a lane, calls
+ * EmbedderOptions.batch_ms. So a text query waits for at most one short
+ * image batch, however many images are queued: on two cores and full-size
+ * ViT-B/32 an image batch is one image (about 40 ms). Within a lane, calls
  * are served round-robin, one input each, so a one-text query is not
  * queued behind a 2000-text request, nor one photo behind a catalogue.
  * Images wait up to batch_wait_ms for a batch to fill when fewer than the
