@@ -115,6 +115,9 @@ FUZZ_TESTS = fuzz_json
 # payload filters, the tokenizer.
 FUZZ_TESTS += fuzz_http fuzz_multipart fuzz_base64 fuzz_image fuzz_safetensors fuzz_model_config \
               fuzz_filter fuzz_tokenizer
+# The routes' JSON bodies through an in-process server (tests/fuzz_server.h):
+# the Qdrant API, and /v1 with the tiny fixture model.
+FUZZ_TESTS += fuzz_qdrant fuzz_v1
 MULTIVEC_TESTS = test_multivec
 V1_ITEMS_TESTS = test_store_blobs
 CLI_TESTS = test_httpc
@@ -158,7 +161,7 @@ LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
 LIB = $(BUILD)/libvitrine.a
 TEST_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
-.PHONY: all test test-only unit test-threads fuzz fuzz-smoke run deps weights clean bench-json \
+.PHONY: all test test-only unit test-threads fuzz fuzz-smoke valgrind run deps weights clean bench-json \
         bench-write bench-snapshot bench-footprint
 all: $(BIN)
 
@@ -216,6 +219,29 @@ test-threads: $(BIN) $(THREAD_TESTS:%=$(BUILD)/tests/%)
 	@TSAN_OPTIONS="halt_on_error=1 $${TSAN_OPTIONS:-}" BIN=$(BIN) BUILD=$(BUILD) \
 	    tests/run.sh $(THREAD_TESTS) -- $(THREAD_E2E_TESTS)
 
+# valgrind memcheck over end-to-end scripts: each server and CLI process
+# they start runs under tools/valgrind_vitrine.sh (one log per process in
+# $(VALGRIND_LOGS)), slowly, so the scripts wait VITRINE_START_TRIES tenths
+# of a second for a server to start. Fails when a script fails or a log is
+# not empty (an invalid access, an uninitialised value used, a leak at a
+# server's graceful exit). Not part of CI: it takes minutes (see
+# docs/operations.md for the figures). The scripts: the HTTP core, Qdrant's
+# wire format, payload indexes, snapshots, /v1 items and search with the
+# fixture model, path checks. Not v1_embeddings (memcheck runs the fixture
+# model at about 9 s an image, past its clients' timeouts) nor auth (its
+# check that a key is wiped from /proc/PID/cmdline reads valgrind's).
+VALGRIND_E2E ?= serve qdrant_wire qdrant_index qdrant_snapshots v1_items path_safety
+VALGRIND_LOGS ?= build/valgrind
+valgrind: vitrine
+	@command -v valgrind >/dev/null || { echo "valgrind is missing (apt-get install valgrind)"; exit 1; }
+	@rm -rf $(VALGRIND_LOGS) && mkdir -p $(VALGRIND_LOGS)
+	@VALGRIND_LOGS=$(abspath $(VALGRIND_LOGS)) VALGRIND_BIN=$(abspath vitrine) VITRINE_START_TRIES=600 \
+	    TEST_TIMEOUT=1200 BIN=tools/valgrind_vitrine.sh BUILD=build/release tests/run.sh -- $(VALGRIND_E2E)
+	@n=$$(ls $(VALGRIND_LOGS) | wc -l); bad=$$(find $(VALGRIND_LOGS) -type f -size +0 | sort); \
+	if [ -n "$$bad" ]; then for f in $$bad; do echo "== $$f"; head -n 60 $$f; done; \
+	    echo "valgrind: $$(echo $$bad | wc -w) of $$n processes reported errors"; exit 1; fi; \
+	echo "valgrind: $$n processes, no errors, no leaks"
+
 # libFuzzer builds: clang (Debian's, with libclang-rt-*-dev), ASan + UBSan,
 # the whole library (and llhttp) compiled with fuzzer coverage into
 # build/fuzz/libvitrine.a, each target linked against it.
@@ -226,7 +252,7 @@ FUZZ_TARGETS ?= $(FUZZ_TESTS)
 FUZZ_BUILD = build/fuzz
 FUZZ_CFLAGS = -std=c11 -g -O1 -fno-omit-frame-pointer -pthread \
               -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_OBJS = $(LIB_SRCS:src/%.c=$(FUZZ_BUILD)/src/%.o)
+FUZZ_OBJS = $(LIB_SRCS:src/%.c=$(FUZZ_BUILD)/src/%.o) $(FUZZ_BUILD)/gen/ui_assets.o
 FUZZ_LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(FUZZ_BUILD)/llhttp/%.o)
 FUZZ_LIB = $(FUZZ_BUILD)/libvitrine.a
 FUZZ_BINS = $(FUZZ_TESTS:%=$(FUZZ_BUILD)/%)
@@ -241,6 +267,12 @@ fuzz:
 $(FUZZ_BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+# The web page's files, which serve.c's module list links in (the route
+# targets reach serve.c through mkdir_p).
+$(FUZZ_BUILD)/gen/ui_assets.o: $(BUILD)/gen/ui_assets.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_BUILD)/src/model/image_stbw.o: FUZZ_CFLAGS += -fno-sanitize=shift-base
 

@@ -411,6 +411,49 @@ TEST(async_on_the_loop)
     ASSERT_EQ_INT(env_close(&env), 0);
 }
 
+/* An image whose header passes but whose data is cut short fails on a
+ * decode thread, after embedder_call_finish: when it is the call's last
+ * input, the callback must still reach the loop, once, with its error. */
+TEST(decode_failure_after_finish)
+{
+    ASSERT_OK(fixture_load());
+    Env env;
+    ASSERT_OK(env_open(&env, NULL, 1));
+    size_t len = 0;
+    char *jpg = read_image("rocket.jpg", &len);
+    float out[2 * 64];
+    EmbedStatus st[2];
+    for (int round = 0; round < 20; round++) {
+        EmbedCall *c;
+        ASSERT_OK(embedder_call_new(env.e, 2, out, st, 0, &c));
+        embedder_call_add(c, 0, &(EmbedInput){ EMBED_TEXT, "a photo of a rocket", 19 });
+        embedder_call_add(c, 1, &(EmbedInput){ EMBED_IMAGE, jpg, len / 3 });
+        DoneCount d = { 0, 0 };
+        embedder_call_finish(c, done_cb, &d);
+        for (int spins = 0; d.calls == 0 && spins < 10000; spins++) uv_run(&env.loop, UV_RUN_ONCE);
+        ASSERT_EQ_INT(d.calls, 1);
+        ASSERT_EQ_INT(d.status, ERR_FORMAT);
+        ASSERT_EQ_INT(st[0].code, 0);
+        ASSERT_EQ_INT(st[1].code, ERR_FORMAT);
+    }
+    /* Images still queued for decoding when the embedder stops fail with
+     * ERR_BUSY and their call is delivered by embedder_stop. */
+    enum { N = 40 };
+    float *many = malloc(N * 64 * sizeof(float));
+    EmbedStatus *mst = malloc(N * sizeof *mst);
+    EmbedCall *c;
+    ASSERT_OK(embedder_call_new(env.e, N, many, mst, 0, &c));
+    for (size_t i = 0; i < N; i++) embedder_call_add(c, i, &(EmbedInput){ EMBED_IMAGE, jpg, len });
+    DoneCount d = { 0, 0 };
+    embedder_call_finish(c, done_cb, &d);
+    ASSERT_EQ_INT(env_close(&env), 0);
+    ASSERT_EQ_INT(d.calls, 1);
+    ASSERT_TRUE(d.status == 0 || d.status == ERR_BUSY);
+    free(many);
+    free(mst);
+    free(jpg);
+}
+
 TEST(without_weights)
 {
     Env env;
@@ -507,6 +550,7 @@ int main(void)
     RUN(queue_bound);
     RUN(text_cache_lru);
     RUN(async_on_the_loop);
+    RUN(decode_failure_after_finish);
     RUN(without_weights);
     RUN(model_names);
     RUN(image_strings);

@@ -69,6 +69,15 @@ done
 rss() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$server/status"; }
 # The resident size split: heap and stacks (anon) vs the LMDB map (file).
 rss_split() { awk '/^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 } END { printf "anon %.1f + file %.1f", a / 1024, f / 1024 }' "/proc/$server/status"; }
+# rss_by_mapping: resident KiB by mapping (a file's path, [heap], or
+# "anon" for the anonymous mappings: glibc's thread arenas, stacks, big
+# allocations), the largest first, from /proc/PID/smaps.
+rss_by_mapping() {
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { name = (NF >= 6) ? $6 : "anon"; next }
+         /^Rss:/ { kb[name] += $2 }
+         END { for (n in kb) if (kb[n] >= 512) printf "%8.1f MiB  %s\n", kb[n] / 1024, n }' \
+        "/proc/$server/smaps" | sort -rn | head -n 8
+}
 hwm() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$server/status"; }
 open_conns() {
     curl -s "http://127.0.0.1:$port/metrics" | awk '/^vitrine_http_open_connections / { print $2 }'
@@ -102,6 +111,7 @@ sleep 2
 rss_start=$(rss)
 split_start=$(rss_split)
 echo "== loaded $points points of $dim-d; server RSS at the start: $rss_start MiB ($split_start)"
+rss_by_mapping >"$work/map_start.txt"
 
 echo "== load for $duration s: $search_conns search + $upsert_conns upsert keep-alive connections (wrk, $threads threads each), $slow slow-header clients"
 $PY tools/slow_clients.py "$port" "$slow" $((duration + 4)) 1 >"$work/slow.txt" &
@@ -131,6 +141,7 @@ done
 sleep 2
 rss_end=$(rss)
 split_end=$(rss_split)
+rss_by_mapping >"$work/map_end.txt"
 echo "== wrk search ($search_conns connections)"
 grep -E "Requests/sec|Socket errors|Non-2xx|non-200|latency p50|requests in" "$work/wrk_search.txt"
 echo "== wrk upsert ($upsert_conns connections, wait=true)"
@@ -139,3 +150,7 @@ echo "== slow-header clients"
 cat "$work/slow.txt"
 echo "== server: most open connections seen $peak; RSS start $rss_start MiB ($split_start), peak $(hwm) MiB, end (idle) $rss_end MiB ($split_end; $(awk -v a="$rss_start" -v b="$rss_end" 'BEGIN { printf "%+.1f%%", (b - a) / a * 100 }'))"
 curl -s "http://127.0.0.1:$port/metrics" | grep -E '^vitrine_http_(request_timeouts_total|budget_rejections_total|rejected_connections_total|request_memory_peak_bytes)' || true
+echo "== resident by mapping at the start"
+cat "$work/map_start.txt"
+echo "== resident by mapping at the end (idle)"
+cat "$work/map_end.txt"

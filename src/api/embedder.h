@@ -5,19 +5,21 @@
  * Document and Image objects) call it; it speaks C, never JSON.
  *
  * Threads. Inference runs on ONE batcher thread (a work.h queue) that owns
- * the ClipState and uses nn's pool for the cores. Everything else happens
- * on the caller's thread: an image is decoded and preprocessed, a text
- * tokenized and looked up in the cache, by embedder_call_add on whatever
- * thread calls it (threadpool jobs, so decoding runs in parallel off the
- * batcher), and the prepared input joins a lane at once, so decoding the
- * next image overlaps the inference of the previous one.
+ * the ClipState and uses nn's pool for the cores. Images are decoded and
+ * preprocessed by the embedder's decode threads (one per CPU, at most
+ * four), which run at a lower priority (nice 5): decoding fills the cores
+ * inference leaves idle instead of preempting it, and the threadpool that
+ * parses requests stays free for quick work such as a text query. A text
+ * is tokenized and looked up in the cache by embedder_call_add on the
+ * caller's thread. A prepared input joins its lane at once, so decoding
+ * the next image overlaps the inference of the previous one.
  *
  * Lanes. Texts and images wait in two lanes; the batcher always serves the
  * text lane first, and cuts every batch where its estimated time (measured
  * seconds per image and per text token, updated after each batch) passes
  * EmbedderOptions.batch_ms. So a text query waits for at most one short
  * image batch, however many images are queued: on two cores and full-size
- * ViT-B/32 an image batch is one image (about 45 ms). Within a lane, calls
+ * ViT-B/32 an image batch is one image (about 40 ms). Within a lane, calls
  * are served round-robin, one input each, so a one-text query is not
  * queued behind a 2000-text request, nor one photo behind a catalogue.
  * Images wait up to batch_wait_ms for a batch to fill when fewer than the
@@ -27,8 +29,9 @@
  *
  *   synchronous: embedder_embed(e, in, n, out, st, flags) from a thread
  *     that may block (a threadpool job, the writer thread; never the loop):
- *     prepares the inputs on the calling thread and waits on a condition
- *     variable until they are embedded.
+ *     prepares the texts on the calling thread, hands the images to the
+ *     decode threads and waits on a condition variable until every input
+ *     is embedded.
  *
  *   asynchronous, for the loop: embedder_call_new reserves queue room,
  *     embedder_call_add (any thread, typically threadpool jobs) prepares
@@ -222,8 +225,8 @@ int embedder_check_counts(const Embedder *e, size_t n_texts, size_t n_images, ch
  * embedder_embed embeds in[0..n) into out (n, embedder_dim), blocking
  * until done; st[0..n) receives each input's outcome. Call it from a
  * thread that may block (threadpool job, writer thread), never from the
- * loop: the images are decoded on the calling thread, one after the
- * other, each queued as soon as it is ready. Returns 0 when every input
+ * loop: it waits. The decode threads decode the images, each queued for
+ * the batcher as soon as it is ready. Returns 0 when every input
  * was embedded; otherwise the code of the lowest-index failure other than
  * a skip. When nothing could start (no weights, queue full, too many
  * inputs, stopping), every st[i] holds that same code and message.
@@ -249,12 +252,14 @@ typedef void (*EmbedDoneFn)(void *arg, int status);
 int embedder_call_new(Embedder *e, size_t n, float *out, EmbedStatus *st, unsigned flags,
                       EmbedCall **out_call);
 /*
- * embedder_call_add prepares input i on the calling thread (an image is
- * checked against the byte and pixel limits, decoded and preprocessed; a
- * text is checked, looked up in the cache, tokenized) and queues it for
- * the batcher, or records its failure in st[i]. Call it exactly once per
- * input, from any thread except the loop (it decodes); different inputs
- * of one call may be added from different threads at once.
+ * embedder_call_add prepares input i (an image is checked against the
+ * byte and pixel limits from its header here, then decoded and
+ * preprocessed by a decode thread; a text is checked, looked up in the
+ * cache and tokenized here) and queues it for the batcher, or records its
+ * failure in st[i]. Call it exactly once per input, from any thread
+ * except the loop (tokenizing a long text takes a while); different
+ * inputs of one call may be added from different threads at once. An
+ * image's bytes are read after this returns, until the call completes.
  */
 void embedder_call_add(EmbedCall *c, size_t i, const EmbedInput *in);
 /* embedder_call_fail finishes input i without embedding it (the caller

@@ -20,10 +20,10 @@
  *
  *   loop        route; without weights, 503 at once
  *   threadpool  parse and validate, base64-decode the images, reserve the
- *               queue, add the texts (cache, tokenizer) and a lone image
- *   loop        fan the images out to up to V1_DECODE_JOBS threadpool jobs,
- *               each decoding its share and queueing each image as soon
- *               as it is ready (decoding overlaps inference)
+ *               queue, add the texts (cache, tokenizer) and the images
+ *               (their headers checked; the embedder's decode threads
+ *               decode them, each queued as soon as it is ready, so
+ *               decoding overlaps inference)
  *   batcher     embeds them (embedder.c), then the loop is called back
  *   loop        a small answer is written here; a big one (many floats
  *               to print) on the threadpool
@@ -40,9 +40,6 @@
 #include "base/util.h"
 #include "server/work.h"
 
-/* Threadpool jobs that decode one request's images at once (libuv's pool
- * has 4 threads by default). */
-#define V1_DECODE_JOBS 4
 /* Answers with up to this many floats are written on the loop (well under
  * a millisecond); bigger ones on the threadpool. */
 #define V1_LOOP_FORMAT_FLOATS 8192
@@ -156,11 +153,6 @@ static void b64_floats(Buf *out, const float *v, size_t n)
 
 typedef struct EmbReq EmbReq;
 
-typedef struct {
-    EmbReq *r;
-    size_t first, step; /* the images image_idx[first], [first + step], ... */
-} DecodeJob;
-
 struct EmbReq {
     HttpRequest *req;
     V1 *v1;
@@ -169,13 +161,9 @@ struct EmbReq {
     int base64;
     size_t n;
     EmbedInput *in;
-    size_t *image_idx; /* the indexes of the images not added yet */
-    size_t n_later;
     float *out;        /* (n, dim) */
     EmbedStatus *st;   /* (n) */
     EmbedCall *call;
-    int jobs_left;
-    DecodeJob jobs[V1_DECODE_JOBS];
     Buf body;          /* the answer, when written off the loop */
     /* The first error found, answered on the loop. */
     int status;
@@ -325,7 +313,7 @@ static int parse_body(EmbReq *r)
     return 0;
 }
 
-/* parse_run parses, reserves the queue and adds the texts (threadpool). */
+/* parse_run parses, reserves the queue and adds the inputs (threadpool). */
 static void parse_run(void *arg)
 {
     EmbReq *r = arg;
@@ -343,41 +331,10 @@ static void parse_run(void *arg)
             req_fail(r, 500, NULL, NULL, "%s", r->st[0].message);
         return;
     }
-    size_t n_images = 0;
-    for (size_t i = 0; i < r->n; i++) n_images += r->in[i].kind == EMBED_IMAGE;
-    r->image_idx = arena_alloc(a, (n_images ? n_images : 1) * sizeof *r->image_idx);
-    for (size_t i = 0; i < r->n; i++) {
-        if (r->in[i].kind == EMBED_TEXT)
-            embedder_call_add(r->call, i, &r->in[i]);
-        else if (n_images == 1)
-            embedder_call_add(r->call, i, &r->in[i]); /* one image: no fan-out */
-        else
-            r->image_idx[r->n_later++] = i;
-    }
+    for (size_t i = 0; i < r->n; i++) embedder_call_add(r->call, i, &r->in[i]);
 }
 
 static void embedded_cb(void *arg, int status);
-
-static void decode_run(void *arg)
-{
-    DecodeJob *j = arg;
-    EmbReq *r = j->r;
-    for (size_t k = j->first; k < r->n_later; k += j->step) {
-        size_t i = r->image_idx[k];
-        embedder_call_add(r->call, i, &r->in[i]);
-    }
-}
-
-static void decode_done(void *arg, int status)
-{
-    DecodeJob *j = arg;
-    EmbReq *r = j->r;
-    /* A job cancelled before it ran added none of its images. */
-    if (status)
-        for (size_t k = j->first; k < r->n_later; k += j->step)
-            embedder_call_fail(r->call, r->image_idx[k], ERR_BUSY, "the server is shutting down");
-    if (--r->jobs_left == 0) embedder_call_finish(r->call, embedded_cb, r);
-}
 
 static void parse_done(void *arg, int status)
 {
@@ -390,20 +347,7 @@ static void parse_done(void *arg, int status)
         req_send_error(r);
         return;
     }
-    size_t jobs = MIN(r->n_later, (size_t)V1_DECODE_JOBS);
-    r->jobs_left = 1; /* held while submitting, so no job finishes the call early */
-    for (size_t k = 0; k < jobs; k++) {
-        DecodeJob *j = &r->jobs[k];
-        *j = (DecodeJob){ r, k, jobs };
-        r->jobs_left++;
-        if (work_submit(server_loop(r->v1->srv), decode_run, decode_done, j)) {
-            r->jobs_left--;
-            for (size_t m = k; m < r->n_later; m += jobs)
-                embedder_call_fail(r->call, r->image_idx[m], ERR_FULL,
-                                   "too many requests in flight, retry later");
-        }
-    }
-    if (--r->jobs_left == 0) embedder_call_finish(r->call, embedded_cb, r);
+    embedder_call_finish(r->call, embedded_cb, r);
 }
 
 /* format writes the success answer into r->body. */

@@ -41,7 +41,7 @@ start() {
     pid=$!
     pids+=("$pid")
     local port=
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 "${VITRINE_START_TRIES:-100}"); do
         port=$(sed -n 's|.*listening on http://[^ ]*:\([0-9][0-9]*\)$|\1|p' "$work/$name.log" | head -1)
         [ -n "$port" ] && break
         kill -0 "$pid" 2>/dev/null || fail "$name: server exited early"

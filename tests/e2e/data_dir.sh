@@ -27,7 +27,7 @@ start() {
     "$BIN" serve --port 0 --data "$1" --weights "$work/no-weights" 2>"$2" &
     pid=$!
     local port=
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 "${VITRINE_START_TRIES:-100}"); do
         port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$2" | head -1)
         [ -n "$port" ] && break
         kill -0 "$pid" 2>/dev/null || fail "server on $1 exited early"
@@ -48,7 +48,7 @@ curl -sf -X PUT -H 'Content-Type: application/json' \
 # A second server on the same directory, while the first runs.
 "$BIN" serve --port 0 --data "$work/good" --weights "$work/no-weights" 2>"$work/second.log" &
 p2=$!
-for _ in $(seq 1 100); do kill -0 "$p2" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 "${VITRINE_START_TRIES:-100}"); do kill -0 "$p2" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$p2" 2>/dev/null && { kill -9 "$p2"; fail "a second server on the same directory kept running"; }
 wait "$p2" && fail "the second server exited 0"
 grep -q "is in use by another process (pid $pid," "$work/second.log" ||

@@ -42,7 +42,7 @@ start() {
     "$BIN" serve --port 0 --data "$mnt/data" --weights "$work/no-weights" 2>>"$work/serve.log" &
     pid=$!
     local port=
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 "${VITRINE_START_TRIES:-100}"); do
         port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$work/serve.log" | tail -1)
         [ -n "$port" ] && [ "$port" != "${last_port:-}" ] && break
         port=

@@ -28,7 +28,7 @@ budget=$((32 * 1024 * 1024))
     --header-timeout 1000 --body-timeout 1000 --min-body-rate 65536 2>"$log" &
 pid=$!
 port=
-for _ in $(seq 1 100); do
+for _ in $(seq 1 "${VITRINE_START_TRIES:-100}"); do
     port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$log" | head -1)
     [ -n "$port" ] && break
     kill -0 "$pid" 2>/dev/null || fail "server exited early"
@@ -42,7 +42,7 @@ grep -qa __asan_init "$BIN" && check_rss=0
 "$PY" "$(dirname "$0")/limits.py" "$port" "$pid" "$budget" "$check_rss" || fail "load (see above)"
 kill -0 "$pid" 2>/dev/null || fail "the server died"
 kill -TERM "$pid"
-for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 "${VITRINE_START_TRIES:-100}"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && fail "the server did not stop on SIGTERM"
 wait "$pid"
 rc=$?

@@ -25,7 +25,7 @@ start() {
     "$BIN" serve --port 0 --data "$work/data" --weights "$work/no-weights" 2>"$log" &
     pid=$!
     port=
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 "${VITRINE_START_TRIES:-100}"); do
         port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$log" | head -1)
         [ -n "$port" ] && break
         kill -0 "$pid" 2>/dev/null || fail "server exited early"

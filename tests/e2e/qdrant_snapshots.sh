@@ -36,7 +36,7 @@ start() {
     "$BIN" serve --port 0 --data "$1" --weights "$work/no-weights" 2>"$2" &
     started_pid=$!
     local port=
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 "${VITRINE_START_TRIES:-100}"); do
         port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$2" | head -1)
         [ -n "$port" ] && break
         kill -0 "$started_pid" 2>/dev/null || fail "server exited early"
@@ -182,7 +182,7 @@ json_check 'b["status"] == "accepted" and isinstance(b["time"], float) and "resu
 [ ! -e "$file" ] && [ ! -e "$file.checksum" ] || fail "the file or its checksum is still there"
 req POST '/collections/c/snapshots?wait=false' ""
 [ "$code" = 202 ] || fail "create wait=false: $code"
-for _ in $(seq 1 100); do
+for _ in $(seq 1 "${VITRINE_START_TRIES:-100}"); do
     req GET /collections/c/snapshots ""
     [ "$(json_get 'len(b["result"])')" = 1 ] && break
     sleep 0.1

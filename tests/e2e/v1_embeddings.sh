@@ -56,7 +56,7 @@ start() {
     "$BIN" serve --port 0 --data "$work/data-$name" "$@" 2>"$work/$name.log" &
     pids+=($!)
     port=
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 "${VITRINE_START_TRIES:-100}"); do
         port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$work/$name.log" | head -1)
         [ -n "$port" ] && return 0
         kill -0 "${pids[-1]}" 2>/dev/null || fail "server $name exited early"

@@ -78,7 +78,7 @@ def start(name, *args):
                          stdout=subprocess.DEVNULL, stderr=open(log, "w"))
     s = {"proc": p, "log": log, "port": None}
     servers.append(s)
-    for _ in range(300):
+    for _ in range(3 * int(os.environ.get("VITRINE_START_TRIES", "100"))):
         m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", open(log).read())
         if m:
             s["port"] = int(m.group(1))
@@ -91,7 +91,7 @@ def start(name, *args):
 def stop(s):
     s["proc"].send_signal(signal.SIGTERM)
     try:
-        rc = s["proc"].wait(10)
+        rc = s["proc"].wait(10 * int(os.environ.get("VITRINE_START_TRIES", "100")) // 100)
     except subprocess.TimeoutExpired:
         fail("server still running 10 s after SIGTERM")
     if rc != 0:

@@ -48,7 +48,7 @@ fail() {
 "$BIN" serve --port 0 --data "$work/data" --weights "$FIX/models/tiny-p32" 2>"$work/serve.log" &
 pid=$!
 port=
-for _ in $(seq 1 100); do
+for _ in $(seq 1 "${VITRINE_START_TRIES:-100}"); do
     port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$work/serve.log" | head -1)
     [ -n "$port" ] && break
     kill -0 "$pid" 2>/dev/null || fail "server exited early"
