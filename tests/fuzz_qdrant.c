@@ -1,8 +1,9 @@
 /*
  * fuzz_qdrant.c - fuzz target for the Qdrant routes' JSON bodies: collection
  * create and update, points upsert, delete, payload and vector operations,
- * batch updates, search, query, recommend, discover, scroll, count, the
- * group searches, payload indexes and aliases, with filters wherever they
+ * batch updates, search, query (formulas, relevance feedback, lookup_from),
+ * recommend, discover, scroll, count, the group searches, facets, distance
+ * matrices, payload indexes, aliases and strict mode, with filters wherever they
  * go, through the router of an in-process server (fuzz_server.h: no crash,
  * no leak, a JSON answer, 2xx or 4xx, or 503 and 507 for limits).
  *
@@ -57,6 +58,10 @@ static const FuzzRoute routes[] = {
     { "PUT", "/collections/f/points?wait=true", NULL },
     { "POST", "/collections/f/points/query", NULL },
     { "POST", "/collections/f/points/scroll", NULL },
+    { "POST", "/collections/c/facet", NULL },
+    { "POST", "/collections/c/points/search/matrix/pairs", NULL },
+    { "POST", "/collections/c/points/search/matrix/offsets", NULL },
+    { "PATCH", "/collections/f", NULL }, /* strict_mode_config, then requests under it */
 };
 
 /* fuzz_reseed (re)creates the collections the table names with a few points. */

@@ -59,6 +59,24 @@ PNG = base64.b64encode(open(os.path.join(root, "tests/fixtures/clip/images/tiny_
 URL = "data:image/png;base64," + PNG
 MODEL = "openai/clip-vit-base-patch32"
 EXTRA = {
+    "qdrant": [
+        ("POST", "/collections/c/facet", {"key": "color", "limit": 3, "filter": {"must": [{"key": "color", "match": {"any": ["red", "blue"]}}]}}),
+        ("POST", "/collections/c/points/search/matrix/pairs", {"sample": 5, "limit": 2, "filter": {"must_not": [{"has_id": [1]}]}}),
+        ("POST", "/collections/c/points/search/matrix/offsets", {"sample": 3, "limit": 1, "using": ""}),
+        ("PATCH", "/collections/f", {"strict_mode_config": {"enabled": True, "max_query_limit": 2, "unindexed_filtering_retrieve": False,
+                                                            "read_rate_limit": 3, "write_rate_limit": 2, "search_max_hnsw_ef": 4,
+                                                            "sparse_config": {"s": {"max_length": 2}}}}),
+        ("POST", "/collections/c/points/query", {"prefetch": {"query": [1, 0, 0, 0], "limit": 5},
+                                                "query": {"formula": {"sum": ["$score", {"mult": [0.5, "price"]},
+                                                                              {"gauss_decay": {"x": "price", "target": 10, "scale": 5}},
+                                                                              {"key": "color", "match": {"value": "red"}}]},
+                                                          "defaults": {"price": 1}}}),
+        ("POST", "/collections/c/points/query", {"query": {"relevance_feedback": {"target": [1, 0, 0, 0],
+                                                                                  "feedback": [{"example": 1, "score": 0.9}, {"example": [0, 1, 0, 0], "score": 0.1}],
+                                                                                  "strategy": {"naive": {"a": 1, "b": 1, "c": 1}}}}}),
+        ("POST", "/collections/c/points/query", {"query": {"recommend": {"positive": [1]}}, "lookup_from": {"collection": "n", "vector": "a"}}),
+        ("POST", "/collections/c/points/scroll", {"filter": {"must": [{"key": "title", "match": {"phrase": "red shoe"}}]}}),
+    ],
     "v1": [
         ("POST", "/v1/embeddings", {"model": MODEL, "input": "a red shoe"}),
         ("POST", "/v1/embeddings", {"model": MODEL, "input": ["a", "b"], "encoding_format": "base64"}),
