@@ -59,7 +59,7 @@ HTTP_SRCS = src/server/http.c src/server/router.c src/server/server.c src/server
 TOKENIZER_SRCS = src/model/tokenizer.c
 IMAGE_SRCS = src/model/image.c src/model/image_stb.c src/model/image_stbw.c
 CLIP_SRCS = src/model/nn.c src/model/safetensors.c src/model/clip.c
-HNSW_SRCS = src/base/vec.c src/index/hnsw.c src/index/hnsw_build.c src/index/hnsw_search.c
+HNSW_SRCS = src/base/vec.c src/index/quant.c src/index/hnsw.c src/index/hnsw_build.c src/index/hnsw_search.c
 FILTER_SRCS = src/index/pointid.c src/index/filter.c src/index/payload.c src/index/geo.c src/index/payload_index.c
 STORE_SRCS = src/store/store.c src/store/collection_config.c src/store/collection_open.c \
              src/store/collection_write.c src/store/collection_read.c src/store/collection_search.c \
@@ -98,7 +98,7 @@ HTTP_TESTS = test_http_parse test_router test_server test_work test_multipart te
 TOKENIZER_TESTS = test_tokenizer
 IMAGE_TESTS = test_image
 CLIP_TESTS = test_nn test_safetensors test_clip_parity test_clip_realweights
-HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete
+HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete test_quant
 FILTER_TESTS = test_pointid test_filter test_payload test_filter_packed test_filter_geo test_payload_index
 STORE_TESTS = test_store_reopen test_store_crash test_store_group test_store_alias test_collection \
               test_snapshot test_collection_snapshot

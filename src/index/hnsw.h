@@ -72,6 +72,13 @@ typedef struct {
     int ef_construction; /* candidate list size while inserting */
     int ef;              /* default candidate list size for hnsw_search(ef <= 0) */
     uint64_t seed;       /* level draws: level = f(seed, node), so builds repeat */
+    /* Scalar int8 quantization (index/quant.h): with quant = 1 the blocks
+     * hold int8 codes of the interval [quant_lo, quant_hi] instead of the
+     * float32 vectors, the graph is built and searched on them, scores are
+     * approximate and hnsw_get_vector returns the decoded approximation;
+     * the caller keeps the originals and rescores. 0: float32 (default). */
+    int quant;
+    float quant_lo, quant_hi;
 } HnswParams;
 
 /* One search result: the node and its Qdrant-style score (see above). */

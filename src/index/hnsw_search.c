@@ -309,6 +309,18 @@ int hnsw_search(HnswIndex *idx, const float *q, int k, int ef, HnswFilter filter
         pthread_rwlock_unlock(&idx->rw);
         return ERR_NOMEM;
     }
+    if (idx->quant) {
+        /* The query is encoded like a stored vector, so the walk compares
+         * codes with codes (quant.h). */
+        if (!ctx->qcode && !(ctx->qcode = malloc(idx->vec_bytes))) {
+            hnsw_ctx_put(idx, ctx);
+            pthread_rwlock_unlock(&idx->rw);
+            return ERR_NOMEM;
+        }
+        if (!ctx->bytes_q) ctx->bytes += idx->vec_bytes, ctx->bytes_q = 1;
+        quant_encode(&idx->qp, q, ctx->qcode);
+        q = (const float *)ctx->qcode;
+    }
     uint32_t cur = (uint32_t)e;
     int top = (int)(e >> 32);
     float cur_d = hnsw_dist(idx, q, (const float *)hnsw_block(idx, cur));
@@ -372,6 +384,12 @@ int hnsw_brute_force(HnswIndex *idx, const float *q, int k, HnswFilter filter, v
 {
     int rc = check_query(idx, q, k, out, n_out);
     if (rc) return rc;
+    uint8_t *qcode = NULL;
+    if (idx->quant) {
+        if (!(qcode = malloc(idx->vec_bytes))) return ERR_NOMEM;
+        quant_encode(&idx->qp, q, qcode);
+        q = (const float *)qcode;
+    }
     pthread_rwlock_rdlock(&idx->rw);
     /* The caller's out array is the max-heap of the k best (the internal
      * distance kept in .score until the end), so nothing is allocated. */
@@ -397,5 +415,6 @@ int hnsw_brute_force(HnswIndex *idx, const float *q, int k, HnswFilter filter, v
     for (size_t i = 0; i < n; i++) out[i].score = to_score(idx, out[i].score);
     *n_out = (int)n;
     pthread_rwlock_unlock(&idx->rw);
+    free(qcode);
     return 0;
 }
