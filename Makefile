@@ -65,7 +65,7 @@ STORE_SRCS = src/store/store.c src/store/collection_config.c src/store/collectio
              src/store/collection_write.c src/store/collection_read.c src/store/collection_search.c \
              src/store/collection_alias.c src/store/collection_snapshot.c \
              src/store/collection_index.c \
-             src/store/collection_record.c
+             src/store/collection_record.c src/store/collection_quant.c
 API_SRCS = src/api/qdrant.c src/api/qdrant_request.c src/api/qdrant_service.c \
            src/api/qdrant_collections.c src/api/qdrant_points.c src/api/qdrant_search.c \
            src/api/qdrant_query.c src/api/qdrant_groups.c src/api/qdrant_convert.c \
@@ -100,7 +100,7 @@ IMAGE_TESTS = test_image
 CLIP_TESTS = test_nn test_safetensors test_clip_parity test_clip_realweights
 HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete test_quant
 FILTER_TESTS = test_pointid test_filter test_payload test_filter_packed test_filter_geo test_payload_index
-STORE_TESTS = test_store_reopen test_store_crash test_store_group test_store_alias test_collection \
+STORE_TESTS = test_store_reopen test_store_crash test_store_group test_store_alias test_collection test_store_quant \
               test_snapshot test_collection_snapshot
 API_TESTS = test_qdrant_convert test_ui
 V1_TESTS = test_embedder
