@@ -135,6 +135,17 @@ int hnsw_brute_force(HnswIndex *idx, const float *q, int k, HnswFilter filter, v
                      HnswHit *out, int *n_out);
 
 /*
+ * hnsw_exact_below is the planner's cost model for a filtered search
+ * over `live` nodes: scoring the m matching nodes exactly costs m vector
+ * reads, a filtered graph walk about HNSW_PLAN_VISITS / s of them for a
+ * filter passing a share s = m / live (the walk must visit that many
+ * nodes to collect ef accepted ones). The exact scan is cheaper while
+ * m < sqrt(HNSW_PLAN_VISITS * live); that bound is returned.
+ */
+#define HNSW_PLAN_VISITS 2000
+size_t hnsw_exact_below(size_t live);
+
+/*
  * hnsw_delete marks node deleted: searches stop returning it at once, and
  * the nodes it links to drop their link back to it and take replacements
  * from its neighbourhood (the heuristic of Algorithm 4), so recall does not

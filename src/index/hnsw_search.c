@@ -418,3 +418,8 @@ int hnsw_brute_force(HnswIndex *idx, const float *q, int k, HnswFilter filter, v
     free(qcode);
     return 0;
 }
+
+size_t hnsw_exact_below(size_t live)
+{
+    return (size_t)sqrt((double)HNSW_PLAN_VISITS * (double)live);
+}
