@@ -31,8 +31,15 @@
  *     are found by a scan and scored exactly (selective filters would
  *     otherwise starve the graph walk); above it, HNSW runs with the filter
  *     as an accept callback. Like Qdrant's full_scan_threshold, but counted
- *     in points. The estimate comes from the payload indexes (exact counts
- *     for terms) and, when it straddles the threshold, from a sample.
+ *     in points, and raised on big graphs by a cost model
+ *     (hnsw_exact_below: a scan reads the matches, a filtered walk about
+ *     HNSW_PLAN_VISITS / selectivity nodes). The estimate comes from the
+ *     payload indexes (exact counts for terms) and, when it straddles the
+ *     threshold, from a sample.
+ *   - Quantized graphs (Qdrant's scalar int8 quantization_config,
+ *     collection_quant.c): the graph keeps int8 codes only; the float32
+ *     originals stay in the memory-mapped store, read through
+ *     coll_vector_read to rescore candidates and for exact scans.
  *   - Payload indexes (collection_index_create): per field, the values
  *     of every point in memory (rebuilt from the points at open), kept
  *     current by every write. Conditions on an indexed field are answered

@@ -138,6 +138,7 @@ struct Db {
     Store *store;
     uint64_t full_scan_threshold;
     uint64_t full_scan_bytes; /* DbOptions.full_scan_bytes resolved */
+    int scan_fixed; /* the threshold was given: no cost model (tests) */
     pthread_rwlock_t lock;  /* the collection list and aliases: shared by operations */
     pthread_mutex_t write;  /* one writer at a time */
     Collection **colls;

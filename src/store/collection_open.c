@@ -747,6 +747,7 @@ int collection_db_open(const char *dir, const DbOptions *opt, Db **out)
     pthread_mutex_init(&db->write, NULL);
     db->full_scan_threshold = opt && opt->full_scan_threshold ? opt->full_scan_threshold
                                                                : COLLECTION_FULL_SCAN_THRESHOLD;
+    db->scan_fixed = opt && opt->full_scan_threshold;
     db->full_scan_bytes = opt && opt->full_scan_bytes ? opt->full_scan_bytes
                                                       : COLLECTION_FULL_SCAN_BYTES;
     double t0 = now_seconds();
