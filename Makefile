@@ -137,6 +137,8 @@ E2E_TESTS += qdrant_sparse
 E2E_TESTS += qdrant_index
 E2E_TESTS += qdrant_snapshots
 E2E_TESTS += qdrant_multivec
+# Issue 13: scalar int8 quantization over the Qdrant API.
+E2E_TESTS += qdrant_quant
 E2E_TESTS += v1_items v1_inference
 # Issue 12: API keys, crash safety, disk full, refused data directories.
 E2E_TESTS += auth crash_http data_dir disk_full path_safety
