@@ -9,10 +9,10 @@
 # ground truth in DIR (default /tmp/vitrine_ann_KIND_N, kept and reused:
 # a 1M set takes minutes to make), then runs under nice, one after the
 # other on the same files:
-#   vitrine bench ann                      float32 graph
+#   vitrine bench ann [--filter-selectivity P,...]   float32 graph, then
+#                                          filtered at each P (one build)
 #   vitrine bench ann --quantization int8  (with --quantization) int8 codes,
 #                                          rescored with float32 x oversampling
-#   vitrine bench ann --filter-selectivity P   (per P given) filtered
 #   tools/bench_hnswlib.py                 hnswlib, M=16, ef_construction=200
 # and prints each output, then the ratios: build throughput; QPS per ef;
 # QPS at the smallest ef reaching recall@10 >= 0.99 (float32 vs hnswlib)
@@ -54,17 +54,19 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 grep -m1 'model name' /proc/cpuinfo | sed 's/^/cpu: /'
 echo "cpu flags: $(grep -o -w 'avx2\|avx512f\|avx512_vnni\|avx512bw' /proc/cpuinfo | sort -u | tr '\n' ' ')"
-echo "== vitrine"
-nice -n 10 "$VITRINE" bench ann "${files[@]}" "${common[@]}" | tee "$tmp/f32"
+echo "== vitrine${selectivities:+ (then filtered: $selectivities)}"
+nice -n 10 "$VITRINE" bench ann "${files[@]}" "${common[@]}" \
+    ${selectivities:+--filter-selectivity "$selectivities"} | tee "$tmp/all"
+# Split: the unfiltered lines, then one file per filter section.
+awk -v dir="$tmp" '
+    /^filter-selectivity:/ { out = dir "/filter_" $2; next }
+    /^memory:/ { print > (dir "/f32"); next }
+    { print > (out ? out : dir "/f32") }' "$tmp/all"
 if [ -n "$quant" ]; then
     echo "== vitrine --quantization $quant --oversampling $oversampling"
     nice -n 10 "$VITRINE" bench ann "${files[@]}" "${common[@]}" --quantization "$quant" \
         --oversampling "$oversampling" | tee "$tmp/q"
 fi
-for p in ${selectivities//,/ }; do
-    echo "== vitrine --filter-selectivity $p"
-    nice -n 10 "$VITRINE" bench ann "${files[@]}" "${common[@]}" --filter-selectivity "$p" | tee "$tmp/filter_$p"
-done
 echo "== hnswlib"
 nice -n 10 $PY tools/bench_hnswlib.py "${files[@]}" "${common[@]}" | tee "$tmp/hnswlib"
 

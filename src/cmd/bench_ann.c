@@ -7,7 +7,7 @@
  *       [--ef-construction 200] [--ef 10,20,40,64,100] [--threads T]
  *       [--metric cosine|dot|euclid] [--seed S]
  *       [--quantization int8 [--oversampling X] [--no-rescore]]
- *       [--filter-selectivity P]
+ *       [--filter-selectivity P[,P...]]
  *
  * Output (a contract, see DESIGN.md; tools/bench_ann.sh parses it):
  *   build: N vectors/s
@@ -24,9 +24,12 @@
  * --filter-selectivity P (0 < P <= 1) keeps a fixed pseudo-random share P
  * of the points (as an indexed payload field would name them) and plans
  * each query as the collection does (hnsw_exact_below): an exact scan of
- * the matching points when they are few, else the graph walk with the
- * filter. Recall is against the exact top 10 among the matching points,
- * computed here by brute force.
+ * the matching points when they are few (on codes, rescored, when
+ * quantized), else the graph walk with the filter. Recall is against the
+ * exact top 10 among the matching points, computed here by brute force.
+ * With several P (one build for all), the unfiltered lines come first,
+ * then per P a line `filter-selectivity: P (N matches, PLAN)` and its ef
+ * lines.
  *
  * The build uses T threads inserting concurrently (default 1); queries run
  * one at a time on the calling thread, as a server answering one request
@@ -136,6 +139,22 @@ static int parse_efs(const char *s, int *efs, int *n)
     return *n ? 0 : ERR_INVAL;
 }
 
+/* parse_shares reads a list of filter shares in (0, 1]. */
+static int parse_shares(const char *s, double *out, int *n)
+{
+    *n = 0;
+    while (*s) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || !(v > 0 && v <= 1) || *n >= BENCH_ANN_MAX_EFS) return ERR_INVAL;
+        out[(*n)++] = v;
+        s = end;
+        if (*s == ',') s++;
+        else if (*s) return ERR_INVAL;
+    }
+    return *n ? 0 : ERR_INVAL;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -143,7 +162,7 @@ static void usage(void)
             "         [--ef-construction 200] [--ef 10,20,40,64,100] [--threads T]\n"
             "         [--metric cosine|dot|euclid] [--seed S]\n"
             "         [--quantization int8 [--oversampling X] [--no-rescore]]\n"
-            "         [--filter-selectivity P]\n");
+            "         [--filter-selectivity P[,P...]]\n");
 }
 
 typedef struct {
@@ -152,7 +171,7 @@ typedef struct {
     long threads;
     double oversampling; /* quantized: candidates = 10 x this, rescored */
     int no_rescore;
-    double selectivity;  /* 0: no filter */
+    const char *selectivity; /* a list of shares, or NULL: no filter */
 } BenchArgs;
 
 /* The filter: a fixed share of the nodes, by a hash of the id. */
@@ -205,9 +224,8 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
             a->oversampling = r < 0 ? 0 : strtod(v, &end);
             if (r < 0 || *end || !(a->oversampling >= 1 && a->oversampling <= 100)) return 2;
         } else if ((r = cli_take_value(argc, argv, &i, "--filter-selectivity", &v))) {
-            char *end;
-            a->selectivity = r < 0 ? 0 : strtod(v, &end);
-            if (r < 0 || *end || !(a->selectivity > 0 && a->selectivity <= 1)) return 2;
+            if (r < 0) return 2;
+            a->selectivity = v;
         } else if ((r = cli_take_value(argc, argv, &i, "--m", &v))) {
             if (r < 0 || parse_int(v, HNSW_MIN_M, HNSW_MAX_M, &n)) return 2;
             a->p.m = (int)n;
@@ -289,17 +307,15 @@ static int one_query(const QueryRun *r, const float *q, int ef, uint32_t *ids, i
 {
     float sc[BENCH_ANN_K];
     *n_ids = 0;
-    if (r->exact) {
-        for (size_t i = 0; i < r->n_matches; i++)
-            top_insert(ids, sc, n_ids, BENCH_ANN_K, r->matches[i], float_score(r, q, r->matches[i]));
-        return 0;
-    }
     int k = BENCH_ANN_K;
     if (r->quant && r->rescore) k = (int)(BENCH_ANN_K * r->oversampling + 0.999);
     HnswHit hits[BENCH_ANN_K * 100 + 1];
     int n = 0;
-    int rc = hnsw_search(r->idx, q, k, ef, r->filter ? bench_accept : NULL, (void *)r->filter,
-                         hits, &n);
+    /* The exact plan scans the matches in the index (codes when
+     * quantized, then rescored), as the collection does. */
+    int rc = r->exact ? hnsw_brute_force_nodes(r->idx, q, k, r->matches, r->n_matches, hits, &n)
+                      : hnsw_search(r->idx, q, k, ef, r->filter ? bench_accept : NULL,
+                                    (void *)r->filter, hits, &n);
     if (rc) return rc;
     if (r->quant && r->rescore) {
         for (int j = 0; j < n; j++)
@@ -444,23 +460,35 @@ int cmd_bench_ann(int argc, char **argv)
     fflush(stdout);
     QueryRun qr = { idx, &base, &query, &gt, metric, a.quant != NULL, !a.no_rescore,
                     a.oversampling, NULL, NULL, 0, 0, NULL };
-    BenchFilter filter = { (uint32_t)(a.selectivity * BENCH_ANN_FILTER_SCALE + 0.5) };
-    if (a.selectivity > 0) {
+    double shares[BENCH_ANN_MAX_EFS];
+    int n_shares = 0;
+    if (a.selectivity && parse_shares(a.selectivity, shares, &n_shares)) {
+        usage();
+        status = 2;
+        goto out;
+    }
+    if (n_shares != 1) /* unfiltered first (alone without a filter) */
+        for (int e = 0; e < n_efs; e++)
+            if (run_queries(&qr, efs[e])) goto out;
+    matches = xmalloc((size_t)base.n * sizeof *matches);
+    for (int si = 0; si < n_shares; si++) {
+        BenchFilter filter = { (uint32_t)(shares[si] * BENCH_ANN_FILTER_SCALE + 0.5) };
         qr.filter = &filter;
-        uint32_t *m = xmalloc((size_t)base.n * sizeof *m);
+        qr.n_matches = 0;
         for (int i = 0; i < base.n; i++)
-            if (bench_accept((uint32_t)i, &filter)) m[qr.n_matches++] = (uint32_t)i;
-        matches = m;
-        qr.matches = m;
+            if (bench_accept((uint32_t)i, &filter)) matches[qr.n_matches++] = (uint32_t)i;
+        qr.matches = matches;
         qr.exact = qr.n_matches < hnsw_exact_below((size_t)base.n);
+        free(fgt);
         fgt = filtered_truth(&qr);
         qr.fgt = fgt;
+        const char *plan = qr.exact ? "exact scan of the matches" : "graph walk with the filter";
         fprintf(stderr, "bench ann: filter keeps %zu of %d points (%.1f%%): %s\n", qr.n_matches,
-                base.n, 100.0 * (double)qr.n_matches / base.n,
-                qr.exact ? "exact scan of the matches" : "graph walk with the filter");
+                base.n, 100.0 * (double)qr.n_matches / base.n, plan);
+        if (n_shares > 1) printf("filter-selectivity: %g (%zu matches, %s)\n", shares[si], qr.n_matches, plan);
+        for (int e = 0; e < n_efs; e++)
+            if (run_queries(&qr, efs[e])) goto out;
     }
-    for (int e = 0; e < n_efs; e++)
-        if (run_queries(&qr, efs[e])) goto out;
     size_t raw = (size_t)base.n * base.dim * sizeof(float);
     size_t mem = hnsw_memory_bytes(idx);
     printf("memory: %.0f bytes/vector (%.3fx raw vectors, index %zu bytes, raw %zu bytes)\n",

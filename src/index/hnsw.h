@@ -134,6 +134,13 @@ int hnsw_search(HnswIndex *idx, const float *q, int k, int ef, HnswFilter filter
 int hnsw_brute_force(HnswIndex *idx, const float *q, int k, HnswFilter filter, void *ctx,
                      HnswHit *out, int *n_out);
 
+/* hnsw_brute_force_nodes is hnsw_brute_force over the n given nodes only
+ * (absent and deleted ones skipped): the exact scan of a filter's matches.
+ * On a quantized index it ranks them by their codes (approximate scores),
+ * reading a quarter of the bytes; the caller rescores. */
+int hnsw_brute_force_nodes(HnswIndex *idx, const float *q, int k, const uint32_t *nodes, size_t n,
+                           HnswHit *out, int *n_out);
+
 /*
  * hnsw_exact_below is the planner's cost model for a filtered search
  * over `live` nodes: scoring the m matching nodes exactly costs m vector

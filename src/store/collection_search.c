@@ -236,6 +236,11 @@ typedef struct {
     float *vec;
     StoreTxn *txn;
     int quant; /* the graph holds int8 codes: score the stored originals */
+    /* collect: gather the nodes in list instead of scoring them (a scan
+     * of a quantized graph ranks them on codes first). */
+    int collect;
+    uint32_t *list;
+    size_t n_list, cap_list;
 } ExactCtx;
 
 /* exact_consider scores node exactly: with the graph's float32 vector, or
@@ -254,10 +259,21 @@ static void exact_consider(ExactCtx *x, uint32_t node)
     topk_push(x->top, node, s, good);
 }
 
+/* exact_take_one scores node, or collects it. */
+static void exact_take_one(ExactCtx *x, uint32_t node)
+{
+    if (!x->collect) {
+        exact_consider(x, node);
+        return;
+    }
+    coll_grow_u32(&x->list, &x->cap_list, x->n_list + 1);
+    x->list[x->n_list++] = node;
+}
+
 static int exact_take_node(void *vctx, uint32_t node)
 {
     ExactCtx *x = vctx;
-    if (!excluded(x->ex, &x->c->node_ids[node])) exact_consider(x, node);
+    if (!excluded(x->ex, &x->c->node_ids[node])) exact_take_one(x, node);
     return 0;
 }
 
@@ -270,7 +286,7 @@ static int exact_take(void *vctx, const ScanRec *r)
     if (r->node >= x->c->node_cap || !x->c->node_live[r->node] ||
         !point_id_equal(&x->c->node_ids[r->node], &r->id))
         return 0;
-    exact_consider(x, r->node);
+    exact_take_one(x, r->node);
     return 0;
 }
 
@@ -375,7 +391,7 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
                  arena_alloc(q->arena, (k ? k : 1) * sizeof(float)), 0, k };
     float *vec = xmalloc(dim * sizeof *vec);
     int quant = coll_graph_quantized(c, v);
-    ExactCtx x = { c, v, sc, ex, &top, vec, q->txn, quant };
+    ExactCtx x = { c, v, sc, ex, &top, vec, q->txn, quant, 0, NULL, 0, 0 };
     /* A quantized graph proposes limit x oversampling candidates ranked on
      * int8 codes; rescoring (Qdrant's default) ranks them by their float32
      * originals. ignore ranks all ef candidates so. */
@@ -385,9 +401,31 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
         /* Index candidates or the node table when they spare the walk
          * over every stored point. */
         uint64_t max_cand = MAX(threshold, c->points_count / 2);
+        /* A quantized graph's matches are ranked on their codes (a quarter
+         * of the bytes, in memory) and only the limit x oversampling best
+         * are read from the store and rescored, as Qdrant scans quantized
+         * vectors; params.exact scores every match in float32. */
+        x.collect = quant && !q->req->exact && sc->strategy < 0;
         int done = coll_filter_nodes(c, q->txn, f, max_cand, exact_take_node, &x);
         if (done < 0) err = done;
         else if (!done) err = coll_scan_points(c, q->txn, f, NULL, exact_take, &x);
+        if (!err && x.collect && x.n_list) {
+            size_t kk = k ? k : 1;
+            if (rescore && q->req->quant_oversampling > 1)
+                kk = (size_t)ceil((double)kk * q->req->quant_oversampling);
+            if (rescore && q->req->quant_ignore) kk = x.n_list;
+            kk = MIN(kk, x.n_list);
+            HnswHit *buf = xmalloc(kk * sizeof *buf);
+            int got = 0;
+            err = hnsw_brute_force_nodes(h, sc->q, (int)kk, x.list, x.n_list, buf, &got);
+            x.collect = 0;
+            for (int i = 0; i < got && !err; i++) {
+                if (rescore) exact_consider(&x, buf[i].node);
+                else topk_push(&top, buf[i].node, buf[i].score, goodness(c, v, buf[i].score));
+            }
+            free(buf);
+        }
+        free(x.list);
     } else if (plan == PLAN_ALL) {
         for (uint32_t node = 0; node < c->node_high; node++)
             if (c->node_live[node] && !excluded(ex, &c->node_ids[node])) exact_consider(&x, node);
