@@ -382,6 +382,12 @@ static int quant_from_options(ApiJob *j, const char *text, const CollectionConfi
     for (int v = 0; v < cfg->n_vectors; v++) {
         const JsonValue *vp = vecs ? json_get(vecs, cfg->vectors[v].name) : NULL;
         const JsonValue *own = vp ? json_get(vp, "quantization_config") : NULL;
+        /* The collection's setting passes over multivectors (scored
+         * exactly, no graph); a multivector's own one is refused. */
+        if (!own && cfg->vectors[v].multivector != COLLECTION_SINGLE) {
+            memset(&out[v], 0, sizeof out[v]);
+            continue;
+        }
         if (parse_quant(j, own ? own : top, own ? "vectors.quantization_config" : "quantization_config",
                         &out[v]))
             return -1;

@@ -7,7 +7,10 @@
  * Memory layout (hnswlib's, with the vector first):
  *
  *   level-0 block of a node, block_bytes long, in fixed-size chunks:
- *     float    vec[dim]          padded to 8 bytes
+ *     float    vec[dim]          padded to 8 bytes; in a quantized index
+ *                                (idx->quant) instead uint8 codes[dim],
+ *                                padding to 4, f32 correction (quant.h),
+ *                                padded to 8: 520 bytes for 512-d
  *     NodeHead head              16 bytes: lock, level, flags, upper pointer
  *     uint32_t list0[1 + M0]     count, then up to M0 links
  *     padding to HNSW_BLOCK_ALIGN
@@ -15,7 +18,8 @@
  *     uint32_t upper[L * (1 + M)] level l at (l - 1) * (1 + M): count, links
  *
  * For 512-d vectors and M = 16 a block is 2048 + 16 + 132 -> 2208 bytes,
- * 1.078x the raw vector; about 1 node in M has upper levels.
+ * 1.078x the raw vector (quantized: 520 + 16 + 132 -> 672 bytes); about 1
+ * node in M has upper levels.
  *
  * Chunks never move once allocated, so a search can run while an insert
  * grows the index: growth allocates new chunks and, when the chunk table is
