@@ -39,7 +39,7 @@
  *   - Quantized graphs (Qdrant's scalar int8 quantization_config,
  *     collection_quant.c): the graph keeps int8 codes only; the float32
  *     originals stay in the memory-mapped store, read through
- *     coll_vector_read to rescore candidates and for exact scans.
+ *     coll_vector_get to rescore candidates and for exact scans.
  *   - Payload indexes (collection_index_create): per field, the values
  *     of every point in memory (rebuilt from the points at open), kept
  *     current by every write. Conditions on an indexed field are answered

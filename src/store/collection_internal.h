@@ -299,14 +299,17 @@ const JsonValue *coll_payload_parse(Scratch *s, const char *text, size_t len);
 /* coll_point_lookup reads one point's record. */
 int coll_point_lookup(Collection *c, StoreTxn *txn, const PointId *id, ScanRec *r);
 /*
- * coll_vector_read is THE accessor of a stored float32 dense vector (not a
+ * coll_vector_get is THE accessor of a stored float32 dense vector (not a
  * multivector): vector v of node as of txn. *out points into the
  * memory-mapped store when the value is 4-byte aligned (nothing copied, so
- * the originals need not be resident), else at buf (dim floats) holding a
- * copy; valid until txn ends. ERR_NOTFOUND, ERR_FORMAT (wrong length).
+ * the originals need not be resident), else at scratch (dim floats)
+ * holding a copy; valid until txn ends. ERR_NOTFOUND, ERR_FORMAT (wrong
+ * length). The same name and contract as the packed layout's accessor of
+ * issue 13's storage half, which replaces this one-record-per-vector
+ * version when both land.
  */
-int coll_vector_read(Collection *c, StoreTxn *txn, int v, uint32_t node, float *buf,
-                     const float **out);
+int coll_vector_get(Collection *c, StoreTxn *txn, int v, uint32_t node, float *scratch,
+                    const float **out);
 
 /* ---- collection_quant.c ---- */
 

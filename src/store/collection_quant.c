@@ -7,7 +7,7 @@
  * Design notes:
  * - A quantized graph keeps only int8 codes (index/quant.h); the float32
  *   originals stay in the store, memory-mapped, read through
- *   coll_vector_read when a search rescores or scans exactly. So the
+ *   coll_vector_get when a search rescores or scans exactly. So the
  *   resident memory of a quantized collection is codes + links + payload
  *   indexes.
  * - The interval is calibrated once the graph holds
@@ -66,7 +66,7 @@ static int calibrate(Collection *c, StoreTxn *txn, int v, float quantile, float 
     for (uint32_t node = 0; node < c->node_high && n < cap && !err; node++) {
         if (!hnsw_contains(h, node) || seen++ % stride) continue;
         const float *vec;
-        err = coll_vector_read(c, txn, v, node, buf, &vec);
+        err = coll_vector_get(c, txn, v, node, buf, &vec);
         if (err == ERR_NOTFOUND) {
             err = 0;
             continue;
@@ -106,7 +106,7 @@ static int convert(Collection *c, StoreTxn *txn, const CollectionConfig *cfg, in
             if (err) break;
         }
         const float *vec;
-        err = coll_vector_read(c, txn, v, node, buf, &vec);
+        err = coll_vector_get(c, txn, v, node, buf, &vec);
         if (err == ERR_NOTFOUND && !relink && deleted) {
             /* A deleted node without its vector only routes: what the old
              * graph holds of it is good enough for that. */

@@ -66,8 +66,8 @@ int coll_point_lookup(Collection *c, StoreTxn *txn, const PointId *id, ScanRec *
     return rec_decode(c->cid, (Slice){ (const char *)key, kl }, v, r);
 }
 
-int coll_vector_read(Collection *c, StoreTxn *txn, int v, uint32_t node, float *buf,
-                     const float **out)
+int coll_vector_get(Collection *c, StoreTxn *txn, int v, uint32_t node, float *buf,
+                    const float **out)
 {
     uint8_t key[STORE_KEY_MAX];
     size_t kl = store_key_node(key, c->cid, (uint16_t)v, node);
@@ -263,7 +263,7 @@ static int output_vectors(Collection *c, const Output *o, StoreTxn *txn, const S
         size_t bytes = c->config.vectors[v].size * sizeof(float);
         float *f = arena_alloc(arena, bytes);
         const float *vec;
-        int err = coll_vector_read(c, txn, v, r->node, f, &vec);
+        int err = coll_vector_get(c, txn, v, r->node, f, &vec);
         if (err == ERR_NOTFOUND) continue;
         if (err) return err;
         if (vec != f) memcpy(f, vec, bytes);

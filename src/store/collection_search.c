@@ -244,14 +244,14 @@ typedef struct {
 } ExactCtx;
 
 /* exact_consider scores node exactly: with the graph's float32 vector, or
- * for a quantized graph with the original in the store (coll_vector_read,
+ * for a quantized graph with the original in the store (coll_vector_get,
  * the memory-mapped copy: nothing needs to be resident). */
 static void exact_consider(ExactCtx *x, uint32_t node)
 {
     if (!hnsw_contains(x->c->idx[x->v].index, node)) return;
     const float *vec = x->vec;
     if (x->quant) {
-        if (coll_vector_read(x->c, x->txn, x->v, node, x->vec, &vec) != 0) return;
+        if (coll_vector_get(x->c, x->txn, x->v, node, x->vec, &vec) != 0) return;
     } else if (hnsw_get_vector(x->c->idx[x->v].index, node, x->vec) != 0) {
         return;
     }
@@ -607,7 +607,7 @@ static int example_vector(Collection *c, StoreTxn *txn, int v, const PointId *id
     size_t bytes = c->config.vectors[v].size * sizeof(float);
     float *f = arena_alloc(arena, bytes);
     const float *vec;
-    if ((e = coll_vector_read(c, txn, v, r.node, f, &vec))) return e;
+    if ((e = coll_vector_get(c, txn, v, r.node, f, &vec))) return e;
     if (vec != f) memcpy(f, vec, bytes);
     *out = f;
     return 0;
