@@ -60,13 +60,13 @@ TOKENIZER_SRCS = src/model/tokenizer.c
 IMAGE_SRCS = src/model/image.c src/model/image_stb.c src/model/image_stbw.c
 CLIP_SRCS = src/model/nn.c src/model/nn_quant.c src/model/nn_int8.c src/model/nn_bf16.c src/model/nn_amx.c \
             src/model/safetensors.c src/model/clip.c
-HNSW_SRCS = src/base/vec.c src/index/hnsw.c src/index/hnsw_build.c src/index/hnsw_search.c
+HNSW_SRCS = src/base/vec.c src/index/quant.c src/index/hnsw.c src/index/hnsw_build.c src/index/hnsw_search.c
 FILTER_SRCS = src/index/pointid.c src/index/filter.c src/index/payload.c src/index/geo.c src/index/payload_index.c
 STORE_SRCS = src/store/store.c src/store/collection_config.c src/store/collection_open.c \
              src/store/collection_write.c src/store/collection_read.c src/store/collection_search.c \
              src/store/collection_alias.c src/store/collection_snapshot.c \
              src/store/collection_index.c src/store/collection_facet.c \
-             src/store/collection_record.c
+             src/store/collection_record.c src/store/collection_quant.c
 API_SRCS = src/api/qdrant.c src/api/qdrant_request.c src/api/qdrant_service.c \
            src/api/qdrant_collections.c src/api/qdrant_points.c src/api/qdrant_search.c \
            src/api/qdrant_query.c src/api/qdrant_groups.c src/api/qdrant_facet.c src/api/qdrant_matrix.c src/api/qdrant_strict.c src/api/qdrant_lookup.c src/api/qdrant_formula.c src/api/qdrant_feedback.c src/api/qdrant_convert.c \
@@ -100,9 +100,9 @@ TOKENIZER_TESTS = test_tokenizer
 IMAGE_TESTS = test_image
 CLIP_TESTS = test_nn test_nn_quant test_safetensors test_clip_parity test_clip_precision \
              test_clip_realweights
-HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete
+HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete test_quant
 FILTER_TESTS = test_pointid test_filter test_payload test_filter_packed test_filter_geo test_payload_index
-STORE_TESTS = test_store_reopen test_store_crash test_store_group test_store_alias test_collection \
+STORE_TESTS = test_store_reopen test_store_crash test_store_group test_store_alias test_collection test_store_quant \
               test_snapshot test_collection_snapshot
 API_TESTS = test_qdrant_convert test_ui
 V1_TESTS = test_embedder
@@ -142,6 +142,8 @@ E2E_TESTS += qdrant_sparse
 E2E_TESTS += qdrant_index qdrant_facet qdrant_strict qdrant_lookup qdrant_formula qdrant_mmr qdrant_phrase qdrant_feedback
 E2E_TESTS += qdrant_snapshots
 E2E_TESTS += qdrant_multivec
+# Issue 13: scalar int8 quantization over the Qdrant API.
+E2E_TESTS += qdrant_quant
 E2E_TESTS += v1_items v1_inference
 # Issue 12: API keys, crash safety, disk full, refused data directories.
 E2E_TESTS += auth crash_http data_dir disk_full path_safety

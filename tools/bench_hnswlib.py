@@ -8,7 +8,7 @@ same fvecs / ivecs files, printing the same lines.
 
 prints `build: N vectors/s`, then per ef `ef=40 recall@10=0.9922 qps=3382`
 (queries one at a time on one thread, as vitrine measures), then
-`memory: 1.10x raw vectors (...)` (hnswlib's own size formula for the
+`memory: 2260 bytes/vector (...)` (hnswlib's own size formula for the
 level-0 block, upper links and label map, from its saved index size).
 Needs Debian's python3-hnswlib and python3-numpy. Space 'ip' on unit
 vectors is cosine (distance 1 - dot), the same ranking as vitrine's.
@@ -72,7 +72,7 @@ def main():
         index.save_index(p)
         size = os.path.getsize(p)
     raw = n * dim * 4
-    print(f"memory: {size / raw:.3f}x raw vectors (index {size} bytes, raw {raw} bytes)")
+    print(f"memory: {size / n:.0f} bytes/vector ({size / raw:.3f}x raw vectors, index {size} bytes, raw {raw} bytes)")
     print(f"bench_hnswlib: hnswlib {getattr(hnswlib, '__version__', '?')}, {n} x {dim}", file=sys.stderr)
 
 

@@ -326,6 +326,78 @@ static int build_options(ApiJob *j, const JsonValue *old, const JsonValue *body,
     return 0;
 }
 
+/*
+ * parse_quant reads one quantization_config (Qdrant's QuantizationConfig:
+ * {"scalar": {"type": "int8", "quantile", "always_ram"}}; null or absent:
+ * none) into q. Product and binary quantization are a 400: vitrine has
+ * only the scalar kind.
+ */
+static int parse_quant(ApiJob *j, const JsonValue *qc, const char *path, CollectionQuantization *q)
+{
+    memset(q, 0, sizeof *q);
+    if (!qc || qc->type == JSON_NULL || is_disabled(qc)) return 0;
+    if (qc->type != JSON_OBJECT)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected QuantizationConfig at `%s`", path);
+    const JsonValue *sc = json_get(qc, "scalar");
+    if (!sc || sc->type != JSON_OBJECT) {
+        if (json_get(qc, "product") || json_get(qc, "binary"))
+            return api_fail(j, QERR_BAD_INPUT,
+                            "%s: only scalar quantization is supported by vitrine", path);
+        return api_fail(j, QERR_FORMAT,
+                        "%s: unknown variant, expected one of `scalar`, `product`, `binary`", path);
+    }
+    const JsonValue *t = json_get(sc, "type");
+    if (!t || t->type != JSON_STRING || strcmp(t->u.str, "int8"))
+        return api_fail(j, QERR_FORMAT, "unknown variant at `%s.scalar.type`, expected `int8`", path);
+    q->type = COLLECTION_QUANT_INT8;
+    const JsonValue *x = json_get(sc, "quantile");
+    if (x && x->type != JSON_NULL) {
+        if (x->type != JSON_NUMBER)
+            return api_fail(j, QERR_FORMAT, "invalid type, expected f32 at `%s.scalar.quantile`", path);
+        if (!(x->u.num >= 0.5 && x->u.num <= 1.0))
+            return api_fail(j, QERR_VALIDATION,
+                            "%s.scalar.quantile: value %g invalid, must be from 0.5 to 1.0", path,
+                            x->u.num);
+        q->quantile = (float)x->u.num;
+    }
+    x = json_get(sc, "always_ram");
+    if (x && x->type != JSON_NULL) {
+        if (x->type != JSON_BOOL)
+            return api_fail(j, QERR_FORMAT, "invalid type, expected a boolean at `%s.scalar.always_ram`",
+                            path);
+        q->always_ram = x->u.boolean;
+    }
+    return 0;
+}
+
+/* quant_from_options resolves each dense vector's quantization from an
+ * options text: the vector's own quantization_config, else the
+ * collection's (Qdrant's rule). */
+static int quant_from_options(ApiJob *j, const char *text, const CollectionConfig *cfg,
+                              CollectionQuantization *out)
+{
+    JsonValue *o = NULL;
+    char perr[64];
+    if (text && *text && json_parse(api_arena(j), text, strlen(text), &o, perr, sizeof perr))
+        o = NULL;
+    const JsonValue *top = o ? json_get(o, "quantization_config") : NULL;
+    const JsonValue *vecs = o ? json_get(o, "vectors") : NULL;
+    for (int v = 0; v < cfg->n_vectors; v++) {
+        const JsonValue *vp = vecs ? json_get(vecs, cfg->vectors[v].name) : NULL;
+        const JsonValue *own = vp ? json_get(vp, "quantization_config") : NULL;
+        /* The collection's setting passes over multivectors (scored
+         * exactly, no graph); a multivector's own one is refused. */
+        if (!own && cfg->vectors[v].multivector != COLLECTION_SINGLE) {
+            memset(&out[v], 0, sizeof out[v]);
+            continue;
+        }
+        if (parse_quant(j, own ? own : top, own ? "vectors.quantization_config" : "quantization_config",
+                        &out[v]))
+            return -1;
+    }
+    return 0;
+}
+
 static int parse_create(ApiJob *j, CollectionConfig *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -373,7 +445,11 @@ static int parse_create(ApiJob *j, CollectionConfig *cfg)
     int rc = build_options(j, NULL, body, &opts);
     if (!rc) memcpy(cfg->options, opts.data, opts.len + 1);
     buf_free(&opts);
-    return rc;
+    if (rc) return rc;
+    CollectionQuantization q[COLLECTION_MAX_VECTORS];
+    if (quant_from_options(j, cfg->options, cfg, q)) return -1;
+    for (int v = 0; v < cfg->n_vectors; v++) cfg->vectors[v].quant = q[v];
+    return 0;
 }
 
 /* ---- routes ---- */
@@ -477,7 +553,11 @@ static void update_run(ApiJob *j)
         return;
     }
     CollectionUpdate u = { .options = opts.data, .m = m, .ef_construct = ef,
-                           .sparse = sparse, .n_sparse = n_sparse };
+                           .sparse = sparse, .n_sparse = n_sparse, .set_quant = 1 };
+    if (quant_from_options(j, opts.data, &ci.config, u.quant)) {
+        buf_free(&opts);
+        return;
+    }
     char err[256] = "";
     rc = collection_update(j->api->db, j->collection, &u, err, sizeof err);
     buf_free(&opts);

@@ -332,6 +332,8 @@ typedef struct {
     const char *using;
     const JsonValue *filter;
     int ef, exact;
+    int quant_ignore, quant_no_rescore; /* params.quantization */
+    double quant_oversampling;
     size_t limit, offset;
     int has_threshold;
     float threshold;
@@ -339,6 +341,10 @@ typedef struct {
     ApiLookup lookup; /* lookup_from */
 } ApiCommon;
 
+/* api_parse_quant_params reads params.quantization (ignore, rescore,
+ * oversampling) of a params object; -1 after answering an error. */
+int api_parse_quant_params(ApiJob *j, const JsonValue *params, int *ignore, int *no_rescore,
+                           double *oversampling);
 /* api_parse_common reads filter, params, limit (or "top"), offset,
  * score_threshold, with_payload, with_vector and using. A missing limit
  * is an error when required_limit, else QDRANT_DEFAULT_LIMIT. */

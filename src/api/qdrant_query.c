@@ -322,6 +322,9 @@ static int parse_node(ApiJob *j, QueryReq *q, const JsonValue *obj, QNode *n, in
         if (api_get_u64(j, p, "hnsw_ef", 0, UINT64_MAX, &ef)) return -1;
         n->ef = ef > 1000000 ? 1000000 : (int)ef;
         if (api_get_bool(j, p, "exact", &n->exact)) return -1;
+        if (api_parse_quant_params(j, p, &n->quant_ignore, &n->quant_no_rescore,
+                                   &n->quant_oversampling))
+            return -1;
     }
     const JsonValue *t = json_get(obj, "score_threshold");
     if (t && t->type != JSON_NULL) {
@@ -454,6 +457,9 @@ static int search_node(ApiJob *j, const QNode *n, const JsonValue *filter, size_
         r.search.offset = 0;
         r.search.ef = n->ef;
         r.search.exact = n->exact;
+        r.search.quant_ignore = n->quant_ignore;
+        r.search.quant_no_rescore = n->quant_no_rescore;
+        r.search.quant_oversampling = n->quant_oversampling;
         r.search.filter = filter;
         r.search.has_score_threshold = n->has_threshold;
         r.search.score_threshold = n->threshold;
@@ -467,6 +473,9 @@ static int search_node(ApiJob *j, const QNode *n, const JsonValue *filter, size_
         d.search.limit = limit;
         d.search.ef = n->ef;
         d.search.exact = n->exact;
+        d.search.quant_ignore = n->quant_ignore;
+        d.search.quant_no_rescore = n->quant_no_rescore;
+        d.search.quant_oversampling = n->quant_oversampling;
         d.search.filter = filter;
         d.search.has_score_threshold = n->has_threshold;
         d.search.score_threshold = n->threshold;
@@ -480,6 +489,9 @@ static int search_node(ApiJob *j, const QNode *n, const JsonValue *filter, size_
         s.limit = limit;
         s.ef = n->ef;
         s.exact = n->exact;
+        s.quant_ignore = n->quant_ignore;
+        s.quant_no_rescore = n->quant_no_rescore;
+        s.quant_oversampling = n->quant_oversampling;
         s.filter = filter;
         s.has_score_threshold = n->has_threshold;
         s.score_threshold = n->threshold;
@@ -922,6 +934,9 @@ static void root_from_common(QueryReq *q, const ApiCommon *c)
     q->root.filter = c->filter;
     q->root.ef = c->ef;
     q->root.exact = c->exact;
+    q->root.quant_ignore = c->quant_ignore;
+    q->root.quant_no_rescore = c->quant_no_rescore;
+    q->root.quant_oversampling = c->quant_oversampling;
     q->root.has_threshold = c->has_threshold;
     q->root.threshold = c->threshold;
     q->root.limit = c->limit;

@@ -57,6 +57,8 @@ struct QNode {
     /* every node */
     const JsonValue *filter;
     int ef, exact;
+    int quant_ignore, quant_no_rescore; /* params.quantization */
+    double quant_oversampling;
     int has_threshold;
     float threshold;
     size_t limit;

@@ -40,6 +40,33 @@ static int parse_params(ApiJob *j, const JsonValue *obj, ApiCommon *c)
     if (api_get_u64(j, p, "hnsw_ef", 0, UINT64_MAX, &ef)) return -1;
     c->ef = ef > 1000000 ? 1000000 : (int)ef;
     if (api_get_bool(j, p, "exact", &c->exact)) return -1;
+    return api_parse_quant_params(j, p, &c->quant_ignore, &c->quant_no_rescore,
+                                  &c->quant_oversampling);
+}
+
+/* api_parse_quant_params reads params.quantization (Qdrant's
+ * QuantizationSearchParams: ignore, rescore, oversampling >= 1). */
+int api_parse_quant_params(ApiJob *j, const JsonValue *params, int *ignore, int *no_rescore,
+                           double *oversampling)
+{
+    const JsonValue *q;
+    if (api_get_object(j, params, "quantization", &q)) return -1;
+    if (!q) return 0;
+    int rescore = 1;
+    if (api_get_bool(j, q, "ignore", ignore)) return -1;
+    const JsonValue *r = json_get(q, "rescore");
+    if (r && r->type != JSON_NULL && api_get_bool(j, q, "rescore", &rescore)) return -1;
+    *no_rescore = !rescore;
+    const JsonValue *o = json_get(q, "oversampling");
+    if (o && o->type != JSON_NULL) {
+        if (o->type != JSON_NUMBER)
+            return api_fail(j, QERR_FORMAT, "invalid type, expected f64 at `params.quantization.oversampling`");
+        if (!(o->u.num >= 1.0))
+            return api_fail(j, QERR_VALIDATION,
+                            "oversampling: value %g invalid, must be 1.0 or larger", o->u.num);
+        /* Candidates are bounded by HNSW_MAX_EF anyway. */
+        *oversampling = o->u.num > 1000 ? 1000 : o->u.num;
+    }
     return 0;
 }
 
@@ -85,6 +112,9 @@ void api_common_to_search(const ApiCommon *c, CollectionSearch *s)
     s->offset = c->offset;
     s->ef = c->ef;
     s->exact = c->exact;
+    s->quant_ignore = c->quant_ignore;
+    s->quant_no_rescore = c->quant_no_rescore;
+    s->quant_oversampling = c->quant_oversampling;
     s->filter = c->filter;
     s->has_score_threshold = c->has_threshold;
     s->score_threshold = c->threshold;

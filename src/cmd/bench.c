@@ -18,7 +18,9 @@ static void bench_usage(FILE *f)
             "usage: vitrine bench embed --weights DIR [--threads N] [--runs N]\n"
             "                           [--precision f32|bf16|int8]\n"
             "       vitrine bench ann --base B.fvecs --query Q.fvecs --gt G.ivecs [--m 16]\n"
-            "                         [--ef-construction 200] [--ef 10,20,40,64,100] [--threads T]\n");
+            "                         [--ef-construction 200] [--ef 10,20,40,64,100] [--threads T]\n"
+            "                         [--quantization int8 [--oversampling X] [--no-rescore]]\n"
+            "                         [--filter-selectivity P]\n");
 }
 
 int cmd_bench(int argc, char **argv)

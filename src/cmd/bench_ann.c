@@ -6,11 +6,30 @@
  *   vitrine bench ann --base B.fvecs --query Q.fvecs --gt G.ivecs [--m 16]
  *       [--ef-construction 200] [--ef 10,20,40,64,100] [--threads T]
  *       [--metric cosine|dot|euclid] [--seed S]
+ *       [--quantization int8 [--oversampling X] [--no-rescore]]
+ *       [--filter-selectivity P[,P...]]
  *
  * Output (a contract, see DESIGN.md; tools/bench_ann.sh parses it):
  *   build: N vectors/s
  *   ef=40 recall@10=0.9922 qps=3382        one line per ef
- *   memory: 1.08x raw vectors (...)        after the contract lines
+ *   memory: 2208 bytes/vector (...)        the index's resident bytes / vectors
+ *
+ * --quantization int8 builds the index on int8 codes (index/quant.h, the
+ * interval calibrated from the base as a collection does) and, unless
+ * --no-rescore, rescores limit x oversampling candidates with the float32
+ * originals, as a quantized collection does with those in its store; the
+ * memory line then counts codes and graph (the originals stay on disk in
+ * a server).
+ *
+ * --filter-selectivity P (0 < P <= 1) keeps a fixed pseudo-random share P
+ * of the points (as an indexed payload field would name them) and plans
+ * each query as the collection does (hnsw_exact_below): an exact scan of
+ * the matching points when they are few (on codes, rescored, when
+ * quantized), else the graph walk with the filter. Recall is against the
+ * exact top 10 among the matching points, computed here by brute force.
+ * With several P (one build for all), the unfiltered lines come first,
+ * then per P a line `filter-selectivity: P (N matches, PLAN)` and its ef
+ * lines.
  *
  * The build uses T threads inserting concurrently (default 1); queries run
  * one at a time on the calling thread, as a server answering one request
@@ -27,6 +46,7 @@
 #include "cmd/cmd.h"
 #include "base/err.h"
 #include "index/hnsw.h"
+#include "index/quant.h"
 #include "base/util.h"
 #include "base/vec.h"
 
@@ -119,24 +139,68 @@ static int parse_efs(const char *s, int *efs, int *n)
     return *n ? 0 : ERR_INVAL;
 }
 
+/* parse_shares reads a list of filter shares in (0, 1]. */
+static int parse_shares(const char *s, double *out, int *n)
+{
+    *n = 0;
+    while (*s) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || !(v > 0 && v <= 1) || *n >= BENCH_ANN_MAX_EFS) return ERR_INVAL;
+        out[(*n)++] = v;
+        s = end;
+        if (*s == ',') s++;
+        else if (*s) return ERR_INVAL;
+    }
+    return *n ? 0 : ERR_INVAL;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
             "usage: vitrine bench ann --base B.fvecs --query Q.fvecs --gt G.ivecs [--m 16]\n"
             "         [--ef-construction 200] [--ef 10,20,40,64,100] [--threads T]\n"
-            "         [--metric cosine|dot|euclid] [--seed S]\n");
+            "         [--metric cosine|dot|euclid] [--seed S]\n"
+            "         [--quantization int8 [--oversampling X] [--no-rescore]]\n"
+            "         [--filter-selectivity P[,P...]]\n");
 }
 
 typedef struct {
-    const char *base, *query, *gt, *efs, *metric;
+    const char *base, *query, *gt, *efs, *metric, *quant;
     HnswParams p;
     long threads;
+    double oversampling; /* quantized: candidates = 10 x this, rescored */
+    int no_rescore;
+    const char *selectivity; /* a list of shares, or NULL: no filter */
 } BenchArgs;
+
+/* The filter: a fixed share of the nodes, by a hash of the id. */
+#define BENCH_ANN_FILTER_SCALE 1000000u
+
+typedef struct {
+    uint32_t cut; /* accepted: hash(node) % SCALE < cut */
+} BenchFilter;
+
+static uint32_t node_hash(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= 0x7feb352dU;
+    x ^= x >> 15;
+    x *= 0x846ca68bU;
+    x ^= x >> 16;
+    return x;
+}
+
+static int bench_accept(uint32_t node, void *ctx)
+{
+    const BenchFilter *f = ctx;
+    return node_hash(node) % BENCH_ANN_FILTER_SCALE < f->cut;
+}
 
 /* parse_args fills a from argv; 0, or the exit status for a usage error. */
 static int parse_args(int argc, char **argv, BenchArgs *a)
 {
-    *a = (BenchArgs){ .efs = "10,20,40,64,100", .metric = "cosine", .threads = 1 };
+    *a = (BenchArgs){ .efs = "10,20,40,64,100", .metric = "cosine", .threads = 1, .oversampling = 1 };
     hnsw_params_default(&a->p);
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -149,9 +213,19 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
         else if ((r = cli_take_value(argc, argv, &i, "--gt", &v))) str = &a->gt;
         else if ((r = cli_take_value(argc, argv, &i, "--ef", &v))) str = &a->efs;
         else if ((r = cli_take_value(argc, argv, &i, "--metric", &v))) str = &a->metric;
+        else if ((r = cli_take_value(argc, argv, &i, "--quantization", &v))) str = &a->quant;
         if (r < 0) return 2;
         if (str) {
             *str = v;
+        } else if (!strcmp(argv[i], "--no-rescore")) {
+            a->no_rescore = 1;
+        } else if ((r = cli_take_value(argc, argv, &i, "--oversampling", &v))) {
+            char *end;
+            a->oversampling = r < 0 ? 0 : strtod(v, &end);
+            if (r < 0 || *end || !(a->oversampling >= 1 && a->oversampling <= 100)) return 2;
+        } else if ((r = cli_take_value(argc, argv, &i, "--filter-selectivity", &v))) {
+            if (r < 0) return 2;
+            a->selectivity = v;
         } else if ((r = cli_take_value(argc, argv, &i, "--m", &v))) {
             if (r < 0 || parse_int(v, HNSW_MIN_M, HNSW_MAX_M, &n)) return 2;
             a->p.m = (int)n;
@@ -170,6 +244,7 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
         }
     }
     if (!a->base || !a->query || !a->gt) return 2;
+    if (a->quant && strcmp(a->quant, "int8")) return 2;
     return 0;
 }
 
@@ -191,25 +266,88 @@ static double build(HnswIndex *idx, const Rows *base, long threads)
     return s;
 }
 
+/* What a query run needs besides the index. */
+typedef struct {
+    HnswIndex *idx;
+    const Rows *base, *query, *gt;
+    HnswMetric metric;
+    int quant, rescore;
+    double oversampling;
+    const BenchFilter *filter;  /* NULL: none */
+    const uint32_t *matches;    /* the accepted nodes, ascending */
+    size_t n_matches;
+    int exact;                  /* plan: score the matches exactly */
+    const int32_t *fgt;         /* filtered ground truth [query->n][10], or NULL */
+} QueryRun;
+
+/* float_score: the exact score of base row node for q (larger is closer). */
+static float float_score(const QueryRun *r, const float *q, uint32_t node)
+{
+    const float *v = (const float *)r->base->data + (size_t)node * r->base->dim;
+    if (r->metric == HNSW_METRIC_EUCLID) return -vec_l2sq(q, v, (size_t)r->base->dim);
+    return vec_dot(q, v, (size_t)r->base->dim);
+}
+
+/* top_insert keeps the k best (ids, scores) by score, best first. */
+static void top_insert(uint32_t *ids, float *sc, int *n, int k, uint32_t id, float s)
+{
+    if (*n == k && s <= sc[k - 1]) return;
+    int p = *n < k ? (*n)++ : k - 1;
+    while (p > 0 && sc[p - 1] < s) {
+        sc[p] = sc[p - 1];
+        ids[p] = ids[p - 1];
+        p--;
+    }
+    sc[p] = s;
+    ids[p] = id;
+}
+
+/* one_query answers query q: ids of the best 10, best first. */
+static int one_query(const QueryRun *r, const float *q, int ef, uint32_t *ids, int *n_ids)
+{
+    float sc[BENCH_ANN_K];
+    *n_ids = 0;
+    int k = BENCH_ANN_K;
+    if (r->quant && r->rescore) k = (int)(BENCH_ANN_K * r->oversampling + 0.999);
+    HnswHit hits[BENCH_ANN_K * 100 + 1];
+    int n = 0;
+    /* The exact plan scans the matches in the index (codes when
+     * quantized, then rescored), as the collection does. */
+    int rc = r->exact ? hnsw_brute_force_nodes(r->idx, q, k, r->matches, r->n_matches, hits, &n)
+                      : hnsw_search(r->idx, q, k, ef, r->filter ? bench_accept : NULL,
+                                    (void *)r->filter, hits, &n);
+    if (rc) return rc;
+    if (r->quant && r->rescore) {
+        for (int j = 0; j < n; j++)
+            top_insert(ids, sc, n_ids, BENCH_ANN_K, hits[j].node, float_score(r, q, hits[j].node));
+    } else {
+        for (int j = 0; j < n && j < BENCH_ANN_K; j++) ids[j] = hits[j].node;
+        *n_ids = n < BENCH_ANN_K ? n : BENCH_ANN_K;
+    }
+    return 0;
+}
+
 /* run_queries searches every query at ef, one at a time, and prints the
  * contract line. recall@10: how many of the true 10 nearest came back. */
-static int run_queries(HnswIndex *idx, const Rows *query, const Rows *gt, int ef)
+static int run_queries(const QueryRun *r, int ef)
 {
-    HnswHit hits[BENCH_ANN_K];
+    const Rows *query = r->query, *gt = r->gt;
+    uint32_t ids[BENCH_ANN_K];
     long found = 0;
     double t0 = now_seconds();
     for (int qi = 0; qi < query->n; qi++) {
         const float *q = (const float *)query->data + (size_t)qi * query->dim;
         int n = 0;
-        int rc = hnsw_search(idx, q, BENCH_ANN_K, ef, NULL, NULL, hits, &n);
+        int rc = one_query(r, q, ef, ids, &n);
         if (rc) {
             fprintf(stderr, "vitrine bench ann: search failed: %s\n", err_str(rc));
             return rc;
         }
-        const int32_t *truth = (const int32_t *)gt->data + (size_t)qi * gt->dim;
+        const int32_t *truth = r->fgt ? r->fgt + (size_t)qi * BENCH_ANN_K
+                                      : (const int32_t *)gt->data + (size_t)qi * gt->dim;
         for (int j = 0; j < n; j++)
             for (int t = 0; t < BENCH_ANN_K; t++)
-                if ((int32_t)hits[j].node == truth[t]) {
+                if ((int32_t)ids[j] == truth[t]) {
                     found++;
                     break;
                 }
@@ -219,6 +357,25 @@ static int run_queries(HnswIndex *idx, const Rows *query, const Rows *gt, int ef
            (double)found / ((double)query->n * BENCH_ANN_K), query->n / s);
     fflush(stdout);
     return 0;
+}
+
+/* filtered_truth computes the exact top 10 among the matches for every
+ * query (float32 scores; -1 pads when fewer match). */
+static int32_t *filtered_truth(const QueryRun *r)
+{
+    const Rows *query = r->query;
+    int32_t *out = xmalloc((size_t)query->n * BENCH_ANN_K * sizeof *out);
+    for (int qi = 0; qi < query->n; qi++) {
+        const float *q = (const float *)query->data + (size_t)qi * query->dim;
+        uint32_t ids[BENCH_ANN_K];
+        float sc[BENCH_ANN_K];
+        int n = 0;
+        for (size_t i = 0; i < r->n_matches; i++)
+            top_insert(ids, sc, &n, BENCH_ANN_K, r->matches[i], float_score(r, q, r->matches[i]));
+        for (int j = 0; j < BENCH_ANN_K; j++)
+            out[(size_t)qi * BENCH_ANN_K + j] = j < n ? (int32_t)ids[j] : -1;
+    }
+    return out;
 }
 
 int cmd_bench_ann(int argc, char **argv)
@@ -249,6 +406,8 @@ int cmd_bench_ann(int argc, char **argv)
 
     Rows base = { 0 }, query = { 0 }, gt = { 0 };
     HnswIndex *idx = NULL;
+    uint32_t *matches = NULL;
+    int32_t *fgt = NULL;
     int status = 1;
     if (read_vecs(a.base, &base) || read_vecs(a.query, &query) || read_vecs(a.gt, &gt)) goto out;
     if (query.dim != base.dim || gt.n != query.n || gt.dim < BENCH_ANN_K) {
@@ -265,6 +424,21 @@ int cmd_bench_ann(int argc, char **argv)
         for (int i = 0; i < query.n; i++)
             vec_normalize((float *)query.data + (size_t)i * query.dim, (size_t)query.dim);
     }
+    if (a.quant) {
+        /* Calibrate on a stride sample, as a collection does. */
+        int ns = base.n < QUANT_SAMPLE_SIZE ? base.n : QUANT_SAMPLE_SIZE;
+        int stride = base.n / ns;
+        float *sample = xmalloc((size_t)ns * base.dim * sizeof *sample);
+        for (int i = 0; i < ns; i++)
+            memcpy(sample + (size_t)i * base.dim,
+                   (const float *)base.data + (size_t)i * stride * base.dim,
+                   (size_t)base.dim * sizeof *sample);
+        int qrc = quant_calibrate(sample, (size_t)ns, base.dim, QUANT_DEFAULT_QUANTILE,
+                                  &a.p.quant_lo, &a.p.quant_hi);
+        free(sample);
+        if (qrc) goto out;
+        a.p.quant = 1;
+    }
     int rc = hnsw_create(base.dim, metric, &a.p, &idx);
     if (rc == 0) rc = hnsw_reserve(idx, (uint32_t)base.n);
     if (rc) {
@@ -273,20 +447,56 @@ int cmd_bench_ann(int argc, char **argv)
     }
     fprintf(stderr, "bench ann: %d x %d base, %d queries, M=%d ef_construction=%d threads=%ld "
                     "kernels=%s\n",
-            base.n, base.dim, query.n, a.p.m, a.p.ef_construction, a.threads, vec_backend());
+            base.n, base.dim, query.n, a.p.m, a.p.ef_construction, a.threads,
+            a.quant ? quant_backend() : vec_backend());
+    if (a.quant)
+        fprintf(stderr, "bench ann: int8 interval [%g, %g], %s\n", (double)a.p.quant_lo,
+                (double)a.p.quant_hi,
+                a.no_rescore ? "no rescoring" : "rescoring with float32");
 
     double secs = build(idx, &base, a.threads);
     if (secs < 0) goto out;
     printf("build: %.0f vectors/s\n", base.n / secs);
     fflush(stdout);
-    for (int e = 0; e < n_efs; e++)
-        if (run_queries(idx, &query, &gt, efs[e])) goto out;
+    QueryRun qr = { idx, &base, &query, &gt, metric, a.quant != NULL, !a.no_rescore,
+                    a.oversampling, NULL, NULL, 0, 0, NULL };
+    double shares[BENCH_ANN_MAX_EFS];
+    int n_shares = 0;
+    if (a.selectivity && parse_shares(a.selectivity, shares, &n_shares)) {
+        usage();
+        status = 2;
+        goto out;
+    }
+    if (n_shares != 1) /* unfiltered first (alone without a filter) */
+        for (int e = 0; e < n_efs; e++)
+            if (run_queries(&qr, efs[e])) goto out;
+    matches = xmalloc((size_t)base.n * sizeof *matches);
+    for (int si = 0; si < n_shares; si++) {
+        BenchFilter filter = { (uint32_t)(shares[si] * BENCH_ANN_FILTER_SCALE + 0.5) };
+        qr.filter = &filter;
+        qr.n_matches = 0;
+        for (int i = 0; i < base.n; i++)
+            if (bench_accept((uint32_t)i, &filter)) matches[qr.n_matches++] = (uint32_t)i;
+        qr.matches = matches;
+        qr.exact = qr.n_matches < hnsw_exact_below((size_t)base.n);
+        free(fgt);
+        fgt = filtered_truth(&qr);
+        qr.fgt = fgt;
+        const char *plan = qr.exact ? "exact scan of the matches" : "graph walk with the filter";
+        fprintf(stderr, "bench ann: filter keeps %zu of %d points (%.1f%%): %s\n", qr.n_matches,
+                base.n, 100.0 * (double)qr.n_matches / base.n, plan);
+        if (n_shares > 1) printf("filter-selectivity: %g (%zu matches, %s)\n", shares[si], qr.n_matches, plan);
+        for (int e = 0; e < n_efs; e++)
+            if (run_queries(&qr, efs[e])) goto out;
+    }
     size_t raw = (size_t)base.n * base.dim * sizeof(float);
     size_t mem = hnsw_memory_bytes(idx);
-    printf("memory: %.3fx raw vectors (index %zu bytes, raw %zu bytes)\n", (double)mem / raw, mem,
-           raw);
+    printf("memory: %.0f bytes/vector (%.3fx raw vectors, index %zu bytes, raw %zu bytes)\n",
+           (double)mem / base.n, (double)mem / raw, mem, raw);
     status = 0;
 out:
+    free(matches);
+    free(fgt);
     hnsw_free(idx);
     free(base.data);
     free(query.data);

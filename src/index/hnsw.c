@@ -71,6 +71,8 @@ void hnsw_params_default(HnswParams *p)
     p->ef_construction = HNSW_DEFAULT_EF_CONSTRUCTION;
     p->ef = HNSW_DEFAULT_EF;
     p->seed = 0;
+    p->quant = 0;
+    p->quant_lo = p->quant_hi = 0;
 }
 
 static ChunkTable *table_new(uint32_t len)
@@ -112,6 +114,16 @@ int hnsw_create(int dim, HnswMetric metric, const HnswParams *p, HnswIndex **out
     idx->kernel = idx->negate ? vec_dot_fn()
                   : metric == HNSW_METRIC_EUCLID ? vec_l2sq_fn() : vec_l1_fn();
     idx->vec_bytes = ((size_t)dim * sizeof(float) + 7) & ~(size_t)7;
+    if (p->quant) {
+        static const QuantKind kinds[] = { QUANT_DOT, QUANT_DOT, QUANT_L2, QUANT_L1 };
+        if (!isfinite(p->quant_lo) || !isfinite(p->quant_hi)) {
+            free(idx);
+            return ERR_INVAL;
+        }
+        idx->quant = 1;
+        quant_params_init(&idx->qp, dim, kinds[metric], p->quant_lo, p->quant_hi);
+        idx->vec_bytes = (idx->qp.code_bytes + 7) & ~(size_t)7;
+    }
     size_t raw = idx->vec_bytes + sizeof(NodeHead) + (1 + (size_t)idx->m0) * sizeof(uint32_t);
     idx->block_bytes = (raw + HNSW_BLOCK_ALIGN - 1) & ~(size_t)(HNSW_BLOCK_ALIGN - 1);
     int shift = 0;
@@ -177,6 +189,7 @@ void hnsw_free(HnswIndex *idx)
         free(c->res);
         free(c->sel);
         free(c->ids);
+        free(c->qcode);
         free(c);
         c = n;
     }
@@ -334,6 +347,9 @@ void hnsw_params_get(const HnswIndex *idx, HnswParams *out)
     out->ef_construction = idx->ef_construction;
     out->ef = idx->ef;
     out->seed = idx->seed;
+    out->quant = idx->quant;
+    out->quant_lo = idx->quant ? idx->qp.lo : 0;
+    out->quant_hi = idx->quant ? idx->qp.hi : 0;
 }
 
 int hnsw_contains(const HnswIndex *idx, uint32_t node)
@@ -349,7 +365,8 @@ int hnsw_get_vector(const HnswIndex *idx, uint32_t node, float *out)
     unsigned char *b = hnsw_block_or_null(idx, node);
     if (!b || !(hnsw_flags(hnsw_head(idx, b)) & NODE_PRESENT)) return ERR_NOTFOUND;
     pthread_rwlock_rdlock(&((HnswIndex *)idx)->rw);
-    memcpy(out, b, (size_t)idx->dim * sizeof(float));
+    if (idx->quant) quant_decode(&idx->qp, b, out);
+    else memcpy(out, b, (size_t)idx->dim * sizeof(float));
     pthread_rwlock_unlock(&((HnswIndex *)idx)->rw);
     return 0;
 }
@@ -418,7 +435,7 @@ int hnsw_node_set(HnswIndex *idx, uint32_t node, const float *vec, int level, in
         if (h->upper) idx->upper_bytes -= (size_t)h->level * (1 + (size_t)idx->m) * sizeof(uint32_t);
         free(h->upper);
     }
-    memcpy(b, vec, (size_t)idx->dim * sizeof(float));
+    hnsw_vec_put(idx, b, vec);
     h->level = (uint8_t)level;
     h->upper = upper;
     idx->upper_bytes += level > 0 ? ub : 0;

@@ -72,6 +72,13 @@ typedef struct {
     int ef_construction; /* candidate list size while inserting */
     int ef;              /* default candidate list size for hnsw_search(ef <= 0) */
     uint64_t seed;       /* level draws: level = f(seed, node), so builds repeat */
+    /* Scalar int8 quantization (index/quant.h): with quant = 1 the blocks
+     * hold int8 codes of the interval [quant_lo, quant_hi] instead of the
+     * float32 vectors, the graph is built and searched on them, scores are
+     * approximate and hnsw_get_vector returns the decoded approximation;
+     * the caller keeps the originals and rescores. 0: float32 (default). */
+    int quant;
+    float quant_lo, quant_hi;
 } HnswParams;
 
 /* One search result: the node and its Qdrant-style score (see above). */
@@ -126,6 +133,24 @@ int hnsw_search(HnswIndex *idx, const float *q, int k, int ef, HnswFilter filter
  * accepted node. Any k >= 1. */
 int hnsw_brute_force(HnswIndex *idx, const float *q, int k, HnswFilter filter, void *ctx,
                      HnswHit *out, int *n_out);
+
+/* hnsw_brute_force_nodes is hnsw_brute_force over the n given nodes only
+ * (absent and deleted ones skipped): the exact scan of a filter's matches.
+ * On a quantized index it ranks them by their codes (approximate scores),
+ * reading a quarter of the bytes; the caller rescores. */
+int hnsw_brute_force_nodes(HnswIndex *idx, const float *q, int k, const uint32_t *nodes, size_t n,
+                           HnswHit *out, int *n_out);
+
+/*
+ * hnsw_exact_below is the planner's cost model for a filtered search
+ * over `live` nodes: scoring the m matching nodes exactly costs m vector
+ * reads, a filtered graph walk about HNSW_PLAN_VISITS / s of them for a
+ * filter passing a share s = m / live (the walk must visit that many
+ * nodes to collect ef accepted ones). The exact scan is cheaper while
+ * m < sqrt(HNSW_PLAN_VISITS * live); that bound is returned.
+ */
+#define HNSW_PLAN_VISITS 2000
+size_t hnsw_exact_below(size_t live);
 
 /*
  * hnsw_delete marks node deleted: searches stop returning it at once, and

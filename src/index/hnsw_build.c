@@ -229,7 +229,7 @@ int hnsw_insert(HnswIndex *idx, uint32_t node, const float *vec)
         pthread_rwlock_unlock(&idx->rw);
         return ERR_NOMEM;
     }
-    memcpy(b, vec, (size_t)idx->dim * sizeof(float));
+    hnsw_vec_put(idx, b, vec);
     h->level = (uint8_t)level;
     h->upper = upper;
     hnsw_list(idx, b, 0)[0] = 0;
@@ -351,7 +351,7 @@ static int update_node(HnswIndex *idx, uint32_t node, const float *vec, int revi
         } else {
             rc = unlink_node(idx, ctx, node);
         }
-        memcpy(b, vec, (size_t)idx->dim * sizeof(float));
+        hnsw_vec_put(idx, b, vec);
         if (rc == 0) rc = link_node(idx, ctx, node, h->level, (const float *)b);
         hnsw_ctx_put(idx, ctx);
     }

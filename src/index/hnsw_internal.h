@@ -7,7 +7,10 @@
  * Memory layout (hnswlib's, with the vector first):
  *
  *   level-0 block of a node, block_bytes long, in fixed-size chunks:
- *     float    vec[dim]          padded to 8 bytes
+ *     float    vec[dim]          padded to 8 bytes; in a quantized index
+ *                                (idx->quant) instead uint8 codes[dim],
+ *                                padding to 4, f32 correction (quant.h),
+ *                                padded to 8: 520 bytes for 512-d
  *     NodeHead head              16 bytes: lock, level, flags, upper pointer
  *     uint32_t list0[1 + M0]     count, then up to M0 links
  *     padding to HNSW_BLOCK_ALIGN
@@ -15,7 +18,8 @@
  *     uint32_t upper[L * (1 + M)] level l at (l - 1) * (1 + M): count, links
  *
  * For 512-d vectors and M = 16 a block is 2048 + 16 + 132 -> 2208 bytes,
- * 1.078x the raw vector; about 1 node in M has upper levels.
+ * 1.078x the raw vector (quantized: 520 + 16 + 132 -> 672 bytes); about 1
+ * node in M has upper levels.
  *
  * Chunks never move once allocated, so a search can run while an insert
  * grows the index: growth allocates new chunks and, when the chunk table is
@@ -43,6 +47,7 @@
 
 #include "index/hnsw.h"
 #include "base/vec.h"
+#include "index/quant.h"
 
 /* Block alignment: 32 bytes keeps every AVX2 load of a vector inside one
  * cache line. */
@@ -102,6 +107,8 @@ typedef struct SearchCtx {
     HeapItem *sel;   /* scratch: the candidates of one neighbour selection */
     size_t cap_sel;
     uint32_t *ids;   /* scratch for one neighbour list (M0 + 1) */
+    uint8_t *qcode;  /* quantized index: the encoded query (vec_bytes) */
+    int bytes_q;     /* qcode is counted in bytes */
     size_t bytes;    /* what this context allocated */
 } SearchCtx;
 
@@ -113,7 +120,9 @@ struct HnswIndex {
     double ml;            /* 1 / ln(M) */
     VecKernel kernel;     /* dot, squared L2 or L1 */
     int negate;           /* distance = -kernel (dot metrics) */
-    size_t vec_bytes;     /* dim * 4 rounded up to 8 */
+    size_t vec_bytes;     /* dim * 4 rounded up to 8; quantized: qp.code_bytes rounded up to 8 */
+    int quant;            /* 1: blocks hold int8 codes (qp), not float32 vectors */
+    QuantParams qp;
     size_t block_bytes;   /* one level-0 block */
     int chunk_shift;      /* nodes per chunk = 1 << chunk_shift */
     uint32_t chunk_mask;
@@ -180,11 +189,22 @@ static inline int hnsw_flags(const NodeHead *h)
     return __atomic_load_n(&h->flags, __ATOMIC_ACQUIRE);
 }
 
-/* hnsw_dist: the internal distance, smaller is closer. */
+/* hnsw_dist: the internal distance, smaller is closer. a and b are what
+ * a block starts with (or an encoded query): float32 vectors, or in a
+ * quantized index int8 codes read through the same pointer type, which
+ * keeps the graph code one path for both representations. */
 static inline float hnsw_dist(const HnswIndex *idx, const float *a, const float *b)
 {
+    if (idx->quant) return quant_distance(&idx->qp, (const uint8_t *)a, (const uint8_t *)b);
     float r = idx->kernel(a, b, (size_t)idx->dim);
     return idx->negate ? -r : r;
+}
+
+/* hnsw_vec_put stores vec in block: a copy, or its int8 code. */
+static inline void hnsw_vec_put(const HnswIndex *idx, unsigned char *block, const float *vec)
+{
+    if (idx->quant) quant_encode(&idx->qp, vec, block);
+    else __builtin_memcpy(block, vec, (size_t)idx->dim * sizeof(float));
 }
 
 static inline int hnsw_max_links(const HnswIndex *idx, int level)

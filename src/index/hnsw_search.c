@@ -309,6 +309,18 @@ int hnsw_search(HnswIndex *idx, const float *q, int k, int ef, HnswFilter filter
         pthread_rwlock_unlock(&idx->rw);
         return ERR_NOMEM;
     }
+    if (idx->quant) {
+        /* The query is encoded like a stored vector, so the walk compares
+         * codes with codes (quant.h). */
+        if (!ctx->qcode && !(ctx->qcode = malloc(idx->vec_bytes))) {
+            hnsw_ctx_put(idx, ctx);
+            pthread_rwlock_unlock(&idx->rw);
+            return ERR_NOMEM;
+        }
+        if (!ctx->bytes_q) ctx->bytes += idx->vec_bytes, ctx->bytes_q = 1;
+        quant_encode(&idx->qp, q, ctx->qcode);
+        q = (const float *)ctx->qcode;
+    }
     uint32_t cur = (uint32_t)e;
     int top = (int)(e >> 32);
     float cur_d = hnsw_dist(idx, q, (const float *)hnsw_block(idx, cur));
@@ -372,6 +384,12 @@ int hnsw_brute_force(HnswIndex *idx, const float *q, int k, HnswFilter filter, v
 {
     int rc = check_query(idx, q, k, out, n_out);
     if (rc) return rc;
+    uint8_t *qcode = NULL;
+    if (idx->quant) {
+        if (!(qcode = malloc(idx->vec_bytes))) return ERR_NOMEM;
+        quant_encode(&idx->qp, q, qcode);
+        q = (const float *)qcode;
+    }
     pthread_rwlock_rdlock(&idx->rw);
     /* The caller's out array is the max-heap of the k best (the internal
      * distance kept in .score until the end), so nothing is allocated. */
@@ -397,5 +415,52 @@ int hnsw_brute_force(HnswIndex *idx, const float *q, int k, HnswFilter filter, v
     for (size_t i = 0; i < n; i++) out[i].score = to_score(idx, out[i].score);
     *n_out = (int)n;
     pthread_rwlock_unlock(&idx->rw);
+    free(qcode);
     return 0;
+}
+
+int hnsw_brute_force_nodes(HnswIndex *idx, const float *q, int k, const uint32_t *nodes, size_t n,
+                           HnswHit *out, int *n_out)
+{
+    int rc = check_query(idx, q, k, out, n_out);
+    if (rc) return rc;
+    uint8_t *qcode = NULL;
+    if (idx->quant) {
+        if (!(qcode = malloc(idx->vec_bytes))) return ERR_NOMEM;
+        quant_encode(&idx->qp, q, qcode);
+        q = (const float *)qcode;
+    }
+    pthread_rwlock_rdlock(&idx->rw);
+    size_t got = 0, uk = (size_t)k;
+    uint32_t high = __atomic_load_n(&idx->high, __ATOMIC_ACQUIRE);
+    for (size_t i = 0; i < n; i++) {
+        /* The list is known ahead: fetch a few vectors early, as the graph
+         * walk does, so the reads overlap. */
+        if (i + HNSW_PREFETCH_AHEAD < n && nodes[i + HNSW_PREFETCH_AHEAD] < high) {
+            unsigned char *pb = hnsw_block_or_null(idx, nodes[i + HNSW_PREFETCH_AHEAD]);
+            if (pb) prefetch_vector(idx, pb);
+        }
+        uint32_t id = nodes[i];
+        unsigned char *b = id < high ? hnsw_block_or_null(idx, id) : NULL;
+        if (!b) continue;
+        int f = hnsw_flags(hnsw_head(idx, b));
+        if (!(f & NODE_PRESENT) || (f & NODE_DELETED)) continue;
+        float d = hnsw_dist(idx, q, (const float *)b);
+        if (got < uk) {
+            hitheap_push(out, &got, (HnswHit){ id, d });
+        } else if (d < out[0].score) {
+            hitheap_replace_top(out, got, (HnswHit){ id, d });
+        }
+    }
+    qsort(out, got, sizeof *out, hit_cmp);
+    for (size_t i = 0; i < got; i++) out[i].score = to_score(idx, out[i].score);
+    *n_out = (int)got;
+    pthread_rwlock_unlock(&idx->rw);
+    free(qcode);
+    return 0;
+}
+
+size_t hnsw_exact_below(size_t live)
+{
+    return (size_t)sqrt((double)HNSW_PLAN_VISITS * (double)live);
 }

@@ -31,8 +31,15 @@
  *     are found by a scan and scored exactly (selective filters would
  *     otherwise starve the graph walk); above it, HNSW runs with the filter
  *     as an accept callback. Like Qdrant's full_scan_threshold, but counted
- *     in points. The estimate comes from the payload indexes (exact counts
- *     for terms) and, when it straddles the threshold, from a sample.
+ *     in points, and raised on big graphs by a cost model
+ *     (hnsw_exact_below: a scan reads the matches, a filtered walk about
+ *     HNSW_PLAN_VISITS / selectivity nodes). The estimate comes from the
+ *     payload indexes (exact counts for terms) and, when it straddles the
+ *     threshold, from a sample.
+ *   - Quantized graphs (Qdrant's scalar int8 quantization_config,
+ *     collection_quant.c): the graph keeps int8 codes only; the float32
+ *     originals stay in the memory-mapped store, read through
+ *     coll_vector_get to rescore candidates and for exact scans.
  *   - Payload indexes (collection_index_create): per field, the values
  *     of every point in memory (rebuilt from the points at open), kept
  *     current by every write. Conditions on an indexed field are answered
@@ -132,12 +139,37 @@ typedef enum {
     COLLECTION_FLOAT16 = 2, /* half precision */
 } CollectionDatatype;
 
+/* Quantization of a dense vector's graph (Qdrant's quantization_config;
+ * only scalar int8 is implemented). */
+typedef enum {
+    COLLECTION_QUANT_NONE = 0,
+    COLLECTION_QUANT_INT8 = 1, /* Qdrant's {"scalar": {"type": "int8"}} */
+} CollectionQuantType;
+
+/* Points a quantized graph waits for before its quantile interval is
+ * calibrated from them; until then it keeps float32 vectors (and, being
+ * small, is searched exactly anyway). */
+#define COLLECTION_QUANT_MIN_POINTS 1000
+
+typedef struct {
+    CollectionQuantType type;
+    float quantile;  /* 0.5..1; 0 in a request: Qdrant's default 0.99 */
+    int always_ram;  /* reported back; codes are always in RAM here */
+    /* The calibrated interval (quant/quant.h), persisted so that a reopen
+     * encodes the same codes; calibrated = 0 until the collection has
+     * COLLECTION_QUANT_MIN_POINTS points. Engine state: a request leaves
+     * them 0. */
+    int calibrated;
+    float lo, hi;
+} CollectionQuantization;
+
 typedef struct {
     char name[COLLECTION_MAX_VECTOR_NAME + 1]; /* "" for the unnamed vector */
     uint32_t size;
     CollectionDistance distance;
     CollectionMultivector multivector;
     CollectionDatatype datatype;
+    CollectionQuantization quant;
 } CollectionVectorParams;
 
 /* What a sparse vector's scores are made of (Qdrant's modifier). */
@@ -224,6 +256,10 @@ typedef struct {
     /* Exact-scan threshold for filtered searches, in points; 0: the
      * default COLLECTION_FULL_SCAN_THRESHOLD (tests lower it). */
     uint64_t full_scan_threshold;
+    /* Bytes of vectors below which a whole graph is searched exactly; 0:
+     * COLLECTION_FULL_SCAN_BYTES (tests lower it to reach the graph with
+     * small data). */
+    uint64_t full_scan_bytes;
 } DbOptions;
 
 /* ---- the database ---- */
@@ -311,6 +347,11 @@ typedef struct {
      * apply to the next query. */
     const CollectionSparseParams *sparse;
     size_t n_sparse;
+    /* With set_quant: the new quantization of each dense vector, in
+     * config order (a change re-quantizes the populated graph from the
+     * stored float32 vectors; the links are kept). */
+    int set_quant;
+    CollectionQuantization quant[COLLECTION_MAX_VECTORS];
 } CollectionUpdate;
 
 /*
@@ -749,6 +790,14 @@ typedef struct {
     size_t offset;
     int ef;     /* 0: the index default */
     int exact;  /* 1: brute force (Qdrant's params.exact) */
+    /* Qdrant's params.quantization, for a quantized graph (zero: the
+     * defaults): quant_ignore (walk the graph on codes but rank all ef
+     * candidates by their float32 originals), quant_no_rescore (Qdrant's
+     * rescore: false: approximate scores) and quant_oversampling
+     * (candidates = limit x oversampling before rescoring; 0: 1). */
+    int quant_ignore;
+    int quant_no_rescore;
+    double quant_oversampling;
     const JsonValue *filter;
     int has_score_threshold;
     float score_threshold; /* cosine/dot: score >= t; euclid: distance <= t */

@@ -15,6 +15,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "index/quant.h"
 #include "store/collection_internal.h"
 #include "store/store.h"
 
@@ -42,6 +43,17 @@ int coll_config_validate(CollectionConfig *c, char *err, size_t errlen)
         for (int j = 0; j < i; j++)
             if (!strcmp(c->vectors[j].name, p->name))
                 return err_set(err, errlen, ERR_INVAL, "vector %s given twice", p->name);
+        CollectionQuantization *q = &c->vectors[i].quant;
+        if ((unsigned)q->type > COLLECTION_QUANT_INT8)
+            return err_set(err, errlen, ERR_INVAL, "unknown quantization");
+        if (q->type == COLLECTION_QUANT_INT8 && q->quantile == 0) q->quantile = QUANT_DEFAULT_QUANTILE;
+        if (q->type == COLLECTION_QUANT_INT8 &&
+            !(q->quantile >= QUANT_MIN_QUANTILE && q->quantile <= QUANT_MAX_QUANTILE))
+            return err_set(err, errlen, ERR_INVAL, "quantile: value %g invalid, must be from 0.5 to 1.0",
+                           (double)q->quantile);
+        if (q->type == COLLECTION_QUANT_INT8 && p->multivector != COLLECTION_SINGLE)
+            return err_set(err, errlen, ERR_INVAL,
+                           "quantization of a multivector is not supported by vitrine");
     }
     int e = coll_sparse_validate(c, err, errlen);
     if (!e) e = coll_multi_validate(c, err, errlen);
@@ -142,6 +154,14 @@ static uint8_t rec_u8(RecReader *r)
     return p ? *p : 0;
 }
 
+static float rec_f32(RecReader *r)
+{
+    uint32_t u = rec_u32(r);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
 /* config_record_parse_engine reads an engine record (V1, V2 or V3, by its tag). */
 static int config_record_parse_engine(const uint8_t *p, size_t len, CollectionConfig *cfg,
                                       int64_t *created)
@@ -164,7 +184,8 @@ static int config_record_parse_engine(const uint8_t *p, size_t len, CollectionCo
         memcpy(v->name, name, nl);
         v->name[nl] = '\0';
     }
-    if (p[0] == COLL_RECORD_V2 || p[0] == COLL_RECORD_V3) {
+    int v4 = p[0] == COLL_RECORD_V4;
+    if (p[0] == COLL_RECORD_V2 || p[0] == COLL_RECORD_V3 || v4) {
         cfg->n_sparse = rec_u8(&r);
         if (cfg->n_sparse > COLLECTION_MAX_SPARSE) return ERR_FORMAT;
         for (int i = 0; i < cfg->n_sparse && !r.bad; i++) {
@@ -177,9 +198,18 @@ static int config_record_parse_engine(const uint8_t *p, size_t len, CollectionCo
             sp->name[nl] = '\0';
         }
     }
-    for (int i = 0; p[0] == COLL_RECORD_V3 && i < cfg->n_vectors; i++) {
+    for (int i = 0; (p[0] == COLL_RECORD_V3 || v4) && i < cfg->n_vectors; i++) {
         cfg->vectors[i].multivector = (CollectionMultivector)rec_u8(&r);
         cfg->vectors[i].datatype = (CollectionDatatype)rec_u8(&r);
+    }
+    for (int i = 0; v4 && i < cfg->n_vectors; i++) {
+        CollectionQuantization *q = &cfg->vectors[i].quant;
+        q->type = (CollectionQuantType)rec_u8(&r);
+        q->quantile = rec_f32(&r);
+        q->always_ram = rec_u8(&r);
+        q->calibrated = rec_u8(&r);
+        q->lo = rec_f32(&r);
+        q->hi = rec_f32(&r);
     }
     uint32_t ol = rec_u32(&r);
     const uint8_t *opt = rec_take(&r, ol);
@@ -257,7 +287,8 @@ int coll_config_record_parse(const char *name, Slice val, uint32_t *cid, Collect
     const uint8_t *p = (const uint8_t *)val.ptr;
     *cid = store_get_le32(p);
     int e;
-    if (p[4] == COLL_RECORD_V1 || p[4] == COLL_RECORD_V2 || p[4] == COLL_RECORD_V3)
+    if (p[4] == COLL_RECORD_V1 || p[4] == COLL_RECORD_V2 || p[4] == COLL_RECORD_V3 ||
+        p[4] == COLL_RECORD_V4)
         e = config_record_parse_engine(p + 4, val.len - 4, cfg, created);
     else if (p[4] == '{') e = config_record_parse_json(p + 4, val.len - 4, cfg, created);
     else e = ERR_FORMAT;
@@ -272,11 +303,14 @@ int coll_config_record_parse(const char *name, Slice val, uint32_t *cid, Collect
 void coll_config_record_build(const CollectionConfig *cfg, int64_t created, Buf *out)
 {
     uint8_t b[8];
-    int v3 = 0;
-    for (int i = 0; i < cfg->n_vectors; i++)
+    int v3 = 0, v4 = 0;
+    for (int i = 0; i < cfg->n_vectors; i++) {
         v3 |= cfg->vectors[i].multivector != COLLECTION_SINGLE ||
               cfg->vectors[i].datatype != COLLECTION_FLOAT32;
-    b[0] = v3 ? COLL_RECORD_V3 : cfg->n_sparse ? COLL_RECORD_V2 : COLL_RECORD_V1;
+        v4 |= cfg->vectors[i].quant.type != COLLECTION_QUANT_NONE;
+    }
+    v3 |= v4;
+    b[0] = v4 ? COLL_RECORD_V4 : v3 ? COLL_RECORD_V3 : cfg->n_sparse ? COLL_RECORD_V2 : COLL_RECORD_V1;
     buf_append(out, b, 1);
     store_put_le64(b, (uint64_t)created);
     buf_append(out, b, 8);
@@ -312,6 +346,22 @@ void coll_config_record_build(const CollectionConfig *cfg, int64_t created, Buf 
         b[1] = (uint8_t)cfg->vectors[i].datatype;
         buf_append(out, b, 2);
     }
+    for (int i = 0; v4 && i < cfg->n_vectors; i++) {
+        const CollectionQuantization *q = &cfg->vectors[i].quant;
+        uint32_t u;
+        b[0] = (uint8_t)q->type;
+        buf_append(out, b, 1);
+        memcpy(&u, &q->quantile, 4);
+        store_put_le32(b, u);
+        b[4] = (uint8_t)q->always_ram;
+        b[5] = (uint8_t)q->calibrated;
+        buf_append(out, b, 6);
+        memcpy(&u, &q->lo, 4);
+        store_put_le32(b, u);
+        memcpy(&u, &q->hi, 4);
+        store_put_le32(b + 4, u);
+        buf_append(out, b, 8);
+    }
     size_t ol = strlen(cfg->options);
     store_put_le32(b, (uint32_t)ol);
     buf_append(out, b, 4);
@@ -330,6 +380,11 @@ static int config_record_put(StoreTxn *txn, const char *name, uint32_t cid,
     int err = store_put2(txn, STORE_DB_COLLECTIONS, name, strlen(name), head, 4, rec.data, rec.len);
     buf_free(&rec);
     return err;
+}
+
+int coll_config_put(StoreTxn *txn, Collection *c, const CollectionConfig *cfg)
+{
+    return config_record_put(txn, c->name, c->cid, cfg, c->created_at);
 }
 
 /* ---- collections ---- */
@@ -480,13 +535,30 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
     if (u->m) cfg.m = u->m;
     if (u->ef_construct) cfg.ef_construct = u->ef_construct;
     if (u->n_sparse) e = coll_sparse_update(&cfg, u, err, errlen);
+    for (int v = 0; u->set_quant && v < cfg.n_vectors; v++) {
+        /* A new setting is calibrated afresh (coll_quant_sync, below). */
+        CollectionQuantization *q = &cfg.vectors[v].quant;
+        CollectionQuantization n = u->quant[v];
+        if (n.type == COLLECTION_QUANT_INT8 && n.quantile == 0) n.quantile = QUANT_DEFAULT_QUANTILE;
+        if (n.type != q->type || n.quantile != q->quantile) *q = n;
+        q->always_ram = n.always_ram;
+    }
     if (!e) e = coll_config_validate(&cfg, err, errlen);
     HnswIndex *graphs[COLLECTION_MAX_VECTORS] = { 0 };
     int rebuild = cfg.m != c->config.m || cfg.ef_construct != c->config.ef_construct;
     /* The new graphs are built beside the live ones, which readers keep
-     * using until the commit; only then are they swapped in. */
-    for (int v = 0; !e && rebuild && v < cfg.n_vectors; v++)
-        e = coll_graph_rebuild(c, &cfg, v, &graphs[v]);
+     * using until the commit; only then are they swapped in. A quantized
+     * graph is rebuilt from the stored float32 vectors. */
+    StoreTxn *rtxn = NULL;
+    for (int v = 0; !e && rebuild && v < cfg.n_vectors; v++) {
+        if (!coll_graph_quantized(c, v)) {
+            e = coll_graph_rebuild(c, &cfg, v, &graphs[v]);
+            continue;
+        }
+        if (!rtxn && (e = store_read_begin(db->store, &rtxn))) break;
+        e = coll_graph_relink(c, rtxn, &cfg, v, &graphs[v]);
+    }
+    if (rtxn) store_read_end(rtxn);
     if (!e) {
         UpdateCtx x = { c, &cfg, rebuild ? graphs : NULL };
         e = store_write(db->store, update_fn, &x);
@@ -497,6 +569,10 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
         pthread_rwlock_wrlock(&c->lock);
         c->config = cfg;
         pthread_rwlock_unlock(&c->lock);
+        /* Quantize, re-quantize or restore float32 graphs as the new
+         * setting says (its own transaction; on failure the graphs stay
+         * as they were and the next write retries). */
+        if (u->set_quant) coll_quant_sync(db, c);
     } else {
         for (int v = 0; v < COLLECTION_MAX_VECTORS; v++) hnsw_free(graphs[v]);
     }

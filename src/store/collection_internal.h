@@ -137,6 +137,8 @@ typedef struct {
 struct Db {
     Store *store;
     uint64_t full_scan_threshold;
+    uint64_t full_scan_bytes; /* DbOptions.full_scan_bytes resolved */
+    int scan_fixed; /* the threshold was given: no cost model (tests) */
     pthread_rwlock_t lock;  /* the collection list and aliases: shared by operations */
     pthread_mutex_t write;  /* one writer at a time */
     Collection **colls;
@@ -162,6 +164,8 @@ static inline int coll_is_distance(const Collection *c, int v)
 #define COLL_RECORD_V2 0x03
 /* ... and with the multivector and datatype of each dense vector. */
 #define COLL_RECORD_V3 0x04
+/* ... and with the quantization of each dense vector. */
+#define COLL_RECORD_V4 0x05
 
 static inline void coll_grow_u32(uint32_t **a, size_t *cap, size_t need)
 {
@@ -224,6 +228,9 @@ int coll_graph_save(Db *db, Collection *c);
  * old ones are freed, nothing is left dirty or pending). Writer only.
  */
 int coll_graph_rebuild(Collection *c, const CollectionConfig *cfg, int v, HnswIndex **out);
+/* coll_index_params: the HNSW parameters of graph v of cfg (m, ef, seed,
+ * quantization when calibrated). */
+void coll_index_params(const CollectionConfig *cfg, int v, HnswParams *p);
 int coll_graph_put_all(StoreTxn *txn, Collection *c, int v, HnswIndex *h);
 void coll_graph_replace(Collection *c, HnswIndex *const *h);
 /* coll_load makes the memory state of collection name from the store:
@@ -291,6 +298,44 @@ static inline void coll_scratch_free(Scratch *s) { arena_free(&s->arena); }
 const JsonValue *coll_payload_parse(Scratch *s, const char *text, size_t len);
 /* coll_point_lookup reads one point's record. */
 int coll_point_lookup(Collection *c, StoreTxn *txn, const PointId *id, ScanRec *r);
+/*
+ * coll_vector_get is THE accessor of a stored float32 dense vector (not a
+ * multivector): vector v of node as of txn. *out points into the
+ * memory-mapped store when the value is 4-byte aligned (nothing copied, so
+ * the originals need not be resident), else at scratch (dim floats)
+ * holding a copy; valid until txn ends. ERR_NOTFOUND, ERR_FORMAT (wrong
+ * length). The same name and contract as the packed layout's accessor of
+ * issue 13's storage half, which replaces this one-record-per-vector
+ * version when both land.
+ */
+int coll_vector_get(Collection *c, StoreTxn *txn, int v, uint32_t node, float *scratch,
+                    const float **out);
+
+/* ---- collection_quant.c ---- */
+
+/* coll_graph_quantized: 1 when graph v walks int8 codes (its float32
+ * originals live only in the store). */
+static inline int coll_graph_quantized(const Collection *c, int v)
+{
+    return c->config.vectors[v].quant.type == COLLECTION_QUANT_INT8 &&
+           c->config.vectors[v].quant.calibrated;
+}
+/*
+ * coll_quant_sync brings every graph of c in line with its quantization
+ * setting: a graph to be quantized with at least COLLECTION_QUANT_MIN_POINTS
+ * points gets its interval calibrated from the stored vectors, a graph
+ * whose setting changed (or was turned off) is converted; the config
+ * record is saved and the graph swapped (same links, new representation).
+ * For the writer (caller holds db->write). 0 or an error (the graphs are
+ * then left as they were).
+ */
+int coll_quant_sync(Db *db, Collection *c);
+/* coll_graph_relink is coll_graph_rebuild for any graph, quantized ones
+ * too: the vectors inserted are the stored float32 ones (txn's view). */
+int coll_graph_relink(Collection *c, StoreTxn *txn, const CollectionConfig *cfg, int v,
+                      HnswIndex **out);
+/* coll_config_put saves cfg as c's config record in txn. */
+int coll_config_put(StoreTxn *txn, Collection *c, const CollectionConfig *cfg);
 int coll_filter_accepts(Collection *c, const Filter *f, Scratch *s, const ScanRec *r);
 /* coll_scan_points calls fn for every point matching f in id order, from
  * start (NULL: the first). */

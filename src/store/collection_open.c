@@ -51,10 +51,7 @@ static HnswMetric metric_of(CollectionDistance d)
 static int index_create(const CollectionConfig *cfg, int v, HnswIndex **out)
 {
     HnswParams p;
-    hnsw_params_default(&p);
-    p.m = cfg->m;
-    p.ef_construction = cfg->ef_construct;
-    p.seed = COLLECTION_HNSW_SEED;
+    coll_index_params(cfg, v, &p); /* quantization too (collection_quant.c) */
     return hnsw_create((int)cfg->vectors[v].size, metric_of(cfg->vectors[v].distance), &p, out);
 }
 
@@ -750,6 +747,9 @@ int collection_db_open(const char *dir, const DbOptions *opt, Db **out)
     pthread_mutex_init(&db->write, NULL);
     db->full_scan_threshold = opt && opt->full_scan_threshold ? opt->full_scan_threshold
                                                                : COLLECTION_FULL_SCAN_THRESHOLD;
+    db->scan_fixed = opt && opt->full_scan_threshold;
+    db->full_scan_bytes = opt && opt->full_scan_bytes ? opt->full_scan_bytes
+                                                      : COLLECTION_FULL_SCAN_BYTES;
     double t0 = now_seconds();
     /* Then the data of collections a recover replaced (or left half
      * staged when the process died) goes. */
@@ -757,6 +757,8 @@ int collection_db_open(const char *dir, const DbOptions *opt, Db **out)
         collection_db_close(db);
         return err;
     }
+    /* A quantization a crash left uncalibrated (collection_quant.c). */
+    for (size_t i = 0; i < db->n_colls; i++) coll_quant_sync(db, db->colls[i]);
     uint64_t points = 0;
     for (size_t i = 0; i < db->n_colls; i++) points += db->colls[i]->points_count;
     log_info("store: %s: %zu collections, %llu points loaded in %.3f s", dir, db->n_colls,

@@ -66,6 +66,27 @@ int coll_point_lookup(Collection *c, StoreTxn *txn, const PointId *id, ScanRec *
     return rec_decode(c->cid, (Slice){ (const char *)key, kl }, v, r);
 }
 
+int coll_vector_get(Collection *c, StoreTxn *txn, int v, uint32_t node, float *buf,
+                    const float **out)
+{
+    uint8_t key[STORE_KEY_MAX];
+    size_t kl = store_key_node(key, c->cid, (uint16_t)v, node);
+    Slice s;
+    int err = store_get(txn, STORE_DB_VECTORS, key, kl, &s);
+    if (err) return err;
+    size_t bytes = (size_t)c->config.vectors[v].size * sizeof(float);
+    if (s.len != bytes) return ERR_FORMAT;
+    /* LMDB values are only 2-byte aligned in general (a vector on its own
+     * overflow pages is page-aligned): copy only when they are not. */
+    if (((uintptr_t)s.ptr & (sizeof(float) - 1)) == 0) {
+        *out = (const float *)(const void *)s.ptr;
+    } else {
+        memcpy(buf, s.ptr, bytes);
+        *out = buf;
+    }
+    return 0;
+}
+
 int coll_filter_accepts(Collection *c, const Filter *f, Scratch *s, const ScanRec *r)
 {
     if (filter_matches_all(f)) return 1;
@@ -239,15 +260,13 @@ static int output_vectors(Collection *c, const Output *o, StoreTxn *txn, const S
     p->vectors = arena_calloc(arena, (size_t)MAX(c->config.n_vectors, 1) * sizeof *p->vectors);
     for (int v = 0; v < c->config.n_vectors; v++) {
         if (!(want >> v & 1) || coll_is_multi(c, v)) continue; /* multivectors: below */
-        uint8_t key[STORE_KEY_MAX];
-        size_t kl = store_key_node(key, c->cid, (uint16_t)v, r->node);
-        Slice s;
-        int err = store_get(txn, STORE_DB_VECTORS, key, kl, &s);
+        size_t bytes = c->config.vectors[v].size * sizeof(float);
+        float *f = arena_alloc(arena, bytes);
+        const float *vec;
+        int err = coll_vector_get(c, txn, v, r->node, f, &vec);
         if (err == ERR_NOTFOUND) continue;
         if (err) return err;
-        if (s.len != c->config.vectors[v].size * sizeof(float)) return ERR_FORMAT;
-        float *f = arena_alloc(arena, s.len);
-        memcpy(f, s.ptr, s.len);
+        if (vec != f) memcpy(f, vec, bytes);
         p->vectors[v] = f;
     }
     int err = coll_multi_output(c, want, txn, r->node, arena, p);

@@ -234,20 +234,46 @@ typedef struct {
     const Exclude *ex;
     TopK *top;
     float *vec;
+    StoreTxn *txn;
+    int quant; /* the graph holds int8 codes: score the stored originals */
+    /* collect: gather the nodes in list instead of scoring them (a scan
+     * of a quantized graph ranks them on codes first). */
+    int collect;
+    uint32_t *list;
+    size_t n_list, cap_list;
 } ExactCtx;
 
+/* exact_consider scores node exactly: with the graph's float32 vector, or
+ * for a quantized graph with the original in the store (coll_vector_get,
+ * the memory-mapped copy: nothing needs to be resident). */
 static void exact_consider(ExactCtx *x, uint32_t node)
 {
     if (!hnsw_contains(x->c->idx[x->v].index, node)) return;
-    if (hnsw_get_vector(x->c->idx[x->v].index, node, x->vec) != 0) return;
-    float good, s = score_vec(x->c, x->v, x->sc, x->vec, &good);
+    const float *vec = x->vec;
+    if (x->quant) {
+        if (coll_vector_get(x->c, x->txn, x->v, node, x->vec, &vec) != 0) return;
+    } else if (hnsw_get_vector(x->c->idx[x->v].index, node, x->vec) != 0) {
+        return;
+    }
+    float good, s = score_vec(x->c, x->v, x->sc, vec, &good);
     topk_push(x->top, node, s, good);
+}
+
+/* exact_take_one scores node, or collects it. */
+static void exact_take_one(ExactCtx *x, uint32_t node)
+{
+    if (!x->collect) {
+        exact_consider(x, node);
+        return;
+    }
+    coll_grow_u32(&x->list, &x->cap_list, x->n_list + 1);
+    x->list[x->n_list++] = node;
 }
 
 static int exact_take_node(void *vctx, uint32_t node)
 {
     ExactCtx *x = vctx;
-    if (!excluded(x->ex, &x->c->node_ids[node])) exact_consider(x, node);
+    if (!excluded(x->ex, &x->c->node_ids[node])) exact_take_one(x, node);
     return 0;
 }
 
@@ -260,7 +286,7 @@ static int exact_take(void *vctx, const ScanRec *r)
     if (r->node >= x->c->node_cap || !x->c->node_live[r->node] ||
         !point_id_equal(&x->c->node_ids[r->node], &r->id))
         return 0;
-    exact_consider(x, r->node);
+    exact_take_one(x, r->node);
     return 0;
 }
 
@@ -326,7 +352,13 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
     const Exclude *ex = q->ex;
     int v = q->v, ef = q->req->ef;
     size_t k = q->req->offset + q->limit;
+    /* Below this many matches a filtered search scores them exactly:
+     * Qdrant's full_scan_threshold, raised on big graphs to where a scan
+     * of the matches stops being cheaper than a filtered walk
+     * (hnsw_exact_below): at 1M points a 1% filter scans its 10000
+     * matches instead of walking ~100x the unfiltered visits. */
     uint64_t threshold = q->db->full_scan_threshold;
+    if (!q->db->scan_fixed) threshold = MAX(threshold, hnsw_exact_below((size_t)c->points_count));
     HnswIndex *h = c->idx[v].index;
     int all = filter_matches_all(f);
     int plan;
@@ -334,7 +366,7 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
     /* Like Qdrant, a graph whose vectors are small enough is searched
      * exactly: that is cheap, and small collections (many near-duplicate
      * vectors among few points) are where HNSW's recall is worst. */
-    int small = (uint64_t)c->points_count * dim * sizeof(float) < COLLECTION_FULL_SCAN_BYTES;
+    int small = (uint64_t)c->points_count * dim * sizeof(float) < q->db->full_scan_bytes;
     if (q->req->exact || k > HNSW_MAX_EF || small) plan = all ? PLAN_ALL : PLAN_SCAN;
     else if (sc->strategy >= 0 && sc->n_pos == 0) plan = all ? PLAN_ALL : PLAN_SCAN;
     /* Discovery and context objectives are not monotone in any one
@@ -358,15 +390,42 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
     TopK top = { arena_alloc(q->arena, (k ? k : 1) * sizeof(HnswHit)),
                  arena_alloc(q->arena, (k ? k : 1) * sizeof(float)), 0, k };
     float *vec = xmalloc(dim * sizeof *vec);
-    ExactCtx x = { c, v, sc, ex, &top, vec };
+    int quant = coll_graph_quantized(c, v);
+    ExactCtx x = { c, v, sc, ex, &top, vec, q->txn, quant, 0, NULL, 0, 0 };
+    /* A quantized graph proposes limit x oversampling candidates ranked on
+     * int8 codes; rescoring (Qdrant's default) ranks them by their float32
+     * originals. ignore ranks all ef candidates so. */
+    int rescore = quant && (!q->req->quant_no_rescore || q->req->quant_ignore);
     int err = 0;
     if (plan == PLAN_SCAN) {
         /* Index candidates or the node table when they spare the walk
          * over every stored point. */
         uint64_t max_cand = MAX(threshold, c->points_count / 2);
+        /* A quantized graph's matches are ranked on their codes (a quarter
+         * of the bytes, in memory) and only the limit x oversampling best
+         * are read from the store and rescored, as Qdrant scans quantized
+         * vectors; params.exact scores every match in float32. */
+        x.collect = quant && !q->req->exact && sc->strategy < 0;
         int done = coll_filter_nodes(c, q->txn, f, max_cand, exact_take_node, &x);
         if (done < 0) err = done;
         else if (!done) err = coll_scan_points(c, q->txn, f, NULL, exact_take, &x);
+        if (!err && x.collect && x.n_list) {
+            size_t kk = k ? k : 1;
+            if (rescore && q->req->quant_oversampling > 1)
+                kk = (size_t)ceil((double)kk * q->req->quant_oversampling);
+            if (rescore && q->req->quant_ignore) kk = x.n_list;
+            kk = MIN(kk, x.n_list);
+            HnswHit *buf = xmalloc(kk * sizeof *buf);
+            int got = 0;
+            err = hnsw_brute_force_nodes(h, sc->q, (int)kk, x.list, x.n_list, buf, &got);
+            x.collect = 0;
+            for (int i = 0; i < got && !err; i++) {
+                if (rescore) exact_consider(&x, buf[i].node);
+                else topk_push(&top, buf[i].node, buf[i].score, goodness(c, v, buf[i].score));
+            }
+            free(buf);
+        }
+        free(x.list);
     } else if (plan == PLAN_ALL) {
         for (uint32_t node = 0; node < c->node_high; node++)
             if (c->node_live[node] && !excluded(ex, &c->node_ids[node])) exact_consider(&x, node);
@@ -375,6 +434,10 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
         coll_scratch_init(&a.s);
         int need_cb = !all || (ex && ex->n);
         size_t kk = k + (ex ? ex->n : 0);
+        if (rescore && q->req->quant_oversampling > 1)
+            kk = (size_t)ceil((double)kk * q->req->quant_oversampling);
+        if (rescore && q->req->quant_ignore && kk < (size_t)(ef > 0 ? ef : HNSW_DEFAULT_EF))
+            kk = (size_t)(ef > 0 ? ef : HNSW_DEFAULT_EF);
         /* A recommendation objective rescores candidates, so each positive
          * example proposes at least ef of them. */
         if (sc->strategy >= 0 && kk < (size_t)(ef > 0 ? ef : HNSW_DEFAULT_EF))
@@ -389,8 +452,10 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
                               &got);
             for (int i = 0; i < got && !err; i++) {
                 if (sc->strategy < 0) {
-                    if (c->node_live[buf[i].node] && !excluded(ex, &c->node_ids[buf[i].node]))
-                        topk_push(&top, buf[i].node, buf[i].score, goodness(c, v, buf[i].score));
+                    if (!c->node_live[buf[i].node] || excluded(ex, &c->node_ids[buf[i].node]))
+                        continue;
+                    if (rescore) exact_consider(&x, buf[i].node);
+                    else topk_push(&top, buf[i].node, buf[i].score, goodness(c, v, buf[i].score));
                 } else {
                     /* Rescore a candidate once: skip nodes already kept. */
                     int seen = 0;
@@ -539,13 +604,11 @@ static int example_vector(Collection *c, StoreTxn *txn, int v, const PointId *id
         return err_set(err, errlen, ERR_NOTFOUND, "No point with id %s found",
                        point_id_format(id, idbuf));
     if (e) return e;
-    uint8_t key[STORE_KEY_MAX];
-    size_t kl = store_key_node(key, c->cid, (uint16_t)v, r.node);
-    Slice s;
-    if ((e = store_get(txn, STORE_DB_VECTORS, key, kl, &s))) return e;
-    if (s.len != c->config.vectors[v].size * sizeof(float)) return ERR_FORMAT;
-    float *f = arena_alloc(arena, s.len);
-    memcpy(f, s.ptr, s.len);
+    size_t bytes = c->config.vectors[v].size * sizeof(float);
+    float *f = arena_alloc(arena, bytes);
+    const float *vec;
+    if ((e = coll_vector_get(c, txn, v, r.node, f, &vec))) return e;
+    if (vec != f) memcpy(f, vec, bytes);
     *out = f;
     return 0;
 }

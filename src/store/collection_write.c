@@ -883,6 +883,10 @@ int collection_write_group(Db *db, CollectionWrite *const *writes, size_t n,
         }
         for (size_t i = 0; i < n; i++)
             if (kept[i] && hooks->visible) hooks->visible(g.gw[i].w, hooks->ctx);
+        /* A quantized graph that just reached its calibration size
+         * (collection_quant.c; a no-op otherwise). */
+        for (size_t i = 0; i < n; i++)
+            if (g.gw[i].c) coll_quant_sync(db, g.gw[i].c);
     }
     pthread_mutex_unlock(&db->write);
     for (size_t i = 0; i < n; i++)
