@@ -65,7 +65,7 @@ STORE_SRCS = src/store/store.c src/store/collection_config.c src/store/collectio
              src/store/collection_write.c src/store/collection_read.c src/store/collection_search.c \
              src/store/collection_alias.c src/store/collection_snapshot.c \
              src/store/collection_index.c \
-             src/store/collection_record.c
+             src/store/collection_record.c src/store/collection_vectors.c
 API_SRCS = src/api/qdrant.c src/api/qdrant_request.c src/api/qdrant_service.c \
            src/api/qdrant_collections.c src/api/qdrant_points.c src/api/qdrant_search.c \
            src/api/qdrant_query.c src/api/qdrant_groups.c src/api/qdrant_convert.c \

@@ -221,6 +221,9 @@ typedef struct {
     /* Exact-scan threshold for filtered searches, in points; 0: the
      * default COLLECTION_FULL_SCAN_THRESHOLD (tests lower it). */
     uint64_t full_scan_threshold;
+    /* Vectors moved per transaction when a format 1 directory is
+     * migrated at open; 0: about 16 MiB of them (tests lower it). */
+    size_t migrate_chunk;
 } DbOptions;
 
 /* ---- the database ---- */

@@ -98,6 +98,7 @@ void coll_free(Collection *c)
     free(c->links);
     free(c->blob);
     free(c->vec);
+    free(c->blocks.p);
     coll_index_free(c);
     free(c->name);
     free(c);
@@ -412,20 +413,21 @@ static void loaded_add_replay(Loaded *l, uint32_t node)
     l->replay[l->n_replay++] = node;
 }
 
-/* load_graph reads graph v of l->c back: vectors and graph records in node
- * order, merged. Nodes with a vector but no graph record are added to the
- * replay list (the insert was committed but its graph never saved). */
+/* load_graph reads graph v of l->c back: vector blocks and graph records
+ * in node order, merged. Nodes with a vector but no graph record are added
+ * to the replay list (the insert was committed but its graph never
+ * saved). */
 static int load_graph(Loaded *l, StoreTxn *txn, int v, int *broken)
 {
     Collection *c = l->c;
     HnswIndex *h = c->idx[v].index;
-    size_t dim = c->config.vectors[v].size;
+    uint32_t dim = c->config.vectors[v].size;
     uint8_t key[STORE_KEY_MAX], gkey[STORE_KEY_MAX];
     size_t plen = store_key_index(key, c->cid, (uint16_t)v);
     StoreCursor *vc = NULL, *gc = NULL;
     Slice k, val, gk, gv;
     float *vec = xmalloc(dim * sizeof *vec);
-    int err = store_cursor_open(txn, STORE_DB_VECTORS, &vc);
+    int err = store_cursor_open(txn, STORE_DB_DENSE, &vc);
     if (!err) err = store_cursor_open(txn, STORE_DB_GRAPH, &gc);
     if (err) goto done;
     /* The graph cursor starts at node 0, past the entry record. */
@@ -434,28 +436,32 @@ static int load_graph(Loaded *l, StoreTxn *txn, int v, int *broken)
     int verr = store_cursor_seek(vc, key, plen, &k, &val);
     for (; verr == 0; verr = store_cursor_next(vc, &k, &val)) {
         if (k.len != 10 || memcmp(k.ptr, key, plen) != 0) break;
-        uint32_t node = store_get_be32((const uint8_t *)k.ptr + 6);
-        if (val.len != dim * sizeof(float)) {
-            log_error("collection %s: vector %d of node %u has %zu bytes, expected %zu", c->name,
-                      v, node, val.len, dim * sizeof(float));
+        uint32_t block = store_get_be32((const uint8_t *)k.ptr + 6);
+        CollBlock b;
+        if (coll_block_parse(dim, val, &b) || (uint64_t)block * b.slots >= HNSW_MAX_NODES) {
+            log_error("collection %s: the vector block %u of vector %d is malformed", c->name,
+                      block, v);
             err = ERR_FORMAT;
             goto done;
         }
-        if (node >= c->node_high) c->node_high = node + 1;
-        /* LMDB values are only 2-byte aligned: copy before using floats. */
-        memcpy(vec, val.ptr, val.len);
-        uint32_t gnode = HNSW_NO_NODE;
-        while (gerr == 0 && gk.len == 10 && !memcmp(gk.ptr, key, plen) &&
-               (gnode = store_get_be32((const uint8_t *)gk.ptr + 6)) < node) {
-            *broken = 1; /* a graph record without a vector */
-            gerr = store_cursor_next(gc, &gk, &gv);
-            gnode = HNSW_NO_NODE;
-        }
-        if (gerr == 0 && gk.len == 10 && !memcmp(gk.ptr, key, plen) && gnode == node) {
-            if (hnsw_node_decode(h, node, vec, gv.ptr, gv.len) != 0) *broken = 1;
-            gerr = store_cursor_next(gc, &gk, &gv);
-        } else if (node < c->node_cap && c->node_live[node]) {
-            loaded_add_replay(l, node);
+        for (uint32_t slot = 0; slot < b.n_slots; slot++) {
+            if (!(b.present >> slot & 1)) continue;
+            uint32_t node = block * b.slots + slot;
+            if (node >= c->node_high) c->node_high = node + 1;
+            const float *p = coll_block_vector(&b, dim, slot, vec);
+            uint32_t gnode = HNSW_NO_NODE;
+            while (gerr == 0 && gk.len == 10 && !memcmp(gk.ptr, key, plen) &&
+                   (gnode = store_get_be32((const uint8_t *)gk.ptr + 6)) < node) {
+                *broken = 1; /* a graph record without a vector */
+                gerr = store_cursor_next(gc, &gk, &gv);
+                gnode = HNSW_NO_NODE;
+            }
+            if (gerr == 0 && gk.len == 10 && !memcmp(gk.ptr, key, plen) && gnode == node) {
+                if (hnsw_node_decode(h, node, p, gv.ptr, gv.len) != 0) *broken = 1;
+                gerr = store_cursor_next(gc, &gk, &gv);
+            } else if (node < c->node_cap && c->node_live[node]) {
+                loaded_add_replay(l, node);
+            }
         }
     }
     if (gerr == 0 && gk.len == 10 && !memcmp(gk.ptr, key, plen)) *broken = 1;
@@ -606,8 +612,6 @@ static int replay_graphs(Db *db, Collection *c, const uint32_t *replay, size_t n
     StoreTxn *txn;
     int err = store_read_begin(db->store, &txn);
     if (err) return err;
-    uint8_t key[STORE_KEY_MAX];
-    Slice v;
     size_t maxdim = 0;
     for (int i = 0; i < c->config.n_vectors; i++)
         if (c->config.vectors[i].size > maxdim) maxdim = c->config.vectors[i].size;
@@ -615,7 +619,6 @@ static int replay_graphs(Db *db, Collection *c, const uint32_t *replay, size_t n
     size_t total = 0;
     for (int i = 0; i < c->config.n_vectors; i++) {
         if (coll_is_multi(c, i)) continue; /* no graph to replay */
-        size_t dim = c->config.vectors[i].size;
         int all = rebuild >> i & 1;
         size_t n = all ? c->node_high : n_replay;
         for (size_t j = 0; j < n; j++) {
@@ -625,15 +628,9 @@ static int replay_graphs(Db *db, Collection *c, const uint32_t *replay, size_t n
                        node_record(c, txn, node, &mask) == 0 && (mask >> i & 1);
             if (all && !live) continue;
             const float *p = NULL;
-            if (live) {
-                size_t kl = store_key_node(key, c->cid, (uint16_t)i, node);
-                if (store_get(txn, STORE_DB_VECTORS, key, kl, &v) != 0 ||
-                    v.len != dim * sizeof(float)) {
-                    log_error("collection %s: node %u lacks its vector %d", c->name, node, i);
-                    continue;
-                }
-                memcpy(vec, v.ptr, v.len);
-                p = vec;
+            if (live && coll_vector_get(c, txn, i, node, vec, &p) != 0) {
+                log_error("collection %s: node %u lacks its vector %d", c->name, node, i);
+                continue;
             }
             coll_apply_vector(c, i, node, p, !all);
             total++;
@@ -753,7 +750,9 @@ int collection_db_open(const char *dir, const DbOptions *opt, Db **out)
     double t0 = now_seconds();
     /* Then the data of collections a recover replaced (or left half
      * staged when the process died) goes. */
-    if ((err = db_load_all(db)) || (err = coll_snapshot_cleanup(db))) {
+    /* A directory of an older format is migrated in place first. */
+    if ((err = coll_migrate(db, dir, opt ? opt->migrate_chunk : 0)) || (err = db_load_all(db)) ||
+        (err = coll_snapshot_cleanup(db))) {
         collection_db_close(db);
         return err;
     }

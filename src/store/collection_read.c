@@ -239,15 +239,13 @@ static int output_vectors(Collection *c, const Output *o, StoreTxn *txn, const S
     p->vectors = arena_calloc(arena, (size_t)MAX(c->config.n_vectors, 1) * sizeof *p->vectors);
     for (int v = 0; v < c->config.n_vectors; v++) {
         if (!(want >> v & 1) || coll_is_multi(c, v)) continue; /* multivectors: below */
-        uint8_t key[STORE_KEY_MAX];
-        size_t kl = store_key_node(key, c->cid, (uint16_t)v, r->node);
-        Slice s;
-        int err = store_get(txn, STORE_DB_VECTORS, key, kl, &s);
+        size_t bytes = c->config.vectors[v].size * sizeof(float);
+        float *f = arena_alloc(arena, bytes);
+        const float *src;
+        int err = coll_vector_get(c, txn, v, r->node, f, &src);
         if (err == ERR_NOTFOUND) continue;
         if (err) return err;
-        if (s.len != c->config.vectors[v].size * sizeof(float)) return ERR_FORMAT;
-        float *f = arena_alloc(arena, s.len);
-        memcpy(f, s.ptr, s.len);
+        if (src != f) memcpy(f, src, bytes);
         p->vectors[v] = f;
     }
     int err = coll_multi_output(c, want, txn, r->node, arena, p);

@@ -539,13 +539,11 @@ static int example_vector(Collection *c, StoreTxn *txn, int v, const PointId *id
         return err_set(err, errlen, ERR_NOTFOUND, "No point with id %s found",
                        point_id_format(id, idbuf));
     if (e) return e;
-    uint8_t key[STORE_KEY_MAX];
-    size_t kl = store_key_node(key, c->cid, (uint16_t)v, r.node);
-    Slice s;
-    if ((e = store_get(txn, STORE_DB_VECTORS, key, kl, &s))) return e;
-    if (s.len != c->config.vectors[v].size * sizeof(float)) return ERR_FORMAT;
-    float *f = arena_alloc(arena, s.len);
-    memcpy(f, s.ptr, s.len);
+    size_t bytes = c->config.vectors[v].size * sizeof(float);
+    float *f = arena_alloc(arena, bytes);
+    const float *src;
+    if ((e = coll_vector_get(c, txn, v, r.node, f, &src))) return e;
+    if (src != f) memcpy(f, src, bytes);
     *out = f;
     return 0;
 }

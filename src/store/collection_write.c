@@ -127,6 +127,10 @@ typedef struct {
     /* Scratch for payload edits inside the transaction. */
     Scratch s;
     Buf buf;
+    /* Dense vectors of the operation being applied, by vector index
+     * (put_vectors, vectors_flush). */
+    CollVecPut *vput[COLLECTION_MAX_VECTORS];
+    size_t n_vput[COLLECTION_MAX_VECTORS], cap_vput[COLLECTION_MAX_VECTORS];
 } Group;
 
 static void effect_add(Group *g, int kind, uint32_t node, const PointId *id, const PrepPoint *p,
@@ -336,17 +340,31 @@ static int put_pending(StoreTxn *txn, Collection *c, uint32_t node)
     return store_put(txn, STORE_DB_PENDING, key, pk, "", 0);
 }
 
-static int put_vectors(StoreTxn *txn, Collection *c, uint32_t node, const PrepPoint *p)
+/* put_vectors queues node's dense vectors for vectors_flush, which
+ * stores every vector of an operation block by block. */
+static void put_vectors(Group *g, Collection *c, uint32_t node, const PrepPoint *p)
 {
-    uint8_t key[STORE_KEY_MAX];
     for (int v = 0; v < c->config.n_vectors; v++) {
         if (!(p->mask >> v & 1) || coll_is_multi(c, v)) continue; /* coll_multi_put's */
-        size_t nk = store_key_node(key, c->cid, (uint16_t)v, node);
-        int err = store_put(txn, STORE_DB_VECTORS, key, nk, p->vec[v],
-                            c->config.vectors[v].size * sizeof(float));
-        if (err) return err;
+        if (g->n_vput[v] == g->cap_vput[v]) {
+            g->cap_vput[v] = g->cap_vput[v] ? g->cap_vput[v] * 2 : 64;
+            g->vput[v] = xrealloc(g->vput[v], g->cap_vput[v] * sizeof *g->vput[v]);
+        }
+        g->vput[v][g->n_vput[v]++] = (CollVecPut){ .node = node, .vec = p->vec[v] };
     }
-    return 0;
+}
+
+/* vectors_flush writes the vectors put_vectors queued (nothing in the
+ * operation reads them back before: vectors are read by node, outside
+ * the write path). */
+static int vectors_flush(Group *g, Collection *c, StoreTxn *txn, int err)
+{
+    /* A failed operation's queue is dropped: its sub-transaction aborts. */
+    for (int v = 0; v < c->config.n_vectors; v++) {
+        if (!err) err = coll_vectors_put(txn, c, v, g->vput[v], g->n_vput[v]);
+        g->n_vput[v] = 0;
+    }
+    return err;
 }
 
 /* put_blob stores a point's blob, or deletes the one it had (key: the
@@ -405,7 +423,7 @@ static int apply_upsert(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn
         store_put_le32(head + 4, p->mask);
         err = store_put2(txn, STORE_DB_POINTS, key, kl, head, sizeof head, p->payload,
                          p->payload_len);
-        if (!err) err = put_vectors(txn, c, node, p);
+        if (!err) put_vectors(g, c, node, p);
         if (!err && c->config.n_sparse)
             err = coll_sparse_put(txn, c, node, COLL_SPARSE_ALL(c), p->mask, p->sparse);
         if (!err && coll_multi_mask(c))
@@ -585,7 +603,7 @@ static int apply_update_vectors(Group *g, Collection *c, const PrepOp *op, Store
         uint32_t node = store_get_le32((const uint8_t *)old.ptr);
         uint32_t mask = store_get_le32((const uint8_t *)old.ptr + 4) | p->mask;
         err = set_mask(g, txn, key, kl, old, mask);
-        if (!err) err = put_vectors(txn, c, node, p);
+        if (!err) put_vectors(g, c, node, p);
         if (!err && c->config.n_sparse)
             err = coll_sparse_put(txn, c, node, p->mask & COLL_SPARSE_ALL(c), p->mask, p->sparse);
         if (!err && (p->mask & coll_multi_mask(c)))
@@ -640,10 +658,15 @@ static int apply_delete_vectors(Group *g, Collection *c, const PrepOp *op, Store
 
 static int apply_op(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn, CollectionWrite *w)
 {
+    int err;
     switch (op->kind) {
-    case COLLECTION_OP_UPSERT: return apply_upsert(g, c, op, txn, w);
+    case COLLECTION_OP_UPSERT:
+        err = apply_upsert(g, c, op, txn, w);
+        return vectors_flush(g, c, txn, err);
     case COLLECTION_OP_DELETE: return apply_delete(g, c, op, txn, w);
-    case COLLECTION_OP_UPDATE_VECTORS: return apply_update_vectors(g, c, op, txn, w);
+    case COLLECTION_OP_UPDATE_VECTORS:
+        err = apply_update_vectors(g, c, op, txn, w);
+        return vectors_flush(g, c, txn, err);
     case COLLECTION_OP_DELETE_VECTORS: return apply_delete_vectors(g, c, op, txn, w);
     default: return apply_payload(g, c, op, txn, w);
     }
@@ -891,6 +914,7 @@ int collection_write_group(Db *db, CollectionWrite *const *writes, size_t n,
             filter_free(g.gw[i].ops[j].update_filter);
         }
     free(g.eff);
+    for (int v = 0; v < COLLECTION_MAX_VECTORS; v++) free(g.vput[v]);
     buf_free(&g.buf);
     coll_scratch_free(&g.s);
     arena_free(&g.arena);
