@@ -224,6 +224,9 @@ typedef struct {
     /* Vectors moved per transaction when a format 1 directory is
      * migrated at open; 0: about 16 MiB of them (tests lower it). */
     size_t migrate_chunk;
+    /* Testing: 0, or end such a migration after this many transactions
+     * with ERR_BUSY, leaving the directory as a crash there would. */
+    size_t migrate_stop_after;
 } DbOptions;
 
 /* ---- the database ---- */

@@ -544,14 +544,18 @@ int coll_blocks_put(StoreTxn *txn, uint32_t cid, int v, uint32_t dim, CollVecPut
  * blocks: coll_migrate does every collection of the directory, then writes
  * the format record (a no-op for a directory already at
  * STORE_FORMAT_VERSION); coll_migrate_collection moves one cid's vectors
- * (a collection snapshot of format 1 being recovered), adding to *moved.
- * Each transaction moves at most chunk vectors (0: about 16 MiB of them);
- * a crash between two leaves both layouts holding disjoint parts, which
- * the next run finishes.
+ * (a collection snapshot of format 1 being recovered). Each transaction
+ * moves at most m->chunk vectors; a crash between two leaves both layouts
+ * holding disjoint parts, which the next run finishes.
  */
-int coll_migrate(Db *db, const char *dir, size_t chunk);
-int coll_migrate_collection(Db *db, uint32_t cid, const CollectionConfig *cfg, size_t chunk,
-                            size_t *moved);
+typedef struct {
+    size_t chunk;      /* vectors per transaction; 0: about 16 MiB of them */
+    size_t stop_after; /* testing: ERR_BUSY after this many transactions (0: never) */
+    size_t txns;       /* transactions committed so far */
+    size_t moved;      /* vectors moved so far */
+} CollMigrate;
+int coll_migrate(Db *db, const char *dir, CollMigrate *m);
+int coll_migrate_collection(Db *db, uint32_t cid, const CollectionConfig *cfg, CollMigrate *m);
 
 /* ---- collection_record.c ---- */
 

@@ -751,7 +751,9 @@ int collection_db_open(const char *dir, const DbOptions *opt, Db **out)
     /* Then the data of collections a recover replaced (or left half
      * staged when the process died) goes. */
     /* A directory of an older format is migrated in place first. */
-    if ((err = coll_migrate(db, dir, opt ? opt->migrate_chunk : 0)) || (err = db_load_all(db)) ||
+    CollMigrate mig = { .chunk = opt ? opt->migrate_chunk : 0,
+                        .stop_after = opt ? opt->migrate_stop_after : 0 };
+    if ((err = coll_migrate(db, dir, &mig)) || (err = db_load_all(db)) ||
         (err = coll_snapshot_cleanup(db))) {
         collection_db_close(db);
         return err;

@@ -766,13 +766,13 @@ int collection_recover(Db *db, const char *name, const char *path, CollectionSna
     /* A snapshot of an older store format: its dense vectors move into
      * blocks under the staged cid (a crash meanwhile drops the cid). */
     if (!e && store_format < STORE_FORMAT_VERSION) {
-        size_t moved = 0;
-        e = coll_migrate_collection(db, st.cid, &cfg, 0, &moved);
+        CollMigrate mig = { 0 };
+        e = coll_migrate_collection(db, st.cid, &cfg, &mig);
         if (e) err_set(err, errlen, e, "%s: migrating its vectors from store format %u failed (%s)",
                        path, store_format, err_str(e));
         else
             log_info("collection %s: %s is of store format %u: %zu vectors packed into blocks",
-                     name, path, store_format, moved);
+                     name, path, store_format, mig.moved);
     }
 
     double t_staged = now_seconds();

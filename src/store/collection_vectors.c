@@ -230,20 +230,26 @@ static int migrate_fn(StoreTxn *txn, void *ctx)
     return 0;
 }
 
-int coll_migrate_collection(Db *db, uint32_t cid, const CollectionConfig *cfg, size_t chunk,
-                            size_t *moved)
+int coll_migrate_collection(Db *db, uint32_t cid, const CollectionConfig *cfg, CollMigrate *cm)
 {
     int err = 0;
     for (int v = 0; v < cfg->n_vectors && !err; v++) {
         if (cfg->vectors[v].multivector != COLLECTION_SINGLE) continue; /* stays per node */
         Migrate m = { .cid = cid, .v = v, .dim = cfg->vectors[v].size };
         size_t vb = (size_t)m.dim * sizeof(float);
-        m.chunk = chunk ? chunk : MAX(COLL_MIGRATE_CHUNK_BYTES / vb, 1);
+        m.chunk = cm->chunk ? cm->chunk : MAX(COLL_MIGRATE_CHUNK_BYTES / vb, 1);
         m.vecs = xmalloc(m.chunk * vb);
         m.puts = xmalloc(m.chunk * sizeof *m.puts);
         do {
+            if (cm->stop_after && cm->txns >= cm->stop_after) {
+                err = ERR_BUSY; /* a test's crash */
+                break;
+            }
             err = store_write(db->store, migrate_fn, &m);
-            if (!err) *moved += m.moved;
+            if (!err && m.moved) {
+                cm->moved += m.moved;
+                cm->txns++;
+            }
         } while (!err && m.moved);
         free(m.vecs);
         free(m.puts);
@@ -258,7 +264,7 @@ static int format_fn(StoreTxn *txn, void *ctx)
     return store_format_put(txn, STORE_FORMAT_VERSION);
 }
 
-int coll_migrate(Db *db, const char *dir, size_t chunk)
+int coll_migrate(Db *db, const char *dir, CollMigrate *cm)
 {
     StoreTxn *txn;
     int err = store_read_begin(db->store, &txn);
@@ -300,12 +306,11 @@ int coll_migrate(Db *db, const char *dir, size_t chunk)
     store_cursor_close(cur);
     store_read_end(txn);
     double t0 = now_seconds();
-    size_t moved = 0;
     if (!err)
         log_info("store: %s: data format %u: packing the dense vectors of %zu collections into "
                  "blocks (format %u), in place", dir, version, n, STORE_FORMAT_VERSION);
     for (size_t i = 0; i < n && !err; i++)
-        err = coll_migrate_collection(db, cids[i], &cfgs[i], chunk, &moved);
+        err = coll_migrate_collection(db, cids[i], &cfgs[i], cm);
     /* Last, in a transaction of its own: until it commits, an open finds
      * format 1 and goes on migrating what is left. */
     if (!err) err = store_write(db->store, format_fn, NULL);
@@ -315,7 +320,7 @@ int coll_migrate(Db *db, const char *dir, size_t chunk)
                   err_str(err));
     else
         log_info("store: %s: migrated to format %u: %zu vectors moved in %.3f s", dir,
-                 STORE_FORMAT_VERSION, moved, now_seconds() - t0);
+                 STORE_FORMAT_VERSION, cm->moved, now_seconds() - t0);
     free(cids);
     free(cfgs);
     return err;
