@@ -114,6 +114,18 @@ int hnsw_reserve(HnswIndex *idx, uint32_t capacity);
 int hnsw_insert(HnswIndex *idx, uint32_t node, const float *vec);
 
 /*
+ * hnsw_insert_new is hnsw_insert of a node never inserted before (a
+ * deleted one is not revived: ERR_EXISTS), which also reports every other
+ * node whose lists it changed: the nodes it linked to, at each level, in
+ * touched (cap at least hnsw_links_max(idx, HNSW_MAX_LEVEL)), *n_touched
+ * of them. A caller persisting changed nodes while other inserts run uses
+ * it: reading the node's links afterwards could miss a node whose link a
+ * concurrent insert has already replaced. Thread-safe as hnsw_insert.
+ */
+int hnsw_insert_new(HnswIndex *idx, uint32_t node, const float *vec, uint32_t *touched,
+                    size_t cap, size_t *n_touched);
+
+/*
  * hnsw_search writes up to k nearest live, accepted nodes to out (k
  * entries), best first, and their number to *n_out. ef <= 0 means the
  * index's default; ef below k is raised to k. filter may be NULL.

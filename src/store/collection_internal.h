@@ -210,6 +210,19 @@ void coll_node_table_reserve(Collection *c, uint32_t need);
 /* coll_apply_vector brings graph v of node in line with the committed
  * state (see collection_open.c). */
 void coll_apply_vector(Collection *c, int v, uint32_t node, const float *vec, int force);
+/*
+ * coll_apply_inserts is coll_apply_vector(c, v, nodes[i], vecs[i], 0) for
+ * n distinct nodes, which must not be in graph v yet (new points, or
+ * points that did not have vector v): from COLL_PARALLEL_INSERT_MIN nodes
+ * on they are inserted by coll_build_threads() threads at once (the
+ * order, hence the graph, then varies from run to run; below it, the
+ * build repeats exactly). Writer only.
+ */
+#define COLL_PARALLEL_INSERT_MIN 64
+#define COLL_BUILD_THREADS_MAX 8
+size_t coll_build_threads(void);
+void coll_apply_inserts(Collection *c, int v, const uint32_t *nodes, const float *const *vecs,
+                        size_t n);
 /* coll_add_pending remembers a node whose pending marker the next graph
  * save deletes. */
 void coll_add_pending(Collection *c, uint32_t node);

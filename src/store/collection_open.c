@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "base/log.h"
@@ -216,6 +217,99 @@ void coll_apply_vector(Collection *c, int v, uint32_t node, const float *vec, in
         return;
     }
     mark_links(c, v, node);
+}
+
+/*
+ * Parallel inserts. A write group's new points go into the graph on
+ * every core (hnsw_insert of distinct new nodes is thread-safe): workers
+ * take the next node from a shared counter, and each keeps the nodes its
+ * inserts changed (hnsw_insert_new reports them) for mark_dirty, which
+ * runs on the writer after the join.
+ */
+typedef struct {
+    HnswIndex *h;
+    const uint32_t *nodes;
+    const float *const *vecs;
+    size_t n;
+    size_t next; /* atomic: the next item to insert */
+} InsertJob;
+
+typedef struct {
+    InsertJob *job;
+    uint32_t *touched; /* [n_touched] the nodes the inserts changed */
+    size_t n_touched, cap_touched;
+    uint32_t *redo; /* nodes hnsw_insert_new refused or failed: the caller retries them */
+    size_t n_redo, cap_redo;
+    int err;
+} InsertWorker;
+
+static void *insert_worker(void *arg)
+{
+    InsertWorker *w = arg;
+    InsertJob *j = w->job;
+    size_t cap = (size_t)hnsw_links_max(j->h, HNSW_MAX_LEVEL);
+    uint32_t *t = xmalloc(cap * sizeof *t);
+    for (;;) {
+        size_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+        if (i >= j->n) break;
+        size_t nt = 0;
+        int err = hnsw_insert_new(j->h, j->nodes[i], j->vecs[i], t, cap, &nt);
+        coll_grow_u32(&w->touched, &w->cap_touched, w->n_touched + nt);
+        memcpy(w->touched + w->n_touched, t, nt * sizeof *t);
+        w->n_touched += nt;
+        if (err) {
+            /* A revived node (ERR_EXISTS) or a failure: the writer
+             * applies it alone, as any other change. */
+            coll_grow_u32(&w->redo, &w->cap_redo, w->n_redo + 1);
+            w->redo[w->n_redo++] = (uint32_t)i;
+            if (err != ERR_EXISTS) w->err = err;
+        }
+    }
+    free(t);
+    return NULL;
+}
+
+size_t coll_build_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > COLL_BUILD_THREADS_MAX ? COLL_BUILD_THREADS_MAX : (size_t)n;
+}
+
+void coll_apply_inserts(Collection *c, int v, const uint32_t *nodes, const float *const *vecs,
+                        size_t n)
+{
+    size_t nt = coll_build_threads();
+    if (n < COLL_PARALLEL_INSERT_MIN || nt < 2) {
+        for (size_t i = 0; i < n; i++) coll_apply_vector(c, v, nodes[i], vecs[i], 0);
+        return;
+    }
+    HnswIndex *h = c->idx[v].index;
+    uint32_t top = 0;
+    for (size_t i = 0; i < n; i++) top = MAX(top, nodes[i]);
+    hnsw_reserve(h, top + 1); /* growth outside the workers' way */
+    InsertJob job = { h, nodes, vecs, n, 0 };
+    InsertWorker w[COLL_BUILD_THREADS_MAX];
+    pthread_t th[COLL_BUILD_THREADS_MAX];
+    memset(w, 0, sizeof w);
+    size_t started = 1;
+    for (size_t i = 0; i < nt; i++) w[i].job = &job;
+    for (; started < nt; started++)
+        if (pthread_create(&th[started], NULL, insert_worker, &w[started])) break;
+    insert_worker(&w[0]); /* the writer is a worker too */
+    for (size_t i = 1; i < started; i++) pthread_join(th[i], NULL);
+    for (size_t i = 0; i < n; i++) mark_dirty(c, v, nodes[i]);
+    for (size_t i = 0; i < nt; i++) {
+        for (size_t k = 0; k < w[i].n_touched; k++) mark_dirty(c, v, w[i].touched[k]);
+        if (w[i].err)
+            log_warn("collection %s: graph %d: a parallel insert failed (%s); retrying alone",
+                     c->name, v, err_str(w[i].err));
+        for (size_t k = 0; k < w[i].n_redo; k++) {
+            size_t x = w[i].redo[k];
+            coll_apply_vector(c, v, nodes[x], vecs[x], 0);
+        }
+        free(w[i].touched);
+        free(w[i].redo);
+    }
 }
 
 /* ---- graph persistence ---- */

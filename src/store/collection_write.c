@@ -771,6 +771,55 @@ static void group_apply_nodes(Collection *c)
     c->g_free_taken = 0;
 }
 
+static int cmp_node(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * bulk_inserts puts the new points of one write into the graphs on every
+ * core (coll_apply_inserts) when there are enough of them: the inserts of
+ * nodes no other effect of the write touches (so the order between them
+ * and the write's other changes does not matter). Returns which (effect,
+ * vector) pairs it did, [n * COLLECTION_MAX_VECTORS], or NULL for none;
+ * apply_effects does the rest in order.
+ */
+static uint8_t *bulk_inserts(Collection *c, const Effect *eff, size_t n)
+{
+    size_t n_ins = 0;
+    for (size_t i = 0; i < n; i++) n_ins += eff[i].kind == EFF_INSERT;
+    if (n_ins < COLL_PARALLEL_INSERT_MIN || coll_build_threads() < 2) return NULL;
+    /* Nodes touched more than once in the write stay in order. */
+    uint32_t *all = xmalloc(n * sizeof *all);
+    size_t n_all = 0;
+    for (size_t i = 0; i < n; i++)
+        if (eff[i].kind != EFF_PAYLOAD) all[n_all++] = eff[i].node;
+    qsort(all, n_all, sizeof *all, cmp_node);
+    uint8_t *done = xcalloc(n * COLLECTION_MAX_VECTORS, 1);
+    uint32_t *nodes = xmalloc(n_ins * sizeof *nodes);
+    const float **vecs = xmalloc(n_ins * sizeof *vecs);
+    for (int v = 0; v < c->config.n_vectors; v++) {
+        if (coll_is_multi(c, v)) continue;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            const Effect *e = &eff[i];
+            if (e->kind != EFF_INSERT || !(e->p->mask >> v & 1)) continue;
+            uint32_t *at = bsearch(&e->node, all, n_all, sizeof *all, cmp_node);
+            if ((at > all && at[-1] == e->node) || (at + 1 < all + n_all && at[1] == e->node))
+                continue;
+            nodes[k] = e->node;
+            vecs[k++] = e->p->vec[v];
+            done[i * COLLECTION_MAX_VECTORS + v] = 1;
+        }
+        coll_apply_inserts(c, v, nodes, vecs, k);
+    }
+    free(nodes);
+    free(vecs);
+    free(all);
+    return done;
+}
+
 /* apply_effects changes the node table, then the graphs, for one write. */
 static void apply_effects(Collection *c, const Effect *eff, size_t n)
 {
@@ -817,18 +866,22 @@ static void apply_effects(Collection *c, const Effect *eff, size_t n)
         }
     }
     pthread_rwlock_unlock(&c->lock);
-    for (size_t i = 0; i < n; i++) {
-        const Effect *e = &eff[i];
-        if (e->kind == EFF_PAYLOAD) continue; /* no vector changed */
-        for (int v = 0; v < c->config.n_vectors; v++) {
-            if (coll_is_multi(c, v)) continue; /* no graph */
+    uint8_t *done = bulk_inserts(c, eff, n);
+    for (int v = 0; v < c->config.n_vectors; v++) {
+        if (coll_is_multi(c, v)) continue; /* no graph */
+        for (size_t i = 0; i < n; i++) {
+            const Effect *e = &eff[i];
+            if (e->kind == EFF_PAYLOAD) continue; /* no vector changed */
+            if (done && done[i * COLLECTION_MAX_VECTORS + v]) continue;
             int given = e->p && (e->p->mask >> v & 1);
             if (e->kind == EFF_VECTORS && !given && !(e->clear >> v & 1))
                 continue; /* a vector this operation leaves alone */
             coll_apply_vector(c, v, e->node, given ? e->p->vec[v] : NULL, 0);
         }
-        coll_add_pending(c, e->node);
     }
+    free(done);
+    for (size_t i = 0; i < n; i++)
+        if (eff[i].kind != EFF_PAYLOAD) coll_add_pending(c, eff[i].node);
 }
 
 /* ---- the group ---- */
