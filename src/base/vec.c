@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,8 +225,20 @@ float vec_norm(const float *a, size_t n)
 
 int vec_is_finite(const float *a, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(a[i])) return 0;
+    /* Branch-free over blocks of 64 (an exponent of all ones is Inf or
+     * NaN), so the compiler vectorises it: the per-element early exit ran
+     * at a float a cycle and was a fifth of an open's time. */
+    size_t i = 0;
+    for (; i < n; i += 64) {
+        size_t e = n - i < 64 ? n - i : 64;
+        uint32_t bad = 0;
+        for (size_t j = 0; j < e; j++) {
+            uint32_t u;
+            memcpy(&u, &a[i + j], sizeof u);
+            bad |= (u & 0x7f800000u) == 0x7f800000u;
+        }
+        if (bad) return 0;
+    }
     return 1;
 }
 

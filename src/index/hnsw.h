@@ -213,6 +213,13 @@ int hnsw_restore(HnswIndex *idx, uint32_t entry, int max_level);
  * hnsw_node_set with vec.
  */
 size_t hnsw_node_blob_max(const HnswIndex *idx);
+/*
+ * hnsw_node_load is hnsw_node_decode for loading a saved graph on several
+ * threads: calls for distinct nodes may run concurrently with each other
+ * (no index lock is taken), but with nothing else: the graph must not be
+ * in use yet. hnsw_restore then validates and publishes it.
+ */
+int hnsw_node_load(HnswIndex *idx, uint32_t node, const float *vec, const void *buf, size_t len);
 int hnsw_node_encode(HnswIndex *idx, uint32_t node, void *buf, size_t cap, size_t *len);
 int hnsw_node_decode(HnswIndex *idx, uint32_t node, const float *vec, const void *buf, size_t len);
 

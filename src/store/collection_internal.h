@@ -154,6 +154,7 @@ struct Db {
     size_t n_colls, cap_colls;
     CollAlias *aliases;
     size_t n_aliases, cap_aliases;
+    double last_idle_save; /* now_seconds() of collection_db_idle's last save (writer only) */
 };
 
 /* coll_is_distance: vector v's score is a distance (Euclid, Manhattan),
