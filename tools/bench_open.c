@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "base/log.h"
@@ -156,7 +157,7 @@ int main(int argc, char **argv)
         }
     }
     collection_db_close(db);
-    if (fresh) {
+    if (fresh && n) {
         Store *s;
         if (store_open(dir, NULL, &s)) return 1;
         StoreTxn *txn;
@@ -209,12 +210,20 @@ int main(int argc, char **argv)
     struct stat sb;
     if (stat(path, &sb) == 0) printf("data.mdb: %.1f MB\n", (double)sb.st_size / 1e6);
     for (int r = 0; r < opens; r++) {
+        struct rusage r0, r1;
+        getrusage(RUSAGE_SELF, &r0);
         double t0 = now_seconds();
         if (collection_db_open(dir, NULL, &db)) return 1;
         double dt = now_seconds() - t0;
+        getrusage(RUSAGE_SELF, &r1);
+        double cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) +
+                     (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) * 1e-6 +
+                     (double)(r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
+                     (double)(r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) * 1e-6;
         collection_info(db, "bench", &info);
-        printf("open: %.3f s for %llu points (index memory %.1f MB)\n", dt,
-               (unsigned long long)info.points_count, (double)info.memory_bytes / 1e6);
+        printf("open: %.3f s wall, %.3f s CPU (all threads) for %llu points (index memory "
+               "%.1f MB)\n", dt, cpu, (unsigned long long)info.points_count,
+               (double)info.memory_bytes / 1e6);
         fflush(stdout);
         collection_db_close(db);
     }
