@@ -121,11 +121,12 @@ UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLI
              $(MULTIVEC_TESTS) $(V1_ITEMS_TESTS) $(CLI_TESTS) $(FUZZ_TESTS)
 # The tests that run threads of their own (a server loop, work queues and
 # the threadpool, nn's pool, concurrent tokenizing and embedding, concurrent
-# HNSW inserts and searches, store readers beside a writer and snapshots),
+# HNSW inserts and searches, store readers beside a writer and snapshots,
+# graphs loaded and batches inserted on several threads),
 # and the end-to-end scripts that drive the server's threads (loop,
 # threadpool searches, the writer and the embedding batcher): what
 # `make SANITIZER=thread test-threads` runs, as CI does.
-THREAD_TESTS = test_server test_work test_nn test_tokenizer test_embedder test_hnsw_recall \
+THREAD_TESTS = test_server test_work test_nn test_tokenizer test_embedder test_hnsw_recall test_store_format \
                test_collection test_snapshot
 THREAD_E2E_TESTS = serve qdrant_wire v1_embeddings
 

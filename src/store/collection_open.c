@@ -254,9 +254,11 @@ static void *insert_worker(void *arg)
         if (i >= j->n) break;
         size_t nt = 0;
         int err = hnsw_insert_new(j->h, j->nodes[i], j->vecs[i], t, cap, &nt);
-        coll_grow_u32(&w->touched, &w->cap_touched, w->n_touched + nt);
-        memcpy(w->touched + w->n_touched, t, nt * sizeof *t);
-        w->n_touched += nt;
+        if (nt) {
+            coll_grow_u32(&w->touched, &w->cap_touched, w->n_touched + nt);
+            memcpy(w->touched + w->n_touched, t, nt * sizeof *t);
+            w->n_touched += nt;
+        }
         if (err) {
             /* A revived node (ERR_EXISTS) or a failure: the writer
              * applies it alone, as any other change. */
