@@ -525,7 +525,7 @@ static void loaded_add_replay(Loaded *l, uint32_t node)
  * nodes concurrently while nobody else uses it); hnsw_restore then checks
  * the whole. Measured: most of an open of 1M points (docs/storage.md).
  */
-#define COLL_LOAD_PARALLEL_MIN 20000 /* nodes; below, one thread */
+#define COLL_LOAD_PARALLEL_MIN 8192 /* nodes; below, one thread */
 
 typedef struct {
     Collection *c;
