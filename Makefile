@@ -66,7 +66,7 @@ STORE_SRCS = src/store/store.c src/store/collection_config.c src/store/collectio
              src/store/collection_write.c src/store/collection_read.c src/store/collection_search.c \
              src/store/collection_alias.c src/store/collection_snapshot.c \
              src/store/collection_index.c src/store/collection_facet.c \
-             src/store/collection_record.c src/store/collection_quant.c
+             src/store/collection_record.c src/store/collection_quant.c src/store/collection_vectors.c
 API_SRCS = src/api/qdrant.c src/api/qdrant_request.c src/api/qdrant_service.c \
            src/api/qdrant_collections.c src/api/qdrant_points.c src/api/qdrant_search.c \
            src/api/qdrant_query.c src/api/qdrant_groups.c src/api/qdrant_facet.c src/api/qdrant_matrix.c src/api/qdrant_strict.c src/api/qdrant_lookup.c src/api/qdrant_formula.c src/api/qdrant_feedback.c src/api/qdrant_convert.c \
@@ -102,7 +102,7 @@ CLIP_TESTS = test_nn test_nn_quant test_safetensors test_clip_parity test_clip_p
              test_clip_realweights
 HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete test_quant
 FILTER_TESTS = test_pointid test_filter test_payload test_filter_packed test_filter_geo test_payload_index
-STORE_TESTS = test_store_reopen test_store_crash test_store_group test_store_alias test_collection test_store_quant \
+STORE_TESTS = test_store_reopen test_store_format test_store_crash test_store_group test_store_alias test_collection test_store_quant \
               test_snapshot test_collection_snapshot
 API_TESTS = test_qdrant_convert test_ui
 V1_TESTS = test_embedder
@@ -126,11 +126,12 @@ UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLI
              $(MULTIVEC_TESTS) $(V1_ITEMS_TESTS) $(CLI_TESTS) $(FUZZ_TESTS)
 # The tests that run threads of their own (a server loop, work queues and
 # the threadpool, nn's pool, concurrent tokenizing and embedding, concurrent
-# HNSW inserts and searches, store readers beside a writer and snapshots),
+# HNSW inserts and searches, store readers beside a writer and snapshots,
+# graphs loaded and batches inserted on several threads),
 # and the end-to-end scripts that drive the server's threads (loop,
 # threadpool searches, the writer and the embedding batcher): what
 # `make SANITIZER=thread test-threads` runs, as CI does.
-THREAD_TESTS = test_server test_work test_nn test_nn_quant test_tokenizer test_embedder test_hnsw_recall \
+THREAD_TESTS = test_server test_work test_nn test_nn_quant test_tokenizer test_embedder test_hnsw_recall test_store_format \
                test_collection test_snapshot
 THREAD_E2E_TESTS = serve qdrant_wire v1_embeddings
 

@@ -424,11 +424,13 @@ static void writer_run(void *ctx, WorkItem **items, size_t n)
 }
 
 /* When the writer has nothing queued, the graph records the last groups
- * changed are saved (they would otherwise wait for the next write). */
+ * changed are saved, at most every COLLECTION_IDLE_SAVE_INTERVAL (they
+ * would otherwise wait for the next write; a client writing batch after
+ * batch would pay two commits a batch). */
 static void writer_idle(void *ctx)
 {
     Api *api = ctx;
-    collection_db_flush(api->db);
+    collection_db_idle(api->db);
 }
 
 static void writer_done(void *ctx, WorkItem *item)

@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,7 +225,21 @@ float vec_norm(const float *a, size_t n)
 
 int vec_is_finite(const float *a, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    /* Branch-free over blocks of 16 floats (an exponent of all ones is Inf
+     * or NaN), a fixed count the compiler vectorises even at -O2: the
+     * per-element early exit ran at about a float a cycle and was a third
+     * of the time an open of a million points took. */
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        uint32_t bad = 0;
+        for (size_t j = 0; j < 16; j++) {
+            uint32_t u;
+            memcpy(&u, &a[i + j], sizeof u);
+            bad |= (u & 0x7f800000u) == 0x7f800000u;
+        }
+        if (bad) return 0;
+    }
+    for (; i < n; i++)
         if (!isfinite(a[i])) return 0;
     return 1;
 }

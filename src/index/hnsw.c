@@ -410,8 +410,11 @@ int hnsw_node_get(HnswIndex *idx, uint32_t node, int *level, int *deleted, uint3
     return 0;
 }
 
-int hnsw_node_set(HnswIndex *idx, uint32_t node, const float *vec, int level, int deleted,
-                  const uint32_t *links, const int *counts)
+/* node_set is hnsw_node_set; with exclusive 0 (hnsw_node_load) it takes
+ * no lock and counts atomically, for loaders setting distinct nodes of a
+ * graph nothing else uses yet. */
+static int node_set(HnswIndex *idx, uint32_t node, const float *vec, int level, int deleted,
+                    const uint32_t *links, const int *counts, int exclusive)
 {
     if (level < 0 || level > HNSW_MAX_LEVEL || !vec || !vec_is_finite(vec, (size_t)idx->dim))
         return ERR_INVAL;
@@ -423,22 +426,25 @@ int hnsw_node_set(HnswIndex *idx, uint32_t node, const float *vec, int level, in
     size_t ub = (size_t)level * (1 + (size_t)idx->m) * sizeof(uint32_t);
     if (level > 0 && !(upper = calloc(1, ub))) return ERR_NOMEM;
 
-    pthread_rwlock_wrlock(&idx->rw);
+    if (exclusive) pthread_rwlock_wrlock(&idx->rw);
     unsigned char *b = hnsw_block(idx, node);
     NodeHead *h = hnsw_head(idx, b);
     int f = h->flags;
     if (f & NODE_PRESENT) {
         if (f & NODE_DELETED)
-            idx->deleted--;
+            __atomic_sub_fetch(&idx->deleted, 1, __ATOMIC_RELAXED);
         else
-            idx->live--;
-        if (h->upper) idx->upper_bytes -= (size_t)h->level * (1 + (size_t)idx->m) * sizeof(uint32_t);
+            __atomic_sub_fetch(&idx->live, 1, __ATOMIC_RELAXED);
+        if (h->upper)
+            __atomic_sub_fetch(&idx->upper_bytes,
+                               (size_t)h->level * (1 + (size_t)idx->m) * sizeof(uint32_t),
+                               __ATOMIC_RELAXED);
         free(h->upper);
     }
     hnsw_vec_put(idx, b, vec);
     h->level = (uint8_t)level;
     h->upper = upper;
-    idx->upper_bytes += level > 0 ? ub : 0;
+    if (level > 0) __atomic_add_fetch(&idx->upper_bytes, ub, __ATOMIC_RELAXED);
     size_t pos = 0;
     for (int l = 0; l <= level; l++) {
         uint32_t *list = hnsw_list(idx, b, l);
@@ -448,13 +454,19 @@ int hnsw_node_set(HnswIndex *idx, uint32_t node, const float *vec, int level, in
     }
     __atomic_store_n(&h->flags, (uint8_t)(NODE_CLAIMED | NODE_PRESENT | (deleted ? NODE_DELETED : 0)),
                      __ATOMIC_RELEASE);
-    if (deleted)
-        idx->deleted++;
-    else
-        idx->live++;
-    if (node + 1 > idx->high) idx->high = node + 1;
-    pthread_rwlock_unlock(&idx->rw);
+    __atomic_add_fetch(deleted ? &idx->deleted : &idx->live, 1, __ATOMIC_RELAXED);
+    uint32_t hi = __atomic_load_n(&idx->high, __ATOMIC_RELAXED);
+    while (hi < node + 1 && !__atomic_compare_exchange_n(&idx->high, &hi, node + 1, 0,
+                                                         __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        ;
+    if (exclusive) pthread_rwlock_unlock(&idx->rw);
     return 0;
+}
+
+int hnsw_node_set(HnswIndex *idx, uint32_t node, const float *vec, int level, int deleted,
+                  const uint32_t *links, const int *counts)
+{
+    return node_set(idx, node, vec, level, deleted, links, counts, 1);
 }
 
 int hnsw_entry_get(HnswIndex *idx, uint32_t *entry, int *max_level)
@@ -469,26 +481,36 @@ int hnsw_entry_get(HnswIndex *idx, uint32_t *entry, int *max_level)
 /* graph_valid checks what hnsw_restore promises (caller holds rw). */
 static int graph_valid(HnswIndex *idx, uint32_t entry, int max_level)
 {
-    size_t present = 0;
+    /* The level of every node (0xff: absent) in one small table first, so
+     * the links are checked against it rather than by visiting each
+     * target's block: a random cache miss per link made this most of the
+     * time an open of a million points took. */
+    uint8_t *lv = malloc(idx->high ? idx->high : 1);
+    if (!lv) return 0;
     for (uint32_t id = 0; id < idx->high; id++) {
         unsigned char *b = hnsw_block_or_null(idx, id);
-        if (!b) continue;
+        NodeHead *h = b ? hnsw_head(idx, b) : NULL;
+        lv[id] = h && (h->flags & NODE_PRESENT) ? h->level : 0xff;
+    }
+    int ok = 1;
+    size_t present = 0;
+    for (uint32_t id = 0; id < idx->high && ok; id++) {
+        if (lv[id] == 0xff) continue;
+        unsigned char *b = hnsw_block(idx, id);
         NodeHead *h = hnsw_head(idx, b);
-        if (!(h->flags & NODE_PRESENT)) continue;
         present++;
-        if (h->level > max_level) return 0;
-        for (int l = 0; l <= h->level; l++) {
+        if (h->level > max_level) ok = 0;
+        for (int l = 0; ok && l <= h->level; l++) {
             uint32_t *list = hnsw_list(idx, b, l);
-            if (list[0] > (uint32_t)hnsw_max_links(idx, l)) return 0;
-            for (uint32_t j = 0; j < list[0]; j++) {
+            if (list[0] > (uint32_t)hnsw_max_links(idx, l)) ok = 0;
+            for (uint32_t j = 0; ok && j < list[0]; j++) {
                 uint32_t t = list[1 + j];
-                unsigned char *tb = t < idx->high ? hnsw_block_or_null(idx, t) : NULL;
-                if (!tb || t == id) return 0;
-                NodeHead *th = hnsw_head(idx, tb);
-                if (!(th->flags & NODE_PRESENT) || th->level < l) return 0;
+                if (t >= idx->high || t == id || lv[t] == 0xff || lv[t] < l) ok = 0;
             }
         }
     }
+    free(lv);
+    if (!ok) return 0;
     if (entry == HNSW_NO_NODE) return present == 0;
     unsigned char *eb = hnsw_block_or_null(idx, entry);
     if (!eb) return 0;
@@ -556,7 +578,9 @@ int hnsw_node_encode(HnswIndex *idx, uint32_t node, void *buf, size_t cap, size_
     return 0;
 }
 
-int hnsw_node_decode(HnswIndex *idx, uint32_t node, const float *vec, const void *buf, size_t len)
+/* node_decode is hnsw_node_decode (exclusive) or hnsw_node_load. */
+static int node_decode(HnswIndex *idx, uint32_t node, const float *vec, const void *buf,
+                       size_t len, int exclusive)
 {
     const unsigned char *p = buf, *end = p + len;
     if (len < 4 || p[0] > HNSW_MAX_LEVEL || p[1] > 1 || p[2] || p[3]) return ERR_FORMAT;
@@ -575,6 +599,16 @@ int hnsw_node_decode(HnswIndex *idx, uint32_t node, const float *vec, const void
         for (uint32_t j = 0; j < c; j++, p += 4) links[pos++] = get_u32(p);
     }
     if (p != end) return ERR_FORMAT;
-    int rc = hnsw_node_set(idx, node, vec, level, deleted, links, counts);
+    int rc = node_set(idx, node, vec, level, deleted, links, counts, exclusive);
     return rc == ERR_INVAL ? ERR_FORMAT : rc;
+}
+
+int hnsw_node_decode(HnswIndex *idx, uint32_t node, const float *vec, const void *buf, size_t len)
+{
+    return node_decode(idx, node, vec, buf, len, 1);
+}
+
+int hnsw_node_load(HnswIndex *idx, uint32_t node, const float *vec, const void *buf, size_t len)
+{
+    return node_decode(idx, node, vec, buf, len, 0);
 }

@@ -121,6 +121,18 @@ int hnsw_reserve(HnswIndex *idx, uint32_t capacity);
 int hnsw_insert(HnswIndex *idx, uint32_t node, const float *vec);
 
 /*
+ * hnsw_insert_new is hnsw_insert of a node never inserted before (a
+ * deleted one is not revived: ERR_EXISTS), which also reports every other
+ * node whose lists it changed: the nodes it linked to, at each level, in
+ * touched (cap at least hnsw_links_max(idx, HNSW_MAX_LEVEL)), *n_touched
+ * of them. A caller persisting changed nodes while other inserts run uses
+ * it: reading the node's links afterwards could miss a node whose link a
+ * concurrent insert has already replaced. Thread-safe as hnsw_insert.
+ */
+int hnsw_insert_new(HnswIndex *idx, uint32_t node, const float *vec, uint32_t *touched,
+                    size_t cap, size_t *n_touched);
+
+/*
  * hnsw_search writes up to k nearest live, accepted nodes to out (k
  * entries), best first, and their number to *n_out. ef <= 0 means the
  * index's default; ef below k is raised to k. filter may be NULL.
@@ -226,6 +238,13 @@ int hnsw_restore(HnswIndex *idx, uint32_t entry, int max_level);
  * hnsw_node_set with vec.
  */
 size_t hnsw_node_blob_max(const HnswIndex *idx);
+/*
+ * hnsw_node_load is hnsw_node_decode for loading a saved graph on several
+ * threads: calls for distinct nodes may run concurrently with each other
+ * (no index lock is taken), but with nothing else: the graph must not be
+ * in use yet. hnsw_restore then validates and publishes it.
+ */
+int hnsw_node_load(HnswIndex *idx, uint32_t node, const float *vec, const void *buf, size_t len);
 int hnsw_node_encode(HnswIndex *idx, uint32_t node, void *buf, size_t cap, size_t *len);
 int hnsw_node_decode(HnswIndex *idx, uint32_t node, const float *vec, const void *buf, size_t len);
 

@@ -134,7 +134,14 @@ static int add_link(HnswIndex *idx, SearchCtx *ctx, uint32_t x, uint32_t node, i
  * by insert and, with the node already linked, by update (its own lists are
  * overwritten level by level, after each level's search has used them).
  */
-static int link_node(HnswIndex *idx, SearchCtx *ctx, uint32_t node, int level, const float *q)
+/* Where link_node reports the nodes it added node to (NULL: nowhere). */
+typedef struct {
+    uint32_t *ids;
+    size_t cap, n;
+} Touched;
+
+static int link_node(HnswIndex *idx, SearchCtx *ctx, uint32_t node, int level, const float *q,
+                     Touched *t)
 {
     uint64_t e = __atomic_load_n(&idx->entry, __ATOMIC_ACQUIRE);
     uint64_t want = ((uint64_t)level << 32) | node;
@@ -179,6 +186,7 @@ static int link_node(HnswIndex *idx, SearchCtx *ctx, uint32_t node, int level, c
         for (size_t i = 0; i < n; i++) {
             rc = add_link(idx, ctx, ctx->sel[i].id, node, l);
             if (rc) return rc;
+            if (t && t->n < t->cap) t->ids[t->n++] = ctx->sel[i].id;
         }
     }
     if (level > top) {
@@ -202,7 +210,9 @@ static void raise_high(HnswIndex *idx, uint32_t node)
         ;
 }
 
-int hnsw_insert(HnswIndex *idx, uint32_t node, const float *vec)
+/* insert_node is hnsw_insert; with t, only of a node never inserted
+ * (ERR_EXISTS otherwise), reporting the nodes it linked to in t. */
+static int insert_node(HnswIndex *idx, uint32_t node, const float *vec, Touched *t)
 {
     if (!idx || !vec || node >= HNSW_MAX_NODES) return ERR_INVAL;
     if (!vec_is_finite(vec, (size_t)idx->dim)) return ERR_INVAL;
@@ -216,7 +226,7 @@ int hnsw_insert(HnswIndex *idx, uint32_t node, const float *vec)
     if (!__atomic_compare_exchange_n(&h->flags, &f, (uint8_t)NODE_CLAIMED, 0, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {
         pthread_rwlock_unlock(&idx->rw);
-        if ((f & NODE_PRESENT) && (f & NODE_DELETED)) return update_node(idx, node, vec, 1);
+        if (!t && (f & NODE_PRESENT) && (f & NODE_DELETED)) return update_node(idx, node, vec, 1);
         return ERR_EXISTS;
     }
     int level = random_level(idx, node);
@@ -238,9 +248,24 @@ int hnsw_insert(HnswIndex *idx, uint32_t node, const float *vec)
     __atomic_add_fetch(&idx->live, 1, __ATOMIC_RELAXED);
     raise_high(idx, node);
 
-    rc = link_node(idx, ctx, node, level, (const float *)b);
+    rc = link_node(idx, ctx, node, level, (const float *)b, t);
     hnsw_ctx_put(idx, ctx);
     pthread_rwlock_unlock(&idx->rw);
+    return rc;
+}
+
+int hnsw_insert(HnswIndex *idx, uint32_t node, const float *vec)
+{
+    return insert_node(idx, node, vec, NULL);
+}
+
+int hnsw_insert_new(HnswIndex *idx, uint32_t node, const float *vec, uint32_t *touched,
+                    size_t cap, size_t *n_touched)
+{
+    if (cap < (size_t)hnsw_links_max(idx, HNSW_MAX_LEVEL)) return ERR_INVAL;
+    Touched t = { touched, cap, 0 };
+    int rc = insert_node(idx, node, vec, &t);
+    *n_touched = t.n;
     return rc;
 }
 
@@ -352,7 +377,7 @@ static int update_node(HnswIndex *idx, uint32_t node, const float *vec, int revi
             rc = unlink_node(idx, ctx, node);
         }
         hnsw_vec_put(idx, b, vec);
-        if (rc == 0) rc = link_node(idx, ctx, node, h->level, (const float *)b);
+        if (rc == 0) rc = link_node(idx, ctx, node, h->level, (const float *)b, NULL);
         hnsw_ctx_put(idx, ctx);
     }
     pthread_rwlock_unlock(&idx->rw);

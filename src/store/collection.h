@@ -260,6 +260,12 @@ typedef struct {
      * COLLECTION_FULL_SCAN_BYTES (tests lower it to reach the graph with
      * small data). */
     uint64_t full_scan_bytes;
+    /* Vectors moved per transaction when a format 1 directory is
+     * migrated at open; 0: about 16 MiB of them (tests lower it). */
+    size_t migrate_chunk;
+    /* Testing: 0, or end such a migration after this many transactions
+     * with ERR_BUSY, leaving the directory as a crash there would. */
+    size_t migrate_stop_after;
 } DbOptions;
 
 /* ---- the database ---- */
@@ -638,9 +644,16 @@ typedef struct {
  * nothing changed.
  *
  * The graph records a group changes are saved by the next group's
- * transaction; collection_db_flush saves them now (the writer calls it
- * when its queue is empty; collection_db_close calls it).
+ * transaction; collection_db_flush saves them now (collection_db_close
+ * calls it). collection_db_idle is what a writer calls when its queue runs
+ * empty: it saves them only when no idle save happened in the last
+ * COLLECTION_IDLE_SAVE_INTERVAL seconds, so a client writing one batch
+ * (or one point) at a time costs one commit per write, not two. What stays
+ * unsaved meanwhile is one group's changes at most (the next group saves
+ * them), named by pending markers: a crash replays them at open.
  */
+#define COLLECTION_IDLE_SAVE_INTERVAL 5.0
+int collection_db_idle(Db *db);
 int collection_write_group(Db *db, CollectionWrite *const *writes, size_t n,
                            const CollectionWriteHooks *hooks);
 int collection_db_flush(Db *db);

@@ -29,6 +29,10 @@
  *                        coll_multi_* hooks)
  *   collection_record.c  points' blobs and database records (the
  *                        API layer's data outside collections)
+ *   collection_vectors.c dense vectors on disk: blocks of K nodes per
+ *                        record, the accessor every reader uses
+ *                        (coll_vector_get), and the migration of the
+ *                        format 1 layout
  * Every function here is prefixed coll_ (the engine's private namespace);
  * the public ones in collection.h are collection_*.
  */
@@ -66,6 +70,12 @@
     ((uint32_t)((((uint64_t)1 << (n_sparse)) - 1) << COLLECTION_MAX_VECTORS))
 /* Every sparse slot of collection c. */
 #define COLL_SPARSE_ALL(c) COLL_SPARSE_MASK((c)->config.n_sparse)
+
+/* A writer's scratch of one block record (collection_vectors.c). */
+typedef struct {
+    uint8_t *p;
+    size_t cap;
+} CollBlockBuf;
 
 typedef struct {
     HnswIndex *index;
@@ -121,6 +131,7 @@ typedef struct Collection {
     uint8_t *blob; /* scratch for hnsw_node_encode */
     size_t blob_cap;
     float *vec; /* scratch: one vector of the largest dimension */
+    CollBlockBuf blocks; /* writer's scratch: one dense vector block */
     /* Payload indexes (collection_index.c), by field; changed by the
      * writer with `lock` held exclusively, read under it shared. */
     PayloadIndex **pindex;
@@ -145,6 +156,7 @@ struct Db {
     size_t n_colls, cap_colls;
     CollAlias *aliases;
     size_t n_aliases, cap_aliases;
+    double last_idle_save; /* now_seconds() of collection_db_idle's last save (writer only) */
 };
 
 /* coll_is_distance: vector v's score is a distance (Euclid, Manhattan),
@@ -203,6 +215,19 @@ void coll_node_table_reserve(Collection *c, uint32_t need);
 /* coll_apply_vector brings graph v of node in line with the committed
  * state (see collection_open.c). */
 void coll_apply_vector(Collection *c, int v, uint32_t node, const float *vec, int force);
+/*
+ * coll_apply_inserts is coll_apply_vector(c, v, nodes[i], vecs[i], 0) for
+ * n distinct nodes, which must not be in graph v yet (new points, or
+ * points that did not have vector v): from COLL_PARALLEL_INSERT_MIN nodes
+ * on they are inserted by coll_build_threads() threads at once (the
+ * order, hence the graph, then varies from run to run; below it, the
+ * build repeats exactly). Writer only.
+ */
+#define COLL_PARALLEL_INSERT_MIN 64
+#define COLL_BUILD_THREADS_MAX 8
+size_t coll_build_threads(void);
+void coll_apply_inserts(Collection *c, int v, const uint32_t *nodes, const float *const *vecs,
+                        size_t n);
 /* coll_add_pending remembers a node whose pending marker the next graph
  * save deletes. */
 void coll_add_pending(Collection *c, uint32_t node);
@@ -298,19 +323,6 @@ static inline void coll_scratch_free(Scratch *s) { arena_free(&s->arena); }
 const JsonValue *coll_payload_parse(Scratch *s, const char *text, size_t len);
 /* coll_point_lookup reads one point's record. */
 int coll_point_lookup(Collection *c, StoreTxn *txn, const PointId *id, ScanRec *r);
-/*
- * coll_vector_get is THE accessor of a stored float32 dense vector (not a
- * multivector): vector v of node as of txn. *out points into the
- * memory-mapped store when the value is 4-byte aligned (nothing copied, so
- * the originals need not be resident), else at scratch (dim floats)
- * holding a copy; valid until txn ends. ERR_NOTFOUND, ERR_FORMAT (wrong
- * length). The same name and contract as the packed layout's accessor of
- * issue 13's storage half, which replaces this one-record-per-vector
- * version when both land.
- */
-int coll_vector_get(Collection *c, StoreTxn *txn, int v, uint32_t node, float *scratch,
-                    const float **out);
-
 /* ---- collection_quant.c ---- */
 
 /* coll_graph_quantized: 1 when graph v walks int8 codes (its float32
@@ -516,6 +528,80 @@ int coll_multi_recommend(Db *db, Collection *c, const Filter *f, const Collectio
                          size_t errlen);
 /* Live multivectors and the memory of their node sets, for collection_info. */
 void coll_multi_stats(Collection *c, uint64_t *vectors, size_t *memory_bytes);
+
+/* ---- collection_vectors.c ---- */
+
+/*
+ * Dense vectors live in STORE_DB_DENSE, those of K consecutive nodes in one
+ * block record (layout in collection_vectors.c and docs/storage.md), K =
+ * coll_block_slots(dim): as many vectors as fit COLL_BLOCK_TARGET bytes
+ * with the headers, at most COLL_BLOCK_MAX_SLOTS (the presence bitmap is
+ * a u64).
+ */
+#define COLL_BLOCK_HEADER 16
+#define COLL_BLOCK_TAG 0x01
+#define COLL_BLOCK_TARGET ((size_t)128 << 10)
+#define COLL_BLOCK_MAX_SLOTS 64
+uint32_t coll_block_slots(uint32_t dim);
+
+/*
+ * coll_vector_get: THE way to read a stored dense vector (output, rescoring,
+ * recommend examples, replay). *out points at vector v of node: into the
+ * map (zero-copy; valid until txn ends or, in a write transaction, its next
+ * write) or, when the map's bytes are not float-aligned (a small block
+ * kept in a leaf page), into scratch, which must hold the vector's size in
+ * floats. ERR_NOTFOUND when the node has no such vector stored; ERR_FORMAT
+ * (logged) for a malformed block. Any thread, any transaction.
+ */
+int coll_vector_get(Collection *c, StoreTxn *txn, int v, uint32_t node, float *scratch,
+                    const float **out);
+
+/* One block record, parsed: slots s < n_slots with bit s of present hold a
+ * vector of node (block * slots + s) at data + s * dim floats. */
+typedef struct {
+    uint32_t slots;   /* K */
+    uint32_t n_slots; /* stored: 1 + the highest slot ever written */
+    uint64_t present;
+    const uint8_t *data;
+} CollBlock;
+/* coll_block_parse checks and parses a block record of dim-sized vectors
+ * (ERR_FORMAT when malformed); coll_block_vector gives slot's vector as
+ * coll_vector_get does (aligned in the map, or copied into scratch). */
+int coll_block_parse(uint32_t dim, Slice val, CollBlock *out);
+const float *coll_block_vector(const CollBlock *b, uint32_t dim, uint32_t slot, float *scratch);
+
+/* One vector to store: node's vector vec (seq is coll_blocks_put's). */
+typedef struct {
+    uint32_t node;
+    uint32_t seq;
+    const float *vec;
+} CollVecPut;
+/*
+ * coll_vectors_put stores vector v of the nodes in puts, inside the
+ * caller's write transaction, rewriting each block touched once (puts is
+ * reordered; of two puts of one node the later wins). Writer only (it uses
+ * c->blocks). coll_blocks_put is the same for a cid without a Collection.
+ */
+int coll_vectors_put(StoreTxn *txn, Collection *c, int v, CollVecPut *puts, size_t n);
+int coll_blocks_put(StoreTxn *txn, uint32_t cid, int v, uint32_t dim, CollVecPut *puts, size_t n,
+                    CollBlockBuf *buf);
+/*
+ * Migrating format 1 (one STORE_DB_VECTORS record per dense vector) to
+ * blocks: coll_migrate does every collection of the directory, then writes
+ * the format record (a no-op for a directory already at
+ * STORE_FORMAT_VERSION); coll_migrate_collection moves one cid's vectors
+ * (a collection snapshot of format 1 being recovered). Each transaction
+ * moves at most m->chunk vectors; a crash between two leaves both layouts
+ * holding disjoint parts, which the next run finishes.
+ */
+typedef struct {
+    size_t chunk;      /* vectors per transaction; 0: about 16 MiB of them */
+    size_t stop_after; /* testing: ERR_BUSY after this many transactions (0: never) */
+    size_t txns;       /* transactions committed so far */
+    size_t moved;      /* vectors moved so far */
+} CollMigrate;
+int coll_migrate(Db *db, const char *dir, CollMigrate *m);
+int coll_migrate_collection(Db *db, uint32_t cid, const CollectionConfig *cfg, CollMigrate *m);
 
 /* ---- collection_record.c ---- */
 

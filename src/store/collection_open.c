@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "base/log.h"
@@ -95,6 +96,7 @@ void coll_free(Collection *c)
     free(c->links);
     free(c->blob);
     free(c->vec);
+    free(c->blocks.p);
     coll_index_free(c);
     free(c->name);
     free(c);
@@ -214,6 +216,101 @@ void coll_apply_vector(Collection *c, int v, uint32_t node, const float *vec, in
     mark_links(c, v, node);
 }
 
+/*
+ * Parallel inserts. A write group's new points go into the graph on
+ * every core (hnsw_insert of distinct new nodes is thread-safe): workers
+ * take the next node from a shared counter, and each keeps the nodes its
+ * inserts changed (hnsw_insert_new reports them) for mark_dirty, which
+ * runs on the writer after the join.
+ */
+typedef struct {
+    HnswIndex *h;
+    const uint32_t *nodes;
+    const float *const *vecs;
+    size_t n;
+    size_t next; /* atomic: the next item to insert */
+} InsertJob;
+
+typedef struct {
+    InsertJob *job;
+    uint32_t *touched; /* [n_touched] the nodes the inserts changed */
+    size_t n_touched, cap_touched;
+    uint32_t *redo; /* nodes hnsw_insert_new refused or failed: the caller retries them */
+    size_t n_redo, cap_redo;
+    int err;
+} InsertWorker;
+
+static void *insert_worker(void *arg)
+{
+    InsertWorker *w = arg;
+    InsertJob *j = w->job;
+    size_t cap = (size_t)hnsw_links_max(j->h, HNSW_MAX_LEVEL);
+    uint32_t *t = xmalloc(cap * sizeof *t);
+    for (;;) {
+        size_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+        if (i >= j->n) break;
+        size_t nt = 0;
+        int err = hnsw_insert_new(j->h, j->nodes[i], j->vecs[i], t, cap, &nt);
+        if (nt) {
+            coll_grow_u32(&w->touched, &w->cap_touched, w->n_touched + nt);
+            memcpy(w->touched + w->n_touched, t, nt * sizeof *t);
+            w->n_touched += nt;
+        }
+        if (err) {
+            /* A revived node (ERR_EXISTS) or a failure: the writer
+             * applies it alone, as any other change. */
+            coll_grow_u32(&w->redo, &w->cap_redo, w->n_redo + 1);
+            w->redo[w->n_redo++] = (uint32_t)i;
+            if (err != ERR_EXISTS) w->err = err;
+        }
+    }
+    free(t);
+    return NULL;
+}
+
+size_t coll_build_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > COLL_BUILD_THREADS_MAX ? COLL_BUILD_THREADS_MAX : (size_t)n;
+}
+
+void coll_apply_inserts(Collection *c, int v, const uint32_t *nodes, const float *const *vecs,
+                        size_t n)
+{
+    size_t nt = coll_build_threads();
+    if (n < COLL_PARALLEL_INSERT_MIN || nt < 2) {
+        for (size_t i = 0; i < n; i++) coll_apply_vector(c, v, nodes[i], vecs[i], 0);
+        return;
+    }
+    HnswIndex *h = c->idx[v].index;
+    uint32_t top = 0;
+    for (size_t i = 0; i < n; i++) top = MAX(top, nodes[i]);
+    hnsw_reserve(h, top + 1); /* growth outside the workers' way */
+    InsertJob job = { h, nodes, vecs, n, 0 };
+    InsertWorker w[COLL_BUILD_THREADS_MAX];
+    pthread_t th[COLL_BUILD_THREADS_MAX];
+    memset(w, 0, sizeof w);
+    size_t started = 1;
+    for (size_t i = 0; i < nt; i++) w[i].job = &job;
+    for (; started < nt; started++)
+        if (pthread_create(&th[started], NULL, insert_worker, &w[started])) break;
+    insert_worker(&w[0]); /* the writer is a worker too */
+    for (size_t i = 1; i < started; i++) pthread_join(th[i], NULL);
+    for (size_t i = 0; i < n; i++) mark_dirty(c, v, nodes[i]);
+    for (size_t i = 0; i < nt; i++) {
+        for (size_t k = 0; k < w[i].n_touched; k++) mark_dirty(c, v, w[i].touched[k]);
+        if (w[i].err)
+            log_warn("collection %s: graph %d: a parallel insert failed (%s); retrying alone",
+                     c->name, v, err_str(w[i].err));
+        for (size_t k = 0; k < w[i].n_redo; k++) {
+            size_t x = w[i].redo[k];
+            coll_apply_vector(c, v, nodes[x], vecs[x], 0);
+        }
+        free(w[i].touched);
+        free(w[i].redo);
+    }
+}
+
 /* ---- graph persistence ---- */
 
 int coll_graph_dirty(const Collection *c)
@@ -322,6 +419,14 @@ int collection_db_flush(Db *db)
     return err;
 }
 
+int collection_db_idle(Db *db)
+{
+    double now = now_seconds();
+    if (now - db->last_idle_save < COLLECTION_IDLE_SAVE_INTERVAL) return 0;
+    db->last_idle_save = now;
+    return collection_db_flush(db);
+}
+
 void coll_add_pending(Collection *c, uint32_t node)
 {
     coll_grow_u32(&c->pending, &c->pending_cap, c->n_pending + 1);
@@ -409,57 +514,146 @@ static void loaded_add_replay(Loaded *l, uint32_t node)
     l->replay[l->n_replay++] = node;
 }
 
-/* load_graph reads graph v of l->c back: vectors and graph records in node
- * order, merged. Nodes with a vector but no graph record are added to the
- * replay list (the insert was committed but its graph never saved). */
-static int load_graph(Loaded *l, StoreTxn *txn, int v, int *broken)
+/*
+ * Loading a graph: vector blocks and graph records are walked in node
+ * order, merged, and each node is set in the index (hnsw_node_load). A
+ * large graph is cut into ranges of blocks, one per core, each walked by
+ * its own thread in its own read transaction (the index takes distinct
+ * nodes concurrently while nobody else uses it); hnsw_restore then checks
+ * the whole. Measured: most of an open of 1M points (docs/storage.md).
+ */
+#define COLL_LOAD_PARALLEL_MIN 8192 /* nodes; below, one thread */
+
+typedef struct {
+    Collection *c;
+    Store *store;
+    StoreTxn *txn; /* NULL: the part opens its own */
+    int v;
+    uint32_t b0, b1; /* blocks [b0, b1); b1 UINT32_MAX: to the end */
+    int err, broken;
+    uint32_t high; /* 1 + the highest node with a vector */
+    uint32_t *replay; /* live nodes with a vector but no graph record */
+    size_t n_replay, cap_replay;
+} LoadPart;
+
+static void *load_part(void *arg)
 {
-    Collection *c = l->c;
+    LoadPart *lp = arg;
+    Collection *c = lp->c;
+    int v = lp->v;
     HnswIndex *h = c->idx[v].index;
-    size_t dim = c->config.vectors[v].size;
-    uint8_t key[STORE_KEY_MAX], gkey[STORE_KEY_MAX];
+    uint32_t dim = c->config.vectors[v].size, k = coll_block_slots(dim);
+    uint64_t end_node = lp->b1 == UINT32_MAX ? UINT64_MAX : (uint64_t)lp->b1 * k;
+    uint8_t key[STORE_KEY_MAX], vkey[STORE_KEY_MAX], gkey[STORE_KEY_MAX];
     size_t plen = store_key_index(key, c->cid, (uint16_t)v);
+    StoreTxn *txn = lp->txn;
     StoreCursor *vc = NULL, *gc = NULL;
-    Slice k, val, gk, gv;
+    Slice kk, val, gk, gv;
     float *vec = xmalloc(dim * sizeof *vec);
-    int err = store_cursor_open(txn, STORE_DB_VECTORS, &vc);
+    int err = txn ? 0 : store_read_begin(lp->store, &txn);
+    if (!err) err = store_cursor_open(txn, STORE_DB_DENSE, &vc);
     if (!err) err = store_cursor_open(txn, STORE_DB_GRAPH, &gc);
     if (err) goto done;
-    /* The graph cursor starts at node 0, past the entry record. */
-    size_t gl = store_key_node(gkey, c->cid, (uint16_t)v, 0);
+    /* The graph cursor starts at the range's first node (past the entry
+     * record for the first range). */
+    size_t gl = store_key_node(gkey, c->cid, (uint16_t)v, lp->b0 * k);
+    size_t vl = store_key_node(vkey, c->cid, (uint16_t)v, lp->b0);
     int gerr = store_cursor_seek(gc, gkey, gl, &gk, &gv);
-    int verr = store_cursor_seek(vc, key, plen, &k, &val);
-    for (; verr == 0; verr = store_cursor_next(vc, &k, &val)) {
-        if (k.len != 10 || memcmp(k.ptr, key, plen) != 0) break;
-        uint32_t node = store_get_be32((const uint8_t *)k.ptr + 6);
-        if (val.len != dim * sizeof(float)) {
-            log_error("collection %s: vector %d of node %u has %zu bytes, expected %zu", c->name,
-                      v, node, val.len, dim * sizeof(float));
+    int verr = store_cursor_seek(vc, vkey, vl, &kk, &val);
+#define IN_GRAPH() (gerr == 0 && gk.len == 10 && !memcmp(gk.ptr, key, plen) && \
+                    store_get_be32((const uint8_t *)gk.ptr + 6) < end_node)
+    for (; verr == 0; verr = store_cursor_next(vc, &kk, &val)) {
+        if (kk.len != 10 || memcmp(kk.ptr, key, plen) != 0) break;
+        uint32_t block = store_get_be32((const uint8_t *)kk.ptr + 6);
+        if (block >= lp->b1) break;
+        CollBlock b;
+        if (coll_block_parse(dim, val, &b) || (uint64_t)(block + 1) * b.slots > HNSW_MAX_NODES) {
+            log_error("collection %s: the vector block %u of vector %d is malformed", c->name,
+                      block, v);
             err = ERR_FORMAT;
             goto done;
         }
-        if (node >= c->node_high) c->node_high = node + 1;
-        /* LMDB values are only 2-byte aligned: copy before using floats. */
-        memcpy(vec, val.ptr, val.len);
-        uint32_t gnode = HNSW_NO_NODE;
-        while (gerr == 0 && gk.len == 10 && !memcmp(gk.ptr, key, plen) &&
-               (gnode = store_get_be32((const uint8_t *)gk.ptr + 6)) < node) {
-            *broken = 1; /* a graph record without a vector */
-            gerr = store_cursor_next(gc, &gk, &gv);
-            gnode = HNSW_NO_NODE;
-        }
-        if (gerr == 0 && gk.len == 10 && !memcmp(gk.ptr, key, plen) && gnode == node) {
-            if (hnsw_node_decode(h, node, vec, gv.ptr, gv.len) != 0) *broken = 1;
-            gerr = store_cursor_next(gc, &gk, &gv);
-        } else if (node < c->node_cap && c->node_live[node]) {
-            loaded_add_replay(l, node);
+        for (uint32_t slot = 0; slot < b.n_slots; slot++) {
+            if (!(b.present >> slot & 1)) continue;
+            uint32_t node = block * b.slots + slot;
+            if (node >= lp->high) lp->high = node + 1;
+            const float *p = coll_block_vector(&b, dim, slot, vec);
+            uint32_t gnode = HNSW_NO_NODE;
+            while (IN_GRAPH() && (gnode = store_get_be32((const uint8_t *)gk.ptr + 6)) < node) {
+                lp->broken = 1; /* a graph record without a vector */
+                gerr = store_cursor_next(gc, &gk, &gv);
+                gnode = HNSW_NO_NODE;
+            }
+            if (IN_GRAPH() && gnode == node) {
+                if (hnsw_node_load(h, node, p, gv.ptr, gv.len) != 0) lp->broken = 1;
+                gerr = store_cursor_next(gc, &gk, &gv);
+            } else if (node < c->node_cap && c->node_live[node]) {
+                coll_grow_u32(&lp->replay, &lp->cap_replay, lp->n_replay + 1);
+                lp->replay[lp->n_replay++] = node;
+            }
         }
     }
-    if (gerr == 0 && gk.len == 10 && !memcmp(gk.ptr, key, plen)) *broken = 1;
+    if (IN_GRAPH()) lp->broken = 1; /* graph records past the last vector */
+#undef IN_GRAPH
     if (verr && verr != ERR_NOTFOUND) err = verr;
     if (gerr && gerr != ERR_NOTFOUND) err = gerr;
-    if (err) goto done;
+done:
+    store_cursor_close(vc);
+    store_cursor_close(gc);
+    if (txn && !lp->txn) store_read_end(txn);
+    free(vec);
+    lp->err = err;
+    return NULL;
+}
+
+/* load_graph reads graph v of l->c back (load_part, on every core when it
+ * is large and parallel is set: only while the directory is being opened,
+ * as a thread beginning a read transaction while this one holds one could
+ * otherwise wait behind a map growth that waits for this one). Nodes with a vector but no graph record are added to the
+ * replay list (the insert was committed but its graph never saved). */
+static int load_graph(Loaded *l, Store *store, StoreTxn *txn, int v, int parallel, int *broken)
+{
+    Collection *c = l->c;
+    HnswIndex *h = c->idx[v].index;
+    uint32_t k = coll_block_slots(c->config.vectors[v].size);
+    size_t nt = parallel && c->node_high >= COLL_LOAD_PARALLEL_MIN ? coll_build_threads() : 1;
+    uint32_t blocks = (c->node_high + k - 1) / k;
+    if (blocks < nt) nt = 1;
+    LoadPart part[COLL_BUILD_THREADS_MAX];
+    pthread_t th[COLL_BUILD_THREADS_MAX];
+    memset(part, 0, sizeof part);
+    for (size_t i = 0; i < nt; i++) {
+        part[i] = (LoadPart){ .c = c, .store = store, .v = v,
+                              .b0 = (uint32_t)((uint64_t)blocks * i / nt),
+                              .b1 = i + 1 == nt ? UINT32_MAX
+                                                : (uint32_t)((uint64_t)blocks * (i + 1) / nt) };
+    }
+    part[0].txn = txn; /* this thread's transaction, for its own part */
+    size_t started = 1;
+    for (; started < nt; started++)
+        if (pthread_create(&th[started], NULL, load_part, &part[started])) break;
+    /* A part whose thread did not start is walked here. */
+    load_part(&part[0]);
+    for (size_t i = 1; i < nt; i++) {
+        if (i < started) pthread_join(th[i], NULL);
+        else {
+            part[i].txn = txn;
+            load_part(&part[i]);
+        }
+    }
+    int err = 0;
+    for (size_t i = 0; i < nt; i++) {
+        if (!err) err = part[i].err;
+        *broken |= part[i].broken;
+        if (part[i].high > c->node_high) c->node_high = part[i].high;
+        for (size_t j = 0; j < part[i].n_replay; j++) loaded_add_replay(l, part[i].replay[j]);
+        free(part[i].replay);
+    }
+    if (err) return err;
     if (!*broken) {
+        uint8_t key[STORE_KEY_MAX];
+        size_t plen = store_key_index(key, c->cid, (uint16_t)v);
+        Slice val;
         uint32_t entry = HNSW_NO_NODE, max_level = 0;
         if (store_get(txn, STORE_DB_GRAPH, key, plen, &val) == 0 &&
             val.len == COLLECTION_ENTRY_LEN) {
@@ -468,16 +662,13 @@ static int load_graph(Loaded *l, StoreTxn *txn, int v, int *broken)
         }
         if (hnsw_restore(h, entry, (int)max_level) != 0) *broken = 1;
     }
-done:
-    store_cursor_close(vc);
-    store_cursor_close(gc);
-    free(vec);
-    return err;
+    return 0;
 }
 
 /* load_collection builds one collection's memory state from LMDB, with
  * the nodes that need a graph replay, into *out (zeroed first). */
-static int load_collection(StoreTxn *txn, const char *name, Slice rec, Loaded *out)
+static int load_collection(Store *store, StoreTxn *txn, const char *name, Slice rec, int parallel,
+                           Loaded *out)
 {
     memset(out, 0, sizeof *out);
     uint32_t cid;
@@ -538,7 +729,7 @@ static int load_collection(StoreTxn *txn, const char *name, Slice rec, Loaded *o
         if (coll_is_multi(c, i)) continue;
         hnsw_reserve(c->idx[i].index, c->node_high ? c->node_high : 1);
         int broken = 0;
-        if ((err = load_graph(out, txn, i, &broken))) goto fail;
+        if ((err = load_graph(out, store, txn, i, parallel, &broken))) goto fail;
         if (broken) {
             log_warn("collection %s: the saved graph of vector %d is inconsistent; "
                      "rebuilding it from the stored vectors", name, i);
@@ -603,8 +794,6 @@ static int replay_graphs(Db *db, Collection *c, const uint32_t *replay, size_t n
     StoreTxn *txn;
     int err = store_read_begin(db->store, &txn);
     if (err) return err;
-    uint8_t key[STORE_KEY_MAX];
-    Slice v;
     size_t maxdim = 0;
     for (int i = 0; i < c->config.n_vectors; i++)
         if (c->config.vectors[i].size > maxdim) maxdim = c->config.vectors[i].size;
@@ -612,7 +801,6 @@ static int replay_graphs(Db *db, Collection *c, const uint32_t *replay, size_t n
     size_t total = 0;
     for (int i = 0; i < c->config.n_vectors; i++) {
         if (coll_is_multi(c, i)) continue; /* no graph to replay */
-        size_t dim = c->config.vectors[i].size;
         int all = rebuild >> i & 1;
         size_t n = all ? c->node_high : n_replay;
         for (size_t j = 0; j < n; j++) {
@@ -622,15 +810,9 @@ static int replay_graphs(Db *db, Collection *c, const uint32_t *replay, size_t n
                        node_record(c, txn, node, &mask) == 0 && (mask >> i & 1);
             if (all && !live) continue;
             const float *p = NULL;
-            if (live) {
-                size_t kl = store_key_node(key, c->cid, (uint16_t)i, node);
-                if (store_get(txn, STORE_DB_VECTORS, key, kl, &v) != 0 ||
-                    v.len != dim * sizeof(float)) {
-                    log_error("collection %s: node %u lacks its vector %d", c->name, node, i);
-                    continue;
-                }
-                memcpy(vec, v.ptr, v.len);
-                p = vec;
+            if (live && coll_vector_get(c, txn, i, node, vec, &p) != 0) {
+                log_error("collection %s: node %u lacks its vector %d", c->name, node, i);
+                continue;
             }
             coll_apply_vector(c, i, node, p, !all);
             total++;
@@ -684,7 +866,7 @@ static int db_load_all(Db *db)
             continue;
         }
         Loaded l;
-        err = load_collection(txn, name, v, &l);
+        err = load_collection(db->store, txn, name, v, 1, &l);
         free(name);
         if (err) break;
         loaded = xrealloc(loaded, (n_loaded + 1) * sizeof *loaded);
@@ -719,7 +901,7 @@ int coll_load(Db *db, const char *name, Slice rec, Collection **out)
     int err = store_read_begin(db->store, &txn);
     if (err) return err;
     Loaded l;
-    err = load_collection(txn, name, rec, &l);
+    err = load_collection(db->store, txn, name, rec, 0, &l);
     store_read_end(txn);
     if (err) return err;
     l.n_replay = sort_unique(l.replay, l.n_replay);
@@ -753,7 +935,11 @@ int collection_db_open(const char *dir, const DbOptions *opt, Db **out)
     double t0 = now_seconds();
     /* Then the data of collections a recover replaced (or left half
      * staged when the process died) goes. */
-    if ((err = db_load_all(db)) || (err = coll_snapshot_cleanup(db))) {
+    /* A directory of an older format is migrated in place first. */
+    CollMigrate mig = { .chunk = opt ? opt->migrate_chunk : 0,
+                        .stop_after = opt ? opt->migrate_stop_after : 0 };
+    if ((err = coll_migrate(db, dir, &mig)) || (err = db_load_all(db)) ||
+        (err = coll_snapshot_cleanup(db))) {
         collection_db_close(db);
         return err;
     }
@@ -763,6 +949,15 @@ int collection_db_open(const char *dir, const DbOptions *opt, Db **out)
     for (size_t i = 0; i < db->n_colls; i++) points += db->colls[i]->points_count;
     log_info("store: %s: %zu collections, %llu points loaded in %.3f s", dir, db->n_colls,
              (unsigned long long)points, now_seconds() - t0);
+    /* Where the file's pages go (docs/storage.md: dense vectors take about
+     * 1.03x their floats; graph and payloads apart). */
+    StoreDbStats dense, graph, pts;
+    if (!store_db_stats(db->store, STORE_DB_DENSE, &dense) &&
+        !store_db_stats(db->store, STORE_DB_GRAPH, &graph) &&
+        !store_db_stats(db->store, STORE_DB_POINTS, &pts))
+        log_info("store: %s: pages in use: dense vectors %.1f MB, graph %.1f MB, points and "
+                 "payloads %.1f MB", dir, (double)dense.bytes / 1e6, (double)graph.bytes / 1e6,
+                 (double)pts.bytes / 1e6);
     *out = db;
     return 0;
 }

@@ -66,27 +66,6 @@ int coll_point_lookup(Collection *c, StoreTxn *txn, const PointId *id, ScanRec *
     return rec_decode(c->cid, (Slice){ (const char *)key, kl }, v, r);
 }
 
-int coll_vector_get(Collection *c, StoreTxn *txn, int v, uint32_t node, float *buf,
-                    const float **out)
-{
-    uint8_t key[STORE_KEY_MAX];
-    size_t kl = store_key_node(key, c->cid, (uint16_t)v, node);
-    Slice s;
-    int err = store_get(txn, STORE_DB_VECTORS, key, kl, &s);
-    if (err) return err;
-    size_t bytes = (size_t)c->config.vectors[v].size * sizeof(float);
-    if (s.len != bytes) return ERR_FORMAT;
-    /* LMDB values are only 2-byte aligned in general (a vector on its own
-     * overflow pages is page-aligned): copy only when they are not. */
-    if (((uintptr_t)s.ptr & (sizeof(float) - 1)) == 0) {
-        *out = (const float *)(const void *)s.ptr;
-    } else {
-        memcpy(buf, s.ptr, bytes);
-        *out = buf;
-    }
-    return 0;
-}
-
 int coll_filter_accepts(Collection *c, const Filter *f, Scratch *s, const ScanRec *r)
 {
     if (filter_matches_all(f)) return 1;

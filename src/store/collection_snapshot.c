@@ -408,7 +408,8 @@ static int in_damaged(SnapIn *r, const char *what)
 /* in_header checks the header and reads the name and config records.
  * *rec gets the config record behind a zero u32 (the collections record
  * layout, cid to be filled in), malloc'd. */
-static int in_header(SnapIn *r, char **name, uint8_t **rec, size_t *rec_len)
+static int in_header(SnapIn *r, char **name, uint8_t **rec, size_t *rec_len,
+                     uint32_t *store_format)
 {
     const uint8_t *p;
     if (r->size < SNAP_HEADER_LEN || in_take(r, SNAP_HEADER_LEN, &p) || memcmp(p, SNAP_MAGIC, 8))
@@ -417,12 +418,16 @@ static int in_header(SnapIn *r, char **name, uint8_t **rec, size_t *rec_len)
                        "\"" SNAP_MAGIC "\")",
                        r->path);
     uint32_t version = store_get_le32(p + 8), store_version = store_get_le32(p + 12);
-    if (version != COLLECTION_SNAPSHOT_VERSION || store_version != STORE_FORMAT_VERSION)
+    /* An older store format's records are staged as they are and
+     * migrated before the load (collection_recover). */
+    if (version != COLLECTION_SNAPSHOT_VERSION || store_version < STORE_FORMAT_OLDEST ||
+        store_version > STORE_FORMAT_VERSION)
         return err_set(r->err, r->errlen, ERR_FORMAT,
                        "%s is a collection snapshot of format %u (store format %u); this build "
-                       "reads format %u (store format %u)",
+                       "reads format %u (store formats %u to %u)",
                        r->path, version, store_version, COLLECTION_SNAPSHOT_VERSION,
-                       STORE_FORMAT_VERSION);
+                       STORE_FORMAT_OLDEST, STORE_FORMAT_VERSION);
+    *store_format = store_version;
     uint8_t tag;
     uint16_t nl;
     int e = in_u8(r, &tag);
@@ -730,11 +735,13 @@ int collection_recover(Db *db, const char *name, const char *path, CollectionSna
     size_t rec_len = 0;
     Collection *c = NULL;
     Stage st = { .in = &r };
-    int e = in_header(&r, &src_name, &rec, &rec_len);
+    uint32_t store_format = 0;
+    CollectionConfig cfg;
+    memset(&cfg, 0, sizeof cfg);
+    int e = in_header(&r, &src_name, &rec, &rec_len, &store_format);
     if (!e) {
         /* The config record must parse before anything is staged. */
         uint32_t cid;
-        CollectionConfig cfg;
         int64_t created;
         if (coll_config_record_parse(name, (Slice){ (const char *)rec, rec_len }, &cid, &cfg,
                                      &created))
@@ -755,6 +762,18 @@ int collection_recover(Db *db, const char *name, const char *path, CollectionSna
         st.start_points = st.points;
     }
     if (e && !err[0]) err_set(err, errlen, e, "storage error: %s", err_str(e));
+
+    /* A snapshot of an older store format: its dense vectors move into
+     * blocks under the staged cid (a crash meanwhile drops the cid). */
+    if (!e && store_format < STORE_FORMAT_VERSION) {
+        CollMigrate mig = { 0 };
+        e = coll_migrate_collection(db, st.cid, &cfg, &mig);
+        if (e) err_set(err, errlen, e, "%s: migrating its vectors from store format %u failed (%s)",
+                       path, store_format, err_str(e));
+        else
+            log_info("collection %s: %s is of store format %u: %zu vectors packed into blocks",
+                     name, path, store_format, mig.moved);
+    }
 
     double t_staged = now_seconds();
     /* 2. Load it. */

@@ -127,6 +127,10 @@ typedef struct {
     /* Scratch for payload edits inside the transaction. */
     Scratch s;
     Buf buf;
+    /* Dense vectors of the operation being applied, by vector index
+     * (put_vectors, vectors_flush). */
+    CollVecPut *vput[COLLECTION_MAX_VECTORS];
+    size_t n_vput[COLLECTION_MAX_VECTORS], cap_vput[COLLECTION_MAX_VECTORS];
 } Group;
 
 static void effect_add(Group *g, int kind, uint32_t node, const PointId *id, const PrepPoint *p,
@@ -336,17 +340,31 @@ static int put_pending(StoreTxn *txn, Collection *c, uint32_t node)
     return store_put(txn, STORE_DB_PENDING, key, pk, "", 0);
 }
 
-static int put_vectors(StoreTxn *txn, Collection *c, uint32_t node, const PrepPoint *p)
+/* put_vectors queues node's dense vectors for vectors_flush, which
+ * stores every vector of an operation block by block. */
+static void put_vectors(Group *g, Collection *c, uint32_t node, const PrepPoint *p)
 {
-    uint8_t key[STORE_KEY_MAX];
     for (int v = 0; v < c->config.n_vectors; v++) {
         if (!(p->mask >> v & 1) || coll_is_multi(c, v)) continue; /* coll_multi_put's */
-        size_t nk = store_key_node(key, c->cid, (uint16_t)v, node);
-        int err = store_put(txn, STORE_DB_VECTORS, key, nk, p->vec[v],
-                            c->config.vectors[v].size * sizeof(float));
-        if (err) return err;
+        if (g->n_vput[v] == g->cap_vput[v]) {
+            g->cap_vput[v] = g->cap_vput[v] ? g->cap_vput[v] * 2 : 64;
+            g->vput[v] = xrealloc(g->vput[v], g->cap_vput[v] * sizeof *g->vput[v]);
+        }
+        g->vput[v][g->n_vput[v]++] = (CollVecPut){ .node = node, .vec = p->vec[v] };
     }
-    return 0;
+}
+
+/* vectors_flush writes the vectors put_vectors queued (nothing in the
+ * operation reads them back before: vectors are read by node, outside
+ * the write path). */
+static int vectors_flush(Group *g, Collection *c, StoreTxn *txn, int err)
+{
+    /* A failed operation's queue is dropped: its sub-transaction aborts. */
+    for (int v = 0; v < c->config.n_vectors; v++) {
+        if (!err) err = coll_vectors_put(txn, c, v, g->vput[v], g->n_vput[v]);
+        g->n_vput[v] = 0;
+    }
+    return err;
 }
 
 /* put_blob stores a point's blob, or deletes the one it had (key: the
@@ -405,7 +423,7 @@ static int apply_upsert(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn
         store_put_le32(head + 4, p->mask);
         err = store_put2(txn, STORE_DB_POINTS, key, kl, head, sizeof head, p->payload,
                          p->payload_len);
-        if (!err) err = put_vectors(txn, c, node, p);
+        if (!err) put_vectors(g, c, node, p);
         if (!err && c->config.n_sparse)
             err = coll_sparse_put(txn, c, node, COLL_SPARSE_ALL(c), p->mask, p->sparse);
         if (!err && coll_multi_mask(c))
@@ -585,7 +603,7 @@ static int apply_update_vectors(Group *g, Collection *c, const PrepOp *op, Store
         uint32_t node = store_get_le32((const uint8_t *)old.ptr);
         uint32_t mask = store_get_le32((const uint8_t *)old.ptr + 4) | p->mask;
         err = set_mask(g, txn, key, kl, old, mask);
-        if (!err) err = put_vectors(txn, c, node, p);
+        if (!err) put_vectors(g, c, node, p);
         if (!err && c->config.n_sparse)
             err = coll_sparse_put(txn, c, node, p->mask & COLL_SPARSE_ALL(c), p->mask, p->sparse);
         if (!err && (p->mask & coll_multi_mask(c)))
@@ -640,10 +658,15 @@ static int apply_delete_vectors(Group *g, Collection *c, const PrepOp *op, Store
 
 static int apply_op(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn, CollectionWrite *w)
 {
+    int err;
     switch (op->kind) {
-    case COLLECTION_OP_UPSERT: return apply_upsert(g, c, op, txn, w);
+    case COLLECTION_OP_UPSERT:
+        err = apply_upsert(g, c, op, txn, w);
+        return vectors_flush(g, c, txn, err);
     case COLLECTION_OP_DELETE: return apply_delete(g, c, op, txn, w);
-    case COLLECTION_OP_UPDATE_VECTORS: return apply_update_vectors(g, c, op, txn, w);
+    case COLLECTION_OP_UPDATE_VECTORS:
+        err = apply_update_vectors(g, c, op, txn, w);
+        return vectors_flush(g, c, txn, err);
     case COLLECTION_OP_DELETE_VECTORS: return apply_delete_vectors(g, c, op, txn, w);
     default: return apply_payload(g, c, op, txn, w);
     }
@@ -748,6 +771,55 @@ static void group_apply_nodes(Collection *c)
     c->g_free_taken = 0;
 }
 
+static int cmp_node(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * bulk_inserts puts the new points of one write into the graphs on every
+ * core (coll_apply_inserts) when there are enough of them: the inserts of
+ * nodes no other effect of the write touches (so the order between them
+ * and the write's other changes does not matter). Returns which (effect,
+ * vector) pairs it did, [n * COLLECTION_MAX_VECTORS], or NULL for none;
+ * apply_effects does the rest in order.
+ */
+static uint8_t *bulk_inserts(Collection *c, const Effect *eff, size_t n)
+{
+    size_t n_ins = 0;
+    for (size_t i = 0; i < n; i++) n_ins += eff[i].kind == EFF_INSERT;
+    if (n_ins < COLL_PARALLEL_INSERT_MIN || coll_build_threads() < 2) return NULL;
+    /* Nodes touched more than once in the write stay in order. */
+    uint32_t *all = xmalloc(n * sizeof *all);
+    size_t n_all = 0;
+    for (size_t i = 0; i < n; i++)
+        if (eff[i].kind != EFF_PAYLOAD) all[n_all++] = eff[i].node;
+    qsort(all, n_all, sizeof *all, cmp_node);
+    uint8_t *done = xcalloc(n * COLLECTION_MAX_VECTORS, 1);
+    uint32_t *nodes = xmalloc(n_ins * sizeof *nodes);
+    const float **vecs = xmalloc(n_ins * sizeof *vecs);
+    for (int v = 0; v < c->config.n_vectors; v++) {
+        if (coll_is_multi(c, v)) continue;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            const Effect *e = &eff[i];
+            if (e->kind != EFF_INSERT || !(e->p->mask >> v & 1)) continue;
+            uint32_t *at = bsearch(&e->node, all, n_all, sizeof *all, cmp_node);
+            if ((at > all && at[-1] == e->node) || (at + 1 < all + n_all && at[1] == e->node))
+                continue;
+            nodes[k] = e->node;
+            vecs[k++] = e->p->vec[v];
+            done[i * COLLECTION_MAX_VECTORS + v] = 1;
+        }
+        coll_apply_inserts(c, v, nodes, vecs, k);
+    }
+    free(nodes);
+    free(vecs);
+    free(all);
+    return done;
+}
+
 /* apply_effects changes the node table, then the graphs, for one write. */
 static void apply_effects(Collection *c, const Effect *eff, size_t n)
 {
@@ -794,18 +866,22 @@ static void apply_effects(Collection *c, const Effect *eff, size_t n)
         }
     }
     pthread_rwlock_unlock(&c->lock);
-    for (size_t i = 0; i < n; i++) {
-        const Effect *e = &eff[i];
-        if (e->kind == EFF_PAYLOAD) continue; /* no vector changed */
-        for (int v = 0; v < c->config.n_vectors; v++) {
-            if (coll_is_multi(c, v)) continue; /* no graph */
+    uint8_t *done = bulk_inserts(c, eff, n);
+    for (int v = 0; v < c->config.n_vectors; v++) {
+        if (coll_is_multi(c, v)) continue; /* no graph */
+        for (size_t i = 0; i < n; i++) {
+            const Effect *e = &eff[i];
+            if (e->kind == EFF_PAYLOAD) continue; /* no vector changed */
+            if (done && done[i * COLLECTION_MAX_VECTORS + v]) continue;
             int given = e->p && (e->p->mask >> v & 1);
             if (e->kind == EFF_VECTORS && !given && !(e->clear >> v & 1))
                 continue; /* a vector this operation leaves alone */
             coll_apply_vector(c, v, e->node, given ? e->p->vec[v] : NULL, 0);
         }
-        coll_add_pending(c, e->node);
     }
+    free(done);
+    for (size_t i = 0; i < n; i++)
+        if (eff[i].kind != EFF_PAYLOAD) coll_add_pending(c, eff[i].node);
 }
 
 /* ---- the group ---- */
@@ -895,6 +971,7 @@ int collection_write_group(Db *db, CollectionWrite *const *writes, size_t n,
             filter_free(g.gw[i].ops[j].update_filter);
         }
     free(g.eff);
+    for (int v = 0; v < COLLECTION_MAX_VECTORS; v++) free(g.vput[v]);
     buf_free(&g.buf);
     coll_scratch_free(&g.s);
     arena_free(&g.arena);

@@ -38,6 +38,7 @@
 /* Names of the databases, in StoreDb order. */
 static const char *const store_db_names[STORE_DB_COUNT] = {
     "meta", "collections", "records", "points", "vectors", "graph", "pending", "payload_index", "blobs",
+    "dense",
 };
 
 /* The meta record's key and its value: magic (8 bytes) + LE u32 version. */
@@ -402,6 +403,16 @@ int store_put_append(StoreTxn *t, StoreDb db, const void *key, size_t klen, cons
     return 0;
 }
 
+int store_put_reserve(StoreTxn *t, StoreDb db, const void *key, size_t klen, size_t vlen,
+                      void **out)
+{
+    MDB_val k = { klen, (void *)key }, v = { vlen, NULL };
+    int rc = mdb_put(t->txn, t->s->dbi[db], &k, &v, MDB_RESERVE);
+    if (rc) return store_op_result(t, "put", rc);
+    *out = v.mv_data;
+    return 0;
+}
+
 int store_del(StoreTxn *t, StoreDb db, const void *key, size_t klen)
 {
     MDB_val k = { klen, (void *)key };
@@ -556,13 +567,34 @@ static int store_init_fn(StoreTxn *t, void *ctx)
         return ERR_FORMAT;
     }
     uint32_t version = store_get_le32((const uint8_t *)v.ptr + 8);
-    if (version != STORE_FORMAT_VERSION) {
-        log_error("store: %s: data format version %u, but this build reads version %u; "
+    if (version < STORE_FORMAT_OLDEST || version > STORE_FORMAT_VERSION) {
+        log_error("store: %s: data format version %u, but this build reads versions %u to %u; "
                   "use a matching vitrine or restore from an export", s->dir, version,
-                  STORE_FORMAT_VERSION);
+                  STORE_FORMAT_OLDEST, STORE_FORMAT_VERSION);
         return ERR_FORMAT;
     }
+    /* An older version is opened as it is: the collection engine
+     * migrates it (store_format_get tells it which) before using it. */
     return 0;
+}
+
+int store_format_get(StoreTxn *t, uint32_t *version)
+{
+    Slice v = { NULL, 0 };
+    int err = store_get(t, STORE_DB_META, STORE_META_FORMAT_KEY, strlen(STORE_META_FORMAT_KEY), &v);
+    if (err) return err;
+    if (v.len != STORE_META_FORMAT_LEN || memcmp(v.ptr, STORE_MAGIC, 8) != 0) return ERR_FORMAT;
+    *version = store_get_le32((const uint8_t *)v.ptr + 8);
+    return 0;
+}
+
+int store_format_put(StoreTxn *t, uint32_t version)
+{
+    uint8_t rec[STORE_META_FORMAT_LEN];
+    memcpy(rec, STORE_MAGIC, 8);
+    store_put_le32(rec + 8, version);
+    return store_put(t, STORE_DB_META, STORE_META_FORMAT_KEY, strlen(STORE_META_FORMAT_KEY), rec,
+                     sizeof rec);
 }
 
 /* ---- the data directory: one process, our files ---- */
@@ -759,6 +791,27 @@ void store_stats(Store *s, StoreStats *out)
     out->grows = s->grows;
     out->file_bytes = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
     pthread_rwlock_unlock(&s->resize);
+}
+
+int store_db_stats(Store *s, StoreDb db, StoreDbStats *out)
+{
+    StoreTxn *t;
+    int err = store_read_begin(s, &t);
+    if (err) return err;
+    MDB_stat st;
+    int rc = mdb_stat(t->txn, s->dbi[db], &st);
+    if (rc) err = store_op_result(t, "stat", rc);
+    else {
+        out->entries = st.ms_entries;
+        out->page_size = st.ms_psize;
+        out->branch_pages = st.ms_branch_pages;
+        out->leaf_pages = st.ms_leaf_pages;
+        out->overflow_pages = st.ms_overflow_pages;
+        out->bytes = (uint64_t)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) *
+                     st.ms_psize;
+    }
+    store_read_end(t);
+    return err;
 }
 
 /* ---- snapshots ---- */

@@ -62,7 +62,14 @@
 #define STORE_MAX_READERS 256
 /* The meta record. */
 #define STORE_MAGIC "VITRINE\0"
-#define STORE_FORMAT_VERSION 1u
+#define STORE_FORMAT_VERSION 2u
+/* The oldest format store_open accepts: directories of versions from
+ * STORE_FORMAT_OLDEST to STORE_FORMAT_VERSION - 1 open as they are and
+ * the collection engine migrates them (docs/storage.md, Compatibility);
+ * anything else is refused. Version 1 kept each dense vector in a record
+ * of its own (one 4 KiB overflow page per 2 KiB vector); version 2 packs
+ * them into blocks (STORE_DB_DENSE). */
+#define STORE_FORMAT_OLDEST 1u
 
 /* Key sizes (see docs/storage.md). */
 #define STORE_POINT_ID_KEY_MAX 17
@@ -84,6 +91,8 @@ typedef enum {
     STORE_DB_PAYLOAD_INDEX, /* cid + field name -> payload index definition */
     STORE_DB_BLOBS,       /* cid + point id key -> bytes: a point's blob (an item's
                              thumbnail), deleted with the point */
+    STORE_DB_DENSE,       /* cid + u16 vector index + u32 block -> block record: the
+                             dense vectors of K consecutive nodes (format 2) */
     STORE_DB_COUNT
 } StoreDb;
 
@@ -181,6 +190,11 @@ int store_put2(StoreTxn *txn, StoreDb db, const void *key, size_t klen, const vo
  * out of that order is simply put as store_put would. */
 int store_put_append(StoreTxn *txn, StoreDb db, const void *key, size_t klen, const void *val,
                      size_t vlen);
+/* store_put_reserve makes room for a value of vlen bytes under key and
+ * points *out at it, in the map, for the caller to fill before the next
+ * write of the transaction (LMDB's MDB_RESERVE). */
+int store_put_reserve(StoreTxn *txn, StoreDb db, const void *key, size_t klen, size_t vlen,
+                      void **out);
 /* store_del deletes a key; ERR_NOTFOUND when it was absent. */
 int store_del(StoreTxn *txn, StoreDb db, const void *key, size_t klen);
 /* store_del_prefix deletes every key starting with prefix; *n_deleted
@@ -221,6 +235,24 @@ int store_snapshot(Store *s, const char *path);
 int store_restore(const char *snapshot_path, const char *dir);
 
 void store_stats(Store *s, StoreStats *out);
+
+/* The pages one database occupies (LMDB's mdb_stat), as of now. */
+typedef struct {
+    uint64_t entries;
+    uint64_t branch_pages, leaf_pages, overflow_pages;
+    uint32_t page_size;
+    uint64_t bytes; /* all its pages * page_size */
+} StoreDbStats;
+int store_db_stats(Store *s, StoreDb db, StoreDbStats *out);
+
+/*
+ * The format record: store_format_get reads the version of the open
+ * directory (from STORE_FORMAT_OLDEST to STORE_FORMAT_VERSION once
+ * store_open accepted it); store_format_put rewrites it inside the
+ * caller's write transaction, the last step of a migration.
+ */
+int store_format_get(StoreTxn *txn, uint32_t *version);
+int store_format_put(StoreTxn *txn, uint32_t version);
 
 /* ---- key layouts (big-endian integers, so memcmp order is numeric) ---- */
 

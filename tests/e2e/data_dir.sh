@@ -128,11 +128,11 @@ open(path, "wb").write(data.replace(old, new))
 EOF
 }
 copy newer
-patch_meta "$work/newer/data.mdb" 56495452494e450001000000 56495452494e450002000000
-refused newer "data format version 2, but this build reads version 1"
+patch_meta "$work/newer/data.mdb" 56495452494e450002000000 56495452494e450003000000
+refused newer "data format version 3, but this build reads versions 1 to 2"
 
 copy magic
-patch_meta "$work/magic/data.mdb" 56495452494e450001000000 4f5448455244420001000000
+patch_meta "$work/magic/data.mdb" 56495452494e450002000000 4f5448455244420002000000
 refused magic "format record is not vitrine's|not written by vitrine"
 
 mkdir -p "$work/foreign/collections"

@@ -1,0 +1,180 @@
+#!/usr/bin/python3
+"""bench_ingest.py - bulk ingest through the HTTP API, against hnswlib's
+build on the same vectors, in the same run.
+
+  /usr/bin/python3 tools/bench_ingest.py --vitrine ./vitrine --base B.fvecs
+      [--n N] [--batch 1000] [--m 16] [--ef-construction 200] [--threads 2]
+      [--data DIR] [--skip-hnswlib]
+
+Starts `vitrine serve` on a fresh data directory (no model), creates
+collection `c` (Cosine, the given m / ef_construct), then PUTs the first N
+vectors of B.fvecs to /collections/c/points?wait=true in batches, one
+request at a time on one keep-alive connection (the JSON bodies are encoded
+before the clock starts, so the client's Python does not count). Prints
+
+  vitrine ingest: N vectors in T s: R vectors/s (batches of B, wait=true)
+  vitrine data.mdb: X bytes; float32 vectors: Y bytes (X/Y); dense: D (D/Y)
+  vitrine open: S s (restart, warm page cache)
+  hnswlib build (T threads): R vectors/s; CPU C s: V vectors per CPU-second
+  ratio vitrine ingest / hnswlib build: Q wall-clock, P per CPU-second
+
+(vitrine's CPU time is the server's, all of it: HTTP, JSON, LMDB and the
+graph; on a shared machine the wall-clock ratio moves with the load, and
+--hnswlib-twice brackets vitrine's run with two hnswlib builds)
+
+then stops the server. hnswlib: Debian's python3-hnswlib, space 'ip' (the
+vectors are unit: cosine), add_items with --threads threads.
+"""
+import argparse
+import http.client
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def read_fvecs(path, n):
+    raw = np.fromfile(path, dtype=np.int32)
+    dim = raw[0]
+    rows = raw.reshape(-1, dim + 1)[:n]
+    return np.ascontiguousarray(rows[:, 1:]).view(np.float32)
+
+
+def start(vitrine, data, log):
+    log.flush()
+    skip = os.path.getsize(log.name)
+    p = subprocess.Popen([vitrine, "serve", "--port", "0", "--data", data,
+                          "--weights", "/nonexistent"],
+                         stdout=log, stderr=subprocess.STDOUT)
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 600:
+        time.sleep(0.05)
+        with open(log.name) as f:
+            f.seek(skip)
+            m = re.search(r"listening on [^ ]*:(\d+)", f.read())
+        if m:
+            return p, int(m.group(1)), time.perf_counter() - t0
+        if p.poll() is not None:
+            sys.exit("vitrine serve exited; see " + log.name)
+    sys.exit("vitrine serve did not start")
+
+
+def cpu_seconds(pid):
+    """user + system CPU time of a process so far (all its threads)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def hnswlib_build(base, args):
+    """hnswlib's build of base: (vectors/s wall-clock, vectors per CPU-second)."""
+    import hnswlib
+    n, dim = base.shape
+    index = hnswlib.Index(space="ip", dim=int(dim))
+    index.init_index(max_elements=n, M=args.m, ef_construction=args.ef_construction,
+                     random_seed=100)
+    t0 = time.perf_counter()
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    index.add_items(base, np.arange(n), num_threads=args.threads)
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    rate = n / (time.perf_counter() - t0)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    print(f"hnswlib build ({args.threads} threads): {rate:.0f} vectors/s; CPU {cpu:.1f} s: "
+          f"{n / cpu:.0f} vectors per CPU-second", flush=True)
+    return rate, n / cpu
+
+
+def request(conn, method, path, body=None):
+    conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    data = r.read()
+    if r.status != 200:
+        sys.exit(f"{method} {path}: {r.status} {data[:300]!r}")
+    return data
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vitrine", default="./vitrine")
+    ap.add_argument("--base", required=True)
+    ap.add_argument("--n", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--m", type=int, default=16)
+    ap.add_argument("--ef-construction", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--data", default="")
+    ap.add_argument("--skip-hnswlib", action="store_true")
+    ap.add_argument("--hnswlib-twice", action="store_true",
+                    help="build with hnswlib before vitrine's ingest too (the load of a shared "
+                         "machine changes: the two hnswlib runs bracket vitrine's)")
+    args = ap.parse_args()
+    base = read_fvecs(args.base, args.n if args.n else None)
+    n, dim = base.shape
+
+    bodies = []
+    for s in range(0, n, args.batch):
+        rows = base[s:s + args.batch]
+        pts = ",".join('{"id":%d,"vector":[%s]}' % (s + i, ",".join("%.8g" % x for x in row))
+                       for i, row in enumerate(rows.tolist()))
+        bodies.append(('{"points":[' + pts + "]}").encode())
+
+    before = hnswlib_build(base, args) if args.hnswlib_twice and not args.skip_hnswlib else None
+
+    data = args.data or tempfile.mkdtemp(prefix="vitrine_ingest_")
+    shutil.rmtree(data, ignore_errors=True)
+    log = open(data.rstrip("/") + ".log", "w")
+    srv, port, _ = start(args.vitrine, data, log)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        request(conn, "PUT", "/collections/c", json.dumps({
+            "vectors": {"size": int(dim), "distance": "Cosine"},
+            "hnsw_config": {"m": args.m, "ef_construct": args.ef_construction}}))
+        t0 = time.perf_counter()
+        c0 = cpu_seconds(srv.pid)
+        for b in bodies:
+            request(conn, "PUT", "/collections/c/points?wait=true", b)
+        dt = time.perf_counter() - t0
+        cpu = cpu_seconds(srv.pid) - c0
+        rate = n / dt
+        print(f"vitrine ingest: {n} vectors in {dt:.1f} s: {rate:.0f} vectors/s "
+              f"(batches of {args.batch}, wait=true); server CPU {cpu:.1f} s: "
+              f"{n / cpu:.0f} vectors per CPU-second", flush=True)
+        conn.close()
+    finally:
+        srv.send_signal(signal.SIGTERM)
+        srv.wait()
+    size = os.path.getsize(os.path.join(data, "data.mdb"))
+    floats = n * dim * 4
+    print(f"vitrine data.mdb: {size} bytes; float32 vectors: {floats} bytes "
+          f"({size / floats:.2f}x)", flush=True)
+    srv, port, t_start = start(args.vitrine, data, log)
+    srv.send_signal(signal.SIGTERM)
+    srv.wait()
+    with open(log.name) as f:
+        opened = re.findall(r"points loaded in ([0-9.]+) s", f.read())
+    print(f"vitrine open: {opened[-1] if opened else '?'} s to load {n} points "
+          f"(restart, warm page cache; serve ready after {t_start:.2f} s)", flush=True)
+
+    if not args.skip_hnswlib:
+        after = hnswlib_build(base, args)
+        runs = [r for r in (before, after) if r]
+        hrate = sum(r[0] for r in runs) / len(runs)
+        hcpu = sum(r[1] for r in runs) / len(runs)
+        print(f"ratio vitrine ingest / hnswlib build: {rate / hrate:.2f} wall-clock, "
+              f"{(n / cpu) / hcpu:.2f} per CPU-second"
+              + (" (hnswlib: the mean of its runs before and after)" if before else ""),
+              flush=True)
+    if not args.data:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
