@@ -118,13 +118,16 @@ SECURE_SRCS = src/server/auth.c
 # (tools/embed_files.sh writes them as C arrays into $(BUILD)/gen/).
 UI_SRCS = src/api/ui.c
 UI_FILES = src/api/ui/index.html src/api/ui/ui.css src/api/ui/ui.js src/api/ui/icon.svg
+# Issue 15, arm64: CPU feature detection and the NEON kernels (the files
+# compile to nothing on other architectures).
+ARM_SRCS = src/base/cpu.c src/base/vec_neon.c
 CMD_SRCS = src/cmd/serve.c src/cmd/embed.c src/cmd/bench.c src/cmd/bench_ann.c
 # Issue 11: the client commands (index, search, classify, export) and their HTTP client.
 CMD_SRCS += src/cmd/httpc.c src/cmd/client.c src/cmd/index.c src/cmd/search.c src/cmd/export.c
 
 LIB_SRCS = $(CORE_SRCS) $(HTTP_SRCS) $(TOKENIZER_SRCS) $(IMAGE_SRCS) $(CLIP_SRCS) \
            $(HNSW_SRCS) $(FILTER_SRCS) $(STORE_SRCS) $(API_SRCS) $(V1_SRCS) $(SPARSE_SRCS) \
-           $(MULTIVEC_SRCS) $(V1_ITEMS_SRCS) $(SECURE_SRCS) $(UI_SRCS) $(CMD_SRCS)
+           $(MULTIVEC_SRCS) $(V1_ITEMS_SRCS) $(SECURE_SRCS) $(UI_SRCS) $(ARM_SRCS) $(CMD_SRCS)
 LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)/llhttp.c
 
 # Unit tests: tests/<name>.c, each its own binary linked against the library.
