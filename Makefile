@@ -120,7 +120,7 @@ UI_SRCS = src/api/ui.c
 UI_FILES = src/api/ui/index.html src/api/ui/ui.css src/api/ui/ui.js src/api/ui/icon.svg
 # Issue 15, arm64: CPU feature detection and the NEON kernels (the files
 # compile to nothing on other architectures).
-ARM_SRCS = src/base/cpu.c src/base/vec_neon.c
+ARM_SRCS = src/base/cpu.c src/base/vec_neon.c src/model/nn_neon.c
 CMD_SRCS = src/cmd/serve.c src/cmd/embed.c src/cmd/bench.c src/cmd/bench_ann.c
 # Issue 11: the client commands (index, search, classify, export) and their HTTP client.
 CMD_SRCS += src/cmd/httpc.c src/cmd/client.c src/cmd/index.c src/cmd/search.c src/cmd/export.c
@@ -154,9 +154,11 @@ FUZZ_TESTS += fuzz_http fuzz_multipart fuzz_base64 fuzz_image fuzz_safetensors f
 MULTIVEC_TESTS = test_multivec
 V1_ITEMS_TESTS = test_store_blobs
 CLI_TESTS = test_httpc
+# Issue 15: the NEON kernels of src/model (skips on other architectures).
+ARM_TESTS = test_neon
 UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLIP_TESTS) \
              $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS) $(V1_TESTS) $(SPARSE_TESTS) \
-             $(MULTIVEC_TESTS) $(V1_ITEMS_TESTS) $(CLI_TESTS) $(FUZZ_TESTS)
+             $(MULTIVEC_TESTS) $(V1_ITEMS_TESTS) $(CLI_TESTS) $(ARM_TESTS) $(FUZZ_TESTS)
 # The tests that run threads of their own (a server loop, work queues and
 # the threadpool, nn's pool, concurrent tokenizing and embedding, concurrent
 # HNSW inserts and searches, store readers beside a writer and snapshots),
@@ -256,7 +258,7 @@ unit: $(TEST_BINS)
 # fixture parity, tokenizer and image decoding, HNSW recall, the store's
 # kill -9 test (LMDB and fork on the target's libc), and the real binary
 # serving and embedding. `make CROSS=... test` runs everything emulated.
-EMU_TESTS = test_vec test_nn test_safetensors test_clip_parity test_tokenizer test_image \
+EMU_TESTS = test_vec test_neon test_nn test_safetensors test_clip_parity test_tokenizer test_image \
             test_hnsw_recall test_store_crash
 EMU_E2E_TESTS = serve embed
 test-emu: $(BIN) $(EMU_TESTS:%=$(BUILD)/tests/%)

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "base/cli.h"
+#include "base/cpu.h"
 #include "cmd/cmd.h"
 #include "base/err.h"
 #include "index/hnsw.h"
@@ -274,6 +275,8 @@ int cmd_bench_ann(int argc, char **argv)
     fprintf(stderr, "bench ann: %d x %d base, %d queries, M=%d ef_construction=%d threads=%ld "
                     "kernels=%s\n",
             base.n, base.dim, query.n, a.p.m, a.p.ef_construction, a.threads, vec_backend());
+    /* The kernels chosen for this CPU (docs/arm64.md: checking a board). */
+    fprintf(stderr, "bench ann: kernels: vec %s; cpu %s\n", vec_backend(), cpu_describe());
 
     double secs = build(idx, &base, a.threads);
     if (secs < 0) goto out;

@@ -24,9 +24,11 @@
 #include <string.h>
 
 #include "model/clip.h"
+#include "base/cpu.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "model/nn.h"
+#include "base/vec.h"
 #include "model/tokenizer.h"
 #include "base/util.h"
 
@@ -359,6 +361,9 @@ int cmd_bench_embed(int argc, char **argv)
     fprintf(stderr, "bench embed: %s; vision %d wide x %d layers (patch %d), text %d x %d\n",
             nn_blas_info(), c->vision.width, c->vision.layers, c->patch_size, c->text.width,
             c->text.layers);
+    /* The kernels chosen for this CPU (docs/arm64.md: checking a board). */
+    fprintf(stderr, "bench embed: kernels: %s; vec %s; cpu %s\n", nn_kernels(), vec_backend(),
+            cpu_describe());
     ClipState *st = clip_state_new(m, BENCH_BATCH);
     int S = clip_image_size(m);
     size_t plane = (size_t)3 * S * S;
