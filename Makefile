@@ -261,8 +261,11 @@ unit: $(TEST_BINS)
 EMU_TESTS = test_vec test_neon test_nn test_safetensors test_clip_parity test_tokenizer test_image \
             test_hnsw_recall test_store_crash
 EMU_E2E_TESTS = serve embed
+# The binary the scripts run: CI passes the one tools/build-release.sh
+# --arch arm64 staged (what the arm64 image holds).
+EMU_BIN ?= $(BIN)
 test-emu: $(BIN) $(EMU_TESTS:%=$(BUILD)/tests/%)
-	@OPENBLAS_NUM_THREADS=1 EMU="$(EMU)" BIN=$(BIN) BUILD=$(BUILD) \
+	@OPENBLAS_NUM_THREADS=1 EMU="$(EMU)" BIN=$(EMU_BIN) BUILD=$(BUILD) \
 	    tests/run.sh $(EMU_TESTS) -- $(EMU_E2E_TESTS)
 
 # TSan stops a program at its first report, so a race in the server of an

@@ -16,6 +16,9 @@
 #                               emulated tests; with --build, only what the
 #                               cross build needs (the Dockerfile's arm64
 #                               stage). TRIPLET: aarch64-linux-gnu.
+#   tools/deps.sh --arch ARCH   the same by Debian architecture (Docker's
+#                               TARGETARCH): --cross for arm64 on another
+#                               machine, nothing more for this machine's own
 #
 # Runs apt-get directly as root, through sudo otherwise.
 set -eu
@@ -35,7 +38,7 @@ LIB_PKGS="libuv1-dev libopenblas-dev liblmdb-dev libutf8proc-dev libwebp-dev lib
 FUZZ_PKGS="clang libclang-rt-dev"
 
 usage() {
-    echo "usage: tools/deps.sh [--if-missing] [--build] [--bench] [--fuzz] [--cross TRIPLET]" >&2
+    echo "usage: tools/deps.sh [--if-missing] [--build] [--bench] [--fuzz] [--cross TRIPLET | --arch ARCH]" >&2
     exit 2
 }
 mode=all
@@ -49,6 +52,15 @@ while [ $# -gt 0 ]; do
         --bench) extra="$extra $BENCH_PKGS" ;;
         --fuzz) extra="$extra $FUZZ_PKGS" ;;
         --cross) [ $# -ge 2 ] || usage; triplet=$2; shift ;;
+        --arch)
+            [ $# -ge 2 ] || usage
+            if [ -n "$2" ] && [ "$2" != "$(dpkg --print-architecture)" ]; then
+                case "$2" in
+                    arm64) triplet=aarch64-linux-gnu ;;
+                    *) echo "deps: no cross build for '$2' (supported: arm64)" >&2; exit 2 ;;
+                esac
+            fi
+            shift ;;
         *) usage ;;
     esac
     shift
