@@ -265,7 +265,7 @@ EMU_E2E_TESTS = serve embed
 # --arch arm64 staged (what the arm64 image holds).
 EMU_BIN ?= $(BIN)
 test-emu: $(BIN) $(EMU_TESTS:%=$(BUILD)/tests/%)
-	@OPENBLAS_NUM_THREADS=1 EMU="$(EMU)" BIN=$(EMU_BIN) BUILD=$(BUILD) \
+	@OPENBLAS_NUM_THREADS=1 VITRINE_PARITY_MAX_IMAGES=8 EMU="$(EMU)" BIN=$(EMU_BIN) BUILD=$(BUILD) \
 	    tests/run.sh $(EMU_TESTS) -- $(EMU_E2E_TESTS)
 
 # TSan stops a program at its first report, so a race in the server of an
