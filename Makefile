@@ -50,7 +50,7 @@ CC = $(CROSS)gcc
 endif
 PKG_CONFIG = PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS_TRIPLET)/pkgconfig:/usr/share/pkgconfig pkg-config
 AR = $(CROSS)ar
-EMU ?= qemu-$(CROSS_QEMU_ARCH)-static -L /usr/$(CROSS_TRIPLET)
+EMU ?= qemu-$(CROSS_QEMU_ARCH)-static
 ifneq ($(SANITIZER),)
 $(error CROSS builds have no sanitizer variant: run the sanitizers on the host)
 endif

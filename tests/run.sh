@@ -44,6 +44,8 @@ if [ -n "$EMU" ]; then
     printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$EMU" "$VITRINE_BIN" >"$logdir/vitrine"
     chmod +x "$logdir/vitrine"
     export VITRINE_BIN=$logdir/vitrine
+    # Tests that time something skip that part: emulated time means nothing.
+    export VITRINE_EMULATED=$EMU
 fi
 tpid=
 # Ctrl-C reaches this script, not the test: timeout runs it in a process
