@@ -3,7 +3,8 @@
  * the attention's probabilities-times-V product (nn_neon.c) against the
  * same sum in double, and the F16 weight conversion (safetensors.c's
  * FCVTL path) against the scalar bit-level conversion for every one of
- * the 65536 F16 values. The vector kernels of src/base are in test_vec.
+ * the 65536 F16 values; the NEON exp block against exp in double. The
+ * vector kernels of src/base are in test_vec.
  * On other architectures there is nothing to test: the binary skips. CI
  * runs it under qemu-aarch64 (make CROSS=aarch64-linux-gnu- test-emu).
  */
@@ -63,6 +64,36 @@ TEST(test_weighted_sum_neon)
             }
 }
 #endif
+/* The NEON exp block against exp in double: relative error within 3e-7
+ * over the range softmax and quick_gelu reach (exact multiples, tiny and
+ * negative arguments included), and finite, positive values at and past
+ * the clamps. */
+TEST(test_exp16_neon)
+{
+    float x[16], y[16];
+    double worst = 0;
+    for (int k = 0; k < 20000; k++) {
+        for (int i = 0; i < 16; i++) x[i] = (float)(-87.0 + 175.0 * ((k * 16 + i) % 20011) / 20011.0);
+        if (k == 0)
+            for (int i = 0; i < 16; i++) x[i] = (float)(i - 8) * 0.6931472f; /* near n * ln 2 */
+        nn_exp16_neon(x, y);
+        for (int i = 0; i < 16; i++) {
+            double want = exp((double)x[i]);
+            if (want > 3.0e38) continue; /* past the clamp */
+            double rel = fabs(y[i] - want) / want;
+            if (rel > worst) worst = rel;
+            if (rel > 3e-7) HARNESS_FAIL("exp(%.9g): %.9g, want %.9g (rel %.3g)", x[i], y[i], want, rel);
+        }
+    }
+    printf("  exp16: worst relative error %.3g\n", worst);
+    const float edge[16] = { 88.3762626647949f, 89.0f, 1000.0f, -87.3365478515625f, -88.0f, -1000.0f,
+                             0.0f, -0.0f, 1e-30f, -1e-30f, 1.0f, -1.0f, 10.0f, -10.0f, 80.0f, -80.0f };
+    nn_exp16_neon(edge, y);
+    for (int i = 0; i < 16; i++) ASSERT_TRUE(isfinite(y[i]) && y[i] > 0.0f);
+    ASSERT_NEAR(y[6], 1.0, 1e-7);
+    ASSERT_NEAR(y[11], exp(-1.0), 3e-7 * exp(-1.0));
+}
+
 /* Every F16 bit pattern, converted in one call (so in 8-value NEON blocks)
  * from a buffer at an odd byte offset, against the scalar conversion: the
  * same float bit for bit, except that a NaN need only stay a NaN (FCVTL
@@ -111,6 +142,7 @@ int main(void)
 {
 #if NN_HAVE_NEON
     RUN(test_weighted_sum_neon);
+    RUN(test_exp16_neon);
     RUN(test_f16_neon_matches_scalar);
 #else
     RUN(test_no_neon);

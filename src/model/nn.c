@@ -336,6 +336,11 @@ const char *nn_blas_info(void)
  */
 static inline void nn_exp_block(const float *restrict x, float *restrict y)
 {
+#if NN_HAVE_NEON
+    /* AArch64: the same in NEON (nn_neon.h); GCC does not vectorise this. */
+    nn_exp16_neon(x, y);
+    return;
+#endif
     for (int i = 0; i < NN_LANES; i++) {
         float v = x[i];
         v = v > 88.3762626647949f ? 88.3762626647949f : v;

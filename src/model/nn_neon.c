@@ -19,9 +19,11 @@
  *   registers, the 8 loaded V vectors taking 8 more), so each loaded V
  *   vector feeds two FMLAs and no FMLA waits on the one before.
  *
- * - The element-wise kernels (exp, activations, layernorm) are nn.c's
- *   fixed-trip loops, which GCC vectorises with NEON at -O2: NEON is part
- *   of the base AArch64 ISA, so no target attribute or clone is needed.
+ * - The exp block of softmax and quick_gelu is nn_exp16_neon (inline, in
+ *   nn_neon.h): GCC 12 vectorises nn.c's scalar block for x86 but not for
+ *   AArch64, even at -O3. The other element-wise loops (layernorm, the
+ *   scaling around the exp) are left to GCC's -O2 vectorisation; NEON is
+ *   part of the base AArch64 ISA, so no target attribute or clone is needed.
  *
  * NEON needs no run-time check; the ARMv8.2+ extensions (dotprod, i8mm,
  * bf16) would, through base/cpu.h, for reduced-precision kernels.
