@@ -3,6 +3,20 @@
 #   docker build -t vitrine .
 #   docker run -p 6333:6333 -v vitrine-data:/data -v "$PWD/weights:/weights:ro" vitrine
 #
+# For arm64 (Raspberry Pi 4/5, Graviton, Ampere; docs/arm64.md), or both:
+#
+#   docker buildx build --platform linux/arm64 -t vitrine:arm64 --load .
+#   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/vitrine --push .
+#
+# The build stage runs on the build machine's own platform and
+# cross-compiles for the target (tools/build-release.sh --arch
+# $TARGETARCH: make CROSS=aarch64-linux-gnu-), so no compiler runs
+# emulated; only the runtime stage's apt-get runs as the target, which on
+# an x86 machine needs qemu registered with binfmt_misc (Debian:
+# apt-get install qemu-user-static binfmt-support; elsewhere docker's
+# documented `docker run --privileged --rm tonistiigi/binfmt --install arm64`).
+# A plain `docker build` builds for the machine it runs on.
+#
 # Build arguments:
 #   VITRINE_FETCH_WEIGHTS=1   run `make weights` in the build stage and put
 #                             openai/clip-vit-base-patch32 into the image at
@@ -17,16 +31,19 @@
 # Inference uses one thread per CPU the container may use (docker --cpus and
 # --cpuset-cpus are honoured); OPENBLAS_NUM_THREADS=N overrides that.
 
-FROM debian:bookworm-slim AS build
+FROM --platform=$BUILDPLATFORM debian:bookworm-slim AS build
+# Set by BuildKit: the Debian architecture to build for (amd64, arm64).
+ARG TARGETARCH
 ENV DEBIAN_FRONTEND=noninteractive
 WORKDIR /src
 # The build packages first, in a layer of their own that source changes
-# do not invalidate.
+# do not invalidate (for another architecture: the cross compiler and the
+# target's -dev packages).
 COPY tools/deps.sh tools/deps.sh
-RUN tools/deps.sh --build && rm -rf /var/lib/apt/lists/*
+RUN tools/deps.sh --build --arch "$TARGETARCH" && rm -rf /var/lib/apt/lists/*
 COPY . .
 ARG VITRINE_COMMIT=
-RUN tools/build-release.sh --prefix /opt/vitrine
+RUN tools/build-release.sh --prefix /opt/vitrine --arch "$TARGETARCH"
 ARG VITRINE_FETCH_WEIGHTS=0
 RUN mkdir -p /opt/weights \
  && if [ "$VITRINE_FETCH_WEIGHTS" = 1 ]; then \

@@ -17,9 +17,16 @@
 #                   in build/fuzz/<target>-*
 #   make OPTFLAGS=-march=native     tune for this CPU
 #   make WERROR=1   turn warnings into errors (CI does)
+#   make CROSS=aarch64-linux-gnu-
+#                   cross-build for arm64 into build/arm64/ (binary
+#                   build/arm64/vitrine) with Debian's cross gcc and the
+#                   arm64 multiarch -dev packages (make deps CROSS=... installs
+#                   them); `make CROSS=... test-emu` runs the emulated subset
+#                   under qemu-aarch64 (docs/arm64.md)
 
 CC ?= cc
 SANITIZER ?=
+CROSS ?=
 OPTFLAGS ?=
 WERROR ?=
 
@@ -28,18 +35,46 @@ ifneq ($(WERROR),)
 WARNFLAGS += -Werror
 endif
 
+# A cross build (issue 15): CROSS is the tool prefix, a GNU triplet and a
+# dash (aarch64-linux-gnu-). The compiler is $(CROSS)gcc, the libraries
+# are the target's multiarch -dev packages (found through pkg-config's
+# target folder), and everything goes to build/<Debian arch>/. Tests run
+# under EMU, a user-mode qemu with the target's loader prefix (binfmt_misc
+# need not be registered). Sanitizers are host-only.
+ifneq ($(CROSS),)
+CROSS_TRIPLET := $(patsubst %-,%,$(CROSS))
+CROSS_ARCH := $(if $(filter aarch64-%,$(CROSS_TRIPLET)),arm64,$(firstword $(subst -, ,$(CROSS_TRIPLET))))
+CROSS_QEMU_ARCH := $(firstword $(subst -, ,$(CROSS_TRIPLET)))
+ifneq ($(origin CC),command line)
+CC = $(CROSS)gcc
+endif
+PKG_CONFIG = PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS_TRIPLET)/pkgconfig:/usr/share/pkgconfig pkg-config
+AR = $(CROSS)ar
+EMU ?= qemu-$(CROSS_QEMU_ARCH)-static
+ifneq ($(SANITIZER),)
+$(error CROSS builds have no sanitizer variant: run the sanitizers on the host)
+endif
+else
+CROSS_TRIPLET := $(shell $(CC) -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
+PKG_CONFIG = pkg-config
+EMU ?=
+endif
+
 # Where each Debian package puts its headers; see third_party/README.md.
 LLHTTP_SRC_DIR ?= /usr/share/llhttp
 LLHTTP_INC_DIR ?= /usr/share/include/llhttp
-OPENBLAS_INC ?= $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
-OPENBLAS_LIB ?= $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+OPENBLAS_INC ?= $(shell $(PKG_CONFIG) --cflags openblas 2>/dev/null || echo -I/usr/include/$(CROSS_TRIPLET)/openblas-pthread)
+OPENBLAS_LIB ?= $(shell $(PKG_CONFIG) --libs openblas 2>/dev/null || echo -lopenblas)
 
 CPPFLAGS = -D_GNU_SOURCE -Isrc -I$(LLHTTP_INC_DIR) -I/usr/include/yajl $(OPENBLAS_INC)
 CFLAGS = -std=c11 -O2 -g $(WARNFLAGS) $(OPTFLAGS) -MMD -MP -pthread
 LDLIBS = -luv -llmdb $(OPENBLAS_LIB) -lutf8proc -lwebp -lyajl -lm -lpthread -ldl
 LDFLAGS = -pthread
 
-ifneq ($(SANITIZER),)
+ifneq ($(CROSS),)
+BUILD = build/$(CROSS_ARCH)
+BIN = $(BUILD)/vitrine
+else ifneq ($(SANITIZER),)
 BUILD = build/$(SANITIZER)
 CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZER)
@@ -84,13 +119,16 @@ SECURE_SRCS = src/server/auth.c
 # (tools/embed_files.sh writes them as C arrays into $(BUILD)/gen/).
 UI_SRCS = src/api/ui.c
 UI_FILES = src/api/ui/index.html src/api/ui/ui.css src/api/ui/ui.js src/api/ui/icon.svg
+# Issue 15, arm64: CPU feature detection and the NEON kernels (the files
+# compile to nothing on other architectures).
+ARM_SRCS = src/base/cpu.c src/base/vec_neon.c src/model/nn_neon.c
 CMD_SRCS = src/cmd/serve.c src/cmd/embed.c src/cmd/bench.c src/cmd/bench_ann.c
 # Issue 11: the client commands (index, search, classify, export) and their HTTP client.
 CMD_SRCS += src/cmd/httpc.c src/cmd/client.c src/cmd/index.c src/cmd/search.c src/cmd/export.c
 
 LIB_SRCS = $(CORE_SRCS) $(HTTP_SRCS) $(TOKENIZER_SRCS) $(IMAGE_SRCS) $(CLIP_SRCS) \
            $(HNSW_SRCS) $(FILTER_SRCS) $(STORE_SRCS) $(API_SRCS) $(V1_SRCS) $(SPARSE_SRCS) \
-           $(MULTIVEC_SRCS) $(V1_ITEMS_SRCS) $(SECURE_SRCS) $(UI_SRCS) $(CMD_SRCS)
+           $(MULTIVEC_SRCS) $(V1_ITEMS_SRCS) $(SECURE_SRCS) $(UI_SRCS) $(ARM_SRCS) $(CMD_SRCS)
 LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)/llhttp.c
 
 # Unit tests: tests/<name>.c, each its own binary linked against the library.
@@ -121,9 +159,11 @@ FUZZ_TESTS += fuzz_qdrant fuzz_v1
 MULTIVEC_TESTS = test_multivec
 V1_ITEMS_TESTS = test_store_blobs
 CLI_TESTS = test_httpc
+# Issue 15: the NEON kernels of src/model (skips on other architectures).
+ARM_TESTS = test_neon
 UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLIP_TESTS) \
              $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS) $(V1_TESTS) $(SPARSE_TESTS) \
-             $(MULTIVEC_TESTS) $(V1_ITEMS_TESTS) $(CLI_TESTS) $(FUZZ_TESTS)
+             $(MULTIVEC_TESTS) $(V1_ITEMS_TESTS) $(CLI_TESTS) $(ARM_TESTS) $(FUZZ_TESTS)
 # The tests that run threads of their own (a server loop, work queues and
 # the threadpool, nn's pool, concurrent tokenizing and embedding, concurrent
 # HNSW inserts and searches, store readers beside a writer and snapshots,
@@ -164,7 +204,7 @@ LLHTTP_OBJS = $(LLHTTP_SRCS:$(LLHTTP_SRC_DIR)/%.c=$(BUILD)/llhttp/%.o)
 LIB = $(BUILD)/libvitrine.a
 TEST_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
-.PHONY: all test test-only unit test-threads fuzz fuzz-smoke valgrind run deps weights clean bench-json \
+.PHONY: all test test-only unit test-emu test-threads fuzz fuzz-smoke valgrind run deps weights clean bench-json \
         bench-write bench-snapshot bench-footprint
 all: $(BIN)
 
@@ -173,7 +213,7 @@ $(BIN): $(BUILD)/src/cmd/main.o $(LIB)
 
 $(LIB): $(LIB_OBJS) $(LLHTTP_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 # GET / reports the source commit as Qdrant does (40 hex digits).
 VITRINE_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
@@ -206,15 +246,39 @@ $(BUILD)/tests/%: tests/%.c tests/harness.h $(LIB)
 
 # test and run first install whatever Debian packages are missing, then
 # build in a second make so the build sees the installed headers.
+# The deps.sh arguments for this build: a cross build's packages too.
+DEPS_CROSS = $(if $(CROSS),--cross $(CROSS_TRIPLET))
+
 test:
-	@tools/deps.sh --if-missing
+	@tools/deps.sh --if-missing $(DEPS_CROSS)
 	@$(MAKE) --no-print-directory test-only
 
 test-only: $(BIN) $(TEST_BINS)
-	@BIN=$(BIN) BUILD=$(BUILD) tests/run.sh $(UNIT_TESTS) -- $(E2E_TESTS)
+	@EMU="$(EMU)" BIN=$(BIN) BUILD=$(BUILD) tests/run.sh $(UNIT_TESTS) -- $(E2E_TESTS)
 
 unit: $(TEST_BINS)
-	@BIN=$(BIN) BUILD=$(BUILD) tests/run.sh $(UNIT_TESTS) --
+	@EMU="$(EMU)" BIN=$(BIN) BUILD=$(BUILD) tests/run.sh $(UNIT_TESTS) --
+
+# The emulated pass (issue 15, CI's arm64 step): a cross build's kernels
+# and the code around them under qemu-user, single-threaded (OpenBLAS's
+# spinning threads stall under qemu). The subset is what differs by
+# architecture: every SIMD kernel against its scalar reference, the CLIP
+# fixture parity, tokenizer and image decoding, HNSW recall, the store's
+# kill -9 test (LMDB and fork on the target's libc), and the real binary:
+# serving (serve), Qdrant's API with searches (qdrant_wire), embedding on
+# the command line (embed) and over HTTP through the batcher
+# (v1_embeddings). test_clip_parity checks 8 of the 24 fixture images
+# (VITRINE_PARITY_MAX_IMAGES). About 4 minutes of CPU; the times are in
+# docs/arm64.md. `make CROSS=... test` runs everything emulated.
+EMU_TESTS = test_vec test_neon test_nn test_safetensors test_clip_parity test_tokenizer test_image \
+            test_hnsw_recall test_store_crash
+EMU_E2E_TESTS = serve qdrant_wire embed v1_embeddings
+# The binary the scripts run: CI passes the one tools/build-release.sh
+# --arch arm64 staged (what the arm64 image holds).
+EMU_BIN ?= $(BIN)
+test-emu: $(BIN) $(EMU_TESTS:%=$(BUILD)/tests/%)
+	@OPENBLAS_NUM_THREADS=1 VITRINE_PARITY_MAX_IMAGES=8 EMU="$(EMU)" BIN=$(EMU_BIN) BUILD=$(BUILD) \
+	    tests/run.sh $(EMU_TESTS) -- $(EMU_E2E_TESTS)
 
 # TSan stops a program at its first report, so a race in the server of an
 # end-to-end script fails that script too (its exit status is not checked).
@@ -315,12 +379,12 @@ fuzz-smoke: fuzz
 	done
 
 run:
-	@tools/deps.sh --if-missing
+	@tools/deps.sh --if-missing $(DEPS_CROSS)
 	@$(MAKE) --no-print-directory $(BIN)
 	@tools/run.sh $(BIN)
 
 deps:
-	@tools/deps.sh
+	@tools/deps.sh $(DEPS_CROSS)
 
 weights:
 	@weights/download.sh weights/clip-vit-base-patch32

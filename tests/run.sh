@@ -5,6 +5,11 @@
 #
 # Usage: BIN=./vitrine BUILD=build/release tests/run.sh unit... -- e2e...
 #
+# EMU, when set, is the command that runs a binary of another architecture
+# (make CROSS=aarch64-linux-gnu- sets "qemu-aarch64-static -L
+# /usr/aarch64-linux-gnu"): unit binaries run under it, and the scripts get
+# a VITRINE_BIN that execs the binary under it, so they need no change.
+#
 # A program passes with exit status 0, skips with 77 (automake's
 # convention) and fails with anything else. It says why it skips on a line
 # "SKIP: <why>" (the whole program; "<program>: SKIP: <why>" too) or
@@ -20,6 +25,7 @@ set -u
 cd "$(dirname "$0")/.."
 BIN=${BIN:-./vitrine}
 BUILD=${BUILD:-build/release}
+EMU=${EMU:-}
 case $BUILD in
     */release | release) TEST_TIMEOUT=${TEST_TIMEOUT:-300} ;;
     *) TEST_TIMEOUT=${TEST_TIMEOUT:-900} ;;
@@ -30,6 +36,17 @@ export VITRINE_BIN=$PWD/${BIN#./}
 export VITRINE_FIXTURES=${VITRINE_FIXTURES:-$PWD/tests/fixtures/clip}
 
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/vitrine-tests.XXXXXX")
+emu=()
+if [ -n "$EMU" ]; then
+    read -r -a emu <<<"$EMU"
+    # exec: the script's $! is then the emulator running the binary, so its
+    # signals (SIGTERM, kill -9) reach the program itself.
+    printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$EMU" "$VITRINE_BIN" >"$logdir/vitrine"
+    chmod +x "$logdir/vitrine"
+    export VITRINE_BIN=$logdir/vitrine
+    # Tests that time something skip that part: emulated time means nothing.
+    export VITRINE_EMULATED=$EMU
+fi
 tpid=
 # Ctrl-C reaches this script, not the test: timeout runs it in a process
 # group of its own, so pass the signal on (timeout forwards it to the group).
@@ -47,7 +64,7 @@ phase=unit
 for t in "$@"; do
     if [ "$t" = "--" ]; then phase=e2e; continue; fi
     if [ $phase = unit ]; then
-        cmd=("$BUILD/tests/$t")
+        cmd=("${emu[@]}" "$BUILD/tests/$t")
     else
         cmd=(bash "tests/e2e/$t.sh")
     fi

@@ -685,6 +685,8 @@ TEST(test_threads_share_tokenizer)
 TEST(test_speed)
 {
     ASSERT_TRUE(tok);
+    /* Under qemu (tests/run.sh with EMU) a time says nothing about the code. */
+    if (getenv("VITRINE_EMULATED")) SKIP("emulated (%s)", getenv("VITRINE_EMULATED"));
     const char *q = "A Beautiful RED summer dress with flowers, size 42 & 100% cotton";
     int32_t ids[TOKENIZER_MAX_TOKENS];
     int n = 0;

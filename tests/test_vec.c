@@ -9,11 +9,14 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "base/err.h"
 #include "harness.h"
 #include "base/util.h"
 #include "base/vec.h"
+#include "base/vec_neon.h"
+#include "base/cpu.h"
 
 #define MAXN 1100
 
@@ -128,9 +131,44 @@ TEST(normalize_rejects_zero_and_nonfinite)
 TEST(backend_is_named)
 {
     const char *b = vec_backend();
-    ASSERT_TRUE(!strcmp(b, "avx2+fma") || !strcmp(b, "scalar"));
-    printf("  kernels: %s\n", b);
+    ASSERT_TRUE(!strcmp(b, "avx2+fma") || !strcmp(b, "neon") || !strcmp(b, "scalar"));
+    printf("  kernels: %s (cpu %s)\n", b, cpu_describe());
+    const char *force = getenv("VITRINE_VEC");
+    if (force && !strcmp(force, "scalar")) {
+        ASSERT_STR_EQ(b, "scalar");
+        return;
+    }
+    /* The architecture's SIMD kernels are the ones in use where the CPU
+     * has them: NEON always on AArch64, AVX2 + FMA where the x86 CPU says so. */
+#if VEC_HAVE_NEON
+    ASSERT_STR_EQ(b, "neon");
+#else
+    ASSERT_STR_EQ(b, cpu_has(CPU_AVX2) ? "avx2+fma" : "scalar");
+#endif
 }
+
+#if VEC_HAVE_NEON
+/* The NEON kernels called directly, against the scalar reference kernels
+ * on every length (so every tail) and on values with cancellation. */
+TEST(neon_kernels_match_scalar)
+{
+    for (size_t li = 0; li < ARRAY_LEN(lens); li++) {
+        size_t n = lens[li];
+        float *a = buf_a + 1, *b = buf_b + 1;
+        double cond = 0, l2 = 0, l1 = 0;
+        for (size_t i = 0; i < n; i++) {
+            a[i] = frand() * 4;
+            b[i] = frand() * 4;
+            cond += fabs((double)a[i] * b[i]);
+            l2 += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+            l1 += fabs((double)a[i] - b[i]);
+        }
+        ASSERT_NEAR(vec_dot_neon(a, b, n), vec_dot_scalar(a, b, n), 1e-5 * cond + 1e-30);
+        ASSERT_NEAR(vec_l2sq_neon(a, b, n), vec_l2sq_scalar(a, b, n), 1e-5 * l2 + 1e-30);
+        ASSERT_NEAR(vec_l1_neon(a, b, n), vec_l1_scalar(a, b, n), 1e-5 * l1 + 1e-30);
+    }
+}
+#endif
 
 int main(void)
 {
@@ -140,5 +178,8 @@ int main(void)
     RUN(norm_and_normalize);
     RUN(normalize_rejects_zero_and_nonfinite);
     RUN(backend_is_named);
+#if VEC_HAVE_NEON
+    RUN(neon_kernels_match_scalar);
+#endif
     return harness_report(__FILE__);
 }

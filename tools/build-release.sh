@@ -5,7 +5,7 @@
 # nothing else, and tests/e2e/release.sh runs it too, so the image holds
 # what the tests checked.
 #
-#   tools/build-release.sh --prefix DIR [--bin PREBUILT] [--jobs N]
+#   tools/build-release.sh --prefix DIR [--arch ARCH] [--bin PREBUILT] [--jobs N]
 #
 # --prefix DIR   the staging tree to (re)create:
 #                  DIR/bin/vitrine                  the server and CLI (debug info stripped)
@@ -16,6 +16,15 @@
 # --bin FILE     stage FILE instead of building (the tests pass the binary
 #                they already built, so they do not compile it again)
 # --jobs N       make's parallelism (default: the CPUs this process may use)
+# --arch ARCH    the Debian architecture to build for (amd64, arm64; the
+#                Dockerfile passes Docker's TARGETARCH). Another one than
+#                this machine's is a cross build: `make CROSS=TRIPLET-`
+#                (build/ARCH/vitrine), stripped with TRIPLET-strip, its
+#                libraries read from the ELF file (ldd cannot run it) and
+#                looked up in the target's multiarch folders, the packages
+#                named without the :ARCH that dpkg -S adds (the image
+#                installs them natively). tools/deps.sh --cross TRIPLET
+#                installs what it needs.
 #
 # The build is the Makefile's release build (`make vitrine`: -O2, portable,
 # no -march=native, no sanitizer, whatever SANITIZER or OPTFLAGS the caller's
@@ -30,24 +39,41 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-prefix='' bin='' jobs=$(nproc 2>/dev/null || echo 1)
+prefix='' bin='' arch='' jobs=$(nproc 2>/dev/null || echo 1)
 while [ $# -gt 0 ]; do
     case "$1" in
         --prefix) prefix=${2:?--prefix needs a folder}; shift 2 ;;
         --bin) bin=${2:?--bin needs a file}; shift 2 ;;
         --jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
-        *) echo "usage: tools/build-release.sh --prefix DIR [--bin PREBUILT] [--jobs N]" >&2; exit 2 ;;
+        --arch) arch=${2?--arch needs a Debian architecture}; shift 2 ;;
+        *) echo "usage: tools/build-release.sh --prefix DIR [--arch ARCH] [--bin PREBUILT] [--jobs N]" >&2; exit 2 ;;
     esac
 done
 [ -n "$prefix" ] || { echo "build-release: --prefix DIR is required" >&2; exit 2; }
 die() { echo "build-release: $*" >&2; exit 1; }
 
+# A cross build when --arch names another architecture than this machine's.
+host_arch=$(dpkg --print-architecture)
+triplet=''
+if [ -n "$arch" ] && [ "$arch" != "$host_arch" ]; then
+    case $arch in
+        arm64) triplet=aarch64-linux-gnu ;;
+        *) die "no cross build for '$arch' (supported: arm64, or this machine's $host_arch)" ;;
+    esac
+fi
+
 if [ -z "$bin" ]; then
     # A make that runs this script (make test) passes its command-line
     # variables down through MAKEFLAGS, SANITIZER=address among them: drop
     # them, and name the release settings explicitly.
-    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory -j"$jobs" SANITIZER= OPTFLAGS= vitrine
-    bin=./vitrine
+    if [ -n "$triplet" ]; then
+        env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory -j"$jobs" SANITIZER= OPTFLAGS= \
+            CROSS="$triplet-" "build/$arch/vitrine"
+        bin=build/$arch/vitrine
+    else
+        env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory -j"$jobs" SANITIZER= OPTFLAGS= vitrine
+        bin=./vitrine
+    fi
 fi
 [ -x "$bin" ] || die "$bin is not an executable"
 
@@ -61,8 +87,9 @@ rm -rf "$prefix"
 mkdir -p "$prefix/bin" "$prefix/share/vitrine" "$prefix/share/doc/vitrine"
 # Debug info is most of the file (2.3 MB of 3.3) and no use in an image;
 # the symbol table stays, so a crash's backtrace still names functions.
-if command -v strip >/dev/null; then
-    strip --strip-debug -o "$prefix/bin/vitrine" "$bin"
+strip=${triplet:+$triplet-}strip
+if command -v "$strip" >/dev/null; then
+    "$strip" --strip-debug -o "$prefix/bin/vitrine" "$bin"
 else
     cp "$bin" "$prefix/bin/vitrine"
 fi
@@ -73,7 +100,42 @@ install -m 0644 LICENSE README.md "$prefix/share/doc/vitrine/"
 # The runtime packages: the owner of every library the binary loads (its
 # NEEDED entries and theirs), as ldd resolves them here. The loader
 # itself and the vDSO are libc6's and the kernel's.
-libs=$(ldd "$prefix/bin/vitrine") || die "ldd failed on $prefix/bin/vitrine"
+# A cross-built binary cannot run here, so ldd cannot list its libraries:
+# elf_libs walks the NEEDED entries of the ELF file and of every library
+# it finds, in the target's multiarch folders (what its loader searches
+# on Debian), and prints them as ldd does ("name => path (0)", the loader
+# alone), so that the code below reads either.
+elf_libs() {
+    local file=$1 interp name path f
+    local -a queue=("$file") dirs=("/lib/$triplet" "/usr/lib/$triplet" /lib /usr/lib)
+    local -A seen=()
+    interp=$(readelf -l "$file" | sed -n 's/.*Requesting program interpreter: \(.*\)]$/\1/p')
+    [ -n "$interp" ] || { echo "build-release: $file has no program interpreter" >&2; return 1; }
+    while [ ${#queue[@]} -gt 0 ]; do
+        f=${queue[0]}
+        queue=("${queue[@]:1}")
+        for name in $(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+            [ -z "${seen[$name]:-}" ] || continue
+            seen[$name]=1
+            path=
+            for d in "${dirs[@]}"; do
+                [ -e "$d/$name" ] && { path=$d/$name; break; }
+            done
+            if [ -z "$path" ]; then
+                printf '\t%s => not found\n' "$name"
+                continue
+            fi
+            printf '\t%s => %s (0)\n' "$name" "$path"
+            queue+=("$path")
+        done
+    done
+    printf '\t%s (0)\n' "$interp"
+}
+if [ -n "$triplet" ]; then
+    libs=$(elf_libs "$prefix/bin/vitrine") || die "cannot read the libraries of $prefix/bin/vitrine"
+else
+    libs=$(ldd "$prefix/bin/vitrine") || die "ldd failed on $prefix/bin/vitrine"
+fi
 if grep -q 'not found' <<<"$libs"; then
     die "libraries not found: $(grep 'not found' <<<"$libs" | tr -s ' \t' ' ')"
 fi

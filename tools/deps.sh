@@ -8,6 +8,17 @@
 #                               (PyTorch, hnswlib, numpy)
 #   tools/deps.sh --fuzz        also clang and its libFuzzer runtime (make fuzz,
 #                               CI); combines with --if-missing
+#   tools/deps.sh --cross TRIPLET
+#                               also a cross build's (make deps CROSS=TRIPLET-):
+#                               Debian's gcc-TRIPLET, the target's multiarch
+#                               -dev packages (adding its dpkg architecture
+#                               when missing) and qemu-user-static for the
+#                               emulated tests; with --build, only what the
+#                               cross build needs (the Dockerfile's arm64
+#                               stage). TRIPLET: aarch64-linux-gnu.
+#   tools/deps.sh --arch ARCH   the same by Debian architecture (Docker's
+#                               TARGETARCH): --cross for arm64 on another
+#                               machine, nothing more for this machine's own
 #
 # Runs apt-get directly as root, through sudo otherwise.
 set -eu
@@ -18,21 +29,60 @@ liblmdb-dev libutf8proc-dev libwebp-dev libyajl-dev"
 # python3-jsonschema: the OpenAPI check of tests/e2e/qdrant_client.sh.
 TEST_PKGS="curl ca-certificates python3 python3-jsonschema procps chromium"
 BENCH_PKGS="python3-numpy python3-torch python3-hnswlib"
+# The libraries among BUILD_PKGS that a binary links: a cross build needs
+# the target architecture's copies (libuv1-dev:arm64, ...). The others are
+# headers and sources (node-llhttp, libstb-dev) or host tools.
+LIB_PKGS="libuv1-dev libopenblas-dev liblmdb-dev libutf8proc-dev libwebp-dev libyajl-dev"
 # Debian's default clang; libclang-rt-dev holds libFuzzer and the sanitizer
 # runtimes clang links.
 FUZZ_PKGS="clang libclang-rt-dev"
 
+usage() {
+    echo "usage: tools/deps.sh [--if-missing] [--build] [--bench] [--fuzz] [--cross TRIPLET | --arch ARCH]" >&2
+    exit 2
+}
 mode=all
-pkgs="$BUILD_PKGS $TEST_PKGS"
-for arg in "$@"; do
-    case "$arg" in
+build_only=
+extra=
+triplet=
+while [ $# -gt 0 ]; do
+    case "$1" in
         --if-missing) mode=missing ;;
-        --build) pkgs="$BUILD_PKGS" ;;
-        --bench) pkgs="$pkgs $BENCH_PKGS" ;;
-        --fuzz) pkgs="$pkgs $FUZZ_PKGS" ;;
-        *) echo "usage: tools/deps.sh [--if-missing] [--build] [--bench] [--fuzz]" >&2; exit 2 ;;
+        --build) build_only=1 ;;
+        --bench) extra="$extra $BENCH_PKGS" ;;
+        --fuzz) extra="$extra $FUZZ_PKGS" ;;
+        --cross) [ $# -ge 2 ] || usage; triplet=$2; shift ;;
+        --arch)
+            [ $# -ge 2 ] || usage
+            if [ -n "$2" ] && [ "$2" != "$(dpkg --print-architecture)" ]; then
+                case "$2" in
+                    arm64) triplet=aarch64-linux-gnu ;;
+                    *) echo "deps: no cross build for '$2' (supported: arm64)" >&2; exit 2 ;;
+                esac
+            fi
+            shift ;;
+        *) usage ;;
     esac
+    shift
 done
+if [ -n "$build_only" ]; then
+    pkgs="$BUILD_PKGS$extra"
+else
+    pkgs="$BUILD_PKGS $TEST_PKGS$extra"
+fi
+
+# A cross build: the Debian architecture of the triplet, its compiler and
+# the target's copies of the libraries; qemu-user-static runs the tests.
+arch=
+if [ -n "$triplet" ]; then
+    case "$triplet" in
+        aarch64-linux-gnu) arch=arm64 ;;
+        *) echo "deps: unsupported cross triplet '$triplet' (supported: aarch64-linux-gnu)" >&2; exit 2 ;;
+    esac
+    pkgs="$pkgs gcc-$triplet libc6-dev-$arch-cross"
+    for p in $LIB_PKGS; do pkgs="$pkgs $p:$arch"; done
+    [ -n "$build_only" ] || pkgs="$pkgs qemu-user-static"
+fi
 
 missing=""
 for p in $pkgs; do
@@ -58,6 +108,13 @@ fi
 
 echo "deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
+# The target architecture's packages are installable once dpkg knows it
+# (the apt-get update below then fetches its package lists).
+if [ -n "$arch" ] && [ "$arch" != "$(dpkg --print-architecture)" ] &&
+    ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+    echo "deps: adding the dpkg architecture $arch"
+    $SUDO dpkg --add-architecture "$arch"
+fi
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -11,7 +11,8 @@
  * The AVX2 kernels keep four independent 8-wide accumulators: one FMA has a
  * latency of 4 cycles and two issue per cycle, so a single accumulator would
  * leave most of the FMA units idle. 512-d CLIP vectors are 16 iterations of
- * 32 floats, with no tail.
+ * 32 floats, with no tail. On AArch64 the NEON kernels of vec_neon.c take
+ * their place (compile-time: NEON is part of the base ISA).
  */
 #include "base/vec.h"
 
@@ -22,6 +23,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/vec_neon.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define VEC_HAVE_X86 1
@@ -176,6 +178,13 @@ static void vec_init(void)
         vec_l1_impl = vec_l1_avx2;
         vec_backend_name = "avx2+fma";
     }
+#endif
+#if VEC_HAVE_NEON
+    /* AArch64: NEON is base ISA (vec_neon.c). */
+    vec_dot_impl = vec_dot_neon;
+    vec_l2sq_impl = vec_l2sq_neon;
+    vec_l1_impl = vec_l1_neon;
+    vec_backend_name = "neon";
 #endif
 }
 

@@ -47,7 +47,8 @@ float vec_dot_scalar(const float *a, const float *b, size_t n);
 float vec_l2sq_scalar(const float *a, const float *b, size_t n);
 float vec_l1_scalar(const float *a, const float *b, size_t n);
 
-/* vec_backend names the kernels in use: "avx2+fma" or "scalar". */
+/* vec_backend names the kernels in use: "avx2+fma", "neon" (AArch64) or
+ * "scalar". */
 const char *vec_backend(void);
 
 #endif

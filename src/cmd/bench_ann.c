@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "base/cli.h"
+#include "base/cpu.h"
 #include "cmd/cmd.h"
 #include "base/err.h"
 #include "index/hnsw.h"
@@ -453,6 +454,8 @@ int cmd_bench_ann(int argc, char **argv)
         fprintf(stderr, "bench ann: int8 interval [%g, %g], %s\n", (double)a.p.quant_lo,
                 (double)a.p.quant_hi,
                 a.no_rescore ? "no rescoring" : "rescoring with float32");
+    /* The kernels chosen for this CPU (docs/arm64.md: checking a board). */
+    fprintf(stderr, "bench ann: kernels: vec %s; cpu %s\n", vec_backend(), cpu_describe());
 
     double secs = build(idx, &base, a.threads);
     if (secs < 0) goto out;

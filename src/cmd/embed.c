@@ -27,10 +27,12 @@
 #include <string.h>
 
 #include "model/clip.h"
+#include "base/cpu.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "model/nn.h"
 #include "model/nn_quant.h"
+#include "base/vec.h"
 #include "model/tokenizer.h"
 #include "base/util.h"
 

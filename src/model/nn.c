@@ -53,6 +53,7 @@
 
 #include "base/util.h"
 #include "model/nn_quant.h"
+#include "model/nn_neon.h"
 
 /* Floats processed per step by the vectorisable kernels (one AVX-512
  * register; two AVX2 registers). */
@@ -336,6 +337,11 @@ const char *nn_blas_info(void)
  */
 static inline void nn_exp_block(const float *restrict x, float *restrict y)
 {
+#if NN_HAVE_NEON
+    /* AArch64: the same in NEON (nn_neon.h); GCC does not vectorise this. */
+    nn_exp16_neon(x, y);
+    return;
+#endif
     for (int i = 0; i < NN_LANES; i++) {
         float v = x[i];
         v = v > 88.3762626647949f ? 88.3762626647949f : v;
@@ -867,6 +873,25 @@ void nn_sgemm_reference(const float *x, int rows, int in, const float *w, int ou
     openblas_set_num_threads(1);
 }
 
+const char *nn_kernels(void)
+{
+    static char buf[128];
+    const char *gemm = "openblas", *attention = "generic";
+    char skinny[64] = "";
+#ifdef NN_HAVE_X86
+    int rows = nn_skinny_max_rows();
+    if (rows == INT_MAX)
+        gemm = "avx512-skinny";
+    else if (rows > 0)
+        snprintf(skinny, sizeof skinny, "avx512-skinny up to %d rows, then ", rows);
+    if (nn_have_avx512()) attention = "avx512";
+#elif NN_HAVE_NEON
+    attention = "neon";
+#endif
+    snprintf(buf, sizeof buf, "gemm %s%s; attention %s", skinny, gemm, attention);
+    return buf;
+}
+
 /* ---- attention ---- */
 
 /*
@@ -1003,6 +1028,11 @@ static void nn_weighted_sum(const float *p, int ldp, int rows, int cols, int cau
         nn_weighted_sum_avx512(p, ldp, rows, cols, causal, v, ldv, width, out, ldo);
         return;
     }
+#endif
+#if NN_HAVE_NEON
+    /* AArch64: nn_neon.c (NEON is base ISA, no run-time check). */
+    nn_weighted_sum_neon(p, ldp, rows, cols, causal, v, ldv, width, out, ldo);
+    return;
 #endif
     nn_weighted_sum_generic(p, ldp, rows, cols, causal, v, ldv, width, out, ldo);
 }

@@ -54,6 +54,11 @@ void nn_parallel(NnTaskFn fn, void *ctx, int units, int max_threads);
 /* A one-line description of the BLAS build, for bench output and logs. */
 const char *nn_blas_info(void);
 
+/* nn_kernels names the GEMM and attention kernels this CPU runs ("gemm
+ * avx512-skinny up to 128 rows, then openblas; attention avx512", "gemm
+ * openblas; attention neon", ...), for `vitrine bench embed`. */
+const char *nn_kernels(void);
+
 /*
  * nn_linear: y (rows, out) = x (rows, in) @ w^T + b, where w is (out, in)
  * and b (out) may be NULL. With accumulate set, y += x @ w^T + b instead

@@ -15,7 +15,8 @@
 #      package, and each of its packages is installed here;
 #   4. the Dockerfile builds through that script and takes the binary, the
 #      probe and the package list from its prefix (so the image cannot
-#      drift from what this test ran), installs nothing else in the runtime
+#      drift from what this test ran; for another platform the build stage
+#      cross-compiles with --arch $TARGETARCH), installs nothing else in the runtime
 #      stage, runs as a non-root user, and declares VOLUME /data, EXPOSE
 #      6333, the HEALTHCHECK and the ENTRYPOINT; .dockerignore keeps every
 #      file the build needs.
@@ -135,12 +136,16 @@ pid=
 VITRINE_PORT=$port "$stage/bin/vitrine-healthcheck" 2>/dev/null && fail "vitrine-healthcheck passed after the server stopped"
 
 # ---- 3. the runtime packages cover every shared library ----
+# Packages are named with this machine's architecture: where the arm64
+# copies are installed too (make deps CROSS=aarch64-linux-gnu-, as CI
+# does), a bare libuv1 is ambiguous to dpkg.
+arch=$(dpkg --print-architecture)
 mapfile -t listed <"$stage/share/vitrine/runtime-packages"
 [ ${#listed[@]} -gt 0 ] || fail "the runtime package list is empty"
 for p in "${listed[@]}"; do
     [[ $p =~ ^[a-z0-9][a-z0-9.+-]+$ ]] || fail "runtime package '$p' is not a Debian package name"
     case $p in *-dev) fail "runtime package $p is a development package" ;; esac
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+    dpkg-query -W -f='${Status}' "$p:$arch" 2>/dev/null | grep -q 'install ok installed' ||
         fail "runtime package $p is not installed here"
 done
 ldd "$stage/bin/vitrine" >"$work/ldd" || fail "ldd failed"
@@ -149,10 +154,7 @@ grep -q 'not found' "$work/ldd" && fail "unresolved libraries: $(grep 'not found
 # covered when the path ldd gives, or the file it resolves to (through
 # /lib -> usr/lib or /etc/alternatives), is one of them under either
 # prefix of the merged /usr.
-# With a second architecture installed (arm64 for the cross build) a bare
-# name is ambiguous to dpkg -L; the host's architecture is the one linked.
-arch=$(dpkg --print-architecture)
-for p in "${listed[@]}"; do dpkg -L "$p:$arch" 2>/dev/null || dpkg -L "$p"; done | sort -u >"$work/files"
+for p in "${listed[@]}"; do dpkg -L "$p:$arch"; done | sort -u >"$work/files"
 nlibs=0
 while read -r lib; do
     nlibs=$((nlibs + 1))
@@ -180,7 +182,10 @@ for l in lines:
     op, _, rest = l.partition(" ")
     op = op.upper()
     if op == "FROM":
-        cur = {"from": rest.split(), "lines": []}
+        words = rest.split()
+        platform = [w for w in words if w.startswith("--platform=")]
+        cur = {"from": [w for w in words if not w.startswith("--platform=")],
+               "platform": platform[0].split("=", 1)[1] if platform else None, "lines": []}
         stages.append(cur)
     elif cur is not None:
         cur["lines"].append((op, rest.strip()))
@@ -203,6 +208,20 @@ m = re.search(r"tools/build-release\.sh\s+--prefix\s+(\S+)", script[0])
 if not m or "--bin" in script[0]:
     fail(f"the build does not stage a fresh build with --prefix: {script[0]}")
 prefix = m.group(1).rstrip("/")
+# Multi-platform builds (docs/arm64.md): the build stage runs on the build
+# machine and cross-compiles, so both scripts are told the target
+# architecture; the runtime stage is the target's own.
+if build["platform"] is not None:
+    if build["platform"] != "$BUILDPLATFORM":
+        fail(f"the build stage runs on --platform={build['platform']}, want $BUILDPLATFORM")
+    if not any(op == "ARG" and r.split("=")[0] == "TARGETARCH" for op, r in build["lines"]):
+        fail("the build stage runs on $BUILDPLATFORM without ARG TARGETARCH")
+    deps = [r for r in runs if "tools/deps.sh" in r]
+    for r in deps + [script[0]]:
+        if not re.search(r'--arch\s+"?\$\{?TARGETARCH\}?"?', r):
+            fail(f"a build-stage RUN does not pass --arch $TARGETARCH: {r}")
+if run["platform"] is not None:
+    fail(f"the runtime stage must be the target platform's, not --platform={run['platform']}")
 # Nothing else in the build compiles or installs vitrine.
 for r in runs:
     if r is script[0]:
