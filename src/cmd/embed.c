@@ -472,6 +472,9 @@ int cmd_bench_embed(int argc, char **argv)
             "precision %s (kernel %s)\n",
             nn_blas_info(), c->vision.width, c->vision.layers, c->patch_size, c->text.width,
             c->text.layers, nn_precision_name(prec), nn_quant_kernel(prec));
+    /* The kernels chosen for this CPU (docs/arm64.md: checking a board). */
+    fprintf(stderr, "bench embed: kernels: %s; vec %s; cpu %s\n", nn_kernels(), vec_backend(),
+            cpu_describe());
     st = clip_state_new(m, BENCH_BATCH);
     if (!st) {
         fprintf(stderr, "vitrine bench embed: out of memory\n");
