@@ -454,6 +454,63 @@ TEST(decode_failure_after_finish)
     free(jpg);
 }
 
+/* ---- texts first ---- */
+
+/* A text that arrives while an image batch runs is embedded between two of
+ * its layers and answered before the batch ends: here, synchronous text
+ * calls made while an asynchronous call of 48 images (batches of 8) is in
+ * flight return, correct, before that call is delivered, and at least one
+ * of them ran inside an image batch (the counter). Which layer a text lands
+ * in depends on timing, so the rounds go on until one did (bounded). */
+TEST(texts_overtake_an_image_batch)
+{
+    ASSERT_OK(fixture_load());
+    EmbedderOptions opt;
+    embedder_options_default(&opt);
+    opt.batch = 8;
+    opt.batch_ms = 60000; /* whole batches of 8, whatever their time */
+    opt.text_cache = 0;   /* every text runs inference */
+    Env env;
+    ASSERT_OK(env_open(&env, &opt, 1));
+    size_t len = 0;
+    char *png = read_image("astronaut.png", &len);
+    ASSERT_TRUE(png != NULL);
+    enum { N = 48 };
+    float *imgs = xmalloc(N * 64 * sizeof *imgs), ref[64], img_ref[64], out[64];
+    EmbedStatus *ist = xmalloc(N * sizeof *ist), st;
+    ASSERT_OK(expected_text("a red summer dress", ref, 64));
+    ASSERT_OK(expected_image("astronaut.png", img_ref, 64));
+    double before = metrics_get("vitrine_embed_text_batches_in_image_batches_total", NULL);
+    int rounds = 0, overtaken = 0;
+    for (; rounds < 40 && !overtaken; rounds++) {
+        EmbedCall *c;
+        ASSERT_OK(embedder_call_new(env.e, N, imgs, ist, 0, &c));
+        for (size_t i = 0; i < N; i++) embedder_call_add(c, i, &(EmbedInput){ EMBED_IMAGE, png, len });
+        DoneCount d = { 0, 1 };
+        embedder_call_finish(c, done_cb, &d);
+        /* Texts while the images are in flight: the loop is not run, so
+         * the image call cannot be delivered before they return. */
+        for (int k = 0; k < 20; k++) {
+            EmbedInput in = { EMBED_TEXT, "a red summer dress", 18 };
+            ASSERT_OK(embedder_embed(env.e, &in, 1, out, &st, 0));
+            ASSERT_GE(cosine(out, ref, 64), 0.99999);
+        }
+        ASSERT_EQ_INT(d.calls, 0);
+        for (int spins = 0; d.calls == 0 && spins < 100000; spins++) uv_run(&env.loop, UV_RUN_ONCE);
+        ASSERT_EQ_INT(d.calls, 1);
+        ASSERT_EQ_INT(d.status, 0);
+        /* The images around the texts are right too. */
+        for (size_t i = 0; i < N; i++) ASSERT_GE(cosine(imgs + i * 64, img_ref, 64), 0.99999);
+        overtaken = metrics_get("vitrine_embed_text_batches_in_image_batches_total", NULL) > before;
+    }
+    printf("  a text ran inside an image batch after %d round(s)\n", rounds);
+    ASSERT_TRUE(overtaken);
+    free(imgs);
+    free(ist);
+    free(png);
+    ASSERT_EQ_INT(env_close(&env), 0);
+}
+
 TEST(without_weights)
 {
     Env env;
@@ -551,6 +608,7 @@ int main(void)
     RUN(text_cache_lru);
     RUN(async_on_the_loop);
     RUN(decode_failure_after_finish);
+    RUN(texts_overtake_an_image_batch);
     RUN(without_weights);
     RUN(model_names);
     RUN(image_strings);

@@ -38,6 +38,13 @@
  * of their own call, signalled by the batcher under mu as soon as their
  * last unit is done: they never need the loop.
  *
+ * Texts first. A text query must not wait for a whole image batch (tens
+ * to hundreds of milliseconds on two cores): a text arriving while an
+ * image batch runs is embedded between two of its layers (texts_first,
+ * the image state's yield hook), in a side batch with its own state, and
+ * answered through a ticket of its own; the image batch then goes on.
+ * A text waits for at most one layer of an image batch.
+ *
  * Batch sizes follow time, not counts alone: after every batch the
  * batcher updates its estimates of seconds per image and per text token
  * (a moving average), and cuts a batch where the estimate passes
@@ -285,10 +292,20 @@ typedef struct {
     EmbedCall *completed; /* asynchronous calls this ticket's batch completed */
 } EmbedTicket;
 
+/* One batch's inputs and buffers. */
+typedef struct {
+    ClipState *state;
+    EmbedUnit **units;  /* (opt.batch) */
+    EmbedCall **calls;  /* the call of each unit */
+    float *pixels;      /* (opt.batch, plane); NULL in the side batch */
+    int32_t *ids;       /* (opt.batch, TOKENIZER_MAX_TOKENS) */
+    int *lens;
+    float *out;         /* (opt.batch, dim) */
+} EmbedBatch;
+
 struct Embedder {
     EmbedderOptions opt;
     ClipModel *model; /* NULL without weights */
-    ClipState *state; /* the batcher's */
     int dim, image_tokens, max_tokens;
     size_t plane;     /* floats of one preprocessed image */
     char id[256];
@@ -319,15 +336,13 @@ struct Embedder {
     int n_decoders;
     pthread_t decoders[EMBED_MAX_DECODE_THREADS];
 
-    /* The batcher thread's own. */
+    /* The batcher thread's own: the batch of the running ticket, and the
+     * side batch texts run in while it is an image batch between two
+     * layers (see "Texts first" above). */
     int warmup;
     double sec_per_image, sec_per_token;
-    EmbedUnit **batch;   /* (opt.batch) */
-    EmbedCall **batch_calls;
-    float *batch_pixels; /* (opt.batch, plane) */
-    int32_t *batch_ids;  /* (opt.batch, TOKENIZER_MAX_TOKENS) */
-    int *batch_lens;
-    float *batch_out;    /* (opt.batch, dim) */
+    uint64_t side_ns;    /* time the side batches took in this image batch */
+    EmbedBatch main, side;
 
     TextCache cache;
 };
@@ -411,6 +426,8 @@ static void metrics_init(void)
                      "Inference batches run, by kind; inputs / batches is the mean batch size.");
     metrics_describe("vitrine_embed_batch_inputs_total", METRICS_COUNTER,
                      "Inputs in the inference batches, by kind.");
+    metrics_describe("vitrine_embed_text_batches_in_image_batches_total", METRICS_COUNTER,
+                     "Text batches run between two layers of an image batch (texts first).");
     metrics_describe("vitrine_embed_batch_size", METRICS_GAUGE,
                      "Inputs in the last inference batch, by kind.");
     metrics_describe("vitrine_embed_inference_seconds", METRICS_HISTOGRAM,
@@ -431,6 +448,7 @@ static void metrics_init(void)
         metrics_counter_add("vitrine_embeddings_total", lane_label[k], 0);
         metrics_gauge_set("vitrine_embed_queue_depth", lane_label[k], 0);
     }
+    metrics_counter_add("vitrine_embed_text_batches_in_image_batches_total", NULL, 0);
     metrics_counter_add("vitrine_embed_cache_hits_total", "cache=\"text\"", 0);
     metrics_counter_add("vitrine_embed_cache_misses_total", "cache=\"text\"", 0);
     metrics_counter_add("vitrine_embed_rejected_total", NULL, 0);
@@ -587,7 +605,7 @@ static int pick_lane_locked(Embedder *e)
  * unit per call in turn. Units of a failed fail-fast call are finished as
  * skipped instead. A text batch also stops where its tokens would pass
  * the time budget. */
-static size_t take_batch_locked(Embedder *e, int lane, EmbedCall **completed)
+static size_t take_batch_locked(Embedder *e, EmbedBatch *bt, int lane, EmbedCall **completed)
 {
     size_t cap = lane == LANE_IMAGE ? (size_t)image_cap(e) : (size_t)e->opt.batch;
     double token_budget = 0;
@@ -626,8 +644,8 @@ static size_t take_batch_locked(Embedder *e, int lane, EmbedCall **completed)
             continue;
         }
         tokens += u->n_ids;
-        e->batch[nb] = u;
-        e->batch_calls[nb] = c;
+        bt->units[nb] = u;
+        bt->calls[nb] = c;
         nb++;
     }
     return nb;
@@ -640,27 +658,29 @@ static void estimate_update(double *est, double sample)
 
 /* infer runs one batch (no lock held) and writes every unit's output and
  * status. */
-static void infer(Embedder *e, int lane, size_t nb)
+static void infer(Embedder *e, EmbedBatch *bt, int lane, size_t nb)
 {
     uint64_t t0 = now_ns();
     int rc, tokens = 0;
     if (lane == LANE_IMAGE) {
         for (size_t b = 0; b < nb; b++) {
-            memcpy(e->batch_pixels + b * e->plane, e->batch[b]->pixels, e->plane * sizeof(float));
-            pixels_free(e, e->batch[b]);
+            memcpy(bt->pixels + b * e->plane, bt->units[b]->pixels, e->plane * sizeof(float));
+            pixels_free(e, bt->units[b]);
         }
-        rc = clip_encode_images(e->model, e->state, e->batch_pixels, (int)nb, e->batch_out, 1);
+        e->side_ns = 0;
+        rc = clip_encode_images(e->model, bt->state, bt->pixels, (int)nb, bt->out, 1);
     } else {
         for (size_t b = 0; b < nb; b++) {
-            memcpy(e->batch_ids + b * TOKENIZER_MAX_TOKENS, e->batch[b]->ids,
-                   (size_t)e->batch[b]->n_ids * sizeof(int32_t));
-            e->batch_lens[b] = e->batch[b]->n_ids;
-            tokens += e->batch[b]->n_ids;
+            memcpy(bt->ids + b * TOKENIZER_MAX_TOKENS, bt->units[b]->ids,
+                   (size_t)bt->units[b]->n_ids * sizeof(int32_t));
+            bt->lens[b] = bt->units[b]->n_ids;
+            tokens += bt->units[b]->n_ids;
         }
-        rc = clip_encode_tokens(e->model, e->state, e->batch_ids, e->batch_lens, (int)nb,
-                                e->batch_out, 1);
+        rc = clip_encode_tokens(e->model, bt->state, bt->ids, bt->lens, (int)nb, bt->out, 1);
     }
     uint64_t t1 = now_ns();
+    /* An image batch's own time, without the texts it let run. */
+    if (lane == LANE_IMAGE) t1 -= MIN(e->side_ns, t1 - t0);
     double secs = (double)(t1 - t0) / 1e9;
     if (rc == 0) {
         if (lane == LANE_IMAGE)
@@ -669,8 +689,8 @@ static void infer(Embedder *e, int lane, size_t nb)
             estimate_update(&e->sec_per_token, secs / (double)tokens);
     }
     for (size_t b = 0; b < nb; b++) {
-        EmbedUnit *u = e->batch[b];
-        EmbedCall *c = e->batch_calls[b];
+        EmbedUnit *u = bt->units[b];
+        EmbedCall *c = bt->calls[b];
         size_t i = (size_t)(u - c->units);
         EmbedStatus *st = &c->st[i];
         metrics_histogram_observe("vitrine_embed_queue_seconds", lane_label[lane],
@@ -682,7 +702,7 @@ static void infer(Embedder *e, int lane, size_t nb)
             status_set(st, rc, "inference failed (%s)", err_str(rc));
             continue;
         }
-        const float *v = e->batch_out + b * (size_t)e->dim;
+        const float *v = bt->out + b * (size_t)e->dim;
         memcpy(c->out + i * (size_t)e->dim, v, (size_t)e->dim * sizeof *v);
         st->code = 0;
         st->tokens = lane == LANE_IMAGE ? e->image_tokens : u->n_ids;
@@ -695,22 +715,88 @@ static void infer(Embedder *e, int lane, size_t nb)
     metrics_histogram_observe("vitrine_embed_inference_seconds", lane_label[lane], secs);
 }
 
+/*
+ * texts_first is the image batches' yield hook (clip_state_set_yield): it
+ * runs between two layers of an image batch on the batcher thread, and
+ * embeds the texts waiting at that moment in the side batch, with the side
+ * state, before the image batch goes on. Their calls are answered at once
+ * through a ticket of their own (work_queue_post), so a text query waits
+ * for one layer of an image batch instead of the whole batch.
+ */
+static void texts_first(void *arg)
+{
+    Embedder *e = arg;
+    for (;;) {
+        EmbedCall *completed = NULL;
+        size_t nb = 0;
+        pthread_mutex_lock(&e->mu);
+        if (e->pending[LANE_TEXT] && !e->stopping)
+            nb = take_batch_locked(e, &e->side, LANE_TEXT, &completed);
+        pthread_mutex_unlock(&e->mu);
+        if (!nb && !completed) return;
+        uint64_t t0 = now_ns();
+        if (nb) {
+            infer(e, &e->side, LANE_TEXT, nb);
+            metrics_counter_add("vitrine_embed_text_batches_in_image_batches_total", NULL, 1);
+        }
+        pthread_mutex_lock(&e->mu);
+        for (size_t b = 0; b < nb; b++) unit_done_locked(e, e->side.calls[b], &completed);
+        pthread_mutex_unlock(&e->mu);
+        if (completed) {
+            EmbedTicket *t = xcalloc(1, sizeof *t);
+            t->completed = completed;
+            work_queue_post(e->queue, &t->item);
+        }
+        e->side_ns += now_ns() - t0;
+        if (!nb) return;
+    }
+}
+
+/* batch_init allocates a batch's buffers (pixels only for the main one,
+ * which runs images); nonzero when out of memory. */
+static int batch_init(Embedder *e, EmbedBatch *bt, int images)
+{
+    size_t B = (size_t)e->opt.batch;
+    bt->state = clip_state_new(e->model, e->opt.batch);
+    if (!bt->state) return ERR_NOMEM;
+    bt->units = xcalloc(B, sizeof *bt->units);
+    bt->calls = xcalloc(B, sizeof *bt->calls);
+    bt->pixels = images ? xmalloc(B * e->plane * sizeof(float)) : NULL;
+    bt->ids = xcalloc(B * TOKENIZER_MAX_TOKENS, sizeof(int32_t));
+    bt->lens = xcalloc(B, sizeof(int));
+    bt->out = xmalloc(B * (size_t)e->dim * sizeof(float));
+    return 0;
+}
+
+static void batch_free(EmbedBatch *bt)
+{
+    clip_state_free(bt->state);
+    free(bt->units);
+    free(bt->calls);
+    free(bt->pixels);
+    free(bt->ids);
+    free(bt->lens);
+    free(bt->out);
+    memset(bt, 0, sizeof *bt);
+}
+
 /* warmup embeds a blank image and a short text twice each and keeps the
  * second timings as the first estimates: the first run pages the mmap'd
  * weights in, which a client's first request should not pay. */
 static void warmup(Embedder *e)
 {
-    memset(e->batch_pixels, 0, e->plane * sizeof(float));
+    EmbedBatch *bt = &e->main;
+    memset(bt->pixels, 0, e->plane * sizeof(float));
     int n = 0;
     if (tokenizer_encode(clip_tokenizer(e->model), EMBED_WARMUP_TEXT, sizeof EMBED_WARMUP_TEXT - 1,
-                         e->batch_ids, e->max_tokens, &n))
+                         bt->ids, e->max_tokens, &n))
         return;
     double t_img = 0, t_txt = 0;
     for (int r = 0; r < 2; r++) {
         uint64_t t0 = now_ns();
-        clip_encode_images(e->model, e->state, e->batch_pixels, 1, e->batch_out, 1);
+        clip_encode_images(e->model, bt->state, bt->pixels, 1, bt->out, 1);
         uint64_t t1 = now_ns();
-        clip_encode_tokens(e->model, e->state, e->batch_ids, &n, 1, e->batch_out, 1);
+        clip_encode_tokens(e->model, bt->state, bt->ids, &n, 1, bt->out, 1);
         uint64_t t2 = now_ns();
         t_img = (double)(t1 - t0) / 1e9;
         t_txt = (double)(t2 - t1) / 1e9;
@@ -737,18 +823,19 @@ static void batcher_run(void *ctx, WorkItem **items, size_t n_items)
     t->completed = e->late_completed;
     e->late_completed = NULL;
     int lane = pick_lane_locked(e);
-    size_t nb = lane >= 0 ? take_batch_locked(e, lane, &t->completed) : 0;
+    size_t nb = lane >= 0 ? take_batch_locked(e, &e->main, lane, &t->completed) : 0;
     size_t depth_text = e->pending[LANE_TEXT], depth_image = e->pending[LANE_IMAGE];
     pthread_mutex_unlock(&e->mu);
     if (lane >= 0) metrics_lanes(depth_text, depth_image);
-    if (nb) infer(e, lane, nb);
+    if (nb) infer(e, &e->main, lane, nb);
     pthread_mutex_lock(&e->mu);
-    for (size_t b = 0; b < nb; b++) unit_done_locked(e, e->batch_calls[b], &t->completed);
+    for (size_t b = 0; b < nb; b++) unit_done_locked(e, e->main.calls[b], &t->completed);
     if ((e->pending[LANE_TEXT] || e->pending[LANE_IMAGE]) && !e->stopping) push_ticket_locked(e);
     pthread_mutex_unlock(&e->mu);
 }
 
-/* batcher_done runs on the loop with each ticket after its batch. */
+/* batcher_done runs on the loop with each ticket after its batch, and
+ * with each ticket texts_first posted. */
 static void batcher_done(void *ctx, WorkItem *item)
 {
     (void)ctx;
@@ -849,18 +936,11 @@ int embedder_start(struct uv_loop_s *loop, const char *weights_dir, int have_wei
     snprintf(path, sizeof path, "%s/model.safetensors", weights_dir);
     struct stat sb;
     if (stat(path, &sb) == 0) e->created = (int64_t)sb.st_mtime;
-    e->state = clip_state_new(e->model, opt->batch);
-    if (!e->state) {
+    if (batch_init(e, &e->main, 1) || batch_init(e, &e->side, 0)) {
         rc = err_set(err, errlen, ERR_NOMEM, "out of memory for the inference state");
         goto fail;
     }
-    size_t B = (size_t)opt->batch;
-    e->batch = xcalloc(B, sizeof *e->batch);
-    e->batch_calls = xcalloc(B, sizeof *e->batch_calls);
-    e->batch_pixels = xmalloc(B * e->plane * sizeof(float));
-    e->batch_ids = xcalloc(B * TOKENIZER_MAX_TOKENS, sizeof(int32_t));
-    e->batch_lens = xcalloc(B, sizeof(int));
-    e->batch_out = xmalloc(B * (size_t)e->dim * sizeof(float));
+    clip_state_set_yield(e->main.state, texts_first, e);
     cache_init(&e->cache, opt->text_cache, (size_t)e->dim);
     e->warmup = 1;
     WorkQueueConfig qc = {
@@ -946,15 +1026,10 @@ void embedder_free(Embedder *e)
 {
     if (!e) return;
     if (e->n_decoders) decoders_stop(e);
-    clip_state_free(e->state);
+    batch_free(&e->main);
+    batch_free(&e->side);
     clip_free(e->model);
     cache_free(&e->cache);
-    free(e->batch);
-    free(e->batch_calls);
-    free(e->batch_pixels);
-    free(e->batch_ids);
-    free(e->batch_lens);
-    free(e->batch_out);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cond);
     pthread_mutex_destroy(&e->decode_mu);

@@ -117,6 +117,8 @@ struct ClipState {
     float *pixels; /* (C, S, S) for clip_embed_image */
     int32_t ids[TOKENIZER_MAX_TOKENS]; /* for clip_embed_text */
     int *seq_off, *seq_len; /* (max_batch) rows of each sequence in x */
+    ClipYieldFn yield;      /* clip_state_set_yield */
+    void *yield_arg;
 };
 
 /* Activation buffers (and converted weights) start on a cache line: the
@@ -694,6 +696,12 @@ ClipState *clip_state_new(const ClipModel *m, int max_batch)
     return s;
 }
 
+void clip_state_set_yield(ClipState *s, ClipYieldFn fn, void *arg)
+{
+    s->yield = fn;
+    s->yield_arg = arg;
+}
+
 void clip_state_free(ClipState *s)
 {
     if (!s) return;
@@ -811,11 +819,15 @@ static void clip_block_pooled(const ClipTowerConfig *c, const ClipLayer *L, Clip
  * sequence i occupying rows seq_off[i] .. seq_off[i] + seq_len[i]. The
  * last layer runs only for the row each sequence pools (see
  * clip_block_pooled), whose final states land in s->pooled (nseq, D).
+ * With may_yield, s's yield hook runs between two layers.
  */
 static void clip_blocks(const ClipTowerConfig *c, const ClipLayer *layers, ClipState *s, int rows,
-                        int nseq, int causal)
+                        int nseq, int causal, int may_yield)
 {
-    for (int l = 0; l + 1 < c->layers; l++) clip_block(c, &layers[l], s, rows, nseq, causal);
+    for (int l = 0; l + 1 < c->layers; l++) {
+        clip_block(c, &layers[l], s, rows, nseq, causal);
+        if (may_yield && s->yield) s->yield(s->yield_arg);
+    }
     clip_block_pooled(c, &layers[c->layers - 1], s, rows, nseq, causal);
 }
 
@@ -860,7 +872,7 @@ static void clip_images_chunk(const ClipModel *m, ClipState *s, const float *pix
     int rows = n * T;
     /* x = pre_layrnorm(x) */
     nn_layernorm(s->x, rows, D, m->vis.pre_ln_w, m->vis.pre_ln_b, c->vision.eps, s->x);
-    clip_blocks(&c->vision, m->vis.layers, s, rows, n, 0);
+    clip_blocks(&c->vision, m->vis.layers, s, rows, n, 0, 1);
     /* pooled = post_layernorm(x[:, 0]); image_embeds = visual_projection(pooled) */
     nn_layernorm(s->pooled, n, D, m->vis.post_ln_w, m->vis.post_ln_b, c->vision.eps, s->pooled);
     clip_linear_run(s->pooled, n, D, &m->vis.proj, NULL, E, out, 0);
@@ -912,7 +924,7 @@ static void clip_texts_chunk(const ClipModel *m, ClipState *s, const int32_t *id
         }
         rows += t;
     }
-    clip_blocks(&c->text, m->txt.layers, s, rows, n, 1);
+    clip_blocks(&c->text, m->txt.layers, s, rows, n, 1, 0);
     /* pooled = final_layer_norm(x)[eos]; text_embeds = text_projection(pooled) */
     nn_layernorm(s->pooled, n, D, m->txt.final_ln_w, m->txt.final_ln_b, c->text.eps, s->pooled);
     clip_linear_run(s->pooled, n, D, &m->txt.proj, NULL, E, out, 0);

@@ -114,6 +114,18 @@ ClipState *clip_state_new(const ClipModel *m, int max_batch);
 void clip_state_free(ClipState *s);
 
 /*
+ * clip_state_set_yield makes every image batch encoded with s call fn(arg)
+ * between two encoder layers (11 times per batch for B/32's 12 layers), on
+ * the calling thread; fn = NULL turns it off. Texts never yield (a text
+ * batch is short). A server uses it to run a waiting text
+ * query in the middle of an image batch instead of after it: fn may run
+ * the model with ANOTHER ClipState (s holds the batch's activations, and
+ * nn's threads are idle between layers), never with s.
+ */
+typedef void (*ClipYieldFn)(void *arg);
+void clip_state_set_yield(ClipState *s, ClipYieldFn fn, void *arg);
+
+/*
  * clip_encode_images embeds n images given as preprocessed pixels
  * (n, 3, S, S) with S = clip_image_size, into out (n, clip_embed_dim).
  * Returns 0 or ERR_INVAL (n < 0).

@@ -177,6 +177,21 @@ int work_queue_complete(WorkQueue *q, WorkItem *item)
     return 0;
 }
 
+void work_queue_post(WorkQueue *q, WorkItem *item)
+{
+    uv_mutex_lock(&q->lock);
+    /* Counted in depth as a pushed item is, since delivery subtracts. */
+    q->depth++;
+    item->next = NULL;
+    if (q->done_tail)
+        q->done_tail->next = item;
+    else
+        q->done_head = item;
+    q->done_tail = item;
+    uv_mutex_unlock(&q->lock);
+    uv_async_send(&q->async);
+}
+
 /* deliver hands every completed item to the done callback, in order. */
 static void queue_deliver(WorkQueue *q)
 {

@@ -111,6 +111,17 @@ int work_queue_push(WorkQueue *q, WorkItem *item);
  */
 int work_queue_complete(WorkQueue *q, WorkItem *item);
 
+/*
+ * work_queue_post delivers item, which was never pushed, to the done
+ * callback on the loop now, as if it were a completed item. Call it only
+ * from the batch function (on the queue's thread), when the batch has
+ * finished part of its work that must not wait for the rest (the
+ * embedder answers a text query run in the middle of an image batch).
+ * It neither fails nor counts against the capacity: it carries work
+ * already admitted, and is delivered even while the queue stops.
+ */
+void work_queue_post(WorkQueue *q, WorkItem *item);
+
 /* work_queue_depth is the number of items pushed and not yet delivered. */
 size_t work_queue_depth(WorkQueue *q);
 
