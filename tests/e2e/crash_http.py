@@ -23,7 +23,14 @@ wait=false is acknowledged once the write's group commit is durable
 (src/api/qdrant.c, the writer), so it counts as acknowledged here like
 wait=true. A SIGKILL keeps the page cache, so this proves the order
 "commit, then answer" and the recovery of what was committed, not the
-disk's fsync. Prints the rounds and the writes verified; exit 0 when every
+disk's fsync.
+
+With CRASH_QUANT=1 the collection is int8-quantized (Qdrant's
+quantization_config scalar) and seeded first with SEEDED untouched points
+(vitrine calibrates a quantized graph from its first 1,000 points), so the
+rounds run on a calibrated quantized graph; the checks are the same, plus
+a search on the codes alone (rescore false) that must return live points.
+Prints the rounds and the writes verified; exit 0 when every
 check passed, 1 otherwise.
 """
 import http.client
@@ -42,6 +49,8 @@ CLIENTS = 4
 IDS = 240          # id space, split among the clients
 DIM = 6
 COLL = "crash"
+QUANT = os.environ.get("CRASH_QUANT") == "1"
+SEEDED = 1000 if QUANT else 0   # ids IDS .. IDS + SEEDED - 1, never written again
 TOP = 10
 
 
@@ -231,7 +240,7 @@ def client_run(idx, port, model, lock, stop, rng, acked_ops, errors):
 
 def fetch_all(port):
     res = call(port, "POST", "/collections/%s/points/scroll" % COLL,
-               {"limit": IDS + 10, "with_vector": True, "with_payload": True})
+               {"limit": IDS + SEEDED + 10, "with_vector": True, "with_payload": True})
     if res.get("next_page_offset") is not None:
         raise Failure("scroll did not return every point in one page")
     out = {}
@@ -298,6 +307,11 @@ def verify(port, model, rng):
         if len({int(h["id"]) for h in exact}) != len(exact):
             raise Failure("exact search repeated an id: %r" % exact)
         approx = call(port, "POST", "/collections/%s/points/search" % COLL, {"vector": q, "limit": TOP})
+        if QUANT:
+            codes = call(port, "POST", "/collections/%s/points/search" % COLL,
+                         {"vector": q, "limit": TOP, "params": {"quantization": {"rescore": False}}})
+            if len(codes) != min(TOP, len(model.points)) or any(int(h["id"]) not in oracle for h in codes):
+                raise Failure("search on the int8 codes returned %r" % codes)
         for h in approx:
             pid = int(h["id"])
             if pid not in oracle or abs(oracle[pid] - h["score"]) > 1e-3 * max(1.0, abs(h["score"])):
@@ -324,7 +338,25 @@ def main():
     acked_ops = [0]
     try:
         srv.start()
-        call(srv.port, "PUT", "/collections/%s" % COLL, {"vectors": {"size": DIM, "distance": "Dot"}})
+        body = {"vectors": {"size": DIM, "distance": "Dot"}}
+        if QUANT:
+            body["quantization_config"] = {"scalar": {"type": "int8", "always_ram": True}}
+        call(srv.port, "PUT", "/collections/%s" % COLL, body)
+        seed_rng = random.Random(seed + 1)
+        for start in range(IDS, IDS + SEEDED, 250):
+            pts = [{"id": pid, "vector": rand_vector(seed_rng), "payload": {"seeded": pid}}
+                   for pid in range(start, min(start + 250, IDS + SEEDED))]
+            call(srv.port, "PUT", "/collections/%s/points?wait=true" % COLL, {"points": pts})
+            for p in pts:
+                model.points[p["id"]] = (p["vector"], p["payload"])
+        if QUANT:
+            # The graph is quantized now, not only configured to be.
+            with open(log_path, "rb") as f:
+                if b"int8 quantization calibrated" not in f.read():
+                    raise Failure("no quantization calibration in the server log after %d points" % SEEDED)
+            info = call(srv.port, "GET", "/collections/%s" % COLL)
+            if "scalar" not in json.dumps(info["config"].get("quantization_config")):
+                raise Failure("the collection does not report its quantization: %r" % info["config"])
         done = 0
         while done < rounds:
             if done and time.time() - t0 > budget:
@@ -357,9 +389,9 @@ def main():
         srv.kill()
         print("crash_http.py: FAIL (seed %d, after %d acknowledged writes): %s" % (seed, model.writes_acked, e))
         return 1
-    print("crash_http.py: ok: %d rounds in %.1f s (seed %d): %d acknowledged writes (%d with wait=false; "
+    print("crash_http.py: ok%s: %d rounds in %.1f s (seed %d): %d acknowledged writes (%d with wait=false; "
           "%d point updates) checked, %d points verified after restarts, %d in the final state"
-          % (done, time.time() - t0, seed, model.writes_acked, model.nowait_acked, model.points_acked,
+          % (" (int8-quantized, %d seeded points)" % SEEDED if QUANT else "", done, time.time() - t0, seed, model.writes_acked, model.nowait_acked, model.points_acked,
              verified_points, len(model.points)))
     if done < rounds:
         print("crash_http.py: FAIL: only %d of %d rounds within %.0f s" % (done, rounds, budget))
