@@ -11,10 +11,7 @@
  * The AVX2 kernels keep four independent 8-wide accumulators: one FMA has a
  * latency of 4 cycles and two issue per cycle, so a single accumulator would
  * leave most of the FMA units idle. 512-d CLIP vectors are 16 iterations of
- * 32 floats, with no tail. Where AVX-512F is there, 16-wide kernels with
- * four accumulators take their place (8 iterations of 64 floats for 512-d:
- * half the instructions per distance); VITRINE_VEC=avx2 keeps the AVX2 ones
- * (to compare the two). On AArch64 the NEON kernels of vec_neon.c take
+ * 32 floats, with no tail. On AArch64 the NEON kernels of vec_neon.c take
  * their place (compile-time: NEON is part of the base ISA).
  */
 #include "base/vec.h"
@@ -160,80 +157,6 @@ VEC_AVX2 static float vec_l1_avx2(const float *a, const float *b, size_t n)
     for (; i < n; i++) s += fabsf(a[i] - b[i]);
     return s;
 }
-
-#define VEC_AVX512 __attribute__((target("avx512f")))
-
-/* The tails (n not a multiple of 16) use a masked load, which reads no
- * byte past the end. */
-VEC_AVX512 static inline __m512 load_tail512(const float *p, size_t left)
-{
-    return _mm512_maskz_loadu_ps((__mmask16)((1u << left) - 1u), p);
-}
-
-VEC_AVX512 static float vec_dot_avx512(const float *a, const float *b, size_t n)
-{
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-    __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
-    size_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
-        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
-        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
-        s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
-    }
-    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
-    if (i < n) s1 = _mm512_fmadd_ps(load_tail512(a + i, n - i), load_tail512(b + i, n - i), s1);
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-}
-
-VEC_AVX512 static float vec_l2sq_avx512(const float *a, const float *b, size_t n)
-{
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-    __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
-    size_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-        __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
-        __m512 d2 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
-        __m512 d3 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
-        s0 = _mm512_fmadd_ps(d0, d0, s0);
-        s1 = _mm512_fmadd_ps(d1, d1, s1);
-        s2 = _mm512_fmadd_ps(d2, d2, s2);
-        s3 = _mm512_fmadd_ps(d3, d3, s3);
-    }
-    for (; i + 16 <= n; i += 16) {
-        __m512 d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-        s0 = _mm512_fmadd_ps(d, d, s0);
-    }
-    if (i < n) {
-        __m512 d = _mm512_sub_ps(load_tail512(a + i, n - i), load_tail512(b + i, n - i));
-        s1 = _mm512_fmadd_ps(d, d, s1);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-}
-
-/* |x| clears the sign bit (AVX-512F has no andnot for floats: integer and). */
-VEC_AVX512 static inline __m512 abs512(__m512 x)
-{
-    return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff)));
-}
-
-VEC_AVX512 static float vec_l1_avx512(const float *a, const float *b, size_t n)
-{
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-    __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
-    size_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        s0 = _mm512_add_ps(s0, abs512(_mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i))));
-        s1 = _mm512_add_ps(s1, abs512(_mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16))));
-        s2 = _mm512_add_ps(s2, abs512(_mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32))));
-        s3 = _mm512_add_ps(s3, abs512(_mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48))));
-    }
-    for (; i + 16 <= n; i += 16)
-        s0 = _mm512_add_ps(s0, abs512(_mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i))));
-    if (i < n) s1 = _mm512_add_ps(s1, abs512(_mm512_sub_ps(load_tail512(a + i, n - i), load_tail512(b + i, n - i))));
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-}
 #endif
 
 static pthread_once_t vec_once = PTHREAD_ONCE_INIT;
@@ -242,61 +165,27 @@ static VecKernel vec_l2sq_impl = vec_l2sq_scalar;
 static VecKernel vec_l1_impl = vec_l1_scalar;
 static const char *vec_backend_name = "scalar";
 
-/* vec_set installs the kernels named (one of vec_backend's names) when the
- * CPU has them; 0, or ERR_UNSUPPORTED leaving the choice as it was. */
-static int vec_set(const char *name)
-{
-    if (!strcmp(name, "scalar")) {
-        vec_dot_impl = vec_dot_scalar;
-        vec_l2sq_impl = vec_l2sq_scalar;
-        vec_l1_impl = vec_l1_scalar;
-        vec_backend_name = "scalar";
-        return 0;
-    }
-#if VEC_HAVE_X86
-    __builtin_cpu_init();
-    if (!strcmp(name, "avx2+fma") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        vec_dot_impl = vec_dot_avx2;
-        vec_l2sq_impl = vec_l2sq_avx2;
-        vec_l1_impl = vec_l1_avx2;
-        vec_backend_name = "avx2+fma";
-        return 0;
-    }
-    if (!strcmp(name, "avx512f") && __builtin_cpu_supports("avx512f")) {
-        vec_dot_impl = vec_dot_avx512;
-        vec_l2sq_impl = vec_l2sq_avx512;
-        vec_l1_impl = vec_l1_avx512;
-        vec_backend_name = "avx512f";
-        return 0;
-    }
-#endif
-#if VEC_HAVE_NEON
-    /* AArch64: NEON is base ISA (vec_neon.c). */
-    if (!strcmp(name, "neon")) {
-        vec_dot_impl = vec_dot_neon;
-        vec_l2sq_impl = vec_l2sq_neon;
-        vec_l1_impl = vec_l1_neon;
-        vec_backend_name = "neon";
-        return 0;
-    }
-#endif
-    return ERR_UNSUPPORTED;
-}
-
-/* vec_init picks the kernels once, the widest the CPU has; pthread_once
- * publishes the choice. */
+/* vec_init picks the kernels once; pthread_once publishes the choice. */
 static void vec_init(void)
 {
     const char *force = getenv("VITRINE_VEC");
     if (force && !strcmp(force, "scalar")) return;
-    if (force && !strcmp(force, "avx2") && vec_set("avx2+fma") == 0) return;
-    if (vec_set("avx512f") == 0 || vec_set("avx2+fma") == 0 || vec_set("neon") == 0) return;
-}
-
-int vec_use(const char *name)
-{
-    pthread_once(&vec_once, vec_init);
-    return vec_set(name);
+#if VEC_HAVE_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        vec_dot_impl = vec_dot_avx2;
+        vec_l2sq_impl = vec_l2sq_avx2;
+        vec_l1_impl = vec_l1_avx2;
+        vec_backend_name = "avx2+fma";
+    }
+#endif
+#if VEC_HAVE_NEON
+    /* AArch64: NEON is base ISA (vec_neon.c). */
+    vec_dot_impl = vec_dot_neon;
+    vec_l2sq_impl = vec_l2sq_neon;
+    vec_l1_impl = vec_l1_neon;
+    vec_backend_name = "neon";
+#endif
 }
 
 VecKernel vec_dot_fn(void)

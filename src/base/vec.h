@@ -47,16 +47,8 @@ float vec_dot_scalar(const float *a, const float *b, size_t n);
 float vec_l2sq_scalar(const float *a, const float *b, size_t n);
 float vec_l1_scalar(const float *a, const float *b, size_t n);
 
-/* vec_backend names the kernels in use: "avx512f", "avx2+fma" (x86),
- * "neon" (AArch64) or "scalar". The widest the CPU has is chosen on first
- * use; VITRINE_VEC=scalar or VITRINE_VEC=avx2 in the environment narrows
- * the choice (benchmarks, debugging). */
+/* vec_backend names the kernels in use: "avx2+fma", "neon" (AArch64) or
+ * "scalar". */
 const char *vec_backend(void);
-
-/* vec_use switches to the kernels named (one of vec_backend's names) when
- * the CPU has them: 0, or ERR_UNSUPPORTED (nothing changes). For tests and
- * benchmarks, before any other thread computes a distance: indexes keep
- * the kernel pointers they were created with. */
-int vec_use(const char *name);
 
 #endif
