@@ -160,8 +160,10 @@ NN_DOTPROD NN_INLINE void nn_i8_sdot_tile(const uint8_t *a, size_t lda, int mb, 
     for (int g = 0; g < kg; g += 4) {
         /* a - 128 as a signed byte: the top bit flipped. */
         int8x16_t av[NN_NEON_ROWS];
-        for (int i = 0; i < mb; i++)
-            av[i] = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(a + (size_t)i * lda + (size_t)g * 4), top));
+        for (int i = 0; i < mb; i++) {
+            uint8x16_t u = vld1q_u8(a + (size_t)i * lda + (size_t)g * 4);
+            av[i] = vreinterpretq_s8_u8(veorq_u8(u, top));
+        }
         NN_SDOT_STEP(0);
         NN_SDOT_STEP(1);
         NN_SDOT_STEP(2);
