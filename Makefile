@@ -269,10 +269,10 @@ unit: $(TEST_BINS)
 # serving (serve), Qdrant's API with searches (qdrant_wire), embedding on
 # the command line (embed) and over HTTP through the batcher
 # (v1_embeddings). test_clip_parity checks 8 of the 24 fixture images
-# (VITRINE_PARITY_MAX_IMAGES). About 4 minutes of CPU; the times are in
+# (VITRINE_PARITY_MAX_IMAGES). About 4.5 minutes of CPU; the times are in
 # docs/arm64.md. `make CROSS=... test` runs everything emulated.
-EMU_TESTS = test_vec test_quant test_neon test_nn test_nn_quant test_safetensors test_clip_parity test_tokenizer test_image \
-            test_hnsw_recall test_store_crash
+EMU_TESTS = test_vec test_quant test_neon test_nn test_nn_quant test_safetensors test_clip_parity \
+            test_tokenizer test_image test_hnsw_recall test_store_crash
 EMU_E2E_TESTS = serve qdrant_wire embed v1_embeddings
 # The binary the scripts run: CI passes the one tools/build-release.sh
 # --arch arm64 staged (what the arm64 image holds).
