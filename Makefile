@@ -121,7 +121,8 @@ UI_SRCS = src/api/ui.c
 UI_FILES = src/api/ui/index.html src/api/ui/ui.css src/api/ui/ui.js src/api/ui/icon.svg
 # Issue 15, arm64: CPU feature detection and the NEON kernels (the files
 # compile to nothing on other architectures).
-ARM_SRCS = src/base/cpu.c src/base/vec_neon.c src/model/nn_neon.c
+ARM_SRCS = src/base/cpu.c src/base/vec_neon.c src/model/nn_neon.c src/index/quant_neon.c \
+           src/model/nn_quant_neon.c
 CMD_SRCS = src/cmd/serve.c src/cmd/embed.c src/cmd/bench.c src/cmd/bench_ann.c
 # Issue 11: the client commands (index, search, classify, export) and their HTTP client.
 CMD_SRCS += src/cmd/httpc.c src/cmd/client.c src/cmd/index.c src/cmd/search.c src/cmd/export.c
@@ -268,10 +269,10 @@ unit: $(TEST_BINS)
 # serving (serve), Qdrant's API with searches (qdrant_wire), embedding on
 # the command line (embed) and over HTTP through the batcher
 # (v1_embeddings). test_clip_parity checks 8 of the 24 fixture images
-# (VITRINE_PARITY_MAX_IMAGES). About 4 minutes of CPU; the times are in
+# (VITRINE_PARITY_MAX_IMAGES). About 4.5 minutes of CPU; the times are in
 # docs/arm64.md. `make CROSS=... test` runs everything emulated.
-EMU_TESTS = test_vec test_neon test_nn test_safetensors test_clip_parity test_tokenizer test_image \
-            test_hnsw_recall test_store_crash
+EMU_TESTS = test_vec test_quant test_neon test_nn test_nn_quant test_safetensors test_clip_parity \
+            test_tokenizer test_image test_hnsw_recall test_store_crash
 EMU_E2E_TESTS = serve qdrant_wire embed v1_embeddings
 # The binary the scripts run: CI passes the one tools/build-release.sh
 # --arch arm64 staged (what the arm64 image holds).

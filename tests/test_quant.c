@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cpu.h"
 #include "base/err.h"
+#include "base/util.h"
 #include "base/vec.h"
 #include "harness.h"
 #include "index/hnsw.h"
@@ -40,11 +42,17 @@ static float gauss(void)
     return (float)(sqrt(-2 * log(urand())) * cos(6.283185307179586 * urand()));
 }
 
+/* Every length from 0 to KERNEL_EVERY_LEN (each tail of every step width,
+ * 16 to 64 bytes), then longer ones up past the NEON L1 kernel's flush of
+ * its 16-bit lanes (every 1024 bytes). */
+#define KERNEL_EVERY_LEN 130
+#define KERNEL_BUF 4200
+
 TEST(kernels_match_scalar)
 {
-    static const size_t lens[] = { 1, 3, 15, 31, 32, 33, 63, 64, 65, 127, 128, 129, 300, 512, 768 };
-    uint8_t a[800], b[800];
-    int n_kernels = 0;
+    static const size_t longer[] = { 255, 256, 257, 300, 512, 768, 1023, 1024, 1025, 2065, 4096 };
+    static uint8_t a[KERNEL_BUF], b[KERNEL_BUF];
+    int n_kernels = 0, n_checked = 0;
     const char *name;
     QuantDotFn dot;
     QuantL1Fn l1;
@@ -54,10 +62,12 @@ TEST(kernels_match_scalar)
             for (size_t i = 0; i < sizeof a; i++) {
                 /* Extremes often: 0 and 127 are where saturation would show. */
                 a[i] = rep == 0 ? QUANT_CODE_MAX : (uint8_t)(rnd() % (QUANT_CODE_MAX + 1));
-                b[i] = rep == 0 ? QUANT_CODE_MAX : (uint8_t)(rnd() % (QUANT_CODE_MAX + 1));
+                b[i] = rep == 0   ? QUANT_CODE_MAX
+                       : rep == 1 ? 0
+                                  : (uint8_t)(rnd() % (QUANT_CODE_MAX + 1));
             }
-            for (size_t li = 0; li < sizeof lens / sizeof *lens; li++) {
-                size_t n = lens[li];
+            for (size_t li = 0; li <= KERNEL_EVERY_LEN + ARRAY_LEN(longer); li++) {
+                size_t n = li <= KERNEL_EVERY_LEN ? li : longer[li - KERNEL_EVERY_LEN - 1];
                 /* Unaligned starts as well. */
                 const uint8_t *pa = a + rep % 7, *pb = b + rep % 5;
                 int32_t want = quant_dot_scalar(pa, pb, n), got = dot(pa, pb, n);
@@ -65,12 +75,21 @@ TEST(kernels_match_scalar)
                 want = quant_l1_scalar(pa, pb, n);
                 got = l1(pa, pb, n);
                 if (want != got) HARNESS_FAIL("%s l1 n=%zu: %d != %d", name, n, got, want);
+                n_checked++;
             }
         }
         printf("  kernel %s matches scalar\n", name);
     }
     ASSERT_GE(n_kernels, 1);
-    printf("  in use: %s\n", quant_backend());
+    printf("  %d comparisons; in use: %s\n", n_checked, quant_backend());
+#if defined(__aarch64__)
+    /* NEON is base ISA: the scalar kernels run only when forced. */
+    const char *force = getenv("VITRINE_VEC");
+    if (!force || strcmp(force, "scalar")) {
+        ASSERT_GE(n_kernels, 2);
+        ASSERT_STR_EQ(quant_backend(), cpu_has(CPU_DOTPROD) ? "neon-dotprod" : "neon");
+    }
+#endif
 }
 
 TEST(calibration_follows_qdrant)

@@ -455,7 +455,8 @@ int cmd_bench_ann(int argc, char **argv)
                 (double)a.p.quant_hi,
                 a.no_rescore ? "no rescoring" : "rescoring with float32");
     /* The kernels chosen for this CPU (docs/arm64.md: checking a board). */
-    fprintf(stderr, "bench ann: kernels: vec %s; cpu %s\n", vec_backend(), cpu_describe());
+    fprintf(stderr, "bench ann: kernels: vec %s; int8 %s; cpu %s\n", vec_backend(),
+            quant_backend(), cpu_describe());
 
     double secs = build(idx, &base, a.threads);
     if (secs < 0) goto out;

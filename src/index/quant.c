@@ -9,7 +9,8 @@
  * The L1 kernel is vpsadbw (sum of absolute byte differences). Tails are
  * masked loads (AVX-512) or scalar code (AVX2). Compiled with per-function
  * target attributes, so the binary stays baseline x86-64; the choice is
- * made once under pthread_once.
+ * made once under pthread_once. On AArch64 the kernels of quant_neon.c
+ * take their place (NEON always, UDOT where the CPU has dotprod).
  */
 #include "index/quant.h"
 
@@ -18,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cpu.h"
 #include "base/err.h"
+#include "index/quant_neon.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define QUANT_HAVE_X86 1
@@ -174,6 +177,14 @@ int quant_kernel(int i, const char **name, QuantDotFn *dot, QuantL1Fn *l1)
         d = quant_dot_avx2, l = quant_l1_avx2, nm = "avx2";
     } else if (i == 2 && have_avx2() && have_vnni()) {
         d = quant_dot_vnni, l = quant_l1_avx512, nm = "avx512vnni";
+    }
+#endif
+#if QUANT_HAVE_NEON
+    /* AArch64 (quant_neon.c): NEON is base ISA, UDOT needs ARMv8.2 dotprod. */
+    else if (i == 1) {
+        d = quant_dot_neon, l = quant_l1_neon, nm = "neon";
+    } else if (i == 2 && cpu_has(CPU_DOTPROD)) {
+        d = quant_dot_dotprod, l = quant_l1_dotprod, nm = "neon-dotprod";
     }
 #endif
     if (!d) return 0;

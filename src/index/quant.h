@@ -21,6 +21,7 @@
  * function scores query-to-vector and vector-to-vector alike.
  *
  * Kernels: a portable scalar reference, AVX2 and AVX-512 VNNI versions
+ * (x86) or NEON and NEON dotprod versions (AArch64, quant_neon.c)
  * compiled with per-function target attributes and chosen once at run
  * time (VITRINE_VEC=scalar forces the scalar ones, as for vec.h).
  */
@@ -98,8 +99,8 @@ static inline float quant_distance(const QuantParams *qp, const uint8_t *a, cons
 }
 
 /* The kernels in use, and every kernel this CPU can run (for tests):
- * quant_kernel(i) for i = 0.. until it returns 0; names "scalar", "avx2",
- * "avx512vnni". */
+ * quant_kernel(i) for i = 0.. until it returns 0; names "scalar", then
+ * "avx2", "avx512vnni" on x86 or "neon", "neon-dotprod" on AArch64. */
 QuantDotFn quant_dot_fn(void);
 QuantL1Fn quant_l1_fn(void);
 int quant_kernel(int i, const char **name, QuantDotFn *dot, QuantL1Fn *l1);

@@ -27,6 +27,7 @@
 #include "base/util.h"
 #include "model/nn.h"
 #include "model/nn_quant_kern.h"
+#include "model/nn_quant_neon.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -238,6 +239,30 @@ static NnQKernel nn_q_list(NnPrecision p, int i)
 {
     NnQKernel k = { NULL, NULL, NULL, NN_Q_TILE_M };
     const int M = NN_Q_TILE_M, A = NN_AMX_TILE_M;
+#if defined(__aarch64__)
+    /* AArch64 (nn_quant_neon.c): the same indices, the NEON kernels; none
+     * at NN_Q_AMX. */
+    if (p == NN_PREC_INT8) {
+        switch (i) {
+        case 0: k = (NnQKernel){ "scalar", nn_i8_scalar, NULL, M }; break;
+        case 1: k = (NnQKernel){ "neon", nn_i8_kernel_neon(), NULL, M }; break;
+        case 2: k = (NnQKernel){ "neon-dotprod", nn_i8_kernel_neon_dotprod(), NULL, M }; break;
+        case 3: k = (NnQKernel){ "neon-i8mm", nn_i8_kernel_neon_i8mm(), NULL, M }; break;
+        default: break;
+        }
+        if (!k.i8) k.name = NULL;
+    } else if (p == NN_PREC_BF16) {
+        switch (i) {
+        case 0: k = (NnQKernel){ "scalar", NULL, nn_bf16_scalar, M }; break;
+        case 1: k = (NnQKernel){ "neon", NULL, nn_bf16_kernel_neon(), M }; break;
+        case 2: k = (NnQKernel){ "neon-bf16", NULL, nn_bf16_kernel_neon_bf16(), M }; break;
+        default: break;
+        }
+        if (!k.bf16) k.name = NULL;
+    }
+    (void)A;
+    return k;
+#endif
     if (p == NN_PREC_INT8) {
         switch (i) {
         case 0: k = (NnQKernel){ "scalar", nn_i8_scalar, NULL, M }; break;

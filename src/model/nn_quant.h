@@ -31,7 +31,9 @@
  * the results depend on the CPU), scalar; all give the same bits. bf16:
  * AMX tiles (from 16 rows), AVX512_BF16, AVX-512F and AVX2 (bf16 widened
  * to float32, FMA), scalar; all but AMX give the same bits (AMX adds a
- * tile's products in its own order: the last bits may differ). Work is split over the
+ * tile's products in its own order: the last bits may differ). AArch64
+ * (nn_quant_neon.c): int8 i8mm, dotprod and NEON, bf16 with FEAT_BF16 and
+ * NEON, all giving the scalar bits. Work is split over the
  * thread pool by blocks of output columns only, and every output's sum
  * runs in one fixed order, so results never depend on the thread count.
  */
