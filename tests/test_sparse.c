@@ -583,9 +583,14 @@ TEST(test_config)
     ASSERT_STR_EQ(err, "Dense and sparse vector names must be unique - duplicate found with 'image'");
     CollectionConfig un = { .n_vectors = 1, .unnamed = 1, .n_sparse = 1 };
     un.vectors[0].size = 2;
-    /* A sparse vector named "" is refused before the duplicate check
-     * (Qdrant's CreateCollectionOperation::new). */
+    /* A sparse vector named "" beside the unnamed dense vector: Qdrant
+     * 1.17's duplicate message and 1.19's empty-name one, both. */
     ASSERT_EQ_INT(collection_create(g_db, "dup", &un, err, sizeof err), ERR_INVAL);
+    ASSERT_STR_EQ(err, "Dense and sparse vector names must be unique - duplicate found with '' "
+                       "(Sparse vector name cannot be empty)");
+    /* Beside named dense vectors, an empty sparse name alone. */
+    cfg.sparse[0].name[0] = '\0';
+    ASSERT_EQ_INT(collection_create(g_db, "dup", &cfg, err, sizeof err), ERR_INVAL);
     ASSERT_STR_EQ(err, "Sparse vector name cannot be empty");
     /* Sparse vectors only: created, reported, deleted. */
     CollectionConfig only = { .n_sparse = 1 };

@@ -326,11 +326,59 @@ static int build_options(ApiJob *j, const JsonValue *old, const JsonValue *body,
     return 0;
 }
 
+/* parse_other_quant checks Qdrant's product ({"compression": "x4".."x64",
+ * "always_ram"}) and binary ({"always_ram", "encoding", "query_encoding"})
+ * quantization configs. vitrine has no product or binary codes: such a
+ * collection keeps and reports the setting (a client that sets it gets it
+ * back) and searches its float32 graph, so results are those of
+ * quantization with full rescoring (docs/http-api.md). */
+static int parse_other_quant(ApiJob *j, const JsonValue *qc, const char *path)
+{
+    static const char *const compressions[] = { "x4", "x8", "x16", "x32", "x64" };
+    static const char *const encodings[] = { "one_bit", "two_bits", "one_and_half_bits" };
+    static const char *const query_encodings[] = { "default", "binary", "scalar4bits", "scalar8bits" };
+    const JsonValue *pq = json_get(qc, "product"), *bq = json_get(qc, "binary");
+    const JsonValue *o = pq ? pq : bq;
+    const char *kind = pq ? "product" : "binary";
+    if (o->type != JSON_OBJECT)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected %s quantization config at `%s.%s`", kind,
+                        path, kind);
+    const JsonValue *ram = json_get(o, "always_ram");
+    if (ram && ram->type != JSON_NULL && ram->type != JSON_BOOL)
+        return api_fail(j, QERR_FORMAT, "invalid type, expected a boolean at `%s.%s.always_ram`", path, kind);
+    struct {
+        const char *key;
+        const char *const *names;
+        size_t n;
+        int required;
+    } enums[] = {
+        { "compression", compressions, ARRAY_LEN(compressions), 1 },
+        { "encoding", encodings, ARRAY_LEN(encodings), 0 },
+        { "query_encoding", query_encodings, ARRAY_LEN(query_encodings), 0 },
+    };
+    for (size_t e = pq ? 0 : 1; e < (pq ? 1 : ARRAY_LEN(enums)); e++) {
+        const JsonValue *x = json_get(o, enums[e].key);
+        if (!x || x->type == JSON_NULL) {
+            if (enums[e].required)
+                return api_fail(j, QERR_FORMAT, "missing field `%s` at `%s.%s`", enums[e].key, path, kind);
+            continue;
+        }
+        size_t k = 0;
+        while (k < enums[e].n && !(x->type == JSON_STRING && !strcmp(x->u.str, enums[e].names[k]))) k++;
+        if (k == enums[e].n)
+            return api_fail(j, QERR_FORMAT, "unknown variant at `%s.%s.%s`, expected one of %s%s%s", path,
+                            kind, enums[e].key, e == 0 ? "`x4`, `x8`, `x16`, `x32`, `x64`" : "",
+                            e == 1 ? "`one_bit`, `two_bits`, `one_and_half_bits`" : "",
+                            e == 2 ? "`default`, `binary`, `scalar4bits`, `scalar8bits`" : "");
+    }
+    return 0;
+}
+
 /*
  * parse_quant reads one quantization_config (Qdrant's QuantizationConfig:
  * {"scalar": {"type": "int8", "quantile", "always_ram"}}; null or absent:
- * none) into q. Product and binary quantization are a 400: vitrine has
- * only the scalar kind.
+ * none) into q. Product and binary configs are checked and leave q none
+ * (parse_other_quant).
  */
 static int parse_quant(ApiJob *j, const JsonValue *qc, const char *path, CollectionQuantization *q)
 {
@@ -340,9 +388,8 @@ static int parse_quant(ApiJob *j, const JsonValue *qc, const char *path, Collect
         return api_fail(j, QERR_FORMAT, "invalid type, expected QuantizationConfig at `%s`", path);
     const JsonValue *sc = json_get(qc, "scalar");
     if (!sc || sc->type != JSON_OBJECT) {
-        if (json_get(qc, "product") || json_get(qc, "binary"))
-            return api_fail(j, QERR_BAD_INPUT,
-                            "%s: only scalar quantization is supported by vitrine", path);
+        if (qc->len == 1 && (json_get(qc, "product") || json_get(qc, "binary")))
+            return parse_other_quant(j, qc, path);
         return api_fail(j, QERR_FORMAT,
                         "%s: unknown variant, expected one of `scalar`, `product`, `binary`", path);
     }
@@ -719,6 +766,46 @@ static void write_config(JsonWriter *w, const CollectionConfig *c, const JsonVal
     jw_object_end(w);
 }
 
+/* write_warnings writes Qdrant's CollectionInfo.warnings (only when there
+ * are some): the settings it ignores, which vitrine ignores too
+ * (CollectionConfig::get_warnings; hnsw_config.inline_storage is a
+ * storage layout of Qdrant's). */
+static void write_warnings(JsonWriter *w, const CollectionConfig *c, const JsonValue *opts)
+{
+    const JsonValue *top_h = opts ? json_get(opts, "hnsw_config") : NULL;
+    const JsonValue *top_q = opts ? json_get(opts, "quantization_config") : NULL;
+    const JsonValue *vecs = opts ? json_get(opts, "vectors") : NULL;
+    int n = 0;
+    for (int v = 0; v < c->n_vectors; v++) {
+        const char *name = c->vectors[v].name;
+        const JsonValue *vp = vecs ? json_get(vecs, name) : NULL;
+        const JsonValue *vh = vp ? json_get(vp, "hnsw_config") : NULL;
+        const JsonValue *inl = vh ? json_get(vh, "inline_storage") : NULL;
+        if (!inl || inl->type == JSON_NULL) inl = top_h ? json_get(top_h, "inline_storage") : NULL;
+        if (!inl || inl->type != JSON_BOOL || !inl->u.boolean) continue;
+        const JsonValue *vq = vp ? json_get(vp, "quantization_config") : NULL;
+        int quantized = (vq && vq->type != JSON_NULL) || (top_q && top_q->type != JSON_NULL);
+        int multi = c->vectors[v].multivector != COLLECTION_SINGLE;
+        if (!multi && quantized) continue;
+        if (n++ == 0) {
+            jw_key(w, "warnings");
+            jw_array_begin(w);
+        }
+        char msg[COLLECTION_MAX_VECTOR_NAME + 160];
+        snprintf(msg, sizeof msg,
+                 multi ? "The `hnsw_config.inline_storage` option for vector '%s' is not compatible "
+                         "with multivectors. This option will be ignored."
+                       : "The `hnsw_config.inline_storage` option for vector '%s' requires quantization "
+                         "to be enabled. This option will be ignored.",
+                 name);
+        jw_object_begin(w);
+        jw_key(w, "message");
+        jw_string(w, msg);
+        jw_object_end(w);
+    }
+    if (n) jw_array_end(w);
+}
+
 static void info(ApiJob *j)
 {
     CollectionInfo ci;
@@ -730,6 +817,8 @@ static void info(ApiJob *j)
     jw_string(w, "green");
     jw_key(w, "optimizer_status");
     jw_string(w, "ok");
+    const JsonValue *opts = options_parse(j, ci.config.options);
+    write_warnings(w, &ci.config, opts);
     /* Every live vector is in the graph the moment its write is visible. */
     jw_key(w, "indexed_vectors_count");
     jw_uint(w, ci.vectors_count);
@@ -738,7 +827,7 @@ static void info(ApiJob *j)
     jw_key(w, "segments_count");
     jw_uint(w, 1);
     jw_key(w, "config");
-    write_config(w, &ci.config, options_parse(j, ci.config.options));
+    write_config(w, &ci.config, opts);
     /* Qdrant's PayloadIndexInfo: params only when the index was created
      * with a params object (the API keeps it as the engine's opaque text). */
     jw_key(w, "payload_schema");

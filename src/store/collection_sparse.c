@@ -63,10 +63,18 @@ int coll_sparse_validate(const CollectionConfig *cfg, char *err, size_t errlen)
     if (cfg->n_sparse < 0 || cfg->n_sparse > COLLECTION_MAX_SPARSE)
         return err_set(err, errlen, ERR_INVAL, "a collection has at most %d sparse vectors",
                        COLLECTION_MAX_SPARSE);
-    /* Qdrant's checks, wording and order (CreateCollectionOperation::new):
-     * an empty sparse name before any duplicate. */
-    for (int i = 0; i < cfg->n_sparse; i++)
-        if (!cfg->sparse[i].name[0]) return err_set(err, errlen, ERR_INVAL, "Sparse vector name cannot be empty");
+    /* Qdrant's checks and wording (CreateCollectionOperation::new). An
+     * empty sparse name beside the unnamed dense vector is a duplicate
+     * name in Qdrant 1.17 and an empty name since 1.19: the message says
+     * both, so clients of either find their words. */
+    for (int i = 0; i < cfg->n_sparse; i++) {
+        if (cfg->sparse[i].name[0]) continue;
+        if (cfg->unnamed)
+            return err_set(err, errlen, ERR_INVAL,
+                           "Dense and sparse vector names must be unique - duplicate found with '' "
+                           "(Sparse vector name cannot be empty)");
+        return err_set(err, errlen, ERR_INVAL, "Sparse vector name cannot be empty");
+    }
     for (int i = 0; i < cfg->n_sparse; i++) {
         const CollectionSparseParams *p = &cfg->sparse[i];
         if (!memchr(p->name, '\0', sizeof p->name))
