@@ -119,6 +119,16 @@ ok
 req GET /collections ""
 json_check '{"name": "wire"} in b["result"]["collections"]'
 ok
+# Optimization report (Qdrant 1.17, tests/openapi/test_optimizations.py):
+# one idle segment holding the collection's points, nothing queued.
+req GET /collections/wire/optimizations ""
+json_check 'b["result"] == {"summary": {"queued_optimizations": 0, "queued_segments": 0, "queued_points": 0, "idle_segments": 1}, "running": []}'
+req GET '/collections/wire/optimizations?with=queued%20,%20completed%20,idle_segments&completed_limit=3' ""
+json_check 'b["result"]["queued"] == [] and b["result"]["completed"] == [] and b["result"]["idle_segments"][0]["points_count"] == 2 and len(b["result"]["idle_segments"][0]["uuid"]) == 36'
+req GET '/collections/wire/optimizations?with=queued,bogus' ""
+[ "$code" = 400 ] || fail "optimizations with=bogus gave $code"
+json_check '"Unknown field in" in b["status"]["error"] and b["status"]["error"].endswith("parameter: bogus")'
+ok
 
 # --- Errors -------------------------------------------------------------------
 # {"status": {"error": msg}, "time": t}, no result (ApiResponse skips None);
