@@ -36,8 +36,9 @@
 /* Bytes ahead of the current k group that the short-tile kernel asks
  * the weights for (64 cache lines per stream, about 0.2 us of its work:
  * the latency of L3, or of memory where the VM's share of L3 is smaller
- * than the text tower). Measured, 7 x 512 x 2048 cycling over 38 MB of
- * weights: 1024 bytes ahead 90-98 us a call, 4096 bytes 81-92 us. */
+ * than the text tower). Measured on one core, 7 x 512 x 2048 cycling over
+ * 38 MB of weights, four alternations: no prefetch 130-149 us a call,
+ * 4096 bytes ahead 116-131 us (1024 bytes measured between the two). */
 #define NN_I8_PREFETCH 4096
 
 /* nn_i8_bcast reads the 4 codes of row a at k group g as one int32. */
