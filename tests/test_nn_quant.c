@@ -166,12 +166,13 @@ static double layer_error(const Layer *l, const float *y, NnPrecision p)
     return worst;
 }
 
-/* The shapes: every tile height (1..6 rows and several tiles), partial
- * panels (out not a multiple of 64), k not a multiple of 4, and the
- * full-size widths. */
+/* The shapes: every tile height (1..6 rows and several tiles; 7 and 8
+ * rows, the short tiles of a text query), partial panels (out not a
+ * multiple of 64), k not a multiple of 4, and the full-size widths. */
 static const int SHAPES[][3] = { { 1, 768, 768 },  { 2, 5, 3 },     { 3, 37, 17 },  { 4, 64, 64 },
                                  { 5, 100, 130 },  { 6, 768, 200 }, { 7, 512, 2048 },
-                                 { 13, 33, 65 },   { 50, 768, 64 }, { 50, 3072, 96 } };
+                                 { 13, 33, 65 },   { 50, 768, 64 }, { 50, 3072, 96 },
+                                 { 8, 2048, 100 }, { 7, 45, 70 },   { 9, 64, 64 } };
 
 TEST(test_kernels_match_scalar)
 {
@@ -286,10 +287,15 @@ TEST(test_quantized_rows_and_zero_weights)
 
 TEST(test_thread_count_does_not_matter)
 {
-    for (int pi = 0; pi < 2; pi++) {
-        NnPrecision p = pi ? NN_PREC_INT8 : NN_PREC_BF16;
+    /* An image's 50 rows (AMX where present), and a text query's 7 (the
+     * short tiles, split over the pool by panels). */
+    for (int pi = 0; pi < 4; pi++) {
+        NnPrecision p = pi % 2 ? NN_PREC_INT8 : NN_PREC_BF16;
         Layer l;
-        layer_init(&l, 50, 768, 1000, 0, 1, 0, NN_ACT_QUICK_GELU, 0.0f);
+        if (pi < 2)
+            layer_init(&l, 50, 768, 1000, 0, 1, 0, NN_ACT_QUICK_GELU, 0.0f);
+        else
+            layer_init(&l, 7, 512, 2048, 0, 1, 1, NN_ACT_NONE, 0.0f);
         NnQWeight q;
         ASSERT_OK(nn_qweight_init(&q, l.w, l.out, l.in, p));
         nn_set_threads(1);

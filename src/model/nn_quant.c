@@ -38,13 +38,16 @@
  * alone (waking the pool costs more). */
 #define NN_Q_PREP_PARALLEL_MIN 16384
 /* A call with fewer multiply-adds than this (int8; bf16 counts 4 each, its
- * kernels being about 4 times slower) runs on the caller alone: 8 M int8
- * multiply-adds take about 30 us on one core, the order of what waking
- * and waiting for the pool costs on a shared core. Measured on a loaded
- * 2-vCPU VM: an int8 text query (every GEMM below it) took 7.3 ms on two
- * threads and 3.7 ms on one. Images (50 rows: 88 M for q, k and v) still
- * use every thread. */
-#define NN_Q_SERIAL_MACS ((size_t)8 << 20)
+ * kernels being about 4 times slower) runs on the caller alone: 1 M int8
+ * multiply-adds take about 5 us on one core, the order of what handing
+ * work to a spinning worker and collecting it costs. A text query's GEMMs
+ * (7 rows: 1.8 M for each of q, k, v and out_proj, 7.3 M for fc1 and
+ * fc2) are above it: they stream 38 MB of weights per query, more than
+ * one core's share of L3 bandwidth gives in 2 ms, so they split over the
+ * pool by panels. The pooled row's projection (0.26 M) is below. This
+ * used to be 8 M, when a worker that had not been scheduled stalled every
+ * region (see the thread pool in nn.c): two threads were then slower. */
+#define NN_Q_SERIAL_MACS ((size_t)1 << 20)
 /* Floats per step of the vectorisable loops (one 512-bit register). */
 #define NN_Q_LANES 16
 
@@ -285,6 +288,14 @@ static NnQKernel nn_q_list(NnPrecision p, int i)
         if (!k.bf16) k.name = NULL;
     }
     return k;
+}
+
+/* nn_q_small_m returns how many rows k takes as one tile when a whole
+ * call has no more (see NN_Q_SMALL_M), or 0: only the AVX-512 VNNI kernel
+ * has the short-tile form. */
+static int nn_q_small_m(const NnQKernel *k)
+{
+    return k->i8 && k->i8 == nn_i8_kernel_avx512vnni() ? NN_Q_SMALL_M : 0;
 }
 
 /* The kernel index forced per precision (nn_quant_set_kernel), or -1:
@@ -544,6 +555,7 @@ typedef struct {
     int n;
     int first[NN_LINEAR_MAX_OUTS + 1]; /* panels of out i: [first[i], first[i + 1]) */
     NnQKernel kern;
+    int small_m; /* nn_q_small_m(&kern) */
 } NnQJob;
 
 /* What the epilogue of one panel adds to the kernel's sums. The panel's
@@ -595,6 +607,7 @@ static void nn_q_panel(const NnQJob *j, const NnLinearOut *o, int p)
     int tiles = (rows + tm - 1) / tm;
     int base = rows / tiles, extra = rows % tiles;
     if (tm == NN_AMX_TILE_M) base = tm, extra = 0;
+    if (rows <= j->small_m) tiles = 1, base = rows, extra = 0;
     _Alignas(64) union {
         int32_t i[NN_AMX_TILE_M * NN_Q_TILE_N];
         float f[NN_AMX_TILE_M * NN_Q_TILE_N];
@@ -668,12 +681,16 @@ void nn_quant_linear_multi(const float *x, int ldx, int rows, int in, const NnLi
     act.a = buf;
     act.xs = (float *)(void *)(buf + codes_al);
     act.zp = (int32_t *)(void *)(buf + codes_al + (size_t)rows * sizeof(float));
-    memset(buf + (size_t)rows * row_bytes, 0, (size_t)(prows - rows) * row_bytes);
+    NnQKernel kern = nn_q_kernel(p, rows);
+    /* Only AMX reads the padding rows (whole 32-row tiles); clearing them
+     * for a 7-row text GEMM wrote 7 times its codes. */
+    if (kern.tile_m == NN_AMX_TILE_M)
+        memset(buf + (size_t)rows * row_bytes, 0, (size_t)(prows - rows) * row_bytes);
     if ((size_t)rows * in < NN_Q_PREP_PARALLEL_MIN)
         nn_q_prep_task(&act, 0, rows, 0);
     else
         nn_parallel(nn_q_prep_task, &act, rows, 0);
-    NnQJob j = { &act, rows, outs, n, { 0 }, nn_q_kernel(p, rows) };
+    NnQJob j = { &act, rows, outs, n, { 0 }, kern, nn_q_small_m(&kern) };
     size_t macs = 0;
     for (int i = 0; i < n; i++) {
         j.first[i + 1] = j.first[i] + outs[i].qw->nblocks / NN_Q_PANEL;

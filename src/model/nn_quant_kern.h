@@ -3,7 +3,8 @@
  * quantization, tiling, epilogue) and the reduced-precision GEMM kernels
  * in nn_int8.c and nn_bf16.c. Private to src/model.
  *
- * A kernel computes one tile: mb (1..NN_Q_TILE_M) activation rows against
+ * A kernel computes one tile: mb (1..NN_Q_TILE_M; up to NN_Q_SMALL_M for
+ * a kernel that declares short tiles, NN_AMX_TILE_M for AMX) activation rows against
  * one panel of NN_Q_PANEL column blocks (NN_Q_TILE_N outputs), over the
  * whole (padded) reduction, into acc (mb, NN_Q_TILE_N) with row stride
  * NN_Q_TILE_N. Every output's sum runs in k order in one accumulator, so
@@ -23,6 +24,11 @@
 #define NN_Q_TILE_M 6
 #define NN_Q_PANEL 4
 #define NN_Q_TILE_N (NN_Q_PANEL * NN_Q_BLOCK)
+/* The most rows a kernel that declares short tiles (NnQKernel.small_m in
+ * nn_quant.c: AVX-512 VNNI) takes in one call when a whole call has no
+ * more: a text query's 7 tokens as one tile instead of 4 + 3 rows, so
+ * each weight is read once. */
+#define NN_Q_SMALL_M 8
 /* The AMX kernels' tile height: two 16-row A tiles. nn_quant.c keeps the
  * activation scratch padded to a multiple of it. */
 #define NN_AMX_TILE_M 32
