@@ -200,7 +200,24 @@ static void request_stats_add(const char *method, const char *route, int status,
     s->last_unix = (double)time(NULL);
 }
 
-void metrics_observe_request(const char *method, const char *route, int status, double seconds)
+/* The family holding Qdrant's per-collection request counts: a name no
+ * exporter line can have (':' + suffix), rendered only by
+ * metrics_render_per_collection, under REST_RESPONSES. */
+#define REST_RESPONSES "rest_responses_total"
+#define REST_RESPONSES_PER_COLLECTION "rest_responses_total:collection"
+
+/* label_safe: a collection name goes into a label as is only when it needs
+ * no escaping (Qdrant's names are letters, digits, '-', '_', '.'); others
+ * are not counted per collection rather than written half-escaped. */
+static int label_safe(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '"' || *s == '\\' || *s == '\n') return 0;
+    return 1;
+}
+
+void metrics_observe_request(const char *method, const char *route, const char *collection, int status,
+                             double seconds)
 {
     char labels[METRICS_MAX_LABELS];
     if (!route) route = "unmatched";
@@ -210,7 +227,20 @@ void metrics_observe_request(const char *method, const char *route, int status, 
      * which dashboards and Qdrant's own tests read. */
     snprintf(labels, sizeof labels, "method=\"%s\",endpoint=\"%s\",status=\"%d\"", method, route,
              status);
-    metrics_counter_add("rest_responses_total", labels, 1);
+    metrics_counter_add(REST_RESPONSES, labels, 1);
+    /* 404s are left out: a client naming random collections must not
+     * fill the series table. The per-collection series also stop at half
+     * the table, so they never crowd out the server's own metrics. */
+    if (collection && *collection && status != 404 && label_safe(collection) &&
+        strlen(labels) + strlen(collection) + 16 < sizeof labels) {
+        size_t n = strlen(labels);
+        snprintf(labels + n, sizeof labels - n, ",collection=\"%s\"", collection);
+        pthread_mutex_lock(&metrics_lock);
+        Series *s = series_get(REST_RESPONSES_PER_COLLECTION, labels, METRICS_COUNTER,
+                               metrics_n_series < METRICS_MAX_SERIES / 2);
+        if (s) s->value += 1;
+        pthread_mutex_unlock(&metrics_lock);
+    }
     snprintf(labels, sizeof labels, "route=\"%s\"", route);
     metrics_histogram_observe("vitrine_http_request_duration_seconds", labels, seconds);
     if (strcmp(route, "unmatched")) {
@@ -285,17 +315,30 @@ static void render_le(Buf *out, const char *labels, const char *le)
     buf_printf(out, "{%s%sle=\"%s\"}", labels, *labels ? "," : "", le);
 }
 
-void metrics_render(Buf *out)
+/* render writes every family; per_collection swaps Qdrant's global request
+ * counts for the per-collection ones (under the global family's name). */
+static void render(Buf *out, int per_collection)
 {
     run_collectors();
     pthread_mutex_lock(&metrics_lock);
+    const char *help = NULL;
+    for (Family *f = metrics_families; f; f = f->next)
+        if (!strcmp(f->name, REST_RESPONSES)) help = f->help;
     for (Family *f = metrics_families; f; f = f->next) {
         if (!f->first) continue;
-        if (f->help) buf_printf(out, "# HELP %s %s\n", f->name, f->help);
-        buf_printf(out, "# TYPE %s %s\n", f->name, type_name(f->type));
+        const char *name = f->name, *fhelp = f->help;
+        if (!strcmp(name, REST_RESPONSES_PER_COLLECTION)) {
+            if (!per_collection) continue;
+            name = REST_RESPONSES;
+            fhelp = help;
+        } else if (per_collection && !strcmp(name, REST_RESPONSES)) {
+            continue;
+        }
+        if (fhelp) buf_printf(out, "# HELP %s %s\n", name, fhelp);
+        buf_printf(out, "# TYPE %s %s\n", name, type_name(f->type));
         for (Series *s = f->first; s; s = s->next_in_family) {
             if (f->type != METRICS_HISTOGRAM) {
-                buf_printf(out, "%s%s%s%s %.17g\n", f->name, *s->labels ? "{" : "", s->labels,
+                buf_printf(out, "%s%s%s%s %.17g\n", name, *s->labels ? "{" : "", s->labels,
                            *s->labels ? "}" : "", s->value);
                 continue;
             }
@@ -304,21 +347,25 @@ void metrics_render(Buf *out)
                 char le[32];
                 snprintf(le, sizeof le, "%g", metrics_latency_buckets[b]);
                 cum += s->buckets[b];
-                buf_printf(out, "%s_bucket", f->name);
+                buf_printf(out, "%s_bucket", name);
                 render_le(out, s->labels, le);
                 buf_printf(out, " %llu\n", (unsigned long long)cum);
             }
-            buf_printf(out, "%s_bucket", f->name);
+            buf_printf(out, "%s_bucket", name);
             render_le(out, s->labels, "+Inf");
             buf_printf(out, " %llu\n", (unsigned long long)s->count);
-            buf_printf(out, "%s_sum%s%s%s %.17g\n", f->name, *s->labels ? "{" : "", s->labels,
+            buf_printf(out, "%s_sum%s%s%s %.17g\n", name, *s->labels ? "{" : "", s->labels,
                        *s->labels ? "}" : "", s->sum);
-            buf_printf(out, "%s_count%s%s%s %llu\n", f->name, *s->labels ? "{" : "", s->labels,
+            buf_printf(out, "%s_count%s%s%s %llu\n", name, *s->labels ? "{" : "", s->labels,
                        *s->labels ? "}" : "", (unsigned long long)s->count);
         }
     }
     pthread_mutex_unlock(&metrics_lock);
 }
+
+void metrics_render(Buf *out) { render(out, 0); }
+
+void metrics_render_per_collection(Buf *out) { render(out, 1); }
 
 void metrics_reset(void)
 {

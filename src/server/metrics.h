@@ -49,8 +49,14 @@ double metrics_get(const char *name, const char *labels);
  * vitrine_http_requests_total{method,route,status} and the histogram
  * vitrine_http_request_duration_seconds{route}. route is a pattern
  * ("/collections/{name}"), never a raw path, so series stay bounded.
+ * collection (NULL when the route names none) also counts the request in
+ * Qdrant's per-collection series, which only metrics_render_per_collection
+ * shows (one series per collection, endpoint and status: bounded by the
+ * collections; 404s are not counted, and these series take at most half
+ * of the series table).
  */
-void metrics_observe_request(const char *method, const char *route, int status, double seconds);
+void metrics_observe_request(const char *method, const char *route, const char *collection, int status,
+                             double seconds);
 
 /*
  * Per endpoint ("PUT /collections/{collection_name}/points") and status,
@@ -81,6 +87,10 @@ void metrics_remove_collector(MetricsCollectFn fn, void *ctx);
 
 /* metrics_render appends every family in the text format to out. */
 void metrics_render(Buf *out);
+/* metrics_render_per_collection is metrics_render for Qdrant's
+ * /metrics?per_collection=true: the rest_responses_total series carry a
+ * collection label, and requests that named no collection are left out. */
+void metrics_render_per_collection(Buf *out);
 
 /* metrics_reset forgets every family and series (tests; process exit). */
 void metrics_reset(void);

@@ -277,7 +277,7 @@ static void conn_send_simple(Conn *c, int status, const char *msg, const char *e
     Buf out;
     buf_init(&out);
     http_format_simple(&out, status, msg, extra_headers);
-    metrics_observe_request("", NULL, status, 0);
+    metrics_observe_request("", NULL, NULL, status, 0);
     c->no_more = 1;
     c->sent_error = 1;
     const char *data = out.data;
@@ -425,7 +425,8 @@ static void conn_on_response(HttpRequest *req)
 {
     Conn *c = req->owner;
     Server *s = c->srv;
-    metrics_observe_request(req->method_name, req->route, req->status, http_request_seconds(req));
+    metrics_observe_request(req->method_name, req->route, req->route ? http_param(req, "collection_name") : NULL,
+                            req->status, http_request_seconds(req));
     c->cur = NULL;
     int keep = req->keep_alive && !s->shutting_down;
     if (!keep) c->no_more = 1;
@@ -636,7 +637,10 @@ static void handle_metrics(HttpRequest *req, void *ctx)
     metrics_gauge_set("vitrine_http_request_memory_peak_bytes", NULL, (double)budget_peak(&s->budget));
     Buf b;
     buf_init(&b);
-    metrics_render(&b);
+    /* Qdrant's ?per_collection=true: request counts by collection. */
+    const char *pc = http_query_get(req, "per_collection");
+    if (pc && !strcmp(pc, "true")) metrics_render_per_collection(&b);
+    else metrics_render(&b);
     http_respond_buf(req, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 

@@ -125,6 +125,17 @@ req GET /collections/wire/optimizations ""
 json_check 'b["result"] == {"summary": {"queued_optimizations": 0, "queued_segments": 0, "queued_points": 0, "idle_segments": 1}, "running": []}'
 req GET '/collections/wire/optimizations?with=queued%20,%20completed%20,idle_segments&completed_limit=3' ""
 json_check 'b["result"]["queued"] == [] and b["result"]["completed"] == [] and b["result"]["idle_segments"][0]["points_count"] == 2 and len(b["result"]["idle_segments"][0]["uuid"]) == 36'
+# Request counts by collection (Qdrant 1.17's /metrics?per_collection=true):
+# the same counter family with a collection label, shown only when asked.
+req GET '/metrics?per_collection=true' ""
+grep -q '^rest_responses_total{method="POST",endpoint="/collections/{collection_name}/points/search",status="200",collection="wire"} 1$' "$work/b" ||
+    fail "per-collection search count missing: $(grep rest_responses "$work/b" | head -5)"
+grep -q '^rest_responses_total{[^}]*endpoint="/collections"' "$work/b" && fail "per_collection=true shows requests without a collection"
+req GET /metrics ""
+grep -q 'collection="wire"' "$work/b" && fail "plain /metrics shows per-collection series"
+grep -q '^rest_responses_total{method="POST",endpoint="/collections/{collection_name}/points/search",status="200"} 1$' "$work/b" ||
+    fail "global search count missing"
+ok
 req GET '/collections/wire/optimizations?with=queued,bogus' ""
 [ "$code" = 400 ] || fail "optimizations with=bogus gave $code"
 json_check '"Unknown field in" in b["status"]["error"] and b["status"]["error"].endswith("parameter: bogus")'
