@@ -90,10 +90,20 @@ req PUT /collections/bad '{"vectors":{"size":8,"distance":"Cosine"},"quantizatio
 expect 400 'int8' "unknown scalar type"
 req PUT /collections/bad '{"vectors":{"size":8,"distance":"Cosine"},"quantization_config":{"scalar":{"type":"int8","quantile":0.3}}}'
 expect 422 'quantile' "quantile out of range"
-req PUT /collections/bad '{"vectors":{"size":8,"distance":"Cosine"},"quantization_config":{"product":{"compression":"x16"}}}'
-expect 400 'only scalar quantization' "product quantization"
+req PUT /collections/bad '{"vectors":{"size":8,"distance":"Cosine"},"quantization_config":{"product":{"compression":"x3"}}}'
+expect 400 'x64' "bad product compression"
 req GET /collections/bad
 expect 404 'bad' "nothing created by a bad request"
+# Product and binary configs: kept and reported (searched in float32).
+req PUT /collections/pq '{"vectors":{"size":8,"distance":"Cosine"},"quantization_config":{"product":{"compression":"x16","always_ram":true}}}'
+expect 200 'true' "product quantization accepted"
+req GET /collections/pq
+pycheck "product config reported" 'r["result"]["config"]["quantization_config"] == {"product": {"compression": "x16", "always_ram": True}}'
+req PATCH /collections/pq '{"quantization_config":{"binary":{"always_ram":false,"encoding":"two_bits"}}}'
+expect 200 'true' "binary quantization accepted"
+req GET /collections/pq
+pycheck "binary config reported" 'r["result"]["config"]["quantization_config"] == {"binary": {"always_ram": False, "encoding": "two_bits"}}'
+req DELETE /collections/pq
 
 # ---- points: enough to calibrate (1000), plus exact references
 $PY - "$work" <<'EOF'
