@@ -40,10 +40,10 @@
  *
  * Texts first. A text query must not wait for a whole image batch (tens
  * to hundreds of milliseconds on two cores): a text arriving while an
- * image batch runs is embedded between two of its layers (texts_first,
+ * image batch runs is embedded between two steps of it (texts_first,
  * the image state's yield hook), in a side batch with its own state, and
  * answered through a ticket of its own; the image batch then goes on.
- * A text waits for at most one layer of an image batch.
+ * A text waits for at most one step: a layer's attention or its MLP.
  *
  * Batch sizes follow time, not counts alone: after every batch the
  * batcher updates its estimates of seconds per image and per text token
@@ -427,7 +427,7 @@ static void metrics_init(void)
     metrics_describe("vitrine_embed_batch_inputs_total", METRICS_COUNTER,
                      "Inputs in the inference batches, by kind.");
     metrics_describe("vitrine_embed_text_batches_in_image_batches_total", METRICS_COUNTER,
-                     "Text batches run between two layers of an image batch (texts first).");
+                     "Text batches run inside an image batch, between two of its steps (texts first).");
     metrics_describe("vitrine_embed_batch_size", METRICS_GAUGE,
                      "Inputs in the last inference batch, by kind.");
     metrics_describe("vitrine_embed_inference_seconds", METRICS_HISTOGRAM,
@@ -717,11 +717,12 @@ static void infer(Embedder *e, EmbedBatch *bt, int lane, size_t nb)
 
 /*
  * texts_first is the image batches' yield hook (clip_state_set_yield): it
- * runs between two layers of an image batch on the batcher thread, and
+ * runs between two steps (attention, MLP) of an image batch on the
+ * batcher thread, and
  * embeds the texts waiting at that moment in the side batch, with the side
  * state, before the image batch goes on. Their calls are answered at once
  * through a ticket of their own (work_queue_post), so a text query waits
- * for one layer of an image batch instead of the whole batch.
+ * for one step of an image batch instead of the whole batch.
  */
 static void texts_first(void *arg)
 {

@@ -18,10 +18,11 @@
  * text lane first, and cuts every batch where its estimated time (measured
  * seconds per image and per text token, updated after each batch) passes
  * EmbedderOptions.batch_ms. A text that arrives while an image batch runs
- * does not wait for it: it is embedded between two of the batch's encoder
- * layers (a side batch with its own state) and answered at once, so it
- * waits for one layer of one batch (about 3 ms per image in the batch for
- * full-size ViT-B/32 on two cores), however many images are queued. Within a lane, calls
+ * does not wait for it: it is embedded between two steps of the batch (a
+ * layer's attention, a layer's MLP; in a side batch with its own state)
+ * and answered at once, so it waits for one step of one batch (a few
+ * milliseconds per image in the batch for full-size ViT-B/32 on two
+ * cores), however many images are queued. Within a lane, calls
  * are served round-robin, one input each, so a one-text query is not
  * queued behind a 2000-text request, nor one photo behind a catalogue.
  * Images wait up to batch_wait_ms for a batch to fill when fewer than the

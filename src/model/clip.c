@@ -764,7 +764,7 @@ static void clip_block_out(const ClipTowerConfig *c, const ClipLayer *L, ClipSta
 
 /* clip_block runs encoder layer L over every row of s->x (rows, D). */
 static void clip_block(const ClipTowerConfig *c, const ClipLayer *L, ClipState *s, int rows,
-                       int nseq, int causal)
+                       int nseq, int causal, int may_yield)
 {
     int D = c->width, H = c->heads, hd = D / H;
     float *x = s->x, *h = s->h;
@@ -778,6 +778,9 @@ static void clip_block(const ClipTowerConfig *c, const ClipLayer *L, ClipState *
     /* attn = softmax(q k^T / sqrt(hd) [+ causal mask]) v, per sequence and head */
     nn_attention_batch(s->q, s->k, s->v, D, s->seq_off, s->seq_len, nseq, H, hd, causal,
                        s->scores, s->slot, s->slots, s->attn);
+    /* Between attention and the MLP (two thirds of a layer's work) too:
+     * a waiting text then waits for less than a layer. */
+    if (may_yield && s->yield) s->yield(s->yield_arg);
     clip_block_out(c, L, s, rows, x);
 }
 
@@ -819,13 +822,14 @@ static void clip_block_pooled(const ClipTowerConfig *c, const ClipLayer *L, Clip
  * sequence i occupying rows seq_off[i] .. seq_off[i] + seq_len[i]. The
  * last layer runs only for the row each sequence pools (see
  * clip_block_pooled), whose final states land in s->pooled (nseq, D).
- * With may_yield, s's yield hook runs between two layers.
+ * With may_yield, s's yield hook runs between two layers and between a
+ * layer's attention and its MLP.
  */
 static void clip_blocks(const ClipTowerConfig *c, const ClipLayer *layers, ClipState *s, int rows,
                         int nseq, int causal, int may_yield)
 {
     for (int l = 0; l + 1 < c->layers; l++) {
-        clip_block(c, &layers[l], s, rows, nseq, causal);
+        clip_block(c, &layers[l], s, rows, nseq, causal, may_yield);
         if (may_yield && s->yield) s->yield(s->yield_arg);
     }
     clip_block_pooled(c, &layers[c->layers - 1], s, rows, nseq, causal);

@@ -115,8 +115,8 @@ void clip_state_free(ClipState *s);
 
 /*
  * clip_state_set_yield makes every image batch encoded with s call fn(arg)
- * between two encoder layers (11 times per batch for B/32's 12 layers), on
- * the calling thread; fn = NULL turns it off. Texts never yield (a text
+ * between two encoder layers and between each layer's attention and MLP
+ * (22 times per batch for B/32's 12 layers), on the calling thread; fn = NULL turns it off. Texts never yield (a text
  * batch is short). A server uses it to run a waiting text
  * query in the middle of an image batch instead of after it: fn may run
  * the model with ANOTHER ClipState (s holds the batch's activations, and
