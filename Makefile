@@ -184,6 +184,8 @@ E2E_TESTS = layers serve embed qdrant_wire qdrant_client
 E2E_TESTS += v1_embeddings v1_openai
 E2E_TESTS += qdrant_sparse
 E2E_TESTS += qdrant_index qdrant_facet qdrant_strict qdrant_lookup qdrant_formula qdrant_mmr qdrant_phrase qdrant_feedback
+# Text indexes: stopwords, stemming, ASCII folding.
+E2E_TESTS += qdrant_textidx
 E2E_TESTS += qdrant_snapshots
 E2E_TESTS += qdrant_multivec
 # Issue 13: scalar int8 quantization over the Qdrant API.
