@@ -6,16 +6,22 @@
  *
  * Qdrant's PayloadFieldSchema is a type name ("keyword") or a params
  * object ({"type": "integer", "range": true, ...}). vitrine acts on the
- * type and, for text, on the tokenizer (word or whitespace), lowercase
- * and the token length limits; the other params (on_disk, is_tenant,
- * is_principal, lookup, range, enable_hnsw) tune Qdrant's storage and are
- * accepted and reported. Text features vitrine does not have (the
- * multilingual tokenizer, stopwords, stemming, ASCII folding) answer
- * 501 naming the feature rather than indexing differently; phrase
- * matching is served (see filter.c). The params object is kept as Qdrant serializes it (its
- * struct's field order; lookup, range and is_principal written even when
- * null, the rest only when given) and stored by the engine as opaque
- * text.
+ * type and, for text, on the tokenizer (word, whitespace or prefix),
+ * lowercase, the token length limits, ascii_folding, stopwords (a
+ * language name or alias, or {"languages", "custom"}) and stemmer
+ * ({"type": "snowball", "language"}), which become PayloadTextParams
+ * (payload_index.c runs Qdrant's token pipeline with them); the other
+ * params (on_disk, is_tenant, is_principal, lookup, range, enable_hnsw)
+ * tune Qdrant's storage and are accepted and reported. The multilingual
+ * tokenizer (charabia's dictionaries) answers 501 naming it rather than
+ * indexing differently; phrase matching is served (see filter.c). The
+ * params object is kept as Qdrant serializes it (its struct's field
+ * order; lookup, range and is_principal written even when null, the rest
+ * only when given; a stopwords or stemmer language alias as its name,
+ * stopword languages and custom words as the sorted sets Qdrant keeps)
+ * and stored by the engine as opaque text. Bad values answer 400 with
+ * serde's message for the value ("unknown variant ..."), where Qdrant's
+ * untagged PayloadFieldSchema would only say that nothing matched.
  */
 #include <stdio.h>
 #include <stdlib.h>
