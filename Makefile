@@ -176,7 +176,7 @@ UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLI
 # `make SANITIZER=thread test-threads` runs, as CI does.
 THREAD_TESTS = test_server test_work test_nn test_nn_quant test_tokenizer test_embedder test_hnsw_recall test_store_format \
                test_collection test_snapshot
-THREAD_E2E_TESTS = serve qdrant_wire v1_embeddings
+THREAD_E2E_TESTS = serve qdrant_wire v1_embeddings qdrant_textidx
 
 # End-to-end tests: tests/e2e/<name>.sh, run against the real binary
 # (layers: the include rules of docs/architecture.md, tools/check_layers.sh).

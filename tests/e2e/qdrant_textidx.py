@@ -191,6 +191,28 @@ for q, want in (("CAFÉ", [1, 2]), ("lodz", [5])):
 if ids("/collections/de", {"key": "t", "match": {"text": "HAUS"}}) != [1, 2]:
     fail("german stemming after a restart")
 
+# Concurrent searches: each borrows its own stemmer (libstemmer instances
+# are not thread-safe), so answers stay right under the threadpool.
+import threading  # noqa: E402
+want_live = [i + 1 for i, d in enumerate(docs) if "live" in reference(d, frozenset(), STEM_ALL)]
+errors = []
+
+
+def burst():
+    for _ in range(15):
+        got = ids("/collections/stem_en", {"key": "t", "match": {"text": "Living"}})
+        if got != want_live:
+            errors.append(got)
+
+
+threads = [threading.Thread(target=burst) for _ in range(6)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+if errors:
+    fail("concurrent stemmed searches: %d wrong answers, e.g. %s" % (len(errors), errors[0]))
+
 # Without an index a text match stays a substring of the payload (Qdrant's
 # unindexed check): stopwords and stems play no part.
 ok("PUT", "/collections/plain", {"vectors": {"size": 2, "distance": "Dot"}})
