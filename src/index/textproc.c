@@ -51,26 +51,6 @@ const char *text_language_list(void)
 
 /* ---- UTF-8 ---- */
 
-uint32_t text_utf8_next(const char *s, size_t len, size_t *i)
-{
-    const uint8_t *p = (const uint8_t *)s + *i;
-    size_t left = len - *i;
-    uint32_t c = p[0];
-    size_t n = 1;
-    if (c >= 0xf0 && left >= 4) {
-        c = (c & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 | (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
-        n = 4;
-    } else if (c >= 0xe0 && left >= 3) {
-        c = (c & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
-        n = 3;
-    } else if (c >= 0xc0 && left >= 2) {
-        c = (c & 0x1f) << 6 | (p[1] & 0x3f);
-        n = 2;
-    }
-    *i += n;
-    return c;
-}
-
 size_t text_utf8_put(char *out, uint32_t c)
 {
     if (c < 0x80) {
@@ -93,13 +73,6 @@ size_t text_utf8_put(char *out, uint32_t c)
     out[2] = (char)(0x80 | (c >> 6 & 0x3f));
     out[3] = (char)(0x80 | (c & 0x3f));
     return 4;
-}
-
-size_t text_utf8_chars(const char *s, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) n += ((uint8_t)s[i] & 0xc0) != 0x80;
-    return n;
 }
 
 /* ---- folding and lowercasing ---- */
@@ -158,6 +131,12 @@ size_t text_lower(const char *s, size_t len, char *out)
 {
     size_t o = 0, i = 0;
     while (i < len) {
+        uint8_t b = (uint8_t)s[i];
+        if (b < 0x80) { /* ASCII, most text: no decoding */
+            out[o++] = (char)(b >= 'A' && b <= 'Z' ? b + 32 : b);
+            i++;
+            continue;
+        }
         uint32_t c = to_lower(text_utf8_next(s, len, &i));
         o += text_utf8_put(out + o, c);
     }

@@ -35,10 +35,37 @@ size_t text_fold(const char *s, size_t len, char *out);
  * ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic. */
 size_t text_lower(const char *s, size_t len, char *out);
 
-/* utf8 helpers (the UTF-8 is valid: the JSON reader checked it). */
-uint32_t text_utf8_next(const char *s, size_t len, size_t *i);
+/* UTF-8 helpers (the UTF-8 is valid: the JSON reader checked it). The
+ * decoder and the counter are inline: tokenizing calls them per
+ * character. */
+static inline uint32_t text_utf8_next(const char *s, size_t len, size_t *i)
+{
+    const uint8_t *p = (const uint8_t *)s + *i;
+    size_t left = len - *i;
+    uint32_t c = p[0];
+    size_t n = 1;
+    if (c >= 0xf0 && left >= 4) {
+        c = (c & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 | (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
+        n = 4;
+    } else if (c >= 0xe0 && left >= 3) {
+        c = (c & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+        n = 3;
+    } else if (c >= 0xc0 && left >= 2) {
+        c = (c & 0x1f) << 6 | (p[1] & 0x3f);
+        n = 2;
+    }
+    *i += n;
+    return c;
+}
+
+static inline size_t text_utf8_chars(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) n += ((uint8_t)s[i] & 0xc0) != 0x80;
+    return n;
+}
+
 size_t text_utf8_put(char *out, uint32_t c);
-size_t text_utf8_chars(const char *s, size_t len);
 
 /* A set of stopwords: the lists of the languages in langs (bit i:
  * TEXT_STOPWORDS[i]) and custom words, each lowercased when lowercase
