@@ -30,9 +30,12 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/util.h"
 #include "harness.h"
 #include "index/filter.h"
 #include "index/payload_index.h"
+#include "index/stem.h"
+#include "index/textproc.h"
 #include "store/collection.h"
 
 #define N_POINTS 1500
@@ -405,14 +408,174 @@ TEST(test_tokenizer)
     ASSERT_STR_EQ(tokens_of(ix, "Ünïcode Straße—ÉCOLE «Москва»", &t), "ünïcode|straße|école|москва");
     ASSERT_STR_EQ(tokens_of(ix, "", &t), "");
     payload_index_free(ix);
-    PayloadTextParams p = { PAYLOAD_TOKENIZER_WORD, 0, 2, 5 };
+    PayloadTextParams p = { .tokenizer = PAYLOAD_TOKENIZER_WORD, .lowercase = 0, .min_token_len = 2, .max_token_len = 5 };
     ASSERT_OK(payload_index_new("d", PAYLOAD_INDEX_TEXT, &p, &ix));
     /* min 2 drops "a", max 5 drops "abcdef"; no lowercasing. */
     ASSERT_STR_EQ(tokens_of(ix, "a Bc abcdef xyz", &t), "Bc|xyz");
     payload_index_free(ix);
-    PayloadTextParams w = { PAYLOAD_TOKENIZER_WHITESPACE, 1, 0, 0 };
+    PayloadTextParams w = { .tokenizer = PAYLOAD_TOKENIZER_WHITESPACE, .lowercase = 1 };
     ASSERT_OK(payload_index_new("d", PAYLOAD_INDEX_TEXT, &w, &ix));
     ASSERT_STR_EQ(tokens_of(ix, "  New-York, USA\tok ", &t), "new-york,|usa|ok");
+    payload_index_free(ix);
+}
+
+static const char *query_tokens_of(const PayloadIndex *ix, const char *s, Toks *t)
+{
+    t->len = 0;
+    t->buf[0] = '\0';
+    payload_index_tokenize_query(ix, s, strlen(s), tok_join, t);
+    return t->buf;
+}
+
+/* new_text makes a text index of p (the stopword language by name). */
+static PayloadIndex *new_text(PayloadTextParams p, const char *stop_lang)
+{
+    PayloadIndex *ix = NULL;
+    if (stop_lang) {
+        int l = text_language_parse(stop_lang);
+        if (l < 0) abort(); /* a typo in this test */
+        p.stop_langs |= 1ull << l;
+    }
+    if (payload_index_new("d", PAYLOAD_INDEX_TEXT, &p, &ix)) abort();
+    return ix;
+}
+
+/* Qdrant's token processing (stopwords, stemming, ASCII folding), with
+ * the expected tokens of Qdrant's own unit tests (v1.17.1:
+ * full_text_index/tokenizers/mod.rs, ascii_folding.rs, stop_words/mod.rs)
+ * and Snowball's published English and German examples. */
+TEST(test_token_processing)
+{
+    Toks t;
+    PayloadTextParams word = payload_text_params_default();
+    const char *fox = "The quick brown fox jumps over the lazy dog";
+
+    /* test_tokenizer_with_english_stopwords_string */
+    PayloadIndex *ix = new_text(word, "english");
+    ASSERT_STR_EQ(tokens_of(ix, fox, &t), "quick|brown|fox|jumps|lazy|dog");
+    /* A query loses its stopwords too (word tokenizer). */
+    ASSERT_STR_EQ(query_tokens_of(ix, "the Fox and THE dog", &t), "fox|dog");
+    payload_index_free(ix);
+    /* An alias names the same list. */
+    ix = new_text(word, "en");
+    ASSERT_STR_EQ(tokens_of(ix, "mustn't we", &t), "");
+    payload_index_free(ix);
+
+    /* test_tokenizer_with_languages_english_spanish_custom_aaa: "I'd" is
+     * split into "i" and "d", both English stopwords. */
+    PayloadTextParams p = word;
+    const char *const custom_id[] = { "I'd" };
+    p.stop_custom = custom_id;
+    p.n_stop_custom = 1;
+    p.stop_langs = 1ull << text_language_parse("spanish");
+    ix = new_text(p, "english");
+    ASSERT_STR_EQ(tokens_of(ix, "The quick brown fox jumps over the lazy dog I'd y de", &t),
+                  "quick|brown|fox|jumps|lazy|dog");
+    payload_index_free(ix);
+
+    /* test_tokenizer_with_case_sensitive_stopwords: lowercase false keeps
+     * custom words as given. */
+    p = word;
+    p.lowercase = 0;
+    const char *const custom_case[] = { "the", "The", "LAZY" };
+    p.stop_custom = custom_case;
+    p.n_stop_custom = 3;
+    ix = new_text(p, NULL);
+    ASSERT_STR_EQ(tokens_of(ix, fox, &t), "quick|brown|fox|jumps|over|lazy|dog");
+    payload_index_free(ix);
+    /* With lowercase, custom words are lowercased too ("LAZY" drops "lazy"). */
+    p.lowercase = 1;
+    ix = new_text(p, NULL);
+    ASSERT_STR_EQ(tokens_of(ix, fox, &t), "quick|brown|fox|jumps|over|dog");
+    payload_index_free(ix);
+
+    /* test_tokenizer_can_handle_apostrophes_parametrized */
+    ix = new_text(word, "english");
+    ASSERT_STR_EQ(tokens_of(ix, "you'll be in town", &t), "town");
+    payload_index_free(ix);
+    p = word;
+    p.tokenizer = PAYLOAD_TOKENIZER_WHITESPACE;
+    ix = new_text(p, "english");
+    ASSERT_STR_EQ(tokens_of(ix, "you'll be in town", &t), "town");
+    payload_index_free(ix);
+    p.tokenizer = PAYLOAD_TOKENIZER_PREFIX;
+    ix = new_text(p, "english");
+    ASSERT_STR_EQ(tokens_of(ix, "you'll be in town", &t), "t|to|tow|town");
+    /* A prefix query keeps a stopword: "the" may be "theory" being typed. */
+    ASSERT_STR_EQ(query_tokens_of(ix, "The", &t), "the");
+    payload_index_free(ix);
+
+    /* test_all_languages_stopwords: one word of each of a few languages. */
+    static const char *const lang_word[][2] = {
+        { "german", "und" }, { "french", "et" }, { "russian", "и" }, { "hungarian", "és" },
+        { "japanese", "ます" }, { "turkish", "ve" }, { "swedish", "och" }, { "hinglish", "aur" },
+    };
+    for (size_t i = 0; i < ARRAY_LEN(lang_word); i++) {
+        ix = new_text(word, lang_word[i][0]);
+        ASSERT_STR_EQ(tokens_of(ix, lang_word[i][1], &t), "");
+        ASSERT_STR_EQ(tokens_of(ix, "qdrant", &t), "qdrant");
+        payload_index_free(ix);
+    }
+
+    /* test_ascii_folding_word_tokenizer_on_off and ascii_folding.rs */
+    p = word;
+    ix = new_text(p, NULL);
+    ASSERT_STR_EQ(tokens_of(ix, "ação café jalapeño Über", &t), "ação|café|jalapeño|über");
+    payload_index_free(ix);
+    p.ascii_folding = 1;
+    ix = new_text(p, NULL);
+    ASSERT_STR_EQ(tokens_of(ix, "ação café jalapeño Über", &t), "acao|cafe|jalapeno|uber");
+    ASSERT_STR_EQ(tokens_of(ix, "Æsop and Œuvre straße Łódź", &t), "aesop|and|oeuvre|strasse|lodz");
+    ASSERT_STR_EQ(query_tokens_of(ix, "CAFÉ", &t), "cafe");
+    payload_index_free(ix);
+    /* Folding then the length limits: "ß" counts as two characters. */
+    p.max_token_len = 5;
+    ix = new_text(p, NULL);
+    ASSERT_STR_EQ(tokens_of(ix, "straße weiß", &t), "weiss");
+    payload_index_free(ix);
+    /* test_ascii_folding_prefix_tokenizer */
+    p = word;
+    p.tokenizer = PAYLOAD_TOKENIZER_PREFIX;
+    p.min_token_len = 1;
+    p.max_token_len = 4;
+    p.ascii_folding = 1;
+    ix = new_text(p, NULL);
+    ASSERT_STR_EQ(tokens_of(ix, "ação", &t), "a|ac|aca|acao");
+    payload_index_free(ix);
+
+    /* test_stemming_snowball */
+    p = word;
+    p.stem_lang = stem_language_parse("english") + 1;
+    ix = new_text(p, NULL);
+    ASSERT_STR_EQ(tokens_of(ix, "interestingly proceeding living", &t), "interest|proceed|live");
+    /* Snowball's English examples (snowballstem.org, english/voc.txt -> output.txt). */
+    ASSERT_STR_EQ(tokens_of(ix, "consign consigned consigning consignment", &t), "consign|consign|consign|consign");
+    ASSERT_STR_EQ(tokens_of(ix, "knack knackeries knaves generously", &t), "knack|knackeri|knave|generous");
+    ASSERT_STR_EQ(query_tokens_of(ix, "Living", &t), "live");
+    payload_index_free(ix);
+    p.tokenizer = PAYLOAD_TOKENIZER_WHITESPACE;
+    ix = new_text(p, NULL);
+    ASSERT_STR_EQ(tokens_of(ix, "interestingly proceeding living", &t), "interest|proceed|live");
+    payload_index_free(ix);
+    p.tokenizer = PAYLOAD_TOKENIZER_PREFIX;
+    p.min_token_len = 3;
+    p.max_token_len = 4;
+    ix = new_text(p, NULL);
+    ASSERT_STR_EQ(tokens_of(ix, "interestingly proceeding living", &t), "int|inte|pro|proc|liv|live");
+    payload_index_free(ix);
+    /* Snowball's German examples (german/voc.txt -> output.txt). */
+    p = word;
+    p.stem_lang = stem_language_parse("de") + 1;
+    ix = new_text(p, NULL);
+    ASSERT_STR_EQ(tokens_of(ix, "aufeinanderfolgenden kategorie häuser", &t), "aufeinanderfolg|kategori|haus");
+    payload_index_free(ix);
+
+    /* Stopwords are dropped before stemming: "having" is an English
+     * stopword, "has" too; "runs" stems to "run". */
+    p = word;
+    p.stem_lang = stem_language_parse("english") + 1;
+    ix = new_text(p, "english");
+    ASSERT_STR_EQ(tokens_of(ix, "Having runs has", &t), "run");
     payload_index_free(ix);
 }
 
@@ -797,7 +960,7 @@ static void index_all(const char *name)
         { "g", PAYLOAD_INDEX_GEO },
     };
     for (size_t i = 0; i < ARRAY_LEN(defs); i++) {
-        CollectionIndexParams p = { defs[i].type, { PAYLOAD_TOKENIZER_WORD, 1, 0, 0 }, "" };
+        CollectionIndexParams p = { defs[i].type, { .tokenizer = PAYLOAD_TOKENIZER_WORD, .lowercase = 1 }, "" };
         char err[256];
         if (collection_index_create(g_db, name, defs[i].field, &p, NULL, err, sizeof err)) {
             printf("index %s: %s\n", defs[i].field, err);
@@ -1435,7 +1598,7 @@ TEST(test_sparse_with_index)
     snprintf(cfg.sparse[0].name, sizeof cfg.sparse[0].name, "words");
     char err[256];
     ASSERT_OK(collection_create(g_db, "mixed", &cfg, err, sizeof err));
-    CollectionIndexParams kw = { PAYLOAD_INDEX_KEYWORD, { 0, 1, 0, 0 }, "" };
+    CollectionIndexParams kw = { PAYLOAD_INDEX_KEYWORD, { .lowercase = 1 }, "" };
     ASSERT_OK(collection_index_create(g_db, "mixed", "city", &kw, NULL, err, sizeof err));
     Arena a;
     arena_init(&a, 0);
@@ -1498,7 +1661,7 @@ TEST(test_sparse_with_index)
 TEST(test_definitions)
 {
     char err[256];
-    CollectionIndexParams p = { PAYLOAD_INDEX_KEYWORD, { 0, 1, 0, 0 }, "{\"type\":\"keyword\",\"is_tenant\":true}" };
+    CollectionIndexParams p = { PAYLOAD_INDEX_KEYWORD, { .lowercase = 1 }, "{\"type\":\"keyword\",\"is_tenant\":true}" };
     uint64_t op1 = 0, op2 = 0, op3 = 0, op4 = 0;
     ASSERT_EQ_INT(collection_index_create(g_db, "nope", "x", &p, NULL, err, sizeof err), ERR_NOTFOUND);
     ASSERT_EQ_INT(collection_index_create(g_db, "plain", "a..b", &p, NULL, err, sizeof err), ERR_INVAL);
@@ -1512,7 +1675,7 @@ TEST(test_definitions)
     ASSERT_STR_EQ(ci.indexes[0].params, "{\"type\":\"keyword\",\"is_tenant\":true}");
     ASSERT_EQ_U64(ci.indexes[0].points, 0); /* z holds integers */
     /* Replace it by an integer index: the points count follows. */
-    CollectionIndexParams ip = { PAYLOAD_INDEX_INTEGER, { 0, 1, 0, 0 }, "" };
+    CollectionIndexParams ip = { PAYLOAD_INDEX_INTEGER, { .lowercase = 1 }, "" };
     ASSERT_OK(collection_index_create(g_db, "plain", "z", &ip, &op2, err, sizeof err));
     ASSERT_EQ_U64(op2, op1 + 1);
     ASSERT_OK(collection_info(g_db, "plain", &ci));
@@ -1570,6 +1733,7 @@ int main(void)
     RUN(test_index_terms_and_shapes);
     RUN(test_geo_binding);
     RUN(test_tokenizer);
+    RUN(test_token_processing);
     RUN(test_equivalence_random);
     RUN(test_equivalence_after_writes);
     RUN(test_equivalence_after_reopen);

@@ -31,6 +31,7 @@ llhttp.h         server/http.c
 lmdb.h           store/store.c
 cblas.h          model/nn.c
 utf8proc.h       model/tokenizer.c
+libstemmer.h     index/stem.c
 stb_image.h      model/image.c model/image_stb.c
 */stb_image.h    model/image.c model/image_stb.c
 webp/*           model/image.c

@@ -23,8 +23,9 @@
 # Runs apt-get directly as root, through sudo otherwise.
 set -eu
 
+# libstemmer-dev: Snowball's stemmers for text indexes (src/index/stem.c).
 BUILD_PKGS="build-essential pkg-config libuv1-dev node-llhttp libstb-dev libopenblas-dev
-liblmdb-dev libutf8proc-dev libwebp-dev libyajl-dev"
+liblmdb-dev libutf8proc-dev libwebp-dev libyajl-dev libstemmer-dev"
 # chromium: the browser the web page test (tests/e2e/ui.sh) drives headless;
 # python3-jsonschema: the OpenAPI check of tests/e2e/qdrant_client.sh.
 TEST_PKGS="curl ca-certificates python3 python3-jsonschema procps chromium"
@@ -32,7 +33,7 @@ BENCH_PKGS="python3-numpy python3-torch python3-hnswlib"
 # The libraries among BUILD_PKGS that a binary links: a cross build needs
 # the target architecture's copies (libuv1-dev:arm64, ...). The others are
 # headers and sources (node-llhttp, libstb-dev) or host tools.
-LIB_PKGS="libuv1-dev libopenblas-dev liblmdb-dev libutf8proc-dev libwebp-dev libyajl-dev"
+LIB_PKGS="libuv1-dev libopenblas-dev liblmdb-dev libutf8proc-dev libwebp-dev libyajl-dev libstemmer-dev"
 # Debian's default clang; libclang-rt-dev holds libFuzzer and the sanitizer
 # runtimes clang links.
 FUZZ_PKGS="clang libclang-rt-dev"

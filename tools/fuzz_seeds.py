@@ -112,6 +112,15 @@ EXTRA = {
         ("PUT", "/collections/t/points", {"points": [{"id": 3, "vector": {"image": PNG, "model": MODEL}}]}),
         ("POST", "/collections/n/points/query", {"query": {"indices": [7], "values": [1.0]}, "using": "s"}),
         ("POST", "/collections/n/points/query", {"query": [[1, 0], [0.5, 0.5]], "using": "m"}),
+        # Text index token processing: stopword sets, stemmers, folding.
+        ("PUT", "/collections/c/index", {"field_name": "title", "field_schema": {
+            "type": "text", "tokenizer": "prefix", "max_token_len": 8, "lowercase": False, "ascii_folding": True,
+            "stopwords": {"languages": ["en", "german"], "custom": ["Shoe", "ação"]},
+            "stemmer": {"type": "snowball", "language": "de"}}}),
+        ("PUT", "/collections/c/index", {"field_name": "title", "field_schema": {
+            "type": "text", "stopwords": "russian", "stemmer": {"type": "snowball", "language": "ru"}}}),
+        ("POST", "/collections/c/points/scroll", {"filter": {"should": [{"key": "title", "match": {"text_any": "the Red SHOES"}},
+                                                                         {"key": "title", "match": {"text": "Über café"}}]}}),
     ],
 }
 MULTIPART = ("--fuzzboundary\r\nContent-Disposition: form-data; name=\"items\"\r\n"

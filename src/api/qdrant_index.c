@@ -6,30 +6,41 @@
  *
  * Qdrant's PayloadFieldSchema is a type name ("keyword") or a params
  * object ({"type": "integer", "range": true, ...}). vitrine acts on the
- * type and, for text, on the tokenizer (word or whitespace), lowercase
- * and the token length limits; the other params (on_disk, is_tenant,
- * is_principal, lookup, range, enable_hnsw) tune Qdrant's storage and are
- * accepted and reported. Text features vitrine does not have (the
- * multilingual tokenizer, stopwords, stemming, ASCII folding) answer
- * 501 naming the feature rather than indexing differently; phrase
- * matching is served (see filter.c). The params object is kept as Qdrant serializes it (its
- * struct's field order; lookup, range and is_principal written even when
- * null, the rest only when given) and stored by the engine as opaque
- * text.
+ * type and, for text, on the tokenizer (word, whitespace or prefix),
+ * lowercase, the token length limits, ascii_folding, stopwords (a
+ * language name or alias, or {"languages", "custom"}) and stemmer
+ * ({"type": "snowball", "language"}), which become PayloadTextParams
+ * (payload_index.c runs Qdrant's token pipeline with them); the other
+ * params (on_disk, is_tenant, is_principal, lookup, range, enable_hnsw)
+ * tune Qdrant's storage and are accepted and reported. The multilingual
+ * tokenizer (charabia's dictionaries) answers 501 naming it rather than
+ * indexing differently; phrase matching is served (see filter.c). The
+ * params object is kept as Qdrant serializes it (its struct's field
+ * order; lookup, range and is_principal written even when null, the rest
+ * only when given; a stopwords or stemmer language alias as its name,
+ * stopword languages and custom words as the sorted sets Qdrant keeps)
+ * and stored by the engine as opaque text. Bad values answer 400 with
+ * serde's message for the value ("unknown variant ..."), where Qdrant's
+ * untagged PayloadFieldSchema would only say that nothing matched.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/qdrant_internal.h"
 #include "base/err.h"
 #include "base/util.h"
 #include "index/filter.h"
+#include "index/stem.h"
+#include "index/textproc.h"
 
 /* A params field: its name and how Qdrant serializes it. */
 enum {
     PF_BOOL = 0,      /* Option<bool>, omitted when None */
     PF_BOOL_NULL = 1, /* Option<bool> written as null when None */
     PF_UINT = 2,      /* Option<usize>, omitted when None */
+    PF_STOPWORDS = 3, /* text's Option<StopwordsInterface> */
+    PF_STEMMER = 4,   /* text's Option<StemmingAlgorithm> */
 };
 
 typedef struct {
@@ -50,7 +61,8 @@ static const ParamField FLOAT_FIELDS[] = { { "is_principal", PF_BOOL_NULL }, { "
 static const ParamField GEO_FIELDS[] = { { "on_disk", PF_BOOL }, { "enable_hnsw", PF_BOOL }, { NULL, 0 } };
 static const ParamField TEXT_FIELDS[] = { { "min_token_len", PF_UINT },  { "max_token_len", PF_UINT },
                                           { "lowercase", PF_BOOL },      { "ascii_folding", PF_BOOL },
-                                          { "phrase_matching", PF_BOOL }, { "on_disk", PF_BOOL },
+                                          { "phrase_matching", PF_BOOL }, { "stopwords", PF_STOPWORDS },
+                                          { "on_disk", PF_BOOL },        { "stemmer", PF_STEMMER },
                                           { "enable_hnsw", PF_BOOL },    { NULL, 0 } };
 
 static const ParamField *fields_of(PayloadIndexType t)
@@ -70,6 +82,105 @@ typedef struct {
     const char *field;
     CollectionIndexParams p;
 } IndexReq;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* parse_stopwords reads Qdrant's StopwordsInterface x (a language name,
+ * or {"languages": [...], "custom": [...]}) into r and writes it as Qdrant
+ * serializes it: the language's own name for an alias, languages in
+ * their enum order and custom words sorted bytewise (both BTreeSets,
+ * repeats dropped), a member omitted when absent or null. */
+static int parse_stopwords(ApiJob *j, const JsonValue *x, IndexReq *r, JsonWriter *w)
+{
+    if (x->type == JSON_STRING) {
+        int l = text_language_parse(x->u.str);
+        if (l < 0)
+            return api_fail(j, QERR_FORMAT, "unknown variant `%.64s`, expected one of %s at `stopwords`",
+                            x->u.str, text_language_list());
+        r->p.text.stop_langs = 1ull << l;
+        jw_string(w, text_language_name(l));
+        return 0;
+    }
+    if (x->type != JSON_OBJECT)
+        return api_fail(j, QERR_FORMAT, "data did not match any variant of untagged enum StopwordsInterface "
+                                        "at `stopwords`: expected a language name or an object with "
+                                        "languages and/or custom");
+    const JsonValue *langs = NULL, *custom = NULL;
+    if (api_get_array(j, x, "languages", &langs) || api_get_array(j, x, "custom", &custom)) return -1;
+    jw_object_begin(w);
+    if (langs) {
+        for (uint32_t i = 0; i < langs->len; i++) {
+            JsonValue v = json_item(langs, i);
+            int l = v.type == JSON_STRING ? text_language_parse(v.u.str) : -1;
+            if (l < 0)
+                return api_fail(j, QERR_FORMAT, "unknown variant `%.64s`, expected one of %s at `stopwords.languages`",
+                                v.type == JSON_STRING ? v.u.str : "(not a string)", text_language_list());
+            r->p.text.stop_langs |= 1ull << l;
+        }
+        jw_key(w, "languages");
+        jw_array_begin(w);
+        for (int l = 0; l < TEXT_LANG_COUNT; l++)
+            if (r->p.text.stop_langs >> l & 1) jw_string(w, text_language_name(l));
+        jw_array_end(w);
+    }
+    if (custom) {
+        if (custom->len > PAYLOAD_MAX_STOPWORDS)
+            return api_fail(j, QERR_BAD_REQUEST, "stopwords.custom: more than %d words", PAYLOAD_MAX_STOPWORDS);
+        const char **words = arena_alloc(api_arena(j), (custom->len + 1) * sizeof *words);
+        for (uint32_t i = 0; i < custom->len; i++) {
+            JsonValue v = json_item(custom, i);
+            if (v.type != JSON_STRING)
+                return api_fail(j, QERR_FORMAT, "invalid type, expected a string at `stopwords.custom[%u]`", i);
+            if (v.len > PAYLOAD_MAX_STOPWORD_BYTES || strlen(v.u.str) != v.len)
+                return api_fail(j, QERR_BAD_REQUEST,
+                                "stopwords.custom[%u]: a stopword has at most %d bytes and no NUL", i,
+                                PAYLOAD_MAX_STOPWORD_BYTES);
+            words[i] = v.u.str;
+        }
+        qsort(words, custom->len, sizeof *words, cmp_str);
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < custom->len; i++)
+            if (!n || strcmp(words[n - 1], words[i])) words[n++] = words[i];
+        r->p.text.stop_custom = words;
+        r->p.text.n_stop_custom = n;
+        jw_key(w, "custom");
+        jw_array_begin(w);
+        for (uint32_t i = 0; i < n; i++) jw_string(w, words[i]);
+        jw_array_end(w);
+    }
+    jw_object_end(w);
+    return 0;
+}
+
+/* parse_stemmer reads Qdrant's StemmingAlgorithm x ({"type": "snowball",
+ * "language": ...}) into r and writes it with the language's own name. */
+static int parse_stemmer(ApiJob *j, const JsonValue *x, IndexReq *r, JsonWriter *w)
+{
+    if (x->type != JSON_OBJECT)
+        return api_fail(j, QERR_FORMAT, "data did not match any variant of untagged enum StemmingAlgorithm "
+                                        "at `stemmer`: expected {\"type\": \"snowball\", \"language\": ...}");
+    const char *type = NULL, *lang = NULL;
+    if (api_get_str(j, x, "type", &type) || api_get_str(j, x, "language", &lang)) return -1;
+    if (!type) return api_fail(j, QERR_FORMAT, "missing field `type` at `stemmer`");
+    if (strcmp(type, "snowball"))
+        return api_fail(j, QERR_FORMAT, "unknown variant `%.64s`, expected `snowball` at `stemmer.type`", type);
+    if (!lang) return api_fail(j, QERR_FORMAT, "missing field `language` at `stemmer`");
+    int l = stem_language_parse(lang);
+    if (l < 0)
+        return api_fail(j, QERR_FORMAT, "unknown variant `%.64s`, expected one of %s at `stemmer.language`", lang,
+                        stem_language_list());
+    r->p.text.stem_lang = l + 1;
+    jw_object_begin(w);
+    jw_key(w, "type");
+    jw_string(w, "snowball");
+    jw_key(w, "language");
+    jw_string(w, stem_language_name(l));
+    jw_object_end(w);
+    return 0;
+}
 
 static int bad_schema(ApiJob *j)
 {
@@ -102,16 +213,16 @@ static int parse_params(ApiJob *j, const JsonValue *o, IndexReq *r, Buf *out)
                             "unknown variant `%s`, expected one of `prefix`, `whitespace`, `word`, `multilingual`", tok);
         jw_key(&w, "tokenizer");
         jw_string(&w, tok ? tok : "word");
-        static const char *const unsupported[] = { "stopwords", "stemmer" };
-        for (size_t i = 0; i < ARRAY_LEN(unsupported); i++) {
-            const JsonValue *x = json_get(o, unsupported[i]);
-            if (x && x->type != JSON_NULL)
-                return api_fail(j, QERR_UNSUPPORTED, "%s in text indexes", unsupported[i]);
-        }
     }
     for (const ParamField *f = fields_of(r->p.type); f->name; f++) {
         const JsonValue *x = json_get(o, f->name);
         int present = x && x->type != JSON_NULL;
+        if (f->kind == PF_STOPWORDS || f->kind == PF_STEMMER) {
+            if (!present) continue;
+            jw_key(&w, f->name);
+            if ((f->kind == PF_STOPWORDS ? parse_stopwords : parse_stemmer)(j, x, r, &w)) return -1;
+            continue;
+        }
         if (f->kind == PF_UINT) {
             uint64_t n = 0;
             if (api_get_u64(j, o, f->name, 0, UINT32_MAX, &n)) return -1;
@@ -125,11 +236,10 @@ static int parse_params(ApiJob *j, const JsonValue *o, IndexReq *r, Buf *out)
         int b = 0;
         if (api_get_bool(j, o, f->name, &b)) return -1;
         if (!strcmp(f->name, "lowercase") && present) r->p.text.lowercase = b;
+        if (!strcmp(f->name, "ascii_folding")) r->p.text.ascii_folding = b;
         /* phrase_matching needs nothing of the index: a phrase is
          * checked on the re-tokenized payload of the points having its
          * tokens (filter.c), with or without it. */
-        if (!strcmp(f->name, "ascii_folding") && b)
-            return api_fail(j, QERR_UNSUPPORTED, "%s in text indexes", f->name);
         if (!present && f->kind == PF_BOOL) continue;
         jw_key(&w, f->name);
         if (present) jw_bool(&w, b);
@@ -153,7 +263,7 @@ static void create_prepare(ApiJob *j)
 {
     if (api_body_object(j, 0)) return;
     IndexReq *r = arena_calloc(api_arena(j), sizeof *r);
-    r->p.text = (PayloadTextParams){ PAYLOAD_TOKENIZER_WORD, 1, 0, 0 };
+    r->p.text = payload_text_params_default();
     r->p.params = "";
     const JsonValue *name = json_get(j->body, "field_name");
     if (!name || name->type == JSON_NULL) return (void)api_fail(j, QERR_FORMAT, "missing field `field_name`");

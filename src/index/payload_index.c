@@ -18,6 +18,8 @@
 #include "base/err.h"
 #include "base/util.h"
 #include "index/pointid.h"
+#include "index/stem.h"
+#include "index/textproc.h"
 
 /* The delta of the ordered set holds at least this many entries before a
  * merge, and up to 2 * sqrt(base) (insert memmove vs merge cost). */
@@ -342,6 +344,8 @@ struct PayloadIndex {
     Arena path_arena; /* the path's items */
     PayloadIndexType type;
     PayloadTextParams text;
+    char **stop_custom;   /* text.stop_custom's copies */
+    TextStopSet *stops;   /* text: the stopwords, or NULL */
     OrdSet set;
     Dict dict;            /* keyword, uuid, text */
     uint64_t bool_count[2];
@@ -376,6 +380,11 @@ int payload_index_type_parse(const char *s)
     return -1;
 }
 
+PayloadTextParams payload_text_params_default(void)
+{
+    return (PayloadTextParams){ .tokenizer = PAYLOAD_TOKENIZER_WORD, .lowercase = 1 };
+}
+
 int payload_index_new(const char *field, PayloadIndexType type, const PayloadTextParams *text,
                       PayloadIndex **out)
 {
@@ -392,8 +401,16 @@ int payload_index_new(const char *field, PayloadIndexType type, const PayloadTex
     }
     ix->field = xstrdup(field);
     ix->type = type;
-    ix->text = (PayloadTextParams){ PAYLOAD_TOKENIZER_WORD, 1, 0, 0 };
-    if (text) ix->text = *text;
+    ix->text = payload_text_params_default();
+    if (text && type == PAYLOAD_INDEX_TEXT) {
+        ix->text = *text;
+        uint32_t n = text->n_stop_custom;
+        ix->stop_custom = n ? xcalloc(n, sizeof *ix->stop_custom) : NULL;
+        for (uint32_t i = 0; i < n; i++) ix->stop_custom[i] = xstrdup(text->stop_custom[i]);
+        ix->text.stop_custom = (const char *const *)ix->stop_custom;
+        if (text->stop_langs || n)
+            ix->stops = text_stopset_new(text->stop_langs, ix->text.stop_custom, n, text->lowercase);
+    }
     buf_init(&ix->vals);
     *out = ix;
     return 0;
@@ -408,6 +425,9 @@ void payload_index_free(PayloadIndex *ix)
     dict_free(&ix->dict);
     arena_free(&ix->path_arena);
     free(ix->field);
+    for (uint32_t i = 0; i < ix->text.n_stop_custom; i++) free(ix->stop_custom[i]);
+    free(ix->stop_custom);
+    text_stopset_free(ix->stops);
     free(ix->sh);
     buf_free(&ix->vals);
     free(ix->newk);
@@ -455,52 +475,6 @@ void payload_index_values(const PayloadIndex *ix, uint32_t node, PayloadValues *
 
 /* ---- tokenizer ---- */
 
-/* utf8_next decodes the code point at s[*i] (the JSON reader has
- * validated the UTF-8) and advances *i. */
-static uint32_t utf8_next(const char *s, size_t len, size_t *i)
-{
-    const uint8_t *p = (const uint8_t *)s + *i;
-    size_t left = len - *i;
-    uint32_t c = p[0];
-    size_t n = 1;
-    if (c >= 0xf0 && left >= 4) {
-        c = (c & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 | (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
-        n = 4;
-    } else if (c >= 0xe0 && left >= 3) {
-        c = (c & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
-        n = 3;
-    } else if (c >= 0xc0 && left >= 2) {
-        c = (c & 0x1f) << 6 | (p[1] & 0x3f);
-        n = 2;
-    }
-    *i += n;
-    return c;
-}
-
-static size_t utf8_put(char *out, uint32_t c)
-{
-    if (c < 0x80) {
-        out[0] = (char)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        out[0] = (char)(0xc0 | c >> 6);
-        out[1] = (char)(0x80 | (c & 0x3f));
-        return 2;
-    }
-    if (c < 0x10000) {
-        out[0] = (char)(0xe0 | c >> 12);
-        out[1] = (char)(0x80 | (c >> 6 & 0x3f));
-        out[2] = (char)(0x80 | (c & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | c >> 18);
-    out[1] = (char)(0x80 | (c >> 12 & 0x3f));
-    out[2] = (char)(0x80 | (c >> 6 & 0x3f));
-    out[3] = (char)(0x80 | (c & 0x3f));
-    return 4;
-}
-
 /* is_word_char approximates Rust's char::is_alphanumeric (see the header). */
 static int is_word_char(uint32_t c)
 {
@@ -528,98 +502,126 @@ static int is_space(uint32_t c)
            c == 0x205f || c == 0x3000;
 }
 
-/* to_lower lowercases the capitals of ASCII, Latin-1, Latin Extended-A,
- * Greek and Cyrillic; other characters are returned unchanged. */
-static uint32_t to_lower(uint32_t c)
-{
-    if (c < 0x80) return c >= 'A' && c <= 'Z' ? c + 32 : c;
-    if (c >= 0xc0 && c <= 0xde && c != 0xd7) return c + 32;
-    if (c >= 0x100 && c <= 0x17f) {
-        if (c == 0x130) return 'i';
-        if (c == 0x178) return 0xff;
-        if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17e)) return c & 1 ? c + 1 : c;
-        if (c == 0x138 || c == 0x149 || c == 0x17f) return c;
-        return c & 1 ? c : c + 1;
-    }
-    if (c >= 0x391 && c <= 0x3a9 && c != 0x3a2) return c + 32;
-    if (c >= 0x410 && c <= 0x42f) return c + 32;
-    if (c >= 0x400 && c <= 0x40f) return c + 80;
-    return c;
-}
-
-/* emit_token applies the length limits and passes the token on. */
-static int emit_token(const PayloadTextParams *p, const char *tok, size_t len, size_t chars,
-                      PayloadTokenFn fn, void *ctx)
-{
-    if (!len) return 0;
-    if (p->min_token_len && chars < p->min_token_len) return 0;
-    if (p->max_token_len && chars > p->max_token_len) return 0;
-    return fn(ctx, tok, len);
-}
-
-/* utf8_boundary: the byte length of the first n characters of tok. */
+/* utf8_prefix: the byte length of the first n characters of tok. */
 static size_t utf8_prefix(const char *tok, size_t len, size_t n)
 {
     size_t i = 0;
     while (n && i < len) {
-        utf8_next(tok, len, &i);
+        text_utf8_next(tok, len, &i);
         n--;
     }
     return i;
 }
 
-/* emit_word hands one word to fn as the tokenizer makes tokens of it:
- * itself within the length limits, or (prefix, documents) its prefixes
- * of min_token_len (at least 1) to max_token_len characters, the last
- * being the word when it is no longer than that; (prefix, query) itself
- * cut to max_token_len. */
-static int emit_word(const PayloadTextParams *p, int query, const char *tok, size_t len,
-                     size_t chars, PayloadTokenFn fn, void *ctx)
+/* One tokenizing call: the index's params, the caller's function, and
+ * the stemmer it borrowed (stem.h), if any. */
+typedef struct {
+    const PayloadIndex *ix;
+    int query;
+    PayloadTokenFn fn;
+    void *ctx;
+    Stemmer *stem;
+} TokCall;
+
+/* emit_word hands one processed word (chars: its length in characters)
+ * to fn as the tokenizer makes tokens of it: itself within the length
+ * limits, or (prefix, documents) its prefixes of min_token_len (at least
+ * 1) to max_token_len characters, the last being the word when it is no
+ * longer than that; (prefix, query) itself cut to max_token_len. A word
+ * shorter than min_token_len gives nothing; max_token_len drops a longer
+ * word but for the prefix tokenizer (Qdrant's TokensProcessor with
+ * check_max_len false). */
+static int emit_word(const TokCall *t, const char *tok, size_t len, size_t chars)
 {
+    const PayloadTextParams *p = &t->ix->text;
     if (!len) return 0;
-    if (p->tokenizer != PAYLOAD_TOKENIZER_PREFIX) return emit_token(p, tok, len, chars, fn, ctx);
-    size_t max = p->max_token_len ? p->max_token_len : SIZE_MAX;
-    if (query) {
-        if (p->min_token_len && chars < p->min_token_len) return 0;
-        return fn(ctx, tok, chars > max ? utf8_prefix(tok, len, max) : len);
+    if (p->min_token_len && chars < p->min_token_len) return 0;
+    if (p->tokenizer != PAYLOAD_TOKENIZER_PREFIX) {
+        if (p->max_token_len && chars > p->max_token_len) return 0;
+        return t->fn(t->ctx, tok, len);
     }
+    size_t max = p->max_token_len ? p->max_token_len : SIZE_MAX;
+    if (t->query) return t->fn(t->ctx, tok, chars > max ? utf8_prefix(tok, len, max) : len);
     size_t min = p->min_token_len ? p->min_token_len : 1;
     for (size_t n = min; n <= max; n++) {
-        if (n >= chars) return fn(ctx, tok, len);
-        int rc = fn(ctx, tok, utf8_prefix(tok, len, n));
+        if (n >= chars) return t->fn(t->ctx, tok, len);
+        int rc = t->fn(t->ctx, tok, utf8_prefix(tok, len, n));
         if (rc) return rc;
     }
     return 0;
+}
+
+/* process_word runs Qdrant's token pipeline (textproc.c) on one split
+ * word raw[0..len), of which `lost` more characters were cut off at
+ * PAYLOAD_TOKEN_MAX bytes: fold, lowercase, drop a stopword (not for a
+ * prefix query: a typed prefix may be a stopword), stem, then the length
+ * limits (emit_word). The token is cut again at PAYLOAD_TOKEN_MAX bytes
+ * after folding and stemming; a word cut before is never a stopword. */
+static int process_word(TokCall *t, const char *raw, size_t len, size_t lost)
+{
+    const PayloadTextParams *p = &t->ix->text;
+    char folded[TEXT_FOLD_GROWTH * PAYLOAD_TOKEN_MAX + 8], lowered[TEXT_FOLD_GROWTH * PAYLOAD_TOKEN_MAX + 8];
+    const char *w = raw;
+    if (!len) return 0;
+    if (p->ascii_folding) {
+        len = text_fold(w, len, folded);
+        w = folded;
+    }
+    if (p->lowercase) {
+        len = text_lower(w, len, lowered);
+        w = lowered;
+    }
+    int prefix_query = t->query && p->tokenizer == PAYLOAD_TOKENIZER_PREFIX;
+    if (t->ix->stops && !prefix_query && !lost && text_stopset_has(t->ix->stops, w, len)) return 0;
+    if (p->stem_lang) {
+        if (!t->stem) t->stem = stem_acquire(p->stem_lang - 1);
+        stem_word(t->stem, w, len, &w, &len);
+    }
+    if (len > PAYLOAD_TOKEN_MAX) {
+        size_t cut = 0, i = 0;
+        while (i < len) {
+            size_t at = i;
+            text_utf8_next(w, len, &i);
+            if (i > PAYLOAD_TOKEN_MAX) {
+                lost += text_utf8_chars(w + at, len - at);
+                break;
+            }
+            cut = i;
+        }
+        len = cut;
+    }
+    return emit_word(t, w, len, text_utf8_chars(w, len) + lost);
 }
 
 static void tokenize(const PayloadIndex *ix, int query, const char *s, size_t len, PayloadTokenFn fn,
                      void *ctx)
 {
     const PayloadTextParams *p = &ix->text;
-    char tok[PAYLOAD_TOKEN_MAX + 4];
-    size_t tl = 0, chars = 0, i = 0;
-    int full = 0;
+    TokCall t = { ix, query, fn, ctx, NULL };
+    size_t start = 0, end = 0, lost = 0, i = 0;
+    int in = 0;
+    /* A word is s[start..end) plus `lost` characters past PAYLOAD_TOKEN_MAX
+     * bytes (cut at a character boundary; the length still counts). */
     while (i < len) {
-        uint32_t c = utf8_next(s, len, &i);
+        size_t at = i;
+        uint32_t c = text_utf8_next(s, len, &i);
         int in_word = p->tokenizer == PAYLOAD_TOKENIZER_WHITESPACE ? !is_space(c) : is_word_char(c);
         if (!in_word) {
-            if (emit_word(p, query, tok, tl, chars, fn, ctx)) return;
-            tl = chars = 0;
-            full = 0;
+            if (in && process_word(&t, s + start, end - start, lost)) goto done;
+            in = 0;
             continue;
         }
-        if (p->lowercase) c = to_lower(c);
-        chars++;
-        char enc[4];
-        size_t n = utf8_put(enc, c);
-        if (full || tl + n > PAYLOAD_TOKEN_MAX) {
-            full = 1; /* cut at a character boundary; the length still counts */
-            continue;
+        if (!in) {
+            in = 1;
+            start = end = at;
+            lost = 0;
         }
-        memcpy(tok + tl, enc, n);
-        tl += n;
+        if (lost || i - start > PAYLOAD_TOKEN_MAX) lost++;
+        else end = i;
     }
-    emit_word(p, query, tok, tl, chars, fn, ctx);
+    if (in) process_word(&t, s + start, end - start, lost);
+done:
+    stem_release(t.stem);
 }
 
 void payload_index_tokenize(const PayloadIndex *ix, const char *s, size_t len, PayloadTokenFn fn,

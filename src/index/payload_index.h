@@ -78,12 +78,30 @@ enum {
  * boundary (the same cut for documents and queries). */
 #define PAYLOAD_TOKEN_MAX 128
 
+/* Most custom stopwords a text index takes, and their longest. */
+#define PAYLOAD_MAX_STOPWORDS 4096
+#define PAYLOAD_MAX_STOPWORD_BYTES PAYLOAD_TOKEN_MAX
+
+/* A text index's tokenizer and token processing (Qdrant's
+ * TextIndexParams). All zero but tokenizer and lowercase: the tokens as
+ * split. */
 typedef struct {
     int tokenizer;          /* PAYLOAD_TOKENIZER_* */
     int lowercase;          /* 1: lowercase tokens (Qdrant's default) */
     uint32_t min_token_len; /* in characters; 0: no minimum */
     uint32_t max_token_len; /* in characters; 0: no maximum (longer tokens are dropped) */
+    int ascii_folding;      /* 1: fold tokens to ASCII (textproc.h) */
+    int stem_lang;          /* 0: no stemming; else a stem.h language + 1 */
+    uint64_t stop_langs;    /* stopword lists: bit i is text_tables.h's language i */
+    /* Custom stopwords (NUL-terminated UTF-8). Given to payload_index_new,
+     * borrowed (the index copies them); in payload_index_text_params, the
+     * index's copies. */
+    const char *const *stop_custom;
+    uint32_t n_stop_custom;
 } PayloadTextParams;
+
+/* payload_text_params_default: word, lowercase, nothing else. */
+PayloadTextParams payload_text_params_default(void);
 
 /* "No such term": a string the index has never seen. */
 #define PAYLOAD_NO_TERM UINT32_MAX
@@ -195,9 +213,10 @@ void payload_index_term_nodes(const PayloadIndex *ix, uint32_t term, PayloadNode
 
 /*
  * payload_index_tokenize splits text as the index's tokenizer does and
- * calls fn with each token (lowercased when the index lowercases, within
- * the length limits), in order, repeats included; fn returning nonzero
- * stops. Word tokens are maximal runs of letters and digits: ASCII
+ * calls fn with each token, processed as Qdrant's TokensProcessor does
+ * (folded to ASCII when ascii_folding, lowercased when lowercase, without
+ * the stopwords, stemmed when a stemmer is set, within the length
+ * limits), in order, repeats included; fn returning nonzero stops. Word tokens are maximal runs of letters and digits: ASCII
  * letters and digits, and every non-ASCII character except the Unicode
  * punctuation, symbol and space blocks (Latin-1 punctuation, U+2000-2BFF,
  * U+3000-303F, U+FE30-FE4F, fullwidth ASCII punctuation, emoji), which
@@ -209,7 +228,9 @@ void payload_index_tokenize(const PayloadIndex *ix, const char *s, size_t len, P
                             void *ctx);
 /* payload_index_tokenize_query splits a query's text: as a document's,
  * except that the prefix tokenizer gives each word once, whole (cut to
- * max_token_len characters; shorter than min_token_len: none). */
+ * max_token_len characters; shorter than min_token_len: none), and keeps
+ * stopwords (a prefix being typed may be one). Thread-safe: each call
+ * borrows its own stemmer (stem.h). */
 void payload_index_tokenize_query(const PayloadIndex *ix, const char *s, size_t len,
                                   PayloadTokenFn fn, void *ctx);
 

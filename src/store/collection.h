@@ -105,10 +105,12 @@
 /* Points sampled to estimate how many points a filter matches. */
 #define COLLECTION_FILTER_SAMPLE 256
 /* Payload indexes: per collection, bytes of a field name (a key path) and
- * of the opaque params text (with its NUL). */
+ * of the opaque params text (with its NUL). The params text holds a text
+ * index's custom stopwords too (a few hundred words fit); CollectionInfo
+ * holds COLLECTION_MAX_INDEXES of it, so it stays in kilobytes. */
 #define COLLECTION_MAX_INDEXES 32
 #define COLLECTION_MAX_INDEX_FIELD 255
-#define COLLECTION_MAX_INDEX_PARAMS 512
+#define COLLECTION_MAX_INDEX_PARAMS 2048
 /* HNSW parameters: the triples of hnsw.h. */
 #define COLLECTION_MIN_M HNSW_MIN_M
 #define COLLECTION_DEFAULT_M HNSW_DEFAULT_M

@@ -44,13 +44,38 @@
 #include "base/util.h"
 #include "index/filter.h"
 #include "index/payload_index.h"
+#include "index/stem.h"
+#include "index/text_tables.h"
 #include "store/collection_internal.h"
 #include "store/store.h"
 
 /* Definition record: tag, type, tokenizer, lowercase, min / max token
- * length (u32 LE), params length (u32 LE), params. */
+ * length (u32 LE), params length (u32 LE), params. Tag 2 (a text index
+ * with token processing) adds after the params: flags (bit 0:
+ * ascii_folding), the stemmer (0: none, else stem.h's language + 1), the
+ * stopword languages (u64 LE, bit i: text_tables.h's language i), the
+ * custom stopword count (u32 LE) and each word as a u32 LE length and its
+ * bytes. Indexes without those options keep writing tag 1, the format
+ * earlier versions read. */
 #define INDEX_REC_TAG 0x01
+#define INDEX_REC_TAG_TEXT 0x02
 #define INDEX_REC_HEAD 16
+
+/* A decoded definition; free with def_clear. */
+typedef struct {
+    PayloadIndexType type;
+    PayloadTextParams text;
+    char **custom; /* text.stop_custom, owned */
+    char *params;
+} IndexDef;
+
+static void def_clear(IndexDef *d)
+{
+    for (uint32_t i = 0; i < d->text.n_stop_custom; i++) free(d->custom[i]);
+    free(d->custom);
+    free(d->params);
+    memset(d, 0, sizeof *d);
+}
 
 /* ---- definitions ---- */
 
@@ -62,11 +87,17 @@ static size_t def_key(uint8_t *key, uint32_t cid, const char *field)
     return 4 + n;
 }
 
+static int has_processing(const PayloadTextParams *t)
+{
+    return t->ascii_folding || t->stem_lang || t->stop_langs || t->n_stop_custom;
+}
+
 static void def_encode(const CollectionIndexParams *p, Buf *out)
 {
     uint8_t head[INDEX_REC_HEAD];
     const char *params = p->params ? p->params : "";
-    head[0] = INDEX_REC_TAG;
+    int ext = p->type == PAYLOAD_INDEX_TEXT && has_processing(&p->text);
+    head[0] = ext ? INDEX_REC_TAG_TEXT : INDEX_REC_TAG;
     head[1] = (uint8_t)p->type;
     head[2] = (uint8_t)p->text.tokenizer;
     head[3] = (uint8_t)(p->text.lowercase != 0);
@@ -75,21 +106,67 @@ static void def_encode(const CollectionIndexParams *p, Buf *out)
     store_put_le32(head + 12, (uint32_t)strlen(params));
     buf_append(out, head, sizeof head);
     buf_append(out, params, strlen(params));
+    if (!ext) return;
+    uint8_t x[14];
+    x[0] = (uint8_t)(p->text.ascii_folding != 0);
+    x[1] = (uint8_t)p->text.stem_lang;
+    store_put_le32(x + 2, (uint32_t)p->text.stop_langs);
+    store_put_le32(x + 6, (uint32_t)(p->text.stop_langs >> 32));
+    store_put_le32(x + 10, p->text.n_stop_custom);
+    buf_append(out, x, sizeof x);
+    for (uint32_t i = 0; i < p->text.n_stop_custom; i++) {
+        uint8_t n[4];
+        size_t len = strlen(p->text.stop_custom[i]);
+        store_put_le32(n, (uint32_t)len);
+        buf_append(out, n, sizeof n);
+        buf_append(out, p->text.stop_custom[i], len);
+    }
 }
 
-static int def_decode(Slice v, PayloadIndexType *type, PayloadTextParams *text, char **params)
+static int def_decode(Slice v, IndexDef *d)
 {
+    memset(d, 0, sizeof *d);
     const uint8_t *p = (const uint8_t *)v.ptr;
-    if (v.len < INDEX_REC_HEAD || p[0] != INDEX_REC_TAG || p[1] >= PAYLOAD_INDEX_TYPE_COUNT)
+    if (v.len < INDEX_REC_HEAD || (p[0] != INDEX_REC_TAG && p[0] != INDEX_REC_TAG_TEXT) ||
+        p[1] >= PAYLOAD_INDEX_TYPE_COUNT)
         return ERR_FORMAT;
     uint32_t plen = store_get_le32(p + 12);
-    if (plen != v.len - INDEX_REC_HEAD || plen >= COLLECTION_MAX_INDEX_PARAMS) return ERR_FORMAT;
-    *type = (PayloadIndexType)p[1];
-    text->tokenizer = p[2];
-    text->lowercase = p[3];
-    text->min_token_len = store_get_le32(p + 4);
-    text->max_token_len = store_get_le32(p + 8);
-    *params = xstrndup(v.ptr + INDEX_REC_HEAD, plen);
+    if (plen > v.len - INDEX_REC_HEAD || plen >= COLLECTION_MAX_INDEX_PARAMS) return ERR_FORMAT;
+    if (p[0] == INDEX_REC_TAG && plen != v.len - INDEX_REC_HEAD) return ERR_FORMAT;
+    d->type = (PayloadIndexType)p[1];
+    d->text = payload_text_params_default();
+    d->text.tokenizer = p[2];
+    d->text.lowercase = p[3];
+    d->text.min_token_len = store_get_le32(p + 4);
+    d->text.max_token_len = store_get_le32(p + 8);
+    if (p[0] == INDEX_REC_TAG_TEXT) {
+        const uint8_t *x = p + INDEX_REC_HEAD + plen, *end = p + v.len;
+        if (end - x < 14 || x[1] > STEM_LANG_COUNT) return ERR_FORMAT;
+        d->text.ascii_folding = x[0] & 1;
+        d->text.stem_lang = x[1];
+        d->text.stop_langs = store_get_le32(x + 2) | (uint64_t)store_get_le32(x + 6) << 32;
+        uint32_t n = store_get_le32(x + 10);
+        if (d->text.stop_langs >> TEXT_LANG_COUNT || n > PAYLOAD_MAX_STOPWORDS) return ERR_FORMAT;
+        x += 14;
+        d->custom = n ? xcalloc(n, sizeof *d->custom) : NULL;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t len = end - x >= 4 ? store_get_le32(x) : UINT32_MAX;
+            if (len > (size_t)(end - x) - 4 || len > PAYLOAD_MAX_STOPWORD_BYTES) {
+                d->text.n_stop_custom = i;
+                def_clear(d);
+                return ERR_FORMAT;
+            }
+            d->custom[i] = xstrndup((const char *)x + 4, len);
+            x += 4 + len;
+        }
+        d->text.n_stop_custom = n;
+        d->text.stop_custom = (const char *const *)d->custom;
+        if (x != end) {
+            def_clear(d);
+            return ERR_FORMAT;
+        }
+    }
+    d->params = xstrndup(v.ptr + INDEX_REC_HEAD, plen);
     return 0;
 }
 
@@ -178,20 +255,20 @@ int coll_index_load(StoreTxn *txn, Collection *c)
     for (e = store_cursor_seek(cur, key, plen, &k, &v); e == 0; e = store_cursor_next(cur, &k, &v)) {
         if (k.len < plen || memcmp(k.ptr, key, plen) != 0) break;
         char *field = xstrndup(k.ptr + plen, k.len - plen);
-        PayloadIndexType type;
-        PayloadTextParams text;
-        char *params = NULL;
+        IndexDef d;
         PayloadIndex *ix = NULL;
-        err = def_decode(v, &type, &text, &params);
-        if (!err) err = payload_index_new(field, type, &text, &ix) ? ERR_FORMAT : 0;
+        err = def_decode(v, &d);
+        if (!err) err = payload_index_new(field, d.type, &d.text, &ix) ? ERR_FORMAT : 0;
         if (err) {
             log_error("collection %s: malformed payload index record for \"%s\"", c->name, field);
             free(field);
-            free(params);
+            def_clear(&d);
             break;
         }
         free(field);
-        add_index(c, ix, params);
+        add_index(c, ix, d.params);
+        d.params = NULL; /* now the collection's */
+        def_clear(&d);
     }
     store_cursor_close(cur);
     if (!err && e != 0 && e != ERR_NOTFOUND) err = e;
@@ -248,8 +325,13 @@ static int same_definition(const Collection *c, int i, const CollectionIndexPara
     if (strcmp(c->pindex_params[i], p->params ? p->params : "")) return 0;
     if (p->type != PAYLOAD_INDEX_TEXT) return 1;
     const PayloadTextParams *t = payload_index_text_params(ix);
+    if (t->n_stop_custom != p->text.n_stop_custom) return 0;
+    for (uint32_t k = 0; k < t->n_stop_custom; k++)
+        if (strcmp(t->stop_custom[k], p->text.stop_custom[k])) return 0;
     return t->tokenizer == p->text.tokenizer && !t->lowercase == !p->text.lowercase &&
-           t->min_token_len == p->text.min_token_len && t->max_token_len == p->text.max_token_len;
+           t->min_token_len == p->text.min_token_len && t->max_token_len == p->text.max_token_len &&
+           !t->ascii_folding == !p->text.ascii_folding && t->stem_lang == p->text.stem_lang &&
+           t->stop_langs == p->text.stop_langs;
 }
 
 int collection_index_create(Db *db, const char *name, const char *field,
@@ -268,6 +350,18 @@ int collection_index_create(Db *db, const char *name, const char *field,
     if (p->type == PAYLOAD_INDEX_TEXT && p->text.tokenizer != PAYLOAD_TOKENIZER_WORD &&
         p->text.tokenizer != PAYLOAD_TOKENIZER_WHITESPACE && p->text.tokenizer != PAYLOAD_TOKENIZER_PREFIX)
         return err_set(err, errlen, ERR_INVAL, "unknown tokenizer");
+    if (p->type == PAYLOAD_INDEX_TEXT) {
+        if (p->text.stem_lang < 0 || p->text.stem_lang > STEM_LANG_COUNT)
+            return err_set(err, errlen, ERR_INVAL, "unknown stemmer language");
+        if (p->text.stop_langs >> TEXT_LANG_COUNT)
+            return err_set(err, errlen, ERR_INVAL, "unknown stopwords language");
+        if (p->text.n_stop_custom > PAYLOAD_MAX_STOPWORDS)
+            return err_set(err, errlen, ERR_INVAL, "more than %d custom stopwords", PAYLOAD_MAX_STOPWORDS);
+        for (uint32_t k = 0; k < p->text.n_stop_custom; k++)
+            if (strlen(p->text.stop_custom[k]) > PAYLOAD_MAX_STOPWORD_BYTES)
+                return err_set(err, errlen, ERR_INVAL, "a custom stopword is longer than %d bytes",
+                               PAYLOAD_MAX_STOPWORD_BYTES);
+    }
     PayloadIndex *ix;
     if (payload_index_new(field, p->type, &p->text, &ix) != 0)
         return err_set(err, errlen, ERR_INVAL, "invalid payload key path \"%s\"", field);
@@ -376,6 +470,8 @@ void coll_index_info(Collection *c, CollectionInfo *out)
         snprintf(ii->field, sizeof ii->field, "%s", payload_index_field(ix));
         ii->type = payload_index_type(ix);
         ii->text = *payload_index_text_params(ix);
+        ii->text.stop_custom = NULL; /* the index's: not to outlive the lock */
+        ii->text.n_stop_custom = 0;
         snprintf(ii->params, sizeof ii->params, "%s", c->pindex_params[i]);
         ii->points = payload_index_points(ix);
         out->memory_bytes += payload_index_memory(ix);

@@ -114,8 +114,10 @@ req PUT '/collections/shop/index' '{"field_schema":"keyword"}'
 expect 400 'Format error in JSON body: missing field `field_name`' "no field_name"
 req PUT '/collections/nope/index' '{"field_name":"x","field_schema":"keyword"}'
 expect 404 'Not found: Collection `nope` doesn'"'"'t exist!' "unknown collection"
-req PUT '/collections/shop/index' '{"field_name":"x","field_schema":{"type":"text","stemmer":{"type":"snowball","language":"english"}}}'
-expect 501 'stemmer' "unsupported text feature named"
+req PUT '/collections/shop/index' '{"field_name":"x","field_schema":{"type":"text","tokenizer":"multilingual"}}'
+expect 501 'multilingual' "unsupported text feature named"
+req PUT '/collections/shop/index' '{"field_name":"x","field_schema":{"type":"text","stemmer":{"type":"snowball","language":"latin"}}}'
+expect 400 'unknown variant `latin`' "unknown stemmer language"
 
 # ---- payload_schema; points counted from the rule above ----
 check_schema() {
