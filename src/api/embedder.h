@@ -91,10 +91,14 @@ struct uv_loop_s; /* from uv.h (see server/work.h) */
 #define EMBED_MIN_BATCH 1
 #define EMBED_DEFAULT_BATCH 8
 #define EMBED_MAX_BATCH 64
-/* A batch is cut where its estimated time passes this, so a text never
- * waits long behind images (at least one input per batch). */
+/* An image batch is cut where its estimated time passes this (at least
+ * one input per batch), which bounds how long an image waits behind
+ * others; texts do not wait for image batches (texts first). 500 ms
+ * lets full-size ViT-B/32 batch 5-8 images on two cores: measured on a
+ * 2-vCPU Xeon, 13% more images/s in f32 and 50% more in int8 with 8
+ * clients than with 50 ms (batches of one), text p99 unchanged. */
 #define EMBED_MIN_BATCH_MS 1
-#define EMBED_DEFAULT_BATCH_MS 50
+#define EMBED_DEFAULT_BATCH_MS 500
 #define EMBED_MAX_BATCH_MS 60000
 /* How long a partial image batch waits for more images. */
 #define EMBED_MIN_BATCH_WAIT_MS 0
