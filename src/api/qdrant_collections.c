@@ -15,6 +15,7 @@
 #include "api/qdrant_multivec.h"
 #include "api/qdrant_sparse.h"
 #include "base/err.h"
+#include "base/sha256.h"
 #include "base/util.h"
 
 /* Qdrant's defaults for the parts of the configuration vitrine reports
@@ -766,6 +767,228 @@ static void write_config(JsonWriter *w, const CollectionConfig *c, const JsonVal
     jw_object_end(w);
 }
 
+/* write_payload_schema writes Qdrant's payload_schema object (PayloadIndexInfo
+ * by field): params only when the index was created with a params object
+ * (kept as the engine's opaque text). */
+static void write_payload_schema(JsonWriter *w, const CollectionInfo *ci)
+{
+    jw_object_begin(w);
+    for (size_t i = 0; i < ci->n_indexes; i++) {
+        const CollectionIndexInfo *ii = &ci->indexes[i];
+        jw_key(w, ii->field);
+        jw_object_begin(w);
+        jw_key(w, "data_type");
+        jw_string(w, payload_index_type_name(ii->type));
+        if (ii->params[0]) {
+            jw_key(w, "params");
+            jw_raw(w, ii->params, strlen(ii->params));
+        }
+        jw_key(w, "points");
+        jw_uint(w, ii->points);
+        jw_object_end(w);
+    }
+    jw_object_end(w);
+}
+
+void qdrant_segment_uuid(const char *name, uint32_t id, char out[QDRANT_UUID_LEN + 1])
+{
+    Sha256 h;
+    uint8_t d[SHA256_DIGEST_LEN];
+    char tag[32];
+    snprintf(tag, sizeof tag, "vitrine segment %u ", id);
+    sha256_init(&h);
+    sha256_update(&h, tag, strlen(tag));
+    sha256_update(&h, name, strlen(name));
+    sha256_final(&h, d);
+    d[6] = (uint8_t)((d[6] & 0x0f) | 0x80); /* version 8 (RFC 9562: custom) */
+    d[8] = (uint8_t)((d[8] & 0x3f) | 0x80); /* the RFC's variant */
+    snprintf(out, QDRANT_UUID_LEN + 1,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0], d[1], d[2],
+             d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15]);
+}
+
+/* vector_bytes estimates a collection's float32 vector bytes (Qdrant's
+ * "ESTIMATION"): each dense vector's live count times its size. */
+static uint64_t vector_bytes(const CollectionInfo *ci)
+{
+    uint64_t b = 0;
+    for (int v = 0; v < ci->config.n_vectors; v++) b += ci->vector_counts[v] * ci->config.vectors[v].size * 4u;
+    return b;
+}
+
+/*
+ * write_local_shard writes Qdrant's LocalShardTelemetry of a collection's
+ * one shard (telemetry details_level 3 and more). A vitrine collection is
+ * one segment, indexed as it is written: nothing is queued, optimized or
+ * excluded from indexed-only searches (0 for each vector). Level 4 adds
+ * the segment: its counts, config and payload indexes. Qdrant's per-index
+ * search timings have no counterpart (an empty list). Payload bytes are
+ * not counted apart: the shard's payloads_size_bytes is null, which the
+ * schema allows, and the segment's, which it requires, is 0.
+ */
+static void write_local_shard(JsonWriter *w, const CollectionInfo *ci, const char *name, int level)
+{
+    const CollectionConfig *c = &ci->config;
+    jw_object_begin(w);
+    jw_key(w, "variant_name");
+    jw_string(w, "local");
+    jw_key(w, "status");
+    jw_string(w, "green");
+    jw_key(w, "total_optimized_points");
+    jw_uint(w, 0);
+    jw_key(w, "vectors_size_bytes");
+    jw_uint(w, vector_bytes(ci));
+    jw_key(w, "payloads_size_bytes");
+    jw_null(w);
+    jw_key(w, "num_points");
+    jw_uint(w, ci->points_count);
+    jw_key(w, "num_vectors");
+    jw_uint(w, ci->vectors_count);
+    jw_key(w, "num_vectors_by_name");
+    jw_object_begin(w);
+    for (int v = 0; v < c->n_vectors; v++) {
+        jw_key(w, c->vectors[v].name);
+        jw_uint(w, ci->vector_counts[v]);
+    }
+    jw_object_end(w);
+    char uuid[QDRANT_UUID_LEN + 1];
+    qdrant_segment_uuid(name, ci->id, uuid);
+    if (level >= 4) {
+        jw_key(w, "segments");
+        jw_array_begin(w);
+        jw_object_begin(w);
+        jw_key(w, "info");
+        jw_object_begin(w);
+        jw_key(w, "uuid");
+        jw_string(w, uuid);
+        jw_key(w, "segment_type");
+        jw_string(w, "indexed");
+        jw_key(w, "num_vectors");
+        jw_uint(w, ci->vectors_count);
+        jw_key(w, "num_points");
+        jw_uint(w, ci->points_count);
+        jw_key(w, "num_indexed_vectors");
+        jw_uint(w, ci->vectors_count);
+        jw_key(w, "num_deleted_vectors");
+        jw_uint(w, 0);
+        jw_key(w, "vectors_size_bytes");
+        jw_uint(w, vector_bytes(ci));
+        jw_key(w, "payloads_size_bytes");
+        jw_uint(w, 0);
+        jw_key(w, "ram_usage_bytes");
+        jw_uint(w, ci->memory_bytes);
+        jw_key(w, "disk_usage_bytes");
+        jw_uint(w, vector_bytes(ci));
+        jw_key(w, "is_appendable");
+        jw_bool(w, 1);
+        jw_key(w, "index_schema");
+        write_payload_schema(w, ci);
+        jw_key(w, "vector_data");
+        jw_object_begin(w);
+        for (int v = 0; v < c->n_vectors; v++) {
+            jw_key(w, c->vectors[v].name);
+            jw_object_begin(w);
+            jw_key(w, "num_vectors");
+            jw_uint(w, ci->vector_counts[v]);
+            jw_key(w, "num_indexed_vectors");
+            jw_uint(w, ci->vector_counts[v]);
+            jw_key(w, "num_deleted_vectors");
+            jw_uint(w, 0);
+            jw_object_end(w);
+        }
+        jw_object_end(w);
+        jw_object_end(w);
+        jw_key(w, "config");
+        jw_object_begin(w);
+        jw_key(w, "vector_data");
+        jw_object_begin(w);
+        for (int v = 0; v < c->n_vectors; v++) {
+            jw_key(w, c->vectors[v].name);
+            jw_object_begin(w);
+            jw_key(w, "size");
+            jw_uint(w, c->vectors[v].size);
+            jw_key(w, "distance");
+            jw_string(w, qdrant_distance_name(c->vectors[v].distance));
+            jw_key(w, "storage_type");
+            jw_string(w, "ChunkedMmap");
+            jw_key(w, "index");
+            jw_object_begin(w);
+            jw_key(w, "type");
+            jw_string(w, "hnsw");
+            jw_key(w, "options");
+            jw_object_begin(w);
+            jw_key(w, "m");
+            jw_int(w, c->m);
+            jw_key(w, "ef_construct");
+            jw_int(w, c->ef_construct);
+            jw_key(w, "full_scan_threshold");
+            jw_uint(w, QDRANT_FULL_SCAN_THRESHOLD_KB);
+            jw_object_end(w);
+            jw_object_end(w);
+            jw_object_end(w);
+        }
+        jw_object_end(w);
+        jw_key(w, "payload_storage_type");
+        jw_object_begin(w);
+        jw_key(w, "type");
+        jw_string(w, "mmap");
+        jw_object_end(w);
+        jw_object_end(w);
+        jw_key(w, "vector_index_searches");
+        jw_array_begin(w);
+        jw_array_end(w);
+        jw_key(w, "payload_field_indices");
+        jw_array_begin(w);
+        for (size_t i = 0; i < ci->n_indexes; i++) {
+            jw_object_begin(w);
+            jw_key(w, "field_name");
+            jw_string(w, ci->indexes[i].field);
+            jw_key(w, "index_type");
+            jw_string(w, payload_index_type_name(ci->indexes[i].type));
+            jw_key(w, "points_values_count");
+            jw_uint(w, ci->indexes[i].points);
+            jw_key(w, "points_count");
+            jw_uint(w, ci->indexes[i].points);
+            jw_object_end(w);
+        }
+        jw_array_end(w);
+        jw_object_end(w);
+        jw_array_end(w);
+    }
+    jw_key(w, "optimizations");
+    jw_object_begin(w);
+    jw_key(w, "status");
+    jw_string(w, "ok");
+    jw_key(w, "optimizations");
+    jw_object_begin(w);
+    jw_key(w, "count");
+    jw_uint(w, 0);
+    jw_object_end(w);
+    if (level >= 4) {
+        jw_key(w, "log");
+        jw_array_begin(w);
+        jw_array_end(w);
+    }
+    jw_object_end(w);
+    jw_key(w, "async_scorer");
+    jw_bool(w, 0);
+    if (level >= 4) {
+        jw_key(w, "indexed_only_excluded_vectors");
+        jw_object_begin(w);
+        for (int v = 0; v < c->n_vectors; v++) {
+            jw_key(w, c->vectors[v].name);
+            jw_uint(w, 0);
+        }
+        jw_object_end(w);
+    }
+    jw_key(w, "update_queue");
+    jw_object_begin(w);
+    jw_key(w, "length");
+    jw_uint(w, 0);
+    jw_object_end(w);
+    jw_object_end(w);
+}
+
 /* write_warnings writes Qdrant's CollectionInfo.warnings (only when there
  * are some): the settings it ignores, which vitrine ignores too
  * (CollectionConfig::get_warnings; hnsw_config.inline_storage is a
@@ -831,22 +1054,7 @@ static void info(ApiJob *j)
     /* Qdrant's PayloadIndexInfo: params only when the index was created
      * with a params object (the API keeps it as the engine's opaque text). */
     jw_key(w, "payload_schema");
-    jw_object_begin(w);
-    for (size_t i = 0; i < ci.n_indexes; i++) {
-        const CollectionIndexInfo *ii = &ci.indexes[i];
-        jw_key(w, ii->field);
-        jw_object_begin(w);
-        jw_key(w, "data_type");
-        jw_string(w, payload_index_type_name(ii->type));
-        if (ii->params[0]) {
-            jw_key(w, "params");
-            jw_raw(w, ii->params, strlen(ii->params));
-        }
-        jw_key(w, "points");
-        jw_uint(w, ii->points);
-        jw_object_end(w);
-    }
-    jw_object_end(w);
+    write_payload_schema(w, &ci);
     /* Writes are applied as they are committed: nothing waits. */
     jw_key(w, "update_queue");
     jw_object_begin(w);
@@ -977,6 +1185,43 @@ void qdrant_write_collection_telemetry(ApiJob *j, JsonWriter *w, const char *nam
         jw_uint(w, 0);
         jw_key(w, "config");
         write_config(w, &ci.config, opts);
+        if (level >= 3) {
+            /* One shard, local and active, on peer 0 (GET /cluster). */
+            jw_key(w, "shards");
+            jw_array_begin(w);
+            jw_object_begin(w);
+            jw_key(w, "id");
+            jw_uint(w, 0);
+            jw_key(w, "key");
+            jw_null(w);
+            jw_key(w, "local");
+            write_local_shard(w, &ci, name, level);
+            jw_key(w, "remote");
+            jw_array_begin(w);
+            jw_array_end(w);
+            jw_key(w, "replicate_states");
+            jw_object_begin(w);
+            jw_key(w, "0");
+            jw_string(w, "Active");
+            jw_object_end(w);
+            jw_key(w, "partial_snapshot");
+            jw_object_begin(w);
+            jw_key(w, "ongoing_create_snapshot_requests");
+            jw_uint(w, 0);
+            jw_key(w, "is_recovering");
+            jw_bool(w, 0);
+            jw_key(w, "recovery_timestamp");
+            jw_uint(w, 0);
+            jw_object_end(w);
+            jw_object_end(w);
+            jw_array_end(w);
+            jw_key(w, "transfers");
+            jw_array_begin(w);
+            jw_array_end(w);
+            jw_key(w, "resharding");
+            jw_array_begin(w);
+            jw_array_end(w);
+        }
     }
     jw_object_end(w);
 }

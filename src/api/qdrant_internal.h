@@ -364,6 +364,11 @@ int api_parse_discover_input(ApiJob *j, const JsonValue *target, const JsonValue
  * details level: 1 aggregated {vectors, optimizers_status, params}, 2 and
  * more {id, init_time_ms, config} (qdrant_collections.c). */
 void qdrant_write_collection_telemetry(ApiJob *j, JsonWriter *w, const char *name, int level);
+/* qdrant_segment_uuid names a collection's one segment (optimization
+ * reports, telemetry) with a UUID that is stable for the collection: from
+ * a SHA-256 of its name and database id. */
+#define QDRANT_UUID_LEN 36
+void qdrant_segment_uuid(const char *name, uint32_t id, char out[QDRANT_UUID_LEN + 1]);
 
 /* The value of an engine selector for with_vector (api_selector) or
  * with_payload (api_payload_selector: keys are checked JSON paths). */

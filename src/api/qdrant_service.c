@@ -11,7 +11,6 @@
 
 #include "api/qdrant_internal.h"
 #include "api/ui.h"
-#include "base/sha256.h"
 #include "base/util.h"
 #include "server/metrics.h"
 
@@ -311,19 +310,8 @@ static void optimizations(ApiJob *j)
     CollectionInfo ci;
     int rc = collection_info(j->api->db, j->collection, &ci);
     if (rc) return (void)api_fail_collection(j, rc, NULL);
-    /* The segment's UUID: stable for the collection's name, in UUID form
-     * (version 8, RFC 9562's custom layout), from a SHA-256 of the name. */
-    Sha256 h;
-    uint8_t d[SHA256_DIGEST_LEN];
-    sha256_init(&h);
-    sha256_update(&h, "vitrine segment ", 16);
-    sha256_update(&h, j->collection, strlen(j->collection));
-    sha256_final(&h, d);
-    d[6] = (uint8_t)((d[6] & 0x0f) | 0x80);
-    d[8] = (uint8_t)((d[8] & 0x3f) | 0x80);
-    char uuid[40];
-    snprintf(uuid, sizeof uuid, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0],
-             d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15]);
+    char uuid[QDRANT_UUID_LEN + 1];
+    qdrant_segment_uuid(j->collection, ci.id, uuid);
     JsonWriter *w = api_result(j);
     jw_object_begin(w);
     jw_key(w, "summary");

@@ -136,6 +136,13 @@ grep -q 'collection="wire"' "$work/b" && fail "plain /metrics shows per-collecti
 grep -q '^rest_responses_total{method="POST",endpoint="/collections/{collection_name}/points/search",status="200"} 1$' "$work/b" ||
     fail "global search count missing"
 ok
+# Telemetry's shard and segment details (levels 3 and 4): Qdrant's key sets
+# (tests/openapi/test_service.py::test_telemetry_detail).
+req GET '/telemetry?details_level=4' ""
+json_check 'set(c := next(x for x in b["result"]["collections"]["collections"] if x["id"] == "wire")) == {"id", "init_time_ms", "config", "shards", "transfers", "resharding"} and set(c["shards"][0]) == {"id", "key", "local", "remote", "replicate_states", "partial_snapshot"} and c["shards"][0]["local"]["num_points"] == 2 and set(c["shards"][0]["local"]["segments"][0]) == {"info", "config", "vector_index_searches", "payload_field_indices"} and c["shards"][0]["local"]["segments"][0]["info"]["num_points"] == 2'
+req GET '/telemetry?details_level=3' ""
+json_check '"segments" not in next(x for x in b["result"]["collections"]["collections"] if x["id"] == "wire")["shards"][0]["local"]'
+ok
 req GET '/collections/wire/optimizations?with=queued,bogus' ""
 [ "$code" = 400 ] || fail "optimizations with=bogus gave $code"
 json_check '"Unknown field in" in b["status"]["error"] and b["status"]["error"].endswith("parameter: bogus")'
