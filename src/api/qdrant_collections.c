@@ -352,10 +352,12 @@ static int parse_other_quant(ApiJob *j, const JsonValue *qc, const char *path)
         const char *const *names;
         size_t n;
         int required;
+        const char *expected; /* the names as Qdrant's error lists them */
     } enums[] = {
-        { "compression", compressions, ARRAY_LEN(compressions), 1 },
-        { "encoding", encodings, ARRAY_LEN(encodings), 0 },
-        { "query_encoding", query_encodings, ARRAY_LEN(query_encodings), 0 },
+        { "compression", compressions, ARRAY_LEN(compressions), 1, "`x4`, `x8`, `x16`, `x32`, `x64`" },
+        { "encoding", encodings, ARRAY_LEN(encodings), 0, "`one_bit`, `two_bits`, `one_and_half_bits`" },
+        { "query_encoding", query_encodings, ARRAY_LEN(query_encodings), 0,
+          "`default`, `binary`, `scalar4bits`, `scalar8bits`" },
     };
     for (size_t e = pq ? 0 : 1; e < (pq ? 1 : ARRAY_LEN(enums)); e++) {
         const JsonValue *x = json_get(o, enums[e].key);
@@ -367,10 +369,8 @@ static int parse_other_quant(ApiJob *j, const JsonValue *qc, const char *path)
         size_t k = 0;
         while (k < enums[e].n && !(x->type == JSON_STRING && !strcmp(x->u.str, enums[e].names[k]))) k++;
         if (k == enums[e].n)
-            return api_fail(j, QERR_FORMAT, "unknown variant at `%s.%s.%s`, expected one of %s%s%s", path,
-                            kind, enums[e].key, e == 0 ? "`x4`, `x8`, `x16`, `x32`, `x64`" : "",
-                            e == 1 ? "`one_bit`, `two_bits`, `one_and_half_bits`" : "",
-                            e == 2 ? "`default`, `binary`, `scalar4bits`, `scalar8bits`" : "");
+            return api_fail(j, QERR_FORMAT, "unknown variant at `%s.%s.%s`, expected one of %s", path, kind,
+                            enums[e].key, enums[e].expected);
     }
     return 0;
 }
@@ -816,6 +816,112 @@ static uint64_t vector_bytes(const CollectionInfo *ci)
     return b;
 }
 
+/* write_segment writes Qdrant's SegmentTelemetry of a collection's one
+ * segment (telemetry details_level 4). */
+static void write_segment(JsonWriter *w, const CollectionInfo *ci, const char *name)
+{
+    const CollectionConfig *c = &ci->config;
+    char uuid[QDRANT_UUID_LEN + 1];
+    qdrant_segment_uuid(name, ci->id, uuid);
+    jw_object_begin(w);
+    jw_key(w, "info");
+    jw_object_begin(w);
+    jw_key(w, "uuid");
+    jw_string(w, uuid);
+    jw_key(w, "segment_type");
+    jw_string(w, "indexed");
+    jw_key(w, "num_vectors");
+    jw_uint(w, ci->vectors_count);
+    jw_key(w, "num_points");
+    jw_uint(w, ci->points_count);
+    jw_key(w, "num_indexed_vectors");
+    jw_uint(w, ci->vectors_count);
+    jw_key(w, "num_deleted_vectors");
+    jw_uint(w, 0);
+    jw_key(w, "vectors_size_bytes");
+    jw_uint(w, vector_bytes(ci));
+    jw_key(w, "payloads_size_bytes");
+    jw_uint(w, 0);
+    jw_key(w, "ram_usage_bytes");
+    jw_uint(w, ci->memory_bytes);
+    jw_key(w, "disk_usage_bytes");
+    jw_uint(w, vector_bytes(ci));
+    jw_key(w, "is_appendable");
+    jw_bool(w, 1);
+    jw_key(w, "index_schema");
+    write_payload_schema(w, ci);
+    jw_key(w, "vector_data");
+    jw_object_begin(w);
+    for (int v = 0; v < c->n_vectors; v++) {
+        jw_key(w, c->vectors[v].name);
+        jw_object_begin(w);
+        jw_key(w, "num_vectors");
+        jw_uint(w, ci->vector_counts[v]);
+        jw_key(w, "num_indexed_vectors");
+        jw_uint(w, ci->vector_counts[v]);
+        jw_key(w, "num_deleted_vectors");
+        jw_uint(w, 0);
+        jw_object_end(w);
+    }
+    jw_object_end(w);
+    jw_object_end(w);
+    jw_key(w, "config");
+    jw_object_begin(w);
+    jw_key(w, "vector_data");
+    jw_object_begin(w);
+    for (int v = 0; v < c->n_vectors; v++) {
+        jw_key(w, c->vectors[v].name);
+        jw_object_begin(w);
+        jw_key(w, "size");
+        jw_uint(w, c->vectors[v].size);
+        jw_key(w, "distance");
+        jw_string(w, qdrant_distance_name(c->vectors[v].distance));
+        jw_key(w, "storage_type");
+        jw_string(w, "ChunkedMmap");
+        jw_key(w, "index");
+        jw_object_begin(w);
+        jw_key(w, "type");
+        jw_string(w, "hnsw");
+        jw_key(w, "options");
+        jw_object_begin(w);
+        jw_key(w, "m");
+        jw_int(w, c->m);
+        jw_key(w, "ef_construct");
+        jw_int(w, c->ef_construct);
+        jw_key(w, "full_scan_threshold");
+        jw_uint(w, QDRANT_FULL_SCAN_THRESHOLD_KB);
+        jw_object_end(w);
+        jw_object_end(w);
+        jw_object_end(w);
+    }
+    jw_object_end(w);
+    jw_key(w, "payload_storage_type");
+    jw_object_begin(w);
+    jw_key(w, "type");
+    jw_string(w, "mmap");
+    jw_object_end(w);
+    jw_object_end(w);
+    jw_key(w, "vector_index_searches");
+    jw_array_begin(w);
+    jw_array_end(w);
+    jw_key(w, "payload_field_indices");
+    jw_array_begin(w);
+    for (size_t i = 0; i < ci->n_indexes; i++) {
+        jw_object_begin(w);
+        jw_key(w, "field_name");
+        jw_string(w, ci->indexes[i].field);
+        jw_key(w, "index_type");
+        jw_string(w, payload_index_type_name(ci->indexes[i].type));
+        jw_key(w, "points_values_count");
+        jw_uint(w, ci->indexes[i].points);
+        jw_key(w, "points_count");
+        jw_uint(w, ci->indexes[i].points);
+        jw_object_end(w);
+    }
+    jw_array_end(w);
+    jw_object_end(w);
+}
+
 /*
  * write_local_shard writes Qdrant's LocalShardTelemetry of a collection's
  * one shard (telemetry details_level 3 and more). A vitrine collection is
@@ -851,108 +957,10 @@ static void write_local_shard(JsonWriter *w, const CollectionInfo *ci, const cha
         jw_uint(w, ci->vector_counts[v]);
     }
     jw_object_end(w);
-    char uuid[QDRANT_UUID_LEN + 1];
-    qdrant_segment_uuid(name, ci->id, uuid);
     if (level >= 4) {
         jw_key(w, "segments");
         jw_array_begin(w);
-        jw_object_begin(w);
-        jw_key(w, "info");
-        jw_object_begin(w);
-        jw_key(w, "uuid");
-        jw_string(w, uuid);
-        jw_key(w, "segment_type");
-        jw_string(w, "indexed");
-        jw_key(w, "num_vectors");
-        jw_uint(w, ci->vectors_count);
-        jw_key(w, "num_points");
-        jw_uint(w, ci->points_count);
-        jw_key(w, "num_indexed_vectors");
-        jw_uint(w, ci->vectors_count);
-        jw_key(w, "num_deleted_vectors");
-        jw_uint(w, 0);
-        jw_key(w, "vectors_size_bytes");
-        jw_uint(w, vector_bytes(ci));
-        jw_key(w, "payloads_size_bytes");
-        jw_uint(w, 0);
-        jw_key(w, "ram_usage_bytes");
-        jw_uint(w, ci->memory_bytes);
-        jw_key(w, "disk_usage_bytes");
-        jw_uint(w, vector_bytes(ci));
-        jw_key(w, "is_appendable");
-        jw_bool(w, 1);
-        jw_key(w, "index_schema");
-        write_payload_schema(w, ci);
-        jw_key(w, "vector_data");
-        jw_object_begin(w);
-        for (int v = 0; v < c->n_vectors; v++) {
-            jw_key(w, c->vectors[v].name);
-            jw_object_begin(w);
-            jw_key(w, "num_vectors");
-            jw_uint(w, ci->vector_counts[v]);
-            jw_key(w, "num_indexed_vectors");
-            jw_uint(w, ci->vector_counts[v]);
-            jw_key(w, "num_deleted_vectors");
-            jw_uint(w, 0);
-            jw_object_end(w);
-        }
-        jw_object_end(w);
-        jw_object_end(w);
-        jw_key(w, "config");
-        jw_object_begin(w);
-        jw_key(w, "vector_data");
-        jw_object_begin(w);
-        for (int v = 0; v < c->n_vectors; v++) {
-            jw_key(w, c->vectors[v].name);
-            jw_object_begin(w);
-            jw_key(w, "size");
-            jw_uint(w, c->vectors[v].size);
-            jw_key(w, "distance");
-            jw_string(w, qdrant_distance_name(c->vectors[v].distance));
-            jw_key(w, "storage_type");
-            jw_string(w, "ChunkedMmap");
-            jw_key(w, "index");
-            jw_object_begin(w);
-            jw_key(w, "type");
-            jw_string(w, "hnsw");
-            jw_key(w, "options");
-            jw_object_begin(w);
-            jw_key(w, "m");
-            jw_int(w, c->m);
-            jw_key(w, "ef_construct");
-            jw_int(w, c->ef_construct);
-            jw_key(w, "full_scan_threshold");
-            jw_uint(w, QDRANT_FULL_SCAN_THRESHOLD_KB);
-            jw_object_end(w);
-            jw_object_end(w);
-            jw_object_end(w);
-        }
-        jw_object_end(w);
-        jw_key(w, "payload_storage_type");
-        jw_object_begin(w);
-        jw_key(w, "type");
-        jw_string(w, "mmap");
-        jw_object_end(w);
-        jw_object_end(w);
-        jw_key(w, "vector_index_searches");
-        jw_array_begin(w);
-        jw_array_end(w);
-        jw_key(w, "payload_field_indices");
-        jw_array_begin(w);
-        for (size_t i = 0; i < ci->n_indexes; i++) {
-            jw_object_begin(w);
-            jw_key(w, "field_name");
-            jw_string(w, ci->indexes[i].field);
-            jw_key(w, "index_type");
-            jw_string(w, payload_index_type_name(ci->indexes[i].type));
-            jw_key(w, "points_values_count");
-            jw_uint(w, ci->indexes[i].points);
-            jw_key(w, "points_count");
-            jw_uint(w, ci->indexes[i].points);
-            jw_object_end(w);
-        }
-        jw_array_end(w);
-        jw_object_end(w);
+        write_segment(w, ci, name);
         jw_array_end(w);
     }
     jw_key(w, "optimizations");

@@ -778,10 +778,11 @@ static void clip_block(const ClipTowerConfig *c, const ClipLayer *L, ClipState *
     /* attn = softmax(q k^T / sqrt(hd) [+ causal mask]) v, per sequence and head */
     nn_attention_batch(s->q, s->k, s->v, D, s->seq_off, s->seq_len, nseq, H, hd, causal,
                        s->scores, s->slot, s->slots, s->attn);
-    /* Between attention and the MLP (two thirds of a layer's work) too:
-     * a waiting text then waits for less than a layer. */
+    /* After the attention and after the MLP (two thirds of a layer's
+     * work): a waiting text waits for less than a layer. */
     if (may_yield && s->yield) s->yield(s->yield_arg);
     clip_block_out(c, L, s, rows, x);
+    if (may_yield && s->yield) s->yield(s->yield_arg);
 }
 
 /*
@@ -828,10 +829,7 @@ static void clip_block_pooled(const ClipTowerConfig *c, const ClipLayer *L, Clip
 static void clip_blocks(const ClipTowerConfig *c, const ClipLayer *layers, ClipState *s, int rows,
                         int nseq, int causal, int may_yield)
 {
-    for (int l = 0; l + 1 < c->layers; l++) {
-        clip_block(c, &layers[l], s, rows, nseq, causal, may_yield);
-        if (may_yield && s->yield) s->yield(s->yield_arg);
-    }
+    for (int l = 0; l + 1 < c->layers; l++) clip_block(c, &layers[l], s, rows, nseq, causal, may_yield);
     clip_block_pooled(c, &layers[c->layers - 1], s, rows, nseq, causal);
 }
 

@@ -241,7 +241,7 @@ typedef struct {
 static NnQKernel nn_q_list(NnPrecision p, int i)
 {
     NnQKernel k = { NULL, NULL, NULL, NN_Q_TILE_M };
-    const int M = NN_Q_TILE_M, A = NN_AMX_TILE_M;
+    const int M = NN_Q_TILE_M;
 #if defined(__aarch64__)
     /* AArch64 (nn_quant_neon.c): the same indices, the NEON kernels; none
      * at NN_Q_AMX. */
@@ -263,9 +263,8 @@ static NnQKernel nn_q_list(NnPrecision p, int i)
         }
         if (!k.bf16) k.name = NULL;
     }
-    (void)A;
-    return k;
-#endif
+#else
+    const int A = NN_AMX_TILE_M;
     if (p == NN_PREC_INT8) {
         switch (i) {
         case 0: k = (NnQKernel){ "scalar", nn_i8_scalar, NULL, M }; break;
@@ -287,6 +286,7 @@ static NnQKernel nn_q_list(NnPrecision p, int i)
         }
         if (!k.bf16) k.name = NULL;
     }
+#endif
     return k;
 }
 

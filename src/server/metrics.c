@@ -200,11 +200,11 @@ static void request_stats_add(const char *method, const char *route, int status,
     s->last_unix = (double)time(NULL);
 }
 
-/* The family holding Qdrant's per-collection request counts: a name no
- * exporter line can have (':' + suffix), rendered only by
- * metrics_render_per_collection, under REST_RESPONSES. */
+/* Qdrant's request counter. Its per-collection series (a collection label
+ * last) live in the same family: a render shows either those or the
+ * others (render). */
 #define REST_RESPONSES "rest_responses_total"
-#define REST_RESPONSES_PER_COLLECTION "rest_responses_total:collection"
+#define COLLECTION_LABEL ",collection=\""
 
 /* label_safe: a collection name goes into a label as is only when it needs
  * no escaping (Qdrant's names are letters, digits, '-', '_', '.'); others
@@ -234,9 +234,9 @@ void metrics_observe_request(const char *method, const char *route, const char *
     if (collection && *collection && status != 404 && label_safe(collection) &&
         strlen(labels) + strlen(collection) + 16 < sizeof labels) {
         size_t n = strlen(labels);
-        snprintf(labels + n, sizeof labels - n, ",collection=\"%s\"", collection);
+        snprintf(labels + n, sizeof labels - n, COLLECTION_LABEL "%s\"", collection);
         pthread_mutex_lock(&metrics_lock);
-        Series *s = series_get(REST_RESPONSES_PER_COLLECTION, labels, METRICS_COUNTER,
+        Series *s = series_get(REST_RESPONSES, labels, METRICS_COUNTER,
                                metrics_n_series < METRICS_MAX_SERIES / 2);
         if (s) s->value += 1;
         pthread_mutex_unlock(&metrics_lock);
@@ -315,28 +315,20 @@ static void render_le(Buf *out, const char *labels, const char *le)
     buf_printf(out, "{%s%sle=\"%s\"}", labels, *labels ? "," : "", le);
 }
 
-/* render writes every family; per_collection swaps Qdrant's global request
- * counts for the per-collection ones (under the global family's name). */
+/* render writes every family; of Qdrant's request counts, only the
+ * per-collection series when per_collection, only the others otherwise. */
 static void render(Buf *out, int per_collection)
 {
     run_collectors();
     pthread_mutex_lock(&metrics_lock);
-    const char *help = NULL;
-    for (Family *f = metrics_families; f; f = f->next)
-        if (!strcmp(f->name, REST_RESPONSES)) help = f->help;
     for (Family *f = metrics_families; f; f = f->next) {
         if (!f->first) continue;
-        const char *name = f->name, *fhelp = f->help;
-        if (!strcmp(name, REST_RESPONSES_PER_COLLECTION)) {
-            if (!per_collection) continue;
-            name = REST_RESPONSES;
-            fhelp = help;
-        } else if (per_collection && !strcmp(name, REST_RESPONSES)) {
-            continue;
-        }
-        if (fhelp) buf_printf(out, "# HELP %s %s\n", name, fhelp);
+        const char *name = f->name;
+        int rest = !strcmp(name, REST_RESPONSES);
+        if (f->help) buf_printf(out, "# HELP %s %s\n", name, f->help);
         buf_printf(out, "# TYPE %s %s\n", name, type_name(f->type));
         for (Series *s = f->first; s; s = s->next_in_family) {
+            if (rest && (strstr(s->labels, COLLECTION_LABEL) != NULL) != per_collection) continue;
             if (f->type != METRICS_HISTOGRAM) {
                 buf_printf(out, "%s%s%s%s %.17g\n", name, *s->labels ? "{" : "", s->labels,
                            *s->labels ? "}" : "", s->value);

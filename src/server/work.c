@@ -159,38 +159,34 @@ static void queue_thread(void *arg)
     }
 }
 
+/* deliver_early appends item to the completed list and wakes the loop;
+ * extra_depth counts an item that was never pushed (delivery subtracts
+ * every delivered item from depth). */
+static void deliver_early(WorkQueue *q, WorkItem *item, size_t extra_depth)
+{
+    uv_mutex_lock(&q->lock);
+    q->depth += extra_depth;
+    item->next = NULL;
+    if (q->done_tail)
+        q->done_tail->next = item;
+    else
+        q->done_head = item;
+    q->done_tail = item;
+    uv_mutex_unlock(&q->lock);
+    uv_async_send(&q->async);
+}
+
 int work_queue_complete(WorkQueue *q, WorkItem *item)
 {
     size_t i = 0;
     while (i < q->batch_n && (q->batch[i] != item || q->early[i])) i++;
     if (i == q->batch_n) return ERR_INVAL;
     q->early[i] = 1;
-    uv_mutex_lock(&q->lock);
-    item->next = NULL;
-    if (q->done_tail)
-        q->done_tail->next = item;
-    else
-        q->done_head = item;
-    q->done_tail = item;
-    uv_mutex_unlock(&q->lock);
-    uv_async_send(&q->async);
+    deliver_early(q, item, 0);
     return 0;
 }
 
-void work_queue_post(WorkQueue *q, WorkItem *item)
-{
-    uv_mutex_lock(&q->lock);
-    /* Counted in depth as a pushed item is, since delivery subtracts. */
-    q->depth++;
-    item->next = NULL;
-    if (q->done_tail)
-        q->done_tail->next = item;
-    else
-        q->done_head = item;
-    q->done_tail = item;
-    uv_mutex_unlock(&q->lock);
-    uv_async_send(&q->async);
-}
+void work_queue_post(WorkQueue *q, WorkItem *item) { deliver_early(q, item, 1); }
 
 /* deliver hands every completed item to the done callback, in order. */
 static void queue_deliver(WorkQueue *q)
