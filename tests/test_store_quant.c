@@ -3,8 +3,9 @@
  * quantization_config) through the engine: calibration once enough points
  * exist, search on codes with float32 rescoring from the store, the
  * per-search knobs (rescore, oversampling, ignore), the setting and its
- * interval surviving a reopen, and PATCH turning it off and on again
- * (re-quantizing the populated graph).
+ * interval surviving a reopen, PATCH turning it off and on again
+ * (re-quantizing the populated graph), and recalibration when a collection
+ * has grown tenfold since its interval was drawn.
  *
  * References: a double-precision brute-force scan of the unit vectors
  * (recall, exact scores); the graph is reached with small data by opening
@@ -348,6 +349,105 @@ TEST(patch_disables_and_requantizes)
     ASSERT_NEAR(quant_of("q").quantile, 0.9, 1e-6);
 }
 
+/* drift_vec: point i of a collection whose first COLLECTION_QUANT_MIN_POINTS
+ * points all lean on +axis 0 and whose later ones lean on -axis 1, as a
+ * catalogue loaded one category at a time. */
+static void drift_vec(int i, float *out)
+{
+    uint64_t save = rng_state;
+    rng_state = 0x9E3779B97F4A7C15ULL ^ (uint64_t)(i + 1) * 0x2545F4914F6CDD1DULL;
+    float raw[DIM];
+    for (int d = 0; d < DIM; d++) raw[d] = 0.05f * rng_gauss();
+    if (i < COLLECTION_QUANT_MIN_POINTS) raw[0] += 1;
+    else raw[1] -= 1;
+    normalise(raw, out);
+    rng_state = save;
+}
+
+static int upsert_drift(const char *name, int from, int to)
+{
+    char err[256];
+    for (int s = from; s < to; s += 500) {
+        int e = MIN(s + 500, to);
+        static float vecs[500][DIM];
+        CollectionPointIn pts[500];
+        CollectionVectorIn vin[500];
+        for (int i = s; i < e; i++) {
+            drift_vec(i, vecs[i - s]);
+            vin[i - s] = (CollectionVectorIn){ NULL, vecs[i - s], DIM, NULL, NULL };
+            pts[i - s] = (CollectionPointIn){ point_id_num((uint64_t)i), NULL, &vin[i - s], 1 };
+        }
+        int rc = collection_upsert(g_db, name, pts, (size_t)(e - s), err, sizeof err);
+        if (rc) {
+            printf("  upsert: %s\n", err);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* code_score searches point i's own vector on the codes alone (no
+ * rescoring) and returns the score it gets for itself (-2 if missing). */
+static float code_score(const char *name, int i)
+{
+    float v[DIM];
+    drift_vec(i, v);
+    CollectionSearch s;
+    memset(&s, 0, sizeof s);
+    s.vector = v;
+    s.dim = DIM;
+    s.limit = K;
+    s.ef = 64;
+    s.quant_no_rescore = 1;
+    Arena a;
+    arena_init(&a, 0);
+    CollectionResult out;
+    char err[256];
+    float score = -2;
+    if (!collection_search(g_db, name, &s, &a, &out, err, sizeof err))
+        for (size_t j = 0; j < out.n; j++)
+            if (out.points[j].id.num == (uint64_t)i) score = out.points[j].score;
+    arena_free(&a);
+    return score;
+}
+
+TEST(recalibrates_after_tenfold_growth)
+{
+    int grown = COLLECTION_QUANT_MIN_POINTS * COLLECTION_QUANT_REGROW;
+    ASSERT_OK(create("g", 1));
+    ASSERT_OK(upsert_drift("g", 0, COLLECTION_QUANT_MIN_POINTS));
+    CollectionQuantization q1 = quant_of("g");
+    ASSERT_EQ_INT(q1.calibrated, 1);
+    /* Drawn from +axis 0 alone: nothing near -1 is representable. */
+    ASSERT_TRUE(q1.lo > -0.5f);
+    ASSERT_OK(upsert_drift("g", COLLECTION_QUANT_MIN_POINTS, grown - 1));
+    CollectionQuantization q = quant_of("g");
+    ASSERT_EQ_INT(q.calibrated, 1);
+    ASSERT_NEAR(q.lo, q1.lo, 0);
+    /* So a late point's -1 component is clipped and its code scores it
+     * far from the 1 it has against itself. */
+    float clipped = code_score("g", grown - 2);
+    ASSERT_OK(upsert_drift("g", grown - 1, grown));
+    q = quant_of("g");
+    ASSERT_EQ_INT(q.calibrated, 2);
+    ASSERT_TRUE(q.lo < -0.5f);
+    float fixed = code_score("g", grown - 2);
+    printf("  interval [%g, %g] at %d points, [%g, %g] at %d; a late point's code "
+           "scores itself %.3f, then %.3f\n",
+           (double)q1.lo, (double)q1.hi, COLLECTION_QUANT_MIN_POINTS, (double)q.lo,
+           (double)q.hi, grown, (double)clipped, (double)fixed);
+    ASSERT_LE(fabs(fixed - 1.0), 0.05);
+    ASSERT_GE(fabs(clipped - 1.0), 0.1);
+    /* The stage and interval are persisted. */
+    collection_db_close(g_db);
+    open_db();
+    CollectionQuantization r = quant_of("g");
+    ASSERT_EQ_INT(r.calibrated, 2);
+    ASSERT_NEAR(r.lo, q.lo, 0);
+    ASSERT_NEAR(r.hi, q.hi, 0);
+    ASSERT_NEAR(code_score("g", grown - 2), fixed, 0);
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "/tmp/vitrine_test_store_quant_%d", (int)getpid());
@@ -358,6 +458,7 @@ int main(void)
     RUN(search_rescores_with_float32);
     RUN(quantization_survives_reopen);
     RUN(patch_disables_and_requantizes);
+    RUN(recalibrates_after_tenfold_growth);
     collection_db_close(g_db);
     nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     return harness_report(__FILE__);

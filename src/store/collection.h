@@ -152,6 +152,15 @@ typedef enum {
  * calibrated from them; until then it keeps float32 vectors (and, being
  * small, is searched exactly anyway). */
 #define COLLECTION_QUANT_MIN_POINTS 1000
+/* A calibrated graph is calibrated again each time it has grown by this
+ * factor since (1k, 10k, 100k, 1M points), as Qdrant's optimizer
+ * requantizes segments as they grow: the first thousand points of a
+ * catalogue (often one category) need not span the values of the whole.
+ * Each recalibration converts the graph once (seconds per 100k points),
+ * so the cost per insert stays constant; past the last stage the sample
+ * (QUANT_SAMPLE_SIZE vectors) no longer changes much. */
+#define COLLECTION_QUANT_REGROW 10
+#define COLLECTION_QUANT_MAX_STAGE 4
 
 typedef struct {
     CollectionQuantType type;
@@ -159,8 +168,10 @@ typedef struct {
     int always_ram;  /* reported back; codes are always in RAM here */
     /* The calibrated interval (quant/quant.h), persisted so that a reopen
      * encodes the same codes; calibrated = 0 until the collection has
-     * COLLECTION_QUANT_MIN_POINTS points. Engine state: a request leaves
-     * them 0. */
+     * COLLECTION_QUANT_MIN_POINTS points, then the calibration's stage k
+     * (1..COLLECTION_QUANT_MAX_STAGE): it was calibrated on at least
+     * MIN_POINTS x REGROW^(k-1) points (records before stages held 1).
+     * Engine state: a request leaves them 0. */
     int calibrated;
     float lo, hi;
 } CollectionQuantization;

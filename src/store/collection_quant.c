@@ -12,7 +12,9 @@
  *   indexes.
  * - The interval is calibrated once the graph holds
  *   COLLECTION_QUANT_MIN_POINTS points (before, the graph keeps float32
- *   vectors: it is small, and small graphs are searched exactly), from at
+ *   vectors: it is small, and small graphs are searched exactly), and again
+ *   each time the graph has grown COLLECTION_QUANT_REGROW-fold since, up to
+ *   COLLECTION_QUANT_MAX_STAGE calibrations (the stage is persisted), from at
  *   most QUANT_SAMPLE_SIZE stored vectors picked at a fixed stride over
  *   the nodes (Qdrant draws them at random; a stride keeps the result
  *   repeatable). It is persisted in the config record, so a reopen encodes
@@ -49,6 +51,17 @@ void coll_index_params(const CollectionConfig *cfg, int v, HnswParams *p)
         p->quant_lo = q->lo;
         p->quant_hi = q->hi;
     }
+}
+
+/* quant_stage is the calibration stage a graph of n points earns: 0 below
+ * COLLECTION_QUANT_MIN_POINTS, then one more for each REGROW-fold. */
+static int quant_stage(size_t n)
+{
+    int k = 0;
+    for (size_t t = COLLECTION_QUANT_MIN_POINTS; n >= t && k < COLLECTION_QUANT_MAX_STAGE;
+         t *= COLLECTION_QUANT_REGROW)
+        k++;
+    return k;
 }
 
 /* calibrate computes graph v's interval from a stride sample of its
@@ -166,19 +179,21 @@ int coll_quant_sync(Db *db, Collection *c)
         HnswIndex *h = c->idx[v].index;
         int want = q->type == COLLECTION_QUANT_INT8 &&
                    (q->calibrated || hnsw_count(h) >= COLLECTION_QUANT_MIN_POINTS);
+        int stage = quant_stage(hnsw_count(h));
+        int recalibrate = want && (!q->calibrated || stage > q->calibrated);
         HnswParams cur;
         hnsw_params_get(h, &cur);
         if (!want) {
             q->calibrated = 0;
             q->lo = q->hi = 0;
             if (!cur.quant) continue;
-        } else if (q->calibrated && cur.quant && cur.quant_lo == q->lo && cur.quant_hi == q->hi) {
+        } else if (!recalibrate && cur.quant && cur.quant_lo == q->lo && cur.quant_hi == q->hi) {
             continue;
         }
         if (!txn && (err = store_read_begin(db->store, &txn))) break;
-        if (want && !q->calibrated) {
+        if (recalibrate) {
             if ((err = calibrate(c, txn, v, q->quantile, &q->lo, &q->hi))) break;
-            q->calibrated = 1;
+            q->calibrated = stage > 0 ? stage : 1;
             log_info("collection %s: vector %d: int8 quantization calibrated on %zu points: [%g, %g]",
                      c->name, v, hnsw_count(h), (double)q->lo, (double)q->hi);
         }
