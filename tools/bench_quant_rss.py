@@ -4,6 +4,7 @@ real server, against hnswlib holding the same data, same run.
 
   /usr/bin/python3 tools/bench_quant_rss.py --dir /tmp/vitrine_ann_clustered_100000
       [--vitrine ./vitrine] [--ef 64] [--oversampling 2] [--batch 500]
+      [--skip-hnswlib]
 
 1. Starts `vitrine serve` on a fresh data directory, creates a collection
    with 512-d cosine vectors, hnsw m=16 / ef_construct=200 and
@@ -14,17 +15,21 @@ real server, against hnswlib holding the same data, same run.
    params.quantization {"rescore": true, "oversampling": X} and hnsw_ef,
    checks recall@10 against DIR/gt.ivecs, and reads the server's RssAnon
    (anonymous resident memory: the float32 originals are file-backed pages
-   of the memory-mapped store, not anonymous memory) while it searches.
+   of the memory-mapped store, not anonymous memory) while it searches,
+   and the open time the server logs ("points loaded in").
 3. Builds hnswlib (M=16, ef_construction=200, space ip) from the same base
    in this process, drops the numpy copy of the base, searches the queries
    and reads this process's RssAnon (Python and numpy included, ~30 MB,
-   printed as the baseline measured before loading anything).
+   printed as the baseline measured before loading anything); skipped
+   with --skip-hnswlib (at 1M it takes most of an hour on 2 cores; compare
+   with the index size tools/bench_ann.sh prints for hnswlib).
 
 Prints `vitrine: RssAnon N MB ... recall@10 R` and `hnswlib: ...` and the
 ratio. Needs python3-numpy and python3-hnswlib (Debian).
 """
 import argparse
 import gc
+import http.client
 import json
 import os
 import re
@@ -33,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 import numpy as np
@@ -62,6 +68,12 @@ def call(base, method, path, body=None):
         return json.loads(r.read())
 
 
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start(vitrine, data, log):
     p = subprocess.Popen([vitrine, "serve", "--port", "0", "--data", data, "--weights", "/nonexistent"],
                          stderr=open(log, "w"))
@@ -86,6 +98,7 @@ def main():
     ap.add_argument("--ef", type=int, default=64)
     ap.add_argument("--oversampling", type=float, default=2.0)
     ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--skip-hnswlib", action="store_true")
     args = ap.parse_args()
     baseline = rss_anon_mb()
     base = read_vecs(os.path.join(args.dir, "base.fvecs"), np.float32)
@@ -95,6 +108,16 @@ def main():
     print(f"cpu: {open('/proc/cpuinfo').read().split('model name')[1].split(':')[1].splitlines()[0].strip()}")
     print(f"data: {n} x {dim}, {len(query)} queries; python baseline RssAnon {baseline:.0f} MB")
 
+    bodies = []
+    for s in range(0, n, args.batch):
+        rows = base[s:s + args.batch]
+        pts = ",".join('{"id":%d,"vector":[%s]}' % (s + i, ",".join("%.8g" % x for x in row))
+                       for i, row in enumerate(rows.tolist()))
+        bodies.append(('{"points":[' + pts + "]}").encode())
+    if args.skip_hnswlib:
+        del base
+        gc.collect()
+
     work = tempfile.mkdtemp(prefix="vitrine_rss_")
     data, log = os.path.join(work, "data"), os.path.join(work, "serve.log")
     try:
@@ -103,17 +126,34 @@ def main():
             "vectors": {"size": dim, "distance": "Cosine"},
             "hnsw_config": {"m": 16, "ef_construct": 200},
             "quantization_config": {"scalar": {"type": "int8", "quantile": 0.99, "always_ram": True}}})
+        u = urllib.parse.urlparse(url)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
         t0 = time.perf_counter()
-        for i in range(0, n, args.batch):
-            pts = [{"id": int(j), "vector": base[j].tolist()} for j in range(i, min(i + args.batch, n))]
-            call(url, "PUT", "/collections/b/points?wait=true", {"points": pts})
+        c0 = cpu_seconds(p.pid)
+        for b in bodies:
+            conn.request("PUT", "/collections/b/points?wait=true", body=b,
+                         headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            answer = r.read()
+            if r.status != 200:
+                sys.exit(f"upsert: {r.status} {answer[:300]!r}")
         up = time.perf_counter() - t0
-        print(f"vitrine: upserted {n} in {up:.0f} s ({n / up:.0f} vectors/s over HTTP)")
+        cpu = cpu_seconds(p.pid) - c0
+        conn.close()
+        del bodies
+        for line in open(log):
+            if "quantization calibrated" in line:
+                print("vitrine log:", line.strip())
+        print(f"vitrine: upserted {n} in {up:.0f} s ({n / up:.0f} vectors/s over HTTP, batches of "
+              f"{args.batch}, wait=true; server CPU {cpu:.0f} s, {n / cpu:.0f} vectors per CPU-second)",
+              flush=True)
         p.terminate()
         p.wait()
         t0 = time.perf_counter()
         p, url = start(args.vitrine, data, log)
-        print(f"vitrine: restarted in {time.perf_counter() - t0:.1f} s")
+        opened = re.findall(r"points loaded in ([0-9.]+) s", open(log).read())
+        print(f"vitrine: restarted in {time.perf_counter() - t0:.1f} s (store open: "
+              f"{opened[-1] if opened else '?'} s)", flush=True)
         params = {"hnsw_ef": args.ef, "quantization": {"rescore": True, "oversampling": args.oversampling}}
         found, peak = [], 0.0
         t0 = time.perf_counter()
@@ -135,7 +175,9 @@ def main():
     print(f"vitrine: RssAnon {v_rss:.0f} MB while searching ({v_rss * 1048576 / n:.0f} bytes/vector), "
           f"recall@10 {recall(found, gt):.4f} at hnsw_ef={args.ef} oversampling={args.oversampling}, "
           f"{len(query) / qs:.0f} queries/s over HTTP; data dir {disk / 1e6:.0f} MB; "
-          f"quantization_config {json.dumps(info['config']['quantization_config'])}")
+          f"quantization_config {json.dumps(info['config']['quantization_config'])}", flush=True)
+    if args.skip_hnswlib:
+        return
 
     import hnswlib
     index = hnswlib.Index(space="ip", dim=dim)
