@@ -355,10 +355,11 @@ static TextStopSet *lang_sets[2][TEXT_LANG_COUNT];
 static const TextStopSet *language_set(int lang, int lowercase)
 {
     pthread_mutex_lock(&sets_lock);
-    TextStopSet **s = &lang_sets[!!lowercase][lang];
-    if (!*s) *s = text_stopset_new(1ull << lang, NULL, 0, lowercase);
+    TextStopSet **slot = &lang_sets[!!lowercase][lang];
+    if (!*slot) *slot = text_stopset_new(1ull << lang, NULL, 0, lowercase);
+    const TextStopSet *s = *slot;
     pthread_mutex_unlock(&sets_lock);
-    return *s;
+    return s;
 }
 
 /* parse_options reads Bm25Config from the options object o (NULL: the
