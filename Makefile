@@ -112,6 +112,8 @@ API_SRCS = src/api/qdrant.c src/api/qdrant_request.c src/api/qdrant_service.c \
 V1_SRCS = src/api/embedder.c src/api/v1.c src/api/v1_openai.c
 # Sparse vectors: the inverted index, the engine's sparse phase, Qdrant's shapes.
 SPARSE_SRCS = src/index/sparse.c src/store/collection_sparse.c src/api/qdrant_sparse.c
+# Qdrant's local BM25 model: the algorithm, and a Document's options on the wire.
+BM25_SRCS = src/index/bm25.c src/api/qdrant_bm25.c
 # Multivectors: MaxSim kernels, the engine's multivector phase, Qdrant's shapes.
 MULTIVEC_SRCS = src/index/multivec.c src/store/collection_multivec.c src/api/qdrant_multivec.c
 # Issue 10, part 2: items, search, classify, moderation, Qdrant inference objects.
@@ -131,7 +133,7 @@ CMD_SRCS = src/cmd/serve.c src/cmd/embed.c src/cmd/bench.c src/cmd/bench_ann.c
 CMD_SRCS += src/cmd/httpc.c src/cmd/client.c src/cmd/index.c src/cmd/search.c src/cmd/export.c
 
 LIB_SRCS = $(CORE_SRCS) $(HTTP_SRCS) $(TOKENIZER_SRCS) $(IMAGE_SRCS) $(CLIP_SRCS) \
-           $(HNSW_SRCS) $(FILTER_SRCS) $(STORE_SRCS) $(API_SRCS) $(V1_SRCS) $(SPARSE_SRCS) \
+           $(HNSW_SRCS) $(FILTER_SRCS) $(STORE_SRCS) $(API_SRCS) $(V1_SRCS) $(SPARSE_SRCS) $(BM25_SRCS) \
            $(MULTIVEC_SRCS) $(V1_ITEMS_SRCS) $(SECURE_SRCS) $(UI_SRCS) $(ARM_SRCS) $(CMD_SRCS)
 LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)/llhttp.c
 
@@ -149,6 +151,7 @@ STORE_TESTS = test_store_reopen test_store_format test_store_crash test_store_gr
 API_TESTS = test_qdrant_convert test_ui
 V1_TESTS = test_embedder
 SPARSE_TESTS = test_sparse
+BM25_TESTS = test_bm25
 # Fuzz targets: tests/fuzz_<name>.c. In the test list they are built
 # without libFuzzer and replay their committed corpus (tests/corpus/<name>).
 FUZZ_TESTS = fuzz_json
@@ -166,7 +169,7 @@ CLI_TESTS = test_httpc
 # Issue 15: the NEON kernels of src/model (skips on other architectures).
 ARM_TESTS = test_neon
 UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLIP_TESTS) \
-             $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS) $(V1_TESTS) $(SPARSE_TESTS) \
+             $(HNSW_TESTS) $(FILTER_TESTS) $(STORE_TESTS) $(API_TESTS) $(V1_TESTS) $(SPARSE_TESTS) $(BM25_TESTS) \
              $(MULTIVEC_TESTS) $(V1_ITEMS_TESTS) $(CLI_TESTS) $(ARM_TESTS) $(FUZZ_TESTS)
 # The tests that run threads of their own (a server loop, work queues and
 # the threadpool, nn's pool, concurrent tokenizing and embedding, concurrent
@@ -183,7 +186,7 @@ THREAD_E2E_TESTS = serve qdrant_wire v1_embeddings qdrant_textidx
 # (layers: the include rules of docs/architecture.md, tools/check_layers.sh).
 E2E_TESTS = layers serve embed qdrant_wire qdrant_client
 E2E_TESTS += v1_embeddings v1_openai
-E2E_TESTS += qdrant_sparse
+E2E_TESTS += qdrant_sparse qdrant_bm25
 E2E_TESTS += qdrant_index qdrant_facet qdrant_strict qdrant_lookup qdrant_formula qdrant_mmr qdrant_phrase qdrant_feedback
 # Text indexes: stopwords, stemming, ASCII folding.
 E2E_TESTS += qdrant_textidx

@@ -27,8 +27,10 @@ set -eu
 BUILD_PKGS="build-essential pkg-config libuv1-dev node-llhttp libstb-dev libopenblas-dev
 liblmdb-dev libutf8proc-dev libwebp-dev libyajl-dev libstemmer-dev"
 # chromium: the browser the web page test (tests/e2e/ui.sh) drives headless;
-# python3-jsonschema: the OpenAPI check of tests/e2e/qdrant_client.sh.
-TEST_PKGS="curl ca-certificates python3 python3-jsonschema procps chromium"
+# python3-jsonschema: the OpenAPI check of tests/e2e/qdrant_client.sh;
+# python3-snowballstemmer: the pure-Python Snowball stemmers, the
+# reference tests/e2e/qdrant_bm25.py checks BM25's stemming against.
+TEST_PKGS="curl ca-certificates python3 python3-jsonschema python3-snowballstemmer procps chromium"
 BENCH_PKGS="python3-numpy python3-torch python3-hnswlib"
 # The libraries among BUILD_PKGS that a binary links: a cross build needs
 # the target architecture's copies (libuv1-dev:arm64, ...). The others are

@@ -85,6 +85,7 @@ static int error_status(QErr kind, const char **prefix)
     case QERR_FORBIDDEN: *prefix = "Forbidden: "; return 403;
     case QERR_CHECKSUM: *prefix = "Checksum mismatch: "; return 400;
     case QERR_RATE_LIMITED: *prefix = "Rate limiting exceeded: "; return 429;
+    case QERR_INFERENCE: return 400;
     case QERR_SERVICE:
     default: *prefix = "Service internal error: "; return 500;
     }

@@ -5,7 +5,10 @@
  * examples), a Document {"text": "...", "model": M} or an Image {"image":
  * "<base64>", "model": M} is embedded by this server's CLIP model.
  * Qdrant itself embeds these only in its paid cloud; self-hosted, it
- * refuses them. M is any name the model answers to (GET /v1/models).
+ * refuses them (500 "InferenceService URL not configured"). M is any name
+ * the model answers to (GET /v1/models). A Document of Qdrant's local
+ * BM25 model ("qdrant/bm25"), which self-hosted Qdrant serves, becomes a
+ * sparse vector (qdrant_bm25.c) without the CLIP model.
  *
  * Reads (search, query, recommend) embed on their threadpool thread as
  * they parse. Writes run their prepare on a threadpool thread too, but
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/qdrant_bm25.h"
 #include "api/v1.h"
 #include "api/v1_routes.h"
 #include "base/err.h"
@@ -87,8 +91,17 @@ static void model_list(const Embedder *e, char *out, size_t len)
     }
 }
 
-int api_inference(ApiJob *j, const JsonValue *v, const char *what, float **vec, size_t *dim)
+int api_inference(ApiJob *j, const JsonValue *v, const char *what, float **vec, size_t *dim,
+                  const CollectionSparseVector **sparse)
 {
+    if (qdrant_bm25_model(v)) {
+        /* Qdrant's local model: computed here, weights or not. */
+        if (!sparse)
+            return api_fail(j, QERR_BAD_REQUEST, "Sparse vector from document inference should be named");
+        *vec = NULL;
+        *dim = 0;
+        return qdrant_bm25_embed(j, v, what, sparse);
+    }
     Embedder *e = v1_job_embedder(j);
     if (!e) return -1;
     if (json_get(v, "object"))

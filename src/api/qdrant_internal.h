@@ -77,6 +77,7 @@ typedef enum {
     QERR_FORBIDDEN,   /* 403 "Forbidden: ..." */
     QERR_CHECKSUM,    /* 400 "Checksum mismatch: ..." */
     QERR_RATE_LIMITED, /* 429 "Rate limiting exceeded: ..." (Retry-After: ApiJob.retry_after) */
+    QERR_INFERENCE,   /* 400, the message as is (Qdrant's StorageError::InferenceError) */
 } QErr;
 
 typedef struct Api Api;
@@ -290,8 +291,13 @@ int api_inference_object(const JsonValue *v);
  * messages ("points[3].vector.image"). -1 after api_fail: 503 without
  * weights (saying how to install them), 404 for a model not served, 400
  * for an InferenceObject ({"object": ...}), a bad image or text.
+ * A Document of Qdrant's BM25 model ("qdrant/bm25", qdrant_bm25.h) needs
+ * no weights: it becomes the sparse vector *sparse (*vec NULL, *dim 0),
+ * or, where the place takes no sparse vector (sparse NULL), Qdrant's 400
+ * "Sparse vector from document inference should be named".
  */
-int api_inference(ApiJob *j, const JsonValue *v, const char *what, float **vec, size_t *dim);
+int api_inference(ApiJob *j, const JsonValue *v, const char *what, float **vec, size_t *dim,
+                  const CollectionSparseVector **sparse);
 /* api_inference_wait embeds the objects a write's prepare reserved (no-op
  * when none) and records the first failure with api_fail. Called by the
  * job machinery after every prepare, even a failed one (the embedder must

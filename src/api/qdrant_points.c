@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/qdrant_bm25.h"
 #include "api/qdrant_convert.h"
 #include "api/qdrant_internal.h"
 #include "api/qdrant_multivec.h"
@@ -46,8 +47,23 @@ int api_payload_selector(ApiJob *j, const JsonValue *v, int dflt, CollectionSele
 
 /* ---- the upsert body ---- */
 
-/* One vector of a point as it came in: named or not. */
-static int parse_vector_struct(ApiJob *j, const JsonValue *v, const char *what,
+/* unnamed_bm25 fails for a BM25 Document given as a point's unnamed
+ * vector, as Qdrant does: an upsert embeds it first (its errors come
+ * first), then finds its sparse vector has no name; an update of vectors
+ * (convert_point_vectors) refuses any unnamed inference object. */
+static int unnamed_bm25(ApiJob *j, const JsonValue *v, const char *what, int update)
+{
+    if (update)
+        return api_fail(j, QERR_INFERENCE, "Direct %s processing not supported for PointVectors. Use named vectors.",
+                        json_get(v, "text") ? "Document" : json_get(v, "image") ? "Image" : "Object");
+    const CollectionSparseVector *sv;
+    if (qdrant_bm25_embed(j, v, what, &sv)) return -1;
+    return api_fail(j, QERR_BAD_REQUEST, "Sparse vector from document inference should be named");
+}
+
+/* One vector of a point as it came in: named or not (update: for an
+ * update of vectors rather than an upsert). */
+static int parse_vector_struct(ApiJob *j, const JsonValue *v, const char *what, int update,
                                CollectionVectorIn **out, size_t *n)
 {
     Arena *a = api_arena(j);
@@ -70,10 +86,11 @@ static int parse_vector_struct(ApiJob *j, const JsonValue *v, const char *what,
                         "data did not match any variant of untagged enum VectorStruct at `%s`", what);
     if (api_inference_object(v)) {
         /* A Document or Image for the unnamed vector. */
+        if (qdrant_bm25_model(v)) return unnamed_bm25(j, v, what, update);
         CollectionVectorIn *in = arena_calloc(a, sizeof *in);
         float *f;
         in->name = "";
-        if (api_inference(j, v, what, &f, &in->dim)) return -1;
+        if (api_inference(j, v, what, &f, &in->dim, NULL)) return -1;
         in->data = f;
         *out = in;
         *n = 1;
@@ -101,7 +118,7 @@ static int parse_vector_struct(ApiJob *j, const JsonValue *v, const char *what,
         if (api_inference_object(&m->value)) {
             char w[160];
             snprintf(w, sizeof w, "%s.vector.%s", what, m->key);
-            if (api_inference(j, &m->value, w, &f, &in[i].dim)) return -1;
+            if (api_inference(j, &m->value, w, &f, &in[i].dim, &in[i].sparse)) return -1;
         } else if (api_floats(j, &m->value, what, &f, &in[i].dim)) {
             return -1;
         }
@@ -138,7 +155,7 @@ static int parse_points_list(ApiJob *j, const JsonValue *list, UpsertState *st)
         const JsonValue *vec = json_get(p, "vector");
         if (!vec) return api_fail(j, QERR_FORMAT, "missing field `vector` at `%s`", what);
         CollectionVectorIn *vin = NULL;
-        if (parse_vector_struct(j, vec, what, &vin, &out->n_vectors)) return -1;
+        if (parse_vector_struct(j, vec, what, 0, &vin, &out->n_vectors)) return -1;
         out->vectors = vin;
         const JsonValue *payload = json_get(p, "payload");
         if (payload && payload->type != JSON_NULL && payload->type != JSON_OBJECT)
@@ -217,7 +234,13 @@ static int parse_batch(ApiJob *j, const JsonValue *b, UpsertState *st)
                 continue;
             }
             if (api_inference_object(&item)) {
-                if (api_inference(j, &item, what, &f, &in->dim)) return -1;
+                /* Qdrant's convert_batch: no inference for the unnamed
+                 * column (vitrine's CLIP model serves it; BM25 is sparse). */
+                if (!*name && qdrant_bm25_model(&item))
+                    return api_fail(j, QERR_INFERENCE,
+                                    "Direct %s processing is not supported in top-level batch vectors. Use named vectors.",
+                                    json_get(&item, "text") ? "Document" : json_get(&item, "image") ? "Image" : "Object");
+                if (api_inference(j, &item, what, &f, &in->dim, &in->sparse)) return -1;
             } else if (api_floats(j, &item, what, &f, &in->dim)) {
                 return -1;
             }
@@ -372,7 +395,7 @@ static int parse_update_vectors(ApiJob *j, const JsonValue *obj, CollectionOp *o
         const JsonValue *vec = json_get(p, "vector");
         if (!vec) return api_fail(j, QERR_FORMAT, "missing field `vector` at `%s`", what);
         CollectionVectorIn *vin = NULL;
-        if (parse_vector_struct(j, vec, what, &vin, &st.points[i].n_vectors)) return -1;
+        if (parse_vector_struct(j, vec, what, 1, &vin, &st.points[i].n_vectors)) return -1;
         if (st.points[i].n_vectors == 0)
             return api_fail(j, QERR_VALIDATION, "%s.vector: must specify vectors to update for point", what);
         st.points[i].vectors = vin;

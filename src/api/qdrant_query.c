@@ -138,7 +138,7 @@ static int parse_nearest(ApiJob *j, QueryReq *q, const JsonValue *v, QNode *n)
     }
     if (v->type == JSON_OBJECT) {
         if (qdrant_is_sparse(v)) return qdrant_sparse_vector(j, v, "query", &n->sparse);
-        if (api_inference_object(v)) return api_inference(j, v, "query", &n->vector, &n->dim);
+        if (api_inference_object(v)) return api_inference(j, v, "query", &n->vector, &n->dim, &n->sparse);
     }
     return api_fail(j, QERR_FORMAT, "Expected some form of vector, id, or a type of query");
 }
@@ -954,7 +954,8 @@ int qdrant_query_root_search(ApiJob *j, const JsonValue *obj, QueryReq *q)
     q->root.kind = QN_NEAREST;
     const JsonValue *v = json_get(obj, "vector");
     if (!v) return api_fail(j, QERR_FORMAT, "missing field `vector`");
-    if (api_inference_object(v)) return api_inference(j, v, "vector", &q->root.vector, &q->root.dim);
+    if (api_inference_object(v))
+        return api_inference(j, v, "vector", &q->root.vector, &q->root.dim, &q->root.sparse);
     if (v->type == JSON_OBJECT) {
         const char *name = json_as_str(json_get(v, "name"));
         const JsonValue *inner = json_get(v, "vector");
@@ -963,7 +964,7 @@ int qdrant_query_root_search(ApiJob *j, const JsonValue *obj, QueryReq *q)
                             "data did not match any variant of untagged enum NamedVectorStruct");
         if (api_inference_object(inner)) {
             q->root.using = name;
-            return api_inference(j, inner, "vector", &q->root.vector, &q->root.dim);
+            return api_inference(j, inner, "vector", &q->root.vector, &q->root.dim, &q->root.sparse);
         }
         q->root.using = name;
         if (inner->type == JSON_OBJECT)

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/qdrant_bm25.h"
 #include "api/qdrant_internal.h"
 #include "api/qdrant_multivec.h"
 #include "api/qdrant_sparse.h"
@@ -130,7 +131,7 @@ static int parse_named_vector(ApiJob *j, const JsonValue *v, const char **using,
 {
     if (!v) return api_fail(j, QERR_FORMAT, "missing field `vector`");
     if (v->type == JSON_ARRAY) return api_floats(j, v, "vector", vec, dim);
-    if (api_inference_object(v)) return api_inference(j, v, "vector", vec, dim);
+    if (api_inference_object(v)) return api_inference(j, v, "vector", vec, dim, sparse);
     if (v->type == JSON_OBJECT) {
         const char *name = json_as_str(json_get(v, "name"));
         const JsonValue *inner = json_get(v, "vector");
@@ -139,7 +140,7 @@ static int parse_named_vector(ApiJob *j, const JsonValue *v, const char **using,
                             "data did not match any variant of untagged enum NamedVectorStruct");
         if (api_inference_object(inner)) {
             *using = name;
-            return api_inference(j, inner, "vector", vec, dim);
+            return api_inference(j, inner, "vector", vec, dim, sparse);
         }
         *using = name;
         if (inner->type == JSON_OBJECT) return qdrant_sparse_vector(j, inner, "vector.vector", sparse);
@@ -276,10 +277,18 @@ static int parse_examples(ApiJob *j, const JsonValue *arr, const char *what, con
             snprintf(path, sizeof path, "%s%s[%u]", j->vpath, what, i);
             if (qdrant_multivec_vector(j, x, path, &mv)) return -1;
             pm[(*n_multi)++] = *mv;
+        } else if (api_inference_object(x) && qdrant_bm25_model(x)) {
+            /* A BM25 Document is a sparse example. */
+            const CollectionSparseVector *sv;
+            float *f;
+            size_t d;
+            if (api_inference(j, x, what, &f, &d, &sv)) return -1;
+            ps[(*n_sparse)++] = *sv;
         } else if (x->type == JSON_ARRAY || api_inference_object(x)) {
             float *f;
             size_t d;
-            if (x->type == JSON_ARRAY ? api_floats(j, x, what, &f, &d) : api_inference(j, x, what, &f, &d))
+            if (x->type == JSON_ARRAY ? api_floats(j, x, what, &f, &d)
+                                      : api_inference(j, x, what, &f, &d, NULL))
                 return -1;
             if (*dim && d != *dim)
                 return api_fail(j, QERR_BAD_INPUT, "Vector dimension error: expected dim: %zu, got %zu",
@@ -379,7 +388,8 @@ static int parse_example(ApiJob *j, const JsonValue *v, const char *what, Collec
 {
     memset(x, 0, sizeof *x);
     if (!v || v->type == JSON_NULL) return api_fail(j, QERR_FORMAT, "missing field `%s`", what);
-    if (qdrant_is_multi(v) || (v->type == JSON_OBJECT && qdrant_is_sparse(v)))
+    if (qdrant_is_multi(v) || (v->type == JSON_OBJECT && qdrant_is_sparse(v)) ||
+        (api_inference_object(v) && qdrant_bm25_model(v)))
         return api_fail(j, QERR_BAD_REQUEST,
                         "%s: sparse and multivector examples of discovery and context search are not supported by vitrine",
                         what);
@@ -391,7 +401,7 @@ static int parse_example(ApiJob *j, const JsonValue *v, const char *what, Collec
     }
     if (api_inference_object(v)) {
         float *f;
-        if (api_inference(j, v, what, &f, &x->dim)) return -1;
+        if (api_inference(j, v, what, &f, &x->dim, NULL)) return -1;
         x->vector = f;
         return 0;
     }

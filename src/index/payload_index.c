@@ -475,33 +475,6 @@ void payload_index_values(const PayloadIndex *ix, uint32_t node, PayloadValues *
 
 /* ---- tokenizer ---- */
 
-/* is_word_char approximates Rust's char::is_alphanumeric (see the header). */
-static int is_word_char(uint32_t c)
-{
-    if (c < 0x80) return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (c < 0xc0) /* Latin-1 punctuation and symbols, but its letters and digits */
-        return c == 0xaa || c == 0xb2 || c == 0xb3 || c == 0xb5 || c == 0xb9 || c == 0xba ||
-               (c >= 0xbc && c <= 0xbe);
-    if (c == 0xd7 || c == 0xf7) return 0; /* x and division signs */
-    if (c >= 0x2000 && c <= 0x2bff) return 0; /* punctuation, arrows, maths, symbols */
-    if (c >= 0x3000 && c <= 0x303f) return 0; /* CJK punctuation and ideographic space */
-    if (c >= 0xfe30 && c <= 0xfe4f) return 0; /* CJK compatibility forms */
-    if ((c >= 0xff00 && c <= 0xff0f) || (c >= 0xff1a && c <= 0xff20) ||
-        (c >= 0xff3b && c <= 0xff40) || (c >= 0xff5b && c <= 0xff65))
-        return 0; /* fullwidth ASCII punctuation */
-    if (c >= 0x1f000 && c <= 0x1faff) return 0; /* emoji and pictographs */
-    if (c == 0x1680 || c == 0x0085 || c == 0x00a0) return 0;
-    return 1;
-}
-
-/* is_space: Unicode White_Space (Rust's split_whitespace). */
-static int is_space(uint32_t c)
-{
-    return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
-           c == 0x205f || c == 0x3000;
-}
-
 /* utf8_prefix: the byte length of the first n characters of tok. */
 static size_t utf8_prefix(const char *tok, size_t len, size_t n)
 {
@@ -605,7 +578,7 @@ static void tokenize(const PayloadIndex *ix, int query, const char *s, size_t le
     while (i < len) {
         size_t at = i;
         uint32_t c = text_utf8_next(s, len, &i);
-        int in_word = p->tokenizer == PAYLOAD_TOKENIZER_WHITESPACE ? !is_space(c) : is_word_char(c);
+        int in_word = p->tokenizer == PAYLOAD_TOKENIZER_WHITESPACE ? !text_is_space(c) : text_is_word_char(c);
         if (!in_word) {
             if (in && process_word(&t, s + start, end - start, lost)) goto done;
             in = 0;

@@ -75,6 +75,33 @@ size_t text_utf8_put(char *out, uint32_t c)
     return 4;
 }
 
+/* ---- splitting ---- */
+
+int text_is_word_char(uint32_t c)
+{
+    if (c < 0x80) return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (c < 0xc0) /* Latin-1 punctuation and symbols, but its letters and digits */
+        return c == 0xaa || c == 0xb2 || c == 0xb3 || c == 0xb5 || c == 0xb9 || c == 0xba ||
+               (c >= 0xbc && c <= 0xbe);
+    if (c == 0xd7 || c == 0xf7) return 0; /* x and division signs */
+    if (c >= 0x2000 && c <= 0x2bff) return 0; /* punctuation, arrows, maths, symbols */
+    if (c >= 0x3000 && c <= 0x303f) return 0; /* CJK punctuation and ideographic space */
+    if (c >= 0xfe30 && c <= 0xfe4f) return 0; /* CJK compatibility forms */
+    if ((c >= 0xff00 && c <= 0xff0f) || (c >= 0xff1a && c <= 0xff20) ||
+        (c >= 0xff3b && c <= 0xff40) || (c >= 0xff5b && c <= 0xff65))
+        return 0; /* fullwidth ASCII punctuation */
+    if (c >= 0x1f000 && c <= 0x1faff) return 0; /* emoji and pictographs */
+    if (c == 0x1680 || c == 0x0085 || c == 0x00a0) return 0;
+    return 1;
+}
+
+int text_is_space(uint32_t c)
+{
+    return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
+           c == 0x205f || c == 0x3000;
+}
+
 /* ---- folding and lowercasing ---- */
 
 static const char *fold_char(uint32_t c)

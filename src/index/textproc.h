@@ -67,6 +67,15 @@ static inline size_t text_utf8_chars(const char *s, size_t len)
 
 size_t text_utf8_put(char *out, uint32_t c);
 
+/* Splitting (Qdrant's word and whitespace tokenizers). text_is_word_char
+ * approximates Rust's char::is_alphanumeric: every character is a word
+ * character but ASCII punctuation and the Unicode punctuation, symbol
+ * and space blocks (Latin-1 punctuation, U+2000-2BFF, U+3000-303F,
+ * U+FE30-FE4F, fullwidth ASCII punctuation, emoji). text_is_space is
+ * Unicode White_Space (Rust's split_whitespace). */
+int text_is_word_char(uint32_t c);
+int text_is_space(uint32_t c);
+
 /* A set of stopwords: the lists of the languages in langs (bit i:
  * TEXT_STOPWORDS[i]) and custom words, each lowercased when lowercase
  * (as Qdrant's StopwordsFilter stores them). */
