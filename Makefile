@@ -90,7 +90,7 @@ endif
 CORE_SRCS = src/base/err.c src/base/log.c src/base/util.c src/base/budget.c src/base/arena.c src/base/json.c \
             src/base/cli.c src/base/sha256.c src/base/base64.c
 HTTP_SRCS = src/server/http.c src/server/router.c src/server/server.c src/server/work.c \
-            src/server/metrics.c src/server/multipart.c
+            src/server/metrics.c src/server/multipart.c src/server/fetch.c
 TOKENIZER_SRCS = src/model/tokenizer.c
 IMAGE_SRCS = src/model/image.c src/model/image_stb.c src/model/image_stbw.c
 CLIP_SRCS = src/model/nn.c src/model/nn_quant.c src/model/nn_int8.c src/model/nn_bf16.c src/model/nn_amx.c \
