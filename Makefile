@@ -137,7 +137,7 @@ LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)
 
 # Unit tests: tests/<name>.c, each its own binary linked against the library.
 CORE_TESTS = test_util test_json test_sha256
-HTTP_TESTS = test_http_parse test_router test_server test_work test_multipart test_auth
+HTTP_TESTS = test_http_parse test_fetch test_router test_server test_work test_multipart test_auth
 TOKENIZER_TESTS = test_tokenizer
 IMAGE_TESTS = test_image
 CLIP_TESTS = test_nn test_nn_quant test_safetensors test_clip_parity test_clip_precision \
@@ -187,7 +187,7 @@ E2E_TESTS += qdrant_sparse
 E2E_TESTS += qdrant_index qdrant_facet qdrant_strict qdrant_lookup qdrant_formula qdrant_mmr qdrant_phrase qdrant_feedback
 # Text indexes: stopwords, stemming, ASCII folding.
 E2E_TESTS += qdrant_textidx
-E2E_TESTS += qdrant_snapshots
+E2E_TESTS += qdrant_snapshots qdrant_snapshots_http
 E2E_TESTS += qdrant_multivec
 # Issue 13: scalar int8 quantization over the Qdrant API.
 E2E_TESTS += qdrant_quant
