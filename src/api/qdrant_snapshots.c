@@ -461,7 +461,9 @@ static int snap_download(SnapJob *sj)
         snprintf(res->err, sizeof res->err, "cannot write the download: %s", strerror(errno));
     }
     close(fd);
+    int status_ok = res->status >= 200 && res->status <= 299;
     if (rc) log_error("download of %s failed: %s", sj->url, res->err);
+    else if (!status_ok) log_error("download of %s failed: status %d", sj->url, res->status);
     if (!j) {
         /* wait=false: nobody to tell, the log says it. */
     } else if (rc == ERR_TOOLARGE) {
@@ -472,12 +474,11 @@ static int snap_download(SnapJob *sj)
         api_fail(j, QERR_BAD_REQUEST, "%s", res->err);
     } else if (rc) {
         api_fail(j, QERR_SERVICE, "Http request error: %s", res->err);
-    } else if (res->status < 200 || res->status > 299) {
-        log_error("download of %s failed: status %d", sj->url, res->status);
+    } else if (!status_ok) {
         api_fail(j, QERR_BAD_INPUT, "Failed to download tar from %s: status - %d %s", sj->url,
                  res->status, http_status_reason(res->status));
-        rc = ERR_NOTFOUND;
     }
+    if (!rc && !status_ok) rc = ERR_NOTFOUND;
     if (!rc && sj->has_checksum && memcmp(res->sha256, sj->checksum, SHA256_DIGEST_LEN)) {
         char hex[SHA256_HEX_LEN + 1];
         sha256_hex(res->sha256, hex);

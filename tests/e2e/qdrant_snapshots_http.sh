@@ -183,6 +183,18 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 [ "$n" = 20 ] || fail "the wait=false recover never finished ($n)"
+# wait=false to a URL that answers 404: 202, then nothing is recovered
+# (the log says why; the first 404 above logged the same line once).
+req PUT '/collections/r9/snapshots/recover?wait=false' "{\"location\":\"$www/missing.snapshot\"}"
+[ "$code" = 202 ] || fail "recover wait=false of a 404: $code"
+for _ in $(seq 1 100); do
+    [ "$(grep -c 'missing.snapshot failed: status 404' "$log")" = 2 ] && break
+    sleep 0.1
+done
+[ "$(grep -c 'missing.snapshot failed: status 404' "$log")" = 2 ] || fail "the wait=false 404 was not logged"
+grep -q 'recover of r9' "$log" && fail "a 404 download was recovered from"
+count r9
+[ -z "$n" ] || fail "a wait=false 404 created the collection"
 ok
 [ -z "$(ls -A "$snaps" | grep '^\.download-')" ] || fail "download files left: $(ls -A "$snaps")"
 ok
