@@ -155,7 +155,7 @@ FUZZ_TESTS = fuzz_json
 # Issue 12: the HTTP request path, multipart bodies, base64, image decoding
 # and preprocessing, safetensors, config.json and preprocessor_config.json,
 # payload filters, the tokenizer.
-FUZZ_TESTS += fuzz_http fuzz_multipart fuzz_base64 fuzz_image fuzz_safetensors fuzz_model_config \
+FUZZ_TESTS += fuzz_http fuzz_http_response fuzz_multipart fuzz_base64 fuzz_image fuzz_safetensors fuzz_model_config \
               fuzz_filter fuzz_tokenizer
 # The routes' JSON bodies through an in-process server (tests/fuzz_server.h):
 # the Qdrant API, and /v1 with the tiny fixture model.
@@ -176,8 +176,8 @@ UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLI
 # threadpool searches, the writer and the embedding batcher): what
 # `make SANITIZER=thread test-threads` runs, as CI does.
 THREAD_TESTS = test_server test_work test_nn test_nn_quant test_tokenizer test_embedder test_hnsw_recall test_store_format \
-               test_collection test_snapshot
-THREAD_E2E_TESTS = serve qdrant_wire v1_embeddings qdrant_textidx
+               test_collection test_snapshot test_fetch
+THREAD_E2E_TESTS = serve qdrant_wire v1_embeddings qdrant_textidx qdrant_snapshots_http
 
 # End-to-end tests: tests/e2e/<name>.sh, run against the real binary
 # (layers: the include rules of docs/architecture.md, tools/check_layers.sh).

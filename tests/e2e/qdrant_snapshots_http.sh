@@ -48,6 +48,7 @@ PY=/usr/bin/python3
 command -v "$PY" >/dev/null || { echo "qdrant_snapshots_http.sh: SKIP: no python3"; exit 77; }
 command -v sha256sum >/dev/null || { echo "qdrant_snapshots_http.sh: SKIP: no sha256sum"; exit 77; }
 
+: >"$log"
 "$BIN" serve --port 0 --data "$work/data" --weights "$work/no-weights" 2>"$log" &
 pid=$!
 port=
