@@ -831,13 +831,6 @@ static void debug_path(const char *p, char *out, size_t cap)
     out[n] = '\0';
 }
 
-/*
- * location_path turns a recover location into a file inside the snapshots
- * directory, with Qdrant's checks and words in its order
- * (lib/storage/src/content_manager/snapshots/download.rs): a file URL
- * must have no host but localhost and an absolute path; the file must
- * exist; its canonical path must lie inside the snapshots directory (403).
- */
 /* http_location checks an http(s):// location and keeps it for the
  * worker to download (sj->url): an invalid URL is Qdrant's deserialize
  * error (the url crate's words), https is refused for want of TLS. */
@@ -864,6 +857,15 @@ static int api_key_param(ApiJob *j, const char *key, SnapJob *sj)
     return 0;
 }
 
+/*
+ * location_path reads a collection recover's location, with Qdrant's
+ * checks and words in its order
+ * (lib/storage/src/content_manager/snapshots/download.rs): an http(s)
+ * URL is kept for the worker to download (http_location); a file URL
+ * must have no host but localhost and an absolute path, the file must
+ * exist, and its canonical path must lie inside the snapshots directory
+ * (403): sj->path is then that file.
+ */
 static int location_path(ApiJob *j, const char *url, SnapJob *sj)
 {
     char *out = sj->path;
