@@ -90,7 +90,7 @@ endif
 CORE_SRCS = src/base/err.c src/base/log.c src/base/util.c src/base/budget.c src/base/arena.c src/base/json.c \
             src/base/cli.c src/base/sha256.c src/base/base64.c
 HTTP_SRCS = src/server/http.c src/server/router.c src/server/server.c src/server/work.c \
-            src/server/metrics.c src/server/multipart.c
+            src/server/metrics.c src/server/multipart.c src/server/fetch.c
 TOKENIZER_SRCS = src/model/tokenizer.c
 IMAGE_SRCS = src/model/image.c src/model/image_stb.c src/model/image_stbw.c
 CLIP_SRCS = src/model/nn.c src/model/nn_quant.c src/model/nn_int8.c src/model/nn_bf16.c src/model/nn_amx.c \
@@ -139,7 +139,7 @@ LLHTTP_SRCS = $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c $(LLHTTP_SRC_DIR)
 
 # Unit tests: tests/<name>.c, each its own binary linked against the library.
 CORE_TESTS = test_util test_json test_sha256
-HTTP_TESTS = test_http_parse test_router test_server test_work test_multipart test_auth
+HTTP_TESTS = test_http_parse test_fetch test_router test_server test_work test_multipart test_auth
 TOKENIZER_TESTS = test_tokenizer
 IMAGE_TESTS = test_image
 CLIP_TESTS = test_nn test_nn_quant test_safetensors test_clip_parity test_clip_precision \
@@ -158,7 +158,7 @@ FUZZ_TESTS = fuzz_json
 # Issue 12: the HTTP request path, multipart bodies, base64, image decoding
 # and preprocessing, safetensors, config.json and preprocessor_config.json,
 # payload filters, the tokenizer.
-FUZZ_TESTS += fuzz_http fuzz_multipart fuzz_base64 fuzz_image fuzz_safetensors fuzz_model_config \
+FUZZ_TESTS += fuzz_http fuzz_http_response fuzz_multipart fuzz_base64 fuzz_image fuzz_safetensors fuzz_model_config \
               fuzz_filter fuzz_tokenizer
 # The routes' JSON bodies through an in-process server (tests/fuzz_server.h):
 # the Qdrant API, and /v1 with the tiny fixture model.
@@ -179,8 +179,8 @@ UNIT_TESTS = $(CORE_TESTS) $(HTTP_TESTS) $(TOKENIZER_TESTS) $(IMAGE_TESTS) $(CLI
 # threadpool searches, the writer and the embedding batcher): what
 # `make SANITIZER=thread test-threads` runs, as CI does.
 THREAD_TESTS = test_server test_work test_nn test_nn_quant test_tokenizer test_embedder test_hnsw_recall test_store_format \
-               test_collection test_snapshot
-THREAD_E2E_TESTS = serve qdrant_wire v1_embeddings qdrant_textidx
+               test_collection test_snapshot test_fetch
+THREAD_E2E_TESTS = serve qdrant_wire v1_embeddings qdrant_textidx qdrant_snapshots_http
 
 # End-to-end tests: tests/e2e/<name>.sh, run against the real binary
 # (layers: the include rules of docs/architecture.md, tools/check_layers.sh).
@@ -190,7 +190,7 @@ E2E_TESTS += qdrant_sparse qdrant_bm25
 E2E_TESTS += qdrant_index qdrant_facet qdrant_strict qdrant_lookup qdrant_formula qdrant_mmr qdrant_phrase qdrant_feedback
 # Text indexes: stopwords, stemming, ASCII folding.
 E2E_TESTS += qdrant_textidx
-E2E_TESTS += qdrant_snapshots
+E2E_TESTS += qdrant_snapshots qdrant_snapshots_http
 E2E_TESTS += qdrant_multivec
 # Issue 13: scalar int8 quantization over the Qdrant API.
 E2E_TESTS += qdrant_quant

@@ -78,6 +78,7 @@ static int error_status(QErr kind, const char **prefix)
     case QERR_VALIDATION_PATH:
     case QERR_VALIDATION_QUERY: return 422;
     case QERR_QUERY: *prefix = "Deserialize error in query parameters: "; return 400;
+    case QERR_PATH: *prefix = "Deserialize error in path parameters: "; return 400;
     case QERR_PAYLOAD: *prefix = "Payload error: "; return 400;
     case QERR_UNAVAILABLE: *prefix = "Service unavailable: "; return 503;
     case QERR_NO_SPACE: return 507;

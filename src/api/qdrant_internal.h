@@ -69,6 +69,7 @@ typedef enum {
     QERR_VALIDATION_PATH, /* 422 "Validation error in path parameters: [...]" */
     QERR_VALIDATION_QUERY, /* 422 "Validation error in query parameters: [...]" */
     QERR_QUERY,       /* 400 "Deserialize error in query parameters: ..." */
+    QERR_PATH,        /* 400 "Deserialize error in path parameters: ..." */
     QERR_PAYLOAD,     /* 400 "Payload error: ..." (a body that is not JSON at all) */
     QERR_UNAVAILABLE, /* 503 with Retry-After: a queue is full or we are stopping */
     QERR_NO_SPACE,    /* 507: the disk is full */

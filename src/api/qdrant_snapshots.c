@@ -6,10 +6,12 @@
  *   POST   /collections/{c}/snapshots?wait=        create
  *   GET    /collections/{c}/snapshots/{s}          download the file
  *   DELETE /collections/{c}/snapshots/{s}?wait=    delete it (and its .checksum)
- *   PUT    /collections/{c}/snapshots/recover      recover from a file:// location
+ *   PUT    /collections/{c}/snapshots/recover      recover from a file:// or http:// location
  *   POST   /collections/{c}/snapshots/upload       recover from a multipart upload
  *   GET, POST /snapshots, GET, DELETE /snapshots/{s}   the same for full snapshots
  *                                                  (the whole database, collection_db_snapshot)
+ *   /collections/{c}/shards/{shard_id}/snapshots...   the same for shard snapshots:
+ *                                                  list, create, download, delete, upload, recover
  *
  * Files. A collection's snapshots live in <data>/snapshots/<collection>/
  * as Qdrant names them, `{collection}-{peer}-{YYYY-MM-DD-HH-MM-SS}.snapshot`
@@ -20,10 +22,28 @@
  * checksum. A recover reads only files inside <data>/snapshots (any
  * collection's folder, as Qdrant's global snapshots directory), checked on
  * the canonical path, so symlinks and ".." cannot leave it. Full
- * snapshots lie in <data>/snapshots itself, as Qdrant's. Only file://
- * locations are recovered from: Qdrant also downloads http(s) ones, which
- * here answer Qdrant's words for an unsupported scheme (an upload is the
- * way to bring a file from elsewhere).
+ * snapshots lie in <data>/snapshots itself, as Qdrant's.
+ *
+ * Shards. A vitrine collection is one local shard, shard 0 (GET
+ * /collections/{c}/cluster says so), so a shard snapshot is the
+ * collection's data: the same file format as a collection snapshot, kept
+ * where Qdrant keeps shard snapshots, <data>/snapshots/<c>/shards/0/, named
+ * as Qdrant names them, `{collection}-shard-0-{time}.snapshot`. Recovering
+ * one replaces the collection's data, as recovering shard 0 of a one-shard
+ * collection does in Qdrant; the collection must exist. Any other shard id
+ * answers Qdrant's 404 "shard N not found".
+ *
+ * Downloaded locations. An http:// location is downloaded (fetch.h: on
+ * the worker thread, never the loop, with connect and read timeouts,
+ * redirects followed) into a temporary file in <data>/snapshots
+ * (`.download-XXXXXX`, removed when the recover ends and at start-up),
+ * hashed as it arrives, and recovered from there. At most
+ * QDRANT_SNAPSHOT_MAX_FETCH bytes are downloaded. https:// needs TLS,
+ * which vitrine does not link: it answers 400 saying so (serve the file
+ * over http://, or upload it). Failures keep Qdrant's words and codes
+ * (download.rs, download_tar.rs): no connection or a broken answer is 500
+ * "Http request error: ...", an answer other than 2xx is 400 "Failed to
+ * download tar from {url}: status - {code}", a wrong checksum 400.
  *
  * Threads. Creating and recovering read or write a whole collection, for
  * seconds on a large one, so they run one at a time on a worker thread of
@@ -60,6 +80,7 @@
 #include "base/log.h"
 #include "base/sha256.h"
 #include "base/util.h"
+#include "server/fetch.h"
 #include "server/multipart.h"
 
 /* Snapshot jobs queued for the worker at most (503 beyond). */
@@ -72,6 +93,14 @@
 /* Bytes of a .checksum file read back. */
 #define QDRANT_SNAPSHOT_CHECKSUM_MAX 256
 #define SNAP_PATH_MAX (SERVER_MAX_PATH + 512)
+/* The most bytes an http:// recover location may have: a bound on a
+ * runaway or hostile server, far above any shop's collection (the disk
+ * is the practical limit, and a full disk fails the recover with 507). */
+#define QDRANT_SNAPSHOT_MAX_FETCH ((uint64_t)64 << 30)
+/* The one shard of a vitrine collection. */
+#define QDRANT_SNAPSHOT_SHARD 0
+/* The prefix of a download's temporary file in the snapshots directory. */
+#define QDRANT_SNAPSHOT_DOWNLOAD_PREFIX ".download-"
 
 struct ApiSnapshots {
     WorkQueue *queue;
@@ -88,11 +117,21 @@ typedef struct {
     Api *api;
     ApiJob *job; /* the request waiting for the answer, or NULL (wait=false) */
     char collection[COLLECTION_MAX_NAME + 1];
-    char path[SNAP_PATH_MAX]; /* recover: the file */
+    int shard;                /* create: a shard snapshot (of shard 0) */
+    char path[SNAP_PATH_MAX]; /* recover: the file, or "" to download url */
+    char url[FETCH_MAX_URL];  /* recover: the http:// location to download */
+    char *api_key;            /* recover: sent with the download, or NULL (malloc'd) */
     int has_checksum;         /* recover: verify the file against checksum first */
     uint8_t checksum[SHA256_DIGEST_LEN];
     char checksum_hex[SHA256_HEX_LEN + 1];
 } SnapJob;
+
+static void snap_job_free(SnapJob *sj)
+{
+    if (!sj) return;
+    free(sj->api_key);
+    free(sj);
+}
 
 /* ---- helpers ---- */
 
@@ -118,9 +157,39 @@ static void collection_dir(const Api *api, const char *collection, char *out, si
     snprintf(out, cap, "%s/%s", api->snapshots->dir, collection);
 }
 
+/* shard_dir is where a collection's shard snapshots lie, as Qdrant's
+ * (shard_holder snapshots_path_for_shard_unchecked). */
+static void shard_dir(const Api *api, const char *collection, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s/shards/%d", api->snapshots->dir, collection, QDRANT_SNAPSHOT_SHARD);
+}
+
+/* is_shard_route is 1 on /collections/{c}/shards/{shard_id}/... routes. */
+static int is_shard_route(const ApiJob *j) { return http_param(j->req, "shard_id") != NULL; }
+
+/* resolve_shard checks a shard route's {shard_id} (a u32, as Qdrant's
+ * ShardId path parameter) and collection, in Qdrant's order: the path
+ * parses, the collection exists, the shard exists (only shard 0 does). */
+static int resolve_shard(ApiJob *j, char *out, size_t cap)
+{
+    const char *id = http_param(j->req, "shard_id");
+    unsigned long long v = 0;
+    int ok = *id != '\0';
+    for (const char *c = id; ok && *c; c++) {
+        ok = *c >= '0' && *c <= '9';
+        v = v * 10 + (unsigned long long)(*c - '0');
+        if (v > UINT32_MAX) ok = 0;
+    }
+    if (!ok) return api_fail(j, QERR_PATH, "can not parse \"%.100s\" to a u32", id);
+    if (resolve(j, out, cap)) return -1;
+    if (v != QDRANT_SNAPSHOT_SHARD) return api_fail(j, QERR_NOT_FOUND, "shard %llu not found", v);
+    return 0;
+}
+
 /* snap_dir is the folder a route's snapshots are in: the collection's
- * (which must exist) for /collections/{c}/snapshots..., the snapshots
- * directory itself for the full snapshots of /snapshots... */
+ * (which must exist) for /collections/{c}/snapshots..., its shard 0's for
+ * /collections/{c}/shards/0/snapshots..., the snapshots directory itself
+ * for the full snapshots of /snapshots... */
 static int snap_dir(ApiJob *j, char *out, size_t cap)
 {
     if (!j->collection) {
@@ -128,6 +197,11 @@ static int snap_dir(ApiJob *j, char *out, size_t cap)
         return 0;
     }
     char coll[COLLECTION_MAX_NAME + 1];
+    if (is_shard_route(j)) {
+        if (resolve_shard(j, coll, sizeof coll)) return -1;
+        shard_dir(j->api, coll, out, cap);
+        return 0;
+    }
     if (resolve(j, coll, sizeof coll)) return -1;
     collection_dir(j->api, coll, out, cap);
     return 0;
@@ -318,9 +392,12 @@ static void snap_create(SnapJob *sj)
     char dir[SNAP_PATH_MAX], name[COLLECTION_MAX_NAME + 64], path[SNAP_PATH_MAX + 330],
         part[SNAP_PATH_MAX + 340], sumpath[SNAP_PATH_MAX + 350], when[32], msg[512] = "";
     if (full) snprintf(dir, sizeof dir, "%s", api->snapshots->dir);
+    else if (sj->shard) shard_dir(api, sj->collection, dir, sizeof dir);
     else collection_dir(api, sj->collection, dir, sizeof dir);
     format_time(time(NULL), "%Y-%m-%d-%H-%M-%S", when, sizeof when);
     if (full) snprintf(name, sizeof name, "full-snapshot-%s.snapshot", when);
+    else if (sj->shard)
+        snprintf(name, sizeof name, "%s-shard-%d-%s.snapshot", sj->collection, QDRANT_SNAPSHOT_SHARD, when);
     else snprintf(name, sizeof name, "%s-%d-%s.snapshot", sj->collection, QDRANT_SNAPSHOT_PEER, when);
     snprintf(path, sizeof path, "%s/%s", dir, name);
     snprintf(part, sizeof part, "%s.part", path);
@@ -355,18 +432,82 @@ static void snap_create(SnapJob *sj)
         api_fail(j, QERR_SERVICE, "the snapshot %s vanished", path);
 }
 
+/*
+ * snap_download fetches sj->url into a temporary file of the snapshots
+ * directory and points sj->path at it (the caller unlinks it). The file
+ * is hashed as it arrives, so a checksum is compared here, before the
+ * recover reads it (sj->has_checksum is then cleared). Qdrant's words and
+ * codes for each failure (download_tar.rs, errors.rs).
+ */
+static int snap_download(SnapJob *sj)
+{
+    ApiJob *j = sj->job;
+    int n = snprintf(sj->path, sizeof sj->path, "%s/" QDRANT_SNAPSHOT_DOWNLOAD_PREFIX "XXXXXX",
+                     sj->api->snapshots->dir);
+    int fd = n > 0 && (size_t)n < sizeof sj->path ? mkostemp(sj->path, O_CLOEXEC) : -1;
+    if (fd < 0) {
+        int e = errno;
+        log_error("cannot create a download file in %s: %s", sj->api->snapshots->dir, strerror(e));
+        sj->path[0] = '\0';
+        if (j) api_fail_engine(j, e == ENOSPC ? ERR_FULL : ERR_IO, "cannot create a download file");
+        return -1;
+    }
+    FetchRequest req = { .url = sj->url, .fd = fd, .max_bytes = QDRANT_SNAPSHOT_MAX_FETCH,
+                         .api_key = sj->api_key };
+    FetchResult *res = xmalloc(sizeof *res);
+    int rc = fetch_url(&req, res);
+    if (!rc && fsync(fd) != 0) {
+        rc = errno == ENOSPC ? ERR_FULL : ERR_IO;
+        snprintf(res->err, sizeof res->err, "cannot write the download: %s", strerror(errno));
+    }
+    close(fd);
+    int status_ok = res->status >= 200 && res->status <= 299;
+    if (rc) log_error("download of %s failed: %s", sj->url, res->err);
+    else if (!status_ok) log_error("download of %s failed: status %d", sj->url, res->status);
+    if (!j) {
+        /* wait=false: nobody to tell, the log says it. */
+    } else if (rc == ERR_TOOLARGE) {
+        api_fail(j, QERR_BAD_INPUT, "the snapshot at %s is too large: %s", sj->url, res->err);
+    } else if (rc == ERR_FULL) {
+        api_fail_engine(j, ERR_FULL, res->err);
+    } else if (rc == ERR_UNSUPPORTED || rc == ERR_INVAL) {
+        api_fail(j, QERR_BAD_REQUEST, "%s", res->err);
+    } else if (rc) {
+        api_fail(j, QERR_SERVICE, "Http request error: %s", res->err);
+    } else if (!status_ok) {
+        api_fail(j, QERR_BAD_INPUT, "Failed to download tar from %s: status - %d %s", sj->url,
+                 res->status, http_status_reason(res->status));
+    }
+    if (!rc && !status_ok) rc = ERR_NOTFOUND;
+    if (!rc && sj->has_checksum && memcmp(res->sha256, sj->checksum, SHA256_DIGEST_LEN)) {
+        char hex[SHA256_HEX_LEN + 1];
+        sha256_hex(res->sha256, hex);
+        if (j)
+            api_fail(j, QERR_BAD_INPUT, "Snapshot checksum mismatch: expected %s, got %s",
+                     sj->checksum_hex, hex);
+        rc = ERR_INVAL;
+    }
+    if (!rc) log_info("downloaded %llu bytes from %s for %s", (unsigned long long)res->bytes, res->url,
+                      sj->collection);
+    sj->has_checksum = 0;
+    free(res);
+    return rc ? -1 : 0;
+}
+
 static void snap_recover(SnapJob *sj)
 {
     Api *api = sj->api;
     ApiJob *j = sj->job;
     char msg[512] = "";
+    int downloaded = sj->url[0] != '\0';
+    if (downloaded && snap_download(sj)) goto done;
     if (sj->has_checksum) {
         /* Verified before anything changes (recover.rs), Qdrant's words. */
         uint8_t got[SHA256_DIGEST_LEN];
         int rc = sha256_file(sj->path, got);
         if (rc) {
             if (j) api_fail(j, QERR_SERVICE, "cannot read %s: %s", sj->path, err_str(rc));
-            return;
+            goto done;
         }
         if (memcmp(got, sj->checksum, sizeof got)) {
             char hex[SHA256_HEX_LEN + 1];
@@ -374,19 +515,23 @@ static void snap_recover(SnapJob *sj)
             if (j)
                 api_fail(j, QERR_BAD_INPUT, "Snapshot checksum mismatch: expected %s, got %s",
                          sj->checksum_hex, hex);
-            return;
+            goto done;
         }
     }
     CollectionSnapshotInfo info;
     int rc = collection_recover(api->db, sj->collection, sj->path, &info, msg, sizeof msg);
     if (rc) {
-        log_error("recover of %s from %s failed: %s", sj->collection, sj->path, msg);
-        if (!j) return;
+        log_error("recover of %s from %s failed: %s", sj->collection,
+                  downloaded ? sj->url : sj->path, msg);
+        if (!j) goto done;
         if (rc == ERR_FORMAT) api_fail(j, QERR_BAD_REQUEST, "%s", msg);
         else api_fail_engine(j, rc, msg);
-        return;
+        goto done;
     }
     if (j) api_result_true(j);
+done:
+    if (downloaded && sj->path[0] && unlink(sj->path) != 0)
+        log_warn("cannot delete %s: %s", sj->path, strerror(errno));
 }
 
 /* Runs on the worker thread, one job at a time. A waiting request is
@@ -406,7 +551,25 @@ static void worker_done(void *ctx, WorkItem *item)
     (void)ctx;
     SnapJob *sj = (SnapJob *)item;
     if (sj->job) api_finish(sj->job);
-    free(sj);
+    snap_job_free(sj);
+}
+
+/* remove_stale_downloads deletes the temporary files of downloads that a
+ * crash or a kill interrupted (nothing else is named so). */
+static void remove_stale_downloads(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    size_t pl = strlen(QDRANT_SNAPSHOT_DOWNLOAD_PREFIX);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, QDRANT_SNAPSHOT_DOWNLOAD_PREFIX, pl)) continue;
+        char path[SNAP_PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && unlink(path) == 0)
+            log_info("removed %s, an interrupted download", path);
+    }
+    closedir(d);
 }
 
 int qdrant_snapshots_start(Api *api)
@@ -418,6 +581,7 @@ int qdrant_snapshots_start(Api *api)
         free(s);
         return ERR_IO;
     }
+    remove_stale_downloads(s->dir);
     WorkQueueConfig qc = {
         .name = "snapshots",
         .capacity = QDRANT_SNAPSHOT_QUEUE,
@@ -456,7 +620,7 @@ static void queue_job(ApiJob *j, SnapJob *sj, int wait)
     if (wait) j->answered = 1;
     int rc = work_queue_push(j->api->snapshots->queue, &sj->item);
     if (rc) {
-        free(sj);
+        snap_job_free(sj);
         j->answered = 0;
         api_fail(j, QERR_UNAVAILABLE,
                  rc == ERR_FULL ? "too many snapshot operations queued, retry later"
@@ -520,9 +684,11 @@ static void create_prepare(ApiJob *j)
     Queued *q = arena_calloc(api_arena(j), sizeof *q);
     if (wait_param(j, &q->wait)) return;
     char coll[COLLECTION_MAX_NAME + 1] = "";
-    if (j->collection && resolve(j, coll, sizeof coll)) return;
+    int shard = is_shard_route(j);
+    if (shard ? resolve_shard(j, coll, sizeof coll) : j->collection && resolve(j, coll, sizeof coll)) return;
     q->sj = xcalloc(1, sizeof *q->sj);
     q->sj->op = j->collection ? SNAP_CREATE : SNAP_FULL;
+    q->sj->shard = shard;
     q->sj->api = j->api;
     snprintf(q->sj->collection, sizeof q->sj->collection, "%s", coll);
     j->state = q;
@@ -535,7 +701,7 @@ static void queued_run(ApiJob *j)
     Queued *q = j->state;
     if (!q || !q->sj) return;
     if (api_failed(j)) {
-        free(q->sj);
+        snap_job_free(q->sj);
         return;
     }
     queue_job(j, q->sj, q->wait);
@@ -665,15 +831,45 @@ static void debug_path(const char *p, char *out, size_t cap)
     out[n] = '\0';
 }
 
-/*
- * location_path turns a recover location into a file inside the snapshots
- * directory, with Qdrant's checks and words in its order
- * (lib/storage/src/content_manager/snapshots/download.rs): a file URL
- * must have no host but localhost and an absolute path; the file must
- * exist; its canonical path must lie inside the snapshots directory (403).
- */
-static int location_path(ApiJob *j, const char *url, char *out, size_t cap)
+/* http_location checks an http(s):// location and keeps it for the
+ * worker to download (sj->url): an invalid URL is Qdrant's deserialize
+ * error (the url crate's words), https is refused for want of TLS. */
+static int http_location(ApiJob *j, const char *url, SnapJob *sj)
 {
+    char err[FETCH_MAX_URL + 512];
+    int rc = fetch_url_check(url, err, sizeof err);
+    if (rc == ERR_UNSUPPORTED) return api_fail(j, QERR_BAD_REQUEST, "%s", err);
+    if (rc) return api_fail(j, QERR_FORMAT, "location: %s", err);
+    snprintf(sj->url, sizeof sj->url, "%s", url);
+    return 0;
+}
+
+/* api_key_param keeps the recover's api_key for the download, refusing
+ * what cannot be a header value (Qdrant: HeaderValue::from_str), so it
+ * can never add a line to the request. */
+static int api_key_param(ApiJob *j, const char *key, SnapJob *sj)
+{
+    if (!key) return 0;
+    for (const unsigned char *c = (const unsigned char *)key; *c; c++)
+        if ((*c < ' ' && *c != '\t') || *c == 0x7f)
+            return api_fail(j, QERR_BAD_REQUEST, "api_key: not a valid HTTP header value");
+    sj->api_key = xstrdup(key);
+    return 0;
+}
+
+/*
+ * location_path reads a collection recover's location, with Qdrant's
+ * checks and words in its order
+ * (lib/storage/src/content_manager/snapshots/download.rs): an http(s)
+ * URL is kept for the worker to download (http_location); a file URL
+ * must have no host but localhost and an absolute path, the file must
+ * exist, and its canonical path must lie inside the snapshots directory
+ * (403): sj->path is then that file.
+ */
+static int location_path(ApiJob *j, const char *url, SnapJob *sj)
+{
+    char *out = sj->path;
+    size_t cap = sizeof sj->path;
     size_t sl = strcspn(url, ":/?#");
     if (url[sl] != ':' || sl == 0)
         return api_fail(j, QERR_FORMAT, "location: relative URL without a base");
@@ -681,9 +877,7 @@ static int location_path(ApiJob *j, const char *url, char *out, size_t cap)
     snprintf(scheme, sizeof scheme, "%.*s", (int)MIN(sl, sizeof scheme - 1), url);
     for (char *c = scheme; *c; c++)
         if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
-    /* Qdrant downloads http(s) locations; vitrine reads only files already
-     * in the snapshots directory (an upload puts one there), so every
-     * scheme but file gets Qdrant's words for an unsupported one. */
+    if (!strcmp(scheme, "http") || !strcmp(scheme, "https")) return http_location(j, url, sj);
     if (strcmp(scheme, "file"))
         return api_fail(j, QERR_BAD_REQUEST, "URL %s with scheme %s is not supported", url, scheme);
     const char *rest = url + sl + 1, *path;
@@ -759,9 +953,85 @@ static void recover_prepare(ApiJob *j)
     sj->op = SNAP_RECOVER;
     sj->api = j->api;
     snprintf(sj->collection, sizeof sj->collection, "%s", j->collection);
+    if (checksum_param(j, checksum, QERR_VALIDATION, sj) || api_key_param(j, api_key, sj) ||
+        location_path(j, location, sj)) {
+        snap_job_free(sj);
+        return;
+    }
+    q->sj = sj;
+    j->state = q;
+}
+
+/* ---- PUT /collections/{c}/shards/{shard_id}/snapshots/recover ---- */
+
+/* url_scheme_len is the length of location's URL scheme, or 0 when it is
+ * not a URL (RFC 3986: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"). */
+static size_t url_scheme_len(const char *s)
+{
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))) return 0;
+    size_t n = 1;
+    while ((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= '0' && s[n] <= '9') ||
+           s[n] == '+' || s[n] == '-' || s[n] == '.')
+        n++;
+    return s[n] == ':' ? n : 0;
+}
+
+/*
+ * shard_location reads a shard recover's location as Qdrant's
+ * ShardSnapshotLocation (an untagged URL or file name, common/snapshots.rs
+ * recover_shard_snapshot): a URL must be http(s) and is downloaded;
+ * anything else names a snapshot file of the shard's folder, which must
+ * be a plain file name there (shard_snapshot_path_unchecked).
+ */
+static int shard_location(ApiJob *j, const char *coll, const char *location, SnapJob *sj)
+{
+    size_t sl = url_scheme_len(location);
+    char err[FETCH_MAX_URL + 512];
+    if (sl) {
+        char scheme[32];
+        snprintf(scheme, sizeof scheme, "%.*s", (int)MIN(sl, sizeof scheme - 1), location);
+        for (char *c = scheme; *c; c++)
+            if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
+        int rc = fetch_url_check(location, err, sizeof err);
+        if (strcmp(scheme, "http") && strcmp(scheme, "https"))
+            return api_fail(j, QERR_BAD_INPUT,
+                            "Invalid snapshot URL %s: URLs with %s scheme are not supported", location,
+                            scheme);
+        if (rc == ERR_UNSUPPORTED) return api_fail(j, QERR_BAD_REQUEST, "%s", err);
+        if (!rc) {
+            snprintf(sj->url, sizeof sj->url, "%s", location);
+            return 0;
+        }
+        /* Not a valid URL: Qdrant then reads it as a file name. */
+    }
+    if (strchr(location, '/')) return api_fail(j, QERR_NOT_FOUND, "Snapshot %s not found", location);
+    char dir[SNAP_PATH_MAX];
+    shard_dir(j->api, coll, dir, sizeof dir);
+    return snapshot_file(j, dir, location, sj->path, sizeof sj->path);
+}
+
+static void shard_recover_prepare(ApiJob *j)
+{
+    Queued *q = arena_calloc(api_arena(j), sizeof *q);
+    if (wait_param(j, &q->wait) || api_body_object(j, 0)) return;
+    const char *location = NULL, *priority = NULL, *checksum = NULL, *api_key = NULL;
+    if (api_get_str(j, j->body, "location", &location) ||
+        api_get_str(j, j->body, "priority", &priority) ||
+        api_get_str(j, j->body, "checksum", &checksum) ||
+        api_get_str(j, j->body, "api_key", &api_key))
+        return;
+    if (!location) {
+        api_fail(j, QERR_FORMAT, "missing field `location`");
+        return;
+    }
+    if (check_priority(j, priority, QERR_FORMAT)) return;
+    SnapJob *sj = xcalloc(1, sizeof *sj);
+    sj->op = SNAP_RECOVER;
+    sj->api = j->api;
     if (checksum_param(j, checksum, QERR_VALIDATION, sj) ||
-        location_path(j, location, sj->path, sizeof sj->path)) {
-        free(sj);
+        resolve_shard(j, sj->collection, sizeof sj->collection) || api_key_param(j, api_key, sj) ||
+        shard_location(j, sj->collection, location, sj)) {
+        snap_job_free(sj);
         return;
     }
     q->sj = sj;
@@ -797,7 +1067,8 @@ static void upload_name(const char *filename, char *out, size_t cap)
 static void upload_prepare(ApiJob *j)
 {
     Queued *q = arena_calloc(api_arena(j), sizeof *q);
-    if (wait_param(j, &q->wait) || check_collection_name(j, j->collection)) return;
+    int shard = is_shard_route(j);
+    if (wait_param(j, &q->wait) || (!shard && check_collection_name(j, j->collection))) return;
     if (check_priority(j, http_query_get(j->req, "priority"), QERR_QUERY)) return;
     SnapJob *sj = xcalloc(1, sizeof *sj);
     sj->op = SNAP_RECOVER;
@@ -842,7 +1113,15 @@ static void upload_prepare(ApiJob *j)
         }
     }
     char dir[SNAP_PATH_MAX], file[NAME_MAX + 1];
-    collection_dir(j->api, j->collection, dir, sizeof dir);
+    if (shard) {
+        /* A shard's collection must exist, checked after the checksum
+         * as Qdrant does (upload_shard_snapshot); the upload is kept in
+         * the shard's folder, as a collection's is in the collection's. */
+        if (resolve_shard(j, sj->collection, sizeof sj->collection)) goto fail;
+        shard_dir(j->api, sj->collection, dir, sizeof dir);
+    } else {
+        collection_dir(j->api, j->collection, dir, sizeof dir);
+    }
     upload_name(p->filename, file, sizeof file);
     int pl = snprintf(sj->path, sizeof sj->path, "%s/%s", dir, file);
     int rc = pl < 0 || (size_t)pl >= sizeof sj->path ? ERR_IO : mkdir_p(dir);
@@ -855,7 +1134,7 @@ static void upload_prepare(ApiJob *j)
     j->state = q;
     return;
 fail:
-    free(sj);
+    snap_job_free(sj);
 }
 
 const ApiRoute qdrant_snapshot_routes[] = {
@@ -869,6 +1148,18 @@ const ApiRoute qdrant_snapshot_routes[] = {
       queued_run },
     { "POST", "/collections/{collection_name}/snapshots/upload", API_ASYNC | API_RAW_BODY, upload_prepare,
       queued_run },
+    /* Shard snapshots: shard 0, the collection's one shard. */
+    { "GET", "/collections/{collection_name}/shards/{shard_id}/snapshots", API_READ, NULL, list_run },
+    { "POST", "/collections/{collection_name}/shards/{shard_id}/snapshots", API_ASYNC, create_prepare,
+      queued_run },
+    { "GET", "/collections/{collection_name}/shards/{shard_id}/snapshots/{snapshot_name}", API_ASYNC,
+      download_prepare, download_run },
+    { "DELETE", "/collections/{collection_name}/shards/{shard_id}/snapshots/{snapshot_name}", API_ASYNC,
+      delete_prepare, delete_run },
+    { "PUT", "/collections/{collection_name}/shards/{shard_id}/snapshots/recover", API_ASYNC,
+      shard_recover_prepare, queued_run },
+    { "POST", "/collections/{collection_name}/shards/{shard_id}/snapshots/upload", API_ASYNC | API_RAW_BODY,
+      upload_prepare, queued_run },
     /* Full snapshots: the whole database. */
     { "GET", "/snapshots", API_READ, NULL, list_run },
     { "POST", "/snapshots", API_ASYNC, create_prepare, queued_run },

@@ -711,3 +711,187 @@ void http_format_simple(Buf *out, int status, const char *msg, const char *extra
     buf_append(out, body.data, body.len);
     buf_free(&body);
 }
+
+/* ---- the response parser (http.h) ----
+ *
+ * A second set of llhttp callbacks in HTTP_RESPONSE mode. Header names and
+ * values are accumulated as for requests (fragments), kept in an arena
+ * that lives for one message; body fragments go to the sink as llhttp
+ * hands them over, never accumulated. Interim 1xx answers are parsed and
+ * dropped, so the sink sees the final response only. */
+
+struct HttpResponseParser {
+    llhttp_t ll;
+    HttpResponseSink sink;
+    Arena arena; /* this message's header strings */
+    Buf field, value;
+    HttpPair hdrs[HTTP_MAX_HEADERS];
+    size_t n_hdrs;
+    size_t header_bytes;
+    int head_request;
+    int interim; /* the message being parsed is a 1xx */
+    int done;
+    int stopped;
+    const char *err;
+};
+
+static int resp_fail(HttpResponseParser *p, const char *msg)
+{
+    p->err = msg;
+    llhttp_set_error_reason(&p->ll, msg);
+    return HPE_USER;
+}
+
+static int resp_charge(HttpResponseParser *p, size_t n)
+{
+    p->header_bytes += n;
+    return p->header_bytes > HTTP_RESPONSE_MAX_HEADER_BYTES ? resp_fail(p, "response header section too large")
+                                                            : 0;
+}
+
+static int resp_on_message_begin(llhttp_t *ll)
+{
+    HttpResponseParser *p = ll->data;
+    arena_free(&p->arena);
+    arena_init(&p->arena, 4 * 1024);
+    p->n_hdrs = 0;
+    p->header_bytes = 0;
+    p->interim = 0;
+    p->field.len = p->value.len = 0;
+    return 0;
+}
+
+static int resp_on_header_field(llhttp_t *ll, const char *at, size_t len)
+{
+    HttpResponseParser *p = ll->data;
+    if (resp_charge(p, len)) return HPE_USER;
+    buf_append(&p->field, at, len);
+    return 0;
+}
+
+static int resp_on_header_value(llhttp_t *ll, const char *at, size_t len)
+{
+    HttpResponseParser *p = ll->data;
+    if (resp_charge(p, len)) return HPE_USER;
+    buf_append(&p->value, at, len);
+    return 0;
+}
+
+static int resp_on_header_value_complete(llhttp_t *ll)
+{
+    HttpResponseParser *p = ll->data;
+    if (resp_charge(p, HTTP_HEADER_LINE_OVERHEAD)) return HPE_USER;
+    if (p->n_hdrs >= HTTP_MAX_HEADERS) return resp_fail(p, "too many response headers");
+    size_t vlen = p->value.len;
+    while (vlen > 0 && (p->value.data[vlen - 1] == ' ' || p->value.data[vlen - 1] == '\t')) vlen--;
+    p->hdrs[p->n_hdrs].name = arena_strndup(&p->arena, p->field.data ? p->field.data : "", p->field.len);
+    p->hdrs[p->n_hdrs].value = arena_strndup(&p->arena, p->value.data ? p->value.data : "", vlen);
+    p->n_hdrs++;
+    p->field.len = p->value.len = 0;
+    return 0;
+}
+
+static int resp_on_headers_complete(llhttp_t *ll)
+{
+    HttpResponseParser *p = ll->data;
+    int status = llhttp_get_status_code(ll);
+    /* 101 would switch protocols: a GET never asks for it. */
+    if (status == 101) return resp_fail(p, "unexpected protocol switch");
+    if (status < 200) {
+        p->interim = 1;
+        return 0;
+    }
+    if (p->sink.on_head && p->sink.on_head(p->sink.ctx, status, p->hdrs, p->n_hdrs)) {
+        p->stopped = 1;
+        return resp_fail(p, "stopped");
+    }
+    /* 1 tells llhttp that this message has no body (the answer to a HEAD). */
+    return p->head_request ? 1 : 0;
+}
+
+static int resp_on_body(llhttp_t *ll, const char *at, size_t len)
+{
+    HttpResponseParser *p = ll->data;
+    if (p->interim || !p->sink.on_body) return 0;
+    if (p->sink.on_body(p->sink.ctx, at, len)) {
+        p->stopped = 1;
+        return resp_fail(p, "stopped");
+    }
+    return 0;
+}
+
+static int resp_on_message_complete(llhttp_t *ll)
+{
+    HttpResponseParser *p = ll->data;
+    if (p->interim) return 0; /* the final answer follows */
+    p->done = 1;
+    return HPE_PAUSED;
+}
+
+static const llhttp_settings_t http_response_settings = {
+    .on_message_begin = resp_on_message_begin,
+    .on_header_field = resp_on_header_field,
+    .on_header_value = resp_on_header_value,
+    .on_header_value_complete = resp_on_header_value_complete,
+    .on_headers_complete = resp_on_headers_complete,
+    .on_body = resp_on_body,
+    .on_message_complete = resp_on_message_complete,
+};
+
+HttpResponseParser *http_response_parser_new(const HttpResponseSink *sink, int head_request)
+{
+    HttpResponseParser *p = xcalloc(1, sizeof *p);
+    p->sink = *sink;
+    p->head_request = head_request;
+    arena_init(&p->arena, 4 * 1024);
+    buf_init(&p->field);
+    buf_init(&p->value);
+    llhttp_init(&p->ll, HTTP_RESPONSE, &http_response_settings);
+    p->ll.data = p;
+    return p;
+}
+
+void http_response_parser_free(HttpResponseParser *p)
+{
+    if (!p) return;
+    arena_free(&p->arena);
+    buf_free(&p->field);
+    buf_free(&p->value);
+    free(p);
+}
+
+/* resp_result turns llhttp's code into the caller's. */
+static HttpResponseResult resp_result(HttpResponseParser *p, llhttp_errno_t e)
+{
+    if (p->done) return HTTP_RESPONSE_DONE;
+    if (e == HPE_OK) return HTTP_RESPONSE_MORE;
+    if (p->stopped) return HTTP_RESPONSE_STOPPED;
+    if (!p->err) p->err = e == HPE_INVALID_EOF_STATE ? "the connection closed before the response was complete"
+                                                     : "malformed response";
+    log_debug("http: response parse error %s: %s", llhttp_errno_name(e), llhttp_get_error_reason(&p->ll));
+    return HTTP_RESPONSE_ERROR;
+}
+
+HttpResponseResult http_response_feed(HttpResponseParser *p, const char *data, size_t len)
+{
+    if (p->done) return HTTP_RESPONSE_DONE;
+    if (p->err) return p->stopped ? HTTP_RESPONSE_STOPPED : HTTP_RESPONSE_ERROR;
+    if (len == 0) return HTTP_RESPONSE_MORE;
+    return resp_result(p, llhttp_execute(&p->ll, data, len));
+}
+
+HttpResponseResult http_response_finish(HttpResponseParser *p)
+{
+    if (p->done) return HTTP_RESPONSE_DONE;
+    if (p->err) return p->stopped ? HTTP_RESPONSE_STOPPED : HTTP_RESPONSE_ERROR;
+    llhttp_errno_t e = llhttp_finish(&p->ll);
+    if (!p->done && e == HPE_OK) {
+        /* llhttp_finish accepts an end between messages: here no final
+         * answer arrived at all. */
+        p->err = "the connection closed before the response was complete";
+        return HTTP_RESPONSE_ERROR;
+    }
+    return resp_result(p, e);
+}
+
+const char *http_response_error(const HttpResponseParser *p) { return p->err ? p->err : ""; }

@@ -265,4 +265,50 @@ void http_parser_body_progress(const HttpParser *p, uint64_t *headers_done_ns, s
  */
 void http_format_simple(Buf *out, int status, const char *msg, const char *extra_headers);
 
+
+/* ---- the response parser (the client side: fetch.c) ----
+ *
+ * The same llhttp glue reads an HTTP/1.1 response for code that makes a
+ * request (a snapshot recover downloading its location). It is streaming:
+ * the status line and headers are handed over once complete, then the
+ * body (de-chunked) in fragments as they arrive, so a large body goes
+ * straight to a file without being held in memory. A 1xx interim answer
+ * is skipped. A body delimited by the end of the connection ends with
+ * http_response_finish.
+ */
+
+/* Response header section (status line and header lines). */
+#define HTTP_RESPONSE_MAX_HEADER_BYTES (64 * 1024)
+
+typedef struct {
+    /* The status line and headers are complete: headers are valid during
+     * the call only. Nonzero stops the parse (http_response_feed returns
+     * HTTP_RESPONSE_STOPPED). */
+    int (*on_head)(void *ctx, int status, const HttpPair *headers, size_t n_headers);
+    /* A fragment of the body; nonzero stops the parse likewise. */
+    int (*on_body)(void *ctx, const char *data, size_t len);
+    void *ctx;
+} HttpResponseSink;
+
+typedef struct HttpResponseParser HttpResponseParser;
+
+typedef enum {
+    HTTP_RESPONSE_MORE = 0,  /* all bytes consumed; the response is not complete */
+    HTTP_RESPONSE_DONE,      /* the response is complete */
+    HTTP_RESPONSE_STOPPED,   /* a sink callback asked to stop */
+    HTTP_RESPONSE_ERROR,     /* malformed, or over HTTP_RESPONSE_MAX_HEADER_BYTES */
+} HttpResponseResult;
+
+/* head_request: the response answers a HEAD (it has no body). */
+HttpResponseParser *http_response_parser_new(const HttpResponseSink *sink, int head_request);
+void http_response_parser_free(HttpResponseParser *p);
+/* http_response_feed parses data[0..len). */
+HttpResponseResult http_response_feed(HttpResponseParser *p, const char *data, size_t len);
+/* http_response_finish tells the parser the connection ended: DONE when
+ * that completes the response (a body that runs to the close), ERROR
+ * when the response was cut short. */
+HttpResponseResult http_response_finish(HttpResponseParser *p);
+/* http_response_error says what was wrong after HTTP_RESPONSE_ERROR. */
+const char *http_response_error(const HttpResponseParser *p);
+
 #endif

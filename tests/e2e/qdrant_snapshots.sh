@@ -3,7 +3,7 @@
 # disk (Qdrant's names, <file>.checksum equal to sha256sum of the file),
 # downloads byte for byte, path traversal refused, multipart uploads from
 # curl -F (with and without a checksum, malformed), recover from file://
-# (checksums, other schemes, a damaged file leaves the collection), delete
+# (checksums, other schemes (http:// in qdrant_snapshots_http.sh), a damaged file leaves the collection), delete
 # with wait=false (202), and full snapshots, one of which is then served by
 # a second server as its data.mdb.
 #
@@ -159,8 +159,8 @@ count c2
 [ "$n" = 50 ] || fail "recovered collection has $n points"
 req PUT /collections/c2/snapshots/recover "{\"location\":\"file://localhost$file\",\"checksum\":\"$(printf 'a%.0s' $(seq 64))\"}"
 expect_error 400 "Wrong input: Snapshot checksum mismatch: expected $(printf 'a%.0s' $(seq 64)), got $sum"
-req PUT /collections/c2/snapshots/recover '{"location":"http://127.0.0.1:1/x.snapshot"}'
-expect_error 400 "Bad request: URL http://127.0.0.1:1/x.snapshot with scheme http is not supported"
+req PUT /collections/c2/snapshots/recover '{"location":"ftp://127.0.0.1:1/x.snapshot"}'
+expect_error 400 "Bad request: URL ftp://127.0.0.1:1/x.snapshot with scheme ftp is not supported"
 req PUT /collections/c2/snapshots/recover '{"location":"file://whatever.snapshot"}'
 expect_error 400 "Bad request: Invalid snapshot URI, file path must be absolute or on localhost"
 req PUT /collections/c2/snapshots/recover '{}'
