@@ -101,7 +101,9 @@ static int parse_hnsw(ApiJob *j, const JsonValue *body, int *m, int *ef)
     if (x && x->type != JSON_NULL) {
         if (x->type != JSON_NUMBER || json_as_uint64(x, &v))
             return api_fail(j, QERR_FORMAT, "invalid type, expected usize at `hnsw_config.m`");
-        /* m = 0 disables Qdrant's graph; vitrine always keeps one. */
+        /* m = 0 disables Qdrant's graph; vitrine keeps one at its
+         * minimum m, reports the 0 kept in the options and searches the
+         * vectors it applies to exactly (api_graph_off). */
         if (v > COLLECTION_MAX_M)
             return api_fail(j, QERR_BAD_INPUT, "hnsw_config.m: %llu is above vitrine's limit of %d",
                             (unsigned long long)v, COLLECTION_MAX_M);
@@ -711,8 +713,12 @@ static void write_config(JsonWriter *w, const CollectionConfig *c, const JsonVal
     const JsonValue *h = opts ? json_get(opts, "hnsw_config") : NULL;
     jw_key(w, "hnsw_config");
     jw_object_begin(w);
+    /* m = 0 (Qdrant: no global graph) is reported as configured: the
+     * vectors that inherit it are searched exactly (api_graph_off) while
+     * the engine keeps its graph at its minimum m. */
+    const JsonValue *hm = h ? json_get(h, "m") : NULL;
     jw_key(w, "m");
-    jw_int(w, c->m);
+    jw_int(w, hm && hm->type == JSON_NUMBER && hm->u.num == 0 ? 0 : c->m);
     jw_key(w, "ef_construct");
     jw_int(w, c->ef_construct);
     static const Setting hnsw[] = {
