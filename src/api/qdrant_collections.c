@@ -995,10 +995,15 @@ static void write_local_shard(JsonWriter *w, const CollectionInfo *ci, const cha
         }
         jw_object_end(w);
     }
+    /* Qdrant's ShardUpdateQueueInfo: writes are applied as they commit
+     * (nothing queues), and op_num is the last applied operation's number:
+     * the collection's count of them. */
     jw_key(w, "update_queue");
     jw_object_begin(w);
     jw_key(w, "length");
     jw_uint(w, 0);
+    jw_key(w, "op_num");
+    jw_uint(w, ci->op_num);
     jw_object_end(w);
     jw_object_end(w);
 }

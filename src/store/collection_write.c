@@ -687,6 +687,7 @@ static int group_fn(StoreTxn *txn, void *vctx)
         if (gw->c) {
             gw->c->g_free_taken = 0;
             gw->c->g_high = gw->c->node_high;
+            gw->c->g_ops = 0;
         }
     }
     /* 2a. What earlier groups left unsaved. */
@@ -730,10 +731,20 @@ static int group_fn(StoreTxn *txn, void *vctx)
         gw->eff_begin = eff;
         gw->eff_end = g->n_eff;
         w->operation_id = op_id++;
+        /* Each operation is one of Qdrant's (points/batch sends one
+         * write per operation). */
+        c->g_ops += w->n_ops;
         any = 1;
     }
     /* 2c. */
     if (!any) return 0;
+    /* Each collection's applied operations, once per group. */
+    for (size_t i = 0; i < g->n; i++) {
+        Collection *c = g->gw[i].c;
+        int first = c && c->g_ops;
+        for (size_t k = 0; k < i && first; k++) first = g->gw[k].c != c;
+        if (first && (err = coll_ops_put(txn, c->cid, c->op_num + c->g_ops))) return err;
+    }
     uint8_t rec[8];
     store_put_le64(rec, op_id);
     return store_put(txn, STORE_DB_META, COLL_META_NEXT_OP, strlen(COLL_META_NEXT_OP), rec,
@@ -754,6 +765,47 @@ int coll_take_operation_id(StoreTxn *txn, uint64_t *out)
     store_put_le64(rec, op_id + 1);
     return store_put(txn, STORE_DB_META, COLL_META_NEXT_OP, strlen(COLL_META_NEXT_OP), rec,
                      sizeof rec);
+}
+
+/* ---- applied operations (Qdrant's op_num) ---- */
+
+size_t coll_ops_key(uint8_t out[COLL_META_OPS_LEN + 4], uint32_t cid)
+{
+    memcpy(out, COLL_META_OPS, COLL_META_OPS_LEN);
+    store_put_be32(out + COLL_META_OPS_LEN, cid);
+    return COLL_META_OPS_LEN + 4;
+}
+
+int coll_ops_put(StoreTxn *txn, uint32_t cid, uint64_t total)
+{
+    uint8_t key[COLL_META_OPS_LEN + 4], rec[8];
+    size_t klen = coll_ops_key(key, cid);
+    store_put_le64(rec, total);
+    return store_put(txn, STORE_DB_META, key, klen, rec, sizeof rec);
+}
+
+int coll_ops_del(StoreTxn *txn, uint32_t cid)
+{
+    uint8_t key[COLL_META_OPS_LEN + 4];
+    int e = store_del(txn, STORE_DB_META, key, coll_ops_key(key, cid));
+    return e == ERR_NOTFOUND ? 0 : e;
+}
+
+uint64_t coll_ops_load(StoreTxn *txn, uint32_t cid)
+{
+    uint8_t key[COLL_META_OPS_LEN + 4];
+    Slice v;
+    if (store_get(txn, STORE_DB_META, key, coll_ops_key(key, cid), &v) == 0 && v.len == 8)
+        return store_get_le64((const uint8_t *)v.ptr);
+    return 0;
+}
+
+void coll_ops_applied(Collection *c, uint64_t n)
+{
+    if (!n) return;
+    pthread_rwlock_wrlock(&c->lock);
+    c->op_num += n;
+    pthread_rwlock_unlock(&c->lock);
 }
 
 /* ---- a group, applied to memory after the commit ---- */
@@ -934,6 +986,8 @@ int collection_write_group(Db *db, CollectionWrite *const *writes, size_t n,
                 w->n_affected = 0;
                 err_set(w->err, sizeof w->err, err, "storage error: %s", err_str(err));
             }
+            for (size_t i = 0; i < n; i++)
+                if (g.gw[i].c) g.gw[i].c->g_ops = 0;
         } else {
             /* What earlier groups left unsaved is saved now. */
             for (size_t i = 0; i < db->n_colls; i++) coll_graph_saved(db->colls[i]);
@@ -952,6 +1006,12 @@ int collection_write_group(Db *db, CollectionWrite *const *writes, size_t n,
          * write may already be gone. */
         for (size_t i = 0; i < n; i++)
             if (g.gw[i].c) group_apply_nodes(g.gw[i].c);
+        /* Before any wait=true client hears back (visible below). */
+        for (size_t i = 0; i < n; i++)
+            if (g.gw[i].c) {
+                coll_ops_applied(g.gw[i].c, g.gw[i].c->g_ops);
+                g.gw[i].c->g_ops = 0;
+            }
         for (size_t i = 0; i < n; i++) {
             GroupWrite *gw = &g.gw[i];
             if (gw->eff_end > gw->eff_begin)
