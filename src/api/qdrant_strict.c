@@ -19,9 +19,11 @@
  *     search_max_batchsize (search and query batches);
  *   - writes: upsert_max_batchsize (upserts and vector updates, also
  *     inside points/batch), unindexed_filtering_update (the filter of a
- *     delete, payload or vector change by filter), max_points_count and
- *     max_collection_vector_size_bytes (the collection as it is before
- *     the write: at or over the limit refuses further upserts),
+ *     delete, payload or vector change by filter), max_points_count,
+ *     max_collection_vector_size_bytes and
+ *     max_collection_payload_size_bytes (the collection as it is before
+ *     the write: at or over the limit refuses further upserts; the
+ *     payload limit payload sets too),
  *     sparse_config max_length and multivector_config max_vectors per
  *     vector, max_payload_index_count (creating an index).
  *   - read_rate_limit / write_rate_limit: per collection token buckets
@@ -30,9 +32,8 @@
  *     its ids), a write the points it touches (at least 1; by filter: the
  *     points the filter matches now). Over budget is Qdrant's 429 with
  *     Retry-After.
- * Not enforced: max_collection_payload_size_bytes (Qdrant's estimate is of
- * its own storage files, which have no counterpart here); it is kept and
- * reported like every other setting.
+ * The payload size is the bytes of the payloads stored here, where
+ * Qdrant's is of its own storage blocks (see check_payload_size).
  */
 #include <math.h>
 #include <pthread.h>
@@ -52,7 +53,7 @@ typedef struct {
 typedef struct {
     Limit max_query_limit, max_timeout, search_max_hnsw_ef, search_max_oversampling,
         upsert_max_batchsize, search_max_batchsize, max_collection_vector_size_bytes,
-        max_points_count, filter_max_conditions, condition_max_size, max_payload_index_count;
+        max_collection_payload_size_bytes, max_points_count, filter_max_conditions, condition_max_size, max_payload_index_count;
     int unindexed_retrieve; /* -1 unset, else the bool */
     int unindexed_update;
     int allow_exact;
@@ -673,6 +674,33 @@ static int check_vector_struct(ApiJob *j, const Strict *s, const JsonValue *v)
     return 0;
 }
 
+/* size_fail: Qdrant's "Max {what} storage size limit of {MB}MB reached!",
+ * the limit in MB printed as an f32 in its shortest form. */
+static int size_fail(ApiJob *j, const char *what, double limit_bytes)
+{
+    Buf b;
+    buf_init(&b);
+    JsonWriter w;
+    jw_init(&w, &b);
+    jw_float(&w, (float)(limit_bytes / (1024.0 * 1024.0)));
+    api_fail(j, QERR_BAD_REQUEST, "Max %s storage size limit of %sMB reached!", what, b.data);
+    buf_free(&b);
+    return -1;
+}
+
+/* check_payload_size: at or over max_collection_payload_size_bytes, Qdrant
+ * refuses inserts, vector updates and payload sets. Its figure is of its
+ * own storage (128-byte blocks, superseded values until a flush); here it
+ * is the bytes of the payloads the collection holds (the JSON text
+ * stored), which the writer keeps exact. */
+static int check_payload_size(ApiJob *j, const Strict *s)
+{
+    if (s->max_collection_payload_size_bytes.has &&
+        (double)s->info->payload_bytes >= s->max_collection_payload_size_bytes.v)
+        return size_fail(j, "payload", s->max_collection_payload_size_bytes.v);
+    return 0;
+}
+
 /* check_collection_size: Qdrant refuses inserts once the collection is at
  * or over a size limit (check_collection_size_limit). */
 static int check_collection_size(ApiJob *j, const Strict *s)
@@ -682,18 +710,10 @@ static int check_collection_size(ApiJob *j, const Strict *s)
         double bytes = 0;
         for (int v = 0; v < ci->config.n_vectors; v++)
             bytes += (double)ci->vector_counts[v] * ci->config.vectors[v].size * sizeof(float);
-        if (bytes >= s->max_collection_vector_size_bytes.v) {
-            /* Qdrant prints the limit in MB as an f32, shortest form. */
-            Buf b;
-            buf_init(&b);
-            JsonWriter w;
-            jw_init(&w, &b);
-            jw_float(&w, (float)(s->max_collection_vector_size_bytes.v / (1024.0 * 1024.0)));
-            api_fail(j, QERR_BAD_REQUEST, "Max vector storage size limit of %sMB reached!", b.data);
-            buf_free(&b);
-            return -1;
-        }
+        if (bytes >= s->max_collection_vector_size_bytes.v)
+            return size_fail(j, "vector", s->max_collection_vector_size_bytes.v);
     }
+    if (check_payload_size(j, s)) return -1;
     if (s->max_points_count.has && (double)ci->points_count >= s->max_points_count.v)
         return api_fail(j, QERR_BAD_REQUEST, "Max points count limit of %.0f reached!",
                         s->max_points_count.v);
@@ -742,6 +762,8 @@ static int check_update_op(ApiJob *j, const Strict *s, const JsonValue *op)
     const JsonValue *body = &op->u.members[0].value;
     if (!strcmp(kind, "upsert")) return check_insert(j, s, body, "upsert limit");
     if (!strcmp(kind, "update_vectors")) return check_insert(j, s, body, "update limit");
+    if ((!strcmp(kind, "set_payload") || !strcmp(kind, "overwrite_payload")) && check_payload_size(j, s))
+        return -1;
     return check_filter(j, s, json_get(body, "filter"), 1);
 }
 
@@ -971,6 +993,7 @@ static int load(ApiJob *j, Strict *s)
     s->upsert_max_batchsize = get_limit(c, "upsert_max_batchsize");
     s->search_max_batchsize = get_limit(c, "search_max_batchsize");
     s->max_collection_vector_size_bytes = get_limit(c, "max_collection_vector_size_bytes");
+    s->max_collection_payload_size_bytes = get_limit(c, "max_collection_payload_size_bytes");
     s->max_points_count = get_limit(c, "max_points_count");
     s->filter_max_conditions = get_limit(c, "filter_max_conditions");
     s->condition_max_size = get_limit(c, "condition_max_size");
@@ -1043,6 +1066,9 @@ static int check_limits(ApiJob *j, const Strict *sp, const char *pat)
     }
     if (is(pat, "PUT", j, "/points")) return check_insert(j, &s, b, "upsert limit");
     if (is(pat, "PUT", j, "/points/vectors")) return check_insert(j, &s, b, "update limit");
+    if ((is(pat, "POST", j, "/points/payload") || is(pat, "PUT", j, "/points/payload")) &&
+        check_payload_size(j, &s))
+        return -1;
     if (is(pat, "POST", j, "/points/delete") || is(pat, "POST", j, "/points/payload") ||
         is(pat, "PUT", j, "/points/payload") || is(pat, "POST", j, "/points/payload/delete") ||
         is(pat, "POST", j, "/points/payload/clear") || is(pat, "POST", j, "/points/vectors/delete"))

@@ -246,6 +246,8 @@ typedef struct {
      * number, from 1): each operation of a point write, each payload index
      * change; kept across restarts, not carried by a snapshot. */
     uint64_t op_num;
+    /* The bytes of the points' payloads (the JSON text stored). */
+    uint64_t payload_bytes;
     uint32_t id; /* the collection's id in the database: never reused, so a collection
                     made again under the same name has another */
     int64_t created_at;     /* unix seconds */

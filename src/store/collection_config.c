@@ -590,6 +590,7 @@ int collection_info(Db *db, const char *name, CollectionInfo *out)
     out->config = c->config;
     out->points_count = c->points_count;
     out->op_num = c->op_num;
+    out->payload_bytes = c->payload_bytes > 0 ? (uint64_t)c->payload_bytes : 0;
     out->created_at = c->created_at;
     out->id = c->cid;
     for (int i = 0; i < c->config.n_vectors; i++) {

@@ -377,7 +377,7 @@ int collection_index_create(Db *db, const char *name, const char *field,
     if (at >= 0 && same_definition(c, at, p)) {
         DefWrite keep = { .keep = 1, .c = c };
         e = store_write(db->store, def_write_fn, &keep);
-        if (!e) coll_ops_applied(c, 1);
+        if (!e) coll_ops_applied(c, 1, 0);
         if (!e && operation_id) *operation_id = keep.op;
         if (e) err_set(err, errlen, e, "storage error: %s", err_str(e));
         coll_write_end(db);
@@ -398,7 +398,7 @@ int collection_index_create(Db *db, const char *name, const char *field,
     d.klen = def_key(d.key, c->cid, field);
     e = store_write(db->store, def_write_fn, &d);
     buf_free(&rec);
-    if (!e) coll_ops_applied(c, 1);
+    if (!e) coll_ops_applied(c, 1, 0);
     if (!e && operation_id) *operation_id = d.op;
     /* 2. The contents, from the committed points (the write lock keeps
      * other writers out, so none is missed). */
@@ -444,7 +444,7 @@ int collection_index_delete(Db *db, const char *name, const char *field, uint64_
     d.keep = !field || !*field || strlen(field) > COLLECTION_MAX_INDEX_FIELD;
     if (!d.keep) d.klen = def_key(d.key, c->cid, field);
     e = store_write(db->store, def_write_fn, &d);
-    if (!e) coll_ops_applied(c, 1);
+    if (!e) coll_ops_applied(c, 1, 0);
     if (!e && operation_id) *operation_id = d.op;
     int at = e || d.keep ? -1 : find_index(c, field);
     PayloadIndex *old = NULL;

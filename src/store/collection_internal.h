@@ -131,6 +131,11 @@ typedef struct Collection {
      * g_ops: those of the write group in progress. */
     uint64_t op_num;
     uint64_t g_ops;
+    /* The bytes of the payloads the points hold (the JSON text stored;
+     * strict mode's payload storage size), counted at open and kept by
+     * the writer as op_num; g_payload_bytes: the group's change. */
+    int64_t payload_bytes;
+    int64_t g_payload_bytes;
     uint32_t *links; /* scratch for hnsw_node_get */
     size_t links_cap;
     int counts[HNSW_MAX_LEVEL + 1];
@@ -453,9 +458,9 @@ int coll_ops_put(StoreTxn *txn, uint32_t cid, uint64_t total);
 int coll_ops_del(StoreTxn *txn, uint32_t cid);
 /* coll_ops_load reads cid's applied operations (0 when absent). */
 uint64_t coll_ops_load(StoreTxn *txn, uint32_t cid);
-/* coll_ops_applied makes n more operations of c visible (after their
- * commit), under c's lock. */
-void coll_ops_applied(Collection *c, uint64_t n);
+/* coll_ops_applied makes n more operations of c, and the change of its
+ * payload bytes they made, visible (after their commit), under c's lock. */
+void coll_ops_applied(Collection *c, uint64_t n, int64_t payload_bytes);
 
 /* ---- collection_index.c ---- */
 

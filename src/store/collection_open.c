@@ -707,6 +707,7 @@ static int load_collection(Store *store, StoreTxn *txn, const char *name, Slice 
         c->node_live[node] = 1;
         if (node >= c->node_high) c->node_high = node + 1;
         c->points_count++;
+        c->payload_bytes += (int64_t)(v.len - COLLECTION_REC_HEADER);
     }
     store_cursor_close(cur);
     cur = NULL;

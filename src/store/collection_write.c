@@ -131,6 +131,9 @@ typedef struct {
      * (put_vectors, vectors_flush). */
     CollVecPut *vput[COLLECTION_MAX_VECTORS];
     size_t n_vput[COLLECTION_MAX_VECTORS], cap_vput[COLLECTION_MAX_VECTORS];
+    /* How the write being applied changes its collection's payload bytes
+     * (kept when its sub-transaction commits). */
+    int64_t payload_delta;
 } Group;
 
 static void effect_add(Group *g, int kind, uint32_t node, const PointId *id, const PrepPoint *p,
@@ -421,6 +424,8 @@ static int apply_upsert(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn
         }
         store_put_le32(head, node);
         store_put_le32(head + 4, p->mask);
+        if (kind == EFF_REPLACE) g->payload_delta -= (int64_t)(old.len - COLLECTION_REC_HEADER);
+        g->payload_delta += (int64_t)p->payload_len;
         err = store_put2(txn, STORE_DB_POINTS, key, kl, head, sizeof head, p->payload,
                          p->payload_len);
         if (!err) put_vectors(g, c, node, p);
@@ -493,6 +498,7 @@ static int apply_delete(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn
             break;
         }
         uint32_t node = store_get_le32((const uint8_t *)v.ptr);
+        g->payload_delta -= (int64_t)(v.len - COLLECTION_REC_HEADER);
         err = store_del(txn, STORE_DB_POINTS, key, kl);
         if (!err && c->config.n_sparse)
             err = coll_sparse_put(txn, c, node, COLL_SPARSE_ALL(c), 0, NULL);
@@ -560,6 +566,7 @@ static int apply_payload(Group *g, Collection *c, const PrepOp *op, StoreTxn *tx
         } else {
             buf_append_str(&g->buf, "{}");
         }
+        g->payload_delta += (int64_t)g->buf.len - (int64_t)(v.len - sizeof head);
         err = store_put2(txn, STORE_DB_POINTS, key, kl, head, sizeof head, g->buf.data,
                          g->buf.len);
         if (!err) w->n_affected++;
@@ -688,6 +695,7 @@ static int group_fn(StoreTxn *txn, void *vctx)
             gw->c->g_free_taken = 0;
             gw->c->g_high = gw->c->node_high;
             gw->c->g_ops = 0;
+            gw->c->g_payload_bytes = 0;
         }
     }
     /* 2a. What earlier groups left unsaved. */
@@ -713,6 +721,7 @@ static int group_fn(StoreTxn *txn, void *vctx)
         StoreTxn *sub;
         if ((err = store_sub_begin(txn, &sub))) return err;
         w->err[0] = '\0';
+        g->payload_delta = 0;
         int e = 0;
         for (size_t j = 0; j < w->n_ops && !e; j++) e = apply_op(g, c, &gw->ops[j], sub, w);
         if (!e) e = coll_records_put(sub, w->records, w->n_records);
@@ -734,6 +743,7 @@ static int group_fn(StoreTxn *txn, void *vctx)
         /* Each operation is one of Qdrant's (points/batch sends one
          * write per operation). */
         c->g_ops += w->n_ops;
+        c->g_payload_bytes += g->payload_delta;
         any = 1;
     }
     /* 2c. */
@@ -800,11 +810,12 @@ uint64_t coll_ops_load(StoreTxn *txn, uint32_t cid)
     return 0;
 }
 
-void coll_ops_applied(Collection *c, uint64_t n)
+void coll_ops_applied(Collection *c, uint64_t n, int64_t payload_bytes)
 {
-    if (!n) return;
+    if (!n && !payload_bytes) return;
     pthread_rwlock_wrlock(&c->lock);
     c->op_num += n;
+    c->payload_bytes += payload_bytes;
     pthread_rwlock_unlock(&c->lock);
 }
 
@@ -987,7 +998,10 @@ int collection_write_group(Db *db, CollectionWrite *const *writes, size_t n,
                 err_set(w->err, sizeof w->err, err, "storage error: %s", err_str(err));
             }
             for (size_t i = 0; i < n; i++)
-                if (g.gw[i].c) g.gw[i].c->g_ops = 0;
+                if (g.gw[i].c) {
+                    g.gw[i].c->g_ops = 0;
+                    g.gw[i].c->g_payload_bytes = 0;
+                }
         } else {
             /* What earlier groups left unsaved is saved now. */
             for (size_t i = 0; i < db->n_colls; i++) coll_graph_saved(db->colls[i]);
@@ -1009,8 +1023,9 @@ int collection_write_group(Db *db, CollectionWrite *const *writes, size_t n,
         /* Before any wait=true client hears back (visible below). */
         for (size_t i = 0; i < n; i++)
             if (g.gw[i].c) {
-                coll_ops_applied(g.gw[i].c, g.gw[i].c->g_ops);
+                coll_ops_applied(g.gw[i].c, g.gw[i].c->g_ops, g.gw[i].c->g_payload_bytes);
                 g.gw[i].c->g_ops = 0;
+                g.gw[i].c->g_payload_bytes = 0;
             }
         for (size_t i = 0; i < n; i++) {
             GroupWrite *gw = &g.gw[i];

@@ -3,7 +3,7 @@
 as Qdrant enforces it, against the real binary: the request sequences of
 Qdrant's own tests/openapi/test_strictmode.py (query limit, timeout,
 unindexed filters for reads and writes, hnsw_ef, exact, oversampling,
-batch sizes, collection size, sparse and multivector lengths, filter
+batch sizes, collection and payload sizes, sparse and multivector lengths, filter
 condition count and size, payload index count, full scans on vectors with
 hnsw m = 0), each first passing with
 strict mode off or within its limit, then refused with Qdrant's message,
@@ -239,6 +239,33 @@ if ok("GET", C)["config"]["strict_mode_config"].get("write_rate_limit") != 3:
     fail("a null in a strict_mode_config PATCH must keep the value")
 setup()
 
+# Payload size (max_collection_payload_size_bytes): at or over the limit,
+# upserts, vector updates and payload sets are refused (Qdrant's
+# check_collection_payload_size_limit, the limit in MB as an f32); the
+# size is the bytes of the payloads held, so clearing them lets writes in.
+setup()
+ok("POST", C + "/points/payload/clear?wait=true", {"points": list(range(1, 11))})
+strict({"enabled": True, "max_collection_payload_size_bytes": 1024})
+big = {"t": "x" * 300}
+for i in range(1, 5):  # 0, ~310, ~620, ~930 bytes before each: under 1024
+    passes(req("PUT", C + "/points?wait=true", {"points": [{"id": i, "vector": [1, 2, 3, 4], "payload": big}]}),
+           "payload %d under the limit" % i)
+PAY = ["Max payload storage size limit of 0.0009765625MB reached!"]
+refused(req("PUT", C + "/points?wait=true", {"points": [{"id": 5, "vector": [1, 2, 3, 4]}]}), PAY, "upsert at the limit")
+refused(req("POST", C + "/points/payload?wait=true", {"payload": {"a": 1}, "points": [1]}), PAY, "set payload at the limit")
+refused(req("PUT", C + "/points/payload?wait=true", {"payload": {"a": 1}, "points": [1]}), PAY, "overwrite payload at the limit")
+refused(req("PUT", C + "/points/vectors?wait=true", {"points": [{"id": 1, "vector": [4, 3, 2, 1]}]}), PAY, "vector update at the limit")
+refused(req("POST", C + "/points/batch?wait=true", {"operations": [{"set_payload": {"payload": {"a": 1}, "points": [1]}}]}),
+        PAY, "batch set_payload at the limit")
+passes(req("POST", C + "/points/delete?wait=true", {"points": [9]}), "a delete at the limit")
+srv.stop()
+srv.start()
+refused(req("PUT", C + "/points?wait=true", {"points": [{"id": 5, "vector": [1, 2, 3, 4]}]}), PAY, "at the limit after a restart")
+passes(req("POST", C + "/points/payload/clear?wait=true", {"points": [1]}), "clearing a payload at the limit")
+passes(req("PUT", C + "/points?wait=true", {"points": [{"id": 5, "vector": [1, 2, 3, 4]}]}), "under the limit again")
+ok("PUT", C + "/points?wait=true", {"points": [{"id": 1, "vector": [1, 2, 3, 4], "payload": big}]})
+refused(req("PUT", C + "/points?wait=true", {"points": [{"id": 6, "vector": [1, 2, 3, 4]}]}), PAY, "a replaced payload counts")
+
 # Full scans (Qdrant's Query::check_fullscan, test_strict_mode_full_scan*):
 # with search_allow_exact false, a vector query on a dense vector whose
 # hnsw m is 0 is refused unless it rescores prefetches or its filter
@@ -305,4 +332,4 @@ if cfg.get("max_query_limit") != 1 or cfg.get("enabled") is not True:
     fail("strict_mode_config after a restart: %s" % cfg)
 srv.stop()
 print("qdrant_strict.py: ok (strict mode: limits, timeout, unindexed filters, search params, batch and "
-      "collection sizes, sparse lengths, filter conditions, index count, full scans, rate limits, disabled, after a restart)")
+      "collection sizes, payload size, sparse lengths, filter conditions, index count, full scans, rate limits, disabled, after a restart)")
