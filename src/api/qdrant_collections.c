@@ -840,6 +840,9 @@ static void write_segment(JsonWriter *w, const CollectionInfo *ci, const char *n
     jw_uint(w, ci->vectors_count);
     jw_key(w, "num_points");
     jw_uint(w, ci->points_count);
+    /* Points are indexed as they are written: none waits hidden. */
+    jw_key(w, "num_deferred_points");
+    jw_uint(w, 0);
     jw_key(w, "num_indexed_vectors");
     jw_uint(w, ci->vectors_count);
     jw_key(w, "num_deleted_vectors");
@@ -847,7 +850,7 @@ static void write_segment(JsonWriter *w, const CollectionInfo *ci, const char *n
     jw_key(w, "vectors_size_bytes");
     jw_uint(w, vector_bytes(ci));
     jw_key(w, "payloads_size_bytes");
-    jw_uint(w, 0);
+    jw_uint(w, ci->payload_bytes);
     jw_key(w, "ram_usage_bytes");
     jw_uint(w, ci->memory_bytes);
     jw_key(w, "disk_usage_bytes");
@@ -935,8 +938,7 @@ static void write_segment(JsonWriter *w, const CollectionInfo *ci, const char *n
  * excluded from indexed-only searches (0 for each vector). Level 4 adds
  * the segment: its counts, config and payload indexes. Qdrant's per-index
  * search timings have no counterpart (an empty list). Payload bytes are
- * not counted apart: the shard's payloads_size_bytes is null, which the
- * schema allows, and the segment's, which it requires, is 0.
+ * those of the payload JSON the points hold (strict mode's payload size).
  */
 static void write_local_shard(JsonWriter *w, const CollectionInfo *ci, const char *name, int level)
 {
@@ -951,7 +953,7 @@ static void write_local_shard(JsonWriter *w, const CollectionInfo *ci, const cha
     jw_key(w, "vectors_size_bytes");
     jw_uint(w, vector_bytes(ci));
     jw_key(w, "payloads_size_bytes");
-    jw_null(w);
+    jw_uint(w, ci->payload_bytes);
     jw_key(w, "num_points");
     jw_uint(w, ci->points_count);
     jw_key(w, "num_vectors");

@@ -5,8 +5,11 @@ them (its WAL sequence, from 1; tests/openapi/test_update_queue.py): 0 for
 a new collection; one per point write acknowledged with wait=true; one per
 operation of points/batch; one per payload index change; none for a
 refused write or another collection's; kept across a restart; a
-collection made again under the same name starts at 0."""
-import os, sys
+collection made again under the same name starts at 0. And the shard's
+and segment's payloads_size_bytes: the bytes of the payloads held, as
+compact UTF-8 JSON (a point without one holds {}), after writes, payload
+edits, deletes and a restart; num_deferred_points 0 (nothing waits)."""
+import json, os, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qdrant_http import Server  # noqa: E402
@@ -70,6 +73,33 @@ want(8, "a write after the restart")
 ok("DELETE", C)
 ok("PUT", C, {"vectors": {"size": 4, "distance": "Dot"}})
 want(0, "made again under the same name")
+
+# Payload bytes: compared with the payloads' compact JSON, computed here.
+def payload_bytes(payloads):
+    return sum(len(json.dumps(p, separators=(",", ":"), ensure_ascii=False).encode()) for p in payloads)
+
+
+def want_bytes(payloads, what):
+    t = ok("GET", "/telemetry?details_level=4")
+    shard = [c for c in t["collections"]["collections"] if c["id"] == "ops"][0]["shards"][0]["local"]
+    seg = shard["segments"][0]["info"]
+    got = (shard["payloads_size_bytes"], seg["payloads_size_bytes"], seg["num_deferred_points"])
+    if got != (payload_bytes(payloads), payload_bytes(payloads), 0):
+        fail("%s: payload bytes (shard, segment, deferred) %s, want %d" % (what, got, payload_bytes(payloads)))
+
+
+A, B = {"city": "Zürich", "n": [1, 2.5, None], "ok": True}, {"k": "v" * 40}
+ok("PUT", C + "/points?wait=true", {"points": [dict(P, payload=A), dict(P, id=2, payload=B), dict(P, id=3, payload=None)]})
+want_bytes([A, B, {}], "three points")
+ok("POST", C + "/points/payload?wait=true", {"payload": {"x": "é"}, "points": [3]})
+want_bytes([A, B, {"x": "é"}], "a payload set")
+ok("POST", C + "/points/delete?wait=true", {"points": [2]})
+want_bytes([A, {"x": "é"}], "a point deleted")
+ok("POST", C + "/points/payload/clear?wait=true", {"points": [1]})
+want_bytes([{}, {"x": "é"}], "a payload cleared")
+srv.stop()
+srv.start()
+want_bytes([{}, {"x": "é"}], "after a restart")
 srv.stop()
 print("qdrant_opnum.py: ok (op_num: new 0, per write, per batch operation, per index change, refused "
-      "and other writes not counted, after a restart, a collection made again)")
+      "and other writes not counted, after a restart, a collection made again; payload bytes)")
