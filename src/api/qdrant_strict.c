@@ -601,9 +601,11 @@ static int check_search(ApiJob *j, const Strict *s, const JsonValue *o, int grou
     if (!o || o->type != JSON_OBJECT) return 0;
     const JsonValue *pf = json_get(o, "prefetch");
     size_t n_pf = pf ? (pf->type == JSON_ARRAY ? pf->len : 1) : 0;
+    /* Qdrant checks the full scans of a query's prefetches, not of a
+     * query group's (CollectionQueryGroupsRequest::check_custom). */
+    int pf_kind = kind != SEARCH_PLAIN && !group ? SEARCH_PREFETCH : SEARCH_PLAIN;
     for (size_t i = 0; i < n_pf; i++)
-        if (check_search(j, s, pf->type == JSON_ARRAY ? api_item(j, pf, i) : pf, 0, SEARCH_PREFETCH))
-            return -1;
+        if (check_search(j, s, pf->type == JSON_ARRAY ? api_item(j, pf, i) : pf, 0, pf_kind)) return -1;
     if ((kind == SEARCH_PREFETCH || (kind == SEARCH_QUERY && n_pf == 0)) && check_fullscan(j, s, o)) return -1;
     const char *group_by = group ? json_as_str(json_get(o, "group_by")) : NULL;
     if (group_by && s->unindexed_retrieve == 0) {

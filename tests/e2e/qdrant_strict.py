@@ -293,6 +293,9 @@ passes(fq({"prefetch": [{"query": 2, "using": "sparse", "limit": 5}], "query": 2
        "rescoring a prefetch")
 refused(fq({"prefetch": [{"query": 2, "using": "dense", "limit": 5}], "query": 2, "using": "sparse", "limit": 3}),
         [MSG], "a prefetch on the unindexed vector")
+passes(req("POST", F + "/points/query/groups", {"prefetch": [{"query": 2, "using": "dense", "limit": 5}], "query": 2,
+                                                "using": "sparse", "group_by": "city", "limit": 2}),
+       "a query group's prefetches are not checked (Qdrant's CollectionQueryGroupsRequest)")
 passes(fq({"prefetch": [{"query": 2, "using": "sparse", "limit": 5}], "query": {"fusion": "rrf"}}), "fusion")
 passes(req("POST", F + "/points/search", {"vector": {"name": "dense", "vector": [1, 0, 0, 0]}, "limit": 3}),
        "points/search has no full-scan check in Qdrant")
