@@ -155,6 +155,9 @@ struct ApiJob {
     void *inference;
     /* QERR_RATE_LIMITED: seconds for the Retry-After header (0: none). */
     unsigned retry_after;
+    /* The collection's info as this job first read it (api_job_info), or
+     * NULL: strict mode and the search routes share one copy. */
+    CollectionInfo *info;
 };
 
 /* ---- errors ---- */
@@ -363,6 +366,10 @@ void api_common_to_search(const ApiCommon *c, CollectionSearch *s);
  * scans, so its searches run exact here too (vitrine still keeps its
  * graph, at its minimum m, so that turning m back on costs no rebuild). */
 int api_graph_off(ApiJob *j, const char *using);
+/* api_job_info: the info of the job's collection, read once per job (the
+ * request arena owns it; its counts are those of that moment), or NULL
+ * when the collection does not exist. */
+const CollectionInfo *api_job_info(ApiJob *j);
 /* api_parse_recommend_input reads positive, negative and strategy. */
 int api_parse_recommend_input(ApiJob *j, const JsonValue *obj, CollectionRecommend *r);
 /* api_parse_discover_input reads a discovery's target (NULL or JSON null:

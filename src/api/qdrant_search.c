@@ -179,10 +179,19 @@ static int engine_error(ApiJob *j, int rc, const char *err)
     return api_fail_collection(j, rc, err);
 }
 
+const CollectionInfo *api_job_info(ApiJob *j)
+{
+    if (j->info) return j->info;
+    CollectionInfo *info = arena_alloc(api_arena(j), sizeof *info);
+    if (collection_info(j->api->db, j->collection, info)) return NULL;
+    j->info = info;
+    return info;
+}
+
 int api_graph_off(ApiJob *j, const char *using)
 {
-    CollectionInfo *info = arena_alloc(api_arena(j), sizeof *info);
-    if (collection_info(j->api->db, j->collection, info)) return 0; /* the search reports it */
+    const CollectionInfo *info = api_job_info(j);
+    if (!info) return 0; /* the search reports it */
     /* Most collections never set m: skip parsing their options. */
     if (!strstr(info->config.options, "\"m\"")) return 0;
     int64_t m, payload_m;

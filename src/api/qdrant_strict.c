@@ -60,7 +60,7 @@ typedef struct {
     Limit read_rate_limit, write_rate_limit;
     const JsonValue *sparse_config;      /* {name: {"max_length": n}} */
     const JsonValue *multivector_config; /* {name: {"max_vectors": n}} */
-    CollectionInfo *info;
+    const CollectionInfo *info;
 } Strict;
 
 static Limit get_limit(const JsonValue *o, const char *key)
@@ -979,8 +979,8 @@ static int rate_consume(ApiJob *j, const Strict *s, int write, size_t cost)
 static int load(ApiJob *j, Strict *s)
 {
     memset(s, 0, sizeof *s);
-    s->info = arena_alloc(api_arena(j), sizeof *s->info);
-    if (collection_info(j->api->db, j->collection, s->info)) return 0; /* the route reports it */
+    s->info = api_job_info(j);
+    if (!s->info) return 0; /* the route reports it */
     const char *opts = s->info->config.options;
     if (!strstr(opts, "strict_mode_config")) return 0;
     JsonValue *o = NULL;
