@@ -191,6 +191,8 @@ E2E_TESTS += qdrant_index qdrant_facet qdrant_strict qdrant_lookup qdrant_formul
 # Text indexes: stopwords, stemming, ASCII folding.
 E2E_TESTS += qdrant_textidx
 E2E_TESTS += qdrant_snapshots qdrant_snapshots_http
+# Telemetry's update operation numbers (Qdrant's op_num).
+E2E_TESTS += qdrant_opnum
 E2E_TESTS += qdrant_multivec
 # Issue 13: scalar int8 quantization over the Qdrant API.
 E2E_TESTS += qdrant_quant

@@ -101,7 +101,9 @@ static int parse_hnsw(ApiJob *j, const JsonValue *body, int *m, int *ef)
     if (x && x->type != JSON_NULL) {
         if (x->type != JSON_NUMBER || json_as_uint64(x, &v))
             return api_fail(j, QERR_FORMAT, "invalid type, expected usize at `hnsw_config.m`");
-        /* m = 0 disables Qdrant's graph; vitrine always keeps one. */
+        /* m = 0 disables Qdrant's graph; vitrine keeps one at its
+         * minimum m, reports the 0 kept in the options and searches the
+         * vectors it applies to exactly (api_graph_off). */
         if (v > COLLECTION_MAX_M)
             return api_fail(j, QERR_BAD_INPUT, "hnsw_config.m: %llu is above vitrine's limit of %d",
                             (unsigned long long)v, COLLECTION_MAX_M);
@@ -711,8 +713,12 @@ static void write_config(JsonWriter *w, const CollectionConfig *c, const JsonVal
     const JsonValue *h = opts ? json_get(opts, "hnsw_config") : NULL;
     jw_key(w, "hnsw_config");
     jw_object_begin(w);
+    /* m = 0 (Qdrant: no global graph) is reported as configured: the
+     * vectors that inherit it are searched exactly (api_graph_off) while
+     * the engine keeps its graph at its minimum m. */
+    const JsonValue *hm = h ? json_get(h, "m") : NULL;
     jw_key(w, "m");
-    jw_int(w, c->m);
+    jw_int(w, hm && hm->type == JSON_NUMBER && hm->u.num == 0 ? 0 : c->m);
     jw_key(w, "ef_construct");
     jw_int(w, c->ef_construct);
     static const Setting hnsw[] = {
@@ -834,6 +840,9 @@ static void write_segment(JsonWriter *w, const CollectionInfo *ci, const char *n
     jw_uint(w, ci->vectors_count);
     jw_key(w, "num_points");
     jw_uint(w, ci->points_count);
+    /* Points are indexed as they are written: none waits hidden. */
+    jw_key(w, "num_deferred_points");
+    jw_uint(w, 0);
     jw_key(w, "num_indexed_vectors");
     jw_uint(w, ci->vectors_count);
     jw_key(w, "num_deleted_vectors");
@@ -841,7 +850,7 @@ static void write_segment(JsonWriter *w, const CollectionInfo *ci, const char *n
     jw_key(w, "vectors_size_bytes");
     jw_uint(w, vector_bytes(ci));
     jw_key(w, "payloads_size_bytes");
-    jw_uint(w, 0);
+    jw_uint(w, ci->payload_bytes);
     jw_key(w, "ram_usage_bytes");
     jw_uint(w, ci->memory_bytes);
     jw_key(w, "disk_usage_bytes");
@@ -929,8 +938,7 @@ static void write_segment(JsonWriter *w, const CollectionInfo *ci, const char *n
  * excluded from indexed-only searches (0 for each vector). Level 4 adds
  * the segment: its counts, config and payload indexes. Qdrant's per-index
  * search timings have no counterpart (an empty list). Payload bytes are
- * not counted apart: the shard's payloads_size_bytes is null, which the
- * schema allows, and the segment's, which it requires, is 0.
+ * those of the payload JSON the points hold (strict mode's payload size).
  */
 static void write_local_shard(JsonWriter *w, const CollectionInfo *ci, const char *name, int level)
 {
@@ -945,7 +953,7 @@ static void write_local_shard(JsonWriter *w, const CollectionInfo *ci, const cha
     jw_key(w, "vectors_size_bytes");
     jw_uint(w, vector_bytes(ci));
     jw_key(w, "payloads_size_bytes");
-    jw_null(w);
+    jw_uint(w, ci->payload_bytes);
     jw_key(w, "num_points");
     jw_uint(w, ci->points_count);
     jw_key(w, "num_vectors");
@@ -989,10 +997,15 @@ static void write_local_shard(JsonWriter *w, const CollectionInfo *ci, const cha
         }
         jw_object_end(w);
     }
+    /* Qdrant's ShardUpdateQueueInfo: writes are applied as they commit
+     * (nothing queues), and op_num is the last applied operation's number:
+     * the collection's count of them. */
     jw_key(w, "update_queue");
     jw_object_begin(w);
     jw_key(w, "length");
     jw_uint(w, 0);
+    jw_key(w, "op_num");
+    jw_uint(w, ci->op_num);
     jw_object_end(w);
     jw_object_end(w);
 }

@@ -157,6 +157,9 @@ struct ApiJob {
     void *inference;
     /* QERR_RATE_LIMITED: seconds for the Retry-After header (0: none). */
     unsigned retry_after;
+    /* The collection's info as this job first read it (api_job_info), or
+     * NULL: strict mode and the search routes share one copy. */
+    CollectionInfo *info;
 };
 
 /* ---- errors ---- */
@@ -248,6 +251,13 @@ extern const ApiRoute qdrant_group_routes[];
  * api_fail with Qdrant's message. */
 int qdrant_strict_check(ApiJob *j);
 /* The rate limiters' state: made at module start, freed at destroy. */
+/* qdrant_vector_m: the hnsw m and payload_m that the collection's config
+ * gives the dense vector `using` (NULL or "": the default vector), as
+ * Qdrant resolves them: the vector's hnsw_config, then the collection's
+ * (m as the client configured it, 0 included; payload_m defaulting to
+ * m). 1, or 0 when `using` names a sparse vector (always indexed). */
+int qdrant_vector_m(ApiJob *j, const CollectionConfig *cfg, const char *using, int64_t *m,
+                    int64_t *payload_m);
 void qdrant_strict_start(Api *api);
 void qdrant_strict_free(Api *api);
 /* qdrant_strict_reset forgets collection id's rate limiters (a PATCH of
@@ -358,6 +368,15 @@ int api_parse_quant_params(ApiJob *j, const JsonValue *params, int *ignore, int 
 int api_parse_common(ApiJob *j, const JsonValue *obj, ApiCommon *c, int required_limit,
                      int dflt_payload);
 void api_common_to_search(const ApiCommon *c, CollectionSearch *s);
+/* api_graph_off: the dense vector `using` of the job's collection has hnsw
+ * m = 0 configured (qdrant_vector_m): Qdrant builds no graph for it and
+ * scans, so its searches run exact here too (vitrine still keeps its
+ * graph, at its minimum m, so that turning m back on costs no rebuild). */
+int api_graph_off(ApiJob *j, const char *using);
+/* api_job_info: the info of the job's collection, read once per job (the
+ * request arena owns it; its counts are those of that moment), or NULL
+ * when the collection does not exist. */
+const CollectionInfo *api_job_info(ApiJob *j);
 /* api_parse_recommend_input reads positive, negative and strategy. */
 int api_parse_recommend_input(ApiJob *j, const JsonValue *obj, CollectionRecommend *r);
 /* api_parse_discover_input reads a discovery's target (NULL or JSON null:

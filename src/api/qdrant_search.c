@@ -180,10 +180,31 @@ static int engine_error(ApiJob *j, int rc, const char *err)
     return api_fail_collection(j, rc, err);
 }
 
+const CollectionInfo *api_job_info(ApiJob *j)
+{
+    if (j->info) return j->info;
+    CollectionInfo *info = arena_alloc(api_arena(j), sizeof *info);
+    if (collection_info(j->api->db, j->collection, info)) return NULL;
+    j->info = info;
+    return info;
+}
+
+int api_graph_off(ApiJob *j, const char *using)
+{
+    const CollectionInfo *info = api_job_info(j);
+    if (!info) return 0; /* the search reports it */
+    /* Most collections never set m: skip parsing their options. */
+    if (!strstr(info->config.options, "\"m\"")) return 0;
+    int64_t m, payload_m;
+    return qdrant_vector_m(j, &info->config, using, &m, &payload_m) && m == 0;
+}
+
 static int run_search(ApiJob *j, const SearchReq *r, CollectionResult *out)
 {
     char err[512] = "";
-    int rc = collection_search(j->api->db, j->collection, &r->s, api_arena(j), out, err, sizeof err);
+    CollectionSearch s = r->s;
+    s.exact |= !s.sparse && api_graph_off(j, s.using);
+    int rc = collection_search(j->api->db, j->collection, &s, api_arena(j), out, err, sizeof err);
     if (rc) return engine_error(j, rc, err);
     return 0;
 }
@@ -351,7 +372,9 @@ static int parse_recommend(ApiJob *j, const JsonValue *obj, CollectionRecommend 
 static int run_recommend(ApiJob *j, const CollectionRecommend *r, CollectionResult *out)
 {
     char err[512] = "";
-    int rc = collection_recommend(j->api->db, j->collection, r, api_arena(j), out, err, sizeof err);
+    CollectionRecommend rr = *r;
+    rr.search.exact |= api_graph_off(j, rr.search.using);
+    int rc = collection_recommend(j->api->db, j->collection, &rr, api_arena(j), out, err, sizeof err);
     if (rc) return engine_error(j, rc, err);
     return 0;
 }
@@ -470,7 +493,9 @@ static int parse_discover(ApiJob *j, const JsonValue *obj, CollectionDiscover *d
 static int run_discover(ApiJob *j, const CollectionDiscover *d, CollectionResult *out)
 {
     char err[512] = "";
-    int rc = collection_discover(j->api->db, j->collection, d, api_arena(j), out, err, sizeof err);
+    CollectionDiscover dd = *d;
+    dd.search.exact |= api_graph_off(j, dd.search.using);
+    int rc = collection_discover(j->api->db, j->collection, &dd, api_arena(j), out, err, sizeof err);
     if (rc) return engine_error(j, rc, err);
     return 0;
 }

@@ -19,9 +19,11 @@
  *     search_max_batchsize (search and query batches);
  *   - writes: upsert_max_batchsize (upserts and vector updates, also
  *     inside points/batch), unindexed_filtering_update (the filter of a
- *     delete, payload or vector change by filter), max_points_count and
- *     max_collection_vector_size_bytes (the collection as it is before
- *     the write: at or over the limit refuses further upserts),
+ *     delete, payload or vector change by filter), max_points_count,
+ *     max_collection_vector_size_bytes and
+ *     max_collection_payload_size_bytes (the collection as it is before
+ *     the write: at or over the limit refuses further upserts; the
+ *     payload limit payload sets too),
  *     sparse_config max_length and multivector_config max_vectors per
  *     vector, max_payload_index_count (creating an index).
  *   - read_rate_limit / write_rate_limit: per collection token buckets
@@ -30,9 +32,8 @@
  *     its ids), a write the points it touches (at least 1; by filter: the
  *     points the filter matches now). Over budget is Qdrant's 429 with
  *     Retry-After.
- * Not enforced: max_collection_payload_size_bytes (Qdrant's estimate is of
- * its own storage files, which have no counterpart here); it is kept and
- * reported like every other setting.
+ * The payload size is the bytes of the payloads stored here, where
+ * Qdrant's is of its own storage blocks (see check_payload_size).
  */
 #include <math.h>
 #include <pthread.h>
@@ -52,14 +53,14 @@ typedef struct {
 typedef struct {
     Limit max_query_limit, max_timeout, search_max_hnsw_ef, search_max_oversampling,
         upsert_max_batchsize, search_max_batchsize, max_collection_vector_size_bytes,
-        max_points_count, filter_max_conditions, condition_max_size, max_payload_index_count;
+        max_collection_payload_size_bytes, max_points_count, filter_max_conditions, condition_max_size, max_payload_index_count;
     int unindexed_retrieve; /* -1 unset, else the bool */
     int unindexed_update;
     int allow_exact;
     Limit read_rate_limit, write_rate_limit;
     const JsonValue *sparse_config;      /* {name: {"max_length": n}} */
     const JsonValue *multivector_config; /* {name: {"max_vectors": n}} */
-    CollectionInfo *info;
+    const CollectionInfo *info;
 } Strict;
 
 static Limit get_limit(const JsonValue *o, const char *key)
@@ -442,15 +443,170 @@ static void walk_expr(ApiJob *j, FilterWalk *w, const JsonValue *e)
         }
 }
 
+/* ---- full scans (Qdrant's Query::check_fullscan) ---- */
+
+int qdrant_vector_m(ApiJob *j, const CollectionConfig *cfg, const char *using, int64_t *m,
+                    int64_t *payload_m)
+{
+    if (!using) using = "";
+    for (int i = 0; i < cfg->n_sparse; i++)
+        if (!strcmp(cfg->sparse[i].name, using)) return 0;
+    JsonValue *opts = NULL;
+    char err[64];
+    if (cfg->options[0] && json_parse(api_arena(j), cfg->options, strlen(cfg->options), &opts, err, sizeof err))
+        opts = NULL;
+    /* The collection's m as configured: the options keep what the client
+     * gave (0 included); the engine's own m otherwise. */
+    const JsonValue *top = opts ? json_get(opts, "hnsw_config") : NULL;
+    const JsonValue *x = top ? json_get(top, "m") : NULL;
+    int64_t top_m = x && x->type == JSON_NUMBER ? (int64_t)x->u.num : cfg->m;
+    x = top ? json_get(top, "payload_m") : NULL;
+    int64_t top_pm = x && x->type == JSON_NUMBER ? (int64_t)x->u.num : -1;
+    const JsonValue *vecs = opts ? json_get(opts, "vectors") : NULL;
+    const JsonValue *vp = vecs && vecs->type == JSON_OBJECT ? json_get(vecs, using) : NULL;
+    const JsonValue *vh = vp && vp->type == JSON_OBJECT ? json_get(vp, "hnsw_config") : NULL;
+    x = vh && vh->type == JSON_OBJECT ? json_get(vh, "m") : NULL;
+    *m = x && x->type == JSON_NUMBER ? (int64_t)x->u.num : top_m;
+    x = vh && vh->type == JSON_OBJECT ? json_get(vh, "payload_m") : NULL;
+    *payload_m = x && x->type == JSON_NUMBER ? (int64_t)x->u.num : top_pm >= 0 ? top_pm : *m;
+    return 1;
+}
+
+/* is_tenant_index: key has a payload index made with is_tenant: true. */
+static int is_tenant_index(ApiJob *j, const Strict *s, const char *key)
+{
+    for (size_t i = 0; i < s->info->n_indexes; i++) {
+        const CollectionIndexInfo *ix = &s->info->indexes[i];
+        if (strcmp(ix->field, key) || !ix->params[0]) continue;
+        JsonValue *params = NULL;
+        char err[64];
+        if (json_parse(api_arena(j), ix->params, strlen(ix->params), &params, err, sizeof err)) return 0;
+        return get_flag(params, "is_tenant") == 1;
+    }
+    return 0;
+}
+
+/* targeted_key: the payload key a condition reads (Qdrant's
+ * Condition::targeted_key): a field's key, is_empty's or is_null's key,
+ * a nested condition's "key[]", a sub-filter's first such key. */
+static const char *targeted_key(ApiJob *j, const JsonValue *c);
+
+static const char *filter_first_key(ApiJob *j, const JsonValue *f)
+{
+    static const char *const lists[] = { "must", "must_not", "should" };
+    if (!f || f->type != JSON_OBJECT) return NULL;
+    for (size_t l = 0; l < 4; l++) {
+        const JsonValue *list = l < 3 ? json_get(f, lists[l]) : NULL;
+        if (l == 3) {
+            const JsonValue *ms = json_get(f, "min_should");
+            list = ms && ms->type == JSON_OBJECT ? json_get(ms, "conditions") : NULL;
+        }
+        if (!list) continue;
+        size_t n = list->type == JSON_ARRAY ? list->len : 1;
+        for (size_t i = 0; i < n; i++) {
+            const char *key = targeted_key(j, list->type == JSON_ARRAY ? api_item(j, list, i) : list);
+            if (key) return key;
+        }
+    }
+    return NULL;
+}
+
+static const char *targeted_key(ApiJob *j, const JsonValue *c)
+{
+    if (!c || c->type != JSON_OBJECT) return NULL;
+    const JsonValue *x;
+    if (json_get(c, "key")) return json_as_str(json_get(c, "key"));
+    if ((x = json_get(c, "is_empty")) || (x = json_get(c, "is_null")))
+        return x->type == JSON_OBJECT ? json_as_str(json_get(x, "key")) : NULL;
+    if ((x = json_get(c, "nested")) && x->type == JSON_OBJECT) {
+        const char *key = json_as_str(json_get(x, "key"));
+        return key ? join_key(j, NULL, key, "[]") : NULL;
+    }
+    if (json_get(c, "must") || json_get(c, "should") || json_get(c, "must_not") || json_get(c, "min_should"))
+        return filter_first_key(j, c);
+    return NULL;
+}
+
+/* uses_tenant_filter: one of the filter's own conditions (Qdrant's
+ * iter_conditions: must, must_not, should, min_should) targets a key
+ * with a tenant index. */
+static int uses_tenant_filter(ApiJob *j, const Strict *s, const JsonValue *f)
+{
+    static const char *const lists[] = { "must", "must_not", "should" };
+    if (!f || f->type != JSON_OBJECT) return 0;
+    for (size_t l = 0; l < 4; l++) {
+        const JsonValue *list = l < 3 ? json_get(f, lists[l]) : NULL;
+        if (l == 3) {
+            const JsonValue *ms = json_get(f, "min_should");
+            list = ms && ms->type == JSON_OBJECT ? json_get(ms, "conditions") : NULL;
+        }
+        if (!list) continue;
+        size_t n = list->type == JSON_ARRAY ? list->len : 1;
+        for (size_t i = 0; i < n; i++) {
+            const char *key = targeted_key(j, list->type == JSON_ARRAY ? api_item(j, list, i) : list);
+            if (key && is_tenant_index(j, s, key)) return 1;
+        }
+    }
+    return 0;
+}
+
+/* check_fullscan: with search_allow_exact false, a query scoring points
+ * against vectors (nearest, recommend, discover, context, an id or a raw
+ * vector; not fusion, order_by, formula or sample) on a dense vector
+ * whose graph is off (hnsw m = 0) would read every point: refused unless
+ * its filter targets a tenant index and payload_m builds per-tenant
+ * graphs. Sparse vectors always have their index. */
+static int check_fullscan(ApiJob *j, const Strict *s, const JsonValue *o)
+{
+    const JsonValue *q = json_get(o, "query");
+    if (s->allow_exact != 0 || !q || q->type == JSON_NULL) return 0;
+    if (q->type == JSON_OBJECT && (json_get(q, "fusion") || json_get(q, "rrf") || json_get(q, "order_by") ||
+                                   json_get(q, "formula") || json_get(q, "sample")))
+        return 0;
+    const char *using = json_as_str(json_get(o, "using"));
+    if (!using) using = "";
+    int64_t m, payload_m;
+    if (!qdrant_vector_m(j, &s->info->config, using, &m, &payload_m) || m > 0) return 0;
+    /* The default vector goes unnamed in the message. */
+    size_t n = strlen(using) + 8;
+    char *label = arena_alloc(api_arena(j), n);
+    label[0] = '\0';
+    if (using[0]) snprintf(label, n, " on '%s'", using);
+    if (!uses_tenant_filter(j, s, json_get(o, "filter")))
+        return api_fail(j, QERR_BAD_REQUEST,
+                        "Request is forbidden%s because global vector indexing is disabled "
+                        "(hnsw_config.m = 0). Help: Use tenant-specific filter, enable global vector "
+                        "indexing or enable strict mode `search_allow_exact` option",
+                        label);
+    if (payload_m == 0)
+        return api_fail(j, QERR_BAD_REQUEST,
+                        "Request is forbidden%s because vector indexing is disabled (hnsw_config.m = 0 "
+                        "and hnsw_config.payload_m = 0). Help: Enable vector indexing, use a prefetch "
+                        "query with indexed vectors or enable strict mode `search_allow_exact` option",
+                        label);
+    return 0;
+}
+
+/* The kinds of request object check_search sees. */
+enum {
+    SEARCH_PLAIN = 0,    /* search, recommend, discover */
+    SEARCH_QUERY = 1,    /* a query: its full scan is checked unless it rescores prefetches */
+    SEARCH_PREFETCH = 2, /* a query's prefetch: its full scan is always checked */
+};
+
 /* check_search: a search, recommend, discover or query request object
  * (group: limit x group_size). Query's prefetches are checked too. */
-static int check_search(ApiJob *j, const Strict *s, const JsonValue *o, int group)
+static int check_search(ApiJob *j, const Strict *s, const JsonValue *o, int group, int kind)
 {
     if (!o || o->type != JSON_OBJECT) return 0;
     const JsonValue *pf = json_get(o, "prefetch");
     size_t n_pf = pf ? (pf->type == JSON_ARRAY ? pf->len : 1) : 0;
+    /* Qdrant checks the full scans of a query's prefetches, not of a
+     * query group's (CollectionQueryGroupsRequest::check_custom). */
+    int pf_kind = kind != SEARCH_PLAIN && !group ? SEARCH_PREFETCH : SEARCH_PLAIN;
     for (size_t i = 0; i < n_pf; i++)
-        if (check_search(j, s, pf->type == JSON_ARRAY ? api_item(j, pf, i) : pf, 0)) return -1;
+        if (check_search(j, s, pf->type == JSON_ARRAY ? api_item(j, pf, i) : pf, 0, pf_kind)) return -1;
+    if ((kind == SEARCH_PREFETCH || (kind == SEARCH_QUERY && n_pf == 0)) && check_fullscan(j, s, o)) return -1;
     const char *group_by = group ? json_as_str(json_get(o, "group_by")) : NULL;
     if (group_by && s->unindexed_retrieve == 0) {
         /* Qdrant's check_grouping_field: an index that answers match. */
@@ -520,6 +676,33 @@ static int check_vector_struct(ApiJob *j, const Strict *s, const JsonValue *v)
     return 0;
 }
 
+/* size_fail: Qdrant's "Max {what} storage size limit of {MB}MB reached!",
+ * the limit in MB printed as an f32 in its shortest form. */
+static int size_fail(ApiJob *j, const char *what, double limit_bytes)
+{
+    Buf b;
+    buf_init(&b);
+    JsonWriter w;
+    jw_init(&w, &b);
+    jw_float(&w, (float)(limit_bytes / (1024.0 * 1024.0)));
+    api_fail(j, QERR_BAD_REQUEST, "Max %s storage size limit of %sMB reached!", what, b.data);
+    buf_free(&b);
+    return -1;
+}
+
+/* check_payload_size: at or over max_collection_payload_size_bytes, Qdrant
+ * refuses inserts, vector updates and payload sets. Its figure is of its
+ * own storage (128-byte blocks, superseded values until a flush); here it
+ * is the bytes of the payloads the collection holds (the JSON text
+ * stored), which the writer keeps exact. */
+static int check_payload_size(ApiJob *j, const Strict *s)
+{
+    if (s->max_collection_payload_size_bytes.has &&
+        (double)s->info->payload_bytes >= s->max_collection_payload_size_bytes.v)
+        return size_fail(j, "payload", s->max_collection_payload_size_bytes.v);
+    return 0;
+}
+
 /* check_collection_size: Qdrant refuses inserts once the collection is at
  * or over a size limit (check_collection_size_limit). */
 static int check_collection_size(ApiJob *j, const Strict *s)
@@ -529,18 +712,10 @@ static int check_collection_size(ApiJob *j, const Strict *s)
         double bytes = 0;
         for (int v = 0; v < ci->config.n_vectors; v++)
             bytes += (double)ci->vector_counts[v] * ci->config.vectors[v].size * sizeof(float);
-        if (bytes >= s->max_collection_vector_size_bytes.v) {
-            /* Qdrant prints the limit in MB as an f32, shortest form. */
-            Buf b;
-            buf_init(&b);
-            JsonWriter w;
-            jw_init(&w, &b);
-            jw_float(&w, (float)(s->max_collection_vector_size_bytes.v / (1024.0 * 1024.0)));
-            api_fail(j, QERR_BAD_REQUEST, "Max vector storage size limit of %sMB reached!", b.data);
-            buf_free(&b);
-            return -1;
-        }
+        if (bytes >= s->max_collection_vector_size_bytes.v)
+            return size_fail(j, "vector", s->max_collection_vector_size_bytes.v);
     }
+    if (check_payload_size(j, s)) return -1;
     if (s->max_points_count.has && (double)ci->points_count >= s->max_points_count.v)
         return api_fail(j, QERR_BAD_REQUEST, "Max points count limit of %.0f reached!",
                         s->max_points_count.v);
@@ -589,6 +764,8 @@ static int check_update_op(ApiJob *j, const Strict *s, const JsonValue *op)
     const JsonValue *body = &op->u.members[0].value;
     if (!strcmp(kind, "upsert")) return check_insert(j, s, body, "upsert limit");
     if (!strcmp(kind, "update_vectors")) return check_insert(j, s, body, "update limit");
+    if ((!strcmp(kind, "set_payload") || !strcmp(kind, "overwrite_payload")) && check_payload_size(j, s))
+        return -1;
     return check_filter(j, s, json_get(body, "filter"), 1);
 }
 
@@ -802,8 +979,8 @@ static int rate_consume(ApiJob *j, const Strict *s, int write, size_t cost)
 static int load(ApiJob *j, Strict *s)
 {
     memset(s, 0, sizeof *s);
-    s->info = arena_alloc(api_arena(j), sizeof *s->info);
-    if (collection_info(j->api->db, j->collection, s->info)) return 0; /* the route reports it */
+    s->info = api_job_info(j);
+    if (!s->info) return 0; /* the route reports it */
     const char *opts = s->info->config.options;
     if (!strstr(opts, "strict_mode_config")) return 0;
     JsonValue *o = NULL;
@@ -818,6 +995,7 @@ static int load(ApiJob *j, Strict *s)
     s->upsert_max_batchsize = get_limit(c, "upsert_max_batchsize");
     s->search_max_batchsize = get_limit(c, "search_max_batchsize");
     s->max_collection_vector_size_bytes = get_limit(c, "max_collection_vector_size_bytes");
+    s->max_collection_payload_size_bytes = get_limit(c, "max_collection_payload_size_bytes");
     s->max_points_count = get_limit(c, "max_points_count");
     s->filter_max_conditions = get_limit(c, "filter_max_conditions");
     s->condition_max_size = get_limit(c, "condition_max_size");
@@ -848,12 +1026,14 @@ static int check_limits(ApiJob *j, const Strict *sp, const char *pat)
         if (!parse_u64(timeout, &t) && check_limit(j, (double)t, s.max_timeout, "timeout")) return -1;
     }
     const JsonValue *b = j->body;
+    int query = is(pat, "POST", j, "/points/query") || is(pat, "POST", j, "/points/query/groups") ||
+                is(pat, "POST", j, "/points/query/batch");
     if (is(pat, "POST", j, "/points/search") || is(pat, "POST", j, "/points/recommend") ||
         is(pat, "POST", j, "/points/discover") || is(pat, "POST", j, "/points/query"))
-        return check_search(j, &s, b, 0);
+        return check_search(j, &s, b, 0, query);
     if (is(pat, "POST", j, "/points/search/groups") || is(pat, "POST", j, "/points/recommend/groups") ||
         is(pat, "POST", j, "/points/query/groups"))
-        return check_search(j, &s, b, 1);
+        return check_search(j, &s, b, 1, query);
     if (is(pat, "POST", j, "/points/search/batch") || is(pat, "POST", j, "/points/recommend/batch") ||
         is(pat, "POST", j, "/points/discover/batch") || is(pat, "POST", j, "/points/query/batch")) {
         const JsonValue *list = json_get(b, "searches");
@@ -862,7 +1042,7 @@ static int check_limits(ApiJob *j, const Strict *sp, const char *pat)
             check_limit(j, list->len, s.search_max_batchsize, "search batch size"))
             return -1;
         for (uint32_t i = 0; i < list->len; i++)
-            if (check_search(j, &s, api_item(j, list, i), 0)) return -1;
+            if (check_search(j, &s, api_item(j, list, i), 0, query)) return -1;
         return 0;
     }
     if (is(pat, "POST", j, "/points/scroll"))
@@ -888,6 +1068,9 @@ static int check_limits(ApiJob *j, const Strict *sp, const char *pat)
     }
     if (is(pat, "PUT", j, "/points")) return check_insert(j, &s, b, "upsert limit");
     if (is(pat, "PUT", j, "/points/vectors")) return check_insert(j, &s, b, "update limit");
+    if ((is(pat, "POST", j, "/points/payload") || is(pat, "PUT", j, "/points/payload")) &&
+        check_payload_size(j, &s))
+        return -1;
     if (is(pat, "POST", j, "/points/delete") || is(pat, "POST", j, "/points/payload") ||
         is(pat, "PUT", j, "/points/payload") || is(pat, "POST", j, "/points/payload/delete") ||
         is(pat, "POST", j, "/points/payload/clear") || is(pat, "POST", j, "/points/vectors/delete"))

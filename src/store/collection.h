@@ -253,6 +253,12 @@ typedef struct {
     uint64_t points_count;
     uint64_t vectors_count; /* live vectors over all named vectors, sparse ones too */
     uint64_t vector_counts[COLLECTION_MAX_VECTORS]; /* live vectors per dense vector */
+    /* Update operations applied (Qdrant's op_num: the last one's sequence
+     * number, from 1): each operation of a point write, each payload index
+     * change; kept across restarts, not carried by a snapshot. */
+    uint64_t op_num;
+    /* The bytes of the points' payloads (the JSON text stored). */
+    uint64_t payload_bytes;
     uint32_t id; /* the collection's id in the database: never reused, so a collection
                     made again under the same name has another */
     int64_t created_at;     /* unix seconds */

@@ -469,6 +469,7 @@ static int drop_fn(StoreTxn *txn, void *vctx)
     /* Every collection database holds only cid-prefixed records (store.h). */
     for (int d = STORE_DB_FIRST_COLLECTION_DB; d < STORE_DB_COUNT && !err; d++)
         err = store_del_prefix(txn, (StoreDb)d, p, pl, NULL);
+    if (!err) err = coll_ops_del(txn, x->cid);
     return err;
 }
 
@@ -588,6 +589,8 @@ int collection_info(Db *db, const char *name, CollectionInfo *out)
     memset(out, 0, sizeof *out);
     out->config = c->config;
     out->points_count = c->points_count;
+    out->op_num = c->op_num;
+    out->payload_bytes = c->payload_bytes > 0 ? (uint64_t)c->payload_bytes : 0;
     out->created_at = c->created_at;
     out->id = c->cid;
     for (int i = 0; i < c->config.n_vectors; i++) {

@@ -302,6 +302,7 @@ typedef struct {
     const Buf *rec; /* NULL: delete */
     int keep;       /* the definition stays as it is: only an operation id */
     uint64_t op;    /* the operation id taken */
+    Collection *c;  /* whose applied operations count it */
 } DefWrite;
 
 /* def_write_fn writes or deletes a definition, taking an operation id
@@ -310,6 +311,7 @@ static int def_write_fn(StoreTxn *txn, void *ctx)
 {
     DefWrite *d = ctx;
     int err = coll_take_operation_id(txn, &d->op);
+    if (!err) err = coll_ops_put(txn, d->c->cid, d->c->op_num + 1);
     if (err || d->keep) return err;
     if (!d->rec) {
         err = store_del(txn, STORE_DB_PAYLOAD_INDEX, d->key, d->klen);
@@ -373,8 +375,9 @@ int collection_index_create(Db *db, const char *name, const char *field,
     }
     int at = find_index(c, field);
     if (at >= 0 && same_definition(c, at, p)) {
-        DefWrite keep = { .keep = 1 };
+        DefWrite keep = { .keep = 1, .c = c };
         e = store_write(db->store, def_write_fn, &keep);
+        if (!e) coll_ops_applied(c, 1, 0);
         if (!e && operation_id) *operation_id = keep.op;
         if (e) err_set(err, errlen, e, "storage error: %s", err_str(e));
         coll_write_end(db);
@@ -391,10 +394,11 @@ int collection_index_create(Db *db, const char *name, const char *field,
     Buf rec;
     buf_init(&rec);
     def_encode(p, &rec);
-    DefWrite d = { .rec = &rec };
+    DefWrite d = { .rec = &rec, .c = c };
     d.klen = def_key(d.key, c->cid, field);
     e = store_write(db->store, def_write_fn, &d);
     buf_free(&rec);
+    if (!e) coll_ops_applied(c, 1, 0);
     if (!e && operation_id) *operation_id = d.op;
     /* 2. The contents, from the committed points (the write lock keeps
      * other writers out, so none is missed). */
@@ -435,11 +439,12 @@ int collection_index_delete(Db *db, const char *name, const char *field, uint64_
     Collection *c;
     int e = coll_write_begin(db, name, &c, NULL, 0);
     if (e) return e;
-    DefWrite d = { .rec = NULL };
+    DefWrite d = { .rec = NULL, .c = c };
     /* A field no index can have (too long) deletes nothing. */
     d.keep = !field || !*field || strlen(field) > COLLECTION_MAX_INDEX_FIELD;
     if (!d.keep) d.klen = def_key(d.key, c->cid, field);
     e = store_write(db->store, def_write_fn, &d);
+    if (!e) coll_ops_applied(c, 1, 0);
     if (!e && operation_id) *operation_id = d.op;
     int at = e || d.keep ? -1 : find_index(c, field);
     PayloadIndex *old = NULL;

@@ -125,6 +125,17 @@ typedef struct Collection {
      * collection_write.c): free nodes taken, and the next new node. */
     size_t g_free_taken;
     uint32_t g_high;
+    /* Update operations applied (Qdrant's op_num: the sequence number of
+     * the last one, counting from 1), persisted in the meta record
+     * COLL_META_OPS; changed by the writer under `lock` held exclusively.
+     * g_ops: those of the write group in progress. */
+    uint64_t op_num;
+    uint64_t g_ops;
+    /* The bytes of the payloads the points hold (the JSON text stored;
+     * strict mode's payload storage size), counted at open and kept by
+     * the writer as op_num; g_payload_bytes: the group's change. */
+    int64_t payload_bytes;
+    int64_t g_payload_bytes;
     uint32_t *links; /* scratch for hnsw_node_get */
     size_t links_cap;
     int counts[HNSW_MAX_LEVEL + 1];
@@ -432,6 +443,24 @@ void coll_sparse_stats(Collection *c, uint64_t *vectors, size_t *memory_bytes);
 /* coll_take_operation_id takes the next operation id (the counter point
  * writes use) inside a write transaction. */
 int coll_take_operation_id(StoreTxn *txn, uint64_t *out);
+
+/* A collection's applied update operations live in the meta database
+ * under "ops:" + its big-endian cid (u64 little-endian; absent: 0), not
+ * in a collection database: they are the store's bookkeeping of writes,
+ * which a snapshot does not carry. */
+#define COLL_META_OPS "ops:"
+#define COLL_META_OPS_LEN 4
+/* coll_ops_key writes the key of cid's record; returns its length. */
+size_t coll_ops_key(uint8_t out[COLL_META_OPS_LEN + 4], uint32_t cid);
+/* coll_ops_put stores `total` as cid's applied operations inside txn. */
+int coll_ops_put(StoreTxn *txn, uint32_t cid, uint64_t total);
+/* coll_ops_del deletes cid's record inside txn (absent is fine). */
+int coll_ops_del(StoreTxn *txn, uint32_t cid);
+/* coll_ops_load reads cid's applied operations (0 when absent). */
+uint64_t coll_ops_load(StoreTxn *txn, uint32_t cid);
+/* coll_ops_applied makes n more operations of c, and the change of its
+ * payload bytes they made, visible (after their commit), under c's lock. */
+void coll_ops_applied(Collection *c, uint64_t n, int64_t payload_bytes);
 
 /* ---- collection_index.c ---- */
 

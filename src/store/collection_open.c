@@ -679,6 +679,7 @@ static int load_collection(Store *store, StoreTxn *txn, const char *name, Slice 
     Collection *c;
     if ((err = coll_new(name, cid, &cfg, created, &c))) return err;
     out->c = c;
+    c->op_num = coll_ops_load(txn, cid);
     uint8_t key[STORE_KEY_MAX];
     size_t plen = store_key_cid(key, cid);
     StoreCursor *cur = NULL;
@@ -706,6 +707,7 @@ static int load_collection(Store *store, StoreTxn *txn, const char *name, Slice 
         c->node_live[node] = 1;
         if (node >= c->node_high) c->node_high = node + 1;
         c->points_count++;
+        c->payload_bytes += (int64_t)(v.len - COLLECTION_REC_HEADER);
     }
     store_cursor_close(cur);
     cur = NULL;

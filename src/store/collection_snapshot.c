@@ -589,8 +589,10 @@ static int drop_fn(StoreTxn *txn, void *ctx)
         budget -= n;
         if (!budget) return 0; /* more may be left: another transaction */
     }
+    int e = coll_ops_del(txn, x->cid);
+    if (e) return e;
     uint8_t mk[SNAP_META_DROP_LEN + 4];
-    int e = store_del(txn, STORE_DB_META, mk, drop_key(mk, x->cid));
+    e = store_del(txn, STORE_DB_META, mk, drop_key(mk, x->cid));
     if (e && e != ERR_NOTFOUND) return e;
     x->done = 1;
     return 0;

@@ -131,6 +131,9 @@ typedef struct {
      * (put_vectors, vectors_flush). */
     CollVecPut *vput[COLLECTION_MAX_VECTORS];
     size_t n_vput[COLLECTION_MAX_VECTORS], cap_vput[COLLECTION_MAX_VECTORS];
+    /* How the write being applied changes its collection's payload bytes
+     * (kept when its sub-transaction commits). */
+    int64_t payload_delta;
 } Group;
 
 static void effect_add(Group *g, int kind, uint32_t node, const PointId *id, const PrepPoint *p,
@@ -421,6 +424,8 @@ static int apply_upsert(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn
         }
         store_put_le32(head, node);
         store_put_le32(head + 4, p->mask);
+        if (kind == EFF_REPLACE) g->payload_delta -= (int64_t)(old.len - COLLECTION_REC_HEADER);
+        g->payload_delta += (int64_t)p->payload_len;
         err = store_put2(txn, STORE_DB_POINTS, key, kl, head, sizeof head, p->payload,
                          p->payload_len);
         if (!err) put_vectors(g, c, node, p);
@@ -493,6 +498,7 @@ static int apply_delete(Group *g, Collection *c, const PrepOp *op, StoreTxn *txn
             break;
         }
         uint32_t node = store_get_le32((const uint8_t *)v.ptr);
+        g->payload_delta -= (int64_t)(v.len - COLLECTION_REC_HEADER);
         err = store_del(txn, STORE_DB_POINTS, key, kl);
         if (!err && c->config.n_sparse)
             err = coll_sparse_put(txn, c, node, COLL_SPARSE_ALL(c), 0, NULL);
@@ -560,6 +566,7 @@ static int apply_payload(Group *g, Collection *c, const PrepOp *op, StoreTxn *tx
         } else {
             buf_append_str(&g->buf, "{}");
         }
+        g->payload_delta += (int64_t)g->buf.len - (int64_t)(v.len - sizeof head);
         err = store_put2(txn, STORE_DB_POINTS, key, kl, head, sizeof head, g->buf.data,
                          g->buf.len);
         if (!err) w->n_affected++;
@@ -687,6 +694,8 @@ static int group_fn(StoreTxn *txn, void *vctx)
         if (gw->c) {
             gw->c->g_free_taken = 0;
             gw->c->g_high = gw->c->node_high;
+            gw->c->g_ops = 0;
+            gw->c->g_payload_bytes = 0;
         }
     }
     /* 2a. What earlier groups left unsaved. */
@@ -712,6 +721,7 @@ static int group_fn(StoreTxn *txn, void *vctx)
         StoreTxn *sub;
         if ((err = store_sub_begin(txn, &sub))) return err;
         w->err[0] = '\0';
+        g->payload_delta = 0;
         int e = 0;
         for (size_t j = 0; j < w->n_ops && !e; j++) e = apply_op(g, c, &gw->ops[j], sub, w);
         if (!e) e = coll_records_put(sub, w->records, w->n_records);
@@ -730,10 +740,21 @@ static int group_fn(StoreTxn *txn, void *vctx)
         gw->eff_begin = eff;
         gw->eff_end = g->n_eff;
         w->operation_id = op_id++;
+        /* Each operation is one of Qdrant's (points/batch sends one
+         * write per operation). */
+        c->g_ops += w->n_ops;
+        c->g_payload_bytes += g->payload_delta;
         any = 1;
     }
     /* 2c. */
     if (!any) return 0;
+    /* Each collection's applied operations, once per group. */
+    for (size_t i = 0; i < g->n; i++) {
+        Collection *c = g->gw[i].c;
+        int first = c && c->g_ops;
+        for (size_t k = 0; k < i && first; k++) first = g->gw[k].c != c;
+        if (first && (err = coll_ops_put(txn, c->cid, c->op_num + c->g_ops))) return err;
+    }
     uint8_t rec[8];
     store_put_le64(rec, op_id);
     return store_put(txn, STORE_DB_META, COLL_META_NEXT_OP, strlen(COLL_META_NEXT_OP), rec,
@@ -754,6 +775,48 @@ int coll_take_operation_id(StoreTxn *txn, uint64_t *out)
     store_put_le64(rec, op_id + 1);
     return store_put(txn, STORE_DB_META, COLL_META_NEXT_OP, strlen(COLL_META_NEXT_OP), rec,
                      sizeof rec);
+}
+
+/* ---- applied operations (Qdrant's op_num) ---- */
+
+size_t coll_ops_key(uint8_t out[COLL_META_OPS_LEN + 4], uint32_t cid)
+{
+    memcpy(out, COLL_META_OPS, COLL_META_OPS_LEN);
+    store_put_be32(out + COLL_META_OPS_LEN, cid);
+    return COLL_META_OPS_LEN + 4;
+}
+
+int coll_ops_put(StoreTxn *txn, uint32_t cid, uint64_t total)
+{
+    uint8_t key[COLL_META_OPS_LEN + 4], rec[8];
+    size_t klen = coll_ops_key(key, cid);
+    store_put_le64(rec, total);
+    return store_put(txn, STORE_DB_META, key, klen, rec, sizeof rec);
+}
+
+int coll_ops_del(StoreTxn *txn, uint32_t cid)
+{
+    uint8_t key[COLL_META_OPS_LEN + 4];
+    int e = store_del(txn, STORE_DB_META, key, coll_ops_key(key, cid));
+    return e == ERR_NOTFOUND ? 0 : e;
+}
+
+uint64_t coll_ops_load(StoreTxn *txn, uint32_t cid)
+{
+    uint8_t key[COLL_META_OPS_LEN + 4];
+    Slice v;
+    if (store_get(txn, STORE_DB_META, key, coll_ops_key(key, cid), &v) == 0 && v.len == 8)
+        return store_get_le64((const uint8_t *)v.ptr);
+    return 0;
+}
+
+void coll_ops_applied(Collection *c, uint64_t n, int64_t payload_bytes)
+{
+    if (!n && !payload_bytes) return;
+    pthread_rwlock_wrlock(&c->lock);
+    c->op_num += n;
+    c->payload_bytes += payload_bytes;
+    pthread_rwlock_unlock(&c->lock);
 }
 
 /* ---- a group, applied to memory after the commit ---- */
@@ -934,6 +997,11 @@ int collection_write_group(Db *db, CollectionWrite *const *writes, size_t n,
                 w->n_affected = 0;
                 err_set(w->err, sizeof w->err, err, "storage error: %s", err_str(err));
             }
+            for (size_t i = 0; i < n; i++)
+                if (g.gw[i].c) {
+                    g.gw[i].c->g_ops = 0;
+                    g.gw[i].c->g_payload_bytes = 0;
+                }
         } else {
             /* What earlier groups left unsaved is saved now. */
             for (size_t i = 0; i < db->n_colls; i++) coll_graph_saved(db->colls[i]);
@@ -952,6 +1020,13 @@ int collection_write_group(Db *db, CollectionWrite *const *writes, size_t n,
          * write may already be gone. */
         for (size_t i = 0; i < n; i++)
             if (g.gw[i].c) group_apply_nodes(g.gw[i].c);
+        /* Before any wait=true client hears back (visible below). */
+        for (size_t i = 0; i < n; i++)
+            if (g.gw[i].c) {
+                coll_ops_applied(g.gw[i].c, g.gw[i].c->g_ops, g.gw[i].c->g_payload_bytes);
+                g.gw[i].c->g_ops = 0;
+                g.gw[i].c->g_payload_bytes = 0;
+            }
         for (size_t i = 0; i < n; i++) {
             GroupWrite *gw = &g.gw[i];
             if (gw->eff_end > gw->eff_begin)

@@ -3,8 +3,9 @@
 as Qdrant enforces it, against the real binary: the request sequences of
 Qdrant's own tests/openapi/test_strictmode.py (query limit, timeout,
 unindexed filters for reads and writes, hnsw_ef, exact, oversampling,
-batch sizes, collection size, sparse and multivector lengths, filter
-condition count and size, payload index count), each first passing with
+batch sizes, collection and payload sizes, sparse and multivector lengths, filter
+condition count and size, payload index count, full scans on vectors with
+hnsw m = 0), each first passing with
 strict mode off or within its limit, then refused with Qdrant's message,
 then passing again once the limit allows it; and a restart keeps it."""
 import os, sys
@@ -238,6 +239,90 @@ if ok("GET", C)["config"]["strict_mode_config"].get("write_rate_limit") != 3:
     fail("a null in a strict_mode_config PATCH must keep the value")
 setup()
 
+# Payload size (max_collection_payload_size_bytes): at or over the limit,
+# upserts, vector updates and payload sets are refused (Qdrant's
+# check_collection_payload_size_limit, the limit in MB as an f32); the
+# size is the bytes of the payloads held, so clearing them lets writes in.
+setup()
+ok("POST", C + "/points/payload/clear?wait=true", {"points": list(range(1, 11))})
+strict({"enabled": True, "max_collection_payload_size_bytes": 1024})
+big = {"t": "x" * 300}
+for i in range(1, 5):  # 0, ~310, ~620, ~930 bytes before each: under 1024
+    passes(req("PUT", C + "/points?wait=true", {"points": [{"id": i, "vector": [1, 2, 3, 4], "payload": big}]}),
+           "payload %d under the limit" % i)
+PAY = ["Max payload storage size limit of 0.0009765625MB reached!"]
+refused(req("PUT", C + "/points?wait=true", {"points": [{"id": 5, "vector": [1, 2, 3, 4]}]}), PAY, "upsert at the limit")
+refused(req("POST", C + "/points/payload?wait=true", {"payload": {"a": 1}, "points": [1]}), PAY, "set payload at the limit")
+refused(req("PUT", C + "/points/payload?wait=true", {"payload": {"a": 1}, "points": [1]}), PAY, "overwrite payload at the limit")
+refused(req("PUT", C + "/points/vectors?wait=true", {"points": [{"id": 1, "vector": [4, 3, 2, 1]}]}), PAY, "vector update at the limit")
+refused(req("POST", C + "/points/batch?wait=true", {"operations": [{"set_payload": {"payload": {"a": 1}, "points": [1]}}]}),
+        PAY, "batch set_payload at the limit")
+passes(req("POST", C + "/points/delete?wait=true", {"points": [9]}), "a delete at the limit")
+srv.stop()
+srv.start()
+refused(req("PUT", C + "/points?wait=true", {"points": [{"id": 5, "vector": [1, 2, 3, 4]}]}), PAY, "at the limit after a restart")
+passes(req("POST", C + "/points/payload/clear?wait=true", {"points": [1]}), "clearing a payload at the limit")
+passes(req("PUT", C + "/points?wait=true", {"points": [{"id": 5, "vector": [1, 2, 3, 4]}]}), "under the limit again")
+ok("PUT", C + "/points?wait=true", {"points": [{"id": 1, "vector": [1, 2, 3, 4], "payload": big}]})
+refused(req("PUT", C + "/points?wait=true", {"points": [{"id": 6, "vector": [1, 2, 3, 4]}]}), PAY, "a replaced payload counts")
+
+# Full scans (Qdrant's Query::check_fullscan, test_strict_mode_full_scan*):
+# with search_allow_exact false, a vector query on a dense vector whose
+# hnsw m is 0 is refused unless it rescores prefetches or its filter
+# targets a tenant index and payload_m > 0; sparse vectors, fusion and
+# order_by pass.
+F = "/collections/fullscan"
+req("DELETE", F)
+ok("PUT", F, {"vectors": {"dense": {"size": 4, "distance": "Dot"}}, "sparse_vectors": {"sparse": {}}})
+ok("PUT", F + "/points?wait=true", {"points": [
+    {"id": i, "vector": {"dense": [0.1 * i, 0.2, 0.3, 0.4], "sparse": {"indices": [i], "values": [1.0]}},
+     "payload": {"city": "Berlin" if i % 2 else "London"}} for i in range(1, 9)]})
+ok("PATCH", F, {"vectors": {"dense": {"hnsw_config": {"m": 0, "payload_m": 0}}}})
+fq = lambda body: req("POST", F + "/points/query", body)  # noqa: E731
+dense = {"query": 2, "using": "dense", "limit": 3}
+passes(fq(dense), "m = 0, strict mode off")
+ok("PATCH", F, {"strict_mode_config": {"enabled": True, "search_allow_exact": False}})
+MSG = ("Request is forbidden on 'dense' because global vector indexing is disabled (hnsw_config.m = 0). "
+       "Help: Use tenant-specific filter, enable global vector indexing or enable strict mode "
+       "`search_allow_exact` option")
+refused(fq(dense), [MSG], "m = 0, no exact search")
+refused(req("POST", F + "/points/query/groups", dict(dense, group_by="city")), [MSG], "m = 0, groups")
+refused(req("POST", F + "/points/query/batch", {"searches": [dense]}), [MSG], "m = 0, batch")
+passes(fq({"query": 2, "using": "sparse", "limit": 3}), "sparse vectors are always indexed")
+passes(fq({"prefetch": [{"query": 2, "using": "sparse", "limit": 5}], "query": 2, "using": "dense", "limit": 3}),
+       "rescoring a prefetch")
+refused(fq({"prefetch": [{"query": 2, "using": "dense", "limit": 5}], "query": 2, "using": "sparse", "limit": 3}),
+        [MSG], "a prefetch on the unindexed vector")
+passes(req("POST", F + "/points/query/groups", {"prefetch": [{"query": 2, "using": "dense", "limit": 5}], "query": 2,
+                                                "using": "sparse", "group_by": "city", "limit": 2}),
+       "a query group's prefetches are not checked (Qdrant's CollectionQueryGroupsRequest)")
+passes(fq({"prefetch": [{"query": 2, "using": "sparse", "limit": 5}], "query": {"fusion": "rrf"}}), "fusion")
+passes(req("POST", F + "/points/search", {"vector": {"name": "dense", "vector": [1, 0, 0, 0]}, "limit": 3}),
+       "points/search has no full-scan check in Qdrant")
+city = dict(dense, filter={"must": [{"key": "city", "match": {"value": "Berlin"}}]})
+refused(fq(city), [MSG], "a filter without a tenant index")
+ok("PUT", F + "/index?wait=true", {"field_name": "city", "field_schema": {"type": "keyword", "is_tenant": True}})
+refused(fq(city), ["Request is forbidden on 'dense' because vector indexing is disabled (hnsw_config.m = 0 and "
+                   "hnsw_config.payload_m = 0). Help: Enable vector indexing, use a prefetch query with indexed "
+                   "vectors or enable strict mode `search_allow_exact` option"], "tenant filter, payload_m = 0")
+ok("PATCH", F, {"vectors": {"dense": {"hnsw_config": {"m": 0, "payload_m": 1}}}})
+passes(fq(city), "tenant filter, payload_m = 1")
+ok("PATCH", F, {"vectors": {"dense": {"hnsw_config": {"m": 16}}}})
+passes(fq(dense), "the vector's m back on")
+# The collection's m = 0 is inherited by vectors without their own, and
+# reported as configured; the default vector goes unnamed in the message.
+req("DELETE", F)
+ok("PUT", F, {"vectors": {"size": 4, "distance": "Dot"}, "hnsw_config": {"m": 0}})
+if ok("GET", F)["config"]["hnsw_config"]["m"] != 0:
+    fail("a collection created with hnsw_config.m = 0 must report m 0")
+ok("PUT", F + "/points?wait=true", {"points": [{"id": i, "vector": [0.1 * i, 0.2, 0.3, 0.4]} for i in range(1, 6)]})
+ok("PATCH", F, {"strict_mode_config": {"enabled": True, "search_allow_exact": False}})
+refused(fq({"query": [1, 0, 0, 0], "limit": 3}),
+        ["Request is forbidden because global vector indexing is disabled (hnsw_config.m = 0)."], "default vector")
+ok("PATCH", F, {"hnsw_config": {"m": 16}})
+passes(fq({"query": [1, 0, 0, 0], "limit": 3}), "the collection's m back on")
+req("DELETE", F)
+
 # Disabled: nothing is enforced; the settings survive a restart.
 strict({"max_query_limit": 1, "enabled": False})
 passes(query(q4), "strict mode disabled")
@@ -250,4 +335,4 @@ if cfg.get("max_query_limit") != 1 or cfg.get("enabled") is not True:
     fail("strict_mode_config after a restart: %s" % cfg)
 srv.stop()
 print("qdrant_strict.py: ok (strict mode: limits, timeout, unindexed filters, search params, batch and "
-      "collection sizes, sparse lengths, filter conditions, index count, rate limits, disabled, after a restart)")
+      "collection sizes, payload size, sparse lengths, filter conditions, index count, full scans, rate limits, disabled, after a restart)")
