@@ -933,22 +933,35 @@ static int checksum_param(ApiJob *j, const char *hex, QErr kind, SnapJob *sj)
     return 0;
 }
 
+/* RecoverBody is a recover request's body (collection and shard alike:
+ * Qdrant's SnapshotRecover and ShardSnapshotRecover share these fields). */
+typedef struct {
+    const char *location, *checksum, *api_key;
+} RecoverBody;
+
+/* recover_body reads and checks a recover body (location required,
+ * priority valid); nonzero when it failed j. */
+static int recover_body(ApiJob *j, RecoverBody *b)
+{
+    const char *priority = NULL;
+    memset(b, 0, sizeof *b);
+    if (api_get_str(j, j->body, "location", &b->location) ||
+        api_get_str(j, j->body, "priority", &priority) ||
+        api_get_str(j, j->body, "checksum", &b->checksum) ||
+        api_get_str(j, j->body, "api_key", &b->api_key))
+        return -1;
+    if (!b->location) return api_fail(j, QERR_FORMAT, "missing field `location`");
+    return check_priority(j, priority, QERR_FORMAT);
+}
+
 static void recover_prepare(ApiJob *j)
 {
     Queued *q = arena_calloc(api_arena(j), sizeof *q);
     if (wait_param(j, &q->wait) || api_body_object(j, 0)) return;
     if (check_collection_name(j, j->collection)) return;
-    const char *location = NULL, *priority = NULL, *checksum = NULL, *api_key = NULL;
-    if (api_get_str(j, j->body, "location", &location) ||
-        api_get_str(j, j->body, "priority", &priority) ||
-        api_get_str(j, j->body, "checksum", &checksum) ||
-        api_get_str(j, j->body, "api_key", &api_key))
-        return;
-    if (!location) {
-        api_fail(j, QERR_FORMAT, "missing field `location`");
-        return;
-    }
-    if (check_priority(j, priority, QERR_FORMAT)) return;
+    RecoverBody b;
+    if (recover_body(j, &b)) return;
+    const char *location = b.location, *checksum = b.checksum, *api_key = b.api_key;
     SnapJob *sj = xcalloc(1, sizeof *sj);
     sj->op = SNAP_RECOVER;
     sj->api = j->api;
@@ -1014,17 +1027,9 @@ static void shard_recover_prepare(ApiJob *j)
 {
     Queued *q = arena_calloc(api_arena(j), sizeof *q);
     if (wait_param(j, &q->wait) || api_body_object(j, 0)) return;
-    const char *location = NULL, *priority = NULL, *checksum = NULL, *api_key = NULL;
-    if (api_get_str(j, j->body, "location", &location) ||
-        api_get_str(j, j->body, "priority", &priority) ||
-        api_get_str(j, j->body, "checksum", &checksum) ||
-        api_get_str(j, j->body, "api_key", &api_key))
-        return;
-    if (!location) {
-        api_fail(j, QERR_FORMAT, "missing field `location`");
-        return;
-    }
-    if (check_priority(j, priority, QERR_FORMAT)) return;
+    RecoverBody b;
+    if (recover_body(j, &b)) return;
+    const char *location = b.location, *checksum = b.checksum, *api_key = b.api_key;
     SnapJob *sj = xcalloc(1, sizeof *sj);
     sj->op = SNAP_RECOVER;
     sj->api = j->api;

@@ -491,7 +491,10 @@ static int is_tenant_index(ApiJob *j, const Strict *s, const char *key)
  * a nested condition's "key[]", a sub-filter's first such key. */
 static const char *targeted_key(ApiJob *j, const JsonValue *c);
 
-static const char *filter_first_key(ApiJob *j, const JsonValue *f)
+/* filter_find_key: the first key a condition of f's own lists (Qdrant's
+ * iter_conditions: must, must_not, should, min_should) targets; with
+ * tenants, the first one with a tenant index. */
+static const char *filter_find_key(ApiJob *j, const JsonValue *f, const Strict *tenants)
 {
     static const char *const lists[] = { "must", "must_not", "should" };
     if (!f || f->type != JSON_OBJECT) return NULL;
@@ -505,7 +508,7 @@ static const char *filter_first_key(ApiJob *j, const JsonValue *f)
         size_t n = list->type == JSON_ARRAY ? list->len : 1;
         for (size_t i = 0; i < n; i++) {
             const char *key = targeted_key(j, list->type == JSON_ARRAY ? api_item(j, list, i) : list);
-            if (key) return key;
+            if (key && (!tenants || is_tenant_index(j, tenants, key))) return key;
         }
     }
     return NULL;
@@ -523,31 +526,8 @@ static const char *targeted_key(ApiJob *j, const JsonValue *c)
         return key ? join_key(j, NULL, key, "[]") : NULL;
     }
     if (json_get(c, "must") || json_get(c, "should") || json_get(c, "must_not") || json_get(c, "min_should"))
-        return filter_first_key(j, c);
+        return filter_find_key(j, c, NULL);
     return NULL;
-}
-
-/* uses_tenant_filter: one of the filter's own conditions (Qdrant's
- * iter_conditions: must, must_not, should, min_should) targets a key
- * with a tenant index. */
-static int uses_tenant_filter(ApiJob *j, const Strict *s, const JsonValue *f)
-{
-    static const char *const lists[] = { "must", "must_not", "should" };
-    if (!f || f->type != JSON_OBJECT) return 0;
-    for (size_t l = 0; l < 4; l++) {
-        const JsonValue *list = l < 3 ? json_get(f, lists[l]) : NULL;
-        if (l == 3) {
-            const JsonValue *ms = json_get(f, "min_should");
-            list = ms && ms->type == JSON_OBJECT ? json_get(ms, "conditions") : NULL;
-        }
-        if (!list) continue;
-        size_t n = list->type == JSON_ARRAY ? list->len : 1;
-        for (size_t i = 0; i < n; i++) {
-            const char *key = targeted_key(j, list->type == JSON_ARRAY ? api_item(j, list, i) : list);
-            if (key && is_tenant_index(j, s, key)) return 1;
-        }
-    }
-    return 0;
 }
 
 /* check_fullscan: with search_allow_exact false, a query scoring points
@@ -572,7 +552,7 @@ static int check_fullscan(ApiJob *j, const Strict *s, const JsonValue *o)
     char *label = arena_alloc(api_arena(j), n);
     label[0] = '\0';
     if (using[0]) snprintf(label, n, " on '%s'", using);
-    if (!uses_tenant_filter(j, s, json_get(o, "filter")))
+    if (!filter_find_key(j, json_get(o, "filter"), s))
         return api_fail(j, QERR_BAD_REQUEST,
                         "Request is forbidden%s because global vector indexing is disabled "
                         "(hnsw_config.m = 0). Help: Use tenant-specific filter, enable global vector "
