@@ -16,6 +16,19 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
+
+/* hash_fmix32 is MurmurHash3's 32-bit finaliser (full avalanche): the
+ * last step of murmur3 (index/bm25.c) and a spreader of small integer
+ * keys (index/sparse.c's dimension table). */
+static inline uint32_t hash_fmix32(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h;
+}
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 void *xmalloc(size_t n);

@@ -62,13 +62,7 @@ uint32_t bm25_murmur3_32(const void *key, size_t len, uint32_t seed)
         break;
     default: break;
     }
-    h ^= (uint32_t)len;
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-    return h;
+    return hash_fmix32(h ^ (uint32_t)len);
 }
 
 uint32_t bm25_token_id(const char *tok, size_t len)

@@ -144,13 +144,7 @@ static size_t dim_hash(uint32_t dim)
 {
     /* The finaliser of MurmurHash3: word-hash dimensions are already
      * spread, small consecutive ones (1, 2, 3) must be spread too. */
-    uint32_t h = dim;
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-    return h;
+    return hash_fmix32(dim);
 }
 
 static PList *plist_find(const SparseIndex *s, uint32_t dim)
