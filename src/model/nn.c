@@ -507,8 +507,18 @@ NN_CLONES static void nn_layernorm_serial(const float *x, int rows, int dim, con
         for (; j < dim; j++) var += (xr[j] - mean) * (xr[j] - mean);
         var /= (float)dim;
         float rstd = 1.0f / sqrtf(var + eps);
-        /* torch: (x - mean) / sqrt(var + eps) * weight + bias */
-        for (j = 0; j < dim; j++) yr[j] = (xr[j] - mean) * rstd * g[j] + b[j];
+        /* torch: (x - mean) / sqrt(var + eps) * weight + bias. Lane blocks
+         * read before they write, so that the loop vectorises: y may be x
+         * (pre_layrnorm runs in place), and a plain loop over j would need
+         * an alias check that GCC's -O2 cost model declines, leaving 3,584
+         * scalar steps (4 us) in every 7-token text layer norm. */
+        for (j = 0; j + NN_LANES <= dim; j += NN_LANES) {
+            float t[NN_LANES];
+            for (int l = 0; l < NN_LANES; l++)
+                t[l] = (xr[j + l] - mean) * rstd * g[j + l] + b[j + l];
+            for (int l = 0; l < NN_LANES; l++) yr[j + l] = t[l];
+        }
+        for (; j < dim; j++) yr[j] = (xr[j] - mean) * rstd * g[j] + b[j];
     }
 }
 
