@@ -362,6 +362,11 @@ void nn_parallel(NnTaskFn fn, void *ctx, int units, int max_threads)
     nn_parallel_chunks(fn, ctx, units, max_threads, NN_CHUNKS_PER_THREAD);
 }
 
+void nn_parallel_gemm(NnTaskFn fn, void *ctx, int units, int max_threads)
+{
+    nn_parallel_chunks(fn, ctx, units, max_threads, NN_GEMM_CHUNKS_PER_THREAD);
+}
+
 void nn_set_threads(int n)
 {
     if (n <= 0) return;
@@ -920,9 +925,9 @@ void nn_linear_multi(const float *x, int ldx, int rows, int in, const NnLinearOu
         mj.first[i + 1] = mj.first[i] + units;
     }
     if (n == 1)
-        nn_parallel_chunks(mj.fn, &mj.jobs[0], mj.first[1], 0, NN_GEMM_CHUNKS_PER_THREAD);
+        nn_parallel_gemm(mj.fn, &mj.jobs[0], mj.first[1], 0);
     else
-        nn_parallel_chunks(nn_multi_task, &mj, mj.first[n], 0, NN_GEMM_CHUNKS_PER_THREAD);
+        nn_parallel_gemm(nn_multi_task, &mj, mj.first[n], 0);
 }
 
 void nn_linear(const float *x, int rows, int in, const float *w, const float *b, int out,

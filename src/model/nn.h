@@ -50,6 +50,10 @@ int nn_get_threads(void);
  */
 typedef void (*NnTaskFn)(void *ctx, int begin, int end, int thread);
 void nn_parallel(NnTaskFn fn, void *ctx, int units, int max_threads);
+/* nn_parallel for GEMM panels: fewer, longer ranges of consecutive units,
+ * so that a kernel prefetching ahead of its panel has the next one to
+ * prefetch (see NN_GEMM_CHUNKS_PER_THREAD in nn.c). */
+void nn_parallel_gemm(NnTaskFn fn, void *ctx, int units, int max_threads);
 
 /* A one-line description of the BLAS build, for bench output and logs. */
 const char *nn_blas_info(void);

@@ -98,9 +98,18 @@ nn_i8_pair_512(const uint8_t *a, size_t lda, const int8_t *w, size_t wblock, int
     for (int g = 0; g < kg; g++) {
         /* The weights stream from L3 (a text tower is too big for L2):
          * asking for them NN_I8_PREFETCH bytes ahead keeps more lines in
-         * flight than the hardware prefetcher does on two streams. */
-        _mm_prefetch((const char *)(w + (size_t)g * 64 + NN_I8_PREFETCH), _MM_HINT_T0);
-        _mm_prefetch((const char *)(w1 + (size_t)g * 64 + NN_I8_PREFETCH), _MM_HINT_T0);
+         * flight than the hardware prefetcher does on two streams. Past
+         * the end of its block, each stream asks for what this thread reads
+         * next: the same offset two blocks on, which is the panel's other
+         * pair of blocks, or after the second pair the next panel's first
+         * (a thread's chunk is consecutive panels). Asking for the rest of
+         * the block the other stream is reading, as before, left the first
+         * 4 KB of every pass cold: 7 rows cycling over 38 MB on one core
+         * went from 13.4 to 17.9 GB/s, on two from 28-32 to 31-38. */
+        size_t ahead = (size_t)g * 64 + NN_I8_PREFETCH;
+        if (ahead >= wblock) ahead += wblock;
+        _mm_prefetch((const char *)(w + ahead), _MM_HINT_T0);
+        _mm_prefetch((const char *)(w1 + ahead), _MM_HINT_T0);
         __m512i w0v = _mm512_load_si512((const void *)(w + (size_t)g * 64));
         __m512i w1v = _mm512_load_si512((const void *)(w1 + (size_t)g * 64));
 #pragma GCC unroll 8

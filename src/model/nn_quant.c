@@ -696,5 +696,14 @@ void nn_quant_linear_multi(const float *x, int ldx, int rows, int in, const NnLi
         j.first[i + 1] = j.first[i] + outs[i].qw->nblocks / NN_Q_PANEL;
         macs += (size_t)rows * (size_t)in * (size_t)outs[i].out * (p == NN_PREC_INT8 ? 1 : 4);
     }
-    nn_parallel(nn_q_task, &j, j.first[n], macs < NN_Q_SERIAL_MACS ? 1 : 0);
+    /* A call of at most NN_Q_SMALL_M rows (a text query) reads each
+     * weight once and is bound by how fast it streams them: its threads
+     * take long runs of consecutive panels, which the kernel prefetches
+     * from one to the next (nn_int8.c). Taller calls keep the finer
+     * chunks that rebalance around a core taken by another process. */
+    int max_threads = macs < NN_Q_SERIAL_MACS ? 1 : 0;
+    if (rows <= j.small_m)
+        nn_parallel_gemm(nn_q_task, &j, j.first[n], max_threads);
+    else
+        nn_parallel(nn_q_task, &j, j.first[n], max_threads);
 }
