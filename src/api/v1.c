@@ -53,7 +53,7 @@ static const OptSpec opt_specs[] = {
         "cut a batch where its estimated time passes this (text latency)"),
     OPT("--embed-batch-wait-ms", "VITRINE_EMBED_BATCH_WAIT_MS", batch_wait_ms, OPT_UINT,
         EMBED_MIN_BATCH_WAIT_MS, EMBED_MAX_BATCH_WAIT_MS, EMBED_DEFAULT_BATCH_WAIT_MS,
-        "how long a partial image batch waits for more"),
+        "extra wait of a partial image batch for more images"),
     OPT("--embed-text-cache", "VITRINE_EMBED_TEXT_CACHE", text_cache, OPT_SIZE,
         EMBED_MIN_TEXT_CACHE, EMBED_MAX_TEXT_CACHE, EMBED_DEFAULT_TEXT_CACHE,
         "text embeddings kept in memory (0: off)"),
