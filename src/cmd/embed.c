@@ -323,7 +323,26 @@ typedef struct {
     int batch;
     const float *a, *w;
     float *c;
+    const char *photo; /* --image: the encoded file's bytes */
+    size_t photo_len;
+    float *photo_px;   /* (3, S, S) */
 } BenchCtx;
+
+/* bench_photo_prep decodes and preprocesses the --image file, as the
+ * server does for every photo before the model sees it. */
+static void bench_photo_prep(BenchCtx *b)
+{
+    char err[256];
+    (void)clip_preprocess_image(b->m, b->photo, b->photo_len, b->photo_px, err, sizeof err);
+}
+
+/* bench_photo embeds the --image file from its bytes: decode, preprocess,
+ * then the image tower at batch 1 (the engine's whole cost for one photo). */
+static void bench_photo(BenchCtx *b)
+{
+    bench_photo_prep(b);
+    clip_encode_images(b->m, b->st, b->photo_px, 1, b->out, 1);
+}
 
 static void bench_images(BenchCtx *b)
 {
@@ -398,7 +417,7 @@ static double bench_best(void (*fn)(BenchCtx *), BenchCtx *b, int min_runs, doub
 int cmd_bench_embed(int argc, char **argv)
 {
     const char *weights = embed_default_weights();
-    const char *v = NULL, *prec_arg = NULL;
+    const char *v = NULL, *prec_arg = NULL, *photo_path = NULL;
     long threads = 0;
     long runs = BENCH_MIN_RUNS;
     NnPrecision prec = NN_PREC_F32;
@@ -406,8 +425,11 @@ int cmd_bench_embed(int argc, char **argv)
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: vitrine bench embed --weights DIR [--threads N] [--runs N]\n"
-                   "                           [--precision f32|bf16|int8]\n");
+                   "                           [--precision f32|bf16|int8] [--image FILE]\n");
             return 0;
+        } else if ((r = cli_take_value(argc, argv, &i, "--image", &v)) != 0) {
+            if (r < 0) return 2;
+            photo_path = v;
         } else if ((r = cli_take_value(argc, argv, &i, "--precision", &v)) != 0) {
             if (r < 0) return 2;
             prec_arg = v;
@@ -424,6 +446,16 @@ int cmd_bench_embed(int argc, char **argv)
         }
     }
     if (embed_precision("vitrine bench embed", prec_arg, &prec) != 0) return 2;
+    char *photo = NULL;
+    size_t photo_len = 0;
+    if (photo_path) {
+        int rc = file_read_all(photo_path, EMBED_MAX_FILE_BYTES, &photo, &photo_len);
+        if (rc != 0) {
+            fprintf(stderr, "vitrine bench embed: cannot read %s: %s\n", photo_path,
+                    rc == ERR_NOTFOUND ? "no such file" : err_str(rc));
+            return 1;
+        }
+    }
     nn_set_threads((int)threads);
     char err[1024];
     /* The f32 reference embeddings of the fidelity inputs first, from a
@@ -487,6 +519,18 @@ int cmd_bench_embed(int argc, char **argv)
     b.batch = BENCH_BATCH;
     double t8 = bench_best(bench_images, &b, (int)runs, BENCH_DEFAULT_SECONDS);
     double tt = bench_best(bench_text, &b, (int)runs * 10, BENCH_DEFAULT_SECONDS / 2);
+    double tprep = 0, tphoto = 0;
+    if (photo) {
+        b.photo = photo;
+        b.photo_len = photo_len;
+        b.photo_px = xmalloc(plane * sizeof *b.photo_px);
+        if (clip_preprocess_image(m, photo, photo_len, b.photo_px, err, sizeof err) != 0) {
+            fprintf(stderr, "vitrine bench embed: %s: %s\n", photo_path, err);
+            return 1;
+        }
+        tprep = bench_best(bench_photo_prep, &b, (int)runs, BENCH_DEFAULT_SECONDS / 2);
+        tphoto = bench_best(bench_photo, &b, (int)runs, BENCH_DEFAULT_SECONDS);
+    }
     double rss = bench_rss_mb();
 
     float *ga = xmalloc((size_t)BENCH_GEMM_M * BENCH_GEMM_K * sizeof *ga);
@@ -503,6 +547,9 @@ int cmd_bench_embed(int argc, char **argv)
     printf("image batch=1: %.1f ms/image\n", t1 * 1e3);
     printf("image batch=8: %.1f ms/image\n", t8 * 1e3 / BENCH_BATCH);
     printf("text: %.1f ms/text\n", tt * 1e3);
+    if (photo)
+        printf("photo %s: %.1f ms/photo (decode and preprocess %.1f ms, then batch=1)\n",
+               photo_path, tphoto * 1e3, tprep * 1e3);
     printf("sgemm: %.1f GFLOP/s\n", gemm_flops / tg / 1e9);
     printf("achieved: %.1f GFLOP/s\n", clip_flops_image(m) * BENCH_BATCH / t8 / 1e9);
     bench_inputs(m, st, px, got);
@@ -518,6 +565,8 @@ int cmd_bench_embed(int argc, char **argv)
     free(gc);
     free(px);
     free(out);
+    free(photo);
+    free(b.photo_px);
     free(ref);
     free(got);
     clip_state_free(st);
