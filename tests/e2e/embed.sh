@@ -133,3 +133,21 @@ for path, bound in ((int8, 0.998), (bf16, 0.9995)):
             sys.exit(1)
 print("embed.sh: precision ok (int8, bf16 within their bounds; fp8 refused)")
 EOF2
+
+# bench embed --image: the photo lines come out (batch 1 with its decode
+# time, batch 8), f32 against itself is exact, and a file that is not an
+# image stops the benchmark with its reason and exit status 1.
+"$BIN" bench embed --weights "$MODEL" --runs 1 --image "$FIX/images/rocket.jpg" \
+    >"$work/bench.txt" 2>"$work/bench_err.txt" || fail "bench embed --image failed: $(cat "$work/bench_err.txt")"
+grep -Eq '^photo batch=1: [0-9.]+ ms/photo \(decode and preprocess [0-9.]+ ms of it\)$' "$work/bench.txt" ||
+    fail "bench embed: no photo batch=1 line in: $(cat "$work/bench.txt")"
+grep -Eq '^photo batch=8: [0-9.]+ ms/photo$' "$work/bench.txt" ||
+    fail "bench embed: no photo batch=8 line in: $(cat "$work/bench.txt")"
+grep -q '^fidelity image: mean cosine 1.000000, worst 1.000000' "$work/bench.txt" ||
+    fail "bench embed: f32 fidelity against itself is not exact: $(cat "$work/bench.txt")"
+"$BIN" bench embed --weights "$MODEL" --runs 1 --image "$work/junk.png" >/dev/null 2>"$work/bench_err.txt"
+status=$?
+[ $status -eq 1 ] || fail "bench embed --image junk: exit status $status, expected 1"
+grep -q 'junk.png: .*unsupported image format' "$work/bench_err.txt" ||
+    fail "bench embed --image junk: no reason given: $(cat "$work/bench_err.txt")"
+echo "embed.sh: bench embed --image ok"
