@@ -40,12 +40,7 @@ import time
 
 import numpy as np
 
-
-def read_fvecs(path, n):
-    raw = np.fromfile(path, dtype=np.int32)
-    dim = raw[0]
-    rows = raw.reshape(-1, dim + 1)[:n]
-    return np.ascontiguousarray(rows[:, 1:]).view(np.float32)
+from benchlib import cpu_seconds, read_vecs, upsert_bodies
 
 
 def start(vitrine, data, log):
@@ -65,13 +60,6 @@ def start(vitrine, data, log):
         if p.poll() is not None:
             sys.exit("vitrine serve exited; see " + log.name)
     sys.exit("vitrine serve did not start")
-
-
-def cpu_seconds(pid):
-    """user + system CPU time of a process so far (all its threads)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def hnswlib_build(base, args):
@@ -116,15 +104,10 @@ def main():
                     help="build with hnswlib before vitrine's ingest too (the load of a shared "
                          "machine changes: the two hnswlib runs bracket vitrine's)")
     args = ap.parse_args()
-    base = read_fvecs(args.base, args.n if args.n else None)
+    base = read_vecs(args.base, np.float32, args.n if args.n else None)
     n, dim = base.shape
 
-    bodies = []
-    for s in range(0, n, args.batch):
-        rows = base[s:s + args.batch]
-        pts = ",".join('{"id":%d,"vector":[%s]}' % (s + i, ",".join("%.8g" % x for x in row))
-                       for i, row in enumerate(rows.tolist()))
-        bodies.append(('{"points":[' + pts + "]}").encode())
+    bodies = upsert_bodies(base, args.batch)
 
     before = hnswlib_build(base, args) if args.hnswlib_twice and not args.skip_hnswlib else None
 

@@ -43,6 +43,8 @@ import urllib.request
 
 import numpy as np
 
+from benchlib import cpu_seconds, read_vecs, upsert_bodies
+
 K = 10
 
 
@@ -54,24 +56,12 @@ def rss_anon_mb(pid="self"):
     return float("nan")
 
 
-def read_vecs(path, dtype):
-    raw = np.fromfile(path, dtype=np.int32)
-    dim = raw[0]
-    return np.ascontiguousarray(raw.reshape(-1, dim + 1)[:, 1:]).view(dtype)
-
-
 def call(base, method, path, body=None):
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(base + path, data=data, method=method,
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=600) as r:
         return json.loads(r.read())
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start(vitrine, data, log):
@@ -108,12 +98,7 @@ def main():
     print(f"cpu: {open('/proc/cpuinfo').read().split('model name')[1].split(':')[1].splitlines()[0].strip()}")
     print(f"data: {n} x {dim}, {len(query)} queries; python baseline RssAnon {baseline:.0f} MB")
 
-    bodies = []
-    for s in range(0, n, args.batch):
-        rows = base[s:s + args.batch]
-        pts = ",".join('{"id":%d,"vector":[%s]}' % (s + i, ",".join("%.8g" % x for x in row))
-                       for i, row in enumerate(rows.tolist()))
-        bodies.append(('{"points":[' + pts + "]}").encode())
+    bodies = upsert_bodies(base, args.batch)
     if args.skip_hnswlib:
         del base
         gc.collect()
