@@ -9,9 +9,12 @@ Two measurements, each for a few seconds (keep them short on a shared box):
            client sends a short text query at a time, each text new (no
            cache hits); prints the query latency p50 / p99.
 
-Compare the images/s with `vitrine bench embed` on the same weights: the
-engine's own batch figure (1000 / "image batch=8" ms) is the ceiling; the
-server adds decoding the JPEG, base64, HTTP and JSON.
+Compare the images/s with `vitrine bench embed --image PHOTO` on the same
+weights and photo: its "photo batch=1" and "photo batch=8" lines are the
+engine's own figures for the photo's bytes (decode, preprocess, the tower),
+the ceiling for 1 and 8 clients; the "image batch" lines start from
+pixels, so the server's decoding is not in them. The server adds base64,
+HTTP and JSON (and here the client, on the same cores).
 
 Usage (server started with the weights to measure, e.g. tools/gen_weights.py
 --arch b32 random weights):
