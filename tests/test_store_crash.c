@@ -30,6 +30,7 @@
 
 #include "store/collection.h"
 #include "base/err.h"
+#include "base/util.h"
 #include "harness.h"
 #include "base/log.h"
 
@@ -68,21 +69,11 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw
     return remove(p);
 }
 
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 /* The vector a version of a point has: a function of (id, version). */
 static void vector_of(uint64_t id, uint32_t version, float *out)
 {
     for (int d = 0; d < DIM; d++)
-        out[d] = (float)(mix(id * 131 + version * 7 + (uint64_t)d) % 20001) / 10000.0f - 1.0f;
+        out[d] = (float)(hash_fmix64(id * 131 + version * 7 + (uint64_t)d) % 20001) / 10000.0f - 1.0f;
 }
 
 static JsonValue *payload_of(Arena *a, uint64_t id, uint32_t version)
@@ -145,7 +136,7 @@ static void child_main(int round, int fd, uint64_t seed)
     for (;;) {
         Arena a;
         arena_init(&a, 0);
-        rng = mix(rng + 1);
+        rng = hash_fmix64(rng + 1);
         int n_writes = 1 + (int)(rng % GROUP_MAX);
         CollectionWrite *wp[GROUP_MAX];
         for (int wi = 0; wi < n_writes; wi++) {
@@ -153,7 +144,7 @@ static void child_main(int round, int fd, uint64_t seed)
             memset(cw, 0, sizeof *cw);
             wp[wi] = &cw->w;
             cw->w = (CollectionWrite){ .collection = "crash", .ops = cw->ops, .n_ops = 1 };
-            rng = mix(rng + 1);
+            rng = hash_fmix64(rng + 1);
             if (rng % 10 == 0 && doomed < MAX_DOOMED) {
                 /* Doomed: an upsert that succeeds, then a payload update
                  * of a missing point that fails the whole write. */
@@ -175,7 +166,7 @@ static void child_main(int round, int fd, uint64_t seed)
             }
             if (rng % 7 == 0 && next > 0) {
                 /* A delete of an earlier point (or of nothing, if it is gone). */
-                int k = (int)(mix(rng) % (uint64_t)next);
+                int k = (int)(hash_fmix64(rng) % (uint64_t)next);
                 cw->del = point_id_num((uint64_t)round * IDS_PER_ROUND + (uint64_t)k);
                 cw->ops[0] = (CollectionOp){ .kind = COLLECTION_OP_DELETE, .ids = &cw->del,
                                              .n_ids = 1 };
@@ -187,11 +178,11 @@ static void child_main(int round, int fd, uint64_t seed)
                 }
                 continue;
             }
-            int n = rng % 6 == 0 ? 64 + (int)(mix(rng) % 32) : 1 + (int)(rng % BATCH_SMALL);
+            int n = rng % 6 == 0 ? 64 + (int)(hash_fmix64(rng) % 32) : 1 + (int)(rng % BATCH_SMALL);
             for (int j = 0; j < n; j++) {
                 int k;
                 if (rng % 4 == 0 && next > 0 &&
-                    !deleted[k = (int)(mix(rng + (uint64_t)j) % (uint64_t)next)]) {
+                    !deleted[k = (int)(hash_fmix64(rng + (uint64_t)j) % (uint64_t)next)]) {
                     version[k]++; /* an update of an earlier point */
                 } else {
                     if (next == 4096) _exit(0);
@@ -211,7 +202,7 @@ static void child_main(int round, int fd, uint64_t seed)
         if (collection_write_group(db, wp, (size_t)n_writes, &hooks)) _exit(3);
         for (int wi = 0; wi < n_writes; wi++)
             if ((cws[wi].w.status != 0) != cws[wi].doomed) _exit(3);
-        if (mix(rng) % 3 == 0 && collection_db_flush(db)) _exit(3);
+        if (hash_fmix64(rng) % 3 == 0 && collection_db_flush(db)) _exit(3);
         arena_free(&a);
     }
 }
@@ -337,7 +328,7 @@ TEST(test_kill9_rounds)
     for (int round = 0; round < ROUNDS; round++) {
         int fds[2];
         ASSERT_OK(pipe(fds));
-        rng = mix(rng);
+        rng = hash_fmix64(rng);
         pid_t pid = fork();
         ASSERT_TRUE(pid >= 0);
         if (pid == 0) {

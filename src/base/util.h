@@ -16,10 +16,11 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* hash_fmix32 is MurmurHash3's 32-bit finaliser (full avalanche): the
  * last step of murmur3 (index/bm25.c) and a spreader of small integer
- * keys (index/sparse.c's dimension table). */
+ * keys (index/sparse.c's dimension table, bench ann's filter). */
 static inline uint32_t hash_fmix32(uint32_t h)
 {
     h ^= h >> 16;
@@ -29,7 +30,18 @@ static inline uint32_t hash_fmix32(uint32_t h)
     h ^= h >> 16;
     return h;
 }
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* hash_fmix64 is its 64-bit finaliser: the tokenizer's merge-table keys
+ * (small dense id pairs) and the crash test's pseudo-random stream. */
+static inline uint64_t hash_fmix64(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ULL;
+    k ^= k >> 33;
+    return k;
+}
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);

@@ -182,20 +182,10 @@ typedef struct {
     uint32_t cut; /* accepted: hash(node) % SCALE < cut */
 } BenchFilter;
 
-static uint32_t node_hash(uint32_t x)
-{
-    x ^= x >> 16;
-    x *= 0x7feb352dU;
-    x ^= x >> 15;
-    x *= 0x846ca68bU;
-    x ^= x >> 16;
-    return x;
-}
-
 static int bench_accept(uint32_t node, void *ctx)
 {
     const BenchFilter *f = ctx;
-    return node_hash(node) % BENCH_ANN_FILTER_SCALE < f->cut;
+    return hash_fmix32(node) % BENCH_ANN_FILTER_SCALE < f->cut;
 }
 
 /* parse_args fills a from argv; 0, or the exit status for a usage error. */

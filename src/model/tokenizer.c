@@ -95,12 +95,7 @@ struct ClipTokenizer {
  * pair key needs real mixing before it is masked. */
 static inline uint32_t hash_u64(uint64_t k)
 {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    k *= 0xc4ceb9fe1a85ec53ULL;
-    k ^= k >> 33;
-    return (uint32_t)k;
+    return (uint32_t)hash_fmix64(k);
 }
 
 /* FNV-1a over the bytes, finalised like hash_u64 for the low bits. */
