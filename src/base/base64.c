@@ -8,10 +8,11 @@
 
 /* What each byte is: a sextet (0-63, both alphabets), whitespace to skip,
  * padding, or a byte no base64 has. The three markers all have one of the
- * top two bits set, which no sextet has. */
-#define XX 0xFF /* not base64 */
-#define SK 0xFE /* ASCII whitespace: skipped */
-#define PD 0xFD /* '=' */
+ * top two bits set (B64_MARKER), which no sextet has. */
+enum { B64_BAD = 0xFF, B64_SKIP = 0xFE, B64_PAD = 0xFD, B64_MARKER = 0xC0 };
+#define XX B64_BAD
+#define SK B64_SKIP
+#define PD B64_PAD
 static const uint8_t b64_table[256] = {
     XX, XX, XX, XX, XX, XX, XX, XX, XX, SK, SK, XX, XX, SK, XX, XX,
     XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX, XX,
@@ -51,7 +52,7 @@ int base64_decode(const char *s, size_t len, uint8_t *out, size_t *n, size_t *ba
             while (i + 4 <= len) {
                 uint32_t a = b64_table[u[i]], b = b64_table[u[i + 1]];
                 uint32_t c = b64_table[u[i + 2]], d = b64_table[u[i + 3]];
-                if ((a | b | c | d) & 0xC0) break;
+                if ((a | b | c | d) & B64_MARKER) break;
                 uint32_t v = a << 18 | b << 12 | c << 6 | d;
                 out[o] = (uint8_t)(v >> 16);
                 out[o + 1] = (uint8_t)(v >> 8);
@@ -63,16 +64,16 @@ int base64_decode(const char *s, size_t len, uint8_t *out, size_t *n, size_t *ba
         }
         if (i >= len) break;
         uint8_t v = b64_table[u[i]];
-        if (v == 0xFE) { /* whitespace */
+        if (v == B64_SKIP) {
             i++;
             continue;
         }
-        if (v == 0xFD) { /* '=' */
+        if (v == B64_PAD) {
             pad++;
             i++;
             continue;
         }
-        if (v > 63 || pad) {
+        if (v == B64_BAD || pad) {
             *bad = i;
             return ERR_INVAL;
         }
