@@ -325,15 +325,26 @@ typedef struct {
     float *c;
     const char *photo; /* --image: the encoded file's bytes */
     size_t photo_len;
-    float *photo_px;   /* (3, S, S) */
+    float *photo_px;   /* BENCH_BATCH planes of (3, S, S) */
+    size_t plane;      /* floats in one */
 } BenchCtx;
 
-/* bench_photo_prep decodes and preprocesses the --image file, as the
- * server does for every photo before the model sees it. */
+/* bench_photo_prep_task decodes and preprocesses the --image file into
+ * planes [begin, end) of photo_px, as the server does for every photo
+ * before the model sees it (the file was checked once before the runs). */
+static void bench_photo_prep_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    BenchCtx *b = ctx;
+    char err[256];
+    for (int i = begin; i < end; i++)
+        (void)clip_preprocess_image(b->m, b->photo, b->photo_len, b->photo_px + (size_t)i * b->plane,
+                                    err, sizeof err);
+}
+
 static void bench_photo_prep(BenchCtx *b)
 {
-    char err[256];
-    (void)clip_preprocess_image(b->m, b->photo, b->photo_len, b->photo_px, err, sizeof err);
+    bench_photo_prep_task(b, 0, 1, 0);
 }
 
 /* bench_photo embeds the --image file from its bytes: decode, preprocess,
@@ -342,17 +353,6 @@ static void bench_photo(BenchCtx *b)
 {
     bench_photo_prep(b);
     clip_encode_images(b->m, b->st, b->photo_px, 1, b->out, 1);
-}
-
-static void bench_photo_prep_task(void *ctx, int begin, int end, int thread)
-{
-    (void)thread;
-    BenchCtx *b = ctx;
-    size_t plane = (size_t)3 * clip_image_size(b->m) * clip_image_size(b->m);
-    char err[256];
-    for (int i = begin; i < end; i++)
-        (void)clip_preprocess_image(b->m, b->photo, b->photo_len, b->photo_px + (size_t)i * plane,
-                                    err, sizeof err);
 }
 
 /* bench_photos embeds BENCH_BATCH copies of the --image file as one batch
@@ -488,15 +488,15 @@ int cmd_bench_embed(int argc, char **argv)
     }
     int S = clip_image_size(m), dim = clip_embed_dim(m);
     size_t plane = (size_t)3 * S * S;
+    float *photo_px = NULL;
     if (photo) {
         /* A file that is not an image stops here, before the runs (the
          * measured model preprocesses it the same way). */
-        float *check = xmalloc(plane * sizeof *check);
-        int rc = clip_preprocess_image(m, photo, photo_len, check, err, sizeof err);
-        free(check);
-        if (rc != 0) {
+        photo_px = xmalloc(BENCH_BATCH * plane * sizeof *photo_px);
+        if (clip_preprocess_image(m, photo, photo_len, photo_px, err, sizeof err) != 0) {
             fprintf(stderr, "vitrine bench embed: %s: %s\n", photo_path, err);
             free(photo);
+            free(photo_px);
             clip_free(m);
             return 1;
         }
@@ -546,12 +546,8 @@ int cmd_bench_embed(int argc, char **argv)
         return 1;
     }
     float *out = xmalloc((size_t)BENCH_BATCH * dim * sizeof *out);
-    BenchCtx b = { .m = m, .st = st, .pixels = px, .out = out };
-    if (photo) {
-        b.photo = photo;
-        b.photo_len = photo_len;
-        b.photo_px = xmalloc(BENCH_BATCH * plane * sizeof *b.photo_px);
-    }
+    BenchCtx b = { .m = m, .st = st, .pixels = px, .out = out, .photo = photo,
+                   .photo_len = photo_len, .photo_px = photo_px, .plane = plane };
     b.batch = 1;
     double t1 = bench_best(bench_images, &b, (int)runs, BENCH_DEFAULT_SECONDS);
     b.batch = BENCH_BATCH;
@@ -600,7 +596,7 @@ int cmd_bench_embed(int argc, char **argv)
     free(px);
     free(out);
     free(photo);
-    free(b.photo_px);
+    free(photo_px);
     free(ref);
     free(got);
     clip_state_free(st);
