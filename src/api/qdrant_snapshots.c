@@ -961,13 +961,12 @@ static void recover_prepare(ApiJob *j)
     if (check_collection_name(j, j->collection)) return;
     RecoverBody b;
     if (recover_body(j, &b)) return;
-    const char *location = b.location, *checksum = b.checksum, *api_key = b.api_key;
     SnapJob *sj = xcalloc(1, sizeof *sj);
     sj->op = SNAP_RECOVER;
     sj->api = j->api;
     snprintf(sj->collection, sizeof sj->collection, "%s", j->collection);
-    if (checksum_param(j, checksum, QERR_VALIDATION, sj) || api_key_param(j, api_key, sj) ||
-        location_path(j, location, sj)) {
+    if (checksum_param(j, b.checksum, QERR_VALIDATION, sj) || api_key_param(j, b.api_key, sj) ||
+        location_path(j, b.location, sj)) {
         snap_job_free(sj);
         return;
     }
@@ -1029,13 +1028,12 @@ static void shard_recover_prepare(ApiJob *j)
     if (wait_param(j, &q->wait) || api_body_object(j, 0)) return;
     RecoverBody b;
     if (recover_body(j, &b)) return;
-    const char *location = b.location, *checksum = b.checksum, *api_key = b.api_key;
     SnapJob *sj = xcalloc(1, sizeof *sj);
     sj->op = SNAP_RECOVER;
     sj->api = j->api;
-    if (checksum_param(j, checksum, QERR_VALIDATION, sj) ||
-        resolve_shard(j, sj->collection, sizeof sj->collection) || api_key_param(j, api_key, sj) ||
-        shard_location(j, sj->collection, location, sj)) {
+    if (checksum_param(j, b.checksum, QERR_VALIDATION, sj) ||
+        resolve_shard(j, sj->collection, sizeof sj->collection) || api_key_param(j, b.api_key, sj) ||
+        shard_location(j, sj->collection, b.location, sj)) {
         snap_job_free(sj);
         return;
     }
