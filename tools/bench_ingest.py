@@ -33,33 +33,13 @@ import re
 import resource
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
-from benchlib import cpu_seconds, read_vecs, upsert_bodies
-
-
-def start(vitrine, data, log):
-    log.flush()
-    skip = os.path.getsize(log.name)
-    p = subprocess.Popen([vitrine, "serve", "--port", "0", "--data", data,
-                          "--weights", "/nonexistent"],
-                         stdout=log, stderr=subprocess.STDOUT)
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < 600:
-        time.sleep(0.05)
-        with open(log.name) as f:
-            f.seek(skip)
-            m = re.search(r"listening on [^ ]*:(\d+)", f.read())
-        if m:
-            return p, int(m.group(1)), time.perf_counter() - t0
-        if p.poll() is not None:
-            sys.exit("vitrine serve exited; see " + log.name)
-    sys.exit("vitrine serve did not start")
+from benchlib import cpu_seconds, read_vecs, start_server, upsert_bodies
 
 
 def hnswlib_build(base, args):
@@ -113,8 +93,9 @@ def main():
 
     data = args.data or tempfile.mkdtemp(prefix="vitrine_ingest_")
     shutil.rmtree(data, ignore_errors=True)
-    log = open(data.rstrip("/") + ".log", "w")
-    srv, port, _ = start(args.vitrine, data, log)
+    log = data.rstrip("/") + ".log"
+    open(log, "w").close()
+    srv, port, _ = start_server(args.vitrine, data, log)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         request(conn, "PUT", "/collections/c", json.dumps({
@@ -138,10 +119,10 @@ def main():
     floats = n * dim * 4
     print(f"vitrine data.mdb: {size} bytes; float32 vectors: {floats} bytes "
           f"({size / floats:.2f}x)", flush=True)
-    srv, port, t_start = start(args.vitrine, data, log)
+    srv, port, t_start = start_server(args.vitrine, data, log)
     srv.send_signal(signal.SIGTERM)
     srv.wait()
-    with open(log.name) as f:
+    with open(log) as f:
         opened = re.findall(r"points loaded in ([0-9.]+) s", f.read())
     print(f"vitrine open: {opened[-1] if opened else '?'} s to load {n} points "
           f"(restart, warm page cache; serve ready after {t_start:.2f} s)", flush=True)

@@ -34,16 +34,14 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 import urllib.request
 
 import numpy as np
 
-from benchlib import cpu_seconds, read_vecs, upsert_bodies
+from benchlib import cpu_seconds, read_vecs, start_server, upsert_bodies
 
 K = 10
 
@@ -62,19 +60,6 @@ def call(base, method, path, body=None):
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=600) as r:
         return json.loads(r.read())
-
-
-def start(vitrine, data, log):
-    p = subprocess.Popen([vitrine, "serve", "--port", "0", "--data", data, "--weights", "/nonexistent"],
-                         stderr=open(log, "w"))
-    for _ in range(600):
-        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", open(log).read())
-        if m:
-            return p, f"http://127.0.0.1:{m.group(1)}"
-        if p.poll() is not None:
-            sys.exit(f"server exited: {open(log).read()[-2000:]}")
-        time.sleep(0.1)
-    sys.exit("server did not start")
 
 
 def recall(found, gt):
@@ -106,13 +91,13 @@ def main():
     work = tempfile.mkdtemp(prefix="vitrine_rss_")
     data, log = os.path.join(work, "data"), os.path.join(work, "serve.log")
     try:
-        p, url = start(args.vitrine, data, log)
+        p, port, _ = start_server(args.vitrine, data, log)
+        url = f"http://127.0.0.1:{port}"
         call(url, "PUT", "/collections/b", {
             "vectors": {"size": dim, "distance": "Cosine"},
             "hnsw_config": {"m": 16, "ef_construct": 200},
             "quantization_config": {"scalar": {"type": "int8", "quantile": 0.99, "always_ram": True}}})
-        u = urllib.parse.urlparse(url)
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         t0 = time.perf_counter()
         c0 = cpu_seconds(p.pid)
         for b in bodies:
@@ -135,7 +120,8 @@ def main():
         p.terminate()
         p.wait()
         t0 = time.perf_counter()
-        p, url = start(args.vitrine, data, log)
+        p, port, _ = start_server(args.vitrine, data, log)
+        url = f"http://127.0.0.1:{port}"
         opened = re.findall(r"points loaded in ([0-9.]+) s", open(log).read())
         print(f"vitrine: restarted in {time.perf_counter() - t0:.1f} s (store open: "
               f"{opened[-1] if opened else '?'} s)", flush=True)
