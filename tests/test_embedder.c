@@ -488,9 +488,16 @@ TEST(texts_overtake_an_image_batch)
         for (size_t i = 0; i < N; i++) embedder_call_add(c, i, &(EmbedInput){ EMBED_IMAGE, png, len });
         DoneCount d = { 0, 1 };
         embedder_call_finish(c, done_cb, &d);
-        /* Texts while the images are in flight: the loop is not run, so
-         * the image call cannot be delivered before they return. */
-        for (int k = 0; k < 20; k++) {
+        /* Texts for as long as the images are in flight (each round's N
+         * counted by the batcher as it embeds them), so that some arrive
+         * while a batch runs its model: twenty texts sent at once could
+         * all be done before the first batch of decoded images started
+         * (seen on a loaded CI machine). The loop is not run, so the
+         * image call cannot be delivered before they return. */
+        double images_before = metrics_get("vitrine_embed_batch_inputs_total", "kind=\"image\"");
+        for (int k = 0; k < 20 || (k < 100000 && metrics_get("vitrine_embed_batch_inputs_total",
+                                                                 "kind=\"image\"") < images_before + N);
+             k++) {
             EmbedInput in = { EMBED_TEXT, "a red summer dress", 18 };
             ASSERT_OK(embedder_embed(env.e, &in, 1, out, &st, 0));
             ASSERT_GE(cosine(out, ref, 64), 0.99999);
