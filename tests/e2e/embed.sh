@@ -135,7 +135,7 @@ print("embed.sh: precision ok (int8, bf16 within their bounds; fp8 refused)")
 EOF2
 
 # bench embed --image: the photo lines come out (batch 1 with its decode
-# time, batch 8), f32 against itself is exact, and a file that is not an
+# time, batch 8) with their means on stderr, f32 against itself is exact, and a file that is not an
 # image stops the benchmark with its reason and exit status 1.
 "$BIN" bench embed --weights "$MODEL" --runs 1 --image "$FIX/images/rocket.jpg" \
     >"$work/bench.txt" 2>"$work/bench_err.txt" || fail "bench embed --image failed: $(cat "$work/bench_err.txt")"
@@ -143,6 +143,16 @@ grep -Eq '^photo batch=1: [0-9.]+ ms/photo \(decode and preprocess [0-9.]+ ms of
     fail "bench embed: no photo batch=1 line in: $(cat "$work/bench.txt")"
 grep -Eq '^photo batch=8: [0-9.]+ ms/photo$' "$work/bench.txt" ||
     fail "bench embed: no photo batch=8 line in: $(cat "$work/bench.txt")"
+# The means of the same runs (stderr) are never below their best run.
+python3 - "$work/bench.txt" "$work/bench_err.txt" <<'EOF2' || fail "bench embed: means line wrong: $(cat "$work/bench_err.txt")"
+import re, sys
+out, err = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+m = re.search(r"^bench embed: mean of the timed runs: image batch=1 ([0-9.]+) ms/image, batch=8 ([0-9.]+) ms/image; "
+              r"photo batch=1 ([0-9.]+) ms/photo, batch=8 ([0-9.]+) ms/photo$", err, re.M)
+best = [float(re.search(p, out, re.M).group(1)) for p in
+        (r"^image batch=1: ([0-9.]+)", r"^image batch=8: ([0-9.]+)", r"^photo batch=1: ([0-9.]+)", r"^photo batch=8: ([0-9.]+)")]
+sys.exit(0 if m and all(float(x) >= b for x, b in zip(m.groups(), best)) else 1)
+EOF2
 grep -q '^fidelity image: mean cosine 1.000000, worst 1.000000' "$work/bench.txt" ||
     fail "bench embed: f32 fidelity against itself is not exact: $(cat "$work/bench.txt")"
 "$BIN" bench embed --weights "$MODEL" --runs 1 --image "$work/junk.png" >/dev/null 2>"$work/bench_err.txt"
