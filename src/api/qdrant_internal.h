@@ -368,11 +368,6 @@ int api_parse_quant_params(ApiJob *j, const JsonValue *params, int *ignore, int 
 int api_parse_common(ApiJob *j, const JsonValue *obj, ApiCommon *c, int required_limit,
                      int dflt_payload);
 void api_common_to_search(const ApiCommon *c, CollectionSearch *s);
-/* api_graph_off: the dense vector `using` of the job's collection has hnsw
- * m = 0 configured (qdrant_vector_m): Qdrant builds no graph for it and
- * scans, so its searches run exact here too (vitrine still keeps its
- * graph, at its minimum m, so that turning m back on costs no rebuild). */
-int api_graph_off(ApiJob *j, const char *using);
 /* api_job_info: the info of the job's collection, read once per job (the
  * request arena owns it; its counts are those of that moment), or NULL
  * when the collection does not exist. */
