@@ -9,12 +9,14 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/qdrant_internal.h"
 #include "api/qdrant_multivec.h"
 #include "api/qdrant_sparse.h"
 #include "base/err.h"
+#include "base/log.h"
 #include "base/sha256.h"
 #include "base/util.h"
 
@@ -454,12 +456,36 @@ static int quant_from_options(ApiJob *j, const char *text, const CollectionConfi
  * (qdrant_vector_m: its own hnsw_config.m, else the collection's, as the
  * client gave it) being 0 means no graph, so the engine scores its
  * searches exactly (CollectionVectorParams.exact_only). */
-static void exact_only_from_options(ApiJob *j, const CollectionConfig *cfg, int *out)
+static void exact_only_from_options(Arena *a, const CollectionConfig *cfg, int *out)
 {
     for (int v = 0; v < cfg->n_vectors; v++) {
         int64_t m, payload_m;
-        out[v] = qdrant_vector_m(j, cfg, cfg->vectors[v].name, &m, &payload_m) && m == 0;
+        out[v] = qdrant_vector_m(a, cfg, cfg->vectors[v].name, &m, &payload_m) && m == 0;
     }
+}
+
+int qdrant_exact_only_sync(Db *db, const char *name)
+{
+    CollectionInfo *ci = xmalloc(sizeof *ci);
+    int rc = collection_info(db, name, ci);
+    CollectionUpdate u = { .set_exact_only = 1 };
+    int differ = 0;
+    if (!rc) {
+        Arena a;
+        arena_init(&a, 0);
+        exact_only_from_options(&a, &ci->config, u.exact_only);
+        arena_free(&a);
+        for (int v = 0; v < ci->config.n_vectors; v++)
+            differ |= u.exact_only[v] != ci->config.vectors[v].exact_only;
+    }
+    char err[256] = "";
+    if (!rc && differ) {
+        rc = collection_update(db, name, &u, err, sizeof err);
+        if (rc) log_error("collection %s: cannot set its vectors searched exactly (hnsw m = 0): %s", name, err);
+        else log_info("collection %s: hnsw m = 0 is now kept with its vectors", name);
+    }
+    free(ci);
+    return rc;
 }
 
 static int parse_create(ApiJob *j, CollectionConfig *cfg)
@@ -514,7 +540,7 @@ static int parse_create(ApiJob *j, CollectionConfig *cfg)
     if (quant_from_options(j, cfg->options, cfg, q)) return -1;
     for (int v = 0; v < cfg->n_vectors; v++) cfg->vectors[v].quant = q[v];
     int exact_only[COLLECTION_MAX_VECTORS];
-    exact_only_from_options(j, cfg, exact_only);
+    exact_only_from_options(api_arena(j), cfg, exact_only);
     for (int v = 0; v < cfg->n_vectors; v++) cfg->vectors[v].exact_only = exact_only[v];
     return 0;
 }
@@ -632,7 +658,7 @@ static void update_run(ApiJob *j)
         *next = ci.config;
         memcpy(next->options, opts.data, opts.len + 1);
         if (m) next->m = m;
-        exact_only_from_options(j, next, u.exact_only);
+        exact_only_from_options(api_arena(j), next, u.exact_only);
         u.set_exact_only = 1;
     }
     char err[256] = "";

@@ -256,8 +256,15 @@ int qdrant_strict_check(ApiJob *j);
  * Qdrant resolves them: the vector's hnsw_config, then the collection's
  * (m as the client configured it, 0 included; payload_m defaulting to
  * m). 1, or 0 when `using` names a sparse vector (always indexed). */
-int qdrant_vector_m(ApiJob *j, const CollectionConfig *cfg, const char *using, int64_t *m,
+int qdrant_vector_m(Arena *a, const CollectionConfig *cfg, const char *using, int64_t *m,
                     int64_t *payload_m);
+/* qdrant_exact_only_sync makes the exact_only flags of collection name's
+ * dense vectors (CollectionVectorParams) what the hnsw m its options hold
+ * says (qdrant_vector_m: m = 0, no graph), updating the collection where
+ * they differ: a directory or snapshot written before the engine kept the
+ * flag (the API then read m = 0 from the options at every search) gets it
+ * at start and after a recover. 0, or the engine's ERR_* (ERR_NOTFOUND). */
+int qdrant_exact_only_sync(Db *db, const char *name);
 void qdrant_strict_start(Api *api);
 void qdrant_strict_free(Api *api);
 /* qdrant_strict_reset forgets collection id's rate limiters (a PATCH of
