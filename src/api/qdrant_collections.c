@@ -481,8 +481,10 @@ int qdrant_exact_only_sync(Db *db, const char *name)
     char err[256] = "";
     if (!rc && differ) {
         rc = collection_update(db, name, &u, err, sizeof err);
-        if (rc) log_error("collection %s: cannot set its vectors searched exactly (hnsw m = 0): %s", name, err);
-        else log_info("collection %s: hnsw m = 0 is now kept with its vectors", name);
+        if (rc)
+            log_error("collection %s: cannot keep hnsw m = 0 with its vectors: %s", name, err);
+        else
+            log_info("collection %s: hnsw m = 0 is now kept with its vectors", name);
     }
     free(ci);
     return rc;
