@@ -148,7 +148,7 @@ HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete test_quant
 FILTER_TESTS = test_pointid test_filter test_payload test_filter_packed test_filter_geo test_payload_index
 STORE_TESTS = test_store_reopen test_store_format test_store_crash test_store_group test_store_alias test_collection test_store_quant \
               test_snapshot test_collection_snapshot
-API_TESTS = test_qdrant_convert test_ui
+API_TESTS = test_qdrant_convert test_ui test_qdrant_exact_only
 V1_TESTS = test_embedder
 SPARSE_TESTS = test_sparse
 BM25_TESTS = test_bm25

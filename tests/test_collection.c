@@ -3,7 +3,9 @@
  * here: brute-force top-k in double precision, filter counts from the
  * generator's own knowledge of each payload, scroll order from sorted ids,
  * Qdrant's recommend formulas written out. Bad input must return the
- * right code and change nothing (count and search results compared).
+ * right code and change nothing (count and search results compared). A
+ * vector flagged exact_only is searched exactly where its graph would
+ * otherwise be walked, across reopen and update.
  *
  * Data: 2000 clustered 32-d points (small, so sanitizer runs stay fast).
  */
@@ -909,6 +911,178 @@ TEST(test_concurrent_readers_and_writer)
     ASSERT_EQ_U64(count_of(g_db, "main", NULL), live);
 }
 
+/* search_ef runs an approximate-allowed search (exact 0) with ef. */
+static int search_ef(Db *db, const char *coll, const float *q, int ef, uint64_t *ids, float *scores,
+                     size_t *n)
+{
+    Arena a;
+    arena_init(&a, 0);
+    CollectionSearch s = { 0 };
+    s.vector = q;
+    s.dim = DIM;
+    s.limit = 10;
+    s.ef = ef;
+    CollectionResult r;
+    char err[256];
+    int e = collection_search(db, coll, &s, &a, &r, err, sizeof err);
+    if (!e) {
+        *n = r.n;
+        for (size_t i = 0; i < r.n; i++) {
+            ids[i] = r.points[i].id.num;
+            scores[i] = r.points[i].score;
+        }
+    }
+    arena_free(&a);
+    return e;
+}
+
+/* matches_ref: the hits are the brute-force top 10 of q over every
+ * point (ids equal except where two scores tie within float error). */
+static int matches_ref(const float *q, const uint64_t *ids, const float *sc, size_t n)
+{
+    int ref[10];
+    double rs[10];
+    int nr = ref_topk(q, 10, NULL, ref, rs);
+    if ((int)n != nr) return 0;
+    float qn[DIM];
+    normalise(q, qn);
+    for (size_t i = 0; i < n; i++) {
+        if (fabs(sc[i] - rs[i]) > 1e-5) return 0;
+        if (ids[i] != (uint64_t)ref[i] && fabs(dot_d(qn, g_unit[ids[i]]) - rs[i]) > 1e-5) return 0;
+    }
+    return 1;
+}
+
+/* check_queries runs N_EXACT_QUERIES fixed queries on coll with a small
+ * ef; *exact counts those equal to the brute-force top 10. */
+#define N_EXACT_QUERIES 40
+static int check_queries(Db *db, const char *coll, int *exact)
+{
+    uint64_t saved = rng_state;
+    rng_state = 0x9E3779B97F4A7C15ULL;
+    *exact = 0;
+    int e = 0;
+    for (int t = 0; t < N_EXACT_QUERIES && !e; t++) {
+        float q[DIM], sc[10];
+        uint64_t got[10];
+        size_t n = 0;
+        make_query(q);
+        e = search_ef(db, coll, q, 10, got, sc, &n);
+        if (!e) *exact += matches_ref(q, got, sc, n);
+    }
+    rng_state = saved;
+    return e;
+}
+
+/* A vector flagged exact_only (Qdrant's hnsw m = 0) is scored exactly by
+ * search and recommend even where the planner would walk its graph (the
+ * full-scan size lowered to 1 byte, a sparse graph, a small ef), and the
+ * flag survives close/reopen and changes with collection_update, the
+ * graph underneath kept as it was (and walked again once the flag is
+ * off). Runs
+ * last: its upserts mark every point live for ref_topk. */
+TEST(test_exact_only_vector)
+{
+    char err[256];
+    collection_db_close(g_db);
+    g_db = NULL;
+    DbOptions o = { .full_scan_bytes = 1 };
+    ASSERT_OK(collection_db_open(g_dir, &o, &g_db));
+    /* The same points in two collections with the sparsest graph there
+     * is, one of them flagged. */
+    CollectionConfig cfg = { .n_vectors = 1, .unnamed = 1, .m = COLLECTION_MIN_M,
+                             .ef_construct = COLLECTION_MIN_EF_CONSTRUCT };
+    cfg.vectors[0].size = DIM;
+    cfg.vectors[0].distance = COLLECTION_COSINE;
+    ASSERT_OK(collection_create(g_db, "graph", &cfg, err, sizeof err));
+    cfg.vectors[0].exact_only = 1;
+    ASSERT_OK(collection_create(g_db, "nograph", &cfg, err, sizeof err));
+    ASSERT_OK(upsert_range(g_db, "graph", 0, N_POINTS));
+    ASSERT_OK(upsert_range(g_db, "nograph", 0, N_POINTS));
+
+    /* The graph alone misses some of the true top 10: these searches do
+     * walk it. */
+    int exact_graph, exact;
+    ASSERT_OK(check_queries(g_db, "graph", &exact_graph));
+    printf("  graph: %d of %d queries exact; exact_only: ", exact_graph, N_EXACT_QUERIES);
+    ASSERT_TRUE(exact_graph < N_EXACT_QUERIES);
+    ASSERT_OK(check_queries(g_db, "nograph", &exact));
+    printf("%d\n", exact);
+    ASSERT_EQ_INT(exact, N_EXACT_QUERIES);
+
+    /* A recommendation (average_vector, a search for 2 x pos - neg)
+     * through the planner too. */
+    Arena a;
+    arena_init(&a, 0);
+    PointId pos = point_id_num(11), neg = point_id_num(12);
+    CollectionRecommend rq = { 0 };
+    rq.positive = &pos;
+    rq.n_positive = 1;
+    rq.negative = &neg;
+    rq.n_negative = 1;
+    rq.strategy = COLLECTION_RECO_AVERAGE_VECTOR;
+    rq.search.limit = 10;
+    rq.search.ef = 10;
+    CollectionResult r;
+    ASSERT_OK(collection_recommend(g_db, "nograph", &rq, &a, &r, err, sizeof err));
+    float q[DIM];
+    for (int d = 0; d < DIM; d++) q[d] = 2 * g_unit[11][d] - g_unit[12][d];
+    int ref[12];
+    double rs[12];
+    int nr = ref_topk(q, 12, NULL, ref, rs);
+    size_t j = 0;
+    for (int i = 0; i < nr && j < r.n; i++) {
+        if (ref[i] == 11 || ref[i] == 12) continue;
+        ASSERT_NEAR(r.points[j].score, rs[i], 1e-4);
+        j++;
+    }
+    ASSERT_EQ_INT(j, 10);
+    arena_free(&a);
+
+    /* The flag survives close and reopen. */
+    collection_db_close(g_db);
+    g_db = NULL;
+    ASSERT_OK(collection_db_open(g_dir, &o, &g_db));
+    CollectionInfo info;
+    ASSERT_OK(collection_info(g_db, "nograph", &info));
+    ASSERT_EQ_INT(info.config.vectors[0].exact_only, 1);
+    ASSERT_OK(collection_info(g_db, "graph", &info));
+    ASSERT_EQ_INT(info.config.vectors[0].exact_only, 0);
+    ASSERT_OK(check_queries(g_db, "nograph", &exact));
+    ASSERT_EQ_INT(exact, N_EXACT_QUERIES);
+
+    /* Off: the graph, kept all along and untouched by the update, is
+     * walked (and misses, as the twin's). */
+    uint64_t digest, digest_after;
+    ASSERT_OK(collection_graph_digest(g_db, "nograph", NULL, &digest));
+    CollectionUpdate up = { .set_exact_only = 1 };
+    ASSERT_OK(collection_update(g_db, "nograph", &up, err, sizeof err));
+    ASSERT_OK(collection_info(g_db, "nograph", &info));
+    ASSERT_EQ_INT(info.config.vectors[0].exact_only, 0);
+    ASSERT_OK(check_queries(g_db, "nograph", &exact));
+    ASSERT_TRUE(exact < N_EXACT_QUERIES);
+    ASSERT_OK(collection_graph_digest(g_db, "nograph", NULL, &digest_after));
+    ASSERT_EQ_U64(digest_after, digest);
+    /* On again, and so after a reopen. */
+    up.exact_only[0] = 1;
+    ASSERT_OK(collection_update(g_db, "nograph", &up, err, sizeof err));
+    ASSERT_OK(check_queries(g_db, "nograph", &exact));
+    ASSERT_EQ_INT(exact, N_EXACT_QUERIES);
+    ASSERT_OK(collection_graph_digest(g_db, "nograph", NULL, &digest_after));
+    ASSERT_EQ_U64(digest_after, digest);
+    collection_db_close(g_db);
+    g_db = NULL;
+    ASSERT_OK(collection_db_open(g_dir, &o, &g_db));
+    ASSERT_OK(collection_info(g_db, "nograph", &info));
+    ASSERT_EQ_INT(info.config.vectors[0].exact_only, 1);
+    ASSERT_OK(check_queries(g_db, "nograph", &exact));
+    ASSERT_EQ_INT(exact, N_EXACT_QUERIES);
+    ASSERT_OK(collection_graph_digest(g_db, "nograph", NULL, &digest_after));
+    ASSERT_EQ_U64(digest_after, digest);
+    ASSERT_OK(collection_delete(g_db, "graph"));
+    ASSERT_OK(collection_delete(g_db, "nograph"));
+}
+
 int main(void)
 {
     log_set_level(LOG_WARN);
@@ -943,6 +1117,7 @@ int main(void)
     RUN(test_delete_by_ids_and_filter);
     RUN(test_named_vectors_and_euclid);
     RUN(test_concurrent_readers_and_writer);
+    RUN(test_exact_only_vector);
     collection_db_close(g_db);
     rm_rf(g_dir);
     return harness_report(__FILE__);

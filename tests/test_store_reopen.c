@@ -14,6 +14,9 @@
  *     record's bytes are the ones docs/storage.md describes;
  *   - collection_update persists options, and a new m / ef_construct
  *     rebuilds the graphs exactly as a collection created with them;
+ *   - a vector's exact_only flag is persisted in its own record layout
+ *     (tag 0x06, docs/storage.md), only while some vector has it; older
+ *     layouts read as flag 0 and a mismatched tag is refused;
  *   - one process at a time opens a directory (vitrine.lock's flock).
  */
 #include <ftw.h>
@@ -592,6 +595,122 @@ TEST(test_update_options_and_hnsw)
     rm_rf(dir);
 }
 
+/* The exact_only flag of a vector (Qdrant's hnsw m = 0) in the config
+ * record: layout 5 (tag 0x06) exactly as docs/storage.md has it, written
+ * only while some vector has the flag, so every other collection keeps
+ * its bytes; a layout 4 record (tag 0x05) reads as flag 0; a record under
+ * a tag that does not match its layout, or a flag other than 0 or 1, is
+ * refused, never misread. */
+TEST(test_exact_only_record)
+{
+    char dir[256];
+    make_tmpdir(dir, sizeof dir, "exactonly");
+    Db *db;
+    char err[256];
+    ASSERT_OK(collection_db_open(dir, NULL, &db));
+    CollectionConfig e = { .n_vectors = 1, .unnamed = 1, .m = 16, .ef_construct = 100 };
+    e.vectors[0].size = 4;
+    e.vectors[0].distance = COLLECTION_DOT;
+    CollectionConfig p = e;
+    e.vectors[0].exact_only = 1;
+    ASSERT_OK(collection_create(db, "E", &e, err, sizeof err)); /* cid 1 */
+    ASSERT_OK(collection_create(db, "P", &p, err, sizeof err)); /* cid 2 */
+    CollectionConfig q = p;
+    q.vectors[0].quant = (CollectionQuantization){ .type = COLLECTION_QUANT_INT8, .quantile = 0.99f };
+    ASSERT_OK(collection_create(db, "Q", &q, err, sizeof err)); /* cid 3 */
+    CollectionConfig bad = e;
+    bad.vectors[0].exact_only = 2;
+    ASSERT_EQ_INT(collection_create(db, "B", &bad, err, sizeof err), ERR_INVAL);
+    CollectionInfo info;
+    ASSERT_OK(collection_info(db, "E", &info));
+    int64_t created = info.created_at;
+    ASSERT_EQ_INT(info.config.vectors[0].exact_only, 1);
+    collection_db_close(db);
+
+    uint8_t rec[512], plain[512], quant[512];
+    size_t len = 0, plain_len = 0, quant_len = 0;
+    ASSERT_OK(get_rec(dir, "E", rec, sizeof rec, &len));
+    uint8_t c8[8];
+    store_put_le64(c8, (uint64_t)created);
+    uint8_t want[] = {
+        1, 0, 0, 0,                     /* cid */
+        6,                              /* engine record, layout 5 */
+        0, 0, 0, 0, 0, 0, 0, 0,         /* created_at (below) */
+        16, 0, 0, 0, 100, 0, 0, 0,      /* m, ef_construct */
+        1, 1,                           /* unnamed, n_vectors */
+        4, 0, 0, 0, COLLECTION_DOT, 0,  /* size, distance, name length */
+        0,                              /* n_sparse */
+        0, 0,                           /* multivector, datatype */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* quantization: none */
+        1,                              /* exact_only */
+        0, 0, 0, 0,                     /* options length */
+    };
+    memcpy(want + 5, c8, 8);
+    ASSERT_EQ_INT(len, sizeof want);
+    ASSERT_TRUE(memcmp(rec, want, sizeof want) == 0);
+    /* Without the flag: layout 1, as before. */
+    ASSERT_OK(get_rec(dir, "P", plain, sizeof plain, &plain_len));
+    ASSERT_EQ_INT(plain_len, 33);
+    ASSERT_EQ_INT(plain[4], 1);
+    ASSERT_OK(get_rec(dir, "Q", quant, sizeof quant, &quant_len));
+    ASSERT_EQ_INT(quant[4], 5);
+
+    /* The flag survives the reopen; a layout 4 record reads as 0. */
+    ASSERT_OK(collection_db_open(dir, NULL, &db));
+    ASSERT_OK(collection_info(db, "E", &info));
+    ASSERT_EQ_INT(info.config.vectors[0].exact_only, 1);
+    ASSERT_OK(collection_info(db, "Q", &info));
+    ASSERT_EQ_INT(info.config.vectors[0].exact_only, 0);
+    ASSERT_EQ_INT(info.config.vectors[0].quant.type, COLLECTION_QUANT_INT8);
+    ASSERT_TRUE(info.config.vectors[0].quant.quantile == 0.99f);
+    /* Turning it off writes layout 1 again, byte for byte P's but for the
+     * cid and the creation time. */
+    CollectionUpdate up = { .set_exact_only = 1 };
+    up.exact_only[0] = 2;
+    ASSERT_EQ_INT(collection_update(db, "E", &up, err, sizeof err), ERR_INVAL);
+    up.exact_only[0] = 0;
+    ASSERT_OK(collection_update(db, "E", &up, err, sizeof err));
+    collection_db_close(db);
+    uint8_t off[512];
+    size_t off_len = 0;
+    ASSERT_OK(get_rec(dir, "E", off, sizeof off, &off_len));
+    ASSERT_EQ_INT(off_len, plain_len);
+    ASSERT_TRUE(memcmp(off + 13, plain + 13, plain_len - 13) == 0);
+    ASSERT_EQ_INT(off[4], 1);
+
+    /* Records whose tag does not match their layout, or with a flag
+     * other than 0 or 1, are refused: the layout 5 record under tag 0x05,
+     * the layout 4 record under tag 0x06, a flag of 2. */
+    Store *st;
+    uint8_t body[512];
+    log_set_level(LOG_ERROR + 1);
+    for (int k = 0; k < 3; k++) {
+        const uint8_t *src = k == 1 ? quant : want;
+        size_t n = k == 1 ? quant_len : sizeof want;
+        memcpy(body, src, n);
+        body[4] = k == 0 ? 5 : 6;
+        if (k == 2) body[n - 5] = 2;
+        ASSERT_OK(store_open(dir, NULL, &st));
+        RecCtx r = { k == 1 ? "Q" : "E", k == 1 ? 3 : 1, (const char *)body + 4, n - 4 };
+        ASSERT_OK(store_write(st, put_rec_fn, &r));
+        store_close(st);
+        ASSERT_EQ_INT(collection_db_open(dir, NULL, &db), ERR_FORMAT);
+        /* Put the good record back. */
+        ASSERT_OK(store_open(dir, NULL, &st));
+        RecCtx good = { r.name, r.cid, (const char *)src + 4, n - 4 };
+        ASSERT_OK(store_write(st, put_rec_fn, &good));
+        store_close(st);
+    }
+    log_set_level(LOG_WARN);
+    ASSERT_OK(collection_db_open(dir, NULL, &db));
+    ASSERT_OK(collection_info(db, "E", &info));
+    ASSERT_EQ_INT(info.config.vectors[0].exact_only, 1);
+    ASSERT_OK(collection_info(db, "Q", &info));
+    ASSERT_EQ_INT(info.config.vectors[0].quant.type, COLLECTION_QUANT_INT8);
+    collection_db_close(db);
+    rm_rf(dir);
+}
+
 /* child_open_status forks a child that tries store_open(dir) and exits
  * with 0 (opened), 1 (ERR_BUSY) or 2 (another error); returns that. */
 static int child_open_status(const char *dir)
@@ -673,6 +792,7 @@ int main(void)
     RUN(test_lost_graph_is_rebuilt);
     RUN(test_legacy_json_config_record);
     RUN(test_update_options_and_hnsw);
+    RUN(test_exact_only_record);
     RUN(test_lock_one_process);
     return harness_report(__FILE__);
 }

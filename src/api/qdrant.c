@@ -554,6 +554,20 @@ static void collect_metrics(void *ctx)
     arena_free(&a);
 }
 
+/* sync_exact_only gives every collection the exact_only flags its hnsw m
+ * says (qdrant_exact_only_sync), before any request runs. A collection it
+ * cannot update is logged and served as it is. */
+static void sync_exact_only(Db *db)
+{
+    Arena a;
+    arena_init(&a, 0);
+    char **names;
+    size_t n = 0;
+    if (collection_list(db, &a, &names, &n) == 0)
+        for (size_t i = 0; i < n; i++) qdrant_exact_only_sync(db, names[i]);
+    arena_free(&a);
+}
+
 static int module_start(Server *srv, Router *router, void **state)
 {
     const ServerConfig *cfg = server_config(srv);
@@ -569,6 +583,7 @@ static int module_start(Server *srv, Router *router, void **state)
         free(m);
         return rc;
     }
+    sync_exact_only(m->api.db);
     WorkQueueConfig qc = {
         .name = "writer",
         .capacity = QDRANT_WRITER_QUEUE,

@@ -9,12 +9,14 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/qdrant_internal.h"
 #include "api/qdrant_multivec.h"
 #include "api/qdrant_sparse.h"
 #include "base/err.h"
+#include "base/log.h"
 #include "base/sha256.h"
 #include "base/util.h"
 
@@ -102,8 +104,9 @@ static int parse_hnsw(ApiJob *j, const JsonValue *body, int *m, int *ef)
         if (x->type != JSON_NUMBER || json_as_uint64(x, &v))
             return api_fail(j, QERR_FORMAT, "invalid type, expected usize at `hnsw_config.m`");
         /* m = 0 disables Qdrant's graph; vitrine keeps one at its
-         * minimum m, reports the 0 kept in the options and searches the
-         * vectors it applies to exactly (api_graph_off). */
+         * minimum m, reports the 0 kept in the options and has the
+         * engine search the vectors it applies to exactly
+         * (exact_only_from_options). */
         if (v > COLLECTION_MAX_M)
             return api_fail(j, QERR_BAD_INPUT, "hnsw_config.m: %llu is above vitrine's limit of %d",
                             (unsigned long long)v, COLLECTION_MAX_M);
@@ -448,6 +451,45 @@ static int quant_from_options(ApiJob *j, const char *text, const CollectionConfi
     return 0;
 }
 
+/* exact_only_from_options resolves each dense vector's exact_only flag
+ * from cfg's options: Qdrant's effective hnsw m of the vector
+ * (qdrant_vector_m: its own hnsw_config.m, else the collection's, as the
+ * client gave it) being 0 means no graph, so the engine scores its
+ * searches exactly (CollectionVectorParams.exact_only). */
+static void exact_only_from_options(Arena *a, const CollectionConfig *cfg, int *out)
+{
+    for (int v = 0; v < cfg->n_vectors; v++) {
+        int64_t m, payload_m;
+        out[v] = qdrant_vector_m(a, cfg, cfg->vectors[v].name, &m, &payload_m) && m == 0;
+    }
+}
+
+int qdrant_exact_only_sync(Db *db, const char *name)
+{
+    CollectionInfo *ci = xmalloc(sizeof *ci);
+    int rc = collection_info(db, name, ci);
+    CollectionUpdate u = { .set_exact_only = 1 };
+    int differ = 0;
+    if (!rc) {
+        Arena a;
+        arena_init(&a, 0);
+        exact_only_from_options(&a, &ci->config, u.exact_only);
+        arena_free(&a);
+        for (int v = 0; v < ci->config.n_vectors; v++)
+            differ |= u.exact_only[v] != ci->config.vectors[v].exact_only;
+    }
+    char err[256] = "";
+    if (!rc && differ) {
+        rc = collection_update(db, name, &u, err, sizeof err);
+        if (rc)
+            log_error("collection %s: cannot keep hnsw m = 0 with its vectors: %s", name, err);
+        else
+            log_info("collection %s: hnsw m = 0 is now kept with its vectors", name);
+    }
+    free(ci);
+    return rc;
+}
+
 static int parse_create(ApiJob *j, CollectionConfig *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -499,6 +541,9 @@ static int parse_create(ApiJob *j, CollectionConfig *cfg)
     CollectionQuantization q[COLLECTION_MAX_VECTORS];
     if (quant_from_options(j, cfg->options, cfg, q)) return -1;
     for (int v = 0; v < cfg->n_vectors; v++) cfg->vectors[v].quant = q[v];
+    int exact_only[COLLECTION_MAX_VECTORS];
+    exact_only_from_options(api_arena(j), cfg, exact_only);
+    for (int v = 0; v < cfg->n_vectors; v++) cfg->vectors[v].exact_only = exact_only[v];
     return 0;
 }
 
@@ -608,6 +653,16 @@ static void update_run(ApiJob *j)
         buf_free(&opts);
         return;
     }
+    /* The flags follow the new options and m (options too long for the
+     * engine are refused by collection_update below). */
+    if (opts.len < sizeof ci.config.options) {
+        CollectionConfig *next = arena_alloc(api_arena(j), sizeof *next);
+        *next = ci.config;
+        memcpy(next->options, opts.data, opts.len + 1);
+        if (m) next->m = m;
+        exact_only_from_options(api_arena(j), next, u.exact_only);
+        u.set_exact_only = 1;
+    }
     char err[256] = "";
     rc = collection_update(j->api->db, j->collection, &u, err, sizeof err);
     buf_free(&opts);
@@ -714,8 +769,8 @@ static void write_config(JsonWriter *w, const CollectionConfig *c, const JsonVal
     jw_key(w, "hnsw_config");
     jw_object_begin(w);
     /* m = 0 (Qdrant: no global graph) is reported as configured: the
-     * vectors that inherit it are searched exactly (api_graph_off) while
-     * the engine keeps its graph at its minimum m. */
+     * vectors that inherit it are searched exactly (their exact_only)
+     * while the engine keeps its graph at its minimum m. */
     const JsonValue *hm = h ? json_get(h, "m") : NULL;
     jw_key(w, "m");
     jw_int(w, hm && hm->type == JSON_NUMBER && hm->u.num == 0 ? 0 : c->m);

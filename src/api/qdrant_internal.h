@@ -256,8 +256,15 @@ int qdrant_strict_check(ApiJob *j);
  * Qdrant resolves them: the vector's hnsw_config, then the collection's
  * (m as the client configured it, 0 included; payload_m defaulting to
  * m). 1, or 0 when `using` names a sparse vector (always indexed). */
-int qdrant_vector_m(ApiJob *j, const CollectionConfig *cfg, const char *using, int64_t *m,
+int qdrant_vector_m(Arena *a, const CollectionConfig *cfg, const char *using, int64_t *m,
                     int64_t *payload_m);
+/* qdrant_exact_only_sync makes the exact_only flags of collection name's
+ * dense vectors (CollectionVectorParams) what the hnsw m its options hold
+ * says (qdrant_vector_m: m = 0, no graph), updating the collection where
+ * they differ: a directory or snapshot written before the engine kept the
+ * flag (the API then read m = 0 from the options at every search) gets it
+ * at start and after a recover. 0, or the engine's ERR_* (ERR_NOTFOUND). */
+int qdrant_exact_only_sync(Db *db, const char *name);
 void qdrant_strict_start(Api *api);
 void qdrant_strict_free(Api *api);
 /* qdrant_strict_reset forgets collection id's rate limiters (a PATCH of
@@ -368,11 +375,6 @@ int api_parse_quant_params(ApiJob *j, const JsonValue *params, int *ignore, int 
 int api_parse_common(ApiJob *j, const JsonValue *obj, ApiCommon *c, int required_limit,
                      int dflt_payload);
 void api_common_to_search(const ApiCommon *c, CollectionSearch *s);
-/* api_graph_off: the dense vector `using` of the job's collection has hnsw
- * m = 0 configured (qdrant_vector_m): Qdrant builds no graph for it and
- * scans, so its searches run exact here too (vitrine still keeps its
- * graph, at its minimum m, so that turning m back on costs no rebuild). */
-int api_graph_off(ApiJob *j, const char *using);
 /* api_job_info: the info of the job's collection, read once per job (the
  * request arena owns it; its counts are those of that moment), or NULL
  * when the collection does not exist. */

@@ -456,7 +456,7 @@ static int search_node(ApiJob *j, const QNode *n, const JsonValue *filter, size_
         r.search.limit = limit;
         r.search.offset = 0;
         r.search.ef = n->ef;
-        r.search.exact = n->exact || api_graph_off(j, n->using);
+        r.search.exact = n->exact;
         r.search.quant_ignore = n->quant_ignore;
         r.search.quant_no_rescore = n->quant_no_rescore;
         r.search.quant_oversampling = n->quant_oversampling;
@@ -472,7 +472,7 @@ static int search_node(ApiJob *j, const QNode *n, const JsonValue *filter, size_
         d.search.using = n->using;
         d.search.limit = limit;
         d.search.ef = n->ef;
-        d.search.exact = n->exact || api_graph_off(j, n->using);
+        d.search.exact = n->exact;
         d.search.quant_ignore = n->quant_ignore;
         d.search.quant_no_rescore = n->quant_no_rescore;
         d.search.quant_oversampling = n->quant_oversampling;
@@ -488,7 +488,7 @@ static int search_node(ApiJob *j, const QNode *n, const JsonValue *filter, size_
         s.using = n->using;
         s.limit = limit;
         s.ef = n->ef;
-        s.exact = n->exact || api_graph_off(j, n->using);
+        s.exact = n->exact;
         s.quant_ignore = n->quant_ignore;
         s.quant_no_rescore = n->quant_no_rescore;
         s.quant_oversampling = n->quant_oversampling;

@@ -189,22 +189,10 @@ const CollectionInfo *api_job_info(ApiJob *j)
     return info;
 }
 
-int api_graph_off(ApiJob *j, const char *using)
-{
-    const CollectionInfo *info = api_job_info(j);
-    if (!info) return 0; /* the search reports it */
-    /* Most collections never set m: skip parsing their options. */
-    if (!strstr(info->config.options, "\"m\"")) return 0;
-    int64_t m, payload_m;
-    return qdrant_vector_m(j, &info->config, using, &m, &payload_m) && m == 0;
-}
-
 static int run_search(ApiJob *j, const SearchReq *r, CollectionResult *out)
 {
     char err[512] = "";
-    CollectionSearch s = r->s;
-    s.exact |= !s.sparse && api_graph_off(j, s.using);
-    int rc = collection_search(j->api->db, j->collection, &s, api_arena(j), out, err, sizeof err);
+    int rc = collection_search(j->api->db, j->collection, &r->s, api_arena(j), out, err, sizeof err);
     if (rc) return engine_error(j, rc, err);
     return 0;
 }
@@ -372,9 +360,7 @@ static int parse_recommend(ApiJob *j, const JsonValue *obj, CollectionRecommend 
 static int run_recommend(ApiJob *j, const CollectionRecommend *r, CollectionResult *out)
 {
     char err[512] = "";
-    CollectionRecommend rr = *r;
-    rr.search.exact |= api_graph_off(j, rr.search.using);
-    int rc = collection_recommend(j->api->db, j->collection, &rr, api_arena(j), out, err, sizeof err);
+    int rc = collection_recommend(j->api->db, j->collection, r, api_arena(j), out, err, sizeof err);
     if (rc) return engine_error(j, rc, err);
     return 0;
 }
@@ -493,9 +479,7 @@ static int parse_discover(ApiJob *j, const JsonValue *obj, CollectionDiscover *d
 static int run_discover(ApiJob *j, const CollectionDiscover *d, CollectionResult *out)
 {
     char err[512] = "";
-    CollectionDiscover dd = *d;
-    dd.search.exact |= api_graph_off(j, dd.search.using);
-    int rc = collection_discover(j->api->db, j->collection, &dd, api_arena(j), out, err, sizeof err);
+    int rc = collection_discover(j->api->db, j->collection, d, api_arena(j), out, err, sizeof err);
     if (rc) return engine_error(j, rc, err);
     return 0;
 }

@@ -528,6 +528,8 @@ static void snap_recover(SnapJob *sj)
         else api_fail_engine(j, rc, msg);
         goto done;
     }
+    /* A snapshot of an older build keeps m = 0 in its options only. */
+    qdrant_exact_only_sync(api->db, sj->collection);
     if (j) api_result_true(j);
 done:
     if (downloaded && sj->path[0] && unlink(sj->path) != 0)

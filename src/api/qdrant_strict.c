@@ -445,7 +445,7 @@ static void walk_expr(ApiJob *j, FilterWalk *w, const JsonValue *e)
 
 /* ---- full scans (Qdrant's Query::check_fullscan) ---- */
 
-int qdrant_vector_m(ApiJob *j, const CollectionConfig *cfg, const char *using, int64_t *m,
+int qdrant_vector_m(Arena *a, const CollectionConfig *cfg, const char *using, int64_t *m,
                     int64_t *payload_m)
 {
     if (!using) using = "";
@@ -453,7 +453,7 @@ int qdrant_vector_m(ApiJob *j, const CollectionConfig *cfg, const char *using, i
         if (!strcmp(cfg->sparse[i].name, using)) return 0;
     JsonValue *opts = NULL;
     char err[64];
-    if (cfg->options[0] && json_parse(api_arena(j), cfg->options, strlen(cfg->options), &opts, err, sizeof err))
+    if (cfg->options[0] && json_parse(a, cfg->options, strlen(cfg->options), &opts, err, sizeof err))
         opts = NULL;
     /* The collection's m as configured: the options keep what the client
      * gave (0 included); the engine's own m otherwise. */
@@ -546,7 +546,7 @@ static int check_fullscan(ApiJob *j, const Strict *s, const JsonValue *o)
     const char *using = json_as_str(json_get(o, "using"));
     if (!using) using = "";
     int64_t m, payload_m;
-    if (!qdrant_vector_m(j, &s->info->config, using, &m, &payload_m) || m > 0) return 0;
+    if (!qdrant_vector_m(api_arena(j), &s->info->config, using, &m, &payload_m) || m > 0) return 0;
     /* The default vector goes unnamed in the message. */
     size_t n = strlen(using) + 8;
     char *label = arena_alloc(api_arena(j), n);

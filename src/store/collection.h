@@ -183,6 +183,15 @@ typedef struct {
     CollectionMultivector multivector;
     CollectionDatatype datatype;
     CollectionQuantization quant;
+    /* 1: the vector has no graph to search (Qdrant's hnsw m = 0): every
+     * search, recommendation and discovery on it scores exactly, as
+     * CollectionSearch.exact asks (collection_search.c's planner); 0 by
+     * default. The engine still builds and keeps the vector's graph at the
+     * collection's m, so that turning the flag off costs no rebuild (not
+     * building it is left for later). A multivector is searched exactly
+     * anyway. Persisted (config record layout 5); collection_update
+     * changes it. */
+    int exact_only;
 } CollectionVectorParams;
 
 /* What a sparse vector's scores are made of (Qdrant's modifier). */
@@ -377,6 +386,11 @@ typedef struct {
      * stored float32 vectors; the links are kept). */
     int set_quant;
     CollectionQuantization quant[COLLECTION_MAX_VECTORS];
+    /* With set_exact_only: the new exact_only flag of each dense vector
+     * (CollectionVectorParams), in config order; it applies to the next
+     * query, the graphs are kept as they are. */
+    int set_exact_only;
+    int exact_only[COLLECTION_MAX_VECTORS];
 } CollectionUpdate;
 
 /*

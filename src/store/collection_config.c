@@ -54,6 +54,8 @@ int coll_config_validate(CollectionConfig *c, char *err, size_t errlen)
         if (q->type == COLLECTION_QUANT_INT8 && p->multivector != COLLECTION_SINGLE)
             return err_set(err, errlen, ERR_INVAL,
                            "quantization of a multivector is not supported by vitrine");
+        if ((unsigned)p->exact_only > 1)
+            return err_set(err, errlen, ERR_INVAL, "exact_only must be 0 or 1");
     }
     int e = coll_sparse_validate(c, err, errlen);
     if (!e) e = coll_multi_validate(c, err, errlen);
@@ -115,7 +117,13 @@ int coll_vector_index(const Collection *c, const char *name, char *err, size_t e
  *     than float32 has the tag COLL_RECORD_V3: the V2 layout (its sparse
  *     part always present, n_sparse possibly 0) and then, per dense
  *     vector, u8 multivector and u8 datatype (CollectionMultivector,
- *     CollectionDatatype); older binaries refuse it, as they must.
+ *     CollectionDatatype); older binaries refuse it, as they must. A
+ *     collection with a quantized vector has the tag COLL_RECORD_V4: the
+ *     V3 layout and then, per dense vector, its CollectionQuantization.
+ *     One with a vector searched exactly only (exact_only) has the tag
+ *     COLL_RECORD_V5: the V4 layout (every section present) and then, per
+ *     dense vector, u8 exact_only; every other collection keeps its
+ *     older tag, byte for byte.
  *   JSON record (the first format, read only): Qdrant's config shape plus
  *     "created_at", e.g. {"vectors":{"size":4,"distance":"Dot"},
  *     "hnsw_config":{"m":16,"ef_construct":100},"created_at":1732300000}.
@@ -162,7 +170,10 @@ static float rec_f32(RecReader *r)
     return f;
 }
 
-/* config_record_parse_engine reads an engine record (V1, V2 or V3, by its tag). */
+/* config_record_parse_engine reads an engine record (V1 to V5, by its
+ * tag): each section is read only under the tags that have it, and the
+ * record must end exactly after the options, so a record is never read
+ * with another tag's layout. */
 static int config_record_parse_engine(const uint8_t *p, size_t len, CollectionConfig *cfg,
                                       int64_t *created)
 {
@@ -184,7 +195,8 @@ static int config_record_parse_engine(const uint8_t *p, size_t len, CollectionCo
         memcpy(v->name, name, nl);
         v->name[nl] = '\0';
     }
-    int v4 = p[0] == COLL_RECORD_V4;
+    int v5 = p[0] == COLL_RECORD_V5;
+    int v4 = p[0] == COLL_RECORD_V4 || v5;
     if (p[0] == COLL_RECORD_V2 || p[0] == COLL_RECORD_V3 || v4) {
         cfg->n_sparse = rec_u8(&r);
         if (cfg->n_sparse > COLLECTION_MAX_SPARSE) return ERR_FORMAT;
@@ -211,9 +223,15 @@ static int config_record_parse_engine(const uint8_t *p, size_t len, CollectionCo
         q->lo = rec_f32(&r);
         q->hi = rec_f32(&r);
     }
+    /* Validated with the rest (coll_config_validate refuses a value
+     * other than 0 or 1). */
+    for (int i = 0; v5 && i < cfg->n_vectors; i++) cfg->vectors[i].exact_only = rec_u8(&r);
     uint32_t ol = rec_u32(&r);
     const uint8_t *opt = rec_take(&r, ol);
-    if (!opt || ol >= COLLECTION_MAX_OPTIONS || r.p != r.end) return ERR_FORMAT;
+    /* The options are text without a NUL (the writer stores strlen
+     * bytes): one there means the record was read with the wrong layout. */
+    if (!opt || ol >= COLLECTION_MAX_OPTIONS || r.p != r.end || memchr(opt, '\0', ol))
+        return ERR_FORMAT;
     memcpy(cfg->options, opt, ol);
     cfg->options[ol] = '\0';
     return 0;
@@ -288,7 +306,7 @@ int coll_config_record_parse(const char *name, Slice val, uint32_t *cid, Collect
     *cid = store_get_le32(p);
     int e;
     if (p[4] == COLL_RECORD_V1 || p[4] == COLL_RECORD_V2 || p[4] == COLL_RECORD_V3 ||
-        p[4] == COLL_RECORD_V4)
+        p[4] == COLL_RECORD_V4 || p[4] == COLL_RECORD_V5)
         e = config_record_parse_engine(p + 4, val.len - 4, cfg, created);
     else if (p[4] == '{') e = config_record_parse_json(p + 4, val.len - 4, cfg, created);
     else e = ERR_FORMAT;
@@ -303,14 +321,22 @@ int coll_config_record_parse(const char *name, Slice val, uint32_t *cid, Collect
 void coll_config_record_build(const CollectionConfig *cfg, int64_t created, Buf *out)
 {
     uint8_t b[8];
-    int v3 = 0, v4 = 0;
+    /* The oldest layout that holds the configuration, so that a
+     * collection not using a newer field keeps its bytes (and older
+     * binaries keep opening it). */
+    int v3 = 0, v4 = 0, v5 = 0;
     for (int i = 0; i < cfg->n_vectors; i++) {
         v3 |= cfg->vectors[i].multivector != COLLECTION_SINGLE ||
               cfg->vectors[i].datatype != COLLECTION_FLOAT32;
         v4 |= cfg->vectors[i].quant.type != COLLECTION_QUANT_NONE;
+        v5 |= cfg->vectors[i].exact_only != 0;
     }
+    v4 |= v5;
     v3 |= v4;
-    b[0] = v4 ? COLL_RECORD_V4 : v3 ? COLL_RECORD_V3 : cfg->n_sparse ? COLL_RECORD_V2 : COLL_RECORD_V1;
+    b[0] = v5   ? COLL_RECORD_V5
+           : v4 ? COLL_RECORD_V4
+           : v3 ? COLL_RECORD_V3
+           : cfg->n_sparse ? COLL_RECORD_V2 : COLL_RECORD_V1;
     buf_append(out, b, 1);
     store_put_le64(b, (uint64_t)created);
     buf_append(out, b, 8);
@@ -361,6 +387,10 @@ void coll_config_record_build(const CollectionConfig *cfg, int64_t created, Buf 
         memcpy(&u, &q->hi, 4);
         store_put_le32(b + 4, u);
         buf_append(out, b, 8);
+    }
+    for (int i = 0; v5 && i < cfg->n_vectors; i++) {
+        b[0] = (uint8_t)cfg->vectors[i].exact_only;
+        buf_append(out, b, 1);
     }
     size_t ol = strlen(cfg->options);
     store_put_le32(b, (uint32_t)ol);
@@ -544,6 +574,9 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
         if (n.type != q->type || n.quantile != q->quantile) *q = n;
         q->always_ram = n.always_ram;
     }
+    /* The graphs stay: only the planner reads the flag. */
+    for (int v = 0; u->set_exact_only && v < cfg.n_vectors; v++)
+        cfg.vectors[v].exact_only = u->exact_only[v];
     if (!e) e = coll_config_validate(&cfg, err, errlen);
     HnswIndex *graphs[COLLECTION_MAX_VECTORS] = { 0 };
     int rebuild = cfg.m != c->config.m || cfg.ef_construct != c->config.ef_construct;

@@ -189,6 +189,8 @@ static inline int coll_is_distance(const Collection *c, int v)
 #define COLL_RECORD_V3 0x04
 /* ... and with the quantization of each dense vector. */
 #define COLL_RECORD_V4 0x05
+/* ... and with the exact_only flag of each dense vector. */
+#define COLL_RECORD_V5 0x06
 
 static inline void coll_grow_u32(uint32_t **a, size_t *cap, size_t need)
 {

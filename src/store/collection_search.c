@@ -339,7 +339,10 @@ typedef struct {
 
 /*
  * run_query finds the best offset + limit nodes of graph q->v for the
- * scorer: exactly (scan or all nodes) or through HNSW. Hits go to the
+ * scorer: exactly (scan or all nodes) or through HNSW. Exactly whenever
+ * the request asks (exact) or the vector has no graph to search
+ * (exact_only): every dense search, recommendation and discovery comes
+ * through here, so the flag holds for all of them. Hits go to the
  * arena, best first. A recommendation objective (strategy >= 0) makes
  * HNSW only propose candidates (a search per positive example) that are
  * rescored.
@@ -367,7 +370,10 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
      * exactly: that is cheap, and small collections (many near-duplicate
      * vectors among few points) are where HNSW's recall is worst. */
     int small = (uint64_t)c->points_count * dim * sizeof(float) < q->db->full_scan_bytes;
-    if (q->req->exact || k > HNSW_MAX_EF || small) plan = all ? PLAN_ALL : PLAN_SCAN;
+    /* A vector without a graph to search (Qdrant's hnsw m = 0) is scored
+     * exactly, as if every request asked for it (params.exact). */
+    int exact = q->req->exact || c->config.vectors[v].exact_only;
+    if (exact || k > HNSW_MAX_EF || small) plan = all ? PLAN_ALL : PLAN_SCAN;
     else if (sc->strategy >= 0 && sc->n_pos == 0) plan = all ? PLAN_ALL : PLAN_SCAN;
     /* Discovery and context objectives are not monotone in any one
      * example's similarity, so no single graph search proposes their
@@ -405,7 +411,7 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
          * of the bytes, in memory) and only the limit x oversampling best
          * are read from the store and rescored, as Qdrant scans quantized
          * vectors; params.exact scores every match in float32. */
-        x.collect = quant && !q->req->exact && sc->strategy < 0;
+        x.collect = quant && !exact && sc->strategy < 0;
         int done = coll_filter_nodes(c, q->txn, f, max_cand, exact_take_node, &x);
         if (done < 0) err = done;
         else if (!done) err = coll_scan_points(c, q->txn, f, NULL, exact_take, &x);
