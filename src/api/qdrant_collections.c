@@ -93,9 +93,11 @@ static int parse_vector_params(ApiJob *j, const JsonValue *v, const char *name,
 }
 
 /* parse_hnsw reads HnswConfigDiff's m and ef_construct (the rest is
- * accepted: it tunes Qdrant's segments, which vitrine does not have). */
-static int parse_hnsw(ApiJob *j, const JsonValue *body, int *m, int *ef)
+ * accepted: it tunes Qdrant's segments, which vitrine does not have).
+ * *zero (may be NULL) tells that m was given as 0. */
+static int parse_hnsw(ApiJob *j, const JsonValue *body, int *m, int *ef, int *zero)
 {
+    if (zero) *zero = 0;
     const JsonValue *h;
     if (api_get_object(j, body, "hnsw_config", &h) || !h) return api_failed(j) ? -1 : 0;
     uint64_t v = 0;
@@ -103,14 +105,16 @@ static int parse_hnsw(ApiJob *j, const JsonValue *body, int *m, int *ef)
     if (x && x->type != JSON_NULL) {
         if (x->type != JSON_NUMBER || json_as_uint64(x, &v))
             return api_fail(j, QERR_FORMAT, "invalid type, expected usize at `hnsw_config.m`");
-        /* m = 0 disables Qdrant's graph; vitrine keeps one at its
-         * minimum m, reports the 0 kept in the options and has the
-         * engine search the vectors it applies to exactly
+        /* m = 0 disables Qdrant's graph; vitrine keeps one (at its
+         * minimum m unless a vector with its own m needs more:
+         * graph_m_for_zero), reports the 0 kept in the options and has
+         * the engine search the vectors it applies to exactly
          * (exact_only_from_options). */
         if (v > COLLECTION_MAX_M)
             return api_fail(j, QERR_BAD_INPUT, "hnsw_config.m: %llu is above vitrine's limit of %d",
                             (unsigned long long)v, COLLECTION_MAX_M);
         *m = v < COLLECTION_MIN_M ? COLLECTION_MIN_M : (int)v;
+        if (zero) *zero = v == 0;
     }
     x = json_get(h, "ef_construct");
     if (x && x->type != JSON_NULL) {
@@ -275,9 +279,12 @@ static int build_options(ApiJob *j, const JsonValue *old, const JsonValue *body,
             continue;
         }
         jw_key(&w, key);
-        /* quantization is replaced whole; the diffs are merged. */
+        /* quantization is replaced whole; the diffs are merged, a null
+         * field keeping its value (Qdrant's Option fields: unwrap_or /
+         * or in config_diff.rs), while a null in metadata removes that
+         * key (Payload::merge). */
         if (!strcmp(key, "quantization_config")) jw_value(&w, given);
-        else merge_object(&w, prev, given, !strcmp(key, "strict_mode_config"));
+        else merge_object(&w, prev, given, strcmp(key, "metadata") != 0);
     }
     /* PATCH puts the scalars under "params" (CollectionParamsDiff). */
     const JsonValue *params = json_get(body, "params");
@@ -319,7 +326,14 @@ static int build_options(ApiJob *j, const JsonValue *old, const JsonValue *body,
             if (!x) continue;
             if (is_disabled(x) && !strcmp(vector_extras[k], "quantization_config")) continue;
             jw_key(&w, vector_extras[k]);
-            jw_value(&w, x);
+            /* A vector's hnsw_config is a diff merged field by field
+             * into the one it had (Qdrant's HnswConfigDiff::update). */
+            const JsonValue *was = prev ? json_get(prev, vector_extras[k]) : NULL;
+            if (!strcmp(vector_extras[k], "hnsw_config") && x->type == JSON_OBJECT && was &&
+                was != x && was->type == JSON_OBJECT)
+                merge_object(&w, was, x, 1);
+            else
+                jw_value(&w, x);
         }
         jw_object_end(&w);
     }
@@ -464,6 +478,22 @@ static void exact_only_from_options(Arena *a, const CollectionConfig *cfg, int *
     }
 }
 
+/* graph_m_for_zero is the engine's m (one for all of a collection's
+ * graphs) when the collection's hnsw m is 0: the largest m a vector
+ * asks for with its own hnsw_config, which Qdrant builds that vector's
+ * graph with, or the minimum when every vector is searched exactly (its
+ * graph then costs the least to keep). */
+static int graph_m_for_zero(Arena *a, const CollectionConfig *cfg)
+{
+    int best = COLLECTION_MIN_M;
+    for (int v = 0; v < cfg->n_vectors; v++) {
+        int64_t m, payload_m;
+        if (qdrant_vector_m(a, cfg, cfg->vectors[v].name, &m, &payload_m) && m > best)
+            best = m > COLLECTION_MAX_M ? COLLECTION_MAX_M : (int)m;
+    }
+    return best;
+}
+
 int qdrant_exact_only_sync(Db *db, const char *name)
 {
     CollectionInfo *ci = xmalloc(sizeof *ci);
@@ -484,7 +514,7 @@ int qdrant_exact_only_sync(Db *db, const char *name)
         if (rc)
             log_error("collection %s: cannot keep hnsw m = 0 with its vectors: %s", name, err);
         else
-            log_info("collection %s: hnsw m = 0 is now kept with its vectors", name);
+            log_info("collection %s: the vectors' exact search flags now follow their hnsw m", name);
     }
     free(ci);
     return rc;
@@ -527,7 +557,8 @@ static int parse_create(ApiJob *j, CollectionConfig *cfg)
      * default, 200, serves its CLI and benchmarks). */
     cfg->m = 16;
     cfg->ef_construct = 100;
-    if (parse_hnsw(j, body, &cfg->m, &cfg->ef_construct)) return -1;
+    int m_zero;
+    if (parse_hnsw(j, body, &cfg->m, &cfg->ef_construct, &m_zero)) return -1;
     if (validate_sections(j, body)) return -1;
     const JsonValue *init = json_get(body, "init_from");
     if (init && init->type != JSON_NULL)
@@ -544,6 +575,7 @@ static int parse_create(ApiJob *j, CollectionConfig *cfg)
     int exact_only[COLLECTION_MAX_VECTORS];
     exact_only_from_options(api_arena(j), cfg, exact_only);
     for (int v = 0; v < cfg->n_vectors; v++) cfg->vectors[v].exact_only = exact_only[v];
+    if (m_zero) cfg->m = graph_m_for_zero(api_arena(j), cfg);
     return 0;
 }
 
@@ -613,7 +645,7 @@ static void update_prepare(ApiJob *j)
     if (!j->body) return;
     const JsonValue *body = j->body;
     int m = 0, ef = 0;
-    if (parse_hnsw(j, body, &m, &ef) || validate_sections(j, body)) return;
+    if (parse_hnsw(j, body, &m, &ef, NULL) || validate_sections(j, body)) return;
     const JsonValue *params;
     if (api_get_object(j, body, "params", &params)) return;
     if (params && validate_sections(j, params)) return;
@@ -636,8 +668,12 @@ static void update_run(ApiJob *j)
         for (int v = 0; v < ci.config.n_vectors; v++) found |= !strcmp(ci.config.vectors[v].name, name);
         if (!found) return (void)api_fail(j, QERR_BAD_INPUT, "Not existing vector name error: %s", name);
     }
-    int m = 0, ef = 0;
-    if (parse_hnsw(j, body, &m, &ef)) return;
+    int m = 0, ef = 0, m_zero;
+    if (parse_hnsw(j, body, &m, &ef, &m_zero)) return;
+    /* The collection's m set to 0 keeps the graphs as they are (no
+     * rebuild for graphs the engine then searches exactly, and none at
+     * the minimum m for a vector that has its own m). */
+    if (m_zero) m = 0;
     CollectionSparseParams *sparse;
     size_t n_sparse;
     if (qdrant_sparse_check_patch(j, body, &ci.config, &sparse, &n_sparse)) return;
@@ -653,16 +689,14 @@ static void update_run(ApiJob *j)
         buf_free(&opts);
         return;
     }
-    /* The flags follow the new options and m (options too long for the
-     * engine are refused by collection_update below). */
-    if (opts.len < sizeof ci.config.options) {
-        CollectionConfig *next = arena_alloc(api_arena(j), sizeof *next);
-        *next = ci.config;
-        memcpy(next->options, opts.data, opts.len + 1);
-        if (m) next->m = m;
-        exact_only_from_options(api_arena(j), next, u.exact_only);
-        u.set_exact_only = 1;
-    }
+    /* The flags follow the new options and m (build_options has
+     * refused options longer than the engine keeps). */
+    CollectionConfig *next = arena_alloc(api_arena(j), sizeof *next);
+    *next = ci.config;
+    memcpy(next->options, opts.data, opts.len + 1);
+    if (m) next->m = m;
+    exact_only_from_options(api_arena(j), next, u.exact_only);
+    u.set_exact_only = 1;
     char err[256] = "";
     rc = collection_update(j->api->db, j->collection, &u, err, sizeof err);
     buf_free(&opts);

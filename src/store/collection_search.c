@@ -338,6 +338,33 @@ typedef struct {
 } Query;
 
 /*
+ * rank_collected ranks the nodes x collected on the graph's int8 codes
+ * and keeps the best k (x limit x oversampling when rescoring, every one
+ * with quantization ignore), rescoring them with their float32 originals
+ * or taking the code scores as they are.
+ */
+static int rank_collected(const Query *q, ExactCtx *x, size_t k, int rescore)
+{
+    x->collect = 0;
+    if (!x->n_list) return 0;
+    size_t kk = k ? k : 1;
+    if (rescore && q->req->quant_oversampling > 1)
+        kk = (size_t)ceil((double)kk * q->req->quant_oversampling);
+    if (rescore && q->req->quant_ignore) kk = x->n_list;
+    kk = MIN(kk, x->n_list);
+    HnswHit *buf = xmalloc(kk * sizeof *buf);
+    int got = 0;
+    int err = hnsw_brute_force_nodes(x->c->idx[x->v].index, x->sc->q, (int)kk, x->list, x->n_list,
+                                     buf, &got);
+    for (int i = 0; i < got && !err; i++) {
+        if (rescore) exact_consider(x, buf[i].node);
+        else topk_push(x->top, buf[i].node, buf[i].score, goodness(x->c, x->v, buf[i].score));
+    }
+    free(buf);
+    return err;
+}
+
+/*
  * run_query finds the best offset + limit nodes of graph q->v for the
  * scorer: exactly (scan or all nodes) or through HNSW. Exactly whenever
  * the request asks (exact) or the vector has no graph to search
@@ -402,6 +429,10 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
      * int8 codes; rescoring (Qdrant's default) ranks them by their float32
      * originals. ignore ranks all ef candidates so. */
     int rescore = quant && (!q->req->quant_no_rescore || q->req->quant_ignore);
+    /* Exact plans of a quantized graph rank on the codes unless the
+     * request asks for exact scores (params.exact): hnsw m = 0 does not
+     * turn quantization off in Qdrant either. */
+    int codes = quant && !q->req->exact && sc->strategy < 0;
     int err = 0;
     if (plan == PLAN_SCAN) {
         /* Index candidates or the node table when they spare the walk
@@ -411,30 +442,21 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
          * of the bytes, in memory) and only the limit x oversampling best
          * are read from the store and rescored, as Qdrant scans quantized
          * vectors; params.exact scores every match in float32. */
-        x.collect = quant && !exact && sc->strategy < 0;
+        x.collect = codes;
         int done = coll_filter_nodes(c, q->txn, f, max_cand, exact_take_node, &x);
         if (done < 0) err = done;
         else if (!done) err = coll_scan_points(c, q->txn, f, NULL, exact_take, &x);
-        if (!err && x.collect && x.n_list) {
-            size_t kk = k ? k : 1;
-            if (rescore && q->req->quant_oversampling > 1)
-                kk = (size_t)ceil((double)kk * q->req->quant_oversampling);
-            if (rescore && q->req->quant_ignore) kk = x.n_list;
-            kk = MIN(kk, x.n_list);
-            HnswHit *buf = xmalloc(kk * sizeof *buf);
-            int got = 0;
-            err = hnsw_brute_force_nodes(h, sc->q, (int)kk, x.list, x.n_list, buf, &got);
-            x.collect = 0;
-            for (int i = 0; i < got && !err; i++) {
-                if (rescore) exact_consider(&x, buf[i].node);
-                else topk_push(&top, buf[i].node, buf[i].score, goodness(c, v, buf[i].score));
-            }
-            free(buf);
-        }
+        if (!err && x.collect) err = rank_collected(q, &x, k, rescore);
         free(x.list);
     } else if (plan == PLAN_ALL) {
+        /* A quantized vector without a graph (exact_only) is scanned on
+         * its codes and rescored, as Qdrant searches a segment without
+         * HNSW; a small collection or params.exact reads float32. */
+        x.collect = codes && c->config.vectors[v].exact_only;
         for (uint32_t node = 0; node < c->node_high; node++)
-            if (c->node_live[node] && !excluded(ex, &c->node_ids[node])) exact_consider(&x, node);
+            if (c->node_live[node] && !excluded(ex, &c->node_ids[node])) exact_take_one(&x, node);
+        if (x.collect) err = rank_collected(q, &x, k, rescore);
+        free(x.list);
     } else {
         AcceptCtx a = { c, q->txn, f, ex, { { 0 } } };
         coll_scratch_init(&a.s);

@@ -309,6 +309,16 @@ ok("PATCH", F, {"vectors": {"dense": {"hnsw_config": {"m": 0, "payload_m": 1}}}}
 passes(fq(city), "tenant filter, payload_m = 1")
 ok("PATCH", F, {"vectors": {"dense": {"hnsw_config": {"m": 16}}}})
 passes(fq(dense), "the vector's m back on")
+# A vector's hnsw_config is a diff merged into the one it has (Qdrant's
+# HnswConfigDiff::update): patching another field keeps its m = 0.
+ok("PATCH", F, {"vectors": {"dense": {"hnsw_config": {"m": 0}}}})
+ok("PATCH", F, {"vectors": {"dense": {"hnsw_config": {"ef_construct": 200}}}})
+refused(fq(dense), [MSG], "m = 0 kept through a PATCH of the vector's ef_construct")
+hc = ok("GET", F)["config"]["params"]["vectors"]["dense"]["hnsw_config"]
+if hc.get("m") != 0 or hc.get("ef_construct") != 200 or hc.get("payload_m") != 1:
+    fail("a vector's hnsw_config after two PATCHes of different fields: %s" % hc)
+ok("PATCH", F, {"vectors": {"dense": {"hnsw_config": {"m": 16}}}})
+passes(fq(dense), "the vector's m back on, again")
 # The collection's m = 0 is inherited by vectors without their own, and
 # reported as configured; the default vector goes unnamed in the message.
 req("DELETE", F)
@@ -319,6 +329,13 @@ ok("PUT", F + "/points?wait=true", {"points": [{"id": i, "vector": [0.1 * i, 0.2
 ok("PATCH", F, {"strict_mode_config": {"enabled": True, "search_allow_exact": False}})
 refused(fq({"query": [1, 0, 0, 0], "limit": 3}),
         ["Request is forbidden because global vector indexing is disabled (hnsw_config.m = 0)."], "default vector")
+# A null field of a config diff keeps its value (Qdrant's Option fields).
+ok("PATCH", F, {"hnsw_config": {"m": None, "ef_construct": 64}})
+refused(fq({"query": [1, 0, 0, 0], "limit": 3}),
+        ["Request is forbidden because global vector indexing is disabled (hnsw_config.m = 0)."],
+        "m = 0 kept through a PATCH with m null")
+if ok("GET", F)["config"]["hnsw_config"]["m"] != 0:
+    fail("hnsw_config.m = 0 must survive a PATCH with m null")
 ok("PATCH", F, {"hnsw_config": {"m": 16}})
 passes(fq({"query": [1, 0, 0, 0], "limit": 3}), "the collection's m back on")
 req("DELETE", F)
