@@ -1063,8 +1063,15 @@ TEST(test_exact_only_vector)
     ASSERT_TRUE(exact < N_EXACT_QUERIES);
     ASSERT_OK(collection_graph_digest(g_db, "nograph", NULL, &digest_after));
     ASSERT_EQ_U64(digest_after, digest);
-    /* On again, and so after a reopen. */
+    /* An update made for options that have changed since is refused and
+     * changes nothing; made for the current ones, it applies. */
     up.exact_only[0] = 1;
+    up.if_options = "{\"hnsw_config\":{\"m\":0}}";
+    ASSERT_EQ_INT(collection_update(g_db, "nograph", &up, err, sizeof err), ERR_BUSY);
+    ASSERT_OK(collection_info(g_db, "nograph", &info));
+    ASSERT_EQ_INT(info.config.vectors[0].exact_only, 0);
+    /* On again, and so after a reopen. */
+    up.if_options = info.config.options;
     ASSERT_OK(collection_update(g_db, "nograph", &up, err, sizeof err));
     ASSERT_OK(check_queries(g_db, "nograph", &exact));
     ASSERT_EQ_INT(exact, N_EXACT_QUERIES);

@@ -510,8 +510,14 @@ int qdrant_exact_only_sync(Db *db, const char *name)
     }
     char err[256] = "";
     if (!rc && differ) {
+        /* The flags hold for the options read above: an update that
+         * changed them in between (a PATCH on the writer thread while a
+         * recover syncs on the snapshot worker) set the flags of its own
+         * options, which stand. */
+        u.if_options = ci->config.options;
         rc = collection_update(db, name, &u, err, sizeof err);
-        if (rc)
+        if (rc == ERR_BUSY) rc = 0;
+        else if (rc)
             log_error("collection %s: cannot keep hnsw m = 0 with its vectors: %s", name, err);
         else
             log_info("collection %s: the vectors' exact search flags now follow their hnsw m", name);

@@ -391,6 +391,11 @@ typedef struct {
      * query, the graphs are kept as they are. */
     int set_exact_only;
     int exact_only[COLLECTION_MAX_VECTORS];
+    /* NULL, or apply the update only while the collection's options are
+     * this text: a caller that computed the update from the options it
+     * read gets ERR_BUSY, and nothing changes, when another update
+     * changed them in between. */
+    const char *if_options;
 } CollectionUpdate;
 
 /*
@@ -399,7 +404,8 @@ typedef struct {
  * ef_construct rebuilds the graphs with it from the stored vectors (reads
  * go on meanwhile, writes wait), so every later insert and the existing
  * points share one set of parameters. ERR_INVAL with a message for an
- * out-of-range value or options too long, ERR_NOTFOUND.
+ * out-of-range value or options too long, ERR_NOTFOUND, ERR_BUSY when
+ * if_options no longer holds.
  */
 int collection_update(Db *db, const char *name, const CollectionUpdate *u, char *err,
                       size_t errlen);

@@ -561,6 +561,12 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
     Collection *c;
     int e = coll_write_begin(db, name, &c, err, errlen);
     if (e) return e;
+    /* Writers are serialised here, so the check and the change are one
+     * step for every other update. */
+    if (u->if_options && strcmp(c->config.options, u->if_options)) {
+        coll_write_end(db);
+        return err_set(err, errlen, ERR_BUSY, "the collection's settings changed meanwhile");
+    }
     CollectionConfig cfg = c->config;
     if (u->options) snprintf(cfg.options, sizeof cfg.options, "%s", u->options);
     if (u->m) cfg.m = u->m;
