@@ -162,8 +162,10 @@ static int ref_topk(const float *q, int k, Pred pred, int *out, double *scores)
     return n;
 }
 
-static int search_ids(Db *db, const char *coll, const float *q, size_t limit, int exact,
-                      const JsonValue *filter, uint64_t *ids, float *scores, size_t *n)
+/* search_hits runs a search of coll for q and gives the hits' ids and,
+ * when scores is not NULL, their scores. */
+static int search_hits(Db *db, const char *coll, const float *q, size_t limit, int exact, int ef,
+                       const JsonValue *filter, uint64_t *ids, float *scores, size_t *n)
 {
     Arena a;
     arena_init(&a, 0);
@@ -172,7 +174,7 @@ static int search_ids(Db *db, const char *coll, const float *q, size_t limit, in
     s.dim = DIM;
     s.limit = limit;
     s.exact = exact;
-    s.ef = 128;
+    s.ef = ef;
     s.filter = filter;
     CollectionResult r;
     char err[256];
@@ -186,6 +188,13 @@ static int search_ids(Db *db, const char *coll, const float *q, size_t limit, in
     }
     arena_free(&a);
     return e;
+}
+
+/* search_ids: search_hits at ef 128. */
+static int search_ids(Db *db, const char *coll, const float *q, size_t limit, int exact,
+                      const JsonValue *filter, uint64_t *ids, float *scores, size_t *n)
+{
+    return search_hits(db, coll, q, limit, exact, 128, filter, ids, scores, n);
 }
 
 static uint64_t count_of(Db *db, const char *coll, const JsonValue *f)
@@ -911,31 +920,6 @@ TEST(test_concurrent_readers_and_writer)
     ASSERT_EQ_U64(count_of(g_db, "main", NULL), live);
 }
 
-/* search_ef runs an approximate-allowed search (exact 0) with ef. */
-static int search_ef(Db *db, const char *coll, const float *q, int ef, uint64_t *ids, float *scores,
-                     size_t *n)
-{
-    Arena a;
-    arena_init(&a, 0);
-    CollectionSearch s = { 0 };
-    s.vector = q;
-    s.dim = DIM;
-    s.limit = 10;
-    s.ef = ef;
-    CollectionResult r;
-    char err[256];
-    int e = collection_search(db, coll, &s, &a, &r, err, sizeof err);
-    if (!e) {
-        *n = r.n;
-        for (size_t i = 0; i < r.n; i++) {
-            ids[i] = r.points[i].id.num;
-            scores[i] = r.points[i].score;
-        }
-    }
-    arena_free(&a);
-    return e;
-}
-
 /* matches_ref: the hits are the brute-force top 10 of q over every
  * point (ids equal except where two scores tie within float error). */
 static int matches_ref(const float *q, const uint64_t *ids, const float *sc, size_t n)
@@ -967,7 +951,7 @@ static int check_queries(Db *db, const char *coll, int *exact)
         uint64_t got[10];
         size_t n = 0;
         make_query(q);
-        e = search_ef(db, coll, q, 10, got, sc, &n);
+        e = search_hits(db, coll, q, 10, 0, 10, NULL, got, sc, &n);
         if (!e) *exact += matches_ref(q, got, sc, n);
     }
     rng_state = saved;

@@ -94,7 +94,7 @@ static int parse_vector_params(ApiJob *j, const JsonValue *v, const char *name,
 
 /* parse_hnsw reads HnswConfigDiff's m and ef_construct (the rest is
  * accepted: it tunes Qdrant's segments, which vitrine does not have).
- * *zero (may be NULL) tells that m was given as 0. */
+ * An m given as 0 leaves *m as it is and sets *zero (may be NULL). */
 static int parse_hnsw(ApiJob *j, const JsonValue *body, int *m, int *ef, int *zero)
 {
     if (zero) *zero = 0;
@@ -105,16 +105,18 @@ static int parse_hnsw(ApiJob *j, const JsonValue *body, int *m, int *ef, int *ze
     if (x && x->type != JSON_NULL) {
         if (x->type != JSON_NUMBER || json_as_uint64(x, &v))
             return api_fail(j, QERR_FORMAT, "invalid type, expected usize at `hnsw_config.m`");
-        /* m = 0 disables Qdrant's graph; vitrine keeps one (at its
-         * minimum m unless a vector with its own m needs more:
-         * graph_m_for_zero), reports the 0 kept in the options and has
-         * the engine search the vectors it applies to exactly
-         * (exact_only_from_options). */
+        /* m = 0 disables Qdrant's graph; vitrine keeps one (at the
+         * largest m a vector asks for: exact_only_from_options), reports
+         * the 0 kept in the options and has the engine search the
+         * vectors it applies to exactly. */
         if (v > COLLECTION_MAX_M)
             return api_fail(j, QERR_BAD_INPUT, "hnsw_config.m: %llu is above vitrine's limit of %d",
                             (unsigned long long)v, COLLECTION_MAX_M);
-        *m = v < COLLECTION_MIN_M ? COLLECTION_MIN_M : (int)v;
-        if (zero) *zero = v == 0;
+        if (v == 0) {
+            if (zero) *zero = 1;
+        } else {
+            *m = v < COLLECTION_MIN_M ? COLLECTION_MIN_M : (int)v;
+        }
     }
     x = json_get(h, "ef_construct");
     if (x && x->type != JSON_NULL) {
@@ -465,33 +467,27 @@ static int quant_from_options(ApiJob *j, const char *text, const CollectionConfi
     return 0;
 }
 
-/* exact_only_from_options resolves each dense vector's exact_only flag
+/*
+ * exact_only_from_options resolves each dense vector's exact_only flag
  * from cfg's options: Qdrant's effective hnsw m of the vector
  * (qdrant_vector_m: its own hnsw_config.m, else the collection's, as the
  * client gave it) being 0 means no graph, so the engine scores its
- * searches exactly (CollectionVectorParams.exact_only). */
-static void exact_only_from_options(Arena *a, const CollectionConfig *cfg, int *out)
+ * searches exactly (CollectionVectorParams.exact_only). Returns the
+ * largest effective m, within the engine's range: the engine's m (one for
+ * all of a collection's graphs) when the collection's own is 0, so that
+ * a vector with its own m gets the graph Qdrant builds it, and the
+ * minimum when every vector is searched exactly (the cheapest to keep).
+ */
+static int exact_only_from_options(Arena *a, const CollectionConfig *cfg, int *out)
 {
+    int largest = COLLECTION_MIN_M;
     for (int v = 0; v < cfg->n_vectors; v++) {
         int64_t m, payload_m;
-        out[v] = qdrant_vector_m(a, cfg, cfg->vectors[v].name, &m, &payload_m) && m == 0;
+        int dense = qdrant_vector_m(a, cfg, cfg->vectors[v].name, &m, &payload_m);
+        out[v] = dense && m == 0;
+        if (dense && m > largest) largest = m > COLLECTION_MAX_M ? COLLECTION_MAX_M : (int)m;
     }
-}
-
-/* graph_m_for_zero is the engine's m (one for all of a collection's
- * graphs) when the collection's hnsw m is 0: the largest m a vector
- * asks for with its own hnsw_config, which Qdrant builds that vector's
- * graph with, or the minimum when every vector is searched exactly (its
- * graph then costs the least to keep). */
-static int graph_m_for_zero(Arena *a, const CollectionConfig *cfg)
-{
-    int best = COLLECTION_MIN_M;
-    for (int v = 0; v < cfg->n_vectors; v++) {
-        int64_t m, payload_m;
-        if (qdrant_vector_m(a, cfg, cfg->vectors[v].name, &m, &payload_m) && m > best)
-            best = m > COLLECTION_MAX_M ? COLLECTION_MAX_M : (int)m;
-    }
-    return best;
+    return largest;
 }
 
 int qdrant_exact_only_sync(Db *db, const char *name)
@@ -579,9 +575,9 @@ static int parse_create(ApiJob *j, CollectionConfig *cfg)
     if (quant_from_options(j, cfg->options, cfg, q)) return -1;
     for (int v = 0; v < cfg->n_vectors; v++) cfg->vectors[v].quant = q[v];
     int exact_only[COLLECTION_MAX_VECTORS];
-    exact_only_from_options(api_arena(j), cfg, exact_only);
+    int largest = exact_only_from_options(api_arena(j), cfg, exact_only);
     for (int v = 0; v < cfg->n_vectors; v++) cfg->vectors[v].exact_only = exact_only[v];
-    if (m_zero) cfg->m = graph_m_for_zero(api_arena(j), cfg);
+    if (m_zero) cfg->m = largest;
     return 0;
 }
 
@@ -674,12 +670,12 @@ static void update_run(ApiJob *j)
         for (int v = 0; v < ci.config.n_vectors; v++) found |= !strcmp(ci.config.vectors[v].name, name);
         if (!found) return (void)api_fail(j, QERR_BAD_INPUT, "Not existing vector name error: %s", name);
     }
-    int m = 0, ef = 0, m_zero;
-    if (parse_hnsw(j, body, &m, &ef, &m_zero)) return;
-    /* The collection's m set to 0 keeps the graphs as they are (no
-     * rebuild for graphs the engine then searches exactly, and none at
-     * the minimum m for a vector that has its own m). */
-    if (m_zero) m = 0;
+    /* The collection's m set to 0 leaves m 0 here, "unchanged": the
+     * graphs stay as they are (no rebuild for graphs the engine then
+     * searches exactly, and none down to the minimum m for a vector that
+     * has its own). */
+    int m = 0, ef = 0;
+    if (parse_hnsw(j, body, &m, &ef, NULL)) return;
     CollectionSparseParams *sparse;
     size_t n_sparse;
     if (qdrant_sparse_check_patch(j, body, &ci.config, &sparse, &n_sparse)) return;
@@ -696,12 +692,11 @@ static void update_run(ApiJob *j)
         return;
     }
     /* The flags follow the new options and m (build_options has
-     * refused options longer than the engine keeps). */
-    CollectionConfig *next = arena_alloc(api_arena(j), sizeof *next);
-    *next = ci.config;
-    memcpy(next->options, opts.data, opts.len + 1);
-    if (m) next->m = m;
-    exact_only_from_options(api_arena(j), next, u.exact_only);
+     * refused options longer than the engine keeps); ci is this job's
+     * copy, read no more as it was. */
+    memcpy(ci.config.options, opts.data, opts.len + 1);
+    if (m) ci.config.m = m;
+    exact_only_from_options(api_arena(j), &ci.config, u.exact_only);
     u.set_exact_only = 1;
     char err[256] = "";
     rc = collection_update(j->api->db, j->collection, &u, err, sizeof err);
@@ -810,7 +805,8 @@ static void write_config(JsonWriter *w, const CollectionConfig *c, const JsonVal
     jw_object_begin(w);
     /* m = 0 (Qdrant: no global graph) is reported as configured: the
      * vectors that inherit it are searched exactly (their exact_only)
-     * while the engine keeps its graph at its minimum m. */
+     * while the engine keeps graphs at the largest m a vector asks for
+     * (exact_only_from_options). */
     const JsonValue *hm = h ? json_get(h, "m") : NULL;
     jw_key(w, "m");
     jw_int(w, hm && hm->type == JSON_NUMBER && hm->u.num == 0 ? 0 : c->m);

@@ -399,8 +399,8 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
     int small = (uint64_t)c->points_count * dim * sizeof(float) < q->db->full_scan_bytes;
     /* A vector without a graph to search (Qdrant's hnsw m = 0) is scored
      * exactly, as if every request asked for it (params.exact). */
-    int exact = q->req->exact || c->config.vectors[v].exact_only;
-    if (exact || k > HNSW_MAX_EF || small) plan = all ? PLAN_ALL : PLAN_SCAN;
+    int no_graph = c->config.vectors[v].exact_only;
+    if (q->req->exact || no_graph || k > HNSW_MAX_EF || small) plan = all ? PLAN_ALL : PLAN_SCAN;
     else if (sc->strategy >= 0 && sc->n_pos == 0) plan = all ? PLAN_ALL : PLAN_SCAN;
     /* Discovery and context objectives are not monotone in any one
      * example's similarity, so no single graph search proposes their
@@ -452,7 +452,7 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
         /* A quantized vector without a graph (exact_only) is scanned on
          * its codes and rescored, as Qdrant searches a segment without
          * HNSW; a small collection or params.exact reads float32. */
-        x.collect = codes && c->config.vectors[v].exact_only;
+        x.collect = codes && no_graph;
         for (uint32_t node = 0; node < c->node_high; node++)
             if (c->node_live[node] && !excluded(ex, &c->node_ids[node])) exact_take_one(&x, node);
         if (x.collect) err = rank_collected(q, &x, k, rescore);
