@@ -88,7 +88,7 @@ endif
 # (a module includes only headers of its own folder or a lower one). Grouped
 # by the issue that owns them so parallel work does not collide in this file.
 CORE_SRCS = src/base/err.c src/base/log.c src/base/util.c src/base/budget.c src/base/arena.c src/base/json.c \
-            src/base/cli.c src/base/sha256.c src/base/base64.c
+            src/base/cli.c src/base/sha256.c src/base/base64.c src/base/bigmem.c
 HTTP_SRCS = src/server/http.c src/server/router.c src/server/server.c src/server/work.c \
             src/server/metrics.c src/server/multipart.c src/server/fetch.c
 TOKENIZER_SRCS = src/model/tokenizer.c

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "base/arena.h"
+#include "base/bigmem.h"
 #include "base/err.h"
 #include "harness.h"
 #include "base/json.h"
@@ -196,7 +197,8 @@ TEST(test_window_equals_full_resize)
 TEST(test_resize_identity_and_constant)
 {
     Image img = { 5, 3, NULL }, out;
-    img.rgb = xmalloc(5 * 3 * 3);
+    img.rgb = bigmem_alloc(5 * 3 * 3);
+    ASSERT_TRUE(img.rgb != NULL);
     for (int i = 0; i < 5 * 3 * 3; i++) img.rgb[i] = (uint8_t)(i * 17);
     ASSERT_OK(image_resize_bicubic(&img, 5, 3, &out));
     int same = !memcmp(out.rgb, img.rgb, 5 * 3 * 3);

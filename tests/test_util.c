@@ -1,6 +1,7 @@
 /*
  * test_util.c - the core helpers: Buf, slices, strict number parsing,
- * whole-file reads (src/base/util.c) and the arena (src/base/arena.c).
+ * whole-file reads (src/base/util.c), the arena (src/base/arena.c) and
+ * the photo buffers (src/base/bigmem.c).
  *
  * References: the C library (snprintf for formatted text, memcmp against
  * patterns written independently), files written with stdio here.
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/arena.h"
+#include "base/bigmem.h"
 #include "base/err.h"
 #include "harness.h"
 
@@ -281,9 +283,68 @@ TEST(test_affinity_limits_cpu_count)
     ASSERT_EQ_INT(n1, 1);
 }
 
+/* fill writes a pattern of its own (position times a seed, mod 251) that
+ * check reads back. */
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)((i * seed + seed) % 251);
+}
+
+static int check(const uint8_t *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != (uint8_t)((i * seed + seed) % 251)) return 0;
+    return 1;
+}
+
+TEST(test_bigmem_sizes_and_realloc)
+{
+    /* Both sides of the huge-page threshold (header included), and a
+     * photo's size. Every buffer is 64-aligned; a mapped one sits 64
+     * bytes into a 2 MB-aligned mapping, which is what lets the kernel
+     * back it with huge pages. */
+    const size_t sizes[] = { 0, 1, 100, BIGMEM_HUGE_MIN - 65, BIGMEM_HUGE_MIN - 64,
+                             BIGMEM_HUGE_MIN, 36u << 20 };
+    for (size_t k = 0; k < ARRAY_LEN(sizes); k++) {
+        uint8_t *p = bigmem_alloc(sizes[k]);
+        ASSERT_TRUE(p != NULL);
+        ASSERT_EQ_INT((uintptr_t)p % 64, 0);
+        if (sizes[k] + 64 >= BIGMEM_HUGE_MIN) ASSERT_EQ_INT(((uintptr_t)p - 64) % (2u << 20), 0);
+        fill(p, sizes[k], 7);
+        ASSERT_TRUE(check(p, sizes[k], 7));
+        bigmem_free(p);
+    }
+    bigmem_free(NULL);
+
+    /* realloc across the classes, as stb grows and shrinks its buffers:
+     * the kept prefix survives every move. */
+    const size_t steps[] = { 10, 1000, 3u << 20, 3u << 20 | 12345, 5u << 20, 1u << 20, 50, 9u << 20 };
+    uint8_t *p = bigmem_realloc(NULL, steps[0]);
+    ASSERT_TRUE(p != NULL);
+    fill(p, steps[0], 3);
+    for (size_t k = 1; k < ARRAY_LEN(steps); k++) {
+        size_t keep = steps[k - 1] < steps[k] ? steps[k - 1] : steps[k];
+        p = bigmem_realloc(p, steps[k]);
+        ASSERT_TRUE(p != NULL);
+        ASSERT_EQ_INT((uintptr_t)p % 64, 0);
+        ASSERT_TRUE(check(p, keep, 3));
+        fill(p, steps[k], 3);
+    }
+    ASSERT_TRUE(check(p, steps[ARRAY_LEN(steps) - 1], 3));
+    bigmem_free(p);
+
+    /* A size no mapping can hold fails cleanly. */
+    ASSERT_TRUE(bigmem_alloc(SIZE_MAX - 10) == NULL);
+    uint8_t *q = bigmem_alloc(100);
+    ASSERT_TRUE(q != NULL);
+    ASSERT_TRUE(bigmem_realloc(q, SIZE_MAX - 10) == NULL);
+    bigmem_free(q);
+}
+
 int main(void)
 {
     RUN(test_buf_append);
+    RUN(test_bigmem_sizes_and_realloc);
     RUN(test_buf_printf);
     RUN(test_slices_and_strings);
     RUN(test_parse_u64);

@@ -57,6 +57,7 @@
 #include <webp/decode.h>
 
 #include "base/arena.h"
+#include "base/bigmem.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "base/util.h"
@@ -380,13 +381,13 @@ static int decode_stb(const uint8_t *p, size_t len, ImageFormat f, Image *out, c
     }
     if (w2 != w || h2 != h) {
         /* The header and the decoder disagree: never trust either size. */
-        free(rgb);
+        bigmem_free(rgb);
         return err_set(err, errlen, ERR_FORMAT, "corrupt %s: header says %dx%d, data %dx%d",
                        name, w, h, w2, h2);
     }
     out->width = w;
     out->height = h;
-    out->rgb = rgb; /* stb allocates with malloc (see image_stb.c) */
+    out->rgb = rgb; /* stb allocates with bigmem (see image_stb.c) */
     return 0;
 }
 
@@ -505,12 +506,14 @@ static int decode_webp_anim(const uint8_t *p, size_t len, int cw, int ch, Image 
     size_t total = 12 + 8 + img.size + (img.size & 1);
     if (alph.fourcc) total += 18 + 8 + alph.size + (alph.size & 1);
     uint8_t *still = calloc(1, total), *o = still;
-    uint8_t *frame = malloc((size_t)(fw * fh * 3));
-    uint8_t *canvas = calloc((size_t)cw * (size_t)ch, 3);
+    uint8_t *frame = bigmem_alloc((size_t)(fw * fh * 3));
+    /* The canvas starts black (zero) where the frame does not cover it. */
+    uint8_t *canvas = bigmem_alloc((size_t)cw * (size_t)ch * 3);
+    if (canvas) memset(canvas, 0, (size_t)cw * (size_t)ch * 3);
     if (!still || !frame || !canvas) {
         free(still);
-        free(frame);
-        free(canvas);
+        bigmem_free(frame);
+        bigmem_free(canvas);
         return err_set(err, errlen, ERR_NOMEM, "out of memory decoding a WebP");
     }
     memcpy(o, "RIFF", 4);
@@ -547,8 +550,8 @@ static int decode_webp_anim(const uint8_t *p, size_t len, int cw, int ch, Image 
         out->rgb = canvas;
         canvas = NULL;
     }
-    free(canvas);
-    free(frame);
+    bigmem_free(canvas);
+    bigmem_free(frame);
     free(still);
     return rc;
 }
@@ -567,13 +570,13 @@ static int decode_webp(const uint8_t *p, size_t len, Image *out, char *err, size
     if (feat.has_animation)
         return decode_webp_anim(p, len, feat.width, feat.height, out, err, errlen);
     size_t stride = (size_t)feat.width * 3;
-    uint8_t *rgb = malloc(stride * (size_t)feat.height);
+    uint8_t *rgb = bigmem_alloc(stride * (size_t)feat.height);
     if (!rgb)
         return err_set(err, errlen, ERR_NOMEM, "out of memory decoding a %dx%d WebP",
                        feat.width, feat.height);
     st = webp_decode_rgb(p, len, rgb, stride, feat.height);
     if (st != VP8_STATUS_OK) {
-        free(rgb);
+        bigmem_free(rgb);
         return webp_fail(st, err, errlen);
     }
     out->width = feat.width;
@@ -647,7 +650,7 @@ int image_load_file(const char *path, Image *out, char *err, size_t errlen)
 void image_free(Image *img)
 {
     if (!img) return;
-    free(img->rgb);
+    bigmem_free(img->rgb);
     memset(img, 0, sizeof *img);
 }
 
@@ -773,7 +776,7 @@ static int resample_window(const Image *in, int out_w, int out_h, int x0, int y0
     size_t mid_stride;
     int mid_row0;
     if (need_h) {
-        mid_buf = malloc((size_t)(r1 - r0) * (size_t)cw * 3);
+        mid_buf = bigmem_alloc((size_t)(r1 - r0) * (size_t)cw * 3);
         if (!mid_buf) goto done;
         const size_t in_stride = (size_t)in->width * 3;
         for (int y = r0; y < r1; y++) {
@@ -827,7 +830,7 @@ static int resample_window(const Image *in, int out_w, int out_h, int x0, int y0
     rc = 0;
 done:
     free(acc);
-    free(mid_buf);
+    bigmem_free(mid_buf);
     axis_free(&ay);
     axis_free(&ax);
     return rc;
@@ -840,11 +843,11 @@ int image_resize_bicubic(const Image *in, int out_w, int out_h, Image *out)
     if (out_w <= 0 || out_h <= 0 || out_w > IMAGE_MAX_SIDE || out_h > IMAGE_MAX_SIDE)
         return ERR_INVAL;
     if ((int64_t)out_w * out_h > IMAGE_MAX_PIXELS) return ERR_TOOLARGE;
-    uint8_t *rgb = malloc((size_t)out_w * (size_t)out_h * 3);
+    uint8_t *rgb = bigmem_alloc((size_t)out_w * (size_t)out_h * 3);
     if (!rgb) return ERR_NOMEM;
     int rc = resample_window(in, out_w, out_h, 0, 0, out_w, out_h, rgb);
     if (rc) {
-        free(rgb);
+        bigmem_free(rgb);
         return rc;
     }
     out->width = out_w;

@@ -48,7 +48,8 @@
 #define IMAGE_MAX_CONFIG_BYTES (1024 * 1024)
 
 /* An 8-bit RGB image. rgb (height, width, 3) is owned by the struct; free it
- * with image_free. */
+ * with image_free. It comes from base/bigmem.h's bigmem_alloc (a photo's
+ * pixels on huge pages), never from malloc. */
 typedef struct {
     int width, height;
     uint8_t *rgb; /* (height, width, 3), row-major, no padding */

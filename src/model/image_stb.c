@@ -5,8 +5,9 @@
  * Only JPEG, PNG, GIF and BMP are compiled in: every other stb loader (PSD,
  * HDR, PIC, PNM, TGA) is attack surface for uploads that CLIP users do not
  * send. No stdio (image.c reads files itself, with a size limit), no HDR or
- * linear-light conversion. Allocation stays malloc/realloc/free, which is
- * why image_free may release stb's buffers with free().
+ * linear-light conversion. Allocation goes through base/bigmem.h (a
+ * photo's planes and pixels on huge pages; see there why), which is why
+ * image_free releases stb's buffers with bigmem_free.
  *
  * stb_image is third-party code compiled as shipped by Debian; the pragmas
  * below silence warnings from our strict set that we cannot fix in it.
@@ -20,9 +21,9 @@
 #define STBI_ONLY_PNG
 #define STBI_ONLY_GIF
 #define STBI_ONLY_BMP
-#define STBI_MALLOC(sz) malloc(sz)
-#define STBI_REALLOC(p, newsz) realloc(p, newsz)
-#define STBI_FREE(p) free(p)
+#define STBI_MALLOC(sz) bigmem_alloc(sz)
+#define STBI_REALLOC(p, newsz) bigmem_realloc(p, newsz)
+#define STBI_FREE(p) bigmem_free(p)
 #define STB_IMAGE_IMPLEMENTATION
 
 #pragma GCC diagnostic push
@@ -33,5 +34,6 @@
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include <stdlib.h>
+#include "base/bigmem.h"
 #include <stb/stb_image.h>
 #pragma GCC diagnostic pop

@@ -1,0 +1,105 @@
+/*
+ * bigmem.c - see bigmem.h for why photos' buffers are mapped with huge
+ * pages.
+ *
+ * Layout: every buffer is preceded by a 64-byte header (64 keeps the
+ * caller's pointer as aligned as the AVX-512 loads of image.c could
+ * want). A mapped buffer's header starts its 2 MB-aligned mapping, so the
+ * whole buffer lies in huge-page-sized extents; a malloc'd one's header
+ * starts the aligned_alloc block.
+ */
+#include "base/bigmem.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define HEADER 64
+#define HUGE_PAGE ((size_t)2 << 20)
+#define MAGIC_MALLOC 0x6d616c6cu
+#define MAGIC_MAPPED 0x6d617070u
+
+typedef struct {
+    uint32_t magic;
+    size_t size;    /* the caller's bytes */
+    size_t map_len; /* the mapping's length (MAGIC_MAPPED) */
+} Header;
+
+_Static_assert(sizeof(Header) <= HEADER, "the header fits its 64 bytes");
+
+static Header *header_of(void *p)
+{
+    return (Header *)((char *)p - HEADER);
+}
+
+/* map_huge maps len bytes (a multiple of HUGE_PAGE) on a 2 MB boundary:
+ * it maps one huge page more and unmaps the slack on both sides, because
+ * the kernel aligns anonymous mappings only as it pleases and a range
+ * that starts mid-way through a huge page cannot use one there. */
+static void *map_huge(size_t len)
+{
+    size_t over = len + HUGE_PAGE;
+    char *raw = mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return NULL;
+    char *start = (char *)(((uintptr_t)raw + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (start > raw) munmap(raw, (size_t)(start - raw));
+    size_t tail = (size_t)(raw + over - (start + len));
+    if (tail) munmap(start + len, tail);
+    /* Advice only: without THP (or on a kernel without it) the mapping
+     * works with 4 KB pages. */
+    (void)madvise(start, len, MADV_HUGEPAGE);
+    return start;
+}
+
+void *bigmem_alloc(size_t n)
+{
+    if (n > SIZE_MAX - HEADER - HUGE_PAGE) return NULL;
+    Header *h;
+    if (n + HEADER < BIGMEM_HUGE_MIN) {
+        /* aligned_alloc wants a multiple of the alignment. */
+        if (!(h = aligned_alloc(HEADER, (n + 2 * HEADER - 1) & ~(size_t)(HEADER - 1)))) return NULL;
+        h->magic = MAGIC_MALLOC;
+        h->map_len = 0;
+    } else {
+        size_t len = (n + HEADER + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+        if (!(h = map_huge(len))) return NULL;
+        h->magic = MAGIC_MAPPED;
+        h->map_len = len;
+    }
+    h->size = n;
+    return (char *)h + HEADER;
+}
+
+void bigmem_free(void *p)
+{
+    if (!p) return;
+    Header *h = header_of(p);
+    if (h->magic == MAGIC_MAPPED) {
+        h->magic = 0;
+        munmap(h, h->map_len);
+    } else {
+        h->magic = 0;
+        free(h);
+    }
+}
+
+void *bigmem_realloc(void *p, size_t n)
+{
+    if (!p) return bigmem_alloc(n);
+    Header *h = header_of(p);
+    /* Within the mapping already (stb grows its buffers step by step):
+     * the pages are there. */
+    if (h->magic == MAGIC_MAPPED && n + HEADER <= h->map_len && n + HEADER >= BIGMEM_HUGE_MIN) {
+        h->size = n;
+        return p;
+    }
+    /* Otherwise a new buffer and a copy: realloc would not keep
+     * aligned_alloc's alignment, and a move between the classes copies
+     * anyway. */
+    void *q = bigmem_alloc(n);
+    if (!q) return NULL;
+    memcpy(q, p, h->size < n ? h->size : n);
+    bigmem_free(p);
+    return q;
+}
