@@ -215,6 +215,55 @@ TEST(test_resize_identity_and_constant)
     ASSERT_EQ_INT(image_resize_bicubic(&out, 4, 4, &img), ERR_INVAL);
 }
 
+/* The AVX2 horizontal pass against Pillow's loop (image_set_simd(0)), byte
+ * for byte: downscales of every tap count's remainder mod 8 (the copied
+ * tail), a photo-sized strip, upscales, one pixel, and preprocess's crop
+ * window. Random pixels, so a wrong weight or channel shows. */
+TEST(test_resize_simd_equals_scalar)
+{
+    const struct { int w, h, ow, oh; } cases[] = {
+        { 4000, 24, 224, 16 }, { 641, 427, 336, 224 }, { 640, 427, 224, 150 },
+        { 97, 13, 11, 13 },    { 7, 5, 300, 200 },     { 1, 1, 9, 4 },
+        { 33, 1, 4, 1 },       { 1000, 3, 3, 2 },      { 250, 9, 17, 9 },
+    };
+    uint64_t seed = 12345;
+    for (size_t k = 0; k < ARRAY_LEN(cases); k++) {
+        Image img = { cases[k].w, cases[k].h, NULL }, a, b;
+        size_t n = (size_t)img.width * img.height * 3;
+        img.rgb = bigmem_alloc(n);
+        ASSERT_TRUE(img.rgb != NULL);
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            img.rgb[i] = (uint8_t)(seed >> 56);
+        }
+        image_set_simd(0);
+        ASSERT_OK(image_resize_bicubic(&img, cases[k].ow, cases[k].oh, &a));
+        image_set_simd(1);
+        ASSERT_OK(image_resize_bicubic(&img, cases[k].ow, cases[k].oh, &b));
+        int same = !memcmp(a.rgb, b.rgb, (size_t)a.width * a.height * 3);
+        if (!same) printf("  %dx%d -> %dx%d differs\n", img.width, img.height, a.width, a.height);
+        image_free(&a);
+        image_free(&b);
+
+        /* preprocess resizes a window (the centre crop) of the same resize. */
+        ImagePreprocess pp;
+        image_preprocess_default(&pp);
+        size_t plane = (size_t)pp.size * pp.size * 3;
+        float *pa = malloc(plane * sizeof *pa), *pb = malloc(plane * sizeof *pb);
+        ASSERT_TRUE(pa && pb);
+        image_set_simd(0);
+        ASSERT_OK(image_preprocess(&img, &pp, pa, NULL, NULL));
+        image_set_simd(1);
+        ASSERT_OK(image_preprocess(&img, &pp, pb, NULL, NULL));
+        int same_pp = !memcmp(pa, pb, plane * sizeof *pa);
+        free(pa);
+        free(pb);
+        image_free(&img);
+        ASSERT_TRUE(same);
+        ASSERT_TRUE(same_pp);
+    }
+}
+
 /* bmp_write encodes img as a 24-bit bottom-up BMP (rows padded to 4 bytes). */
 static uint8_t *bmp_write(const Image *img, size_t *len)
 {
@@ -825,6 +874,7 @@ int main(void)
     RUN(test_fixture_parity);
     RUN(test_window_equals_full_resize);
     RUN(test_resize_identity_and_constant);
+    RUN(test_resize_simd_equals_scalar);
     RUN(test_bmp_roundtrip);
     RUN(test_gif_first_frame);
     RUN(test_webp_animation_first_frame);

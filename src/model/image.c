@@ -43,9 +43,13 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 /* These must match the configuration in image_stb.c (declarations only here). */
 #define STBI_NO_STDIO
@@ -58,6 +62,7 @@
 
 #include "base/arena.h"
 #include "base/bigmem.h"
+#include "base/cpu.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "base/util.h"
@@ -662,7 +667,35 @@ typedef struct {
     int ksize;   /* taps reserved per output sample */
     int *bounds; /* (count, 2): first input sample, number of taps used */
     int32_t *k;  /* (count, ksize): weights in 22-bit fixed point */
+    /* For the AVX2 horizontal pass: each sample's weights repeated for R,
+     * G and B (k3[3x + c] = k[x]), zero-padded to whole chunks of
+     * HPASS_CHUNK pixels; k3size int32 per sample. NULL otherwise. */
+    int k3size;
+    int32_t *k3;
 } ResampleAxis;
+
+/* Pixels the AVX2 horizontal pass reads per step: 8 pixels are 24 bytes,
+ * three vectors of eight 32-bit lanes in which byte b always holds
+ * channel b % 3. */
+#define HPASS_CHUNK 8
+
+/* Whether the resampler may use its AVX2 pass: -1 not decided yet. */
+static atomic_int hpass_simd = -1;
+
+void image_set_simd(int on)
+{
+    atomic_store(&hpass_simd, on && cpu_has(CPU_AVX2));
+}
+
+static int hpass_simd_on(void)
+{
+    int v = atomic_load(&hpass_simd);
+    if (v < 0) {
+        v = cpu_has(CPU_AVX2);
+        atomic_store(&hpass_simd, v);
+    }
+    return v;
+}
 
 /* Pillow's bicubic_filter, written as it is so the doubles round alike. */
 static double bicubic_filter(double x)
@@ -678,6 +711,7 @@ static void axis_free(ResampleAxis *ax)
 {
     free(ax->bounds);
     free(ax->k);
+    free(ax->k3);
     memset(ax, 0, sizeof *ax);
 }
 
@@ -686,7 +720,8 @@ static void axis_free(ResampleAxis *ax)
  * (box = the whole input), restricted to a window of output samples.
  * Returns 0 or ERR_NOMEM.
  */
-static int axis_build(int in_size, int out_size, int first, int count, ResampleAxis *ax)
+static int axis_build(int in_size, int out_size, int first, int count, int interleave,
+                      ResampleAxis *ax)
 {
     memset(ax, 0, sizeof *ax);
     double scale = (double)in_size / out_size; /* Pillow: (in1 - in0) / outSize */
@@ -728,6 +763,17 @@ static int axis_build(int in_size, int out_size, int first, int count, ResampleA
         ax->bounds[2 * i + 1] = xmax;
     }
     free(w);
+    if (interleave) {
+        ax->k3size = (ksize + HPASS_CHUNK - 1) / HPASS_CHUNK * HPASS_CHUNK * 3;
+        if (!(ax->k3 = calloc((size_t)count * (size_t)ax->k3size, sizeof *ax->k3))) {
+            axis_free(ax);
+            return ERR_NOMEM;
+        }
+        for (int i = 0; i < count; i++)
+            for (int x = 0; x < ax->bounds[2 * i + 1]; x++)
+                for (int c = 0; c < 3; c++)
+                    ax->k3[(size_t)i * ax->k3size + 3 * x + c] = ax->k[(size_t)i * ksize + x];
+    }
     return 0;
 }
 
@@ -738,6 +784,91 @@ static inline uint8_t clip8(int32_t ss)
     int32_t v = ss >> IMAGE_PRECISION_BITS;
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
+
+/* hpass_row is the horizontal pass over one row: cw output pixels from
+ * src, Pillow's loop as it is. */
+static void hpass_row(const uint8_t *src, const ResampleAxis *ax, int cw, uint8_t *o)
+{
+    const int32_t rounding = 1 << (IMAGE_PRECISION_BITS - 1);
+    for (int i = 0; i < cw; i++) {
+        const int xmin = ax->bounds[2 * i], n = ax->bounds[2 * i + 1];
+        const int32_t *k = ax->k + (size_t)i * ax->ksize;
+        const uint8_t *s = src + (size_t)xmin * 3;
+        int32_t s0 = rounding, s1 = rounding, s2 = rounding;
+        for (int x = 0; x < n; x++) {
+            s0 += s[3 * x + 0] * k[x];
+            s1 += s[3 * x + 1] * k[x];
+            s2 += s[3 * x + 2] * k[x];
+        }
+        o[3 * i + 0] = clip8(s0);
+        o[3 * i + 1] = clip8(s1);
+        o[3 * i + 2] = clip8(s2);
+    }
+}
+
+#if defined(__x86_64__)
+/*
+ * hpass_row_avx2 is hpass_row eight pixels a step: the bytes widened to
+ * 32 bits and multiplied by the interleaved weights (k3). The sums are
+ * the same integers in another order, and integer addition does not
+ * round, so every output byte equals Pillow's (test_image compares the
+ * two passes on random images). Downscaling a photo is most of the
+ * resampler's time (4000 x 3000 to 224: 55 taps for each of 224 x 3000
+ * samples per channel), and its interleaved RGB defeats the compiler's
+ * vectoriser.
+ */
+__attribute__((target("avx2"))) static void hpass_row_avx2(const uint8_t *src,
+                                                          const ResampleAxis *ax, int cw,
+                                                          uint8_t *o)
+{
+    const int32_t rounding = 1 << (IMAGE_PRECISION_BITS - 1);
+    for (int i = 0; i < cw; i++) {
+        const int xmin = ax->bounds[2 * i], n = ax->bounds[2 * i + 1];
+        const int32_t *kk = ax->k3 + (size_t)i * ax->k3size;
+        const uint8_t *s = src + (size_t)xmin * 3;
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0;
+        int x = 0;
+#define HPASS_STEP(p, w)                                                                     \
+    do {                                                                                     \
+        a0 = _mm256_add_epi32(                                                               \
+            a0, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p))), \
+                                   _mm256_loadu_si256((const __m256i *)(w))));               \
+        a1 = _mm256_add_epi32(                                                               \
+            a1, _mm256_mullo_epi32(                                                          \
+                    _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)((p) + 8))),       \
+                    _mm256_loadu_si256((const __m256i *)((w) + 8))));                        \
+        a2 = _mm256_add_epi32(                                                               \
+            a2, _mm256_mullo_epi32(                                                          \
+                    _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)((p) + 16))),      \
+                    _mm256_loadu_si256((const __m256i *)((w) + 16))));                       \
+    } while (0)
+        for (; x + HPASS_CHUNK <= n; x += HPASS_CHUNK, s += 3 * HPASS_CHUNK, kk += 3 * HPASS_CHUNK)
+            HPASS_STEP(s, kk);
+        if (x < n) {
+            /* The last pixels are copied out: reading a whole chunk in
+             * place could run past the end of the image. Their weights
+             * beyond n are zero. */
+            uint8_t tail[3 * HPASS_CHUNK] = { 0 };
+            memcpy(tail, s, (size_t)(n - x) * 3);
+            HPASS_STEP(tail, kk);
+        }
+#undef HPASS_STEP
+        int32_t v[3 * HPASS_CHUNK];
+        _mm256_storeu_si256((__m256i *)v, a0);
+        _mm256_storeu_si256((__m256i *)(v + 8), a1);
+        _mm256_storeu_si256((__m256i *)(v + 16), a2);
+        int32_t s0 = rounding, s1 = rounding, s2 = rounding;
+        for (int b = 0; b < 3 * HPASS_CHUNK; b += 3) {
+            s0 += v[b];
+            s1 += v[b + 1];
+            s2 += v[b + 2];
+        }
+        o[3 * i + 0] = clip8(s0);
+        o[3 * i + 1] = clip8(s1);
+        o[3 * i + 2] = clip8(s2);
+    }
+}
+#endif
 
 /*
  * resample_window writes the window [x0, x0 + cw) x [y0, y0 + ch) of the
@@ -754,8 +885,9 @@ static int resample_window(const Image *in, int out_w, int out_h, int x0, int y0
     int32_t *acc = NULL;
     int rc = ERR_NOMEM;
 
-    if (need_h && axis_build(in->width, out_w, x0, cw, &ax)) goto done;
-    if (need_v && axis_build(in->height, out_h, y0, ch, &ay)) goto done;
+    const int simd = hpass_simd_on();
+    if (need_h && axis_build(in->width, out_w, x0, cw, simd, &ax)) goto done;
+    if (need_v && axis_build(in->height, out_h, y0, ch, 0, &ay)) goto done;
 
     /* Source rows the vertical pass reads: only those get a horizontal pass
      * (Pillow does the same with ybox_first / ybox_last). */
@@ -782,20 +914,13 @@ static int resample_window(const Image *in, int out_w, int out_h, int x0, int y0
         for (int y = r0; y < r1; y++) {
             const uint8_t *src = in->rgb + (size_t)y * in_stride;
             uint8_t *o = mid_buf + (size_t)(y - r0) * cw * 3;
-            for (int i = 0; i < cw; i++) {
-                const int xmin = ax.bounds[2 * i], n = ax.bounds[2 * i + 1];
-                const int32_t *k = ax.k + (size_t)i * ax.ksize;
-                const uint8_t *s = src + (size_t)xmin * 3;
-                int32_t s0 = rounding, s1 = rounding, s2 = rounding;
-                for (int x = 0; x < n; x++) {
-                    s0 += s[3 * x + 0] * k[x];
-                    s1 += s[3 * x + 1] * k[x];
-                    s2 += s[3 * x + 2] * k[x];
-                }
-                o[3 * i + 0] = clip8(s0);
-                o[3 * i + 1] = clip8(s1);
-                o[3 * i + 2] = clip8(s2);
+#if defined(__x86_64__)
+            if (simd) {
+                hpass_row_avx2(src, &ax, cw, o);
+                continue;
             }
+#endif
+            hpass_row(src, &ax, cw, o);
         }
         mid = mid_buf;
         mid_stride = (size_t)cw * 3;

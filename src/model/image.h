@@ -85,6 +85,12 @@ int image_info(const void *bytes, size_t len, ImageInfo *out, char *err, size_t 
  * ERR_NOTFOUND and ERR_IO. The message names the path. */
 int image_load_file(const char *path, Image *out, char *err, size_t errlen);
 
+/* image_set_simd turns the resampler's AVX2 pass off (0) or back on where
+ * the CPU has AVX2 (1); the default is on. For tests, which compare the two
+ * passes byte for byte, and benchmarks; call it while no image is being
+ * resized. */
+void image_set_simd(int on);
+
 /* image_free releases img->rgb and zeroes the struct; safe on a zeroed Image. */
 void image_free(Image *img);
 
