@@ -608,7 +608,10 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
     for (int v = 0; !e && v < cfg.n_vectors; v++) {
         if (!(rebuild >> v & 1)) continue;
         if (!coll_graph_quantized(c, v)) {
-            e = coll_graph_rebuild(c, &cfg, v, &graphs[v]);
+            /* The first build of a graph that was bare is a bulk load: on
+             * every core, as a write's new points go in. A new m repeats
+             * a build node for node. */
+            e = coll_graph_rebuild(c, &cfg, v, !all, &graphs[v]);
             continue;
         }
         if (!rtxn && (e = store_read_begin(db->store, &rtxn))) break;

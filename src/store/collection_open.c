@@ -441,13 +441,52 @@ void coll_add_pending(Collection *c, uint32_t node)
     c->pending[c->n_pending++] = node;
 }
 
-int coll_graph_rebuild(Collection *c, const CollectionConfig *cfg, int v, HnswIndex **out)
+/* A rebuild on several threads: each takes the next node from a shared
+ * counter and inserts it into h with its vector from old. */
+typedef struct {
+    HnswIndex *old, *h;
+    uint32_t high;
+    size_t dim;
+    uint32_t next; /* atomic */
+    int err;       /* atomic: the first failure, or 0 */
+} RebuildJob;
+
+static void *rebuild_worker(void *arg)
+{
+    RebuildJob *j = arg;
+    float *vec = xmalloc(j->dim * sizeof *vec);
+    for (;;) {
+        uint32_t node = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+        if (node >= j->high || __atomic_load_n(&j->err, __ATOMIC_RELAXED)) break;
+        if (!hnsw_contains(j->old, node)) continue;
+        int err = hnsw_get_vector(j->old, node, vec);
+        if (!err) err = hnsw_insert(j->h, node, vec);
+        int none = 0;
+        if (err) __atomic_compare_exchange_n(&j->err, &none, err, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    }
+    free(vec);
+    return NULL;
+}
+
+int coll_graph_rebuild(Collection *c, const CollectionConfig *cfg, int v, int parallel,
+                       HnswIndex **out)
 {
     HnswIndex *old = c->idx[v].index, *h;
     int err = index_create(cfg, v, &h);
     if (err) return err;
     hnsw_reserve(h, c->node_high ? c->node_high : 1);
-    for (uint32_t node = 0; node < c->node_high && !err; node++) {
+    size_t nt = parallel && c->node_high >= COLL_PARALLEL_INSERT_MIN ? coll_build_threads() : 1;
+    if (nt > 1) {
+        RebuildJob job = { old, h, c->node_high, cfg->vectors[v].size, 0, 0 };
+        pthread_t th[COLL_BUILD_THREADS_MAX];
+        size_t started = 1;
+        for (; started < nt; started++)
+            if (pthread_create(&th[started], NULL, rebuild_worker, &job)) break;
+        rebuild_worker(&job); /* the writer is a worker too */
+        for (size_t i = 1; i < started; i++) pthread_join(th[i], NULL);
+        err = job.err;
+    }
+    for (uint32_t node = 0; nt == 1 && node < c->node_high && !err; node++) {
         if (!hnsw_contains(old, node)) continue;
         if ((err = hnsw_get_vector(old, node, c->vec))) break;
         err = hnsw_insert(h, node, c->vec);
