@@ -595,10 +595,11 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
      * exact_only keeps its graph; only later inserts are bare. */
     HnswIndex *graphs[COLLECTION_MAX_VECTORS] = { 0 };
     int all = cfg.m != c->config.m || cfg.ef_construct != c->config.ef_construct;
-    uint32_t rebuild = 0;
-    for (int v = 0; v < cfg.n_vectors; v++)
-        if (all || (c->config.vectors[v].exact_only && !cfg.vectors[v].exact_only))
-            rebuild |= 1u << v;
+    uint32_t rebuild = 0, unbare = 0;
+    for (int v = 0; v < cfg.n_vectors; v++) {
+        if (c->config.vectors[v].exact_only && !cfg.vectors[v].exact_only) unbare |= 1u << v;
+        if (all || (unbare >> v & 1)) rebuild |= 1u << v;
+    }
     /* The new graphs are built beside the live ones, which readers keep
      * using until the commit; only then are they swapped in. Writers wait
      * meanwhile (db->write is held). A quantized graph is rebuilt from the
@@ -608,10 +609,11 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
     for (int v = 0; !e && v < cfg.n_vectors; v++) {
         if (!(rebuild >> v & 1)) continue;
         if (!coll_graph_quantized(c, v)) {
-            /* The first build of a graph that was bare is a bulk load: on
-             * every core, as a write's new points go in. A new m repeats
-             * a build node for node. */
-            e = coll_graph_rebuild(c, &cfg, v, !all, &graphs[v]);
+            /* The first build of a graph that was bare (Qdrant's PATCH of m
+             * from 0, which usually changes the engine's m too) is a bulk
+             * load: on every core, as a write's new points go in. Any
+             * other rebuild repeats a build node for node. */
+            e = coll_graph_rebuild(c, &cfg, v, unbare >> v & 1, &graphs[v]);
             continue;
         }
         if (!rtxn && (e = store_read_begin(db->store, &rtxn))) break;
