@@ -144,7 +144,7 @@ TOKENIZER_TESTS = test_tokenizer
 IMAGE_TESTS = test_image
 CLIP_TESTS = test_nn test_nn_quant test_safetensors test_clip_parity test_clip_precision \
              test_clip_realweights
-HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete test_quant
+HNSW_TESTS = test_vec test_hnsw_recall test_hnsw_delete test_hnsw_bare test_quant
 FILTER_TESTS = test_pointid test_filter test_payload test_filter_packed test_filter_geo test_payload_index
 STORE_TESTS = test_store_reopen test_store_format test_store_crash test_store_group test_store_alias test_collection test_store_quant \
               test_snapshot test_collection_snapshot

@@ -5,7 +5,8 @@
  * Qdrant's recommend formulas written out. Bad input must return the
  * right code and change nothing (count and search results compared). A
  * vector flagged exact_only is searched exactly where its graph would
- * otherwise be walked, across reopen and update.
+ * otherwise be walked, across reopen and update, and its graph is bare
+ * (no links) until the flag clears, then built (Qdrant's bulk upload).
  *
  * Data: 2000 clustered 32-d points (small, so sanitizer runs stay fast).
  */
@@ -16,6 +17,7 @@
 
 #include "store/collection.h"
 #include "base/err.h"
+#include "base/util.h"
 #include "index/filter.h"
 #include "harness.h"
 #include "base/log.h"
@@ -961,9 +963,9 @@ static int check_queries(Db *db, const char *coll, int *exact)
 /* A vector flagged exact_only (Qdrant's hnsw m = 0) is scored exactly by
  * search and recommend even where the planner would walk its graph (the
  * full-scan size lowered to 1 byte, a sparse graph, a small ef), and the
- * flag survives close/reopen and changes with collection_update, the
- * graph underneath kept as it was (and walked again once the flag is
- * off). Runs
+ * flag survives close/reopen and changes with collection_update: off, the
+ * graph is built (the nodes were bare) and walked; on again, that graph
+ * is kept as it is. Runs
  * last: its upserts mark every point live for ref_topk. */
 TEST(test_exact_only_vector)
 {
@@ -1035,18 +1037,22 @@ TEST(test_exact_only_vector)
     ASSERT_OK(check_queries(g_db, "nograph", &exact));
     ASSERT_EQ_INT(exact, N_EXACT_QUERIES);
 
-    /* Off: the graph, kept all along and untouched by the update, is
-     * walked (and misses, as the twin's). */
-    uint64_t digest, digest_after;
-    ASSERT_OK(collection_graph_digest(g_db, "nograph", NULL, &digest));
+    /* Off: the graph, bare until now, is built and walked (and misses,
+     * as the twin's). */
+    CollectionGraphLinks gl;
+    ASSERT_OK(collection_graph_links(g_db, "nograph", NULL, &gl));
+    ASSERT_EQ_U64(gl.nodes, N_POINTS);
+    ASSERT_EQ_U64(gl.linked, 0);
     CollectionUpdate up = { .set_exact_only = 1 };
     ASSERT_OK(collection_update(g_db, "nograph", &up, err, sizeof err));
     ASSERT_OK(collection_info(g_db, "nograph", &info));
     ASSERT_EQ_INT(info.config.vectors[0].exact_only, 0);
+    ASSERT_OK(collection_graph_links(g_db, "nograph", NULL, &gl));
+    ASSERT_EQ_U64(gl.linked, N_POINTS);
     ASSERT_OK(check_queries(g_db, "nograph", &exact));
     ASSERT_TRUE(exact < N_EXACT_QUERIES);
-    ASSERT_OK(collection_graph_digest(g_db, "nograph", NULL, &digest_after));
-    ASSERT_EQ_U64(digest_after, digest);
+    uint64_t digest, digest_after;
+    ASSERT_OK(collection_graph_digest(g_db, "nograph", NULL, &digest));
     /* An update made for options that have changed since is refused and
      * changes nothing; made for the current ones, it applies. */
     up.exact_only[0] = 1;
@@ -1072,6 +1078,268 @@ TEST(test_exact_only_vector)
     ASSERT_EQ_U64(digest_after, digest);
     ASSERT_OK(collection_delete(g_db, "graph"));
     ASSERT_OK(collection_delete(g_db, "nograph"));
+}
+
+/* ---- an exact_only vector's graph is bare until the flag clears ---- */
+
+#define B_N 3000    /* points of the first upload */
+#define B_MORE 200  /* points added once the flag is on again */
+#define B_K 10
+static float b_vec[B_N + B_MORE][DIM];  /* each point's current vector, as upserted */
+static float b_unit[B_N + B_MORE][DIM]; /* normalised, as cosine stores them */
+static int b_live[B_N + B_MORE];
+
+static void b_make(int i, const float (*centres)[DIM])
+{
+    int c = (int)(rng_next() % N_CLUSTERS);
+    for (int d = 0; d < DIM; d++) b_vec[i][d] = centres[c][d] + 0.6f * rng_gauss();
+    normalise(b_vec[i], b_unit[i]);
+}
+
+/* b_upsert upserts points from, from + step, ... below to with their
+ * current vectors, 100 to a write. */
+static int b_upsert(Db *db, const char *coll, int from, int to, int step)
+{
+    char err[256];
+    CollectionPointIn pts[100];
+    CollectionVectorIn vin[100];
+    size_t n = 0;
+    for (int i = from; i < to; i += step) {
+        vin[n] = (CollectionVectorIn){ NULL, b_vec[i], DIM, NULL, NULL };
+        pts[n] = (CollectionPointIn){ point_id_num((uint64_t)i), NULL, &vin[n], 1 };
+        b_live[i] = 1;
+        if (++n < 100 && i + step < to) continue;
+        int e = collection_upsert(db, coll, pts, n, err, sizeof err);
+        if (e) {
+            printf("upsert failed: %s\n", err);
+            return e;
+        }
+        n = 0;
+    }
+    return 0;
+}
+
+/* b_ref: the brute-force top B_K of q (cosine, double precision) over the
+ * live points. */
+static int b_ref(const float *q, int *out, double *scores)
+{
+    float qn[DIM];
+    normalise(q, qn);
+    int n = 0;
+    for (int i = 0; i < B_N + B_MORE; i++) {
+        if (!b_live[i]) continue;
+        double s = dot_d(qn, b_unit[i]);
+        if (n == B_K && s <= scores[B_K - 1]) continue;
+        int j = n < B_K ? n++ : B_K - 1;
+        while (j > 0 && scores[j - 1] < s) {
+            scores[j] = scores[j - 1];
+            out[j] = out[j - 1];
+            j--;
+        }
+        scores[j] = s;
+        out[j] = i;
+    }
+    return n;
+}
+
+/* b_check runs 40 queries (near random points) through the planner
+ * (exact: 0, ef 128): *exact counts those equal to the brute-force top
+ * B_K (scores within 1e-5, ids equal but for ties), *recall is recall@10. */
+static int b_check(Db *db, const char *coll, int *exact, double *recall)
+{
+    int found = 0, total = 0;
+    *exact = 0;
+    for (int t = 0; t < 40; t++) {
+        float q[DIM], qn[DIM], sc[B_K];
+        uint64_t got[B_K];
+        size_t n = 0;
+        int base;
+        do base = (int)(rng_next() % (B_N + B_MORE));
+        while (!b_live[base]);
+        for (int d = 0; d < DIM; d++) q[d] = b_vec[base][d] + 0.5f * rng_gauss();
+        normalise(q, qn);
+        int ref[B_K];
+        double rs[B_K];
+        int nr = b_ref(q, ref, rs);
+        int e = search_hits(db, coll, q, B_K, 0, 128, NULL, got, sc, &n);
+        if (e) return e;
+        int same = (int)n == nr;
+        for (size_t i = 0; i < n && same; i++)
+            same = fabs(sc[i] - rs[i]) <= 1e-5 &&
+                   (got[i] == (uint64_t)ref[i] || fabs(dot_d(qn, b_unit[got[i]]) - rs[i]) <= 1e-5);
+        *exact += same;
+        for (int i = 0; i < nr; i++)
+            for (size_t j = 0; j < n; j++) found += got[j] == (uint64_t)ref[i];
+        total += nr;
+    }
+    *recall = total ? (double)found / total : 1;
+    return 0;
+}
+
+/* b_links reads the graph's link counts (collection_graph_links). */
+static CollectionGraphLinks b_links(Db *db, const char *coll)
+{
+    CollectionGraphLinks g = { 0 };
+    g.max_level = -2;
+    if (collection_graph_links(db, coll, NULL, &g)) g.nodes = UINT64_MAX;
+    return g;
+}
+
+/*
+ * exact_only_bare runs the bulk-upload recipe on a collection named coll
+ * (int8-quantized with quant): created exact_only, B_N points upserted,
+ * a tenth updated with new vectors, a tenth deleted. Every graph node
+ * then has no links, and searches equal brute force; likewise after a
+ * reopen. collection_update turning the flag off builds the graph: links
+ * on every node, recall@10 of graph searches >= min_recall, and so after
+ * a reopen. On again: the graph is kept, and B_MORE new points go in
+ * bare; reopened so (flag on, graph linked: a directory of an earlier
+ * build), off again: all of them linked.
+ */
+static void exact_only_bare(const char *coll, int quant, double min_recall)
+{
+    char err[256];
+    DbOptions o = { .full_scan_bytes = 1 }; /* the planner walks any graph it may */
+    collection_db_close(g_db);
+    g_db = NULL;
+    ASSERT_OK(collection_db_open(g_dir, &o, &g_db));
+    /* Its own data and queries, the same in every run (earlier tests'
+     * threads draw from the generator too). */
+    rng_state = 0x5EEDB0A7ULL + (uint64_t)quant;
+    float centres[N_CLUSTERS][DIM];
+    for (int c = 0; c < N_CLUSTERS; c++)
+        for (int d = 0; d < DIM; d++) centres[c][d] = rng_gauss();
+    memset(b_live, 0, sizeof b_live);
+    for (int i = 0; i < B_N + B_MORE; i++) b_make(i, centres);
+    CollectionConfig cfg = { .n_vectors = 1, .unnamed = 1, .m = 16, .ef_construct = 100 };
+    cfg.vectors[0].size = DIM;
+    cfg.vectors[0].distance = COLLECTION_COSINE;
+    cfg.vectors[0].exact_only = 1;
+    if (quant) cfg.vectors[0].quant.type = COLLECTION_QUANT_INT8;
+    ASSERT_OK(collection_create(g_db, coll, &cfg, err, sizeof err));
+    CollectionGraphLinks g = b_links(g_db, coll);
+    ASSERT_EQ_U64(g.nodes, 0);
+    ASSERT_EQ_INT(g.max_level, -1);
+
+    /* Upload, update a tenth (new vectors), delete another tenth. */
+    ASSERT_OK(b_upsert(g_db, coll, 0, B_N, 1));
+    for (int i = 0; i < B_N; i += 10) b_make(i, centres);
+    ASSERT_OK(b_upsert(g_db, coll, 0, B_N, 10));
+    PointId del[B_N / 10];
+    size_t n_del = 0, nd;
+    for (int i = 5; i < B_N; i += 10) {
+        del[n_del++] = point_id_num((uint64_t)i);
+        b_live[i] = 0;
+    }
+    ASSERT_OK(collection_delete_points(g_db, coll, del, n_del, &nd));
+    ASSERT_EQ_INT(nd, n_del);
+    CollectionInfo info;
+    ASSERT_OK(collection_info(g_db, coll, &info));
+    ASSERT_EQ_U64(info.points_count, B_N - n_del);
+    if (quant) ASSERT_TRUE(info.config.vectors[0].quant.calibrated > 0);
+
+    g = b_links(g_db, coll);
+    printf("  %s: %llu nodes, %llu linked, %llu links, top level %d", coll,
+           (unsigned long long)g.nodes, (unsigned long long)g.linked,
+           (unsigned long long)g.links, g.max_level);
+    ASSERT_EQ_U64(g.nodes, B_N); /* the deleted points' nodes stay, deleted */
+    ASSERT_EQ_U64(g.linked, 0);
+    ASSERT_EQ_INT(g.max_level, 0);
+    int exact;
+    double recall;
+    ASSERT_OK(b_check(g_db, coll, &exact, &recall));
+    printf("; exact searches %d of 40, recall@10 %.4f", exact, recall);
+    /* A quantized vector is scanned on its codes and rescored (Qdrant's
+     * m = 0 keeps quantization): near, not equal, to brute force. */
+    if (quant) ASSERT_GE(recall, min_recall);
+    else ASSERT_EQ_INT(exact, 40);
+
+    /* Reopened: the bare nodes load as they are (no rebuild). */
+    collection_db_close(g_db);
+    g_db = NULL;
+    ASSERT_OK(collection_db_open(g_dir, &o, &g_db));
+    CollectionGraphLinks r = b_links(g_db, coll);
+    ASSERT_EQ_U64(r.nodes, g.nodes);
+    ASSERT_EQ_U64(r.linked, 0);
+    ASSERT_OK(b_check(g_db, coll, &exact, &recall));
+    if (quant) ASSERT_GE(recall, min_recall);
+    else ASSERT_EQ_INT(exact, 40);
+
+    /* The flag off: the graph is built, at the collection's m, from the
+     * live points' vectors, and walked (the planner's graph plan). */
+    CollectionUpdate up = { .set_exact_only = 1 };
+    double t0 = now_seconds();
+    ASSERT_OK(collection_update(g_db, coll, &up, err, sizeof err));
+    double built = now_seconds() - t0;
+    g = b_links(g_db, coll);
+    ASSERT_OK(b_check(g_db, coll, &exact, &recall));
+    printf("\n  flag off: graph built in %.2f s: %llu nodes, %llu linked, top level %d; "
+           "recall@10 %.4f, %d of 40 exact\n", built, (unsigned long long)g.nodes,
+           (unsigned long long)g.linked, g.max_level, recall, exact);
+    ASSERT_EQ_U64(g.nodes, B_N - n_del);
+    ASSERT_EQ_U64(g.linked, g.nodes);
+    ASSERT_TRUE(g.max_level > 0);
+    ASSERT_GE(recall, min_recall);
+    ASSERT_OK(collection_info(g_db, coll, &info));
+    ASSERT_EQ_INT(info.config.vectors[0].exact_only, 0);
+    if (quant) ASSERT_TRUE(info.config.vectors[0].quant.calibrated > 0);
+    /* Saved: a reopen loads the built graph. */
+    collection_db_close(g_db);
+    g_db = NULL;
+    ASSERT_OK(collection_db_open(g_dir, &o, &g_db));
+    r = b_links(g_db, coll);
+    ASSERT_EQ_U64(r.nodes, g.nodes);
+    ASSERT_EQ_U64(r.linked, g.linked);
+    ASSERT_EQ_U64(r.links, g.links);
+    ASSERT_EQ_INT(r.max_level, g.max_level);
+
+    /* On again: the graph stays; new points go in bare. */
+    up.exact_only[0] = 1;
+    ASSERT_OK(collection_update(g_db, coll, &up, err, sizeof err));
+    r = b_links(g_db, coll);
+    ASSERT_EQ_U64(r.links, g.links);
+    ASSERT_OK(b_upsert(g_db, coll, B_N, B_N + B_MORE, 1));
+    r = b_links(g_db, coll);
+    ASSERT_EQ_U64(r.nodes, g.nodes + B_MORE);
+    ASSERT_EQ_U64(r.linked, g.linked);
+    ASSERT_EQ_U64(r.links, g.links);
+    ASSERT_OK(b_check(g_db, coll, &exact, &recall));
+    if (quant) ASSERT_GE(recall, min_recall);
+    else ASSERT_EQ_INT(exact, 40);
+
+    /* Reopened with the flag on and a linked graph, as a directory of an
+     * earlier build (which linked every node under the flag) has it: it
+     * loads as it is; the flag off rebuilds it, new points linked too. */
+    collection_db_close(g_db);
+    g_db = NULL;
+    ASSERT_OK(collection_db_open(g_dir, &o, &g_db));
+    CollectionGraphLinks r2 = b_links(g_db, coll);
+    ASSERT_EQ_U64(r2.nodes, r.nodes);
+    ASSERT_EQ_U64(r2.links, r.links);
+    up.exact_only[0] = 0;
+    ASSERT_OK(collection_update(g_db, coll, &up, err, sizeof err));
+    r2 = b_links(g_db, coll);
+    ASSERT_EQ_U64(r2.nodes, B_N - n_del + B_MORE);
+    ASSERT_EQ_U64(r2.linked, r2.nodes);
+    ASSERT_OK(b_check(g_db, coll, &exact, &recall));
+    printf("  flag off again: %llu nodes, all linked; recall@10 %.4f\n",
+           (unsigned long long)r2.nodes, recall);
+    ASSERT_GE(recall, min_recall);
+    ASSERT_OK(collection_delete(g_db, coll));
+}
+
+/* The bulk-upload recipe on a float32 vector. Runs after
+ * test_exact_only_vector, whose database options it keeps. */
+TEST(test_exact_only_graph_is_bare)
+{
+    exact_only_bare("bare", 0, 0.95);
+}
+
+/* The same on an int8-quantized vector (calibrated during the upload:
+ * the bare graph of codes, then a graph built on them). */
+TEST(test_exact_only_graph_is_bare_int8)
+{
+    exact_only_bare("bare8", 1, 0.9);
 }
 
 int main(void)
@@ -1109,6 +1377,8 @@ int main(void)
     RUN(test_named_vectors_and_euclid);
     RUN(test_concurrent_readers_and_writer);
     RUN(test_exact_only_vector);
+    RUN(test_exact_only_graph_is_bare);
+    RUN(test_exact_only_graph_is_bare_int8);
     collection_db_close(g_db);
     rm_rf(g_dir);
     return harness_report(__FILE__);

@@ -18,7 +18,9 @@
  * that version wrote, and a search for its vector finds it; acknowledged
  * deletes stay deleted. A write that committed but was not yet reported
  * may or may not be there; both are fine. A doomed write's point is never
- * there.
+ * there. The rounds run twice: on a graph, and on a vector searched
+ * exactly only (exact_only, Qdrant's hnsw m = 0), whose graph must also
+ * still have no links after every recovery (the replay inserts bare).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -311,13 +313,19 @@ static int verify(Db *db, int round, int *checked)
     return bad;
 }
 
-TEST(test_kill9_rounds)
+/* kill9_rounds runs `rounds` kill -9 rounds on a new collection "crash"
+ * (its vector exact_only or not). */
+static void kill9_rounds(int rounds, int exact_only)
 {
     Db *db;
     ASSERT_OK(collection_db_open(g_dir, NULL, &db));
+    collection_delete(db, "crash");
+    memset(g_version, 0, sizeof g_version);
+    g_n = g_n_doomed = 0;
     CollectionConfig cfg = { .n_vectors = 1, .unnamed = 1, .m = 8, .ef_construct = 64 };
     cfg.vectors[0].size = DIM;
     cfg.vectors[0].distance = COLLECTION_EUCLID;
+    cfg.vectors[0].exact_only = exact_only;
     char err[256];
     ASSERT_OK(collection_create(db, "crash", &cfg, err, sizeof err));
     collection_db_close(db);
@@ -325,7 +333,7 @@ TEST(test_kill9_rounds)
     uint64_t rng = 0x5eed;
     size_t total_acks = 0;
     double t0 = now_seconds();
-    for (int round = 0; round < ROUNDS; round++) {
+    for (int round = 0; round < rounds; round++) {
         int fds[2];
         ASSERT_OK(pipe(fds));
         rng = hash_fmix64(rng);
@@ -374,15 +382,33 @@ TEST(test_kill9_rounds)
         int bad = verify(db, round, &checked);
         uint64_t count;
         ASSERT_OK(collection_count(db, "crash", NULL, &count, err, sizeof err));
+        CollectionGraphLinks gl;
+        ASSERT_OK(collection_graph_links(db, "crash", NULL, &gl));
         collection_db_close(db);
         if (bad) HARNESS_FAIL("round %d: %d acknowledged writes lost or damaged", round, bad);
         ASSERT_GE((double)count, (double)checked);
+        ASSERT_GE((double)gl.nodes, (double)count);
+        if (exact_only) ASSERT_EQ_U64(gl.linked, 0);
+        else ASSERT_TRUE(count < 2 || gl.linked > 0);
     }
-    printf("  %d rounds, %zu acknowledged writes, %zu distinct points checked, %zu doomed "
+    printf("  %d rounds%s, %zu acknowledged writes, %zu distinct points checked, %zu doomed "
            "writes absent, %.1f s\n",
-           ROUNDS, total_acks, g_n, g_n_doomed, now_seconds() - t0);
+           rounds, exact_only ? " (exact_only: bare graph)" : "", total_acks, g_n, g_n_doomed,
+           now_seconds() - t0);
     ASSERT_TRUE(total_acks > 0);
     ASSERT_TRUE(g_n_doomed > 0);
+}
+
+TEST(test_kill9_rounds)
+{
+    kill9_rounds(ROUNDS, 0);
+}
+
+/* The same with the vector searched exactly only: its nodes are stored
+ * bare, by the child's writes and by the replay at each reopen. */
+TEST(test_kill9_rounds_exact_only)
+{
+    kill9_rounds(ROUNDS / 2, 1);
 }
 
 int main(void)
@@ -394,6 +420,7 @@ int main(void)
         return 1;
     }
     RUN(test_kill9_rounds);
+    RUN(test_kill9_rounds_exact_only);
     nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     return harness_report(__FILE__);
 }

@@ -4,7 +4,7 @@ build on the same vectors, in the same run.
 
   /usr/bin/python3 tools/bench_ingest.py --vitrine ./vitrine --base B.fvecs
       [--n N] [--batch 1000] [--m 16] [--ef-construction 200] [--threads 2]
-      [--data DIR] [--skip-hnswlib]
+      [--patch-m M] [--data DIR] [--skip-hnswlib]
 
 Starts `vitrine serve` on a fresh data directory (no model), creates
 collection `c` (Cosine, the given m / ef_construct), then PUTs the first N
@@ -13,6 +13,7 @@ request at a time on one keep-alive connection (the JSON bodies are encoded
 before the clock starts, so the client's Python does not count). Prints
 
   vitrine ingest: N vectors in T s: R vectors/s (batches of B, wait=true)
+  vitrine PATCH hnsw_config.m 0 -> M: T s (the graph built from the stored vectors)
   vitrine data.mdb: X bytes; float32 vectors: Y bytes (X/Y); dense: D (D/Y)
   vitrine open: S s (restart, warm page cache)
   hnswlib build (T threads): R vectors/s; CPU C s: V vectors per CPU-second
@@ -21,6 +22,11 @@ before the clock starts, so the client's Python does not count). Prints
 (vitrine's CPU time is the server's, all of it: HTTP, JSON, LMDB and the
 graph; on a shared machine the wall-clock ratio moves with the load, and
 --hnswlib-twice brackets vitrine's run with two hnswlib builds)
+
+With --m 0 the collection is created as Qdrant's bulk-upload recipe has it
+(hnsw_config.m 0: no graph while uploading, exact searches) and, after the
+ingest, one PATCH sets m to --patch-m (default 16), which builds the graph:
+its time is printed on the PATCH line, and hnswlib builds with that m.
 
 then stops the server. hnswlib: Debian's python3-hnswlib, space 'ip' (the
 vectors are unit: cosine), add_items with --threads threads.
@@ -78,12 +84,17 @@ def main():
     ap.add_argument("--m", type=int, default=16)
     ap.add_argument("--ef-construction", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--patch-m", type=int, default=16,
+                    help="with --m 0: the m the PATCH after the ingest sets (builds the graph)")
     ap.add_argument("--data", default="")
     ap.add_argument("--skip-hnswlib", action="store_true")
     ap.add_argument("--hnswlib-twice", action="store_true",
                     help="build with hnswlib before vitrine's ingest too (the load of a shared "
                          "machine changes: the two hnswlib runs bracket vitrine's)")
     args = ap.parse_args()
+    bulk = args.m == 0
+    if bulk:
+        args.m = args.patch_m  # what hnswlib builds with, and the graph after the PATCH
     base = read_vecs(args.base, np.float32, args.n if args.n else None)
     n, dim = base.shape
 
@@ -100,7 +111,7 @@ def main():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         request(conn, "PUT", "/collections/c", json.dumps({
             "vectors": {"size": int(dim), "distance": "Cosine"},
-            "hnsw_config": {"m": args.m, "ef_construct": args.ef_construction}}))
+            "hnsw_config": {"m": 0 if bulk else args.m, "ef_construct": args.ef_construction}}))
         t0 = time.perf_counter()
         c0 = cpu_seconds(srv.pid)
         for b in bodies:
@@ -111,6 +122,15 @@ def main():
         print(f"vitrine ingest: {n} vectors in {dt:.1f} s: {rate:.0f} vectors/s "
               f"(batches of {args.batch}, wait=true); server CPU {cpu:.1f} s: "
               f"{n / cpu:.0f} vectors per CPU-second", flush=True)
+        if bulk:
+            t1 = time.perf_counter()
+            c1 = cpu_seconds(srv.pid)
+            request(conn, "PATCH", "/collections/c",
+                    json.dumps({"hnsw_config": {"m": args.patch_m}}))
+            dp = time.perf_counter() - t1
+            print(f"vitrine PATCH hnsw_config.m 0 -> {args.patch_m}: {dp:.1f} s, server CPU "
+                  f"{cpu_seconds(srv.pid) - c1:.1f} s (the graph built from the stored vectors); "
+                  f"ingest + PATCH: {n / (dt + dp):.0f} vectors/s", flush=True)
         conn.close()
     finally:
         srv.send_signal(signal.SIGTERM)

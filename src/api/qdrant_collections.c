@@ -105,10 +105,11 @@ static int parse_hnsw(ApiJob *j, const JsonValue *body, int *m, int *ef, int *ze
     if (x && x->type != JSON_NULL) {
         if (x->type != JSON_NUMBER || json_as_uint64(x, &v))
             return api_fail(j, QERR_FORMAT, "invalid type, expected usize at `hnsw_config.m`");
-        /* m = 0 disables Qdrant's graph; vitrine keeps one (at the
-         * largest m a vector asks for: exact_only_from_options), reports
-         * the 0 kept in the options and has the engine search the
-         * vectors it applies to exactly. */
+        /* m = 0 disables Qdrant's graph; vitrine reports the 0 kept in
+         * the options and has the engine search the vectors it applies
+         * to exactly, without building their graphs (their nodes are
+         * stored bare), at an engine m that is the largest m a vector
+         * asks for (exact_only_from_options). */
         if (v > COLLECTION_MAX_M)
             return api_fail(j, QERR_BAD_INPUT, "hnsw_config.m: %llu is above vitrine's limit of %d",
                             (unsigned long long)v, COLLECTION_MAX_M);
@@ -476,7 +477,8 @@ static int quant_from_options(ApiJob *j, const char *text, const CollectionConfi
  * largest effective m, within the engine's range: the engine's m (one for
  * all of a collection's graphs) when the collection's own is 0, so that
  * a vector with its own m gets the graph Qdrant builds it, and the
- * minimum when every vector is searched exactly (the cheapest to keep).
+ * minimum when every vector is searched exactly (no graph is built then;
+ * a PATCH of m later builds them at the new m).
  */
 static int exact_only_from_options(Arena *a, const CollectionConfig *cfg, int *out)
 {
@@ -672,8 +674,8 @@ static void update_run(ApiJob *j)
     }
     /* The collection's m set to 0 leaves m 0 here, "unchanged": the
      * graphs stay as they are (no rebuild for graphs the engine then
-     * searches exactly, and none down to the minimum m for a vector that
-     * has its own). */
+     * searches exactly, whose later inserts are bare, and none down to
+     * the minimum m for a vector that has its own). */
     int m = 0, ef = 0;
     if (parse_hnsw(j, body, &m, &ef, NULL)) return;
     CollectionSparseParams *sparse;

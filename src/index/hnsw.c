@@ -73,6 +73,7 @@ void hnsw_params_default(HnswParams *p)
     p->seed = 0;
     p->quant = 0;
     p->quant_lo = p->quant_hi = 0;
+    p->bare = 0;
 }
 
 static ChunkTable *table_new(uint32_t len)
@@ -109,6 +110,7 @@ int hnsw_create(int dim, HnswMetric metric, const HnswParams *p, HnswIndex **out
     idx->ef_construction = p->ef_construction;
     idx->ef = p->ef;
     idx->seed = p->seed;
+    idx->bare = p->bare != 0;
     idx->ml = 1.0 / log((double)p->m);
     idx->negate = metric == HNSW_METRIC_COSINE || metric == HNSW_METRIC_DOT;
     idx->kernel = idx->negate ? vec_dot_fn()
@@ -350,6 +352,14 @@ void hnsw_params_get(const HnswIndex *idx, HnswParams *out)
     out->quant = idx->quant;
     out->quant_lo = idx->quant ? idx->qp.lo : 0;
     out->quant_hi = idx->quant ? idx->qp.hi : 0;
+    out->bare = __atomic_load_n(&idx->bare, __ATOMIC_RELAXED);
+}
+
+void hnsw_set_bare(HnswIndex *idx, int bare)
+{
+    pthread_rwlock_wrlock(&idx->rw);
+    __atomic_store_n(&idx->bare, bare != 0, __ATOMIC_RELAXED);
+    pthread_rwlock_unlock(&idx->rw);
 }
 
 int hnsw_contains(const HnswIndex *idx, uint32_t node)

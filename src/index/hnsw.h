@@ -29,8 +29,9 @@
  *   - hnsw_insert of distinct new nodes runs concurrently (per-node locks;
  *     a global lock only for growth and for raising the entry point).
  *   - hnsw_delete, hnsw_update, hnsw_insert that revives a deleted node,
- *     hnsw_node_set, hnsw_restore and hnsw_clear are exclusive: they wait for
- *     running calls to finish and hold the others off while they run.
+ *     hnsw_node_set, hnsw_restore, hnsw_set_bare and hnsw_clear are
+ *     exclusive: they wait for running calls to finish and hold the
+ *     others off while they run.
  *
  * Persistence: hnsw_node_get / hnsw_node_set (or the byte-blob pair
  * hnsw_node_encode / hnsw_node_decode) plus hnsw_entry_get / hnsw_restore
@@ -79,6 +80,8 @@ typedef struct {
      * the caller keeps the originals and rescores. 0: float32 (default). */
     int quant;
     float quant_lo, quant_hi;
+    /* 1: the index starts bare (hnsw_set_bare); 0: linked (default). */
+    int bare;
 } HnswParams;
 
 /* One search result: the node and its Qdrant-style score (see above). */
@@ -180,6 +183,25 @@ int hnsw_delete(HnswIndex *idx, uint32_t node);
  * deleted node is revived. ERR_NOTFOUND when node was never inserted.
  */
 int hnsw_update(HnswIndex *idx, uint32_t node, const float *vec);
+
+/*
+ * Bare nodes. An index that is only ever scanned exactly (hnsw_brute_force,
+ * hnsw_brute_force_nodes) needs its vectors but no graph: Qdrant's hnsw
+ * m = 0, whose bulk uploads skip the graph and build it once at the end.
+ * hnsw_set_bare(idx, 1) makes hnsw_insert, hnsw_insert_new and hnsw_update
+ * store the node's vector without searching for neighbours or linking:
+ * a new node is put at level 0 with no links (the first one becomes the
+ * entry point, so a saved bare graph restores as a valid one), an updated
+ * or revived node keeps its level and loses its own links, and
+ * hnsw_delete marks a node deleted without repairing its neighbours. The
+ * links other nodes held before stay valid ids, so a graph stays
+ * well-formed for the persistence hooks, but nothing keeps it navigable:
+ * hnsw_search of a bare index finds little. Turning bare off (0) makes
+ * later inserts link again, from the entry point, but leaves the bare
+ * nodes unreachable: to search a graph that has bare nodes, build a new
+ * index from its vectors. Exclusive, as hnsw_delete.
+ */
+void hnsw_set_bare(HnswIndex *idx, int bare);
 
 /* hnsw_clear removes every node and releases their memory. */
 void hnsw_clear(HnswIndex *idx);

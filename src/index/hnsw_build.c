@@ -24,6 +24,12 @@
  *   few that remain point at a still-valid routing node, and lists drop
  *   deleted entries whenever they are next rebuilt. A full scan for
  *   in-links (O(N M) per delete) was rejected as too slow for churn.
+ * - A bare index (hnsw_set_bare) skips all of the above: an insert only
+ *   stores the vector at level 0, so a bulk load of a vector that is
+ *   scanned exactly costs a copy per node instead of an ef_construction
+ *   search; the graph is built afterwards by inserting the nodes into a
+ *   new, linked index (all at once, which also gives a better graph than
+ *   linking into a graph with holes).
  */
 #include "index/hnsw.h"
 
@@ -201,6 +207,16 @@ static int link_node(HnswIndex *idx, SearchCtx *ctx, uint32_t node, int level, c
 
 static int update_node(HnswIndex *idx, uint32_t node, const float *vec, int revive_only);
 
+/* bare_entry makes node, a bare node at level 0, the entry point of a
+ * graph that has none: a saved graph with nodes but no entry point would
+ * not restore (hnsw_restore). */
+static void bare_entry(HnswIndex *idx, uint32_t node)
+{
+    uint64_t e = HNSW_ENTRY_NONE;
+    __atomic_compare_exchange_n(&idx->entry, &e, (uint64_t)node, 0, __ATOMIC_ACQ_REL,
+                                __ATOMIC_ACQUIRE);
+}
+
 static void raise_high(HnswIndex *idx, uint32_t node)
 {
     uint32_t h = __atomic_load_n(&idx->high, __ATOMIC_RELAXED);
@@ -229,11 +245,12 @@ static int insert_node(HnswIndex *idx, uint32_t node, const float *vec, Touched 
         if (!t && (f & NODE_PRESENT) && (f & NODE_DELETED)) return update_node(idx, node, vec, 1);
         return ERR_EXISTS;
     }
-    int level = random_level(idx, node);
+    int bare = idx->bare; /* stable: hnsw_set_bare waits for the shared lock */
+    int level = bare ? 0 : random_level(idx, node);
     size_t ub = (size_t)level * (1 + (size_t)idx->m) * sizeof(uint32_t);
     uint32_t *upper = NULL;
     SearchCtx *ctx = NULL;
-    if ((level > 0 && !(upper = calloc(1, ub))) || !(ctx = hnsw_ctx_get(idx))) {
+    if ((level > 0 && !(upper = calloc(1, ub))) || (!bare && !(ctx = hnsw_ctx_get(idx)))) {
         free(upper);
         __atomic_store_n(&h->flags, 0, __ATOMIC_RELEASE);
         pthread_rwlock_unlock(&idx->rw);
@@ -248,8 +265,12 @@ static int insert_node(HnswIndex *idx, uint32_t node, const float *vec, Touched 
     __atomic_add_fetch(&idx->live, 1, __ATOMIC_RELAXED);
     raise_high(idx, node);
 
-    rc = link_node(idx, ctx, node, level, (const float *)b, t);
-    hnsw_ctx_put(idx, ctx);
+    if (bare) {
+        bare_entry(idx, node);
+    } else {
+        rc = link_node(idx, ctx, node, level, (const float *)b, t);
+        hnsw_ctx_put(idx, ctx);
+    }
     pthread_rwlock_unlock(&idx->rw);
     return rc;
 }
@@ -337,15 +358,18 @@ int hnsw_delete(HnswIndex *idx, uint32_t node)
     SearchCtx *ctx = NULL;
     if ((h->flags & (NODE_PRESENT | NODE_DELETED)) != NODE_PRESENT) {
         rc = ERR_NOTFOUND;
-    } else if (!(ctx = hnsw_ctx_get(idx))) {
+    } else if (!idx->bare && !(ctx = hnsw_ctx_get(idx))) {
         rc = ERR_NOMEM;
     } else {
         __atomic_or_fetch(&h->flags, (uint8_t)NODE_DELETED, __ATOMIC_RELEASE);
         idx->live--;
         idx->deleted++;
-        /* A failed repair (out of memory) leaves valid, merely longer routes. */
-        rc = unlink_node(idx, ctx, node);
-        hnsw_ctx_put(idx, ctx);
+        /* A bare index is not walked: its neighbours need no repair. A
+         * failed repair (out of memory) leaves valid, merely longer routes. */
+        if (ctx) {
+            rc = unlink_node(idx, ctx, node);
+            hnsw_ctx_put(idx, ctx);
+        }
     }
     pthread_rwlock_unlock(&idx->rw);
     return rc;
@@ -366,19 +390,26 @@ static int update_node(HnswIndex *idx, uint32_t node, const float *vec, int revi
         rc = ERR_NOTFOUND;
     } else if (revive_only && !(h->flags & NODE_DELETED)) {
         rc = ERR_EXISTS;
-    } else if (!(ctx = hnsw_ctx_get(idx))) {
+    } else if (!idx->bare && !(ctx = hnsw_ctx_get(idx))) {
         rc = ERR_NOMEM;
     } else {
         if (h->flags & NODE_DELETED) {
             __atomic_and_fetch(&h->flags, (uint8_t)~NODE_DELETED, __ATOMIC_RELEASE);
             idx->deleted--;
             idx->live++;
-        } else {
+        } else if (ctx) {
             rc = unlink_node(idx, ctx, node);
         }
         hnsw_vec_put(idx, b, vec);
-        if (rc == 0) rc = link_node(idx, ctx, node, h->level, (const float *)b, NULL);
-        hnsw_ctx_put(idx, ctx);
+        if (!ctx) {
+            /* Bare: the node keeps its level (the entry point may be this
+             * node, at that level) and drops its own links, which name
+             * the neighbours of its old vector. */
+            for (int l = 0; l <= h->level; l++) hnsw_list(idx, b, l)[0] = 0;
+        } else {
+            if (rc == 0) rc = link_node(idx, ctx, node, h->level, (const float *)b, NULL);
+            hnsw_ctx_put(idx, ctx);
+        }
     }
     pthread_rwlock_unlock(&idx->rw);
     return rc;

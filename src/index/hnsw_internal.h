@@ -123,6 +123,8 @@ struct HnswIndex {
     size_t vec_bytes;     /* dim * 4 rounded up to 8; quantized: qp.code_bytes rounded up to 8 */
     int quant;            /* 1: blocks hold int8 codes (qp), not float32 vectors */
     QuantParams qp;
+    int bare;             /* 1: inserts store nodes without linking (hnsw_set_bare);
+                           * read under rw, changed under it exclusively */
     size_t block_bytes;   /* one level-0 block */
     int chunk_shift;      /* nodes per chunk = 1 << chunk_shift */
     uint32_t chunk_mask;

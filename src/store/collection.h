@@ -186,11 +186,16 @@ typedef struct {
     /* 1: the vector has no graph to search (Qdrant's hnsw m = 0): every
      * search, recommendation and discovery on it scores exactly, as
      * CollectionSearch.exact asks (collection_search.c's planner); 0 by
-     * default. The engine still builds and keeps the vector's graph at the
-     * collection's m, so that turning the flag off costs no rebuild (not
-     * building it is left for later). A multivector is searched exactly
-     * anyway. Persisted (config record layout 5); collection_update
-     * changes it. */
+     * default. No graph is built for it either: its nodes are stored
+     * bare, the vector (or its int8 code) without links (hnsw_set_bare),
+     * so an insert costs a copy instead of a neighbour search, and
+     * Qdrant's bulk-upload recipe (create with m = 0, upload, then PATCH
+     * m) loads fast. collection_update turning the flag off builds the
+     * graph from the stored vectors at the collection's m, in one go;
+     * turning it on keeps the graph there is (later inserts are bare). A
+     * directory of an earlier build, whose graph was linked under the
+     * flag, works as it is. A multivector is searched exactly anyway.
+     * Persisted (config record layout 5); collection_update changes it. */
     int exact_only;
 } CollectionVectorParams;
 
@@ -364,6 +369,18 @@ unsigned collection_db_map_grows(Db *db);
  */
 int collection_graph_digest(Db *db, const char *name, const char *using, uint64_t *out);
 
+/*
+ * collection_graph_links counts what the in-memory graph of vector `using`
+ * holds: its nodes (live and deleted), how many of them have at least one
+ * link, the links in all, and the graph's top level. Tests tell a bare
+ * graph (exact_only: no links) from a built one with it.
+ */
+typedef struct {
+    uint64_t nodes, linked, links;
+    int max_level; /* -1: empty */
+} CollectionGraphLinks;
+int collection_graph_links(Db *db, const char *name, const char *using, CollectionGraphLinks *out);
+
 /* ---- collections ---- */
 
 /* collection_create: ERR_EXISTS, or ERR_INVAL with a message for a bad
@@ -388,7 +405,9 @@ typedef struct {
     CollectionQuantization quant[COLLECTION_MAX_VECTORS];
     /* With set_exact_only: the new exact_only flag of each dense vector
      * (CollectionVectorParams), in config order; it applies to the next
-     * query, the graphs are kept as they are. */
+     * query. A flag turned off rebuilds that vector's graph (its nodes
+     * were stored bare); one turned on keeps the graph, and the vector's
+     * later inserts are bare. */
     int set_exact_only;
     int exact_only[COLLECTION_MAX_VECTORS];
     /* NULL, or apply the update only while the collection's options are
@@ -403,7 +422,9 @@ typedef struct {
  * (Qdrant's PATCH /collections/{name}), persisted. A new m or
  * ef_construct rebuilds the graphs with it from the stored vectors (reads
  * go on meanwhile, writes wait), so every later insert and the existing
- * points share one set of parameters. ERR_INVAL with a message for an
+ * points share one set of parameters; so does an exact_only flag turned
+ * off, for its vector's graph. The call returns when the new graphs are
+ * built and committed. ERR_INVAL with a message for an
  * out-of-range value or options too long, ERR_NOTFOUND, ERR_BUSY when
  * if_options no longer holds.
  */

@@ -534,7 +534,7 @@ int collection_delete(Db *db, const char *name)
 typedef struct {
     Collection *c;
     const CollectionConfig *cfg;
-    HnswIndex **graphs; /* new graphs to save whole, or NULL */
+    HnswIndex **graphs; /* new graphs to save whole (NULL entries: kept), or NULL */
 } UpdateCtx;
 
 static int update_fn(StoreTxn *txn, void *vctx)
@@ -543,8 +543,11 @@ static int update_fn(StoreTxn *txn, void *vctx)
     Collection *c = x->c;
     int err = config_record_put(txn, c->name, c->cid, x->cfg, c->created_at);
     if (err || !x->graphs) return err;
+    /* The graphs kept have their unsaved changes saved first, so that the
+     * pending markers can all go below. */
+    err = coll_graph_save_txn(txn, c);
     for (int v = 0; v < c->config.n_vectors && !err; v++)
-        err = coll_graph_put_all(txn, c, v, x->graphs[v]);
+        if (x->graphs[v]) err = coll_graph_put_all(txn, c, v, x->graphs[v]);
     /* Every saved record now matches memory: nothing is left to replay. */
     uint8_t p[STORE_KEY_MAX];
     size_t pl = store_key_cid(p, c->cid);
@@ -580,35 +583,63 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
         if (n.type != q->type || n.quantile != q->quantile) *q = n;
         q->always_ram = n.always_ram;
     }
-    /* The graphs stay: only the planner reads the flag. */
     for (int v = 0; u->set_exact_only && v < cfg.n_vectors; v++)
         cfg.vectors[v].exact_only = u->exact_only[v];
     if (!e) e = coll_config_validate(&cfg, err, errlen);
+    /* Which graphs are rebuilt: every one for a new m or ef_construct
+     * (a vector searched exactly only gets a bare one: coll_index_params),
+     * and the graph of a vector no longer searched exactly only, whose
+     * nodes were stored bare while the flag was on (a graph an earlier
+     * build kept linked under the flag is rebuilt too: nothing tells the
+     * two apart without walking every node). A vector becoming
+     * exact_only keeps its graph; only later inserts are bare. */
     HnswIndex *graphs[COLLECTION_MAX_VECTORS] = { 0 };
-    int rebuild = cfg.m != c->config.m || cfg.ef_construct != c->config.ef_construct;
+    int all = cfg.m != c->config.m || cfg.ef_construct != c->config.ef_construct;
+    uint32_t rebuild = 0, unbare = 0;
+    for (int v = 0; v < cfg.n_vectors; v++) {
+        if (c->config.vectors[v].exact_only && !cfg.vectors[v].exact_only) unbare |= 1u << v;
+        if (all || (unbare >> v & 1)) rebuild |= 1u << v;
+    }
     /* The new graphs are built beside the live ones, which readers keep
-     * using until the commit; only then are they swapped in. A quantized
-     * graph is rebuilt from the stored float32 vectors. */
+     * using until the commit; only then are they swapped in. Writers wait
+     * meanwhile (db->write is held). A quantized graph is rebuilt from the
+     * stored float32 vectors. */
+    double t0 = now_seconds();
     StoreTxn *rtxn = NULL;
-    for (int v = 0; !e && rebuild && v < cfg.n_vectors; v++) {
+    for (int v = 0; !e && v < cfg.n_vectors; v++) {
+        if (!(rebuild >> v & 1)) continue;
         if (!coll_graph_quantized(c, v)) {
-            e = coll_graph_rebuild(c, &cfg, v, &graphs[v]);
+            /* The first build of a graph that was bare (Qdrant's PATCH of m
+             * from 0, which usually changes the engine's m too) is a bulk
+             * load: on every core, as a write's new points go in. Any
+             * other rebuild repeats a build node for node. */
+            e = coll_graph_rebuild(c, &cfg, v, unbare >> v & 1, &graphs[v]);
             continue;
         }
         if (!rtxn && (e = store_read_begin(db->store, &rtxn))) break;
         e = coll_graph_relink(c, rtxn, &cfg, v, &graphs[v]);
     }
     if (rtxn) store_read_end(rtxn);
+    if (!e && rebuild)
+        log_info("collection %s: %d graph%s rebuilt in %.1f s", c->name, __builtin_popcount(rebuild),
+                 __builtin_popcount(rebuild) == 1 ? "" : "s", now_seconds() - t0);
     if (!e) {
         UpdateCtx x = { c, &cfg, rebuild ? graphs : NULL };
         e = store_write(db->store, update_fn, &x);
         if (e) err_set(err, errlen, e, "storage error: %s", err_str(e));
     }
     if (!e) {
-        if (rebuild) coll_graph_replace(c, graphs);
+        if (rebuild) {
+            coll_graph_saved(c);
+            coll_graph_replace(c, graphs);
+        }
         pthread_rwlock_wrlock(&c->lock);
         c->config = cfg;
         pthread_rwlock_unlock(&c->lock);
+        /* A graph kept stores its later inserts bare, or linked, as its
+         * vector's flag now says (a rebuilt one was made so). */
+        for (int v = 0; v < cfg.n_vectors; v++)
+            hnsw_set_bare(c->idx[v].index, cfg.vectors[v].exact_only);
         /* Quantize, re-quantize or restore float32 graphs as the new
          * setting says (its own transaction; on failure the graphs stay
          * as they were and the next write retries). */

@@ -234,7 +234,8 @@ void coll_apply_vector(Collection *c, int v, uint32_t node, const float *vec, in
  * points that did not have vector v): from COLL_PARALLEL_INSERT_MIN nodes
  * on they are inserted by coll_build_threads() threads at once (the
  * order, hence the graph, then varies from run to run; below it, the
- * build repeats exactly). Writer only.
+ * build repeats exactly). A bare graph (exact_only) takes them on the
+ * writer alone: each is a copy. Writer only.
  */
 #define COLL_PARALLEL_INSERT_MIN 64
 #define COLL_BUILD_THREADS_MAX 8
@@ -259,15 +260,19 @@ int coll_graph_save(Db *db, Collection *c);
 /*
  * Rebuilding a graph with other parameters (collection_update):
  * coll_graph_rebuild makes a new graph for vector v with cfg's m and
- * ef_construct from the live nodes of the current one (in node order, so
- * the levels repeat); coll_graph_put_all replaces every saved record of
+ * ef_construct from the live nodes of the current one: in node order, so
+ * that it repeats a build (the levels and the links), or with parallel
+ * on coll_build_threads() threads as coll_apply_inserts inserts (the
+ * levels repeat, the links vary); coll_graph_put_all replaces every saved record of
  * graph v by h's, inside the caller's transaction; after the commit,
- * coll_graph_replace swaps the new graphs in (h[v] for every vector; the
- * old ones are freed, nothing is left dirty or pending). Writer only.
+ * coll_graph_replace swaps the new graphs in (h[v] for each vector, a
+ * NULL one keeping its graph; the old ones are freed, the new ones have
+ * nothing dirty and nothing is left pending). Writer only.
  */
-int coll_graph_rebuild(Collection *c, const CollectionConfig *cfg, int v, HnswIndex **out);
+int coll_graph_rebuild(Collection *c, const CollectionConfig *cfg, int v, int parallel,
+                       HnswIndex **out);
 /* coll_index_params: the HNSW parameters of graph v of cfg (m, ef, seed,
- * quantization when calibrated). */
+ * quantization when calibrated, bare nodes when exact_only). */
 void coll_index_params(const CollectionConfig *cfg, int v, HnswParams *p);
 int coll_graph_put_all(StoreTxn *txn, Collection *c, int v, HnswIndex *h);
 void coll_graph_replace(Collection *c, HnswIndex *const *h);

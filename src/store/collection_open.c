@@ -18,6 +18,10 @@
  *   linked to. So the "dirty" set is the node plus its links before and
  *   after the operation (test_store_reopen checks the saved graph equals
  *   the in-memory one node for node).
+ *   A vector searched exactly only (exact_only) keeps its graph bare
+ *   (hnsw_set_bare): an insert stores the node at level 0 without links,
+ *   so only the node itself is dirty; a replay inserts bare too, and the
+ *   graph is linked when collection_update clears the flag.
  *
  * Node ids: dense uint32, allocated from a free list (lowest first after
  * open) so a deleted point's slot is reused and the graphs stay compact.
@@ -278,7 +282,11 @@ void coll_apply_inserts(Collection *c, int v, const uint32_t *nodes, const float
                         size_t n)
 {
     size_t nt = coll_build_threads();
-    if (n < COLL_PARALLEL_INSERT_MIN || nt < 2) {
+    HnswParams hp;
+    hnsw_params_get(c->idx[v].index, &hp);
+    /* Bare inserts (exact_only) only copy vectors: threads would cost more
+     * than they share. */
+    if (n < COLL_PARALLEL_INSERT_MIN || nt < 2 || hp.bare) {
         for (size_t i = 0; i < n; i++) coll_apply_vector(c, v, nodes[i], vecs[i], 0);
         return;
     }
@@ -433,13 +441,52 @@ void coll_add_pending(Collection *c, uint32_t node)
     c->pending[c->n_pending++] = node;
 }
 
-int coll_graph_rebuild(Collection *c, const CollectionConfig *cfg, int v, HnswIndex **out)
+/* A rebuild on several threads: each takes the next node from a shared
+ * counter and inserts it into h with its vector from old. */
+typedef struct {
+    HnswIndex *old, *h;
+    uint32_t high;
+    size_t dim;
+    uint32_t next; /* atomic */
+    int err;       /* atomic: the first failure, or 0 */
+} RebuildJob;
+
+static void *rebuild_worker(void *arg)
+{
+    RebuildJob *j = arg;
+    float *vec = xmalloc(j->dim * sizeof *vec);
+    for (;;) {
+        uint32_t node = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+        if (node >= j->high || __atomic_load_n(&j->err, __ATOMIC_RELAXED)) break;
+        if (!hnsw_contains(j->old, node)) continue;
+        int err = hnsw_get_vector(j->old, node, vec);
+        if (!err) err = hnsw_insert(j->h, node, vec);
+        int none = 0;
+        if (err) __atomic_compare_exchange_n(&j->err, &none, err, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    }
+    free(vec);
+    return NULL;
+}
+
+int coll_graph_rebuild(Collection *c, const CollectionConfig *cfg, int v, int parallel,
+                       HnswIndex **out)
 {
     HnswIndex *old = c->idx[v].index, *h;
     int err = index_create(cfg, v, &h);
     if (err) return err;
     hnsw_reserve(h, c->node_high ? c->node_high : 1);
-    for (uint32_t node = 0; node < c->node_high && !err; node++) {
+    size_t nt = parallel && c->node_high >= COLL_PARALLEL_INSERT_MIN ? coll_build_threads() : 1;
+    if (nt > 1) {
+        RebuildJob job = { old, h, c->node_high, cfg->vectors[v].size, 0, 0 };
+        pthread_t th[COLL_BUILD_THREADS_MAX];
+        size_t started = 1;
+        for (; started < nt; started++)
+            if (pthread_create(&th[started], NULL, rebuild_worker, &job)) break;
+        rebuild_worker(&job); /* the writer is a worker too */
+        for (size_t i = 1; i < started; i++) pthread_join(th[i], NULL);
+        err = job.err;
+    }
+    for (uint32_t node = 0; nt == 1 && node < c->node_high && !err; node++) {
         if (!hnsw_contains(old, node)) continue;
         if ((err = hnsw_get_vector(old, node, c->vec))) break;
         err = hnsw_insert(h, node, c->vec);
@@ -484,10 +531,11 @@ int coll_graph_put_all(StoreTxn *txn, Collection *c, int v, HnswIndex *h)
 
 void coll_graph_replace(Collection *c, HnswIndex *const *h)
 {
-    HnswIndex *old[COLLECTION_MAX_VECTORS];
+    HnswIndex *old[COLLECTION_MAX_VECTORS] = { 0 };
     pthread_rwlock_wrlock(&c->lock);
     for (int v = 0; v < c->config.n_vectors; v++) {
         CollIndex *ix = &c->idx[v];
+        if (!h[v]) continue; /* kept */
         old[v] = ix->index;
         ix->index = h[v];
         for (size_t i = 0; i < ix->n_dirty; i++) ix->dirty_flag[ix->dirty[i]] = 0;
@@ -1084,5 +1132,36 @@ int collection_graph_digest(Db *db, const char *name, const char *using, uint64_
     free(vec);
     coll_read_end(db, c);
     *out = hash;
+    return 0;
+}
+
+int collection_graph_links(Db *db, const char *name, const char *using, CollectionGraphLinks *out)
+{
+    Collection *c;
+    int err = coll_read_begin(db, name, &c, NULL, 0);
+    if (err) return err;
+    int v = coll_vector_index(c, using, NULL, 0);
+    if (v < 0) {
+        coll_read_end(db, c);
+        return v;
+    }
+    HnswIndex *h = c->idx[v].index;
+    size_t cap = (size_t)hnsw_links_max(h, HNSW_MAX_LEVEL);
+    uint32_t *links = xmalloc(cap * sizeof *links);
+    int counts[HNSW_MAX_LEVEL + 1], level, deleted;
+    memset(out, 0, sizeof *out);
+    out->max_level = -1;
+    for (uint32_t node = 0; node < c->node_high; node++) {
+        if (hnsw_node_get(h, node, &level, &deleted, links, cap, counts) != 0) continue;
+        uint64_t n = 0;
+        for (int l = 0; l <= level; l++) n += (uint64_t)counts[l];
+        out->nodes++;
+        out->linked += n > 0;
+        out->links += n;
+    }
+    uint32_t entry;
+    if (hnsw_entry_get(h, &entry, &level) == 0) out->max_level = level;
+    free(links);
+    coll_read_end(db, c);
     return 0;
 }

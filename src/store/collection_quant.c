@@ -45,6 +45,9 @@ void coll_index_params(const CollectionConfig *cfg, int v, HnswParams *p)
     p->m = cfg->m;
     p->ef_construction = cfg->ef_construct;
     p->seed = COLLECTION_HNSW_SEED;
+    /* A vector searched exactly only keeps its nodes bare: no graph is
+     * built until the flag clears (collection_update rebuilds it then). */
+    p->bare = cfg->vectors[v].exact_only;
     const CollectionQuantization *q = &cfg->vectors[v].quant;
     if (q->type == COLLECTION_QUANT_INT8 && q->calibrated) {
         p->quant = 1;

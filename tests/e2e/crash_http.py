@@ -30,6 +30,10 @@ quantization_config scalar) and seeded first with SEEDED untouched points
 (vitrine calibrates a quantized graph from its first 1,000 points), so the
 rounds run on a calibrated quantized graph; the checks are the same, plus
 a search on the codes alone (rescore false) that must return live points.
+With CRASH_M0=1 the collection is created with hnsw_config.m 0 (Qdrant's
+bulk-upload setting: no graph, every search exact), so the server stores
+its nodes bare and the replay after each kill inserts them bare; the
+checks are the same.
 Prints the rounds and the writes verified; exit 0 when every
 check passed, 1 otherwise.
 """
@@ -50,6 +54,7 @@ IDS = 240          # id space, split among the clients
 DIM = 6
 COLL = "crash"
 QUANT = os.environ.get("CRASH_QUANT") == "1"
+M0 = os.environ.get("CRASH_M0") == "1"
 SEEDED = 1000 if QUANT else 0   # ids IDS .. IDS + SEEDED - 1, never written again
 TOP = 10
 
@@ -341,6 +346,8 @@ def main():
         body = {"vectors": {"size": DIM, "distance": "Dot"}}
         if QUANT:
             body["quantization_config"] = {"scalar": {"type": "int8", "always_ram": True}}
+        if M0:
+            body["hnsw_config"] = {"m": 0}
         call(srv.port, "PUT", "/collections/%s" % COLL, body)
         seed_rng = random.Random(seed + 1)
         for start in range(IDS, IDS + SEEDED, 250):
@@ -391,7 +398,8 @@ def main():
         return 1
     print("crash_http.py: ok%s: %d rounds in %.1f s (seed %d): %d acknowledged writes (%d with wait=false; "
           "%d point updates) checked, %d points verified after restarts, %d in the final state"
-          % (" (int8-quantized, %d seeded points)" % SEEDED if QUANT else "", done, time.time() - t0, seed, model.writes_acked, model.nowait_acked, model.points_acked,
+          % ((" (int8-quantized, %d seeded points)" % SEEDED if QUANT else "")
+             + (" (hnsw m 0: bare graph)" if M0 else ""), done, time.time() - t0, seed, model.writes_acked, model.nowait_acked, model.points_acked,
              verified_points, len(model.points)))
     if done < rounds:
         print("crash_http.py: FAIL: only %d of %d rounds within %.0f s" % (done, rounds, budget))

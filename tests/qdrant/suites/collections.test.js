@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { startVitrine, raw, uniqueName } from '../lib/harness.js';
 import { expectOk, expectError, expectClientError } from '../lib/expect.js';
 import { makePoints, upsertAll } from '../lib/data.js';
+import { rng, randVec, topK, assertRanking, assertApproxRanking } from '../lib/brute.js';
 
 let srv, client;
 before(async () => { srv = await startVitrine(import.meta.url); client = srv.client; });
@@ -150,6 +151,32 @@ test('PATCH /collections/{name} updates hnsw, optimizers, params and quantizatio
     // An unknown collection: 404.
     expectError(await raw(srv.base, 'PATCH', `/collections/${name}_x`, { hnsw_config: { m: 8 } }), 404,
         `Not found: Collection \`${name}_x\` doesn't exist!`);
+});
+
+test('bulk upload as Qdrant documents it: create with hnsw m 0, upload, PATCH m to build the graph', async () => {
+    // Qdrant's indexing guide: "m": 0 while uploading (no graph; searches
+    // are exact scans), then a PATCH of m builds the graph once.
+    const name = uniqueName('bulk');
+    const body = { vectors: { size: 8, distance: 'Cosine' }, hnsw_config: { m: 0 } };
+    assert.equal(await client.createCollection(name, body), true);
+    assert.equal((await client.getCollection(name)).config.hnsw_config.m, 0);
+    const pts = makePoints(9, 300, 8);
+    await upsertAll(client, name, pts);
+    const r = rng(43);
+    const queries = [0, 1, 2].map(() => randVec(r, 8));
+    for (const [q, query] of queries.entries()) {
+        const got = await client.search(name, { vector: query, limit: 10 });
+        assertRanking(got, topK(pts, query, 'Cosine', { limit: 10 }), { what: `m 0, query ${q}` });
+    }
+    assert.equal(await client.updateCollection(name, { hnsw_config: { m: 16 } }), true);
+    const info = await client.getCollection(name);
+    assert.equal(info.config.hnsw_config.m, 16);
+    assert.equal(info.points_count, 300, 'PATCH keeps the points');
+    for (const [q, query] of queries.entries()) {
+        const got = await client.search(name, { vector: query, limit: 10, params: { hnsw_ef: 128 } });
+        assertApproxRanking(got, topK(pts, query, 'Cosine', { limit: 300 }), 10, 'Cosine', { what: `m 16, query ${q}` });
+    }
+    assert.equal(await client.deleteCollection(name), true);
 });
 
 test('aliases: create, list both ways, search through one, rename, delete', async () => {
