@@ -187,7 +187,11 @@ static void child_main(int round, int fd, uint64_t seed)
                     !deleted[k = (int)(hash_fmix64(rng + (uint64_t)j) % (uint64_t)next)]) {
                     version[k]++; /* an update of an earlier point */
                 } else {
-                    if (next == 4096) _exit(0);
+                    /* Out of ids (bare inserts of an exact_only vector
+                     * get here within a round): wait for the kill, as
+                     * the parent expects, instead of exiting. */
+                    if (next == 4096)
+                        for (;;) pause();
                     k = next++;
                     version[k] = 1;
                 }
@@ -408,7 +412,7 @@ TEST(test_kill9_rounds)
  * bare, by the child's writes and by the replay at each reopen. */
 TEST(test_kill9_rounds_exact_only)
 {
-    kill9_rounds(ROUNDS / 2, 1);
+    kill9_rounds(ROUNDS / 4, 1);
 }
 
 int main(void)
