@@ -6,7 +6,7 @@
  * caller's pointer as aligned as the AVX-512 loads of image.c could
  * want). A mapped buffer's header starts its 2 MB-aligned mapping, so the
  * whole buffer lies in huge-page-sized extents; a malloc'd one's header
- * starts the aligned_alloc block.
+ * starts the posix_memalign block.
  */
 #include "base/bigmem.h"
 
@@ -17,6 +17,21 @@
 
 #define HEADER 64
 #define HUGE_PAGE ((size_t)2 << 20)
+
+/* Under AddressSanitizer every buffer comes from the allocator, sized
+ * exactly: ASan does not watch mmap'd memory, nor the slack of a rounded
+ * size, and the point of a sanitizer build (and of the fuzzers) is to
+ * catch the decoders reading or writing past a buffer. */
+#if defined(__SANITIZE_ADDRESS__)
+#define BIGMEM_NO_MAP 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BIGMEM_NO_MAP 1
+#endif
+#endif
+#ifndef BIGMEM_NO_MAP
+#define BIGMEM_NO_MAP 0
+#endif
 #define MAGIC_MALLOC 0x6d616c6cu
 #define MAGIC_MAPPED 0x6d617070u
 
@@ -56,9 +71,10 @@ void *bigmem_alloc(size_t n)
 {
     if (n > SIZE_MAX - HEADER - HUGE_PAGE) return NULL;
     Header *h;
-    if (n + HEADER < BIGMEM_HUGE_MIN) {
-        /* aligned_alloc wants a multiple of the alignment. */
-        if (!(h = aligned_alloc(HEADER, (n + 2 * HEADER - 1) & ~(size_t)(HEADER - 1)))) return NULL;
+    if (n + HEADER < BIGMEM_HUGE_MIN || BIGMEM_NO_MAP) {
+        void *m;
+        if (posix_memalign(&m, HEADER, n + HEADER)) return NULL;
+        h = m;
         h->magic = MAGIC_MALLOC;
         h->map_len = 0;
     } else {
@@ -71,6 +87,20 @@ void *bigmem_alloc(size_t n)
     return (char *)h + HEADER;
 }
 
+int bigmem_maps(void)
+{
+    return !BIGMEM_NO_MAP;
+}
+
+void *bigmem_zalloc(size_t n)
+{
+    void *p = bigmem_alloc(n);
+    /* A fresh mapping is zero already: writing it would only fault its
+     * pages in early. */
+    if (p && header_of(p)->magic == MAGIC_MALLOC) memset(p, 0, n);
+    return p;
+}
+
 void bigmem_free(void *p)
 {
     if (!p) return;
@@ -78,9 +108,13 @@ void bigmem_free(void *p)
     if (h->magic == MAGIC_MAPPED) {
         h->magic = 0;
         munmap(h, h->map_len);
-    } else {
+    } else if (h->magic == MAGIC_MALLOC) {
         h->magic = 0;
         free(h);
+    } else {
+        /* Not a bigmem buffer (a malloc'd pointer, or freed twice):
+         * guessing would corrupt the heap quietly. */
+        abort();
     }
 }
 
@@ -95,7 +129,7 @@ void *bigmem_realloc(void *p, size_t n)
         return p;
     }
     /* Otherwise a new buffer and a copy: realloc would not keep
-     * aligned_alloc's alignment, and a move between the classes copies
+     * posix_memalign's alignment, and a move between the classes copies
      * anyway. */
     void *q = bigmem_alloc(n);
     if (!q) return NULL;

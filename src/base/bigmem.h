@@ -15,7 +15,9 @@
  * matters on a 1 GB box. Where THP is off the advice is ignored and the
  * buffers behave as malloc's.
  *
- * Smaller buffers go to malloc. Every buffer carries a small header, so
+ * Smaller buffers go to the C allocator, and so does every buffer in an
+ * AddressSanitizer build (which does not watch mmap'd memory). Every
+ * buffer carries a small header, so
  * bigmem_free and bigmem_realloc need no size: stb_image's STBI_MALLOC /
  * STBI_REALLOC / STBI_FREE are these three (model/image_stb.c). A buffer
  * from here must be freed here, never with free().
@@ -33,9 +35,14 @@
 /* bigmem_alloc returns n bytes aligned to 64, or NULL (never aborts: the
  * sizes come from clients' images). */
 void *bigmem_alloc(size_t n);
+/* bigmem_zalloc is bigmem_alloc with the bytes zeroed. */
+void *bigmem_zalloc(size_t n);
 /* bigmem_realloc is realloc for these buffers (p NULL: alloc; the first
  * min(old, n) bytes are kept; NULL on failure, p then untouched). */
 void *bigmem_realloc(void *p, size_t n);
 void bigmem_free(void *p);
+/* bigmem_maps: 1 when buffers from BIGMEM_HUGE_MIN on are mapped with huge
+ * pages, 0 in an AddressSanitizer build (all from the C allocator). */
+int bigmem_maps(void);
 
 #endif

@@ -513,8 +513,7 @@ static int decode_webp_anim(const uint8_t *p, size_t len, int cw, int ch, Image 
     uint8_t *still = calloc(1, total), *o = still;
     uint8_t *frame = bigmem_alloc((size_t)(fw * fh * 3));
     /* The canvas starts black (zero) where the frame does not cover it. */
-    uint8_t *canvas = bigmem_alloc((size_t)cw * (size_t)ch * 3);
-    if (canvas) memset(canvas, 0, (size_t)cw * (size_t)ch * 3);
+    uint8_t *canvas = bigmem_zalloc((size_t)cw * (size_t)ch * 3);
     if (!still || !frame || !canvas) {
         free(still);
         bigmem_free(frame);
@@ -664,14 +663,12 @@ void image_free(Image *img)
 /* Resampling coefficients for one axis, for output samples
  * [first, first + count) of a full in_size -> out_size resize. */
 typedef struct {
-    int ksize;   /* taps reserved per output sample */
+    /* Taps reserved per output sample: the filter's size, rounded up to
+     * whole chunks of HPASS_CHUNK for the AVX2 horizontal pass (the
+     * weights beyond a sample's taps are zero). */
+    int ksize;
     int *bounds; /* (count, 2): first input sample, number of taps used */
     int32_t *k;  /* (count, ksize): weights in 22-bit fixed point */
-    /* For the AVX2 horizontal pass: each sample's weights repeated for R,
-     * G and B (k3[3x + c] = k[x]), zero-padded to whole chunks of
-     * HPASS_CHUNK pixels; k3size int32 per sample. NULL otherwise. */
-    int k3size;
-    int32_t *k3;
 } ResampleAxis;
 
 /* Pixels the AVX2 horizontal pass reads per step: 8 pixels are 24 bytes,
@@ -711,7 +708,6 @@ static void axis_free(ResampleAxis *ax)
 {
     free(ax->bounds);
     free(ax->k);
-    free(ax->k3);
     memset(ax, 0, sizeof *ax);
 }
 
@@ -720,14 +716,15 @@ static void axis_free(ResampleAxis *ax)
  * (box = the whole input), restricted to a window of output samples.
  * Returns 0 or ERR_NOMEM.
  */
-static int axis_build(int in_size, int out_size, int first, int count, int interleave,
+static int axis_build(int in_size, int out_size, int first, int count, int chunked,
                       ResampleAxis *ax)
 {
     memset(ax, 0, sizeof *ax);
     double scale = (double)in_size / out_size; /* Pillow: (in1 - in0) / outSize */
     double filterscale = scale < 1.0 ? 1.0 : scale;
     double support = IMAGE_BICUBIC_SUPPORT * filterscale;
-    int ksize = (int)ceil(support) * 2 + 1;
+    int taps = (int)ceil(support) * 2 + 1;
+    int ksize = chunked ? (taps + HPASS_CHUNK - 1) / HPASS_CHUNK * HPASS_CHUNK : taps;
     ax->ksize = ksize;
     ax->bounds = malloc((size_t)count * 2 * sizeof *ax->bounds);
     ax->k = calloc((size_t)count * (size_t)ksize, sizeof *ax->k);
@@ -763,17 +760,6 @@ static int axis_build(int in_size, int out_size, int first, int count, int inter
         ax->bounds[2 * i + 1] = xmax;
     }
     free(w);
-    if (interleave) {
-        ax->k3size = (ksize + HPASS_CHUNK - 1) / HPASS_CHUNK * HPASS_CHUNK * 3;
-        if (!(ax->k3 = calloc((size_t)count * (size_t)ax->k3size, sizeof *ax->k3))) {
-            axis_free(ax);
-            return ERR_NOMEM;
-        }
-        for (int i = 0; i < count; i++)
-            for (int x = 0; x < ax->bounds[2 * i + 1]; x++)
-                for (int c = 0; c < 3; c++)
-                    ax->k3[(size_t)i * ax->k3size + 3 * x + c] = ax->k[(size_t)i * ksize + x];
-    }
     return 0;
 }
 
@@ -808,8 +794,11 @@ static void hpass_row(const uint8_t *src, const ResampleAxis *ax, int cw, uint8_
 
 #if defined(__x86_64__)
 /*
- * hpass_row_avx2 is hpass_row eight pixels a step: the bytes widened to
- * 32 bits and multiplied by the interleaved weights (k3). The sums are
+ * hpass_row_avx2 is hpass_row eight pixels a step: the 24 bytes widened
+ * to 32 bits in three vectors and multiplied by the eight weights spread
+ * to match (byte b of the chunk is pixel b / 3: three fixed permutations
+ * of one load; a table of the spread weights was 3x the weights' memory,
+ * hundreds of MB for a 40-megapixel strip shrunk to a thumbnail). The sums are
  * the same integers in another order, and integer addition does not
  * round, so every output byte equals Pillow's (test_image compares the
  * two passes on random images). Downscaling a photo is most of the
@@ -822,27 +811,34 @@ __attribute__((target("avx2"))) static void hpass_row_avx2(const uint8_t *src,
                                                           uint8_t *o)
 {
     const int32_t rounding = 1 << (IMAGE_PRECISION_BITS - 1);
+    /* Lane j of vector r holds byte 8 r + j of the chunk: pixel (8 r + j) / 3. */
+    const __m256i spread0 = _mm256_setr_epi32(0, 0, 0, 1, 1, 1, 2, 2);
+    const __m256i spread1 = _mm256_setr_epi32(2, 3, 3, 3, 4, 4, 4, 5);
+    const __m256i spread2 = _mm256_setr_epi32(5, 5, 6, 6, 6, 7, 7, 7);
     for (int i = 0; i < cw; i++) {
         const int xmin = ax->bounds[2 * i], n = ax->bounds[2 * i + 1];
-        const int32_t *kk = ax->k3 + (size_t)i * ax->k3size;
+        const int32_t *kk = ax->k + (size_t)i * ax->ksize;
         const uint8_t *s = src + (size_t)xmin * 3;
         __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0;
         int x = 0;
+        /* The k row holds whole chunks (axis_build), so a load of eight
+         * weights never leaves it; those past n are zero. */
 #define HPASS_STEP(p, w)                                                                     \
     do {                                                                                     \
+        const __m256i w8 = _mm256_loadu_si256((const __m256i *)(w));                         \
         a0 = _mm256_add_epi32(                                                               \
             a0, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p))), \
-                                   _mm256_loadu_si256((const __m256i *)(w))));               \
+                                   _mm256_permutevar8x32_epi32(w8, spread0)));               \
         a1 = _mm256_add_epi32(                                                               \
             a1, _mm256_mullo_epi32(                                                          \
                     _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)((p) + 8))),       \
-                    _mm256_loadu_si256((const __m256i *)((w) + 8))));                        \
+                    _mm256_permutevar8x32_epi32(w8, spread1)));                              \
         a2 = _mm256_add_epi32(                                                               \
             a2, _mm256_mullo_epi32(                                                          \
                     _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)((p) + 16))),      \
-                    _mm256_loadu_si256((const __m256i *)((w) + 16))));                       \
+                    _mm256_permutevar8x32_epi32(w8, spread2)));                              \
     } while (0)
-        for (; x + HPASS_CHUNK <= n; x += HPASS_CHUNK, s += 3 * HPASS_CHUNK, kk += 3 * HPASS_CHUNK)
+        for (; x + HPASS_CHUNK <= n; x += HPASS_CHUNK, s += 3 * HPASS_CHUNK, kk += HPASS_CHUNK)
             HPASS_STEP(s, kk);
         if (x < n) {
             /* The last pixels are copied out: reading a whole chunk in

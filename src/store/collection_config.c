@@ -637,9 +637,14 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
         c->config = cfg;
         pthread_rwlock_unlock(&c->lock);
         /* A graph kept stores its later inserts bare, or linked, as its
-         * vector's flag now says (a rebuilt one was made so). */
-        for (int v = 0; v < cfg.n_vectors; v++)
-            hnsw_set_bare(c->idx[v].index, cfg.vectors[v].exact_only);
+         * vector's flag now says (a rebuilt one was made so). Only where
+         * that changes: hnsw_set_bare waits for the graph's searches. */
+        for (int v = 0; v < cfg.n_vectors; v++) {
+            HnswParams hp;
+            hnsw_params_get(c->idx[v].index, &hp);
+            if (hp.bare != (cfg.vectors[v].exact_only != 0))
+                hnsw_set_bare(c->idx[v].index, cfg.vectors[v].exact_only);
+        }
         /* Quantize, re-quantize or restore float32 graphs as the new
          * setting says (its own transaction; on failure the graphs stay
          * as they were and the next write retries). */
