@@ -278,6 +278,20 @@ size_t coll_build_threads(void)
     return n < 1 ? 1 : n > COLL_BUILD_THREADS_MAX ? COLL_BUILD_THREADS_MAX : (size_t)n;
 }
 
+/* run_workers runs fn on nt threads, the calling writer one of them, the
+ * i-th with args + i * stride (stride 0: all share args), and returns
+ * when all are done. A thread that cannot be started leaves its share to
+ * the others (the workers take their items from a shared counter). */
+static void run_workers(size_t nt, void *(*fn)(void *), void *args, size_t stride)
+{
+    pthread_t th[COLL_BUILD_THREADS_MAX];
+    size_t started = 1;
+    for (; started < nt && started < COLL_BUILD_THREADS_MAX; started++)
+        if (pthread_create(&th[started], NULL, fn, (char *)args + started * stride)) break;
+    fn(args);
+    for (size_t i = 1; i < started; i++) pthread_join(th[i], NULL);
+}
+
 void coll_apply_inserts(Collection *c, int v, const uint32_t *nodes, const float *const *vecs,
                         size_t n)
 {
@@ -296,14 +310,9 @@ void coll_apply_inserts(Collection *c, int v, const uint32_t *nodes, const float
     hnsw_reserve(h, top + 1); /* growth outside the workers' way */
     InsertJob job = { h, nodes, vecs, n, 0 };
     InsertWorker w[COLL_BUILD_THREADS_MAX];
-    pthread_t th[COLL_BUILD_THREADS_MAX];
     memset(w, 0, sizeof w);
-    size_t started = 1;
     for (size_t i = 0; i < nt; i++) w[i].job = &job;
-    for (; started < nt; started++)
-        if (pthread_create(&th[started], NULL, insert_worker, &w[started])) break;
-    insert_worker(&w[0]); /* the writer is a worker too */
-    for (size_t i = 1; i < started; i++) pthread_join(th[i], NULL);
+    run_workers(nt, insert_worker, w, sizeof *w);
     for (size_t i = 0; i < n; i++) mark_dirty(c, v, nodes[i]);
     for (size_t i = 0; i < nt; i++) {
         for (size_t k = 0; k < w[i].n_touched; k++) mark_dirty(c, v, w[i].touched[k]);
@@ -441,8 +450,9 @@ void coll_add_pending(Collection *c, uint32_t node)
     c->pending[c->n_pending++] = node;
 }
 
-/* A rebuild on several threads: each takes the next node from a shared
- * counter and inserts it into h with its vector from old. */
+/* A rebuild: each worker takes the next node from a shared counter and
+ * inserts it into h with its vector from old. Alone, it inserts them in
+ * node order, which repeats a build. */
 typedef struct {
     HnswIndex *old, *h;
     uint32_t high;
@@ -476,21 +486,9 @@ int coll_graph_rebuild(Collection *c, const CollectionConfig *cfg, int v, int pa
     if (err) return err;
     hnsw_reserve(h, c->node_high ? c->node_high : 1);
     size_t nt = parallel && c->node_high >= COLL_PARALLEL_INSERT_MIN ? coll_build_threads() : 1;
-    if (nt > 1) {
-        RebuildJob job = { old, h, c->node_high, cfg->vectors[v].size, 0, 0 };
-        pthread_t th[COLL_BUILD_THREADS_MAX];
-        size_t started = 1;
-        for (; started < nt; started++)
-            if (pthread_create(&th[started], NULL, rebuild_worker, &job)) break;
-        rebuild_worker(&job); /* the writer is a worker too */
-        for (size_t i = 1; i < started; i++) pthread_join(th[i], NULL);
-        err = job.err;
-    }
-    for (uint32_t node = 0; nt == 1 && node < c->node_high && !err; node++) {
-        if (!hnsw_contains(old, node)) continue;
-        if ((err = hnsw_get_vector(old, node, c->vec))) break;
-        err = hnsw_insert(h, node, c->vec);
-    }
+    RebuildJob job = { old, h, c->node_high, cfg->vectors[v].size, 0, 0 };
+    run_workers(nt, rebuild_worker, &job, 0);
+    err = job.err;
     if (err) {
         log_error("collection %s: rebuilding graph %d failed: %s", c->name, v, err_str(err));
         hnsw_free(h);
@@ -1098,18 +1096,29 @@ void coll_write_end(Db *db)
     pthread_mutex_unlock(&db->write);
 }
 
+/* graph_read_begin: the collection, read-locked (coll_read_end releases
+ * it), and the graph of its vector `using`, for the test hooks below. */
+static int graph_read_begin(Db *db, const char *name, const char *using, Collection **c,
+                            HnswIndex **h)
+{
+    int err = coll_read_begin(db, name, c, NULL, 0);
+    if (err) return err;
+    int v = coll_vector_index(*c, using, NULL, 0);
+    if (v < 0) {
+        coll_read_end(db, *c);
+        return v;
+    }
+    *h = (*c)->idx[v].index;
+    return 0;
+}
+
 int collection_graph_digest(Db *db, const char *name, const char *using, uint64_t *out)
 {
     Collection *c;
-    int err = coll_read_begin(db, name, &c, NULL, 0);
+    HnswIndex *h;
+    int err = graph_read_begin(db, name, using, &c, &h);
     if (err) return err;
-    int v = coll_vector_index(c, using, NULL, 0);
-    if (v < 0) {
-        coll_read_end(db, c);
-        return v;
-    }
-    HnswIndex *h = c->idx[v].index;
-    size_t dim = c->config.vectors[v].size, cap = hnsw_node_blob_max(h);
+    size_t dim = (size_t)hnsw_dim(h), cap = hnsw_node_blob_max(h);
     uint8_t *blob = xmalloc(cap);
     float *vec = xmalloc(dim * sizeof *vec);
     uint64_t hash = 0xcbf29ce484222325ULL; /* FNV-1a */
@@ -1138,14 +1147,9 @@ int collection_graph_digest(Db *db, const char *name, const char *using, uint64_
 int collection_graph_links(Db *db, const char *name, const char *using, CollectionGraphLinks *out)
 {
     Collection *c;
-    int err = coll_read_begin(db, name, &c, NULL, 0);
+    HnswIndex *h;
+    int err = graph_read_begin(db, name, using, &c, &h);
     if (err) return err;
-    int v = coll_vector_index(c, using, NULL, 0);
-    if (v < 0) {
-        coll_read_end(db, c);
-        return v;
-    }
-    HnswIndex *h = c->idx[v].index;
     size_t cap = (size_t)hnsw_links_max(h, HNSW_MAX_LEVEL);
     uint32_t *links = xmalloc(cap * sizeof *links);
     int counts[HNSW_MAX_LEVEL + 1], level, deleted;
