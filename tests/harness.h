@@ -148,6 +148,25 @@ static inline int harness_skip_all(const char *file, const char *why)
 }
 
 /*
+ * A seeded generator of test data: an LCG with Knuth's MMIX constants,
+ * test_rng its state (a test sets it to repeat a sequence). test_urand is
+ * uniform in (0, 1) from the top 53 bits, test_gauss standard normal
+ * (Box-Muller).
+ */
+static uint64_t test_rng __attribute__((unused));
+
+static inline double test_urand(void)
+{
+    test_rng = test_rng * 6364136223846793005ull + 1442695040888963407ull;
+    return ((double)(test_rng >> 11) + 0.5) * 0x1p-53;
+}
+
+static inline float test_gauss(void)
+{
+    return (float)(sqrt(-2 * log(test_urand())) * cos(6.283185307179586 * test_urand()));
+}
+
+/*
  * fixture_path joins the CLIP fixture directory with rel into a static
  * buffer. The directory is VITRINE_FIXTURES, or tests/fixtures/clip (the
  * copy in the repository) relative to the repository root where tests run.

@@ -140,16 +140,19 @@ static void make_query(float *q)
     for (int d = 0; d < DIM; d++) q[d] = g_vec[base][d] + 0.5f * rng_gauss();
 }
 
-/* ref_topk: the k best live points for q (cosine) accepted by pred. */
+/* topk_of: the k best of the points [0, count) live in live[] and
+ * accepted by pred (NULL: all) for q (cosine, double precision), unit[]
+ * holding their normalised vectors; scores in scores, best first. */
 typedef int (*Pred)(int i);
-static int ref_topk(const float *q, int k, Pred pred, int *out, double *scores)
+static int topk_of(const float *q, const float (*unit)[DIM], const int *live, int count, int k,
+                   Pred pred, int *out, double *scores)
 {
     float qn[DIM];
     normalise(q, qn);
     int n = 0;
-    for (int i = 0; i < N_POINTS; i++) {
-        if (!g_live[i] || (pred && !pred(i))) continue;
-        double s = dot_d(qn, g_unit[i]);
+    for (int i = 0; i < count; i++) {
+        if (!live[i] || (pred && !pred(i))) continue;
+        double s = dot_d(qn, unit[i]);
         int j = n < k ? n++ : k;
         if (j == k && s <= scores[k - 1]) continue;
         if (j == k) j = k - 1;
@@ -162,6 +165,12 @@ static int ref_topk(const float *q, int k, Pred pred, int *out, double *scores)
         out[j] = i;
     }
     return n;
+}
+
+/* ref_topk: the k best live points of the main data set for q. */
+static int ref_topk(const float *q, int k, Pred pred, int *out, double *scores)
+{
+    return topk_of(q, (const float (*)[DIM])g_unit, g_live, N_POINTS, k, pred, out, scores);
 }
 
 /* search_hits runs a search of coll for q and gives the hits' ids and,
@@ -1119,27 +1128,11 @@ static int b_upsert(Db *db, const char *coll, int from, int to, int step)
     return 0;
 }
 
-/* b_ref: the brute-force top B_K of q (cosine, double precision) over the
- * live points. */
+/* b_ref: the brute-force top B_K of q over the live points. */
 static int b_ref(const float *q, int *out, double *scores)
 {
-    float qn[DIM];
-    normalise(q, qn);
-    int n = 0;
-    for (int i = 0; i < B_N + B_MORE; i++) {
-        if (!b_live[i]) continue;
-        double s = dot_d(qn, b_unit[i]);
-        if (n == B_K && s <= scores[B_K - 1]) continue;
-        int j = n < B_K ? n++ : B_K - 1;
-        while (j > 0 && scores[j - 1] < s) {
-            scores[j] = scores[j - 1];
-            out[j] = out[j - 1];
-            j--;
-        }
-        scores[j] = s;
-        out[j] = i;
-    }
-    return n;
+    return topk_of(q, (const float (*)[DIM])b_unit, b_live, B_N + B_MORE, B_K, NULL, out,
+                   scores);
 }
 
 /* b_check runs 40 queries (near random points) through the planner

@@ -35,33 +35,20 @@
 #define K 10
 #define EF 64
 
-static uint64_t rng_state;
-
-static double urand(void)
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return ((double)(rng_state >> 11) + 0.5) * 0x1p-53;
-}
-
-static float gauss(void)
-{
-    return (float)(sqrt(-2 * log(urand())) * cos(6.283185307179586 * urand()));
-}
-
 /* gen fills x[n][DIM] with clustered unit vectors. */
 static void gen(float *x, int n, uint64_t seed)
 {
     enum { NC = 30 };
     static float centres[NC][DIM];
-    rng_state = seed;
+    test_rng = seed;
     for (int c = 0; c < NC; c++) {
-        for (int j = 0; j < DIM; j++) centres[c][j] = gauss();
+        for (int j = 0; j < DIM; j++) centres[c][j] = test_gauss();
         vec_normalize(centres[c], DIM);
     }
     for (int i = 0; i < n; i++) {
         float *v = x + (size_t)i * DIM;
-        int c = (int)(urand() * NC) % NC;
-        for (int j = 0; j < DIM; j++) v[j] = centres[c][j] + 0.4f * gauss();
+        int c = (int)(test_urand() * NC) % NC;
+        for (int j = 0; j < DIM; j++) v[j] = centres[c][j] + 0.4f * test_gauss();
         vec_normalize(v, DIM);
     }
 }
@@ -154,9 +141,9 @@ static int churn(HnswIndex *idx)
     memset(live, 1, sizeof live);
     for (int i = 0; i < N; i++)
         if (hnsw_insert(idx, (uint32_t)i, cur + (size_t)i * DIM)) return -1;
-    rng_state = 11;
+    test_rng = 11;
     for (int i = 0; i < N; i++) {
-        double u = urand();
+        double u = test_urand();
         float *v = cur + (size_t)i * DIM;
         if (u < 0.33) {
             memcpy(v, fresh + (size_t)i * DIM, DIM * sizeof *v);
@@ -197,6 +184,31 @@ static double recall_of(HnswIndex *idx)
         total += nr;
     }
     return total ? (double)found / total : 1.0;
+}
+
+/* scan_mismatches: how many queries hnsw_brute_force answers otherwise
+ * than the reference (scores within tol). With qp (int8), the reference
+ * query is the query's code decoded, as the index scores it. */
+static int scan_mismatches(HnswIndex *idx, const QuantParams *qp, double tol)
+{
+    int wrong = 0;
+    uint8_t *code = qp ? xmalloc(qp->code_bytes) : NULL;
+    for (int i = 0; i < NQ; i++) {
+        const float *q = queries + (size_t)i * DIM;
+        float dq[DIM];
+        if (qp) {
+            quant_encode(qp, q, code);
+            quant_decode(qp, code, dq);
+        }
+        uint32_t ref[K];
+        double rs[K];
+        HnswHit h[K];
+        int nh, nr = ref_topk(qp ? dq : q, ref, rs);
+        if (hnsw_brute_force(idx, q, K, NULL, NULL, h, &nh)) wrong++;
+        else wrong += !same_hits(h, nh, ref, rs, nr, tol);
+    }
+    free(code);
+    return wrong;
 }
 
 TEST(bare_inserts_updates_deletes_store_no_links)
@@ -317,19 +329,8 @@ TEST(bare_quantized_scan_matches_codes)
         differ += memcmp(stored, cur + (size_t)i * DIM, sizeof stored) != 0;
     }
     ASSERT_EQ_INT(differ, 0);
-    int wrong = 0;
-    for (int i = 0; i < NQ; i++) {
-        float q[DIM];
-        quant_encode(&qp, queries + (size_t)i * DIM, code);
-        quant_decode(&qp, code, q);
-        uint32_t ref[K];
-        double rs[K];
-        HnswHit h[K];
-        int nh, nr = ref_topk(q, ref, rs);
-        ASSERT_OK(hnsw_brute_force(idx, queries + (size_t)i * DIM, K, NULL, NULL, h, &nh));
-        wrong += !same_hits(h, nh, ref, rs, nr, 1e-4);
-    }
     free(code);
+    int wrong = scan_mismatches(idx, &qp, 1e-4);
     memcpy(cur, exact, sizeof exact);
     ASSERT_EQ_INT(wrong, 0);
     hnsw_free(idx);
@@ -385,17 +386,7 @@ TEST(set_bare_on_a_linked_index)
     ASSERT_OK(hnsw_entry_get(idx, &e2, &l2));
     ASSERT_EQ_INT(e2, entry);
     ASSERT_EQ_INT(l2, max_level);
-    int wrong = 0;
-    for (int i = 0; i < NQ; i++) {
-        const float *q = queries + (size_t)i * DIM;
-        uint32_t ref[K];
-        double rs[K];
-        HnswHit h[K];
-        int nh, nr = ref_topk(q, ref, rs);
-        ASSERT_OK(hnsw_brute_force(idx, q, K, NULL, NULL, h, &nh));
-        wrong += !same_hits(h, nh, ref, rs, nr, 1e-5);
-    }
-    ASSERT_EQ_INT(wrong, 0);
+    ASSERT_EQ_INT(scan_mismatches(idx, NULL, 1e-5), 0);
 
     /* Linked again: a new insert gets links. */
     hnsw_set_bare(idx, 0);

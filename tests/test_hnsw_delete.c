@@ -32,36 +32,23 @@
 #define K 10
 #define EF 64
 
-static uint64_t rng_state;
-
-static double urand(void)
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return ((double)(rng_state >> 11) + 0.5) * 0x1p-53;
-}
-
-static float gauss(void)
-{
-    return (float)(sqrt(-2 * log(urand())) * cos(6.283185307179586 * urand()));
-}
-
 /* gen fills x[n][DIM] with CLIP-like clustered unit vectors. */
 static void gen(float *x, int n, uint64_t seed)
 {
     enum { NC = 40 };
     static float mean[DIM], centres[NC][DIM];
-    rng_state = seed;
-    for (int j = 0; j < DIM; j++) mean[j] = gauss();
+    test_rng = seed;
+    for (int j = 0; j < DIM; j++) mean[j] = test_gauss();
     vec_normalize(mean, DIM);
     for (int c = 0; c < NC; c++) {
-        for (int j = 0; j < DIM; j++) centres[c][j] = gauss();
+        for (int j = 0; j < DIM; j++) centres[c][j] = test_gauss();
         vec_normalize(centres[c], DIM);
     }
     for (int i = 0; i < n; i++) {
         float *v = x + (size_t)i * DIM;
-        for (int j = 0; j < DIM; j++) v[j] = gauss() / sqrtf((float)j + 1);
+        for (int j = 0; j < DIM; j++) v[j] = test_gauss() / sqrtf((float)j + 1);
         vec_normalize(v, DIM);
-        int c = (int)(NC * pow(urand(), 2.0)) % NC;
+        int c = (int)(NC * pow(test_urand(), 2.0)) % NC;
         for (int j = 0; j < DIM; j++) v[j] = 0.7f * mean[j] + 0.5f * centres[c][j] + 0.6f * v[j];
         vec_normalize(v, DIM);
     }
@@ -181,10 +168,10 @@ TEST(delete_30_percent_keeps_recall)
     ASSERT_TRUE(idx != NULL);
     int dead, wrong;
     double before = check_recall(idx, &dead, &wrong);
-    rng_state = 1;
+    test_rng = 1;
     int deleted = 0;
     for (int i = 0; i < N; i++) {
-        if (urand() < 0.3) {
+        if (test_urand() < 0.3) {
             ASSERT_OK(hnsw_delete(idx, (uint32_t)i));
             live[i] = 0;
             deleted++;
@@ -213,9 +200,9 @@ TEST(reinsert_after_delete)
     reset_data();
     HnswIndex *idx = build_live();
     ASSERT_TRUE(idx != NULL);
-    rng_state = 2;
+    test_rng = 2;
     for (int i = 0; i < N; i++) {
-        if (urand() < 0.3) {
+        if (test_urand() < 0.3) {
             ASSERT_OK(hnsw_delete(idx, (uint32_t)i));
             live[i] = 0;
         }
@@ -246,12 +233,12 @@ TEST(churn_does_not_decay_recall)
     ASSERT_TRUE(idx != NULL);
     int dead, wrong;
     double start = check_recall(idx, &dead, &wrong), r = start;
-    rng_state = 3;
+    test_rng = 3;
     for (int round = 0; round < 5; round++) {
         uint32_t gone[N];
         int ng = 0;
         for (int i = 0; i < N; i++)
-            if (urand() < 0.2) {
+            if (test_urand() < 0.2) {
                 ASSERT_OK(hnsw_delete(idx, (uint32_t)i));
                 live[i] = 0;
                 gone[ng++] = (uint32_t)i;
@@ -280,11 +267,11 @@ TEST(update_relinks)
     reset_data();
     HnswIndex *idx = build_live();
     ASSERT_TRUE(idx != NULL);
-    rng_state = 4;
+    test_rng = 4;
     uint32_t moved = HNSW_NO_NODE;
     float old[DIM];
     for (int i = 0; i < N; i++) {
-        if (urand() < 0.3) {
+        if (test_urand() < 0.3) {
             if (moved == HNSW_NO_NODE) {
                 moved = (uint32_t)i;
                 memcpy(old, cur + (size_t)i * DIM, sizeof old);

@@ -34,19 +34,6 @@
 #define DIM 48
 #define K 10
 
-static uint64_t rng_state;
-
-static double urand(void)
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return ((double)(rng_state >> 11) + 0.5) * 0x1p-53;
-}
-
-static float gauss(void)
-{
-    return (float)(sqrt(-2 * log(urand())) * cos(6.283185307179586 * urand()));
-}
-
 static void unit(float *v, int d)
 {
     ASSERT_OK(vec_normalize(v, (size_t)d)); /* returns from the void helper on failure */
@@ -55,23 +42,23 @@ static void unit(float *v, int d)
 /* gen fills x[n][dim]: clustered (CLIP-like) or uniform on the sphere. */
 static void gen(float *x, int n, int dim, int clustered, uint64_t seed)
 {
-    rng_state = seed;
+    test_rng = seed;
     enum { NC = 40 };
     static float mean[DIM], centres[NC][DIM];
-    for (int j = 0; j < dim; j++) mean[j] = gauss();
+    for (int j = 0; j < dim; j++) mean[j] = test_gauss();
     unit(mean, dim);
     for (int c = 0; c < NC; c++) {
-        for (int j = 0; j < dim; j++) centres[c][j] = gauss();
+        for (int j = 0; j < dim; j++) centres[c][j] = test_gauss();
         unit(centres[c], dim);
     }
     for (int i = 0; i < n; i++) {
         float *v = x + (size_t)i * dim;
-        for (int j = 0; j < dim; j++) v[j] = gauss();
+        for (int j = 0; j < dim; j++) v[j] = test_gauss();
         if (clustered) {
             for (int j = 0; j < dim; j++) v[j] /= sqrtf((float)j + 1); /* decaying spectrum */
             unit(v, dim);
             /* Zipf-like cluster sizes: small indexes are drawn more often. */
-            int c = (int)(NC * pow(urand(), 2.0)) % NC;
+            int c = (int)(NC * pow(test_urand(), 2.0)) % NC;
             for (int j = 0; j < dim; j++) v[j] = 0.7f * mean[j] + 0.5f * centres[c][j] + 0.6f * v[j];
         }
         unit(v, dim);
@@ -200,9 +187,9 @@ TEST(euclid_and_dot_recall_and_scores)
 {
     /* Unnormalised vectors: scale each clustered vector by 0.5..2. */
     float *x = xmalloc((size_t)N * DIM * sizeof(float));
-    rng_state = 99;
+    test_rng = 99;
     for (int i = 0; i < N; i++) {
-        float s = (float)(0.5 + 1.5 * urand());
+        float s = (float)(0.5 + 1.5 * test_urand());
         for (int j = 0; j < DIM; j++) x[(size_t)i * DIM + j] = base_c[(size_t)i * DIM + j] * s;
     }
     HnswIndex *eu = build(HNSW_METRIC_EUCLID, x, N, 16, 100, 1);

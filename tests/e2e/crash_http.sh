@@ -17,24 +17,20 @@ BIN=${VITRINE_BIN:-./vitrine}
 command -v python3 >/dev/null 2>&1 || { echo "crash_http.sh: SKIP: python3 is needed"; exit 77; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# variant NAME VAR ROUNDS: the same rounds in $work/NAME with VAR=1 in
+# crash_http.py's environment; a failure points the log at that folder.
+variant() {
+    mkdir -p "$work/$1"
+    env "$2=1" python3 "$(dirname "$0")/crash_http.py" "$BIN" "$work/$1" "$3" "${CRASH_SECONDS:-120}"
+    rc=$?
+    [ $rc -eq 0 ] || work=$work/$1
+}
 python3 "$(dirname "$0")/crash_http.py" "$BIN" "$work" "${CRASH_ROUNDS:-50}" "${CRASH_SECONDS:-120}"
 rc=$?
-if [ $rc -eq 0 ]; then
-    # The same on an int8-quantized collection (calibrated graph).
-    mkdir -p "$work/quant"
-    CRASH_QUANT=1 python3 "$(dirname "$0")/crash_http.py" "$BIN" "$work/quant" \
-        "${CRASH_QUANT_ROUNDS:-20}" "${CRASH_SECONDS:-120}"
-    rc=$?
-    [ $rc -eq 0 ] || work=$work/quant
-fi
-if [ $rc -eq 0 ]; then
-    # The same on a collection without a graph (hnsw m 0: bare nodes).
-    mkdir -p "$work/m0"
-    CRASH_M0=1 python3 "$(dirname "$0")/crash_http.py" "$BIN" "$work/m0" \
-        "${CRASH_M0_ROUNDS:-10}" "${CRASH_SECONDS:-120}"
-    rc=$?
-    [ $rc -eq 0 ] || work=$work/m0
-fi
+# An int8-quantized collection (calibrated graph), then one without a
+# graph (hnsw m 0: bare nodes).
+[ $rc -ne 0 ] || variant quant CRASH_QUANT "${CRASH_QUANT_ROUNDS:-20}"
+[ $rc -ne 0 ] || variant m0 CRASH_M0 "${CRASH_M0_ROUNDS:-10}"
 if [ $rc -ne 0 ]; then
     echo "--- server log (last 40 lines)"
     tail -n 40 "$work/server.log"
