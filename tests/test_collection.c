@@ -406,6 +406,48 @@ TEST(test_filtered_search_hnsw_path)
     ASSERT_OK(collection_db_open(g_dir, NULL, &g_db));
 }
 
+TEST(test_filtered_search_sparse_path)
+{
+    /* A Db that walks any graph it may (no small-collection scan) with a
+     * tiny scan threshold, and an index on cat: cat = 3 (1 point in 7)
+     * is a share the walk over the matches alone takes, named by the
+     * index; must_not red (2 in 3) walks the whole graph. Both against
+     * the reference, and the counters show which plan ran. */
+    collection_db_close(g_db);
+    DbOptions o = { .full_scan_threshold = 50, .full_scan_bytes = 1 };
+    g_db = NULL;
+    ASSERT_OK(collection_db_open(g_dir, &o, &g_db));
+    char err[256];
+    CollectionIndexParams ip = { PAYLOAD_INDEX_INTEGER, { 0 }, "" };
+    ASSERT_OK(collection_index_create(g_db, "main", "cat", &ip, NULL, err, sizeof err));
+    CollectionPlans p0, p1, p2;
+    collection_db_plans(g_db, &p0);
+    int failed;
+    check_filtered(g_db, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":3}}]}", pred_cat3, 0.9,
+                   &failed);
+    ASSERT_EQ_INT(failed, 0);
+    collection_db_plans(g_db, &p1);
+    ASSERT_EQ_U64(p1.sparse - p0.sparse, 20);
+    check_filtered(g_db, "{\"must_not\":[{\"key\":\"color\",\"match\":{\"value\":\"red\"}}]}",
+                   pred_not_red, 0.9, &failed);
+    ASSERT_EQ_INT(failed, 0);
+    collection_db_plans(g_db, &p2);
+    ASSERT_EQ_U64(p2.walk - p1.walk, 20);
+    ASSERT_EQ_U64(p2.sparse, p1.sparse);
+    ASSERT_OK(collection_index_delete(g_db, "main", "cat", NULL));
+    /* Without the index nothing names the matches: the same share
+     * walks the whole graph with the filter, as correct. */
+    check_filtered(g_db, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":3}}]}", pred_cat3, 0.9,
+                   &failed);
+    ASSERT_EQ_INT(failed, 0);
+    collection_db_plans(g_db, &p1);
+    ASSERT_EQ_U64(p1.sparse, p2.sparse);
+    ASSERT_EQ_U64(p1.walk - p2.walk, 20);
+    collection_db_close(g_db);
+    g_db = NULL;
+    ASSERT_OK(collection_db_open(g_dir, NULL, &g_db));
+}
+
 TEST(test_count_with_filter)
 {
     Arena a;
@@ -1360,6 +1402,7 @@ int main(void)
     RUN(test_hnsw_recall);
     RUN(test_filtered_search);
     RUN(test_filtered_search_hnsw_path);
+    RUN(test_filtered_search_sparse_path);
     RUN(test_count_with_filter);
     RUN(test_bad_input_changes_nothing);
     RUN(test_scroll_covers_all_in_order);

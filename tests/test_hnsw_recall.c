@@ -109,10 +109,23 @@ typedef struct {
     int n, dim;
 } RefSet;
 
-/* recall: mean over queries of |approx top-k ∩ exact top-k| / |exact|. */
-static double recall(HnswIndex *idx, const RefSet *r, const float *qs, int nq, int ef,
-                     Accept filter, void *fctx, int *bad_hits)
+/* accept_bits: the reference's reading of an allow list. */
+static int accept_bits(uint32_t node, void *ctx)
 {
+    const HnswAllow *a = ctx;
+    return node < a->n_bits && (a->words[node / 64] >> (node % 64) & 1);
+}
+
+/* recall: mean over queries of |approx top-k ∩ exact top-k| / |exact|;
+ * with allow, of hnsw_search_allowed against the exact top-k of the
+ * allowed nodes. */
+static double recall_of(HnswIndex *idx, const RefSet *r, const float *qs, int nq, int ef,
+                        Accept filter, void *fctx, const HnswAllow *allow, int *bad_hits)
+{
+    if (allow) {
+        filter = accept_bits;
+        fctx = (void *)allow;
+    }
     long found = 0, total = 0;
     *bad_hits = 0;
     for (int i = 0; i < nq; i++) {
@@ -121,7 +134,9 @@ static double recall(HnswIndex *idx, const RefSet *r, const float *qs, int nq, i
         HnswHit hits[K];
         int nr = ref_topk(r->metric, r->x, r->live, r->n, r->dim, q, K, filter, fctx, ref);
         int nh = 0;
-        if (hnsw_search(idx, q, K, ef, filter, fctx, hits, &nh)) return -1;
+        if (allow ? hnsw_search_allowed(idx, q, K, ef, allow, hits, &nh)
+                  : hnsw_search(idx, q, K, ef, filter, fctx, hits, &nh))
+            return -1;
         for (int j = 0; j < nh; j++) {
             uint32_t id = hits[j].node;
             if ((r->live && !r->live[id]) || (filter && !filter(id, fctx))) (*bad_hits)++;
@@ -134,6 +149,12 @@ static double recall(HnswIndex *idx, const RefSet *r, const float *qs, int nq, i
         total += nr;
     }
     return total ? (double)found / total : 1.0;
+}
+
+static double recall(HnswIndex *idx, const RefSet *r, const float *qs, int nq, int ef,
+                     Accept filter, void *fctx, int *bad_hits)
+{
+    return recall_of(idx, r, qs, nq, ef, filter, fctx, NULL, bad_hits);
 }
 
 static float *base_c, *query_c, *base_u, *query_u;
@@ -292,6 +313,69 @@ TEST(filtered_search_recall)
     ASSERT_EQ_INT(bad2, 0);
     ASSERT_GE(rb, 0.97);
     ASSERT_GE(rs, 0.95);
+}
+
+/* allow_share makes an allow list of about per_mille / 1000 of n nodes,
+ * spread by a hash of the id (as a payload value would spread them). */
+static HnswAllow allow_share(uint64_t *words, int n, unsigned per_mille)
+{
+    memset(words, 0, (size_t)(n + 63) / 64 * sizeof *words);
+    size_t count = 0;
+    for (int i = 0; i < n; i++)
+        if (hash_fmix32((uint32_t)i) % 1000 < per_mille) {
+            words[i / 64] |= (uint64_t)1 << (i % 64);
+            count++;
+        }
+    return (HnswAllow){ words, (uint32_t)n, count };
+}
+
+/*
+ * hnsw_search_allowed against the exact top 10 of the allowed nodes: the
+ * walk over the allowed nodes alone (shares below HNSW_SPARSE_SHARE,
+ * whose entry point is rarely allowed, so it must route through
+ * rejected nodes first) and the whole walk testing the list (50%). Every
+ * hit is allowed and live; deleted nodes, allowed or not, are never
+ * returned; an empty list returns nothing; a NULL one is refused.
+ */
+TEST(allowed_search_recall)
+{
+    HnswIndex *idx = build(HNSW_METRIC_COSINE, base_c, N, 16, 100, 1);
+    ASSERT_TRUE(idx != NULL);
+    uint64_t words[(N + 63) / 64];
+    unsigned char live[N];
+    memset(live, 1, sizeof live);
+    RefSet r = { HNSW_METRIC_COSINE, base_c, live, N, DIM };
+    const unsigned shares[] = { 30, 50, 100, 200, 500 };
+    double rec[5];
+    for (int i = 0; i < 5; i++) {
+        HnswAllow a = allow_share(words, N, shares[i]);
+        int bad;
+        rec[i] = recall_of(idx, &r, query_c, NQ, 64, NULL, NULL, &a, &bad);
+        printf("  allowed %u/1000 (%zu nodes): recall@10 ef=64 %.4f\n", shares[i], a.count, rec[i]);
+        ASSERT_EQ_INT(bad, 0);
+    }
+    ASSERT_GE(rec[0], 0.85);
+    for (int i = 1; i < 5; i++) ASSERT_GE(rec[i], 0.93);
+
+    /* Deleted nodes are skipped, allowed or not. */
+    for (int i = 0; i < N; i += 7) {
+        ASSERT_OK(hnsw_delete(idx, (uint32_t)i));
+        live[i] = 0;
+    }
+    HnswAllow a = allow_share(words, N, 100);
+    int bad;
+    double rd = recall_of(idx, &r, query_c, NQ, 64, NULL, NULL, &a, &bad);
+    printf("  allowed 100/1000 after deleting 1 in 7: recall@10 ef=64 %.4f\n", rd);
+    ASSERT_EQ_INT(bad, 0);
+    ASSERT_GE(rd, 0.93);
+
+    HnswHit hits[K];
+    int nh = -1;
+    HnswAllow none = allow_share(words, N, 0);
+    ASSERT_OK(hnsw_search_allowed(idx, query_c, K, 64, &none, hits, &nh));
+    ASSERT_EQ_INT(nh, 0);
+    ASSERT_EQ_INT(hnsw_search_allowed(idx, query_c, K, 64, NULL, hits, &nh), ERR_INVAL);
+    hnsw_free(idx);
 }
 
 typedef struct {
@@ -540,6 +624,7 @@ int main(void)
     RUN(euclid_and_dot_recall_and_scores);
     RUN(brute_force_is_exact);
     RUN(filtered_search_recall);
+    RUN(allowed_search_recall);
     RUN(concurrent_insert_two_threads);
     RUN(search_while_inserting);
     RUN(save_restore_identical_results);

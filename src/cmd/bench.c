@@ -20,7 +20,7 @@ static void bench_usage(FILE *f)
             "       vitrine bench ann --base B.fvecs --query Q.fvecs --gt G.ivecs [--m 16]\n"
             "                         [--ef-construction 200] [--ef 10,20,40,64,100] [--threads T]\n"
             "                         [--quantization int8 [--oversampling X] [--no-rescore]]\n"
-            "                         [--filter-selectivity P]\n");
+            "                         [--filter-selectivity P[,P...] [--filter-plan PLAN[,PLAN...]]]\n");
 }
 
 int cmd_bench(int argc, char **argv)

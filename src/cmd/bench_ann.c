@@ -23,9 +23,15 @@
  *
  * --filter-selectivity P (0 < P <= 1) keeps a fixed pseudo-random share P
  * of the points (as an indexed payload field would name them) and plans
- * each query as the collection does (hnsw_exact_below): an exact scan of
- * the matching points when they are few (on codes, rescored, when
- * quantized), else the graph walk with the filter. Recall is against the
+ * each query as the collection does (hnsw_plan): an exact scan of the
+ * matching points when they are few (on codes, rescored, when quantized),
+ * a walk over the matches alone (an allow list made per query, as the
+ * collection makes it from its payload index) when they are a small share
+ * of many, else the graph walk with the filter. --filter-plan scan|graph|
+ * callback forces one: the scan, hnsw_search_allowed (the walk over the
+ * matches below HNSW_SPARSE_SHARE, else the whole walk testing the allow
+ * list), or hnsw_search with a filter callback; a list runs each in turn
+ * on the same build, matches and truth. Recall is against the
  * exact top 10 among the matching points, computed here by brute force.
  * With several P (one build for all), the unfiltered lines come first,
  * then per P a line `filter-selectivity: P (N matches, PLAN)` and its ef
@@ -163,7 +169,8 @@ static void usage(void)
             "         [--ef-construction 200] [--ef 10,20,40,64,100] [--threads T]\n"
             "         [--metric cosine|dot|euclid] [--seed S]\n"
             "         [--quantization int8 [--oversampling X] [--no-rescore]]\n"
-            "         [--filter-selectivity P[,P...]]\n");
+            "         [--filter-selectivity P[,P...] [--filter-plan PLAN[,PLAN...]]]\n"
+            "  PLAN: auto (as a collection plans), scan, graph (the allow list), callback\n");
 }
 
 typedef struct {
@@ -173,6 +180,7 @@ typedef struct {
     double oversampling; /* quantized: candidates = 10 x this, rescored */
     int no_rescore;
     const char *selectivity; /* a list of shares, or NULL: no filter */
+    const char *plan;        /* auto, scan or graph */
 } BenchArgs;
 
 /* The filter: a fixed share of the nodes, by a hash of the id. */
@@ -188,10 +196,17 @@ static int bench_accept(uint32_t node, void *ctx)
     return hash_fmix32(node) % BENCH_ANN_FILTER_SCALE < f->cut;
 }
 
+/* plan_named: is the len bytes at p the plan name? */
+static int plan_named(const char *p, size_t len, const char *name)
+{
+    return strlen(name) == len && !strncmp(p, name, len);
+}
+
 /* parse_args fills a from argv; 0, or the exit status for a usage error. */
 static int parse_args(int argc, char **argv, BenchArgs *a)
 {
-    *a = (BenchArgs){ .efs = "10,20,40,64,100", .metric = "cosine", .threads = 1, .oversampling = 1 };
+    *a = (BenchArgs){ .efs = "10,20,40,64,100", .metric = "cosine", .threads = 1, .oversampling = 1,
+                      .plan = "auto" };
     hnsw_params_default(&a->p);
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -205,6 +220,7 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
         else if ((r = cli_take_value(argc, argv, &i, "--ef", &v))) str = &a->efs;
         else if ((r = cli_take_value(argc, argv, &i, "--metric", &v))) str = &a->metric;
         else if ((r = cli_take_value(argc, argv, &i, "--quantization", &v))) str = &a->quant;
+        else if ((r = cli_take_value(argc, argv, &i, "--filter-plan", &v))) str = &a->plan;
         if (r < 0) return 2;
         if (str) {
             *str = v;
@@ -236,6 +252,13 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
     }
     if (!a->base || !a->query || !a->gt) return 2;
     if (a->quant && strcmp(a->quant, "int8")) return 2;
+    for (const char *p = a->plan; *p;) {
+        size_t len = strcspn(p, ",");
+        if (!plan_named(p, len, "auto") && !plan_named(p, len, "scan") &&
+            !plan_named(p, len, "graph") && !plan_named(p, len, "callback"))
+            return 2;
+        p += len + (p[len] == ',');
+    }
     return 0;
 }
 
@@ -269,6 +292,8 @@ typedef struct {
     size_t n_matches;
     int exact;                  /* plan: score the matches exactly */
     const int32_t *fgt;         /* filtered ground truth [query->n][10], or NULL */
+    uint64_t *allow_words;      /* the graph plan's allow list, rebuilt per query */
+    int callback;               /* walk with a filter callback, not an allow list */
 } QueryRun;
 
 /* float_score: the exact score of base row node for q (larger is closer). */
@@ -304,9 +329,23 @@ static int one_query(const QueryRun *r, const float *q, int ef, uint32_t *ids, i
     int n = 0;
     /* The exact plan scans the matches in the index (codes when
      * quantized, then rescored), as the collection does. */
-    int rc = r->exact ? hnsw_brute_force_nodes(r->idx, q, k, r->matches, r->n_matches, hits, &n)
-                      : hnsw_search(r->idx, q, k, ef, r->filter ? bench_accept : NULL,
-                                    (void *)r->filter, hits, &n);
+    int rc;
+    if (r->exact) {
+        rc = hnsw_brute_force_nodes(r->idx, q, k, r->matches, r->n_matches, hits, &n);
+    } else if (r->filter && r->callback) {
+        rc = hnsw_search(r->idx, q, k, ef, bench_accept, (void *)r->filter, hits, &n);
+    } else if (r->filter) {
+        /* The allow list is made per query from the matches, as a
+         * collection makes it from its payload index, so its cost counts. */
+        size_t words = ((size_t)r->base->n + 63) / 64;
+        memset(r->allow_words, 0, words * sizeof *r->allow_words);
+        for (size_t i = 0; i < r->n_matches; i++)
+            r->allow_words[r->matches[i] >> 6] |= (uint64_t)1 << (r->matches[i] & 63);
+        HnswAllow allow = { r->allow_words, (uint32_t)r->base->n, r->n_matches };
+        rc = hnsw_search_allowed(r->idx, q, k, ef, &allow, hits, &n);
+    } else {
+        rc = hnsw_search(r->idx, q, k, ef, NULL, NULL, hits, &n);
+    }
     if (rc) return rc;
     if (r->quant && r->rescore) {
         for (int j = 0; j < n; j++)
@@ -344,6 +383,16 @@ static int run_queries(const QueryRun *r, int ef)
                 }
     }
     double s = now_seconds() - t0;
+    /* A filtered run names on stderr the plan that ran (the contract's
+     * stdout line stays as it is): the scan, the walk over the matches
+     * (sparse), the whole walk testing the allow list (allow), or the
+     * whole walk with a filter callback (walk). */
+    if (r->filter)
+        fprintf(stderr, "bench ann: ef=%d plan %s\n", ef,
+                r->exact      ? "scan"
+                : r->callback ? "walk"
+                : (double)r->n_matches < HNSW_SPARSE_SHARE * r->base->n ? "sparse"
+                                                                        : "allow");
     printf("ef=%d recall@%d=%.4f qps=%.0f\n", ef, BENCH_ANN_K,
            (double)found / ((double)query->n * BENCH_ANN_K), query->n / s);
     fflush(stdout);
@@ -398,6 +447,7 @@ int cmd_bench_ann(int argc, char **argv)
     Rows base = { 0 }, query = { 0 }, gt = { 0 };
     HnswIndex *idx = NULL;
     uint32_t *matches = NULL;
+    uint64_t *allow_words = NULL;
     int32_t *fgt = NULL;
     int status = 1;
     if (read_vecs(a.base, &base) || read_vecs(a.query, &query) || read_vecs(a.gt, &gt)) goto out;
@@ -453,7 +503,7 @@ int cmd_bench_ann(int argc, char **argv)
     printf("build: %.0f vectors/s\n", base.n / secs);
     fflush(stdout);
     QueryRun qr = { idx, &base, &query, &gt, metric, a.quant != NULL, !a.no_rescore,
-                    a.oversampling, NULL, NULL, 0, 0, NULL };
+                    a.oversampling, NULL, NULL, 0, 0, NULL, NULL, 0 };
     double shares[BENCH_ANN_MAX_EFS];
     int n_shares = 0;
     if (a.selectivity && parse_shares(a.selectivity, shares, &n_shares)) {
@@ -472,16 +522,35 @@ int cmd_bench_ann(int argc, char **argv)
         for (int i = 0; i < base.n; i++)
             if (bench_accept((uint32_t)i, &filter)) matches[qr.n_matches++] = (uint32_t)i;
         qr.matches = matches;
-        qr.exact = qr.n_matches < hnsw_exact_below((size_t)base.n);
+        if (!allow_words) allow_words = xmalloc(((size_t)base.n + 63) / 64 * sizeof *allow_words);
+        qr.allow_words = allow_words;
         free(fgt);
         fgt = filtered_truth(&qr);
         qr.fgt = fgt;
-        const char *plan = qr.exact ? "exact scan of the matches" : "graph walk with the filter";
-        fprintf(stderr, "bench ann: filter keeps %zu of %d points (%.1f%%): %s\n", qr.n_matches,
-                base.n, 100.0 * (double)qr.n_matches / base.n, plan);
-        if (n_shares > 1) printf("filter-selectivity: %g (%zu matches, %s)\n", shares[si], qr.n_matches, plan);
-        for (int e = 0; e < n_efs; e++)
-            if (run_queries(&qr, efs[e])) goto out;
+        /* Each plan asked for, on the same matches and truth. */
+        int several = strchr(a.plan, ',') != NULL;
+        for (const char *p = a.plan; *p;) {
+            size_t len = strcspn(p, ",");
+            const char *what = "";
+            if (plan_named(p, len, "auto")) what = "auto";
+            else if (plan_named(p, len, "scan")) what = "scan";
+            else if (plan_named(p, len, "callback")) what = "callback";
+            else what = "graph";
+            p += len + (p[len] == ',');
+            fprintf(stderr, "bench ann: filter keeps %zu of %d points (%.1f%%), plan %s\n",
+                    qr.n_matches, base.n, 100.0 * (double)qr.n_matches / base.n, what);
+            if (n_shares > 1 || several)
+                printf("filter-selectivity: %g (%zu matches, plan %s)\n", shares[si],
+                       qr.n_matches, what);
+            for (int e = 0; e < n_efs; e++) {
+                /* auto plans per ef, as the collection does. */
+                HnswPlan hp = hnsw_plan(idx, qr.n_matches, (size_t)base.n, efs[e]);
+                int autop = !strcmp(what, "auto");
+                qr.exact = !strcmp(what, "scan") || (autop && hp == HNSW_PLAN_SCAN);
+                qr.callback = !strcmp(what, "callback") || (autop && hp == HNSW_PLAN_WALK);
+                if (run_queries(&qr, efs[e])) goto out;
+            }
+        }
     }
     size_t raw = (size_t)base.n * base.dim * sizeof(float);
     size_t mem = hnsw_memory_bytes(idx);
@@ -489,6 +558,7 @@ int cmd_bench_ann(int argc, char **argv)
            (double)mem / base.n, (double)mem / raw, mem, raw);
     status = 0;
 out:
+    free(allow_words);
     free(matches);
     free(fgt);
     hnsw_free(idx);

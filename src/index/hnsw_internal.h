@@ -106,7 +106,8 @@ typedef struct SearchCtx {
     size_t n_res, cap_res;
     HeapItem *sel;   /* scratch: the candidates of one neighbour selection */
     size_t cap_sel;
-    uint32_t *ids;   /* scratch for one neighbour list (M0 + 1) */
+    uint32_t *ids;   /* scratch: one neighbour list (M0 + 1), then the
+                      * rejected neighbours of a sparse walk (M0 + 1) */
     uint8_t *qcode;  /* quantized index: the encoded query (vec_bytes) */
     int bytes_q;     /* qcode is counted in bytes */
     size_t bytes;    /* what this context allocated */
@@ -154,6 +155,7 @@ typedef struct {
     HnswFilter filter; /* NULL: accept all */
     void *fctx;
     int plain;         /* 1: no filter, no self, nothing deleted: accept all */
+    const HnswAllow *allow; /* NULL: every node allowed */
 } LayerQuery;
 
 static inline unsigned char *hnsw_block(const HnswIndex *idx, uint32_t n)

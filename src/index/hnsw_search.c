@@ -16,7 +16,8 @@
  *   arithmetic (which the AVX2 kernel does in a few dozen cycles).
  * - Filtered search walks through every node but only collects accepted
  *   ones (hnswlib's and Qdrant's approach); deleted nodes route but are
- *   never returned.
+ *   never returned. A search given an allow list of a small share walks
+ *   the allowed nodes alone, two hops at a time (sparse_layer0).
  */
 #include "index/hnsw.h"
 
@@ -135,7 +136,7 @@ SearchCtx *hnsw_ctx_get(HnswIndex *idx)
         ctx = calloc(1, sizeof *ctx);
         if (!ctx) return NULL;
         ctx->bytes = sizeof *ctx;
-        size_t nsel = (size_t)idx->m0 + 1;
+        size_t nsel = 3 * ((size_t)idx->m0 + 1);
         ctx->ids = malloc(nsel * sizeof *ctx->ids);
         if (!ctx->ids) {
             free(ctx);
@@ -189,6 +190,7 @@ static inline int accept(const HnswIndex *idx, const LayerQuery *lq, uint32_t id
     if (id == lq->self) return 0;
     if (lq->plain) return 1;
     if (hnsw_flags(hnsw_head(idx, block)) & NODE_DELETED) return 0;
+    if (lq->allow && !hnsw_allowed(lq->allow, id)) return 0;
     return !lq->filter || lq->filter(id, lq->fctx);
 }
 
@@ -271,6 +273,105 @@ int hnsw_search_layer(const HnswIndex *idx, SearchCtx *ctx, const LayerQuery *lq
     return 0;
 }
 
+/*
+ * sparse_layer0 is SEARCH-LAYER at level 0 over the allowed nodes only
+ * (hnsw_search_allowed). Expanding a node collects its allowed unvisited
+ * neighbours, then, while fewer than 2 x M0, the allowed unvisited
+ * neighbours of its rejected ones (each rejected node lends its list once: it is
+ * marked visited when read), and scores just those. Until the first
+ * allowed node is found the rejected neighbours are scored and queued as
+ * well, so a walk whose entry point lies among rejected nodes still
+ * routes towards the query instead of stopping.
+ */
+static int sparse_layer0(const HnswIndex *idx, SearchCtx *ctx, const LayerQuery *lq, uint32_t ep,
+                         float ep_d, int ef)
+{
+    uint16_t *vis = ctx->visited;
+    const uint16_t tag = ctx->epoch;
+    const uint32_t vcap = ctx->vis_cap;
+    const HnswAllow *allow = lq->allow;
+    const float *q = lq->q;
+    const size_t uef = (size_t)ef, cap = 2 * (size_t)idx->m0;
+    uint32_t *ids = ctx->ids, *rej = ctx->ids + 2 * idx->m0 + 1;
+
+    if (hnsw_items_reserve(ctx, &ctx->res, &ctx->cap_res, uef + 1) ||
+        hnsw_items_reserve(ctx, &ctx->cand, &ctx->cap_cand, uef + 1))
+        return ERR_NOMEM;
+    ctx->n_cand = ctx->n_res = 0;
+
+    if (ep < vcap) vis[ep] = tag;
+    minheap_push(ctx->cand, &ctx->n_cand, (HeapItem){ ep_d, ep });
+    if (accept(idx, lq, ep, hnsw_block(idx, ep)))
+        maxheap_push(ctx->res, &ctx->n_res, (HeapItem){ ep_d, ep });
+    float bound = ctx->n_res ? ctx->res[0].d : INFINITY;
+
+    while (ctx->n_cand) {
+        HeapItem c = minheap_pop(ctx->cand, &ctx->n_cand);
+        if (c.d > bound && ctx->n_res >= uef) break;
+
+        /* The allowed neighbours, and the rejected ones aside. */
+        uint32_t *list = hnsw_list(idx, hnsw_block(idx, c.id), 0);
+        uint32_t cnt = __atomic_load_n(&list[0], __ATOMIC_ACQUIRE);
+        size_t nn = 0, nr = 0;
+        for (uint32_t j = 0; j < cnt; j++) {
+            uint32_t id = __atomic_load_n(&list[1 + j], __ATOMIC_ACQUIRE);
+            if (id >= vcap || vis[id] == tag) continue;
+            if (hnsw_allowed(allow, id)) {
+                vis[id] = tag;
+                ids[nn++] = id;
+            } else {
+                rej[nr++] = id;
+            }
+        }
+        /* Two hops: the rejected neighbours' allowed neighbours. Their
+         * lists are fetched together first: each is a cache miss of its
+         * own, and the loads overlap when they are in flight at once. */
+        for (size_t i = 0; i < nr; i++)
+            __builtin_prefetch(hnsw_list(idx, hnsw_block(idx, rej[i]), 0), 0, 3);
+        size_t lent = 0;
+        for (; lent < nr && nn < cap; lent++) {
+            uint32_t r = rej[lent];
+            vis[r] = tag;
+            uint32_t *l2 = hnsw_list(idx, hnsw_block(idx, r), 0);
+            uint32_t c2 = __atomic_load_n(&l2[0], __ATOMIC_ACQUIRE);
+            for (uint32_t j = 0; j < c2 && nn < cap; j++) {
+                uint32_t id = __atomic_load_n(&l2[1 + j], __ATOMIC_ACQUIRE);
+                if (id >= vcap || vis[id] == tag || !hnsw_allowed(allow, id)) continue;
+                vis[id] = tag;
+                ids[nn++] = id;
+            }
+        }
+        /* Nothing allowed found yet: route through the rejected ones. */
+        size_t route = ctx->n_res ? 0 : nr;
+        for (size_t i = 0; i < route; i++) vis[rej[i]] = tag;
+        if (!nn && !route) continue;
+        if (hnsw_items_reserve(ctx, &ctx->cand, &ctx->cap_cand, ctx->n_cand + nn + route))
+            return ERR_NOMEM;
+
+        for (size_t i = 0; i < nn && i < HNSW_PREFETCH_AHEAD; i++)
+            prefetch_vector(idx, hnsw_block(idx, ids[i]));
+        for (size_t i = 0; i < nn; i++) {
+            if (i + HNSW_PREFETCH_AHEAD < nn)
+                prefetch_vector(idx, hnsw_block(idx, ids[i + HNSW_PREFETCH_AHEAD]));
+            unsigned char *b = hnsw_block(idx, ids[i]);
+            float d = hnsw_dist(idx, q, (const float *)b);
+            if (ctx->n_res < uef || d < bound) {
+                minheap_push(ctx->cand, &ctx->n_cand, (HeapItem){ d, ids[i] });
+                if (accept(idx, lq, ids[i], b)) {
+                    maxheap_push(ctx->res, &ctx->n_res, (HeapItem){ d, ids[i] });
+                    if (ctx->n_res > uef) maxheap_pop(ctx->res, &ctx->n_res);
+                    bound = ctx->res[0].d;
+                }
+            }
+        }
+        for (size_t i = 0; i < route; i++) {
+            float d = hnsw_dist(idx, q, (const float *)hnsw_block(idx, rej[i]));
+            minheap_push(ctx->cand, &ctx->n_cand, (HeapItem){ d, rej[i] });
+        }
+    }
+    return 0;
+}
+
 /* ---- public searches ------------------------------------------------ */
 
 /* to_score converts an internal distance into Qdrant's score. */
@@ -289,8 +390,9 @@ static int check_query(const HnswIndex *idx, const float *q, int k, HnswHit *out
     return 0;
 }
 
-int hnsw_search(HnswIndex *idx, const float *q, int k, int ef, HnswFilter filter, void *fctx,
-                HnswHit *out, int *n_out)
+/* search runs hnsw_search (allow NULL) or hnsw_search_allowed. */
+static int search(HnswIndex *idx, const float *q, int k, int ef, HnswFilter filter, void *fctx,
+                  const HnswAllow *allow, HnswHit *out, int *n_out)
 {
     int rc = check_query(idx, q, k, out, n_out);
     if (rc) return rc;
@@ -326,9 +428,13 @@ int hnsw_search(HnswIndex *idx, const float *q, int k, int ef, HnswFilter filter
     float cur_d = hnsw_dist(idx, q, (const float *)hnsw_block(idx, cur));
     for (int l = top; l > 0; l--) hnsw_greedy_closest(idx, q, l, &cur, &cur_d);
 
-    LayerQuery lq = { q, HNSW_NO_NODE, filter, fctx, 0 };
-    lq.plain = !filter && __atomic_load_n(&idx->deleted, __ATOMIC_RELAXED) == 0;
-    rc = hnsw_search_layer(idx, ctx, &lq, cur, cur_d, ef, 0);
+    LayerQuery lq = { q, HNSW_NO_NODE, filter, fctx, 0, allow };
+    lq.plain = !filter && !allow && __atomic_load_n(&idx->deleted, __ATOMIC_RELAXED) == 0;
+    size_t live = __atomic_load_n(&idx->live, __ATOMIC_RELAXED);
+    if (allow && (double)allow->count < HNSW_SPARSE_SHARE * (double)live)
+        rc = sparse_layer0(idx, ctx, &lq, cur, cur_d, ef);
+    else
+        rc = hnsw_search_layer(idx, ctx, &lq, cur, cur_d, ef, 0);
     if (rc == 0) {
         /* Drain the max-heap from the back: the sort gives best first. */
         hnsw_heap_sort_ascending(ctx->res, ctx->n_res);
@@ -342,6 +448,19 @@ int hnsw_search(HnswIndex *idx, const float *q, int k, int ef, HnswFilter filter
     hnsw_ctx_put(idx, ctx);
     pthread_rwlock_unlock(&idx->rw);
     return rc;
+}
+
+int hnsw_search(HnswIndex *idx, const float *q, int k, int ef, HnswFilter filter, void *fctx,
+                HnswHit *out, int *n_out)
+{
+    return search(idx, q, k, ef, filter, fctx, NULL, out, n_out);
+}
+
+int hnsw_search_allowed(HnswIndex *idx, const float *q, int k, int ef, const HnswAllow *allow,
+                        HnswHit *out, int *n_out)
+{
+    if (!allow || (allow->n_bits && !allow->words)) return ERR_INVAL;
+    return search(idx, q, k, ef, NULL, NULL, allow, out, n_out);
 }
 
 /* Max-heap on HnswHit.score, for brute force into the caller's array. */
@@ -463,4 +582,14 @@ int hnsw_brute_force_nodes(HnswIndex *idx, const float *q, int k, const uint32_t
 size_t hnsw_exact_below(size_t live)
 {
     return (size_t)sqrt((double)HNSW_PLAN_VISITS * (double)live);
+}
+
+HnswPlan hnsw_plan(const HnswIndex *idx, size_t matches, size_t live, int ef)
+{
+    double share = live ? (double)matches / (double)live : 1;
+    size_t walk = HNSW_SPARSE_BASE_BYTES + (size_t)(ef > 0 ? ef : idx->ef) * HNSW_SPARSE_EF_BYTES;
+    if (share >= HNSW_SPARSE_MIN_SHARE && share < HNSW_SPARSE_SHARE &&
+        matches * idx->vec_bytes > walk)
+        return HNSW_PLAN_SPARSE;
+    return matches < hnsw_exact_below(live) ? HNSW_PLAN_SCAN : HNSW_PLAN_WALK;
 }

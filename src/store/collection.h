@@ -29,13 +29,14 @@
  *   - Filtered search: when the filter's estimated number of matching
  *     points is below COLLECTION_FULL_SCAN_THRESHOLD, the matching points
  *     are found by a scan and scored exactly (selective filters would
- *     otherwise starve the graph walk); above it, HNSW runs with the filter
- *     as an accept callback. Like Qdrant's full_scan_threshold, but counted
- *     in points, and raised on big graphs by a cost model
- *     (hnsw_exact_below: a scan reads the matches, a filtered walk about
- *     HNSW_PLAN_VISITS / selectivity nodes). The estimate comes from the
- *     payload indexes (exact counts for terms) and, when it straddles the
- *     threshold, from a sample.
+ *     otherwise starve the graph walk). Above it hnsw_plan weighs, at the
+ *     request's ef, the scan against a walk over the matches alone (an
+ *     allow list built from the payload indexes, hnsw_search_allowed) and
+ *     the walk through every node with the filter as an accept callback.
+ *     Like Qdrant's full_scan_threshold, but counted in points, and raised
+ *     on big graphs by that cost model. The estimate comes from the
+ *     payload indexes (exact counts for terms) and, when it is a range,
+ *     from a sample.
  *   - Quantized graphs (Qdrant's scalar int8 quantization_config,
  *     collection_quant.c): the graph keeps int8 codes only; the float32
  *     originals stay in the memory-mapped store, read through
@@ -380,6 +381,18 @@ typedef struct {
     int max_level; /* -1: empty */
 } CollectionGraphLinks;
 int collection_graph_links(Db *db, const char *name, const char *using, CollectionGraphLinks *out);
+
+/*
+ * collection_db_plans reports how many dense searches each plan answered
+ * since open: the exact scan of a filter's matches, the exact scan of
+ * every point, the graph walk (with a filter or without), and the walk
+ * over a filter's matches alone (hnsw_search_allowed). Tests check that
+ * a planner path they mean to cover ran.
+ */
+typedef struct {
+    uint64_t scan, all, walk, sparse;
+} CollectionPlans;
+void collection_db_plans(Db *db, CollectionPlans *out);
 
 /* ---- collections ---- */
 

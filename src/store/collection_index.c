@@ -547,8 +547,10 @@ int coll_filter_node(Collection *c, StoreTxn *txn, const Filter *f, Scratch *s, 
     return ok && !l.gone;
 }
 
-int coll_filter_nodes(Collection *c, StoreTxn *txn, const Filter *f, uint64_t max_cand, NodeFn fn,
-                      void *ctx)
+/* filter_nodes is coll_filter_nodes; with index_only it declines (0)
+ * unless the indexes name the candidates. */
+static int filter_nodes(Collection *c, StoreTxn *txn, const Filter *f, uint64_t max_cand,
+                        int index_only, NodeFn fn, void *ctx)
 {
     const PointId *ids;
     size_t n_ids;
@@ -556,7 +558,7 @@ int coll_filter_nodes(Collection *c, StoreTxn *txn, const Filter *f, uint64_t ma
     uint32_t *cand = NULL;
     size_t n = 0;
     int have = filter_candidates(f, c->points_count, max_cand, &cand, &n);
-    if (!have && filter_needs_payload(f)) return 0;
+    if (!have && (index_only || filter_needs_payload(f))) return 0;
     Scratch s;
     coll_scratch_init(&s);
     size_t total = have ? n : c->node_high;
@@ -568,6 +570,18 @@ int coll_filter_nodes(Collection *c, StoreTxn *txn, const Filter *f, uint64_t ma
     coll_scratch_free(&s);
     free(cand);
     return 1;
+}
+
+int coll_filter_nodes(Collection *c, StoreTxn *txn, const Filter *f, uint64_t max_cand, NodeFn fn,
+                      void *ctx)
+{
+    return filter_nodes(c, txn, f, max_cand, 0, fn, ctx);
+}
+
+int coll_filter_indexed(Collection *c, StoreTxn *txn, const Filter *f, uint64_t max_cand,
+                        NodeFn fn, void *ctx)
+{
+    return filter_nodes(c, txn, f, max_cand, 1, fn, ctx);
 }
 
 /* ---- order_by ---- */

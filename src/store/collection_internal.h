@@ -161,6 +161,7 @@ struct Db {
     uint64_t full_scan_threshold;
     uint64_t full_scan_bytes; /* DbOptions.full_scan_bytes resolved */
     int scan_fixed; /* the threshold was given: no cost model (tests) */
+    uint64_t plans[4]; /* searches run per plan (atomic; collection_db_plans) */
     pthread_rwlock_t lock;  /* the collection list and aliases: shared by operations */
     pthread_mutex_t write;  /* one writer at a time */
     Collection **colls;
@@ -506,6 +507,11 @@ int coll_filter_node(Collection *c, StoreTxn *txn, const Filter *f, Scratch *s, 
 typedef int (*NodeFn)(void *ctx, uint32_t node);
 int coll_filter_nodes(Collection *c, StoreTxn *txn, const Filter *f, uint64_t max_cand, NodeFn fn,
                       void *ctx);
+/* coll_filter_indexed is coll_filter_nodes from index candidates only: 0
+ * when the indexes do not name at most max_cand of them (a walk of the
+ * node table costs what a search should not). */
+int coll_filter_indexed(Collection *c, StoreTxn *txn, const Filter *f, uint64_t max_cand,
+                        NodeFn fn, void *ctx);
 /* ---- collection_multivec.c ---- */
 
 /* coll_multi_mask: the dense vector indexes of c that are multivectors
