@@ -349,10 +349,65 @@ TEST(test_bigmem_sizes_and_realloc)
     bigmem_free(q);
 }
 
+/* thp_eligible reads the kernel's THPeligible for the mapping holding
+ * p from /proc/self/smaps: 0 or 1, or -1 when the kernel does not say. */
+static int thp_eligible(const void *p)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return -1;
+    char line[512];
+    int in = 0, r = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            if (in) break;
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        } else if (in && !strncmp(line, "THPeligible:", 12)) {
+            r = atoi(line + 12);
+            break;
+        }
+    }
+    fclose(f);
+    return r;
+}
+
+TEST(test_bigmem_huge_pages_switch)
+{
+    /* VITRINE_HUGE_PAGES=off (here its override) advises big buffers
+     * MADV_NOHUGEPAGE, so the kernel will not back them with huge pages
+     * in any THP mode; on (the default) advises MADV_HUGEPAGE, which
+     * makes them eligible unless THP is "never". */
+    if (!bigmem_maps()) {
+        printf("  skipped: buffers come from the C allocator in this build\n");
+        return;
+    }
+    int was = bigmem_huge_pages();
+    bigmem_set_huge_pages(0);
+    uint8_t *off = bigmem_alloc(4u << 20);
+    bigmem_set_huge_pages(1);
+    uint8_t *on = bigmem_alloc(4u << 20);
+    bigmem_set_huge_pages(was);
+    ASSERT_TRUE(off && on);
+    char mode[128] = "";
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (f) {
+        if (!fgets(mode, sizeof mode, f)) mode[0] = 0;
+        fclose(f);
+    }
+    int e_off = thp_eligible(off), e_on = thp_eligible(on);
+    printf("  THP mode %s  eligible: off %d, on %d\n", mode[0] ? strtok(mode, "\n") : "?", e_off, e_on);
+    bigmem_free(off);
+    bigmem_free(on);
+    if (e_off < 0) return; /* an old kernel: nothing to read */
+    ASSERT_EQ_INT(e_off, 0);
+    if (mode[0] && !strstr(mode, "[never]")) ASSERT_EQ_INT(e_on, 1);
+}
+
 int main(void)
 {
     RUN(test_buf_append);
     RUN(test_bigmem_sizes_and_realloc);
+    RUN(test_bigmem_huge_pages_switch);
     RUN(test_buf_printf);
     RUN(test_slices_and_strings);
     RUN(test_parse_u64);

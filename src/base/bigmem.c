@@ -61,10 +61,38 @@ static void *map_huge(size_t len)
     if (start > raw) munmap(raw, (size_t)(start - raw));
     size_t tail = (size_t)(raw + over - (start + len));
     if (tail) munmap(start + len, tail);
+    bigmem_advise(start, len);
+    return start;
+}
+
+static int huge_state = -1; /* -1: not read yet; then 0 or 1 */
+
+int bigmem_huge_pages(void)
+{
+    int s = __atomic_load_n(&huge_state, __ATOMIC_RELAXED);
+    if (s < 0) {
+        const char *v = getenv(BIGMEM_ENV_HUGE_PAGES);
+        s = !(v && (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no")));
+        __atomic_store_n(&huge_state, s, __ATOMIC_RELAXED);
+    }
+    return s;
+}
+
+void bigmem_set_huge_pages(int on)
+{
+    __atomic_store_n(&huge_state, on ? 1 : 0, __ATOMIC_RELAXED);
+}
+
+void bigmem_advise(void *p, size_t len)
+{
     /* Advice only: without THP (or on a kernel without it) the mapping
      * works with 4 KB pages. */
-    (void)madvise(start, len, MADV_HUGEPAGE);
-    return start;
+#if defined(MADV_HUGEPAGE) && defined(MADV_NOHUGEPAGE)
+    if (len) (void)madvise(p, len, bigmem_huge_pages() ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+#else
+    (void)p;
+    (void)len;
+#endif
 }
 
 void *bigmem_alloc(size_t n)

@@ -32,6 +32,25 @@
  * than the mapping. */
 #define BIGMEM_HUGE_MIN ((size_t)2 << 20)
 
+/*
+ * bigmem_huge_pages says whether big buffers (these, and the HNSW graph's
+ * chunks) ask for transparent huge pages: yes unless the environment sets
+ * VITRINE_HUGE_PAGES=off (read once, at first use). With "off" they are
+ * advised MADV_NOHUGEPAGE instead, so even a kernel in THP "always" mode
+ * leaves them on 4 KB pages. The switch is for a long-running box whose
+ * kernel defragments on fault (/sys/kernel/mm/transparent_hugepage/defrag
+ * "always" or "madvise"): there a fault in an advised range may stall in
+ * memory compaction when memory is fragmented, and latency matters more
+ * than the 2-3x faster decode of a big photo or the ~15% faster search.
+ */
+#define BIGMEM_ENV_HUGE_PAGES "VITRINE_HUGE_PAGES"
+int bigmem_huge_pages(void);
+/* bigmem_set_huge_pages overrides the environment for later mappings. */
+void bigmem_set_huge_pages(int on);
+/* bigmem_advise advises len bytes at p (whole huge pages for "on") as
+ * bigmem_huge_pages says. Advice only: errors are ignored. */
+void bigmem_advise(void *p, size_t len);
+
 /* bigmem_alloc returns n bytes aligned to 64, or NULL (never aborts: the
  * sizes come from clients' images). */
 void *bigmem_alloc(size_t n);

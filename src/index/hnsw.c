@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bigmem.h"
 #include "base/err.h"
 #include "index/hnsw_internal.h"
 #include "base/log.h"
@@ -239,10 +240,9 @@ static unsigned char *map_chunk(size_t bytes, int huge)
     if (lead) munmap(p, lead);
     if (extra - lead) munmap(p + lead + len, extra - lead);
     p += lead;
-#ifdef MADV_HUGEPAGE
-    /* Advice only: where THP is off this changes nothing. */
-    madvise(p, bytes & ~(HNSW_HUGE_PAGE - 1), MADV_HUGEPAGE);
-#endif
+    /* Advice only: where THP is off this changes nothing
+     * (VITRINE_HUGE_PAGES=off asks for 4 KB pages: base/bigmem.h). */
+    bigmem_advise(p, bytes & ~(HNSW_HUGE_PAGE - 1));
     return p;
 #endif
 }

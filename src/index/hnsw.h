@@ -220,11 +220,11 @@ size_t hnsw_exact_below(size_t live);
  *   accepted one: at 1M and 5%, 296 queries/s at ef 40.
  * - The scan is exact and bound by memory: at 1M, 1000 queries/s for
  *   10,000 float32 matches (20 MB), 176 for 50,000.
- * So the sparse walk takes a share from HNSW_SPARSE_MIN_SHARE to
- * HNSW_SPARSE_SHARE when scanning the matches' vectors would read more
- * than HNSW_SPARSE_BASE_BYTES + ef x HNSW_SPARSE_EF_BYTES (its time in
- * bytes scanned); otherwise hnsw_exact_below decides between the scan and
- * the whole walk.
+ * So a share from HNSW_SPARSE_MIN_SHARE to HNSW_SPARSE_SHARE takes the
+ * sparse walk when scanning the matches' vectors would read more than
+ * HNSW_SPARSE_BASE_BYTES + ef x HNSW_SPARSE_EF_BYTES (its time in bytes
+ * scanned), else the scan; outside that band hnsw_exact_below decides
+ * between the scan and the whole walk.
  */
 typedef enum { HNSW_PLAN_SCAN, HNSW_PLAN_SPARSE, HNSW_PLAN_WALK } HnswPlan;
 #define HNSW_SPARSE_MIN_SHARE 0.03
