@@ -233,6 +233,63 @@ static int cmp_hit_desc(const void *a, const void *b)
     return (x->score < y->score) - (x->score > y->score);
 }
 
+/*
+ * A quantized graph rebuilt from its own decoded codes (as a PATCH of m
+ * rebuilds one on every core, without reading the float32 originals from
+ * the store) holds the same codes, and with the same seed and order is
+ * the same graph as one built from the originals: every decoded vector is
+ * bit-identical, and searches return the same nodes with the same scores.
+ * Components outside the interval (clamped to codes 0 and 255) included.
+ */
+TEST(codes_survive_a_rebuild_from_decoded_vectors)
+{
+    enum { NR = 1500 };
+    float *x = malloc((size_t)NR * DIM * sizeof *x);
+    ASSERT_TRUE(x != NULL);
+    gen(x, NR, 7);
+    float lo, hi;
+    ASSERT_OK(quant_calibrate(x, NR, DIM, 0.95f, &lo, &hi));
+    HnswParams p;
+    hnsw_params_default(&p);
+    p.ef_construction = 64;
+    p.seed = 3;
+    p.quant = 1;
+    p.quant_lo = lo;
+    p.quant_hi = hi;
+    HnswIndex *a = NULL, *b = NULL;
+    ASSERT_OK(hnsw_create(DIM, HNSW_METRIC_COSINE, &p, &a));
+    ASSERT_OK(hnsw_create(DIM, HNSW_METRIC_COSINE, &p, &b));
+    float va[DIM], vb[DIM];
+    for (int i = 0; i < NR; i++) ASSERT_OK(hnsw_insert(a, (uint32_t)i, x + (size_t)i * DIM));
+    for (int i = 0; i < NR; i++) {
+        ASSERT_OK(hnsw_get_vector(a, (uint32_t)i, va));
+        ASSERT_OK(hnsw_insert(b, (uint32_t)i, va));
+    }
+    int clamped = 0;
+    for (int i = 0; i < NR; i++) {
+        ASSERT_OK(hnsw_get_vector(a, (uint32_t)i, va));
+        ASSERT_OK(hnsw_get_vector(b, (uint32_t)i, vb));
+        ASSERT_TRUE(memcmp(va, vb, sizeof va) == 0);
+        for (int d = 0; d < DIM; d++) clamped += va[d] == lo || va[d] == hi;
+    }
+    ASSERT_TRUE(clamped > 0); /* the 0.95 quantile leaves values outside */
+    for (int t = 0; t < 50; t++) {
+        HnswHit ha[10], hb[10];
+        int na, nb;
+        const float *q = x + (size_t)(t * 29) * DIM;
+        ASSERT_OK(hnsw_search(a, q, 10, 32, NULL, NULL, ha, &na));
+        ASSERT_OK(hnsw_search(b, q, 10, 32, NULL, NULL, hb, &nb));
+        ASSERT_EQ_INT(na, nb);
+        for (int j = 0; j < na; j++) {
+            ASSERT_EQ_INT(ha[j].node, hb[j].node);
+            ASSERT_TRUE(ha[j].score == hb[j].score);
+        }
+    }
+    hnsw_free(a);
+    hnsw_free(b);
+    free(x);
+}
+
 TEST(quantized_recall_with_and_without_rescoring)
 {
     float *x = malloc((size_t)N * DIM * sizeof *x), *qs = malloc((size_t)NQ * DIM * sizeof *qs);
@@ -322,6 +379,7 @@ int main(void)
     RUN(kernels_match_scalar);
     RUN(calibration_follows_qdrant);
     RUN(distance_is_decoded_distance);
+    RUN(codes_survive_a_rebuild_from_decoded_vectors);
     RUN(quantized_recall_with_and_without_rescoring);
     return harness_report(__FILE__);
 }

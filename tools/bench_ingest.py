@@ -4,7 +4,7 @@ build on the same vectors, in the same run.
 
   /usr/bin/python3 tools/bench_ingest.py --vitrine ./vitrine --base B.fvecs
       [--n N] [--batch 1000] [--m 16] [--ef-construction 200] [--threads 2]
-      [--patch-m M] [--data DIR] [--skip-hnswlib]
+      [--patch-m M] [--quantization int8] [--data DIR] [--skip-hnswlib]
 
 Starts `vitrine serve` on a fresh data directory (no model), creates
 collection `c` (Cosine, the given m / ef_construct), then PUTs the first N
@@ -86,6 +86,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--patch-m", type=int, default=16,
                     help="with --m 0: the m the PATCH after the ingest sets (builds the graph)")
+    ap.add_argument("--quantization", choices=["int8"], default=None,
+                    help="create the collection with scalar int8 quantization (quantile 0.99)")
     ap.add_argument("--data", default="")
     ap.add_argument("--skip-hnswlib", action="store_true")
     ap.add_argument("--hnswlib-twice", action="store_true",
@@ -109,9 +111,12 @@ def main():
     srv, port, _ = start_server(args.vitrine, data, log)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-        request(conn, "PUT", "/collections/c", json.dumps({
-            "vectors": {"size": int(dim), "distance": "Cosine"},
-            "hnsw_config": {"m": 0 if bulk else args.m, "ef_construct": args.ef_construction}}))
+        create = {"vectors": {"size": int(dim), "distance": "Cosine"},
+                  "hnsw_config": {"m": 0 if bulk else args.m, "ef_construct": args.ef_construction}}
+        if args.quantization:
+            create["quantization_config"] = {
+                "scalar": {"type": "int8", "quantile": 0.99, "always_ram": True}}
+        request(conn, "PUT", "/collections/c", json.dumps(create))
         t0 = time.perf_counter()
         c0 = cpu_seconds(srv.pid)
         for b in bodies:

@@ -608,7 +608,13 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
     StoreTxn *rtxn = NULL;
     for (int v = 0; !e && v < cfg.n_vectors; v++) {
         if (!(rebuild >> v & 1)) continue;
-        if (!coll_graph_quantized(c, v)) {
+        /* A quantized graph whose interval stays is rebuilt from its own
+         * codes, as a float32 one from its vectors: a decoded code encodes
+         * to itself again (test_quant), so the new graph is the one the
+         * store's float32 originals would give, and the workers need no
+         * LMDB transaction of their own. A new interval needs the
+         * originals (coll_graph_relink, one thread). */
+        if (!coll_graph_quantized(c, v) || coll_graph_same_codes(c, &cfg, v)) {
             /* The first build of a graph that was bare (Qdrant's PATCH of m
              * from 0, which usually changes the engine's m too) is a bulk
              * load: on every core, as a write's new points go in. Any

@@ -361,6 +361,9 @@ static inline int coll_graph_quantized(const Collection *c, int v)
  * then left as they were).
  */
 int coll_quant_sync(Db *db, Collection *c);
+/* coll_graph_same_codes: would graph v under cfg hold the codes it holds
+ * now (quantized both ways, the same interval)? */
+int coll_graph_same_codes(const Collection *c, const CollectionConfig *cfg, int v);
 /* coll_graph_relink is coll_graph_rebuild for any graph, quantized ones
  * too: the vectors inserted are the stored float32 ones (txn's view). */
 int coll_graph_relink(Collection *c, StoreTxn *txn, const CollectionConfig *cfg, int v,

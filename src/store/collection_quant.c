@@ -153,6 +153,14 @@ static int convert(Collection *c, StoreTxn *txn, const CollectionConfig *cfg, in
     return 0;
 }
 
+int coll_graph_same_codes(const Collection *c, const CollectionConfig *cfg, int v)
+{
+    HnswParams cur, want;
+    hnsw_params_get(c->idx[v].index, &cur);
+    coll_index_params(cfg, v, &want);
+    return cur.quant && want.quant && cur.quant_lo == want.quant_lo && cur.quant_hi == want.quant_hi;
+}
+
 int coll_graph_relink(Collection *c, StoreTxn *txn, const CollectionConfig *cfg, int v,
                       HnswIndex **out)
 {
