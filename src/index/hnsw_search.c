@@ -277,11 +277,11 @@ int hnsw_search_layer(const HnswIndex *idx, SearchCtx *ctx, const LayerQuery *lq
  * sparse_layer0 is SEARCH-LAYER at level 0 over the allowed nodes only
  * (hnsw_search_allowed). Expanding a node collects its allowed unvisited
  * neighbours, then, while fewer than 2 x M0, the allowed unvisited
- * neighbours of its rejected ones (each rejected node lends its list once: it is
- * marked visited when read), and scores just those. Until the first
- * allowed node is found the rejected neighbours are scored and queued as
- * well, so a walk whose entry point lies among rejected nodes still
- * routes towards the query instead of stopping.
+ * neighbours of its rejected ones (each rejected node lends its list
+ * once: it is marked visited when read), and scores just those. Until the
+ * first allowed node is found the rejected neighbours are scored and
+ * queued as well, so a walk whose entry point lies among rejected nodes
+ * still routes towards the query instead of stopping.
  */
 static int sparse_layer0(const HnswIndex *idx, SearchCtx *ctx, const LayerQuery *lq, uint32_t ep,
                          float ep_d, int ef)
@@ -460,6 +460,9 @@ int hnsw_search_allowed(HnswIndex *idx, const float *q, int k, int ef, const Hns
                         HnswHit *out, int *n_out)
 {
     if (!allow || (allow->n_bits && !allow->words)) return ERR_INVAL;
+    /* Nothing allowed: nothing to find (the sparse walk would route
+     * through the whole graph looking for a first allowed node). */
+    if (!allow->count) return check_query(idx, q, k, out, n_out);
     return search(idx, q, k, ef, NULL, NULL, allow, out, n_out);
 }
 
