@@ -385,24 +385,14 @@ static int rank_collected(const Query *q, ExactCtx *x, size_t k, int rescore)
 }
 
 /*
- * run_query finds the best offset + limit nodes of graph q->v for the
- * scorer: exactly (scan or all nodes) or through HNSW. Exactly whenever
- * the request asks (exact) or the vector has no graph to search
- * (exact_only): every dense search, recommendation and discovery comes
- * through here, so the flag holds for all of them. Hits go to the
- * arena, best first. A recommendation objective (strategy >= 0) makes
- * HNSW only propose candidates (a search per positive example) that are
- * rescored.
- */
-/*
  * plan_filtered plans a graph search whose filter passes about m of the
  * collection's points: an exact scan below the full-scan threshold, then
  * as hnsw_plan weighs it at the request's ef (at 1M points a 1% filter
  * scans its 10,000 matches instead of walking ~100x the unfiltered
- * visits; at ef 100 a 5% filter walks its 50,000 alone). With the threshold given (tests, small collections) the
- * cost model is off: past the threshold a share from
- * HNSW_SPARSE_MIN_SHARE to HNSW_SPARSE_SHARE walks the matches alone,
- * any other the whole graph.
+ * visits; at ef 100 a 5% filter walks its 50,000 alone). With the
+ * threshold given (tests, small collections) the cost model is off: past
+ * the threshold a share from HNSW_SPARSE_MIN_SHARE to HNSW_SPARSE_SHARE
+ * walks the matches alone, any other the whole graph.
  */
 static int plan_filtered(const Query *q, const HnswIndex *h, uint64_t m)
 {
@@ -428,6 +418,16 @@ void collection_db_plans(Db *db, CollectionPlans *out)
     out->sparse = __atomic_load_n(&db->plans[PLAN_SPARSE], __ATOMIC_RELAXED);
 }
 
+/*
+ * run_query finds the best offset + limit nodes of graph q->v for the
+ * scorer: exactly (scan or all nodes) or through HNSW. Exactly whenever
+ * the request asks (exact) or the vector has no graph to search
+ * (exact_only): every dense search, recommendation and discovery comes
+ * through here, so the flag holds for all of them. Hits go to the
+ * arena, best first. A recommendation objective (strategy >= 0) makes
+ * HNSW only propose candidates (a search per positive example) that are
+ * rescored.
+ */
 static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
 {
     Collection *c = q->c;
