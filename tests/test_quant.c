@@ -233,6 +233,20 @@ static int cmp_hit_desc(const void *a, const void *b)
     return (x->score < y->score) - (x->score > y->score);
 }
 
+/* quant_params: the defaults with ef_construction, seed and int8 codes
+ * of [lo, hi]. */
+static HnswParams quant_params(int ef_construction, uint64_t seed, float lo, float hi)
+{
+    HnswParams p;
+    hnsw_params_default(&p);
+    p.ef_construction = ef_construction;
+    p.seed = seed;
+    p.quant = 1;
+    p.quant_lo = lo;
+    p.quant_hi = hi;
+    return p;
+}
+
 /*
  * A quantized graph rebuilt from its own decoded codes (as a PATCH of m
  * rebuilds one on every core, without reading the float32 originals from
@@ -249,13 +263,7 @@ TEST(codes_survive_a_rebuild_from_decoded_vectors)
     gen(x, NR, 7);
     float lo, hi;
     ASSERT_OK(quant_calibrate(x, NR, DIM, 0.95f, &lo, &hi));
-    HnswParams p;
-    hnsw_params_default(&p);
-    p.ef_construction = 64;
-    p.seed = 3;
-    p.quant = 1;
-    p.quant_lo = lo;
-    p.quant_hi = hi;
+    HnswParams p = quant_params(64, 3, lo, hi);
     HnswIndex *a = NULL, *b = NULL;
     ASSERT_OK(hnsw_create(DIM, HNSW_METRIC_COSINE, &p, &a));
     ASSERT_OK(hnsw_create(DIM, HNSW_METRIC_COSINE, &p, &b));
@@ -299,13 +307,7 @@ TEST(quantized_recall_with_and_without_rescoring)
     float lo, hi;
     ASSERT_OK(quant_calibrate(x, QUANT_SAMPLE_SIZE < N ? QUANT_SAMPLE_SIZE : N, DIM, 0.99f, &lo,
                               &hi));
-    HnswParams p;
-    hnsw_params_default(&p);
-    p.ef_construction = 100;
-    p.seed = 1;
-    p.quant = 1;
-    p.quant_lo = lo;
-    p.quant_hi = hi;
+    HnswParams p = quant_params(100, 1, lo, hi);
     HnswIndex *idx = NULL, *flat = NULL;
     ASSERT_OK(hnsw_create(DIM, HNSW_METRIC_COSINE, &p, &idx));
     p.quant = 0;

@@ -180,7 +180,8 @@ typedef struct {
     double oversampling; /* quantized: candidates = 10 x this, rescored */
     int no_rescore;
     const char *selectivity; /* a list of shares, or NULL: no filter */
-    const char *plan;        /* auto, scan or graph */
+    int plans[BENCH_ANN_MAX_EFS]; /* --filter-plan, parsed (BenchPlan) */
+    int n_plans;
 } BenchArgs;
 
 /* The filter: a fixed share of the nodes, by a hash of the id. */
@@ -196,17 +197,31 @@ static int bench_accept(uint32_t node, void *ctx)
     return hash_fmix32(node) % BENCH_ANN_FILTER_SCALE < f->cut;
 }
 
-/* plan_named: is the len bytes at p the plan name? */
-static int plan_named(const char *p, size_t len, const char *name)
+/* The plans --filter-plan names; auto is hnsw_plan's choice per ef. */
+typedef enum { PLAN_AUTO, PLAN_SCAN, PLAN_GRAPH, PLAN_CALLBACK } BenchPlan;
+static const char *const plan_names[] = { "auto", "scan", "graph", "callback" };
+
+/* parse_plans reads a list of plan names. */
+static int parse_plans(const char *s, int *out, int *n)
 {
-    return strlen(name) == len && !strncmp(p, name, len);
+    *n = 0;
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        int found = -1;
+        for (int k = 0; k < (int)ARRAY_LEN(plan_names); k++)
+            if (strlen(plan_names[k]) == len && !strncmp(s, plan_names[k], len)) found = k;
+        if (found < 0 || *n >= BENCH_ANN_MAX_EFS) return ERR_INVAL;
+        out[(*n)++] = found;
+        s += len + (s[len] == ',');
+    }
+    return *n ? 0 : ERR_INVAL;
 }
 
 /* parse_args fills a from argv; 0, or the exit status for a usage error. */
 static int parse_args(int argc, char **argv, BenchArgs *a)
 {
     *a = (BenchArgs){ .efs = "10,20,40,64,100", .metric = "cosine", .threads = 1, .oversampling = 1,
-                      .plan = "auto" };
+                      .plans = { PLAN_AUTO }, .n_plans = 1 };
     hnsw_params_default(&a->p);
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -220,7 +235,6 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
         else if ((r = cli_take_value(argc, argv, &i, "--ef", &v))) str = &a->efs;
         else if ((r = cli_take_value(argc, argv, &i, "--metric", &v))) str = &a->metric;
         else if ((r = cli_take_value(argc, argv, &i, "--quantization", &v))) str = &a->quant;
-        else if ((r = cli_take_value(argc, argv, &i, "--filter-plan", &v))) str = &a->plan;
         if (r < 0) return 2;
         if (str) {
             *str = v;
@@ -230,6 +244,8 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
             char *end;
             a->oversampling = r < 0 ? 0 : strtod(v, &end);
             if (r < 0 || *end || !(a->oversampling >= 1 && a->oversampling <= 100)) return 2;
+        } else if ((r = cli_take_value(argc, argv, &i, "--filter-plan", &v))) {
+            if (r < 0 || parse_plans(v, a->plans, &a->n_plans)) return 2;
         } else if ((r = cli_take_value(argc, argv, &i, "--filter-selectivity", &v))) {
             if (r < 0) return 2;
             a->selectivity = v;
@@ -252,13 +268,6 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
     }
     if (!a->base || !a->query || !a->gt) return 2;
     if (a->quant && strcmp(a->quant, "int8")) return 2;
-    for (const char *p = a->plan; *p;) {
-        size_t len = strcspn(p, ",");
-        if (!plan_named(p, len, "auto") && !plan_named(p, len, "scan") &&
-            !plan_named(p, len, "graph") && !plan_named(p, len, "callback"))
-            return 2;
-        p += len + (p[len] == ',');
-    }
     return 0;
 }
 
@@ -528,26 +537,18 @@ int cmd_bench_ann(int argc, char **argv)
         fgt = filtered_truth(&qr);
         qr.fgt = fgt;
         /* Each plan asked for, on the same matches and truth. */
-        int several = strchr(a.plan, ',') != NULL;
-        for (const char *p = a.plan; *p;) {
-            size_t len = strcspn(p, ",");
-            const char *what = "";
-            if (plan_named(p, len, "auto")) what = "auto";
-            else if (plan_named(p, len, "scan")) what = "scan";
-            else if (plan_named(p, len, "callback")) what = "callback";
-            else what = "graph";
-            p += len + (p[len] == ',');
+        for (int pi = 0; pi < a.n_plans; pi++) {
+            int plan = a.plans[pi];
             fprintf(stderr, "bench ann: filter keeps %zu of %d points (%.1f%%), plan %s\n",
-                    qr.n_matches, base.n, 100.0 * (double)qr.n_matches / base.n, what);
-            if (n_shares > 1 || several)
+                    qr.n_matches, base.n, 100.0 * (double)qr.n_matches / base.n, plan_names[plan]);
+            if (n_shares > 1 || a.n_plans > 1)
                 printf("filter-selectivity: %g (%zu matches, plan %s)\n", shares[si],
-                       qr.n_matches, what);
+                       qr.n_matches, plan_names[plan]);
             for (int e = 0; e < n_efs; e++) {
                 /* auto plans per ef, as the collection does. */
                 HnswPlan hp = hnsw_plan(idx, qr.n_matches, (size_t)base.n, efs[e]);
-                int autop = !strcmp(what, "auto");
-                qr.exact = !strcmp(what, "scan") || (autop && hp == HNSW_PLAN_SCAN);
-                qr.callback = !strcmp(what, "callback") || (autop && hp == HNSW_PLAN_WALK);
+                qr.exact = plan == PLAN_SCAN || (plan == PLAN_AUTO && hp == HNSW_PLAN_SCAN);
+                qr.callback = plan == PLAN_CALLBACK || (plan == PLAN_AUTO && hp == HNSW_PLAN_WALK);
                 if (run_queries(&qr, efs[e])) goto out;
             }
         }

@@ -163,7 +163,7 @@ static int link_node(HnswIndex *idx, SearchCtx *ctx, uint32_t node, int level, c
 
     size_t ef = (size_t)idx->ef_construction;
     if (hnsw_items_reserve(ctx, &ctx->sel, &ctx->cap_sel, ef + 1)) return ERR_NOMEM;
-    LayerQuery lq = { q, node, NULL, NULL, 0, NULL };
+    LayerQuery lq = { q, node, NULL, NULL, 0, NULL, 0 };
     lq.plain = __atomic_load_n(&idx->deleted, __ATOMIC_RELAXED) == 0;
     unsigned char *b = hnsw_block(idx, node);
     NodeHead *h = hnsw_head(idx, b);

@@ -106,8 +106,8 @@ typedef struct SearchCtx {
     size_t n_res, cap_res;
     HeapItem *sel;   /* scratch: the candidates of one neighbour selection */
     size_t cap_sel;
-    uint32_t *ids;   /* scratch: one neighbour list (M0 + 1), then the
-                      * rejected neighbours of a sparse walk (M0 + 1) */
+    uint32_t *ids;   /* scratch: one step's neighbours (2 x M0 + 1), then
+                      * the rejected neighbours of a sparse walk (M0) */
     uint8_t *qcode;  /* quantized index: the encoded query (vec_bytes) */
     int bytes_q;     /* qcode is counted in bytes */
     size_t bytes;    /* what this context allocated */
@@ -156,6 +156,7 @@ typedef struct {
     void *fctx;
     int plain;         /* 1: no filter, no self, nothing deleted: accept all */
     const HnswAllow *allow; /* NULL: every node allowed */
+    int sparse;        /* 1: walk the allowed nodes alone (level 0 only) */
 } LayerQuery;
 
 static inline unsigned char *hnsw_block(const HnswIndex *idx, uint32_t n)

@@ -17,7 +17,7 @@
  * - Filtered search walks through every node but only collects accepted
  *   ones (hnswlib's and Qdrant's approach); deleted nodes route but are
  *   never returned. A search given an allow list of a small share walks
- *   the allowed nodes alone, two hops at a time (sparse_layer0).
+ *   the allowed nodes alone, two hops at a time (collect_allowed).
  */
 #include "index/hnsw.h"
 
@@ -214,15 +214,83 @@ void hnsw_greedy_closest(const HnswIndex *idx, const float *q, int level, uint32
     }
 }
 
-int hnsw_search_layer(const HnswIndex *idx, SearchCtx *ctx, const LayerQuery *lq, uint32_t ep,
-                      float ep_d, int ef, int level)
+/* collect_unvisited puts the unvisited neighbours of node at level in
+ * ctx->ids, marking them, and returns how many. */
+static size_t collect_unvisited(const HnswIndex *idx, SearchCtx *ctx, uint32_t node, int level)
+{
+    uint16_t *vis = ctx->visited;
+    const uint16_t tag = ctx->epoch;
+    uint32_t *list = hnsw_list(idx, hnsw_block(idx, node), level);
+    uint32_t cnt = __atomic_load_n(&list[0], __ATOMIC_ACQUIRE);
+    size_t nn = 0;
+    for (uint32_t j = 0; j < cnt; j++) {
+        uint32_t id = __atomic_load_n(&list[1 + j], __ATOMIC_ACQUIRE);
+        if (id >= ctx->vis_cap || vis[id] == tag) continue;
+        vis[id] = tag;
+        ctx->ids[nn++] = id;
+    }
+    return nn;
+}
+
+/*
+ * collect_allowed is the step of the walk over allowed nodes alone
+ * (LayerQuery.sparse, level 0): the allowed unvisited neighbours of node,
+ * then, while fewer than 2 x M0, the allowed unvisited neighbours of its
+ * rejected ones (each rejected node lends its list once: it is marked
+ * visited when read), in ctx->ids; returns how many. With routing (no
+ * allowed node found yet) the rejected neighbours are also left in
+ * ctx->ids after the first 2 x M0 + 1 slots, *n_route of them, to be
+ * scored and queued: a walk whose entry point lies among rejected nodes
+ * then still moves towards the query instead of stopping.
+ */
+static size_t collect_allowed(const HnswIndex *idx, SearchCtx *ctx, const HnswAllow *allow,
+                              uint32_t node, int routing, size_t *n_route)
 {
     uint16_t *vis = ctx->visited;
     const uint16_t tag = ctx->epoch;
     const uint32_t vcap = ctx->vis_cap;
+    const size_t cap = 2 * (size_t)idx->m0;
+    uint32_t *ids = ctx->ids, *rej = ctx->ids + cap + 1;
+    uint32_t *list = hnsw_list(idx, hnsw_block(idx, node), 0);
+    uint32_t cnt = __atomic_load_n(&list[0], __ATOMIC_ACQUIRE);
+    size_t nn = 0, nr = 0;
+    for (uint32_t j = 0; j < cnt; j++) {
+        uint32_t id = __atomic_load_n(&list[1 + j], __ATOMIC_ACQUIRE);
+        if (id >= vcap || vis[id] == tag) continue;
+        if (hnsw_allowed(allow, id)) {
+            vis[id] = tag;
+            ids[nn++] = id;
+        } else {
+            rej[nr++] = id;
+        }
+    }
+    /* The rejected neighbours' lists are fetched together first: each is
+     * a cache miss of its own, and the loads overlap when in flight at
+     * once. */
+    for (size_t i = 0; i < nr; i++)
+        __builtin_prefetch(hnsw_list(idx, hnsw_block(idx, rej[i]), 0), 0, 3);
+    for (size_t r = 0; r < nr && nn < cap; r++) {
+        vis[rej[r]] = tag;
+        uint32_t *l2 = hnsw_list(idx, hnsw_block(idx, rej[r]), 0);
+        uint32_t c2 = __atomic_load_n(&l2[0], __ATOMIC_ACQUIRE);
+        for (uint32_t j = 0; j < c2 && nn < cap; j++) {
+            uint32_t id = __atomic_load_n(&l2[1 + j], __ATOMIC_ACQUIRE);
+            if (id >= vcap || vis[id] == tag || !hnsw_allowed(allow, id)) continue;
+            vis[id] = tag;
+            ids[nn++] = id;
+        }
+    }
+    *n_route = routing ? nr : 0;
+    for (size_t i = 0; i < *n_route; i++) vis[rej[i]] = tag;
+    return nn;
+}
+
+int hnsw_search_layer(const HnswIndex *idx, SearchCtx *ctx, const LayerQuery *lq, uint32_t ep,
+                      float ep_d, int ef, int level)
+{
     const float *q = lq->q;
     size_t uef = (size_t)ef;
-    uint32_t *ids = ctx->ids;
+    const uint32_t *ids = ctx->ids, *rej = ctx->ids + 2 * (size_t)idx->m0 + 1;
 
     if (hnsw_items_reserve(ctx, &ctx->res, &ctx->cap_res, uef + 1) ||
         hnsw_items_reserve(ctx, &ctx->cand, &ctx->cap_cand, uef + 1))
@@ -230,7 +298,7 @@ int hnsw_search_layer(const HnswIndex *idx, SearchCtx *ctx, const LayerQuery *lq
     ctx->n_cand = ctx->n_res = 0;
 
     unsigned char *epb = hnsw_block(idx, ep);
-    if (ep < vcap) vis[ep] = tag;
+    if (ep < ctx->vis_cap) ctx->visited[ep] = ctx->epoch;
     minheap_push(ctx->cand, &ctx->n_cand, (HeapItem){ ep_d, ep });
     if (accept(idx, lq, ep, epb)) maxheap_push(ctx->res, &ctx->n_res, (HeapItem){ ep_d, ep });
     float bound = ctx->n_res ? ctx->res[0].d : INFINITY;
@@ -239,18 +307,13 @@ int hnsw_search_layer(const HnswIndex *idx, SearchCtx *ctx, const LayerQuery *lq
         HeapItem c = minheap_pop(ctx->cand, &ctx->n_cand);
         if (c.d > bound && ctx->n_res >= uef) break;
 
-        /* Collect the unvisited neighbours first, marking them. */
-        uint32_t *list = hnsw_list(idx, hnsw_block(idx, c.id), level);
-        uint32_t cnt = __atomic_load_n(&list[0], __ATOMIC_ACQUIRE);
-        size_t nn = 0;
-        for (uint32_t j = 0; j < cnt; j++) {
-            uint32_t id = __atomic_load_n(&list[1 + j], __ATOMIC_ACQUIRE);
-            if (id >= vcap || vis[id] == tag) continue;
-            vis[id] = tag;
-            ids[nn++] = id;
-        }
-        if (!nn) continue;
-        if (hnsw_items_reserve(ctx, &ctx->cand, &ctx->cap_cand, ctx->n_cand + nn)) return ERR_NOMEM;
+        /* Collect the step's neighbours first, marking them. */
+        size_t route = 0;
+        size_t nn = lq->sparse ? collect_allowed(idx, ctx, lq->allow, c.id, !ctx->n_res, &route)
+                               : collect_unvisited(idx, ctx, c.id, level);
+        if (!nn && !route) continue;
+        if (hnsw_items_reserve(ctx, &ctx->cand, &ctx->cap_cand, ctx->n_cand + nn + route))
+            return ERR_NOMEM;
 
         /* Score them, prefetching ahead. */
         for (size_t i = 0; i < nn && i < HNSW_PREFETCH_AHEAD; i++)
@@ -269,101 +332,7 @@ int hnsw_search_layer(const HnswIndex *idx, SearchCtx *ctx, const LayerQuery *lq
                 }
             }
         }
-    }
-    return 0;
-}
-
-/*
- * sparse_layer0 is SEARCH-LAYER at level 0 over the allowed nodes only
- * (hnsw_search_allowed). Expanding a node collects its allowed unvisited
- * neighbours, then, while fewer than 2 x M0, the allowed unvisited
- * neighbours of its rejected ones (each rejected node lends its list
- * once: it is marked visited when read), and scores just those. Until the
- * first allowed node is found the rejected neighbours are scored and
- * queued as well, so a walk whose entry point lies among rejected nodes
- * still routes towards the query instead of stopping.
- */
-static int sparse_layer0(const HnswIndex *idx, SearchCtx *ctx, const LayerQuery *lq, uint32_t ep,
-                         float ep_d, int ef)
-{
-    uint16_t *vis = ctx->visited;
-    const uint16_t tag = ctx->epoch;
-    const uint32_t vcap = ctx->vis_cap;
-    const HnswAllow *allow = lq->allow;
-    const float *q = lq->q;
-    const size_t uef = (size_t)ef, cap = 2 * (size_t)idx->m0;
-    uint32_t *ids = ctx->ids, *rej = ctx->ids + 2 * idx->m0 + 1;
-
-    if (hnsw_items_reserve(ctx, &ctx->res, &ctx->cap_res, uef + 1) ||
-        hnsw_items_reserve(ctx, &ctx->cand, &ctx->cap_cand, uef + 1))
-        return ERR_NOMEM;
-    ctx->n_cand = ctx->n_res = 0;
-
-    if (ep < vcap) vis[ep] = tag;
-    minheap_push(ctx->cand, &ctx->n_cand, (HeapItem){ ep_d, ep });
-    if (accept(idx, lq, ep, hnsw_block(idx, ep)))
-        maxheap_push(ctx->res, &ctx->n_res, (HeapItem){ ep_d, ep });
-    float bound = ctx->n_res ? ctx->res[0].d : INFINITY;
-
-    while (ctx->n_cand) {
-        HeapItem c = minheap_pop(ctx->cand, &ctx->n_cand);
-        if (c.d > bound && ctx->n_res >= uef) break;
-
-        /* The allowed neighbours, and the rejected ones aside. */
-        uint32_t *list = hnsw_list(idx, hnsw_block(idx, c.id), 0);
-        uint32_t cnt = __atomic_load_n(&list[0], __ATOMIC_ACQUIRE);
-        size_t nn = 0, nr = 0;
-        for (uint32_t j = 0; j < cnt; j++) {
-            uint32_t id = __atomic_load_n(&list[1 + j], __ATOMIC_ACQUIRE);
-            if (id >= vcap || vis[id] == tag) continue;
-            if (hnsw_allowed(allow, id)) {
-                vis[id] = tag;
-                ids[nn++] = id;
-            } else {
-                rej[nr++] = id;
-            }
-        }
-        /* Two hops: the rejected neighbours' allowed neighbours. Their
-         * lists are fetched together first: each is a cache miss of its
-         * own, and the loads overlap when they are in flight at once. */
-        for (size_t i = 0; i < nr; i++)
-            __builtin_prefetch(hnsw_list(idx, hnsw_block(idx, rej[i]), 0), 0, 3);
-        size_t lent = 0;
-        for (; lent < nr && nn < cap; lent++) {
-            uint32_t r = rej[lent];
-            vis[r] = tag;
-            uint32_t *l2 = hnsw_list(idx, hnsw_block(idx, r), 0);
-            uint32_t c2 = __atomic_load_n(&l2[0], __ATOMIC_ACQUIRE);
-            for (uint32_t j = 0; j < c2 && nn < cap; j++) {
-                uint32_t id = __atomic_load_n(&l2[1 + j], __ATOMIC_ACQUIRE);
-                if (id >= vcap || vis[id] == tag || !hnsw_allowed(allow, id)) continue;
-                vis[id] = tag;
-                ids[nn++] = id;
-            }
-        }
-        /* Nothing allowed found yet: route through the rejected ones. */
-        size_t route = ctx->n_res ? 0 : nr;
-        for (size_t i = 0; i < route; i++) vis[rej[i]] = tag;
-        if (!nn && !route) continue;
-        if (hnsw_items_reserve(ctx, &ctx->cand, &ctx->cap_cand, ctx->n_cand + nn + route))
-            return ERR_NOMEM;
-
-        for (size_t i = 0; i < nn && i < HNSW_PREFETCH_AHEAD; i++)
-            prefetch_vector(idx, hnsw_block(idx, ids[i]));
-        for (size_t i = 0; i < nn; i++) {
-            if (i + HNSW_PREFETCH_AHEAD < nn)
-                prefetch_vector(idx, hnsw_block(idx, ids[i + HNSW_PREFETCH_AHEAD]));
-            unsigned char *b = hnsw_block(idx, ids[i]);
-            float d = hnsw_dist(idx, q, (const float *)b);
-            if (ctx->n_res < uef || d < bound) {
-                minheap_push(ctx->cand, &ctx->n_cand, (HeapItem){ d, ids[i] });
-                if (accept(idx, lq, ids[i], b)) {
-                    maxheap_push(ctx->res, &ctx->n_res, (HeapItem){ d, ids[i] });
-                    if (ctx->n_res > uef) maxheap_pop(ctx->res, &ctx->n_res);
-                    bound = ctx->res[0].d;
-                }
-            }
-        }
+        /* Routers: rejected nodes, queued but never results. */
         for (size_t i = 0; i < route; i++) {
             float d = hnsw_dist(idx, q, (const float *)hnsw_block(idx, rej[i]));
             minheap_push(ctx->cand, &ctx->n_cand, (HeapItem){ d, rej[i] });
@@ -428,13 +397,11 @@ static int search(HnswIndex *idx, const float *q, int k, int ef, HnswFilter filt
     float cur_d = hnsw_dist(idx, q, (const float *)hnsw_block(idx, cur));
     for (int l = top; l > 0; l--) hnsw_greedy_closest(idx, q, l, &cur, &cur_d);
 
-    LayerQuery lq = { q, HNSW_NO_NODE, filter, fctx, 0, allow };
+    LayerQuery lq = { q, HNSW_NO_NODE, filter, fctx, 0, allow, 0 };
     lq.plain = !filter && !allow && __atomic_load_n(&idx->deleted, __ATOMIC_RELAXED) == 0;
     size_t live = __atomic_load_n(&idx->live, __ATOMIC_RELAXED);
-    if (allow && (double)allow->count < HNSW_SPARSE_SHARE * (double)live)
-        rc = sparse_layer0(idx, ctx, &lq, cur, cur_d, ef);
-    else
-        rc = hnsw_search_layer(idx, ctx, &lq, cur, cur_d, ef, 0);
+    lq.sparse = allow && (double)allow->count < HNSW_SPARSE_SHARE * (double)live;
+    rc = hnsw_search_layer(idx, ctx, &lq, cur, cur_d, ef, 0);
     if (rc == 0) {
         /* Drain the max-heap from the back: the sort gives best first. */
         hnsw_heap_sort_ascending(ctx->res, ctx->n_res);

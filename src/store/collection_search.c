@@ -515,15 +515,14 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
         /* The walk over the matches alone needs them named by the
          * indexes, as a bitmap (excluded points left out); when the
          * indexes cannot, it is the walk with the filter. */
-        HnswAllow allow = { NULL, 0, 0 };
+        AllowCtx al = { c, ex, NULL, 0 };
         if (plan == PLAN_SPARSE) {
-            AllowCtx al = { c, ex, xcalloc((c->node_high + 63) / 64 + 1, sizeof(uint64_t)), 0 };
+            al.words = xcalloc((c->node_high + 63) / 64 + 1, sizeof *al.words);
             uint64_t max_cand = (uint64_t)(HNSW_SPARSE_SHARE * (double)c->points_count) + 1;
             int done = coll_filter_indexed(c, q->txn, f, max_cand, allow_take_node, &al);
-            if (done > 0) {
-                allow = (HnswAllow){ al.words, c->node_high, al.count };
-            } else {
+            if (done <= 0) {
                 free(al.words);
+                al.words = NULL;
                 plan = PLAN_HNSW;
             }
             if (done < 0) {
@@ -531,6 +530,7 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
                 return done;
             }
         }
+        const HnswAllow allow = { al.words, c->node_high, al.count };
         AcceptCtx a = { c, q->txn, f, ex, { { 0 } } };
         coll_scratch_init(&a.s);
         int need_cb = !all || (ex && ex->n);
@@ -567,7 +567,7 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
             }
         }
         free(buf);
-        free((uint64_t *)allow.words);
+        free(al.words);
         coll_scratch_free(&a.s);
     }
     free(vec);
