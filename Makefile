@@ -104,7 +104,8 @@ STORE_SRCS = src/store/store.c src/store/collection_config.c src/store/collectio
              src/store/collection_write.c src/store/collection_read.c src/store/collection_search.c \
              src/store/collection_alias.c src/store/collection_snapshot.c \
              src/store/collection_index.c src/store/collection_facet.c \
-             src/store/collection_record.c src/store/collection_quant.c src/store/collection_vectors.c
+             src/store/collection_record.c src/store/collection_quant.c src/store/collection_vectors.c \
+             src/store/collection_optimize.c
 API_SRCS = src/api/qdrant.c src/api/qdrant_request.c src/api/qdrant_service.c \
            src/api/qdrant_collections.c src/api/qdrant_points.c src/api/qdrant_search.c \
            src/api/qdrant_query.c src/api/qdrant_groups.c src/api/qdrant_facet.c src/api/qdrant_matrix.c src/api/qdrant_strict.c src/api/qdrant_lookup.c src/api/qdrant_formula.c src/api/qdrant_feedback.c src/api/qdrant_convert.c \
@@ -196,6 +197,8 @@ E2E_TESTS += qdrant_opnum
 E2E_TESTS += qdrant_multivec
 # Issue 13: scalar int8 quantization over the Qdrant API.
 E2E_TESTS += qdrant_quant
+# Issue 13: a large PATCH rebuilds the graph in the background (status yellow).
+E2E_TESTS += qdrant_optimize
 E2E_TESTS += v1_items v1_inference
 # Issue 12: API keys, crash safety, disk full, refused data directories.
 E2E_TESTS += auth crash_http data_dir disk_full path_safety

@@ -13,6 +13,7 @@
 #include <ftw.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/collection.h"
@@ -1377,6 +1378,184 @@ TEST(test_exact_only_graph_is_bare_int8)
     exact_only_bare("bare8", 1, 0.9);
 }
 
+/* ---- a large collection's PATCH rebuilds its graphs in the background ---- */
+
+/* wait_optimized polls collection_info until no rebuild is owed (at most
+ * 120 s); 0, or -1 on a timeout or an error. */
+static int wait_optimized(Db *db, const char *coll)
+{
+    for (int i = 0; i < 12000; i++) {
+        CollectionInfo info;
+        if (collection_info(db, coll, &info)) return -1;
+        if (!info.optimizing) return info.optimizer_error[0] ? -1 : 0;
+        nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+    }
+    return -1;
+}
+
+/* b_self_found: how many of the live points among from, from + step, ...
+ * below to a graph search for their own current vector finds first. */
+static int b_self_found(Db *db, const char *coll, int from, int to, int step, int *asked)
+{
+    int found = 0;
+    *asked = 0;
+    for (int i = from; i < to; i += step) {
+        if (!b_live[i]) continue;
+        uint64_t got[1];
+        float sc[1];
+        size_t n = 0;
+        (*asked)++;
+        if (search_hits(db, coll, b_vec[i], 1, 0, 128, NULL, got, sc, &n) == 0 && n == 1 &&
+            got[0] == (uint64_t)i)
+            found++;
+    }
+    return found;
+}
+
+/*
+ * background_rebuild runs the bulk-upload recipe with the rebuild in the
+ * background (DbOptions.rebuild_async_min 1): created exact_only, B_N
+ * points upserted, the flag turned off. The call returns with the new
+ * setting stored and the collection optimizing; the graph is still bare
+ * and searches stay exact. Writes go on meanwhile (a tenth of the points
+ * updated, a tenth deleted). A close stops the rebuild: the reopen loads
+ * the graph bare and resumes it. A PATCH of m takes the rebuild over
+ * (the stored m is the new one). Once that one has built its graph
+ * (held before its catch-up), B_MORE points are added and another tenth
+ * gets new vectors.
+ * Once it is done: every live node linked, the points written after the
+ * build found by a search for their own vector (as often as the graph
+ * finds any point: >= 97%; without the catch-up, none of the added ones), recall@10 >= min_recall, and the same graph
+ * after a reopen.
+ */
+static void background_rebuild(const char *coll, int quant, double min_recall)
+{
+    char err[256];
+    static int hold;
+    DbOptions o = { .full_scan_bytes = 1, .rebuild_async_min = 1, .optimize_hold = &hold };
+    collection_db_close(g_db);
+    g_db = NULL;
+    ASSERT_OK(collection_db_open(g_dir, &o, &g_db));
+    rng_state = 0xB6C4A11DULL + (uint64_t)quant;
+    float centres[N_CLUSTERS][DIM];
+    for (int c = 0; c < N_CLUSTERS; c++)
+        for (int d = 0; d < DIM; d++) centres[c][d] = rng_gauss();
+    memset(b_live, 0, sizeof b_live);
+    for (int i = 0; i < B_N + B_MORE; i++) b_make(i, centres);
+    CollectionConfig cfg = { .n_vectors = 1, .unnamed = 1, .m = 16, .ef_construct = 100 };
+    cfg.vectors[0].size = DIM;
+    cfg.vectors[0].distance = COLLECTION_COSINE;
+    cfg.vectors[0].exact_only = 1;
+    if (quant) cfg.vectors[0].quant.type = COLLECTION_QUANT_INT8;
+    ASSERT_OK(collection_create(g_db, coll, &cfg, err, sizeof err));
+    ASSERT_OK(b_upsert(g_db, coll, 0, B_N, 1));
+
+    /* The flag off: stored at once, the graph built behind. */
+    __atomic_store_n(&hold, 1, __ATOMIC_RELEASE);
+    CollectionUpdate up = { .set_exact_only = 1 };
+    ASSERT_OK(collection_update(g_db, coll, &up, err, sizeof err));
+    CollectionInfo info;
+    ASSERT_OK(collection_info(g_db, coll, &info));
+    ASSERT_EQ_INT(info.optimizing, 1);
+    ASSERT_EQ_INT(info.config.vectors[0].exact_only, 0);
+    CollectionGraphLinks g = b_links(g_db, coll);
+    ASSERT_EQ_U64(g.linked, 0);
+    int exact;
+    double recall;
+    ASSERT_OK(b_check(g_db, coll, &exact, &recall));
+    if (quant) ASSERT_GE(recall, min_recall);
+    else ASSERT_EQ_INT(exact, 40); /* the bare graph is still searched exactly */
+
+    /* Writes while it builds: a tenth updated, a tenth deleted. */
+    for (int i = 0; i < B_N; i += 10) b_make(i, centres);
+    ASSERT_OK(b_upsert(g_db, coll, 0, B_N, 10));
+    PointId del[B_N / 10];
+    size_t n_del = 0, nd;
+    for (int i = 5; i < B_N; i += 10) {
+        del[n_del++] = point_id_num((uint64_t)i);
+        b_live[i] = 0;
+    }
+    ASSERT_OK(collection_delete_points(g_db, coll, del, n_del, &nd));
+    ASSERT_EQ_INT(nd, n_del);
+
+    /* Closed while held: the reopen resumes the rebuild from bare graphs. */
+    collection_db_close(g_db);
+    g_db = NULL;
+    ASSERT_OK(collection_db_open(g_dir, &o, &g_db));
+    ASSERT_OK(collection_info(g_db, coll, &info));
+    ASSERT_EQ_INT(info.optimizing, 1);
+    ASSERT_EQ_INT(info.config.vectors[0].exact_only, 0);
+    g = b_links(g_db, coll);
+    ASSERT_EQ_U64(g.linked, 0);
+    ASSERT_OK(b_check(g_db, coll, &exact, &recall));
+    if (quant) ASSERT_GE(recall, min_recall);
+    else ASSERT_EQ_INT(exact, 40);
+    /* A PATCH of m meanwhile takes the rebuild over. */
+    CollectionUpdate um = { .m = 12 };
+    ASSERT_OK(collection_update(g_db, coll, &um, err, sizeof err));
+    ASSERT_OK(collection_info(g_db, coll, &info));
+    ASSERT_EQ_INT(info.optimizing, 1);
+    ASSERT_EQ_INT(info.config.m, 12);
+    ASSERT_EQ_INT(info.config.vectors[0].exact_only, 0);
+    /* Written once its build is done: added (into the deleted points'
+     * nodes first) and another tenth with new vectors. */
+    __atomic_store_n(&hold, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 60000 && __atomic_load_n(&hold, __ATOMIC_ACQUIRE) != 2; i++)
+        nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+    ASSERT_EQ_INT(__atomic_load_n(&hold, __ATOMIC_ACQUIRE), 2);
+    ASSERT_OK(b_upsert(g_db, coll, B_N, B_N + B_MORE, 1));
+    for (int i = 3; i < B_N; i += 10) b_make(i, centres);
+    ASSERT_OK(b_upsert(g_db, coll, 3, B_N, 10));
+
+    double t0 = now_seconds();
+    __atomic_store_n(&hold, 0, __ATOMIC_RELEASE);
+    ASSERT_OK(wait_optimized(g_db, coll));
+    size_t live = 0;
+    for (int i = 0; i < B_N + B_MORE; i++) live += (size_t)b_live[i];
+    g = b_links(g_db, coll);
+    int asked_upd, asked_new;
+    int upd = b_self_found(g_db, coll, 3, B_N, 10, &asked_upd);
+    int added = b_self_found(g_db, coll, B_N, B_N + B_MORE, 1, &asked_new);
+    ASSERT_OK(b_check(g_db, coll, &exact, &recall));
+    printf("  %s: swapped in %.2f s after the hold: %llu nodes, %llu linked, top level %d; "
+           "written after the build, found by their own vector: %d of %d updated, %d of %d "
+           "added; recall@10 %.4f\n", coll, now_seconds() - t0, (unsigned long long)g.nodes,
+           (unsigned long long)g.linked, g.max_level, upd, asked_upd, added, asked_new, recall);
+    ASSERT_GE(g.linked, live);
+    ASSERT_TRUE(g.max_level > 0);
+    ASSERT_GE(upd, 0.97 * asked_upd);
+    ASSERT_GE(added, 0.97 * asked_new);
+    ASSERT_GE(recall, min_recall);
+    ASSERT_OK(collection_info(g_db, coll, &info));
+    ASSERT_EQ_INT(info.optimizing, 0);
+    ASSERT_EQ_U64(info.points_count, live);
+    ASSERT_EQ_INT(info.config.m, 12);
+    if (quant) ASSERT_TRUE(info.config.vectors[0].quant.calibrated > 0);
+
+    /* Saved, marker gone: a reopen loads the graph as built. */
+    collection_db_close(g_db);
+    g_db = NULL;
+    ASSERT_OK(collection_db_open(g_dir, &o, &g_db));
+    ASSERT_OK(collection_info(g_db, coll, &info));
+    ASSERT_EQ_INT(info.optimizing, 0);
+    CollectionGraphLinks r = b_links(g_db, coll);
+    ASSERT_EQ_U64(r.nodes, g.nodes);
+    ASSERT_EQ_U64(r.linked, g.linked);
+    ASSERT_EQ_U64(r.links, g.links);
+    ASSERT_EQ_INT(added, b_self_found(g_db, coll, B_N, B_N + B_MORE, 1, &asked_new));
+    ASSERT_OK(collection_delete(g_db, coll));
+}
+
+TEST(test_background_rebuild)
+{
+    background_rebuild("behind", 0, 0.95);
+}
+
+TEST(test_background_rebuild_int8)
+{
+    background_rebuild("behind8", 1, 0.9);
+}
+
 int main(void)
 {
     log_set_level(LOG_WARN);
@@ -1415,6 +1594,8 @@ int main(void)
     RUN(test_exact_only_vector);
     RUN(test_exact_only_graph_is_bare);
     RUN(test_exact_only_graph_is_bare_int8);
+    RUN(test_background_rebuild);
+    RUN(test_background_rebuild_int8);
     collection_db_close(g_db);
     rm_rf(g_dir);
     return harness_report(__FILE__);

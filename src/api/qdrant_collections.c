@@ -1024,6 +1024,14 @@ static void write_segment(JsonWriter *w, const CollectionInfo *ci, const char *n
     jw_object_end(w);
 }
 
+/* status_name: Qdrant's CollectionStatus of ci: yellow while graphs are
+ * rebuilt in the background (its optimizer running), red when that
+ * rebuild failed, green otherwise. */
+static const char *status_name(const CollectionInfo *ci)
+{
+    return ci->optimizer_error[0] ? "red" : ci->optimizing ? "yellow" : "green";
+}
+
 /*
  * write_local_shard writes Qdrant's LocalShardTelemetry of a collection's
  * one shard (telemetry details_level 3 and more). A vitrine collection is
@@ -1040,7 +1048,7 @@ static void write_local_shard(JsonWriter *w, const CollectionInfo *ci, const cha
     jw_key(w, "variant_name");
     jw_string(w, "local");
     jw_key(w, "status");
-    jw_string(w, "green");
+    jw_string(w, status_name(ci));
     jw_key(w, "total_optimized_points");
     jw_uint(w, 0);
     jw_key(w, "vectors_size_bytes");
@@ -1151,9 +1159,17 @@ static void info(ApiJob *j)
     JsonWriter *w = api_result(j);
     jw_object_begin(w);
     jw_key(w, "status");
-    jw_string(w, "green");
+    jw_string(w, status_name(&ci));
+    /* Qdrant's OptimizersStatus: "ok", or {"error": text}. */
     jw_key(w, "optimizer_status");
-    jw_string(w, "ok");
+    if (ci.optimizer_error[0]) {
+        jw_object_begin(w);
+        jw_key(w, "error");
+        jw_string(w, ci.optimizer_error);
+        jw_object_end(w);
+    } else {
+        jw_string(w, "ok");
+    }
     const JsonValue *opts = options_parse(j, ci.config.options);
     write_warnings(w, &ci.config, opts);
     /* Every live vector is in the graph the moment its write is visible. */

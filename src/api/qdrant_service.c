@@ -280,11 +280,65 @@ static void issues_clear(ApiJob *j) { api_result_true(j); }
 /*
  * GET /collections/{c}/optimizations (Qdrant 1.17's optimization report).
  * A vitrine collection is one segment whose graph is built as points are
- * written: nothing is ever queued or running, and the segment is idle.
+ * written: nothing is ever queued, and the segment is idle, except while
+ * a PATCH's new HNSW parameters are applied in the background (the
+ * engine's rebuild, Qdrant's "config mismatch" optimizer): that one is
+ * running, with its progress as Qdrant's tree (the graph's nodes
+ * inserted, under "main_graph", Qdrant's name for the build).
  * ?with= takes Qdrant's comma-separated names (spaces around them
  * allowed); completed_limit is read and checked as Qdrant does, and there
  * are no completed optimizations to limit.
  */
+static void write_running(JsonWriter *w, const CollectionInfo *ci, const char *name,
+                          const char *segment_uuid)
+{
+    char uuid[QDRANT_UUID_LEN + 1], ts[40];
+    /* One name per rebuild: the segment's, salted with its start. */
+    qdrant_segment_uuid(name, ci->id ^ (uint32_t)ci->optimize_started_ms ^ 0x80000000u, uuid);
+    time_t t = (time_t)(ci->optimize_started_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + n, sizeof ts - n, ".%03dZ", (int)(ci->optimize_started_ms % 1000));
+    jw_object_begin(w);
+    jw_key(w, "uuid");
+    jw_string(w, uuid);
+    jw_key(w, "optimizer");
+    jw_string(w, "config mismatch");
+    jw_key(w, "status");
+    jw_string(w, "optimizing");
+    jw_key(w, "segments");
+    jw_array_begin(w);
+    jw_object_begin(w);
+    jw_key(w, "uuid");
+    jw_string(w, segment_uuid);
+    jw_key(w, "points_count");
+    jw_uint(w, ci->points_count);
+    jw_object_end(w);
+    jw_array_end(w);
+    jw_key(w, "progress");
+    jw_object_begin(w);
+    jw_key(w, "name");
+    jw_string(w, "Segment Optimizing");
+    jw_key(w, "started_at");
+    jw_string(w, ts);
+    jw_key(w, "children");
+    jw_array_begin(w);
+    jw_object_begin(w);
+    jw_key(w, "name");
+    jw_string(w, "main_graph");
+    jw_key(w, "started_at");
+    jw_string(w, ts);
+    jw_key(w, "done");
+    jw_uint(w, ci->optimize_done);
+    jw_key(w, "total");
+    jw_uint(w, ci->optimize_total);
+    jw_object_end(w);
+    jw_array_end(w);
+    jw_object_end(w);
+    jw_object_end(w);
+}
+
 static void optimizations(ApiJob *j)
 {
     int queued = 0, completed = 0, idle = 0;
@@ -322,10 +376,11 @@ static void optimizations(ApiJob *j)
         jw_uint(w, 0);
     }
     jw_key(w, "idle_segments");
-    jw_uint(w, 1);
+    jw_uint(w, ci.optimizing ? 0 : 1);
     jw_object_end(w);
     jw_key(w, "running");
     jw_array_begin(w);
+    if (ci.optimizing) write_running(w, &ci, j->collection, uuid);
     jw_array_end(w);
     if (queued) {
         jw_key(w, "queued");
@@ -340,12 +395,14 @@ static void optimizations(ApiJob *j)
     if (idle) {
         jw_key(w, "idle_segments");
         jw_array_begin(w);
-        jw_object_begin(w);
-        jw_key(w, "uuid");
-        jw_string(w, uuid);
-        jw_key(w, "points_count");
-        jw_uint(w, ci.points_count);
-        jw_object_end(w);
+        if (!ci.optimizing) {
+            jw_object_begin(w);
+            jw_key(w, "uuid");
+            jw_string(w, uuid);
+            jw_key(w, "points_count");
+            jw_uint(w, ci.points_count);
+            jw_object_end(w);
+        }
         jw_array_end(w);
     }
     jw_object_end(w);

@@ -103,6 +103,14 @@
  * (Qdrant's default full_scan_threshold, 10000 KB): about 5000 points of
  * 512 floats. */
 #define COLLECTION_FULL_SCAN_BYTES ((uint64_t)10000 * 1024)
+/* A PATCH that rebuilds the graphs of a collection with at least this
+ * many points (nodes, deleted ones included) returns once the new setting
+ * is stored, and the graphs are built on a background thread (Qdrant's
+ * optimizer; the collection reports status yellow meanwhile). Below it the
+ * rebuild takes under a second or two and the call returns when it is done. */
+#define COLLECTION_REBUILD_ASYNC_MIN 5000
+/* Bytes of the background rebuild's last error text, with its NUL. */
+#define COLLECTION_OPTIMIZER_ERROR_MAX 160
 /* Points sampled to estimate how many points a filter matches. */
 #define COLLECTION_FILTER_SAMPLE 256
 /* Payload indexes: per collection, bytes of a field name (a key path) and
@@ -281,6 +289,17 @@ typedef struct {
     /* The payload schema: the collection's payload indexes, by field name. */
     CollectionIndexInfo indexes[COLLECTION_MAX_INDEXES];
     size_t n_indexes;
+    /* Graphs are being rebuilt in the background (a PATCH of a large
+     * collection, or one a crash interrupted): searches use the graphs as
+     * they were until then. optimizer_error: why the last such rebuild
+     * failed ("" for none); it is retried by the next PATCH or open. */
+    int optimizing;
+    char optimizer_error[COLLECTION_OPTIMIZER_ERROR_MAX];
+    /* While optimizing: when the rebuild started (unix milliseconds), the
+     * graph nodes it inserts in all (the live points of each graph
+     * rebuilt, as it began) and those inserted so far. */
+    int64_t optimize_started_ms;
+    uint64_t optimize_total, optimize_done;
 } CollectionInfo;
 
 typedef struct Db Db;
@@ -300,6 +319,13 @@ typedef struct {
     /* Testing: 0, or end such a migration after this many transactions
      * with ERR_BUSY, leaving the directory as a crash there would. */
     size_t migrate_stop_after;
+    /* Points from which a PATCH rebuilds graphs in the background; 0:
+     * COLLECTION_REBUILD_ASYNC_MIN (tests lower it). */
+    uint64_t rebuild_async_min;
+    /* Testing: NULL, or a background rebuild, once its graphs are built,
+     * waits while *optimize_hold is non-zero (read atomically), setting a
+     * 1 to 2 to say so, so that a test can write before the catch-up. */
+    int *optimize_hold;
 } DbOptions;
 
 /* ---- the database ---- */
@@ -433,11 +459,16 @@ typedef struct {
 /*
  * collection_update changes a collection's options and HNSW parameters
  * (Qdrant's PATCH /collections/{name}), persisted. A new m or
- * ef_construct rebuilds the graphs with it from the stored vectors (reads
- * go on meanwhile, writes wait), so every later insert and the existing
- * points share one set of parameters; so does an exact_only flag turned
- * off, for its vector's graph. The call returns when the new graphs are
- * built and committed. ERR_INVAL with a message for an
+ * ef_construct rebuilds the graphs with it from the live vectors, so
+ * every later insert and the existing points share one set of
+ * parameters; so does an exact_only flag turned off, for its vector's
+ * graph. Below COLLECTION_REBUILD_ASYNC_MIN points the call returns when
+ * the new graphs are built and committed (reads go on meanwhile, writes
+ * wait); from it on, once the setting is stored: a background thread
+ * builds them while reads and writes go on against the graphs as they
+ * were, brings in what was written meanwhile, and swaps them in
+ * (CollectionInfo.optimizing until then; a crash or close resumes it at
+ * the next open). ERR_INVAL with a message for an
  * out-of-range value or options too long, ERR_NOTFOUND, ERR_BUSY when
  * if_options no longer holds.
  */

@@ -531,30 +531,6 @@ int collection_delete(Db *db, const char *name)
     return err;
 }
 
-typedef struct {
-    Collection *c;
-    const CollectionConfig *cfg;
-    HnswIndex **graphs; /* new graphs to save whole (NULL entries: kept), or NULL */
-} UpdateCtx;
-
-static int update_fn(StoreTxn *txn, void *vctx)
-{
-    UpdateCtx *x = vctx;
-    Collection *c = x->c;
-    int err = config_record_put(txn, c->name, c->cid, x->cfg, c->created_at);
-    if (err || !x->graphs) return err;
-    /* The graphs kept have their unsaved changes saved first, so that the
-     * pending markers can all go below. */
-    err = coll_graph_save_txn(txn, c);
-    for (int v = 0; v < c->config.n_vectors && !err; v++)
-        if (x->graphs[v]) err = coll_graph_put_all(txn, c, v, x->graphs[v]);
-    /* Every saved record now matches memory: nothing is left to replay. */
-    uint8_t p[STORE_KEY_MAX];
-    size_t pl = store_key_cid(p, c->cid);
-    if (!err) err = store_del_prefix(txn, STORE_DB_PENDING, p, pl, NULL);
-    return err;
-}
-
 int collection_update(Db *db, const char *name, const CollectionUpdate *u, char *err,
                       size_t errlen)
 {
@@ -570,7 +546,11 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
         coll_write_end(db);
         return err_set(err, errlen, ERR_BUSY, "the collection's settings changed meanwhile");
     }
-    CollectionConfig cfg = c->config;
+    /* A background rebuild still running is stopped: this update starts
+     * from the configuration it was building towards, and rebuilds its
+     * graphs too. */
+    coll_optimize_stop(c);
+    CollectionConfig cfg = c->opt.active ? c->opt.target : c->config;
     if (u->options) snprintf(cfg.options, sizeof cfg.options, "%s", u->options);
     if (u->m) cfg.m = u->m;
     if (u->ef_construct) cfg.ef_construct = u->ef_construct;
@@ -592,72 +572,49 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
      * nodes were stored bare while the flag was on (a graph an earlier
      * build kept linked under the flag is rebuilt too: nothing tells the
      * two apart without walking every node). A vector becoming
-     * exact_only keeps its graph; only later inserts are bare. */
-    HnswIndex *graphs[COLLECTION_MAX_VECTORS] = { 0 };
+     * exact_only keeps its graph; only later inserts are bare. The live
+     * configuration says how the graphs are now. */
     int all = cfg.m != c->config.m || cfg.ef_construct != c->config.ef_construct;
-    uint32_t rebuild = 0, unbare = 0;
+    uint32_t rebuild = c->opt.active ? c->opt.mask : 0;
+    uint32_t unbare = c->opt.active ? c->opt.unbare : 0;
     for (int v = 0; v < cfg.n_vectors; v++) {
         if (c->config.vectors[v].exact_only && !cfg.vectors[v].exact_only) unbare |= 1u << v;
         if (all || (unbare >> v & 1)) rebuild |= 1u << v;
     }
+    if (!e && rebuild && c->node_high >= db->rebuild_async_min) {
+        /* Stored now; the graphs follow in the background. */
+        e = coll_optimize_begin(db, c, &cfg, rebuild, unbare);
+        if (e) err_set(err, errlen, e, "storage error: %s", err_str(e));
+        coll_optimize_resume(db, c); /* one owed from before, on a failure */
+        coll_write_end(db);
+        return e;
+    }
     /* The new graphs are built beside the live ones, which readers keep
      * using until the commit; only then are they swapped in. Writers wait
-     * meanwhile (db->write is held). A quantized graph is rebuilt from the
-     * stored float32 vectors. */
+     * meanwhile (db->write is held). */
     double t0 = now_seconds();
-    StoreTxn *rtxn = NULL;
-    for (int v = 0; !e && v < cfg.n_vectors; v++) {
-        if (!(rebuild >> v & 1)) continue;
-        /* A quantized graph whose interval stays is rebuilt from its own
-         * codes, as a float32 one from its vectors: a decoded code encodes
-         * to itself again (test_quant), so the new graph is the one the
-         * store's float32 originals would give, and the workers need no
-         * LMDB transaction of their own. A new interval needs the
-         * originals (coll_graph_relink, one thread). */
-        if (!coll_graph_quantized(c, v) || coll_graph_same_codes(c, &cfg, v)) {
-            /* The first build of a graph that was bare (Qdrant's PATCH of m
-             * from 0, which usually changes the engine's m too) is a bulk
-             * load: on every core, as a write's new points go in. Any
-             * other rebuild repeats a build node for node. */
-            e = coll_graph_rebuild(c, &cfg, v, unbare >> v & 1, &graphs[v]);
-            continue;
-        }
-        if (!rtxn && (e = store_read_begin(db->store, &rtxn))) break;
-        e = coll_graph_relink(c, rtxn, &cfg, v, &graphs[v]);
-    }
-    if (rtxn) store_read_end(rtxn);
+    HnswIndex *graphs[COLLECTION_MAX_VECTORS] = { 0 };
+    CollRebuild r = { &cfg, rebuild, unbare, c->node_high, NULL, NULL };
+    if (!e) e = coll_graphs_build(db, c, &r, graphs);
     if (!e && rebuild)
         log_info("collection %s: %d graph%s rebuilt in %.1f s", c->name, __builtin_popcount(rebuild),
                  __builtin_popcount(rebuild) == 1 ? "" : "s", now_seconds() - t0);
     if (!e) {
-        UpdateCtx x = { c, &cfg, rebuild ? graphs : NULL };
-        e = store_write(db->store, update_fn, &x);
-        if (e) err_set(err, errlen, e, "storage error: %s", err_str(e));
-    }
-    if (!e) {
-        if (rebuild) {
-            coll_graph_saved(c);
-            coll_graph_replace(c, graphs);
+        /* A rebuild that was owed is done with this one. */
+        e = coll_graphs_install(db, c, &cfg, rebuild, graphs);
+        if (e) {
+            err_set(err, errlen, e, "storage error: %s", err_str(e));
+        } else {
+            /* A rebuild that was owed is done with this one. Then
+             * quantize, re-quantize or restore float32 graphs as the
+             * setting says (its own transaction; on failure the graphs
+             * stay as they were and the next write retries). */
+            coll_optimize_owe(c, 0);
+            coll_quant_sync(db, c);
         }
-        pthread_rwlock_wrlock(&c->lock);
-        c->config = cfg;
-        pthread_rwlock_unlock(&c->lock);
-        /* A graph kept stores its later inserts bare, or linked, as its
-         * vector's flag now says (a rebuilt one was made so). Only where
-         * that changes: hnsw_set_bare waits for the graph's searches. */
-        for (int v = 0; v < cfg.n_vectors; v++) {
-            HnswParams hp;
-            hnsw_params_get(c->idx[v].index, &hp);
-            if (hp.bare != (cfg.vectors[v].exact_only != 0))
-                hnsw_set_bare(c->idx[v].index, cfg.vectors[v].exact_only);
-        }
-        /* Quantize, re-quantize or restore float32 graphs as the new
-         * setting says (its own transaction; on failure the graphs stay
-         * as they were and the next write retries). */
-        if (u->set_quant) coll_quant_sync(db, c);
-    } else {
-        for (int v = 0; v < COLLECTION_MAX_VECTORS; v++) hnsw_free(graphs[v]);
     }
+    /* A rebuild this update stopped and did not take over goes on. */
+    coll_optimize_resume(db, c);
     coll_write_end(db);
     return e;
 }
@@ -668,7 +625,17 @@ int collection_info(Db *db, const char *name, CollectionInfo *out)
     int err = coll_read_begin(db, name, &c, NULL, 0);
     if (err) return err;
     memset(out, 0, sizeof *out);
-    out->config = c->config;
+    /* The stored configuration: during a background rebuild the live one
+     * still has the flags of the graphs being replaced. */
+    out->config = c->opt.active ? c->opt.target : c->config;
+    out->optimizing = c->opt.active && !c->opt.error[0];
+    snprintf(out->optimizer_error, sizeof out->optimizer_error, "%s", c->opt.error);
+    if (out->optimizing) {
+        out->optimize_started_ms = c->opt.started_ms;
+        out->optimize_total = __atomic_load_n(&c->opt.total, __ATOMIC_RELAXED);
+        out->optimize_done = MIN(__atomic_load_n(&c->opt.done, __ATOMIC_RELAXED),
+                                 out->optimize_total);
+    }
     out->points_count = c->points_count;
     out->op_num = c->op_num;
     out->payload_bytes = c->payload_bytes > 0 ? (uint64_t)c->payload_bytes : 0;

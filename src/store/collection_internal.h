@@ -33,6 +33,10 @@
  *                        record, the accessor every reader uses
  *                        (coll_vector_get), and the migration of the
  *                        format 1 layout
+ *   collection_optimize.c  rebuilding graphs for new HNSW parameters:
+ *                        in the request for a small collection, on a
+ *                        background thread for a large one (Qdrant's
+ *                        optimizer), resumed after a crash
  * Every function here is prefixed coll_ (the engine's private namespace);
  * the public ones in collection.h are collection_*.
  */
@@ -97,6 +101,35 @@ typedef struct {
     uint64_t count; /* nodes with has[node] == 1 */
 } CollMulti;
 
+/*
+ * A background rebuild of graphs (collection_optimize.c). The writer owns
+ * it: every field changes under Db.write, except cancel (atomic) and what
+ * the thread itself reads while building (target, mask, unbare: fixed
+ * while it runs). While active, the collection's stored configuration is
+ * target, and its live one (Collection.config) differs only in the
+ * exact_only flags of the graphs being rebuilt: they are searched as
+ * before until the new graphs are swapped in.
+ */
+typedef struct {
+    int active;  /* graphs are owed a rebuild (running, or failed: see error) */
+    int running; /* the thread was started and is not joined yet */
+    int cancel;  /* atomic: the thread stops at its next check */
+    uint32_t mask;   /* bit v: graph v is rebuilt */
+    uint32_t unbare; /* bit v: from a bare graph: loaded on every core */
+    CollectionConfig target;
+    pthread_t thread;
+    /* Nodes written since the rebuild began, brought into the new graphs
+     * before they are swapped in (may repeat). */
+    uint32_t *changed;
+    size_t n_changed, changed_cap;
+    /* The last failure, "" for none; read under Collection.lock. */
+    char error[COLLECTION_OPTIMIZER_ERROR_MAX];
+    /* Progress, for collection_info: when the thread started (unix
+     * milliseconds), the nodes to insert and those inserted (atomic). */
+    int64_t started_ms;
+    uint32_t total, done;
+} CollOptimize;
+
 typedef struct Collection {
     char *name;
     uint32_t cid;
@@ -148,6 +181,7 @@ typedef struct Collection {
     PayloadIndex **pindex;
     char **pindex_params; /* [n_pindex] the opaque params text of each */
     size_t n_pindex;
+    CollOptimize opt;
 } Collection;
 
 /* An alias: another name of a collection (collection_alias.c). */
@@ -169,6 +203,8 @@ struct Db {
     CollAlias *aliases;
     size_t n_aliases, cap_aliases;
     double last_idle_save; /* now_seconds() of collection_db_idle's last save (writer only) */
+    uint64_t rebuild_async_min; /* DbOptions.rebuild_async_min resolved */
+    int *optimize_hold;         /* DbOptions.optimize_hold */
 };
 
 /* coll_is_distance: vector v's score is a distance (Euclid, Manhattan),
@@ -270,8 +306,15 @@ int coll_graph_save(Db *db, Collection *c);
  * NULL one keeping its graph; the old ones are freed, the new ones have
  * nothing dirty and nothing is left pending). Writer only.
  */
-int coll_graph_rebuild(Collection *c, const CollectionConfig *cfg, int v, int parallel,
-                       HnswIndex **out);
+typedef struct {
+    const CollectionConfig *cfg; /* the new graphs' parameters */
+    uint32_t rebuild;  /* bit v: graph v is rebuilt */
+    uint32_t parallel; /* bit v: on every core (a first build from bare nodes) */
+    uint32_t high;     /* the nodes read are those below it */
+    const int *cancel; /* atomic, or NULL: set, the build stops with ERR_BUSY */
+    uint32_t *done;    /* atomic, or NULL: counts the nodes inserted */
+} CollRebuild;
+int coll_graph_rebuild(Collection *c, const CollRebuild *r, int v, HnswIndex **out);
 /* coll_index_params: the HNSW parameters of graph v of cfg (m, ef, seed,
  * quantization when calibrated, bare nodes when exact_only). */
 void coll_index_params(const CollectionConfig *cfg, int v, HnswParams *p);
@@ -292,6 +335,58 @@ int coll_read_begin(Db *db, const char *name, Collection **out, char *err, size_
 void coll_read_end(Db *db, Collection *c);
 int coll_write_begin(Db *db, const char *name, Collection **out, char *err, size_t errlen);
 void coll_write_end(Db *db);
+
+/* ---- collection_optimize.c ---- */
+
+/* The pending-marker node that records graphs owed a rebuild: key
+ * (cid, COLL_REBUILD_MARK) in STORE_DB_PENDING, value the u32 mask of
+ * them. Never a node (HNSW_MAX_NODES is below it), so an earlier build
+ * replays it as a node that does not exist, a no-op. */
+#define COLL_REBUILD_MARK 0xffffffffu
+/*
+ * coll_graphs_build makes the new graphs r asks for (graphs[v] for each
+ * bit of r->rebuild; NULL elsewhere): from the live graphs' vectors, or
+ * from the stored float32 ones when the int8 interval changes. On error
+ * none is left. coll_graphs_install commits cfg and the new graphs (their
+ * every record, the pending markers gone) and swaps them in, then applies
+ * the exact_only flags cfg names; it frees graphs whatever happens (the
+ * caller then runs coll_quant_sync, once no rebuild is owed).
+ * Writer only for install; build reads only what the writer leaves alone
+ * (the live graphs through their own locks, the store in a transaction of
+ * its own).
+ */
+int coll_graphs_build(Db *db, Collection *c, const CollRebuild *r, HnswIndex **graphs);
+int coll_graphs_install(Db *db, Collection *c, const CollectionConfig *cfg, uint32_t rebuild,
+                        HnswIndex **graphs);
+/*
+ * coll_optimize_begin stores cfg as c's configuration with graphs
+ * `rebuild` owed (the marker) and starts the background rebuild; graphs
+ * in `unbare` are first builds from bare nodes. Writer only; the caller
+ * has stopped any earlier rebuild (coll_optimize_stop) and merged it in.
+ */
+int coll_optimize_begin(Db *db, Collection *c, const CollectionConfig *cfg, uint32_t rebuild,
+                        uint32_t unbare);
+/* coll_optimize_resume starts the rebuild a marker owed at open (the
+ * graphs of opt.mask are bare then). */
+void coll_optimize_resume(Db *db, Collection *c);
+/* coll_optimize_stop cancels and joins c's rebuild thread, if any; what
+ * it owed stays owed (opt.active). Writer or the collection's last owner. */
+void coll_optimize_stop(Collection *c);
+/* coll_optimize_owe sets opt.active (under the node-table lock, as
+ * collection_info reads it). Writer only. */
+static inline void coll_optimize_owe(Collection *c, int active)
+{
+    pthread_rwlock_wrlock(&c->lock);
+    c->opt.active = active;
+    pthread_rwlock_unlock(&c->lock);
+}
+/* coll_optimize_note records node as written while a rebuild runs. Writer only. */
+static inline void coll_optimize_note(Collection *c, uint32_t node)
+{
+    if (!c->opt.active) return;
+    coll_grow_u32(&c->opt.changed, &c->opt.changed_cap, c->opt.n_changed + 1);
+    c->opt.changed[c->opt.n_changed++] = node;
+}
 
 /* ---- collection_alias.c ---- */
 
@@ -358,15 +453,16 @@ static inline int coll_graph_quantized(const Collection *c, int v)
  * whose setting changed (or was turned off) is converted; the config
  * record is saved and the graph swapped (same links, new representation).
  * For the writer (caller holds db->write). 0 or an error (the graphs are
- * then left as they were).
+ * then left as they were). While a background rebuild is owed it does
+ * nothing: the rebuild runs it when it has swapped its graphs in.
  */
 int coll_quant_sync(Db *db, Collection *c);
 /* coll_graph_same_codes: would graph v under cfg hold the codes it holds
  * now (quantized both ways, the same interval)? */
 int coll_graph_same_codes(const Collection *c, const CollectionConfig *cfg, int v);
-/* coll_graph_relink is coll_graph_rebuild for any graph, quantized ones
+/* coll_graph_relink is coll_graph_rebuild (one thread) for any graph, quantized ones
  * too: the vectors inserted are the stored float32 ones (txn's view). */
-int coll_graph_relink(Collection *c, StoreTxn *txn, const CollectionConfig *cfg, int v,
+int coll_graph_relink(Collection *c, StoreTxn *txn, const CollRebuild *r, int v,
                       HnswIndex **out);
 /* coll_config_put saves cfg as c's config record in txn. */
 int coll_config_put(StoreTxn *txn, Collection *c, const CollectionConfig *cfg);

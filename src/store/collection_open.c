@@ -85,6 +85,8 @@ static void scratch_fit(Collection *c)
 void coll_free(Collection *c)
 {
     if (!c) return;
+    coll_optimize_stop(c); /* what it owed stays in the marker */
+    free(c->opt.changed);
     for (int i = 0; i < COLLECTION_MAX_VECTORS; i++) {
         hnsw_free(c->idx[i].index);
         free(c->idx[i].dirty);
@@ -452,11 +454,14 @@ void coll_add_pending(Collection *c, uint32_t node)
 
 /* A rebuild: each worker takes the next node from a shared counter and
  * inserts it into h with its vector from old. Alone, it inserts them in
- * node order, which repeats a build. */
+ * node order, which repeats a build. A cancel stops every worker at its
+ * next node. */
 typedef struct {
     HnswIndex *old, *h;
     uint32_t high;
     size_t dim;
+    const int *cancel; /* atomic, or NULL */
+    uint32_t *done;    /* atomic, or NULL: nodes inserted */
     uint32_t next; /* atomic */
     int err;       /* atomic: the first failure, or 0 */
 } RebuildJob;
@@ -468,9 +473,13 @@ static void *rebuild_worker(void *arg)
     for (;;) {
         uint32_t node = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
         if (node >= j->high || __atomic_load_n(&j->err, __ATOMIC_RELAXED)) break;
-        if (!hnsw_contains(j->old, node)) continue;
-        int err = hnsw_get_vector(j->old, node, vec);
+        int err = j->cancel && __atomic_load_n(j->cancel, __ATOMIC_RELAXED) ? ERR_BUSY : 0;
+        if (!err && !hnsw_contains(j->old, node)) continue;
+        if (!err) err = hnsw_get_vector(j->old, node, vec);
+        /* A node the writer deleted meanwhile: the catch-up settles it. */
+        if (err == ERR_NOTFOUND) continue;
         if (!err) err = hnsw_insert(j->h, node, vec);
+        if (!err && j->done) __atomic_fetch_add(j->done, 1, __ATOMIC_RELAXED);
         int none = 0;
         if (err) __atomic_compare_exchange_n(&j->err, &none, err, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     }
@@ -478,19 +487,20 @@ static void *rebuild_worker(void *arg)
     return NULL;
 }
 
-int coll_graph_rebuild(Collection *c, const CollectionConfig *cfg, int v, int parallel,
-                       HnswIndex **out)
+int coll_graph_rebuild(Collection *c, const CollRebuild *r, int v, HnswIndex **out)
 {
     HnswIndex *old = c->idx[v].index, *h;
-    int err = index_create(cfg, v, &h);
+    int err = index_create(r->cfg, v, &h);
     if (err) return err;
-    hnsw_reserve(h, c->node_high ? c->node_high : 1);
-    size_t nt = parallel && c->node_high >= COLL_PARALLEL_INSERT_MIN ? coll_build_threads() : 1;
-    RebuildJob job = { old, h, c->node_high, cfg->vectors[v].size, 0, 0 };
+    hnsw_reserve(h, r->high ? r->high : 1);
+    size_t nt = (r->parallel >> v & 1) && r->high >= COLL_PARALLEL_INSERT_MIN
+                    ? coll_build_threads() : 1;
+    RebuildJob job = { old, h, r->high, r->cfg->vectors[v].size, r->cancel, r->done, 0, 0 };
     run_workers(nt, rebuild_worker, &job, 0);
     err = job.err;
     if (err) {
-        log_error("collection %s: rebuilding graph %d failed: %s", c->name, v, err_str(err));
+        if (err != ERR_BUSY)
+            log_error("collection %s: rebuilding graph %d failed: %s", c->name, v, err_str(err));
         hnsw_free(h);
         return err;
     }
@@ -789,17 +799,40 @@ static int load_collection(Store *store, StoreTxn *txn, const char *name, Slice 
     coll_node_table_reserve(c, c->node_high + 1);
 
     /* Pending markers: nodes whose graph changes were not saved. */
+    uint32_t owed = 0;
     uint8_t pkey[STORE_KEY_MAX];
     size_t pl = store_key_cid(pkey, cid);
     if ((err = store_cursor_open(txn, STORE_DB_PENDING, &cur))) goto fail;
     for (e = store_cursor_seek(cur, pkey, pl, &k, &v); e == 0; e = store_cursor_next(cur, &k, &v)) {
         if (k.len != 8 || memcmp(k.ptr, pkey, pl) != 0) break;
         uint32_t node = store_get_be32((const uint8_t *)k.ptr + 4);
+        if (node == COLL_REBUILD_MARK) {
+            if (v.len == 4) owed = store_get_le32((const uint8_t *)v.ptr);
+            continue;
+        }
         loaded_add_replay(out, node);
         coll_add_pending(c, node);
     }
     store_cursor_close(cur);
     cur = NULL;
+    /* Graphs a background rebuild owed (collection_optimize.c): their
+     * saved links follow the old parameters, so they are loaded bare,
+     * searched exactly, until the rebuild that starts after the open. */
+    owed &= (1u << cfg.n_vectors) - 1;
+    if (owed) {
+        c->opt.active = 1;
+        c->opt.target = cfg;
+        c->opt.mask = c->opt.unbare = owed;
+        for (int i = 0; i < cfg.n_vectors; i++) {
+            if (!(owed >> i & 1) || coll_is_multi(c, i)) continue;
+            c->config.vectors[i].exact_only = 1;
+            hnsw_clear(c->idx[i].index);
+            hnsw_set_bare(c->idx[i].index, 1);
+            c->idx[i].wipe = 1;
+            out->rebuild |= 1 << i;
+        }
+        log_info("collection %s: a graph rebuild was owed; it starts again", name);
+    }
 
     /* Free nodes, highest pushed first so the lowest is handed out first. */
     for (uint32_t n = c->node_high; n-- > 0;) {
@@ -938,6 +971,7 @@ static int db_load_all(Db *db)
             db->colls = xrealloc(db->colls, db->cap_colls * sizeof *db->colls);
         }
         db->colls[db->n_colls++] = l->c;
+        coll_optimize_resume(db, l->c);
     }
     free(loaded);
     return err;
@@ -960,6 +994,7 @@ int coll_load(Db *db, const char *name, Slice rec, Collection **out)
         coll_free(l.c);
         return err;
     }
+    coll_optimize_resume(db, l.c);
     *out = l.c;
     return 0;
 }
@@ -980,6 +1015,9 @@ int collection_db_open(const char *dir, const DbOptions *opt, Db **out)
     db->scan_fixed = opt && opt->full_scan_threshold;
     db->full_scan_bytes = opt && opt->full_scan_bytes ? opt->full_scan_bytes
                                                       : COLLECTION_FULL_SCAN_BYTES;
+    db->rebuild_async_min = opt && opt->rebuild_async_min ? opt->rebuild_async_min
+                                                          : COLLECTION_REBUILD_ASYNC_MIN;
+    db->optimize_hold = opt ? opt->optimize_hold : NULL;
     double t0 = now_seconds();
     /* Then the data of collections a recover replaced (or left half
      * staged when the process died) goes. */
@@ -1013,6 +1051,9 @@ int collection_db_open(const char *dir, const DbOptions *opt, Db **out)
 void collection_db_close(Db *db)
 {
     if (!db) return;
+    /* Background rebuilds stop first (the next open resumes them): one
+     * about to swap its graphs in waits for the write lock. */
+    for (size_t i = 0; i < db->n_colls; i++) coll_optimize_stop(db->colls[i]);
     collection_db_flush(db);
     for (size_t i = 0; i < db->n_colls; i++) coll_free(db->colls[i]);
     coll_alias_free_all(db);

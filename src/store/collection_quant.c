@@ -95,22 +95,28 @@ static int calibrate(Collection *c, StoreTxn *txn, int v, float quantile, float 
     return err;
 }
 
-/* convert makes graph v anew with cfg's representation: every node
- * copied with its links (relink = 0), or inserted afresh (relink = 1, for
- * new HNSW parameters), with the float32 vectors from the store. */
-static int convert(Collection *c, StoreTxn *txn, const CollectionConfig *cfg, int v, int relink,
+/* convert makes graph v anew with r->cfg's representation, from the
+ * nodes below r->high: every node copied with its links (relink = 0, the
+ * writer's scratch used), or inserted afresh (relink = 1, for new HNSW
+ * parameters; no writer state touched, so a background rebuild may run
+ * it), with the float32 vectors from the store. */
+static int convert(Collection *c, StoreTxn *txn, const CollRebuild *r, int v, int relink,
                    HnswIndex **out)
 {
     HnswIndex *old = c->idx[v].index, *h;
     HnswParams p;
-    coll_index_params(cfg, v, &p);
-    size_t dim = cfg->vectors[v].size;
+    coll_index_params(r->cfg, v, &p);
+    size_t dim = r->cfg->vectors[v].size;
     int err = hnsw_create((int)dim, hnsw_metric(old), &p, &h);
     if (err) return err;
-    hnsw_reserve(h, c->node_high ? c->node_high : 1);
+    hnsw_reserve(h, r->high ? r->high : 1);
     float *buf = xmalloc(dim * sizeof *buf), *approx = xmalloc(dim * sizeof *approx);
-    for (uint32_t node = 0; node < c->node_high && !err; node++) {
+    for (uint32_t node = 0; node < r->high && !err; node++) {
         int level = 0, deleted = 0;
+        if (r->cancel && __atomic_load_n(r->cancel, __ATOMIC_RELAXED)) {
+            err = ERR_BUSY;
+            break;
+        }
         if (relink) {
             if (!hnsw_contains(old, node)) continue;
         } else {
@@ -123,6 +129,11 @@ static int convert(Collection *c, StoreTxn *txn, const CollectionConfig *cfg, in
         }
         const float *vec;
         err = coll_vector_get(c, txn, v, node, buf, &vec);
+        /* A node written after txn began: the catch-up brings it in. */
+        if (err == ERR_NOTFOUND && relink) {
+            err = 0;
+            continue;
+        }
         if (err == ERR_NOTFOUND && !relink && deleted) {
             /* A deleted node without its vector only routes: what the old
              * graph holds of it is good enough for that. */
@@ -132,6 +143,7 @@ static int convert(Collection *c, StoreTxn *txn, const CollectionConfig *cfg, in
         if (err) break;
         err = relink ? hnsw_insert(h, node, vec)
                      : hnsw_node_set(h, node, vec, level, deleted, c->links, c->counts);
+        if (!err && r->done) __atomic_fetch_add(r->done, 1, __ATOMIC_RELAXED);
     }
     uint32_t entry;
     int max_level;
@@ -145,7 +157,8 @@ static int convert(Collection *c, StoreTxn *txn, const CollectionConfig *cfg, in
     free(buf);
     free(approx);
     if (err) {
-        log_error("collection %s: converting graph %d failed: %s", c->name, v, err_str(err));
+        if (err != ERR_BUSY)
+            log_error("collection %s: converting graph %d failed: %s", c->name, v, err_str(err));
         hnsw_free(h);
         return err;
     }
@@ -161,10 +174,10 @@ int coll_graph_same_codes(const Collection *c, const CollectionConfig *cfg, int 
     return cur.quant && want.quant && cur.quant_lo == want.quant_lo && cur.quant_hi == want.quant_hi;
 }
 
-int coll_graph_relink(Collection *c, StoreTxn *txn, const CollectionConfig *cfg, int v,
+int coll_graph_relink(Collection *c, StoreTxn *txn, const CollRebuild *r, int v,
                       HnswIndex **out)
 {
-    return convert(c, txn, cfg, v, 1, out);
+    return convert(c, txn, r, v, 1, out);
 }
 
 typedef struct {
@@ -180,7 +193,9 @@ static int put_fn(StoreTxn *txn, void *vctx)
 
 int coll_quant_sync(Db *db, Collection *c)
 {
+    if (c->opt.active) return 0; /* the rebuild's graphs are converted when they are in */
     CollectionConfig cfg = c->config;
+    CollRebuild r = { .cfg = &cfg, .high = c->node_high };
     HnswIndex *graphs[COLLECTION_MAX_VECTORS] = { 0 };
     int any = 0, err = 0;
     StoreTxn *txn = NULL;
@@ -208,7 +223,7 @@ int coll_quant_sync(Db *db, Collection *c)
             log_info("collection %s: vector %d: int8 quantization calibrated on %zu points: [%g, %g]",
                      c->name, v, hnsw_count(h), (double)q->lo, (double)q->hi);
         }
-        err = convert(c, txn, &cfg, v, 0, &graphs[v]);
+        err = convert(c, txn, &r, v, 0, &graphs[v]);
         any = 1;
     }
     if (txn) store_read_end(txn);

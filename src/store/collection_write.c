@@ -944,7 +944,10 @@ static void apply_effects(Collection *c, const Effect *eff, size_t n)
     }
     free(done);
     for (size_t i = 0; i < n; i++)
-        if (eff[i].kind != EFF_PAYLOAD) coll_add_pending(c, eff[i].node);
+        if (eff[i].kind != EFF_PAYLOAD) {
+            coll_add_pending(c, eff[i].node);
+            coll_optimize_note(c, eff[i].node); /* a background rebuild brings it in */
+        }
 }
 
 /* ---- the group ---- */
