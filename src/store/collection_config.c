@@ -589,9 +589,9 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
         coll_write_end(db);
         return e;
     }
-    /* The new graphs are built beside the live ones, which readers keep
-     * using until the commit; only then are they swapped in. Writers wait
-     * meanwhile (db->write is held). */
+    /* A small collection's new graphs are built here, beside the live
+     * ones, which readers keep using until the commit; only then are they
+     * swapped in. Writers wait meanwhile (db->write is held). */
     double t0 = now_seconds();
     HnswIndex *graphs[COLLECTION_MAX_VECTORS] = { 0 };
     CollRebuild r = { &cfg, rebuild, unbare, c->node_high, NULL, NULL };
@@ -600,7 +600,6 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
         log_info("collection %s: %d graph%s rebuilt in %.1f s", c->name, __builtin_popcount(rebuild),
                  __builtin_popcount(rebuild) == 1 ? "" : "s", now_seconds() - t0);
     if (!e) {
-        /* A rebuild that was owed is done with this one. */
         e = coll_graphs_install(db, c, &cfg, rebuild, graphs);
         if (e) {
             err_set(err, errlen, e, "storage error: %s", err_str(e));

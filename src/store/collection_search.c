@@ -358,10 +358,11 @@ typedef struct {
 } Query;
 
 /*
- * rank_collected ranks the nodes x collected on the graph's int8 codes
- * and keeps the best k (x limit x oversampling when rescoring, every one
- * with quantization ignore), rescoring them with their float32 originals
- * or taking the code scores as they are.
+ * rank_collected ranks the nodes x collected on the graph's blocks (int8
+ * codes, or a float32 graph's exact vectors) and keeps the best k (x
+ * limit x oversampling when rescoring, every one with quantization
+ * ignore), rescoring them with their float32 originals or taking the
+ * block scores as they are.
  */
 static int rank_collected(const Query *q, ExactCtx *x, size_t k, int rescore)
 {
@@ -487,6 +488,10 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
      * request asks for exact scores (params.exact): hnsw m = 0 does not
      * turn quantization off in Qdrant either. */
     int codes = quant && !q->req->exact && sc->strategy < 0;
+    /* A plain query on a float32 graph collects the nodes too and scores
+     * them in one pass over the graph's blocks (hnsw_brute_force_nodes:
+     * one lock, vectors prefetched ahead, no copy), the scores exact. */
+    int plain = !quant && sc->strategy < 0;
     int err = 0;
     if (plan == PLAN_SCAN) {
         /* Index candidates or the node table when they spare the walk
@@ -496,7 +501,7 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
          * of the bytes, in memory) and only the limit x oversampling best
          * are read from the store and rescored, as Qdrant scans quantized
          * vectors; params.exact scores every match in float32. */
-        x.collect = codes;
+        x.collect = codes || plain;
         int done = coll_filter_nodes(c, q->txn, f, max_cand, exact_take_node, &x);
         if (done < 0) err = done;
         else if (!done) err = coll_scan_points(c, q->txn, f, NULL, exact_take, &x);
@@ -506,7 +511,7 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
         /* A quantized vector without a graph (exact_only) is scanned on
          * its codes and rescored, as Qdrant searches a segment without
          * HNSW; a small collection or params.exact reads float32. */
-        x.collect = codes && no_graph;
+        x.collect = (codes && no_graph) || plain;
         for (uint32_t node = 0; node < c->node_high; node++)
             if (c->node_live[node] && !excluded(ex, &c->node_ids[node])) exact_take_one(&x, node);
         if (x.collect) err = rank_collected(q, &x, k, rescore);
