@@ -1223,6 +1223,46 @@ static CollectionGraphLinks b_links(Db *db, const char *coll)
     return g;
 }
 
+/* b_begin reopens g_db with o, seeds the generator (the data and queries
+ * the same in every run: earlier tests' threads draw from it too), draws
+ * the cluster centres and every point's vector, and creates coll: m 16,
+ * cosine, exact_only or not, int8-quantized with quant. */
+static void b_begin(const DbOptions *o, uint64_t seed, const char *coll, int quant, int exact_only,
+                    float (*centres)[DIM])
+{
+    char err[256];
+    collection_db_close(g_db);
+    g_db = NULL;
+    ASSERT_OK(collection_db_open(g_dir, o, &g_db));
+    rng_state = seed;
+    for (int c = 0; c < N_CLUSTERS; c++)
+        for (int d = 0; d < DIM; d++) centres[c][d] = rng_gauss();
+    memset(b_live, 0, sizeof b_live);
+    for (int i = 0; i < B_N + B_MORE; i++) b_make(i, (const float (*)[DIM])centres);
+    CollectionConfig cfg = { .n_vectors = 1, .unnamed = 1, .m = 16, .ef_construct = 100 };
+    cfg.vectors[0].size = DIM;
+    cfg.vectors[0].distance = COLLECTION_COSINE;
+    cfg.vectors[0].exact_only = exact_only;
+    if (quant) cfg.vectors[0].quant.type = COLLECTION_QUANT_INT8;
+    ASSERT_OK(collection_create(g_db, coll, &cfg, err, sizeof err));
+}
+
+/* b_churn gives every tenth point of coll a new vector (i = 0, 10, ...)
+ * and deletes another tenth (i = 5, 15, ...); returns how many it deleted. */
+static size_t b_churn(const char *coll, float (*centres)[DIM])
+{
+    for (int i = 0; i < B_N; i += 10) b_make(i, (const float (*)[DIM])centres);
+    if (b_upsert(g_db, coll, 0, B_N, 10)) return 0;
+    PointId del[B_N / 10];
+    size_t n_del = 0, nd = 0;
+    for (int i = 5; i < B_N; i += 10) {
+        del[n_del++] = point_id_num((uint64_t)i);
+        b_live[i] = 0;
+    }
+    if (collection_delete_points(g_db, coll, del, n_del, &nd) || nd != n_del) return 0;
+    return n_del;
+}
+
 /*
  * exact_only_bare runs the bulk-upload recipe on a collection named coll
  * (int8-quantized with quant): created exact_only, B_N points upserted,
@@ -1238,39 +1278,16 @@ static void exact_only_bare(const char *coll, int quant, double min_recall)
 {
     char err[256];
     DbOptions o = { .full_scan_bytes = 1 }; /* the planner walks any graph it may */
-    collection_db_close(g_db);
-    g_db = NULL;
-    ASSERT_OK(collection_db_open(g_dir, &o, &g_db));
-    /* Its own data and queries, the same in every run (earlier tests'
-     * threads draw from the generator too). */
-    rng_state = 0x5EEDB0A7ULL + (uint64_t)quant;
     float centres[N_CLUSTERS][DIM];
-    for (int c = 0; c < N_CLUSTERS; c++)
-        for (int d = 0; d < DIM; d++) centres[c][d] = rng_gauss();
-    memset(b_live, 0, sizeof b_live);
-    for (int i = 0; i < B_N + B_MORE; i++) b_make(i, centres);
-    CollectionConfig cfg = { .n_vectors = 1, .unnamed = 1, .m = 16, .ef_construct = 100 };
-    cfg.vectors[0].size = DIM;
-    cfg.vectors[0].distance = COLLECTION_COSINE;
-    cfg.vectors[0].exact_only = 1;
-    if (quant) cfg.vectors[0].quant.type = COLLECTION_QUANT_INT8;
-    ASSERT_OK(collection_create(g_db, coll, &cfg, err, sizeof err));
+    b_begin(&o, 0x5EEDB0A7ULL + (uint64_t)quant, coll, quant, 1, centres);
     CollectionGraphLinks g = b_links(g_db, coll);
     ASSERT_EQ_U64(g.nodes, 0);
     ASSERT_EQ_INT(g.max_level, -1);
 
     /* Upload, update a tenth (new vectors), delete another tenth. */
     ASSERT_OK(b_upsert(g_db, coll, 0, B_N, 1));
-    for (int i = 0; i < B_N; i += 10) b_make(i, centres);
-    ASSERT_OK(b_upsert(g_db, coll, 0, B_N, 10));
-    PointId del[B_N / 10];
-    size_t n_del = 0, nd;
-    for (int i = 5; i < B_N; i += 10) {
-        del[n_del++] = point_id_num((uint64_t)i);
-        b_live[i] = 0;
-    }
-    ASSERT_OK(collection_delete_points(g_db, coll, del, n_del, &nd));
-    ASSERT_EQ_INT(nd, n_del);
+    size_t n_del = b_churn(coll, centres);
+    ASSERT_EQ_INT(n_del, B_N / 10);
     CollectionInfo info;
     ASSERT_OK(collection_info(g_db, coll, &info));
     ASSERT_EQ_U64(info.points_count, B_N - n_del);
@@ -1424,32 +1441,19 @@ static int b_self_found(Db *db, const char *coll, int from, int to, int step, in
  * the graph bare and resumes it. A PATCH of m takes the rebuild over
  * (the stored m is the new one). Once that one has built its graph
  * (held before its catch-up), B_MORE points are added and another tenth
- * gets new vectors.
- * Once it is done: every live node linked, the points written after the
- * build found by a search for their own vector (as often as the graph
- * finds any point: >= 97%; without the catch-up, none of the added ones), recall@10 >= min_recall, and the same graph
- * after a reopen.
+ * gets new vectors. Once it is done: every live node linked, the points
+ * written after the build found by a search for their own vector (as
+ * often as the graph finds any point: >= 97%; without the catch-up, none
+ * of the added ones), recall@10 >= min_recall, and the same graph after
+ * a reopen.
  */
 static void background_rebuild(const char *coll, int quant, double min_recall)
 {
     char err[256];
     static int hold;
     DbOptions o = { .full_scan_bytes = 1, .rebuild_async_min = 1, .optimize_hold = &hold };
-    collection_db_close(g_db);
-    g_db = NULL;
-    ASSERT_OK(collection_db_open(g_dir, &o, &g_db));
-    rng_state = 0xB6C4A11DULL + (uint64_t)quant;
     float centres[N_CLUSTERS][DIM];
-    for (int c = 0; c < N_CLUSTERS; c++)
-        for (int d = 0; d < DIM; d++) centres[c][d] = rng_gauss();
-    memset(b_live, 0, sizeof b_live);
-    for (int i = 0; i < B_N + B_MORE; i++) b_make(i, centres);
-    CollectionConfig cfg = { .n_vectors = 1, .unnamed = 1, .m = 16, .ef_construct = 100 };
-    cfg.vectors[0].size = DIM;
-    cfg.vectors[0].distance = COLLECTION_COSINE;
-    cfg.vectors[0].exact_only = 1;
-    if (quant) cfg.vectors[0].quant.type = COLLECTION_QUANT_INT8;
-    ASSERT_OK(collection_create(g_db, coll, &cfg, err, sizeof err));
+    b_begin(&o, 0xB6C4A11DULL + (uint64_t)quant, coll, quant, 1, centres);
     ASSERT_OK(b_upsert(g_db, coll, 0, B_N, 1));
 
     /* The flag off: stored at once, the graph built behind. */
@@ -1469,16 +1473,7 @@ static void background_rebuild(const char *coll, int quant, double min_recall)
     else ASSERT_EQ_INT(exact, 40); /* the bare graph is still searched exactly */
 
     /* Writes while it builds: a tenth updated, a tenth deleted. */
-    for (int i = 0; i < B_N; i += 10) b_make(i, centres);
-    ASSERT_OK(b_upsert(g_db, coll, 0, B_N, 10));
-    PointId del[B_N / 10];
-    size_t n_del = 0, nd;
-    for (int i = 5; i < B_N; i += 10) {
-        del[n_del++] = point_id_num((uint64_t)i);
-        b_live[i] = 0;
-    }
-    ASSERT_OK(collection_delete_points(g_db, coll, del, n_del, &nd));
-    ASSERT_EQ_INT(nd, n_del);
+    ASSERT_EQ_INT(b_churn(coll, centres), B_N / 10);
 
     /* Closed while held: the reopen resumes the rebuild from bare graphs. */
     collection_db_close(g_db);
@@ -1561,20 +1556,9 @@ TEST(test_background_rebuild_dropped)
     char err[256];
     static int hold;
     DbOptions o = { .rebuild_async_min = 1, .optimize_hold = &hold };
-    collection_db_close(g_db);
-    g_db = NULL;
-    ASSERT_OK(collection_db_open(g_dir, &o, &g_db));
-    rng_state = 0xD50FULL;
     float centres[N_CLUSTERS][DIM];
-    for (int c = 0; c < N_CLUSTERS; c++)
-        for (int d = 0; d < DIM; d++) centres[c][d] = rng_gauss();
     for (int round = 0; round < 2; round++) {
-        memset(b_live, 0, sizeof b_live);
-        for (int i = 0; i < B_N; i++) b_make(i, centres);
-        CollectionConfig cfg = { .n_vectors = 1, .unnamed = 1, .m = 16, .ef_construct = 100 };
-        cfg.vectors[0].size = DIM;
-        cfg.vectors[0].distance = COLLECTION_COSINE;
-        ASSERT_OK(collection_create(g_db, "dropped", &cfg, err, sizeof err));
+        b_begin(&o, 0xD50FULL + (uint64_t)round, "dropped", 0, 0, centres);
         ASSERT_OK(b_upsert(g_db, "dropped", 0, B_N, 1));
         __atomic_store_n(&hold, 1, __ATOMIC_RELEASE);
         CollectionUpdate um = { .m = 8 };
@@ -1590,10 +1574,7 @@ TEST(test_background_rebuild_dropped)
         __atomic_store_n(&hold, 0, __ATOMIC_RELEASE);
     }
     /* The same name, made again, is a new collection with nothing owed. */
-    CollectionConfig cfg = { .n_vectors = 1, .unnamed = 1, .m = 16, .ef_construct = 100 };
-    cfg.vectors[0].size = DIM;
-    cfg.vectors[0].distance = COLLECTION_COSINE;
-    ASSERT_OK(collection_create(g_db, "dropped", &cfg, err, sizeof err));
+    b_begin(&o, 0xD50FULL, "dropped", 0, 0, centres);
     CollectionInfo info;
     ASSERT_OK(collection_info(g_db, "dropped", &info));
     ASSERT_EQ_INT(info.optimizing, 0);
