@@ -468,6 +468,24 @@ static int quant_from_options(ApiJob *j, const char *text, const CollectionConfi
     return 0;
 }
 
+/* Qdrant's default optimizers_config.indexing_threshold, in KB. */
+#define QDRANT_INDEXING_THRESHOLD_KB 10000
+
+/* indexing_threshold_kb: the collection's optimizers_config
+ * .indexing_threshold as its options hold it (KB; 0 turns indexing off),
+ * Qdrant's default when absent or null. */
+static int64_t indexing_threshold_kb(Arena *a, const char *options)
+{
+    JsonValue *opts = NULL;
+    char err[64];
+    if (!options[0] || json_parse(a, options, strlen(options), &opts, err, sizeof err))
+        return QDRANT_INDEXING_THRESHOLD_KB;
+    const JsonValue *oc = json_get(opts, "optimizers_config");
+    const JsonValue *t = oc && oc->type == JSON_OBJECT ? json_get(oc, "indexing_threshold") : NULL;
+    return t && t->type == JSON_NUMBER && t->u.num >= 0 ? (int64_t)t->u.num
+                                                        : QDRANT_INDEXING_THRESHOLD_KB;
+}
+
 /*
  * exact_only_from_options resolves each dense vector's exact_only flag
  * from cfg's options: Qdrant's effective hnsw m of the vector
@@ -478,15 +496,19 @@ static int quant_from_options(ApiJob *j, const char *text, const CollectionConfi
  * all of a collection's graphs) when the collection's own is 0, so that
  * a vector with its own m gets the graph Qdrant builds it, and the
  * minimum when every vector is searched exactly (no graph is built then;
- * a PATCH of m later builds them at the new m).
+ * a PATCH of m later builds them at the new m). Qdrant's
+ * optimizers_config.indexing_threshold 0 ("disable vector indexing",
+ * its older bulk-upload recipe) keeps every dense vector without a graph
+ * too, until a PATCH sets a threshold again.
  */
 static int exact_only_from_options(Arena *a, const CollectionConfig *cfg, int *out)
 {
     int largest = COLLECTION_MIN_M;
+    int64_t threshold = indexing_threshold_kb(a, cfg->options);
     for (int v = 0; v < cfg->n_vectors; v++) {
         int64_t m, payload_m;
         int dense = qdrant_vector_m(a, cfg, cfg->vectors[v].name, &m, &payload_m);
-        out[v] = dense && m == 0;
+        out[v] = dense && (m == 0 || threshold == 0);
         if (dense && m > largest) largest = m > COLLECTION_MAX_M ? COLLECTION_MAX_M : (int)m;
     }
     return largest;
@@ -1151,6 +1173,30 @@ static void write_warnings(JsonWriter *w, const CollectionConfig *c, const JsonV
     if (n) jw_array_end(w);
 }
 
+/*
+ * indexed_vectors: Qdrant's indexed_vectors_count, the vectors of its
+ * indexed segments. Qdrant indexes a segment once a vector's storage
+ * passes optimizers_config.indexing_threshold (KB; 0 never); below it
+ * the segment stays plain, and its searches exact, as vitrine's are below
+ * COLLECTION_FULL_SCAN_BYTES. So: every vector once one dense vector's
+ * bytes reach the threshold, none before or with indexing off. A
+ * collection without dense vectors counts its vectors while indexing is
+ * on (sparse indexes are built as points are written).
+ */
+static uint64_t indexed_vectors(const CollectionInfo *ci, int64_t threshold_kb)
+{
+    if (threshold_kb == 0) return 0;
+    int dense = 0;
+    for (int v = 0; v < ci->config.n_vectors; v++) {
+        const CollectionVectorParams *p = &ci->config.vectors[v];
+        uint64_t elem = p->datatype == COLLECTION_UINT8 ? 1 : p->datatype == COLLECTION_FLOAT16 ? 2 : 4;
+        if (ci->vector_counts[v] * p->size * elem >= (uint64_t)threshold_kb * 1024)
+            return ci->vectors_count;
+        dense = 1;
+    }
+    return dense ? 0 : ci->vectors_count;
+}
+
 static void info(ApiJob *j)
 {
     CollectionInfo ci;
@@ -1172,9 +1218,8 @@ static void info(ApiJob *j)
     }
     const JsonValue *opts = options_parse(j, ci.config.options);
     write_warnings(w, &ci.config, opts);
-    /* Every live vector is in the graph the moment its write is visible. */
     jw_key(w, "indexed_vectors_count");
-    jw_uint(w, ci.vectors_count);
+    jw_uint(w, indexed_vectors(&ci, indexing_threshold_kb(api_arena(j), ci.config.options)));
     jw_key(w, "points_count");
     jw_uint(w, ci.points_count);
     jw_key(w, "segments_count");

@@ -346,9 +346,10 @@ check "euclid after updates" "same(r['result']['points'], ref('euc', $Q3))"
 ok POST /collections/mv/points/query '{"query": [[0.5, 1], [1, 0]], "using": "man", "limit": 20}'
 check "manhattan after deletes" "same(r['result']['points'], ref('man', [[0.5, 1], [1, 0]]))"
 ok GET /collections/mv
+# Nine points stay below Qdrant's indexing threshold (10,000 KB): a plain
+# segment, whose vectors Qdrant does not count as indexed.
 check "indexed vectors count" "
-n = sum(len(p['vector']) for p in D['points'] if p['id'] not in D['deleted'])
-assert r['result']['indexed_vectors_count'] == n and r['result']['points_count'] == 9, (r['result'], n)"
+assert r['result']['indexed_vectors_count'] == 0 and r['result']['points_count'] == 9, r['result']"
 
 # uint8 (Qdrant's test_multi_vector_uint8.py): values truncated, saturated.
 ok PUT /collections/bytes "{\"vectors\": {\"size\": 4, \"distance\": \"Dot\", \"datatype\": \"uint8\", $MV}}"

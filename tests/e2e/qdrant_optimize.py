@@ -11,7 +11,10 @@ deleted while it builds) and searches meanwhile are exact scans of the
 bare graph, equal to a brute force computed here. Then status turns
 green, the graph answers (recall@10 against the brute force over the
 final points), the points written meanwhile are found by their own
-vectors, and a restart keeps it green with the same answers."""
+vectors, and a restart keeps it green with the same answers. Then
+optimizers_config.indexing_threshold: indexed_vectors_count as Qdrant's
+test_disable_indexing expects it, and the older bulk recipe (threshold
+0 while uploading, then a PATCH turning indexing on)."""
 import json, math, operator, os, random, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -137,10 +140,52 @@ if info["points_count"] != N + MORE - len(deleted) or info["config"]["hnsw_confi
 opt = ok("GET", C + "/optimizations")
 if opt["running"] != [] or opt["summary"]["idle_segments"] != 1:
     fail("optimizations once green: %s" % json.dumps(opt)[:400])
+if info["indexed_vectors_count"] != info["points_count"]:
+    fail("12 MB of vectors, past the indexing threshold, counted as indexed: %s" % json.dumps(info)[:300])
 stop()
 start()
 if ok("GET", C)["status"] != "green":
     fail("not green after a restart")
 check_graph("after a restart")
+
+# ---- optimizers_config.indexing_threshold, as Qdrant's test_disable_indexing
+# (tests/openapi/test_vector_config.py) checks it: 100 vectors of 256 floats
+# (100 KB) are indexed under a 10 KB threshold and not with indexing off.
+for name, threshold, want in (("idx", 10, 100), ("noidx", 0, 0), ("dflt", None, 0)):
+    body = {"vectors": {"size": 256, "distance": "Dot"}}
+    if threshold is not None:
+        body["optimizers_config"] = {"indexing_threshold": threshold}
+    ok("PUT", "/collections/" + name, body)
+    ok("PUT", "/collections/%s/points?wait=true" % name,
+       {"points": [{"id": i, "vector": [random.random() for _ in range(256)]} for i in range(100)]})
+    got = ok("GET", "/collections/" + name)["indexed_vectors_count"]
+    if got != want:
+        fail("indexing_threshold %s: indexed_vectors_count %s, want %d" % (threshold, got, want))
+    ok("DELETE", "/collections/" + name)
+
+# Qdrant's older bulk-upload recipe: indexing off (threshold 0: no graph,
+# exact searches, as m 0), upload, then a PATCH of the threshold builds the
+# graph, in the background from 5000 points on.
+ok("PUT", "/collections/off", {"vectors": {"size": D, "distance": "Cosine"},
+                               "optimizers_config": {"indexing_threshold": 0}})
+for k in range(0, 6000, 2000):
+    ok("PUT", "/collections/off/points?wait=true",
+       {"points": [{"id": i, "vector": vecs[i]} for i in range(k, k + 2000)]})
+info = ok("GET", "/collections/off")
+if info["indexed_vectors_count"] != 0 or info["status"] != "green":
+    fail("indexing off: %s" % json.dumps(info)[:300])
+ok("PATCH", "/collections/off", {"optimizers_config": {"indexing_threshold": 1000}})
+info = ok("GET", "/collections/off")
+if info["status"] != "yellow" or info["config"]["optimizer_config"]["indexing_threshold"] != 1000:
+    fail("after the PATCH turning indexing on: %s" % json.dumps(info)[:300])
+for _ in range(600):
+    info = ok("GET", "/collections/off")
+    if info["status"] != "yellow":
+        break
+    time.sleep(0.1)
+if info["status"] != "green" or info["indexed_vectors_count"] != 6000:
+    fail("indexing on: %s" % json.dumps(info)[:300])
+if query(vecs[4321], 1) != [4321]:
+    fail("indexing on: a point not found by its own vector")
 stop()
 print("qdrant_optimize.py: ok (the PATCH answered in %.3f s; the graph %s)" % (patch_secs, rebuilt))
