@@ -1500,6 +1500,16 @@ static void background_rebuild(const char *coll, int quant, double min_recall)
     for (int i = 0; i < 60000 && __atomic_load_n(&hold, __ATOMIC_ACQUIRE) != 2; i++)
         nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
     ASSERT_EQ_INT(__atomic_load_n(&hold, __ATOMIC_ACQUIRE), 2);
+    /* A PATCH of the options alone is stored and lets the rebuild go on
+     * (a restart would zero its progress). */
+    ASSERT_OK(collection_info(g_db, coll, &info));
+    ASSERT_TRUE(info.optimize_total > 0 && info.optimize_done == info.optimize_total);
+    CollectionUpdate uo = { .options = "{\"note\":\"kept\"}" };
+    ASSERT_OK(collection_update(g_db, coll, &uo, err, sizeof err));
+    ASSERT_OK(collection_info(g_db, coll, &info));
+    ASSERT_EQ_INT(info.optimizing, 1);
+    ASSERT_TRUE(info.optimize_done == info.optimize_total);
+    ASSERT_STR_EQ(info.config.options, "{\"note\":\"kept\"}");
     ASSERT_OK(b_upsert(g_db, coll, B_N, B_N + B_MORE, 1));
     for (int i = 3; i < B_N; i += 10) b_make(i, centres);
     ASSERT_OK(b_upsert(g_db, coll, 3, B_N, 10));
@@ -1527,6 +1537,7 @@ static void background_rebuild(const char *coll, int quant, double min_recall)
     ASSERT_EQ_INT(info.optimizing, 0);
     ASSERT_EQ_U64(info.points_count, live);
     ASSERT_EQ_INT(info.config.m, 12);
+    ASSERT_STR_EQ(info.config.options, "{\"note\":\"kept\"}");
     if (quant) ASSERT_TRUE(info.config.vectors[0].quant.calibrated > 0);
 
     /* Saved, marker gone: a reopen loads the graph as built. */
@@ -1587,6 +1598,93 @@ TEST(test_background_rebuild_int8)
     background_rebuild("behind8", 1, 0.9);
 }
 
+/* b_exact_self: how many of the live points i = 0, 30, 60, ... an exact
+ * search for their own vector finds first with their exact score (1
+ * within 1e-5: cosine of a vector with itself). */
+static int b_exact_self(const char *coll, int *asked)
+{
+    int found = 0;
+    *asked = 0;
+    for (int i = 0; i < B_N; i += 30) {
+        if (!b_live[i]) continue;
+        uint64_t got[1];
+        float sc[1];
+        size_t n = 0;
+        (*asked)++;
+        if (search_hits(g_db, coll, b_vec[i], 1, 1, 128, NULL, got, sc, &n) == 0 && n == 1 &&
+            got[0] == (uint64_t)i && fabsf(sc[0] - 1.0f) <= 1e-5f)
+            found++;
+    }
+    return found;
+}
+
+/* A PATCH of m that also turns int8 quantization off, run in the
+ * background: while the graph of codes is still the live one, exact
+ * searches read the float32 originals (not the codes as if they were
+ * float32), and the rebuilt graph holds the originals, not decoded
+ * codes: every exact self-search scores 1. */
+TEST(test_background_rebuild_unquantize)
+{
+    char err[256];
+    static int hold;
+    DbOptions o = { .rebuild_async_min = 1, .optimize_hold = &hold };
+    float centres[N_CLUSTERS][DIM];
+    b_begin(&o, 0x0B17ULL, "unq", 1, 0, centres);
+    ASSERT_OK(b_upsert(g_db, "unq", 0, B_N, 1));
+    CollectionInfo info;
+    ASSERT_OK(collection_info(g_db, "unq", &info));
+    ASSERT_TRUE(info.config.vectors[0].quant.calibrated > 0);
+    __atomic_store_n(&hold, 1, __ATOMIC_RELEASE);
+    CollectionUpdate u = { .m = 8, .set_quant = 1 };
+    u.quant[0].type = COLLECTION_QUANT_NONE;
+    ASSERT_OK(collection_update(g_db, "unq", &u, err, sizeof err));
+    for (int i = 0; i < 60000 && __atomic_load_n(&hold, __ATOMIC_ACQUIRE) != 2; i++)
+        nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+    ASSERT_OK(collection_info(g_db, "unq", &info));
+    ASSERT_EQ_INT(info.optimizing, 1);
+    ASSERT_EQ_INT(info.config.vectors[0].quant.type, COLLECTION_QUANT_NONE);
+    int asked, during = b_exact_self("unq", &asked);
+    __atomic_store_n(&hold, 0, __ATOMIC_RELEASE);
+    ASSERT_OK(wait_optimized(g_db, "unq"));
+    int asked2, after = b_exact_self("unq", &asked2);
+    printf("  exact self-searches scoring 1: %d of %d during the rebuild, %d of %d after\n", during,
+           asked, after, asked2);
+    ASSERT_EQ_INT(during, asked);
+    ASSERT_EQ_INT(after, asked2);
+    ASSERT_OK(collection_delete(g_db, "unq"));
+}
+
+/* Exact scans keep the smaller id among equal scores at the cut, for
+ * every metric: ids 10 and 11 hold one vector, 12 is closer to the
+ * query, so the best two are 12 and 10. */
+TEST(test_exact_ties_keep_smaller_id)
+{
+    static const CollectionDistance metrics[] = { COLLECTION_COSINE, COLLECTION_DOT,
+                                                  COLLECTION_EUCLID, COLLECTION_MANHATTAN };
+    char err[256];
+    for (size_t m = 0; m < sizeof metrics / sizeof *metrics; m++) {
+        CollectionConfig cfg = { .n_vectors = 1, .unnamed = 1, .m = 16, .ef_construct = 100 };
+        cfg.vectors[0].size = DIM;
+        cfg.vectors[0].distance = metrics[m];
+        ASSERT_OK(collection_create(g_db, "ties", &cfg, err, sizeof err));
+        float v[3][DIM] = { { 1 }, { 1 }, { 1, 0.05f } }, q[DIM] = { 1, 0.1f };
+        CollectionVectorIn vin[3];
+        CollectionPointIn pts[3];
+        for (int i = 0; i < 3; i++) {
+            vin[i] = (CollectionVectorIn){ NULL, v[i], DIM, NULL, NULL };
+            pts[i] = (CollectionPointIn){ point_id_num(10 + (uint64_t)i), NULL, &vin[i], 1 };
+        }
+        ASSERT_OK(collection_upsert(g_db, "ties", pts, 3, err, sizeof err));
+        uint64_t got[2];
+        size_t n = 0;
+        ASSERT_OK(search_hits(g_db, "ties", q, 2, 1, 128, NULL, got, NULL, &n));
+        ASSERT_EQ_INT(n, 2);
+        ASSERT_EQ_U64(got[0], 12);
+        ASSERT_EQ_U64(got[1], 10);
+        ASSERT_OK(collection_delete(g_db, "ties"));
+    }
+}
+
 int main(void)
 {
     log_set_level(LOG_WARN);
@@ -1628,6 +1726,8 @@ int main(void)
     RUN(test_background_rebuild);
     RUN(test_background_rebuild_int8);
     RUN(test_background_rebuild_dropped);
+    RUN(test_background_rebuild_unquantize);
+    RUN(test_exact_ties_keep_smaller_id);
     collection_db_close(g_db);
     rm_rf(g_dir);
     return harness_report(__FILE__);

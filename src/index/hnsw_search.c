@@ -434,12 +434,21 @@ int hnsw_search_allowed(HnswIndex *idx, const float *q, int k, int ef, const Hns
 }
 
 /* Max-heap on HnswHit.score, for brute force into the caller's array. */
+/* hit_worse: a ranks after b (a larger distance, or the same one and a
+ * larger node: ties keep the smaller node, as the collection's top-k
+ * does, so that exact answers do not depend on the scan order). */
+static int hit_worse(HnswHit a, HnswHit b)
+{
+    return a.score > b.score || (a.score == b.score && a.node > b.node);
+}
+
+/* A max-heap on hit_worse: the hit to drop first on top. */
 static void hitheap_push(HnswHit *h, size_t *n, HnswHit x)
 {
     size_t i = (*n)++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (h[p].score >= x.score) break;
+        if (!hit_worse(x, h[p])) break;
         h[i] = h[p];
         i = p;
     }
@@ -452,8 +461,8 @@ static void hitheap_replace_top(HnswHit *h, size_t len, HnswHit x)
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= len) break;
-        if (c + 1 < len && h[c + 1].score > h[c].score) c++;
-        if (x.score >= h[c].score) break;
+        if (c + 1 < len && hit_worse(h[c + 1], h[c])) c++;
+        if (!hit_worse(h[c], x)) break;
         h[i] = h[c];
         i = c;
     }
@@ -496,7 +505,7 @@ int hnsw_brute_force(HnswIndex *idx, const float *q, int k, HnswFilter filter, v
         float d = hnsw_dist(idx, q, (const float *)b);
         if (n < uk) {
             hitheap_push(out, &n, (HnswHit){ id, d });
-        } else if (d < out[0].score) {
+        } else if (hit_worse(out[0], (HnswHit){ id, d })) {
             hitheap_replace_top(out, n, (HnswHit){ id, d });
         }
     }
@@ -537,7 +546,7 @@ int hnsw_brute_force_nodes(HnswIndex *idx, const float *q, int k, const uint32_t
         float d = hnsw_dist(idx, q, (const float *)b);
         if (got < uk) {
             hitheap_push(out, &got, (HnswHit){ id, d });
-        } else if (d < out[0].score) {
+        } else if (hit_worse(out[0], (HnswHit){ id, d })) {
             hitheap_replace_top(out, got, (HnswHit){ id, d });
         }
     }

@@ -531,6 +531,20 @@ int collection_delete(Db *db, const char *name)
     return err;
 }
 
+/* same_graphs: do a and b build the same graphs (m, ef_construct, and
+ * each vector's exact_only flag and quantization)? */
+static int same_graphs(const CollectionConfig *a, const CollectionConfig *b)
+{
+    if (a->m != b->m || a->ef_construct != b->ef_construct || a->n_vectors != b->n_vectors) return 0;
+    for (int v = 0; v < a->n_vectors; v++) {
+        const CollectionVectorParams *x = &a->vectors[v], *y = &b->vectors[v];
+        if (x->exact_only != y->exact_only || x->quant.type != y->quant.type ||
+            x->quant.quantile != y->quant.quantile || x->quant.always_ram != y->quant.always_ram)
+            return 0;
+    }
+    return 1;
+}
+
 int collection_update(Db *db, const char *name, const CollectionUpdate *u, char *err,
                       size_t errlen)
 {
@@ -546,10 +560,8 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
         coll_write_end(db);
         return err_set(err, errlen, ERR_BUSY, "the collection's settings changed meanwhile");
     }
-    /* A background rebuild still running is stopped: this update starts
-     * from the configuration it was building towards, and rebuilds its
-     * graphs too. */
-    coll_optimize_stop(c);
+    /* While a background rebuild is owed, the update starts from the
+     * configuration it builds towards. */
     CollectionConfig cfg = c->opt.active ? c->opt.target : c->config;
     if (u->options) snprintf(cfg.options, sizeof cfg.options, "%s", u->options);
     if (u->m) cfg.m = u->m;
@@ -566,6 +578,21 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
     for (int v = 0; u->set_exact_only && v < cfg.n_vectors; v++)
         cfg.vectors[v].exact_only = u->exact_only[v];
     if (!e) e = coll_config_validate(&cfg, err, errlen);
+    if (e) {
+        coll_write_end(db);
+        return e;
+    }
+    /* An update that leaves the graphs' parameters as the running rebuild
+     * builds them (options, sparse modifiers) is stored and lets it go on;
+     * any other stops it and rebuilds its graphs too. */
+    if (c->opt.active && __atomic_load_n(&c->opt.noting, __ATOMIC_ACQUIRE) &&
+        same_graphs(&cfg, &c->opt.target)) {
+        e = coll_optimize_retarget(db, c, &cfg);
+        if (e) err_set(err, errlen, e, "storage error: %s", err_str(e));
+        coll_write_end(db);
+        return e;
+    }
+    coll_optimize_stop(c);
     /* Which graphs are rebuilt: every one for a new m or ef_construct
      * (a vector searched exactly only gets a bare one: coll_index_params),
      * and the graph of a vector no longer searched exactly only, whose
@@ -581,7 +608,7 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
         if (c->config.vectors[v].exact_only && !cfg.vectors[v].exact_only) unbare |= 1u << v;
         if (all || (unbare >> v & 1)) rebuild |= 1u << v;
     }
-    if (!e && rebuild && c->node_high >= db->rebuild_async_min) {
+    if (rebuild && c->node_high >= db->rebuild_async_min) {
         /* Stored now; the graphs follow in the background. */
         e = coll_optimize_begin(db, c, &cfg, rebuild, unbare);
         if (e) err_set(err, errlen, e, "storage error: %s", err_str(e));
@@ -595,7 +622,7 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
     double t0 = now_seconds();
     HnswIndex *graphs[COLLECTION_MAX_VECTORS] = { 0 };
     CollRebuild r = { &cfg, rebuild, unbare, c->node_high, NULL, NULL };
-    if (!e) e = coll_graphs_build(db, c, &r, graphs);
+    e = coll_graphs_build(db, c, &r, graphs);
     if (!e && rebuild)
         log_info("collection %s: %d graph%s rebuilt in %.1f s", c->name, __builtin_popcount(rebuild),
                  __builtin_popcount(rebuild) == 1 ? "" : "s", now_seconds() - t0);

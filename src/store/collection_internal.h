@@ -114,6 +114,7 @@ typedef struct {
     int active;  /* graphs are owed a rebuild (running, or failed: see error) */
     int running; /* the thread was started and is not joined yet */
     int cancel;  /* atomic: the thread stops at its next check */
+    int noting;  /* atomic: writers note their nodes (a thread is building) */
     uint32_t mask;   /* bit v: graph v is rebuilt */
     uint32_t unbare; /* bit v: from a bare graph: loaded on every core */
     CollectionConfig target;
@@ -323,7 +324,9 @@ void coll_graph_replace(Collection *c, HnswIndex *const *h);
 /* coll_load makes the memory state of collection name from the store:
  * rec is its collections record (u32 cid + config record); the nodes its
  * pending markers name are replayed and saved, as collection_db_open does
- * for each collection. The new collection is in no list yet. */
+ * for each collection. The new collection is in no list yet; a rebuild
+ * its marker owes is for the caller to start (coll_optimize_resume) once
+ * it is. */
 int coll_load(Db *db, const char *name, Slice rec, Collection **out);
 /* The collection list (caller holds Db.lock or Db.write):
  * coll_db_find_collection finds a collection by its own name,
@@ -366,6 +369,11 @@ int coll_graphs_install(Db *db, Collection *c, const CollectionConfig *cfg, uint
  */
 int coll_optimize_begin(Db *db, Collection *c, const CollectionConfig *cfg, uint32_t rebuild,
                         uint32_t unbare);
+/* coll_optimize_retarget stores cfg, which builds the graphs a running
+ * rebuild builds (only options and sparse modifiers differ from its
+ * target), and makes it the target and the live settings, the rebuild
+ * going on. Writer only. */
+int coll_optimize_retarget(Db *db, Collection *c, const CollectionConfig *cfg);
 /* coll_optimize_resume starts the rebuild a marker owed at open (the
  * graphs of opt.mask are bare then). */
 void coll_optimize_resume(Db *db, Collection *c);
@@ -383,7 +391,7 @@ static inline void coll_optimize_owe(Collection *c, int active)
 /* coll_optimize_note records node as written while a rebuild runs. Writer only. */
 static inline void coll_optimize_note(Collection *c, uint32_t node)
 {
-    if (!c->opt.active) return;
+    if (!c->opt.active || !__atomic_load_n(&c->opt.noting, __ATOMIC_ACQUIRE)) return;
     coll_grow_u32(&c->opt.changed, &c->opt.changed_cap, c->opt.n_changed + 1);
     c->opt.changed[c->opt.n_changed++] = node;
 }

@@ -971,7 +971,6 @@ static int db_load_all(Db *db)
             db->colls = xrealloc(db->colls, db->cap_colls * sizeof *db->colls);
         }
         db->colls[db->n_colls++] = l->c;
-        coll_optimize_resume(db, l->c);
     }
     free(loaded);
     return err;
@@ -994,7 +993,6 @@ int coll_load(Db *db, const char *name, Slice rec, Collection **out)
         coll_free(l.c);
         return err;
     }
-    coll_optimize_resume(db, l.c);
     *out = l.c;
     return 0;
 }
@@ -1031,6 +1029,9 @@ int collection_db_open(const char *dir, const DbOptions *opt, Db **out)
     }
     /* A quantization a crash left uncalibrated (collection_quant.c). */
     for (size_t i = 0; i < db->n_colls; i++) coll_quant_sync(db, db->colls[i]);
+    /* Rebuilds the markers owe start once the open is done with the
+     * collections (collection_optimize.c). */
+    for (size_t i = 0; i < db->n_colls; i++) coll_optimize_resume(db, db->colls[i]);
     uint64_t points = 0;
     for (size_t i = 0; i < db->n_colls; i++) points += db->colls[i]->points_count;
     log_info("store: %s: %zu collections, %llu points loaded in %.3f s", dir, db->n_colls,

@@ -120,14 +120,19 @@ static int install_fn(StoreTxn *txn, void *vctx)
 }
 
 /* set_flags makes c's live configuration cfg, but for the graphs in keep,
- * which keep their exact_only flag; then each graph stores its later
- * inserts bare, or linked, as its live flag says (only where that
- * changes: hnsw_set_bare waits for the graph's searches). */
+ * which keep their exact_only flag and quantization (what they hold: a
+ * search must not read int8 codes as float32, nor a rebuild copy them as
+ * originals); then each graph stores its later inserts bare, or linked,
+ * as its live flag says (only where that changes: hnsw_set_bare waits
+ * for the graph's searches). */
 static void set_flags(Collection *c, const CollectionConfig *cfg, uint32_t keep)
 {
     CollectionConfig live = *cfg;
     for (int v = 0; v < live.n_vectors; v++)
-        if (keep >> v & 1) live.vectors[v].exact_only = c->config.vectors[v].exact_only;
+        if (keep >> v & 1) {
+            live.vectors[v].exact_only = c->config.vectors[v].exact_only;
+            live.vectors[v].quant = c->config.vectors[v].quant;
+        }
     pthread_rwlock_wrlock(&c->lock);
     c->config = live;
     pthread_rwlock_unlock(&c->lock);
@@ -258,6 +263,8 @@ typedef struct {
 /* fail records why the rebuild failed; it stays owed (the marker too). */
 static void fail(Collection *c, int err, const char *what)
 {
+    /* Writers stop noting nodes: a retry builds from the live graphs. */
+    __atomic_store_n(&c->opt.noting, 0, __ATOMIC_RELEASE);
     pthread_rwlock_wrlock(&c->lock);
     snprintf(c->opt.error, sizeof c->opt.error, "%s: %s", what, err_str(err));
     pthread_rwlock_unlock(&c->lock);
@@ -280,7 +287,6 @@ static void *optimize_main(void *varg)
      * build inserts; those deleted meanwhile are skipped). */
     uint32_t total = (uint32_t)MIN(live * (uint64_t)__builtin_popcount(c->opt.mask), UINT32_MAX);
     __atomic_store_n(&c->opt.total, total, __ATOMIC_RELAXED);
-    __atomic_store_n(&c->opt.done, 0, __ATOMIC_RELAXED);
     CollRebuild r = { &c->opt.target, c->opt.mask, c->opt.unbare, high, &c->opt.cancel,
                       &c->opt.done };
     HnswIndex *graphs[COLLECTION_MAX_VECTORS] = { 0 };
@@ -361,6 +367,11 @@ static void start(Db *db, Collection *c)
     a->db = db;
     a->c = c;
     c->opt.cancel = 0;
+    /* The thread reads the live graphs from here on: only what is written
+     * after now needs bringing in. */
+    c->opt.n_changed = 0;
+    __atomic_store_n(&c->opt.noting, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&c->opt.done, 0, __ATOMIC_RELAXED);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     pthread_rwlock_wrlock(&c->lock); /* collection_info reads it */
@@ -394,6 +405,29 @@ int coll_optimize_begin(Db *db, Collection *c, const CollectionConfig *cfg, uint
     /* The graphs being rebuilt keep their flags until they are swapped. */
     set_flags(c, cfg, rebuild);
     start(db, c);
+    return 0;
+}
+
+static int config_fn(StoreTxn *txn, void *vctx)
+{
+    InstallCtx *x = vctx;
+    return coll_config_put(txn, x->c, x->cfg);
+}
+
+int coll_optimize_retarget(Db *db, Collection *c, const CollectionConfig *cfg)
+{
+    InstallCtx x = { c, cfg, NULL, 0 };
+    int e = store_write(db->store, config_fn, &x);
+    if (e) return e;
+    /* Only what differs is copied: the thread reads the rest of target
+     * while it builds. */
+    pthread_rwlock_wrlock(&c->lock);
+    memcpy(c->opt.target.options, cfg->options, sizeof cfg->options);
+    memcpy(c->config.options, cfg->options, sizeof cfg->options);
+    c->opt.target.n_sparse = c->config.n_sparse = cfg->n_sparse;
+    memcpy(c->opt.target.sparse, cfg->sparse, sizeof cfg->sparse);
+    memcpy(c->config.sparse, cfg->sparse, sizeof cfg->sparse);
+    pthread_rwlock_unlock(&c->lock);
     return 0;
 }
 

@@ -699,6 +699,9 @@ static int swap(Db *db, const char *name, Collection *c, const uint8_t *rec, siz
     pthread_rwlock_unlock(&db->lock);
     *old_cid = x.old_cid;
     coll_free(old);
+    /* A rebuild the snapshot owed starts now that c is the collection
+     * (collection_optimize.c), not while it was staged. */
+    coll_optimize_resume(db, c);
     pthread_mutex_unlock(&db->write);
     return 0;
 }
