@@ -1413,8 +1413,10 @@ static int wait_optimized(Db *db, const char *coll)
 }
 
 /* b_self_found: how many of the live points among from, from + step, ...
- * below to a graph search for their own current vector finds first. */
-static int b_self_found(Db *db, const char *coll, int from, int to, int step, int *asked)
+ * below to a search for their own current vector finds first: a graph
+ * search, or with exact an exact one whose score is 1 within 1e-5 (the
+ * cosine of a vector with itself). */
+static int b_self_found(const char *coll, int from, int to, int step, int exact, int *asked)
 {
     int found = 0;
     *asked = 0;
@@ -1424,8 +1426,8 @@ static int b_self_found(Db *db, const char *coll, int from, int to, int step, in
         float sc[1];
         size_t n = 0;
         (*asked)++;
-        if (search_hits(db, coll, b_vec[i], 1, 0, 128, NULL, got, sc, &n) == 0 && n == 1 &&
-            got[0] == (uint64_t)i)
+        if (search_hits(g_db, coll, b_vec[i], 1, exact, 128, NULL, got, sc, &n) == 0 && n == 1 &&
+            got[0] == (uint64_t)i && (!exact || fabsf(sc[0] - 1.0f) <= 1e-5f))
             found++;
     }
     return found;
@@ -1521,8 +1523,8 @@ static void background_rebuild(const char *coll, int quant, double min_recall)
     for (int i = 0; i < B_N + B_MORE; i++) live += (size_t)b_live[i];
     g = b_links(g_db, coll);
     int asked_upd, asked_new;
-    int upd = b_self_found(g_db, coll, 3, B_N, 10, &asked_upd);
-    int added = b_self_found(g_db, coll, B_N, B_N + B_MORE, 1, &asked_new);
+    int upd = b_self_found(coll, 3, B_N, 10, 0, &asked_upd);
+    int added = b_self_found(coll, B_N, B_N + B_MORE, 1, 0, &asked_new);
     ASSERT_OK(b_check(g_db, coll, &exact, &recall));
     printf("  %s: swapped in %.2f s after the hold: %llu nodes, %llu linked, top level %d; "
            "written after the build, found by their own vector: %d of %d updated, %d of %d "
@@ -1550,7 +1552,7 @@ static void background_rebuild(const char *coll, int quant, double min_recall)
     ASSERT_EQ_U64(r.nodes, g.nodes);
     ASSERT_EQ_U64(r.linked, g.linked);
     ASSERT_EQ_U64(r.links, g.links);
-    ASSERT_EQ_INT(added, b_self_found(g_db, coll, B_N, B_N + B_MORE, 1, &asked_new));
+    ASSERT_EQ_INT(added, b_self_found(coll, B_N, B_N + B_MORE, 1, 0, &asked_new));
     ASSERT_OK(collection_delete(g_db, coll));
 }
 
@@ -1598,26 +1600,6 @@ TEST(test_background_rebuild_int8)
     background_rebuild("behind8", 1, 0.9);
 }
 
-/* b_exact_self: how many of the live points i = 0, 30, 60, ... an exact
- * search for their own vector finds first with their exact score (1
- * within 1e-5: cosine of a vector with itself). */
-static int b_exact_self(const char *coll, int *asked)
-{
-    int found = 0;
-    *asked = 0;
-    for (int i = 0; i < B_N; i += 30) {
-        if (!b_live[i]) continue;
-        uint64_t got[1];
-        float sc[1];
-        size_t n = 0;
-        (*asked)++;
-        if (search_hits(g_db, coll, b_vec[i], 1, 1, 128, NULL, got, sc, &n) == 0 && n == 1 &&
-            got[0] == (uint64_t)i && fabsf(sc[0] - 1.0f) <= 1e-5f)
-            found++;
-    }
-    return found;
-}
-
 /* A PATCH of m that also turns int8 quantization off, run in the
  * background: while the graph of codes is still the live one, exact
  * searches read the float32 originals (not the codes as if they were
@@ -1643,10 +1625,10 @@ TEST(test_background_rebuild_unquantize)
     ASSERT_OK(collection_info(g_db, "unq", &info));
     ASSERT_EQ_INT(info.optimizing, 1);
     ASSERT_EQ_INT(info.config.vectors[0].quant.type, COLLECTION_QUANT_NONE);
-    int asked, during = b_exact_self("unq", &asked);
+    int asked, during = b_self_found("unq", 0, B_N, 30, 1, &asked);
     __atomic_store_n(&hold, 0, __ATOMIC_RELEASE);
     ASSERT_OK(wait_optimized(g_db, "unq"));
-    int asked2, after = b_exact_self("unq", &asked2);
+    int asked2, after = b_self_found("unq", 0, B_N, 30, 1, &asked2);
     printf("  exact self-searches scoring 1: %d of %d during the rebuild, %d of %d after\n", during,
            asked, after, asked2);
     ASSERT_EQ_INT(during, asked);

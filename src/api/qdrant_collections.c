@@ -471,16 +471,12 @@ static int quant_from_options(ApiJob *j, const char *text, const CollectionConfi
 /* Qdrant's default optimizers_config.indexing_threshold, in KB. */
 #define QDRANT_INDEXING_THRESHOLD_KB 10000
 
-/* indexing_threshold_kb: the collection's optimizers_config
- * .indexing_threshold as its options hold it (KB; 0 turns indexing off),
- * Qdrant's default when absent or null. */
-static int64_t indexing_threshold_kb(Arena *a, const char *options)
+/* indexing_threshold_kb: optimizers_config.indexing_threshold of a
+ * collection's parsed options (KB; 0 turns indexing off), Qdrant's
+ * default when absent or null (opts NULL: no options). */
+static int64_t indexing_threshold_kb(const JsonValue *opts)
 {
-    JsonValue *opts = NULL;
-    char err[64];
-    if (!options[0] || json_parse(a, options, strlen(options), &opts, err, sizeof err))
-        return QDRANT_INDEXING_THRESHOLD_KB;
-    const JsonValue *oc = json_get(opts, "optimizers_config");
+    const JsonValue *oc = opts ? json_get(opts, "optimizers_config") : NULL;
     const JsonValue *t = oc && oc->type == JSON_OBJECT ? json_get(oc, "indexing_threshold") : NULL;
     return t && t->type == JSON_NUMBER && t->u.num >= 0 ? (int64_t)t->u.num
                                                         : QDRANT_INDEXING_THRESHOLD_KB;
@@ -504,7 +500,11 @@ static int64_t indexing_threshold_kb(Arena *a, const char *options)
 static int exact_only_from_options(Arena *a, const CollectionConfig *cfg, int *out)
 {
     int largest = COLLECTION_MIN_M;
-    int64_t threshold = indexing_threshold_kb(a, cfg->options);
+    JsonValue *opts = NULL;
+    char err[64];
+    if (cfg->options[0] && json_parse(a, cfg->options, strlen(cfg->options), &opts, err, sizeof err))
+        opts = NULL;
+    int64_t threshold = indexing_threshold_kb(opts);
     for (int v = 0; v < cfg->n_vectors; v++) {
         int64_t m, payload_m;
         int dense = qdrant_vector_m(a, cfg, cfg->vectors[v].name, &m, &payload_m);
@@ -1219,7 +1219,7 @@ static void info(ApiJob *j)
     const JsonValue *opts = options_parse(j, ci.config.options);
     write_warnings(w, &ci.config, opts);
     jw_key(w, "indexed_vectors_count");
-    jw_uint(w, indexed_vectors(&ci, indexing_threshold_kb(api_arena(j), ci.config.options)));
+    jw_uint(w, indexed_vectors(&ci, indexing_threshold_kb(opts)));
     jw_key(w, "points_count");
     jw_uint(w, ci.points_count);
     jw_key(w, "segments_count");

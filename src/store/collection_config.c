@@ -627,17 +627,9 @@ int collection_update(Db *db, const char *name, const CollectionUpdate *u, char 
         log_info("collection %s: %d graph%s rebuilt in %.1f s", c->name, __builtin_popcount(rebuild),
                  __builtin_popcount(rebuild) == 1 ? "" : "s", now_seconds() - t0);
     if (!e) {
+        /* A rebuild that was owed is done with this one. */
         e = coll_graphs_install(db, c, &cfg, rebuild, graphs);
-        if (e) {
-            err_set(err, errlen, e, "storage error: %s", err_str(e));
-        } else {
-            /* A rebuild that was owed is done with this one. Then
-             * quantize, re-quantize or restore float32 graphs as the
-             * setting says (its own transaction; on failure the graphs
-             * stay as they were and the next write retries). */
-            coll_optimize_owe(c, 0);
-            coll_quant_sync(db, c);
-        }
+        if (e) err_set(err, errlen, e, "storage error: %s", err_str(e));
     }
     /* A rebuild this update stopped and did not take over goes on. */
     coll_optimize_resume(db, c);

@@ -351,9 +351,9 @@ void coll_write_end(Db *db);
  * bit of r->rebuild; NULL elsewhere): from the live graphs' vectors, or
  * from the stored float32 ones when the int8 interval changes. On error
  * none is left. coll_graphs_install commits cfg and the new graphs (their
- * every record, the pending markers gone) and swaps them in, then applies
- * the exact_only flags cfg names; it frees graphs whatever happens (the
- * caller then runs coll_quant_sync, once no rebuild is owed).
+ * every record, the pending markers gone) and swaps them in, applies the
+ * exact_only flags cfg names, marks no rebuild owed and runs
+ * coll_quant_sync; it frees graphs whatever happens.
  * Writer only for install; build reads only what the writer leaves alone
  * (the live graphs through their own locks, the store in a transaction of
  * its own).

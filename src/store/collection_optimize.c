@@ -158,6 +158,11 @@ int coll_graphs_install(Db *db, Collection *c, const CollectionConfig *cfg, uint
         coll_graph_replace(c, graphs);
     }
     set_flags(c, cfg, 0);
+    /* No rebuild is owed now; the quantization the setting asks for
+     * (held back while one was) is done next, in its own transaction (on
+     * failure the graphs stay as they are and the next write retries). */
+    coll_optimize_owe(c, 0);
+    coll_quant_sync(db, c);
     return 0;
 }
 
@@ -336,12 +341,6 @@ static void *optimize_main(void *varg)
     uint32_t mask = c->opt.mask;
     if (!err) {
         err = coll_graphs_install(db, c, &c->opt.target, mask, graphs);
-        if (!err) {
-            /* Owed no more: the quantization the setting asks for (held
-             * back while the rebuild ran) is done now. */
-            coll_optimize_owe(c, 0);
-            coll_quant_sync(db, c);
-        }
     } else {
         for (int v = 0; v < COLLECTION_MAX_VECTORS; v++) hnsw_free(graphs[v]);
     }
@@ -408,16 +407,10 @@ int coll_optimize_begin(Db *db, Collection *c, const CollectionConfig *cfg, uint
     return 0;
 }
 
-static int config_fn(StoreTxn *txn, void *vctx)
-{
-    InstallCtx *x = vctx;
-    return coll_config_put(txn, x->c, x->cfg);
-}
-
 int coll_optimize_retarget(Db *db, Collection *c, const CollectionConfig *cfg)
 {
-    InstallCtx x = { c, cfg, NULL, 0 };
-    int e = store_write(db->store, config_fn, &x);
+    InstallCtx x = { c, cfg, NULL, 0 }; /* the config record alone */
+    int e = store_write(db->store, install_fn, &x);
     if (e) return e;
     /* Only what differs is copied: the thread reads the rest of target
      * while it builds. */
