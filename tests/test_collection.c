@@ -1433,6 +1433,15 @@ static int b_self_found(const char *coll, int from, int to, int step, int exact,
     return found;
 }
 
+/* b_wait_built waits (at most 60 s) until a background rebuild held by
+ * DbOptions.optimize_hold has built its graphs: the thread turns the 1
+ * the test stored into 2. */
+static void b_wait_built(int *hold)
+{
+    for (int i = 0; i < 60000 && __atomic_load_n(hold, __ATOMIC_ACQUIRE) != 2; i++)
+        nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+}
+
 /*
  * background_rebuild runs the bulk-upload recipe with the rebuild in the
  * background (DbOptions.rebuild_async_min 1): created exact_only, B_N
@@ -1499,8 +1508,7 @@ static void background_rebuild(const char *coll, int quant, double min_recall)
     /* Written once its build is done: added (into the deleted points'
      * nodes first) and another tenth with new vectors. */
     __atomic_store_n(&hold, 1, __ATOMIC_RELEASE);
-    for (int i = 0; i < 60000 && __atomic_load_n(&hold, __ATOMIC_ACQUIRE) != 2; i++)
-        nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+    b_wait_built(&hold);
     ASSERT_EQ_INT(__atomic_load_n(&hold, __ATOMIC_ACQUIRE), 2);
     /* A PATCH of the options alone is stored and lets the rebuild go on
      * (a restart would zero its progress). */
@@ -1561,6 +1569,11 @@ TEST(test_background_rebuild)
     background_rebuild("behind", 0, 0.95);
 }
 
+TEST(test_background_rebuild_int8)
+{
+    background_rebuild("behind8", 1, 0.9);
+}
+
 /* A collection dropped while its graph is rebuilt in the background (held
  * once built, and again while building): the drop cancels the rebuild and
  * frees everything (ASan), and the name is free again at once. */
@@ -1577,8 +1590,7 @@ TEST(test_background_rebuild_dropped)
         CollectionUpdate um = { .m = 8 };
         ASSERT_OK(collection_update(g_db, "dropped", &um, err, sizeof err));
         /* Round 0 drops it once built, round 1 while it may still build. */
-        for (int i = 0; round == 0 && i < 60000 && __atomic_load_n(&hold, __ATOMIC_ACQUIRE) != 2; i++)
-            nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+        if (round == 0) b_wait_built(&hold);
         CollectionInfo info;
         ASSERT_OK(collection_info(g_db, "dropped", &info));
         ASSERT_EQ_INT(info.optimizing, 1);
@@ -1593,11 +1605,6 @@ TEST(test_background_rebuild_dropped)
     ASSERT_EQ_INT(info.optimizing, 0);
     ASSERT_EQ_U64(info.points_count, 0);
     ASSERT_OK(collection_delete(g_db, "dropped"));
-}
-
-TEST(test_background_rebuild_int8)
-{
-    background_rebuild("behind8", 1, 0.9);
 }
 
 /* A PATCH of m that also turns int8 quantization off, run in the
@@ -1620,8 +1627,7 @@ TEST(test_background_rebuild_unquantize)
     CollectionUpdate u = { .m = 8, .set_quant = 1 };
     u.quant[0].type = COLLECTION_QUANT_NONE;
     ASSERT_OK(collection_update(g_db, "unq", &u, err, sizeof err));
-    for (int i = 0; i < 60000 && __atomic_load_n(&hold, __ATOMIC_ACQUIRE) != 2; i++)
-        nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+    b_wait_built(&hold);
     ASSERT_OK(collection_info(g_db, "unq", &info));
     ASSERT_EQ_INT(info.optimizing, 1);
     ASSERT_EQ_INT(info.config.vectors[0].quant.type, COLLECTION_QUANT_NONE);
