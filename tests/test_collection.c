@@ -451,6 +451,97 @@ TEST(test_filtered_search_sparse_path)
     ASSERT_OK(collection_db_open(g_dir, NULL, &g_db));
 }
 
+static int pred_u3(int i) { return i % 11 == 3; }
+
+TEST(test_filtered_search_payload_block)
+{
+    /* A keyword index on tags: u0..u10 each name 1 point in 11, a share
+     * the planner would scan or walk alone; with the threshold at 50
+     * each gets a payload block, built in the background. A search
+     * filtered to u3 walks it (the counter says so), against the
+     * reference; a point written after the block was built is found at
+     * once; dropping the index drops the blocks. */
+    collection_db_close(g_db);
+    DbOptions o = { .full_scan_threshold = 50, .full_scan_bytes = 1 };
+    g_db = NULL;
+    ASSERT_OK(collection_db_open(g_dir, &o, &g_db));
+    char err[256];
+    CollectionIndexParams ip = { PAYLOAD_INDEX_KEYWORD, { 0 }, "" };
+    ASSERT_OK(collection_index_create(g_db, "main", "tags", &ip, NULL, err, sizeof err));
+    size_t want = 0;
+    for (int i = 0; i < N_POINTS; i++) want += g_live[i];
+    CollectionInfo info;
+    for (int t = 0; t < 3000; t++) {
+        ASSERT_OK(collection_info(g_db, "main", &info));
+        if (info.payload_blocks == 11 && info.payload_block_points == want) break;
+        usleep(10000);
+    }
+    printf("  %zu blocks, %zu points, %zu bytes\n", info.payload_blocks, info.payload_block_points,
+           info.payload_block_bytes);
+    ASSERT_EQ_U64(info.payload_blocks, 11);
+    ASSERT_EQ_U64(info.payload_block_points, want);
+    const char *u3 = "{\"must\":[{\"key\":\"tags\",\"match\":{\"value\":\"u3\"}}]}";
+    CollectionPlans p0, p1;
+    collection_db_plans(g_db, &p0);
+    int failed;
+    check_filtered(g_db, u3, pred_u3, 0.95, &failed);
+    ASSERT_EQ_INT(failed, 0);
+    collection_db_plans(g_db, &p1);
+    ASSERT_EQ_U64(p1.block - p0.block, 20);
+
+    /* Written after the pass: not a member yet, found by the scan of
+     * the non-members beside the walk. */
+    Arena a;
+    arena_init(&a, 0);
+    float v[DIM];
+    for (int d = 0; d < DIM; d++) v[d] = g_vec[14][d] + 0.01f * (float)(d % 3);
+    CollectionVectorIn vin = { NULL, v, DIM, NULL, NULL };
+    CollectionPointIn pt = { point_id_num(700000), parse(&a, "{\"tags\":[\"u3\"]}"), &vin, 1 };
+    ASSERT_OK(collection_upsert(g_db, "main", &pt, 1, err, sizeof err));
+    uint64_t ids[10];
+    float sc[10];
+    size_t n;
+    ASSERT_OK(search_ids(g_db, "main", v, 10, 0, parse(&a, u3), ids, sc, &n));
+    ASSERT_TRUE(n > 0);
+    ASSERT_EQ_U64(ids[0], 700000);
+    collection_db_plans(g_db, &p0);
+    ASSERT_EQ_U64(p0.block - p1.block, 1);
+    /* Once a member, its vector moves far away (next to a point of
+     * another cluster): found by the new one at once (scanned while its
+     * block links follow the old one), and after the relink. */
+    for (int t = 0; t < 3000; t++) {
+        ASSERT_OK(collection_info(g_db, "main", &info));
+        if (info.payload_block_points == want + 1) break;
+        usleep(10000);
+    }
+    ASSERT_EQ_U64(info.payload_block_points, want + 1);
+    for (int d = 0; d < DIM; d++) v[d] = -g_vec[14][d] + 0.01f * (float)(d % 5);
+    ASSERT_OK(collection_upsert(g_db, "main", &pt, 1, err, sizeof err));
+    for (int round = 0; round < 2; round++) {
+        ASSERT_OK(search_ids(g_db, "main", v, 10, 0, parse(&a, u3), ids, sc, &n));
+        ASSERT_TRUE(n > 0);
+        ASSERT_EQ_U64(ids[0], 700000);
+        ASSERT_TRUE(sc[0] > 0.999f);
+        usleep(1500000); /* the blocks thread's next pass relinks it */
+    }
+    collection_db_plans(g_db, &p0);
+    PointId gone = point_id_num(700000);
+    size_t nd;
+    ASSERT_OK(collection_delete_points(g_db, "main", &gone, 1, &nd));
+    arena_free(&a);
+
+    ASSERT_OK(collection_index_delete(g_db, "main", "tags", NULL));
+    ASSERT_OK(collection_info(g_db, "main", &info));
+    ASSERT_EQ_U64(info.payload_blocks, 0);
+    check_filtered(g_db, u3, pred_u3, 0.9, &failed);
+    ASSERT_EQ_INT(failed, 0);
+    collection_db_plans(g_db, &p1);
+    ASSERT_EQ_U64(p1.block, p0.block);
+    collection_db_close(g_db);
+    g_db = NULL;
+    ASSERT_OK(collection_db_open(g_dir, NULL, &g_db));
+}
+
 TEST(test_count_with_filter)
 {
     Arena a;
@@ -1699,6 +1790,7 @@ int main(void)
     RUN(test_filtered_search);
     RUN(test_filtered_search_hnsw_path);
     RUN(test_filtered_search_sparse_path);
+    RUN(test_filtered_search_payload_block);
     RUN(test_count_with_filter);
     RUN(test_bad_input_changes_nothing);
     RUN(test_scroll_covers_all_in_order);

@@ -549,9 +549,20 @@ static void collect_metrics(void *ctx)
             }
             snprintf(labels + o, sizeof labels - o, "\"");
             metrics_gauge_set("collection_points", labels, (double)ci.points_count);
+            metrics_gauge_set("vitrine_payload_block_points", labels,
+                              (double)ci.payload_block_points);
+            metrics_gauge_set("vitrine_payload_block_bytes", labels,
+                              (double)ci.payload_block_bytes);
         }
     }
     arena_free(&a);
+    CollectionPlans p;
+    collection_db_plans(api->db, &p);
+    metrics_gauge_set("vitrine_search_plans", "plan=\"scan\"", (double)p.scan);
+    metrics_gauge_set("vitrine_search_plans", "plan=\"all\"", (double)p.all);
+    metrics_gauge_set("vitrine_search_plans", "plan=\"walk\"", (double)p.walk);
+    metrics_gauge_set("vitrine_search_plans", "plan=\"sparse\"", (double)p.sparse);
+    metrics_gauge_set("vitrine_search_plans", "plan=\"block\"", (double)p.block);
 }
 
 /* sync_exact_only gives every collection the exact_only flags its hnsw m
@@ -568,6 +579,19 @@ static void sync_exact_only(Db *db)
     arena_free(&a);
 }
 
+/* block_m is DbOptions.block_m: Qdrant's payload_m of vector v (per
+ * vector, else collection-wide, else the vector's m), which the options
+ * keep as the client gave them. */
+static int block_m(const CollectionConfig *cfg, int v)
+{
+    Arena a;
+    arena_init(&a, 0);
+    int64_t m = 0, payload_m = 0;
+    if (!qdrant_vector_m(&a, cfg, cfg->vectors[v].name, &m, &payload_m)) payload_m = 0;
+    arena_free(&a);
+    return payload_m > HNSW_MAX_M ? HNSW_MAX_M : payload_m < 0 ? 0 : (int)payload_m;
+}
+
 static int module_start(Server *srv, Router *router, void **state)
 {
     const ServerConfig *cfg = server_config(srv);
@@ -576,7 +600,8 @@ static int module_start(Server *srv, Router *router, void **state)
     m->api.started_unix = (int64_t)time(NULL);
     qdrant_strict_start(&m->api);
     snprintf(m->api.snapshots_dir, sizeof m->api.snapshots_dir, "%s/snapshots", cfg->data_dir);
-    int rc = collection_db_open(cfg->data_dir, NULL, &m->api.db);
+    DbOptions o = { .block_m = block_m };
+    int rc = collection_db_open(cfg->data_dir, &o, &m->api.db);
     if (rc) {
         log_error("cannot open the data directory %s: %s", cfg->data_dir, err_str(rc));
         qdrant_strict_free(&m->api);
@@ -632,6 +657,14 @@ static int module_start(Server *srv, Router *router, void **state)
     metrics_describe("app_info", METRICS_GAUGE, "information about qdrant server");
     metrics_describe("collections_total", METRICS_GAUGE, "number of collections");
     metrics_describe("collection_points", METRICS_GAUGE, "approximate amount of points per collection");
+    metrics_describe("vitrine_payload_block_points", METRICS_GAUGE,
+                     "points linked by the payload blocks of a collection (once per block)");
+    metrics_describe("vitrine_payload_block_bytes", METRICS_GAUGE,
+                     "memory held by the payload blocks of a collection");
+    metrics_describe("vitrine_search_plans", METRICS_GAUGE,
+                     "dense searches answered per plan since the start: scan (the filter's matches "
+                     "exactly), all (every point exactly), walk (the graph), sparse (the graph over "
+                     "the matches alone), block (a payload block)");
     metrics_describe("rest_responses_total", METRICS_COUNTER, "total number of responses");
     metrics_add_collector(collect_metrics, &m->api);
     *state = m;

@@ -28,9 +28,13 @@
  * a walk over the matches alone (an allow list made per query, as the
  * collection makes it from its payload index) when they are a small share
  * of many, else the graph walk with the filter. --filter-plan scan|graph|
- * callback forces one: the scan, hnsw_search_allowed (the walk over the
- * matches below HNSW_SPARSE_SHARE, else the whole walk testing the allow
- * list), or hnsw_search with a filter callback; a list runs each in turn
+ * callback|subgraph forces one: the scan, hnsw_search_allowed (the walk
+ * over the matches below HNSW_SPARSE_SHARE, else the whole walk testing
+ * the allow list), hnsw_search with a filter callback, or the walk of a
+ * subgraph of the matches (the payload block a collection builds for a
+ * keyword value; auto takes it where a collection has one: float32, at
+ * least COLLECTION_FULL_SCAN_THRESHOLD matches, a share below
+ * HNSW_SPARSE_SHARE; its build time goes to stderr); a list runs each in turn
  * on the same build, matches and truth. Recall is against the
  * exact top 10 among the matching points, computed here by brute force.
  * With several P (one build for all), the unfiltered lines come first,
@@ -54,6 +58,7 @@
 #include "base/err.h"
 #include "index/hnsw.h"
 #include "index/quant.h"
+#include "store/collection.h"
 #include "base/util.h"
 #include "base/vec.h"
 
@@ -170,7 +175,8 @@ static void usage(void)
             "         [--metric cosine|dot|euclid] [--seed S]\n"
             "         [--quantization int8 [--oversampling X] [--no-rescore]]\n"
             "         [--filter-selectivity P[,P...] [--filter-plan PLAN[,PLAN...]]]\n"
-            "  PLAN: auto (as a collection plans), scan, graph (the allow list), callback\n");
+            "  PLAN: auto (as a collection plans), scan, graph (the allow list), callback,\n"
+            "        subgraph (a payload block over the matches)\n");
 }
 
 typedef struct {
@@ -198,8 +204,8 @@ static int bench_accept(uint32_t node, void *ctx)
 }
 
 /* The plans --filter-plan names; auto is hnsw_plan's choice per ef. */
-typedef enum { PLAN_AUTO, PLAN_SCAN, PLAN_GRAPH, PLAN_CALLBACK } BenchPlan;
-static const char *const plan_names[] = { "auto", "scan", "graph", "callback" };
+typedef enum { PLAN_AUTO, PLAN_SCAN, PLAN_GRAPH, PLAN_CALLBACK, PLAN_SUBGRAPH } BenchPlan;
+static const char *const plan_names[] = { "auto", "scan", "graph", "callback", "subgraph" };
 
 /* parse_plans reads a list of plan names. */
 static int parse_plans(const char *s, int *out, int *n)
@@ -303,6 +309,7 @@ typedef struct {
     const int32_t *fgt;         /* filtered ground truth [query->n][10], or NULL */
     uint64_t *allow_words;      /* the graph plan's allow list, rebuilt per query */
     int callback;               /* walk with a filter callback, not an allow list */
+    HnswSub *sub;               /* walk this subgraph of the matches (plan subgraph) */
 } QueryRun;
 
 /* float_score: the exact score of base row node for q (larger is closer). */
@@ -351,7 +358,8 @@ static int one_query(const QueryRun *r, const float *q, int ef, uint32_t *ids, i
         for (size_t i = 0; i < r->n_matches; i++)
             r->allow_words[r->matches[i] >> 6] |= (uint64_t)1 << (r->matches[i] & 63);
         HnswAllow allow = { r->allow_words, (uint32_t)r->base->n, r->n_matches };
-        rc = hnsw_search_allowed(r->idx, q, k, ef, &allow, hits, &n);
+        rc = r->sub ? hnsw_search_sub(r->idx, r->sub, q, k, ef, &allow, hits, &n)
+                    : hnsw_search_allowed(r->idx, q, k, ef, &allow, hits, &n);
     } else {
         rc = hnsw_search(r->idx, q, k, ef, NULL, NULL, hits, &n);
     }
@@ -400,12 +408,35 @@ static int run_queries(const QueryRun *r, int ef)
         fprintf(stderr, "bench ann: ef=%d plan %s\n", ef,
                 r->exact      ? "scan"
                 : r->callback ? "walk"
+                : r->sub      ? "subgraph"
                 : (double)r->n_matches < HNSW_SPARSE_SHARE * r->base->n ? "sparse"
                                                                         : "allow");
     printf("ef=%d recall@%d=%.4f qps=%.0f\n", ef, BENCH_ANN_K,
            (double)found / ((double)query->n * BENCH_ANN_K), query->n / s);
     fflush(stdout);
     return 0;
+}
+
+/* build_sub links the matches into a subgraph with m links each (the
+ * payload block a collection builds for a payload value), in node order
+ * on this thread, and reports its time and size on stderr. */
+static HnswSub *build_sub(HnswIndex *idx, const QueryRun *r, int m)
+{
+    HnswSub *s = hnsw_sub_new(m);
+    if (!s) return NULL;
+    double t0 = now_seconds();
+    for (size_t i = 0; i < r->n_matches; i++) {
+        int rc = hnsw_sub_add(idx, s, r->matches[i]);
+        if (rc) {
+            fprintf(stderr, "vitrine bench ann: subgraph: %s\n", err_str(rc));
+            hnsw_sub_free(s);
+            return NULL;
+        }
+    }
+    double secs = now_seconds() - t0;
+    fprintf(stderr, "bench ann: subgraph of %zu matches built in %.2f s (%.0f/s, 1 thread), %zu bytes\n",
+            r->n_matches, secs, (double)r->n_matches / (secs > 0 ? secs : 1e-9), hnsw_sub_bytes(s));
+    return s;
 }
 
 /* filtered_truth computes the exact top 10 among the matches for every
@@ -458,6 +489,7 @@ int cmd_bench_ann(int argc, char **argv)
     uint32_t *matches = NULL;
     uint64_t *allow_words = NULL;
     int32_t *fgt = NULL;
+    HnswSub *sub = NULL;
     int status = 1;
     if (read_vecs(a.base, &base) || read_vecs(a.query, &query) || read_vecs(a.gt, &gt)) goto out;
     if (query.dim != base.dim || gt.n != query.n || gt.dim < BENCH_ANN_K) {
@@ -512,7 +544,7 @@ int cmd_bench_ann(int argc, char **argv)
     printf("build: %.0f vectors/s\n", base.n / secs);
     fflush(stdout);
     QueryRun qr = { idx, &base, &query, &gt, metric, a.quant != NULL, !a.no_rescore,
-                    a.oversampling, NULL, NULL, 0, 0, NULL, NULL, 0 };
+                    a.oversampling, NULL, NULL, 0, 0, NULL, NULL, 0, NULL };
     double shares[BENCH_ANN_MAX_EFS];
     int n_shares = 0;
     if (a.selectivity && parse_shares(a.selectivity, shares, &n_shares)) {
@@ -544,11 +576,24 @@ int cmd_bench_ann(int argc, char **argv)
             if (n_shares > 1 || a.n_plans > 1)
                 printf("filter-selectivity: %g (%zu matches, plan %s)\n", shares[si],
                        qr.n_matches, plan_names[plan]);
+            /* auto walks a payload block where a collection would build
+             * one (collection_blocks.c): a float32 graph, a share below
+             * HNSW_SPARSE_SHARE naming at least the full-scan threshold
+             * of points. */
+            int block = plan == PLAN_SUBGRAPH ||
+                        (plan == PLAN_AUTO && !a.quant &&
+                         qr.n_matches >= COLLECTION_FULL_SCAN_THRESHOLD &&
+                         (double)qr.n_matches < HNSW_SPARSE_SHARE * base.n);
+            hnsw_sub_free(sub);
+            sub = NULL;
+            if (block && !(sub = build_sub(idx, &qr, a.p.m))) goto out;
+            qr.sub = sub;
             for (int e = 0; e < n_efs; e++) {
                 /* auto plans per ef, as the collection does. */
                 HnswPlan hp = hnsw_plan(idx, qr.n_matches, (size_t)base.n, efs[e]);
                 qr.exact = plan == PLAN_SCAN || (plan == PLAN_AUTO && hp == HNSW_PLAN_SCAN);
                 qr.callback = plan == PLAN_CALLBACK || (plan == PLAN_AUTO && hp == HNSW_PLAN_WALK);
+                if (block) qr.exact = qr.callback = 0;
                 if (run_queries(&qr, efs[e])) goto out;
             }
         }
@@ -559,6 +604,7 @@ int cmd_bench_ann(int argc, char **argv)
            (double)mem / base.n, (double)mem / raw, mem, raw);
     status = 0;
 out:
+    hnsw_sub_free(sub);
     free(allow_words);
     free(matches);
     free(fgt);

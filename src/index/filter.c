@@ -1749,6 +1749,29 @@ int filter_matches_all(const Filter *f)
     return n->must.n == 0 && n->must_not.n == 0 && !n->should.present && !n->min_should.present;
 }
 
+/* must_terms calls fn for the keyword terms n's must (and the must of
+ * filters nested in it) requires; nonzero from fn stops. */
+static int must_terms(const FilterNode *n, FilterTermFn fn, void *ctx)
+{
+    for (uint32_t i = 0; i < n->must.n; i++) {
+        const Cond *c = &n->must.conds[i];
+        if (c->kind == COND_FILTER) {
+            if (must_terms(c->u.filter, fn, ctx)) return 1;
+            continue;
+        }
+        if (c->kind != COND_FIELD || !c->bind || c->bind->kind != BIND_VALUES) continue;
+        if (!c->u.field->has_match || c->u.field->match.kind != MATCH_VALUE_STR) continue;
+        if (c->bind->type != PAYLOAD_INDEX_KEYWORD || c->bind->term == PAYLOAD_NO_TERM) continue;
+        if (fn(ctx, c->bind->ix, c->bind->term)) return 1;
+    }
+    return 0;
+}
+
+void filter_must_terms(const Filter *f, FilterTermFn fn, void *ctx)
+{
+    if (f && f->root && f->bound) must_terms(f->root, fn, ctx);
+}
+
 int filter_id_candidates(const Filter *f, const PointId **ids, size_t *n)
 {
     if (!f || !f->root) return 0;

@@ -209,6 +209,15 @@ int filter_candidates(const Filter *f, uint64_t total, uint64_t max_size, uint32
 int filter_matches_all(const Filter *f);
 
 /*
+ * filter_must_terms calls fn(ctx, index, term) for each keyword term a
+ * bound filter requires: a `match: {value}` condition on a keyword index
+ * in the top-level must (or in a filter nested in it), so every point f
+ * matches has that term. fn returning nonzero stops.
+ */
+typedef int (*FilterTermFn)(void *ctx, const PayloadIndex *ix, uint32_t term);
+void filter_must_terms(const Filter *f, FilterTermFn fn, void *ctx);
+
+/*
  * filter_id_candidates returns 1 and the sorted id set (owned by f) when
  * a top-level `must` holds a has_id condition: only those ids can match,
  * so the caller may look them up instead of scanning. Returns 0 otherwise.

@@ -178,6 +178,76 @@ static inline int hnsw_allowed(const HnswAllow *a, uint32_t n)
 int hnsw_search_allowed(HnswIndex *idx, const float *q, int k, int ef, const HnswAllow *allow,
                         HnswHit *out, int *n_out);
 
+/*
+ * A subgraph: links among a subset of an index's nodes, the "payload
+ * blocks" Qdrant builds with hnsw_config.payload_m for each value of an
+ * indexed payload field that names enough points. A filter that passes 1%
+ * of the points leaves the main graph's walk (and the two-hop sparse walk)
+ * without links among the matches, so only an exact scan finds them well;
+ * a subgraph over the points of that value links them among themselves,
+ * and a walk over it costs what an unfiltered walk over that many points
+ * does. Qdrant merges these links into the main graph's lists; here they
+ * are a graph of their own that borrows the index's vectors (a member is
+ * stored as its node id: about (2m + 2) x 4 bytes plus the hash slots),
+ * so the index's block layout and files are unchanged and a subgraph is
+ * derived data, built from the index alone.
+ *
+ * Members are added, never removed: a member that stops matching (its
+ * payload or vector changed, it was deleted) is excluded by the search's
+ * allow list and still routes, as a deleted node does in the index; a
+ * member whose vector changed is added again to relink it. Nodes must be
+ * present in the index when added, and stay valid ids for the subgraph's
+ * life (the index keeps a deleted node's block).
+ *
+ * Threads: hnsw_search_sub calls run together; hnsw_sub_add holds the
+ * subgraph exclusively (searches wait for one add, about an
+ * ef_construction search of the subgraph) and the index shared, as
+ * hnsw_insert does. An index may be freed only after its subgraphs.
+ */
+typedef struct HnswSub HnswSub;
+
+/* hnsw_sub_new makes an empty subgraph whose members keep m links (up to
+ * 2m with back-links), m in HNSW_MIN_M..HNSW_MAX_M. NULL when out of
+ * memory or m is out of range. */
+HnswSub *hnsw_sub_new(int m);
+void hnsw_sub_free(HnswSub *s);
+
+/* hnsw_sub_add links node (present in idx) into s: a search of s for its
+ * ef_construction nearest members, the heuristic's m of them, and links
+ * back. A member is relinked the same way. ERR_NOTFOUND when node is not
+ * present in idx, ERR_NOMEM. */
+int hnsw_sub_add(HnswIndex *idx, HnswSub *s, uint32_t node);
+
+/* hnsw_sub_trim gives back the room s keeps for more members (a built
+ * block may never grow again; the next add grows it as before). */
+void hnsw_sub_trim(HnswSub *s);
+
+/* hnsw_sub_count: members of s. hnsw_sub_bytes: what s allocated.
+ * hnsw_sub_m: its m. */
+int hnsw_sub_m(const HnswSub *s);
+size_t hnsw_sub_count(HnswSub *s);
+size_t hnsw_sub_bytes(HnswSub *s);
+int hnsw_sub_contains(HnswSub *s, uint32_t node);
+
+/* hnsw_sub_missing lists the allowed nodes that are not members of s, or
+ * are marked in the bitmap stale (n_stale words, may be NULL: members
+ * whose links are out of date), in out (ascending, at most cap) and
+ * returns how many there are, counting no further than cap + 1: cap + 1
+ * means "more than cap". stale's words are read atomically. */
+size_t hnsw_sub_missing(HnswSub *s, const HnswAllow *allow, const uint64_t *stale,
+                        size_t n_stale, uint32_t *out, size_t cap);
+
+/*
+ * hnsw_search_sub is hnsw_search_allowed walking s instead of the whole
+ * graph: up to k nearest members of s that are live and allowed (allow
+ * may be NULL: every member). The walk starts from the members within two
+ * links of where the main graph's greedy descent ends, and from s's first
+ * member. Members of s are the only candidates: a node allowed but not a
+ * member is not found (the caller scans those itself).
+ */
+int hnsw_search_sub(HnswIndex *idx, HnswSub *s, const float *q, int k, int ef,
+                    const HnswAllow *allow, HnswHit *out, int *n_out);
+
 /* hnsw_brute_force is the exact twin of hnsw_search: it scores every live,
  * accepted node. Any k >= 1. */
 int hnsw_brute_force(HnswIndex *idx, const float *q, int k, HnswFilter filter, void *ctx,

@@ -63,12 +63,7 @@ static inline int node_deleted(const HnswIndex *idx, uint32_t id)
     return (hnsw_flags(hnsw_head(idx, hnsw_block(idx, id))) & NODE_DELETED) != 0;
 }
 
-/*
- * select_heuristic is Algorithm 4 on c[0..n), sorted nearest first by .d
- * (the distance to the base node): the kept items are moved to the front;
- * returns how many (at most m).
- */
-static size_t select_heuristic(const HnswIndex *idx, HeapItem *c, size_t n, size_t m)
+size_t hnsw_select_heuristic(const HnswIndex *idx, HeapItem *c, size_t n, size_t m)
 {
     if (n < m) return n;
     size_t kept = 0;
@@ -127,7 +122,7 @@ static int add_link(HnswIndex *idx, SearchCtx *ctx, uint32_t x, uint32_t node, i
         }
         c[n++] = (HeapItem){ hnsw_dist(idx, xv, node_vec(idx, node)), node };
         hnsw_heap_sort_ascending(c, n);
-        n = select_heuristic(idx, c, n, max);
+        n = hnsw_select_heuristic(idx, c, n, max);
         write_list(list, c, n);
     }
     hnsw_node_unlock(xh);
@@ -163,7 +158,7 @@ static int link_node(HnswIndex *idx, SearchCtx *ctx, uint32_t node, int level, c
 
     size_t ef = (size_t)idx->ef_construction;
     if (hnsw_items_reserve(ctx, &ctx->sel, &ctx->cap_sel, ef + 1)) return ERR_NOMEM;
-    LayerQuery lq = { q, node, NULL, NULL, 0, NULL, 0 };
+    LayerQuery lq = { q, node, NULL, NULL, 0, NULL, 0, NULL, NULL, 0 };
     lq.plain = __atomic_load_n(&idx->deleted, __ATOMIC_RELAXED) == 0;
     unsigned char *b = hnsw_block(idx, node);
     NodeHead *h = hnsw_head(idx, b);
@@ -185,7 +180,7 @@ static int link_node(HnswIndex *idx, SearchCtx *ctx, uint32_t node, int level, c
             ep = ctx->sel[0].id;
             ep_d = ctx->sel[0].d;
         }
-        n = select_heuristic(idx, ctx->sel, n, (size_t)idx->m);
+        n = hnsw_select_heuristic(idx, ctx->sel, n, (size_t)idx->m);
         hnsw_node_lock(h);
         write_list(hnsw_list(idx, b, l), ctx->sel, n);
         hnsw_node_unlock(h);
@@ -323,7 +318,7 @@ static int repair_neighbor(HnswIndex *idx, SearchCtx *ctx, uint32_t x, int l, ui
         c[n++] = (HeapItem){ hnsw_dist(idx, xv, node_vec(idx, id)), id };
     }
     hnsw_heap_sort_ascending(c, n);
-    n = select_heuristic(idx, c, n, (size_t)hnsw_max_links(idx, l));
+    n = hnsw_select_heuristic(idx, c, n, (size_t)hnsw_max_links(idx, l));
     write_list(list, c, n);
     return 0;
 }

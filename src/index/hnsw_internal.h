@@ -108,6 +108,7 @@ typedef struct SearchCtx {
     size_t cap_sel;
     uint32_t *ids;   /* scratch: one step's neighbours (2 x M0 + 1), then
                       * the rejected neighbours of a sparse walk (M0) */
+    size_t cap_ids;  /* entries in ids (a subgraph's lists may be longer) */
     uint8_t *qcode;  /* quantized index: the encoded query (vec_bytes) */
     int bytes_q;     /* qcode is counted in bytes */
     size_t bytes;    /* what this context allocated */
@@ -157,7 +158,35 @@ typedef struct {
     int plain;         /* 1: no filter, no self, nothing deleted: accept all */
     const HnswAllow *allow; /* NULL: every node allowed */
     int sparse;        /* 1: walk the allowed nodes alone (level 0 only) */
+    const HnswSub *sub; /* non-NULL: walk this subgraph's links (level 0) */
+    const HeapItem *seeds; /* more entry points besides ep, scored */
+    size_t n_seeds;
 } LayerQuery;
+
+/*
+ * A subgraph (hnsw_sub.c): links among some of an index's nodes. Members
+ * live in slots; a node's slot is found through an open-addressing hash
+ * (hash[i] is slot + 1, 0 empty, at most half full). Its lists hold node
+ * ids, as the index's own do, so a walk reads them the same way. Readers
+ * hold rw shared, hnsw_sub_add holds it exclusively: the lists need no
+ * atomics.
+ */
+struct HnswSub {
+    pthread_rwlock_t rw;
+    int m, m0;          /* links chosen per member, list capacity (2m) */
+    uint32_t n, cap;    /* members, slots allocated */
+    uint32_t *nodes;    /* slot -> node */
+    uint32_t *links;    /* slot x (1 + m0): count, then node ids */
+    uint32_t *hash;     /* hcap entries */
+    uint32_t hcap;
+    uint32_t entry;     /* the first member, HNSW_NO_NODE while empty */
+    uint64_t *bits;     /* members as a bitmap (hnsw_sub_missing) */
+    uint32_t n_words;
+};
+
+/* hnsw_sub_list: node's list in s (count, links), or NULL when node is
+ * not a member. */
+uint32_t *hnsw_sub_list(const HnswSub *s, uint32_t node);
 
 static inline unsigned char *hnsw_block(const HnswIndex *idx, uint32_t n)
 {
@@ -244,6 +273,23 @@ void hnsw_greedy_closest(const HnswIndex *idx, const float *q, int level, uint32
  */
 int hnsw_search_layer(const HnswIndex *idx, SearchCtx *ctx, const LayerQuery *lq, uint32_t ep,
                       float ep_d, int ef, int level);
+
+/*
+ * hnsw_select_heuristic is Algorithm 4 on c[0..n), sorted nearest first
+ * by .d (the distance to the base node): the kept items are moved to the
+ * front; returns how many (at most m).
+ */
+size_t hnsw_select_heuristic(const HnswIndex *idx, HeapItem *c, size_t n, size_t m);
+
+/*
+ * hnsw_sub_seeds leaves in ctx->sel the members of s to start a walk of s
+ * from for query q (encoded, as the index compares): those within two
+ * links of (cur, cur_d), the end of the main graph's descent to level 1,
+ * after a greedy descent at level 0, and s's entry; scored, the nearest
+ * first; *n of them. Caller holds idx->rw and s->rw shared.
+ */
+int hnsw_sub_seeds(const HnswIndex *idx, const HnswSub *s, SearchCtx *ctx, const float *q,
+                   uint32_t cur, float cur_d, size_t *n);
 
 /* Heap helpers on HeapItem arrays. */
 void hnsw_heap_sort_ascending(HeapItem *a, size_t n);

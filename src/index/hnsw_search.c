@@ -143,6 +143,7 @@ SearchCtx *hnsw_ctx_get(HnswIndex *idx)
             return NULL;
         }
         ctx->bytes += nsel * sizeof *ctx->ids;
+        ctx->cap_ids = nsel;
     }
     /* The visited array covers every node id present when this search
      * began (nodes added later are skipped by the search); it grows by a
@@ -232,6 +233,24 @@ static size_t collect_unvisited(const HnswIndex *idx, SearchCtx *ctx, uint32_t n
     return nn;
 }
 
+/* collect_sub is collect_unvisited over node's list in the subgraph sub
+ * (none when node is not a member: a seed may be a main-graph node). */
+static size_t collect_sub(const HnswSub *sub, SearchCtx *ctx, uint32_t node)
+{
+    const uint32_t *list = hnsw_sub_list(sub, node);
+    if (!list) return 0;
+    uint16_t *vis = ctx->visited;
+    const uint16_t tag = ctx->epoch;
+    size_t nn = 0;
+    for (uint32_t j = 0; j < list[0]; j++) {
+        uint32_t id = list[1 + j];
+        if (id >= ctx->vis_cap || vis[id] == tag) continue;
+        vis[id] = tag;
+        ctx->ids[nn++] = id;
+    }
+    return nn;
+}
+
 /*
  * collect_allowed is the step of the walk over allowed nodes alone
  * (LayerQuery.sparse, level 0): the allowed unvisited neighbours of node,
@@ -301,6 +320,17 @@ int hnsw_search_layer(const HnswIndex *idx, SearchCtx *ctx, const LayerQuery *lq
     if (ep < ctx->vis_cap) ctx->visited[ep] = ctx->epoch;
     minheap_push(ctx->cand, &ctx->n_cand, (HeapItem){ ep_d, ep });
     if (accept(idx, lq, ep, epb)) maxheap_push(ctx->res, &ctx->n_res, (HeapItem){ ep_d, ep });
+    if (hnsw_items_reserve(ctx, &ctx->cand, &ctx->cap_cand, lq->n_seeds + 1)) return ERR_NOMEM;
+    for (size_t i = 0; i < lq->n_seeds; i++) {
+        HeapItem s = lq->seeds[i];
+        if (s.id >= ctx->vis_cap || ctx->visited[s.id] == ctx->epoch) continue;
+        ctx->visited[s.id] = ctx->epoch;
+        minheap_push(ctx->cand, &ctx->n_cand, s);
+        if (accept(idx, lq, s.id, hnsw_block(idx, s.id))) {
+            maxheap_push(ctx->res, &ctx->n_res, s);
+            if (ctx->n_res > uef) maxheap_pop(ctx->res, &ctx->n_res);
+        }
+    }
     float bound = ctx->n_res ? ctx->res[0].d : INFINITY;
 
     while (ctx->n_cand) {
@@ -309,8 +339,9 @@ int hnsw_search_layer(const HnswIndex *idx, SearchCtx *ctx, const LayerQuery *lq
 
         /* Collect the step's neighbours first, marking them. */
         size_t route = 0;
-        size_t nn = lq->sparse ? collect_allowed(idx, ctx, lq->allow, c.id, !ctx->n_res, &route)
-                               : collect_unvisited(idx, ctx, c.id, level);
+        size_t nn = lq->sub      ? collect_sub(lq->sub, ctx, c.id)
+                    : lq->sparse ? collect_allowed(idx, ctx, lq->allow, c.id, !ctx->n_res, &route)
+                                 : collect_unvisited(idx, ctx, c.id, level);
         if (!nn && !route) continue;
         if (hnsw_items_reserve(ctx, &ctx->cand, &ctx->cap_cand, ctx->n_cand + nn + route))
             return ERR_NOMEM;
@@ -359,9 +390,10 @@ static int check_query(const HnswIndex *idx, const float *q, int k, HnswHit *out
     return 0;
 }
 
-/* search runs hnsw_search (allow NULL) or hnsw_search_allowed. */
+/* search runs hnsw_search (allow NULL), hnsw_search_allowed or, with
+ * sub, hnsw_search_sub. */
 static int search(HnswIndex *idx, const float *q, int k, int ef, HnswFilter filter, void *fctx,
-                  const HnswAllow *allow, HnswHit *out, int *n_out)
+                  const HnswAllow *allow, HnswSub *sub, HnswHit *out, int *n_out)
 {
     int rc = check_query(idx, q, k, out, n_out);
     if (rc) return rc;
@@ -397,11 +429,29 @@ static int search(HnswIndex *idx, const float *q, int k, int ef, HnswFilter filt
     float cur_d = hnsw_dist(idx, q, (const float *)hnsw_block(idx, cur));
     for (int l = top; l > 0; l--) hnsw_greedy_closest(idx, q, l, &cur, &cur_d);
 
-    LayerQuery lq = { q, HNSW_NO_NODE, filter, fctx, 0, allow, 0 };
+    LayerQuery lq = { q, HNSW_NO_NODE, filter, fctx, 0, allow, 0, NULL, NULL, 0 };
     lq.plain = !filter && !allow && __atomic_load_n(&idx->deleted, __ATOMIC_RELAXED) == 0;
     size_t live = __atomic_load_n(&idx->live, __ATOMIC_RELAXED);
-    lq.sparse = allow && (double)allow->count < HNSW_SPARSE_SHARE * (double)live;
-    rc = hnsw_search_layer(idx, ctx, &lq, cur, cur_d, ef, 0);
+    lq.sparse = !sub && allow && (double)allow->count < HNSW_SPARSE_SHARE * (double)live;
+    if (sub) {
+        /* The walk starts from members near the query (hnsw_sub_seeds):
+         * the first one is the entry point, the others seeds. */
+        pthread_rwlock_rdlock(&sub->rw);
+        lq.plain = 0; /* only members that are live and allowed */
+        lq.sub = sub;
+        size_t n = 0;
+        rc = hnsw_sub_seeds(idx, sub, ctx, q, cur, cur_d, &n);
+        if (rc == 0 && n) {
+            lq.seeds = ctx->sel + 1;
+            lq.n_seeds = n - 1;
+            rc = hnsw_search_layer(idx, ctx, &lq, ctx->sel[0].id, ctx->sel[0].d, ef, 0);
+        } else {
+            ctx->n_res = 0;
+        }
+        pthread_rwlock_unlock(&sub->rw);
+    } else {
+        rc = hnsw_search_layer(idx, ctx, &lq, cur, cur_d, ef, 0);
+    }
     if (rc == 0) {
         /* Drain the max-heap from the back: the sort gives best first. */
         hnsw_heap_sort_ascending(ctx->res, ctx->n_res);
@@ -420,7 +470,7 @@ static int search(HnswIndex *idx, const float *q, int k, int ef, HnswFilter filt
 int hnsw_search(HnswIndex *idx, const float *q, int k, int ef, HnswFilter filter, void *fctx,
                 HnswHit *out, int *n_out)
 {
-    return search(idx, q, k, ef, filter, fctx, NULL, out, n_out);
+    return search(idx, q, k, ef, filter, fctx, NULL, NULL, out, n_out);
 }
 
 int hnsw_search_allowed(HnswIndex *idx, const float *q, int k, int ef, const HnswAllow *allow,
@@ -430,7 +480,15 @@ int hnsw_search_allowed(HnswIndex *idx, const float *q, int k, int ef, const Hns
     /* Nothing allowed: nothing to find (the sparse walk would route
      * through the whole graph looking for a first allowed node). */
     if (!allow->count) return check_query(idx, q, k, out, n_out);
-    return search(idx, q, k, ef, NULL, NULL, allow, out, n_out);
+    return search(idx, q, k, ef, NULL, NULL, allow, NULL, out, n_out);
+}
+
+int hnsw_search_sub(HnswIndex *idx, HnswSub *s, const float *q, int k, int ef,
+                    const HnswAllow *allow, HnswHit *out, int *n_out)
+{
+    if (!s || (allow && allow->n_bits && !allow->words)) return ERR_INVAL;
+    if (allow && !allow->count) return check_query(idx, q, k, out, n_out);
+    return search(idx, q, k, ef, NULL, NULL, allow, s, out, n_out);
 }
 
 /* Max-heap on HnswHit.score, for brute force into the caller's array. */

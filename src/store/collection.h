@@ -300,6 +300,10 @@ typedef struct {
      * rebuilt, as it began) and those inserted so far. */
     int64_t optimize_started_ms;
     uint64_t optimize_total, optimize_done;
+    /* Payload blocks (collection_blocks.c) complete so far: how many, the
+     * points they link (a point in several blocks counts in each) and
+     * their bytes (also in memory_bytes). */
+    size_t payload_blocks, payload_block_points, payload_block_bytes;
 } CollectionInfo;
 
 typedef struct Db Db;
@@ -326,6 +330,11 @@ typedef struct {
      * waits while *optimize_hold is non-zero (read atomically), setting a
      * 1 to 2 to say so, so that a test can write before the catch-up. */
     int *optimize_hold;
+    /* The links per member of vector v's payload blocks (Qdrant's
+     * hnsw_config.payload_m, which the API layer reads from the
+     * configuration's options), 0 for none; called with the collection's
+     * lock held. NULL: the vector's graph m. */
+    int (*block_m)(const CollectionConfig *cfg, int v);
 } DbOptions;
 
 /* ---- the database ---- */
@@ -412,11 +421,12 @@ int collection_graph_links(Db *db, const char *name, const char *using, Collecti
  * collection_db_plans reports how many dense searches each plan answered
  * since open: the exact scan of a filter's matches, the exact scan of
  * every point, the graph walk (with a filter or without), and the walk
- * over a filter's matches alone (hnsw_search_allowed). Tests check that
+ * over a filter's matches alone (hnsw_search_allowed), and the walk of
+ * a payload block (collection_blocks.c). Tests check that
  * a planner path they mean to cover ran.
  */
 typedef struct {
-    uint64_t scan, all, walk, sparse;
+    uint64_t scan, all, walk, sparse, block;
 } CollectionPlans;
 void collection_db_plans(Db *db, CollectionPlans *out);
 

@@ -668,6 +668,9 @@ int collection_info(Db *db, const char *name, CollectionInfo *out)
     coll_sparse_stats(c, &out->vectors_count, &out->memory_bytes);
     coll_index_info(c, out);
     coll_multi_stats(c, &out->vectors_count, &out->memory_bytes);
+    coll_blocks_stats(c, &out->payload_blocks, &out->payload_block_points,
+                      &out->payload_block_bytes);
+    out->memory_bytes += out->payload_block_bytes;
     coll_read_end(db, c);
     return 0;
 }

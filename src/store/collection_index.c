@@ -427,6 +427,8 @@ int collection_index_create(Db *db, const char *name, const char *field,
         add_index(c, ix, xstrdup(p->params ? p->params : ""));
     }
     pthread_rwlock_unlock(&c->lock);
+    if (old) coll_blocks_forget(c, old);
+    coll_blocks_wake(db, c);
     coll_write_end(db);
     payload_index_free(old);
     free(old_params);
@@ -459,6 +461,7 @@ int collection_index_delete(Db *db, const char *name, const char *field, uint64_
         }
         c->n_pindex--;
         pthread_rwlock_unlock(&c->lock);
+        coll_blocks_forget(c, old);
     }
     coll_write_end(db);
     payload_index_free(old);

@@ -131,6 +131,38 @@ typedef struct {
     uint32_t total, done;
 } CollOptimize;
 
+/* A payload block (collection_blocks.c): the subgraph of graph v over
+ * the points holding term of keyword index ix. */
+typedef struct {
+    int v;
+    const PayloadIndex *ix;
+    uint32_t term;
+    HnswSub *sub;
+    int ready; /* atomic: complete once, searches may walk it */
+} CollPBlock;
+
+/* The payload blocks of a collection and their thread. The list is read
+ * under rw shared and changed under it exclusively, with Collection.lock
+ * held (shared is enough); mu and cv wake the thread. */
+typedef struct {
+    CollPBlock *b;
+    size_t n, cap;
+    pthread_rwlock_t rw;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int dirty;   /* under mu: something changed since the last pass */
+    int stop;    /* under mu (read atomically by the thread) */
+    int running; /* under mu: thread started and not joined */
+    pthread_t thread;
+    /* Nodes whose vector changed since the thread last relinked them in
+     * the blocks holding them: searches scan them exactly meanwhile. Set
+     * by the writer after the graph took the vector, cleared by the
+     * thread, bits atomic; grown by the writer under Collection.lock
+     * exclusively, so readers holding it shared see a stable array. */
+    uint64_t *stale;
+    size_t stale_words;
+} CollPBlocks;
+
 typedef struct Collection {
     char *name;
     uint32_t cid;
@@ -183,6 +215,7 @@ typedef struct Collection {
     char **pindex_params; /* [n_pindex] the opaque params text of each */
     size_t n_pindex;
     CollOptimize opt;
+    CollPBlocks pblocks;
 } Collection;
 
 /* An alias: another name of a collection (collection_alias.c). */
@@ -196,7 +229,7 @@ struct Db {
     uint64_t full_scan_threshold;
     uint64_t full_scan_bytes; /* DbOptions.full_scan_bytes resolved */
     int scan_fixed; /* the threshold was given: no cost model (tests) */
-    uint64_t plans[4]; /* searches run per plan (atomic; collection_db_plans) */
+    uint64_t plans[5]; /* searches run per plan (atomic; collection_db_plans) */
     pthread_rwlock_t lock;  /* the collection list and aliases: shared by operations */
     pthread_mutex_t write;  /* one writer at a time */
     Collection **colls;
@@ -205,6 +238,7 @@ struct Db {
     size_t n_aliases, cap_aliases;
     double last_idle_save; /* now_seconds() of collection_db_idle's last save (writer only) */
     uint64_t rebuild_async_min; /* DbOptions.rebuild_async_min resolved */
+    int (*block_m)(const CollectionConfig *cfg, int v); /* DbOptions.block_m */
     int *optimize_hold;         /* DbOptions.optimize_hold */
 };
 
@@ -619,6 +653,43 @@ int coll_filter_nodes(Collection *c, StoreTxn *txn, const Filter *f, uint64_t ma
  * node table costs what a search should not). */
 int coll_filter_indexed(Collection *c, StoreTxn *txn, const Filter *f, uint64_t max_cand,
                         NodeFn fn, void *ctx);
+/* ---- collection_blocks.c ---- */
+
+/* How long the payload blocks thread waits after a pass before the next
+ * one: writes in a stream cost a pass per pause, not one per group. */
+#define COLLECTION_BLOCKS_PAUSE_MS 1000
+
+/* coll_blocks_init / coll_blocks_free: with coll_new / coll_free (free
+ * stops the thread first). */
+void coll_blocks_init(Collection *c);
+void coll_blocks_free(Collection *c);
+/* coll_blocks_wake tells the thread something changed (writes, indexes,
+ * graphs), starting it when c has payload indexes. */
+void coll_blocks_wake(Db *db, Collection *c);
+/* coll_blocks_grow makes room in the stale bitmap for c's nodes (writer,
+ * Collection.lock held exclusively); coll_blocks_mark marks node stale
+ * (writer, after the graph changed node's vector). */
+void coll_blocks_grow(Collection *c);
+static inline void coll_blocks_mark(Collection *c, uint32_t node)
+{
+    if ((size_t)node / 64 < c->pblocks.stale_words)
+        __atomic_fetch_or(&c->pblocks.stale[node / 64], (uint64_t)1 << (node % 64),
+                          __ATOMIC_RELAXED);
+}
+/* coll_blocks_stop joins the thread; the blocks stay until freed. */
+void coll_blocks_stop(Collection *c);
+/* coll_blocks_forget drops the blocks of payload index ix (about to be
+ * freed). Caller holds no lock of c's. */
+void coll_blocks_forget(Collection *c, const PayloadIndex *ix);
+/* coll_blocks_find: a complete block of graph v over points that f
+ * requires a keyword term of (the smallest such), or NULL. Caller holds
+ * Collection.lock shared; a non-NULL result holds the block list until
+ * coll_blocks_release. */
+HnswSub *coll_blocks_find(Collection *c, int v, const Filter *f);
+void coll_blocks_release(Collection *c);
+/* coll_blocks_stats: complete blocks, their members and bytes. */
+void coll_blocks_stats(Collection *c, size_t *n_blocks, size_t *members, size_t *bytes);
+
 /* ---- collection_multivec.c ---- */
 
 /* coll_multi_mask: the dense vector indexes of c that are multivectors

@@ -86,6 +86,7 @@ void coll_free(Collection *c)
 {
     if (!c) return;
     coll_optimize_stop(c); /* what it owed stays in the marker */
+    coll_blocks_free(c);
     free(c->opt.changed);
     for (int i = 0; i < COLLECTION_MAX_VECTORS; i++) {
         hnsw_free(c->idx[i].index);
@@ -112,6 +113,7 @@ int coll_new(const char *name, uint32_t cid, const CollectionConfig *cfg, int64_
              Collection **out)
 {
     Collection *c = xcalloc(1, sizeof *c);
+    coll_blocks_init(c);
     c->name = xstrdup(name);
     c->cid = cid;
     c->config = *cfg;
@@ -1016,6 +1018,7 @@ int collection_db_open(const char *dir, const DbOptions *opt, Db **out)
     db->rebuild_async_min = opt && opt->rebuild_async_min ? opt->rebuild_async_min
                                                           : COLLECTION_REBUILD_ASYNC_MIN;
     db->optimize_hold = opt ? opt->optimize_hold : NULL;
+    db->block_m = opt ? opt->block_m : NULL;
     double t0 = now_seconds();
     /* Then the data of collections a recover replaced (or left half
      * staged when the process died) goes. */
@@ -1032,6 +1035,9 @@ int collection_db_open(const char *dir, const DbOptions *opt, Db **out)
     /* Rebuilds the markers owe start once the open is done with the
      * collections (collection_optimize.c). */
     for (size_t i = 0; i < db->n_colls; i++) coll_optimize_resume(db, db->colls[i]);
+    /* Payload blocks are kept in memory only: built again in the
+     * background (collection_blocks.c). */
+    for (size_t i = 0; i < db->n_colls; i++) coll_blocks_wake(db, db->colls[i]);
     uint64_t points = 0;
     for (size_t i = 0; i < db->n_colls; i++) points += db->colls[i]->points_count;
     log_info("store: %s: %zu collections, %llu points loaded in %.3f s", dir, db->n_colls,
@@ -1054,7 +1060,10 @@ void collection_db_close(Db *db)
     if (!db) return;
     /* Background rebuilds stop first (the next open resumes them): one
      * about to swap its graphs in waits for the write lock. */
-    for (size_t i = 0; i < db->n_colls; i++) coll_optimize_stop(db->colls[i]);
+    for (size_t i = 0; i < db->n_colls; i++) {
+        coll_optimize_stop(db->colls[i]);
+        coll_blocks_stop(db->colls[i]);
+    }
     collection_db_flush(db);
     for (size_t i = 0; i < db->n_colls; i++) coll_free(db->colls[i]);
     coll_alias_free_all(db);

@@ -163,6 +163,7 @@ int coll_graphs_install(Db *db, Collection *c, const CollectionConfig *cfg, uint
      * failure the graphs stay as they are and the next write retries). */
     coll_optimize_owe(c, 0);
     coll_quant_sync(db, c);
+    coll_blocks_wake(db, c); /* blocks follow the new graphs' flags */
     return 0;
 }
 

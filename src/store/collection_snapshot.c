@@ -702,6 +702,7 @@ static int swap(Db *db, const char *name, Collection *c, const uint8_t *rec, siz
     /* A rebuild the snapshot owed starts now that c is the collection
      * (collection_optimize.c), not while it was staged. */
     coll_optimize_resume(db, c);
+    coll_blocks_wake(db, c);
     pthread_mutex_unlock(&db->write);
     return 0;
 }

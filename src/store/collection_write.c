@@ -928,6 +928,7 @@ static void apply_effects(Collection *c, const Effect *eff, size_t n)
             coll_multi_apply(c, e->node, touch & mm, set);
         }
     }
+    coll_blocks_grow(c);
     pthread_rwlock_unlock(&c->lock);
     uint8_t *done = bulk_inserts(c, eff, n);
     for (int v = 0; v < c->config.n_vectors; v++) {
@@ -947,6 +948,7 @@ static void apply_effects(Collection *c, const Effect *eff, size_t n)
         if (eff[i].kind != EFF_PAYLOAD) {
             coll_add_pending(c, eff[i].node);
             coll_optimize_note(c, eff[i].node); /* a background rebuild brings it in */
+            coll_blocks_mark(c, eff[i].node);   /* payload blocks relink it */
         }
 }
 
@@ -1032,8 +1034,10 @@ int collection_write_group(Db *db, CollectionWrite *const *writes, size_t n,
             }
         for (size_t i = 0; i < n; i++) {
             GroupWrite *gw = &g.gw[i];
-            if (gw->eff_end > gw->eff_begin)
+            if (gw->eff_end > gw->eff_begin) {
                 apply_effects(gw->c, g.eff + gw->eff_begin, gw->eff_end - gw->eff_begin);
+                coll_blocks_wake(db, gw->c); /* payload blocks take the new points */
+            }
         }
         for (size_t i = 0; i < n; i++)
             if (kept[i] && hooks->visible) hooks->visible(g.gw[i].w, hooks->ctx);
