@@ -17,6 +17,8 @@
  *     vector first;
  *   - hnsw_sub_missing lists the allowed non-members and the members
  *     marked stale, exactly, and counts past its cap as cap + 1;
+ *   - walked over an index that lacks some members (another graph of
+ *     the same nodes), it returns none of them;
  *   - searches running while another thread adds members see only
  *     members and end (ThreadSanitizer runs this test).
  */
@@ -168,7 +170,7 @@ TEST(test_sub_missing)
 {
     /* Every member allowed: nothing missing. */
     uint32_t out[64];
-    ASSERT_EQ_U64(hnsw_sub_missing(g_sub, &g_allow, NULL, 0, out, 64), 0);
+    ASSERT_EQ_U64(hnsw_sub_missing(g_idx, g_sub, &g_allow, NULL, 0, out, 64), 0);
     /* Five non-members allowed, two members stale. */
     static uint64_t w[(N + 63) / 64], stale[(N + 63) / 64];
     memcpy(w, g_words, sizeof w);
@@ -184,7 +186,7 @@ TEST(test_sub_missing)
         }
     }
     HnswAllow a = { w, N, g_allow.count + 5 };
-    size_t n = hnsw_sub_missing(g_sub, &a, stale, ARRAY_LEN(stale), out, 64);
+    size_t n = hnsw_sub_missing(g_idx, g_sub, &a, stale, ARRAY_LEN(stale), out, 64);
     ASSERT_EQ_U64(n, 7);
     for (int i = 0; i < 5; i++) {
         int found = 0;
@@ -198,7 +200,7 @@ TEST(test_sub_missing)
     }
     for (size_t j = 1; j < n; j++) ASSERT_TRUE(out[j] > out[j - 1]);
     /* Past the cap: cap + 1. */
-    ASSERT_EQ_U64(hnsw_sub_missing(g_sub, &a, stale, ARRAY_LEN(stale), out, 3), 4);
+    ASSERT_EQ_U64(hnsw_sub_missing(g_idx, g_sub, &a, stale, ARRAY_LEN(stale), out, 3), 4);
 }
 
 TEST(test_sub_deleted_and_relinked)
@@ -237,6 +239,41 @@ TEST(test_sub_deleted_and_relinked)
     ASSERT_TRUE(n > 0);
     ASSERT_EQ_U64(hits[0].node, moved);
     ASSERT_TRUE(hits[0].score > 0.999f);
+}
+
+TEST(test_sub_absent_member)
+{
+    /* The subgraph walked over another index of the same nodes that
+     * lacks some members (a rebuilt graph leaves out points without the
+     * vector): those are never returned, nor listed as missing. */
+    HnswParams p;
+    hnsw_params_default(&p);
+    p.ef_construction = 40;
+    HnswIndex *idx2;
+    ASSERT_OK(hnsw_create(DIM, HNSW_METRIC_COSINE, &p, &idx2));
+    ASSERT_OK(hnsw_reserve(idx2, N));
+    int left = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        if (in_subset(i) && i % 2) {
+            left++;
+            continue;
+        }
+        ASSERT_OK(hnsw_insert(idx2, i, base + (size_t)i * DIM));
+    }
+    /* A limit past the members present, so that any absent one reached
+     * (its block zeroed: score 0) would be among the results. */
+    int bad = 0;
+    static HnswHit hits[900];
+    for (int qi = 0; qi < 20; qi++) {
+        int n;
+        ASSERT_OK(hnsw_search_sub(idx2, g_sub, queries + (size_t)qi * DIM, 900, 900, &g_allow, hits, &n));
+        for (int j = 0; j < n; j++) bad += !hnsw_contains(idx2, hits[j].node);
+    }
+    uint32_t out[8];
+    printf("  %d members absent from the other index: %d returned\n", left, bad);
+    ASSERT_EQ_INT(bad, 0);
+    ASSERT_EQ_U64(hnsw_sub_missing(idx2, g_sub, &g_allow, NULL, 0, out, 8), 0);
+    hnsw_free(idx2);
 }
 
 /* Searches on one thread while members are added on another. */
@@ -281,6 +318,7 @@ int main(void)
     RUN(test_sub_recall);
     RUN(test_sub_missing);
     RUN(test_sub_deleted_and_relinked);
+    RUN(test_sub_absent_member);
     RUN(test_sub_concurrent);
     return harness_report(__FILE__);
 }

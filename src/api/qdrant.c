@@ -592,6 +592,24 @@ static int block_m(const CollectionConfig *cfg, int v)
     return payload_m > HNSW_MAX_M ? HNSW_MAX_M : payload_m < 0 ? 0 : (int)payload_m;
 }
 
+/* block_index is DbOptions.block_index: false for an index made with
+ * enable_hnsw: false (its params object as qdrant_index.c keeps it). */
+static int block_index(const char *params)
+{
+    if (!params || !*params) return 1;
+    Arena a;
+    arena_init(&a, 0);
+    JsonValue *o = NULL;
+    char err[64];
+    int yes = 1;
+    if (json_parse(&a, params, strlen(params), &o, err, sizeof err) == 0 && o) {
+        const JsonValue *e = json_get(o, "enable_hnsw");
+        yes = !(e && e->type == JSON_BOOL && !e->u.boolean);
+    }
+    arena_free(&a);
+    return yes;
+}
+
 static int module_start(Server *srv, Router *router, void **state)
 {
     const ServerConfig *cfg = server_config(srv);
@@ -600,7 +618,7 @@ static int module_start(Server *srv, Router *router, void **state)
     m->api.started_unix = (int64_t)time(NULL);
     qdrant_strict_start(&m->api);
     snprintf(m->api.snapshots_dir, sizeof m->api.snapshots_dir, "%s/snapshots", cfg->data_dir);
-    DbOptions o = { .block_m = block_m };
+    DbOptions o = { .block_m = block_m, .block_index = block_index };
     int rc = collection_db_open(cfg->data_dir, &o, &m->api.db);
     if (rc) {
         log_error("cannot open the data directory %s: %s", cfg->data_dir, err_str(rc));

@@ -229,13 +229,15 @@ size_t hnsw_sub_count(HnswSub *s);
 size_t hnsw_sub_bytes(HnswSub *s);
 int hnsw_sub_contains(HnswSub *s, uint32_t node);
 
-/* hnsw_sub_missing lists the allowed nodes that are not members of s, or
- * are marked in the bitmap stale (n_stale words, may be NULL: members
- * whose links are out of date), in out (ascending, at most cap) and
- * returns how many there are, counting no further than cap + 1: cap + 1
- * means "more than cap". stale's words are read atomically. */
-size_t hnsw_sub_missing(HnswSub *s, const HnswAllow *allow, const uint64_t *stale,
-                        size_t n_stale, uint32_t *out, size_t cap);
+/* hnsw_sub_missing lists the allowed live nodes of idx that are not
+ * members of s, or are marked in the bitmap stale (n_stale words, may be
+ * NULL: members whose links are out of date), in out (ascending, at most
+ * cap) and returns how many there are, counting no further than cap + 1:
+ * cap + 1 means "more than cap". Allowed nodes idx does not hold (a point
+ * without this vector) are not counted. stale's words are read
+ * atomically. */
+size_t hnsw_sub_missing(HnswIndex *idx, HnswSub *s, const HnswAllow *allow,
+                        const uint64_t *stale, size_t n_stale, uint32_t *out, size_t cap);
 
 /*
  * hnsw_search_sub is hnsw_search_allowed walking s instead of the whole

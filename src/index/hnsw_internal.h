@@ -177,8 +177,8 @@ struct HnswSub {
     uint32_t n, cap;    /* members, slots allocated */
     uint32_t *nodes;    /* slot -> node */
     uint32_t *links;    /* slot x (1 + m0): count, then node ids */
-    uint32_t *hash;     /* hcap entries */
-    uint32_t hcap;
+    uint32_t *hash;     /* hcap entries (a power of two) */
+    uint32_t hcap, hshift; /* hshift: 32 - log2(hcap) */
     uint32_t entry;     /* the first member, HNSW_NO_NODE while empty */
     uint64_t *bits;     /* members as a bitmap (hnsw_sub_missing) */
     uint32_t n_words;

@@ -190,7 +190,9 @@ static inline int accept(const HnswIndex *idx, const LayerQuery *lq, uint32_t id
 {
     if (id == lq->self) return 0;
     if (lq->plain) return 1;
-    if (hnsw_flags(hnsw_head(idx, block)) & NODE_DELETED) return 0;
+    /* Deleted, or (a subgraph's member) never in this graph. */
+    if ((hnsw_flags(hnsw_head(idx, block)) & (NODE_PRESENT | NODE_DELETED)) != NODE_PRESENT)
+        return 0;
     if (lq->allow && !hnsw_allowed(lq->allow, id)) return 0;
     return !lq->filter || lq->filter(id, lq->fctx);
 }

@@ -31,10 +31,14 @@
  * members within two links of a node at M 16), few enough to be scored at
  * the cost of one step of the walk. */
 #define SUB_MAX_SEEDS 32
+#define SUB_SAMPLE_SEEDS 16
 
+/* sub_hash: the top bits of a multiplicative hash (the low bits of
+ * node x C depend on node's low bits alone, and members of a value
+ * assigned by a stride would share them). */
 static inline uint32_t sub_hash(const HnswSub *s, uint32_t node)
 {
-    return (uint32_t)(node * 0x9E3779B1u) & (s->hcap - 1);
+    return (uint32_t)(node * 0x9E3779B1u) >> s->hshift;
 }
 
 static inline uint32_t *slot_list(const HnswSub *s, uint32_t slot)
@@ -58,10 +62,9 @@ HnswSub *hnsw_sub_new(int m)
     if (m < HNSW_MIN_M || m > HNSW_MAX_M) return NULL;
     HnswSub *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    if (pthread_rwlock_init(&s->rw, NULL)) {
-        free(s);
-        return NULL;
-    }
+    /* Writer-preferring: additions must not starve under a stream of
+     * searches (glibc's default prefers readers). */
+    rwlock_init_writer_pref(&s->rw);
     s->m = m;
     s->m0 = 2 * m;
     s->entry = HNSW_NO_NODE;
@@ -124,8 +127,8 @@ int hnsw_sub_contains(HnswSub *s, uint32_t node)
     return in;
 }
 
-size_t hnsw_sub_missing(HnswSub *s, const HnswAllow *allow, const uint64_t *stale,
-                        size_t n_stale, uint32_t *out, size_t cap)
+size_t hnsw_sub_missing(HnswIndex *idx, HnswSub *s, const HnswAllow *allow,
+                        const uint64_t *stale, size_t n_stale, uint32_t *out, size_t cap)
 {
     size_t n = 0, words = ((size_t)allow->n_bits + 63) / 64;
     pthread_rwlock_rdlock(&s->rw);
@@ -136,6 +139,7 @@ size_t hnsw_sub_missing(HnswSub *s, const HnswAllow *allow, const uint64_t *stal
         for (; x && n <= cap; x &= x - 1) {
             uint32_t node = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(x));
             if (node >= allow->n_bits) break;
+            if (!hnsw_contains(idx, node)) continue;
             if (n < cap) out[n] = node;
             n++;
         }
@@ -152,6 +156,7 @@ static int rehash(HnswSub *s, uint32_t hcap)
     free(s->hash);
     s->hash = h;
     s->hcap = hcap;
+    s->hshift = (uint32_t)__builtin_clz(hcap) + 1; /* 32 - log2(hcap) */
     for (uint32_t slot = 0; slot < s->n; slot++) {
         uint32_t i = sub_hash(s, s->nodes[slot]);
         while (h[i]) i = (i + 1) & (hcap - 1);
@@ -242,6 +247,13 @@ int hnsw_sub_seeds(const HnswIndex *idx, const HnswSub *s, SearchCtx *ctx, const
         }
     }
     add_seed(out, &got, s->entry, hnsw_dist(idx, q, (const float *)hnsw_block(idx, s->entry)));
+    /* A bare main graph (m 0) has no links to find members near the
+     * query by: members spread over the slots stand in (measured on a
+     * linked graph, they add no recall to the seeds above). */
+    for (uint32_t k = 1; idx->bare && k < SUB_SAMPLE_SEEDS && got < SUB_MAX_SEEDS; k++) {
+        uint32_t node = s->nodes[(uint64_t)s->n * k / SUB_SAMPLE_SEEDS];
+        add_seed(out, &got, node, hnsw_dist(idx, q, (const float *)hnsw_block(idx, node)));
+    }
     hnsw_heap_sort_ascending(out, got);
     *n = got;
     return 0;

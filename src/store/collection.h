@@ -335,6 +335,10 @@ typedef struct {
      * configuration's options), 0 for none; called with the collection's
      * lock held. NULL: the vector's graph m. */
     int (*block_m)(const CollectionConfig *cfg, int v);
+    /* Whether the values of a payload index with these params (its
+     * CollectionIndexParams.params text) get payload blocks (Qdrant's
+     * enable_hnsw); NULL: every keyword index's. */
+    int (*block_index)(const char *params);
 } DbOptions;
 
 /* ---- the database ---- */

@@ -46,19 +46,27 @@
  * points: about 20 ns each) before a hold ends at the next block. */
 #define COLL_BLOCKS_BATCH 256
 #define COLL_BLOCKS_CHECKS 65536
+/* Nodes whose vector changed relinked per hold of the block list (held
+ * exclusively: block searches wait for one such batch, tens of ms). */
+#define COLL_BLOCKS_RELINK 64
 
 /* block_graph_ok: may vector v of c have blocks? (see above) */
 static int block_graph_ok(const Collection *c, int v)
 {
-    return !c->config.vectors[v].exact_only && !coll_graph_quantized(c, v) && !coll_is_multi(c, v) &&
-           !c->opt.active;
+    return !coll_graph_quantized(c, v) && !coll_is_multi(c, v) && !c->opt.active;
 }
 
-/* term_wanted: does term of ix deserve a block in c? */
-static int term_wanted(const Db *db, const Collection *c, const PayloadIndex *ix, uint32_t term)
+/* term_wanted: does term of ix deserve a block of vector v? A vector
+ * without a graph (Qdrant's m 0: the multitenancy recipe, m 0 and
+ * payload_m 16 with a tenant index) has nothing else to walk, so every
+ * value past the threshold gets one, as in Qdrant. */
+static int term_wanted(const Db *db, const Collection *c, int v, const PayloadIndex *ix,
+                       uint32_t term)
 {
     uint64_t n = payload_index_term_count(ix, term);
-    return n >= db->full_scan_threshold && (double)n < HNSW_SPARSE_SHARE * (double)c->points_count;
+    if (n < db->full_scan_threshold) return 0;
+    return c->config.vectors[v].exact_only ||
+           (double)n < HNSW_SPARSE_SHARE * (double)c->points_count;
 }
 
 /* block_m: the links per member of vector v's blocks (Qdrant's
@@ -73,10 +81,14 @@ static int block_m(const Db *db, const Collection *c, int v)
     return m < HNSW_MIN_M ? HNSW_MIN_M : m > HNSW_MAX_M ? HNSW_MAX_M : m;
 }
 
-static int index_present(const Collection *c, const PayloadIndex *ix)
+/* index_wanted: is ix one of c's indexes, of a type and with params
+ * that take blocks? */
+static int index_wanted(const Db *db, const Collection *c, const PayloadIndex *ix)
 {
     for (size_t i = 0; i < c->n_pindex; i++)
-        if (c->pindex[i] == ix) return 1;
+        if (c->pindex[i] == ix)
+            return payload_index_type(ix) == PAYLOAD_INDEX_KEYWORD &&
+                   (!db->block_index || db->block_index(c->pindex_params[i]));
     return 0;
 }
 
@@ -105,8 +117,8 @@ static void sync_list(Db *db, Collection *c)
     pthread_rwlock_wrlock(&b->rw);
     for (size_t i = b->n; i-- > 0;) {
         CollPBlock *k = &b->b[i];
-        if (k->v >= c->config.n_vectors || !block_graph_ok(c, k->v) || !index_present(c, k->ix) ||
-            !term_wanted(db, c, k->ix, k->term) || hnsw_sub_m(k->sub) != block_m(db, c, k->v))
+        if (k->v >= c->config.n_vectors || !block_graph_ok(c, k->v) || !index_wanted(db, c, k->ix) ||
+            !term_wanted(db, c, k->v, k->ix, k->term) || hnsw_sub_m(k->sub) != block_m(db, c, k->v))
             drop_at(b, i);
     }
     for (int v = 0; v < c->config.n_vectors; v++) {
@@ -114,10 +126,10 @@ static void sync_list(Db *db, Collection *c)
         if (!block_graph_ok(c, v) || m < HNSW_MIN_M) continue;
         for (size_t i = 0; i < c->n_pindex; i++) {
             const PayloadIndex *ix = c->pindex[i];
-            if (payload_index_type(ix) != PAYLOAD_INDEX_KEYWORD) continue;
+            if (!index_wanted(db, c, ix)) continue;
             uint32_t total = payload_index_term_total(ix);
             for (uint32_t t = 0; t < total; t++) {
-                if (!term_wanted(db, c, ix, t) || find(b, v, ix, t)) continue;
+                if (!term_wanted(db, c, v, ix, t) || find(b, v, ix, t)) continue;
                 HnswSub *s = hnsw_sub_new(m);
                 if (!s) continue;
                 if (b->n == b->cap) {
@@ -201,19 +213,23 @@ void coll_blocks_grow(Collection *c)
 
 /*
  * relink_stale relinks, in every block holding it, each node marked
- * stale, and clears its mark. The list is held exclusively, so no search
- * sees a node unmarked before its links follow its vector; a mark the
- * writer sets again meanwhile (a newer vector) stays for the next pass.
- * Caller holds Collection.lock shared.
+ * stale, and clears its mark, from word *cursor of the bitmap on, until
+ * about COLL_BLOCKS_RELINK nodes are done; returns whether words are
+ * left. The list is held exclusively meanwhile, so no search sees a node
+ * unmarked before its links follow its vector (searches wait for one
+ * such batch at most); a mark the writer sets again meanwhile (a newer
+ * vector) stays for the next pass. Caller holds Collection.lock shared.
  */
-static void relink_stale(Collection *c)
+static int relink_stale(Collection *c, size_t *cursor)
 {
     CollPBlocks *b = &c->pblocks;
-    if (!b->n) return;
+    if (!b->n) return 0;
+    size_t done = 0, w = *cursor;
     pthread_rwlock_wrlock(&b->rw);
-    for (size_t w = 0; w < b->stale_words; w++) {
+    for (; w < b->stale_words && done < COLL_BLOCKS_RELINK; w++) {
         if (!__atomic_load_n(&b->stale[w], __ATOMIC_RELAXED)) continue;
         uint64_t x = __atomic_exchange_n(&b->stale[w], 0, __ATOMIC_ACQ_REL);
+        done += (size_t)__builtin_popcountll(x);
         for (; x; x &= x - 1) {
             uint32_t node = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(x));
             if (node >= c->node_high || !c->node_live[node]) continue;
@@ -227,6 +243,8 @@ static void relink_stale(Collection *c)
         }
     }
     pthread_rwlock_unlock(&b->rw);
+    *cursor = w;
+    return w < b->stale_words;
 }
 
 typedef struct {
@@ -249,9 +267,14 @@ static void *blocks_main(void *arg)
         double t0 = now_seconds();
         pthread_rwlock_rdlock(&a.c->lock);
         sync_list(a.db, a.c);
-        relink_stale(a.c);
         pthread_rwlock_unlock(&a.c->lock);
         int more = 1;
+        for (size_t w = 0; more && !__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE);) {
+            pthread_rwlock_rdlock(&a.c->lock);
+            more = relink_stale(a.c, &w);
+            pthread_rwlock_unlock(&a.c->lock);
+        }
+        more = 1;
         size_t cursor = 0;
         while (more && !__atomic_load_n(&b->stop, __ATOMIC_ACQUIRE)) {
             pthread_rwlock_rdlock(&a.c->lock);
@@ -280,7 +303,9 @@ static void *blocks_main(void *arg)
 
 void coll_blocks_init(Collection *c)
 {
-    pthread_rwlock_init(&c->pblocks.rw, NULL);
+    /* Searches hold the list shared without pause under load; a pass or
+     * a dropped index must still get it. */
+    rwlock_init_writer_pref(&c->pblocks.rw);
     pthread_mutex_init(&c->pblocks.mu, NULL);
     pthread_cond_init(&c->pblocks.cv, NULL);
 }
@@ -325,6 +350,15 @@ void coll_blocks_free(Collection *c)
     pthread_rwlock_destroy(&c->pblocks.rw);
     pthread_mutex_destroy(&c->pblocks.mu);
     pthread_cond_destroy(&c->pblocks.cv);
+}
+
+void coll_blocks_drop_graph(Collection *c, int v)
+{
+    CollPBlocks *b = &c->pblocks;
+    pthread_rwlock_wrlock(&b->rw);
+    for (size_t i = b->n; i-- > 0;)
+        if (b->b[i].v == v) drop_at(b, i);
+    pthread_rwlock_unlock(&b->rw);
 }
 
 void coll_blocks_forget(Collection *c, const PayloadIndex *ix)

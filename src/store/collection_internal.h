@@ -239,6 +239,7 @@ struct Db {
     double last_idle_save; /* now_seconds() of collection_db_idle's last save (writer only) */
     uint64_t rebuild_async_min; /* DbOptions.rebuild_async_min resolved */
     int (*block_m)(const CollectionConfig *cfg, int v); /* DbOptions.block_m */
+    int (*block_index)(const char *params);             /* DbOptions.block_index */
     int *optimize_hold;         /* DbOptions.optimize_hold */
 };
 
@@ -678,6 +679,12 @@ static inline void coll_blocks_mark(Collection *c, uint32_t node)
 }
 /* coll_blocks_stop joins the thread; the blocks stay until freed. */
 void coll_blocks_stop(Collection *c);
+/* coll_blocks_drop_graph drops the blocks of vector v, whose graph is
+ * being replaced: a block links nodes, and the new graph need not hold
+ * the same ones (points deleted or without the vector are left out of a
+ * rebuild). Caller holds Collection.lock exclusively; the thread builds
+ * them again at its next pass. */
+void coll_blocks_drop_graph(Collection *c, int v);
 /* coll_blocks_forget drops the blocks of payload index ix (about to be
  * freed). Caller holds no lock of c's. */
 void coll_blocks_forget(Collection *c, const PayloadIndex *ix);

@@ -548,6 +548,7 @@ void coll_graph_replace(Collection *c, HnswIndex *const *h)
         if (!h[v]) continue; /* kept */
         old[v] = ix->index;
         ix->index = h[v];
+        coll_blocks_drop_graph(c, v); /* they link nodes of the old one */
         for (size_t i = 0; i < ix->n_dirty; i++) ix->dirty_flag[ix->dirty[i]] = 0;
         ix->n_dirty = 0;
         ix->wipe = 0;
@@ -1019,6 +1020,7 @@ int collection_db_open(const char *dir, const DbOptions *opt, Db **out)
                                                           : COLLECTION_REBUILD_ASYNC_MIN;
     db->optimize_hold = opt ? opt->optimize_hold : NULL;
     db->block_m = opt ? opt->block_m : NULL;
+    db->block_index = opt ? opt->block_index : NULL;
     double t0 = now_seconds();
     /* Then the data of collections a recover replaced (or left half
      * staged when the process died) goes. */

@@ -244,6 +244,7 @@ int coll_quant_sync(Db *db, Collection *c)
         if (!graphs[v]) continue;
         old[v] = c->idx[v].index;
         c->idx[v].index = graphs[v];
+        coll_blocks_drop_graph(c, v);
     }
     c->config = cfg;
     pthread_rwlock_unlock(&c->lock);

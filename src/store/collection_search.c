@@ -426,8 +426,9 @@ void collection_db_plans(Db *db, CollectionPlans *out)
  * over the matches, plus an exact scan of the matches that are not
  * members yet (written since the blocks thread's last pass). Returns 1
  * when it answered into x's top-k, 0 when the caller should plan as
- * without it (no block, the indexes cannot name the matches, or more than
- * a tenth of them are not members), or an error.
+ * without it (no block, the indexes cannot name the matches, fewer match
+ * than the full-scan threshold, or more than a tenth of them are not
+ * members), or an error.
  */
 static int walk_block(const Query *q, ExactCtx *x, size_t k)
 {
@@ -435,35 +436,49 @@ static int walk_block(const Query *q, ExactCtx *x, size_t k)
     HnswSub *sub = coll_blocks_find(c, q->v, q->f);
     if (!sub) return 0;
     AllowCtx al = { c, q->ex, xcalloc((c->node_high + 63) / 64 + 1, sizeof *al.words), 0 };
-    uint64_t max_cand = (uint64_t)(HNSW_SPARSE_SHARE * (double)c->points_count) + 1;
-    int done = coll_filter_indexed(c, q->txn, q->f, max_cand, allow_take_node, &al);
-    int answered = done > 0 && !al.count; /* nothing matches */
-    if (done > 0 && al.count) {
-        const HnswAllow allow = { al.words, c->node_high, al.count };
+    /* A vector without a graph keeps blocks of any share (a tenant's). */
+    uint64_t max_cand = c->config.vectors[q->v].exact_only
+                            ? c->points_count + 1
+                            : (uint64_t)(HNSW_SPARSE_SHARE * (double)c->points_count) + 1;
+    int rc = coll_filter_indexed(c, q->txn, q->f, max_cand, allow_take_node, &al);
+    int answered = 0;
+    /* Fewer matches than the full-scan threshold (the value and a
+     * narrower condition): a walk that cannot fill ef stops only when it
+     * has seen the whole block, and the exact scan the caller runs
+     * instead is cheaper. */
+    if (rc > 0 && al.count >= q->db->full_scan_threshold) {
+        HnswIndex *h = c->idx[q->v].index;
+        const HnswAllow all = { al.words, c->node_high, al.count };
         size_t cap = al.count / 10 + 1;
         uint32_t *miss = xmalloc(cap * sizeof *miss);
-        size_t n_miss = hnsw_sub_missing(sub, &allow, c->pblocks.stale, c->pblocks.stale_words,
+        size_t n_miss = hnsw_sub_missing(h, sub, &all, c->pblocks.stale, c->pblocks.stale_words,
                                          miss, cap);
         if (n_miss <= cap) {
-            HnswIndex *h = c->idx[q->v].index;
+            /* The missing ones are scored exactly and left out of the
+             * walk's results (a stale member would come twice), though
+             * they still route it. */
+            for (size_t i = 0; i < n_miss; i++)
+                al.words[miss[i] >> 6] &= ~((uint64_t)1 << (miss[i] & 63));
+            const HnswAllow allow = { al.words, c->node_high, al.count - n_miss };
             size_t kk = MIN(k ? k : 1, (size_t)HNSW_MAX_EF);
             HnswHit *buf = xmalloc(kk * sizeof *buf);
             int got = 0;
-            done = hnsw_search_sub(h, sub, x->sc->q, (int)kk, q->req->ef, &allow, buf, &got);
-            for (int i = 0; i < got && done == 0; i++)
+            rc = hnsw_search_sub(h, sub, x->sc->q, (int)kk, q->req->ef, &allow, buf, &got);
+            for (int i = 0; i < got && rc == 0; i++)
                 topk_push(x->top, buf[i].node, buf[i].score, goodness(c, q->v, buf[i].score));
-            if (done == 0 && n_miss)
-                done = hnsw_brute_force_nodes(h, x->sc->q, (int)kk, miss, n_miss, buf, &got);
-            for (int i = 0; i < got && done == 0 && n_miss; i++)
+            got = 0;
+            if (rc == 0 && n_miss)
+                rc = hnsw_brute_force_nodes(h, x->sc->q, (int)kk, miss, n_miss, buf, &got);
+            for (int i = 0; i < got && rc == 0; i++)
                 topk_push(x->top, buf[i].node, buf[i].score, goodness(c, q->v, buf[i].score));
             free(buf);
-            answered = done == 0;
+            answered = rc == 0;
         }
         free(miss);
     }
     free(al.words);
     coll_blocks_release(c);
-    return done < 0 ? done : answered;
+    return rc < 0 ? rc : answered;
 }
 
 /*
@@ -491,6 +506,7 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
     HnswIndex *h = c->idx[v].index;
     int all = filter_matches_all(f);
     int plan;
+    uint64_t est_m = UINT64_MAX; /* the planner's estimate of the matches */
     size_t dim = c->config.vectors[v].size;
     /* Like Qdrant, a graph whose vectors are small enough is searched
      * exactly: that is cheap, and small collections (many near-duplicate
@@ -520,6 +536,7 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
         else if (est.min != est.max && (double)est.min < HNSW_SPARSE_SHARE * c->points_count)
             m = estimate_matches(c, q->txn, f);
         plan = plan_filtered(q, h, m);
+        est_m = m;
     }
 
     TopK top = { arena_alloc(q->arena, (k ? k : 1) * sizeof(HnswHit)),
@@ -544,9 +561,11 @@ static int run_query(const Query *q, HnswHit **hits, size_t *n_hits)
      * instead of scanning the matches or walking the graph for them (at
      * 1M, a 1% value: the walk of 10,000 points instead of scanning their
      * 20 MB of vectors). Blocks are only kept for values that name a
-     * share below HNSW_SPARSE_SHARE, past the full-scan threshold. */
+     * share below HNSW_SPARSE_SHARE, past the full-scan threshold; a
+     * vector without a graph (m 0) keeps them for every value past it,
+     * and they are all it walks (Qdrant's multitenancy recipe). */
     if ((plan == PLAN_SCAN || plan == PLAN_SPARSE || plan == PLAN_HNSW) && plain &&
-        !q->req->exact && !no_graph && !small && !all && c->points_count > threshold &&
+        !q->req->exact && !small && !all && c->points_count > threshold && est_m >= threshold &&
         k <= HNSW_MAX_EF) {
         int r = walk_block(q, &x, k);
         if (r < 0) err = r;
