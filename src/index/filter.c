@@ -1772,6 +1772,23 @@ void filter_must_terms(const Filter *f, FilterTermFn fn, void *ctx)
     if (f && f->root && f->bound) must_terms(f->root, fn, ctx);
 }
 
+int filter_single_term(const Filter *f, const PayloadIndex **ix, uint32_t *term)
+{
+    if (!f || !f->root || !f->bound) return 0;
+    const FilterNode *n = f->root;
+    if (n->must.n != 1 || n->must_not.n || n->should.present || n->min_should.present) return 0;
+    const Cond *c = &n->must.conds[0];
+    if (c->kind != COND_FIELD || !c->bind || c->bind->kind != BIND_VALUES) return 0;
+    const FieldCond *fc = c->u.field;
+    if (!fc->has_match || fc->match.kind != MATCH_VALUE_STR || fc->has_range || fc->has_count ||
+        fc->is_empty >= 0 || fc->is_null >= 0 || fc->geo_box || fc->geo_radius || fc->geo_polygon)
+        return 0;
+    if (c->bind->type != PAYLOAD_INDEX_KEYWORD || c->bind->term == PAYLOAD_NO_TERM) return 0;
+    *ix = c->bind->ix;
+    *term = c->bind->term;
+    return 1;
+}
+
 int filter_id_candidates(const Filter *f, const PointId **ids, size_t *n)
 {
     if (!f || !f->root) return 0;

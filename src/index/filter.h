@@ -217,6 +217,12 @@ int filter_matches_all(const Filter *f);
 typedef int (*FilterTermFn)(void *ctx, const PayloadIndex *ix, uint32_t term);
 void filter_must_terms(const Filter *f, FilterTermFn fn, void *ctx);
 
+/* filter_single_term returns 1, the index and the term, when the whole
+ * of a bound filter is one `match: {value}` condition on a keyword
+ * index: the points it matches are exactly those the index lists for
+ * the term. 0 otherwise. */
+int filter_single_term(const Filter *f, const PayloadIndex **ix, uint32_t *term);
+
 /*
  * filter_id_candidates returns 1 and the sorted id set (owned by f) when
  * a top-level `must` holds a has_id condition: only those ids can match,

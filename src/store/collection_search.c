@@ -440,7 +440,22 @@ static int walk_block(const Query *q, ExactCtx *x, size_t k)
     uint64_t max_cand = c->config.vectors[q->v].exact_only
                             ? c->points_count + 1
                             : (uint64_t)(HNSW_SPARSE_SHARE * (double)c->points_count) + 1;
-    int rc = coll_filter_indexed(c, q->txn, q->f, max_cand, allow_take_node, &al);
+    /* A filter that is the value alone (a shop's category): its matches
+     * are the index's list of the term, with no condition to evaluate
+     * per point (that took most of a search's time at 2.5% of 200k). */
+    const PayloadIndex *tix;
+    uint32_t term;
+    int rc;
+    if (filter_single_term(q->f, &tix, &term)) {
+        PayloadNodeList l = { 0 };
+        payload_index_term_nodes(tix, term, &l);
+        for (size_t i = 0; i < l.n; i++)
+            if (l.nodes[i] < c->node_high && c->node_live[l.nodes[i]]) allow_take_node(&al, l.nodes[i]);
+        payload_node_list_free(&l);
+        rc = 1;
+    } else {
+        rc = coll_filter_indexed(c, q->txn, q->f, max_cand, allow_take_node, &al);
+    }
     int answered = 0;
     /* Fewer matches than the full-scan threshold (the value and a
      * narrower condition): a walk that cannot fill ef stops only when it
