@@ -434,6 +434,7 @@ static HnswSub *build_sub(HnswIndex *idx, const QueryRun *r, int m)
         }
     }
     double secs = now_seconds() - t0;
+    hnsw_sub_trim(s); /* as a collection does once a block is built */
     fprintf(stderr, "bench ann: subgraph of %zu matches built in %.2f s (%.0f/s, 1 thread), %zu bytes\n",
             r->n_matches, secs, (double)r->n_matches / (secs > 0 ? secs : 1e-9), hnsw_sub_bytes(s));
     return s;

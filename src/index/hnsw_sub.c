@@ -231,8 +231,12 @@ int hnsw_sub_seeds(const HnswIndex *idx, const HnswSub *s, SearchCtx *ctx, const
         if (hnsw_sub_list(s, cur)) add_seed(out, &got, cur, cur_d);
         const uint32_t *l1 = hnsw_list(idx, hnsw_block(idx, cur), 0);
         uint32_t c1 = __atomic_load_n(&l1[0], __ATOMIC_ACQUIRE);
-        for (uint32_t j = 0; j < c1; j++)
-            __builtin_prefetch(hnsw_list(idx, hnsw_block(idx, __atomic_load_n(&l1[1 + j], __ATOMIC_ACQUIRE)), 0), 0, 3);
+        /* The neighbours' lists are each a cache miss: fetched together
+         * first, their loads overlap (as collect_allowed does). */
+        for (uint32_t j = 0; j < c1; j++) {
+            uint32_t a = __atomic_load_n(&l1[1 + j], __ATOMIC_ACQUIRE);
+            __builtin_prefetch(hnsw_list(idx, hnsw_block(idx, a), 0), 0, 3);
+        }
         for (uint32_t j = 0; j < c1 && got < SUB_MAX_SEEDS; j++) {
             uint32_t a = __atomic_load_n(&l1[1 + j], __ATOMIC_ACQUIRE);
             if (hnsw_sub_list(s, a))

@@ -117,8 +117,9 @@ static void sync_list(Db *db, Collection *c)
     pthread_rwlock_wrlock(&b->rw);
     for (size_t i = b->n; i-- > 0;) {
         CollPBlock *k = &b->b[i];
-        if (k->v >= c->config.n_vectors || !block_graph_ok(c, k->v) || !index_wanted(db, c, k->ix) ||
-            !term_wanted(db, c, k->v, k->ix, k->term) || hnsw_sub_m(k->sub) != block_m(db, c, k->v))
+        if (k->v >= c->config.n_vectors || !block_graph_ok(c, k->v) ||
+            !index_wanted(db, c, k->ix) || !term_wanted(db, c, k->v, k->ix, k->term) ||
+            hnsw_sub_m(k->sub) != block_m(db, c, k->v))
             drop_at(b, i);
     }
     for (int v = 0; v < c->config.n_vectors; v++) {

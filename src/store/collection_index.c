@@ -462,6 +462,7 @@ int collection_index_delete(Db *db, const char *name, const char *field, uint64_
         c->n_pindex--;
         pthread_rwlock_unlock(&c->lock);
         coll_blocks_forget(c, old);
+        coll_blocks_wake(db, c); /* a pass the drop reordered finishes */
     }
     coll_write_end(db);
     payload_index_free(old);

@@ -450,7 +450,8 @@ static int walk_block(const Query *q, ExactCtx *x, size_t k)
         PayloadNodeList l = { 0 };
         payload_index_term_nodes(tix, term, &l);
         for (size_t i = 0; i < l.n; i++)
-            if (l.nodes[i] < c->node_high && c->node_live[l.nodes[i]]) allow_take_node(&al, l.nodes[i]);
+            if (l.nodes[i] < c->node_high && c->node_live[l.nodes[i]])
+                allow_take_node(&al, l.nodes[i]);
         payload_node_list_free(&l);
         rc = 1;
     } else {
