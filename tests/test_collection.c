@@ -530,6 +530,28 @@ TEST(test_filtered_search_payload_block)
     ASSERT_OK(collection_delete_points(g_db, "main", &gone, 1, &nd));
     arena_free(&a);
 
+    /* An integer index: cat's 7 values (1 point in 7 each) get blocks
+     * too, and cat = 3 walks its own. */
+    ASSERT_OK(collection_info(g_db, "main", &info));
+    size_t tags_points = info.payload_block_points; /* 700000 stays a member */
+    CollectionIndexParams ipi = { PAYLOAD_INDEX_INTEGER, { 0 }, "" };
+    ASSERT_OK(collection_index_create(g_db, "main", "cat", &ipi, NULL, err, sizeof err));
+    for (int t = 0; t < 3000; t++) {
+        ASSERT_OK(collection_info(g_db, "main", &info));
+        if (info.payload_blocks == 18 && info.payload_block_points == tags_points + want) break;
+        usleep(10000);
+    }
+    ASSERT_EQ_U64(info.payload_blocks, 18);
+    ASSERT_EQ_U64(info.payload_block_points, tags_points + want);
+    collection_db_plans(g_db, &p0);
+    check_filtered(g_db, "{\"must\":[{\"key\":\"cat\",\"match\":{\"value\":3}}]}", pred_cat3, 0.95,
+                   &failed);
+    ASSERT_EQ_INT(failed, 0);
+    collection_db_plans(g_db, &p1);
+    ASSERT_EQ_U64(p1.block - p0.block, 20);
+    ASSERT_OK(collection_index_delete(g_db, "main", "cat", NULL));
+    collection_db_plans(g_db, &p0);
+
     ASSERT_OK(collection_index_delete(g_db, "main", "tags", NULL));
     ASSERT_OK(collection_info(g_db, "main", &info));
     ASSERT_EQ_U64(info.payload_blocks, 0);

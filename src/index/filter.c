@@ -1749,20 +1749,41 @@ int filter_matches_all(const Filter *f)
     return n->must.n == 0 && n->must_not.n == 0 && !n->should.present && !n->min_should.present;
 }
 
-/* must_terms calls fn for the keyword terms n's must (and the must of
- * filters nested in it) requires; nonzero from fn stops. */
+/* value_key: the key filter_must_terms reports for condition c (a
+ * keyword term id, or an integer value exact as a double), or 0 when c
+ * is no single-value match on a keyword or integer index. */
+static int value_key(const Cond *c, int64_t *key)
+{
+    if (c->kind != COND_FIELD || !c->bind || c->bind->kind != BIND_VALUES) return 0;
+    const FieldCond *fc = c->u.field;
+    if (!fc->has_match) return 0;
+    if (fc->match.kind == MATCH_VALUE_STR && c->bind->type == PAYLOAD_INDEX_KEYWORD &&
+        c->bind->term != PAYLOAD_NO_TERM) {
+        *key = c->bind->term;
+        return 1;
+    }
+    /* The integer index lists a value's points by its double: exact up
+     * to 2^53. */
+    if (fc->match.kind == MATCH_VALUE_INT && c->bind->type == PAYLOAD_INDEX_INTEGER &&
+        fc->match.integer > -((int64_t)1 << 53) && fc->match.integer < ((int64_t)1 << 53)) {
+        *key = fc->match.integer;
+        return 1;
+    }
+    return 0;
+}
+
+/* must_terms calls fn for the values n's must (and the must of filters
+ * nested in it) requires; nonzero from fn stops. */
 static int must_terms(const FilterNode *n, FilterTermFn fn, void *ctx)
 {
     for (uint32_t i = 0; i < n->must.n; i++) {
         const Cond *c = &n->must.conds[i];
+        int64_t key;
         if (c->kind == COND_FILTER) {
             if (must_terms(c->u.filter, fn, ctx)) return 1;
-            continue;
+        } else if (value_key(c, &key) && fn(ctx, c->bind->ix, key)) {
+            return 1;
         }
-        if (c->kind != COND_FIELD || !c->bind || c->bind->kind != BIND_VALUES) continue;
-        if (!c->u.field->has_match || c->u.field->match.kind != MATCH_VALUE_STR) continue;
-        if (c->bind->type != PAYLOAD_INDEX_KEYWORD || c->bind->term == PAYLOAD_NO_TERM) continue;
-        if (fn(ctx, c->bind->ix, c->bind->term)) return 1;
     }
     return 0;
 }
@@ -1772,20 +1793,18 @@ void filter_must_terms(const Filter *f, FilterTermFn fn, void *ctx)
     if (f && f->root && f->bound) must_terms(f->root, fn, ctx);
 }
 
-int filter_single_term(const Filter *f, const PayloadIndex **ix, uint32_t *term)
+int filter_single_term(const Filter *f, const PayloadIndex **ix, int64_t *key)
 {
     if (!f || !f->root || !f->bound) return 0;
     const FilterNode *n = f->root;
     if (n->must.n != 1 || n->must_not.n || n->should.present || n->min_should.present) return 0;
     const Cond *c = &n->must.conds[0];
-    if (c->kind != COND_FIELD || !c->bind || c->bind->kind != BIND_VALUES) return 0;
+    if (!value_key(c, key)) return 0;
     const FieldCond *fc = c->u.field;
-    if (!fc->has_match || fc->match.kind != MATCH_VALUE_STR || fc->has_range || fc->has_count ||
-        fc->is_empty >= 0 || fc->is_null >= 0 || fc->geo_box || fc->geo_radius || fc->geo_polygon)
+    if (fc->has_range || fc->has_count || fc->is_empty >= 0 || fc->is_null >= 0 || fc->geo_box ||
+        fc->geo_radius || fc->geo_polygon)
         return 0;
-    if (c->bind->type != PAYLOAD_INDEX_KEYWORD || c->bind->term == PAYLOAD_NO_TERM) return 0;
     *ix = c->bind->ix;
-    *term = c->bind->term;
     return 1;
 }
 

@@ -209,19 +209,19 @@ int filter_candidates(const Filter *f, uint64_t total, uint64_t max_size, uint32
 int filter_matches_all(const Filter *f);
 
 /*
- * filter_must_terms calls fn(ctx, index, term) for each keyword term a
- * bound filter requires: a `match: {value}` condition on a keyword index
- * in the top-level must (or in a filter nested in it), so every point f
- * matches has that term. fn returning nonzero stops.
+ * filter_must_terms calls fn(ctx, index, key) for each value a bound
+ * filter requires: a `match: {value}` condition in the top-level must (or
+ * in a filter nested in it) on a keyword index (key: the term id) or an
+ * integer index (key: the integer, within +-2^53), so every point f
+ * matches holds that value. fn returning nonzero stops.
  */
-typedef int (*FilterTermFn)(void *ctx, const PayloadIndex *ix, uint32_t term);
+typedef int (*FilterTermFn)(void *ctx, const PayloadIndex *ix, int64_t key);
 void filter_must_terms(const Filter *f, FilterTermFn fn, void *ctx);
 
-/* filter_single_term returns 1, the index and the term, when the whole
- * of a bound filter is one `match: {value}` condition on a keyword
- * index: the points it matches are exactly those the index lists for
- * the term. 0 otherwise. */
-int filter_single_term(const Filter *f, const PayloadIndex **ix, uint32_t *term);
+/* filter_single_term returns 1, the index and the key, when the whole of
+ * a bound filter is one such condition: the points it matches are
+ * exactly those the index lists for the value. 0 otherwise. */
+int filter_single_term(const Filter *f, const PayloadIndex **ix, int64_t *key);
 
 /*
  * filter_id_candidates returns 1 and the sorted id set (owned by f) when

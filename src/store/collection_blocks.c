@@ -1,12 +1,13 @@
 /*
- * collection_blocks.c - payload blocks: for each value of a keyword
- * payload index that names a small share of the points, a subgraph
+ * collection_blocks.c - payload blocks: for each value of a keyword or
+ * integer payload index that names a small share of the points, a subgraph
  * (hnsw.h's HnswSub) linking those points among themselves, built in the
  * background, so that a search filtered to that value walks them instead
  * of scanning them (Qdrant's payload_m "payload blocks").
  *
- * Which values: a keyword term held by at least the full-scan threshold
- * of points (fewer are scanned exactly anyway) and by less than
+ * Which values: a keyword term or an integer (within +-2^53) held by at
+ * least the full-scan threshold of points (fewer are scanned exactly
+ * anyway) and by less than
  * HNSW_SPARSE_SHARE of them (a larger share walks the main graph well),
  * per dense vector whose graph is linked and float32 (an int8 graph
  * scans a 1% filter's codes at 0.5-3x its unfiltered rate already, and on
@@ -16,7 +17,7 @@
  * The blocks are derived data, kept in memory only: a thread per
  * collection builds them after an open and brings them up to date after
  * writes and index changes (at most once a COLLECTION_BLOCKS_PAUSE_MS),
- * adding the term's points that are not members yet, COLL_BLOCKS_BATCH at
+ * adding the value's points that are not members yet, COLL_BLOCKS_BATCH at
  * a time under the node-table lock held shared (a graph swap or an index
  * change waits for at most one batch). Members are never removed: a point
  * that left the value is kept out by the search's allow list and still
@@ -31,6 +32,7 @@
  */
 #include "store/collection.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -56,14 +58,41 @@ static int block_graph_ok(const Collection *c, int v)
     return !coll_graph_quantized(c, v) && !coll_is_multi(c, v) && !c->opt.active;
 }
 
-/* term_wanted: does term of ix deserve a block of vector v? A vector
- * without a graph (Qdrant's m 0: the multitenancy recipe, m 0 and
+/* value_range: the range of integer value key, as the index takes it. */
+static PayloadRange value_range(int64_t key)
+{
+    return (PayloadRange){ 1, 1, 1, 1, (double)key, (double)key, 0, 0 };
+}
+
+/* value_count: the points holding value key of ix (an integer index's
+ * count is exact but for values removed since its last compaction). */
+static uint64_t value_count(const PayloadIndex *ix, int64_t key)
+{
+    if (payload_index_type(ix) == PAYLOAD_INDEX_KEYWORD)
+        return payload_index_term_count(ix, (uint32_t)key);
+    PayloadRange r = value_range(key);
+    return payload_index_range_count(ix, &r);
+}
+
+void coll_value_nodes(const PayloadIndex *ix, int64_t key, PayloadNodeList *out)
+{
+    if (payload_index_type(ix) == PAYLOAD_INDEX_KEYWORD) {
+        payload_index_term_nodes(ix, (uint32_t)key, out);
+        return;
+    }
+    PayloadRange r = value_range(key);
+    payload_index_range_nodes(ix, &r, out);
+    payload_node_list_sort_unique(out);
+}
+
+/* term_wanted: does value key of ix deserve a block of vector v? A
+ * vector without a graph (Qdrant's m 0: the multitenancy recipe, m 0 and
  * payload_m 16 with a tenant index) has nothing else to walk, so every
  * value past the threshold gets one, as in Qdrant. */
 static int term_wanted(const Db *db, const Collection *c, int v, const PayloadIndex *ix,
-                       uint32_t term)
+                       int64_t key)
 {
-    uint64_t n = payload_index_term_count(ix, term);
+    uint64_t n = value_count(ix, key);
     if (n < db->full_scan_threshold) return 0;
     return c->config.vectors[v].exact_only ||
            (double)n < HNSW_SPARSE_SHARE * (double)c->points_count;
@@ -87,7 +116,8 @@ static int index_wanted(const Db *db, const Collection *c, const PayloadIndex *i
 {
     for (size_t i = 0; i < c->n_pindex; i++)
         if (c->pindex[i] == ix)
-            return payload_index_type(ix) == PAYLOAD_INDEX_KEYWORD &&
+            return (payload_index_type(ix) == PAYLOAD_INDEX_KEYWORD ||
+                    payload_index_type(ix) == PAYLOAD_INDEX_INTEGER) &&
                    (!db->block_index || db->block_index(c->pindex_params[i]));
     return 0;
 }
@@ -99,11 +129,52 @@ static void drop_at(CollPBlocks *b, size_t i)
     b->b[i] = b->b[--b->n];
 }
 
-static CollPBlock *find(CollPBlocks *b, int v, const PayloadIndex *ix, uint32_t term)
+static CollPBlock *find(CollPBlocks *b, int v, const PayloadIndex *ix, int64_t key)
 {
     for (size_t i = 0; i < b->n; i++)
-        if (b->b[i].v == v && b->b[i].ix == ix && b->b[i].term == term) return &b->b[i];
+        if (b->b[i].v == v && b->b[i].ix == ix && b->b[i].key == key) return &b->b[i];
     return NULL;
+}
+
+/* want_value adds an empty block of vector v for value key of ix unless
+ * it has one or the value does not deserve one. */
+typedef struct {
+    const Db *db;
+    Collection *c;
+    int v, m;
+    const PayloadIndex *ix;
+    double last; /* integer walk: the value being counted */
+    uint64_t run;
+} WantCtx;
+
+static void want_value(WantCtx *w, int64_t key)
+{
+    CollPBlocks *b = &w->c->pblocks;
+    if (!term_wanted(w->db, w->c, w->v, w->ix, key) || find(b, w->v, w->ix, key)) return;
+    HnswSub *s = hnsw_sub_new(w->m);
+    if (!s) return;
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 8;
+        b->b = xrealloc(b->b, b->cap * sizeof *b->b);
+    }
+    b->b[b->n++] = (CollPBlock){ w->v, w->ix, key, s, 0 };
+}
+
+/* An integer index's values come in order, a point once per value: a run
+ * of one value long enough is a candidate (term_wanted counts it again). */
+static int want_run(void *vctx, double value, uint32_t node)
+{
+    (void)node;
+    WantCtx *w = vctx;
+    if (w->run && value == w->last) {
+        w->run++;
+        return 0;
+    }
+    if (w->run >= w->db->full_scan_threshold && fabs(w->last) < 0x1p53)
+        want_value(w, (int64_t)w->last);
+    w->last = value;
+    w->run = 1;
+    return 0;
 }
 
 /*
@@ -118,7 +189,7 @@ static void sync_list(Db *db, Collection *c)
     for (size_t i = b->n; i-- > 0;) {
         CollPBlock *k = &b->b[i];
         if (k->v >= c->config.n_vectors || !block_graph_ok(c, k->v) ||
-            !index_wanted(db, c, k->ix) || !term_wanted(db, c, k->v, k->ix, k->term) ||
+            !index_wanted(db, c, k->ix) || !term_wanted(db, c, k->v, k->ix, k->key) ||
             hnsw_sub_m(k->sub) != block_m(db, c, k->v))
             drop_at(b, i);
     }
@@ -126,18 +197,14 @@ static void sync_list(Db *db, Collection *c)
         int m = block_m(db, c, v);
         if (!block_graph_ok(c, v) || m < HNSW_MIN_M) continue;
         for (size_t i = 0; i < c->n_pindex; i++) {
-            const PayloadIndex *ix = c->pindex[i];
-            if (!index_wanted(db, c, ix)) continue;
-            uint32_t total = payload_index_term_total(ix);
-            for (uint32_t t = 0; t < total; t++) {
-                if (!term_wanted(db, c, v, ix, t) || find(b, v, ix, t)) continue;
-                HnswSub *s = hnsw_sub_new(m);
-                if (!s) continue;
-                if (b->n == b->cap) {
-                    b->cap = b->cap ? 2 * b->cap : 8;
-                    b->b = xrealloc(b->b, b->cap * sizeof *b->b);
-                }
-                b->b[b->n++] = (CollPBlock){ v, ix, t, s, 0 };
+            WantCtx w = { db, c, v, m, c->pindex[i], 0, 0 };
+            if (!index_wanted(db, c, w.ix)) continue;
+            if (payload_index_type(w.ix) == PAYLOAD_INDEX_KEYWORD) {
+                uint32_t total = payload_index_term_total(w.ix);
+                for (uint32_t t = 0; t < total; t++) want_value(&w, t);
+            } else {
+                payload_index_order(w.ix, 0, NULL, want_run, &w);
+                want_run(&w, NAN, 0); /* the last run */
             }
         }
     }
@@ -162,7 +229,7 @@ static int fill_batch(Collection *c, size_t *cursor)
         CollPBlock *k = &b->b[i];
         HnswIndex *h = c->idx[k->v].index;
         PayloadNodeList l = { 0 };
-        payload_index_term_nodes(k->ix, k->term, &l);
+        coll_value_nodes(k->ix, k->key, &l);
         size_t j = 0;
         for (; j < l.n && budget; j++) {
             uint32_t node = l.nodes[j];
@@ -380,10 +447,10 @@ typedef struct {
     size_t best_n;
 } FindCtx;
 
-static int find_term(void *vctx, const PayloadIndex *ix, uint32_t term)
+static int find_term(void *vctx, const PayloadIndex *ix, int64_t key)
 {
     FindCtx *x = vctx;
-    CollPBlock *k = find(x->b, x->v, ix, term);
+    CollPBlock *k = find(x->b, x->v, ix, key);
     if (!k || !__atomic_load_n(&k->ready, __ATOMIC_ACQUIRE)) return 0;
     size_t n = hnsw_sub_count(k->sub);
     if (!x->best || n < x->best_n) {

@@ -132,11 +132,12 @@ typedef struct {
 } CollOptimize;
 
 /* A payload block (collection_blocks.c): the subgraph of graph v over
- * the points holding term of keyword index ix. */
+ * the points holding one value of index ix: a keyword's term id, or an
+ * integer (key). */
 typedef struct {
     int v;
     const PayloadIndex *ix;
-    uint32_t term;
+    int64_t key;
     HnswSub *sub;
     int ready; /* atomic: complete once, searches may walk it */
 } CollPBlock;
@@ -694,6 +695,9 @@ void coll_blocks_forget(Collection *c, const PayloadIndex *ix);
  * coll_blocks_release. */
 HnswSub *coll_blocks_find(Collection *c, int v, const Filter *f);
 void coll_blocks_release(Collection *c);
+/* coll_value_nodes appends the nodes holding value key of ix (a keyword
+ * term id or an integer, as CollPBlock.key), ascending and distinct. */
+void coll_value_nodes(const PayloadIndex *ix, int64_t key, PayloadNodeList *out);
 /* coll_blocks_stats: complete blocks, their members and bytes. */
 void coll_blocks_stats(Collection *c, size_t *n_blocks, size_t *members, size_t *bytes);
 

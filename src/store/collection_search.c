@@ -444,11 +444,11 @@ static int walk_block(const Query *q, ExactCtx *x, size_t k)
      * are the index's list of the term, with no condition to evaluate
      * per point (that took most of a search's time at 2.5% of 200k). */
     const PayloadIndex *tix;
-    uint32_t term;
+    int64_t key;
     int rc;
-    if (filter_single_term(q->f, &tix, &term)) {
+    if (filter_single_term(q->f, &tix, &key)) {
         PayloadNodeList l = { 0 };
-        payload_index_term_nodes(tix, term, &l);
+        coll_value_nodes(tix, key, &l);
         for (size_t i = 0; i < l.n; i++)
             if (l.nodes[i] < c->node_high && c->node_live[l.nodes[i]])
                 allow_take_node(&al, l.nodes[i]);
