@@ -1,8 +1,9 @@
 /*
  * hnsw_internal.h - the HNSW index's private layout, shared by hnsw.c
  * (lifecycle, growth, persistence), hnsw_build.c (insert, update, delete
- * repair) and hnsw_search.c (search layers, k-NN, brute force). Not for
- * other modules: they use hnsw.h.
+ * repair), hnsw_search.c (search layers, k-NN, brute force) and
+ * hnsw_sub.c (subgraphs over some of the nodes). Not for other modules:
+ * they use hnsw.h.
  *
  * Memory layout (hnswlib's, with the vector first):
  *

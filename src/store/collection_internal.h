@@ -37,6 +37,9 @@
  *                        in the request for a small collection, on a
  *                        background thread for a large one (Qdrant's
  *                        optimizer), resumed after a crash
+ *   collection_blocks.c  payload blocks: in-memory subgraphs of keyword
+ *                        and integer values (Qdrant's payload_m), their
+ *                        thread, and the block a filtered search walks
  * Every function here is prefixed coll_ (the engine's private namespace);
  * the public ones in collection.h are collection_*.
  */
